@@ -1,1 +1,32 @@
-//! placeholder
+//! A Freshchat API v2 client, webhook verification and typed events, and (feature `sim`) an
+//! in-process simulator of Freshchat faithful enough to rehearse an integration against.
+//!
+//! # Layout
+//!
+//! - [`client`]: [`FreshchatClient`], the async HTTP client (users, channels, conversations, messages,
+//!   uploads, attachment downloads).
+//! - [`types`]: the request and response objects, read leniently (message parts keyed by their single
+//!   object key, with an `Unknown` fallback).
+//! - [`error`]: [`FreshchatError`], classified so callers know what is worth retrying.
+//! - [`webhook`]: RSA signature verification over the raw body and typed webhook events.
+//! - `sim` (feature `sim`): the simulator, an axum server started on a given listener, which also plays
+//!   the agents' side and delivers signed webhooks.
+//!
+//! The crate knows Freshchat and nothing else.
+
+pub mod client;
+pub mod error;
+#[cfg(feature = "sim")]
+pub mod sim;
+pub mod types;
+pub mod webhook;
+
+pub use client::{ClientConfig, Downloaded, FreshchatClient};
+pub use error::FreshchatError;
+#[cfg(feature = "sim")]
+pub use sim::{DeliveryRecord, FreshchatSim, SimConfig, SimError, WebhookMode};
+pub use types::*;
+pub use webhook::{
+    parse_event, Actor, ConversationRef, KeyError, ParseError, SignatureError, WebhookEvent, WebhookKey,
+    PAYLOAD_VERSION_HEADER, RETRY_COUNT_HEADER, SIGNATURE_HEADER,
+};
