@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE};
+use reqwest::header::{
+    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE,
+};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -22,8 +24,8 @@ use url::Url;
 
 use crate::error::{snippet, FreshchatError};
 use crate::types::{
-    AccountConfiguration, Channel, Conversation, ConversationUpdate, FileUpload, ImageUpload, Message,
-    MessagePage, NewConversation, NewMessage, NewUser, User, UserUpdate,
+    AccountConfiguration, Channel, Conversation, ConversationUpdate, FileUpload, ImageUpload,
+    Message, MessagePage, NewConversation, NewMessage, NewUser, User, UserUpdate,
 };
 
 /// Header: seconds to wait after a 429.
@@ -52,7 +54,11 @@ pub struct ClientConfig {
 impl ClientConfig {
     /// A config with the default 15 s timeout.
     pub fn new(api_base: Url, api_key: SecretString) -> Self {
-        Self { api_base, api_key, timeout: Duration::from_secs(15) }
+        Self {
+            api_base,
+            api_key,
+            timeout: Duration::from_secs(15),
+        }
     }
 }
 
@@ -83,7 +89,9 @@ struct Inner {
 
 impl fmt::Debug for FreshchatClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FreshchatClient").field("api_base", &self.inner.base.as_str()).finish_non_exhaustive()
+        f.debug_struct("FreshchatClient")
+            .field("api_base", &self.inner.base.as_str())
+            .finish_non_exhaustive()
     }
 }
 
@@ -104,15 +112,25 @@ impl FreshchatClient {
         }
         let raw = cfg.api_key.expose_secret().trim();
         let token = match raw.get(..6) {
-            Some(p) if p.eq_ignore_ascii_case("bearer") && raw[6..].starts_with(char::is_whitespace) => raw[6..].trim(),
+            Some(p)
+                if p.eq_ignore_ascii_case("bearer")
+                    && raw[6..].starts_with(char::is_whitespace) =>
+            {
+                raw[6..].trim()
+            }
             Some(p) if p.eq_ignore_ascii_case("bearer") && raw.len() == 6 => "",
             _ => raw,
         };
         if token.is_empty() {
-            return Err(FreshchatError::Config("the Freshchat API key is empty".into()));
+            return Err(FreshchatError::Config(
+                "the Freshchat API key is empty".into(),
+            ));
         }
-        let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| FreshchatError::Config("the Freshchat API key contains characters not allowed in a header".into()))?;
+        let mut auth = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+            FreshchatError::Config(
+                "the Freshchat API key contains characters not allowed in a header".into(),
+            )
+        })?;
         auth.set_sensitive(true);
         let mut defaults = HeaderMap::new();
         defaults.insert(ACCEPT, HeaderValue::from_static("application/json"));
@@ -127,7 +145,14 @@ impl FreshchatClient {
         };
         let http = build(reqwest::redirect::Policy::none())?;
         let anon = build(reqwest::redirect::Policy::limited(5))?;
-        Ok(Self { inner: Arc::new(Inner { http, anon, base: cfg.api_base, auth }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                anon,
+                base: cfg.api_base,
+                auth,
+            }),
+        })
     }
 
     /// The configured scheme+host.
@@ -146,33 +171,59 @@ impl FreshchatClient {
         url
     }
 
-    async fn call(&self, method: Method, url: Url, body: Option<Body>) -> Result<Answer, FreshchatError> {
-        let mut req = self.inner.http.request(method, url).header(AUTHORIZATION, self.inner.auth.clone());
+    async fn call(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Body>,
+    ) -> Result<Answer, FreshchatError> {
+        let mut req = self
+            .inner
+            .http
+            .request(method, url)
+            .header(AUTHORIZATION, self.inner.auth.clone());
         req = match body {
             Some(Body::Json(v)) => req.json(&v),
             Some(Body::Multipart(form)) => req.multipart(form),
             None => req,
         };
-        let resp = req.send().await.map_err(|e| FreshchatError::transport(&e))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| FreshchatError::transport(&e))?;
         let status = resp.status();
         let headers = resp.headers().clone();
         if status.is_redirection() {
-            let to = headers.get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("?");
+            let to = headers
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("?");
             return Err(FreshchatError::WrongHost {
                 detail: format!("HTTP {} redirect to {to}", status.as_u16()),
             });
         }
-        let body = resp.bytes().await.map_err(|e| FreshchatError::transport(&e))?;
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| FreshchatError::transport(&e))?;
         if status.is_success() {
             return Ok(Answer { headers, body });
         }
-        let retry_after = if status == StatusCode::TOO_MANY_REQUESTS { retry_after(&headers) } else { None };
+        let retry_after = if status == StatusCode::TOO_MANY_REQUESTS {
+            retry_after(&headers)
+        } else {
+            None
+        };
         let err = FreshchatError::from_status(status.as_u16(), &body, retry_after);
         tracing::debug!(status = status.as_u16(), error = %err, "freshchat call failed");
         Err(err)
     }
 
-    async fn get_json<T: DeserializeOwned>(&self, url: Url, what: &'static str) -> Result<T, FreshchatError> {
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        what: &'static str,
+    ) -> Result<T, FreshchatError> {
         let ans = self.call(Method::GET, url, None).await?;
         decode(&ans, what)
     }
@@ -190,7 +241,12 @@ impl FreshchatClient {
 
     /// `GET /v2/accounts/configuration`: the credential probe.
     pub async fn account_configuration(&self) -> Result<AccountConfiguration, FreshchatError> {
-        let v: Value = self.get_json(self.endpoint(&["accounts", "configuration"]), "account configuration").await?;
+        let v: Value = self
+            .get_json(
+                self.endpoint(&["accounts", "configuration"]),
+                "account configuration",
+            )
+            .await?;
         // Some sources show the object wrapped in `configuration`; read either.
         let v = match v.get("configuration") {
             Some(inner) if inner.is_object() && v.get("app_id").is_none() => inner.clone(),
@@ -216,7 +272,9 @@ impl FreshchatClient {
         let mut out = Vec::new();
         for page in 1..=1000u64 {
             let mut url = self.endpoint(&["channels"]);
-            url.query_pairs_mut().append_pair("page", &page.to_string()).append_pair("items_per_page", "100");
+            url.query_pairs_mut()
+                .append_pair("page", &page.to_string())
+                .append_pair("items_per_page", "100");
             let p: Page = self.get_json(url, "channel list").await?;
             let n = p.channels.len();
             out.extend(p.channels);
@@ -230,7 +288,13 @@ impl FreshchatClient {
 
     /// `POST /v2/users`.
     pub async fn create_user(&self, user: &NewUser) -> Result<User, FreshchatError> {
-        self.send_json(Method::POST, self.endpoint(&["users"]), to_value(user)?, "created user").await
+        self.send_json(
+            Method::POST,
+            self.endpoint(&["users"]),
+            to_value(user)?,
+            "created user",
+        )
+        .await
     }
 
     /// `GET /v2/users/{id}`.
@@ -239,29 +303,51 @@ impl FreshchatClient {
     }
 
     /// `GET /v2/users?reference_id=`: users whose `reference_id` is exactly this one (possibly none).
-    pub async fn find_users_by_reference_id(&self, reference_id: &str) -> Result<Vec<User>, FreshchatError> {
+    pub async fn find_users_by_reference_id(
+        &self,
+        reference_id: &str,
+    ) -> Result<Vec<User>, FreshchatError> {
         #[derive(Deserialize)]
         struct Users {
             #[serde(default, deserialize_with = "crate::types::lenient::vec_skip")]
             users: Vec<User>,
         }
         let mut url = self.endpoint(&["users"]);
-        url.query_pairs_mut().append_pair("reference_id", reference_id);
+        url.query_pairs_mut()
+            .append_pair("reference_id", reference_id);
         let found: Users = self.get_json(url, "user search").await?;
         // A loose server-side match must not hand us somebody else's user.
-        Ok(found.users.into_iter().filter(|u| u.reference_id.as_deref() == Some(reference_id)).collect())
+        Ok(found
+            .users
+            .into_iter()
+            .filter(|u| u.reference_id.as_deref() == Some(reference_id))
+            .collect())
     }
 
     /// `PUT /v2/users/{id}`; `properties`, when given, replaces the stored list.
     pub async fn update_user(&self, id: &str, update: &UserUpdate) -> Result<(), FreshchatError> {
-        self.call(Method::PUT, self.endpoint(&["users", id]), Some(Body::Json(to_value(update)?))).await?;
+        self.call(
+            Method::PUT,
+            self.endpoint(&["users", id]),
+            Some(Body::Json(to_value(update)?)),
+        )
+        .await?;
         Ok(())
     }
 
     /// `GET /v2/users/{id}/conversations`: the user's conversation ids, as listed (oldest first).
     pub async fn user_conversations(&self, user_id: &str) -> Result<Vec<String>, FreshchatError> {
-        let v: Value = self.get_json(self.endpoint(&["users", user_id, "conversations"]), "user conversations").await?;
-        let items = v.get("conversations").and_then(Value::as_array).cloned().unwrap_or_default();
+        let v: Value = self
+            .get_json(
+                self.endpoint(&["users", user_id, "conversations"]),
+                "user conversations",
+            )
+            .await?;
+        let items = v
+            .get("conversations")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         Ok(items
             .iter()
             .filter_map(|c| {
@@ -273,13 +359,23 @@ impl FreshchatClient {
     }
 
     /// `POST /v2/conversations` (with the first message inline).
-    pub async fn create_conversation(&self, conv: &NewConversation) -> Result<Conversation, FreshchatError> {
-        self.send_json(Method::POST, self.endpoint(&["conversations"]), to_value(conv)?, "created conversation").await
+    pub async fn create_conversation(
+        &self,
+        conv: &NewConversation,
+    ) -> Result<Conversation, FreshchatError> {
+        self.send_json(
+            Method::POST,
+            self.endpoint(&["conversations"]),
+            to_value(conv)?,
+            "created conversation",
+        )
+        .await
     }
 
     /// `GET /v2/conversations/{id}`.
     pub async fn get_conversation(&self, id: &str) -> Result<Conversation, FreshchatError> {
-        self.get_json(self.endpoint(&["conversations", id]), "conversation").await
+        self.get_json(self.endpoint(&["conversations", id]), "conversation")
+            .await
     }
 
     /// `PUT /v2/conversations/{id}` (status, assignment). Re-reads the conversation when the answer is empty.
@@ -289,7 +385,11 @@ impl FreshchatClient {
         update: &ConversationUpdate,
     ) -> Result<Conversation, FreshchatError> {
         let ans = self
-            .call(Method::PUT, self.endpoint(&["conversations", id]), Some(Body::Json(to_value(update)?)))
+            .call(
+                Method::PUT,
+                self.endpoint(&["conversations", id]),
+                Some(Body::Json(to_value(update)?)),
+            )
             .await?;
         if ans.body.iter().all(u8::is_ascii_whitespace) {
             return self.get_conversation(id).await;
@@ -298,7 +398,11 @@ impl FreshchatClient {
     }
 
     /// `POST /v2/conversations/{id}/messages`.
-    pub async fn post_message(&self, conversation_id: &str, msg: &NewMessage) -> Result<Message, FreshchatError> {
+    pub async fn post_message(
+        &self,
+        conversation_id: &str,
+        msg: &NewMessage,
+    ) -> Result<Message, FreshchatError> {
         self.send_json(
             Method::POST,
             self.endpoint(&["conversations", conversation_id, "messages"]),
@@ -327,9 +431,10 @@ impl FreshchatClient {
             Some(href) => self.resolve_on_api_host(href)?,
             None => {
                 let mut url = self.endpoint(&["conversations", conversation_id, "messages"]);
-                url.query_pairs_mut()
-                    .append_pair("page", "1")
-                    .append_pair("items_per_page", &items_per_page.clamp(1, MAX_MESSAGES_PER_PAGE).to_string());
+                url.query_pairs_mut().append_pair("page", "1").append_pair(
+                    "items_per_page",
+                    &items_per_page.clamp(1, MAX_MESSAGES_PER_PAGE).to_string(),
+                );
                 url
             }
         };
@@ -341,19 +446,29 @@ impl FreshchatClient {
             .and_then(Value::as_str)
             .filter(|h| !h.is_empty())
             .map(str::to_owned);
-        Ok(MessagePage { messages: page.messages, next })
+        Ok(MessagePage {
+            messages: page.messages,
+            next,
+        })
     }
 
     /// Resolves a root-relative `link.href` against scheme+host; refuses other hosts (the key must not leak).
     fn resolve_on_api_host(&self, href: &str) -> Result<Url, FreshchatError> {
-        let url = self.inner.base.join(href).map_err(|e| FreshchatError::Decode {
-            what: "message list cursor",
-            detail: format!("cannot use link.href {href:?}: {e}"),
-        })?;
+        let url = self
+            .inner
+            .base
+            .join(href)
+            .map_err(|e| FreshchatError::Decode {
+                what: "message list cursor",
+                detail: format!("cannot use link.href {href:?}: {e}"),
+            })?;
         if url.origin() != self.inner.base.origin() {
             return Err(FreshchatError::Decode {
                 what: "message list cursor",
-                detail: format!("link.href points to another host: {}", url.origin().ascii_serialization()),
+                detail: format!(
+                    "link.href points to another host: {}",
+                    url.origin().ascii_serialization()
+                ),
             });
         }
         Ok(url)
@@ -367,7 +482,13 @@ impl FreshchatClient {
         bytes: Bytes,
     ) -> Result<ImageUpload, FreshchatError> {
         let form = multipart("image", filename, content_type, bytes)?;
-        let ans = self.call(Method::POST, self.endpoint(&["images", "upload"]), Some(Body::Multipart(form))).await?;
+        let ans = self
+            .call(
+                Method::POST,
+                self.endpoint(&["images", "upload"]),
+                Some(Body::Multipart(form)),
+            )
+            .await?;
         decode(&ans, "image upload")
     }
 
@@ -379,11 +500,23 @@ impl FreshchatClient {
         bytes: Bytes,
     ) -> Result<FileUpload, FreshchatError> {
         let form = multipart("file", filename, content_type, bytes)?;
-        let ans = self.call(Method::POST, self.endpoint(&["files", "upload"]), Some(Body::Multipart(form))).await?;
+        let ans = self
+            .call(
+                Method::POST,
+                self.endpoint(&["files", "upload"]),
+                Some(Body::Multipart(form)),
+            )
+            .await?;
         let v: Value = decode(&ans, "file upload")?;
         // Some accounts nest the descriptor under `file` or `data`.
-        let v = match (v.get("file_name").or_else(|| v.get("url")), v.get("file"), v.get("data")) {
-            (None, Some(inner), _) | (None, None, Some(inner)) if inner.is_object() => inner.clone(),
+        let v = match (
+            v.get("file_name").or_else(|| v.get("url")),
+            v.get("file"),
+            v.get("data"),
+        ) {
+            (None, Some(inner), _) | (None, None, Some(inner)) if inner.is_object() => {
+                inner.clone()
+            }
             _ => v,
         };
         serde_json::from_value(v).map_err(|e| decode_err("file upload", &e))
@@ -394,9 +527,17 @@ impl FreshchatClient {
     pub async fn download(&self, url: &str, max_bytes: u64) -> Result<Downloaded, FreshchatError> {
         let parsed = Url::parse(url)
             .or_else(|_| self.inner.base.join(url))
-            .map_err(|e| FreshchatError::Invalid { status: 0, api_status: None, message: format!("bad attachment URL {url:?}: {e}") })?;
+            .map_err(|e| FreshchatError::Invalid {
+                status: 0,
+                api_status: None,
+                message: format!("bad attachment URL {url:?}: {e}"),
+            })?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(FreshchatError::Invalid { status: 0, api_status: None, message: format!("unsupported attachment URL scheme in {url:?}") });
+            return Err(FreshchatError::Invalid {
+                status: 0,
+                api_status: None,
+                message: format!("unsupported attachment URL scheme in {url:?}"),
+            });
         }
         let on_api_host = parsed.origin() == self.inner.base.origin();
         let mut resp = if on_api_host {
@@ -415,19 +556,35 @@ impl FreshchatClient {
                     .get(reqwest::header::LOCATION)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|l| parsed.join(l).ok())
-                    .ok_or_else(|| FreshchatError::WrongHost { detail: "redirect without a usable Location".into() })?;
-                self.inner.anon.get(to).send().await.map_err(|e| FreshchatError::transport(&e))?
+                    .ok_or_else(|| FreshchatError::WrongHost {
+                        detail: "redirect without a usable Location".into(),
+                    })?;
+                self.inner
+                    .anon
+                    .get(to)
+                    .send()
+                    .await
+                    .map_err(|e| FreshchatError::transport(&e))?
             } else {
                 resp
             }
         } else {
-            self.inner.anon.get(parsed.clone()).send().await.map_err(|e| FreshchatError::transport(&e))?
+            self.inner
+                .anon
+                .get(parsed.clone())
+                .send()
+                .await
+                .map_err(|e| FreshchatError::transport(&e))?
         };
         let status = resp.status();
         if !status.is_success() {
             let headers = resp.headers().clone();
             let body = resp.bytes().await.unwrap_or_default();
-            let ra = if status == StatusCode::TOO_MANY_REQUESTS { retry_after(&headers) } else { None };
+            let ra = if status == StatusCode::TOO_MANY_REQUESTS {
+                retry_after(&headers)
+            } else {
+                None
+            };
             return Err(FreshchatError::from_status(status.as_u16(), &body, ra));
         }
         if resp.content_length().is_some_and(|n| n > max_bytes) {
@@ -441,16 +598,28 @@ impl FreshchatClient {
                     .path_segments()
                     .and_then(|mut s| s.next_back().map(str::to_owned))
                     .filter(|s| !s.is_empty())
-                    .map(|s| percent_encoding::percent_decode_str(&s).decode_utf8_lossy().into_owned())
+                    .map(|s| {
+                        percent_encoding::percent_decode_str(&s)
+                            .decode_utf8_lossy()
+                            .into_owned()
+                    })
             });
         let mut buf = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| FreshchatError::transport(&e))? {
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| FreshchatError::transport(&e))?
+        {
             if (buf.len() + chunk.len()) as u64 > max_bytes {
                 return Err(FreshchatError::TooLarge { limit: max_bytes });
             }
             buf.extend_from_slice(&chunk);
         }
-        Ok(Downloaded { bytes: Bytes::from(buf), content_type, filename })
+        Ok(Downloaded {
+            bytes: Bytes::from(buf),
+            content_type,
+            filename,
+        })
     }
 }
 
@@ -460,27 +629,44 @@ enum Body {
 }
 
 fn to_value<T: serde::Serialize>(v: &T) -> Result<Value, FreshchatError> {
-    serde_json::to_value(v).map_err(|e| FreshchatError::Config(format!("cannot encode the request: {e}")))
+    serde_json::to_value(v)
+        .map_err(|e| FreshchatError::Config(format!("cannot encode the request: {e}")))
 }
 
-fn multipart(field: &str, filename: &str, content_type: &str, bytes: Bytes) -> Result<reqwest::multipart::Form, FreshchatError> {
+fn multipart(
+    field: &str,
+    filename: &str,
+    content_type: &str,
+    bytes: Bytes,
+) -> Result<reqwest::multipart::Form, FreshchatError> {
     let part = reqwest::multipart::Part::stream_with_length(bytes.clone(), bytes.len() as u64)
         .file_name(filename.to_owned())
         .mime_str(content_type)
-        .map_err(|_| FreshchatError::Invalid { status: 0, api_status: None, message: format!("bad content type {content_type:?}") })?;
+        .map_err(|_| FreshchatError::Invalid {
+            status: 0,
+            api_status: None,
+            message: format!("bad content type {content_type:?}"),
+        })?;
     Ok(reqwest::multipart::Form::new().part(field.to_owned(), part))
 }
 
 fn decode_err(what: &'static str, e: &serde_json::Error) -> FreshchatError {
-    FreshchatError::Decode { what, detail: e.to_string() }
+    FreshchatError::Decode {
+        what,
+        detail: e.to_string(),
+    }
 }
 
 /// Decodes a 2xx body; HTML or non-JSON means we are not talking to the API.
 fn decode<T: DeserializeOwned>(ans: &Answer, what: &'static str) -> Result<T, FreshchatError> {
-    let ctype = header_str(&ans.headers, CONTENT_TYPE.as_str()).unwrap_or_default().to_ascii_lowercase();
+    let ctype = header_str(&ans.headers, CONTENT_TYPE.as_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let first = ans.body.iter().find(|b| !b.is_ascii_whitespace()).copied();
     if ctype.contains("html") || first == Some(b'<') {
-        return Err(FreshchatError::WrongHost { detail: format!("a 2xx answer with an HTML page ({})", snippet(&ans.body)) });
+        return Err(FreshchatError::WrongHost {
+            detail: format!("a 2xx answer with an HTML page ({})", snippet(&ans.body)),
+        });
     }
     let v: Value = serde_json::from_slice(&ans.body).map_err(|_| FreshchatError::WrongHost {
         detail: format!("a 2xx answer that is not JSON ({})", snippet(&ans.body)),
@@ -489,7 +675,11 @@ fn decode<T: DeserializeOwned>(ans: &Answer, what: &'static str) -> Result<T, Fr
 }
 
 fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
 }
 
 /// `Retry-After` (seconds or HTTP date), else `X-RateLimit-Reset` (Unix time, or seconds when small).
@@ -502,11 +692,15 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
             }
         }
         if let Ok(at) = chrono::DateTime::parse_from_rfc2822(&v) {
-            let ms = (at.with_timezone(&chrono::Utc) - now).num_milliseconds().max(0);
+            let ms = (at.with_timezone(&chrono::Utc) - now)
+                .num_milliseconds()
+                .max(0);
             return Some(Duration::from_millis(ms as u64));
         }
     }
-    let reset = header_str(headers, RATE_LIMIT_RESET_HEADER)?.parse::<f64>().ok()?;
+    let reset = header_str(headers, RATE_LIMIT_RESET_HEADER)?
+        .parse::<f64>()
+        .ok()?;
     if !reset.is_finite() || reset < 0.0 {
         return None;
     }
@@ -521,7 +715,11 @@ fn disposition_filename(d: &str) -> Option<String> {
     for part in d.split(';').map(str::trim) {
         if let Some(v) = part.strip_prefix("filename*=") {
             let v = v.rsplit("''").next().unwrap_or(v);
-            return Some(percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned());
+            return Some(
+                percent_encoding::percent_decode_str(v)
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            );
         }
     }
     d.split(';')
@@ -545,19 +743,37 @@ mod tests {
         let reset = (chrono::Utc::now().timestamp() + 30).to_string();
         h.insert("x-ratelimit-reset", HeaderValue::from_str(&reset).unwrap());
         let d = retry_after(&h).unwrap();
-        assert!(d > Duration::from_secs(25) && d <= Duration::from_secs(31), "{d:?}");
+        assert!(
+            d > Duration::from_secs(25) && d <= Duration::from_secs(31),
+            "{d:?}"
+        );
         assert_eq!(retry_after(&HeaderMap::new()), None);
     }
 
     #[test]
     fn key_forms_and_debug() {
         let base = Url::parse("https://acme.freshchat.com").unwrap();
-        let c = FreshchatClient::new(ClientConfig::new(base.clone(), SecretString::from("Bearer abc.def"))).unwrap();
+        let c = FreshchatClient::new(ClientConfig::new(
+            base.clone(),
+            SecretString::from("Bearer abc.def"),
+        ))
+        .unwrap();
         assert_eq!(c.inner.auth.to_str().unwrap(), "Bearer abc.def");
         assert!(!format!("{c:?}").contains("abc"));
-        assert_eq!(c.endpoint(&["users", "a/b"]).as_str(), "https://acme.freshchat.com/v2/users/a%2Fb");
-        assert!(FreshchatClient::new(ClientConfig::new(base, SecretString::from("Bearer "))).is_err());
-        assert_eq!(disposition_filename("attachment; filename=\"a b.pdf\"").as_deref(), Some("a b.pdf"));
-        assert_eq!(disposition_filename("attachment; filename*=UTF-8''%C3%A1.txt").as_deref(), Some("á.txt"));
+        assert_eq!(
+            c.endpoint(&["users", "a/b"]).as_str(),
+            "https://acme.freshchat.com/v2/users/a%2Fb"
+        );
+        assert!(
+            FreshchatClient::new(ClientConfig::new(base, SecretString::from("Bearer "))).is_err()
+        );
+        assert_eq!(
+            disposition_filename("attachment; filename=\"a b.pdf\"").as_deref(),
+            Some("a b.pdf")
+        );
+        assert_eq!(
+            disposition_filename("attachment; filename*=UTF-8''%C3%A1.txt").as_deref(),
+            Some("á.txt")
+        );
     }
 }

@@ -99,9 +99,9 @@ impl FreshchatError {
     /// The HTTP status behind this error, when there was one.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Self::Unauthorized { status, .. } | Self::Invalid { status, .. } | Self::Server { status, .. } => {
-                Some(*status)
-            }
+            Self::Unauthorized { status, .. }
+            | Self::Invalid { status, .. }
+            | Self::Server { status, .. } => Some(*status),
             Self::NotFound { .. } => Some(404),
             Self::NotLatestConversation { .. } => Some(400),
             Self::RateLimited { .. } => Some(429),
@@ -130,10 +130,17 @@ impl FreshchatError {
             401 | 403 => Self::Unauthorized { status, message },
             404 => Self::NotFound { message },
             429 => Self::RateLimited { retry_after },
-            400 if message.to_ascii_lowercase().contains("not the latest conversation") => {
+            400 if message
+                .to_ascii_lowercase()
+                .contains("not the latest conversation") =>
+            {
                 Self::NotLatestConversation { message }
             }
-            400..=499 => Self::Invalid { status, api_status, message },
+            400..=499 => Self::Invalid {
+                status,
+                api_status,
+                message,
+            },
             300..=399 => Self::WrongHost {
                 detail: format!("the server answered with a redirect (HTTP {status})"),
             },
@@ -189,15 +196,23 @@ mod tests {
 
     #[test]
     fn classifies_statuses() {
-        let body = br#"{"code":400,"status":"INVALID_VALUE","message":"not the latest conversation"}"#;
+        let body =
+            br#"{"code":400,"status":"INVALID_VALUE","message":"not the latest conversation"}"#;
         assert!(matches!(
             FreshchatError::from_status(400, body, None),
             FreshchatError::NotLatestConversation { .. }
         ));
-        let e = FreshchatError::from_status(400, br#"{"status":"INVALID_VALUE","message":"bad"}"#, None);
+        let e = FreshchatError::from_status(
+            400,
+            br#"{"status":"INVALID_VALUE","message":"bad"}"#,
+            None,
+        );
         assert_eq!(e.status(), Some(400));
         assert!(!e.is_transient());
-        assert!(matches!(FreshchatError::from_status(403, b"", None), FreshchatError::Unauthorized { status: 403, .. }));
+        assert!(matches!(
+            FreshchatError::from_status(403, b"", None),
+            FreshchatError::Unauthorized { status: 403, .. }
+        ));
         assert!(FreshchatError::from_status(503, b"<html>", None).is_transient());
         let rl = FreshchatError::from_status(429, b"", Some(Duration::from_secs(3)));
         assert_eq!(rl.retry_after(), Some(Duration::from_secs(3)));

@@ -27,6 +27,6 @@ pub use error::FreshchatError;
 pub use sim::{DeliveryRecord, FreshchatSim, SimConfig, SimError, WebhookMode};
 pub use types::*;
 pub use webhook::{
-    parse_event, Actor, ConversationRef, KeyError, ParseError, SignatureError, WebhookEvent, WebhookKey,
-    PAYLOAD_VERSION_HEADER, RETRY_COUNT_HEADER, SIGNATURE_HEADER,
+    parse_event, Actor, ConversationRef, KeyError, ParseError, SignatureError, WebhookEvent,
+    WebhookKey, PAYLOAD_VERSION_HEADER, RETRY_COUNT_HEADER, SIGNATURE_HEADER,
 };

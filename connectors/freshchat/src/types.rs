@@ -31,7 +31,8 @@ pub(crate) mod lenient {
 
     pub(crate) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
         let v = Value::deserialize(d)?;
-        value_to_string(&v).ok_or_else(|| serde::de::Error::custom("expected a string or number id"))
+        value_to_string(&v)
+            .ok_or_else(|| serde::de::Error::custom("expected a string or number id"))
     }
 
     pub(crate) fn string_or_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -50,7 +51,9 @@ pub(crate) mod lenient {
     pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
         let v = Option::<Value>::deserialize(d)?;
         Ok(match v {
-            Some(Value::Number(n)) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
             Some(Value::String(s)) => s.trim().parse().ok(),
             _ => None,
         })
@@ -152,7 +155,11 @@ fn is_empty_vec<T>(v: &[T]) -> bool {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AccountConfiguration {
     /// The app (widget) id used on messages and conversations.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub app_id: Option<String>,
     /// Account id (a number on current accounts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -161,10 +168,18 @@ pub struct AccountConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organisation_id: Option<Value>,
     /// Account domain.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub account_domain: Option<String>,
     /// `US`, `EUC`, `AUS`, `IND`, `US2`.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub datacenter: Option<String>,
 }
 
@@ -175,13 +190,25 @@ pub struct Channel {
     #[serde(deserialize_with = "lenient::string")]
     pub id: String,
     /// Display name.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub name: Option<String>,
     /// Whether the channel is enabled.
-    #[serde(default, deserialize_with = "lenient::opt_bool", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub enabled: Option<bool>,
     /// Whether the channel is public.
-    #[serde(default, deserialize_with = "lenient::opt_bool", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub public: Option<bool>,
 }
 
@@ -199,7 +226,10 @@ pub struct Property {
 impl Property {
     /// A `{name, value}` pair.
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
-        Self { name: name.into(), value: value.into() }
+        Self {
+            name: name.into(),
+            value: value.into(),
+        }
     }
 }
 
@@ -207,7 +237,11 @@ impl Property {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Avatar {
     /// Image URL.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub url: Option<String>,
 }
 
@@ -218,22 +252,42 @@ pub struct User {
     #[serde(deserialize_with = "lenient::string")]
     pub id: String,
     /// First name.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub first_name: Option<String>,
     /// Last name.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_name: Option<String>,
     /// The integrator's external id.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reference_id: Option<String>,
     /// Avatar.
-    #[serde(default, deserialize_with = "lenient::opt_object", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub avatar: Option<Avatar>,
     /// Custom properties.
     #[serde(default, deserialize_with = "lenient::vec_skip")]
     pub properties: Vec<Property>,
     /// ISO-8601 creation time.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub created_time: Option<String>,
 }
 
@@ -284,28 +338,60 @@ pub struct Conversation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation_internal_id: Option<Value>,
     /// Channel id.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub channel_id: Option<String>,
     /// Status.
-    #[serde(default, deserialize_with = "lenient::opt_object", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub status: Option<ConversationStatus>,
     /// The end user.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub user_id: Option<String>,
     /// Assigned agent, when any.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub assigned_agent_id: Option<String>,
     /// App id.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub app_id: Option<String>,
     /// Assigned group, when any.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub assigned_group_id: Option<String>,
     /// ISO-8601 creation time.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub created_time: Option<String>,
     /// ISO-8601 last update time.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub updated_time: Option<String>,
 }
 
@@ -403,22 +489,42 @@ pub struct Message {
     #[serde(deserialize_with = "lenient::string")]
     pub id: String,
     /// Conversation id.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub conversation_id: Option<String>,
     /// Channel id.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub channel_id: Option<String>,
     /// App id.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub app_id: Option<String>,
     /// Who wrote it (empty `Other` when absent).
     #[serde(default = "unknown_actor")]
     pub actor_type: ActorType,
     /// User or agent id.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub actor_id: Option<String>,
     /// The conversation's user, also on agent messages.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub user_id: Option<String>,
     /// Normal (default when absent), private or system.
     #[serde(default)]
@@ -427,7 +533,11 @@ pub struct Message {
     #[serde(default, deserialize_with = "lenient::vec_skip")]
     pub message_parts: Vec<MessagePart>,
     /// ISO-8601 creation time.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub created_time: Option<String>,
     /// `meta_data`, e.g. `{"isResolved": true}` on system messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -529,7 +639,9 @@ pub mod part_keys {
 impl MessagePart {
     /// A text part.
     pub fn text(content: impl Into<String>) -> Self {
-        Self::Text { content: content.into() }
+        Self::Text {
+            content: content.into(),
+        }
     }
 
     /// An image part.
@@ -548,18 +660,27 @@ impl MessagePart {
             Self::QuickReplyButton { .. } => part_keys::QUICK_REPLY_BUTTON,
             Self::Collection { .. } => part_keys::COLLECTION,
             Self::TemplateContent { .. } => part_keys::TEMPLATE_CONTENT,
-            Self::Unknown(v) => v.as_object().and_then(|o| o.keys().next()).map_or("", |k| k.as_str()),
+            Self::Unknown(v) => v
+                .as_object()
+                .and_then(|o| o.keys().next())
+                .map_or("", |k| k.as_str()),
         }
     }
 
     /// Reads one part from JSON; never fails (unreadable parts become `Unknown`).
     pub fn from_json(v: Value) -> Self {
-        let Some(obj) = v.as_object() else { return Self::Unknown(v) };
+        let Some(obj) = v.as_object() else {
+            return Self::Unknown(v);
+        };
         if obj.len() != 1 {
             return Self::Unknown(v);
         }
-        let Some((key, inner)) = obj.iter().next() else { return Self::Unknown(v) };
-        let Some(o) = inner.as_object() else { return Self::Unknown(v) };
+        let Some((key, inner)) = obj.iter().next() else {
+            return Self::Unknown(v);
+        };
+        let Some(o) = inner.as_object() else {
+            return Self::Unknown(v);
+        };
         let s = |k: &str| o.get(k).and_then(lenient::value_to_string);
         let parsed = match key.as_str() {
             part_keys::TEXT => s("content").map(|content| Self::Text { content }),
@@ -568,13 +689,21 @@ impl MessagePart {
                 name: s("name"),
                 url: s("url"),
                 file_size_in_bytes: o.get("file_size_in_bytes").and_then(|n| {
-                    n.as_u64().or_else(|| n.as_str().and_then(|t| t.parse().ok()))
+                    n.as_u64()
+                        .or_else(|| n.as_str().and_then(|t| t.parse().ok()))
                 }),
                 content_type: s("content_type"),
             }),
-            part_keys::VIDEO => s("url").map(|url| Self::Video { url, content_type: s("content_type") }),
+            part_keys::VIDEO => s("url").map(|url| Self::Video {
+                url,
+                content_type: s("content_type"),
+            }),
             part_keys::URL_BUTTON => match (s("url"), s("label")) {
-                (Some(url), Some(label)) => Some(Self::UrlButton { url, label, target: s("target") }),
+                (Some(url), Some(label)) => Some(Self::UrlButton {
+                    url,
+                    label,
+                    target: s("target"),
+                }),
                 _ => None,
             },
             part_keys::QUICK_REPLY_BUTTON => s("label").map(|label| Self::QuickReplyButton {
@@ -607,7 +736,12 @@ impl MessagePart {
         match self {
             Self::Text { content } => put("content", str_v(content)),
             Self::Image { url } => put("url", str_v(url)),
-            Self::File { name, url, file_size_in_bytes, content_type } => {
+            Self::File {
+                name,
+                url,
+                file_size_in_bytes,
+                content_type,
+            } => {
                 put("name", opt_v(name));
                 put("url", opt_v(url));
                 put("file_size_in_bytes", file_size_in_bytes.map(Value::from));
@@ -622,14 +756,19 @@ impl MessagePart {
                 put("label", str_v(label));
                 put("target", opt_v(target));
             }
-            Self::QuickReplyButton { label, custom_reply_text, payload } => {
+            Self::QuickReplyButton {
+                label,
+                custom_reply_text,
+                payload,
+            } => {
                 put("label", str_v(label));
                 put("custom_reply_text", opt_v(custom_reply_text));
                 put("payload", opt_v(payload));
             }
-            Self::Collection { sub_parts } => {
-                put("sub_parts", Some(Value::Array(sub_parts.iter().map(Self::to_json).collect())))
-            }
+            Self::Collection { sub_parts } => put(
+                "sub_parts",
+                Some(Value::Array(sub_parts.iter().map(Self::to_json).collect())),
+            ),
             Self::TemplateContent { raw } => {
                 let mut m = Map::new();
                 m.insert(part_keys::TEMPLATE_CONTENT.to_owned(), raw.clone());
@@ -671,16 +810,32 @@ pub struct ImageUpload {
     #[serde(deserialize_with = "lenient::string")]
     pub url: String,
     /// Stored name.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub name: Option<String>,
     /// MIME type.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_type: Option<String>,
     /// Width in pixels.
-    #[serde(default, deserialize_with = "lenient::opt_u32", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_u32",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub width: Option<u32>,
     /// Height in pixels.
-    #[serde(default, deserialize_with = "lenient::opt_u32", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_u32",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub height: Option<u32>,
 }
 
@@ -688,25 +843,55 @@ pub struct ImageUpload {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileUpload {
     /// Download URL, when the account returns one (`url`, `download_url` or `file_url`).
-    #[serde(default, alias = "download_url", alias = "file_url", deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "download_url",
+        alias = "file_url",
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub url: Option<String>,
     /// Stored name.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub file_name: Option<String>,
     /// Size in bytes.
-    #[serde(default, deserialize_with = "lenient::opt_u64", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_u64",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub file_size: Option<u64>,
     /// MIME type.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub file_content_type: Option<String>,
     /// Extension.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub file_extension_type: Option<String>,
     /// Content hash, used to reference the file in a `file` part.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub file_hash: Option<String>,
     /// Scan verdict, e.g. `safe`.
-    #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub file_security_status: Option<String>,
 }
 
@@ -734,7 +919,9 @@ mod tests {
         ]);
         let parsed: Vec<MessagePart> = serde_json::from_value(parts.clone()).unwrap();
         assert_eq!(parsed[0], MessagePart::text("hi"));
-        assert!(matches!(parsed[6], MessagePart::Collection { ref sub_parts } if sub_parts.len() == 1));
+        assert!(
+            matches!(parsed[6], MessagePart::Collection { ref sub_parts } if sub_parts.len() == 1)
+        );
         assert!(matches!(parsed[8], MessagePart::Unknown(_)));
         assert_eq!(parsed[8].kind(), "callback");
         assert!(matches!(parsed[9], MessagePart::Unknown(_)));
@@ -758,14 +945,23 @@ mod tests {
 
     #[test]
     fn requests_skip_empty_fields() {
-        let u = NewUser { first_name: Some("A".into()), ..NewUser::default() };
-        assert_eq!(serde_json::to_value(&u).unwrap(), json!({"first_name": "A"}));
+        let u = NewUser {
+            first_name: Some("A".into()),
+            ..NewUser::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&u).unwrap(),
+            json!({"first_name": "A"})
+        );
         let m = NewMessage::bot_note("n");
         assert_eq!(
             serde_json::to_value(&m).unwrap(),
             json!({"message_parts": [{"text": {"content": "n"}}], "actor_type": "bot", "message_type": "private"})
         );
-        assert_eq!(ConversationStatus::parse("Resolved"), ConversationStatus::Resolved);
+        assert_eq!(
+            ConversationStatus::parse("Resolved"),
+            ConversationStatus::Resolved
+        );
         assert_eq!(ConversationStatus::parse("waiting").as_str(), "waiting");
     }
 }

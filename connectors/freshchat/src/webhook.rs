@@ -65,7 +65,9 @@ pub enum SignatureError {
     #[error("the X-Freshchat-Signature header is not base64")]
     NotBase64,
     /// The signature does not match the body and the configured key.
-    #[error("the webhook signature does not match the body (wrong public key, or the body was altered)")]
+    #[error(
+        "the webhook signature does not match the body (wrong public key, or the body was altered)"
+    )]
     Mismatch,
 }
 
@@ -90,7 +92,9 @@ pub struct WebhookKey {
 
 impl fmt::Debug for WebhookKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebhookKey").field("sha256", &self.fingerprint).finish()
+        f.debug_struct("WebhookKey")
+            .field("sha256", &self.fingerprint)
+            .finish()
     }
 }
 
@@ -103,7 +107,9 @@ impl WebhookKey {
         if compact.is_empty() {
             return Err(KeyError::Empty);
         }
-        let der = B64.decode(compact.as_bytes()).map_err(|_| KeyError::NotBase64)?;
+        let der = B64
+            .decode(compact.as_bytes())
+            .map_err(|_| KeyError::NotBase64)?;
         Self::from_der(&der)
     }
 
@@ -113,12 +119,19 @@ impl WebhookKey {
             .map_err(|e| KeyError::NotRsaKey(e.to_string()))?;
         let bits = key.modulus_len() * 8;
         if !(2048..=8192).contains(&bits) {
-            return Err(KeyError::NotRsaKey(format!("{bits}-bit keys are not accepted (2048 to 8192)")));
+            return Err(KeyError::NotRsaKey(format!(
+                "{bits}-bit keys are not accepted (2048 to 8192)"
+            )));
         }
-        let spki = key.as_der().map_err(|_| KeyError::NotRsaKey("cannot encode the key".into()))?;
+        let spki = key
+            .as_der()
+            .map_err(|_| KeyError::NotRsaKey("cannot encode the key".into()))?;
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, spki.as_ref());
         let fingerprint = to_hex(&digest.as_ref()[..8]);
-        Ok(WebhookKey { pkcs1: Arc::from(key.as_ref()), fingerprint })
+        Ok(WebhookKey {
+            pkcs1: Arc::from(key.as_ref()),
+            fingerprint,
+        })
     }
 
     /// A short SHA-256 fingerprint of the SPKI form, for logs.
@@ -127,11 +140,17 @@ impl WebhookKey {
     }
 
     /// Verifies `signature_header` (base64) over the exact raw body.
-    pub fn verify(&self, raw_body: &[u8], signature_header: Option<&str>) -> Result<(), SignatureError> {
+    pub fn verify(
+        &self,
+        raw_body: &[u8],
+        signature_header: Option<&str>,
+    ) -> Result<(), SignatureError> {
         let header = signature_header.map(str::trim).filter(|h| !h.is_empty());
         let header = header.ok_or(SignatureError::MissingHeader)?;
         let compact: String = header.chars().filter(|c| !c.is_whitespace()).collect();
-        let sig = B64.decode(compact.as_bytes()).map_err(|_| SignatureError::NotBase64)?;
+        let sig = B64
+            .decode(compact.as_bytes())
+            .map_err(|_| SignatureError::NotBase64)?;
         UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &self.pkcs1[..])
             .verify(raw_body, &sig)
             .map_err(|_| SignatureError::Mismatch)
@@ -252,7 +271,12 @@ impl WebhookEvent {
             Self::Unknown { raw, .. } => raw
                 .pointer("/data")
                 .and_then(Value::as_object)
-                .and_then(|d| d.values().find_map(|v| v.pointer("/conversation_id").or_else(|| v.pointer("/conversation/conversation_id"))))
+                .and_then(|d| {
+                    d.values().find_map(|v| {
+                        v.pointer("/conversation_id")
+                            .or_else(|| v.pointer("/conversation/conversation_id"))
+                    })
+                })
                 .and_then(Value::as_str),
         }
     }
@@ -262,9 +286,21 @@ impl WebhookEvent {
     pub fn dedupe_key(&self) -> String {
         match self {
             Self::MessageCreate { message, .. } => message.id.clone(),
-            Self::ConversationAssignment { action_time, conversation, .. }
-            | Self::ConversationResolution { action_time, conversation, .. }
-            | Self::ConversationReopen { action_time, conversation, .. } => format!(
+            Self::ConversationAssignment {
+                action_time,
+                conversation,
+                ..
+            }
+            | Self::ConversationResolution {
+                action_time,
+                conversation,
+                ..
+            }
+            | Self::ConversationReopen {
+                action_time,
+                conversation,
+                ..
+            } => format!(
                 "{}:{}:{}",
                 self.action(),
                 conversation.conversation_id,
@@ -273,7 +309,11 @@ impl WebhookEvent {
             Self::Unknown { action, raw } => {
                 let bytes = serde_json::to_vec(raw).unwrap_or_default();
                 let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes);
-                format!("{}:{}", action.as_deref().unwrap_or(""), to_hex(&digest.as_ref()[..16]))
+                format!(
+                    "{}:{}",
+                    action.as_deref().unwrap_or(""),
+                    to_hex(&digest.as_ref()[..16])
+                )
             }
         }
     }
@@ -281,7 +321,8 @@ impl WebhookEvent {
 
 /// Parses a (verified) webhook body. Fails only when it is not a JSON object; never panics.
 pub fn parse_event(raw_body: &[u8]) -> Result<WebhookEvent, ParseError> {
-    let raw: Value = serde_json::from_slice(raw_body).map_err(|e| ParseError::NotJson(e.to_string()))?;
+    let raw: Value =
+        serde_json::from_slice(raw_body).map_err(|e| ParseError::NotJson(e.to_string()))?;
     if !raw.is_object() {
         return Err(ParseError::NotObject);
     }
@@ -296,14 +337,21 @@ fn typed_event(action: &str, raw: &Value) -> Option<WebhookEvent> {
             .pointer("/actor/actor_type")
             .and_then(Value::as_str)
             .map_or(ActorType::Other(String::new()), ActorType::parse),
-        actor_id: raw.pointer("/actor/actor_id").and_then(lenient::value_to_string).filter(|s| !s.is_empty()),
+        actor_id: raw
+            .pointer("/actor/actor_id")
+            .and_then(lenient::value_to_string)
+            .filter(|s| !s.is_empty()),
     };
     let action_time = raw.get("action_time").and_then(lenient::value_to_string);
     let data = raw.get("data")?;
     match action {
         ACTION_MESSAGE_CREATE => {
             let message: Message = serde_json::from_value(data.get("message")?.clone()).ok()?;
-            Some(WebhookEvent::MessageCreate { actor, action_time, message })
+            Some(WebhookEvent::MessageCreate {
+                actor,
+                action_time,
+                message,
+            })
         }
         ACTION_CONVERSATION_ASSIGNMENT => {
             let a = data.get("assignment")?;
@@ -321,7 +369,12 @@ fn typed_event(action: &str, raw: &Value) -> Option<WebhookEvent> {
             let user_id = non_empty(r.pointer("/user/id"))
                 .or_else(|| non_empty(r.pointer("/users/0/id")))
                 .or_else(|| conversation.user_id.clone());
-            Some(WebhookEvent::ConversationResolution { actor, action_time, conversation, user_id })
+            Some(WebhookEvent::ConversationResolution {
+                actor,
+                action_time,
+                conversation,
+                user_id,
+            })
         }
         ACTION_CONVERSATION_REOPEN => {
             let r = data.get("reopen")?;
@@ -336,13 +389,17 @@ fn typed_event(action: &str, raw: &Value) -> Option<WebhookEvent> {
 }
 
 fn non_empty(v: Option<&Value>) -> Option<String> {
-    v.and_then(lenient::value_to_string).filter(|s| !s.trim().is_empty())
+    v.and_then(lenient::value_to_string)
+        .filter(|s| !s.trim().is_empty())
 }
 
 fn conversation_ref(v: &Value) -> Option<ConversationRef> {
     Some(ConversationRef {
         conversation_id: non_empty(v.get("conversation_id"))?,
-        status: v.get("status").and_then(Value::as_str).map(ConversationStatus::parse),
+        status: v
+            .get("status")
+            .and_then(Value::as_str)
+            .map(ConversationStatus::parse),
         channel_id: non_empty(v.get("channel_id")),
         user_id: non_empty(v.get("user_id")),
     })
@@ -359,7 +416,11 @@ mod tests {
     pub(crate) const KAT_SIG: &str = "AhrmypOSWoewHG6LmIRuWjxyokuMDmPklrSU9p0gpUNjdSRCJzvpL6rjuTi5poV/ZLzWRWNM7X9yWjT5m9YFPshYrvigcd1ph4Ot2xmaJGYoUNJHijQccE6oDtDIp6i/8oLRafHgObQnGukZWPbP9OE5EiKz/VcsMP0Wv7hawI/sfIviM0w+6fNOKXWi0jDBH9ap1mj5CqOUOojni7OD5iYmIrjV/h33dyNmbvAta9E+trzcEhYqxfHIN4Z8R2FsatfRHWicoQ4PE5cQ8+UONVya8qr85nQ9w8N7Ql7yNg9fEViYG4/W/JnGEbPPEf8WrYtKzoVyuupDz4mVHdfKWg==";
 
     fn chunk64(s: &str) -> String {
-        s.as_bytes().chunks(64).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join("\n")
+        s.as_bytes()
+            .chunks(64)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     fn pkcs1_b64() -> String {
@@ -374,11 +435,25 @@ mod tests {
         let mut forms = Vec::new();
         for body in [&spki, &pkcs1] {
             for label in ["RSA PUBLIC KEY", "PUBLIC KEY"] {
-                forms.push(format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", chunk64(body)));
-                forms.push(format!("-----BEGIN {label}-----\r\n{}\r\n-----END {label}-----", chunk64(body).replace('\n', "\r\n")));
-                forms.push(format!("-----BEGIN {label}-----{body}-----END {label}-----"));
-                forms.push(format!("-----BEGIN {label}----- {} -----END {label}-----", chunk64(body).replace('\n', " ")));
-                forms.push(format!("  -----BEGIN {label}-----\\n{}\\n-----END {label}-----  ", chunk64(body).replace('\n', "\\n")));
+                forms.push(format!(
+                    "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+                    chunk64(body)
+                ));
+                forms.push(format!(
+                    "-----BEGIN {label}-----\r\n{}\r\n-----END {label}-----",
+                    chunk64(body).replace('\n', "\r\n")
+                ));
+                forms.push(format!(
+                    "-----BEGIN {label}-----{body}-----END {label}-----"
+                ));
+                forms.push(format!(
+                    "-----BEGIN {label}----- {} -----END {label}-----",
+                    chunk64(body).replace('\n', " ")
+                ));
+                forms.push(format!(
+                    "  -----BEGIN {label}-----\\n{}\\n-----END {label}-----  ",
+                    chunk64(body).replace('\n', "\\n")
+                ));
             }
             forms.push(body.clone());
             forms.push(chunk64(body));
@@ -391,7 +466,8 @@ mod tests {
     fn known_answer_verifies_with_every_key_form() {
         for form in all_key_forms() {
             let key = WebhookKey::parse(&form).unwrap_or_else(|e| panic!("{form:?}: {e}"));
-            key.verify(KAT_BODY.as_bytes(), Some(KAT_SIG)).unwrap_or_else(|e| panic!("{form:?}: {e}"));
+            key.verify(KAT_BODY.as_bytes(), Some(KAT_SIG))
+                .unwrap_or_else(|e| panic!("{form:?}: {e}"));
             assert_eq!(KAT_BODY.len(), 554);
             assert!(!format!("{key:?}").contains(&KAT_SPKI_B64[40..80]));
         }
@@ -401,33 +477,64 @@ mod tests {
     fn tampering_is_detected() {
         let key = WebhookKey::parse(KAT_SPKI_B64).unwrap();
         let tampered_body = KAT_BODY.replace("Test 2", "Test 3");
-        assert_eq!(key.verify(tampered_body.as_bytes(), Some(KAT_SIG)), Err(SignatureError::Mismatch));
+        assert_eq!(
+            key.verify(tampered_body.as_bytes(), Some(KAT_SIG)),
+            Err(SignatureError::Mismatch)
+        );
         let mut with_newline = KAT_BODY.as_bytes().to_vec();
         with_newline.push(b'\n');
-        assert_eq!(key.verify(&with_newline, Some(KAT_SIG)), Err(SignatureError::Mismatch));
+        assert_eq!(
+            key.verify(&with_newline, Some(KAT_SIG)),
+            Err(SignatureError::Mismatch)
+        );
         let mut sig = B64.decode(KAT_SIG).unwrap();
         sig[10] ^= 1;
         let flipped = base64::engine::general_purpose::STANDARD.encode(&sig);
-        assert_eq!(key.verify(KAT_BODY.as_bytes(), Some(&flipped)), Err(SignatureError::Mismatch));
-        assert_eq!(key.verify(KAT_BODY.as_bytes(), None), Err(SignatureError::MissingHeader));
-        assert_eq!(key.verify(KAT_BODY.as_bytes(), Some("  ")), Err(SignatureError::MissingHeader));
-        assert_eq!(key.verify(KAT_BODY.as_bytes(), Some("not*base64")), Err(SignatureError::NotBase64));
-        assert_eq!(key.verify(KAT_BODY.as_bytes(), Some("AAAA")), Err(SignatureError::Mismatch));
+        assert_eq!(
+            key.verify(KAT_BODY.as_bytes(), Some(&flipped)),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            key.verify(KAT_BODY.as_bytes(), None),
+            Err(SignatureError::MissingHeader)
+        );
+        assert_eq!(
+            key.verify(KAT_BODY.as_bytes(), Some("  ")),
+            Err(SignatureError::MissingHeader)
+        );
+        assert_eq!(
+            key.verify(KAT_BODY.as_bytes(), Some("not*base64")),
+            Err(SignatureError::NotBase64)
+        );
+        assert_eq!(
+            key.verify(KAT_BODY.as_bytes(), Some("AAAA")),
+            Err(SignatureError::Mismatch)
+        );
         // A different (valid) key must not verify.
         let mut der = B64.decode(KAT_SPKI_B64).unwrap();
         let n = der.len();
         der[n - 10] ^= 2; // flip a modulus bit
         if let Ok(other) = WebhookKey::from_der(&der) {
-            assert_eq!(other.verify(KAT_BODY.as_bytes(), Some(KAT_SIG)), Err(SignatureError::Mismatch));
+            assert_eq!(
+                other.verify(KAT_BODY.as_bytes(), Some(KAT_SIG)),
+                Err(SignatureError::Mismatch)
+            );
         }
     }
 
     #[test]
     fn bad_keys_are_rejected() {
         assert_eq!(WebhookKey::parse("").unwrap_err(), KeyError::Empty);
-        assert_eq!(WebhookKey::parse("-----BEGIN RSA PUBLIC KEY----- -----END RSA PUBLIC KEY-----").unwrap_err(), KeyError::Empty);
+        assert_eq!(
+            WebhookKey::parse("-----BEGIN RSA PUBLIC KEY----- -----END RSA PUBLIC KEY-----")
+                .unwrap_err(),
+            KeyError::Empty
+        );
         assert_eq!(WebhookKey::parse("%%%").unwrap_err(), KeyError::NotBase64);
-        assert!(matches!(WebhookKey::parse("aGVsbG8gd29ybGQ=").unwrap_err(), KeyError::NotRsaKey(_)));
+        assert!(matches!(
+            WebhookKey::parse("aGVsbG8gd29ybGQ=").unwrap_err(),
+            KeyError::NotRsaKey(_)
+        ));
     }
 
     #[test]
@@ -435,10 +542,18 @@ mod tests {
         let e = parse_event(KAT_BODY.as_bytes()).unwrap();
         assert_eq!(e.action(), ACTION_MESSAGE_CREATE);
         assert_eq!(e.dedupe_key(), "7a454fde-c720-4c97-a61d-0ffe70449eb6");
-        assert_eq!(e.conversation_id(), Some("c327498e-f713-481e-8d83-0603e03d2521"));
-        let WebhookEvent::MessageCreate { actor, message, .. } = e else { panic!("not a message") };
+        assert_eq!(
+            e.conversation_id(),
+            Some("c327498e-f713-481e-8d83-0603e03d2521")
+        );
+        let WebhookEvent::MessageCreate { actor, message, .. } = e else {
+            panic!("not a message")
+        };
         assert_eq!(actor.actor_type, ActorType::User);
-        assert_eq!(message.message_parts, vec![crate::types::MessagePart::text("Test 2")]);
+        assert_eq!(
+            message.message_parts,
+            vec![crate::types::MessagePart::text("Test 2")]
+        );
     }
 
     #[test]
@@ -446,19 +561,35 @@ mod tests {
         let body = br#"{"actor":{"actor_type":"agent","actor_id":"a1"},"action":"conversation_resolution","action_time":"2022-04-01T06:16:34.207Z",
             "data":{"resolve":{"resolver":"agent","conversation":{"conversation_id":"c1","status":"resolved","channel_id":"ch"},"user":{"id":"u1"}}}}"#;
         let e = parse_event(body).unwrap();
-        assert_eq!(e.dedupe_key(), "conversation_resolution:c1:2022-04-01T06:16:34.207Z");
-        assert!(matches!(e, WebhookEvent::ConversationResolution { ref user_id, .. } if user_id.as_deref() == Some("u1")));
+        assert_eq!(
+            e.dedupe_key(),
+            "conversation_resolution:c1:2022-04-01T06:16:34.207Z"
+        );
+        assert!(
+            matches!(e, WebhookEvent::ConversationResolution { ref user_id, .. } if user_id.as_deref() == Some("u1"))
+        );
         let body = br#"{"action":"conversation_assignment","data":{"assignment":{"to_agent_id":"","to_group_id":"g","conversation":{"conversation_id":"c2","status":"assigned"}}}}"#;
         let e = parse_event(body).unwrap();
-        assert!(matches!(e, WebhookEvent::ConversationAssignment { ref to_agent_id, ref to_group_id, .. } if to_agent_id.is_none() && to_group_id.as_deref() == Some("g")));
+        assert!(
+            matches!(e, WebhookEvent::ConversationAssignment { ref to_agent_id, ref to_group_id, .. } if to_agent_id.is_none() && to_group_id.as_deref() == Some("g"))
+        );
         let body = br#"{"action":"conversation_reopen","data":{"reopen":{"conversation":{"conversation_id":"c3","status":"reopened"}}}}"#;
         assert_eq!(parse_event(body).unwrap().conversation_id(), Some("c3"));
         let body = br#"{"action":"user_create","data":{"user":{}}}"#;
-        assert!(matches!(parse_event(body).unwrap(), WebhookEvent::Unknown { .. }));
+        assert!(matches!(
+            parse_event(body).unwrap(),
+            WebhookEvent::Unknown { .. }
+        ));
         let body = br#"{"action":"message_create","data":{"message":{"no_id":1}}}"#;
-        assert!(matches!(parse_event(body).unwrap(), WebhookEvent::Unknown { .. }));
+        assert!(matches!(
+            parse_event(body).unwrap(),
+            WebhookEvent::Unknown { .. }
+        ));
         assert_eq!(parse_event(b"[1]").unwrap_err(), ParseError::NotObject);
-        assert!(matches!(parse_event(b"{").unwrap_err(), ParseError::NotJson(_)));
+        assert!(matches!(
+            parse_event(b"{").unwrap_err(),
+            ParseError::NotJson(_)
+        ));
     }
 
     mod props {
@@ -470,24 +601,43 @@ mod tests {
                 Just(Value::Null),
                 any::<bool>().prop_map(Value::Bool),
                 any::<i64>().prop_map(Value::from),
-                any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+                any::<f64>().prop_map(
+                    |f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+                ),
                 prop_oneof![
-                    Just("message_create".to_owned()), Just("conversation_assignment".to_owned()),
-                    Just("conversation_resolution".to_owned()), Just("conversation_reopen".to_owned()),
-                    Just("text".to_owned()), Just("".to_owned()), ".{0,12}"
-                ].prop_map(Value::String),
+                    Just("message_create".to_owned()),
+                    Just("conversation_assignment".to_owned()),
+                    Just("conversation_resolution".to_owned()),
+                    Just("conversation_reopen".to_owned()),
+                    Just("text".to_owned()),
+                    Just("".to_owned()),
+                    ".{0,12}"
+                ]
+                .prop_map(Value::String),
             ];
             leaf.prop_recursive(6, 64, 6, |inner| {
                 let keys = prop_oneof![
-                    Just("action".to_owned()), Just("data".to_owned()), Just("message".to_owned()),
-                    Just("actor".to_owned()), Just("id".to_owned()), Just("message_parts".to_owned()),
-                    Just("conversation".to_owned()), Just("conversation_id".to_owned()), Just("resolve".to_owned()),
-                    Just("assignment".to_owned()), Just("reopen".to_owned()), Just("user".to_owned()),
-                    Just("text".to_owned()), Just("sub_parts".to_owned()), Just("collection".to_owned()), "[a-z_]{0,8}"
+                    Just("action".to_owned()),
+                    Just("data".to_owned()),
+                    Just("message".to_owned()),
+                    Just("actor".to_owned()),
+                    Just("id".to_owned()),
+                    Just("message_parts".to_owned()),
+                    Just("conversation".to_owned()),
+                    Just("conversation_id".to_owned()),
+                    Just("resolve".to_owned()),
+                    Just("assignment".to_owned()),
+                    Just("reopen".to_owned()),
+                    Just("user".to_owned()),
+                    Just("text".to_owned()),
+                    Just("sub_parts".to_owned()),
+                    Just("collection".to_owned()),
+                    "[a-z_]{0,8}"
                 ];
                 prop_oneof![
                     prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                    prop::collection::btree_map(keys, inner, 0..6).prop_map(|m| Value::Object(m.into_iter().collect())),
+                    prop::collection::btree_map(keys, inner, 0..6)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
                 ]
             })
         }
