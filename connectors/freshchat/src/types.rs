@@ -132,11 +132,13 @@ string_enum!(
     MessageType { Normal => "normal", Private => "private", System => "system" }
 );
 
+#[allow(clippy::derivable_impls)] // the enum is macro-generated
 impl Default for ActorType {
     fn default() -> Self {
         Self::User
     }
 }
+#[allow(clippy::derivable_impls)]
 impl Default for MessageType {
     fn default() -> Self {
         Self::Normal
