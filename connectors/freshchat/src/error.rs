@@ -98,7 +98,8 @@ impl FreshchatError {
 
     /// The HTTP status behind this error, when there was one.
     pub fn status(&self) -> Option<u16> {
-        match self {
+        // Local refusals (a bad attachment URL, say) carry status 0: no HTTP answer behind them.
+        let status = match self {
             Self::Unauthorized { status, .. }
             | Self::Invalid { status, .. }
             | Self::Server { status, .. } => Some(*status),
@@ -106,7 +107,8 @@ impl FreshchatError {
             Self::NotLatestConversation { .. } => Some(400),
             Self::RateLimited { .. } => Some(429),
             _ => None,
-        }
+        };
+        status.filter(|s| *s != 0)
     }
 
     /// How long the server asked us to wait (429 only).
