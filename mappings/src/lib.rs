@@ -1,1 +1,32 @@
-//! placeholder
+//! The mapping engine of zfsync: it turns one platform event, what the store knows about it, and the
+//! rules into a [`Plan`]: an ordered list of [`Step`]s for the executor to carry out.
+//!
+//! It is pure: no I/O, no clock, no randomness. The same inputs always give the same plan, so it is
+//! tested with plain values. The documented product rules live as data in `default.toml`
+//! ([`Rules::default`]); a customer can load their own copy with [`Rules::from_toml`].
+//!
+//! # Layout
+//! - [`rules`]: the rules file and its validation.
+//! - [`plan`]: the vocabulary of plans and steps the executor understands.
+//! - [`zalo_in`]: Zalo events → steps towards Freshchat.
+//! - [`freshchat_in`]: Freshchat events → steps towards Zalo.
+//! - [`template`]: `{placeholder}` filling.
+//!
+//! Failure: planning cannot fail. An event the engine has no rule for becomes a plan with no steps
+//! and an `ignored` reason, which the daemon records instead of dropping silently.
+
+pub mod freshchat_in;
+pub mod plan;
+pub mod rules;
+pub mod template;
+pub mod zalo_in;
+
+pub use freshchat_in::{plan_freshchat, FreshchatKnowledge};
+pub use plan::{MediaKind, OutPart, Plan, Step, Visibility, ZaloSend};
+pub use rules::{Rules, RulesError};
+pub use zalo_in::{plan_zalo, ZaloKnowledge};
+
+/// Counts characters the way a person (and Zalo's 2,000 limit) does: Unicode scalar values.
+pub fn char_count(text: &str) -> usize {
+    text.chars().count()
+}

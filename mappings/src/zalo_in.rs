@@ -1,0 +1,329 @@
+//! Planning for Zalo events (customer → Freshchat).
+//!
+//! - A customer's message becomes "ensure the contact" then "post as the customer" (media parts are
+//!   copied by the executor; a caption becomes a text part; links, locations and business cards
+//!   become text).
+//! - OA staff typing in Zalo's own chat tool (`oa_send_*` with `admin_id`) becomes a private note.
+//! - zfsync's own sends coming back as `oa_send_*` are ignored; while a send is in flight and its id
+//!   unknown, an `oa_send_*` without `admin_id` is deferred (it may be that echo).
+//! - Reactions become private notes; receipts and follow/unfollow are recorded, never posted.
+
+use zfsync_zalo::{Attachment, UserMessage, UserMessageKind, ZaloEvent};
+
+use crate::plan::{MediaKind, OutPart, Plan, Step, Visibility};
+use crate::rules::Rules;
+use crate::template::fill;
+
+/// What the store knows that bears on a Zalo event.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ZaloKnowledge {
+    /// The OA this daemon serves; events addressed to another OA are ignored.
+    pub oa_id: String,
+    /// The event's `msg_id` is a message zfsync itself sent (an echo).
+    pub own_message: bool,
+    /// A send from zfsync to this user is in flight and its id is not known yet.
+    pub own_send_in_flight: bool,
+    /// The text of the message a reaction points at, when known.
+    pub reacted_text: Option<String>,
+}
+
+/// Plans one Zalo event.
+pub fn plan_zalo(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan {
+    match event {
+        ZaloEvent::UserMessage(m) => {
+            if !same_oa(&m.oa_id, &k.oa_id) {
+                return Plan::ignore(format!("message for another OA ({})", m.oa_id));
+            }
+            let parts = customer_parts(m, rules);
+            if parts.is_empty() {
+                return Plan::ignore("empty message");
+            }
+            Plan::steps(vec![
+                ensure_contact(&m.user_id, &k.oa_id, rules),
+                Step::PostToFreshchat {
+                    zalo_user_id: m.user_id.clone(),
+                    zalo_msg_id: Some(m.msg_id.clone()),
+                    visibility: Visibility::Customer,
+                    parts,
+                },
+            ])
+        }
+        ZaloEvent::OaMessage(m) => {
+            if !same_oa(&m.oa_id, &k.oa_id) {
+                return Plan::ignore(format!("message from another OA ({})", m.oa_id));
+            }
+            if k.own_message {
+                return Plan::ignore("echo of a message zfsync sent");
+            }
+            let note = match &m.admin_id {
+                Some(_) => staff_note(m.text.as_deref(), &m.attachments, rules),
+                None if k.own_send_in_flight => return Plan::defer(),
+                None => fill(
+                    &rules.zalo_to_freshchat.other_app_note,
+                    &[("text", &describe(m.text.as_deref(), &m.attachments))],
+                ),
+            };
+            note_plan(&m.user_id, &m.msg_id, &k.oa_id, note, rules)
+        }
+        ZaloEvent::UserReacted {
+            oa_id,
+            user_id,
+            msg_id,
+            react_icon,
+            ..
+        } => {
+            if !same_oa(oa_id, &k.oa_id) {
+                return Plan::ignore(format!("reaction for another OA ({oa_id})"));
+            }
+            let icon = rules.reaction_icon(react_icon);
+            let note = match &k.reacted_text {
+                Some(quoted) => fill(
+                    &rules.zalo_to_freshchat.reaction_note,
+                    &[("icon", icon), ("quoted", &preview(quoted, 200))],
+                ),
+                None => fill(
+                    &rules.zalo_to_freshchat.reaction_note_unknown,
+                    &[("icon", icon)],
+                ),
+            };
+            let reaction_id = format!("reaction:{msg_id}:{react_icon}");
+            note_plan(user_id, &reaction_id, &k.oa_id, note, rules)
+        }
+        ZaloEvent::OaReacted { .. } => Plan::ignore("reactions by the OA are not mirrored"),
+        ZaloEvent::UserReceived {
+            user_id, msg_ids, ..
+        } => Plan::steps(vec![Step::RecordReceipt {
+            zalo_user_id: user_id.clone(),
+            msg_ids: msg_ids.clone(),
+            seen: false,
+        }]),
+        ZaloEvent::UserSeen {
+            user_id, msg_ids, ..
+        } => Plan::steps(vec![Step::RecordReceipt {
+            zalo_user_id: user_id.clone(),
+            msg_ids: msg_ids.clone(),
+            seen: true,
+        }]),
+        ZaloEvent::Follow { user_id, .. } => Plan::steps(vec![Step::RecordFollow {
+            zalo_user_id: user_id.clone(),
+            following: true,
+        }]),
+        ZaloEvent::Unfollow { user_id, .. } => Plan::steps(vec![Step::RecordFollow {
+            zalo_user_id: user_id.clone(),
+            following: false,
+        }]),
+        ZaloEvent::UserClickChatNow { .. } => Plan::ignore(
+            "the customer opened the chat; the conversation starts with their first message",
+        ),
+        ZaloEvent::UserSubmitInfo { .. } => {
+            Plan::ignore("shared personal details are not synced (Zalo privacy policy)")
+        }
+        ZaloEvent::Anonymous { event_name, .. } => {
+            Plan::ignore(format!("anonymous users are not synced ({event_name})"))
+        }
+        ZaloEvent::Unknown { event_name, .. } => Plan::ignore(format!(
+            "no rule for Zalo event {}",
+            event_name.as_deref().unwrap_or("without a name")
+        )),
+    }
+}
+
+fn same_oa(event_oa: &str, ours: &str) -> bool {
+    event_oa.is_empty() || ours.is_empty() || event_oa == ours
+}
+
+fn note_plan(user_id: &str, msg_id: &str, oa_id: &str, note: String, rules: &Rules) -> Plan {
+    Plan::steps(vec![
+        ensure_contact(user_id, oa_id, rules),
+        Step::PostToFreshchat {
+            zalo_user_id: user_id.to_string(),
+            zalo_msg_id: Some(msg_id.to_string()),
+            visibility: Visibility::PrivateNote,
+            parts: vec![OutPart::Text(note)],
+        },
+    ])
+}
+
+/// The step that makes sure a Zalo user has a Freshchat user, with the naming rules filled in.
+pub fn ensure_contact(user_id: &str, oa_id: &str, rules: &Rules) -> Step {
+    let c = &rules.contact;
+    let short_id = short_id(user_id);
+    Step::EnsureContact {
+        zalo_user_id: user_id.to_string(),
+        oa_id: oa_id.to_string(),
+        reference_id: fill(
+            &c.reference_id,
+            &[("oa_id", oa_id), ("zalo_user_id", user_id)],
+        ),
+        first_name: c.first_name.clone(),
+        last_name: c.last_name.clone(),
+        fallback_display_name: fill(&c.fallback_display_name, &[("short_id", &short_id)]),
+        provider: c.provider.clone(),
+    }
+}
+
+fn short_id(user_id: &str) -> String {
+    let chars: Vec<char> = user_id.chars().collect();
+    chars[chars.len().saturating_sub(4)..].iter().collect()
+}
+
+fn customer_parts(m: &UserMessage, rules: &Rules) -> Vec<OutPart> {
+    let r = &rules.zalo_to_freshchat;
+    let text = m.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let mut parts = Vec::new();
+    match m.kind {
+        UserMessageKind::Text => {
+            if let Some(t) = m.text.as_deref().filter(|t| !t.is_empty()) {
+                parts.push(OutPart::Text(t.to_string()));
+            }
+        }
+        UserMessageKind::Location => {
+            for a in &m.attachments {
+                if let Attachment::Location {
+                    latitude,
+                    longitude,
+                } = a
+                {
+                    let vars = [
+                        ("latitude", latitude.as_str()),
+                        ("longitude", longitude.as_str()),
+                    ];
+                    parts.push(OutPart::Text(match text {
+                        Some(title) => fill(
+                            &r.location_with_title,
+                            &[vars[0], vars[1], ("title", title)],
+                        ),
+                        None => fill(&r.location, &vars),
+                    }));
+                }
+            }
+        }
+        UserMessageKind::BusinessCard => {
+            let name = text.unwrap_or("");
+            parts.push(OutPart::Text(fill(&r.business_card, &[("name", name)])));
+        }
+        _ => {
+            if let Some(caption) = text {
+                parts.push(OutPart::Text(caption.to_string()));
+            }
+            for a in &m.attachments {
+                if let Some(p) = attachment_part(a, rules) {
+                    parts.push(p);
+                }
+            }
+        }
+    }
+    parts
+}
+
+fn media(
+    kind: MediaKind,
+    url: &str,
+    filename: Option<&str>,
+    size: Option<u64>,
+    rules: &Rules,
+) -> OutPart {
+    let r = &rules.zalo_to_freshchat;
+    let label = kind.label();
+    OutPart::Media {
+        kind,
+        url: url.to_string(),
+        filename: filename.map(str::to_string),
+        size,
+        max_bytes: r.max_media_bytes,
+        fallback_text: fill(&r.media_failed, &[("kind", label)]),
+        failure_note: fill(&r.media_failed_note, &[("kind", label), ("url", url)]),
+    }
+}
+
+fn attachment_part(a: &Attachment, rules: &Rules) -> Option<OutPart> {
+    let r = &rules.zalo_to_freshchat;
+    Some(match a {
+        Attachment::Image { url, .. } => media(MediaKind::Image, url, None, None, rules),
+        Attachment::Gif { url, .. } => media(MediaKind::Gif, url, None, None, rules),
+        Attachment::Sticker { url: Some(url), .. } => {
+            media(MediaKind::Sticker, url, None, None, rules)
+        }
+        Attachment::Sticker { url: None, id } => {
+            OutPart::Text(format!("[sticker {}]", id.as_deref().unwrap_or("")))
+        }
+        Attachment::Audio { url } => media(MediaKind::Audio, url, None, None, rules),
+        Attachment::Video { url, .. } => media(MediaKind::Video, url, None, None, rules),
+        Attachment::File {
+            url, name, size, ..
+        } => media(MediaKind::File, url, name.as_deref(), *size, rules),
+        Attachment::Link { url, title, .. } => {
+            OutPart::Text(match title.as_deref().filter(|t| !t.is_empty()) {
+                Some(title) => fill(&r.link_with_title, &[("url", url), ("title", title)]),
+                None => fill(&r.link, &[("url", url)]),
+            })
+        }
+        Attachment::Location {
+            latitude,
+            longitude,
+        } => OutPart::Text(fill(
+            &r.location,
+            &[("latitude", latitude), ("longitude", longitude)],
+        )),
+        Attachment::Other { .. } => return None,
+    })
+}
+
+fn staff_note(text: Option<&str>, attachments: &[Attachment], rules: &Rules) -> String {
+    let r = &rules.zalo_to_freshchat;
+    let mut lines = Vec::new();
+    if let Some(t) = text.filter(|t| !t.is_empty()) {
+        lines.push(fill(&r.staff_note, &[("text", t)]));
+    }
+    for a in attachments {
+        if let Some((kind, url)) = attachment_url(a) {
+            lines.push(fill(&r.staff_media_note, &[("kind", kind), ("url", url)]));
+        }
+    }
+    if lines.is_empty() {
+        lines.push(fill(&r.staff_note, &[("text", "(no text)")]));
+    }
+    lines.join("\n")
+}
+
+fn attachment_url(a: &Attachment) -> Option<(&'static str, &str)> {
+    match a {
+        Attachment::Image { url, .. } => Some(("image", url)),
+        Attachment::Gif { url, .. } => Some(("GIF", url)),
+        Attachment::Sticker { url: Some(url), .. } => Some(("sticker", url)),
+        Attachment::Audio { url } => Some(("voice message", url)),
+        Attachment::Video { url, .. } => Some(("video", url)),
+        Attachment::File { url, .. } => Some(("file", url)),
+        Attachment::Link { url, .. } => Some(("link", url)),
+        _ => None,
+    }
+}
+
+fn describe(text: Option<&str>, attachments: &[Attachment]) -> String {
+    let mut out: Vec<String> = text
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .into_iter()
+        .collect();
+    out.extend(
+        attachments
+            .iter()
+            .filter_map(attachment_url)
+            .map(|(k, u)| format!("[{k}] {u}")),
+    );
+    if out.is_empty() {
+        "(no text)".into()
+    } else {
+        out.join("\n")
+    }
+}
+
+fn preview(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        text.to_string()
+    } else {
+        let mut s: String = text.chars().take(max_chars).collect();
+        s.push('…');
+        s
+    }
+}
