@@ -1,0 +1,267 @@
+//! The application: builds every part from a validated [`Config`], then runs the HTTP server, the
+//! lanes and the scheduler until the shutdown token fires (SIGTERM/Ctrl-C in `main`). On shutdown
+//! the server stops taking webhooks, in-flight steps finish or stay journalled for the next start.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use zfsync_freshchat::{FreshchatClient, WebhookKey};
+use zfsync_mappings::Rules;
+use zfsync_zalo::ZaloClient;
+
+use crate::config::Config;
+use crate::executor::{Executor, ExecutorParts};
+use crate::lanes::{Dispatcher, RetryPolicy};
+use crate::server::{router, AppState};
+use crate::store::Store;
+use crate::tokens::TokenManager;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("cannot listen on {addr}: {source} (is another zfsync running? change server.listen)")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read the mapping rules {path}: {detail}")]
+    Rules { path: String, detail: String },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Sync(#[from] crate::error::SyncError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// The clients and store every command needs.
+#[derive(Clone, Debug)]
+pub struct Services {
+    pub store: Store,
+    pub zalo: ZaloClient,
+    pub freshchat: FreshchatClient,
+    pub tokens: Arc<TokenManager>,
+    pub rules: Arc<Rules>,
+}
+
+impl Services {
+    pub async fn new(config: &Config) -> Result<Services, AppError> {
+        let store = Store::open(&config.store.path)?;
+        let mut zc =
+            zfsync_zalo::ClientConfig::new(config.zalo.app_id.clone(), config.zalo_app_secret());
+        zc.api_base = config.zalo.api_base.clone();
+        zc.oauth_base = config.zalo.oauth_base.clone();
+        let zalo = ZaloClient::new(zc).map_err(|e| AppError::Setup(format!("Zalo client: {e}")))?;
+        let freshchat = FreshchatClient::new(zfsync_freshchat::ClientConfig::new(
+            config.freshchat.api_base.clone(),
+            config.freshchat_api_key(),
+        ))
+        .map_err(|e| AppError::Setup(format!("Freshchat client: {e}")))?;
+        let tokens = Arc::new(
+            TokenManager::new(
+                store.clone(),
+                zalo.clone(),
+                Duration::from_secs(config.sync.token_refresh_ahead_secs),
+            )
+            .await?,
+        );
+        let rules = Arc::new(load_rules(config)?);
+        Ok(Services {
+            store,
+            zalo,
+            freshchat,
+            tokens,
+            rules,
+        })
+    }
+}
+
+pub fn load_rules(config: &Config) -> Result<Rules, AppError> {
+    match &config.mapping.rules {
+        None => Ok(Rules::default()),
+        Some(path) => {
+            let shown = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|e| AppError::Rules {
+                path: shown.clone(),
+                detail: e.to_string(),
+            })?;
+            Rules::from_toml(&text).map_err(|e| AppError::Rules {
+                path: shown,
+                detail: e.to_string(),
+            })
+        }
+    }
+}
+
+/// The process-wide Prometheus recorder (installed once; later calls share it).
+pub fn metrics_handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ])
+                .ok()?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            Some(handle)
+        })
+        .clone()
+}
+
+pub struct Application {
+    listener: TcpListener,
+    services: Services,
+    state: AppState,
+    executor: Arc<Executor>,
+    config: Config,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("addr", &self.listener.local_addr().ok())
+            .finish()
+    }
+}
+
+impl Application {
+    /// Binds `server.listen` and builds everything.
+    pub async fn build(config: Config) -> Result<Application, AppError> {
+        let addr = config.server.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| AppError::Bind { addr, source })?;
+        Application::with_listener(config, listener).await
+    }
+
+    /// Builds on an already bound listener (tests bind port 0).
+    pub async fn with_listener(
+        config: Config,
+        listener: TcpListener,
+    ) -> Result<Application, AppError> {
+        let services = Services::new(&config).await?;
+        let key = WebhookKey::parse(secrecy::ExposeSecret::expose_secret(
+            &config.freshchat_webhook_key(),
+        ))
+        .map_err(|e| AppError::Setup(format!("freshchat.webhook_public_key: {e}")))?;
+        let public_url = config
+            .server
+            .public_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_string();
+        let state = AppState {
+            store: services.store.clone(),
+            wake: Arc::new(Notify::new()),
+            zalo_app_id: config.zalo.app_id.clone(),
+            zalo_oa_secret: config.zalo_oa_secret_key(),
+            freshchat_key: key,
+            zalo: services.zalo.clone(),
+            tokens: services.tokens.clone(),
+            public_url: public_url.clone(),
+            metrics: metrics_handle(),
+        };
+        let executor = Arc::new(Executor::new(ExecutorParts {
+            store: services.store.clone(),
+            zalo: services.zalo.clone(),
+            freshchat: services.freshchat.clone(),
+            tokens: services.tokens.clone(),
+            rules: services.rules.clone(),
+            oa_id: config.zalo.oa_id.clone(),
+            freshchat_app_id: config.freshchat.app_id.clone(),
+            channel_id: config.freshchat.channel_id.clone(),
+            channel_name: config.freshchat.channel_name.clone(),
+            public_url,
+            hosted_file_ttl_ms: config.hosted_file_ttl().as_millis() as i64,
+        }));
+        Ok(Application {
+            listener,
+            services,
+            state,
+            executor,
+            config,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| self.config.server.listen)
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Runs until `shutdown` is cancelled.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), AppError> {
+        let tracker = TaskTracker::new();
+        let policy = RetryPolicy {
+            max_attempts: self.config.sync.max_attempts,
+            base_ms: self.config.sync.retry_base_ms,
+            max_ms: self.config.sync.retry_max_ms,
+        };
+        let dispatcher = Dispatcher::new(
+            self.services.store.clone(),
+            self.executor.clone(),
+            self.state.wake.clone(),
+            self.config.sync.max_concurrent_lanes,
+            policy,
+        );
+        let lanes = tokio::spawn(dispatcher.run(shutdown.clone(), tracker.clone()));
+        let scheduler = tokio::spawn(scheduler(
+            self.services.clone(),
+            self.config.sync.retention_days,
+            shutdown.clone(),
+        ));
+        let app = router(self.state.clone(), self.config.server.max_body_bytes);
+        tracing::info!(addr = %self.local_addr(), "zfsync listening");
+        let stop = shutdown.clone();
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await;
+        shutdown.cancel();
+        let _ = lanes.await;
+        let _ = scheduler.await;
+        tracker.close();
+        if tokio::time::timeout(Duration::from_secs(20), tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some lanes did not finish within 20 s; their steps stay journalled for the next start");
+        }
+        served.map_err(|e| AppError::Setup(format!("server error: {e}")))
+    }
+}
+
+/// Periodic work: token refresh ahead of expiry, retention.
+async fn scheduler(services: Services, retention_days: u64, shutdown: CancellationToken) {
+    let mut refresh = tokio::time::interval(Duration::from_secs(60));
+    let mut prune = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = refresh.tick() => {
+                if let Err(e) = services.tokens.refresh_if_due().await {
+                    tracing::warn!(error = %e, "scheduled Zalo token refresh failed");
+                }
+            }
+            _ = prune.tick() => {
+                match services.store.prune(retention_days as i64 * 24 * 3600 * 1000).await {
+                    Ok(n) if n > 0 => tracing::info!(rows = n, "pruned finished events and expired files"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "pruning the store failed"),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! Configuration: one TOML file (every key documented in `config.example.toml`), secrets also from
+//! the environment. Loaded and validated once at start-up; an unknown key, a missing required key, a
+//! bad URL or a bad public key stops start-up with an error naming the key and the fix.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+pub const ENV_ZALO_APP_SECRET: &str = "ZFSYNC_ZALO_APP_SECRET";
+pub const ENV_ZALO_OA_SECRET_KEY: &str = "ZFSYNC_ZALO_OA_SECRET_KEY";
+pub const ENV_FRESHCHAT_API_KEY: &str = "ZFSYNC_FRESHCHAT_API_KEY";
+pub const ENV_FRESHCHAT_WEBHOOK_PUBLIC_KEY: &str = "ZFSYNC_FRESHCHAT_WEBHOOK_PUBLIC_KEY";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the config file {path} is not valid: {detail}")]
+    Parse { path: PathBuf, detail: String },
+    #[error("config key `{key}` is missing: {hint}")]
+    Missing {
+        key: &'static str,
+        hint: &'static str,
+    },
+    #[error("config key `{key}` is not valid: {detail}")]
+    Invalid { key: &'static str, detail: String },
+}
+
+/// The whole configuration, as validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub zalo: ZaloConfig,
+    pub freshchat: FreshchatConfig,
+    pub mapping: MappingConfig,
+    pub sync: SyncConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address the webhook/health server listens on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// The public HTTPS URL that reaches `listen` (used for webhook URLs, the OAuth callback and
+    /// hosted long replies).
+    pub public_url: Url,
+    /// Largest webhook body accepted, in bytes.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// SQLite file (created if missing).
+    #[serde(default = "default_store_path")]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZaloConfig {
+    /// App ID from developers.zalo.me.
+    pub app_id: String,
+    /// App Secret Key (or ZFSYNC_ZALO_APP_SECRET).
+    #[serde(default)]
+    pub app_secret: Option<SecretString>,
+    /// OA Secret Key from the app's Webhook page (or ZFSYNC_ZALO_OA_SECRET_KEY).
+    #[serde(default)]
+    pub oa_secret_key: Option<SecretString>,
+    /// The OA's id (numeric string); learnt from the OAuth callback when absent.
+    #[serde(default)]
+    pub oa_id: Option<String>,
+    #[serde(default = "default_zalo_api")]
+    pub api_base: Url,
+    #[serde(default = "default_zalo_oauth")]
+    pub oauth_base: Url,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FreshchatConfig {
+    /// Scheme + host of the Freshchat API, e.g. https://yourcompany.freshchat.com.
+    pub api_base: Url,
+    /// App ID (Admin → Mobile SDK / Integration settings); sent with new conversations.
+    #[serde(default)]
+    pub app_id: Option<String>,
+    /// API key (or ZFSYNC_FRESHCHAT_API_KEY).
+    #[serde(default)]
+    pub api_key: Option<SecretString>,
+    /// Channel (topic) new conversations go to; else `channel_name`; else the first enabled channel.
+    #[serde(default)]
+    pub channel_id: Option<String>,
+    #[serde(default)]
+    pub channel_name: Option<String>,
+    /// RSA public key from the Webhooks page (or ZFSYNC_FRESHCHAT_WEBHOOK_PUBLIC_KEY).
+    #[serde(default)]
+    pub webhook_public_key: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingConfig {
+    /// A customer copy of mappings/default.toml; the built-in rules when absent.
+    #[serde(default)]
+    pub rules: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// How many conversations (lanes) are processed at once.
+    #[serde(default = "default_lanes")]
+    pub max_concurrent_lanes: usize,
+    /// Attempts before a transiently failing event is marked failed.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    /// First retry delay in milliseconds (doubles per attempt, with jitter).
+    #[serde(default = "default_backoff_ms")]
+    pub retry_base_ms: u64,
+    /// Longest retry delay in milliseconds.
+    #[serde(default = "default_backoff_max_ms")]
+    pub retry_max_ms: u64,
+    /// Refresh the Zalo access token when it has less than this many seconds left.
+    #[serde(default = "default_refresh_ahead")]
+    pub token_refresh_ahead_secs: u64,
+    /// How long hosted long replies stay downloadable, in hours.
+    #[serde(default = "default_hosted_ttl")]
+    pub hosted_file_ttl_hours: u64,
+    /// How long finished events are kept in the store, in days.
+    #[serde(default = "default_retention")]
+    pub retention_days: u64,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            max_concurrent_lanes: default_lanes(),
+            max_attempts: default_attempts(),
+            retry_base_ms: default_backoff_ms(),
+            retry_max_ms: default_backoff_max_ms(),
+            token_refresh_ahead_secs: default_refresh_ahead(),
+            hosted_file_ttl_hours: default_hosted_ttl(),
+            retention_days: default_retention(),
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_max_body() -> usize {
+    1024 * 1024
+}
+fn default_store_path() -> PathBuf {
+    PathBuf::from("zfsync.db")
+}
+fn default_zalo_api() -> Url {
+    Url::parse("https://openapi.zalo.me").unwrap_or_else(|_| unreachable!())
+}
+fn default_zalo_oauth() -> Url {
+    Url::parse("https://oauth.zaloapp.com").unwrap_or_else(|_| unreachable!())
+}
+fn default_lanes() -> usize {
+    32
+}
+fn default_attempts() -> u32 {
+    12
+}
+fn default_backoff_ms() -> u64 {
+    1000
+}
+fn default_backoff_max_ms() -> u64 {
+    300_000
+}
+fn default_refresh_ahead() -> u64 {
+    3600
+}
+fn default_hosted_ttl() -> u64 {
+    24 * 30
+}
+fn default_retention() -> u64 {
+    30
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    server: ServerConfig,
+    #[serde(default)]
+    store: Option<StoreConfig>,
+    zalo: ZaloConfig,
+    freshchat: FreshchatConfig,
+    #[serde(default)]
+    mapping: MappingConfig,
+    #[serde(default)]
+    sync: SyncConfig,
+}
+
+/// Reads an environment variable as a secret (empty counts as unset).
+fn env_secret(name: &str) -> Option<SecretString> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map(SecretString::from)
+}
+
+impl Config {
+    /// Loads, applies environment overrides, validates.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = Config::from_toml(&text).map_err(|e| match e {
+            ConfigError::Parse { detail, .. } => ConfigError::Parse {
+                path: path.to_path_buf(),
+                detail,
+            },
+            other => other,
+        })?;
+        // A relative store path is relative to the config file, so the daemon can run from anywhere.
+        if config.store.path.is_relative() {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                config.store.path = dir.join(&config.store.path);
+            }
+        }
+        if let Some(rules) = &config.mapping.rules {
+            if rules.is_relative() {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    config.mapping.rules = Some(dir.join(rules));
+                }
+            }
+        }
+        Ok(config)
+    }
+
+    /// Parses TOML text (environment overrides applied) and validates it.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::from("<config>"),
+            detail: e.to_string(),
+        })?;
+        let mut config = Config {
+            server: raw.server,
+            store: raw.store.unwrap_or(StoreConfig {
+                path: default_store_path(),
+            }),
+            zalo: raw.zalo,
+            freshchat: raw.freshchat,
+            mapping: raw.mapping,
+            sync: raw.sync,
+        };
+        if let Some(v) = env_secret(ENV_ZALO_APP_SECRET) {
+            config.zalo.app_secret = Some(v);
+        }
+        if let Some(v) = env_secret(ENV_ZALO_OA_SECRET_KEY) {
+            config.zalo.oa_secret_key = Some(v);
+        }
+        if let Some(v) = env_secret(ENV_FRESHCHAT_API_KEY) {
+            config.freshchat.api_key = Some(v);
+        }
+        if let Some(v) = env_secret(ENV_FRESHCHAT_WEBHOOK_PUBLIC_KEY) {
+            config.freshchat.webhook_public_key = Some(v);
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        check_base_url("server.public_url", &self.server.public_url)?;
+        check_base_url("zalo.api_base", &self.zalo.api_base)?;
+        check_base_url("zalo.oauth_base", &self.zalo.oauth_base)?;
+        check_base_url("freshchat.api_base", &self.freshchat.api_base)?;
+        if self.zalo.app_id.trim().is_empty()
+            || !self.zalo.app_id.chars().all(|c| c.is_ascii_digit())
+        {
+            return Err(ConfigError::Invalid {
+                key: "zalo.app_id",
+                detail: "Invalid App ID: must be the numeric string shown on developers.zalo.me"
+                    .into(),
+            });
+        }
+        if let Some(oa) = &self.zalo.oa_id {
+            if oa.is_empty() || !oa.chars().all(|c| c.is_ascii_digit()) {
+                return Err(ConfigError::Invalid {
+                    key: "zalo.oa_id",
+                    detail: format!("Invalid OA ID {oa:?}: must be a numeric string"),
+                });
+            }
+        }
+        require("zalo.app_secret", &self.zalo.app_secret, "set it in the file or in ZFSYNC_ZALO_APP_SECRET (developers.zalo.me → your app → Settings)")?;
+        require("zalo.oa_secret_key", &self.zalo.oa_secret_key, "set it in the file or in ZFSYNC_ZALO_OA_SECRET_KEY (your app's Webhook page, \"OA Secret Key\")")?;
+        require(
+            "freshchat.api_key",
+            &self.freshchat.api_key,
+            "set it in the file or in ZFSYNC_FRESHCHAT_API_KEY (Freshchat Admin → APIs for chat)",
+        )?;
+        let key = require(
+            "freshchat.webhook_public_key",
+            &self.freshchat.webhook_public_key,
+            "set it in the file or in ZFSYNC_FRESHCHAT_WEBHOOK_PUBLIC_KEY (Freshchat Admin → Webhooks, the RSA public key)",
+        )?;
+        zfsync_freshchat::WebhookKey::parse(key.expose_secret()).map_err(|e| {
+            ConfigError::Invalid {
+                key: "freshchat.webhook_public_key",
+                detail: format!("{e}; paste the whole key shown on Freshchat's Webhooks page"),
+            }
+        })?;
+        if self.sync.max_concurrent_lanes == 0 {
+            return Err(ConfigError::Invalid {
+                key: "sync.max_concurrent_lanes",
+                detail: "must be at least 1".into(),
+            });
+        }
+        if self.sync.max_attempts == 0 {
+            return Err(ConfigError::Invalid {
+                key: "sync.max_attempts",
+                detail: "must be at least 1".into(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn zalo_app_secret(&self) -> SecretString {
+        self.zalo
+            .app_secret
+            .clone()
+            .unwrap_or_else(|| SecretString::from(""))
+    }
+    pub fn zalo_oa_secret_key(&self) -> SecretString {
+        self.zalo
+            .oa_secret_key
+            .clone()
+            .unwrap_or_else(|| SecretString::from(""))
+    }
+    pub fn freshchat_api_key(&self) -> SecretString {
+        self.freshchat
+            .api_key
+            .clone()
+            .unwrap_or_else(|| SecretString::from(""))
+    }
+    pub fn freshchat_webhook_key(&self) -> SecretString {
+        self.freshchat
+            .webhook_public_key
+            .clone()
+            .unwrap_or_else(|| SecretString::from(""))
+    }
+
+    /// `public_url` joined with a path (`/webhooks/zalo`, `/oauth/zalo/callback`, ...).
+    pub fn public_url(&self, path: &str) -> String {
+        format!(
+            "{}{}",
+            self.server.public_url.as_str().trim_end_matches('/'),
+            path
+        )
+    }
+
+    pub fn hosted_file_ttl(&self) -> Duration {
+        Duration::from_secs(self.sync.hosted_file_ttl_hours * 3600)
+    }
+}
+
+fn require<'a>(
+    key: &'static str,
+    value: &'a Option<SecretString>,
+    hint: &'static str,
+) -> Result<&'a SecretString, ConfigError> {
+    match value {
+        Some(v) if !v.expose_secret().trim().is_empty() => Ok(v),
+        _ => Err(ConfigError::Missing { key, hint }),
+    }
+}
+
+fn check_base_url(key: &'static str, url: &Url) -> Result<(), ConfigError> {
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(ConfigError::Invalid {
+            key,
+            detail: format!("{url} must be an http:// or https:// URL with a host"),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,1409 @@
+//! The executor: carries out a plan's steps with every external effect journalled.
+//!
+//! A step is recorded `sending` before its call and `sent` (with the remote id and the id pairing,
+//! in one transaction) after it. A step found `sending` on a later attempt (a crash, a timeout) is
+//! reconciled first: zfsync looks for the message in the Freshchat conversation or the Zalo history
+//! and only sends again when it is not there, so a message is neither lost nor doubled. When the
+//! remote side answered with an error the call certainly did not take effect, and the journal entry
+//! is dropped so the retry needs no reconciliation.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use tokio::sync::OnceCell;
+use zfsync_freshchat::{
+    ActorType, FreshchatClient, FreshchatError, MessagePart, MessageType, NewConversation,
+    NewMessage, NewUser, Property, UserRef, UserUpdate, WebhookEvent,
+};
+use zfsync_mappings::{
+    plan_freshchat, plan_zalo, FreshchatKnowledge, MediaKind, OutPart, Plan, Rules, Step,
+    Visibility, ZaloKnowledge, ZaloSend,
+};
+use zfsync_zalo::{MediaSource, OutboundMessage, ZaloClient, ZaloError, ZaloEvent};
+
+use crate::error::SyncError;
+use crate::store::{self, now_ms, Contact, HostedFile, InboxRow, Source, Store};
+use crate::tokens::TokenManager;
+
+/// How far back (ms) reconciliation looks before a step's start for its message.
+const RECONCILE_SLACK_MS: i64 = 120_000;
+/// Zalo upload limits (reference Part A).
+const ZALO_IMAGE_MAX: usize = 1024 * 1024;
+const ZALO_GIF_MAX: usize = 5 * 1024 * 1024;
+const ZALO_FILE_MAX: usize = 5 * 1024 * 1024;
+const META_TXT_UPLOAD: &str = "zalo_txt_upload";
+
+/// How handling an event ended (errors are returned separately).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Done,
+    Ignored(String),
+    /// Try again shortly (an own send is in flight; this may be its echo).
+    Deferred,
+}
+
+pub struct Executor {
+    pub store: Store,
+    pub zalo: ZaloClient,
+    pub freshchat: FreshchatClient,
+    pub tokens: Arc<TokenManager>,
+    pub rules: Arc<Rules>,
+    pub oa_id: Option<String>,
+    pub freshchat_app_id: Option<String>,
+    pub channel_id: Option<String>,
+    pub channel_name: Option<String>,
+    pub public_url: String,
+    pub hosted_file_ttl_ms: i64,
+    resolved_channel: OnceCell<String>,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("oa_id", &self.oa_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+pub struct ExecutorParts {
+    pub store: Store,
+    pub zalo: ZaloClient,
+    pub freshchat: FreshchatClient,
+    pub tokens: Arc<TokenManager>,
+    pub rules: Arc<Rules>,
+    pub oa_id: Option<String>,
+    pub freshchat_app_id: Option<String>,
+    pub channel_id: Option<String>,
+    pub channel_name: Option<String>,
+    pub public_url: String,
+    pub hosted_file_ttl_ms: i64,
+}
+
+impl Executor {
+    pub fn new(p: ExecutorParts) -> Executor {
+        Executor {
+            store: p.store,
+            zalo: p.zalo,
+            freshchat: p.freshchat,
+            tokens: p.tokens,
+            rules: p.rules,
+            oa_id: p.oa_id,
+            freshchat_app_id: p.freshchat_app_id,
+            channel_id: p.channel_id,
+            channel_name: p.channel_name,
+            public_url: p.public_url,
+            hosted_file_ttl_ms: p.hosted_file_ttl_ms,
+            resolved_channel: OnceCell::new(),
+        }
+    }
+
+    fn oa_id(&self) -> String {
+        self.oa_id
+            .clone()
+            .or_else(|| self.tokens.status().oa_id)
+            .unwrap_or_default()
+    }
+
+    /// Handles one stored event: plan it, then run its steps.
+    pub async fn handle(&self, row: &InboxRow) -> Result<Outcome, SyncError> {
+        let plan = self.plan(row).await?;
+        if plan.defer {
+            return Ok(Outcome::Deferred);
+        }
+        if plan.steps.is_empty() {
+            return Ok(Outcome::Ignored(
+                plan.ignored.unwrap_or_else(|| "nothing to do".into()),
+            ));
+        }
+        for (idx, step) in plan.steps.iter().enumerate() {
+            self.run_step(row, idx as i64, step).await?;
+        }
+        Ok(Outcome::Done)
+    }
+
+    /// The plan for an event, with what the store (or, for a lost store, Freshchat) knows.
+    pub async fn plan(&self, row: &InboxRow) -> Result<Plan, SyncError> {
+        match row.source {
+            Source::Zalo => {
+                let ev = zfsync_zalo::parse_event(&row.body)
+                    .map_err(|e| SyncError::BadEvent(e.to_string()))?;
+                let k = self.zalo_knowledge(&ev).await?;
+                Ok(plan_zalo(&ev, &k, &self.rules))
+            }
+            Source::Freshchat => {
+                let ev = zfsync_freshchat::parse_event(&row.body)
+                    .map_err(|e| SyncError::BadEvent(e.to_string()))?;
+                let k = self.freshchat_knowledge(&ev).await?;
+                Ok(plan_freshchat(&ev, &k, &self.rules))
+            }
+        }
+    }
+
+    async fn zalo_knowledge(&self, ev: &ZaloEvent) -> Result<ZaloKnowledge, SyncError> {
+        let mut k = ZaloKnowledge {
+            oa_id: self.oa_id(),
+            ..Default::default()
+        };
+        match ev {
+            ZaloEvent::OaMessage(m) => {
+                k.own_message = self
+                    .store
+                    .known_zalo_message(m.msg_id.clone())
+                    .await?
+                    .as_deref()
+                    == Some("to_zalo");
+                if !k.own_message && m.admin_id.is_none() {
+                    k.own_send_in_flight =
+                        self.store.zalo_send_in_flight(m.user_id.clone()).await?;
+                }
+            }
+            ZaloEvent::UserReacted { msg_id, .. } => {
+                k.reacted_text = self.store.zalo_message_preview(msg_id.clone()).await?;
+            }
+            _ => {}
+        }
+        Ok(k)
+    }
+
+    async fn freshchat_knowledge(
+        &self,
+        ev: &WebhookEvent,
+    ) -> Result<FreshchatKnowledge, SyncError> {
+        let mut k = FreshchatKnowledge::default();
+        if let WebhookEvent::MessageCreate { message, .. } = ev {
+            k.own_message = self.store.own_freshchat_message(message.id.clone()).await?;
+            // Only agent/bot normal messages need the Zalo side; skip the lookups for the rest.
+            let relevant = matches!(message.message_type, MessageType::Normal)
+                && matches!(message.actor_type, ActorType::Agent | ActorType::Bot);
+            if !relevant {
+                return Ok(k);
+            }
+        }
+        if let Some(conv) = ev.conversation_id() {
+            k.zalo_user_id = self.zalo_user_for_conversation(conv).await?;
+        }
+        Ok(k)
+    }
+
+    /// The Zalo user behind a Freshchat conversation: from the store, or rebuilt from Freshchat
+    /// (conversation → user → reference_id) when the store has lost it.
+    async fn zalo_user_for_conversation(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<String>, SyncError> {
+        if let Some(u) = self
+            .store
+            .zalo_user_of_conversation(conversation_id.to_string())
+            .await?
+        {
+            return Ok(Some(u));
+        }
+        let conv = match self.freshchat.get_conversation(conversation_id).await {
+            Ok(c) => c,
+            Err(FreshchatError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(user_id) = conv.user_id.clone() else {
+            return Ok(None);
+        };
+        let user = match self.freshchat.get_user(&user_id).await {
+            Ok(u) => u,
+            Err(FreshchatError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let zalo_user = user
+            .reference_id
+            .as_deref()
+            .and_then(|r| zalo_user_from_reference(r, &self.rules));
+        if let Some(z) = &zalo_user {
+            tracing::info!(
+                conversation_id,
+                "rebuilt the Zalo pairing of a conversation from Freshchat"
+            );
+            let contact = Contact {
+                zalo_user_id: z.clone(),
+                freshchat_user_id: user.id.clone(),
+                display_name: user.first_name.clone().unwrap_or_default(),
+                avatar: user.avatar.as_ref().and_then(|a| a.url.clone()),
+                profile_complete: true,
+                following: None,
+                first_seen_at: now_ms(),
+            };
+            let (zz, conv_id) = (z.clone(), conversation_id.to_string());
+            self.store
+                .write(move |c| {
+                    store::put_contact(c, &contact)?;
+                    store::put_conversation(c, &zz, &conv_id, None)
+                })
+                .await?;
+        }
+        Ok(zalo_user)
+    }
+
+    async fn run_step(&self, row: &InboxRow, idx: i64, step: &Step) -> Result<(), SyncError> {
+        if step.is_external() {
+            if let Some(j) = self.store.step(row.id, idx).await? {
+                if j.state == "sent" {
+                    return Ok(());
+                }
+                // `sending`: the outcome of an earlier call is unknown. Look before sending again.
+                if self.reconcile(row, idx, step, j.started_at).await? {
+                    return Ok(());
+                }
+            }
+        }
+        match step {
+            Step::EnsureContact { .. } => self.ensure_contact(row, idx, step).await.map(|_| ()),
+            Step::PostToFreshchat {
+                zalo_user_id,
+                zalo_msg_id,
+                visibility,
+                parts,
+            } => {
+                self.post_to_freshchat(
+                    row,
+                    idx,
+                    zalo_user_id,
+                    zalo_msg_id.as_deref(),
+                    *visibility,
+                    parts,
+                )
+                .await
+            }
+            Step::SendToZalo {
+                zalo_user_id,
+                freshchat_message_id,
+                message,
+            } => {
+                self.send_to_zalo(
+                    row,
+                    idx,
+                    zalo_user_id,
+                    freshchat_message_id.as_deref(),
+                    message,
+                )
+                .await
+            }
+            Step::RecordFollow {
+                zalo_user_id,
+                following,
+            } => self.record_follow(row, idx, zalo_user_id, *following).await,
+            Step::RecordReceipt { msg_ids, seen, .. } => {
+                self.store.record_receipts(msg_ids.clone(), *seen).await?;
+                Ok(())
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ Zalo → Freshchat
+
+    async fn ensure_contact(
+        &self,
+        row: &InboxRow,
+        idx: i64,
+        step: &Step,
+    ) -> Result<Contact, SyncError> {
+        let Step::EnsureContact {
+            zalo_user_id,
+            oa_id,
+            reference_id,
+            first_name,
+            last_name,
+            fallback_display_name,
+            provider,
+        } = step
+        else {
+            return Err(SyncError::Other(
+                "ensure_contact called with another step".into(),
+            ));
+        };
+        if let Some(c) = self.store.contact(zalo_user_id.clone()).await? {
+            if !c.profile_complete {
+                self.complete_profile(&c, first_name, last_name).await;
+            }
+            return Ok(c);
+        }
+        self.store
+            .begin_step(row.id, idx, step.kind(), None)
+            .await?;
+        // A user found by reference_id is reused: a lost store never duplicates users.
+        let existing = self
+            .freshchat
+            .find_users_by_reference_id(reference_id)
+            .await?;
+        let found = existing
+            .into_iter()
+            .find(|u| u.reference_id.as_deref() == Some(reference_id.as_str()));
+        let contact = match found {
+            Some(u) => Contact {
+                zalo_user_id: zalo_user_id.clone(),
+                freshchat_user_id: u.id.clone(),
+                display_name: u
+                    .first_name
+                    .clone()
+                    .unwrap_or_else(|| fallback_display_name.clone()),
+                avatar: u.avatar.as_ref().and_then(|a| a.url.clone()),
+                profile_complete: u.first_name.as_deref() != Some(fallback_display_name.as_str()),
+                following: None,
+                first_seen_at: now_ms(),
+            },
+            None => {
+                let profile = self.tokens.call(|t| {
+                    let z = self.zalo.clone();
+                    let uid = zalo_user_id.clone();
+                    async move { z.user_detail(&t, &uid).await }
+                });
+                let (name, avatar, complete) = match profile.await {
+                    Ok(p) if !p.display_name.trim().is_empty() => (p.display_name, p.avatar, true),
+                    Ok(_) => (fallback_display_name.clone(), None, false),
+                    Err(e) => {
+                        // The profile is optional: the message still goes through under a fallback name.
+                        tracing::warn!(error = %e, "zalo profile unavailable; using a fallback name until it is");
+                        (fallback_display_name.clone(), None, false)
+                    }
+                };
+                let first_seen = row_time_iso(row);
+                let new_user = NewUser {
+                    first_name: Some(zfsync_mappings::template::fill(
+                        first_name,
+                        &[("display_name", &name)],
+                    )),
+                    last_name: Some(last_name.clone()),
+                    reference_id: Some(reference_id.clone()),
+                    avatar: avatar
+                        .clone()
+                        .map(|url| zfsync_freshchat::Avatar { url: Some(url) }),
+                    properties: contact_properties(
+                        provider,
+                        zalo_user_id,
+                        oa_id,
+                        Some(&first_seen),
+                        None,
+                    ),
+                };
+                let user = self.freshchat.create_user(&new_user).await?;
+                tracing::info!(freshchat_user_id = %user.id, "created Freshchat user for a Zalo sender");
+                Contact {
+                    zalo_user_id: zalo_user_id.clone(),
+                    freshchat_user_id: user.id,
+                    display_name: name,
+                    avatar,
+                    profile_complete: complete,
+                    following: None,
+                    first_seen_at: row.received_at,
+                }
+            }
+        };
+        let c2 = contact.clone();
+        self.store
+            .finish_step(
+                row.id,
+                idx,
+                Some(contact.freshchat_user_id.clone()),
+                move |c| store::put_contact(c, &c2),
+            )
+            .await?;
+        Ok(contact)
+    }
+
+    /// Best effort: a contact created under a fallback name gets its Zalo profile once Zalo gives it.
+    async fn complete_profile(&self, c: &Contact, first_name: &str, last_name: &str) {
+        let uid = c.zalo_user_id.clone();
+        let profile = self
+            .tokens
+            .call(|t| {
+                let z = self.zalo.clone();
+                let uid = uid.clone();
+                async move { z.user_detail(&t, &uid).await }
+            })
+            .await;
+        let Ok(p) = profile else { return };
+        if p.display_name.trim().is_empty() {
+            return;
+        }
+        let update = UserUpdate {
+            first_name: Some(zfsync_mappings::template::fill(
+                first_name,
+                &[("display_name", &p.display_name)],
+            )),
+            last_name: Some(last_name.to_string()),
+            avatar: p
+                .avatar
+                .clone()
+                .map(|url| zfsync_freshchat::Avatar { url: Some(url) }),
+            properties: None,
+        };
+        if self
+            .freshchat
+            .update_user(&c.freshchat_user_id, &update)
+            .await
+            .is_ok()
+        {
+            let _ = self
+                .store
+                .update_profile(c.zalo_user_id.clone(), p.display_name, p.avatar)
+                .await;
+        }
+    }
+
+    async fn channel(&self) -> Result<String, SyncError> {
+        if let Some(id) = &self.channel_id {
+            return Ok(id.clone());
+        }
+        let id = self
+            .resolved_channel
+            .get_or_try_init(|| async {
+                let channels = self.freshchat.list_channels().await?;
+                let pick = match &self.channel_name {
+                    Some(name) => channels
+                        .iter()
+                        .find(|c| c.name.as_deref() == Some(name.as_str())),
+                    None => channels.iter().find(|c| c.enabled.unwrap_or(true)),
+                };
+                pick.map(|c| c.id.clone()).ok_or_else(|| {
+                    SyncError::Other(match &self.channel_name {
+                        Some(n) => format!(
+                            "Freshchat has no channel named {n:?}; check freshchat.channel_name"
+                        ),
+                        None => "Freshchat has no enabled channel; set freshchat.channel_id".into(),
+                    })
+                })
+            })
+            .await?;
+        Ok(id.clone())
+    }
+
+    async fn post_to_freshchat(
+        &self,
+        row: &InboxRow,
+        idx: i64,
+        zalo_user_id: &str,
+        zalo_msg_id: Option<&str>,
+        visibility: Visibility,
+        parts: &[OutPart],
+    ) -> Result<(), SyncError> {
+        let contact = self
+            .store
+            .contact(zalo_user_id.to_string())
+            .await?
+            .ok_or_else(|| SyncError::Other("contact missing after ensure_contact".into()))?;
+        // Media first (no journal needed: an upload repeated after a crash is harmless).
+        let mut fc_parts = Vec::with_capacity(parts.len());
+        let mut notes = Vec::new();
+        for p in parts {
+            match p {
+                OutPart::Text(t) => fc_parts.push(MessagePart::Text { content: t.clone() }),
+                OutPart::Media {
+                    kind,
+                    url,
+                    filename,
+                    size,
+                    max_bytes,
+                    fallback_text,
+                    failure_note,
+                } => {
+                    match self
+                        .copy_media(*kind, url, filename.as_deref(), *size, *max_bytes)
+                        .await?
+                    {
+                        Ok(part) => fc_parts.push(part),
+                        Err(reason) => {
+                            tracing::warn!(kind = kind.label(), %reason, "media not transferred; posting a text part instead");
+                            metrics::counter!("zfsync_media_fallbacks_total", "direction" => "to_freshchat").increment(1);
+                            let vars = [("reason", reason.as_str())];
+                            fc_parts.push(MessagePart::Text {
+                                content: zfsync_mappings::template::fill(fallback_text, &vars),
+                            });
+                            notes.push(zfsync_mappings::template::fill(failure_note, &vars));
+                        }
+                    }
+                }
+            }
+        }
+        let message = match visibility {
+            Visibility::Customer => NewMessage {
+                message_parts: fc_parts,
+                actor_type: ActorType::User,
+                actor_id: Some(contact.freshchat_user_id.clone()),
+                user_id: Some(contact.freshchat_user_id.clone()),
+                message_type: MessageType::Normal,
+                app_id: None,
+                channel_id: None,
+            },
+            Visibility::PrivateNote => bot_note(fc_parts),
+        };
+        let preview = preview_of(&message.message_parts);
+        self.store
+            .begin_step(
+                row.id,
+                idx,
+                if visibility == Visibility::Customer {
+                    "post_freshchat"
+                } else {
+                    "post_freshchat_note"
+                },
+                None,
+            )
+            .await?;
+        let posted = self
+            .post_in_current_conversation(&contact, zalo_user_id, &message)
+            .await;
+        let (conversation_id, message_id) = match posted {
+            Ok(v) => v,
+            Err(e) => {
+                self.abandon_unless_unknown(row.id, idx, &e).await;
+                return Err(e);
+            }
+        };
+        let (uid, mid, fcid, prev) = (
+            zalo_user_id.to_string(),
+            zalo_msg_id.map(str::to_string),
+            message_id.clone(),
+            preview,
+        );
+        self.store
+            .finish_step(
+                row.id,
+                idx,
+                message_id.clone().or(Some(conversation_id.clone())),
+                move |c| {
+                    store::put_message(c, false, &uid, mid.as_deref(), fcid.as_deref(), Some(&prev))
+                },
+            )
+            .await?;
+        metrics::counter!("zfsync_messages_synced_total", "direction" => "to_freshchat")
+            .increment(1);
+        tracing::info!(zalo_msg_id = zalo_msg_id.unwrap_or(""), freshchat_message_id = message_id.as_deref().unwrap_or(""), conversation_id = %conversation_id, "synced Zalo → Freshchat");
+        for note in notes {
+            if let Err(e) = self
+                .freshchat
+                .post_message(
+                    &conversation_id,
+                    &bot_note(vec![MessagePart::Text { content: note }]),
+                )
+                .await
+            {
+                tracing::warn!(error = %e, "could not post the media failure note");
+            }
+        }
+        Ok(())
+    }
+
+    /// Posts into the contact's current conversation: creates one when there is none, and follows
+    /// Freshchat to the latest conversation when told "not the latest conversation".
+    async fn post_in_current_conversation(
+        &self,
+        contact: &Contact,
+        zalo_user_id: &str,
+        message: &NewMessage,
+    ) -> Result<(String, Option<String>), SyncError> {
+        for _ in 0..3 {
+            let current = self.store.conversation_of(zalo_user_id.to_string()).await?;
+            let Some(conversation_id) = current else {
+                let conv = self
+                    .freshchat
+                    .create_conversation(&NewConversation {
+                        channel_id: self.channel().await?,
+                        users: vec![UserRef {
+                            id: contact.freshchat_user_id.clone(),
+                        }],
+                        messages: vec![message.clone()],
+                        app_id: self.freshchat_app_id.clone(),
+                        status: Some("new".into()),
+                    })
+                    .await?;
+                let internal = conv
+                    .conversation_internal_id
+                    .as_ref()
+                    .map(|v| v.to_string().trim_matches('"').to_string());
+                self.store
+                    .set_conversation(
+                        zalo_user_id.to_string(),
+                        conv.conversation_id.clone(),
+                        internal,
+                    )
+                    .await?;
+                tracing::info!(conversation_id = %conv.conversation_id, "created Freshchat conversation");
+                let first = self.first_message_id(&conv.conversation_id).await;
+                return Ok((conv.conversation_id, first));
+            };
+            match self.freshchat.post_message(&conversation_id, message).await {
+                Ok(m) => return Ok((conversation_id, Some(m.id))),
+                Err(FreshchatError::NotLatestConversation { .. })
+                | Err(FreshchatError::NotFound { .. }) => {
+                    let ids = self
+                        .freshchat
+                        .user_conversations(&contact.freshchat_user_id)
+                        .await?;
+                    match ids.last().filter(|id| **id != conversation_id) {
+                        Some(latest) => {
+                            tracing::info!(from = %conversation_id, to = %latest, "following Freshchat to the latest conversation");
+                            self.store
+                                .set_conversation(zalo_user_id.to_string(), latest.clone(), None)
+                                .await?;
+                        }
+                        None => {
+                            let zu = zalo_user_id.to_string();
+                            self.store
+                                .write(move |c| {
+                                    c.execute(
+                                        "DELETE FROM conversations WHERE zalo_user_id = ?1",
+                                        [zu],
+                                    )?;
+                                    Ok(())
+                                })
+                                .await?;
+                        }
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(SyncError::Other(
+            "Freshchat kept moving the conversation; will retry".into(),
+        ))
+    }
+
+    async fn first_message_id(&self, conversation_id: &str) -> Option<String> {
+        let page = self
+            .freshchat
+            .list_messages(conversation_id, None, 10)
+            .await
+            .ok()?;
+        page.messages.last().map(|m| m.id.clone())
+    }
+
+    /// Downloads media from Zalo and uploads it to Freshchat. The outer error is transient (retry
+    /// the step); the inner `Err(reason)` means "post a text instead".
+    async fn copy_media(
+        &self,
+        kind: MediaKind,
+        url: &str,
+        filename: Option<&str>,
+        size: Option<u64>,
+        max_bytes: u64,
+    ) -> Result<Result<MessagePart, String>, SyncError> {
+        if size.is_some_and(|s| s > max_bytes) {
+            return Ok(Err(format!(
+                "larger than the {} MB limit",
+                max_bytes / 1_000_000
+            )));
+        }
+        let mut download = self.zalo.download(url, max_bytes).await;
+        if matches!(&download, Err(e) if e.is_transient()) {
+            download = self.zalo.download(url, max_bytes).await;
+        }
+        let d = match download {
+            Ok(d) => d,
+            Err(ZaloError::TooLarge { limit }) => {
+                return Ok(Err(format!(
+                    "larger than the {} MB limit",
+                    limit / 1_000_000
+                )))
+            }
+            Err(e) => return Ok(Err(format!("download failed: {e}"))),
+        };
+        let name = filename
+            .map(str::to_string)
+            .or(d.filename.clone())
+            .unwrap_or_else(|| default_filename(kind, d.content_type.as_deref()));
+        let content_type = d
+            .content_type
+            .clone()
+            .filter(|c| !c.is_empty() && c != "application/octet-stream")
+            .unwrap_or_else(|| {
+                mime_guess::from_path(&name)
+                    .first_or_octet_stream()
+                    .to_string()
+            });
+        let len = d.bytes.len() as u64;
+        let result = match kind {
+            MediaKind::Image | MediaKind::Gif | MediaKind::Sticker => self
+                .freshchat
+                .upload_image(&name, &content_type, d.bytes)
+                .await
+                .map(|u| MessagePart::Image { url: u.url }),
+            MediaKind::Video => self
+                .freshchat
+                .upload_file(&name, &content_type, d.bytes)
+                .await
+                .map(|u| match u.url {
+                    Some(url) => MessagePart::Video {
+                        url,
+                        content_type: Some(content_type.clone()),
+                    },
+                    None => MessagePart::File {
+                        name: Some(name.clone()),
+                        url: None,
+                        file_size_in_bytes: Some(len),
+                        content_type: Some(content_type.clone()),
+                    },
+                }),
+            MediaKind::Audio | MediaKind::File => self
+                .freshchat
+                .upload_file(&name, &content_type, d.bytes)
+                .await
+                .map(|u| MessagePart::File {
+                    name: Some(u.file_name.clone().unwrap_or(name.clone())),
+                    url: u.url,
+                    file_size_in_bytes: Some(u.file_size.unwrap_or(len)),
+                    content_type: Some(u.file_content_type.clone().unwrap_or(content_type.clone())),
+                }),
+        };
+        match result {
+            Ok(p) => Ok(Ok(p)),
+            Err(e) if e.is_transient() => Err(e.into()),
+            Err(e) => Ok(Err(format!("Freshchat refused the upload: {e}"))),
+        }
+    }
+
+    async fn record_follow(
+        &self,
+        row: &InboxRow,
+        idx: i64,
+        zalo_user_id: &str,
+        following: bool,
+    ) -> Result<(), SyncError> {
+        let known = self
+            .store
+            .set_following(zalo_user_id.to_string(), following)
+            .await?;
+        if !known {
+            return Ok(());
+        }
+        let Some(c) = self.store.contact(zalo_user_id.to_string()).await? else {
+            return Ok(());
+        };
+        self.store
+            .begin_step(row.id, idx, "record_follow", None)
+            .await?;
+        let props = contact_properties(
+            &self.rules.contact.provider,
+            zalo_user_id,
+            &self.oa_id(),
+            None,
+            Some(following),
+        );
+        let update = UserUpdate {
+            first_name: None,
+            last_name: None,
+            avatar: None,
+            properties: Some(props),
+        };
+        if let Err(e) = self
+            .freshchat
+            .update_user(&c.freshchat_user_id, &update)
+            .await
+        {
+            let err = SyncError::Freshchat(e);
+            self.abandon_unless_unknown(row.id, idx, &err).await;
+            return Err(err);
+        }
+        Ok(self
+            .store
+            .finish_step(row.id, idx, None, |_| Ok(()))
+            .await?)
+    }
+
+    // ------------------------------------------------------------------ Freshchat → Zalo
+
+    async fn send_to_zalo(
+        &self,
+        row: &InboxRow,
+        idx: i64,
+        zalo_user_id: &str,
+        freshchat_message_id: Option<&str>,
+        send: &ZaloSend,
+    ) -> Result<(), SyncError> {
+        let (outbound, preview) = self.prepare_zalo_message(zalo_user_id, send).await?;
+        self.store
+            .begin_step(row.id, idx, "send_zalo", Some(zalo_user_id.to_string()))
+            .await?;
+        let sent = self
+            .tokens
+            .call(|t| {
+                let z = self.zalo.clone();
+                let (uid, msg) = (zalo_user_id.to_string(), outbound.clone());
+                async move { z.send_message(&t, &uid, &msg).await }
+            })
+            .await;
+        let sent = match sent {
+            Ok(s) => s,
+            Err(e) => {
+                self.abandon_unless_unknown(row.id, idx, &e).await;
+                return Err(e);
+            }
+        };
+        let (uid, zid, fid) = (
+            zalo_user_id.to_string(),
+            sent.message_id.clone(),
+            freshchat_message_id.map(str::to_string),
+        );
+        self.store
+            .finish_step(row.id, idx, Some(sent.message_id.clone()), move |c| {
+                store::put_message(c, true, &uid, Some(&zid), fid.as_deref(), Some(&preview))
+            })
+            .await?;
+        metrics::counter!("zfsync_messages_synced_total", "direction" => "to_zalo").increment(1);
+        tracing::info!(zalo_msg_id = %sent.message_id, freshchat_message_id = freshchat_message_id.unwrap_or(""), "synced Freshchat → Zalo");
+        Ok(())
+    }
+
+    /// Turns a planned send into a Zalo message, uploading what has to be uploaded first.
+    async fn prepare_zalo_message(
+        &self,
+        _zalo_user_id: &str,
+        send: &ZaloSend,
+    ) -> Result<(OutboundMessage, String), SyncError> {
+        Ok(match send {
+            ZaloSend::Text(t) => (
+                OutboundMessage::Text {
+                    text: t.clone(),
+                    quote_message_id: None,
+                },
+                preview_text(t),
+            ),
+            ZaloSend::LongText {
+                text,
+                filename,
+                link_text,
+            } => {
+                let bytes = Bytes::from(text.clone().into_bytes());
+                if self.store.meta(META_TXT_UPLOAD).await?.as_deref() != Some("refused") {
+                    let up = self
+                        .tokens
+                        .call(|t| {
+                            let (z, n, b) = (self.zalo.clone(), filename.clone(), bytes.clone());
+                            async move { z.upload_file(&t, &n, b).await }
+                        })
+                        .await;
+                    match up {
+                        Ok(token) => {
+                            self.store
+                                .set_meta(META_TXT_UPLOAD, "accepted".into())
+                                .await?;
+                            return Ok((OutboundMessage::File { token }, preview_text(text)));
+                        }
+                        Err(SyncError::Zalo(e)) if e.code() == Some(-201) => {
+                            tracing::info!("this OA's file upload refuses .txt; long replies will be hosted by zfsync");
+                            self.store
+                                .set_meta(META_TXT_UPLOAD, "refused".into())
+                                .await?;
+                        }
+                        Err(e) if e.is_transient() => return Err(e),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "upload of a long reply failed; hosting it instead")
+                        }
+                    }
+                }
+                let url = self
+                    .host_file(
+                        filename,
+                        "text/plain; charset=utf-8",
+                        text.as_bytes().to_vec(),
+                    )
+                    .await?;
+                let msg = zfsync_mappings::template::fill(link_text, &[("url", &url)]);
+                (
+                    OutboundMessage::Text {
+                        text: msg,
+                        quote_message_id: None,
+                    },
+                    preview_text(text),
+                )
+            }
+            ZaloSend::Image { url, link_text } => match self.image_message(url).await? {
+                Some(m) => (m, format!("[image] {url}")),
+                None => (
+                    OutboundMessage::Text {
+                        text: link_text.clone(),
+                        quote_message_id: None,
+                    },
+                    preview_text(link_text),
+                ),
+            },
+            ZaloSend::File {
+                url,
+                name,
+                link_text,
+            } => match self.file_message(url, name).await? {
+                Some(m) => (m, format!("[file] {name}")),
+                None => (
+                    OutboundMessage::Text {
+                        text: link_text.clone(),
+                        quote_message_id: None,
+                    },
+                    preview_text(link_text),
+                ),
+            },
+        })
+    }
+
+    async fn host_file(
+        &self,
+        filename: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<String, SyncError> {
+        let mut raw = [0u8; 24];
+        aws_lc_rs::rand::fill(&mut raw)
+            .map_err(|_| SyncError::Other("no randomness available".into()))?;
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+        self.store
+            .put_hosted_file(
+                token.clone(),
+                HostedFile {
+                    filename: filename.to_string(),
+                    content_type: content_type.to_string(),
+                    body,
+                },
+                self.hosted_file_ttl_ms,
+            )
+            .await?;
+        Ok(format!(
+            "{}/files/{token}",
+            self.public_url.trim_end_matches('/')
+        ))
+    }
+
+    /// An image for Zalo: jpg/png ≤ 1 MB via /upload/image, gif ≤ 5 MB via /upload/gif; None means
+    /// "send the link instead".
+    async fn image_message(&self, url: &str) -> Result<Option<OutboundMessage>, SyncError> {
+        let d = match self.freshchat.download(url, ZALO_GIF_MAX as u64).await {
+            Ok(d) => d,
+            Err(e) if e.is_transient() => return Err(e.into()),
+            Err(_) => return Ok(None),
+        };
+        let b = d.bytes;
+        let kind = sniff_image(&b);
+        let upload = match kind {
+            Some("jpg") | Some("png") if b.len() <= ZALO_IMAGE_MAX => {
+                let name = format!("image.{}", kind.unwrap_or("jpg"));
+                self.tokens
+                    .call(|t| {
+                        let (z, n, bb) = (self.zalo.clone(), name.clone(), b.clone());
+                        async move { z.upload_image(&t, &n, bb).await }
+                    })
+                    .await
+                    .map(|id| OutboundMessage::Image {
+                        source: MediaSource::AttachmentId(id),
+                        caption: None,
+                    })
+            }
+            Some("gif") => {
+                let (w, h) = gif_size(&b).unwrap_or((240, 240));
+                self.tokens
+                    .call(|t| {
+                        let (z, bb) = (self.zalo.clone(), b.clone());
+                        async move { z.upload_gif(&t, "image.gif", bb).await }
+                    })
+                    .await
+                    .map(|id| OutboundMessage::Gif {
+                        attachment_id: id,
+                        width: w,
+                        height: h,
+                        caption: None,
+                    })
+            }
+            _ => return Ok(None),
+        };
+        match upload {
+            Ok(m) => Ok(Some(m)),
+            Err(e) if e.is_transient() => Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "Zalo refused the image upload; sending the link");
+                Ok(None)
+            }
+        }
+    }
+
+    /// A document for Zalo via /upload/file (PDF, DOC, DOCX ≤ 5 MB); None means "send the link".
+    async fn file_message(
+        &self,
+        url: &str,
+        name: &str,
+    ) -> Result<Option<OutboundMessage>, SyncError> {
+        let ext = name
+            .rsplit_once('.')
+            .map(|(_, e)| e.to_ascii_lowercase())
+            .unwrap_or_default();
+        if !matches!(ext.as_str(), "pdf" | "doc" | "docx") {
+            return Ok(None);
+        }
+        let d = match self.freshchat.download(url, ZALO_FILE_MAX as u64).await {
+            Ok(d) => d,
+            Err(e) if e.is_transient() => return Err(e.into()),
+            Err(_) => return Ok(None),
+        };
+        let up = self
+            .tokens
+            .call(|t| {
+                let (z, n, b) = (self.zalo.clone(), name.to_string(), d.bytes.clone());
+                async move { z.upload_file(&t, &n, b).await }
+            })
+            .await;
+        match up {
+            Ok(token) => Ok(Some(OutboundMessage::File { token })),
+            Err(e) if e.is_transient() => Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "Zalo refused the file upload; sending the link");
+                Ok(None)
+            }
+        }
+    }
+
+    /// After a permanent failure of a Freshchat → Zalo event: tell the agents why, in the conversation.
+    pub async fn explain_failure(&self, row: &InboxRow, err: &SyncError) {
+        if row.source != Source::Freshchat {
+            return;
+        }
+        let Ok(ev) = zfsync_freshchat::parse_event(&row.body) else {
+            return;
+        };
+        let Some(conv) = ev.conversation_id() else {
+            return;
+        };
+        let text = match err {
+            SyncError::Zalo(e) => match e {
+                ZaloError::Api { code, message } => {
+                    self.rules.zalo_error_note(Some(*code), message)
+                }
+                other => self.rules.zalo_error_note(other.code(), &other.to_string()),
+            },
+            other => format!("Not delivered to Zalo: {other}"),
+        };
+        if let Err(e) = self
+            .freshchat
+            .post_message(conv, &bot_note(vec![MessagePart::Text { content: text }]))
+            .await
+        {
+            tracing::warn!(error = %e, "could not post the failure note in Freshchat");
+        }
+    }
+
+    // ------------------------------------------------------------------ journal helpers
+
+    /// The remote side answered with an error: the call did not take effect, forget `sending`.
+    /// Timeouts and connection errors leave it: the outcome is unknown and needs reconciling.
+    async fn abandon_unless_unknown(&self, inbox_id: i64, idx: i64, e: &SyncError) {
+        let unknown = match e {
+            SyncError::Zalo(ZaloError::Transport { .. }) => true,
+            SyncError::Freshchat(FreshchatError::Transport { .. }) => true,
+            _ => false,
+        };
+        if !unknown {
+            let _ = self.store.abandon_step(inbox_id, idx).await;
+        }
+    }
+
+    /// Looks for the effect of a step left `sending`. True when it is found (and journalled).
+    async fn reconcile(
+        &self,
+        row: &InboxRow,
+        idx: i64,
+        step: &Step,
+        started_at: i64,
+    ) -> Result<bool, SyncError> {
+        let since = started_at - RECONCILE_SLACK_MS;
+        match step {
+            // Searching by reference_id before creating is this step's reconciliation.
+            Step::EnsureContact { .. } | Step::RecordFollow { .. } | Step::RecordReceipt { .. } => {
+                Ok(false)
+            }
+            Step::PostToFreshchat {
+                zalo_user_id,
+                zalo_msg_id,
+                visibility,
+                parts,
+            } => {
+                let Some(contact) = self.store.contact(zalo_user_id.clone()).await? else {
+                    return Ok(false);
+                };
+                let mut conversations = Vec::new();
+                if let Some(c) = self.store.conversation_of(zalo_user_id.clone()).await? {
+                    conversations.push(c);
+                }
+                if conversations.is_empty() {
+                    conversations = self
+                        .freshchat
+                        .user_conversations(&contact.freshchat_user_id)
+                        .await?;
+                }
+                let want = parts.iter().find_map(|p| match p {
+                    OutPart::Text(t) => Some(t.clone()),
+                    _ => None,
+                });
+                for conv in conversations.iter().rev() {
+                    let page = self.freshchat.list_messages(conv, None, 50).await?;
+                    let hit = page.messages.iter().find(|m| {
+                        let by_us = match visibility {
+                            Visibility::Customer => {
+                                matches!(m.actor_type, ActorType::User)
+                                    && m.actor_id.as_deref()
+                                        == Some(contact.freshchat_user_id.as_str())
+                            }
+                            Visibility::PrivateNote => {
+                                matches!(m.message_type, MessageType::Private)
+                                    && matches!(m.actor_type, ActorType::Bot)
+                            }
+                        };
+                        let recent = m
+                            .created_time
+                            .as_deref()
+                            .and_then(parse_iso_ms)
+                            .is_none_or(|t| t >= since);
+                        let same = match &want {
+                            Some(t) => m.message_parts.iter().any(
+                                |p| matches!(p, MessagePart::Text { content } if content == t),
+                            ),
+                            None => m.message_parts.len() == parts.len(),
+                        };
+                        by_us && recent && same
+                    });
+                    if let Some(m) = hit {
+                        tracing::info!(freshchat_message_id = %m.id, "reconciled: the message had reached Freshchat before the interruption");
+                        let (uid, mid, fid, conv2) = (
+                            zalo_user_id.clone(),
+                            zalo_msg_id.clone(),
+                            m.id.clone(),
+                            conv.clone(),
+                        );
+                        self.store
+                            .finish_step(row.id, idx, Some(m.id.clone()), move |c| {
+                                if store_has_no_conversation(c, &uid)? {
+                                    store::put_conversation(c, &uid, &conv2, None)?;
+                                }
+                                store::put_message(c, false, &uid, mid.as_deref(), Some(&fid), None)
+                            })
+                            .await?;
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            Step::SendToZalo {
+                zalo_user_id,
+                freshchat_message_id,
+                message,
+            } => {
+                let uid = zalo_user_id.clone();
+                let history = self
+                    .tokens
+                    .call(|t| {
+                        let (z, u) = (self.zalo.clone(), uid.clone());
+                        async move { z.conversation(&t, &u, 0, 10).await }
+                    })
+                    .await?;
+                let want_text = match message {
+                    ZaloSend::Text(t) => Some(t.as_str()),
+                    _ => None,
+                };
+                let hit = history.iter().find(|h| {
+                    !h.from_user
+                        && h.time_ms >= since
+                        && match want_text {
+                            Some(t) => h.text.as_deref() == Some(t),
+                            None => true,
+                        }
+                        && !matches!(want_text, None if h.kind == "text")
+                });
+                if let Some(h) = hit {
+                    // Skip when this Zalo message is already paired with another send.
+                    if self
+                        .store
+                        .known_zalo_message(h.message_id.clone())
+                        .await?
+                        .is_some()
+                    {
+                        return Ok(false);
+                    }
+                    tracing::info!(zalo_msg_id = %h.message_id, "reconciled: the message had reached Zalo before the interruption");
+                    let (u, zid, fid) = (
+                        zalo_user_id.clone(),
+                        h.message_id.clone(),
+                        freshchat_message_id.clone(),
+                    );
+                    self.store
+                        .finish_step(row.id, idx, Some(h.message_id.clone()), move |c| {
+                            store::put_message(c, true, &u, Some(&zid), fid.as_deref(), None)
+                        })
+                        .await?;
+                    return Ok(true);
+                }
+                Ok(false)
+            }
+        }
+    }
+}
+
+fn store_has_no_conversation(
+    c: &rusqlite::Connection,
+    zalo_user_id: &str,
+) -> Result<bool, store::StoreError> {
+    let n: i64 = c.query_row(
+        "SELECT COUNT(*) FROM conversations WHERE zalo_user_id = ?1",
+        [zalo_user_id],
+        |r| r.get(0),
+    )?;
+    Ok(n == 0)
+}
+
+/// A private note from zfsync: visible to agents, never to the customer.
+pub fn bot_note(parts: Vec<MessagePart>) -> NewMessage {
+    NewMessage {
+        message_parts: parts,
+        actor_type: ActorType::Bot,
+        actor_id: None,
+        user_id: None,
+        message_type: MessageType::Private,
+        app_id: None,
+        channel_id: None,
+    }
+}
+
+fn contact_properties(
+    provider: &str,
+    zalo_user_id: &str,
+    oa_id: &str,
+    first_seen: Option<&str>,
+    follower: Option<bool>,
+) -> Vec<Property> {
+    let mut props = vec![
+        Property {
+            name: "external_user_provider".into(),
+            value: provider.to_string(),
+        },
+        Property {
+            name: "zalo_user_id".into(),
+            value: zalo_user_id.to_string(),
+        },
+        Property {
+            name: "zalo_oa_id".into(),
+            value: oa_id.to_string(),
+        },
+    ];
+    if let Some(t) = first_seen {
+        props.push(Property {
+            name: "zalo_first_message_at".into(),
+            value: t.to_string(),
+        });
+    }
+    if let Some(f) = follower {
+        props.push(Property {
+            name: "zalo_follower".into(),
+            value: f.to_string(),
+        });
+    }
+    props
+}
+
+/// The Zalo user id inside a reference id built from the rules' template (`zalo:{oa_id}:{zalo_user_id}`).
+fn zalo_user_from_reference(reference: &str, rules: &Rules) -> Option<String> {
+    let template = &rules.contact.reference_id;
+    let (prefix, rest) = template.split_once("{zalo_user_id}")?;
+    let prefix_parts: Vec<&str> = prefix.split("{oa_id}").collect();
+    let mut r = reference;
+    if prefix_parts.len() == 2 {
+        r = r.strip_prefix(prefix_parts[0])?;
+        let (_, after) = r.split_once(prefix_parts[1])?;
+        r = after;
+    } else {
+        r = r.strip_prefix(prefix)?;
+    }
+    let id = r.strip_suffix(rest).unwrap_or(r);
+    (!id.is_empty()).then(|| id.to_string())
+}
+
+fn row_time_iso(row: &InboxRow) -> String {
+    chrono::DateTime::from_timestamp_millis(row.received_at)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+fn parse_iso_ms(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+fn preview_text(t: &str) -> String {
+    t.chars().take(200).collect()
+}
+
+fn preview_of(parts: &[MessagePart]) -> String {
+    parts
+        .iter()
+        .map(|p| match p {
+            MessagePart::Text { content } => preview_text(content),
+            MessagePart::Image { .. } => "[image]".into(),
+            MessagePart::File { name, .. } => format!("[file] {}", name.as_deref().unwrap_or("")),
+            MessagePart::Video { .. } => "[video]".into(),
+            _ => "[part]".into(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn default_filename(kind: MediaKind, content_type: Option<&str>) -> String {
+    let ext = content_type
+        .and_then(|ct| mime_guess::get_mime_extensions_str(ct).and_then(|e| e.first().copied()))
+        .unwrap_or(match kind {
+            MediaKind::Image | MediaKind::Sticker => "jpg",
+            MediaKind::Gif => "gif",
+            MediaKind::Audio => "amr",
+            MediaKind::Video => "mp4",
+            MediaKind::File => "bin",
+        });
+    format!(
+        "{}.{ext}",
+        kind.label().replace(' ', "-").to_ascii_lowercase()
+    )
+}
+
+/// The image type from its first bytes.
+pub fn sniff_image(b: &[u8]) -> Option<&'static str> {
+    if b.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("jpg")
+    } else if b.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("png")
+    } else if b.starts_with(b"GIF87a") || b.starts_with(b"GIF89a") {
+        Some("gif")
+    } else {
+        None
+    }
+}
+
+/// Width and height from a GIF's logical screen descriptor.
+pub fn gif_size(b: &[u8]) -> Option<(u32, u32)> {
+    if b.len() < 10 {
+        return None;
+    }
+    let w = u16::from_le_bytes([b[6], b[7]]) as u32;
+    let h = u16::from_le_bytes([b[8], b[9]]) as u32;
+    (w > 0 && h > 0).then_some((w, h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_round_trip() {
+        let rules = Rules::default();
+        assert_eq!(
+            zalo_user_from_reference("zalo:123:9876543210", &rules).as_deref(),
+            Some("9876543210")
+        );
+        assert_eq!(zalo_user_from_reference("telegram:1", &rules), None);
+    }
+
+    #[test]
+    fn sniffs_images() {
+        assert_eq!(sniff_image(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("jpg"));
+        assert_eq!(sniff_image(b"GIF89a\x10\x00\x20\x00"), Some("gif"));
+        assert_eq!(gif_size(b"GIF89a\x10\x00\x20\x00"), Some((16, 32)));
+        assert_eq!(sniff_image(b"hello"), None);
+    }
+}

@@ -1,0 +1,29 @@
+//! zfsync keeps a Zalo Official Account and a Freshchat inbox in sync, in both directions.
+//!
+//! # Layout
+//! - [`config`]: the TOML configuration, validated once at start-up.
+//! - [`store`]: SQLite (WAL, one writer with group commit): pairings, inbox, journal, tokens.
+//! - [`server`]: webhooks (verify → store → 200), OAuth, hosted files, health and metrics.
+//! - [`lanes`]: one ordered lane per conversation, concurrent across lanes, retries with backoff.
+//! - [`executor`]: runs the mapping engine's plans with every external effect journalled.
+//! - [`tokens`]: Zalo token refresh (single flight, persisted before use).
+//! - [`oauth`]: the Zalo OAuth v4 + PKCE flow.
+//! - [`app`]: wiring and the run loop; [`cli`]: the command line.
+//!
+//! The connectors (`zfsync-zalo`, `zfsync-freshchat`) know one platform each; the mapping engine
+//! (`zfsync-mappings`) is pure. See DESIGN.md for the invariants.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod executor;
+pub mod lanes;
+pub mod oauth;
+#[cfg(feature = "sim")]
+pub mod sandbox;
+pub mod server;
+pub mod status;
+pub mod store;
+pub mod telemetry;
+pub mod tokens;
