@@ -48,6 +48,17 @@ pub enum Command {
     /// Connect a platform account (for now: Zalo).
     #[command(subcommand)]
     Connect(ConnectCommand),
+    /// Check the configuration, the store, Freshchat and Zalo; one line per check with the fix.
+    ///
+    /// Exit code 0 when every check passes, 1 otherwise.
+    /// Example: zfsync check --config zfsync.toml --json
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show synced/failed counts, queue depth, token expiry, last webhooks.
     ///
     /// Example: zfsync status --config zfsync.toml --json
@@ -163,6 +174,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load(&config)?;
             connect_zalo(config, code, oa_id, access_token, refresh_token).await
         }
+        Command::Check { config, json } => crate::check::run(&config.config, json).await,
         Command::Status { config, json } => {
             let config = load(&config)?;
             let services = Services::new(&config).await?;

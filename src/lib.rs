@@ -14,6 +14,7 @@
 //! (`zfsync-mappings`) is pure. See DESIGN.md for the invariants.
 
 pub mod app;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod error;
