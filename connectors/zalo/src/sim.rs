@@ -1971,12 +1971,17 @@ async fn c_latency(State(sim): State<ZaloSim>, Json(l): Json<LatencyDto>) -> Res
 
 #[derive(Debug, Deserialize)]
 struct WebhookDto {
-    #[serde(default)]
+    /// Absent: unchanged; `null`: no webhook; a string: the new URL.
+    #[serde(default, deserialize_with = "present")]
     url: Option<Option<String>>,
     #[serde(default)]
     mode: Option<WebhookMode>,
     #[serde(default)]
     retry: Option<bool>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 async fn c_webhook(State(sim): State<ZaloSim>, Json(w): Json<WebhookDto>) -> Response {
