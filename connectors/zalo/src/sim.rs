@@ -1020,6 +1020,7 @@ impl ZaloSim {
             .route("/sim/webhook", post(c_webhook))
             .route("/sim/deliveries", get(c_deliveries))
             .route("/sim/deliveries/wait", post(c_wait))
+            .route("/sim/config", get(c_config))
             .layer(DefaultBodyLimit::max(16 * MB))
             .with_state(self.clone())
     }
@@ -2019,4 +2020,17 @@ async fn c_wait(State(sim): State<ZaloSim>, body: Bytes) -> Response {
         .wait_deliveries_idle(Duration::from_millis(w.timeout_ms.min(60_000)))
         .await;
     Json(json!({"idle": idle})).into_response()
+}
+
+async fn c_config(State(sim): State<ZaloSim>) -> Response {
+    // The sandbox's own test secrets: an integrator needs them to configure a receiver.
+    let c = sim.config();
+    Json(json!({
+        "app_id": c.app_id, "app_secret": c.app_secret, "oa_id": c.oa_id, "oa_name": c.oa_name,
+        "oa_secret_key": c.oa_secret_key, "redirect_uri": c.redirect_uri, "webhook_url": c.webhook_url,
+        "time_scale": c.time_scale, "webhook_retry": c.webhook_retry, "accept_txt_upload": c.accept_txt_upload,
+        "rate_limit_per_minute": c.rate_limit_per_minute, "access_token_ttl_secs": c.access_token_ttl.as_secs(),
+        "base_url": sim.base_url().as_str(),
+    }))
+    .into_response()
 }

@@ -1410,4 +1410,10 @@ async fn control_routes_mirror_the_rust_api() {
         .await
         .unwrap());
     assert!(sim.config().webhook_url.is_none());
+    let c: Value = ok(http.get(u("/sim/config")).send().await.unwrap())
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(c["oa_id"], sim.config().oa_id.as_str());
+    assert!(c["webhook_url"].is_null());
 }
