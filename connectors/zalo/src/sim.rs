@@ -65,6 +65,8 @@ pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(2);
 pub const REORDER_HOLD: Duration = Duration::from_millis(250);
 /// Capacity of the webhook queue.
 pub const QUEUE_CAPACITY: usize = 1024;
+/// Deliveries in flight at once (each user's events still go one at a time, in order).
+pub const DELIVERY_CONCURRENCY: usize = 64;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 const WINDOW_MS: i64 = 7 * DAY_MS;
@@ -293,6 +295,8 @@ struct Job {
     event_name: String,
     msg_id: Option<String>,
     num_retry: u32,
+    /// The user the event concerns: deliveries of one user are sequential, users run in parallel.
+    lane: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -376,6 +380,8 @@ struct Shared {
     tx: mpsc::Sender<Job>,
     pending: AtomicUsize,
     cancel: CancellationToken,
+    /// Per-user queues of jobs waiting behind an attempt in flight; a key present = lane active.
+    lanes: Mutex<HashMap<String, VecDeque<Job>>>,
 }
 
 /// The simulator. Cheap to clone; all clones drive the same server.
@@ -436,6 +442,7 @@ impl ZaloSim {
             st: Mutex::new(St::default()),
             tx,
             pending: AtomicUsize::new(0),
+            lanes: Mutex::new(HashMap::new()),
             cancel: CancellationToken::new(),
         });
         let sim = ZaloSim { shared };
@@ -878,6 +885,10 @@ impl ZaloSim {
             event_name: str_of(event.get("event_name")).unwrap_or_default(),
             msg_id: str_of(event.pointer("/message/msg_id")),
             num_retry: 0,
+            lane: crate::webhook::event_from_value(event.clone())
+                .user_id()
+                .unwrap_or("")
+                .to_owned(),
         };
         let mode = self.st().mode;
         match mode {
@@ -921,12 +932,59 @@ impl ZaloSim {
     }
 
     async fn delivery_worker(self, mut rx: mpsc::Receiver<Job>, http: reqwest::Client) {
+        let permits = Arc::new(tokio::sync::Semaphore::new(DELIVERY_CONCURRENCY));
         loop {
             let job = tokio::select! {
                 () = self.shared.cancel.cancelled() => break,
                 j = rx.recv() => match j { Some(j) => j, None => break },
             };
-            self.deliver(&http, job).await;
+            let start = {
+                let mut lanes = lock(&self.shared.lanes);
+                match lanes.get_mut(&job.lane) {
+                    Some(q) => {
+                        q.push_back(job);
+                        None
+                    }
+                    None => {
+                        lanes.insert(job.lane.clone(), VecDeque::new());
+                        Some(job)
+                    }
+                }
+            };
+            if let Some(job) = start {
+                tokio::spawn(self.clone().run_lane(job, http.clone(), permits.clone()));
+            }
+        }
+    }
+
+    /// Delivers one user's events in order until that user's queue is empty.
+    async fn run_lane(
+        self,
+        first: Job,
+        http: reqwest::Client,
+        permits: Arc<tokio::sync::Semaphore>,
+    ) {
+        let lane = first.lane.clone();
+        let mut job = first;
+        loop {
+            {
+                let _permit = permits.acquire().await;
+                self.deliver(&http, job).await;
+            }
+            let next = {
+                let mut lanes = lock(&self.shared.lanes);
+                match lanes.get_mut(&lane).and_then(VecDeque::pop_front) {
+                    Some(j) => Some(j),
+                    None => {
+                        lanes.remove(&lane);
+                        None
+                    }
+                }
+            };
+            match next {
+                Some(j) => job = j,
+                None => break,
+            }
         }
     }
 

@@ -1417,3 +1417,33 @@ async fn control_routes_mirror_the_rust_api() {
     assert_eq!(c["oa_id"], sim.config().oa_id.as_str());
     assert!(c["webhook_url"].is_null());
 }
+
+#[tokio::test]
+async fn users_are_delivered_in_parallel_each_in_order() {
+    let (sim, _c, recv) = with_receiver(SimConfig::default()).await;
+    recv.delay_ms.store(300, Ordering::SeqCst);
+    let started = std::time::Instant::now();
+    let mut per_user = vec![];
+    for u in ["u1", "u2", "u3", "u4", "u5", "u6"] {
+        let a = sim.user_sends(u, UserAction::Text("a".into())).await;
+        let b = sim.user_sends(u, UserAction::Text("b".into())).await;
+        per_user.push((u, a, b));
+    }
+    idle(&sim).await;
+    // Twelve 300 ms deliveries, two per user: about 600 ms when users run in parallel.
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    let ev = recv.parsed();
+    assert_eq!(ev.len(), 12);
+    for (u, a, b) in per_user {
+        let keys: Vec<String> = ev
+            .iter()
+            .filter(|e| e.user_id() == Some(u))
+            .map(ZaloEvent::dedupe_key)
+            .collect();
+        assert_eq!(keys, vec![a, b]);
+    }
+}
