@@ -599,8 +599,24 @@ impl Executor {
         zalo_user_id: &str,
         message: &NewMessage,
     ) -> Result<(String, Option<String>), SyncError> {
+        let mut may_resume = true;
         for _ in 0..3 {
-            let current = self.store.conversation_of(zalo_user_id.to_string()).await?;
+            let mut current = self.store.conversation_of(zalo_user_id.to_string()).await?;
+            if current.is_none() && may_resume {
+                // No pairing in the store (a new contact, or a lost store): resume the user's
+                // latest Freshchat conversation rather than opening a second one.
+                may_resume = false;
+                let ids = self
+                    .freshchat
+                    .user_conversations(&contact.freshchat_user_id)
+                    .await?;
+                if let Some(latest) = ids.last() {
+                    self.store
+                        .set_conversation(zalo_user_id.to_string(), latest.clone(), None)
+                        .await?;
+                    current = Some(latest.clone());
+                }
+            }
             let Some(conversation_id) = current else {
                 let conv = self
                     .freshchat
@@ -645,6 +661,7 @@ impl Executor {
                                 .await?;
                         }
                         None => {
+                            may_resume = false;
                             let zu = zalo_user_id.to_string();
                             self.store
                                 .write(move |c| {

@@ -109,12 +109,26 @@ async fn accept(state: &AppState, ev: NewEvent) -> Response {
     }
 }
 
+/// Whether a rejected body is JSON at all: a body that is not gets 400 whatever its signature says,
+/// so a sender's bug is told apart from a forgery.
+fn is_json(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+}
+
 async fn zalo_webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     use zfsync_zalo::SignatureError as S;
     let sig = headers
         .get(zfsync_zalo::SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok());
     if let Err(e) = zfsync_zalo::verify(&state.zalo_app_id, &state.zalo_oa_secret, &body, sig) {
+        if !is_json(&body) {
+            return reject(
+                "zalo",
+                StatusCode::BAD_REQUEST,
+                "not_json",
+                "the body is not JSON".into(),
+            );
+        }
         return match e {
             S::NotJson => reject("zalo", StatusCode::BAD_REQUEST, "not_json", e.to_string()),
             S::MissingTimestamp => reject(
@@ -170,6 +184,14 @@ async fn freshchat_webhook(
         .get(zfsync_freshchat::SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok());
     if let Err(e) = state.freshchat_key.verify(&body, sig) {
+        if !is_json(&body) {
+            return reject(
+                "freshchat",
+                StatusCode::BAD_REQUEST,
+                "not_json",
+                "the body is not JSON".into(),
+            );
+        }
         let reason = match e {
             zfsync_freshchat::SignatureError::MissingHeader => "missing_signature",
             zfsync_freshchat::SignatureError::NotBase64 => "malformed_signature",
