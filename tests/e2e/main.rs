@@ -1,1 +1,6 @@
-//! placeholder
+//! End-to-end tests: the real daemon between the Zalo and Freshchat simulators, over HTTP on
+//! loopback. One test binary (a 2-core CI machine links it once).
+
+mod check;
+mod helpers;
+mod sync;
