@@ -3,4 +3,5 @@
 
 mod check;
 mod helpers;
+mod loadgen;
 mod sync;
