@@ -149,8 +149,15 @@ fn long_text_link(text: &str, rules: &Rules) -> String {
     format!("{preview}\n\n{}", r.long_text_link)
 }
 
+/// Formatting tags Freshchat's agent editor produces; only these are stripped, so text such as
+/// "x<3 and y>2" passes untouched.
+const FORMATTING_TAGS: &[&str] = &[
+    "a", "b", "i", "u", "s", "em", "strong", "strike", "code", "pre", "span", "p", "div", "br",
+    "ul", "ol", "li",
+];
+
 /// Agent text may carry light HTML (`<b>`, `<br/>`, entities). Zalo shows plain text, so line
-/// breaks are kept, tags dropped and the common entities decoded.
+/// breaks are kept, formatting tags dropped and the common entities decoded.
 pub fn plain_text(content: &str) -> String {
     if !content.contains('<') && !content.contains('&') {
         return content.to_string();
@@ -159,34 +166,67 @@ pub fn plain_text(content: &str) -> String {
     let mut rest = content;
     while let Some(lt) = rest.find('<') {
         out.push_str(&rest[..lt]);
-        match rest[lt..].find('>') {
-            Some(gt) => {
-                let tag = rest[lt + 1..lt + gt].trim().to_ascii_lowercase();
-                let name = tag
-                    .trim_start_matches('/')
-                    .split([' ', '/'])
-                    .next()
-                    .unwrap_or("");
-                if matches!(name, "br" | "p" | "div" | "li")
-                    && (name == "br" || tag.starts_with('/'))
-                {
+        let after = &rest[lt + 1..];
+        let tag = after
+            .find('>')
+            .map(|gt| &after[..gt])
+            .filter(|t| !t.contains('<'));
+        let name = tag.map(|t| {
+            let t = t.trim().trim_start_matches('/');
+            let end = t
+                .find(|c: char| !c.is_ascii_alphanumeric())
+                .unwrap_or(t.len());
+            t[..end].to_ascii_lowercase()
+        });
+        match (tag, name) {
+            (Some(tag), Some(name)) if FORMATTING_TAGS.contains(&name.as_str()) => {
+                let closing = tag.trim_start().starts_with('/');
+                if name == "br" || (closing && matches!(name.as_str(), "p" | "div" | "li")) {
                     out.push('\n');
                 }
-                rest = &rest[lt + gt + 1..];
+                rest = &after[tag.len() + 1..];
             }
-            None => {
-                out.push_str(&rest[lt..]);
-                rest = "";
+            _ => {
+                out.push('<');
+                rest = after;
             }
         }
     }
     out.push_str(rest);
-    out.replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
+    decode_entities(&out)
+}
+
+fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    const ENTITIES: &[(&str, &str)] = &[
+        ("&nbsp;", " "),
+        ("&lt;", "<"),
+        ("&gt;", ">"),
+        ("&quot;", "\""),
+        ("&#39;", "'"),
+        ("&apos;", "'"),
+        ("&amp;", "&"),
+    ];
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let tail = &rest[amp..];
+        match ENTITIES.iter().find(|(e, _)| tail.starts_with(e)) {
+            Some((e, v)) => {
+                out.push_str(v);
+                rest = &tail[e.len()..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -202,5 +242,9 @@ mod tests {
         );
         assert_eq!(plain_text("<p>a</p><p>b</p>"), "a\nb\n");
         assert_eq!(plain_text("1 < 2"), "1 < 2");
+        assert_eq!(plain_text("if x<3 and y>2"), "if x<3 and y>2");
+        assert_eq!(plain_text("<script>x</script>"), "<script>x</script>");
+        assert_eq!(plain_text("&amp;lt; stays &lt;"), "&lt; stays <");
+        assert_eq!(plain_text("a & b"), "a & b");
     }
 }

@@ -1,0 +1,366 @@
+//! The mapping engine with plain values: no I/O, so every rule is checked directly, and
+//! property tests check what must hold for any input.
+#![allow(clippy::unwrap_used)]
+
+use proptest::prelude::*;
+use zfsync_freshchat::{ActorType, Message, MessagePart, MessageType, WebhookEvent};
+use zfsync_mappings::{
+    char_count, plan_freshchat, plan_zalo, FreshchatKnowledge, OutPart, Rules, Step, Visibility,
+    ZaloKnowledge, ZaloSend,
+};
+use zfsync_zalo::ZaloEvent;
+
+const OA: &str = "4318848795011111111";
+
+fn zalo(json: serde_json::Value) -> ZaloEvent {
+    zfsync_zalo::parse_event(json.to_string().as_bytes()).unwrap()
+}
+
+fn user_event(name: &str, message: serde_json::Value) -> ZaloEvent {
+    zalo(serde_json::json!({
+        "app_id": "1", "event_name": name, "sender": {"id": "777"}, "recipient": {"id": OA},
+        "message": message, "timestamp": "1700000000000"
+    }))
+}
+
+fn k() -> ZaloKnowledge {
+    ZaloKnowledge {
+        oa_id: OA.into(),
+        ..Default::default()
+    }
+}
+
+fn agent_message(parts: Vec<MessagePart>, actor: ActorType, kind: MessageType) -> WebhookEvent {
+    WebhookEvent::MessageCreate {
+        actor: zfsync_freshchat::Actor {
+            actor_type: actor.clone(),
+            actor_id: Some("agent-1".into()),
+        },
+        action_time: None,
+        message: Message {
+            id: "m-1".into(),
+            conversation_id: Some("c-1".into()),
+            channel_id: None,
+            app_id: None,
+            actor_type: actor,
+            actor_id: Some("agent-1".into()),
+            user_id: None,
+            message_type: kind,
+            message_parts: parts,
+            created_time: None,
+            meta_data: None,
+        },
+    }
+}
+
+fn linked() -> FreshchatKnowledge {
+    FreshchatKnowledge {
+        zalo_user_id: Some("777".into()),
+        own_message: false,
+    }
+}
+
+#[test]
+fn text_from_a_customer_ensures_the_contact_then_posts_as_them() {
+    let rules = Rules::default();
+    let plan = plan_zalo(
+        &user_event(
+            "user_send_text",
+            serde_json::json!({"msg_id": "a1", "text": "Xin chào 😊"}),
+        ),
+        &k(),
+        &rules,
+    );
+    assert_eq!(plan.steps.len(), 2);
+    match &plan.steps[0] {
+        Step::EnsureContact {
+            reference_id,
+            first_name,
+            last_name,
+            fallback_display_name,
+            provider,
+            ..
+        } => {
+            assert_eq!(reference_id, &format!("zalo:{OA}:777"));
+            assert_eq!(first_name, "{display_name}");
+            assert_eq!(last_name, "Zalo");
+            assert_eq!(fallback_display_name, "Zalo user 777");
+            assert_eq!(provider, "zalo");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        plan.steps[1],
+        Step::PostToFreshchat {
+            zalo_user_id: "777".into(),
+            zalo_msg_id: Some("a1".into()),
+            visibility: Visibility::Customer,
+            parts: vec![OutPart::Text("Xin chào 😊".into())],
+        }
+    );
+}
+
+#[test]
+fn image_with_caption_becomes_text_then_media() {
+    let plan = plan_zalo(
+        &user_event(
+            "user_send_image",
+            serde_json::json!({"msg_id": "a2", "text": "lỗi", "attachments": [{"type": "image", "payload": {"url": "https://z/i.jpg", "thumbnail": "t"}}]}),
+        ),
+        &k(),
+        &Rules::default(),
+    );
+    let Step::PostToFreshchat { parts, .. } = &plan.steps[1] else {
+        panic!()
+    };
+    assert_eq!(parts[0], OutPart::Text("lỗi".into()));
+    assert!(matches!(&parts[1], OutPart::Media { url, .. } if url == "https://z/i.jpg"));
+}
+
+#[test]
+fn echoes_staff_and_other_apps() {
+    let rules = Rules::default();
+    let echo = zalo(serde_json::json!({
+        "app_id": "1", "event_name": "oa_send_text", "sender": {"id": OA}, "recipient": {"id": "777"},
+        "message": {"msg_id": "o1", "text": "reply"}, "timestamp": "1"
+    }));
+    let own = ZaloKnowledge {
+        own_message: true,
+        ..k()
+    };
+    assert!(
+        plan_zalo(&echo, &own, &rules).steps.is_empty(),
+        "own echo ignored"
+    );
+    let in_flight = ZaloKnowledge {
+        own_send_in_flight: true,
+        ..k()
+    };
+    assert!(
+        plan_zalo(&echo, &in_flight, &rules).defer,
+        "may be our echo: wait"
+    );
+    let other = plan_zalo(&echo, &k(), &rules);
+    assert!(matches!(
+        &other.steps[1],
+        Step::PostToFreshchat {
+            visibility: Visibility::PrivateNote,
+            ..
+        }
+    ));
+
+    let staff = zalo(serde_json::json!({
+        "app_id": "1", "event_name": "oa_send_text", "sender": {"id": OA, "admin_id": "adm"}, "recipient": {"id": "777"},
+        "message": {"msg_id": "o2", "text": "Dạ"}, "timestamp": "1"
+    }));
+    let plan = plan_zalo(&staff, &in_flight, &rules);
+    let Step::PostToFreshchat {
+        visibility, parts, ..
+    } = &plan.steps[1]
+    else {
+        panic!("{plan:?}")
+    };
+    assert_eq!(*visibility, Visibility::PrivateNote);
+    assert!(matches!(&parts[0], OutPart::Text(t) if t.contains("Dạ")));
+}
+
+#[test]
+fn receipts_follow_and_others_are_never_posted() {
+    let rules = Rules::default();
+    let seen = zalo(serde_json::json!({
+        "app_id": "1", "event_name": "user_seen_message", "sender": {"id": OA}, "recipient": {"id": "777"},
+        "message": {"msg_ids": ["x", "y"]}, "timestamp": "1"
+    }));
+    let plan = plan_zalo(&seen, &k(), &rules);
+    assert_eq!(
+        plan.steps,
+        vec![Step::RecordReceipt {
+            zalo_user_id: "777".into(),
+            msg_ids: vec!["x".into(), "y".into()],
+            seen: true
+        }]
+    );
+    let follow = zalo(
+        serde_json::json!({"app_id": "1", "oa_id": OA, "event_name": "unfollow", "follower": {"id": "777"}, "timestamp": "1"}),
+    );
+    assert_eq!(
+        plan_zalo(&follow, &k(), &rules).steps,
+        vec![Step::RecordFollow {
+            zalo_user_id: "777".into(),
+            following: false
+        }]
+    );
+    let unknown = zalo(serde_json::json!({"event_name": "shop_has_order", "timestamp": "1"}));
+    let plan = plan_zalo(&unknown, &k(), &rules);
+    assert!(plan.steps.is_empty() && plan.ignored.unwrap().contains("shop_has_order"));
+}
+
+#[test]
+fn another_oa_is_ignored() {
+    let ev = zalo(serde_json::json!({
+        "app_id": "1", "event_name": "user_send_text", "sender": {"id": "777"}, "recipient": {"id": "999"},
+        "message": {"msg_id": "a1", "text": "hi"}, "timestamp": "1"
+    }));
+    assert!(plan_zalo(&ev, &k(), &Rules::default()).steps.is_empty());
+}
+
+#[test]
+fn only_normal_agent_and_bot_messages_reach_zalo() {
+    let rules = Rules::default();
+    let text = || {
+        vec![MessagePart::Text {
+            content: "hello".into(),
+        }]
+    };
+    assert_eq!(
+        plan_freshchat(
+            &agent_message(text(), ActorType::Agent, MessageType::Normal),
+            &linked(),
+            &rules
+        )
+        .steps
+        .len(),
+        1
+    );
+    assert_eq!(
+        plan_freshchat(
+            &agent_message(text(), ActorType::Bot, MessageType::Normal),
+            &linked(),
+            &rules
+        )
+        .steps
+        .len(),
+        1
+    );
+    for (actor, kind) in [
+        (ActorType::Agent, MessageType::Private),
+        (ActorType::User, MessageType::Normal),
+        (ActorType::System, MessageType::Normal),
+        (ActorType::Agent, MessageType::System),
+    ] {
+        assert!(
+            plan_freshchat(&agent_message(text(), actor, kind), &linked(), &rules)
+                .steps
+                .is_empty()
+        );
+    }
+    let own = FreshchatKnowledge {
+        own_message: true,
+        ..linked()
+    };
+    assert!(plan_freshchat(
+        &agent_message(text(), ActorType::Agent, MessageType::Normal),
+        &own,
+        &rules
+    )
+    .steps
+    .is_empty());
+    let unlinked = FreshchatKnowledge::default();
+    assert!(plan_freshchat(
+        &agent_message(text(), ActorType::Agent, MessageType::Normal),
+        &unlinked,
+        &rules
+    )
+    .steps
+    .is_empty());
+}
+
+#[test]
+fn resolve_notice_can_be_switched_off() {
+    let ev = WebhookEvent::ConversationResolution {
+        actor: zfsync_freshchat::Actor {
+            actor_type: ActorType::Agent,
+            actor_id: None,
+        },
+        action_time: None,
+        conversation: zfsync_freshchat::ConversationRef {
+            conversation_id: "c-1".into(),
+            status: None,
+            channel_id: None,
+            user_id: None,
+        },
+        user_id: None,
+    };
+    let mut rules = Rules::default();
+    let plan = plan_freshchat(&ev, &linked(), &rules);
+    assert!(
+        matches!(&plan.steps[0], Step::SendToZalo { message: ZaloSend::Text(t), .. } if t.contains("resolved"))
+    );
+    rules.freshchat_to_zalo.send_resolve_notice = false;
+    assert!(plan_freshchat(&ev, &linked(), &rules).steps.is_empty());
+}
+
+#[test]
+fn customer_rules_change_the_naming() {
+    let text = zfsync_mappings::rules::DEFAULT_RULES
+        .replace("last_name = \"Zalo\"", "last_name = \"(Zalo OA)\"");
+    let rules = Rules::from_toml(&text).unwrap();
+    let plan = plan_zalo(
+        &user_event(
+            "user_send_text",
+            serde_json::json!({"msg_id": "a", "text": "x"}),
+        ),
+        &k(),
+        &rules,
+    );
+    assert!(
+        matches!(&plan.steps[0], Step::EnsureContact { last_name, .. } if last_name == "(Zalo OA)")
+    );
+}
+
+proptest! {
+    /// Any agent text (without markup): at most the limit goes as text, anything longer as a
+    /// file; nothing is lost or changed.
+    #[test]
+    fn text_limit_is_respected(text in "[^<&\\p{C}]{1,2600}") {
+        let rules = Rules::default();
+        let plan = plan_freshchat(&agent_message(vec![MessagePart::Text { content: text.clone() }], ActorType::Agent, MessageType::Normal), &linked(), &rules);
+        if text.trim().is_empty() {
+            prop_assert!(plan.steps.is_empty());
+        } else {
+            prop_assert_eq!(plan.steps.len(), 1);
+            match &plan.steps[0] {
+                Step::SendToZalo { message: ZaloSend::Text(t), .. } => {
+                    prop_assert!(char_count(t) <= 2000);
+                    prop_assert_eq!(t, &text);
+                }
+                Step::SendToZalo { message: ZaloSend::LongText { text: whole, link_text, .. }, .. } => {
+                    prop_assert!(char_count(&text) > 2000);
+                    prop_assert_eq!(whole, &text);
+                    prop_assert!(char_count(link_text) < 2000);
+                }
+                other => prop_assert!(false, "{:?}", other),
+            }
+        }
+    }
+
+    /// One Zalo message per part, in the agent's order.
+    #[test]
+    fn parts_keep_their_order(words in proptest::collection::vec("[a-z]{1,8}", 1..12)) {
+        let parts = words.iter().map(|w| MessagePart::Text { content: w.clone() }).collect();
+        let plan = plan_freshchat(&agent_message(parts, ActorType::Agent, MessageType::Normal), &linked(), &Rules::default());
+        let sent: Vec<String> = plan.steps.iter().map(|s| match s {
+            Step::SendToZalo { message: ZaloSend::Text(t), .. } => t.clone(),
+            other => format!("{other:?}"),
+        }).collect();
+        prop_assert_eq!(sent, words);
+    }
+
+    /// Planning is a function: the same inputs give the same plan, for any text a customer sends.
+    #[test]
+    fn planning_is_deterministic(text in "\\PC{0,300}", msg_id in "[a-f0-9]{1,20}") {
+        let ev = user_event("user_send_text", serde_json::json!({"msg_id": msg_id, "text": text}));
+        let rules = Rules::default();
+        prop_assert_eq!(plan_zalo(&ev, &k(), &rules), plan_zalo(&ev, &k(), &rules));
+    }
+
+    /// Any JSON the parser accepts plans without panicking.
+    #[test]
+    fn any_event_plans(v in proptest::arbitrary::any::<(String, u8, bool)>()) {
+        let (name, n, flag) = v;
+        let raw = serde_json::json!({"event_name": name, "sender": {"id": n.to_string()}, "recipient": {"id": OA}, "message": {"msg_id": n.to_string(), "text": flag.to_string()}, "timestamp": "1"});
+        if let Ok(ev) = zfsync_zalo::parse_event(raw.to_string().as_bytes()) {
+            let _ = plan_zalo(&ev, &k(), &Rules::default());
+        }
+    }
+}
