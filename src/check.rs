@@ -18,6 +18,8 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -25,12 +27,13 @@ use url::{Host, Url};
 use zfsync_freshchat::{
     AccountConfiguration, Channel, FreshchatClient, FreshchatError, WebhookKey,
 };
-use zfsync_zalo::{ErrorClass, OaInfo};
+use zfsync_zalo::{ErrorClass, OaInfo, ZaloClient};
 
 use crate::app::{AppError, Services};
 use crate::config::{Config, ConfigError, ENV_FRESHCHAT_API_KEY};
 use crate::error::SyncError;
 use crate::store::{now_ms, Store, StoreError};
+use crate::tokens::TokenManager;
 
 /// Check names, in the order they run (also the `name` field of `--json`).
 pub const CHECK_CONFIG: &str = "config";
@@ -231,28 +234,15 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
     out.push(public_url_check(&config));
 
     // ---------------------------------------------------------------- store, rules
-    // The rules are checked on their own below; building the services without them keeps a bad
-    // rules file from hiding the store, Freshchat and Zalo checks.
-    let mut without_rules = config.clone();
-    without_rules.mapping.rules = None;
-    let services = Services::new(&without_rules).await;
+    let parts = Parts::build(&config).await;
     let store_path = config.store.path.display().to_string();
-    match &services {
-        Ok(s) => out.push(probe_store(&s.store, &store_path).await),
-        Err(e) if is_store_error(e) => out.push(Check::fail(
+    match &parts.store {
+        Ok(store) => out.push(probe_store(store, &store_path).await),
+        Err(e) => out.push(Check::fail(
             CHECK_STORE,
             e.to_string(),
             store_fix(e, &config),
         )),
-        // The store opened; something after it (an HTTP client) did not. Probe the store alone.
-        Err(_) => match Store::open(&config.store.path) {
-            Ok(store) => out.push(probe_store(&store, &store_path).await),
-            Err(e) => {
-                let e = AppError::Store(e);
-                let fix = store_fix(&e, &config);
-                out.push(Check::fail(CHECK_STORE, e.to_string(), fix));
-            }
-        },
     }
     out.push(match crate::app::load_rules(&config) {
         Ok(_) => Check::ok(
@@ -270,14 +260,8 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
     });
 
     // ---------------------------------------------------------------- Freshchat
-    let freshchat = match &services {
-        Ok(s) => Ok(s.freshchat.clone()),
-        Err(_) => FreshchatClient::new(zfsync_freshchat::ClientConfig::new(
-            config.freshchat.api_base.clone(),
-            config.freshchat_api_key(),
-        )),
-    };
-    let account = match &freshchat {
+    let freshchat = &parts.freshchat;
+    let account = match freshchat {
         Ok(client) => match client.account_configuration().await {
             Ok(account) => {
                 out.push(Check::ok(
@@ -310,7 +294,7 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
             None
         }
     };
-    match (&freshchat, &account) {
+    match (freshchat, &account) {
         (Ok(client), Some(_)) => out.push(channel_check(client, &config).await),
         _ => out.push(Check::not_checked(
             CHECK_FRESHCHAT_CHANNEL,
@@ -329,29 +313,24 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
     });
 
     // ---------------------------------------------------------------- Zalo
-    let services = match services {
-        Ok(s) => s,
-        Err(e) => {
-            let why = format!("the Zalo tokens live in the store, which is not usable: {e}");
+    let (zalo, tokens) = match parts.zalo {
+        Ok(z) => z,
+        Err((why, fix)) => {
             out.push(Check::fail(
                 CHECK_ZALO_TOKENS,
                 format!("not checked: {why}"),
-                "fix the store check above",
+                fix.clone(),
             ));
             out.push(Check::not_checked(
                 CHECK_ZALO_OA,
                 CHECK_ZALO_TOKENS,
-                "fix the store check above",
+                fix.clone(),
             ));
-            out.push(Check::not_checked(
-                CHECK_ZALO_OA_ID,
-                CHECK_ZALO_OA,
-                "fix the store check above",
-            ));
+            out.push(Check::not_checked(CHECK_ZALO_OA_ID, CHECK_ZALO_OA, fix));
             return out.finish();
         }
     };
-    let before = services.tokens.status();
+    let before = tokens.status();
     let tokens_ok = if !before.connected {
         out.push(Check::fail(
             CHECK_ZALO_TOKENS,
@@ -391,9 +370,7 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
         ));
         return out.finish();
     }
-    let zalo = services.zalo.clone();
-    let info = services
-        .tokens
+    let info = tokens
         .call(|token| {
             let zalo = zalo.clone();
             async move { zalo.oa_info(&token).await }
@@ -401,7 +378,7 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
         .await;
     match info {
         Ok(info) => {
-            let after = services.tokens.status();
+            let after = tokens.status();
             let refreshed = match (after.access_expires_at, after.seconds_to_expiry) {
                 (Some(at), Some(left)) if Some(at) != before.access_expires_at => format!(
                     "; the access token was refreshed and is valid for {}",
@@ -428,6 +405,67 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
         }
     }
     out.finish()
+}
+
+// ---------------------------------------------------------------- wiring
+
+/// The store, clients and tokens, each on its own: one part failing to build must not hide the
+/// checks of the others.
+struct Parts {
+    store: Result<Store, AppError>,
+    freshchat: Result<FreshchatClient, FreshchatError>,
+    /// The Zalo client and tokens, or why they are unavailable and what to do.
+    zalo: Result<(ZaloClient, Arc<TokenManager>), (String, String)>,
+}
+
+impl Parts {
+    async fn build(config: &Config) -> Parts {
+        // The rules have their own check; without them here, a bad rules file hides nothing.
+        let mut without_rules = config.clone();
+        without_rules.mapping.rules = None;
+        if let Ok(s) = Services::new(&without_rules).await {
+            return Parts {
+                store: Ok(s.store),
+                freshchat: Ok(s.freshchat),
+                zalo: Ok((s.zalo, s.tokens)),
+            };
+        }
+        // Something did not build: build each part alone to find out which.
+        let store = Store::open(&config.store.path).map_err(AppError::Store);
+        let freshchat = FreshchatClient::new(zfsync_freshchat::ClientConfig::new(
+            config.freshchat.api_base.clone(),
+            config.freshchat_api_key(),
+        ));
+        let mut zc =
+            zfsync_zalo::ClientConfig::new(config.zalo.app_id.clone(), config.zalo_app_secret());
+        zc.api_base = config.zalo.api_base.clone();
+        zc.oauth_base = config.zalo.oauth_base.clone();
+        let zalo = match (&store, ZaloClient::new(zc)) {
+            (Err(e), _) => Err((
+                format!("the Zalo tokens live in the store, which is not usable: {e}"),
+                "fix the store check above".to_string(),
+            )),
+            (Ok(_), Err(e)) => Err((
+                format!("cannot set up the Zalo client: {e}"),
+                "check zalo.app_id, zalo.app_secret, zalo.api_base and zalo.oauth_base".to_string(),
+            )),
+            (Ok(store), Ok(client)) => {
+                let ahead = Duration::from_secs(config.sync.token_refresh_ahead_secs);
+                match TokenManager::new(store.clone(), client.clone(), ahead).await {
+                    Ok(tokens) => Ok((client, Arc::new(tokens))),
+                    Err(e) => Err((
+                        format!("cannot read the Zalo tokens from the store: {e}"),
+                        "fix the store check above".to_string(),
+                    )),
+                }
+            }
+        };
+        Parts {
+            store,
+            freshchat,
+            zalo,
+        }
+    }
 }
 
 // ---------------------------------------------------------------- config
@@ -530,10 +568,6 @@ fn is_loopback(url: &Url) -> bool {
 }
 
 // ---------------------------------------------------------------- store
-
-fn is_store_error(e: &AppError) -> bool {
-    matches!(e, AppError::Store(_) | AppError::Sync(SyncError::Store(_)))
-}
 
 fn store_fix(e: &AppError, config: &Config) -> String {
     let store = match e {

@@ -286,6 +286,42 @@ async fn an_unknown_channel_name_lists_the_channels() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unusable_store_or_rules_file_hides_no_other_check() {
+    let env = fresh_env().await;
+    // A store "directory" that is a file cannot be created.
+    let blocker = env.dir.path().join("not-a-dir");
+    std::fs::write(&blocker, b"").unwrap();
+    let store = env.dir.path().join("zfsync.db").display().to_string();
+    edit_config(&env, |t| {
+        let t = t.replace(
+            &format!("path = \"{store}\""),
+            &format!("path = \"{}\"", blocker.join("zfsync.db").display()),
+        );
+        t.replace(
+            "[sync]\n",
+            "[mapping]\nrules = \"missing-rules.toml\"\n\n[sync]\n",
+        )
+    });
+    let run = check(&env.config_path, true).await;
+    let (detail, fix) = assert_failed(&run, "store");
+    assert!(detail.contains("not-a-dir"), "{detail}");
+    assert!(fix.contains("the zfsync user may write"), "{fix}");
+    let (detail, fix) = assert_failed(&run, "mapping_rules");
+    assert!(detail.contains("missing-rules.toml"), "{detail}");
+    assert!(fix.contains("mapping.rules"), "{fix}");
+    for name in [
+        "freshchat_api",
+        "freshchat_channel",
+        "freshchat_webhook_key",
+    ] {
+        assert_eq!(run.check(name)["ok"], true, "{name}: {}", run.stdout);
+    }
+    let (detail, fix) = assert_failed(&run, "zalo_tokens");
+    assert!(detail.contains("store"), "{detail}");
+    assert!(fix.contains("store"), "{fix}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_config_key_is_named_and_stops_the_checks() {
     let env = fresh_env().await;
     edit_config(&env, |t| add_to_section(t, "server", "listen_port = 8080"));
