@@ -20,6 +20,8 @@ pub mod config;
 pub mod error;
 pub mod executor;
 pub mod lanes;
+#[cfg(feature = "sim")]
+pub mod loadgen;
 pub mod oauth;
 #[cfg(feature = "sim")]
 pub mod sandbox;
