@@ -60,6 +60,7 @@ CREATE TABLE inbox (
     lane            TEXT NOT NULL,
     event_name      TEXT NOT NULL,
     body            BLOB NOT NULL,
+    event_time      INTEGER NOT NULL,   -- the platform's own time of the event (unix ms); lane order
     received_at     INTEGER NOT NULL,
     state           TEXT NOT NULL DEFAULT 'pending'
                     CHECK (state IN ('pending', 'done', 'ignored', 'failed')),
@@ -70,7 +71,7 @@ CREATE TABLE inbox (
     finished_at     INTEGER,
     UNIQUE (source, dedupe_key)
 ) STRICT;
-CREATE INDEX inbox_pending ON inbox (state, lane, id);
+CREATE INDEX inbox_pending ON inbox (state, lane, event_time, id);
 
 -- The journal of external effects: a step is 'sending' before the call and 'sent' after it.
 CREATE TABLE steps (

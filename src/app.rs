@@ -22,6 +22,9 @@ use crate::server::{router, AppState};
 use crate::store::Store;
 use crate::tokens::TokenManager;
 
+/// How far back start-up looks for conversations to catch up (active in the last 24 h).
+const CATCH_UP_WINDOW_MS: i64 = 24 * 3600 * 1000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("cannot listen on {addr}: {source} (is another zfsync running? change server.listen)")]
@@ -217,7 +220,28 @@ impl Application {
             self.config.sync.max_concurrent_lanes,
             policy,
         );
-        let lanes = tokio::spawn(dispatcher.run(shutdown.clone(), tracker.clone()));
+        // Lanes start once missed replies are queued in their place (bounded, so a slow Freshchat
+        // never holds up the rest); webhooks are accepted meanwhile.
+        let executor = self.executor.clone();
+        let lanes_stop = shutdown.clone();
+        let lanes_tracker = tracker.clone();
+        let lanes = tokio::spawn(async move {
+            match tokio::time::timeout(
+                Duration::from_secs(15),
+                executor.catch_up_freshchat(CATCH_UP_WINDOW_MS),
+            )
+            .await
+            {
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "catching up from Freshchat history failed")
+                }
+                Err(_) => tracing::warn!(
+                    "catching up from Freshchat history took over 15 s; continuing without it"
+                ),
+                Ok(Ok(_)) => {}
+            }
+            dispatcher.run(lanes_stop, lanes_tracker).await
+        });
         let scheduler = tokio::spawn(scheduler(
             self.services.clone(),
             self.config.sync.retention_days,

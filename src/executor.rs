@@ -1100,6 +1100,76 @@ impl Executor {
         }
     }
 
+    // ------------------------------------------------------------------ catching up
+
+    /// Queues agent replies that Freshchat created while zfsync could not receive them (down, or
+    /// a delivery lost), read from each recently active conversation's history. They enter their
+    /// lanes by creation time, so they go out in order even when Freshchat redelivers them late;
+    /// the webhook that arrives afterwards is a duplicate and changes nothing.
+    pub async fn catch_up_freshchat(&self, window_ms: i64) -> Result<usize, SyncError> {
+        let lanes = self.store.recent_freshchat_lanes(window_ms).await?;
+        let mut queued = 0;
+        for (lane, last_known) in lanes {
+            let Some(conversation_id) = lane.strip_prefix("fc:") else {
+                continue;
+            };
+            let page = match self
+                .freshchat
+                .list_messages(conversation_id, None, 50)
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(error = %e, conversation_id, "cannot read a conversation's history to catch up");
+                    continue;
+                }
+            };
+            let mut missed: Vec<_> = page
+                .messages
+                .into_iter()
+                .filter(|m| {
+                    matches!(m.message_type, MessageType::Normal)
+                        && matches!(m.actor_type, ActorType::Agent | ActorType::Bot)
+                })
+                .filter_map(|m| {
+                    let t = m.created_time.as_deref().and_then(parse_iso_ms)?;
+                    (t > last_known).then_some((t, m))
+                })
+                .collect();
+            missed.sort_by_key(|(t, _)| *t);
+            for (t, m) in missed {
+                let body = serde_json::json!({
+                    "actor": { "actor_type": m.actor_type.as_str(), "actor_id": m.actor_id },
+                    "action": zfsync_freshchat::webhook::ACTION_MESSAGE_CREATE,
+                    "action_time": m.created_time,
+                    "data": { "message": m },
+                });
+                let ingested = self
+                    .store
+                    .ingest(store::NewEvent {
+                        source: Source::Freshchat,
+                        dedupe_key: m.id.clone(),
+                        lane: lane.clone(),
+                        event_name: zfsync_freshchat::webhook::ACTION_MESSAGE_CREATE.into(),
+                        body: serde_json::to_vec(&body)
+                            .map_err(|e| SyncError::Other(e.to_string()))?,
+                        event_time: t,
+                    })
+                    .await?;
+                if matches!(ingested, store::Ingested::New(_)) {
+                    queued += 1;
+                }
+            }
+        }
+        if queued > 0 {
+            tracing::info!(
+                queued,
+                "caught up agent replies that Freshchat created while zfsync was not receiving"
+            );
+        }
+        Ok(queued)
+    }
+
     // ------------------------------------------------------------------ journal helpers
 
     /// The remote side answered with an error: the call did not take effect, forget `sending`.
@@ -1253,6 +1323,26 @@ impl Executor {
             }
         }
     }
+}
+
+/// The platform's time of a Freshchat event (unix ms): the message's `created_time`, else the
+/// envelope's `action_time`, else now.
+pub fn freshchat_event_time(ev: &WebhookEvent) -> i64 {
+    let (created, action) = match ev {
+        WebhookEvent::MessageCreate {
+            message,
+            action_time,
+            ..
+        } => (message.created_time.as_deref(), action_time.as_deref()),
+        WebhookEvent::ConversationAssignment { action_time, .. }
+        | WebhookEvent::ConversationResolution { action_time, .. }
+        | WebhookEvent::ConversationReopen { action_time, .. } => (None, action_time.as_deref()),
+        WebhookEvent::Unknown { .. } => (None, None),
+    };
+    created
+        .or(action)
+        .and_then(parse_iso_ms)
+        .unwrap_or_else(now_ms)
 }
 
 fn store_has_no_conversation(

@@ -162,9 +162,14 @@ async fn zalo_webhook(State(state): State<AppState>, headers: HeaderMap, body: B
         Err(e) => return reject("zalo", StatusCode::BAD_REQUEST, "not_json", e.to_string()),
     };
     let lane = format!("zalo:{}", ev.user_id().unwrap_or("_"));
+    let event_time = zfsync_zalo::webhook::body_timestamp(&body)
+        .ok()
+        .and_then(|t| t.trim().parse::<i64>().ok())
+        .unwrap_or_else(crate::store::now_ms);
     accept(
         &state,
         NewEvent {
+            event_time,
             source: Source::Zalo,
             dedupe_key: ev.dedupe_key(),
             lane,
@@ -211,9 +216,11 @@ async fn freshchat_webhook(
         }
     };
     let lane = format!("fc:{}", ev.conversation_id().unwrap_or("_"));
+    let event_time = crate::executor::freshchat_event_time(&ev);
     accept(
         &state,
         NewEvent {
+            event_time,
             source: Source::Freshchat,
             dedupe_key: ev.dedupe_key(),
             lane,

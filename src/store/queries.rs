@@ -35,6 +35,9 @@ pub struct NewEvent {
     pub lane: String,
     pub event_name: String,
     pub body: Vec<u8>,
+    /// The platform's own time of the event (unix ms): a lane runs in this order, so a message
+    /// the platform redelivers late still goes out in its place.
+    pub event_time: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,14 +146,15 @@ impl Store {
     pub async fn ingest(&self, ev: NewEvent) -> Result<Ingested, StoreError> {
         self.write(move |c| {
             let n = c.execute(
-                "INSERT INTO inbox (source, dedupe_key, lane, event_name, body, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (source, dedupe_key) DO NOTHING",
+                "INSERT INTO inbox (source, dedupe_key, lane, event_name, body, event_time, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (source, dedupe_key) DO NOTHING",
                 params![
                     ev.source.as_str(),
                     ev.dedupe_key,
                     ev.lane,
                     ev.event_name,
                     ev.body,
+                    ev.event_time,
                     now_ms()
                 ],
             )?;
@@ -172,10 +176,11 @@ impl Store {
     ) -> Result<Vec<String>, StoreError> {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT i.lane, i.next_attempt_at FROM inbox i
-                 JOIN (SELECT lane, MIN(id) AS head FROM inbox WHERE state = 'pending' GROUP BY lane) h
-                   ON i.id = h.head
-                 ORDER BY i.id",
+                "SELECT lane, next_attempt_at FROM (
+                   SELECT lane, next_attempt_at, event_time, id,
+                          ROW_NUMBER() OVER (PARTITION BY lane ORDER BY event_time, id) AS rn
+                   FROM inbox WHERE state = 'pending')
+                 WHERE rn = 1 ORDER BY event_time, id",
             )?;
             let mut out = Vec::new();
             let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
@@ -197,8 +202,10 @@ impl Store {
     pub async fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
         self.read(|c| {
             Ok(c.query_row(
-                "SELECT MIN(i.next_attempt_at) FROM inbox i
-                 JOIN (SELECT MIN(id) AS head FROM inbox WHERE state = 'pending' GROUP BY lane) h ON i.id = h.head",
+                "SELECT MIN(next_attempt_at) FROM (
+                   SELECT next_attempt_at, ROW_NUMBER() OVER (PARTITION BY lane ORDER BY event_time, id) AS rn
+                   FROM inbox WHERE state = 'pending')
+                 WHERE rn = 1",
                 [],
                 |r| r.get::<_, Option<i64>>(0),
             )?)
@@ -210,7 +217,9 @@ impl Store {
     pub async fn lane_head(&self, lane: String) -> Result<Option<InboxRow>, StoreError> {
         self.read(move |c| {
             Ok(c.query_row(
-                &format!("SELECT {INBOX_COLUMNS} FROM inbox WHERE state = 'pending' AND lane = ?1 ORDER BY id LIMIT 1"),
+                &format!(
+                    "SELECT {INBOX_COLUMNS} FROM inbox WHERE state = 'pending' AND lane = ?1 ORDER BY event_time, id LIMIT 1"
+                ),
                 [lane],
                 inbox_row,
             )
@@ -340,6 +349,24 @@ impl Store {
                 out.push((source, s));
             }
             Ok(out)
+        })
+        .await
+    }
+
+    /// Freshchat conversations with events in the last `since_ms`, with the newest event time
+    /// zfsync has for each (the anchor for catching up from history).
+    pub async fn recent_freshchat_lanes(
+        &self,
+        since_ms: i64,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT lane, MAX(event_time) FROM inbox
+                 WHERE source = 'freshchat' AND event_name = 'message_create' AND received_at >= ?1 AND lane <> 'fc:_'
+                 GROUP BY lane",
+            )?;
+            let rows = stmt.query_map([now_ms() - since_ms], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
     }

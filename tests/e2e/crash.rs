@@ -1,0 +1,213 @@
+//! A daemon killed with SIGKILL mid-stream, then restarted: every message arrives exactly once,
+//! in order. The daemon runs as a real child process; the simulators stay up and redeliver.
+#![allow(clippy::unwrap_used)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use zfsync::sandbox::{wait_http_ok, Env, EnvOptions};
+use zfsync_freshchat::MessagePart;
+use zfsync_zalo::sim::UserAction;
+
+use crate::helpers::*;
+
+fn spawn_daemon(env: &Env, log_name: &str) -> Child {
+    let log = std::fs::File::create(env.dir.path().join(log_name)).unwrap();
+    Command::new(assert_cmd::cargo::cargo_bin("zfsync"))
+        .args(["run", "--config"])
+        .arg(&env.config_path)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_stream_then_restart_delivers_exactly_once_in_order() {
+    let env = Env::new(EnvOptions {
+        zalo_time_scale: 1000.0,
+        // Freshchat redelivers for ~9 s, long enough to cover the restart.
+        freshchat_retry_delays: vec![
+            Duration::from_millis(300),
+            Duration::from_secs(1),
+            Duration::from_secs(3),
+            Duration::from_secs(5),
+        ],
+        ..EnvOptions::default()
+    })
+    .await
+    .unwrap();
+    let mut daemon = spawn_daemon(&env, "daemon-1.log");
+    wait_http_ok(
+        &format!("{}/healthz", env.daemon_url()),
+        Duration::from_secs(20),
+    )
+    .await
+    .unwrap();
+    env.connect_zalo().await.unwrap();
+
+    let users: Vec<String> = (0..3).map(|i| format!("52340000000000009{i:02}")).collect();
+    for (i, u) in users.iter().enumerate() {
+        add_user(&env, u, &format!("Khách {i}"));
+        env.zalo
+            .user_sends(u, UserAction::Text(format!("{u} #00")))
+            .await;
+    }
+    for u in &users {
+        customer_messages(&env, u, 1).await;
+    }
+    // Slow both platforms a little so calls are in flight when the process dies.
+    env.freshchat.set_latency(Duration::from_millis(15));
+    env.zalo.set_latency(Duration::from_millis(15));
+
+    let per_user = 25;
+    let agent = env.freshchat.default_agent_id();
+    let convs: Vec<String> = users
+        .iter()
+        .map(|u| conversation(&env, u).unwrap())
+        .collect();
+    let sender = {
+        let (zalo, fc, users, convs, agent) = (
+            env.zalo.clone(),
+            env.freshchat.clone(),
+            users.clone(),
+            convs.clone(),
+            agent.clone(),
+        );
+        tokio::spawn(async move {
+            for n in 1..per_user {
+                for (u, c) in users.iter().zip(&convs) {
+                    zalo.user_sends(u, UserAction::Text(format!("{u} #{n:02}")))
+                        .await;
+                    fc.agent_sends(
+                        c,
+                        &agent,
+                        vec![MessagePart::Text {
+                            content: format!("reply {u} #{n:02}"),
+                        }],
+                    )
+                    .await
+                    .unwrap();
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+    };
+    // Kill the daemon while the stream is flowing.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    daemon.kill().unwrap(); // SIGKILL: no shutdown path runs
+    daemon.wait().unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut daemon = spawn_daemon(&env, "daemon-2.log");
+    wait_http_ok(
+        &format!("{}/healthz", env.daemon_url()),
+        Duration::from_secs(20),
+    )
+    .await
+    .unwrap();
+    sender.await.unwrap();
+
+    for (u, _) in users.iter().zip(&convs) {
+        let msgs = customer_messages(&env, u, per_user).await;
+        let got: Vec<String> = msgs.iter().flat_map(texts).collect();
+        let want: Vec<String> = (0..per_user).map(|n| format!("{u} #{n:02}")).collect();
+        assert_eq!(
+            got, want,
+            "Zalo → Freshchat exactly once, in order, for {u}"
+        );
+        let sent = zalo_sent(&env, u, per_user - 1).await;
+        let got: Vec<String> = sent.iter().filter_map(zalo_text).collect();
+        let want: Vec<String> = (1..per_user)
+            .map(|n| format!("reply {u} #{n:02}"))
+            .collect();
+        assert_eq!(
+            got, want,
+            "Freshchat → Zalo exactly once, in order, for {u}"
+        );
+    }
+    settle(&env).await;
+    for u in &users {
+        assert_eq!(
+            customer_messages(&env, u, per_user).await.len(),
+            per_user,
+            "no late duplicates"
+        );
+        assert_eq!(
+            env.zalo.sent_to(u).len(),
+            per_user - 1,
+            "no late duplicates"
+        );
+    }
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+}
+
+/// A crash between an external call and its journal entry leaves the step `sending`. On the next
+/// attempt the executor must find the message (Freshchat conversation / Zalo history) instead of
+/// sending it again. This rewinds delivered events to exactly that state, in both directions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_left_sending_is_reconciled_not_repeated() {
+    let mut env = env().await;
+    add_user(&env, "5234000000000000950", "Minh");
+    let u = "5234000000000000950";
+    env.zalo
+        .user_sends(u, UserAction::Text("to freshchat".into()))
+        .await;
+    customer_messages(&env, u, 1).await;
+    let conv = conversation(&env, u).unwrap();
+    env.freshchat
+        .agent_sends(
+            &conv,
+            &env.freshchat.default_agent_id(),
+            vec![MessagePart::Text {
+                content: "to zalo".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    zalo_sent(&env, u, 1).await;
+    settle(&env).await;
+    env.stop_daemon().await;
+
+    let db = env.dir.path().join("zfsync.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let rewound = conn
+        .execute(
+            "UPDATE steps SET state = 'sending', remote_id = NULL WHERE kind IN ('post_freshchat', 'send_zalo')",
+            [],
+        )
+        .unwrap();
+    assert_eq!(rewound, 2, "one step per direction");
+    conn.execute("DELETE FROM messages", []).unwrap();
+    conn.execute(
+        "UPDATE inbox SET state = 'pending', next_attempt_at = 0 WHERE id IN (SELECT inbox_id FROM steps WHERE kind IN ('post_freshchat', 'send_zalo'))",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+
+    env.start_daemon().await.unwrap();
+    let done = zfsync::sandbox::wait_for(WAIT, || async {
+        (store_count(&env, "SELECT COUNT(*) FROM inbox WHERE state = 'pending'") == 0).then_some(())
+    })
+    .await;
+    assert!(done.is_some(), "the rewound events were handled");
+    settle(&env).await;
+    assert_eq!(
+        customer_messages(&env, u, 1).await.len(),
+        1,
+        "found in Freshchat, not posted again"
+    );
+    assert_eq!(
+        env.zalo.sent_to(u).len(),
+        1,
+        "found in Zalo's history, not sent again"
+    );
+    assert_eq!(store_count(&env, "SELECT COUNT(*) FROM steps WHERE state = 'sent' AND remote_id IS NOT NULL AND kind IN ('post_freshchat', 'send_zalo')"), 2);
+    assert_eq!(
+        store_count(&env, "SELECT COUNT(*) FROM messages"),
+        2,
+        "pairings restored by reconciliation"
+    );
+}
