@@ -43,14 +43,14 @@ pub enum AppError {
     Setup(String),
 }
 
-/// The clients and store every command needs.
+/// The clients and store every command needs (the mapping rules are the daemon's alone, so a bad
+/// rules file never stops `status` or `failed`).
 #[derive(Clone, Debug)]
 pub struct Services {
     pub store: Store,
     pub zalo: ZaloClient,
     pub freshchat: FreshchatClient,
     pub tokens: Arc<TokenManager>,
-    pub rules: Arc<Rules>,
 }
 
 impl Services {
@@ -74,13 +74,11 @@ impl Services {
             )
             .await?,
         );
-        let rules = Arc::new(load_rules(config)?);
         Ok(Services {
             store,
             zalo,
             freshchat,
             tokens,
-            rules,
         })
     }
 }
@@ -178,7 +176,7 @@ impl Application {
             zalo: services.zalo.clone(),
             freshchat: services.freshchat.clone(),
             tokens: services.tokens.clone(),
-            rules: services.rules.clone(),
+            rules: Arc::new(load_rules(&config)?),
             oa_id: config.zalo.oa_id.clone(),
             freshchat_app_id: config.freshchat.app_id.clone(),
             channel_id: config.freshchat.channel_id.clone(),
@@ -198,7 +196,7 @@ impl Application {
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
             .local_addr()
-            .unwrap_or_else(|_| self.config.server.listen)
+            .unwrap_or(self.config.server.listen)
     }
 
     pub fn services(&self) -> &Services {

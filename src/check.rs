@@ -484,7 +484,7 @@ fn config_failure(path: &Path, e: &ConfigError) -> Check {
                 format!(
                     "the config file {} is not valid: {}",
                     path.display(),
-                    condense_toml_error(detail, &text)
+                    crate::config::condense_toml_error(detail, &text)
                 ),
                 "correct that line; config.example.toml documents every key and section",
             )
@@ -500,45 +500,6 @@ fn config_failure(path: &Path, e: &ConfigError) -> Check {
             format!("correct `{key}` (config.example.toml documents it)"),
         ),
     }
-}
-
-/// Turns toml's multi-line error (which quotes the offending source line, possibly a secret) into
-/// one line: the message, its line number and the `[section]` it sits in.
-fn condense_toml_error(detail: &str, text: &str) -> String {
-    let mut lines = detail.lines();
-    let first = lines.next().unwrap_or_default().trim();
-    // Source excerpts look like "  |", "3 | key = value" or "  | ^^^".
-    let is_excerpt = |l: &str| {
-        let t = l.trim_start();
-        let rest = t.trim_start_matches(|c: char| c.is_ascii_digit());
-        rest.trim_start().starts_with('|')
-    };
-    let message: Vec<&str> = lines
-        .filter(|l| !l.trim().is_empty() && !is_excerpt(l))
-        .map(str::trim)
-        .collect();
-    let line_no = first
-        .split("line ")
-        .nth(1)
-        .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|n| n.parse::<usize>().ok());
-    let Some(line_no) = line_no.filter(|_| !message.is_empty()) else {
-        // Not the shape we know: keep the first line, which never quotes the source.
-        return first.to_string();
-    };
-    let section = text
-        .lines()
-        .take(line_no)
-        .filter_map(|l| {
-            let t = l.trim();
-            (t.starts_with('[') && t.ends_with(']')).then_some(t)
-        })
-        .last();
-    let place = match section {
-        Some(s) => format!("line {line_no}, in {s}"),
-        None => format!("line {line_no}"),
-    };
-    format!("{} ({place})", message.join("; "))
 }
 
 fn public_url_check(config: &Config) -> Check {
@@ -968,12 +929,12 @@ mod tests {
         let text =
             "[server]\npublic_url = \"https://x\"\n\n[zalo]\napp_secret = \"s3cret\"\nbogus = 1\n";
         let detail = "TOML parse error at line 6, column 1\n  |\n6 | bogus = 1\n  | ^^^^^\nunknown field `bogus`, expected one of `app_id`, `app_secret`\n";
-        let line = condense_toml_error(detail, text);
+        let line = crate::config::condense_toml_error(detail, text);
         assert_eq!(
             line,
             "unknown field `bogus`, expected one of `app_id`, `app_secret` (line 6, in [zalo])"
         );
-        assert!(!condense_toml_error(
+        assert!(!crate::config::condense_toml_error(
             "TOML parse error at line 5\n5 | app_secret = \"s3cret\nmissing quote",
             text
         )

@@ -247,9 +247,11 @@ impl Config {
 
     /// Parses TOML text (environment overrides applied) and validates it.
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        // toml quotes the offending source line, which may hold a secret: keep only the message,
+        // the line number and the section.
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: PathBuf::from("<config>"),
-            detail: e.to_string(),
+            detail: condense_toml_error(&e.to_string(), text),
         })?;
         let mut config = Config {
             server: raw.server,
@@ -369,6 +371,45 @@ impl Config {
     pub fn hosted_file_ttl(&self) -> Duration {
         Duration::from_secs(self.sync.hosted_file_ttl_hours * 3600)
     }
+}
+
+/// Turns toml's multi-line error (which quotes the offending source line, possibly a secret) into
+/// one line: the message, its line number and the `[section]` it sits in.
+pub fn condense_toml_error(detail: &str, text: &str) -> String {
+    let mut lines = detail.lines();
+    let first = lines.next().unwrap_or_default().trim();
+    // Source excerpts look like "  |", "3 | key = value" or "  | ^^^".
+    let is_excerpt = |l: &str| {
+        let t = l.trim_start();
+        let rest = t.trim_start_matches(|c: char| c.is_ascii_digit());
+        rest.trim_start().starts_with('|')
+    };
+    let message: Vec<&str> = lines
+        .filter(|l| !l.trim().is_empty() && !is_excerpt(l))
+        .map(str::trim)
+        .collect();
+    let line_no = first
+        .split("line ")
+        .nth(1)
+        .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse::<usize>().ok());
+    let Some(line_no) = line_no.filter(|_| !message.is_empty()) else {
+        // Not the shape we know: keep the first line, which never quotes the source.
+        return first.to_string();
+    };
+    let section = text
+        .lines()
+        .take(line_no)
+        .filter_map(|l| {
+            let t = l.trim();
+            (t.starts_with('[') && t.ends_with(']')).then_some(t)
+        })
+        .last();
+    let place = match section {
+        Some(s) => format!("line {line_no}, in {s}"),
+        None => format!("line {line_no}"),
+    };
+    format!("{} ({place})", message.join("; "))
 }
 
 fn require<'a>(

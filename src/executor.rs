@@ -1175,11 +1175,11 @@ impl Executor {
     /// The remote side answered with an error: the call did not take effect, forget `sending`.
     /// Timeouts and connection errors leave it: the outcome is unknown and needs reconciling.
     async fn abandon_unless_unknown(&self, inbox_id: i64, idx: i64, e: &SyncError) {
-        let unknown = match e {
-            SyncError::Zalo(ZaloError::Transport { .. }) => true,
-            SyncError::Freshchat(FreshchatError::Transport { .. }) => true,
-            _ => false,
-        };
+        let unknown = matches!(
+            e,
+            SyncError::Zalo(ZaloError::Transport { .. })
+                | SyncError::Freshchat(FreshchatError::Transport { .. })
+        );
         if !unknown {
             let _ = self.store.abandon_step(inbox_id, idx).await;
         }
@@ -1294,7 +1294,7 @@ impl Executor {
                             Some(t) => h.text.as_deref() == Some(t),
                             None => true,
                         }
-                        && !matches!(want_text, None if h.kind == "text")
+                        && !(want_text.is_none() && h.kind == "text")
                 });
                 if let Some(h) = hit {
                     // Skip when this Zalo message is already paired with another send.

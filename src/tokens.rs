@@ -172,11 +172,22 @@ impl TokenManager {
                 Ok(pair.access_token)
             }
             Err(e) if matches!(e.class(), ErrorClass::OAuth) => {
-                let reason = e.to_string();
+                // Another process (a second daemon, `zfsync check`) may have used the single-use
+                // refresh token first and stored the new pair: then the pair is fine.
+                if let Some(now) = self.reload().await? {
+                    if now.refresh.expose_secret() != current.refresh.expose_secret()
+                        && now.needs_reauth.is_none()
+                    {
+                        return Ok(now.access);
+                    }
+                }
+                let reason = format!("{e}; if zalo.app_secret was changed, correct it first");
                 tracing::error!(error = %reason, "Zalo rejected the refresh token; Zalo needs re-authorization: run 'zfsync connect zalo'");
                 metrics::counter!("zfsync_token_refreshes_total", "result" => "rejected")
                     .increment(1);
-                self.store.set_needs_reauth(reason.clone()).await?;
+                self.store
+                    .set_needs_reauth(current.refresh.expose_secret().to_string(), reason.clone())
+                    .await?;
                 self.reload().await?;
                 Err(SyncError::NeedsReauth(reason))
             }

@@ -667,9 +667,18 @@ impl Store {
         .await
     }
 
-    pub async fn set_needs_reauth(&self, reason: String) -> Result<(), StoreError> {
+    /// Marks the pairing as needing re-authorization, only while the stored refresh token is still
+    /// the one Zalo rejected (a pair another process stored meanwhile is left alone).
+    pub async fn set_needs_reauth(
+        &self,
+        rejected_refresh_token: String,
+        reason: String,
+    ) -> Result<(), StoreError> {
         self.write(move |c| {
-            c.execute("UPDATE tokens SET needs_reauth = ?1 WHERE id = 1", [reason])?;
+            c.execute(
+                "UPDATE tokens SET needs_reauth = ?2 WHERE id = 1 AND refresh_token = ?1",
+                params![rejected_refresh_token, reason],
+            )?;
             Ok(())
         })
         .await
