@@ -5,4 +5,5 @@ mod check;
 mod crash;
 mod helpers;
 mod loadgen;
+mod ops;
 mod sync;

@@ -1,0 +1,342 @@
+//! Operating zfsync through its command line: sandbox, connect (three ways), status, failed list,
+//! metrics and logs.
+#![allow(clippy::unwrap_used)]
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+use zfsync::sandbox::{wait_for, Env, EnvOptions};
+use zfsync_freshchat::MessagePart;
+use zfsync_zalo::sim::{Fault, UserAction};
+
+use crate::helpers::*;
+
+fn zfsync() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_zfsync"));
+    for v in [
+        "ZFSYNC_ZALO_APP_SECRET",
+        "ZFSYNC_ZALO_OA_SECRET_KEY",
+        "ZFSYNC_FRESHCHAT_API_KEY",
+        "ZFSYNC_FRESHCHAT_WEBHOOK_PUBLIC_KEY",
+        "ZFSYNC_CONFIG",
+    ] {
+        c.env_remove(v);
+    }
+    c.kill_on_drop(true);
+    c
+}
+
+async fn run(args: &[&str], env: &Env) -> (bool, String, String) {
+    let out = zfsync()
+        .args(args)
+        .arg("--config")
+        .arg(&env.config_path)
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_plays_both_directions() {
+    let out = tokio::time::timeout(Duration::from_secs(60), zfsync().arg("sandbox").output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Freshchat agent sees   Minh Khánh Zalo: Xin chào"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Zalo customer receives Chào anh Khánh"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("[image]"), "{stdout}");
+    assert!(
+        stdout.contains("attached as a file: http://"),
+        "long reply link: {stdout}"
+    );
+    assert!(stdout.contains("marked as resolved"), "{stdout}");
+    assert!(stdout.contains("Both directions work"), "{stdout}");
+    assert!(!stdout.contains("!! MISSING"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_with_a_code_with_tokens_and_in_the_browser() {
+    let env = Env::new(EnvOptions::default()).await.unwrap();
+    // 1. A code copied by hand.
+    let code = env.zalo.issue_code(None);
+    let (ok, stdout, stderr) = run(
+        &[
+            "connect",
+            "zalo",
+            "--code",
+            &code,
+            "--oa-id",
+            "4318848795011111111",
+        ],
+        &env,
+    )
+    .await;
+    assert!(ok, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("Connected to zfsync Sandbox OA (OA id 4318848795011111111)"),
+        "{stdout}"
+    );
+    // The code is single use: a second exchange is refused with Zalo's reason.
+    let (ok, _, stderr) = run(&["connect", "zalo", "--code", &code], &env).await;
+    assert!(!ok);
+    assert!(stderr.to_lowercase().contains("code"), "{stderr}");
+
+    // 2. Tokens from the API Explorer.
+    let (access, refresh) = env.zalo.issue_tokens();
+    let (ok, stdout, stderr) = run(
+        &[
+            "connect",
+            "zalo",
+            "--access-token",
+            &access,
+            "--refresh-token",
+            &refresh,
+        ],
+        &env,
+    )
+    .await;
+    assert!(ok, "{stdout}{stderr}");
+    assert!(
+        !stdout.contains(&access) && !stderr.contains(&access),
+        "no token printed"
+    );
+
+    // 3. The browser flow: connect prints the URL and serves the callback itself.
+    let mut child = zfsync()
+        .args(["connect", "zalo", "--config"])
+        .arg(&env.config_path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut url = None;
+    while let Ok(Some(line)) = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .unwrap()
+    {
+        if let Some(u) = line
+            .split_whitespace()
+            .find(|w| w.contains("/v4/oa/permission"))
+        {
+            url = Some(u.to_string());
+            break;
+        }
+    }
+    let url = url.expect("the permission URL is printed");
+    assert!(
+        url.contains("code_challenge=") && url.contains("state=") && url.contains("redirect_uri="),
+        "{url}"
+    );
+    let page = wait_for(Duration::from_secs(10), || async {
+        let r = reqwest::get(&url).await.ok()?;
+        r.status().is_success().then_some(r.text().await.ok()?)
+    })
+    .await
+    .expect("the browser lands on the callback page");
+    assert!(page.contains("connected to Zalo"), "{page}");
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    while let Ok(Some(l)) = lines.next_line().await {
+        rest.push_str(&l);
+    }
+    assert!(rest.contains("Connected to"), "{rest}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_failed_list_and_metrics() {
+    let env = env().await;
+    let u = "5234000000000000777";
+    add_user(&env, u, "Minh");
+    env.zalo
+        .user_sends(u, UserAction::Text("hello".into()))
+        .await;
+    customer_messages(&env, u, 1).await;
+    env.zalo.fail_next(
+        "/v3.0/oa/message/cs",
+        1,
+        Fault::Api {
+            code: -320,
+            message: "Your app needs to connect with Zalo Cloud Account to use paid features"
+                .into(),
+        },
+    );
+    let conv = conversation(&env, u).unwrap();
+    env.freshchat
+        .agent_sends(
+            &conv,
+            &env.freshchat.default_agent_id(),
+            vec![MessagePart::Text {
+                content: "paid".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    notes(&env, u, 1).await;
+    wait_for(WAIT, || async {
+        (store_count(&env, "SELECT COUNT(*) FROM inbox WHERE state = 'failed'") == 1).then_some(())
+    })
+    .await
+    .unwrap();
+
+    let (ok, stdout, stderr) = run(&["status", "--json"], &env).await;
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        v["directions"]["zalo_to_freshchat"]["synced"]
+            .as_i64()
+            .unwrap()
+            >= 1,
+        "{v}"
+    );
+    assert_eq!(v["directions"]["freshchat_to_zalo"]["failed"], 1, "{v}");
+    assert_eq!(v["zalo_token"]["connected"], true);
+    assert!(
+        v["failed"][0]["reason"].as_str().unwrap().contains("-320"),
+        "{v}"
+    );
+    let (ok, stdout, _) = run(&["status"], &env).await;
+    assert!(
+        ok && stdout.contains("Freshchat → Zalo") && stdout.contains("failed events"),
+        "{stdout}"
+    );
+
+    let (ok, stdout, _) = run(&["failed", "list"], &env).await;
+    assert!(
+        ok && stdout.contains("zalo_paid_feature") && stdout.contains("message_create"),
+        "{stdout}"
+    );
+
+    let metrics = reqwest::get(format!("{}/metrics", env.daemon_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "zfsync_messages_synced_total",
+        "zfsync_failures_total",
+        "zfsync_webhooks_total",
+        "zfsync_queue_depth",
+        "zfsync_zalo_token_seconds_to_expiry",
+        "zfsync_event_processing_seconds",
+    ] {
+        assert!(
+            metrics.contains(name),
+            "{name} missing from /metrics:\n{metrics}"
+        );
+    }
+    assert!(!metrics.contains(u), "no user ids in metric labels");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_ids_but_never_secrets() {
+    let env = Env::new(EnvOptions::default()).await.unwrap();
+    let config = std::fs::read_to_string(&env.config_path).unwrap();
+    let secret = |key: &str| {
+        config
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split('"').nth(1))
+            .unwrap()
+            .to_string()
+    };
+    let secrets = [
+        secret("app_secret"),
+        secret("oa_secret_key"),
+        secret("api_key"),
+    ];
+    let mut child = zfsync()
+        .args(["--log-format", "json", "run", "--config"])
+        .arg(&env.config_path)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    zfsync::sandbox::wait_http_ok(
+        &format!("{}/healthz", env.daemon_url()),
+        Duration::from_secs(20),
+    )
+    .await
+    .unwrap();
+    env.connect_zalo().await.unwrap();
+    let u = "5234000000000000778";
+    add_user(&env, u, "Minh");
+    env.zalo
+        .user_sends(u, UserAction::Text("hello".into()))
+        .await;
+    customer_messages(&env, u, 1).await;
+    let conv = conversation(&env, u).unwrap();
+    env.freshchat
+        .agent_sends(
+            &conv,
+            &env.freshchat.default_agent_id(),
+            vec![MessagePart::Text {
+                content: "hi".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    zalo_sent(&env, u, 1).await;
+    settle(&env).await;
+    child.start_kill().unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(!lines.is_empty(), "JSON lines: {log}");
+    let synced: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("synced"))
+        })
+        .collect();
+    assert_eq!(synced.len(), 2, "one line per synced message: {log}");
+    assert!(
+        synced
+            .iter()
+            .all(|l| l["zalo_msg_id"].is_string() && l["freshchat_message_id"].is_string()),
+        "both ids"
+    );
+    for s in &secrets {
+        assert!(!log.contains(s.as_str()), "a secret reached the log");
+    }
+    let tokens = rusqlite::Connection::open(env.dir.path().join("zfsync.db"))
+        .unwrap()
+        .query_row("SELECT access_token, refresh_token FROM tokens", [], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .unwrap();
+    assert!(
+        !log.contains(&tokens.0) && !log.contains(&tokens.1),
+        "a token reached the log"
+    );
+}
