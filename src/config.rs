@@ -432,3 +432,82 @@ fn check_base_url(key: &'static str, url: &Url) -> Result<(), ConfigError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A syntactically valid RSA-2048 SPKI public key (the Freshchat reference's test key).
+    const KEY: &str = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAuGJLF4hTTtxWogT6dNkGf3CEgLAR2mGJzlds5cNbrHFoJNFnmVhkRYGzLYxx4EtDiezNCZVHfyMI2AKuNSQW2fEdDatVIG+q3Zr/X9eeDl8kQOGy804J/fgCYDrN8RQu0n5Dh1inv4puca0wb29SCvoAwrWb33ehDBIvv6+rUKBdjtv2xTV65kNiVDo5VRCaYRVeE10osxeONgw55HVY4nczuxnR+dmc2282de6WHe5LXtr0ZBdJ8yttFOLIluZ/sNM5DIWZBkIWQhyT581tbA7bTpsIbrT/IMBlmioIILw8WGtI7zcmNkjU5dnq5HnlVKEDhj/Ug/dLiyno8+Vp7QIDAQAB";
+
+    fn base() -> String {
+        format!(
+            r#"
+[server]
+public_url = "https://zfsync.example.com"
+[zalo]
+app_id = "1234567890123456789"
+app_secret = "app-secret-value"
+oa_secret_key = "oa-secret-value"
+[freshchat]
+api_base = "https://acme.freshchat.com"
+api_key = "fc-api-key-value"
+webhook_public_key = "-----BEGIN RSA PUBLIC KEY----- {KEY} -----END RSA PUBLIC KEY-----"
+"#
+        )
+    }
+
+    fn err(text: &str) -> String {
+        Config::from_toml(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = Config::from_toml(&base()).unwrap();
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.zalo.api_base.as_str(), "https://openapi.zalo.me/");
+        assert_eq!(c.sync.max_concurrent_lanes, 32);
+        assert_eq!(
+            c.public_url("/webhooks/zalo"),
+            "https://zfsync.example.com/webhooks/zalo"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        assert!(err(&base().replace("[zalo]\n", "[zalo]\nap_id = \"1\"\n")).contains("ap_id"));
+        assert!(err(&base().replace("api_key = \"fc-api-key-value\"\n", ""))
+            .contains("freshchat.api_key"));
+        assert!(
+            err(&base().replace("https://acme.freshchat.com", "ftp://acme"))
+                .contains("freshchat.api_base")
+        );
+        assert!(err(&base().replace(KEY, "bm90IGEga2V5")).contains("freshchat.webhook_public_key"));
+        let oa = err(&base().replace("[zalo]\n", "[zalo]\noa_id = \"My Shop\"\n"));
+        assert!(
+            oa.contains("Invalid OA ID") && oa.contains("numeric string"),
+            "{oa}"
+        );
+    }
+
+    #[test]
+    fn parse_errors_do_not_quote_secrets() {
+        let broken = base().replace(
+            "app_secret = \"app-secret-value\"",
+            "app_secret = \"app-secret-value",
+        );
+        let e = err(&broken);
+        assert!(!e.contains("app-secret-value"), "{e}");
+        assert!(e.contains("line"), "{e}");
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let c = Config::from_toml(&base()).unwrap();
+        let shown = format!("{c:?}");
+        for secret in ["app-secret-value", "oa-secret-value", "fc-api-key-value"] {
+            assert!(!shown.contains(secret), "{secret} in Debug");
+        }
+    }
+}

@@ -200,7 +200,13 @@ impl Executor {
         {
             return Ok(Some(u));
         }
-        let conv = match self.freshchat.get_conversation(conversation_id).await {
+        let conv = match timed(
+            "freshchat",
+            "get_conversation",
+            self.freshchat.get_conversation(conversation_id),
+        )
+        .await
+        {
             Ok(c) => c,
             Err(FreshchatError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
@@ -208,7 +214,7 @@ impl Executor {
         let Some(user_id) = conv.user_id.clone() else {
             return Ok(None);
         };
-        let user = match self.freshchat.get_user(&user_id).await {
+        let user = match timed("freshchat", "get_user", self.freshchat.get_user(&user_id)).await {
             Ok(u) => u,
             Err(FreshchatError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
@@ -329,10 +335,12 @@ impl Executor {
             .begin_step(row.id, idx, step.kind(), None)
             .await?;
         // A user found by reference_id is reused: a lost store never duplicates users.
-        let existing = self
-            .freshchat
-            .find_users_by_reference_id(reference_id)
-            .await?;
+        let existing = timed(
+            "freshchat",
+            "find_users_by_reference_id",
+            self.freshchat.find_users_by_reference_id(reference_id),
+        )
+        .await?;
         let found = existing
             .into_iter()
             .find(|u| u.reference_id.as_deref() == Some(reference_id.as_str()));
@@ -383,7 +391,12 @@ impl Executor {
                         None,
                     ),
                 };
-                let user = self.freshchat.create_user(&new_user).await?;
+                let user = timed(
+                    "freshchat",
+                    "create_user",
+                    self.freshchat.create_user(&new_user),
+                )
+                .await?;
                 tracing::info!(freshchat_user_id = %user.id, "created Freshchat user for a Zalo sender");
                 Contact {
                     zalo_user_id: zalo_user_id.clone(),
@@ -435,11 +448,13 @@ impl Executor {
                 .map(|url| zfsync_freshchat::Avatar { url: Some(url) }),
             properties: None,
         };
-        if self
-            .freshchat
-            .update_user(&c.freshchat_user_id, &update)
-            .await
-            .is_ok()
+        if timed(
+            "freshchat",
+            "update_user",
+            self.freshchat.update_user(&c.freshchat_user_id, &update),
+        )
+        .await
+        .is_ok()
         {
             let _ = self
                 .store
@@ -455,7 +470,8 @@ impl Executor {
         let id = self
             .resolved_channel
             .get_or_try_init(|| async {
-                let channels = self.freshchat.list_channels().await?;
+                let channels =
+                    timed("freshchat", "list_channels", self.freshchat.list_channels()).await?;
                 let pick = match &self.channel_name {
                     Some(name) => channels
                         .iter()
@@ -577,13 +593,15 @@ impl Executor {
             .increment(1);
         tracing::info!(zalo_msg_id = zalo_msg_id.unwrap_or(""), freshchat_message_id = message_id.as_deref().unwrap_or(""), conversation_id = %conversation_id, "synced Zalo → Freshchat");
         for note in notes {
-            if let Err(e) = self
-                .freshchat
-                .post_message(
+            if let Err(e) = timed(
+                "freshchat",
+                "post_message",
+                self.freshchat.post_message(
                     &conversation_id,
                     &bot_note(vec![MessagePart::Text { content: note }]),
-                )
-                .await
+                ),
+            )
+            .await
             {
                 tracing::warn!(error = %e, "could not post the media failure note");
             }
@@ -606,10 +624,13 @@ impl Executor {
                 // No pairing in the store (a new contact, or a lost store): resume the user's
                 // latest Freshchat conversation rather than opening a second one.
                 may_resume = false;
-                let ids = self
-                    .freshchat
-                    .user_conversations(&contact.freshchat_user_id)
-                    .await?;
+                let ids = timed(
+                    "freshchat",
+                    "user_conversations",
+                    self.freshchat
+                        .user_conversations(&contact.freshchat_user_id),
+                )
+                .await?;
                 if let Some(latest) = ids.last() {
                     self.store
                         .set_conversation(zalo_user_id.to_string(), latest.clone(), None)
@@ -618,9 +639,10 @@ impl Executor {
                 }
             }
             let Some(conversation_id) = current else {
-                let conv = self
-                    .freshchat
-                    .create_conversation(&NewConversation {
+                let conv = timed(
+                    "freshchat",
+                    "create_conversation",
+                    self.freshchat.create_conversation(&NewConversation {
                         channel_id: self.channel().await?,
                         users: vec![UserRef {
                             id: contact.freshchat_user_id.clone(),
@@ -628,8 +650,9 @@ impl Executor {
                         messages: vec![message.clone()],
                         app_id: self.freshchat_app_id.clone(),
                         status: Some("new".into()),
-                    })
-                    .await?;
+                    }),
+                )
+                .await?;
                 let internal = conv
                     .conversation_internal_id
                     .as_ref()
@@ -645,14 +668,23 @@ impl Executor {
                 let first = self.first_message_id(&conv.conversation_id).await;
                 return Ok((conv.conversation_id, first));
             };
-            match self.freshchat.post_message(&conversation_id, message).await {
+            match timed(
+                "freshchat",
+                "post_message",
+                self.freshchat.post_message(&conversation_id, message),
+            )
+            .await
+            {
                 Ok(m) => return Ok((conversation_id, Some(m.id))),
                 Err(FreshchatError::NotLatestConversation { .. })
                 | Err(FreshchatError::NotFound { .. }) => {
-                    let ids = self
-                        .freshchat
-                        .user_conversations(&contact.freshchat_user_id)
-                        .await?;
+                    let ids = timed(
+                        "freshchat",
+                        "user_conversations",
+                        self.freshchat
+                            .user_conversations(&contact.freshchat_user_id),
+                    )
+                    .await?;
                     match ids.last().filter(|id| **id != conversation_id) {
                         Some(latest) => {
                             tracing::info!(from = %conversation_id, to = %latest, "following Freshchat to the latest conversation");
@@ -684,11 +716,13 @@ impl Executor {
     }
 
     async fn first_message_id(&self, conversation_id: &str) -> Option<String> {
-        let page = self
-            .freshchat
-            .list_messages(conversation_id, None, 10)
-            .await
-            .ok()?;
+        let page = timed(
+            "freshchat",
+            "list_messages",
+            self.freshchat.list_messages(conversation_id, None, 10),
+        )
+        .await
+        .ok()?;
         page.messages.last().map(|m| m.id.clone())
     }
 
@@ -708,9 +742,9 @@ impl Executor {
                 max_bytes / 1_000_000
             )));
         }
-        let mut download = self.zalo.download(url, max_bytes).await;
+        let mut download = timed("zalo", "download", self.zalo.download(url, max_bytes)).await;
         if matches!(&download, Err(e) if e.is_transient()) {
-            download = self.zalo.download(url, max_bytes).await;
+            download = timed("zalo", "download", self.zalo.download(url, max_bytes)).await;
         }
         let d = match download {
             Ok(d) => d,
@@ -737,37 +771,43 @@ impl Executor {
             });
         let len = d.bytes.len() as u64;
         let result = match kind {
-            MediaKind::Image | MediaKind::Gif | MediaKind::Sticker => self
-                .freshchat
-                .upload_image(&name, &content_type, d.bytes)
-                .await
-                .map(|u| MessagePart::Image { url: u.url }),
-            MediaKind::Video => self
-                .freshchat
-                .upload_file(&name, &content_type, d.bytes)
-                .await
-                .map(|u| match u.url {
-                    Some(url) => MessagePart::Video {
-                        url,
-                        content_type: Some(content_type.clone()),
-                    },
-                    None => MessagePart::File {
-                        name: Some(name.clone()),
-                        url: None,
-                        file_size_in_bytes: Some(len),
-                        content_type: Some(content_type.clone()),
-                    },
-                }),
-            MediaKind::Audio | MediaKind::File => self
-                .freshchat
-                .upload_file(&name, &content_type, d.bytes)
-                .await
-                .map(|u| MessagePart::File {
-                    name: Some(u.file_name.clone().unwrap_or(name.clone())),
-                    url: u.url,
-                    file_size_in_bytes: Some(u.file_size.unwrap_or(len)),
-                    content_type: Some(u.file_content_type.clone().unwrap_or(content_type.clone())),
-                }),
+            MediaKind::Image | MediaKind::Gif | MediaKind::Sticker => timed(
+                "freshchat",
+                "upload_image",
+                self.freshchat.upload_image(&name, &content_type, d.bytes),
+            )
+            .await
+            .map(|u| MessagePart::Image { url: u.url }),
+            MediaKind::Video => timed(
+                "freshchat",
+                "upload_file",
+                self.freshchat.upload_file(&name, &content_type, d.bytes),
+            )
+            .await
+            .map(|u| match u.url {
+                Some(url) => MessagePart::Video {
+                    url,
+                    content_type: Some(content_type.clone()),
+                },
+                None => MessagePart::File {
+                    name: Some(name.clone()),
+                    url: None,
+                    file_size_in_bytes: Some(len),
+                    content_type: Some(content_type.clone()),
+                },
+            }),
+            MediaKind::Audio | MediaKind::File => timed(
+                "freshchat",
+                "upload_file",
+                self.freshchat.upload_file(&name, &content_type, d.bytes),
+            )
+            .await
+            .map(|u| MessagePart::File {
+                name: Some(u.file_name.clone().unwrap_or(name.clone())),
+                url: u.url,
+                file_size_in_bytes: Some(u.file_size.unwrap_or(len)),
+                content_type: Some(u.file_content_type.clone().unwrap_or(content_type.clone())),
+            }),
         };
         match result {
             Ok(p) => Ok(Ok(p)),
@@ -809,10 +849,12 @@ impl Executor {
             avatar: None,
             properties: Some(props),
         };
-        if let Err(e) = self
-            .freshchat
-            .update_user(&c.freshchat_user_id, &update)
-            .await
+        if let Err(e) = timed(
+            "freshchat",
+            "update_user",
+            self.freshchat.update_user(&c.freshchat_user_id, &update),
+        )
+        .await
         {
             let err = SyncError::Freshchat(e);
             self.abandon_unless_unknown(row.id, idx, &err).await;
@@ -988,7 +1030,13 @@ impl Executor {
     /// An image for Zalo: jpg/png ≤ 1 MB via /upload/image, gif ≤ 5 MB via /upload/gif; None means
     /// "send the link instead".
     async fn image_message(&self, url: &str) -> Result<Option<OutboundMessage>, SyncError> {
-        let d = match self.freshchat.download(url, ZALO_GIF_MAX as u64).await {
+        let d = match timed(
+            "freshchat",
+            "download",
+            self.freshchat.download(url, ZALO_GIF_MAX as u64),
+        )
+        .await
+        {
             Ok(d) => d,
             Err(e) if e.is_transient() => return Err(e.into()),
             Err(_) => return Ok(None),
@@ -1049,7 +1097,13 @@ impl Executor {
         if !matches!(ext.as_str(), "pdf" | "doc" | "docx") {
             return Ok(None);
         }
-        let d = match self.freshchat.download(url, ZALO_FILE_MAX as u64).await {
+        let d = match timed(
+            "freshchat",
+            "download",
+            self.freshchat.download(url, ZALO_FILE_MAX as u64),
+        )
+        .await
+        {
             Ok(d) => d,
             Err(e) if e.is_transient() => return Err(e.into()),
             Err(_) => return Ok(None),
@@ -1091,10 +1145,13 @@ impl Executor {
             },
             other => format!("Not delivered to Zalo: {other}"),
         };
-        if let Err(e) = self
-            .freshchat
-            .post_message(conv, &bot_note(vec![MessagePart::Text { content: text }]))
-            .await
+        if let Err(e) = timed(
+            "freshchat",
+            "post_message",
+            self.freshchat
+                .post_message(conv, &bot_note(vec![MessagePart::Text { content: text }])),
+        )
+        .await
         {
             tracing::warn!(error = %e, "could not post the failure note in Freshchat");
         }
@@ -1113,10 +1170,12 @@ impl Executor {
             let Some(conversation_id) = lane.strip_prefix("fc:") else {
                 continue;
             };
-            let page = match self
-                .freshchat
-                .list_messages(conversation_id, None, 50)
-                .await
+            let page = match timed(
+                "freshchat",
+                "list_messages",
+                self.freshchat.list_messages(conversation_id, None, 50),
+            )
+            .await
             {
                 Ok(p) => p,
                 Err(e) => {
@@ -1213,17 +1272,25 @@ impl Executor {
                     conversations.push(c);
                 }
                 if conversations.is_empty() {
-                    conversations = self
-                        .freshchat
-                        .user_conversations(&contact.freshchat_user_id)
-                        .await?;
+                    conversations = timed(
+                        "freshchat",
+                        "user_conversations",
+                        self.freshchat
+                            .user_conversations(&contact.freshchat_user_id),
+                    )
+                    .await?;
                 }
                 let want = parts.iter().find_map(|p| match p {
                     OutPart::Text(t) => Some(t.clone()),
                     _ => None,
                 });
                 for conv in conversations.iter().rev() {
-                    let page = self.freshchat.list_messages(conv, None, 50).await?;
+                    let page = timed(
+                        "freshchat",
+                        "list_messages",
+                        self.freshchat.list_messages(conv, None, 50),
+                    )
+                    .await?;
                     let hit = page.messages.iter().find(|m| {
                         let by_us = match visibility {
                             Visibility::Customer => {
@@ -1323,6 +1390,20 @@ impl Executor {
             }
         }
     }
+}
+
+/// Runs one upstream call and records its latency (`zfsync_upstream_call_seconds`).
+pub async fn timed<T, E>(
+    platform: &'static str,
+    op: &'static str,
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let started = std::time::Instant::now();
+    let result = call.await;
+    let outcome = if result.is_ok() { "ok" } else { "error" };
+    metrics::histogram!("zfsync_upstream_call_seconds", "platform" => platform, "op" => op, "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
+    result
 }
 
 /// The platform's time of a Freshchat event (unix ms): the message's `created_time`, else the

@@ -160,7 +160,13 @@ impl TokenManager {
                 return Ok(current.access);
             }
         }
-        match self.client.refresh_token(&current.refresh).await {
+        match crate::executor::timed(
+            "zalo",
+            "refresh_token",
+            self.client.refresh_token(&current.refresh),
+        )
+        .await
+        {
             Ok(pair) => {
                 // Commit the new pair before anything uses it.
                 self.store_pair(&pair, current.oa_id.clone()).await?;
@@ -220,11 +226,13 @@ impl TokenManager {
         Fut: std::future::Future<Output = Result<T, ZaloError>>,
     {
         let token = self.access_token().await?;
-        match f(token.clone()).await {
+        match crate::executor::timed("zalo", "api", f(token.clone())).await {
             Err(e) if e.is_token_error() => {
                 tracing::warn!(code = ?e.code(), "zalo token refused; refreshing and retrying once");
                 let fresh = self.refresh(Some(&token)).await?;
-                f(fresh).await.map_err(SyncError::Zalo)
+                crate::executor::timed("zalo", "api", f(fresh))
+                    .await
+                    .map_err(SyncError::Zalo)
             }
             other => other.map_err(SyncError::Zalo),
         }

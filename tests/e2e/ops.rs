@@ -243,6 +243,7 @@ async fn status_failed_list_and_metrics() {
         "zfsync_queue_depth",
         "zfsync_zalo_token_seconds_to_expiry",
         "zfsync_event_processing_seconds",
+        "zfsync_upstream_call_seconds",
     ] {
         assert!(
             metrics.contains(name),
