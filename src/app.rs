@@ -169,6 +169,7 @@ impl Application {
             zalo: services.zalo.clone(),
             tokens: services.tokens.clone(),
             public_url: public_url.clone(),
+            zalo_oa_id: config.zalo.oa_id.clone(),
             metrics: metrics_handle(),
         };
         let executor = Arc::new(Executor::new(ExecutorParts {

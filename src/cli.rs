@@ -227,12 +227,13 @@ async fn connect_zalo(
             refresh_token: SecretString::from(rt),
             expires_in: std::time::Duration::from_secs(25 * 3600),
         };
+        // The operator at the console is trusted to switch OA when zalo.oa_id is not set.
         crate::oauth::store_pasted(
-            &services.store,
             &services.zalo,
             &services.tokens,
             pair,
             oa_id.or(config.zalo.oa_id.clone()),
+            config.zalo.oa_id.clone(),
         )
         .await?
     } else if let Some(code) = code {
@@ -243,6 +244,7 @@ async fn connect_zalo(
             &code,
             None,
             oa_id.or(config.zalo.oa_id.clone()),
+            config.zalo.oa_id.clone(),
         )
         .await?
     } else {

@@ -40,13 +40,16 @@ pub struct Connected {
 
 /// Exchanges an authorization code. With `state`, the attempt must exist (callback); without it,
 /// the newest pending attempt's verifier is used when there is one, none otherwise (`--code`).
+/// `expected_oa` (the configured `zalo.oa_id`, else the OA already connected) guards against
+/// someone completing the flow with another OA: such tokens are refused and not stored.
 pub async fn complete(
     store: &Store,
     zalo: &ZaloClient,
     tokens: &TokenManager,
     code: &str,
     state: Option<&str>,
-    oa_id: Option<String>,
+    callback_oa_id: Option<String>,
+    expected_oa: Option<String>,
 ) -> Result<Connected, SyncError> {
     let attempt = store.take_oauth_attempt(state.map(str::to_string)).await?;
     if state.is_some() && attempt.is_none() {
@@ -56,59 +59,48 @@ pub async fn complete(
     }
     let verifier = attempt.map(|(v, _)| SecretString::from(v));
     let pair = zalo.exchange_code(code, verifier.as_ref()).await?;
-    tokens.store_pair(&pair, oa_id.clone()).await?;
-    finish(store, zalo, tokens, oa_id).await
+    accept_pair(zalo, tokens, pair, callback_oa_id, expected_oa).await
 }
 
-/// Stores a pair pasted from Zalo's API Explorer.
+/// Stores a pair pasted from Zalo's API Explorer (same OA guard as [`complete`]).
 pub async fn store_pasted(
-    store: &Store,
     zalo: &ZaloClient,
     tokens: &TokenManager,
     pair: zfsync_zalo::TokenPair,
-    oa_id: Option<String>,
+    hinted_oa: Option<String>,
+    expected_oa: Option<String>,
 ) -> Result<Connected, SyncError> {
-    tokens.store_pair(&pair, oa_id.clone()).await?;
-    finish(store, zalo, tokens, oa_id).await
+    accept_pair(zalo, tokens, pair, hinted_oa, expected_oa).await
 }
 
-async fn finish(
-    store: &Store,
+/// Learns which OA the new pair belongs to (`getoa`), refuses it when it is not the expected OA,
+/// and stores it otherwise.
+async fn accept_pair(
     zalo: &ZaloClient,
     tokens: &TokenManager,
-    oa_id: Option<String>,
+    pair: zfsync_zalo::TokenPair,
+    hinted_oa: Option<String>,
+    expected_oa: Option<String>,
 ) -> Result<Connected, SyncError> {
-    let info = tokens
-        .call(|t| {
-            let z = zalo.clone();
-            async move { z.oa_info(&t).await }
-        })
-        .await;
-    match info {
-        Ok(info) => {
-            let oa = Some(info.oa_id).filter(|s| !s.is_empty()).or(oa_id);
-            if let Some(id) = &oa {
-                // Remember which OA granted access (the callback says; a pasted token does not).
-                let id = id.clone();
-                store
-                    .write(move |c| {
-                        c.execute("UPDATE tokens SET oa_id = ?1 WHERE id = 1", [id])?;
-                        Ok(())
-                    })
-                    .await?;
-                tokens.reload_status().await?;
-            }
-            Ok(Connected {
-                oa_id: oa,
-                oa_name: Some(info.name),
-            })
-        }
+    let (oa_id, oa_name) = match zalo.oa_info(&pair.access_token).await {
+        Ok(info) => (
+            Some(info.oa_id).filter(|s| !s.is_empty()).or(hinted_oa),
+            Some(info.name),
+        ),
+        Err(e) if e.is_token_error() => return Err(SyncError::Zalo(e)),
         Err(e) => {
-            tracing::warn!(error = %e, "connected, but the OA information could not be read");
-            Ok(Connected {
-                oa_id,
-                oa_name: None,
-            })
+            tracing::warn!(error = %e, "the OA information could not be read; trusting the callback's oa_id");
+            (hinted_oa, None)
+        }
+    };
+    if let (Some(expected), Some(got)) = (&expected_oa, &oa_id) {
+        if expected != got {
+            return Err(SyncError::Other(format!(
+                "this authorization is for OA {got}, but zfsync serves OA {expected}; sign in as an admin of OA {expected}, \
+                 or set zalo.oa_id to {got} to switch this daemon to that OA. Nothing was changed."
+            )));
         }
     }
+    tokens.store_pair(&pair, oa_id.clone()).await?;
+    Ok(Connected { oa_id, oa_name })
 }

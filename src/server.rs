@@ -38,6 +38,8 @@ pub struct AppState {
     pub zalo: ZaloClient,
     pub tokens: Arc<TokenManager>,
     pub public_url: String,
+    /// The configured `zalo.oa_id`: the only OA the OAuth callback may connect.
+    pub zalo_oa_id: Option<String>,
     pub metrics: Option<PrometheusHandle>,
 }
 
@@ -275,6 +277,7 @@ async fn oauth_callback(State(state): State<AppState>, Query(q): Query<CallbackQ
         &code,
         Some(&st),
         q.oa_id,
+        state.zalo_oa_id.clone().or(state.tokens.status().oa_id),
     )
     .await
     {

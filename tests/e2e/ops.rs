@@ -341,3 +341,36 @@ async fn json_logs_carry_ids_but_never_secrets() {
         "a token reached the log"
     );
 }
+
+/// Anyone who can reach /oauth/zalo/start could try to connect the daemon to their own OA: the
+/// callback refuses tokens for another OA than the one configured or already connected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_callback_refuses_another_oa() {
+    let env = env().await;
+    let before = rusqlite::Connection::open(env.dir.path().join("zfsync.db"))
+        .unwrap()
+        .query_row("SELECT access_token FROM tokens", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .unwrap();
+    // Pin the daemon to another OA id than the simulator's, restart, and run the flow again.
+    let cfg = std::fs::read_to_string(&env.config_path)
+        .unwrap()
+        .replace("[zalo]\n", "[zalo]\noa_id = \"999\"\n");
+    std::fs::write(&env.config_path, cfg).unwrap();
+    let mut env = env;
+    env.stop_daemon().await;
+    env.start_daemon().await.unwrap();
+    let err = env.connect_zalo().await.unwrap_err().to_string();
+    assert!(
+        err.contains("zfsync serves OA 999") && err.contains("Nothing was changed"),
+        "{err}"
+    );
+    let after = rusqlite::Connection::open(env.dir.path().join("zfsync.db"))
+        .unwrap()
+        .query_row("SELECT access_token FROM tokens", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .unwrap();
+    assert_eq!(before, after, "the stored pair is untouched");
+}
