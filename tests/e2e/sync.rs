@@ -952,3 +952,55 @@ async fn failed_events_can_be_replayed_without_doubling() {
         "the journal kept the delivered step from being sent again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_that_cannot_be_copied_becomes_text_and_a_note() {
+    // A customer's own rules file: tiny media limit, different naming.
+    let rules = zfsync_mappings::rules::DEFAULT_RULES
+        .replace("max_media_bytes = 25000000", "max_media_bytes = 10")
+        .replace("last_name = \"Zalo\"", "last_name = \"(Zalo)\"");
+    let mut env = zfsync::sandbox::Env::new(EnvOptions::default())
+        .await
+        .unwrap();
+    let rules_path = env.dir.path().join("rules.toml");
+    std::fs::write(&rules_path, rules).unwrap();
+    let cfg = std::fs::read_to_string(&env.config_path).unwrap();
+    std::fs::write(
+        &env.config_path,
+        format!("{cfg}\n[mapping]\nrules = \"{}\"\n", rules_path.display()),
+    )
+    .unwrap();
+    env.start_daemon().await.unwrap();
+    env.connect_zalo().await.unwrap();
+    add_user(&env, U1, "Minh");
+    env.zalo
+        .user_sends(
+            U1,
+            UserAction::Image {
+                caption: Some("xem ảnh".into()),
+                bytes: Bytes::from_static(TINY_PNG),
+            },
+        )
+        .await;
+    let msgs = customer_messages(&env, U1, 1).await;
+    let t = texts(&msgs[0]);
+    assert_eq!(t[0], "xem ảnh");
+    assert!(
+        t[1].contains("image from Zalo could not be transferred") && t[1].contains("limit"),
+        "{t:?}"
+    );
+    let n = notes(&env, U1, 1).await;
+    assert!(
+        n[0].contains("could not copy the image the customer sent"),
+        "{n:?}"
+    );
+    assert!(
+        n[0].contains("/sim/media/"),
+        "the original link for the agent: {n:?}"
+    );
+    assert_eq!(
+        fc_user(&env, U1).unwrap().last_name.as_deref(),
+        Some("(Zalo)"),
+        "customer rules applied"
+    );
+}
