@@ -24,6 +24,8 @@ use crate::tokens::TokenManager;
 
 /// How far back start-up looks for conversations to catch up (active in the last 24 h).
 const CATCH_UP_WINDOW_MS: i64 = 24 * 3600 * 1000;
+/// How many pages of Zalo's recent chats (10 messages each) start-up reads at most.
+const CATCH_UP_ZALO_PAGES: u32 = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -219,26 +221,13 @@ impl Application {
             self.config.sync.max_concurrent_lanes,
             policy,
         );
-        // Lanes start once missed replies are queued in their place (bounded, so a slow Freshchat
-        // never holds up the rest); webhooks are accepted meanwhile.
+        // Lanes start once messages missed while down are queued in their place (bounded, so a slow
+        // platform never holds up the rest); webhooks are accepted meanwhile.
         let executor = self.executor.clone();
         let lanes_stop = shutdown.clone();
         let lanes_tracker = tracker.clone();
         let lanes = tokio::spawn(async move {
-            match tokio::time::timeout(
-                Duration::from_secs(15),
-                executor.catch_up_freshchat(CATCH_UP_WINDOW_MS),
-            )
-            .await
-            {
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "catching up from Freshchat history failed")
-                }
-                Err(_) => tracing::warn!(
-                    "catching up from Freshchat history took over 15 s; continuing without it"
-                ),
-                Ok(Ok(_)) => {}
-            }
+            catch_up(&executor).await;
             dispatcher.run(lanes_stop, lanes_tracker).await
         });
         let scheduler = tokio::spawn(scheduler(
@@ -263,6 +252,25 @@ impl Application {
             tracing::warn!("some lanes did not finish within 20 s; their steps stay journalled for the next start");
         }
         served.map_err(|e| AppError::Setup(format!("server error: {e}")))
+    }
+}
+
+/// Queues what the platforms' histories hold that zfsync never received, before lanes run.
+async fn catch_up(executor: &Executor) {
+    let limit = Duration::from_secs(15);
+    match tokio::time::timeout(limit, executor.catch_up_freshchat(CATCH_UP_WINDOW_MS)).await {
+        Ok(Err(e)) => tracing::warn!(error = %e, "catching up from Freshchat history failed"),
+        Err(_) => tracing::warn!(
+            "catching up from Freshchat history took over 15 s; continuing without it"
+        ),
+        Ok(Ok(_)) => {}
+    }
+    match tokio::time::timeout(limit, executor.catch_up_zalo(CATCH_UP_ZALO_PAGES)).await {
+        Ok(Err(e)) => tracing::warn!(error = %e, "catching up from Zalo history failed"),
+        Err(_) => {
+            tracing::warn!("catching up from Zalo history took over 15 s; continuing without it")
+        }
+        Ok(Ok(_)) => {}
     }
 }
 

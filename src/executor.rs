@@ -1229,6 +1229,64 @@ impl Executor {
         Ok(queued)
     }
 
+    /// Queues customer messages that never reached zfsync (an outage longer than Zalo's retry
+    /// ladder, a webhook Zalo disabled), read from `listrecentchat`. Only messages newer than the
+    /// newest Zalo event already stored are taken (never old history on a first start); the
+    /// message id is the dedupe key, so a late webhook for the same message changes nothing.
+    pub async fn catch_up_zalo(&self, max_pages: u32) -> Result<usize, SyncError> {
+        let Some(anchor) = self.store.newest_zalo_message_time().await? else {
+            return Ok(0);
+        };
+        if !self.tokens.status().connected {
+            return Ok(0);
+        }
+        let mut queued = 0;
+        'pages: for page in 0..max_pages {
+            let offset = page * 10;
+            let history = self
+                .tokens
+                .call(|t| {
+                    let z = self.zalo.clone();
+                    async move { z.recent_chats(&t, offset, 10).await }
+                })
+                .await?;
+            if history.is_empty() {
+                break;
+            }
+            for h in &history {
+                if h.time_ms <= anchor {
+                    break 'pages;
+                }
+                if !h.from_user {
+                    continue;
+                }
+                let (event_name, body) = history_event(h, self.zalo.app_id(), &self.oa_id());
+                let ingested = self
+                    .store
+                    .ingest(store::NewEvent {
+                        source: Source::Zalo,
+                        dedupe_key: h.message_id.clone(),
+                        lane: format!("zalo:{}", h.from_id),
+                        event_name: event_name.to_string(),
+                        body: serde_json::to_vec(&body)
+                            .map_err(|e| SyncError::Other(e.to_string()))?,
+                        event_time: h.time_ms,
+                    })
+                    .await?;
+                if matches!(ingested, store::Ingested::New(_)) {
+                    queued += 1;
+                }
+            }
+        }
+        if queued > 0 {
+            tracing::info!(
+                queued,
+                "caught up customer messages that Zalo did not deliver"
+            );
+        }
+        Ok(queued)
+    }
+
     // ------------------------------------------------------------------ journal helpers
 
     /// The remote side answered with an error: the call did not take effect, forget `sending`.
@@ -1390,6 +1448,49 @@ impl Executor {
             }
         }
     }
+}
+
+/// A webhook-shaped event for a message read from Zalo's history (types: text, photo, GIF,
+/// sticker, voice, video, file, link, location).
+fn history_event(
+    h: &zfsync_zalo::HistoryMessage,
+    app_id: &str,
+    oa_id: &str,
+) -> (&'static str, serde_json::Value) {
+    use serde_json::json;
+    let url = h.url.clone().unwrap_or_default();
+    let media = |kind: &str| json!([{ "type": kind, "payload": { "url": url, "thumbnail": url } }]);
+    let (name, attachments) = match h.kind.to_ascii_lowercase().as_str() {
+        "photo" | "image" if !url.is_empty() => ("user_send_image", media("image")),
+        "gif" if !url.is_empty() => ("user_send_gif", media("gif")),
+        "sticker" if !url.is_empty() => ("user_send_sticker", media("sticker")),
+        "voice" | "audio" if !url.is_empty() => ("user_send_audio", media("audio")),
+        "video" if !url.is_empty() => ("user_send_video", media("video")),
+        "file" if !url.is_empty() => (
+            "user_send_file",
+            json!([{ "type": "file", "payload": { "url": url, "name": h.text.clone().unwrap_or_else(|| "file".into()) } }]),
+        ),
+        "link" | "links" if !url.is_empty() => (
+            "user_send_link",
+            json!([{ "type": "link", "payload": { "url": url } }]),
+        ),
+        _ => ("user_send_text", json!([])),
+    };
+    let text = match (name, &h.text) {
+        ("user_send_text", Some(t)) if !t.is_empty() => Some(t.clone()),
+        ("user_send_text", _) => Some(format!("[{} from Zalo history]", h.kind)),
+        ("user_send_image", t) => t.clone().filter(|t| !t.is_empty()),
+        _ => None,
+    };
+    let mut message = json!({ "msg_id": h.message_id, "attachments": attachments });
+    if let Some(t) = text {
+        message["text"] = serde_json::Value::String(t);
+    }
+    let body = json!({
+        "app_id": app_id, "event_name": name, "sender": { "id": h.from_id }, "recipient": { "id": oa_id },
+        "message": message, "timestamp": h.time_ms.to_string(), "source": "zfsync_history_catch_up",
+    });
+    (name, body)
 }
 
 /// Runs one upstream call and records its latency (`zfsync_upstream_call_seconds`).

@@ -371,6 +371,19 @@ impl Store {
         .await
     }
 
+    /// The newest customer message from Zalo that zfsync has (its platform time), the anchor for
+    /// catching up from Zalo's history. None on a fresh store.
+    pub async fn newest_zalo_message_time(&self) -> Result<Option<i64>, StoreError> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT MAX(event_time) FROM inbox WHERE source = 'zalo' AND event_name LIKE 'user_send_%'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
     pub async fn pending_count(&self) -> Result<i64, StoreError> {
         self.read(|c| {
             Ok(c.query_row(

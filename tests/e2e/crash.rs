@@ -211,3 +211,40 @@ async fn a_step_left_sending_is_reconciled_not_repeated() {
         "pairings restored by reconciliation"
     );
 }
+
+/// Messages Zalo never delivered (webhook off, or an outage past its retry ladder) are read from
+/// Zalo's history at start-up and synced in order; older history is never imported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_zalo_never_delivered_are_caught_up_from_history() {
+    let mut env = env().await;
+    let u = "5234000000000000960";
+    add_user(&env, u, "Minh");
+    env.zalo
+        .user_sends(u, UserAction::Text("before".into()))
+        .await;
+    customer_messages(&env, u, 1).await;
+    env.stop_daemon().await;
+    // Zalo gives up on the webhook: these are never delivered.
+    env.zalo.set_webhook_url(None);
+    for i in 0..3 {
+        env.zalo
+            .user_sends(u, UserAction::Text(format!("while down {i}")))
+            .await;
+    }
+    env.zalo
+        .set_webhook_url(Some(format!("{}/webhooks/zalo", env.daemon_url())));
+    env.start_daemon().await.unwrap();
+    let msgs = customer_messages(&env, u, 4).await;
+    let got: Vec<String> = msgs.iter().flat_map(texts).collect();
+    assert_eq!(
+        got,
+        vec!["before", "while down 0", "while down 1", "while down 2"]
+    );
+    // A later live message follows, and nothing is doubled.
+    env.zalo
+        .user_sends(u, UserAction::Text("after".into()))
+        .await;
+    assert_eq!(customer_messages(&env, u, 5).await.len(), 5);
+    settle(&env).await;
+    assert_eq!(customer_messages(&env, u, 5).await.len(), 5);
+}
