@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory as _, Parser, Subcommand};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
@@ -99,16 +99,16 @@ pub enum ConnectCommand {
         #[command(flatten)]
         config: ConfigArg,
         /// An authorization code copied from the callback URL by hand.
-        #[arg(long, conflicts_with_all = ["access_token", "refresh_token"])]
+        #[arg(long, allow_hyphen_values = true, conflicts_with_all = ["access_token", "refresh_token"])]
         code: Option<String>,
         /// The OA id from the callback URL (`oa_id=`), with --code.
         #[arg(long)]
         oa_id: Option<String>,
-        /// An access token from Zalo's API Explorer (with --refresh-token).
-        #[arg(long, requires = "refresh_token")]
+        /// An access token from Zalo's API Explorer (with --refresh-token). Tokens may start with '-'.
+        #[arg(long, allow_hyphen_values = true, requires = "refresh_token")]
         access_token: Option<String>,
         /// The refresh token from Zalo's API Explorer (with --access-token).
-        #[arg(long, requires = "access_token")]
+        #[arg(long, allow_hyphen_values = true, requires = "access_token")]
         refresh_token: Option<String>,
     },
 }
@@ -315,5 +315,51 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Zalo codes and tokens are base64url and may start with '-'.
+    #[test]
+    fn tokens_starting_with_a_hyphen_are_values() {
+        let cli = Cli::try_parse_from([
+            "zfsync",
+            "connect",
+            "zalo",
+            "--config",
+            "z.toml",
+            "--access-token",
+            "-SabcD",
+            "--refresh-token",
+            "-x-y",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Connect(ConnectCommand::Zalo {
+                access_token,
+                refresh_token,
+                ..
+            }) => {
+                assert_eq!(access_token.as_deref(), Some("-SabcD"));
+                assert_eq!(refresh_token.as_deref(), Some("-x-y"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = Cli::try_parse_from([
+            "zfsync", "connect", "zalo", "--config", "z.toml", "--code", "-abc",
+        ])
+        .unwrap();
+        assert!(
+            matches!(cli.command, Command::Connect(ConnectCommand::Zalo { code: Some(c), .. }) if c == "-abc")
+        );
+    }
+
+    #[test]
+    fn help_is_consistent() {
+        Cli::command().debug_assert();
     }
 }
