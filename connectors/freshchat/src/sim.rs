@@ -7,13 +7,16 @@
 //! conversation that is not the user's latest on its channel is refused). It also plays the agents'
 //! side, through Rust methods and HTTP control routes under `/sim` (see the crate README). Every message
 //! created, by the API or by a simulated agent, and every resolve/reopen/assignment produces a webhook,
-//! signed with an RSA-2048 key generated at start, delivered by a background task through a bounded
-//! queue with a 5 s timeout and retries; faults (failing endpoints, latency, duplicated or reordered
-//! webhooks) can be injected. Loopback only; state lives in memory.
+//! signed with an RSA-2048 key generated at start. Webhooks are queued per conversation when the event
+//! happens and delivered with a 5 s timeout and retries: one conversation's events strictly in order (a
+//! failing delivery holds back the later ones until it succeeds or its retries run out), different
+//! conversations in parallel, at most [`SimConfig::max_parallel_deliveries`] requests at a time, at most
+//! [`WEBHOOK_QUEUE`] webhooks unfinished before the calls that produce more wait. Faults (failing
+//! endpoints, latency, duplicated or reordered webhooks) can be injected. Loopback only; state lives in
+//! memory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -31,7 +34,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -52,8 +55,13 @@ use crate::webhook::{
 pub const PAYLOAD_VERSION: &str = "1.0";
 /// How long a webhook receiver has to answer.
 pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
-/// Capacity of the webhook delivery queue.
+/// Capacity of the webhook delivery queue: webhooks queued, held, in flight or waiting for a retry.
+/// A call whose events push the count past it waits (before answering) until there is room again.
 pub const WEBHOOK_QUEUE: usize = 4096;
+/// Default for [`SimConfig::max_parallel_deliveries`].
+pub const DEFAULT_PARALLEL_DELIVERIES: usize = 64;
+/// How long [`WebhookMode::Reorder`] holds a webhook waiting for the next one of its conversation.
+pub const REORDER_HOLD: Duration = Duration::from_millis(100);
 /// Message page size cap.
 const MAX_PAGE: usize = 50;
 /// Part kinds the simulator accepts besides the typed ones.
@@ -78,6 +86,9 @@ pub struct SimConfig {
     pub max_image_bytes: u64,
     /// File upload cap (25 MB).
     pub max_file_bytes: u64,
+    /// Webhook requests in flight at once, across conversations (default 64; 0 counts as 1). One
+    /// conversation never has more than one.
+    pub max_parallel_deliveries: usize,
 }
 
 impl Default for SimConfig {
@@ -101,6 +112,7 @@ impl Default for SimConfig {
             rate_limit_per_minute: None,
             max_image_bytes: 10 * 1024 * 1024,
             max_file_bytes: 25 * 1024 * 1024,
+            max_parallel_deliveries: DEFAULT_PARALLEL_DELIVERIES,
         }
     }
 }
@@ -109,12 +121,13 @@ impl Default for SimConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WebhookMode {
-    /// Once each, in order.
+    /// Once each, in order per conversation.
     #[default]
     Normal,
-    /// Every webhook twice.
+    /// Every webhook twice, back to back.
     Duplicate,
-    /// Pairs swapped: each webhook is held until the next one has been delivered.
+    /// Pairs swapped within a conversation: each webhook is held until the conversation's next one
+    /// has been delivered, or for [`REORDER_HOLD`] if no next one comes.
     Reorder,
 }
 
@@ -163,8 +176,12 @@ struct Inner {
     key: KeyPair,
     rng: SystemRandom,
     spki_b64: String,
-    tx: mpsc::Sender<Job>,
-    pending: AtomicUsize,
+    /// Wakes the dispatcher: a lane needs a runner, or a Reorder hold started.
+    wake: Arc<Notify>,
+    /// Signalled whenever a webhook is finished (room in the queue).
+    room: Notify,
+    /// Webhook requests in flight.
+    parallel: Semaphore,
     http: reqwest::Client,
     shutdown: CancellationToken,
 }
@@ -200,6 +217,17 @@ struct SimState {
     latency: Duration,
     mode: WebhookMode,
     deliveries: Vec<DeliveryRecord>,
+    /// Webhook lanes: one per conversation (`""` for events without one). Present while it has work.
+    lanes: HashMap<String, Lane>,
+    /// Lanes given work that have no runner yet; the dispatcher starts them.
+    to_start: Vec<String>,
+    /// Lanes holding a webhook back (Reorder).
+    holding: HashSet<String>,
+    /// Webhooks not finished: queued, held, in flight or waiting for a retry.
+    pending: usize,
+    /// Set at shutdown: no more webhooks are queued.
+    closed: bool,
+    wake: Arc<Notify>,
     window: (Instant, u32),
     last_ms: i64,
     seq: u64,
@@ -208,10 +236,20 @@ struct SimState {
 
 #[derive(Clone)]
 struct Job {
-    action: String,
+    action: &'static str,
     dedupe_key: String,
     body: Bytes,
-    signature: String,
+}
+
+/// One conversation's webhooks, delivered one at a time by a single runner task.
+#[derive(Default)]
+struct Lane {
+    /// Waiting, in delivery order.
+    ready: VecDeque<Job>,
+    /// Held back by Reorder until the lane's next webhook arrives, or until the deadline.
+    held: Option<(Instant, Job)>,
+    /// A runner task owns this lane.
+    running: bool,
 }
 
 /// An API error answer: `{code, status, message}`.
@@ -277,13 +315,6 @@ fn status_name(code: u16) -> &'static str {
     }
 }
 
-/// An event to deliver, before signing.
-struct Event {
-    action: &'static str,
-    dedupe_key: String,
-    body: Value,
-}
-
 type ApiResult = Result<Response, ApiErr>;
 
 impl FreshchatSim {
@@ -306,7 +337,8 @@ impl FreshchatSim {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(std::io::Error::other)?;
-        let (tx, rx) = mpsc::channel(WEBHOOK_QUEUE);
+        let wake = Arc::new(Notify::new());
+        let parallel = Semaphore::new(cfg.max_parallel_deliveries.max(1));
         let state = SimState {
             webhook_url: cfg.webhook_url.clone(),
             users: HashMap::new(),
@@ -322,6 +354,12 @@ impl FreshchatSim {
             latency: Duration::ZERO,
             mode: WebhookMode::Normal,
             deliveries: Vec::new(),
+            lanes: HashMap::new(),
+            to_start: Vec::new(),
+            holding: HashSet::new(),
+            pending: 0,
+            closed: false,
+            wake: wake.clone(),
             window: (Instant::now(), 0),
             last_ms: 0,
             seq: 0,
@@ -334,12 +372,13 @@ impl FreshchatSim {
             key,
             rng: SystemRandom::new(),
             spki_b64,
-            tx,
-            pending: AtomicUsize::new(0),
+            wake,
+            room: Notify::new(),
+            parallel,
             http,
             shutdown: CancellationToken::new(),
         });
-        tokio::spawn(delivery_worker(inner.clone(), rx));
+        tokio::spawn(dispatcher(inner.clone()));
         let app = router(inner.clone());
         let token = inner.shutdown.clone();
         tokio::spawn(async move {
@@ -352,7 +391,7 @@ impl FreshchatSim {
         Ok(FreshchatSim { inner })
     }
 
-    /// Stops the server and the webhook worker.
+    /// Stops the server and webhook delivery (webhooks not yet delivered are dropped).
     pub fn shutdown(&self) {
         self.inner.shutdown.cancel();
     }
@@ -512,11 +551,12 @@ impl FreshchatSim {
         self.inner.lock().deliveries.clone()
     }
 
-    /// Waits until no webhook is queued, in flight or waiting for a retry. False on timeout.
+    /// Waits until no webhook is queued, held, in flight or waiting for a retry, in any
+    /// conversation. False on timeout.
     pub async fn wait_deliveries_idle(&self, timeout: Duration) -> bool {
         let start = Instant::now();
         loop {
-            if self.inner.pending.load(Ordering::SeqCst) == 0 {
+            if self.inner.lock().pending == 0 {
                 return true;
             }
             if start.elapsed() >= timeout {
@@ -554,33 +594,31 @@ impl Inner {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Signs and queues events, in order.
-    async fn emit(&self, events: Vec<Event>) {
-        for ev in events {
-            let body = match serde_json::to_vec(&ev.body) {
-                Ok(b) => Bytes::from(b),
-                Err(_) => continue,
-            };
-            let mut sig = vec![0u8; self.key.public_modulus_len()];
-            if self
-                .key
-                .sign(&RSA_PKCS1_SHA256, &self.rng, &body, &mut sig)
-                .is_err()
-            {
-                tracing::warn!("simulator could not sign a webhook");
-                continue;
+    /// Back-pressure of the bounded webhook queue: the events of a call are queued when they happen
+    /// (under the state lock, so a conversation's webhooks are queued in the order its events
+    /// happened); the call then waits here, before answering, while the queue is over capacity.
+    async fn wait_for_room(&self) {
+        loop {
+            let room = self.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            if self.lock().pending <= WEBHOOK_QUEUE {
+                return;
             }
-            let job = Job {
-                action: ev.action.to_owned(),
-                dedupe_key: ev.dedupe_key,
-                body,
-                signature: base64::engine::general_purpose::STANDARD.encode(&sig),
-            };
-            self.pending.fetch_add(1, Ordering::SeqCst);
-            if self.tx.send(job).await.is_err() {
-                self.pending.fetch_sub(1, Ordering::SeqCst);
+            tokio::select! {
+                () = room => {}
+                () = self.shutdown.cancelled() => return,
             }
         }
+    }
+
+    /// Signs a webhook body: base64 of RSASSA-PKCS1-v1_5 / SHA-256.
+    fn sign(&self, body: &[u8]) -> Option<String> {
+        let mut sig = vec![0u8; self.key.public_modulus_len()];
+        self.key
+            .sign(&RSA_PKCS1_SHA256, &self.rng, body, &mut sig)
+            .ok()?;
+        Some(base64::engine::general_purpose::STANDARD.encode(&sig))
     }
 
     async fn post_message(
@@ -588,12 +626,11 @@ impl Inner {
         conversation_id: &str,
         msg: NewMessage,
     ) -> Result<Message, ApiErr> {
-        let mut events = Vec::new();
         let out = {
             let mut st = self.lock();
-            st.create_message(&self.cfg, conversation_id, msg, true, &mut events)
+            st.create_message(&self.cfg, conversation_id, msg, true)
         };
-        self.emit(events).await;
+        self.wait_for_room().await;
         out
     }
 
@@ -603,7 +640,6 @@ impl Inner {
         agent_id: &str,
         status: &str,
     ) -> Result<(), SimError> {
-        let mut events = Vec::new();
         {
             let mut st = self.lock();
             if !st.agents.iter().any(|a| a.0 == agent_id) {
@@ -629,12 +665,11 @@ impl Inner {
                     None,
                     actor,
                     "agent",
-                    &mut events,
                 )?,
-                _ => st.set_status(conversation_id, status, actor, "agent", &mut events)?,
+                _ => st.set_status(conversation_id, status, actor, "agent")?,
             }
         }
-        self.emit(events).await;
+        self.wait_for_room().await;
         Ok(())
     }
 
@@ -666,6 +701,50 @@ impl SimState {
         self.last_ms = ms;
         let t = chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
         (ms, t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    }
+
+    /// Queues a webhook on its conversation's lane, applying the delivery mode.
+    fn queue_webhook(&mut self, lane: &str, action: &'static str, dedupe_key: String, body: Value) {
+        if self.closed {
+            return;
+        }
+        let Ok(body) = serde_json::to_vec(&body) else {
+            return;
+        };
+        let job = Job {
+            action,
+            dedupe_key,
+            body: Bytes::from(body),
+        };
+        let copies = if self.mode == WebhookMode::Duplicate {
+            2
+        } else {
+            1
+        };
+        self.pending += copies;
+        let mut wake = false;
+        let l = self.lanes.entry(lane.to_owned()).or_default();
+        for _ in 0..copies {
+            if let Some((_, held)) = l.held.take() {
+                self.holding.remove(lane);
+                l.ready.push_back(job.clone());
+                l.ready.push_back(held);
+            } else if self.mode == WebhookMode::Reorder {
+                l.held = Some((Instant::now() + REORDER_HOLD, job.clone()));
+                self.holding.insert(lane.to_owned());
+                wake = true;
+            } else {
+                l.ready.push_back(job.clone());
+            }
+        }
+        if !l.running && !l.ready.is_empty() {
+            l.running = true;
+            self.to_start.push(lane.to_owned());
+            wake = true;
+        }
+        if wake {
+            self.wake.notify_one();
+        }
     }
 
     fn conv(&self, id: &str) -> Result<&Conv, ApiErr> {
@@ -738,7 +817,6 @@ impl SimState {
         conversation_id: &str,
         msg: NewMessage,
         check_latest: bool,
-        events: &mut Vec<Event>,
     ) -> Result<Message, ApiErr> {
         let c = self.conv(conversation_id)?;
         let user_id = c.conv.user_id.clone();
@@ -754,7 +832,7 @@ impl SimState {
         let resolved = c.conv.status == Some(ConversationStatus::Resolved);
         if resolved && msg.actor_type == ActorType::User {
             let actor = json!({"actor_type": "user", "actor_id": msg.actor_id});
-            self.set_status(conversation_id, "reopened", actor, "user", events)?;
+            self.set_status(conversation_id, "reopened", actor, "user")?;
         }
         let (_, now) = self.now();
         let c = self
@@ -790,16 +868,17 @@ impl SimState {
                 );
             }
         }
-        events.push(Event {
-            action: ACTION_MESSAGE_CREATE,
-            dedupe_key: message.id.clone(),
-            body: json!({
+        self.queue_webhook(
+            conversation_id,
+            ACTION_MESSAGE_CREATE,
+            message.id.clone(),
+            json!({
                 "actor": {"actor_type": message.actor_type.as_str(), "actor_id": message.actor_id},
                 "action": ACTION_MESSAGE_CREATE,
                 "action_time": now,
                 "data": {"message": data},
             }),
-        });
+        );
         Ok(message)
     }
 
@@ -818,7 +897,6 @@ impl SimState {
         status: &str,
         actor: Value,
         kind: &str,
-        events: &mut Vec<Event>,
     ) -> Result<(), ApiErr> {
         let (ms, now) = self.now();
         let c = self
@@ -848,22 +926,24 @@ impl SimState {
                     .as_deref()
                     .and_then(|u| self.users.get(u))
                     .map(|u| serde_json::to_value(u).unwrap_or_default());
-                events.push(Event {
-                    action: ACTION_CONVERSATION_RESOLUTION,
-                    dedupe_key: format!("{ACTION_CONVERSATION_RESOLUTION}:{id}:{now}"),
-                    body: json!({"actor": actor, "action": ACTION_CONVERSATION_RESOLUTION, "action_time": now,
+                self.queue_webhook(
+                    id,
+                    ACTION_CONVERSATION_RESOLUTION,
+                    format!("{ACTION_CONVERSATION_RESOLUTION}:{id}:{now}"),
+                    json!({"actor": actor, "action": ACTION_CONVERSATION_RESOLUTION, "action_time": now,
                         "data": {"resolve": {"resolver": kind, "resolver_id": actor_id, "conversation": conv_v,
                                              "interaction_id": interaction, "user": user}}}),
-                });
+                );
             }
             ConversationStatus::Reopened | ConversationStatus::New if was_resolved => {
-                events.push(Event {
-                    action: ACTION_CONVERSATION_REOPEN,
-                    dedupe_key: format!("{ACTION_CONVERSATION_REOPEN}:{id}:{now}"),
-                    body: json!({"actor": actor, "action": ACTION_CONVERSATION_REOPEN, "action_time": now,
+                self.queue_webhook(
+                    id,
+                    ACTION_CONVERSATION_REOPEN,
+                    format!("{ACTION_CONVERSATION_REOPEN}:{id}:{now}"),
+                    json!({"actor": actor, "action": ACTION_CONVERSATION_REOPEN, "action_time": now,
                         "data": {"reopen": {"reopener": kind, "reopener_id": actor_id, "conversation": conv_v,
                                             "interaction_id": interaction}}}),
-                });
+                );
             }
             _ => {}
         }
@@ -877,7 +957,6 @@ impl SimState {
         group: Option<String>,
         actor: Value,
         kind: &str,
-        events: &mut Vec<Event>,
     ) -> Result<(), ApiErr> {
         let (_, now) = self.now();
         let c = self
@@ -905,14 +984,15 @@ impl SimState {
         let interaction = c.interaction_id.clone();
         let conv_v = self.conv_payload(&self.convs[id]);
         let actor_id = actor.get("actor_id").cloned().unwrap_or(Value::Null);
-        events.push(Event {
-            action: ACTION_CONVERSATION_ASSIGNMENT,
-            dedupe_key: format!("{ACTION_CONVERSATION_ASSIGNMENT}:{id}:{now}"),
-            body: json!({"actor": actor, "action": ACTION_CONVERSATION_ASSIGNMENT, "action_time": now,
+        self.queue_webhook(
+            id,
+            ACTION_CONVERSATION_ASSIGNMENT,
+            format!("{ACTION_CONVERSATION_ASSIGNMENT}:{id}:{now}"),
+            json!({"actor": actor, "action": ACTION_CONVERSATION_ASSIGNMENT, "action_time": now,
                 "data": {"assignment": {"assignor": kind, "assignor_id": actor_id, "to_agent_id": to_agent,
                     "to_group_id": to_group, "from_agent_id": from_agent, "from_group_id": from_group,
                     "conversation": conv_v, "interaction_id": interaction}}}),
-        });
+        );
         Ok(())
     }
 }
@@ -933,97 +1013,168 @@ fn check_part(part: &MessagePart) -> Result<(), ApiErr> {
 
 // ---------------------------------------------------------------------------------------------
 // Webhook delivery
+//
+// Every conversation has a lane: a FIFO of webhooks filled under the state lock as events happen. A
+// lane is drained by one runner task at a time, which delivers a webhook (retries included) before
+// taking the next, so a conversation's webhooks never overtake each other. Runners of different lanes
+// run in parallel, sharing `max_parallel_deliveries` permits for the HTTP requests themselves (not
+// for the waits between retries). The dispatcher starts runners and releases Reorder holds.
 
-async fn delivery_worker(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) {
-    let mut held: Option<Job> = None;
+/// Starts lane runners, releases expired Reorder holds, and drops everything at shutdown.
+async fn dispatcher(inner: Arc<Inner>) {
     loop {
-        let next = if held.is_some() {
-            tokio::select! {
-                j = rx.recv() => j.map(Some),
-                () = tokio::time::sleep(Duration::from_millis(100)) => Some(None),
-                () = inner.shutdown.cancelled() => None,
-            }
-        } else {
-            tokio::select! {
-                j = rx.recv() => j.map(Some),
-                () = inner.shutdown.cancelled() => None,
+        let (start, deadline) = {
+            let mut st = inner.lock();
+            let now = Instant::now();
+            let mut deadline: Option<Instant> = None;
+            let SimState {
+                lanes,
+                to_start,
+                holding,
+                ..
+            } = &mut *st;
+            holding.retain(|name| {
+                let Some(l) = lanes.get_mut(name) else {
+                    return false;
+                };
+                match l.held.take() {
+                    Some((due, job)) if due <= now => {
+                        l.ready.push_back(job);
+                        if !l.running {
+                            l.running = true;
+                            to_start.push(name.clone());
+                        }
+                        false
+                    }
+                    Some((due, job)) => {
+                        l.held = Some((due, job));
+                        deadline = Some(deadline.map_or(due, |d| d.min(due)));
+                        true
+                    }
+                    None => false,
+                }
+            });
+            (std::mem::take(to_start), deadline)
+        };
+        for lane in start {
+            tokio::spawn(run_lane(inner.clone(), lane));
+        }
+        let hold = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+                None => std::future::pending().await,
             }
         };
-        let Some(next) = next else { return };
-        let mode = inner.lock().mode;
-        match next {
-            None => {
-                if let Some(h) = held.take() {
-                    deliver(inner.clone(), h, 0).await;
-                }
-            }
-            Some(job) => {
-                if let Some(h) = held.take() {
-                    deliver(inner.clone(), job, 0).await;
-                    deliver(inner.clone(), h, 0).await;
-                    continue;
-                }
-                match mode {
-                    WebhookMode::Normal => deliver(inner.clone(), job, 0).await,
-                    WebhookMode::Duplicate => {
-                        inner.pending.fetch_add(1, Ordering::SeqCst);
-                        deliver(inner.clone(), job.clone(), 0).await;
-                        deliver(inner.clone(), job, 0).await;
-                    }
-                    WebhookMode::Reorder => held = Some(job),
-                }
-            }
+        tokio::select! {
+            () = inner.wake.notified() => {}
+            () = hold => {}
+            () = inner.shutdown.cancelled() => break,
         }
+    }
+    // Shutdown: nothing new is queued; drop what no runner owns (runners drop the rest).
+    let mut st = inner.lock();
+    st.closed = true;
+    st.holding.clear();
+    for name in std::mem::take(&mut st.to_start) {
+        if let Some(l) = st.lanes.get_mut(&name) {
+            l.running = false;
+        }
+    }
+    let mut dropped = 0;
+    st.lanes.retain(|_, l| {
+        dropped += usize::from(l.held.take().is_some());
+        if l.running {
+            return true;
+        }
+        dropped += l.ready.len();
+        false
+    });
+    st.pending -= dropped;
+    drop(st);
+    inner.room.notify_waiters();
+}
+
+/// Delivers one lane's webhooks in order until the lane is empty.
+async fn run_lane(inner: Arc<Inner>, lane: String) {
+    loop {
+        let job = {
+            let mut st = inner.lock();
+            let Some(l) = st.lanes.get_mut(&lane) else {
+                return;
+            };
+            match l.ready.pop_front() {
+                Some(job) => job,
+                None => {
+                    l.running = false;
+                    if l.held.is_none() {
+                        st.lanes.remove(&lane);
+                    }
+                    return;
+                }
+            }
+        };
+        deliver(&inner, &job).await;
+        inner.lock().pending -= 1;
+        inner.room.notify_waiters();
     }
 }
 
-/// One attempt; on failure schedules the next one. `pending` drops when the job is finished.
-fn deliver(
-    inner: Arc<Inner>,
-    job: Job,
-    attempt: u32,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
-    Box::pin(deliver_once(inner, job, attempt))
-}
-
-async fn deliver_once(inner: Arc<Inner>, job: Job, attempt: u32) {
-    let url = inner.lock().webhook_url.clone();
-    let Some(url) = url else {
-        inner.pending.fetch_sub(1, Ordering::SeqCst);
+/// Delivers one webhook: the first attempt, then one retry after each of `retry_delays` while it
+/// fails. Gives up without a webhook URL or at shutdown.
+async fn deliver(inner: &Inner, job: &Job) {
+    let Some(signature) = inner.sign(&job.body) else {
+        tracing::warn!("simulator could not sign a webhook");
         return;
     };
-    let res = inner
-        .http
-        .post(&url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(SIGNATURE_HEADER, &job.signature)
-        .header(PAYLOAD_VERSION_HEADER, PAYLOAD_VERSION)
-        .header(RETRY_COUNT_HEADER, attempt.to_string())
-        .body(job.body.clone())
-        .send()
-        .await;
-    let status = res.ok().map(|r| r.status().as_u16());
-    let ok = status.is_some_and(|s| (200..300).contains(&s));
-    inner.lock().deliveries.push(DeliveryRecord {
-        action: job.action.clone(),
-        dedupe_key: job.dedupe_key.clone(),
-        status,
-        retry_count: attempt,
-    });
-    let delay = inner.cfg.retry_delays.get(attempt as usize).copied();
-    match (ok, delay) {
-        (false, Some(delay)) => {
-            let inner2 = inner.clone();
-            tokio::spawn(async move {
-                tokio::select! {
-                    () = tokio::time::sleep(delay) => deliver(inner2, job, attempt + 1).await,
-                    () = inner.shutdown.cancelled() => { inner.pending.fetch_sub(1, Ordering::SeqCst); }
+    let mut attempt: u32 = 0;
+    loop {
+        if inner.shutdown.is_cancelled() {
+            return;
+        }
+        let url = inner.lock().webhook_url.clone();
+        let Some(url) = url else { return };
+        let status = {
+            let Ok(_permit) = inner.parallel.acquire().await else {
+                return;
+            };
+            let res = inner
+                .http
+                .post(&url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(SIGNATURE_HEADER, &signature)
+                .header(PAYLOAD_VERSION_HEADER, PAYLOAD_VERSION)
+                .header(RETRY_COUNT_HEADER, attempt.to_string())
+                .body(job.body.clone())
+                .send()
+                .await;
+            match res {
+                Ok(r) => {
+                    let s = r.status().as_u16();
+                    // Read the answer so the connection can be reused; its content does not matter.
+                    let _ = r.bytes().await;
+                    Some(s)
                 }
-            });
+                Err(_) => None,
+            }
+        };
+        let ok = status.is_some_and(|s| (200..300).contains(&s));
+        inner.lock().deliveries.push(DeliveryRecord {
+            action: job.action.to_owned(),
+            dedupe_key: job.dedupe_key.clone(),
+            status,
+            retry_count: attempt,
+        });
+        if ok {
+            return;
         }
-        _ => {
-            inner.pending.fetch_sub(1, Ordering::SeqCst);
+        let Some(delay) = inner.cfg.retry_delays.get(attempt as usize).copied() else {
+            return;
+        };
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = inner.shutdown.cancelled() => return,
         }
+        attempt += 1;
     }
 }
 
@@ -1433,7 +1584,6 @@ async fn create_conversation(State(inner): State<Arc<Inner>>, body: Bytes) -> Ap
             "status must be new, assigned, resolved or reopened",
         ));
     }
-    let mut events = Vec::new();
     let conv = {
         let mut st = inner.lock();
         st.user(&user_id)?;
@@ -1469,11 +1619,11 @@ async fn create_conversation(State(inner): State<Arc<Inner>>, body: Bytes) -> Ap
         );
         st.conv_order.push(id.clone());
         for m in b.messages {
-            st.create_message(&inner.cfg, &id, m, false, &mut events)?;
+            st.create_message(&inner.cfg, &id, m, false)?;
         }
         st.conv(&id)?.conv.clone()
     };
-    inner.emit(events).await;
+    inner.wait_for_room().await;
     Ok(created(conv))
 }
 
@@ -1509,7 +1659,6 @@ async fn update_conversation(
             ));
         }
     }
-    let mut events = Vec::new();
     let conv = {
         let mut st = inner.lock();
         let current = st.conv(&id)?.conv.clone();
@@ -1540,15 +1689,14 @@ async fn update_conversation(
                 b.assigned_group_id,
                 actor.clone(),
                 "system",
-                &mut events,
             )?;
         }
         if let Some(s) = b.status.as_deref().filter(|s| *s != "assigned") {
-            st.set_status(&id, s, actor, "system", &mut events)?;
+            st.set_status(&id, s, actor, "system")?;
         }
         st.conv(&id)?.conv.clone()
     };
-    inner.emit(events).await;
+    inner.wait_for_room().await;
     Ok(ok(conv))
 }
 
