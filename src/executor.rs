@@ -148,16 +148,18 @@ impl Executor {
         };
         match ev {
             ZaloEvent::OaMessage(m) => {
+                // Order matters: the journal marks a send `sent` and records its message id in one
+                // transaction. Asking "in flight?" first means that when it says no, the id is
+                // already there for the second question; the other order can miss both.
+                let in_flight = m.admin_id.is_none()
+                    && self.store.zalo_send_in_flight(m.user_id.clone()).await?;
                 k.own_message = self
                     .store
                     .known_zalo_message(m.msg_id.clone())
                     .await?
                     .as_deref()
                     == Some("to_zalo");
-                if !k.own_message && m.admin_id.is_none() {
-                    k.own_send_in_flight =
-                        self.store.zalo_send_in_flight(m.user_id.clone()).await?;
-                }
+                k.own_send_in_flight = in_flight && !k.own_message;
             }
             ZaloEvent::UserReacted { msg_id, .. } => {
                 k.reacted_text = self.store.zalo_message_preview(msg_id.clone()).await?;
@@ -1240,7 +1242,9 @@ impl Executor {
         if !self.tokens.status().connected {
             return Ok(0);
         }
-        let mut queued = 0;
+        // Collect first, then queue oldest first: messages within one millisecond then keep their
+        // order through the inbox id.
+        let mut missed = Vec::new();
         'pages: for page in 0..max_pages {
             let offset = page * 10;
             let history = self
@@ -1253,29 +1257,31 @@ impl Executor {
             if history.is_empty() {
                 break;
             }
-            for h in &history {
+            for h in history {
                 if h.time_ms <= anchor {
                     break 'pages;
                 }
-                if !h.from_user {
-                    continue;
+                if h.from_user {
+                    missed.push(h);
                 }
-                let (event_name, body) = history_event(h, self.zalo.app_id(), &self.oa_id());
-                let ingested = self
-                    .store
-                    .ingest(store::NewEvent {
-                        source: Source::Zalo,
-                        dedupe_key: h.message_id.clone(),
-                        lane: format!("zalo:{}", h.from_id),
-                        event_name: event_name.to_string(),
-                        body: serde_json::to_vec(&body)
-                            .map_err(|e| SyncError::Other(e.to_string()))?,
-                        event_time: h.time_ms,
-                    })
-                    .await?;
-                if matches!(ingested, store::Ingested::New(_)) {
-                    queued += 1;
-                }
+            }
+        }
+        let mut queued = 0;
+        for h in missed.iter().rev() {
+            let (event_name, body) = history_event(h, self.zalo.app_id(), &self.oa_id());
+            let ingested = self
+                .store
+                .ingest(store::NewEvent {
+                    source: Source::Zalo,
+                    dedupe_key: h.message_id.clone(),
+                    lane: format!("zalo:{}", h.from_id),
+                    event_name: event_name.to_string(),
+                    body: serde_json::to_vec(&body).map_err(|e| SyncError::Other(e.to_string()))?,
+                    event_time: h.time_ms,
+                })
+                .await?;
+            if matches!(ingested, store::Ingested::New(_)) {
+                queued += 1;
             }
         }
         if queued > 0 {
