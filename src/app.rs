@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use zfsync_freshchat::{FreshchatClient, WebhookKey};
@@ -164,7 +164,7 @@ impl Application {
             .to_string();
         let state = AppState {
             store: services.store.clone(),
-            wake: Arc::new(Notify::new()),
+            lanes: crate::lanes::LaneSignal::new(),
             zalo_app_id: config.zalo.app_id.clone(),
             zalo_oa_secret: config.zalo_oa_secret_key(),
             freshchat_key: key,
@@ -217,7 +217,7 @@ impl Application {
         let dispatcher = Dispatcher::new(
             self.services.store.clone(),
             self.executor.clone(),
-            self.state.wake.clone(),
+            self.state.lanes.clone(),
             self.config.sync.max_concurrent_lanes,
             policy,
         );

@@ -1,14 +1,16 @@
 //! Lanes: one per conversation, strictly in arrival order; different lanes run concurrently, up to
 //! `sync.max_concurrent_lanes`.
 //!
-//! The dispatcher wakes on every new event (and at the next due retry), asks the store for the
-//! oldest pending event of each idle lane, and starts a worker per lane. A worker drains its lane
-//! one event at a time and stops when the lane is empty or its head waits for a retry, so a failing
-//! event blocks only its own lane. Transient failures retry with exponential backoff and jitter
+//! The HTTP server signals the lane of every new event; the dispatcher keeps ready and waiting
+//! lanes in memory (no inbox scan per webhook; a sweep every few seconds catches anything else,
+//! such as events replayed from another process) and starts a worker per lane. A worker drains its
+//! lane in order, reading a batch at a time, and stops when the lane is empty or its head waits for
+//! a retry, so a failing event blocks only its own lane. Transient failures retry with exponential backoff and jitter
 //! (honouring Retry-After); a permanent failure, or one that outlives the retry budget, leaves the
 //! event `failed` with its reason for an operator to list and replay.
 
-use std::collections::HashSet;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,14 +18,13 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::error::SyncError;
 use crate::executor::{Executor, Outcome};
 use crate::store::{now_ms, InboxRow, Source, Store};
 
 /// How long a deferred event (a possible echo of an own send in flight) waits.
 const DEFER_MS: i64 = 1_000;
-/// The dispatcher looks at the store at least this often even without a wake-up.
-const IDLE_POLL: Duration = Duration::from_secs(1);
+/// The safety sweep: how often the dispatcher asks the store for due lanes regardless of signals.
+const SWEEP_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -49,119 +50,282 @@ impl RetryPolicy {
     }
 }
 
+/// Which lanes have work, kept in memory so that a webhook never costs a scan of the inbox.
+#[derive(Debug, Default)]
+struct LaneState {
+    /// Lanes with events to run now, in the order they became ready.
+    ready: VecDeque<String>,
+    queued: HashSet<String>,
+    /// Lanes whose head waits for a retry, by due time.
+    waiting: BinaryHeap<Reverse<(i64, String)>>,
+    busy: HashSet<String>,
+    /// Busy lanes that got a new event while running (the worker looks again before it stops).
+    dirty: HashSet<String>,
+}
+
+/// The handle the HTTP server uses to say "this lane has a new event".
+#[derive(Debug, Clone, Default)]
+pub struct LaneSignal {
+    state: Arc<Mutex<LaneState>>,
+    wake: Arc<Notify>,
+}
+
+impl LaneSignal {
+    pub fn new() -> LaneSignal {
+        LaneSignal::default()
+    }
+
+    /// Marks a lane as having work and wakes the dispatcher.
+    pub fn notify(&self, lane: &str) {
+        if let Ok(mut st) = self.state.lock() {
+            if st.busy.contains(lane) {
+                st.dirty.insert(lane.to_string());
+                return;
+            }
+            if st.queued.insert(lane.to_string()) {
+                st.ready.push_back(lane.to_string());
+            }
+        }
+        self.wake.notify_one();
+    }
+
+    fn schedule_retry(&self, lane: &str, due: i64) {
+        if let Ok(mut st) = self.state.lock() {
+            st.waiting.push(Reverse((due, lane.to_string())));
+        }
+    }
+}
+
 /// Runs lanes until cancelled.
 #[derive(Debug)]
 pub struct Dispatcher {
     store: Store,
     executor: Arc<Executor>,
-    wake: Arc<Notify>,
+    signal: LaneSignal,
     max_lanes: usize,
     policy: RetryPolicy,
-    busy: Arc<Mutex<HashSet<String>>>,
 }
+
+/// How many events a lane worker reads at once.
+const LANE_BATCH: usize = 32;
 
 impl Dispatcher {
     pub fn new(
         store: Store,
         executor: Arc<Executor>,
-        wake: Arc<Notify>,
+        signal: LaneSignal,
         max_lanes: usize,
         policy: RetryPolicy,
     ) -> Self {
         Dispatcher {
             store,
             executor,
-            wake,
+            signal,
             max_lanes,
             policy,
-            busy: Arc::new(Mutex::new(HashSet::new())),
         }
     }
 
-    fn busy_lanes(&self) -> Vec<String> {
-        self.busy
+    /// Queues every lane the store says is due (start-up, and a periodic safety sweep that also
+    /// picks up events replayed by `zfsync failed retry` from another process).
+    async fn sweep(&self) {
+        let busy: Vec<String> = self
+            .signal
+            .state
             .lock()
-            .map(|b| b.iter().cloned().collect())
-            .unwrap_or_default()
+            .map(|s| s.busy.iter().cloned().collect())
+            .unwrap_or_default();
+        match self.store.due_lane_heads(now_ms(), usize::MAX, busy).await {
+            Ok(lanes) => {
+                for lane in lanes {
+                    self.signal.notify(&lane);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read the inbox"),
+        }
     }
 
     pub async fn run(self, shutdown: CancellationToken, tracker: TaskTracker) {
         let this = Arc::new(self);
+        this.sweep().await;
+        let mut next_sweep = tokio::time::Instant::now() + SWEEP_EVERY;
         loop {
-            let busy = this.busy_lanes();
-            let free = this.max_lanes.saturating_sub(busy.len());
-            if free > 0 {
-                match this.store.due_lane_heads(now_ms(), free, busy).await {
-                    Ok(lanes) => {
-                        for lane in lanes {
-                            let inserted = this
-                                .busy
-                                .lock()
-                                .map(|mut b| b.insert(lane.clone()))
-                                .unwrap_or(false);
-                            if !inserted {
-                                continue;
-                            }
-                            let worker = this.clone();
-                            let stop = shutdown.clone();
-                            tracker.spawn(async move {
-                                worker.drain_lane(&lane, &stop).await;
-                                if let Ok(mut b) = worker.busy.lock() {
-                                    b.remove(&lane);
-                                }
-                                worker.wake.notify_one();
-                            });
+            // Retries that came due join the ready queue.
+            let now = now_ms();
+            let mut to_start = Vec::new();
+            let next_due = {
+                let Ok(mut st) = this.signal.state.lock() else {
+                    return;
+                };
+                while let Some(Reverse((due, _))) = st.waiting.peek() {
+                    if *due > now {
+                        break;
+                    }
+                    if let Some(Reverse((_, lane))) = st.waiting.pop() {
+                        if !st.busy.contains(&lane) && st.queued.insert(lane.clone()) {
+                            st.ready.push_back(lane);
                         }
                     }
-                    Err(e) => tracing::error!(error = %e, "cannot read the inbox"),
                 }
-            }
-            metrics::gauge!("zfsync_lanes_active")
-                .set(this.busy.lock().map(|b| b.len()).unwrap_or(0) as f64);
-            let sleep = match this.store.next_due_at().await {
-                Ok(Some(at)) => Duration::from_millis(
-                    (at - now_ms()).clamp(0, IDLE_POLL.as_millis() as i64) as u64,
-                ),
-                _ => IDLE_POLL,
+                while st.busy.len() < this.max_lanes {
+                    let Some(lane) = st.ready.pop_front() else {
+                        break;
+                    };
+                    st.queued.remove(&lane);
+                    st.busy.insert(lane.clone());
+                    to_start.push(lane);
+                }
+                metrics::gauge!("zfsync_lanes_active").set(st.busy.len() as f64);
+                st.waiting.peek().map(|Reverse((due, _))| *due)
             };
+            for lane in to_start {
+                let worker = this.clone();
+                let stop = shutdown.clone();
+                tracker.spawn(async move {
+                    worker.drain_lane(&lane, &stop).await;
+                    worker.wake_after_lane(&lane);
+                });
+            }
+            let until_due = next_due
+                .map(|d| Duration::from_millis((d - now_ms()).max(1) as u64))
+                .unwrap_or(SWEEP_EVERY);
+            let sleep =
+                until_due.min(next_sweep.saturating_duration_since(tokio::time::Instant::now()));
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = this.wake.notified() => {}
-                _ = tokio::time::sleep(sleep.max(Duration::from_millis(5))) => {}
+                _ = this.signal.wake.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+            }
+            if tokio::time::Instant::now() >= next_sweep {
+                this.sweep().await;
+                next_sweep = tokio::time::Instant::now() + SWEEP_EVERY;
             }
         }
     }
 
+    /// A worker stopped: free the lane, and run it again if it got work meanwhile.
+    fn wake_after_lane(&self, lane: &str) {
+        let again = match self.signal.state.lock() {
+            Ok(mut st) => {
+                st.busy.remove(lane);
+                st.dirty.remove(lane)
+            }
+            Err(_) => false,
+        };
+        if again {
+            self.signal.notify(lane);
+        } else {
+            self.signal.wake.notify_one();
+        }
+    }
+
+    /// Runs a lane's events in order until it is empty or its head must wait for a retry.
     async fn drain_lane(&self, lane: &str, stop: &CancellationToken) {
-        while !stop.is_cancelled() {
-            let row = match self.store.lane_head(lane.to_string()).await {
-                Ok(Some(r)) => r,
-                Ok(None) => return,
+        // Where this worker is in the lane: events before it are finished (their final state is
+        // being written), so reads need not wait for those writes to commit.
+        let mut cursor: Option<(i64, i64)> = None;
+        let mut writes = Vec::new();
+        'lane: while !stop.is_cancelled() {
+            if let Ok(mut st) = self.signal.state.lock() {
+                st.dirty.remove(lane);
+            }
+            let rows = match self
+                .store
+                .lane_next(lane.to_string(), cursor, LANE_BATCH)
+                .await
+            {
+                Ok(rows) => rows,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read a lane");
-                    return;
+                    break;
                 }
             };
-            if row.next_attempt_at > now_ms() {
-                return;
+            if rows.is_empty() {
+                // Events stored while this batch ran set `dirty`: look once more before stopping.
+                let dirty = self
+                    .signal
+                    .state
+                    .lock()
+                    .map(|mut s| s.dirty.remove(lane))
+                    .unwrap_or(false);
+                if dirty {
+                    continue;
+                }
+                break;
             }
-            self.process(row).await;
+            for row in rows {
+                if stop.is_cancelled() {
+                    break 'lane;
+                }
+                if row.next_attempt_at > now_ms() {
+                    self.signal.schedule_retry(lane, row.next_attempt_at);
+                    break 'lane;
+                }
+                let key = (row.event_time, row.id);
+                match process_event(&self.store, &self.executor, &self.policy, row).await {
+                    Finished::Final(write) => {
+                        writes.push(write);
+                        cursor = Some(key);
+                    }
+                    Finished::Retry(due) => {
+                        self.signal.schedule_retry(lane, due);
+                        break 'lane;
+                    }
+                }
+            }
         }
-    }
-
-    /// Handles one event and records how it ended.
-    pub async fn process(&self, row: InboxRow) {
-        process_event(&self.store, &self.executor, &self.policy, row).await
+        // The lane's final states are committed before it is handed back.
+        for w in writes {
+            if let Ok(Err(e)) = w.await {
+                tracing::error!(error = %e, "cannot record the outcome of an event; it will be handled again");
+            }
+        }
+        if stop.is_cancelled() {
+            return;
+        }
+        // An event stored meanwhile with an earlier platform time than the cursor is still here:
+        // hand the lane back for another run, or for its retry time.
+        match self.store.lane_next(lane.to_string(), None, 1).await {
+            Ok(rows) => {
+                if let Some(head) = rows.first() {
+                    if head.next_attempt_at > now_ms() {
+                        self.signal.schedule_retry(lane, head.next_attempt_at);
+                    } else if let Ok(mut st) = self.signal.state.lock() {
+                        st.dirty.insert(lane.to_string());
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read a lane"),
+        }
     }
 }
 
-/// Handles one event and records how it ended (shared by the dispatcher and tests).
+/// How an event left the lane.
+pub enum Finished {
+    /// Done, ignored or failed: the write recording it (not awaited by the lane, so it shares the
+    /// next group commit; an event whose write is lost is simply handled again, and its journal
+    /// keeps every external effect from repeating).
+    Final(tokio::task::JoinHandle<Result<(), crate::store::StoreError>>),
+    /// Not finished: try again at this time (unix ms); the lane waits.
+    Retry(i64),
+}
+
+impl std::fmt::Debug for Finished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Finished::Final(_) => f.write_str("Final"),
+            Finished::Retry(t) => write!(f, "Retry({t})"),
+        }
+    }
+}
+
+/// Handles one event and records how it ended.
 pub async fn process_event(
     store: &Store,
     executor: &Executor,
     policy: &RetryPolicy,
     row: InboxRow,
-) {
+) -> Finished {
     let direction = match row.source {
         Source::Zalo => "to_freshchat",
         Source::Freshchat => "to_zalo",
@@ -171,79 +335,81 @@ pub async fn process_event(
     metrics::histogram!("zfsync_event_processing_seconds", "direction" => direction)
         .record(started.elapsed().as_secs_f64());
     let attempts = row.attempts + 1;
-    let recorded = match result {
-        Ok(Outcome::Done) => store.finish_event(row.id, None).await,
+    let id = row.id;
+    match result {
+        Ok(Outcome::Done) => finish(
+            store,
+            move |s| async move { s.finish_event(id, None).await },
+        ),
         Ok(Outcome::Ignored(reason)) => {
             tracing::debug!(event = %row.event_name, %reason, "event ignored");
             metrics::counter!("zfsync_events_ignored_total", "direction" => direction).increment(1);
-            store.finish_event(row.id, Some(reason)).await
+            finish(store, move |s| async move {
+                s.finish_event(id, Some(reason)).await
+            })
         }
         Ok(Outcome::Deferred) => {
             let next = now_ms() + DEFER_MS;
-            if attempts as u32 >= policy.max_attempts {
-                // The send it waited for never completed: treat the message as not ours after all.
-                store
-                    .retry_event(
-                        row.id,
-                        0,
-                        next,
-                        "waited for an own send".into(),
-                        "deferred".into(),
-                    )
-                    .await
+            // After the retry budget the send it waited for is taken as never completed; the
+            // counter restarts so the echo is planned afresh (as another app's message).
+            let counted = if attempts as u32 >= policy.max_attempts {
+                0
             } else {
-                store
-                    .retry_event(
-                        row.id,
-                        attempts,
-                        next,
-                        "waiting for an own send to finish".into(),
-                        "deferred".into(),
-                    )
-                    .await
+                attempts
+            };
+            let detail = "waiting for an own send to finish".to_string();
+            retry(store, id, counted, next, detail, "deferred".into()).await
+        }
+        Err(e) => {
+            let class = e.class();
+            let message = e.to_string();
+            if e.is_transient() && (attempts as u32) < policy.max_attempts {
+                let delay = policy.delay_ms(attempts as u32, e.retry_after());
+                tracing::warn!(event = %row.event_name, attempts, delay_ms = delay, error = %message, "transient failure; will retry");
+                metrics::counter!("zfsync_retries_total", "direction" => direction, "class" => class).increment(1);
+                retry(
+                    store,
+                    id,
+                    attempts,
+                    now_ms() + delay as i64,
+                    message,
+                    class.to_string(),
+                )
+                .await
+            } else {
+                tracing::error!(event = %row.event_name, attempts, error = %message, "event failed; kept for replay ('zfsync failed list')");
+                metrics::counter!("zfsync_failures_total", "direction" => direction, "class" => class).increment(1);
+                executor.explain_failure(&row, &e).await;
+                let class = class.to_string();
+                finish(store, move |s| async move {
+                    s.fail_event(id, attempts, message, class).await
+                })
             }
         }
-        Err(e) => record_failure(store, executor, policy, &row, attempts, e, direction).await,
-    };
-    if let Err(e) = recorded {
-        tracing::error!(error = %e, "cannot record the outcome of an event; it will be handled again");
     }
 }
 
-async fn record_failure(
+fn finish<F, Fut>(store: &Store, write: F) -> Finished
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: std::future::Future<Output = Result<(), crate::store::StoreError>> + Send + 'static,
+{
+    Finished::Final(tokio::spawn(write(store.clone())))
+}
+
+async fn retry(
     store: &Store,
-    executor: &Executor,
-    policy: &RetryPolicy,
-    row: &InboxRow,
+    id: i64,
     attempts: i64,
-    e: SyncError,
-    direction: &'static str,
-) -> Result<(), crate::store::StoreError> {
-    let class = e.class();
-    let message = e.to_string();
-    if e.is_transient() && (attempts as u32) < policy.max_attempts {
-        let delay = policy.delay_ms(attempts as u32, e.retry_after());
-        tracing::warn!(event = %row.event_name, attempts, delay_ms = delay, error = %message, "transient failure; will retry");
-        metrics::counter!("zfsync_retries_total", "direction" => direction, "class" => class)
-            .increment(1);
-        store
-            .retry_event(
-                row.id,
-                attempts,
-                now_ms() + delay as i64,
-                message,
-                class.to_string(),
-            )
-            .await
-    } else {
-        tracing::error!(event = %row.event_name, attempts, error = %message, "event failed; kept for replay ('zfsync failed list')");
-        metrics::counter!("zfsync_failures_total", "direction" => direction, "class" => class)
-            .increment(1);
-        executor.explain_failure(row, &e).await;
-        store
-            .fail_event(row.id, attempts, message, class.to_string())
-            .await
+    next: i64,
+    error: String,
+    class: String,
+) -> Finished {
+    // Awaited: the lane must see the new due time before it looks at its head again.
+    if let Err(e) = store.retry_event(id, attempts, next, error, class).await {
+        tracing::error!(error = %e, "cannot record a retry; the event will be handled again");
     }
+    Finished::Retry(next)
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use secrecy::SecretString;
 use serde::Deserialize;
-use tokio::sync::Notify;
+
 use zfsync_freshchat::WebhookKey;
 use zfsync_zalo::ZaloClient;
 
@@ -31,7 +31,7 @@ pub const ROUTE_OAUTH_CALLBACK: &str = "/oauth/zalo/callback";
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub store: Store,
-    pub wake: Arc<Notify>,
+    pub lanes: crate::lanes::LaneSignal,
     pub zalo_app_id: String,
     pub zalo_oa_secret: SecretString,
     pub freshchat_key: WebhookKey,
@@ -79,11 +79,12 @@ fn reject(
 
 async fn accept(state: &AppState, ev: NewEvent) -> Response {
     let source = ev.source.as_str();
+    let lane = ev.lane.clone();
     match state.store.ingest(ev).await {
         Ok(Ingested::New(_)) => {
             metrics::counter!("zfsync_webhooks_total", "source" => source, "result" => "stored")
                 .increment(1);
-            state.wake.notify_one();
+            state.lanes.notify(&lane);
             (
                 StatusCode::OK,
                 Json(serde_json::json!({ "status": "stored" })),

@@ -59,6 +59,7 @@ pub struct InboxRow {
     pub next_attempt_at: i64,
     pub last_error: Option<String>,
     pub error_class: Option<String>,
+    pub event_time: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -108,7 +109,8 @@ pub struct SourceStats {
     pub last_received_at: Option<i64>,
 }
 
-const INBOX_COLUMNS: &str = "id, source, lane, event_name, body, received_at, state, attempts, next_attempt_at, last_error, error_class";
+const INBOX_COLUMNS: &str =
+    "id, source, lane, event_name, body, received_at, state, attempts, next_attempt_at, last_error, error_class, event_time";
 
 fn inbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
     let source: String = r.get(1)?;
@@ -124,6 +126,7 @@ fn inbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
         next_attempt_at: r.get(8)?,
         last_error: r.get(9)?,
         error_class: r.get(10)?,
+        event_time: r.get(11)?,
     })
 }
 
@@ -224,6 +227,25 @@ impl Store {
                 inbox_row,
             )
             .optional()?)
+        })
+        .await
+    }
+
+    /// The next pending events of a lane in lane order, after `cursor` (event_time, id) when given.
+    pub async fn lane_next(
+        &self,
+        lane: String,
+        cursor: Option<(i64, i64)>,
+        limit: usize,
+    ) -> Result<Vec<InboxRow>, StoreError> {
+        self.read(move |c| {
+            let (t, id) = cursor.unwrap_or((i64::MIN, i64::MIN));
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {INBOX_COLUMNS} FROM inbox WHERE state = 'pending' AND lane = ?1
+                 AND (event_time, id) > (?2, ?3) ORDER BY event_time, id LIMIT ?4"
+            ))?;
+            let rows = stmt.query_map(params![lane, t, id, limit as i64], inbox_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
     }

@@ -226,10 +226,12 @@ async fn messages_zalo_never_delivered_are_caught_up_from_history() {
     env.stop_daemon().await;
     // Zalo gives up on the webhook: these are never delivered.
     env.zalo.set_webhook_url(None);
+    // Zalo orders by millisecond timestamps; a person never sends two messages in one.
     for i in 0..3 {
         env.zalo
             .user_sends(u, UserAction::Text(format!("while down {i}")))
             .await;
+        tokio::time::sleep(Duration::from_millis(3)).await;
     }
     env.zalo
         .set_webhook_url(Some(format!("{}/webhooks/zalo", env.daemon_url())));
