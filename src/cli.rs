@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{Args, CommandFactory as _, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
@@ -322,6 +322,7 @@ async fn wait_for_signal() {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use clap::CommandFactory as _;
 
     /// Zalo codes and tokens are base64url and may start with '-'.
     #[test]
