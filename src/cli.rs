@@ -228,7 +228,7 @@ async fn connect_zalo(
             expires_in: std::time::Duration::from_secs(25 * 3600),
         };
         // The operator at the console is trusted to switch OA when zalo.oa_id is not set.
-        crate::oauth::store_pasted(
+        crate::oauth::accept_pair(
             &services.zalo,
             &services.tokens,
             pair,

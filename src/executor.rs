@@ -44,24 +44,14 @@ pub enum Outcome {
 }
 
 pub struct Executor {
-    pub store: Store,
-    pub zalo: ZaloClient,
-    pub freshchat: FreshchatClient,
-    pub tokens: Arc<TokenManager>,
-    pub rules: Arc<Rules>,
-    pub oa_id: Option<String>,
-    pub freshchat_app_id: Option<String>,
-    pub channel_id: Option<String>,
-    pub channel_name: Option<String>,
-    pub public_url: String,
-    pub hosted_file_ttl_ms: i64,
+    parts: ExecutorParts,
     resolved_channel: OnceCell<String>,
 }
 
 impl std::fmt::Debug for Executor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Executor")
-            .field("oa_id", &self.oa_id)
+            .field("oa_id", &self.parts.oa_id)
             .finish_non_exhaustive()
     }
 }
@@ -82,27 +72,18 @@ pub struct ExecutorParts {
 }
 
 impl Executor {
-    pub fn new(p: ExecutorParts) -> Executor {
+    pub fn new(parts: ExecutorParts) -> Executor {
         Executor {
-            store: p.store,
-            zalo: p.zalo,
-            freshchat: p.freshchat,
-            tokens: p.tokens,
-            rules: p.rules,
-            oa_id: p.oa_id,
-            freshchat_app_id: p.freshchat_app_id,
-            channel_id: p.channel_id,
-            channel_name: p.channel_name,
-            public_url: p.public_url,
-            hosted_file_ttl_ms: p.hosted_file_ttl_ms,
+            parts,
             resolved_channel: OnceCell::new(),
         }
     }
 
     fn oa_id(&self) -> String {
-        self.oa_id
+        self.parts
+            .oa_id
             .clone()
-            .or_else(|| self.tokens.status().oa_id)
+            .or_else(|| self.parts.tokens.status().oa_id)
             .unwrap_or_default()
     }
 
@@ -130,13 +111,13 @@ impl Executor {
                 let ev = zfsync_zalo::parse_event(&row.body)
                     .map_err(|e| SyncError::BadEvent(e.to_string()))?;
                 let k = self.zalo_knowledge(&ev).await?;
-                Ok(plan_zalo(&ev, &k, &self.rules))
+                Ok(plan_zalo(&ev, &k, &self.parts.rules))
             }
             Source::Freshchat => {
                 let ev = zfsync_freshchat::parse_event(&row.body)
                     .map_err(|e| SyncError::BadEvent(e.to_string()))?;
                 let k = self.freshchat_knowledge(&ev).await?;
-                Ok(plan_freshchat(&ev, &k, &self.rules))
+                Ok(plan_freshchat(&ev, &k, &self.parts.rules))
             }
         }
     }
@@ -152,8 +133,13 @@ impl Executor {
                 // transaction. Asking "in flight?" first means that when it says no, the id is
                 // already there for the second question; the other order can miss both.
                 let in_flight = m.admin_id.is_none()
-                    && self.store.zalo_send_in_flight(m.user_id.clone()).await?;
+                    && self
+                        .parts
+                        .store
+                        .zalo_send_in_flight(m.user_id.clone())
+                        .await?;
                 k.own_message = self
+                    .parts
                     .store
                     .known_zalo_message(m.msg_id.clone())
                     .await?
@@ -162,7 +148,11 @@ impl Executor {
                 k.own_send_in_flight = in_flight && !k.own_message;
             }
             ZaloEvent::UserReacted { msg_id, .. } => {
-                k.reacted_text = self.store.zalo_message_preview(msg_id.clone()).await?;
+                k.reacted_text = self
+                    .parts
+                    .store
+                    .zalo_message_preview(msg_id.clone())
+                    .await?;
             }
             _ => {}
         }
@@ -175,7 +165,11 @@ impl Executor {
     ) -> Result<FreshchatKnowledge, SyncError> {
         let mut k = FreshchatKnowledge::default();
         if let WebhookEvent::MessageCreate { message, .. } = ev {
-            k.own_message = self.store.own_freshchat_message(message.id.clone()).await?;
+            k.own_message = self
+                .parts
+                .store
+                .own_freshchat_message(message.id.clone())
+                .await?;
             // Only agent/bot normal messages need the Zalo side; skip the lookups for the rest.
             let relevant = matches!(message.message_type, MessageType::Normal)
                 && matches!(message.actor_type, ActorType::Agent | ActorType::Bot);
@@ -196,6 +190,7 @@ impl Executor {
         conversation_id: &str,
     ) -> Result<Option<String>, SyncError> {
         if let Some(u) = self
+            .parts
             .store
             .zalo_user_of_conversation(conversation_id.to_string())
             .await?
@@ -205,7 +200,7 @@ impl Executor {
         let conv = match timed(
             "freshchat",
             "get_conversation",
-            self.freshchat.get_conversation(conversation_id),
+            self.parts.freshchat.get_conversation(conversation_id),
         )
         .await
         {
@@ -216,7 +211,13 @@ impl Executor {
         let Some(user_id) = conv.user_id.clone() else {
             return Ok(None);
         };
-        let user = match timed("freshchat", "get_user", self.freshchat.get_user(&user_id)).await {
+        let user = match timed(
+            "freshchat",
+            "get_user",
+            self.parts.freshchat.get_user(&user_id),
+        )
+        .await
+        {
             Ok(u) => u,
             Err(FreshchatError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
@@ -224,7 +225,7 @@ impl Executor {
         let zalo_user = user
             .reference_id
             .as_deref()
-            .and_then(|r| zalo_user_from_reference(r, &self.rules));
+            .and_then(|r| zalo_user_from_reference(r, &self.parts.rules));
         if let Some(z) = &zalo_user {
             tracing::info!(
                 conversation_id,
@@ -240,7 +241,8 @@ impl Executor {
                 first_seen_at: now_ms(),
             };
             let (zz, conv_id) = (z.clone(), conversation_id.to_string());
-            self.store
+            self.parts
+                .store
                 .write(move |c| {
                     store::put_contact(c, &contact)?;
                     store::put_conversation(c, &zz, &conv_id, None)
@@ -252,7 +254,7 @@ impl Executor {
 
     async fn run_step(&self, row: &InboxRow, idx: i64, step: &Step) -> Result<(), SyncError> {
         if step.is_external() {
-            if let Some(j) = self.store.step(row.id, idx).await? {
+            if let Some(j) = self.parts.store.step(row.id, idx).await? {
                 if j.state == "sent" {
                     return Ok(());
                 }
@@ -299,7 +301,10 @@ impl Executor {
                 following,
             } => self.record_follow(row, idx, zalo_user_id, *following).await,
             Step::RecordReceipt { msg_ids, seen, .. } => {
-                self.store.record_receipts(msg_ids.clone(), *seen).await?;
+                self.parts
+                    .store
+                    .record_receipts(msg_ids.clone(), *seen)
+                    .await?;
                 Ok(())
             }
         }
@@ -327,20 +332,23 @@ impl Executor {
                 "ensure_contact called with another step".into(),
             ));
         };
-        if let Some(c) = self.store.contact(zalo_user_id.clone()).await? {
+        if let Some(c) = self.parts.store.contact(zalo_user_id.clone()).await? {
             if !c.profile_complete {
                 self.complete_profile(&c, first_name, last_name).await;
             }
             return Ok(c);
         }
-        self.store
+        self.parts
+            .store
             .begin_step(row.id, idx, step.kind(), None)
             .await?;
         // A user found by reference_id is reused: a lost store never duplicates users.
         let existing = timed(
             "freshchat",
             "find_users_by_reference_id",
-            self.freshchat.find_users_by_reference_id(reference_id),
+            self.parts
+                .freshchat
+                .find_users_by_reference_id(reference_id),
         )
         .await?;
         let found = existing
@@ -360,8 +368,8 @@ impl Executor {
                 first_seen_at: now_ms(),
             },
             None => {
-                let profile = self.tokens.call(|t| {
-                    let z = self.zalo.clone();
+                let profile = self.parts.tokens.call(|t| {
+                    let z = self.parts.zalo.clone();
                     let uid = zalo_user_id.clone();
                     async move { z.user_detail(&t, &uid).await }
                 });
@@ -396,7 +404,7 @@ impl Executor {
                 let user = timed(
                     "freshchat",
                     "create_user",
-                    self.freshchat.create_user(&new_user),
+                    self.parts.freshchat.create_user(&new_user),
                 )
                 .await?;
                 tracing::info!(freshchat_user_id = %user.id, "created Freshchat user for a Zalo sender");
@@ -412,7 +420,8 @@ impl Executor {
             }
         };
         let c2 = contact.clone();
-        self.store
+        self.parts
+            .store
             .finish_step(
                 row.id,
                 idx,
@@ -427,9 +436,10 @@ impl Executor {
     async fn complete_profile(&self, c: &Contact, first_name: &str, last_name: &str) {
         let uid = c.zalo_user_id.clone();
         let profile = self
+            .parts
             .tokens
             .call(|t| {
-                let z = self.zalo.clone();
+                let z = self.parts.zalo.clone();
                 let uid = uid.clone();
                 async move { z.user_detail(&t, &uid).await }
             })
@@ -453,12 +463,15 @@ impl Executor {
         if timed(
             "freshchat",
             "update_user",
-            self.freshchat.update_user(&c.freshchat_user_id, &update),
+            self.parts
+                .freshchat
+                .update_user(&c.freshchat_user_id, &update),
         )
         .await
         .is_ok()
         {
             let _ = self
+                .parts
                 .store
                 .update_profile(c.zalo_user_id.clone(), p.display_name, p.avatar)
                 .await;
@@ -466,22 +479,26 @@ impl Executor {
     }
 
     async fn channel(&self) -> Result<String, SyncError> {
-        if let Some(id) = &self.channel_id {
+        if let Some(id) = &self.parts.channel_id {
             return Ok(id.clone());
         }
         let id = self
             .resolved_channel
             .get_or_try_init(|| async {
-                let channels =
-                    timed("freshchat", "list_channels", self.freshchat.list_channels()).await?;
-                let pick = match &self.channel_name {
+                let channels = timed(
+                    "freshchat",
+                    "list_channels",
+                    self.parts.freshchat.list_channels(),
+                )
+                .await?;
+                let pick = match &self.parts.channel_name {
                     Some(name) => channels
                         .iter()
                         .find(|c| c.name.as_deref() == Some(name.as_str())),
                     None => channels.iter().find(|c| c.enabled.unwrap_or(true)),
                 };
                 pick.map(|c| c.id.clone()).ok_or_else(|| {
-                    SyncError::Other(match &self.channel_name {
+                    SyncError::Other(match &self.parts.channel_name {
                         Some(n) => format!(
                             "Freshchat has no channel named {n:?}; check freshchat.channel_name"
                         ),
@@ -503,6 +520,7 @@ impl Executor {
         parts: &[OutPart],
     ) -> Result<(), SyncError> {
         let contact = self
+            .parts
             .store
             .contact(zalo_user_id.to_string())
             .await?
@@ -553,7 +571,8 @@ impl Executor {
             Visibility::PrivateNote => bot_note(fc_parts),
         };
         let preview = preview_of(&message.message_parts);
-        self.store
+        self.parts
+            .store
             .begin_step(
                 row.id,
                 idx,
@@ -581,7 +600,8 @@ impl Executor {
             message_id.clone(),
             preview,
         );
-        self.store
+        self.parts
+            .store
             .finish_step(
                 row.id,
                 idx,
@@ -598,7 +618,7 @@ impl Executor {
             if let Err(e) = timed(
                 "freshchat",
                 "post_message",
-                self.freshchat.post_message(
+                self.parts.freshchat.post_message(
                     &conversation_id,
                     &bot_note(vec![MessagePart::Text { content: note }]),
                 ),
@@ -621,7 +641,11 @@ impl Executor {
     ) -> Result<(String, Option<String>), SyncError> {
         let mut may_resume = true;
         for _ in 0..3 {
-            let mut current = self.store.conversation_of(zalo_user_id.to_string()).await?;
+            let mut current = self
+                .parts
+                .store
+                .conversation_of(zalo_user_id.to_string())
+                .await?;
             if current.is_none() && may_resume {
                 // No pairing in the store (a new contact, or a lost store): resume the user's
                 // latest Freshchat conversation rather than opening a second one.
@@ -629,12 +653,14 @@ impl Executor {
                 let ids = timed(
                     "freshchat",
                     "user_conversations",
-                    self.freshchat
+                    self.parts
+                        .freshchat
                         .user_conversations(&contact.freshchat_user_id),
                 )
                 .await?;
                 if let Some(latest) = ids.last() {
-                    self.store
+                    self.parts
+                        .store
                         .set_conversation(zalo_user_id.to_string(), latest.clone(), None)
                         .await?;
                     current = Some(latest.clone());
@@ -644,13 +670,13 @@ impl Executor {
                 let conv = timed(
                     "freshchat",
                     "create_conversation",
-                    self.freshchat.create_conversation(&NewConversation {
+                    self.parts.freshchat.create_conversation(&NewConversation {
                         channel_id: self.channel().await?,
                         users: vec![UserRef {
                             id: contact.freshchat_user_id.clone(),
                         }],
                         messages: vec![message.clone()],
-                        app_id: self.freshchat_app_id.clone(),
+                        app_id: self.parts.freshchat_app_id.clone(),
                         status: Some("new".into()),
                     }),
                 )
@@ -659,7 +685,8 @@ impl Executor {
                     .conversation_internal_id
                     .as_ref()
                     .map(|v| v.to_string().trim_matches('"').to_string());
-                self.store
+                self.parts
+                    .store
                     .set_conversation(
                         zalo_user_id.to_string(),
                         conv.conversation_id.clone(),
@@ -673,7 +700,7 @@ impl Executor {
             match timed(
                 "freshchat",
                 "post_message",
-                self.freshchat.post_message(&conversation_id, message),
+                self.parts.freshchat.post_message(&conversation_id, message),
             )
             .await
             {
@@ -683,21 +710,24 @@ impl Executor {
                     let ids = timed(
                         "freshchat",
                         "user_conversations",
-                        self.freshchat
+                        self.parts
+                            .freshchat
                             .user_conversations(&contact.freshchat_user_id),
                     )
                     .await?;
                     match ids.last().filter(|id| **id != conversation_id) {
                         Some(latest) => {
                             tracing::info!(from = %conversation_id, to = %latest, "following Freshchat to the latest conversation");
-                            self.store
+                            self.parts
+                                .store
                                 .set_conversation(zalo_user_id.to_string(), latest.clone(), None)
                                 .await?;
                         }
                         None => {
                             may_resume = false;
                             let zu = zalo_user_id.to_string();
-                            self.store
+                            self.parts
+                                .store
                                 .write(move |c| {
                                     c.execute(
                                         "DELETE FROM conversations WHERE zalo_user_id = ?1",
@@ -721,7 +751,9 @@ impl Executor {
         let page = timed(
             "freshchat",
             "list_messages",
-            self.freshchat.list_messages(conversation_id, None, 10),
+            self.parts
+                .freshchat
+                .list_messages(conversation_id, None, 10),
         )
         .await
         .ok()?;
@@ -744,9 +776,10 @@ impl Executor {
                 max_bytes / 1_000_000
             )));
         }
-        let mut download = timed("zalo", "download", self.zalo.download(url, max_bytes)).await;
+        let mut download =
+            timed("zalo", "download", self.parts.zalo.download(url, max_bytes)).await;
         if matches!(&download, Err(e) if e.is_transient()) {
-            download = timed("zalo", "download", self.zalo.download(url, max_bytes)).await;
+            download = timed("zalo", "download", self.parts.zalo.download(url, max_bytes)).await;
         }
         let d = match download {
             Ok(d) => d,
@@ -776,14 +809,18 @@ impl Executor {
             MediaKind::Image | MediaKind::Gif | MediaKind::Sticker => timed(
                 "freshchat",
                 "upload_image",
-                self.freshchat.upload_image(&name, &content_type, d.bytes),
+                self.parts
+                    .freshchat
+                    .upload_image(&name, &content_type, d.bytes),
             )
             .await
             .map(|u| MessagePart::Image { url: u.url }),
             MediaKind::Video => timed(
                 "freshchat",
                 "upload_file",
-                self.freshchat.upload_file(&name, &content_type, d.bytes),
+                self.parts
+                    .freshchat
+                    .upload_file(&name, &content_type, d.bytes),
             )
             .await
             .map(|u| match u.url {
@@ -801,7 +838,9 @@ impl Executor {
             MediaKind::Audio | MediaKind::File => timed(
                 "freshchat",
                 "upload_file",
-                self.freshchat.upload_file(&name, &content_type, d.bytes),
+                self.parts
+                    .freshchat
+                    .upload_file(&name, &content_type, d.bytes),
             )
             .await
             .map(|u| MessagePart::File {
@@ -826,20 +865,22 @@ impl Executor {
         following: bool,
     ) -> Result<(), SyncError> {
         let known = self
+            .parts
             .store
             .set_following(zalo_user_id.to_string(), following)
             .await?;
         if !known {
             return Ok(());
         }
-        let Some(c) = self.store.contact(zalo_user_id.to_string()).await? else {
+        let Some(c) = self.parts.store.contact(zalo_user_id.to_string()).await? else {
             return Ok(());
         };
-        self.store
+        self.parts
+            .store
             .begin_step(row.id, idx, "record_follow", None)
             .await?;
         let props = contact_properties(
-            &self.rules.contact.provider,
+            &self.parts.rules.contact.provider,
             zalo_user_id,
             &self.oa_id(),
             None,
@@ -854,7 +895,9 @@ impl Executor {
         if let Err(e) = timed(
             "freshchat",
             "update_user",
-            self.freshchat.update_user(&c.freshchat_user_id, &update),
+            self.parts
+                .freshchat
+                .update_user(&c.freshchat_user_id, &update),
         )
         .await
         {
@@ -863,6 +906,7 @@ impl Executor {
             return Err(err);
         }
         Ok(self
+            .parts
             .store
             .finish_step(row.id, idx, None, |_| Ok(()))
             .await?)
@@ -879,13 +923,15 @@ impl Executor {
         send: &ZaloSend,
     ) -> Result<(), SyncError> {
         let (outbound, preview) = self.prepare_zalo_message(zalo_user_id, send).await?;
-        self.store
+        self.parts
+            .store
             .begin_step(row.id, idx, "send_zalo", Some(zalo_user_id.to_string()))
             .await?;
         let sent = self
+            .parts
             .tokens
             .call(|t| {
-                let z = self.zalo.clone();
+                let z = self.parts.zalo.clone();
                 let (uid, msg) = (zalo_user_id.to_string(), outbound.clone());
                 async move { z.send_message(&t, &uid, &msg).await }
             })
@@ -902,7 +948,8 @@ impl Executor {
             sent.message_id.clone(),
             freshchat_message_id.map(str::to_string),
         );
-        self.store
+        self.parts
+            .store
             .finish_step(row.id, idx, Some(sent.message_id.clone()), move |c| {
                 store::put_message(c, true, &uid, Some(&zid), fid.as_deref(), Some(&preview))
             })
@@ -932,24 +979,28 @@ impl Executor {
                 link_text,
             } => {
                 let bytes = Bytes::from(text.clone().into_bytes());
-                if self.store.meta(META_TXT_UPLOAD).await?.as_deref() != Some("refused") {
+                if self.parts.store.meta(META_TXT_UPLOAD).await?.as_deref() != Some("refused") {
                     let up = self
+                        .parts
                         .tokens
                         .call(|t| {
-                            let (z, n, b) = (self.zalo.clone(), filename.clone(), bytes.clone());
+                            let (z, n, b) =
+                                (self.parts.zalo.clone(), filename.clone(), bytes.clone());
                             async move { z.upload_file(&t, &n, b).await }
                         })
                         .await;
                     match up {
                         Ok(token) => {
-                            self.store
+                            self.parts
+                                .store
                                 .set_meta(META_TXT_UPLOAD, "accepted".into())
                                 .await?;
                             return Ok((OutboundMessage::File { token }, preview_text(text)));
                         }
                         Err(SyncError::Zalo(e)) if e.code() == Some(-201) => {
                             tracing::info!("this OA's file upload refuses .txt; long replies will be hosted by zfsync");
-                            self.store
+                            self.parts
+                                .store
                                 .set_meta(META_TXT_UPLOAD, "refused".into())
                                 .await?;
                         }
@@ -1012,7 +1063,8 @@ impl Executor {
         aws_lc_rs::rand::fill(&mut raw)
             .map_err(|_| SyncError::Other("no randomness available".into()))?;
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
-        self.store
+        self.parts
+            .store
             .put_hosted_file(
                 token.clone(),
                 HostedFile {
@@ -1020,12 +1072,12 @@ impl Executor {
                     content_type: content_type.to_string(),
                     body,
                 },
-                self.hosted_file_ttl_ms,
+                self.parts.hosted_file_ttl_ms,
             )
             .await?;
         Ok(format!(
             "{}/files/{token}",
-            self.public_url.trim_end_matches('/')
+            self.parts.public_url.trim_end_matches('/')
         ))
     }
 
@@ -1035,7 +1087,7 @@ impl Executor {
         let d = match timed(
             "freshchat",
             "download",
-            self.freshchat.download(url, ZALO_GIF_MAX as u64),
+            self.parts.freshchat.download(url, ZALO_GIF_MAX as u64),
         )
         .await
         {
@@ -1048,9 +1100,10 @@ impl Executor {
         let upload = match kind {
             Some("jpg") | Some("png") if b.len() <= ZALO_IMAGE_MAX => {
                 let name = format!("image.{}", kind.unwrap_or("jpg"));
-                self.tokens
+                self.parts
+                    .tokens
                     .call(|t| {
-                        let (z, n, bb) = (self.zalo.clone(), name.clone(), b.clone());
+                        let (z, n, bb) = (self.parts.zalo.clone(), name.clone(), b.clone());
                         async move { z.upload_image(&t, &n, bb).await }
                     })
                     .await
@@ -1061,9 +1114,10 @@ impl Executor {
             }
             Some("gif") => {
                 let (w, h) = gif_size(&b).unwrap_or((240, 240));
-                self.tokens
+                self.parts
+                    .tokens
                     .call(|t| {
-                        let (z, bb) = (self.zalo.clone(), b.clone());
+                        let (z, bb) = (self.parts.zalo.clone(), b.clone());
                         async move { z.upload_gif(&t, "image.gif", bb).await }
                     })
                     .await
@@ -1102,7 +1156,7 @@ impl Executor {
         let d = match timed(
             "freshchat",
             "download",
-            self.freshchat.download(url, ZALO_FILE_MAX as u64),
+            self.parts.freshchat.download(url, ZALO_FILE_MAX as u64),
         )
         .await
         {
@@ -1111,9 +1165,10 @@ impl Executor {
             Err(_) => return Ok(None),
         };
         let up = self
+            .parts
             .tokens
             .call(|t| {
-                let (z, n, b) = (self.zalo.clone(), name.to_string(), d.bytes.clone());
+                let (z, n, b) = (self.parts.zalo.clone(), name.to_string(), d.bytes.clone());
                 async move { z.upload_file(&t, &n, b).await }
             })
             .await;
@@ -1141,16 +1196,20 @@ impl Executor {
         let text = match err {
             SyncError::Zalo(e) => match e {
                 ZaloError::Api { code, message } => {
-                    self.rules.zalo_error_note(Some(*code), message)
+                    self.parts.rules.zalo_error_note(Some(*code), message)
                 }
-                other => self.rules.zalo_error_note(other.code(), &other.to_string()),
+                other => self
+                    .parts
+                    .rules
+                    .zalo_error_note(other.code(), &other.to_string()),
             },
             other => format!("Not delivered to Zalo: {other}"),
         };
         if let Err(e) = timed(
             "freshchat",
             "post_message",
-            self.freshchat
+            self.parts
+                .freshchat
                 .post_message(conv, &bot_note(vec![MessagePart::Text { content: text }])),
         )
         .await
@@ -1166,7 +1225,7 @@ impl Executor {
     /// lanes by creation time, so they go out in order even when Freshchat redelivers them late;
     /// the webhook that arrives afterwards is a duplicate and changes nothing.
     pub async fn catch_up_freshchat(&self, window_ms: i64) -> Result<usize, SyncError> {
-        let lanes = self.store.recent_freshchat_lanes(window_ms).await?;
+        let lanes = self.parts.store.recent_freshchat_lanes(window_ms).await?;
         let mut queued = 0;
         for (lane, last_known) in lanes {
             let Some(conversation_id) = lane.strip_prefix("fc:") else {
@@ -1175,7 +1234,9 @@ impl Executor {
             let page = match timed(
                 "freshchat",
                 "list_messages",
-                self.freshchat.list_messages(conversation_id, None, 50),
+                self.parts
+                    .freshchat
+                    .list_messages(conversation_id, None, 50),
             )
             .await
             {
@@ -1206,6 +1267,7 @@ impl Executor {
                     "data": { "message": m },
                 });
                 let ingested = self
+                    .parts
                     .store
                     .ingest(store::NewEvent {
                         source: Source::Freshchat,
@@ -1236,10 +1298,10 @@ impl Executor {
     /// newest Zalo event already stored are taken (never old history on a first start); the
     /// message id is the dedupe key, so a late webhook for the same message changes nothing.
     pub async fn catch_up_zalo(&self, max_pages: u32) -> Result<usize, SyncError> {
-        let Some(anchor) = self.store.newest_zalo_message_time().await? else {
+        let Some(anchor) = self.parts.store.newest_zalo_message_time().await? else {
             return Ok(0);
         };
-        if !self.tokens.status().connected {
+        if !self.parts.tokens.status().connected {
             return Ok(0);
         }
         // Collect first, then queue oldest first: messages within one millisecond then keep their
@@ -1248,9 +1310,10 @@ impl Executor {
         'pages: for page in 0..max_pages {
             let offset = page * 10;
             let history = self
+                .parts
                 .tokens
                 .call(|t| {
-                    let z = self.zalo.clone();
+                    let z = self.parts.zalo.clone();
                     async move { z.recent_chats(&t, offset, 10).await }
                 })
                 .await?;
@@ -1268,8 +1331,9 @@ impl Executor {
         }
         let mut queued = 0;
         for h in missed.iter().rev() {
-            let (event_name, body) = history_event(h, self.zalo.app_id(), &self.oa_id());
+            let (event_name, body) = history_event(h, self.parts.zalo.app_id(), &self.oa_id());
             let ingested = self
+                .parts
                 .store
                 .ingest(store::NewEvent {
                     source: Source::Zalo,
@@ -1304,7 +1368,7 @@ impl Executor {
                 | SyncError::Freshchat(FreshchatError::Transport { .. })
         );
         if !unknown {
-            let _ = self.store.abandon_step(inbox_id, idx).await;
+            let _ = self.parts.store.abandon_step(inbox_id, idx).await;
         }
     }
 
@@ -1328,18 +1392,24 @@ impl Executor {
                 visibility,
                 parts,
             } => {
-                let Some(contact) = self.store.contact(zalo_user_id.clone()).await? else {
+                let Some(contact) = self.parts.store.contact(zalo_user_id.clone()).await? else {
                     return Ok(false);
                 };
                 let mut conversations = Vec::new();
-                if let Some(c) = self.store.conversation_of(zalo_user_id.clone()).await? {
+                if let Some(c) = self
+                    .parts
+                    .store
+                    .conversation_of(zalo_user_id.clone())
+                    .await?
+                {
                     conversations.push(c);
                 }
                 if conversations.is_empty() {
                     conversations = timed(
                         "freshchat",
                         "user_conversations",
-                        self.freshchat
+                        self.parts
+                            .freshchat
                             .user_conversations(&contact.freshchat_user_id),
                     )
                     .await?;
@@ -1352,7 +1422,7 @@ impl Executor {
                     let page = timed(
                         "freshchat",
                         "list_messages",
-                        self.freshchat.list_messages(conv, None, 50),
+                        self.parts.freshchat.list_messages(conv, None, 50),
                     )
                     .await?;
                     let hit = page.messages.iter().find(|m| {
@@ -1388,7 +1458,8 @@ impl Executor {
                             m.id.clone(),
                             conv.clone(),
                         );
-                        self.store
+                        self.parts
+                            .store
                             .finish_step(row.id, idx, Some(m.id.clone()), move |c| {
                                 if store_has_no_conversation(c, &uid)? {
                                     store::put_conversation(c, &uid, &conv2, None)?;
@@ -1408,9 +1479,10 @@ impl Executor {
             } => {
                 let uid = zalo_user_id.clone();
                 let history = self
+                    .parts
                     .tokens
                     .call(|t| {
-                        let (z, u) = (self.zalo.clone(), uid.clone());
+                        let (z, u) = (self.parts.zalo.clone(), uid.clone());
                         async move { z.conversation(&t, &u, 0, 10).await }
                     })
                     .await?;
@@ -1430,6 +1502,7 @@ impl Executor {
                 if let Some(h) = hit {
                     // Skip when this Zalo message is already paired with another send.
                     if self
+                        .parts
                         .store
                         .known_zalo_message(h.message_id.clone())
                         .await?
@@ -1443,7 +1516,8 @@ impl Executor {
                         h.message_id.clone(),
                         freshchat_message_id.clone(),
                     );
-                    self.store
+                    self.parts
+                        .store
                         .finish_step(row.id, idx, Some(h.message_id.clone()), move |c| {
                             store::put_message(c, true, &u, Some(&zid), fid.as_deref(), None)
                         })

@@ -62,20 +62,9 @@ pub async fn complete(
     accept_pair(zalo, tokens, pair, callback_oa_id, expected_oa).await
 }
 
-/// Stores a pair pasted from Zalo's API Explorer (same OA guard as [`complete`]).
-pub async fn store_pasted(
-    zalo: &ZaloClient,
-    tokens: &TokenManager,
-    pair: zfsync_zalo::TokenPair,
-    hinted_oa: Option<String>,
-    expected_oa: Option<String>,
-) -> Result<Connected, SyncError> {
-    accept_pair(zalo, tokens, pair, hinted_oa, expected_oa).await
-}
-
-/// Learns which OA the new pair belongs to (`getoa`), refuses it when it is not the expected OA,
-/// and stores it otherwise.
-async fn accept_pair(
+/// Learns which OA a new pair belongs to (`getoa`), refuses it when it is not the expected OA,
+/// and stores it otherwise. Used by the code exchange and for tokens pasted from Zalo's API Explorer.
+pub async fn accept_pair(
     zalo: &ZaloClient,
     tokens: &TokenManager,
     pair: zfsync_zalo::TokenPair,

@@ -324,6 +324,15 @@ fn describe_zalo(m: &serde_json::Value) -> String {
     }
 }
 
+/// Waits up to 10 s for messages the OA sends to the sandbox user after the first `before`.
+async fn zalo_sent_since(env: &Env, before: usize) -> Option<Vec<zfsync_zalo::sim::SentRecord>> {
+    wait_for(Duration::from_secs(10), || async {
+        let sent = env.zalo.sent_to(SANDBOX_USER);
+        (sent.len() > before).then(|| sent[before..].to_vec())
+    })
+    .await
+}
+
 /// `zfsync sandbox`: the scripted conversation with a printed transcript.
 pub async fn run(keep_running: bool) -> anyhow::Result<ExitCode> {
     let mut env = Env::new(EnvOptions {
@@ -503,14 +512,7 @@ pub async fn run(keep_running: bool) -> anyhow::Result<ExitCode> {
             .agent_sends(&conv, &agent, parts)
             .await
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let got = wait_for(Duration::from_secs(10), || {
-            let z = env.zalo.clone();
-            async move {
-                let sent = z.sent_to(SANDBOX_USER);
-                (sent.len() > before).then(|| sent[before..].to_vec())
-            }
-        })
-        .await;
+        let got = zalo_sent_since(&env, before).await;
         tr.check(got.is_some(), &format!("the {what} did not reach Zalo"));
         for s in got.unwrap_or_default() {
             tr.line("Zalo customer receives", &describe_zalo(&s.message));
@@ -530,15 +532,7 @@ pub async fn run(keep_running: bool) -> anyhow::Result<ExitCode> {
         .resolve(&conv, &agent)
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let got = wait_for(Duration::from_secs(10), || {
-        let z = env.zalo.clone();
-        async move {
-            let sent = z.sent_to(SANDBOX_USER);
-            (sent.len() > before).then(|| sent[before..].to_vec())
-        }
-    })
-    .await
-    .unwrap_or_default();
+    let got = zalo_sent_since(&env, before).await.unwrap_or_default();
     tr.check(
         got.len() == 1,
         "exactly one message (the resolve notice, not the private note) should reach Zalo",

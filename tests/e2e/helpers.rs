@@ -123,6 +123,19 @@ pub fn zalo_text(r: &SentRecord) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Adds a Zalo user who says "hello", waits for it in Freshchat, and returns the conversation id.
+pub async fn start_conversation(env: &Env, zalo_user: &str) -> String {
+    add_user(env, zalo_user, "Minh");
+    env.zalo
+        .user_sends(
+            zalo_user,
+            zfsync_zalo::sim::UserAction::Text("hello".into()),
+        )
+        .await;
+    customer_messages(env, zalo_user, 1).await;
+    conversation(env, zalo_user).unwrap()
+}
+
 /// Lets in-flight work settle: both simulators' webhook queues empty, then a short grace.
 pub async fn settle(env: &Env) {
     env.zalo.wait_deliveries_idle(WAIT).await;

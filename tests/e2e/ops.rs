@@ -286,12 +286,7 @@ async fn json_logs_carry_ids_but_never_secrets() {
     .unwrap();
     env.connect_zalo().await.unwrap();
     let u = "5234000000000000778";
-    add_user(&env, u, "Minh");
-    env.zalo
-        .user_sends(u, UserAction::Text("hello".into()))
-        .await;
-    customer_messages(&env, u, 1).await;
-    let conv = conversation(&env, u).unwrap();
+    let conv = start_conversation(&env, u).await;
     env.freshchat
         .agent_sends(
             &conv,

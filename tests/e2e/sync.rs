@@ -219,12 +219,7 @@ async fn every_attachment_kind_from_zalo() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_replies_of_every_kind_reach_zalo() {
     let env = env().await;
-    add_user(&env, U1, "Minh");
-    env.zalo
-        .user_sends(U1, UserAction::Text("hello".into()))
-        .await;
-    customer_messages(&env, U1, 1).await;
-    let conv = conversation(&env, U1).unwrap();
+    let conv = start_conversation(&env, U1).await;
     let agent = env.freshchat.default_agent_id();
     let png = env
         .freshchat
@@ -340,12 +335,7 @@ async fn agent_replies_of_every_kind_reach_zalo() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_reply_is_hosted_when_zalo_refuses_txt() {
     let env = env().await;
-    add_user(&env, U1, "Minh");
-    env.zalo
-        .user_sends(U1, UserAction::Text("hello".into()))
-        .await;
-    customer_messages(&env, U1, 1).await;
-    let conv = conversation(&env, U1).unwrap();
+    let conv = start_conversation(&env, U1).await;
     let exactly = "ă".repeat(2000);
     let long = format!("Điều khoản 📄 {}", "x".repeat(2100));
     let agent = env.freshchat.default_agent_id();
@@ -407,12 +397,7 @@ async fn long_reply_goes_through_zalo_upload_when_accepted() {
         ..EnvOptions::default()
     })
     .await;
-    add_user(&env, U1, "Minh");
-    env.zalo
-        .user_sends(U1, UserAction::Text("hello".into()))
-        .await;
-    customer_messages(&env, U1, 1).await;
-    let conv = conversation(&env, U1).unwrap();
+    let conv = start_conversation(&env, U1).await;
     let long = "y".repeat(2500);
     env.freshchat
         .agent_sends(
@@ -438,12 +423,7 @@ async fn long_reply_goes_through_zalo_upload_when_accepted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resolve_notice_notes_and_echoes_are_filtered() {
     let env = env().await;
-    add_user(&env, U1, "Minh");
-    env.zalo
-        .user_sends(U1, UserAction::Text("hello".into()))
-        .await;
-    customer_messages(&env, U1, 1).await;
-    let conv = conversation(&env, U1).unwrap();
+    let conv = start_conversation(&env, U1).await;
     let agent = env.freshchat.default_agent_id();
     env.freshchat
         .agent_sends(
@@ -909,12 +889,7 @@ async fn follow_and_receipts_are_recorded_not_posted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_events_can_be_replayed_without_doubling() {
     let env = env().await;
-    add_user(&env, U1, "Minh");
-    env.zalo
-        .user_sends(U1, UserAction::Text("hello".into()))
-        .await;
-    customer_messages(&env, U1, 1).await;
-    let conv = conversation(&env, U1).unwrap();
+    let conv = start_conversation(&env, U1).await;
     env.freshchat
         .agent_sends(
             &conv,
