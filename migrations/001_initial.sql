@@ -25,6 +25,7 @@ CREATE TABLE contacts (
     display_name      TEXT NOT NULL,
     avatar            TEXT,
     profile_complete  INTEGER NOT NULL DEFAULT 0,
+    profile_checked_at INTEGER,        -- last failed attempt to complete the profile (backoff)
     following         INTEGER,
     first_seen_at     INTEGER NOT NULL,
     updated_at        INTEGER NOT NULL
@@ -35,6 +36,13 @@ CREATE TABLE conversations (
     freshchat_conversation_id  TEXT NOT NULL UNIQUE,
     freshchat_internal_id      TEXT,
     updated_at                 INTEGER NOT NULL
+) STRICT;
+
+-- Freshchat conversations known not to belong to a Zalo user (website chat, other channels), so
+-- their agent messages cost no lookup.
+CREATE TABLE unlinked_conversations (
+    freshchat_conversation_id TEXT PRIMARY KEY,
+    checked_at                INTEGER NOT NULL
 ) STRICT;
 
 -- Zalo message ↔ Freshchat message, both directions. One Freshchat message may become several

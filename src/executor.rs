@@ -28,6 +28,10 @@ use crate::tokens::TokenManager;
 
 /// How far back (ms) reconciliation looks before a step's start for its message.
 const RECONCILE_SLACK_MS: i64 = 120_000;
+/// How long a Freshchat conversation found not to belong to a Zalo user is remembered.
+const UNLINKED_RECHECK_MS: i64 = 24 * 3600 * 1000;
+/// How long after a failed attempt zfsync tries again to complete a contact's Zalo profile.
+const PROFILE_RETRY_MS: i64 = 3600 * 1000;
 /// Zalo upload limits (reference Part A).
 const ZALO_IMAGE_MAX: usize = 1024 * 1024;
 const ZALO_GIF_MAX: usize = 5 * 1024 * 1024;
@@ -197,6 +201,33 @@ impl Executor {
         {
             return Ok(Some(u));
         }
+        // Conversations of other channels (website chat, ...) are looked up once a day, not on
+        // every agent message.
+        if let Some(t) = self
+            .parts
+            .store
+            .unlinked_checked_at(conversation_id.to_string())
+            .await?
+        {
+            if now_ms() - t < UNLINKED_RECHECK_MS {
+                return Ok(None);
+            }
+        }
+        let found = self.zalo_user_from_freshchat(conversation_id).await?;
+        if found.is_none() {
+            self.parts
+                .store
+                .mark_unlinked(conversation_id.to_string())
+                .await?;
+        }
+        Ok(found)
+    }
+
+    /// Rebuilds a conversation's Zalo pairing from Freshchat: conversation → user → reference_id.
+    async fn zalo_user_from_freshchat(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<String>, SyncError> {
         let conv = match timed(
             "freshchat",
             "get_conversation",
@@ -239,6 +270,7 @@ impl Executor {
                 profile_complete: true,
                 following: None,
                 first_seen_at: now_ms(),
+                profile_checked_at: None,
             };
             let (zz, conv_id) = (z.clone(), conversation_id.to_string());
             self.parts
@@ -333,7 +365,10 @@ impl Executor {
             ));
         };
         if let Some(c) = self.parts.store.contact(zalo_user_id.clone()).await? {
-            if !c.profile_complete {
+            let due = c
+                .profile_checked_at
+                .is_none_or(|t| now_ms() - t >= PROFILE_RETRY_MS);
+            if !c.profile_complete && due {
                 self.complete_profile(&c, first_name, last_name).await;
             }
             return Ok(c);
@@ -366,6 +401,7 @@ impl Executor {
                 profile_complete: u.first_name.as_deref() != Some(fallback_display_name.as_str()),
                 following: None,
                 first_seen_at: now_ms(),
+                profile_checked_at: None,
             },
             None => {
                 let profile = self.parts.tokens.call(|t| {
@@ -416,6 +452,7 @@ impl Executor {
                     profile_complete: complete,
                     following: None,
                     first_seen_at: row.received_at,
+                    profile_checked_at: None,
                 }
             }
         };
@@ -444,10 +481,19 @@ impl Executor {
                 async move { z.user_detail(&t, &uid).await }
             })
             .await;
-        let Ok(p) = profile else { return };
-        if p.display_name.trim().is_empty() {
-            return;
-        }
+        let p = match profile {
+            Ok(p) if !p.display_name.trim().is_empty() => p,
+            _ => {
+                // Not a follower, or no permission: try again after PROFILE_RETRY_MS rather than
+                // on every message (Zalo counts every call against the app's limit).
+                let _ = self
+                    .parts
+                    .store
+                    .profile_check_failed(c.zalo_user_id.clone())
+                    .await;
+                return;
+            }
+        };
         let update = UserUpdate {
             first_name: Some(zfsync_mappings::template::fill(
                 first_name,

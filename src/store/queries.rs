@@ -78,6 +78,8 @@ pub struct Contact {
     pub profile_complete: bool,
     pub following: Option<bool>,
     pub first_seen_at: i64,
+    /// When completing the profile last failed (None: never tried, or it worked).
+    pub profile_checked_at: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -139,6 +141,7 @@ fn contact_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Contact> {
         profile_complete: r.get::<_, i64>(4)? != 0,
         following: r.get::<_, Option<i64>>(5)?.map(|v| v != 0),
         first_seen_at: r.get(6)?,
+        profile_checked_at: r.get(7)?,
     })
 }
 
@@ -508,7 +511,8 @@ impl Store {
     pub async fn contact(&self, zalo_user_id: String) -> Result<Option<Contact>, StoreError> {
         self.read(move |c| {
             Ok(c.query_row(
-                "SELECT zalo_user_id, freshchat_user_id, display_name, avatar, profile_complete, following, first_seen_at
+                "SELECT zalo_user_id, freshchat_user_id, display_name, avatar, profile_complete, following, first_seen_at,
+                        profile_checked_at
                  FROM contacts WHERE zalo_user_id = ?1",
                 [zalo_user_id],
                 contact_row,
@@ -580,6 +584,46 @@ impl Store {
         .await
     }
 
+    /// Records a failed attempt to complete a contact's profile (the next waits a while).
+    pub async fn profile_check_failed(&self, zalo_user_id: String) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.execute(
+                "UPDATE contacts SET profile_checked_at = ?2 WHERE zalo_user_id = ?1",
+                params![zalo_user_id, now_ms()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// When a conversation was last found not to belong to a Zalo user.
+    pub async fn unlinked_checked_at(
+        &self,
+        conversation_id: String,
+    ) -> Result<Option<i64>, StoreError> {
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT checked_at FROM unlinked_conversations WHERE freshchat_conversation_id = ?1",
+                [conversation_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    pub async fn mark_unlinked(&self, conversation_id: String) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO unlinked_conversations (freshchat_conversation_id, checked_at) VALUES (?1, ?2)
+                 ON CONFLICT (freshchat_conversation_id) DO UPDATE SET checked_at = excluded.checked_at",
+                params![conversation_id, now_ms()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     pub async fn update_profile(
         &self,
         zalo_user_id: String,
@@ -588,7 +632,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.write(move |c| {
             c.execute(
-                "UPDATE contacts SET display_name = ?2, avatar = ?3, profile_complete = 1, updated_at = ?4 WHERE zalo_user_id = ?1",
+                "UPDATE contacts SET display_name = ?2, avatar = ?3, profile_complete = 1, profile_checked_at = NULL,
+                   updated_at = ?4 WHERE zalo_user_id = ?1",
                 params![zalo_user_id, display_name, avatar, now_ms()],
             )?;
             Ok(())

@@ -981,3 +981,144 @@ async fn media_that_cannot_be_copied_becomes_text_and_a_note() {
         "customer rules applied"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_messages_in_other_channels_are_looked_up_once() {
+    use secrecy::SecretString;
+    use zfsync_freshchat::{
+        ClientConfig, FreshchatClient, NewConversation, NewMessage, NewUser, UserRef,
+    };
+    let env = env().await;
+    // A website-chat conversation on the same Freshchat account: nothing to do with Zalo.
+    let fc = FreshchatClient::new(ClientConfig::new(
+        env.freshchat.base_url(),
+        SecretString::from(env.freshchat.api_key().to_string()),
+    ))
+    .unwrap();
+    let channel = fc.list_channels().await.unwrap()[0].id.clone();
+    let user = fc
+        .create_user(&NewUser {
+            first_name: Some("Web visitor".into()),
+            ..NewUser::default()
+        })
+        .await
+        .unwrap();
+    let first = NewMessage {
+        message_parts: vec![MessagePart::Text {
+            content: "hi from the website".into(),
+        }],
+        actor_type: ActorType::User,
+        actor_id: Some(user.id.clone()),
+        user_id: Some(user.id.clone()),
+        message_type: MessageType::Normal,
+        app_id: None,
+        channel_id: None,
+    };
+    let conv = fc
+        .create_conversation(&NewConversation {
+            channel_id: channel,
+            users: vec![UserRef {
+                id: user.id.clone(),
+            }],
+            messages: vec![first],
+            app_id: None,
+            status: None,
+        })
+        .await
+        .unwrap()
+        .conversation_id;
+    let agent = env.freshchat.default_agent_id();
+    let ignored = |n: i64| {
+        let env = &env;
+        async move {
+            wait_for(WAIT, || async {
+                (store_count(env, "SELECT COUNT(*) FROM inbox WHERE source = 'freshchat' AND event_name = 'message_create' AND state = 'ignored' AND last_error LIKE '%not linked%'") >= n).then_some(())
+            })
+            .await
+        }
+    };
+    env.freshchat
+        .agent_sends(
+            &conv,
+            &agent,
+            vec![MessagePart::Text {
+                content: "one".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    assert!(
+        ignored(1).await.is_some(),
+        "not a Zalo conversation: ignored"
+    );
+    // From now on Freshchat's conversation/user lookups would fail: the second message must not need them.
+    env.freshchat.fail_next("/v2/conversations", 20, 500);
+    env.freshchat.fail_next("/v2/users", 20, 500);
+    env.freshchat
+        .agent_sends(
+            &conv,
+            &agent,
+            vec![MessagePart::Text {
+                content: "two".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    assert!(
+        ignored(2).await.is_some(),
+        "answered from the store, no lookup"
+    );
+    assert_eq!(
+        store_count(&env, "SELECT COUNT(*) FROM unlinked_conversations"),
+        1
+    );
+    assert_eq!(
+        store_count(&env, "SELECT COUNT(*) FROM inbox WHERE state = 'pending'"),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_profile_is_retried_at_most_hourly() {
+    let env = env().await;
+    add_user(&env, U1, "Lan Anh");
+    // Refused at first contact and at the next attempt; Zalo would answer the third.
+    env.zalo.fail_next(
+        "/v3.0/oa/user/detail",
+        2,
+        Fault::Api {
+            code: -213,
+            message: "User has not followed OA".into(),
+        },
+    );
+    for (i, text) in ["one", "two", "three"].iter().enumerate() {
+        env.zalo
+            .user_sends(U1, UserAction::Text((*text).into()))
+            .await;
+        customer_messages(&env, U1, i + 1).await;
+    }
+    settle(&env).await;
+    assert_eq!(
+        fc_user(&env, U1).unwrap().first_name.as_deref(),
+        Some("Zalo user 0001"),
+        "the third message made no profile call (it would have succeeded)"
+    );
+    // An hour later the profile is tried again and filled in.
+    let db = env.dir.path().join("zfsync.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "UPDATE contacts SET profile_checked_at = profile_checked_at - 3600 * 1000",
+            [],
+        )
+        .unwrap();
+    env.zalo
+        .user_sends(U1, UserAction::Text("four".into()))
+        .await;
+    customer_messages(&env, U1, 4).await;
+    let named = wait_for(WAIT, || async {
+        (fc_user(&env, U1)?.first_name.as_deref() == Some("Lan Anh")).then_some(())
+    })
+    .await;
+    assert!(named.is_some(), "{:?}", fc_user(&env, U1));
+}
