@@ -26,6 +26,9 @@ use crate::tokens::TokenManager;
 const CATCH_UP_WINDOW_MS: i64 = 24 * 3600 * 1000;
 /// How many pages of Zalo's recent chats (10 messages each) start-up reads at most.
 const CATCH_UP_ZALO_PAGES: u32 = 10;
+/// The periodic pass looks at conversations active in the last hour, and 2 pages of recent chats.
+const RECONCILE_WINDOW_MS: i64 = 3600 * 1000;
+const RECONCILE_ZALO_PAGES: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -227,12 +230,14 @@ impl Application {
         let lanes_stop = shutdown.clone();
         let lanes_tracker = tracker.clone();
         let lanes = tokio::spawn(async move {
-            catch_up(&executor).await;
+            catch_up(&executor, CATCH_UP_WINDOW_MS, CATCH_UP_ZALO_PAGES).await;
             dispatcher.run(lanes_stop, lanes_tracker).await
         });
         let scheduler = tokio::spawn(scheduler(
             self.services.clone(),
+            self.executor.clone(),
             self.config.sync.retention_days,
+            Duration::from_secs(self.config.sync.reconcile_every_secs),
             shutdown.clone(),
         ));
         let app = router(self.state.clone(), self.config.server.max_body_bytes);
@@ -256,16 +261,16 @@ impl Application {
 }
 
 /// Queues what the platforms' histories hold that zfsync never received, before lanes run.
-async fn catch_up(executor: &Executor) {
+async fn catch_up(executor: &Executor, window_ms: i64, zalo_pages: u32) {
     let limit = Duration::from_secs(15);
-    match tokio::time::timeout(limit, executor.catch_up_freshchat(CATCH_UP_WINDOW_MS)).await {
+    match tokio::time::timeout(limit, executor.catch_up_freshchat(window_ms)).await {
         Ok(Err(e)) => tracing::warn!(error = %e, "catching up from Freshchat history failed"),
         Err(_) => tracing::warn!(
             "catching up from Freshchat history took over 15 s; continuing without it"
         ),
         Ok(Ok(_)) => {}
     }
-    match tokio::time::timeout(limit, executor.catch_up_zalo(CATCH_UP_ZALO_PAGES)).await {
+    match tokio::time::timeout(limit, executor.catch_up_zalo(zalo_pages)).await {
         Ok(Err(e)) => tracing::warn!(error = %e, "catching up from Zalo history failed"),
         Err(_) => {
             tracing::warn!("catching up from Zalo history took over 15 s; continuing without it")
@@ -275,9 +280,23 @@ async fn catch_up(executor: &Executor) {
 }
 
 /// Periodic work: token refresh ahead of expiry, retention.
-async fn scheduler(services: Services, retention_days: u64, shutdown: CancellationToken) {
+async fn scheduler(
+    services: Services,
+    executor: Arc<Executor>,
+    retention_days: u64,
+    reconcile_every: Duration,
+    shutdown: CancellationToken,
+) {
     let mut refresh = tokio::time::interval(Duration::from_secs(60));
     let mut prune = tokio::time::interval(Duration::from_secs(3600));
+    // Start-up already caught up; the periodic pass catches what a running daemon never received
+    // (a webhook Zalo disabled after its retry ladder, a delivery Freshchat gave up on).
+    let period = if reconcile_every.is_zero() {
+        Duration::from_secs(365 * 24 * 3600)
+    } else {
+        reconcile_every
+    };
+    let mut reconcile = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -285,6 +304,9 @@ async fn scheduler(services: Services, retention_days: u64, shutdown: Cancellati
                 if let Err(e) = services.tokens.refresh_if_due().await {
                     tracing::warn!(error = %e, "scheduled Zalo token refresh failed");
                 }
+            }
+            _ = reconcile.tick(), if !reconcile_every.is_zero() => {
+                catch_up(&executor, RECONCILE_WINDOW_MS, RECONCILE_ZALO_PAGES).await;
             }
             _ = prune.tick() => {
                 match services.store.prune(retention_days as i64 * 24 * 3600 * 1000).await {

@@ -140,6 +140,10 @@ pub struct SyncConfig {
     /// How long finished events are kept in the store, in days.
     #[serde(default = "default_retention")]
     pub retention_days: u64,
+    /// How often to read both platforms' recent history for messages whose webhooks never came
+    /// (0 switches it off; start-up always does it once).
+    #[serde(default = "default_reconcile")]
+    pub reconcile_every_secs: u64,
 }
 
 impl Default for SyncConfig {
@@ -152,6 +156,7 @@ impl Default for SyncConfig {
             token_refresh_ahead_secs: default_refresh_ahead(),
             hosted_file_ttl_hours: default_hosted_ttl(),
             retention_days: default_retention(),
+            reconcile_every_secs: default_reconcile(),
         }
     }
 }
@@ -191,6 +196,9 @@ fn default_hosted_ttl() -> u64 {
 }
 fn default_retention() -> u64 {
     30
+}
+fn default_reconcile() -> u64 {
+    300
 }
 
 #[derive(Debug, Deserialize)]

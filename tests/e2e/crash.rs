@@ -250,3 +250,29 @@ async fn messages_zalo_never_delivered_are_caught_up_from_history() {
     settle(&env).await;
     assert_eq!(customer_messages(&env, u, 5).await.len(), 5);
 }
+
+/// While the daemon runs, a webhook Zalo stopped delivering (disabled after its retry ladder) does
+/// not lose messages: the periodic pass reads them from Zalo's history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_daemon_reconciles_from_history() {
+    let env = env_with(EnvOptions {
+        sync_toml: "retry_base_ms = 100\nretry_max_ms = 2000\nreconcile_every_secs = 1\n".into(),
+        ..EnvOptions::default()
+    })
+    .await;
+    let u = "5234000000000000970";
+    add_user(&env, u, "Minh");
+    env.zalo
+        .user_sends(u, UserAction::Text("live".into()))
+        .await;
+    customer_messages(&env, u, 1).await;
+    env.zalo.set_webhook_url(None);
+    env.zalo
+        .user_sends(u, UserAction::Text("never delivered".into()))
+        .await;
+    let msgs = customer_messages(&env, u, 2).await;
+    assert_eq!(
+        msgs.iter().flat_map(texts).collect::<Vec<_>>(),
+        vec!["live", "never delivered"]
+    );
+}
