@@ -630,9 +630,38 @@ impl Executor {
                 None,
             )
             .await?;
-        let posted = self
+        let mut posted = self
             .post_in_current_conversation(&contact, zalo_user_id, &message)
             .await;
+        // Freshchat refused the message itself (4xx): never lose what the customer wrote. Send it
+        // again with every attachment replaced by its fallback text, and tell the agents.
+        if let Err(SyncError::Freshchat(FreshchatError::Invalid { message: why, .. })) = &posted {
+            if parts.iter().any(|p| matches!(p, OutPart::Media { .. })) {
+                tracing::warn!(reason = %why, "Freshchat refused a message with attachments; posting it as text");
+                let reason = format!("Freshchat refused the attachment: {why}");
+                let mut text_only = message.clone();
+                text_only.message_parts = parts
+                    .iter()
+                    .map(|p| match p {
+                        OutPart::Text(t) => MessagePart::Text { content: t.clone() },
+                        OutPart::Media {
+                            fallback_text,
+                            failure_note,
+                            ..
+                        } => {
+                            let vars = [("reason", reason.as_str())];
+                            notes.push(zfsync_mappings::template::fill(failure_note, &vars));
+                            MessagePart::Text {
+                                content: zfsync_mappings::template::fill(fallback_text, &vars),
+                            }
+                        }
+                    })
+                    .collect();
+                posted = self
+                    .post_in_current_conversation(&contact, zalo_user_id, &text_only)
+                    .await;
+            }
+        }
         let (conversation_id, message_id) = match posted {
             Ok(v) => v,
             Err(e) => {

@@ -1122,3 +1122,42 @@ async fn a_refused_profile_is_retried_at_most_hourly() {
     .await;
     assert!(named.is_some(), "{:?}", fc_user(&env, U1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_freshchat_refuses_arrives_as_text() {
+    let env = env().await;
+    let conv = start_conversation(&env, U1).await;
+    // Freshchat answers 400 to the next message post (as for an attachment it will not take).
+    env.freshchat
+        .fail_next(&format!("/v2/conversations/{conv}/messages"), 1, 400);
+    env.zalo
+        .user_sends(
+            U1,
+            UserAction::Image {
+                caption: Some("ảnh đây".into()),
+                bytes: Bytes::from_static(TINY_PNG),
+            },
+        )
+        .await;
+    let msgs = customer_messages(&env, U1, 2).await;
+    let t = texts(&msgs[1]);
+    assert_eq!(t[0], "ảnh đây", "the caption");
+    assert!(
+        t[1].contains("could not be transferred") && t[1].contains("refused"),
+        "{t:?}"
+    );
+    assert!(msgs[1]
+        .message_parts
+        .iter()
+        .all(|p| matches!(p, MessagePart::Text { .. })));
+    let n = notes(&env, U1, 1).await;
+    assert!(
+        n[0].contains("/sim/media/"),
+        "the agent gets the original link: {n:?}"
+    );
+    settle(&env).await;
+    assert_eq!(
+        store_count(&env, "SELECT COUNT(*) FROM inbox WHERE state = 'failed'"),
+        0
+    );
+}
