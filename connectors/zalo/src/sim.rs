@@ -168,6 +168,8 @@ fn yes() -> bool {
 pub enum UserAction {
     /// `user_send_text`.
     Text(String),
+    /// A text sent with Zalo's "Reply" on an earlier message (`message.quote_msg_id`).
+    Reply { text: String, quote_msg_id: String },
     /// `user_send_image`; the bytes are served back at `/sim/media/...`.
     Image {
         /// Caption.
@@ -573,6 +575,16 @@ impl ZaloSim {
                     user_msg(
                         names::USER_SEND_TEXT,
                         json!({"msg_id": msg_id, "text": text}),
+                    ),
+                    msg_id.clone(),
+                )
+            }
+            UserAction::Reply { text, quote_msg_id } => {
+                hist = Some(("text", Some(text.clone()), None));
+                (
+                    user_msg(
+                        names::USER_SEND_TEXT,
+                        json!({"msg_id": msg_id, "text": text, "quote_msg_id": quote_msg_id}),
                     ),
                     msg_id.clone(),
                 )
@@ -1822,6 +1834,10 @@ enum ActionDto {
     Text {
         text: String,
     },
+    Reply {
+        text: String,
+        quote_msg_id: String,
+    },
     Image {
         caption: Option<String>,
         data_base64: String,
@@ -1873,6 +1889,7 @@ impl ActionDto {
     fn into_action(self) -> Result<UserAction, String> {
         Ok(match self {
             ActionDto::Text { text } => UserAction::Text(text),
+            ActionDto::Reply { text, quote_msg_id } => UserAction::Reply { text, quote_msg_id },
             ActionDto::Image {
                 caption,
                 data_base64,
