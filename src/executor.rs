@@ -151,6 +151,11 @@ impl Executor {
                     == Some("to_zalo");
                 k.own_send_in_flight = in_flight && !k.own_message;
             }
+            ZaloEvent::UserMessage(m) => {
+                if let Some(q) = &m.quote_msg_id {
+                    k.quoted_text = self.parts.store.zalo_message_preview(q.clone()).await?;
+                }
+            }
             ZaloEvent::UserReacted { msg_id, .. } => {
                 k.reacted_text = self
                     .parts

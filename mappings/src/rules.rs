@@ -38,6 +38,9 @@ pub struct ContactRules {
 #[serde(deny_unknown_fields)]
 pub struct ZaloToFreshchat {
     pub max_media_bytes: u64,
+    /// Added in a later release: defaulted so that older customer copies of the rules still load.
+    #[serde(default = "default_reply_quote")]
+    pub reply_quote: String,
     pub location: String,
     pub location_with_title: String,
     pub link: String,
@@ -67,6 +70,10 @@ pub struct FreshchatToZalo {
     pub url_button: String,
     pub send_resolve_notice: bool,
     pub resolve_notice: String,
+}
+
+fn default_reply_quote() -> String {
+    "↪ “{quoted}”".into()
 }
 
 impl Default for Rules {

@@ -25,6 +25,8 @@ pub struct ZaloKnowledge {
     pub own_send_in_flight: bool,
     /// The text of the message a reaction points at, when known.
     pub reacted_text: Option<String>,
+    /// The text of the message a customer's "Reply" quotes, when known.
+    pub quoted_text: Option<String>,
 }
 
 /// Plans one Zalo event.
@@ -34,7 +36,21 @@ pub fn plan_zalo(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan {
             if !same_oa(&m.oa_id, &k.oa_id) {
                 return Plan::ignore(format!("message for another OA ({})", m.oa_id));
             }
-            let parts = customer_parts(m, rules);
+            let mut parts = customer_parts(m, rules);
+            if let Some(quoted) = k
+                .quoted_text
+                .as_deref()
+                .filter(|_| m.quote_msg_id.is_some())
+            {
+                let line = fill(
+                    &rules.zalo_to_freshchat.reply_quote,
+                    &[("quoted", &preview(quoted, 200))],
+                );
+                match parts.first_mut() {
+                    Some(OutPart::Text(t)) => *t = format!("{line}\n{t}"),
+                    _ => parts.insert(0, OutPart::Text(line)),
+                }
+            }
             if parts.is_empty() {
                 return Plan::ignore("empty message");
             }

@@ -101,6 +101,42 @@ fn text_from_a_customer_ensures_the_contact_then_posts_as_them() {
 }
 
 #[test]
+fn a_reply_shows_what_it_quotes() {
+    let ev = user_event(
+        "user_send_text",
+        serde_json::json!({"msg_id": "a3", "text": "đúng rồi", "quote_msg_id": "z9"}),
+    );
+    let known = ZaloKnowledge {
+        quoted_text: Some("Anh cần size M?".into()),
+        ..k()
+    };
+    let plan = plan_zalo(&ev, &known, &Rules::default());
+    let Step::PostToFreshchat { parts, .. } = &plan.steps[1] else {
+        panic!()
+    };
+    assert_eq!(
+        parts,
+        &vec![OutPart::Text("↪ “Anh cần size M?”\nđúng rồi".into())]
+    );
+    // Unknown quoted message: the text alone.
+    let plan = plan_zalo(&ev, &k(), &Rules::default());
+    let Step::PostToFreshchat { parts, .. } = &plan.steps[1] else {
+        panic!()
+    };
+    assert_eq!(parts, &vec![OutPart::Text("đúng rồi".into())]);
+}
+
+#[test]
+fn older_rules_without_new_keys_still_load() {
+    let old = zfsync_mappings::rules::DEFAULT_RULES
+        .lines()
+        .filter(|l| !l.starts_with("reply_quote"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(Rules::from_toml(&old).is_ok());
+}
+
+#[test]
 fn image_with_caption_becomes_text_then_media() {
     let plan = plan_zalo(
         &user_event(

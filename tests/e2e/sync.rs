@@ -1161,3 +1161,31 @@ async fn a_message_freshchat_refuses_arrives_as_text() {
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_reply_shows_what_it_quotes() {
+    let env = env().await;
+    let conv = start_conversation(&env, U1).await;
+    env.freshchat
+        .agent_sends(
+            &conv,
+            &env.freshchat.default_agent_id(),
+            vec![MessagePart::Text {
+                content: "Anh lấy size M hay L?".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    let quoted = zalo_sent(&env, U1, 1).await[0].message_id.clone();
+    env.zalo
+        .user_sends(
+            U1,
+            UserAction::Reply {
+                text: "M nhé".into(),
+                quote_msg_id: quoted,
+            },
+        )
+        .await;
+    let msgs = customer_messages(&env, U1, 2).await;
+    assert_eq!(texts(&msgs[1]), vec!["↪ “Anh lấy size M hay L?”\nM nhé"]);
+}
