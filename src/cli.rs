@@ -248,28 +248,28 @@ async fn connect_zalo(
         )
         .await?
     } else {
-        // The browser flow: the permission URL now, the callback on our own listener.
+        // The browser flow: our own listener first (so a busy port is reported before anyone
+        // opens the URL), then the permission URL, then wait for a pair newer than the one stored
+        // now (re-connecting an OA that is already connected must wait for the new consent).
         let callback = config.public_url(crate::server::ROUTE_OAUTH_CALLBACK);
+        let app = Application::build(config.clone()).await.context(
+            "cannot serve the OAuth callback; if the daemon is running, open its /oauth/zalo/start instead",
+        )?;
         let url = crate::oauth::start(&services.store, &services.zalo, &callback).await?;
         println!("Open this URL in a browser signed in as an admin of the OA, and press \"Allow\":\n\n  {url}\n");
         println!("Waiting for Zalo to redirect to {callback} (Ctrl-C to stop) ...");
-        let app = Application::build(config.clone()).await.context(
-            "cannot serve the OAuth callback; if the daemon is running, it completes the flow itself: open the URL above",
-        )?;
+        let before = services.store.tokens().await?.map(|t| t.updated_at);
         let shutdown = CancellationToken::new();
         let s = shutdown.clone();
-        let tokens = services.tokens.clone();
+        let store = services.store.clone();
         let watcher = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-                let _ = tokens.reload_status().await;
-                let st = tokens.status();
-                if st.connected
-                    && st.needs_reauth.is_none()
-                    && st.seconds_to_expiry.unwrap_or(0) > 0
-                {
-                    s.cancel();
-                    return;
+                if let Ok(Some(t)) = store.tokens().await {
+                    if Some(t.updated_at) != before && t.needs_reauth.is_none() {
+                        s.cancel();
+                        return;
+                    }
                 }
             }
         });
@@ -279,6 +279,7 @@ async fn connect_zalo(
             _ = wait_for_signal() => { stop.cancel(); watcher.abort(); anyhow::bail!("stopped before Zalo redirected back"); }
         }
         let _ = watcher.await;
+        services.tokens.reload_status().await?;
         crate::oauth::Connected {
             oa_id: services.tokens.status().oa_id,
             oa_name: None,

@@ -549,7 +549,7 @@ pub async fn run(keep_running: bool) -> anyhow::Result<ExitCode> {
     }
     if keep_running {
         println!("\nStill running. Drive it by hand (Ctrl-C stops):");
-        println!("  customer sends:   curl -X POST {}sim/users/{SANDBOX_USER}/send -H 'content-type: application/json' -d '{{\"text\":\"hello\"}}'", env.zalo.base_url());
+        println!("  customer sends:   curl -X POST {}sim/users/{SANDBOX_USER}/send -H 'content-type: application/json' -d '{{\"type\":\"text\",\"text\":\"hello\"}}'", env.zalo.base_url());
         println!(
             "  agent replies:    see the Freshchat simulator's /sim routes at {}sim",
             env.freshchat.base_url()

@@ -147,7 +147,7 @@ async fn connect_with_a_code_with_tokens_and_in_the_browser() {
         url.contains("code_challenge=") && url.contains("state=") && url.contains("redirect_uri="),
         "{url}"
     );
-    let page = wait_for(Duration::from_secs(10), || async {
+    let page = wait_for(Duration::from_secs(30), || async {
         let r = reqwest::get(&url).await.ok()?;
         r.status().is_success().then_some(r.text().await.ok()?)
     })
