@@ -1161,21 +1161,32 @@ impl Executor {
         ))
     }
 
-    /// An image for Zalo: jpg/png ≤ 1 MB via /upload/image, gif ≤ 5 MB via /upload/gif; None means
-    /// "send the link instead".
-    async fn image_message(&self, url: &str) -> Result<Option<OutboundMessage>, SyncError> {
-        let d = match timed(
+    /// An agent's attachment, fetched for re-upload to Zalo. None: send the link instead (the
+    /// download failed for good, or the file is larger than Zalo takes).
+    async fn download_for_zalo(
+        &self,
+        url: &str,
+        max_bytes: usize,
+    ) -> Result<Option<Bytes>, SyncError> {
+        match timed(
             "freshchat",
             "download",
-            self.parts.freshchat.download(url, ZALO_GIF_MAX as u64),
+            self.parts.freshchat.download(url, max_bytes as u64),
         )
         .await
         {
-            Ok(d) => d,
-            Err(e) if e.is_transient() => return Err(e.into()),
-            Err(_) => return Ok(None),
+            Ok(d) => Ok(Some(d.bytes)),
+            Err(e) if e.is_transient() => Err(e.into()),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// An image for Zalo: jpg/png ≤ 1 MB via /upload/image, gif ≤ 5 MB via /upload/gif; None means
+    /// "send the link instead".
+    async fn image_message(&self, url: &str) -> Result<Option<OutboundMessage>, SyncError> {
+        let Some(b) = self.download_for_zalo(url, ZALO_GIF_MAX).await? else {
+            return Ok(None);
         };
-        let b = d.bytes;
         let kind = sniff_image(&b);
         let upload = match kind {
             Some("jpg") | Some("png") if b.len() <= ZALO_IMAGE_MAX => {
@@ -1210,14 +1221,7 @@ impl Executor {
             }
             _ => return Ok(None),
         };
-        match upload {
-            Ok(m) => Ok(Some(m)),
-            Err(e) if e.is_transient() => Err(e),
-            Err(e) => {
-                tracing::warn!(error = %e, "Zalo refused the image upload; sending the link");
-                Ok(None)
-            }
-        }
+        or_link(upload, "image")
     }
 
     /// A document for Zalo via /upload/file (PDF, DOC, DOCX ≤ 5 MB); None means "send the link".
@@ -1233,33 +1237,19 @@ impl Executor {
         if !matches!(ext.as_str(), "pdf" | "doc" | "docx") {
             return Ok(None);
         }
-        let d = match timed(
-            "freshchat",
-            "download",
-            self.parts.freshchat.download(url, ZALO_FILE_MAX as u64),
-        )
-        .await
-        {
-            Ok(d) => d,
-            Err(e) if e.is_transient() => return Err(e.into()),
-            Err(_) => return Ok(None),
+        let Some(b) = self.download_for_zalo(url, ZALO_FILE_MAX).await? else {
+            return Ok(None);
         };
-        let up = self
+        let upload = self
             .parts
             .tokens
             .call(|t| {
-                let (z, n, b) = (self.parts.zalo.clone(), name.to_string(), d.bytes.clone());
-                async move { z.upload_file(&t, &n, b).await }
+                let (z, n, bb) = (self.parts.zalo.clone(), name.to_string(), b.clone());
+                async move { z.upload_file(&t, &n, bb).await }
             })
-            .await;
-        match up {
-            Ok(token) => Ok(Some(OutboundMessage::File { token })),
-            Err(e) if e.is_transient() => Err(e),
-            Err(e) => {
-                tracing::warn!(error = %e, "Zalo refused the file upload; sending the link");
-                Ok(None)
-            }
-        }
+            .await
+            .map(|token| OutboundMessage::File { token });
+        or_link(upload, "file")
     }
 
     /// After a permanent failure of a Freshchat → Zalo event: tell the agents why, in the conversation.
@@ -1697,6 +1687,18 @@ fn store_has_no_conversation(
         |r| r.get(0),
     )?;
     Ok(n == 0)
+}
+
+/// An upload to Zalo: a transient failure retries the step, a refusal sends the link instead.
+fn or_link<T>(upload: Result<T, SyncError>, what: &str) -> Result<Option<T>, SyncError> {
+    match upload {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_transient() => Err(e),
+        Err(e) => {
+            tracing::warn!(error = %e, what, "Zalo refused the upload; sending the link");
+            Ok(None)
+        }
+    }
 }
 
 /// A private note from zfsync: visible to agents, never to the customer.
