@@ -57,7 +57,9 @@ pub enum StoreError {
 }
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
-type WriteJob = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+/// A write: run inside the batch's transaction (`Some`), or told the transaction could not begin
+/// (`None`); either way it returns what answers its caller once the batch's fate is known.
+type WriteJob = Box<dyn FnOnce(Option<&Connection>) -> Completion + Send>;
 
 /// A handle to the store; cheap to clone.
 #[derive(Clone)]
@@ -154,6 +156,12 @@ impl Store {
     {
         let (tx, rx) = oneshot::channel();
         let job: WriteJob = Box::new(move |conn| {
+            let Some(conn) = conn else {
+                // The transaction never began: nothing ran; the caller gets the writer's error.
+                return Box::new(move |begin: Result<(), String>| {
+                    let _ = tx.send(Err(StoreError::Commit(begin.err().unwrap_or_default())));
+                });
+            };
             let savepoint = conn.execute_batch("SAVEPOINT job");
             let result = match savepoint {
                 Ok(()) => {
@@ -217,15 +225,14 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<WriteJob>) {
             }
         }
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            let msg = e.to_string();
+            let msg = format!("cannot begin a transaction: {e}");
+            tracing::error!(error = %msg, "store write failed");
             for job in batch {
-                // Run nothing: answer every job with the error.
-                let _ = job;
-                tracing::error!(error = %msg, "store: cannot begin a transaction");
+                job(None)(Err(msg.clone()));
             }
             continue;
         }
-        let completions: Vec<Completion> = batch.into_iter().map(|job| job(&conn)).collect();
+        let completions: Vec<Completion> = batch.into_iter().map(|job| job(Some(&conn))).collect();
         let commit = conn.execute_batch("COMMIT").map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");
             e.to_string()
@@ -239,4 +246,107 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<WriteJob>) {
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn temp_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("t.db")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn migrations_apply_in_order_and_tables_are_strict() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("m.db")).unwrap();
+        migrate(&mut conn).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+        // STRICT: a wrong type is refused rather than stored.
+        let e = conn.execute("INSERT INTO meta (key, value) VALUES ('k', x'00')", []);
+        assert!(e.is_err(), "STRICT tables refuse a blob in a TEXT column");
+        // Idempotent: a second run changes nothing.
+        migrate(&mut conn).unwrap();
+    }
+
+    #[test]
+    fn a_store_from_a_newer_release_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("n.db");
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        let e = Store::open(&path).unwrap_err().to_string();
+        assert!(e.contains("newer zfsync"), "{e}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_write_undoes_only_itself() {
+        let (_dir, store) = temp_store();
+        let mut tasks = Vec::new();
+        for i in 0..64i64 {
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move {
+                s.write(move |c| {
+                    c.execute(
+                        "INSERT INTO meta (key, value) VALUES (?1, 'v')",
+                        [format!("k{i}")],
+                    )?;
+                    if i % 2 == 1 {
+                        return Err(StoreError::Data("refused".into()));
+                    }
+                    Ok(())
+                })
+                .await
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            if t.await.unwrap().is_ok() {
+                ok += 1;
+            }
+        }
+        assert_eq!(ok, 32);
+        let n: i64 = store
+            .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM meta", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(
+            n, 32,
+            "the odd writes rolled back, the even ones committed beside them"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ingest_is_idempotent_per_source_and_key() {
+        let (_dir, store) = temp_store();
+        let ev = |source, key: &str| NewEvent {
+            source,
+            dedupe_key: key.into(),
+            lane: "zalo:1".into(),
+            event_name: "user_send_text".into(),
+            body: b"{}".to_vec(),
+            event_time: 1,
+        };
+        assert!(matches!(
+            store.ingest(ev(Source::Zalo, "m1")).await.unwrap(),
+            Ingested::New(_)
+        ));
+        assert_eq!(
+            store.ingest(ev(Source::Zalo, "m1")).await.unwrap(),
+            Ingested::Duplicate
+        );
+        assert!(matches!(
+            store.ingest(ev(Source::Freshchat, "m1")).await.unwrap(),
+            Ingested::New(_)
+        ));
+        assert_eq!(store.pending_count().await.unwrap(), 2);
+    }
 }
