@@ -51,6 +51,10 @@ struct Cli {
     /// Also run the bare axum + SQLite ingest baseline (true/false).
     #[arg(long)]
     baseline: Option<bool>,
+    /// Run the daemon as its own process from this `zfsync` binary (e.g. target/release/zfsync),
+    /// so its memory and CPU are measured apart from the simulators and the generator.
+    #[arg(long)]
+    daemon_binary: Option<std::path::PathBuf>,
 }
 
 impl Cli {
@@ -67,6 +71,7 @@ impl Cli {
         o.freshchat_duplicates = self.freshchat_duplicates.unwrap_or(o.freshchat_duplicates);
         o.lanes = self.lanes.unwrap_or(o.lanes);
         o.baseline = self.baseline.unwrap_or(o.baseline);
+        o.daemon_binary = self.daemon_binary;
         o
     }
 }

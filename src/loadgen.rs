@@ -98,6 +98,9 @@ pub struct Options {
     pub baseline: bool,
     /// Simulator latency in slow mode.
     pub slow_latency: Duration,
+    /// Run the daemon as its own process (`zfsync run`) from this binary, so that its memory and
+    /// CPU are not mixed with the simulators' and the generator's. In-process when None.
+    pub daemon_binary: Option<std::path::PathBuf>,
 }
 
 impl Options {
@@ -116,6 +119,7 @@ impl Options {
             lanes: 32,
             baseline: false,
             slow_latency: Duration::from_millis(100),
+            daemon_binary: None,
         };
         match mode {
             Mode::Steady => Options {
@@ -213,6 +217,8 @@ pub struct Backlog {
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     pub mode: String,
+    /// The daemon ran as its own process: memory figures are the daemon's alone.
+    pub daemon_process: bool,
     pub users: usize,
     pub messages_per_user: usize,
     /// Messages sent in the measured phase, per direction.
@@ -288,7 +294,12 @@ impl fmt::Display for Report {
         }
         writeln!(
             f,
-            "memory (whole process: daemon + simulators + generator)  idle {:.1} MB, peak {:.1} MB",
+            "memory ({})  idle {:.1} MB, peak {:.1} MB",
+            if self.daemon_process {
+                "daemon process"
+            } else {
+                "whole process: daemon + simulators + generator"
+            },
             self.rss_idle_kb as f64 / 1024.0,
             self.rss_peak_kb as f64 / 1024.0
         )?;
@@ -300,11 +311,24 @@ impl fmt::Display for Report {
     }
 }
 
-/// `VmRSS` and `VmHWM` of this process in kB (0 where /proc is not available).
-pub fn memory_kb() -> (u64, u64) {
-    let Ok(s) = std::fs::read_to_string("/proc/self/status") else {
+/// `VmRSS` and `VmHWM` in kB of this process, or of `pid` (0 where /proc is not available).
+pub fn memory_kb_of(pid: Option<u32>) -> (u64, u64) {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/status"),
+        None => "/proc/self/status".to_string(),
+    };
+    let Ok(s) = std::fs::read_to_string(path) else {
         return (0, 0);
     };
+    status_fields(&s)
+}
+
+/// `VmRSS` and `VmHWM` of this process in kB (0 where /proc is not available).
+pub fn memory_kb() -> (u64, u64) {
+    memory_kb_of(None)
+}
+
+fn status_fields(s: &str) -> (u64, u64) {
     let field = |name: &str| {
         s.lines()
             .find(|l| l.starts_with(name))
@@ -470,10 +494,36 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
     })
     .await?;
     let started = Instant::now();
-    env.start_daemon().await?;
+    // The daemon in this process, or as its own `zfsync run` child (killed when dropped).
+    let child = match &opts.daemon_binary {
+        None => {
+            env.start_daemon().await?;
+            None
+        }
+        Some(bin) => {
+            let log = std::fs::File::create(env.dir.path().join("daemon.log"))?;
+            let child = tokio::process::Command::new(bin)
+                .args(["run", "--config"])
+                .arg(&env.config_path)
+                .env("RUST_LOG", "warn")
+                .stdout(std::process::Stdio::null())
+                .stderr(log)
+                .kill_on_drop(true)
+                .spawn()
+                .with_context(|| format!("cannot start {}", bin.display()))?;
+            crate::sandbox::wait_http_ok(
+                &format!("{}/healthz", env.daemon_url()),
+                Duration::from_secs(30),
+            )
+            .await?;
+            Some(child)
+        }
+    };
+    let daemon_pid = child.as_ref().and_then(|c| c.id());
+    report.daemon_process = daemon_pid.is_some();
     report.startup_ms = started.elapsed().as_secs_f64() * 1000.0;
     env.connect_zalo().await?;
-    report.rss_idle_kb = memory_kb().0;
+    report.rss_idle_kb = memory_kb_of(daemon_pid).0;
 
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(1024)
@@ -626,7 +676,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
     let mut heal_at = 0.0;
     if opts.mode == Mode::Backlog {
         let depth = queue_depth(&shared.http, &shared.env.daemon_url()).await;
-        let rss = memory_kb().0;
+        let rss = memory_kb_of(daemon_pid).0;
         heal_at = epoch_ms();
         heal_freshchat(&shared.http, &shared.env).await?;
         report.backlog = Some(Backlog {
@@ -685,7 +735,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         b.drain_secs = (last_seen - heal_at) / 1000.0;
         b.drain_per_sec = b.queued as f64 / b.drain_secs.max(1e-9);
     }
-    report.rss_peak_kb = memory_kb().1;
+    report.rss_peak_kb = memory_kb_of(daemon_pid).1;
     let db = shared.env.dir.path().join("zfsync.db");
     report.store_bytes = ["", "-wal"]
         .iter()

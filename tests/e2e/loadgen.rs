@@ -40,3 +40,29 @@ async fn a_short_run_delivers_everything_once_in_order_and_reports_figures() {
         assert!(report.rss_peak_kb >= report.rss_idle_kb && report.rss_idle_kb > 0);
     }
 }
+
+/// The same, with the daemon as its own `zfsync run` process: its memory is measured alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_run_against_the_daemon_process() {
+    let opts = Options {
+        users: 2,
+        messages: 6,
+        duplicate_every: 3,
+        attachment_every: 0,
+        baseline: false,
+        timeout: Duration::from_secs(30),
+        daemon_binary: Some(env!("CARGO_BIN_EXE_zfsync").into()),
+        ..Options::for_mode(Mode::Flood)
+    };
+    let report = match run(opts).await {
+        Ok(r) => r,
+        Err(e) => panic!("load generator run failed: {e:#}"),
+    };
+    println!("{report}");
+    assert!(report.daemon_process);
+    assert_eq!(report.e2e_zalo_to_freshchat.n, 12);
+    assert_eq!(report.e2e_freshchat_to_zalo.n, 12);
+    if cfg!(target_os = "linux") {
+        assert!(report.rss_idle_kb > 0 && report.rss_peak_kb >= report.rss_idle_kb);
+    }
+}
