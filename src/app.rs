@@ -175,6 +175,7 @@ impl Application {
             tokens: services.tokens.clone(),
             public_url: public_url.clone(),
             zalo_oa_id: config.zalo.oa_id.clone(),
+            zalo_site_verification: config.zalo.site_verification.clone(),
             metrics: metrics_handle(),
         };
         let executor = Arc::new(Executor::new(ExecutorParts {

@@ -81,6 +81,10 @@ pub struct ZaloConfig {
     /// The OA's id (numeric string); learnt from the OAuth callback when absent.
     #[serde(default)]
     pub oa_id: Option<String>,
+    /// The domain-verification code from the Zalo app ("Xác thực domain"): zfsync then serves the
+    /// meta tag at `/` and the file `/zalo_verifier<code>.html` itself.
+    #[serde(default)]
+    pub site_verification: Option<String>,
     #[serde(default = "default_zalo_api")]
     pub api_base: Url,
     #[serde(default = "default_zalo_oauth")]
@@ -300,6 +304,18 @@ impl Config {
                 detail: "Invalid App ID: must be the numeric string shown on developers.zalo.me"
                     .into(),
             });
+        }
+        if let Some(code) = &self.zalo.site_verification {
+            if code.is_empty()
+                || !code
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(ConfigError::Invalid {
+                    key: "zalo.site_verification",
+                    detail: "must be the code the Zalo app shows (letters, digits, '-' and '_'), without the file name around it".into(),
+                });
+            }
         }
         if let Some(oa) = &self.zalo.oa_id {
             if oa.is_empty() || !oa.chars().all(|c| c.is_ascii_digit()) {

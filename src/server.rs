@@ -40,6 +40,8 @@ pub struct AppState {
     pub public_url: String,
     /// The configured `zalo.oa_id`: the only OA the OAuth callback may connect.
     pub zalo_oa_id: Option<String>,
+    /// The code Zalo gives for domain verification (served at / and /zalo_verifier<code>.html).
+    pub zalo_site_verification: Option<String>,
     pub metrics: Option<PrometheusHandle>,
 }
 
@@ -50,6 +52,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route(ROUTE_OAUTH_START, get(oauth_start))
         .route(ROUTE_OAUTH_CALLBACK, get(oauth_callback))
         .route("/files/{token}", get(hosted_file))
+        .route("/", get(home))
+        .route("/{file}", get(zalo_verifier_file))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
@@ -112,6 +116,40 @@ async fn accept(state: &AppState, ev: NewEvent) -> Response {
     }
 }
 
+/// Zalo's check when the webhook URL is saved: an empty body, or JSON that names no event.
+fn is_url_check(body: &[u8]) -> bool {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return true;
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(m)) => !m.contains_key("event_name"),
+        _ => false,
+    }
+}
+
+/// The page and file Zalo reads to verify the webhook domain (`zalo.site_verification`).
+fn verification_page(code: &str) -> Response {
+    let code = code.replace(['"', '<', '>', '&'], "");
+    Html(format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"zalo-platform-site-verification\" content=\"{code}\"><title>zfsync</title></head><body>zfsync</body></html>"
+    ))
+    .into_response()
+}
+
+async fn home(State(state): State<AppState>) -> Response {
+    match &state.zalo_site_verification {
+        Some(code) => verification_page(code),
+        None => (StatusCode::NOT_FOUND, "zfsync: see /healthz").into_response(),
+    }
+}
+
+async fn zalo_verifier_file(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+    match &state.zalo_site_verification {
+        Some(code) if file == format!("zalo_verifier{code}.html") => verification_page(code),
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 /// Whether a rejected body is JSON at all: a body that is not gets 400 whatever its signature says,
 /// so a sender's bug is told apart from a forgery.
 fn is_json(body: &[u8]) -> bool {
@@ -123,6 +161,14 @@ async fn zalo_webhook(State(state): State<AppState>, headers: HeaderMap, body: B
     let sig = headers
         .get(zfsync_zalo::SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok());
+    if sig.is_none() && is_url_check(&body) {
+        // Saving the webhook URL in the Zalo app sends a check that must get 200. It is not an
+        // event: nothing is stored. (A real event without a signature is still refused below.)
+        tracing::info!("answered Zalo's webhook URL check");
+        metrics::counter!("zfsync_webhooks_total", "source" => "zalo", "result" => "url_check")
+            .increment(1);
+        return (StatusCode::OK, Json(serde_json::json!({ "status": "ok" }))).into_response();
+    }
     if let Err(e) = zfsync_zalo::verify(&state.zalo_app_id, &state.zalo_oa_secret, &body, sig) {
         if !is_json(&body) {
             return reject(

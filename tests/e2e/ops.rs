@@ -369,3 +369,58 @@ async fn oauth_callback_refuses_another_oa() {
         .unwrap();
     assert_eq!(before, after, "the stored pair is untouched");
 }
+
+/// What Zalo needs before it accepts the webhook URL: a verified domain, and a 200 to its check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zalo_can_verify_the_domain_and_check_the_webhook_url() {
+    let mut env = Env::new(EnvOptions::default()).await.unwrap();
+    let cfg = std::fs::read_to_string(&env.config_path)
+        .unwrap()
+        .replace("[zalo]\n", "[zalo]\nsite_verification = \"Ab12Cd34\"\n");
+    std::fs::write(&env.config_path, cfg).unwrap();
+    env.start_daemon().await.unwrap();
+    let base = env.daemon_url();
+    let home = reqwest::get(format!("{base}/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains(r#"<meta name="zalo-platform-site-verification" content="Ab12Cd34">"#),
+        "{home}"
+    );
+    let file = reqwest::get(format!("{base}/zalo_verifierAb12Cd34.html"))
+        .await
+        .unwrap();
+    assert_eq!(file.status(), 200);
+    assert_eq!(
+        reqwest::get(format!("{base}/zalo_verifierOTHER.html"))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    // Saving the URL: Zalo's check (no signature, no event) gets 200 and stores nothing.
+    let client = reqwest::Client::new();
+    for body in ["", "{}", r#"{"app_id":"1"}"#] {
+        let r = client
+            .post(format!("{base}/webhooks/zalo"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "check body {body:?}");
+    }
+    // An event without a signature is still refused.
+    let event =
+        r#"{"event_name":"user_send_text","timestamp":"1","message":{"msg_id":"x","text":"hi"}}"#;
+    let r = client
+        .post(format!("{base}/webhooks/zalo"))
+        .body(event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(store_count(&env, "SELECT COUNT(*) FROM inbox"), 0);
+}
