@@ -205,7 +205,9 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
                 return Ok(ExitCode::from(1));
             }
-            println!("Queued {n} event(s) again; a running daemon picks them up within a few seconds.");
+            println!(
+                "Queued {n} event(s) again; a running daemon picks them up within a few seconds."
+            );
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(feature = "sim")]
