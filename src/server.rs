@@ -211,8 +211,9 @@ async fn zalo_webhook(State(state): State<AppState>, headers: HeaderMap, body: B
         Err(e) => return reject("zalo", StatusCode::BAD_REQUEST, "not_json", e.to_string()),
     };
     let lane = format!("zalo:{}", ev.user_id().unwrap_or("_"));
-    let event_time = zfsync_zalo::webhook::body_timestamp(&body)
-        .ok()
+    // The event was parsed already: take its time from it rather than reading the body again.
+    let event_time = ev
+        .timestamp()
         .and_then(|t| t.trim().parse::<i64>().ok())
         .unwrap_or_else(crate::store::now_ms);
     accept(

@@ -713,6 +713,29 @@ impl ZaloEvent {
         Some(id).filter(|s| !s.is_empty())
     }
 
+    /// The event's own `timestamp` (epoch milliseconds, as a string), if it has one.
+    pub fn timestamp(&self) -> Option<&str> {
+        let t = match self {
+            ZaloEvent::UserMessage(m) => m.timestamp.as_str(),
+            ZaloEvent::OaMessage(m) => m.timestamp.as_str(),
+            ZaloEvent::UserReceived { timestamp, .. }
+            | ZaloEvent::UserSeen { timestamp, .. }
+            | ZaloEvent::UserReacted { timestamp, .. }
+            | ZaloEvent::OaReacted { timestamp, .. }
+            | ZaloEvent::Follow { timestamp, .. }
+            | ZaloEvent::Unfollow { timestamp, .. }
+            | ZaloEvent::UserClickChatNow { timestamp, .. }
+            | ZaloEvent::UserSubmitInfo { timestamp, .. } => timestamp.as_str(),
+            ZaloEvent::Anonymous { raw, .. } | ZaloEvent::Unknown { raw, .. } => {
+                return raw
+                    .get("timestamp")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty());
+            }
+        };
+        Some(t).filter(|s| !s.is_empty())
+    }
+
     /// A key that is equal for redeliveries of the same event: the `msg_id` of messages, otherwise
     /// `<event_name>:<user_id>:<timestamp>[:...]`. Receipts and reactions never reuse the bare `msg_id` of
     /// the message they refer to.
@@ -773,6 +796,24 @@ impl ZaloEvent {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    #[test]
+    fn timestamp_comes_from_the_event() {
+        let text = br#"{"event_name":"user_send_text","sender":{"id":"1"},"recipient":{"id":"2"},"message":{"msg_id":"m","text":"hi"},"timestamp":"1700000000123"}"#;
+        assert_eq!(
+            parse_event(text).unwrap().timestamp(),
+            Some("1700000000123")
+        );
+        let follow =
+            br#"{"event_name":"follow","oa_id":"2","follower":{"id":"1"},"timestamp":"17"}"#;
+        assert_eq!(parse_event(follow).unwrap().timestamp(), Some("17"));
+        let unknown = br#"{"event_name":"shop_has_order","timestamp":"9"}"#;
+        assert_eq!(parse_event(unknown).unwrap().timestamp(), Some("9"));
+        assert_eq!(
+            parse_event(br#"{"event_name":"x"}"#).unwrap().timestamp(),
+            None
+        );
+    }
+
     use super::*;
     use serde_json::json;
 
