@@ -1336,20 +1336,17 @@ impl Executor {
                     "action_time": m.created_time,
                     "data": { "message": m },
                 });
-                let ingested = self
-                    .parts
-                    .store
-                    .ingest(store::NewEvent {
-                        source: Source::Freshchat,
-                        dedupe_key: m.id.clone(),
-                        lane: lane.clone(),
-                        event_name: zfsync_freshchat::webhook::ACTION_MESSAGE_CREATE.into(),
-                        body: serde_json::to_vec(&body)
-                            .map_err(|e| SyncError::Other(e.to_string()))?,
-                        event_time: t,
-                    })
-                    .await?;
-                if matches!(ingested, store::Ingested::New(_)) {
+                if self
+                    .queue_caught_up(
+                        Source::Freshchat,
+                        m.id.clone(),
+                        lane.clone(),
+                        zfsync_freshchat::webhook::ACTION_MESSAGE_CREATE,
+                        &body,
+                        t,
+                    )
+                    .await?
+                {
                     queued += 1;
                 }
             }
@@ -1402,19 +1399,18 @@ impl Executor {
         let mut queued = 0;
         for h in missed.iter().rev() {
             let (event_name, body) = history_event(h, self.parts.zalo.app_id(), &self.oa_id());
-            let ingested = self
-                .parts
-                .store
-                .ingest(store::NewEvent {
-                    source: Source::Zalo,
-                    dedupe_key: h.message_id.clone(),
-                    lane: format!("zalo:{}", h.from_id),
-                    event_name: event_name.to_string(),
-                    body: serde_json::to_vec(&body).map_err(|e| SyncError::Other(e.to_string()))?,
-                    event_time: h.time_ms,
-                })
-                .await?;
-            if matches!(ingested, store::Ingested::New(_)) {
+            let lane = format!("zalo:{}", h.from_id);
+            if self
+                .queue_caught_up(
+                    Source::Zalo,
+                    h.message_id.clone(),
+                    lane,
+                    event_name,
+                    &body,
+                    h.time_ms,
+                )
+                .await?
+            {
                 queued += 1;
             }
         }
@@ -1425,6 +1421,32 @@ impl Executor {
             );
         }
         Ok(queued)
+    }
+
+    /// Stores an event rebuilt from a platform's history under the same dedupe key its webhook
+    /// would have. True when it was new (not already received).
+    async fn queue_caught_up(
+        &self,
+        source: Source,
+        dedupe_key: String,
+        lane: String,
+        event_name: &str,
+        body: &serde_json::Value,
+        event_time: i64,
+    ) -> Result<bool, SyncError> {
+        let ingested = self
+            .parts
+            .store
+            .ingest(store::NewEvent {
+                source,
+                dedupe_key,
+                lane,
+                event_name: event_name.to_string(),
+                body: serde_json::to_vec(body).map_err(|e| SyncError::Other(e.to_string()))?,
+                event_time,
+            })
+            .await?;
+        Ok(matches!(ingested, store::Ingested::New(_)))
     }
 
     // ------------------------------------------------------------------ journal helpers
