@@ -16,11 +16,13 @@ use zfsync_mappings::Rules;
 use zfsync_zalo::ZaloClient;
 
 use crate::config::Config;
-use crate::executor::{Executor, ExecutorParts};
-use crate::lanes::{Dispatcher, RetryPolicy};
+use crate::ingest::catch_up::CatchUp;
+use crate::ingest::IngestState;
+use crate::lanes::{Dispatcher, LaneSignal, RetryPolicy};
 use crate::server::{router, AppState};
 use crate::store::Store;
-use crate::tokens::TokenManager;
+use crate::sync::{SyncContext, SyncSettings};
+use crate::tokens::{TokenManager, ZaloSession};
 
 /// How far back start-up looks for conversations to catch up (active in the last 24 h).
 const CATCH_UP_WINDOW_MS: i64 = 24 * 3600 * 1000;
@@ -30,47 +32,72 @@ const CATCH_UP_ZALO_PAGES: u32 = 10;
 const RECONCILE_WINDOW_MS: i64 = 3600 * 1000;
 const RECONCILE_ZALO_PAGES: u32 = 2;
 
+/// Why the application could not be built or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// The listen address is taken or not allowed.
     #[error("cannot listen on {addr}: {source} (is another zfsync running? change server.listen)")]
     Bind {
+        /// The address.
         addr: SocketAddr,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// The mapping rules file cannot be used.
     #[error("cannot read the mapping rules {path}: {detail}")]
-    Rules { path: String, detail: String },
+    Rules {
+        /// The file.
+        path: String,
+        /// Why.
+        detail: String,
+    },
+    /// The store cannot be opened.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// Loading the tokens failed.
     #[error(transparent)]
     Sync(#[from] crate::error::SyncError),
-    #[error("{0}")]
-    Setup(String),
+    /// The Zalo client cannot be built.
+    #[error("Zalo client: {0}")]
+    ZaloClient(zfsync_zalo::ZaloError),
+    /// The Freshchat client cannot be built.
+    #[error("Freshchat client: {0}")]
+    FreshchatClient(zfsync_freshchat::FreshchatError),
+    /// The Freshchat webhook key cannot be read.
+    #[error("freshchat.webhook_public_key: {0}")]
+    WebhookKey(zfsync_freshchat::KeyError),
+    /// The HTTP server stopped with an error.
+    #[error("server error: {0}")]
+    Serve(#[source] std::io::Error),
 }
 
 /// The clients and store every command needs (the mapping rules are the daemon's alone, so a bad
 /// rules file never stops `status` or `failed`).
 #[derive(Clone, Debug)]
 pub struct Services {
+    /// The store.
     pub store: Store,
-    pub zalo: ZaloClient,
+    /// Zalo, with its tokens.
+    pub zalo: ZaloSession,
+    /// Freshchat.
     pub freshchat: FreshchatClient,
-    pub tokens: Arc<TokenManager>,
 }
 
 impl Services {
+    /// Opens the store, builds both clients and loads the tokens.
     pub async fn new(config: &Config) -> Result<Services, AppError> {
         let store = Store::open(&config.store.path)?;
         let mut zc =
             zfsync_zalo::ClientConfig::new(config.zalo.app_id.clone(), config.zalo_app_secret());
         zc.api_base = config.zalo.api_base.clone();
         zc.oauth_base = config.zalo.oauth_base.clone();
-        let zalo = ZaloClient::new(zc).map_err(|e| AppError::Setup(format!("Zalo client: {e}")))?;
+        let zalo = ZaloClient::new(zc).map_err(AppError::ZaloClient)?;
         let freshchat = FreshchatClient::new(zfsync_freshchat::ClientConfig::new(
             config.freshchat.api_base.clone(),
             config.freshchat_api_key(),
         ))
-        .map_err(|e| AppError::Setup(format!("Freshchat client: {e}")))?;
+        .map_err(AppError::FreshchatClient)?;
         let tokens = Arc::new(
             TokenManager::new(
                 store.clone(),
@@ -81,10 +108,14 @@ impl Services {
         );
         Ok(Services {
             store,
-            zalo,
+            zalo: ZaloSession::new(zalo, tokens),
             freshchat,
-            tokens,
         })
+    }
+
+    /// The token manager.
+    pub fn tokens(&self) -> &Arc<TokenManager> {
+        self.zalo.tokens()
     }
 }
 
@@ -123,11 +154,13 @@ pub fn metrics_handle() -> Option<PrometheusHandle> {
         .clone()
 }
 
+/// The daemon, built and ready to run.
 pub struct Application {
     listener: TcpListener,
     services: Services,
     state: AppState,
-    executor: Arc<Executor>,
+    sync: Arc<SyncContext>,
+    catch_up: CatchUp,
     config: Config,
 }
 
@@ -158,44 +191,56 @@ impl Application {
         let key = WebhookKey::parse(secrecy::ExposeSecret::expose_secret(
             &config.freshchat_webhook_key(),
         ))
-        .map_err(|e| AppError::Setup(format!("freshchat.webhook_public_key: {e}")))?;
+        .map_err(AppError::WebhookKey)?;
         let public_url = config
             .server
             .public_url
             .as_str()
             .trim_end_matches('/')
             .to_string();
+        let lanes = LaneSignal::new();
         let state = AppState {
+            ingest: IngestState {
+                store: services.store.clone(),
+                lanes: lanes.clone(),
+                zalo_app_id: config.zalo.app_id.clone(),
+                zalo_oa_secret: config.zalo_oa_secret_key(),
+                freshchat_key: key,
+            },
             store: services.store.clone(),
-            lanes: crate::lanes::LaneSignal::new(),
-            zalo_app_id: config.zalo.app_id.clone(),
-            zalo_oa_secret: config.zalo_oa_secret_key(),
-            freshchat_key: key,
             zalo: services.zalo.clone(),
-            tokens: services.tokens.clone(),
             public_url: public_url.clone(),
             zalo_oa_id: config.zalo.oa_id.clone(),
             zalo_site_verification: config.zalo.site_verification.clone(),
             metrics: metrics_handle(),
         };
-        let executor = Arc::new(Executor::new(ExecutorParts {
+        let sync = Arc::new(SyncContext::new(
+            services.store.clone(),
+            services.zalo.clone(),
+            services.freshchat.clone(),
+            Arc::new(load_rules(&config)?),
+            SyncSettings {
+                oa_id: config.zalo.oa_id.clone(),
+                freshchat_app_id: config.freshchat.app_id.clone(),
+                channel_id: config.freshchat.channel_id.clone(),
+                channel_name: config.freshchat.channel_name.clone(),
+                public_url,
+                hosted_file_ttl_ms: config.hosted_file_ttl().as_millis() as i64,
+            },
+        ));
+        let catch_up = CatchUp {
             store: services.store.clone(),
+            lanes,
             zalo: services.zalo.clone(),
             freshchat: services.freshchat.clone(),
-            tokens: services.tokens.clone(),
-            rules: Arc::new(load_rules(&config)?),
             oa_id: config.zalo.oa_id.clone(),
-            freshchat_app_id: config.freshchat.app_id.clone(),
-            channel_id: config.freshchat.channel_id.clone(),
-            channel_name: config.freshchat.channel_name.clone(),
-            public_url,
-            hosted_file_ttl_ms: config.hosted_file_ttl().as_millis() as i64,
-        }));
+        };
         Ok(Application {
             listener,
             services,
             state,
-            executor,
+            sync,
+            catch_up,
             config,
         })
     }
@@ -220,23 +265,23 @@ impl Application {
         };
         let dispatcher = Dispatcher::new(
             self.services.store.clone(),
-            self.executor.clone(),
-            self.state.lanes.clone(),
+            self.sync.clone(),
+            self.state.ingest.lanes.clone(),
             self.config.sync.max_concurrent_lanes,
             policy,
         );
         // Lanes start once messages missed while down are queued in their place (bounded, so a slow
         // platform never holds up the rest); webhooks are accepted meanwhile.
-        let executor = self.executor.clone();
+        let catch_up = self.catch_up.clone();
         let lanes_stop = shutdown.clone();
         let lanes_tracker = tracker.clone();
         let lanes = tokio::spawn(async move {
-            catch_up(&executor, CATCH_UP_WINDOW_MS, CATCH_UP_ZALO_PAGES).await;
+            catch_up_pass(&catch_up, CATCH_UP_WINDOW_MS, CATCH_UP_ZALO_PAGES).await;
             dispatcher.run(lanes_stop, lanes_tracker).await
         });
         let scheduler = tokio::spawn(scheduler(
             self.services.clone(),
-            self.executor.clone(),
+            self.catch_up.clone(),
             self.config.sync.retention_days,
             Duration::from_secs(self.config.sync.reconcile_every_secs),
             shutdown.clone(),
@@ -257,21 +302,21 @@ impl Application {
         {
             tracing::warn!("some lanes did not finish within 20 s; their steps stay journalled for the next start");
         }
-        served.map_err(|e| AppError::Setup(format!("server error: {e}")))
+        served.map_err(AppError::Serve)
     }
 }
 
 /// Queues what the platforms' histories hold that zfsync never received, before lanes run.
-async fn catch_up(executor: &Executor, window_ms: i64, zalo_pages: u32) {
+async fn catch_up_pass(catch_up: &CatchUp, window_ms: i64, zalo_pages: u32) {
     let limit = Duration::from_secs(15);
-    match tokio::time::timeout(limit, executor.catch_up_freshchat(window_ms)).await {
+    match tokio::time::timeout(limit, catch_up.freshchat(window_ms)).await {
         Ok(Err(e)) => tracing::warn!(error = %e, "catching up from Freshchat history failed"),
         Err(_) => tracing::warn!(
             "catching up from Freshchat history took over 15 s; continuing without it"
         ),
         Ok(Ok(_)) => {}
     }
-    match tokio::time::timeout(limit, executor.catch_up_zalo(zalo_pages)).await {
+    match tokio::time::timeout(limit, catch_up.zalo(zalo_pages)).await {
         Ok(Err(e)) => tracing::warn!(error = %e, "catching up from Zalo history failed"),
         Err(_) => {
             tracing::warn!("catching up from Zalo history took over 15 s; continuing without it")
@@ -283,7 +328,7 @@ async fn catch_up(executor: &Executor, window_ms: i64, zalo_pages: u32) {
 /// Periodic work: token refresh ahead of expiry, retention.
 async fn scheduler(
     services: Services,
-    executor: Arc<Executor>,
+    catch_up: CatchUp,
     retention_days: u64,
     reconcile_every: Duration,
     shutdown: CancellationToken,
@@ -302,12 +347,12 @@ async fn scheduler(
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = refresh.tick() => {
-                if let Err(e) = services.tokens.refresh_if_due().await {
+                if let Err(e) = services.tokens().refresh_if_due().await {
                     tracing::warn!(error = %e, "scheduled Zalo token refresh failed");
                 }
             }
             _ = reconcile.tick(), if !reconcile_every.is_zero() => {
-                catch_up(&executor, RECONCILE_WINDOW_MS, RECONCILE_ZALO_PAGES).await;
+                catch_up_pass(&catch_up, RECONCILE_WINDOW_MS, RECONCILE_ZALO_PAGES).await;
             }
             _ = prune.tick() => {
                 match services.store.prune(retention_days as i64 * 24 * 3600 * 1000).await {

@@ -427,7 +427,7 @@ impl Parts {
             return Parts {
                 store: Ok(s.store),
                 freshchat: Ok(s.freshchat),
-                zalo: Ok((s.zalo, s.tokens)),
+                zalo: Ok((s.zalo.client().clone(), s.zalo.tokens().clone())),
             };
         }
         // Something did not build: build each part alone to find out which.

@@ -232,7 +232,6 @@ async fn connect_zalo(
         // The operator at the console is trusted to switch OA when zalo.oa_id is not set.
         crate::oauth::accept_pair(
             &services.zalo,
-            &services.tokens,
             pair,
             oa_id.or(config.zalo.oa_id.clone()),
             config.zalo.oa_id.clone(),
@@ -242,7 +241,6 @@ async fn connect_zalo(
         crate::oauth::complete(
             &services.store,
             &services.zalo,
-            &services.tokens,
             &code,
             None,
             oa_id.or(config.zalo.oa_id.clone()),
@@ -257,7 +255,7 @@ async fn connect_zalo(
         let app = Application::build(config.clone()).await.context(
             "cannot serve the OAuth callback; if the daemon is running, open its /oauth/zalo/start instead",
         )?;
-        let url = crate::oauth::start(&services.store, &services.zalo, &callback).await?;
+        let url = crate::oauth::start(&services.store, services.zalo.client(), &callback).await?;
         println!("Open this URL in a browser signed in as an admin of the OA, and press \"Allow\":\n\n  {url}\n");
         println!("Waiting for Zalo to redirect to {callback} (Ctrl-C to stop) ...");
         let before = services.store.tokens().await?.map(|t| t.updated_at);
@@ -281,9 +279,9 @@ async fn connect_zalo(
             _ = wait_for_signal() => { stop.cancel(); watcher.abort(); anyhow::bail!("stopped before Zalo redirected back"); }
         }
         let _ = watcher.await;
-        services.tokens.reload_status().await?;
+        services.tokens().reload_status().await?;
         crate::oauth::Connected {
-            oa_id: services.tokens.status().oa_id,
+            oa_id: services.tokens().status().oa_id,
             oa_name: None,
         }
     };

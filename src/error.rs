@@ -1,26 +1,60 @@
 //! The daemon's error: what went wrong while handling an event, classified for the retry policy.
+//! Each variant says what happens next: [`SyncError::is_transient`] decides between "retry with
+//! backoff" and "fail the event, keep it for replay and tell the agent".
 
 use zfsync_freshchat::FreshchatError;
 use zfsync_zalo::{ErrorClass, ZaloError};
 
 use crate::store::StoreError;
 
+/// Why handling an event did not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
+    /// A Zalo call failed.
     #[error("Zalo: {0}")]
-    Zalo(#[from] ZaloError),
+    Zalo(ZaloError),
+    /// A Freshchat call failed.
     #[error("Freshchat: {0}")]
-    Freshchat(#[from] FreshchatError),
-    #[error("{0}")]
+    Freshchat(FreshchatError),
+    /// The store could not be read or written.
+    #[error(transparent)]
     Store(#[from] StoreError),
+    /// No Zalo token pair yet.
     #[error("Zalo is not connected yet: run 'zfsync connect zalo --config FILE'")]
     NotConnected,
+    /// Zalo refused the refresh token; an OA admin must consent again.
     #[error("Zalo needs re-authorization ({0}): run 'zfsync connect zalo --config FILE'")]
     NeedsReauth(String),
+    /// The stored event cannot be parsed any more.
     #[error("the event cannot be read: {0}")]
     BadEvent(String),
+    /// Freshchat moved the user to another conversation several times while zfsync was posting.
+    #[error("Freshchat kept moving the conversation while posting; will retry")]
+    ConversationMoving,
+    /// The contact a step needs is not in the store (an earlier step of the event did not run).
+    #[error("no Freshchat contact for Zalo user {zalo_user_id} yet; will retry")]
+    ContactMissing {
+        /// The Zalo user.
+        zalo_user_id: String,
+    },
+    /// No Freshchat channel to open conversations in.
     #[error("{0}")]
-    Other(String),
+    NoChannel(String),
+    /// The system's random number generator failed.
+    #[error("the system's random number generator failed")]
+    Randomness,
+}
+
+impl From<ZaloError> for SyncError {
+    fn from(e: ZaloError) -> Self {
+        SyncError::Zalo(e)
+    }
+}
+
+impl From<FreshchatError> for SyncError {
+    fn from(e: FreshchatError) -> Self {
+        SyncError::Freshchat(e)
+    }
 }
 
 impl SyncError {
@@ -32,7 +66,10 @@ impl SyncError {
             SyncError::Store(_) => true,
             // Waiting for an operator to reconnect; events keep their place and retry with backoff.
             SyncError::NotConnected | SyncError::NeedsReauth(_) => true,
-            SyncError::BadEvent(_) | SyncError::Other(_) => false,
+            SyncError::ConversationMoving
+            | SyncError::ContactMissing { .. }
+            | SyncError::Randomness => true,
+            SyncError::BadEvent(_) | SyncError::NoChannel(_) => false,
         }
     }
 
@@ -66,7 +103,10 @@ impl SyncError {
             SyncError::NotConnected => "zalo_not_connected",
             SyncError::NeedsReauth(_) => "zalo_needs_reauth",
             SyncError::BadEvent(_) => "bad_event",
-            SyncError::Other(_) => "other",
+            SyncError::ConversationMoving => "freshchat_conversation_moving",
+            SyncError::ContactMissing { .. } => "contact_missing",
+            SyncError::NoChannel(_) => "freshchat_no_channel",
+            SyncError::Randomness => "randomness",
         }
     }
 
@@ -76,5 +116,26 @@ impl SyncError {
             SyncError::Freshchat(e) => e.retry_after(),
             _ => None,
         }
+    }
+
+    /// Whether the outcome of the call is unknown (a timeout or dropped connection): the effect
+    /// may have happened, so its journal entry must be reconciled rather than forgotten.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            SyncError::Zalo(ZaloError::Transport { .. })
+                | SyncError::Freshchat(FreshchatError::Transport { .. })
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_moving_conversation_is_retried_not_failed() {
+        assert!(SyncError::ConversationMoving.is_transient());
+        assert!(!SyncError::NoChannel("x".into()).is_transient());
     }
 }

@@ -1,4 +1,4 @@
-//! Lanes: one per conversation, strictly in arrival order; different lanes run concurrently, up to
+//! Lanes: one per conversation, strictly in the platform's event order; different lanes run concurrently, up to
 //! `sync.max_concurrent_lanes`.
 //!
 //! The HTTP server signals the lane of every new event; the dispatcher keeps ready and waiting
@@ -18,8 +18,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::executor::{Executor, Outcome};
-use crate::store::{now_ms, InboxRow, Source, Store};
+use crate::store::{now_ms, InboxRow, Lane, Store};
+use crate::sync::{Outcome, SyncContext};
 
 /// How long a deferred event (a possible echo of an own send in flight) waits.
 const DEFER_MS: i64 = 1_000;
@@ -54,13 +54,13 @@ impl RetryPolicy {
 #[derive(Debug, Default)]
 struct LaneState {
     /// Lanes with events to run now, in the order they became ready.
-    ready: VecDeque<String>,
-    queued: HashSet<String>,
+    ready: VecDeque<Lane>,
+    queued: HashSet<Lane>,
     /// Lanes whose head waits for a retry, by due time.
-    waiting: BinaryHeap<Reverse<(i64, String)>>,
-    busy: HashSet<String>,
+    waiting: BinaryHeap<Reverse<(i64, Lane)>>,
+    busy: HashSet<Lane>,
     /// Busy lanes that got a new event while running (the worker looks again before it stops).
-    dirty: HashSet<String>,
+    dirty: HashSet<Lane>,
 }
 
 /// The handle the HTTP server uses to say "this lane has a new event".
@@ -76,22 +76,22 @@ impl LaneSignal {
     }
 
     /// Marks a lane as having work and wakes the dispatcher.
-    pub fn notify(&self, lane: &str) {
+    pub fn notify(&self, lane: &Lane) {
         if let Ok(mut st) = self.state.lock() {
             if st.busy.contains(lane) {
-                st.dirty.insert(lane.to_string());
+                st.dirty.insert(lane.clone());
                 return;
             }
-            if st.queued.insert(lane.to_string()) {
-                st.ready.push_back(lane.to_string());
+            if st.queued.insert(lane.clone()) {
+                st.ready.push_back(lane.clone());
             }
         }
         self.wake.notify_one();
     }
 
-    fn schedule_retry(&self, lane: &str, due: i64) {
+    fn schedule_retry(&self, lane: &Lane, due: i64) {
         if let Ok(mut st) = self.state.lock() {
-            st.waiting.push(Reverse((due, lane.to_string())));
+            st.waiting.push(Reverse((due, lane.clone())));
         }
     }
 }
@@ -100,7 +100,7 @@ impl LaneSignal {
 #[derive(Debug)]
 pub struct Dispatcher {
     store: Store,
-    executor: Arc<Executor>,
+    sync: Arc<SyncContext>,
     signal: LaneSignal,
     max_lanes: usize,
     policy: RetryPolicy,
@@ -112,14 +112,14 @@ const LANE_BATCH: usize = 32;
 impl Dispatcher {
     pub fn new(
         store: Store,
-        executor: Arc<Executor>,
+        sync: Arc<SyncContext>,
         signal: LaneSignal,
         max_lanes: usize,
         policy: RetryPolicy,
     ) -> Self {
         Dispatcher {
             store,
-            executor,
+            sync,
             signal,
             max_lanes,
             policy,
@@ -129,7 +129,7 @@ impl Dispatcher {
     /// Queues every lane the store says is due (start-up, and a periodic safety sweep that also
     /// picks up events replayed by `zfsync failed retry` from another process).
     async fn sweep(&self) {
-        let busy: Vec<String> = self
+        let busy: Vec<Lane> = self
             .signal
             .state
             .lock()
@@ -204,7 +204,7 @@ impl Dispatcher {
     }
 
     /// A worker stopped: free the lane, and run it again if it got work meanwhile.
-    fn wake_after_lane(&self, lane: &str) {
+    fn wake_after_lane(&self, lane: &Lane) {
         let again = match self.signal.state.lock() {
             Ok(mut st) => {
                 st.busy.remove(lane);
@@ -220,7 +220,7 @@ impl Dispatcher {
     }
 
     /// Runs a lane's events in order until it is empty or its head must wait for a retry.
-    async fn drain_lane(&self, lane: &str, stop: &CancellationToken) {
+    async fn drain_lane(&self, lane: &Lane, stop: &CancellationToken) {
         // Where this worker is in the lane: events before it are finished (their final state is
         // being written), so reads need not wait for those writes to commit.
         let mut cursor: Option<(i64, i64)> = None;
@@ -229,11 +229,7 @@ impl Dispatcher {
             if let Ok(mut st) = self.signal.state.lock() {
                 st.dirty.remove(lane);
             }
-            let rows = match self
-                .store
-                .lane_next(lane.to_string(), cursor, LANE_BATCH)
-                .await
-            {
+            let rows = match self.store.lane_next(lane.clone(), cursor, LANE_BATCH).await {
                 Ok(rows) => rows,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read a lane");
@@ -262,7 +258,7 @@ impl Dispatcher {
                     break 'lane;
                 }
                 let key = (row.event_time, row.id);
-                match process_event(&self.store, &self.executor, &self.policy, row).await {
+                match process_event(&self.store, &self.sync, &self.policy, row).await {
                     Finished::Final(write) => {
                         writes.push(write);
                         cursor = Some(key);
@@ -285,13 +281,13 @@ impl Dispatcher {
         }
         // An event stored meanwhile with an earlier platform time than the cursor is still here:
         // hand the lane back for another run, or for its retry time.
-        match self.store.lane_next(lane.to_string(), None, 1).await {
+        match self.store.lane_next(lane.clone(), None, 1).await {
             Ok(rows) => {
                 if let Some(head) = rows.first() {
                     if head.next_attempt_at > now_ms() {
                         self.signal.schedule_retry(lane, head.next_attempt_at);
                     } else if let Ok(mut st) = self.signal.state.lock() {
-                        st.dirty.insert(lane.to_string());
+                        st.dirty.insert(lane.clone());
                     }
                 }
             }
@@ -322,16 +318,13 @@ impl std::fmt::Debug for Finished {
 /// Handles one event and records how it ended.
 pub async fn process_event(
     store: &Store,
-    executor: &Executor,
+    sync: &SyncContext,
     policy: &RetryPolicy,
     row: InboxRow,
 ) -> Finished {
-    let direction = match row.source {
-        Source::Zalo => "to_freshchat",
-        Source::Freshchat => "to_zalo",
-    };
+    let direction = row.source.direction().as_str();
     let started = std::time::Instant::now();
-    let result = executor.handle(&row).await;
+    let result = sync.handle(&row).await;
     metrics::histogram!("zfsync_event_processing_seconds", "direction" => direction)
         .record(started.elapsed().as_secs_f64());
     let attempts = row.attempts + 1;
@@ -379,7 +372,7 @@ pub async fn process_event(
             } else {
                 tracing::error!(event = %row.event_name, attempts, error = %message, "event failed; kept for replay ('zfsync failed list')");
                 metrics::counter!("zfsync_failures_total", "direction" => direction, "class" => class).increment(1);
-                executor.explain_failure(&row, &e).await;
+                sync.explain_failure(&row, &e).await;
                 let class = class.to_string();
                 finish(store, move |s| async move {
                     s.fail_event(id, attempts, message, class).await

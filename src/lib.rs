@@ -18,7 +18,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod error;
-pub mod executor;
+pub mod ingest;
 pub mod lanes;
 #[cfg(feature = "sim")]
 pub mod loadgen;
@@ -28,5 +28,6 @@ pub mod sandbox;
 pub mod server;
 pub mod status;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 pub mod tokens;

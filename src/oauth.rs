@@ -1,23 +1,58 @@
 //! The Zalo OAuth v4 flow with PKCE: a fresh verifier and a random `state` per attempt, kept in the
 //! store (the verifier never leaves the server); the callback finds the attempt by `state`,
-//! exchanges the code with its verifier, and stores the token pair.
+//! exchanges the code with its verifier, and stores the token pair once Zalo confirms which OA it
+//! belongs to.
+//!
+//! Failure: [`ConnectError`] says why nothing was stored (unknown attempt, another OA, Zalo's
+//! refusal); the stored pair is only ever replaced by a pair for the expected OA.
 
 use secrecy::{ExposeSecret, SecretString};
-use zfsync_zalo::{Pkce, ZaloClient};
+use zfsync_zalo::{Pkce, ZaloClient, ZaloError};
 
 use crate::error::SyncError;
-use crate::store::Store;
-use crate::tokens::TokenManager;
+use crate::store::{Store, StoreError};
+use crate::tokens::ZaloSession;
 
 /// How long a started authorization stays valid (Zalo codes live 10 minutes).
 pub const ATTEMPT_TTL_MS: i64 = 15 * 60 * 1000;
+
+/// Why a connection attempt stored nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// No pending attempt matches the callback.
+    #[error("this authorization is unknown or has expired (links are valid 15 minutes and work once); start again")]
+    UnknownAttempt,
+    /// The tokens are for another OA than the one this daemon serves.
+    #[error("this authorization is for OA {got}, but zfsync serves OA {expected}; sign in as an admin of OA {expected}, or set zalo.oa_id to {got} to switch this daemon to that OA. Nothing was changed.")]
+    WrongOa {
+        /// The OA the tokens belong to.
+        got: String,
+        /// The OA this daemon serves.
+        expected: String,
+    },
+    /// Zalo refused the code or the token.
+    #[error("Zalo: {0}")]
+    Zalo(ZaloError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Storing the pair failed.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+}
+
+impl From<ZaloError> for ConnectError {
+    fn from(e: ZaloError) -> Self {
+        ConnectError::Zalo(e)
+    }
+}
 
 /// Starts an attempt and returns the permission URL to open in a browser.
 pub async fn start(
     store: &Store,
     zalo: &ZaloClient,
     redirect_uri: &str,
-) -> Result<url::Url, SyncError> {
+) -> Result<url::Url, ConnectError> {
     let pkce = Pkce::generate();
     let state = zfsync_zalo::random_state();
     store
@@ -34,7 +69,9 @@ pub async fn start(
 /// What a completed connection reports.
 #[derive(Debug, Clone)]
 pub struct Connected {
+    /// The OA now connected.
     pub oa_id: Option<String>,
+    /// Its name, when Zalo gave it.
     pub oa_name: Option<String>,
 }
 
@@ -44,39 +81,35 @@ pub struct Connected {
 /// someone completing the flow with another OA: such tokens are refused and not stored.
 pub async fn complete(
     store: &Store,
-    zalo: &ZaloClient,
-    tokens: &TokenManager,
+    zalo: &ZaloSession,
     code: &str,
     state: Option<&str>,
     callback_oa_id: Option<String>,
     expected_oa: Option<String>,
-) -> Result<Connected, SyncError> {
+) -> Result<Connected, ConnectError> {
     let attempt = store.take_oauth_attempt(state.map(str::to_string)).await?;
     if state.is_some() && attempt.is_none() {
-        return Err(SyncError::Other(
-            "this authorization is unknown or has expired (links are valid 15 minutes and work once); start again".into(),
-        ));
+        return Err(ConnectError::UnknownAttempt);
     }
-    let verifier = attempt.map(|(v, _)| SecretString::from(v));
-    let pair = zalo.exchange_code(code, verifier.as_ref()).await?;
-    accept_pair(zalo, tokens, pair, callback_oa_id, expected_oa).await
+    let verifier = attempt.map(|a| SecretString::from(a.verifier));
+    let pair = zalo.client().exchange_code(code, verifier.as_ref()).await?;
+    accept_pair(zalo, pair, callback_oa_id, expected_oa).await
 }
 
 /// Learns which OA a new pair belongs to (`getoa`), refuses it when it is not the expected OA,
 /// and stores it otherwise. Used by the code exchange and for tokens pasted from Zalo's API Explorer.
 pub async fn accept_pair(
-    zalo: &ZaloClient,
-    tokens: &TokenManager,
+    zalo: &ZaloSession,
     pair: zfsync_zalo::TokenPair,
     hinted_oa: Option<String>,
     expected_oa: Option<String>,
-) -> Result<Connected, SyncError> {
-    let (oa_id, oa_name) = match zalo.oa_info(&pair.access_token).await {
+) -> Result<Connected, ConnectError> {
+    let (oa_id, oa_name) = match zalo.client().oa_info(&pair.access_token).await {
         Ok(info) => (
             Some(info.oa_id).filter(|s| !s.is_empty()).or(hinted_oa),
             Some(info.name),
         ),
-        Err(e) if e.is_token_error() => return Err(SyncError::Zalo(e)),
+        Err(e) if e.is_token_error() => return Err(ConnectError::Zalo(e)),
         Err(e) => {
             tracing::warn!(error = %e, "the OA information could not be read; trusting the callback's oa_id");
             (hinted_oa, None)
@@ -84,12 +117,12 @@ pub async fn accept_pair(
     };
     if let (Some(expected), Some(got)) = (&expected_oa, &oa_id) {
         if expected != got {
-            return Err(SyncError::Other(format!(
-                "this authorization is for OA {got}, but zfsync serves OA {expected}; sign in as an admin of OA {expected}, \
-                 or set zalo.oa_id to {got} to switch this daemon to that OA. Nothing was changed."
-            )));
+            return Err(ConnectError::WrongOa {
+                got: got.clone(),
+                expected: expected.clone(),
+            });
         }
     }
-    tokens.store_pair(&pair, oa_id.clone()).await?;
+    zalo.tokens().store_pair(&pair, oa_id.clone()).await?;
     Ok(Connected { oa_id, oa_name })
 }

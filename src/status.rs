@@ -22,7 +22,7 @@ fn ago(ms: Option<i64>) -> String {
 
 pub async fn print_status(services: &Services, json: bool) -> anyhow::Result<ExitCode> {
     let stats = services.store.stats().await?;
-    let tokens = services.tokens.status();
+    let tokens = services.tokens().status();
     let failed = services.store.failed_events(20).await?;
     if json {
         let per: serde_json::Map<String, serde_json::Value> = stats

@@ -20,3 +20,17 @@ pub fn init(format: LogFormat) {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
 }
+
+/// Runs one upstream call and records its latency (`zfsync_upstream_call_seconds`).
+pub async fn timed<T, E>(
+    platform: &'static str,
+    op: &'static str,
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let started = std::time::Instant::now();
+    let result = call.await;
+    let outcome = if result.is_ok() { "ok" } else { "error" };
+    metrics::histogram!("zfsync_upstream_call_seconds", "platform" => platform, "op" => op, "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
+    result
+}

@@ -3,15 +3,23 @@
 //! refresh tokens are single-use: a pair lost after a refresh would need an OA admin to consent
 //! again). A refresh that Zalo rejects puts the pairing in a visible "needs re-authorization" state
 //! instead of retrying in a loop.
+//!
+//! [`ZaloSession`] is how the rest of the daemon talks to Zalo: one method per call, each with a
+//! valid token, refreshed and retried once when Zalo refuses it.
 
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use bytes::Bytes;
 use secrecy::{ExposeSecret, SecretString};
-use zfsync_zalo::{ErrorClass, TokenPair, ZaloClient, ZaloError};
+use zfsync_zalo::{
+    ErrorClass, HistoryMessage, OutboundMessage, SentMessage, TokenPair, UserProfile, ZaloClient,
+    ZaloError,
+};
 
 use crate::error::SyncError;
 use crate::store::{now_ms, Store, StoredTokens};
+use crate::telemetry::timed;
 
 /// Zalo refresh tokens live 3 months.
 const REFRESH_TTL_MS: i64 = 90 * 24 * 3600 * 1000;
@@ -160,7 +168,7 @@ impl TokenManager {
                 return Ok(current.access);
             }
         }
-        match crate::executor::timed(
+        match timed(
             "zalo",
             "refresh_token",
             self.client.refresh_token(&current.refresh),
@@ -226,15 +234,153 @@ impl TokenManager {
         Fut: std::future::Future<Output = Result<T, ZaloError>>,
     {
         let token = self.access_token().await?;
-        match crate::executor::timed("zalo", "api", f(token.clone())).await {
+        match f(token.clone()).await {
             Err(e) if e.is_token_error() => {
                 tracing::warn!(code = ?e.code(), "zalo token refused; refreshing and retrying once");
                 let fresh = self.refresh(Some(&token)).await?;
-                crate::executor::timed("zalo", "api", f(fresh))
-                    .await
-                    .map_err(SyncError::Zalo)
+                f(fresh).await.map_err(SyncError::Zalo)
             }
             other => other.map_err(SyncError::Zalo),
         }
+    }
+}
+
+/// Token-aware Zalo calls: each method gets a valid access token and, on a token error, refreshes
+/// once and tries once more. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct ZaloSession {
+    client: ZaloClient,
+    tokens: Arc<TokenManager>,
+}
+
+impl ZaloSession {
+    /// A session over a client and the token manager.
+    pub fn new(client: ZaloClient, tokens: Arc<TokenManager>) -> ZaloSession {
+        ZaloSession { client, tokens }
+    }
+
+    /// The token manager (status, refresh).
+    pub fn tokens(&self) -> &Arc<TokenManager> {
+        &self.tokens
+    }
+
+    /// The client, for calls that need no token (media downloads, the OAuth exchange).
+    pub fn client(&self) -> &ZaloClient {
+        &self.client
+    }
+
+    /// Sends a CS message to a user.
+    pub async fn send_message(
+        &self,
+        user_id: &str,
+        message: &OutboundMessage,
+    ) -> Result<SentMessage, SyncError> {
+        self.tokens
+            .call(|t| async move {
+                timed(
+                    "zalo",
+                    "send",
+                    self.client.send_message(&t, user_id, message),
+                )
+                .await
+            })
+            .await
+    }
+
+    /// Uploads a jpg/png (≤ 1 MB); returns its attachment id.
+    pub async fn upload_image(&self, name: &str, bytes: Bytes) -> Result<String, SyncError> {
+        self.tokens
+            .call(|t| {
+                let bytes = bytes.clone();
+                async move {
+                    timed(
+                        "zalo",
+                        "upload_image",
+                        self.client.upload_image(&t, name, bytes),
+                    )
+                    .await
+                }
+            })
+            .await
+    }
+
+    /// Uploads a GIF (≤ 5 MB); returns its attachment id.
+    pub async fn upload_gif(&self, name: &str, bytes: Bytes) -> Result<String, SyncError> {
+        self.tokens
+            .call(|t| {
+                let bytes = bytes.clone();
+                async move {
+                    timed(
+                        "zalo",
+                        "upload_gif",
+                        self.client.upload_gif(&t, name, bytes),
+                    )
+                    .await
+                }
+            })
+            .await
+    }
+
+    /// Uploads a document (≤ 5 MB); returns its file token.
+    pub async fn upload_file(&self, name: &str, bytes: Bytes) -> Result<String, SyncError> {
+        self.tokens
+            .call(|t| {
+                let bytes = bytes.clone();
+                async move {
+                    timed(
+                        "zalo",
+                        "upload_file",
+                        self.client.upload_file(&t, name, bytes),
+                    )
+                    .await
+                }
+            })
+            .await
+    }
+
+    /// A user's profile.
+    pub async fn user_detail(&self, user_id: &str) -> Result<UserProfile, SyncError> {
+        self.tokens
+            .call(|t| async move {
+                timed("zalo", "user_detail", self.client.user_detail(&t, user_id)).await
+            })
+            .await
+    }
+
+    /// Recent messages across conversations, newest first.
+    pub async fn recent_chats(
+        &self,
+        offset: u32,
+        count: u32,
+    ) -> Result<Vec<HistoryMessage>, SyncError> {
+        self.tokens
+            .call(|t| async move {
+                timed(
+                    "zalo",
+                    "recent_chat",
+                    self.client.recent_chats(&t, offset, count),
+                )
+                .await
+            })
+            .await
+    }
+
+    /// Messages of one conversation, newest first.
+    pub async fn conversation(
+        &self,
+        user_id: &str,
+        offset: u32,
+        count: u32,
+    ) -> Result<Vec<HistoryMessage>, SyncError> {
+        self.tokens
+            .call(|t| async move {
+                timed(
+                    "zalo",
+                    "conversation",
+                    self.client.conversation(&t, user_id, offset, count),
+                )
+                .await
+            })
+            .await
     }
 }

@@ -8,7 +8,7 @@
 use zfsync_freshchat::{ActorType, Message, MessagePart, MessageType, WebhookEvent};
 
 use crate::char_count;
-use crate::plan::{Plan, Step, ZaloSend};
+use crate::plan::{Plan, SendToZalo, Step, ZaloSend};
 use crate::rules::Rules;
 use crate::template::fill;
 
@@ -32,11 +32,11 @@ pub fn plan_freshchat(event: &WebhookEvent, k: &FreshchatKnowledge, rules: &Rule
             let Some(user) = &k.zalo_user_id else {
                 return Plan::ignore("conversation is not linked to a Zalo user");
             };
-            Plan::steps(vec![Step::SendToZalo {
+            Plan::steps(vec![Step::SendToZalo(SendToZalo {
                 zalo_user_id: user.clone(),
                 freshchat_message_id: None,
                 message: ZaloSend::Text(rules.freshchat_to_zalo.resolve_notice.clone()),
-            }])
+            })])
         }
         WebhookEvent::ConversationAssignment { .. } => {
             Plan::ignore("assignment stays in Freshchat")
@@ -78,10 +78,12 @@ fn plan_message(m: &Message, k: &FreshchatKnowledge, rules: &Rules) -> Plan {
     Plan::steps(
         sends
             .into_iter()
-            .map(|message| Step::SendToZalo {
-                zalo_user_id: user.clone(),
-                freshchat_message_id: Some(m.id.clone()),
-                message,
+            .map(|message| {
+                Step::SendToZalo(SendToZalo {
+                    zalo_user_id: user.clone(),
+                    freshchat_message_id: Some(m.id.clone()),
+                    message,
+                })
             })
             .collect(),
     )

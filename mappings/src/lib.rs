@@ -22,7 +22,10 @@ pub mod template;
 pub mod zalo_in;
 
 pub use freshchat_in::{plan_freshchat, FreshchatKnowledge};
-pub use plan::{MediaKind, OutPart, Plan, Step, Visibility, ZaloSend};
+pub use plan::{
+    EnsureContact, MediaKind, OutPart, Plan, PostToFreshchat, RecordFollow, RecordReceipt,
+    SendToZalo, Step, Visibility, ZaloSend,
+};
 pub use rules::{Rules, RulesError};
 pub use zalo_in::{plan_zalo, ZaloKnowledge};
 

@@ -113,67 +113,102 @@ pub enum ZaloSend {
     },
 }
 
+/// Make sure the Zalo user has a Freshchat user (store → `reference_id` search → create).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnsureContact {
+    /// The Zalo user.
+    pub zalo_user_id: String,
+    /// The OA the user wrote to.
+    pub oa_id: String,
+    /// The Freshchat `reference_id` (finds the user again after a lost store).
+    pub reference_id: String,
+    /// Template with `{display_name}`.
+    pub first_name: String,
+    /// The last name ("Zalo").
+    pub last_name: String,
+    /// The name used while Zalo refuses the profile.
+    pub fallback_display_name: String,
+    /// The `external_user_provider` property value.
+    pub provider: String,
+}
+
+/// Post a message in the contact's current Freshchat conversation (created when there is none).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PostToFreshchat {
+    /// The Zalo user whose conversation it goes to.
+    pub zalo_user_id: String,
+    /// The Zalo message this comes from, for the id pairing (None for notes without one).
+    pub zalo_msg_id: Option<String>,
+    /// As the customer, or as a private note.
+    pub visibility: Visibility,
+    /// The parts.
+    pub parts: Vec<OutPart>,
+}
+
+/// Send one message to a Zalo user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendToZalo {
+    /// The recipient.
+    pub zalo_user_id: String,
+    /// The Freshchat message it comes from (None for zfsync's own notices).
+    pub freshchat_message_id: Option<String>,
+    /// What to send.
+    pub message: ZaloSend,
+}
+
+/// Record the follow state (store and Freshchat user property).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordFollow {
+    /// The Zalo user.
+    pub zalo_user_id: String,
+    /// Follows the OA now.
+    pub following: bool,
+}
+
+/// Record delivery/read receipts for messages zfsync sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordReceipt {
+    /// The Zalo user.
+    pub zalo_user_id: String,
+    /// The messages.
+    pub msg_ids: Vec<String>,
+    /// Seen (true) or delivered (false).
+    pub seen: bool,
+}
+
+/// One effect of a plan; each kind is its own struct, so the daemon runs and reconciles each
+/// kind in its own code.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Step {
-    /// Make sure the Zalo user has a Freshchat user (store → `reference_id` search → create).
-    EnsureContact {
-        zalo_user_id: String,
-        oa_id: String,
-        reference_id: String,
-        /// Template with `{display_name}`.
-        first_name: String,
-        last_name: String,
-        fallback_display_name: String,
-        provider: String,
-    },
-    /// Post a message in the contact's current Freshchat conversation (created when there is none).
-    PostToFreshchat {
-        zalo_user_id: String,
-        /// The Zalo message this comes from, for the id pairing (None for notes without one).
-        zalo_msg_id: Option<String>,
-        visibility: Visibility,
-        parts: Vec<OutPart>,
-    },
-    /// Send one message to a Zalo user (reply to the Freshchat message `freshchat_message_id`).
-    SendToZalo {
-        zalo_user_id: String,
-        freshchat_message_id: Option<String>,
-        message: ZaloSend,
-    },
-    /// Record the follow state (store and Freshchat user property).
-    RecordFollow {
-        zalo_user_id: String,
-        following: bool,
-    },
-    /// Record delivery/read receipts for messages zfsync sent.
-    RecordReceipt {
-        zalo_user_id: String,
-        msg_ids: Vec<String>,
-        seen: bool,
-    },
+    /// See [`EnsureContact`].
+    EnsureContact(EnsureContact),
+    /// See [`PostToFreshchat`].
+    PostToFreshchat(PostToFreshchat),
+    /// See [`SendToZalo`].
+    SendToZalo(SendToZalo),
+    /// See [`RecordFollow`].
+    RecordFollow(RecordFollow),
+    /// See [`RecordReceipt`].
+    RecordReceipt(RecordReceipt),
 }
 
 impl Step {
     /// A short, stable name for the journal and logs.
     pub fn kind(&self) -> &'static str {
         match self {
-            Step::EnsureContact { .. } => "ensure_contact",
-            Step::PostToFreshchat {
-                visibility: Visibility::Customer,
-                ..
-            } => "post_freshchat",
-            Step::PostToFreshchat {
-                visibility: Visibility::PrivateNote,
-                ..
-            } => "post_freshchat_note",
-            Step::SendToZalo { .. } => "send_zalo",
-            Step::RecordFollow { .. } => "record_follow",
-            Step::RecordReceipt { .. } => "record_receipt",
+            Step::EnsureContact(_) => "ensure_contact",
+            Step::PostToFreshchat(p) => match p.visibility {
+                Visibility::Customer => "post_freshchat",
+                Visibility::PrivateNote => "post_freshchat_note",
+            },
+            Step::SendToZalo(_) => "send_zalo",
+            Step::RecordFollow(_) => "record_follow",
+            Step::RecordReceipt(_) => "record_receipt",
         }
     }
 
     /// Whether the step has an effect outside the store (and so is journalled as sending/sent).
     pub fn is_external(&self) -> bool {
-        !matches!(self, Step::RecordReceipt { .. })
+        !matches!(self, Step::RecordReceipt(_))
     }
 }

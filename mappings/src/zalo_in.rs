@@ -10,7 +10,10 @@
 
 use zfsync_zalo::{Attachment, UserMessage, UserMessageKind, ZaloEvent};
 
-use crate::plan::{MediaKind, OutPart, Plan, Step, Visibility};
+use crate::plan::{
+    EnsureContact, MediaKind, OutPart, Plan, PostToFreshchat, RecordFollow, RecordReceipt, Step,
+    Visibility,
+};
 use crate::rules::Rules;
 use crate::template::fill;
 
@@ -56,12 +59,12 @@ pub fn plan_zalo(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan {
             }
             Plan::steps(vec![
                 ensure_contact(&m.user_id, &k.oa_id, rules),
-                Step::PostToFreshchat {
+                Step::PostToFreshchat(PostToFreshchat {
                     zalo_user_id: m.user_id.clone(),
                     zalo_msg_id: Some(m.msg_id.clone()),
                     visibility: Visibility::Customer,
                     parts,
-                },
+                }),
             ])
         }
         ZaloEvent::OaMessage(m) => {
@@ -108,26 +111,28 @@ pub fn plan_zalo(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan {
         ZaloEvent::OaReacted { .. } => Plan::ignore("reactions by the OA are not mirrored"),
         ZaloEvent::UserReceived {
             user_id, msg_ids, ..
-        } => Plan::steps(vec![Step::RecordReceipt {
+        } => Plan::steps(vec![Step::RecordReceipt(RecordReceipt {
             zalo_user_id: user_id.clone(),
             msg_ids: msg_ids.clone(),
             seen: false,
-        }]),
+        })]),
         ZaloEvent::UserSeen {
             user_id, msg_ids, ..
-        } => Plan::steps(vec![Step::RecordReceipt {
+        } => Plan::steps(vec![Step::RecordReceipt(RecordReceipt {
             zalo_user_id: user_id.clone(),
             msg_ids: msg_ids.clone(),
             seen: true,
-        }]),
-        ZaloEvent::Follow { user_id, .. } => Plan::steps(vec![Step::RecordFollow {
+        })]),
+        ZaloEvent::Follow { user_id, .. } => Plan::steps(vec![Step::RecordFollow(RecordFollow {
             zalo_user_id: user_id.clone(),
             following: true,
-        }]),
-        ZaloEvent::Unfollow { user_id, .. } => Plan::steps(vec![Step::RecordFollow {
-            zalo_user_id: user_id.clone(),
-            following: false,
-        }]),
+        })]),
+        ZaloEvent::Unfollow { user_id, .. } => {
+            Plan::steps(vec![Step::RecordFollow(RecordFollow {
+                zalo_user_id: user_id.clone(),
+                following: false,
+            })])
+        }
         ZaloEvent::UserClickChatNow { .. } => Plan::ignore(
             "the customer opened the chat; the conversation starts with their first message",
         ),
@@ -151,12 +156,12 @@ fn same_oa(event_oa: &str, ours: &str) -> bool {
 fn note_plan(user_id: &str, msg_id: &str, oa_id: &str, note: String, rules: &Rules) -> Plan {
     Plan::steps(vec![
         ensure_contact(user_id, oa_id, rules),
-        Step::PostToFreshchat {
+        Step::PostToFreshchat(PostToFreshchat {
             zalo_user_id: user_id.to_string(),
             zalo_msg_id: Some(msg_id.to_string()),
             visibility: Visibility::PrivateNote,
             parts: vec![OutPart::Text(note)],
-        },
+        }),
     ])
 }
 
@@ -164,7 +169,7 @@ fn note_plan(user_id: &str, msg_id: &str, oa_id: &str, note: String, rules: &Rul
 pub fn ensure_contact(user_id: &str, oa_id: &str, rules: &Rules) -> Step {
     let c = &rules.contact;
     let short_id = short_id(user_id);
-    Step::EnsureContact {
+    Step::EnsureContact(EnsureContact {
         zalo_user_id: user_id.to_string(),
         oa_id: oa_id.to_string(),
         reference_id: fill(
@@ -175,7 +180,7 @@ pub fn ensure_contact(user_id: &str, oa_id: &str, rules: &Rules) -> Step {
         last_name: c.last_name.clone(),
         fallback_display_name: fill(&c.fallback_display_name, &[("short_id", &short_id)]),
         provider: c.provider.clone(),
-    }
+    })
 }
 
 fn short_id(user_id: &str) -> String {

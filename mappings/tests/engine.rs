@@ -73,14 +73,14 @@ fn text_from_a_customer_ensures_the_contact_then_posts_as_them() {
     );
     assert_eq!(plan.steps.len(), 2);
     match &plan.steps[0] {
-        Step::EnsureContact {
+        Step::EnsureContact(zfsync_mappings::EnsureContact {
             reference_id,
             first_name,
             last_name,
             fallback_display_name,
             provider,
             ..
-        } => {
+        }) => {
             assert_eq!(reference_id, &format!("zalo:{OA}:777"));
             assert_eq!(first_name, "{display_name}");
             assert_eq!(last_name, "Zalo");
@@ -91,12 +91,12 @@ fn text_from_a_customer_ensures_the_contact_then_posts_as_them() {
     }
     assert_eq!(
         plan.steps[1],
-        Step::PostToFreshchat {
+        Step::PostToFreshchat(zfsync_mappings::PostToFreshchat {
             zalo_user_id: "777".into(),
             zalo_msg_id: Some("a1".into()),
             visibility: Visibility::Customer,
             parts: vec![OutPart::Text("Xin chào 😊".into())],
-        }
+        })
     );
 }
 
@@ -111,7 +111,8 @@ fn a_reply_shows_what_it_quotes() {
         ..k()
     };
     let plan = plan_zalo(&ev, &known, &Rules::default());
-    let Step::PostToFreshchat { parts, .. } = &plan.steps[1] else {
+    let Step::PostToFreshchat(zfsync_mappings::PostToFreshchat { parts, .. }) = &plan.steps[1]
+    else {
         panic!()
     };
     assert_eq!(
@@ -120,7 +121,8 @@ fn a_reply_shows_what_it_quotes() {
     );
     // Unknown quoted message: the text alone.
     let plan = plan_zalo(&ev, &k(), &Rules::default());
-    let Step::PostToFreshchat { parts, .. } = &plan.steps[1] else {
+    let Step::PostToFreshchat(zfsync_mappings::PostToFreshchat { parts, .. }) = &plan.steps[1]
+    else {
         panic!()
     };
     assert_eq!(parts, &vec![OutPart::Text("đúng rồi".into())]);
@@ -146,7 +148,8 @@ fn image_with_caption_becomes_text_then_media() {
         &k(),
         &Rules::default(),
     );
-    let Step::PostToFreshchat { parts, .. } = &plan.steps[1] else {
+    let Step::PostToFreshchat(zfsync_mappings::PostToFreshchat { parts, .. }) = &plan.steps[1]
+    else {
         panic!()
     };
     assert_eq!(parts[0], OutPart::Text("lỗi".into()));
@@ -179,10 +182,10 @@ fn echoes_staff_and_other_apps() {
     let other = plan_zalo(&echo, &k(), &rules);
     assert!(matches!(
         &other.steps[1],
-        Step::PostToFreshchat {
+        Step::PostToFreshchat(zfsync_mappings::PostToFreshchat {
             visibility: Visibility::PrivateNote,
             ..
-        }
+        })
     ));
 
     let staff = zalo(serde_json::json!({
@@ -190,9 +193,9 @@ fn echoes_staff_and_other_apps() {
         "message": {"msg_id": "o2", "text": "Dạ"}, "timestamp": "1"
     }));
     let plan = plan_zalo(&staff, &in_flight, &rules);
-    let Step::PostToFreshchat {
+    let Step::PostToFreshchat(zfsync_mappings::PostToFreshchat {
         visibility, parts, ..
-    } = &plan.steps[1]
+    }) = &plan.steps[1]
     else {
         panic!("{plan:?}")
     };
@@ -210,21 +213,21 @@ fn receipts_follow_and_others_are_never_posted() {
     let plan = plan_zalo(&seen, &k(), &rules);
     assert_eq!(
         plan.steps,
-        vec![Step::RecordReceipt {
+        vec![Step::RecordReceipt(zfsync_mappings::RecordReceipt {
             zalo_user_id: "777".into(),
             msg_ids: vec!["x".into(), "y".into()],
             seen: true
-        }]
+        })]
     );
     let follow = zalo(
         serde_json::json!({"app_id": "1", "oa_id": OA, "event_name": "unfollow", "follower": {"id": "777"}, "timestamp": "1"}),
     );
     assert_eq!(
         plan_zalo(&follow, &k(), &rules).steps,
-        vec![Step::RecordFollow {
+        vec![Step::RecordFollow(zfsync_mappings::RecordFollow {
             zalo_user_id: "777".into(),
             following: false
-        }]
+        })]
     );
     let unknown = zalo(serde_json::json!({"event_name": "shop_has_order", "timestamp": "1"}));
     let plan = plan_zalo(&unknown, &k(), &rules);
@@ -320,7 +323,7 @@ fn resolve_notice_can_be_switched_off() {
     let mut rules = Rules::default();
     let plan = plan_freshchat(&ev, &linked(), &rules);
     assert!(
-        matches!(&plan.steps[0], Step::SendToZalo { message: ZaloSend::Text(t), .. } if t.contains("resolved"))
+        matches!(&plan.steps[0], Step::SendToZalo(zfsync_mappings::SendToZalo { message: ZaloSend::Text(t), .. }) if t.contains("resolved"))
     );
     rules.freshchat_to_zalo.send_resolve_notice = false;
     assert!(plan_freshchat(&ev, &linked(), &rules).steps.is_empty());
@@ -340,7 +343,7 @@ fn customer_rules_change_the_naming() {
         &rules,
     );
     assert!(
-        matches!(&plan.steps[0], Step::EnsureContact { last_name, .. } if last_name == "(Zalo OA)")
+        matches!(&plan.steps[0], Step::EnsureContact(zfsync_mappings::EnsureContact { last_name, .. }) if last_name == "(Zalo OA)")
     );
 }
 
@@ -356,11 +359,11 @@ proptest! {
         } else {
             prop_assert_eq!(plan.steps.len(), 1);
             match &plan.steps[0] {
-                Step::SendToZalo { message: ZaloSend::Text(t), .. } => {
+                Step::SendToZalo(zfsync_mappings::SendToZalo { message: ZaloSend::Text(t), .. }) => {
                     prop_assert!(char_count(t) <= 2000);
                     prop_assert_eq!(t, &text);
                 }
-                Step::SendToZalo { message: ZaloSend::LongText { text: whole, link_text, .. }, .. } => {
+                Step::SendToZalo(zfsync_mappings::SendToZalo { message: ZaloSend::LongText { text: whole, link_text, .. }, .. }) => {
                     prop_assert!(char_count(&text) > 2000);
                     prop_assert_eq!(whole, &text);
                     prop_assert!(char_count(link_text) < 2000);
@@ -376,7 +379,7 @@ proptest! {
         let parts = words.iter().map(|w| MessagePart::Text { content: w.clone() }).collect();
         let plan = plan_freshchat(&agent_message(parts, ActorType::Agent, MessageType::Normal), &linked(), &Rules::default());
         let sent: Vec<String> = plan.steps.iter().map(|s| match s {
-            Step::SendToZalo { message: ZaloSend::Text(t), .. } => t.clone(),
+            Step::SendToZalo(zfsync_mappings::SendToZalo { message: ZaloSend::Text(t), .. }) => t.clone(),
             other => format!("{other:?}"),
         }).collect();
         prop_assert_eq!(sent, words);

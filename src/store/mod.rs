@@ -1,5 +1,6 @@
 //! The SQLite store: every ID pairing, the inbox of verified events, the journal of external effects,
-//! tokens, hosted files.
+//! tokens, hosted files. One file per table family: [`inbox`], [`journal`], [`pairings`], [`auth`],
+//! [`files`]; the states and the lane newtype in [`model`].
 //!
 //! One writer thread owns the write connection. Writes are closures sent to it; the thread runs all
 //! the closures that are waiting in ONE transaction (each inside its own savepoint, so one failing
@@ -11,7 +12,12 @@
 //! fails every closure of the batch (nothing was acknowledged). Migrations are numbered SQL files
 //! embedded in the binary, applied in order at open, tracked by `PRAGMA user_version`.
 
-mod queries;
+pub mod auth;
+pub mod files;
+pub mod inbox;
+pub mod journal;
+pub mod model;
+pub mod pairings;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -19,7 +25,12 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
-pub use queries::*;
+pub use auth::{OAuthAttempt, StoredTokens};
+pub use files::HostedFile;
+pub use inbox::{InboxRow, Ingested, NewEvent, SourceStats};
+pub use journal::StepRow;
+pub use model::{Direction, EventState, JournalKey, Lane, Source, StepState};
+pub use pairings::Contact;
 
 /// Numbered migrations, applied in order. Never edit one that has shipped; add the next number.
 pub const MIGRATIONS: &[(&str, &str)] = &[(
@@ -52,8 +63,16 @@ pub enum StoreError {
     Commit(String),
     #[error("the store is closed")]
     Closed,
-    #[error("{0}")]
-    Data(String),
+    #[error("cannot create the store's folder {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the store writer thread: {0}")]
+    WriterThread(#[source] std::io::Error),
+    #[error("a store reader stopped: {0}")]
+    Reader(#[from] tokio::task::JoinError),
 }
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
@@ -123,9 +142,9 @@ impl Store {
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
-                path: path.clone(),
-                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
             })?;
         }
         let mut conn = open_conn(&path, OpenFlags::default())?;
@@ -134,7 +153,7 @@ impl Store {
         std::thread::Builder::new()
             .name("zfsync-store-writer".into())
             .spawn(move || writer_loop(conn, rx))
-            .map_err(|e| StoreError::Data(format!("cannot start the store writer thread: {e}")))?;
+            .map_err(StoreError::WriterThread)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 path,
@@ -209,8 +228,7 @@ impl Store {
             }
             r
         })
-        .await
-        .map_err(|e| StoreError::Data(format!("store reader failed: {e}")))?
+        .await?
     }
 }
 
@@ -300,7 +318,7 @@ mod tests {
                         [format!("k{i}")],
                     )?;
                     if i % 2 == 1 {
-                        return Err(StoreError::Data("refused".into()));
+                        return Err(StoreError::Closed);
                     }
                     Ok(())
                 })
@@ -330,7 +348,7 @@ mod tests {
         let ev = |source, key: &str| NewEvent {
             source,
             dedupe_key: key.into(),
-            lane: "zalo:1".into(),
+            lane: Lane::zalo(Some("1")),
             event_name: "user_send_text".into(),
             body: b"{}".to_vec(),
             event_time: 1,

@@ -22,7 +22,7 @@ async fn refresh_ahead_of_expiry_rotates_and_retires_the_old_pair() {
         .unwrap();
     let before = services.store.tokens().await.unwrap().unwrap();
     assert!(
-        services.tokens.refresh_if_due().await.unwrap(),
+        services.tokens().refresh_if_due().await.unwrap(),
         "due, so refreshed"
     );
     let after = services.store.tokens().await.unwrap().unwrap();
@@ -32,12 +32,12 @@ async fn refresh_ahead_of_expiry_rotates_and_retires_the_old_pair() {
     );
     assert_ne!(after.access_token, before.access_token);
     // Zalo refresh tokens are single-use: the old one is dead now (-14014).
-    let zalo = services.zalo.clone();
+    let zalo = services.zalo.client().clone();
     let old = secrecy::SecretString::from(before.refresh_token);
     let e = zalo.refresh_token(&old).await.unwrap_err();
     assert_eq!(e.code(), Some(-14014), "{e}");
     // The new access token works.
-    let access = services.tokens.access_token().await.unwrap();
+    let access = services.tokens().access_token().await.unwrap();
     assert_eq!(access.expose_secret(), after.access_token);
     assert!(zalo.oa_info(&access).await.is_ok());
 }

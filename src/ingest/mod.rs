@@ -1,0 +1,146 @@
+//! Ingest: the sources. Everything that puts an event in the inbox goes through here: the two
+//! webhooks ([`zalo_webhook`], [`freshchat_webhook`]) and the two history catch-ups
+//! ([`catch_up`]). They share one builder per platform ([`zalo_event`], [`freshchat_event`]), so
+//! the dedupe key, the lane and the event time of an event are computed in one place whichever way
+//! it arrived, and a late webhook for a message already caught up from history is a duplicate.
+//!
+//! Failure: storing either succeeds (the event is durable, its lane is woken) or returns the
+//! store's error; webhooks then answer 503 so the platform delivers again.
+
+pub mod catch_up;
+pub mod freshchat_webhook;
+pub mod zalo_webhook;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use secrecy::SecretString;
+use zfsync_freshchat::{WebhookEvent, WebhookKey};
+use zfsync_zalo::ZaloEvent;
+
+use crate::lanes::LaneSignal;
+use crate::store::{now_ms, Ingested, Lane, NewEvent, Source, Store, StoreError};
+
+/// What the webhook handlers need.
+#[derive(Clone, Debug)]
+pub struct IngestState {
+    /// The store.
+    pub store: Store,
+    /// Wakes the lane of a new event.
+    pub lanes: LaneSignal,
+    /// The Zalo App ID (part of the signed text).
+    pub zalo_app_id: String,
+    /// The OA Secret Key that signs Zalo webhooks.
+    pub zalo_oa_secret: SecretString,
+    /// Freshchat's webhook public key.
+    pub freshchat_key: WebhookKey,
+}
+
+/// The inbox record of a Zalo event: its `msg_id` (or a derived key) as dedupe key, the user's
+/// lane, and Zalo's own time of the event.
+pub fn zalo_event(ev: &ZaloEvent, body: Vec<u8>) -> NewEvent {
+    NewEvent {
+        source: Source::Zalo,
+        dedupe_key: ev.dedupe_key(),
+        lane: Lane::zalo(ev.user_id()),
+        event_name: ev.event_name().to_string(),
+        event_time: ev
+            .timestamp()
+            .and_then(|t| t.trim().parse::<i64>().ok())
+            .unwrap_or_else(now_ms),
+        body,
+    }
+}
+
+/// The inbox record of a Freshchat event: `message.id` (or a derived key) as dedupe key, the
+/// conversation's lane, and Freshchat's own time of the event.
+pub fn freshchat_event(ev: &WebhookEvent, body: Vec<u8>) -> NewEvent {
+    NewEvent {
+        source: Source::Freshchat,
+        dedupe_key: ev.dedupe_key(),
+        lane: Lane::freshchat(ev.conversation_id()),
+        event_name: ev.action().to_string(),
+        event_time: freshchat_event_time(ev),
+        body,
+    }
+}
+
+/// Stores an event and wakes its lane when it is new.
+pub async fn store_event(
+    store: &Store,
+    lanes: &LaneSignal,
+    ev: NewEvent,
+) -> Result<Ingested, StoreError> {
+    let lane = ev.lane.clone();
+    let ingested = store.ingest(ev).await?;
+    if matches!(ingested, Ingested::New(_)) {
+        lanes.notify(&lane);
+    }
+    Ok(ingested)
+}
+
+/// The platform's time of a Freshchat event (unix ms): the message's `created_time`, else the
+/// envelope's `action_time`, else now.
+fn freshchat_event_time(ev: &WebhookEvent) -> i64 {
+    let (created, action) = match ev {
+        WebhookEvent::MessageCreate {
+            message,
+            action_time,
+            ..
+        } => (message.created_time.as_deref(), action_time.as_deref()),
+        WebhookEvent::ConversationAssignment { action_time, .. }
+        | WebhookEvent::ConversationResolution { action_time, .. }
+        | WebhookEvent::ConversationReopen { action_time, .. } => (None, action_time.as_deref()),
+        WebhookEvent::Unknown { .. } => (None, None),
+    };
+    created
+        .or(action)
+        .and_then(crate::sync::parse_iso_ms)
+        .unwrap_or_else(now_ms)
+}
+
+/// Whether a rejected body is JSON at all: a body that is not gets 400 whatever its signature says,
+/// so a sender's bug is told apart from a forgery.
+fn is_json(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+}
+
+/// Answers a refused webhook, logged and counted by reason.
+fn reject(
+    source: &'static str,
+    status: StatusCode,
+    reason: &'static str,
+    detail: String,
+) -> Response {
+    metrics::counter!("zfsync_webhook_rejects_total", "source" => source, "reason" => reason)
+        .increment(1);
+    tracing::warn!(source, reason, %detail, "webhook rejected");
+    (
+        status,
+        Json(serde_json::json!({ "error": reason, "message": detail })),
+    )
+        .into_response()
+}
+
+/// Answers a verified webhook: 200 once it is stored (new or duplicate), 503 when it could not be
+/// stored, so the platform delivers it again.
+fn stored(source: &'static str, result: Result<Ingested, StoreError>) -> Response {
+    let status = match result {
+        Ok(Ingested::New(_)) => "stored",
+        Ok(Ingested::Duplicate) => "duplicate",
+        Err(e) => {
+            tracing::error!(error = %e, source, "cannot store a webhook");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "error": "store_unavailable" })),
+            )
+                .into_response();
+        }
+    };
+    metrics::counter!("zfsync_webhooks_total", "source" => source, "result" => status).increment(1);
+    (
+        StatusCode::OK,
+        Json(serde_json::json!({ "status": status })),
+    )
+        .into_response()
+}

@@ -1,0 +1,157 @@
+//! Pages people open: the OAuth start and callback, Zalo's domain verification (meta tag and
+//! file), and hosted files. Each answers a readable HTML page or the file; none leaks a secret.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::{AppState, ROUTE_OAUTH_CALLBACK};
+
+/// The page and file Zalo reads to verify the webhook domain (`zalo.site_verification`).
+fn verification_page(code: &str) -> Response {
+    let code = code.replace(['"', '<', '>', '&'], "");
+    Html(format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"zalo-platform-site-verification\" content=\"{code}\"><title>zfsync</title></head><body>zfsync</body></html>"
+    ))
+    .into_response()
+}
+
+/// `/`: the verification meta tag when configured.
+pub async fn home(State(state): State<AppState>) -> Response {
+    match &state.zalo_site_verification {
+        Some(code) => verification_page(code),
+        None => (StatusCode::NOT_FOUND, "zfsync: see /healthz").into_response(),
+    }
+}
+
+/// `/zalo_verifier<code>.html`.
+pub async fn zalo_verifier_file(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> Response {
+    match &state.zalo_site_verification {
+        Some(code) if file == format!("zalo_verifier{code}.html") => verification_page(code),
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// `/oauth/zalo/start`: redirects to Zalo's consent page for a new attempt.
+pub async fn oauth_start(State(state): State<AppState>) -> Response {
+    let redirect = format!(
+        "{}{}",
+        state.public_url.trim_end_matches('/'),
+        ROUTE_OAUTH_CALLBACK
+    );
+    match crate::oauth::start(&state.store, state.zalo.client(), &redirect).await {
+        Ok(url) => Redirect::to(url.as_str()).into_response(),
+        Err(e) => page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Could not start the Zalo authorization",
+            &e.to_string(),
+        ),
+    }
+}
+
+/// What Zalo adds to the callback URL.
+#[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    oa_id: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// `/oauth/zalo/callback`: completes the attempt an operator started.
+pub async fn oauth_callback(
+    State(state): State<AppState>,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    if let Some(err) = q.error {
+        let detail = q.error_description.unwrap_or(err);
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Zalo did not grant access",
+            &format!("Zalo said: {detail}. Nothing was changed; you can start again."),
+        );
+    }
+    let (Some(code), Some(st)) = (q.code, q.state) else {
+        return page(StatusCode::BAD_REQUEST, "This link is incomplete", "The address is missing the code or state Zalo adds. Start again from the connect link.");
+    };
+    let expected = state
+        .zalo_oa_id
+        .clone()
+        .or(state.zalo.tokens().status().oa_id);
+    match crate::oauth::complete(
+        &state.store,
+        &state.zalo,
+        &code,
+        Some(&st),
+        q.oa_id,
+        expected,
+    )
+    .await
+    {
+        Ok(c) => {
+            let name = c.oa_name.unwrap_or_else(|| "your Official Account".into());
+            let id = c.oa_id.map(|i| format!(" (id {i})")).unwrap_or_default();
+            tracing::info!(oa = %name, "zalo connected through the OAuth callback");
+            page(StatusCode::OK, "zfsync is connected to Zalo", &format!("Connected to {name}{id}. Messages now flow between Zalo and Freshchat. You can close this window."))
+        }
+        Err(e) => page(
+            StatusCode::BAD_REQUEST,
+            "Zalo connection failed",
+            &format!("{e}"),
+        ),
+    }
+}
+
+/// A small readable HTML page.
+pub fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title></head><body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\"><h1>{t}</h1><p>{b}</p></body></html>",
+        t = escape(title),
+        b = escape(body)
+    );
+    (status, Html(html)).into_response()
+}
+
+/// Escapes text for HTML.
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// `/files/{token}`: a hosted file, as an attachment with its own name and type.
+pub async fn hosted_file(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    if token.len() > 64
+        || !token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    match state.store.hosted_file(token).await {
+        Ok(Some(f)) => (
+            [
+                (header::CONTENT_TYPE, f.content_type),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{}\"", f.filename.replace('"', "")),
+                ),
+                (header::CACHE_CONTROL, "private, no-store".to_string()),
+            ],
+            f.body,
+        )
+            .into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            "This file has expired or does not exist.",
+        )
+            .into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}

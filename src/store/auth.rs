@@ -1,0 +1,172 @@
+//! Authorization state: the Zalo token pair (a refresh writes the new pair in the transaction that
+//! retires the old one) and the pending OAuth attempts (state, PKCE verifier, expiry).
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{now_ms, Store, StoreError};
+
+/// The stored Zalo token pair.
+#[derive(Clone)]
+pub struct StoredTokens {
+    /// The OA the pair belongs to.
+    pub oa_id: Option<String>,
+    /// The access token.
+    pub access_token: String,
+    /// The single-use refresh token.
+    pub refresh_token: String,
+    /// When the access token expires (unix ms).
+    pub access_expires_at: i64,
+    /// When the refresh token expires (unix ms).
+    pub refresh_expires_at: i64,
+    /// When the pair was stored (unix ms).
+    pub updated_at: i64,
+    /// Why the pairing needs an OA admin to consent again, when it does.
+    pub needs_reauth: Option<String>,
+}
+
+impl std::fmt::Debug for StoredTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredTokens")
+            .field("oa_id", &self.oa_id)
+            .field("access_token", &"[redacted]")
+            .field("refresh_token", &"[redacted]")
+            .field("access_expires_at", &self.access_expires_at)
+            .field("refresh_expires_at", &self.refresh_expires_at)
+            .field("updated_at", &self.updated_at)
+            .field("needs_reauth", &self.needs_reauth)
+            .finish()
+    }
+}
+
+/// A pending OAuth attempt, taken by the callback.
+pub struct OAuthAttempt {
+    /// The PKCE verifier (a secret).
+    pub verifier: String,
+    /// The redirect URI the attempt was started with.
+    pub redirect_uri: String,
+}
+
+impl std::fmt::Debug for OAuthAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthAttempt")
+            .field("verifier", &"[redacted]")
+            .field("redirect_uri", &self.redirect_uri)
+            .finish()
+    }
+}
+
+impl Store {
+    /// The stored token pair.
+    pub async fn tokens(&self) -> Result<Option<StoredTokens>, StoreError> {
+        self.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT oa_id, access_token, refresh_token, access_expires_at, refresh_expires_at, updated_at, needs_reauth
+                 FROM tokens WHERE id = 1",
+            )?
+            .query_row([], |r| {
+                Ok(StoredTokens {
+                    oa_id: r.get(0)?,
+                    access_token: r.get(1)?,
+                    refresh_token: r.get(2)?,
+                    access_expires_at: r.get(3)?,
+                    refresh_expires_at: r.get(4)?,
+                    updated_at: r.get(5)?,
+                    needs_reauth: r.get(6)?,
+                })
+            })
+            .optional()?)
+        })
+        .await
+    }
+
+    /// Replaces the token pair (the old refresh token is retired in the same transaction).
+    pub async fn save_tokens(&self, t: StoredTokens) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO tokens (id, oa_id, access_token, refresh_token, access_expires_at, refresh_expires_at, updated_at, needs_reauth)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, NULL)
+                 ON CONFLICT (id) DO UPDATE SET oa_id = COALESCE(excluded.oa_id, tokens.oa_id),
+                   access_token = excluded.access_token, refresh_token = excluded.refresh_token,
+                   access_expires_at = excluded.access_expires_at, refresh_expires_at = excluded.refresh_expires_at,
+                   updated_at = excluded.updated_at, needs_reauth = NULL",
+                params![t.oa_id, t.access_token, t.refresh_token, t.access_expires_at, t.refresh_expires_at, t.updated_at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Marks the pairing as needing re-authorization, only while the stored refresh token is still
+    /// the one Zalo rejected (a pair another process stored meanwhile is left alone).
+    pub async fn set_needs_reauth(
+        &self,
+        rejected_refresh_token: String,
+        reason: String,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.execute(
+                "UPDATE tokens SET needs_reauth = ?2 WHERE id = 1 AND refresh_token = ?1",
+                params![rejected_refresh_token, reason],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Records a started OAuth attempt (and drops expired ones).
+    pub async fn put_oauth_attempt(
+        &self,
+        state: String,
+        verifier: String,
+        redirect_uri: String,
+        ttl_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let now = now_ms();
+            c.execute("DELETE FROM oauth_attempts WHERE expires_at < ?1", [now])?;
+            c.execute(
+                "INSERT INTO oauth_attempts (state, verifier, redirect_uri, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![state, verifier, redirect_uri, now, now + ttl_ms],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Takes (and deletes) a pending attempt: by state, or the newest one when `state` is None.
+    pub async fn take_oauth_attempt(
+        &self,
+        state: Option<String>,
+    ) -> Result<Option<OAuthAttempt>, StoreError> {
+        self.write(move |c| {
+            let now = now_ms();
+            let row: Option<(String, String, String)> = match &state {
+                Some(s) => c
+                    .query_row(
+                        "SELECT state, verifier, redirect_uri FROM oauth_attempts WHERE state = ?1 AND expires_at >= ?2",
+                        params![s, now],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .optional()?,
+                None => c
+                    .query_row(
+                        "SELECT state, verifier, redirect_uri FROM oauth_attempts WHERE expires_at >= ?1 ORDER BY created_at DESC LIMIT 1",
+                        params![now],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .optional()?,
+            };
+            Ok(match row {
+                Some((s, verifier, redirect_uri)) => {
+                    c.execute("DELETE FROM oauth_attempts WHERE state = ?1", [s])?;
+                    Some(OAuthAttempt {
+                        verifier,
+                        redirect_uri,
+                    })
+                }
+                None => None,
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,102 @@
+//! Files zfsync hosts itself (long replies and attachments Zalo cannot take), served at
+//! `/files/{token}` until they expire; small key/value facts (`meta`); and retention.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::model::EventState;
+use super::{now_ms, Store, StoreError};
+
+/// A hosted file.
+#[derive(Clone)]
+pub struct HostedFile {
+    /// The name the customer's browser saves it under.
+    pub filename: String,
+    /// Its MIME type.
+    pub content_type: String,
+    /// Its bytes.
+    pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for HostedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostedFile")
+            .field("filename", &self.filename)
+            .field("content_type", &self.content_type)
+            .field("bytes", &self.body.len())
+            .finish()
+    }
+}
+
+impl Store {
+    /// Stores a file under an unguessable token for `ttl_ms`.
+    pub async fn put_hosted_file(
+        &self,
+        token: String,
+        file: HostedFile,
+        ttl_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let now = now_ms();
+            c.execute(
+                "INSERT INTO hosted_files (token, filename, content_type, body, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![token, file.filename, file.content_type, file.body, now, now + ttl_ms],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// A hosted file that has not expired.
+    pub async fn hosted_file(&self, token: String) -> Result<Option<HostedFile>, StoreError> {
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT filename, content_type, body FROM hosted_files WHERE token = ?1 AND expires_at >= ?2",
+                params![token, now_ms()],
+                |r| Ok(HostedFile { filename: r.get(0)?, content_type: r.get(1)?, body: r.get(2)? }),
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    /// Drops expired hosted files and finished events older than `keep_ms`. Returns rows removed.
+    pub async fn prune(&self, keep_ms: i64) -> Result<usize, StoreError> {
+        self.write(move |c| {
+            let now = now_ms();
+            let mut n = c.execute("DELETE FROM hosted_files WHERE expires_at < ?1", [now])?;
+            n += c.execute(
+                "DELETE FROM steps WHERE inbox_id IN (SELECT id FROM inbox WHERE state IN (?1, ?2) AND finished_at < ?3)",
+                params![EventState::Done, EventState::Ignored, now - keep_ms],
+            )?;
+            n += c.execute(
+                "DELETE FROM inbox WHERE state IN (?1, ?2) AND finished_at < ?3",
+                params![EventState::Done, EventState::Ignored, now - keep_ms],
+            )?;
+            Ok(n)
+        })
+        .await
+    }
+
+    /// A small stored fact.
+    pub async fn meta(&self, key: &'static str) -> Result<Option<String>, StoreError> {
+        self.read(move |c| {
+            Ok(
+                c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                    .optional()?,
+            )
+        })
+        .await
+    }
+
+    /// Stores a small fact.
+    pub async fn set_meta(&self, key: &'static str, value: String) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}

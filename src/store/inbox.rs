@@ -1,0 +1,373 @@
+//! The inbox: verified events, stored before they are acknowledged, each in its lane, with its
+//! state, attempts and next due time. Deduplication is the `(source, dedupe_key)` unique constraint.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::model::{EventState, Lane, Source};
+use super::{now_ms, Store, StoreError};
+
+/// A new verified event for the inbox (built by `ingest`).
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// Which platform it came from.
+    pub source: Source,
+    /// The platform's own id of the event (unique per source).
+    pub dedupe_key: String,
+    /// The lane it runs in.
+    pub lane: Lane,
+    /// The platform's event name (`user_send_text`, `message_create`, ...).
+    pub event_name: String,
+    /// The exact bytes received (or rebuilt from history).
+    pub body: Vec<u8>,
+    /// The platform's own time of the event (unix ms): a lane runs in this order, so a message
+    /// the platform redelivers late still goes out in its place.
+    pub event_time: i64,
+}
+
+/// What storing an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ingested {
+    /// Stored under this inbox id.
+    New(i64),
+    /// Already there: nothing changed.
+    Duplicate,
+}
+
+/// One stored event.
+#[derive(Debug, Clone)]
+pub struct InboxRow {
+    /// Inbox id.
+    pub id: i64,
+    /// Which platform it came from.
+    pub source: Source,
+    /// The lane it runs in.
+    pub lane: Lane,
+    /// The platform's event name.
+    pub event_name: String,
+    /// The bytes received.
+    pub body: Vec<u8>,
+    /// When zfsync stored it (unix ms).
+    pub received_at: i64,
+    /// Where it stands.
+    pub state: EventState,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// Not before this time (unix ms).
+    pub next_attempt_at: i64,
+    /// The last error, or why it was ignored.
+    pub last_error: Option<String>,
+    /// The class of the last error.
+    pub error_class: Option<String>,
+    /// The platform's time of the event (unix ms).
+    pub event_time: i64,
+}
+
+/// Counts for `status` and the console, per source.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SourceStats {
+    /// Every stored event.
+    pub received: i64,
+    /// Done.
+    pub synced: i64,
+    /// Ignored.
+    pub ignored: i64,
+    /// Failed.
+    pub failed: i64,
+    /// Waiting.
+    pub pending: i64,
+    /// When the oldest waiting event was stored.
+    pub oldest_pending_received_at: Option<i64>,
+    /// When the newest event was stored.
+    pub last_received_at: Option<i64>,
+}
+
+const INBOX_COLUMNS: &str =
+    "id, source, lane, event_name, body, received_at, state, attempts, next_attempt_at, last_error, error_class, event_time";
+
+fn inbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
+    Ok(InboxRow {
+        id: r.get(0)?,
+        source: r.get(1)?,
+        lane: r.get(2)?,
+        event_name: r.get(3)?,
+        body: r.get(4)?,
+        received_at: r.get(5)?,
+        state: r.get(6)?,
+        attempts: r.get(7)?,
+        next_attempt_at: r.get(8)?,
+        last_error: r.get(9)?,
+        error_class: r.get(10)?,
+        event_time: r.get(11)?,
+    })
+}
+
+/// Inserts an event once (inside a write); a second delivery of the same event is a no-op.
+pub fn insert_event(c: &rusqlite::Connection, ev: &NewEvent) -> Result<Ingested, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "INSERT INTO inbox (source, dedupe_key, lane, event_name, body, event_time, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (source, dedupe_key) DO NOTHING",
+    )?;
+    let n = stmt.execute(params![
+        ev.source,
+        ev.dedupe_key,
+        ev.lane,
+        ev.event_name,
+        ev.body,
+        ev.event_time,
+        now_ms()
+    ])?;
+    Ok(if n == 1 {
+        Ingested::New(c.last_insert_rowid())
+    } else {
+        Ingested::Duplicate
+    })
+}
+
+impl Store {
+    /// Stores a verified event once; a second delivery of the same event is a no-op.
+    pub async fn ingest(&self, ev: NewEvent) -> Result<Ingested, StoreError> {
+        self.write(move |c| insert_event(c, &ev)).await
+    }
+
+    /// The lanes whose oldest pending event is due now, oldest first, skipping `busy` lanes.
+    pub async fn due_lane_heads(
+        &self,
+        now: i64,
+        limit: usize,
+        busy: Vec<Lane>,
+    ) -> Result<Vec<Lane>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT lane, next_attempt_at FROM (
+                   SELECT lane, next_attempt_at, event_time, id,
+                          ROW_NUMBER() OVER (PARTITION BY lane ORDER BY event_time, id) AS rn
+                   FROM inbox WHERE state = ?1)
+                 WHERE rn = 1 ORDER BY event_time, id",
+            )?;
+            let mut out = Vec::new();
+            let rows = stmt.query_map([EventState::Pending], |r| {
+                Ok((r.get::<_, Lane>(0)?, r.get::<_, i64>(1)?))
+            })?;
+            for row in rows {
+                let (lane, next) = row?;
+                if next <= now && !busy.contains(&lane) {
+                    out.push(lane);
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The next pending events of a lane in lane order, after `cursor` (event_time, id) when given.
+    pub async fn lane_next(
+        &self,
+        lane: Lane,
+        cursor: Option<(i64, i64)>,
+        limit: usize,
+    ) -> Result<Vec<InboxRow>, StoreError> {
+        self.read(move |c| {
+            let (t, id) = cursor.unwrap_or((i64::MIN, i64::MIN));
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {INBOX_COLUMNS} FROM inbox WHERE state = ?1 AND lane = ?2
+                 AND (event_time, id) > (?3, ?4) ORDER BY event_time, id LIMIT ?5"
+            ))?;
+            let rows = stmt.query_map(
+                params![EventState::Pending, lane, t, id, limit as i64],
+                inbox_row,
+            )?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// One event by id.
+    pub async fn inbox_event(&self, id: i64) -> Result<Option<InboxRow>, StoreError> {
+        self.read(move |c| {
+            Ok(c.query_row(
+                &format!("SELECT {INBOX_COLUMNS} FROM inbox WHERE id = ?1"),
+                [id],
+                inbox_row,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    /// Ends an event: `done`, or `ignored` with the reason.
+    pub async fn finish_event(&self, id: i64, ignored: Option<String>) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let state = if ignored.is_some() {
+                EventState::Ignored
+            } else {
+                EventState::Done
+            };
+            c.prepare_cached(
+                "UPDATE inbox SET state = ?2, last_error = ?3, error_class = NULL, finished_at = ?4 WHERE id = ?1",
+            )?
+            .execute(params![id, state, ignored, now_ms()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Schedules another attempt.
+    pub async fn retry_event(
+        &self,
+        id: i64,
+        attempts: i64,
+        next_at: i64,
+        error: String,
+        class: String,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.prepare_cached(
+                "UPDATE inbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4, error_class = ?5 WHERE id = ?1",
+            )?
+            .execute(params![id, attempts, next_at, error, class])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Ends an event as failed, kept with its reason for an operator to list and replay.
+    pub async fn fail_event(
+        &self,
+        id: i64,
+        attempts: i64,
+        error: String,
+        class: String,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.execute(
+                "UPDATE inbox SET state = ?6, attempts = ?2, last_error = ?3, error_class = ?4, finished_at = ?5 WHERE id = ?1",
+                params![id, attempts, error, class, now_ms(), EventState::Failed],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Puts failed events back in their lanes (all of them when `id` is None). Steps already sent
+    /// stay journalled, so a replay never repeats a delivered effect. Returns how many were queued.
+    pub async fn replay_failed(&self, id: Option<i64>) -> Result<usize, StoreError> {
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE inbox SET state = ?2, attempts = 0, next_attempt_at = 0, finished_at = NULL
+                 WHERE state = ?3 AND (?1 IS NULL OR id = ?1)",
+                params![id, EventState::Pending, EventState::Failed],
+            )?;
+            Ok(n)
+        })
+        .await
+    }
+
+    /// Failed events, newest first.
+    pub async fn failed_events(&self, limit: usize) -> Result<Vec<InboxRow>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {INBOX_COLUMNS} FROM inbox WHERE state = ?1 ORDER BY id DESC LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![EventState::Failed, limit as i64], inbox_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Counts per source.
+    pub async fn stats(&self) -> Result<Vec<(Source, SourceStats)>, StoreError> {
+        self.read(|c| {
+            let mut out = Vec::new();
+            for source in [Source::Zalo, Source::Freshchat] {
+                let mut s = SourceStats::default();
+                let mut stmt = c.prepare_cached(
+                    "SELECT state, COUNT(*) FROM inbox WHERE source = ?1 GROUP BY state",
+                )?;
+                let rows = stmt.query_map([source], |r| {
+                    Ok((r.get::<_, EventState>(0)?, r.get::<_, i64>(1)?))
+                })?;
+                for row in rows {
+                    let (state, n) = row?;
+                    s.received += n;
+                    match state {
+                        EventState::Done => s.synced = n,
+                        EventState::Ignored => s.ignored = n,
+                        EventState::Failed => s.failed = n,
+                        EventState::Pending => s.pending = n,
+                    }
+                }
+                s.oldest_pending_received_at = c.query_row(
+                    "SELECT MIN(received_at) FROM inbox WHERE source = ?1 AND state = ?2",
+                    params![source, EventState::Pending],
+                    |r| r.get(0),
+                )?;
+                s.last_received_at = c.query_row(
+                    "SELECT MAX(received_at) FROM inbox WHERE source = ?1",
+                    [source],
+                    |r| r.get(0),
+                )?;
+                out.push((source, s));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Freshchat conversations with message events in the last `since_ms`, with the newest event
+    /// time zfsync has for each (the anchor for catching up from history).
+    pub async fn recent_freshchat_lanes(
+        &self,
+        since_ms: i64,
+        event_name: &'static str,
+    ) -> Result<Vec<(Lane, i64)>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT lane, MAX(event_time) FROM inbox
+                 WHERE source = ?1 AND event_name = ?2 AND received_at >= ?3 AND lane <> ?4
+                 GROUP BY lane",
+            )?;
+            let rows = stmt.query_map(
+                params![
+                    Source::Freshchat,
+                    event_name,
+                    now_ms() - since_ms,
+                    Lane::freshchat_unknown()
+                ],
+                |r| Ok((r.get::<_, Lane>(0)?, r.get::<_, i64>(1)?)),
+            )?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// The newest event from Zalo whose name starts with `prefix` (its platform time): the anchor
+    /// for catching up from Zalo's history. None on a fresh store.
+    pub async fn newest_zalo_event_time(
+        &self,
+        prefix: &'static str,
+    ) -> Result<Option<i64>, StoreError> {
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT MAX(event_time) FROM inbox WHERE source = ?1 AND event_name LIKE ?2 || '%'",
+                params![Source::Zalo, prefix],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
+    /// Events waiting in their lanes.
+    pub async fn pending_count(&self) -> Result<i64, StoreError> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM inbox WHERE state = ?1",
+                [EventState::Pending],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+}

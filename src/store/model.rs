@@ -1,0 +1,192 @@
+//! The store's small vocabulary: where an event came from, which lane it runs in, and the states of
+//! events, journal steps and message pairings. Each is an enum or newtype stored as the same text the
+//! schema's CHECK constraints allow, so the strings live here and nowhere else.
+
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+
+/// Implements `as_str`, `parse` and the SQLite conversions for a text-backed enum.
+macro_rules! text_enum {
+    ($ty:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $ty {
+            /// The text stored in SQLite (and shown in status output).
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $text),+ }
+            }
+            /// The value for stored text; `None` for text this build does not know.
+            pub fn parse(s: &str) -> Option<$ty> {
+                match s { $($text => Some($ty::$variant),)+ _ => None }
+            }
+        }
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl ToSql for $ty {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+        impl FromSql for $ty {
+            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+                let s = value.as_str()?;
+                $ty::parse(s).ok_or_else(|| FromSqlError::Other(format!("unknown {} {s:?}", stringify!($ty)).into()))
+            }
+        }
+    };
+}
+
+/// The platform an event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// A Zalo OA webhook or Zalo history.
+    Zalo,
+    /// A Freshchat webhook or Freshchat history.
+    Freshchat,
+}
+text_enum!(Source { Zalo => "zalo", Freshchat => "freshchat" });
+
+impl Source {
+    /// The direction an event from this source is synced in.
+    pub fn direction(self) -> Direction {
+        match self {
+            Source::Zalo => Direction::ToFreshchat,
+            Source::Freshchat => Direction::ToZalo,
+        }
+    }
+}
+
+/// Where an inbox event stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventState {
+    /// Waiting for its lane (possibly for a retry time).
+    Pending,
+    /// Every step ran.
+    Done,
+    /// Nothing to do (the reason is kept).
+    Ignored,
+    /// Failed for good or out of retries; kept for an operator to replay.
+    Failed,
+}
+text_enum!(EventState { Pending => "pending", Done => "done", Ignored => "ignored", Failed => "failed" });
+
+/// Where a journalled external effect stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepState {
+    /// The call was (about to be) made; its outcome is unknown until reconciled.
+    Sending,
+    /// The call took effect; `remote_id` holds what it created.
+    Sent,
+}
+text_enum!(StepState { Sending => "sending", Sent => "sent" });
+
+/// Which way a message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From a Zalo user into Freshchat.
+    ToFreshchat,
+    /// From an agent in Freshchat to the Zalo user.
+    ToZalo,
+}
+text_enum!(Direction { ToFreshchat => "to_freshchat", ToZalo => "to_zalo" });
+
+/// The prefix of Zalo lanes (one per Zalo user).
+const ZALO_PREFIX: &str = "zalo:";
+/// The prefix of Freshchat lanes (one per Freshchat conversation).
+const FRESHCHAT_PREFIX: &str = "fc:";
+/// The id used when an event names no user or conversation.
+const UNKNOWN: &str = "_";
+
+/// One ordered lane: all events of one Zalo user, or of one Freshchat conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct Lane(String);
+
+impl Lane {
+    /// The lane of a Zalo user (events without a user share one lane).
+    pub fn zalo(user_id: Option<&str>) -> Lane {
+        Lane(format!("{ZALO_PREFIX}{}", user_id.unwrap_or(UNKNOWN)))
+    }
+    /// The lane of a Freshchat conversation (events without one share one lane).
+    pub fn freshchat(conversation_id: Option<&str>) -> Lane {
+        Lane(format!(
+            "{FRESHCHAT_PREFIX}{}",
+            conversation_id.unwrap_or(UNKNOWN)
+        ))
+    }
+    /// The lane as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// The Freshchat conversation of a Freshchat lane.
+    pub fn freshchat_conversation(&self) -> Option<&str> {
+        self.0
+            .strip_prefix(FRESHCHAT_PREFIX)
+            .filter(|c| *c != UNKNOWN)
+    }
+    /// The lane shared by Freshchat events that name no conversation.
+    pub fn freshchat_unknown() -> Lane {
+        Lane::freshchat(None)
+    }
+}
+
+impl std::fmt::Display for Lane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl ToSql for Lane {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.0.as_str()))
+    }
+}
+
+impl FromSql for Lane {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        Ok(Lane(value.as_str()?.to_string()))
+    }
+}
+
+/// One step of one event in the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct JournalKey {
+    /// The inbox event.
+    pub inbox_id: i64,
+    /// The step's position in the event's plan.
+    pub idx: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_round_trip_through_their_text() {
+        for s in [
+            EventState::Pending,
+            EventState::Done,
+            EventState::Ignored,
+            EventState::Failed,
+        ] {
+            assert_eq!(EventState::parse(s.as_str()), Some(s));
+        }
+        for s in [StepState::Sending, StepState::Sent] {
+            assert_eq!(StepState::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Direction::parse("to_zalo"), Some(Direction::ToZalo));
+        assert_eq!(Source::parse("freshchat"), Some(Source::Freshchat));
+        assert_eq!(Source::parse("telegram"), None);
+    }
+
+    #[test]
+    fn lanes_name_their_conversation() {
+        assert_eq!(Lane::zalo(Some("42")).as_str(), "zalo:42");
+        assert_eq!(
+            Lane::freshchat(Some("c1")).freshchat_conversation(),
+            Some("c1")
+        );
+        assert_eq!(Lane::freshchat_unknown().freshchat_conversation(), None);
+        assert_eq!(Lane::zalo(Some("42")).freshchat_conversation(), None);
+    }
+}

@@ -1,0 +1,342 @@
+//! The id pairings: Zalo user ↔ Freshchat user (contacts), Zalo user ↔ current Freshchat
+//! conversation, Zalo message ↔ Freshchat message (both directions, with a short preview for
+//! quotes and reactions), and the Freshchat conversations known to belong to no Zalo user.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::model::Direction;
+use super::{now_ms, Store, StoreError};
+
+/// A Zalo user paired with a Freshchat user.
+#[derive(Debug, Clone)]
+pub struct Contact {
+    /// The Zalo user id.
+    pub zalo_user_id: String,
+    /// The Freshchat user id.
+    pub freshchat_user_id: String,
+    /// The Zalo display name.
+    pub display_name: String,
+    /// The Zalo avatar URL.
+    pub avatar: Option<String>,
+    /// False while the user was created under a fallback name.
+    pub profile_complete: bool,
+    /// Whether the user follows the OA, when known.
+    pub following: Option<bool>,
+    /// When the user first wrote (unix ms).
+    pub first_seen_at: i64,
+    /// When completing the profile last failed (None: never tried, or it worked).
+    pub profile_checked_at: Option<i64>,
+}
+
+fn contact_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Contact> {
+    Ok(Contact {
+        zalo_user_id: r.get(0)?,
+        freshchat_user_id: r.get(1)?,
+        display_name: r.get(2)?,
+        avatar: r.get(3)?,
+        profile_complete: r.get::<_, i64>(4)? != 0,
+        following: r.get::<_, Option<i64>>(5)?.map(|v| v != 0),
+        first_seen_at: r.get(6)?,
+        profile_checked_at: r.get(7)?,
+    })
+}
+
+impl Store {
+    /// A Zalo user's contact.
+    pub async fn contact(&self, zalo_user_id: String) -> Result<Option<Contact>, StoreError> {
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT zalo_user_id, freshchat_user_id, display_name, avatar, profile_complete, following, first_seen_at,
+                        profile_checked_at
+                 FROM contacts WHERE zalo_user_id = ?1",
+            )?
+            .query_row([zalo_user_id], contact_row)
+            .optional()?)
+        })
+        .await
+    }
+
+    /// How many Zalo users are paired.
+    pub async fn contact_count(&self) -> Result<i64, StoreError> {
+        self.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM contacts", [], |r| r.get(0))?))
+            .await
+    }
+
+    /// A Zalo user's current Freshchat conversation.
+    pub async fn conversation_of(
+        &self,
+        zalo_user_id: String,
+    ) -> Result<Option<String>, StoreError> {
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT freshchat_conversation_id FROM conversations WHERE zalo_user_id = ?1",
+            )?
+            .query_row([zalo_user_id], |r| r.get(0))
+            .optional()?)
+        })
+        .await
+    }
+
+    /// The Zalo user of a Freshchat conversation.
+    pub async fn zalo_user_of_conversation(
+        &self,
+        conversation_id: String,
+    ) -> Result<Option<String>, StoreError> {
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT zalo_user_id FROM conversations WHERE freshchat_conversation_id = ?1",
+            )?
+            .query_row([conversation_id], |r| r.get(0))
+            .optional()?)
+        })
+        .await
+    }
+
+    /// Points a Zalo user at a Freshchat conversation.
+    pub async fn set_conversation(
+        &self,
+        zalo_user_id: String,
+        conversation_id: String,
+        internal_id: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| {
+            put_conversation(c, &zalo_user_id, &conversation_id, internal_id.as_deref())
+        })
+        .await
+    }
+
+    /// Forgets a Zalo user's conversation (Freshchat no longer has it; the next message opens one).
+    pub async fn forget_conversation(&self, zalo_user_id: String) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.execute(
+                "DELETE FROM conversations WHERE zalo_user_id = ?1",
+                [zalo_user_id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Records the follow state; false when the user is not a contact yet.
+    pub async fn set_following(
+        &self,
+        zalo_user_id: String,
+        following: bool,
+    ) -> Result<bool, StoreError> {
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE contacts SET following = ?2, updated_at = ?3 WHERE zalo_user_id = ?1",
+                params![zalo_user_id, following as i64, now_ms()],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    /// Records a failed attempt to complete a contact's profile (the next waits a while).
+    pub async fn profile_check_failed(&self, zalo_user_id: String) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.execute(
+                "UPDATE contacts SET profile_checked_at = ?2 WHERE zalo_user_id = ?1",
+                params![zalo_user_id, now_ms()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// When a conversation was last found not to belong to a Zalo user.
+    pub async fn unlinked_checked_at(
+        &self,
+        conversation_id: String,
+    ) -> Result<Option<i64>, StoreError> {
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT checked_at FROM unlinked_conversations WHERE freshchat_conversation_id = ?1",
+            )?
+            .query_row([conversation_id], |r| r.get(0))
+            .optional()?)
+        })
+        .await
+    }
+
+    /// Remembers that a conversation belongs to no Zalo user.
+    pub async fn mark_unlinked(&self, conversation_id: String) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO unlinked_conversations (freshchat_conversation_id, checked_at) VALUES (?1, ?2)
+                 ON CONFLICT (freshchat_conversation_id) DO UPDATE SET checked_at = excluded.checked_at",
+                params![conversation_id, now_ms()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Stores a contact's completed Zalo profile.
+    pub async fn update_profile(
+        &self,
+        zalo_user_id: String,
+        display_name: String,
+        avatar: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.execute(
+                "UPDATE contacts SET display_name = ?2, avatar = ?3, profile_complete = 1, profile_checked_at = NULL,
+                   updated_at = ?4 WHERE zalo_user_id = ?1",
+                params![zalo_user_id, display_name, avatar, now_ms()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The direction of a known Zalo message (sent by zfsync, or already synced).
+    pub async fn known_zalo_message(
+        &self,
+        zalo_msg_id: String,
+    ) -> Result<Option<Direction>, StoreError> {
+        self.read(move |c| {
+            Ok(
+                c.prepare_cached("SELECT direction FROM messages WHERE zalo_msg_id = ?1")?
+                    .query_row([zalo_msg_id], |r| r.get(0))
+                    .optional()?,
+            )
+        })
+        .await
+    }
+
+    /// The preview kept for a Zalo message (for quotes and reactions).
+    pub async fn zalo_message_preview(
+        &self,
+        zalo_msg_id: String,
+    ) -> Result<Option<String>, StoreError> {
+        self.read(move |c| {
+            Ok(
+                c.prepare_cached("SELECT preview FROM messages WHERE zalo_msg_id = ?1")?
+                    .query_row([zalo_msg_id], |r| r.get(0))
+                    .optional()?
+                    .flatten(),
+            )
+        })
+        .await
+    }
+
+    /// Whether zfsync itself posted this Freshchat message.
+    pub async fn own_freshchat_message(&self, message_id: String) -> Result<bool, StoreError> {
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM messages WHERE direction = ?1 AND freshchat_message_id = ?2)",
+            )?
+            .query_row(params![Direction::ToFreshchat, message_id], |r| r.get(0))?)
+        })
+        .await
+    }
+
+    /// Records delivery or read receipts for messages zfsync sent.
+    pub async fn record_receipts(
+        &self,
+        msg_ids: Vec<String>,
+        seen: bool,
+    ) -> Result<usize, StoreError> {
+        self.write(move |c| {
+            let sql = if seen {
+                "UPDATE messages SET seen_at = COALESCE(seen_at, ?2) WHERE zalo_msg_id = ?1"
+            } else {
+                "UPDATE messages SET delivered_at = COALESCE(delivered_at, ?2) WHERE zalo_msg_id = ?1"
+            };
+            let mut stmt = c.prepare_cached(sql)?;
+            let mut n = 0;
+            for id in msg_ids {
+                n += stmt.execute(params![id, now_ms()])?;
+            }
+            Ok(n)
+        })
+        .await
+    }
+}
+
+/// Inserts or refreshes a contact (used inside a step's transaction).
+pub fn put_contact(c: &Connection, contact: &Contact) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "INSERT INTO contacts (zalo_user_id, freshchat_user_id, display_name, avatar, profile_complete, following, first_seen_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (zalo_user_id) DO UPDATE SET freshchat_user_id = excluded.freshchat_user_id,
+           display_name = excluded.display_name, avatar = excluded.avatar,
+           profile_complete = excluded.profile_complete, updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        contact.zalo_user_id,
+        contact.freshchat_user_id,
+        contact.display_name,
+        contact.avatar,
+        contact.profile_complete as i64,
+        contact.following.map(|f| f as i64),
+        contact.first_seen_at,
+        now_ms()
+    ])?;
+    Ok(())
+}
+
+/// Points a Zalo user at a conversation (used inside a step's transaction).
+pub fn put_conversation(
+    c: &Connection,
+    zalo_user_id: &str,
+    conversation_id: &str,
+    internal_id: Option<&str>,
+) -> Result<(), StoreError> {
+    // A conversation id moves to the newest Zalo user claiming it (cannot normally happen).
+    c.prepare_cached(
+        "DELETE FROM conversations WHERE freshchat_conversation_id = ?1 AND zalo_user_id <> ?2",
+    )?
+    .execute(params![conversation_id, zalo_user_id])?;
+    c.prepare_cached(
+        "INSERT INTO conversations (zalo_user_id, freshchat_conversation_id, freshchat_internal_id, updated_at)
+         VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (zalo_user_id) DO UPDATE SET freshchat_conversation_id = excluded.freshchat_conversation_id,
+           freshchat_internal_id = excluded.freshchat_internal_id, updated_at = excluded.updated_at",
+    )?
+    .execute(params![zalo_user_id, conversation_id, internal_id, now_ms()])?;
+    Ok(())
+}
+
+/// Points a Zalo user at a conversation unless it already has one (used inside a transaction).
+pub fn put_conversation_if_none(
+    c: &Connection,
+    zalo_user_id: &str,
+    conversation_id: &str,
+) -> Result<(), StoreError> {
+    let n: i64 = c.query_row(
+        "SELECT COUNT(*) FROM conversations WHERE zalo_user_id = ?1",
+        [zalo_user_id],
+        |r| r.get(0),
+    )?;
+    if n == 0 {
+        put_conversation(c, zalo_user_id, conversation_id, None)?;
+    }
+    Ok(())
+}
+
+/// Records a Zalo ↔ Freshchat message pairing (idempotent on the Zalo id).
+pub fn put_message(
+    c: &Connection,
+    direction: Direction,
+    zalo_user_id: &str,
+    zalo_msg_id: Option<&str>,
+    freshchat_message_id: Option<&str>,
+    preview: Option<&str>,
+) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "INSERT INTO messages (direction, zalo_user_id, zalo_msg_id, freshchat_message_id, preview, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (zalo_msg_id) DO NOTHING",
+    )?
+    .execute(params![
+        direction,
+        zalo_user_id,
+        zalo_msg_id,
+        freshchat_message_id,
+        preview,
+        now_ms()
+    ])?;
+    Ok(())
+}

@@ -1,0 +1,187 @@
+//! What the store knows that bears on an event, for the mapping engine: whether an `oa_send_*` is
+//! zfsync's own echo, the text a quote or reaction points at, and the Zalo user behind a Freshchat
+//! conversation (rebuilt from Freshchat's `reference_id` when the store has lost it).
+
+use zfsync_freshchat::{ActorType, FreshchatError, MessageType, WebhookEvent};
+use zfsync_mappings::{FreshchatKnowledge, Rules, ZaloKnowledge};
+use zfsync_zalo::ZaloEvent;
+
+use super::SyncContext;
+use crate::error::SyncError;
+use crate::store::{now_ms, pairings, Contact, Direction};
+use crate::telemetry::timed;
+
+/// How long a Freshchat conversation found not to belong to a Zalo user is remembered.
+const UNLINKED_RECHECK_MS: i64 = 24 * 3600 * 1000;
+
+impl SyncContext {
+    /// What the engine needs to plan a Zalo event.
+    pub(crate) async fn zalo_knowledge(&self, ev: &ZaloEvent) -> Result<ZaloKnowledge, SyncError> {
+        let mut k = ZaloKnowledge {
+            oa_id: self.oa_id(),
+            ..Default::default()
+        };
+        match ev {
+            ZaloEvent::OaMessage(m) => {
+                // Order matters: the journal marks a send `sent` and records its message id in one
+                // transaction. Asking "in flight?" first means that when it says no, the id is
+                // already there for the second question; the other order can miss both.
+                let in_flight = m.admin_id.is_none()
+                    && self.store.zalo_send_in_flight(m.user_id.clone()).await?;
+                k.own_message = self.store.known_zalo_message(m.msg_id.clone()).await?
+                    == Some(Direction::ToZalo);
+                k.own_send_in_flight = in_flight && !k.own_message;
+            }
+            ZaloEvent::UserMessage(m) => {
+                if let Some(q) = &m.quote_msg_id {
+                    k.quoted_text = self.store.zalo_message_preview(q.clone()).await?;
+                }
+            }
+            ZaloEvent::UserReacted { msg_id, .. } => {
+                k.reacted_text = self.store.zalo_message_preview(msg_id.clone()).await?;
+            }
+            _ => {}
+        }
+        Ok(k)
+    }
+
+    /// What the engine needs to plan a Freshchat event.
+    pub(crate) async fn freshchat_knowledge(
+        &self,
+        ev: &WebhookEvent,
+    ) -> Result<FreshchatKnowledge, SyncError> {
+        let mut k = FreshchatKnowledge::default();
+        if let WebhookEvent::MessageCreate { message, .. } = ev {
+            k.own_message = self.store.own_freshchat_message(message.id.clone()).await?;
+            // Only agent/bot normal messages need the Zalo side; skip the lookups for the rest.
+            let relevant = matches!(message.message_type, MessageType::Normal)
+                && matches!(message.actor_type, ActorType::Agent | ActorType::Bot);
+            if !relevant {
+                return Ok(k);
+            }
+        }
+        if let Some(conv) = ev.conversation_id() {
+            k.zalo_user_id = self.zalo_user_for_conversation(conv).await?;
+        }
+        Ok(k)
+    }
+
+    /// The Zalo user behind a Freshchat conversation: from the store, or rebuilt from Freshchat
+    /// (conversation → user → reference_id) when the store has lost it.
+    pub(crate) async fn zalo_user_for_conversation(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<String>, SyncError> {
+        if let Some(u) = self
+            .store
+            .zalo_user_of_conversation(conversation_id.to_string())
+            .await?
+        {
+            return Ok(Some(u));
+        }
+        // Conversations of other channels (website chat, ...) are looked up once a day, not on
+        // every agent message.
+        if let Some(t) = self
+            .store
+            .unlinked_checked_at(conversation_id.to_string())
+            .await?
+        {
+            if now_ms() - t < UNLINKED_RECHECK_MS {
+                return Ok(None);
+            }
+        }
+        let found = self.zalo_user_from_freshchat(conversation_id).await?;
+        if found.is_none() {
+            self.store
+                .mark_unlinked(conversation_id.to_string())
+                .await?;
+        }
+        Ok(found)
+    }
+
+    /// Rebuilds a conversation's Zalo pairing from Freshchat: conversation → user → reference_id.
+    async fn zalo_user_from_freshchat(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<String>, SyncError> {
+        let conv = match timed(
+            "freshchat",
+            "get_conversation",
+            self.freshchat.get_conversation(conversation_id),
+        )
+        .await
+        {
+            Ok(c) => c,
+            Err(FreshchatError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(user_id) = conv.user_id.clone() else {
+            return Ok(None);
+        };
+        let user = match timed("freshchat", "get_user", self.freshchat.get_user(&user_id)).await {
+            Ok(u) => u,
+            Err(FreshchatError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let zalo_user = user
+            .reference_id
+            .as_deref()
+            .and_then(|r| zalo_user_from_reference(r, &self.rules));
+        if let Some(z) = &zalo_user {
+            tracing::info!(
+                conversation_id,
+                "rebuilt the Zalo pairing of a conversation from Freshchat"
+            );
+            let contact = Contact {
+                zalo_user_id: z.clone(),
+                freshchat_user_id: user.id.clone(),
+                display_name: user.first_name.clone().unwrap_or_default(),
+                avatar: user.avatar.as_ref().and_then(|a| a.url.clone()),
+                profile_complete: true,
+                following: None,
+                first_seen_at: now_ms(),
+                profile_checked_at: None,
+            };
+            let (zz, conv_id) = (z.clone(), conversation_id.to_string());
+            self.store
+                .write(move |c| {
+                    pairings::put_contact(c, &contact)?;
+                    pairings::put_conversation(c, &zz, &conv_id, None)
+                })
+                .await?;
+        }
+        Ok(zalo_user)
+    }
+}
+
+/// The Zalo user id inside a reference id built from the rules' template (`zalo:{oa_id}:{zalo_user_id}`).
+pub(crate) fn zalo_user_from_reference(reference: &str, rules: &Rules) -> Option<String> {
+    let template = &rules.contact.reference_id;
+    let (prefix, rest) = template.split_once("{zalo_user_id}")?;
+    let prefix_parts: Vec<&str> = prefix.split("{oa_id}").collect();
+    let mut r = reference;
+    if prefix_parts.len() == 2 {
+        r = r.strip_prefix(prefix_parts[0])?;
+        let (_, after) = r.split_once(prefix_parts[1])?;
+        r = after;
+    } else {
+        r = r.strip_prefix(prefix)?;
+    }
+    let id = r.strip_suffix(rest).unwrap_or(r);
+    (!id.is_empty()).then(|| id.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_round_trip() {
+        let rules = Rules::default();
+        assert_eq!(
+            zalo_user_from_reference("zalo:123:9876543210", &rules).as_deref(),
+            Some("9876543210")
+        );
+        assert_eq!(zalo_user_from_reference("telegram:1", &rules), None);
+    }
+}

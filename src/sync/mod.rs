@@ -1,0 +1,249 @@
+//! Sync: the sinks. An event taken from its lane is planned by the mapping engine (with what the
+//! store knows, see [`knowledge`]) and its steps run in order, every external effect journalled:
+//! a step is recorded `sending` before its call and `sent` (with the remote id and the id pairing,
+//! in one transaction) after it. A step found `sending` on a later attempt (a crash, a timeout) is
+//! reconciled first: zfsync looks for the message in the Freshchat conversation or the Zalo history
+//! and only sends again when it is not there, so a message is neither lost nor doubled. When the
+//! remote side answered with an error the call certainly did not take effect, and the journal entry
+//! is dropped so the retry needs no reconciliation.
+//!
+//! One file per kind of effect: [`contact`] (Freshchat users), [`to_freshchat`] (posting),
+//! [`to_zalo`] (sending), with [`media`] and [`hosted`] as the dependencies of the messages that
+//! carry attachments or long text.
+
+pub mod contact;
+pub mod hosted;
+pub mod knowledge;
+pub mod media;
+pub mod to_freshchat;
+pub mod to_zalo;
+
+use std::sync::Arc;
+
+use tokio::sync::OnceCell;
+use zfsync_freshchat::FreshchatClient;
+use zfsync_mappings::{plan_freshchat, plan_zalo, Plan, Rules, Step};
+
+use crate::error::SyncError;
+use crate::store::{InboxRow, JournalKey, Source, StepState, Store};
+use crate::tokens::ZaloSession;
+
+/// How far back (ms) reconciliation looks before a step's start for its message.
+const RECONCILE_SLACK_MS: i64 = 120_000;
+
+/// How handling an event ended (errors are returned separately).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Every step ran.
+    Done,
+    /// Nothing to do, for this reason.
+    Ignored(String),
+    /// Try again shortly (an own send is in flight; this may be its echo).
+    Deferred,
+}
+
+/// The settings sync needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    /// The configured OA (`zalo.oa_id`); else the connected one is used.
+    pub oa_id: Option<String>,
+    /// The Freshchat App ID sent with new conversations.
+    pub freshchat_app_id: Option<String>,
+    /// The channel new conversations go to, by id or by name.
+    pub channel_id: Option<String>,
+    /// The channel by name, when no id is configured.
+    pub channel_name: Option<String>,
+    /// The public URL hosted files are served under.
+    pub public_url: String,
+    /// How long hosted files stay downloadable.
+    pub hosted_file_ttl_ms: i64,
+}
+
+/// Everything a sync step needs: the store, both platforms, the rules and the settings.
+#[derive(Debug)]
+pub struct SyncContext {
+    /// The store.
+    pub store: Store,
+    /// Token-aware Zalo calls.
+    pub zalo: ZaloSession,
+    /// The Freshchat client.
+    pub freshchat: FreshchatClient,
+    /// The mapping rules.
+    pub rules: Arc<Rules>,
+    /// The settings.
+    pub settings: SyncSettings,
+    /// The channel resolved from its name (or the first enabled one), once.
+    resolved_channel: OnceCell<String>,
+}
+
+/// One step of one event being run: the event, the step's place in its plan.
+#[derive(Debug, Clone, Copy)]
+pub struct Job<'a> {
+    /// The event.
+    pub row: &'a InboxRow,
+    /// Its journal key.
+    pub key: JournalKey,
+}
+
+/// A kind of step the daemon carries out (implemented for each step struct of the plan).
+pub(crate) trait Run {
+    /// What the step yields to later code (usually nothing).
+    type Output;
+    /// Carries the step out, journalled where it has an external effect.
+    async fn run(&self, cx: &SyncContext, job: Job<'_>) -> Result<Self::Output, SyncError>;
+}
+
+/// A step whose effect can be looked for after an interruption.
+pub(crate) trait Reconcile {
+    /// Looks for the step's effect made at or after `since` (unix ms); true when found, and then
+    /// journalled as sent.
+    async fn reconcile(
+        &self,
+        cx: &SyncContext,
+        job: Job<'_>,
+        since: i64,
+    ) -> Result<bool, SyncError>;
+}
+
+impl SyncContext {
+    /// A context over the store, both platforms, the rules and the settings.
+    pub fn new(
+        store: Store,
+        zalo: ZaloSession,
+        freshchat: FreshchatClient,
+        rules: Arc<Rules>,
+        settings: SyncSettings,
+    ) -> SyncContext {
+        SyncContext {
+            store,
+            zalo,
+            freshchat,
+            rules,
+            settings,
+            resolved_channel: OnceCell::new(),
+        }
+    }
+
+    /// The OA zfsync serves: the configured one, else the connected one.
+    pub fn oa_id(&self) -> String {
+        self.settings
+            .oa_id
+            .clone()
+            .or_else(|| self.zalo.tokens().status().oa_id)
+            .unwrap_or_default()
+    }
+
+    /// Handles one stored event: plan it, then run its steps.
+    pub async fn handle(&self, row: &InboxRow) -> Result<Outcome, SyncError> {
+        let plan = self.plan(row).await?;
+        if plan.defer {
+            return Ok(Outcome::Deferred);
+        }
+        if plan.steps.is_empty() {
+            return Ok(Outcome::Ignored(
+                plan.ignored.unwrap_or_else(|| "nothing to do".into()),
+            ));
+        }
+        for (idx, step) in plan.steps.iter().enumerate() {
+            let job = Job {
+                row,
+                key: JournalKey {
+                    inbox_id: row.id,
+                    idx: idx as i64,
+                },
+            };
+            self.run_step(job, step).await?;
+        }
+        Ok(Outcome::Done)
+    }
+
+    /// The plan for an event, with what the store (or, for a lost store, Freshchat) knows.
+    pub async fn plan(&self, row: &InboxRow) -> Result<Plan, SyncError> {
+        match row.source {
+            Source::Zalo => {
+                let ev = zfsync_zalo::parse_event(&row.body)
+                    .map_err(|e| SyncError::BadEvent(e.to_string()))?;
+                let k = self.zalo_knowledge(&ev).await?;
+                Ok(plan_zalo(&ev, &k, &self.rules))
+            }
+            Source::Freshchat => {
+                let ev = zfsync_freshchat::parse_event(&row.body)
+                    .map_err(|e| SyncError::BadEvent(e.to_string()))?;
+                let k = self.freshchat_knowledge(&ev).await?;
+                Ok(plan_freshchat(&ev, &k, &self.rules))
+            }
+        }
+    }
+
+    /// Runs one step: skipped when the journal says it was sent, reconciled first when it says
+    /// `sending`, otherwise carried out by the step's own code.
+    async fn run_step(&self, job: Job<'_>, step: &Step) -> Result<(), SyncError> {
+        if step.is_external() {
+            if let Some(j) = self.store.step(job.key).await? {
+                if j.state == StepState::Sent {
+                    return Ok(());
+                }
+                // `sending`: the outcome of an earlier call is unknown. Look before sending again.
+                if self.reconcile(job, step, j.started_at).await? {
+                    return Ok(());
+                }
+            }
+        }
+        match step {
+            Step::EnsureContact(s) => s.run(self, job).await.map(|_| ()),
+            Step::PostToFreshchat(s) => s.run(self, job).await,
+            Step::SendToZalo(s) => s.run(self, job).await,
+            Step::RecordFollow(s) => s.run(self, job).await,
+            Step::RecordReceipt(s) => {
+                self.store
+                    .record_receipts(s.msg_ids.clone(), s.seen)
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Looks for the effect of a step left `sending`. True when it is found (and journalled).
+    async fn reconcile(
+        &self,
+        job: Job<'_>,
+        step: &Step,
+        started_at: i64,
+    ) -> Result<bool, SyncError> {
+        let since = started_at - RECONCILE_SLACK_MS;
+        match step {
+            // Searching by reference_id before creating is this step's reconciliation; the others
+            // are idempotent and simply run again.
+            Step::EnsureContact(_) | Step::RecordFollow(_) | Step::RecordReceipt(_) => Ok(false),
+            Step::PostToFreshchat(s) => s.reconcile(self, job, since).await,
+            Step::SendToZalo(s) => s.reconcile(self, job, since).await,
+        }
+    }
+
+    /// The remote side answered with an error: the call did not take effect, forget `sending`.
+    /// Timeouts and connection errors leave it: the outcome is unknown and needs reconciling.
+    pub(crate) async fn abandon_unless_unknown(&self, key: JournalKey, e: &SyncError) {
+        if !e.outcome_unknown() {
+            let _ = self.store.abandon_step(key).await;
+        }
+    }
+}
+
+/// The first 200 characters of a text (kept for quotes and reactions).
+pub(crate) fn preview_text(t: &str) -> String {
+    t.chars().take(200).collect()
+}
+
+/// A time in ISO-8601 UTC with milliseconds.
+pub(crate) fn iso_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+/// Parses an ISO-8601 time to unix ms.
+pub fn parse_iso_ms(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}

@@ -1,0 +1,208 @@
+//! Sending to Zalo: one planned message to one Zalo user, prepared first (long text as a file or a
+//! hosted link, attachments uploaded to Zalo or hosted, see [`super::media`] and [`super::hosted`]),
+//! then sent with the journal around the call. A permanent failure is explained to the agents in
+//! the conversation ([`SyncContext::explain_failure`]), never swallowed.
+
+use bytes::Bytes;
+use zfsync_mappings::{SendToZalo, ZaloSend};
+use zfsync_zalo::{OutboundMessage, ZaloError};
+
+use super::{preview_text, Job, Reconcile, Run, SyncContext};
+use crate::error::SyncError;
+use crate::store::{journal::KIND_SEND_ZALO, pairings, Direction, InboxRow, Source};
+
+/// The `meta` key remembering whether this OA's file upload takes `.txt`.
+const META_TXT_UPLOAD: &str = "zalo_txt_upload";
+
+impl Run for SendToZalo {
+    type Output = ();
+
+    async fn run(&self, cx: &SyncContext, job: Job<'_>) -> Result<(), SyncError> {
+        let (outbound, preview) = cx.prepare_zalo_message(&self.message).await?;
+        cx.store
+            .begin_step(job.key, KIND_SEND_ZALO, Some(self.zalo_user_id.clone()))
+            .await?;
+        let sent = match cx.zalo.send_message(&self.zalo_user_id, &outbound).await {
+            Ok(s) => s,
+            Err(e) => {
+                cx.abandon_unless_unknown(job.key, &e).await;
+                return Err(e);
+            }
+        };
+        let (uid, zid, fid) = (
+            self.zalo_user_id.clone(),
+            sent.message_id.clone(),
+            self.freshchat_message_id.clone(),
+        );
+        cx.store
+            .finish_step(job.key, Some(sent.message_id.clone()), move |c| {
+                pairings::put_message(
+                    c,
+                    Direction::ToZalo,
+                    &uid,
+                    Some(&zid),
+                    fid.as_deref(),
+                    Some(&preview),
+                )
+            })
+            .await?;
+        metrics::counter!("zfsync_messages_synced_total", "direction" => "to_zalo").increment(1);
+        tracing::info!(zalo_msg_id = %sent.message_id, freshchat_message_id = self.freshchat_message_id.as_deref().unwrap_or(""), "synced Freshchat → Zalo");
+        Ok(())
+    }
+}
+
+impl Reconcile for SendToZalo {
+    async fn reconcile(
+        &self,
+        cx: &SyncContext,
+        job: Job<'_>,
+        since: i64,
+    ) -> Result<bool, SyncError> {
+        let history = cx.zalo.conversation(&self.zalo_user_id, 0, 10).await?;
+        let want_text = match &self.message {
+            ZaloSend::Text(t) => Some(t.as_str()),
+            _ => None,
+        };
+        let hit = history.iter().find(|h| {
+            !h.from_user
+                && h.time_ms >= since
+                && match want_text {
+                    Some(t) => h.text.as_deref() == Some(t),
+                    None => true,
+                }
+                && !(want_text.is_none() && h.kind == "text")
+        });
+        let Some(h) = hit else {
+            return Ok(false);
+        };
+        // Skip when this Zalo message is already paired with another send.
+        if cx
+            .store
+            .known_zalo_message(h.message_id.clone())
+            .await?
+            .is_some()
+        {
+            return Ok(false);
+        }
+        tracing::info!(zalo_msg_id = %h.message_id, "reconciled: the message had reached Zalo before the interruption");
+        let (u, zid, fid) = (
+            self.zalo_user_id.clone(),
+            h.message_id.clone(),
+            self.freshchat_message_id.clone(),
+        );
+        cx.store
+            .finish_step(job.key, Some(h.message_id.clone()), move |c| {
+                pairings::put_message(c, Direction::ToZalo, &u, Some(&zid), fid.as_deref(), None)
+            })
+            .await?;
+        Ok(true)
+    }
+}
+
+impl SyncContext {
+    /// Turns a planned send into a Zalo message, uploading what has to be uploaded first.
+    async fn prepare_zalo_message(
+        &self,
+        send: &ZaloSend,
+    ) -> Result<(OutboundMessage, String), SyncError> {
+        Ok(match send {
+            ZaloSend::Text(t) => (text(t.clone()), preview_text(t)),
+            ZaloSend::LongText {
+                text: body,
+                filename,
+                link_text,
+            } => {
+                if let Some(token) = self.upload_long_text(body, filename).await? {
+                    return Ok((OutboundMessage::File { token }, preview_text(body)));
+                }
+                let url = self
+                    .host_file(
+                        filename,
+                        "text/plain; charset=utf-8",
+                        body.as_bytes().to_vec(),
+                    )
+                    .await?;
+                let msg = zfsync_mappings::template::fill(link_text, &[("url", &url)]);
+                (text(msg), preview_text(body))
+            }
+            ZaloSend::Image { url, link_text } => match self.image_message(url).await? {
+                Some(m) => (m, format!("[image] {url}")),
+                None => (text(link_text.clone()), preview_text(link_text)),
+            },
+            ZaloSend::File {
+                url,
+                name,
+                link_text,
+            } => match self.file_message(url, name).await? {
+                Some(m) => (m, format!("[file] {name}")),
+                None => (text(link_text.clone()), preview_text(link_text)),
+            },
+        })
+    }
+
+    /// A long reply through Zalo's file upload, when this OA takes `.txt` (remembered once known).
+    /// None: host it instead.
+    async fn upload_long_text(
+        &self,
+        body: &str,
+        filename: &str,
+    ) -> Result<Option<String>, SyncError> {
+        if self.store.meta(META_TXT_UPLOAD).await?.as_deref() == Some("refused") {
+            return Ok(None);
+        }
+        let bytes = Bytes::from(body.to_string().into_bytes());
+        match self.zalo.upload_file(filename, bytes).await {
+            Ok(token) => {
+                self.store
+                    .set_meta(META_TXT_UPLOAD, "accepted".into())
+                    .await?;
+                Ok(Some(token))
+            }
+            Err(SyncError::Zalo(e)) if e.code() == Some(-201) => {
+                tracing::info!(
+                    "this OA's file upload refuses .txt; long replies will be hosted by zfsync"
+                );
+                self.store
+                    .set_meta(META_TXT_UPLOAD, "refused".into())
+                    .await?;
+                Ok(None)
+            }
+            Err(e) if e.is_transient() => Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "upload of a long reply failed; hosting it instead");
+                Ok(None)
+            }
+        }
+    }
+
+    /// After a permanent failure of a Freshchat → Zalo event: tell the agents why, in the conversation.
+    pub async fn explain_failure(&self, row: &InboxRow, err: &SyncError) {
+        if row.source != Source::Freshchat {
+            return;
+        }
+        let Ok(ev) = zfsync_freshchat::parse_event(&row.body) else {
+            return;
+        };
+        let Some(conv) = ev.conversation_id() else {
+            return;
+        };
+        let text = match err {
+            SyncError::Zalo(e) => match e {
+                ZaloError::Api { code, message } => {
+                    self.rules.zalo_error_note(Some(*code), message)
+                }
+                other => self.rules.zalo_error_note(other.code(), &other.to_string()),
+            },
+            other => format!("Not delivered to Zalo: {other}"),
+        };
+        self.post_note(conv, text).await;
+    }
+}
+
+fn text(t: String) -> OutboundMessage {
+    OutboundMessage::Text {
+        text: t,
+        quote_message_id: None,
+    }
+}
