@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::ingest::catch_up::CatchUp;
 use crate::ingest::IngestState;
 use crate::lanes::{Dispatcher, LaneSignal, RetryPolicy};
+use crate::scheduler::{Scheduler, SchedulerError};
 use crate::server::{router, AppState};
 use crate::store::Store;
 use crate::sync::{SyncContext, SyncSettings};
@@ -28,9 +29,6 @@ use crate::tokens::{TokenManager, ZaloSession};
 const CATCH_UP_WINDOW_MS: i64 = 24 * 3600 * 1000;
 /// How many pages of Zalo's recent chats (10 messages each) start-up reads at most.
 const CATCH_UP_ZALO_PAGES: u32 = 10;
-/// The periodic pass looks at conversations active in the last hour, and 2 pages of recent chats.
-const RECONCILE_WINDOW_MS: i64 = 3600 * 1000;
-const RECONCILE_ZALO_PAGES: u32 = 2;
 
 /// Why the application could not be built or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +65,9 @@ pub enum AppError {
     /// The Freshchat webhook key cannot be read.
     #[error("freshchat.webhook_public_key: {0}")]
     WebhookKey(zfsync_freshchat::KeyError),
+    /// The scheduler could not start.
+    #[error(transparent)]
+    Scheduler(#[from] SchedulerError),
     /// The HTTP server stopped with an error.
     #[error("server error: {0}")]
     Serve(#[source] std::io::Error),
@@ -276,16 +277,16 @@ impl Application {
         let lanes_stop = shutdown.clone();
         let lanes_tracker = tracker.clone();
         let lanes = tokio::spawn(async move {
-            catch_up_pass(&catch_up, CATCH_UP_WINDOW_MS, CATCH_UP_ZALO_PAGES).await;
+            catch_up.pass(CATCH_UP_WINDOW_MS, CATCH_UP_ZALO_PAGES).await;
             dispatcher.run(lanes_stop, lanes_tracker).await
         });
-        let scheduler = tokio::spawn(scheduler(
+        let scheduler = Scheduler::start(
+            &self.config.sync,
             self.services.clone(),
             self.catch_up.clone(),
-            self.config.sync.retention_days,
-            Duration::from_secs(self.config.sync.reconcile_every_secs),
             shutdown.clone(),
-        ));
+        )
+        .await?;
         let app = router(self.state.clone(), self.config.server.max_body_bytes);
         tracing::info!(addr = %self.local_addr(), "zfsync listening");
         let stop = shutdown.clone();
@@ -294,7 +295,7 @@ impl Application {
             .await;
         shutdown.cancel();
         let _ = lanes.await;
-        let _ = scheduler.await;
+        scheduler.stop().await;
         tracker.close();
         if tokio::time::timeout(Duration::from_secs(20), tracker.wait())
             .await
@@ -303,64 +304,5 @@ impl Application {
             tracing::warn!("some lanes did not finish within 20 s; their steps stay journalled for the next start");
         }
         served.map_err(AppError::Serve)
-    }
-}
-
-/// Queues what the platforms' histories hold that zfsync never received, before lanes run.
-async fn catch_up_pass(catch_up: &CatchUp, window_ms: i64, zalo_pages: u32) {
-    let limit = Duration::from_secs(15);
-    match tokio::time::timeout(limit, catch_up.freshchat(window_ms)).await {
-        Ok(Err(e)) => tracing::warn!(error = %e, "catching up from Freshchat history failed"),
-        Err(_) => tracing::warn!(
-            "catching up from Freshchat history took over 15 s; continuing without it"
-        ),
-        Ok(Ok(_)) => {}
-    }
-    match tokio::time::timeout(limit, catch_up.zalo(zalo_pages)).await {
-        Ok(Err(e)) => tracing::warn!(error = %e, "catching up from Zalo history failed"),
-        Err(_) => {
-            tracing::warn!("catching up from Zalo history took over 15 s; continuing without it")
-        }
-        Ok(Ok(_)) => {}
-    }
-}
-
-/// Periodic work: token refresh ahead of expiry, retention.
-async fn scheduler(
-    services: Services,
-    catch_up: CatchUp,
-    retention_days: u64,
-    reconcile_every: Duration,
-    shutdown: CancellationToken,
-) {
-    let mut refresh = tokio::time::interval(Duration::from_secs(60));
-    let mut prune = tokio::time::interval(Duration::from_secs(3600));
-    // Start-up already caught up; the periodic pass catches what a running daemon never received
-    // (a webhook Zalo disabled after its retry ladder, a delivery Freshchat gave up on).
-    let period = if reconcile_every.is_zero() {
-        Duration::from_secs(365 * 24 * 3600)
-    } else {
-        reconcile_every
-    };
-    let mut reconcile = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = refresh.tick() => {
-                if let Err(e) = services.tokens().refresh_if_due().await {
-                    tracing::warn!(error = %e, "scheduled Zalo token refresh failed");
-                }
-            }
-            _ = reconcile.tick(), if !reconcile_every.is_zero() => {
-                catch_up_pass(&catch_up, RECONCILE_WINDOW_MS, RECONCILE_ZALO_PAGES).await;
-            }
-            _ = prune.tick() => {
-                match services.store.prune(retention_days as i64 * 24 * 3600 * 1000).await {
-                    Ok(n) if n > 0 => tracing::info!(rows = n, "pruned finished events and expired files"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "pruning the store failed"),
-                }
-            }
-        }
     }
 }

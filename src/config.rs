@@ -144,10 +144,17 @@ pub struct SyncConfig {
     /// How long finished events are kept in the store, in days.
     #[serde(default = "default_retention")]
     pub retention_days: u64,
-    /// How often to read both platforms' recent history for messages whose webhooks never came
-    /// (0 switches it off; start-up always does it once).
-    #[serde(default = "default_reconcile")]
-    pub reconcile_every_secs: u64,
+    /// When to check whether the Zalo token is due for a refresh (cron: six fields, seconds first,
+    /// UTC).
+    #[serde(default = "default_refresh_cron")]
+    pub token_refresh_cron: String,
+    /// When to read both platforms' recent history for messages whose webhooks never came (cron;
+    /// "off" switches it off; start-up always does it once).
+    #[serde(default = "default_reconcile_cron")]
+    pub reconcile_cron: String,
+    /// When to prune finished events and expired files (cron).
+    #[serde(default = "default_retention_cron")]
+    pub retention_cron: String,
 }
 
 impl Default for SyncConfig {
@@ -160,7 +167,9 @@ impl Default for SyncConfig {
             token_refresh_ahead_secs: default_refresh_ahead(),
             hosted_file_ttl_hours: default_hosted_ttl(),
             retention_days: default_retention(),
-            reconcile_every_secs: default_reconcile(),
+            token_refresh_cron: default_refresh_cron(),
+            reconcile_cron: default_reconcile_cron(),
+            retention_cron: default_retention_cron(),
         }
     }
 }
@@ -201,8 +210,14 @@ fn default_hosted_ttl() -> u64 {
 fn default_retention() -> u64 {
     30
 }
-fn default_reconcile() -> u64 {
-    300
+fn default_refresh_cron() -> String {
+    "0 * * * * *".into()
+}
+fn default_reconcile_cron() -> String {
+    "0 */5 * * * *".into()
+}
+fn default_retention_cron() -> String {
+    "0 0 * * * *".into()
 }
 
 #[derive(Debug, Deserialize)]
@@ -349,6 +364,9 @@ impl Config {
                 detail: "must be at least 1".into(),
             });
         }
+        check_cron("sync.token_refresh_cron", &self.sync.token_refresh_cron)?;
+        check_cron("sync.reconcile_cron", &self.sync.reconcile_cron)?;
+        check_cron("sync.retention_cron", &self.sync.retention_cron)?;
         if self.sync.max_attempts == 0 {
             return Err(ConfigError::Invalid {
                 key: "sync.max_attempts",
@@ -447,6 +465,22 @@ fn require<'a>(
     }
 }
 
+/// A cron expression the scheduler can run (six fields, seconds first), or "off".
+fn check_cron(key: &'static str, expr: &str) -> Result<(), ConfigError> {
+    if expr.trim() == "off" {
+        return Ok(());
+    }
+    let parsed = tokio_cron_scheduler::Job::new_async(expr, |_, _| {
+        Box::pin(async {}) as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+    });
+    parsed.map(|_| ()).map_err(|_| ConfigError::Invalid {
+        key,
+        detail: format!(
+            "{expr:?} is not a cron expression zfsync reads: six fields, seconds first (e.g. \"0 */5 * * * *\" for every 5 minutes), or \"off\""
+        ),
+    })
+}
+
 fn check_base_url(key: &'static str, url: &Url) -> Result<(), ConfigError> {
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(ConfigError::Invalid {
@@ -513,6 +547,23 @@ webhook_public_key = "-----BEGIN RSA PUBLIC KEY----- {KEY} -----END RSA PUBLIC K
             oa.contains("Invalid OA ID") && oa.contains("numeric string"),
             "{oa}"
         );
+    }
+
+    #[test]
+    fn schedules_are_cron_expressions() {
+        let c = Config::from_toml(&base()).unwrap();
+        assert_eq!(c.sync.reconcile_cron, "0 */5 * * * *");
+        let ok = format!("{}\n[sync]\nreconcile_cron = \"off\"\n", base());
+        assert!(Config::from_toml(&ok).is_ok());
+        let bad = format!("{}\n[sync]\nretention_cron = \"every hour\"\n", base());
+        let e = err(&bad);
+        assert!(
+            e.contains("sync.retention_cron") && e.contains("six fields"),
+            "{e}"
+        );
+        // Five fields (no seconds) is the classic mistake.
+        let five = format!("{}\n[sync]\nreconcile_cron = \"*/5 * * * *\"\n", base());
+        assert!(err(&five).contains("sync.reconcile_cron"));
     }
 
     #[test]

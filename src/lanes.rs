@@ -17,6 +17,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
 
 use crate::store::{now_ms, InboxRow, Lane, Store};
 use crate::sync::{Outcome, SyncContext};
@@ -317,6 +318,17 @@ impl std::fmt::Debug for Finished {
 
 /// Handles one event and records how it ended.
 pub async fn process_event(
+    store: &Store,
+    sync: &SyncContext,
+    policy: &RetryPolicy,
+    row: InboxRow,
+) -> Finished {
+    // Every log line of this event carries which event it is and where it runs.
+    let span = tracing::info_span!("event", inbox_id = row.id, lane = %row.lane, source = %row.source, event = %row.event_name);
+    run_event(store, sync, policy, row).instrument(span).await
+}
+
+async fn run_event(
     store: &Store,
     sync: &SyncContext,
     policy: &RetryPolicy,

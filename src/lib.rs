@@ -25,6 +25,7 @@ pub mod loadgen;
 pub mod oauth;
 #[cfg(feature = "sim")]
 pub mod sandbox;
+pub mod scheduler;
 pub mod server;
 pub mod status;
 pub mod store;

@@ -35,6 +35,29 @@ pub struct CatchUp {
 }
 
 impl CatchUp {
+    /// One pass over both histories, each bounded in time so a slow platform never holds up the
+    /// rest: Freshchat conversations active in the last `window_ms`, up to `zalo_pages` pages of
+    /// Zalo's recent chats.
+    pub async fn pass(&self, window_ms: i64, zalo_pages: u32) {
+        let limit = std::time::Duration::from_secs(15);
+        match tokio::time::timeout(limit, self.freshchat(window_ms)).await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "catching up from Freshchat history failed"),
+            Err(_) => tracing::warn!(
+                "catching up from Freshchat history took over 15 s; continuing without it"
+            ),
+            Ok(Ok(_)) => {}
+        }
+        match tokio::time::timeout(limit, self.zalo(zalo_pages)).await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "catching up from Zalo history failed"),
+            Err(_) => {
+                tracing::warn!(
+                    "catching up from Zalo history took over 15 s; continuing without it"
+                )
+            }
+            Ok(Ok(_)) => {}
+        }
+    }
+
     /// Queues agent replies that Freshchat created while zfsync could not receive them, read from
     /// each recently active conversation's history.
     pub async fn freshchat(&self, window_ms: i64) -> Result<usize, SyncError> {

@@ -256,7 +256,8 @@ async fn messages_zalo_never_delivered_are_caught_up_from_history() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_daemon_reconciles_from_history() {
     let env = env_with(EnvOptions {
-        sync_toml: "retry_base_ms = 100\nretry_max_ms = 2000\nreconcile_every_secs = 1\n".into(),
+        sync_toml: "retry_base_ms = 100\nretry_max_ms = 2000\nreconcile_cron = \"* * * * * *\"\n"
+            .into(),
         ..EnvOptions::default()
     })
     .await;

@@ -1,0 +1,150 @@
+//! The scheduler: periodic work on cron expressions from `[sync]` (six fields, seconds first, UTC):
+//! - `token_refresh_cron`: refresh the Zalo token when it expires within `token_refresh_ahead_secs`
+//!   (also once at start-up);
+//! - `reconcile_cron`: read recent history on both platforms and queue what never arrived (start-up
+//!   always does one pass); `"off"` switches the periodic pass off;
+//! - `retention_cron`: prune finished events and expired files older than `retention_days`.
+//!
+//! A run that is still going when its next time comes is skipped, not doubled. Failures are logged
+//! and retried at the next time; none stops the daemon.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::Services;
+use crate::config::SyncConfig;
+use crate::ingest::catch_up::CatchUp;
+
+/// The periodic pass looks at conversations active in the last hour, and 2 pages of recent chats.
+const RECONCILE_WINDOW_MS: i64 = 3600 * 1000;
+const RECONCILE_ZALO_PAGES: u32 = 2;
+/// The value that switches a schedule off.
+pub const OFF: &str = "off";
+
+/// Why the scheduler could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    /// A cron expression does not parse.
+    #[error("config key `sync.{key}` is not a valid cron expression ({expr:?}): use six fields, seconds first, e.g. \"0 */5 * * * *\"")]
+    BadCron {
+        /// The key.
+        key: &'static str,
+        /// The expression.
+        expr: String,
+    },
+    /// The scheduler itself failed.
+    #[error("the scheduler failed: {0}")]
+    Scheduler(#[from] JobSchedulerError),
+}
+
+type JobFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The running scheduler.
+pub struct Scheduler {
+    inner: JobScheduler,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scheduler")
+    }
+}
+
+/// Wraps a job so that a run still going when the next one is due is skipped.
+fn job<F, Fut>(key: &'static str, expr: &str, work: F) -> Result<Option<Job>, SchedulerError>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    if expr.trim() == OFF {
+        return Ok(None);
+    }
+    let running = Arc::new(Mutex::new(()));
+    let work = Arc::new(work);
+    Job::new_async(expr, move |_, _| {
+        let (running, work) = (running.clone(), work.clone());
+        Box::pin(async move {
+            let Ok(_guard) = running.try_lock() else {
+                tracing::debug!(job = key, "previous run still going; skipped");
+                return;
+            };
+            work().await;
+        }) as JobFuture
+    })
+    .map(Some)
+    .map_err(|_| SchedulerError::BadCron {
+        key,
+        expr: expr.to_string(),
+    })
+}
+
+impl Scheduler {
+    /// Starts the jobs; they run until [`Scheduler::stop`] or `shutdown`.
+    pub async fn start(
+        config: &SyncConfig,
+        services: Services,
+        catch_up: CatchUp,
+        shutdown: CancellationToken,
+    ) -> Result<Scheduler, SchedulerError> {
+        let inner = JobScheduler::new().await?;
+        let s = services.clone();
+        // Once now, then on the schedule: a daemon started with an old token refreshes at once.
+        if let Err(e) = s.tokens().refresh_if_due().await {
+            tracing::warn!(error = %e, "Zalo token refresh at start-up failed");
+        }
+        let refresh = job(
+            "token_refresh_cron",
+            &config.token_refresh_cron,
+            move || {
+                let s = s.clone();
+                async move {
+                    if let Err(e) = s.tokens().refresh_if_due().await {
+                        tracing::warn!(error = %e, "scheduled Zalo token refresh failed");
+                    }
+                }
+            },
+        )?;
+        // Start-up already caught up; the periodic pass catches what a running daemon never
+        // received (a webhook Zalo disabled after its retry ladder, a delivery Freshchat gave up on).
+        let stop = shutdown.clone();
+        let reconcile = job("reconcile_cron", &config.reconcile_cron, move || {
+            let (c, stop) = (catch_up.clone(), stop.clone());
+            async move {
+                if !stop.is_cancelled() {
+                    c.pass(RECONCILE_WINDOW_MS, RECONCILE_ZALO_PAGES).await;
+                }
+            }
+        })?;
+        let keep_ms = config.retention_days as i64 * 24 * 3600 * 1000;
+        let store = services.store.clone();
+        let retention = job("retention_cron", &config.retention_cron, move || {
+            let store = store.clone();
+            async move {
+                match store.prune(keep_ms).await {
+                    Ok(n) if n > 0 => {
+                        tracing::info!(rows = n, "pruned finished events and expired files")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "pruning the store failed"),
+                }
+            }
+        })?;
+        for j in [refresh, reconcile, retention].into_iter().flatten() {
+            inner.add(j).await?;
+        }
+        inner.start().await?;
+        Ok(Scheduler { inner })
+    }
+
+    /// Stops every job (a run in progress finishes on its own).
+    pub async fn stop(mut self) {
+        if let Err(e) = self.inner.shutdown().await {
+            tracing::warn!(error = %e, "stopping the scheduler failed");
+        }
+    }
+}
