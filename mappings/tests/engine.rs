@@ -45,10 +45,11 @@ fn agent_message(parts: Vec<MessagePart>, actor: ActorType, kind: MessageType) -
             actor_type: actor,
             actor_id: Some("agent-1".into()),
             user_id: None,
-            message_type: kind,
+            message_type: Some(kind),
             message_parts: parts,
             created_time: None,
             meta_data: None,
+            ..Message::default()
         },
     }
 }
@@ -57,6 +58,7 @@ fn linked() -> FreshchatKnowledge {
     FreshchatKnowledge {
         zalo_user_id: Some("777".into()),
         own_message: false,
+        ..Default::default()
     }
 }
 
@@ -320,7 +322,7 @@ fn resolve_notice_can_be_switched_off() {
     let mut rules = Rules::default();
     let plan = plan_freshchat(&ev, &linked(), &rules);
     assert!(
-        matches!(&plan.steps[0], Step::SendToZalo { message: ZaloSend::Text(t), .. } if t.contains("resolved"))
+        matches!(&plan.steps[0], Step::SendToZalo { message: ZaloSend::Text(t), .. } if t.contains("giải quyết"))
     );
     rules.freshchat_to_zalo.send_resolve_notice = false;
     assert!(plan_freshchat(&ev, &linked(), &rules).steps.is_empty());
