@@ -91,9 +91,10 @@ pub fn plain_text(content: &str) -> String {
                     } else {
                         link = Some((out.len(), tag.href));
                     }
-                } else if tag.name == "br" || tag.name == "hr" {
-                    out.push('\n');
-                } else if tag.closing && LINE_TAGS.contains(&tag.name.as_str()) {
+                } else if tag.name == "br"
+                    || tag.name == "hr"
+                    || (tag.closing && LINE_TAGS.contains(&tag.name.as_str()))
+                {
                     out.push('\n');
                 }
                 rest = &after[tag.len..];
