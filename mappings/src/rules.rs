@@ -57,25 +57,36 @@ pub struct ZaloToFreshchat {
     pub reaction_icons: BTreeMap<String, String>,
 }
 
+/// How agent messages become Zalo messages. The customer-visible texts are read from
+/// `texts.<language>`; each `Option` text here, when set, overrides that one text whatever the
+/// language (see [`FreshchatToZalo::text`]).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FreshchatToZalo {
+    /// Zalo's text limit in characters; longer replies become a `.txt` file.
     pub text_limit: usize,
+    /// Name of that file.
     pub long_text_filename: String,
-    /// Customer-visible texts: each is read from `texts.<language>` unless set here, which
-    /// overrides that one text whatever the language (see [`FreshchatToZalo::text`]).
+    /// Override of `texts.<language>.long_text_link`.
     #[serde(default)]
     pub long_text_link: Option<String>,
+    /// Characters of a long reply shown before its link.
     pub long_text_preview_chars: usize,
+    /// Override of `texts.<language>.file_link`.
     #[serde(default)]
     pub file_link: Option<String>,
+    /// Override of `texts.<language>.video_link`.
     #[serde(default)]
     pub video_link: Option<String>,
+    /// Override of `texts.<language>.image_link`.
     #[serde(default)]
     pub image_link: Option<String>,
+    /// Override of `texts.<language>.url_button`.
     #[serde(default)]
     pub url_button: Option<String>,
+    /// Whether resolving a conversation sends the resolve notice.
     pub send_resolve_notice: bool,
+    /// Override of `texts.<language>.resolve_notice`.
     #[serde(default)]
     pub resolve_notice: Option<String>,
     // ---- language and agent-message rendering ----
