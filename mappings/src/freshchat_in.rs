@@ -1,15 +1,30 @@
 //! Planning for Freshchat events (agent → Zalo).
 //!
-//! Only `message_create` with `message_type: normal` from an agent or a bot, in a conversation linked
-//! to a Zalo user, and not posted by zfsync itself, is sent to Zalo: one Zalo message per part, in
-//! order. Text over the limit becomes a `.txt` file. `conversation_resolution` sends the resolve
-//! notice when the rules enable it. Everything else is ignored with a reason.
+//! Only a `message_create` whose message is normal (`message_type: normal`, or absent as in the 2022
+//! payload), is not a bot's private note (`botsPrivateNote: true`), comes from an agent or a bot, is
+//! in a conversation linked to a Zalo user and was not posted by zfsync itself reaches Zalo. Private
+//! notes, bot notes, system messages and customer messages are ignored with a named reason.
+//!
+//! A message becomes Zalo messages in the agent's order: each text part one Zalo text (agent HTML
+//! made plain, links kept; over the limit a `.txt` file), each attachment one
+//! [`ZaloSend::Attachment`]. Options (quick replies and buttons in `message_parts` or `reply_parts`,
+//! dropdowns, carousels) become text the customer can read: the question, then numbered options one
+//! per line, then a hint. Whatever Zalo cannot show is named to the agent in a private note, never
+//! dropped silently. An attachment without any URL asks the daemon to re-read the message first
+//! ([`Plan::reread`]). `conversation_resolution` sends the resolve notice when the rules enable it.
+//! The customer-visible wording comes from the rules, in the configured language. Planning cannot
+//! fail.
 
-use zfsync_freshchat::{ActorType, Message, MessagePart, MessageType, WebhookEvent};
+use zfsync_freshchat::{
+    template_types, ActorType, FilePart, Message, MessagePart, MessageType, Template, WebhookEvent,
+};
 
 use crate::char_count;
-use crate::plan::{Plan, SendToZalo, Step, ZaloSend};
-use crate::rules::Rules;
+use crate::html::plain_text;
+use crate::plan::{
+    Attachment, MediaKind, OutPart, Plan, PostToFreshchat, SendToZalo, Step, Visibility, ZaloSend,
+};
+use crate::rules::{CustomerText, Rules};
 use crate::template::fill;
 
 /// What the store knows that bears on a Freshchat event.
@@ -19,6 +34,9 @@ pub struct FreshchatKnowledge {
     pub zalo_user_id: Option<String>,
     /// The message was posted by zfsync itself.
     pub own_message: bool,
+    /// The message is the API's copy, re-read after a plan asked for it ([`Plan::reread_message`]):
+    /// an attachment still without a URL is then named to the agent instead of re-read again.
+    pub message_reread: bool,
 }
 
 /// Plans one Freshchat event.
@@ -35,7 +53,12 @@ pub fn plan_freshchat(event: &WebhookEvent, k: &FreshchatKnowledge, rules: &Rule
             Plan::steps(vec![Step::SendToZalo(SendToZalo {
                 zalo_user_id: user.clone(),
                 freshchat_message_id: None,
-                message: ZaloSend::Text(rules.freshchat_to_zalo.resolve_notice.clone()),
+                message: ZaloSend::Text(
+                    rules
+                        .freshchat_to_zalo
+                        .text(CustomerText::ResolveNotice)
+                        .to_owned(),
+                ),
             })])
         }
         WebhookEvent::ConversationAssignment { .. } => {
@@ -50,7 +73,11 @@ pub fn plan_freshchat(event: &WebhookEvent, k: &FreshchatKnowledge, rules: &Rule
 }
 
 fn plan_message(m: &Message, k: &FreshchatKnowledge, rules: &Rules) -> Plan {
-    match &m.message_type {
+    // A bot's note is private whatever message_type says (the 2022 payload has none).
+    if m.bots_private_note == Some(true) {
+        return Plan::ignore("bot private note");
+    }
+    match m.effective_type() {
         MessageType::Normal => {}
         MessageType::Private => return Plan::ignore("private note"),
         MessageType::System => return Plan::ignore("system message"),
@@ -62,83 +89,405 @@ fn plan_message(m: &Message, k: &FreshchatKnowledge, rules: &Rules) -> Plan {
         ActorType::System => return Plan::ignore("system message"),
         ActorType::Other(t) => return Plan::ignore(format!("actor type {t}")),
     }
+    if m.is_status_notice() {
+        return Plan::ignore("system message");
+    }
     if k.own_message {
         return Plan::ignore("posted by zfsync");
     }
     let Some(user) = &k.zalo_user_id else {
         return Plan::ignore("conversation is not linked to a Zalo user");
     };
-    let mut sends = Vec::new();
+    let mut r = Render::new(rules);
     for part in &m.message_parts {
-        part_sends(part, rules, &mut sends);
+        r.part(part);
     }
-    if sends.is_empty() {
+    for part in &m.reply_parts {
+        r.part(part);
+    }
+    if r.needs_reread && !k.message_reread {
+        return Plan::reread();
+    }
+    let mut steps: Vec<Step> = r
+        .sends
+        .into_iter()
+        .map(|message| Step::SendToZalo(SendToZalo {
+            zalo_user_id: user.clone(),
+            freshchat_message_id: Some(m.id.clone()),
+            message,
+        }))
+        .collect();
+    if !r.undelivered.is_empty() {
+        let note = fill(
+            &rules.freshchat_to_zalo.undelivered_note,
+            &[("parts", &r.undelivered.join("; "))],
+        );
+        steps.push(Step::PostToFreshchat(PostToFreshchat {
+            zalo_user_id: user.clone(),
+            zalo_msg_id: None,
+            visibility: Visibility::PrivateNote,
+            parts: vec![OutPart::Text(note)],
+        }));
+    }
+    if steps.is_empty() {
         return Plan::ignore("no part that Zalo can show");
     }
-    Plan::steps(
-        sends
-            .into_iter()
-            .map(|message| {
-                Step::SendToZalo(SendToZalo {
-                    zalo_user_id: user.clone(),
-                    freshchat_message_id: Some(m.id.clone()),
-                    message,
-                })
-            })
-            .collect(),
-    )
+    Plan::steps(steps)
 }
 
-fn part_sends(part: &MessagePart, rules: &Rules, out: &mut Vec<ZaloSend>) {
-    let r = &rules.freshchat_to_zalo;
-    match part {
-        MessagePart::Text { content } => {
-            let text = plain_text(content);
-            if text.trim().is_empty() {
+/// Collects the Zalo messages of one Freshchat message and what could not be shown.
+struct Render<'a> {
+    rules: &'a Rules,
+    sends: Vec<ZaloSend>,
+    /// Named for the agent's note, in order.
+    undelivered: Vec<String>,
+    needs_reread: bool,
+}
+
+/// Lines of text the customer reads for a set of options.
+#[derive(Default)]
+struct Options {
+    lines: Vec<String>,
+    numbered: usize,
+}
+
+impl Options {
+    fn numbered(&mut self, rules: &Rules, label: &str) {
+        self.numbered += 1;
+        let line = fill(
+            rules.freshchat_to_zalo.text(CustomerText::OptionLine),
+            &[("number", &self.numbered.to_string()), ("label", label)],
+        );
+        self.lines.push(line);
+    }
+}
+
+impl<'a> Render<'a> {
+    fn new(rules: &'a Rules) -> Self {
+        Self {
+            rules,
+            sends: Vec::new(),
+            undelivered: Vec::new(),
+            needs_reread: false,
+        }
+    }
+
+    fn text(&self, which: CustomerText) -> &'a str {
+        self.rules.freshchat_to_zalo.text(which)
+    }
+
+    fn part(&mut self, part: &MessagePart) {
+        match part {
+            MessagePart::Text { content } => self.push_text(plain_text(content)),
+            MessagePart::Image { url } => {
+                let kind = media_kind(None, Some(url), MediaKind::Image);
+                self.attachment(kind, Some(url.clone()), None, None, None, None);
+            }
+            MessagePart::File(f) => self.file(f),
+            MessagePart::Video { url, content_type } => {
+                let kind = media_kind(content_type.as_deref(), Some(url), MediaKind::Video);
+                let kind = match kind {
+                    MediaKind::Audio => MediaKind::Audio,
+                    _ => MediaKind::Video,
+                };
+                self.attachment(
+                    kind,
+                    Some(url.clone()),
+                    None,
+                    None,
+                    content_type.clone(),
+                    None,
+                );
+            }
+            MessagePart::UrlButton { .. }
+            | MessagePart::QuickReplyButton { .. }
+            | MessagePart::Callback { .. }
+            | MessagePart::Collection { .. } => {
+                let mut o = Options::default();
+                self.option(part, &mut o);
+                self.push_options(o);
+            }
+            MessagePart::TemplateContent(t) => self.template(t),
+            MessagePart::Unknown(v) => {
+                let kind = part.kind();
+                if matches!(kind, "image" | "file" | "video" | "audio") {
+                    // An attachment Freshchat sent without a readable URL.
+                    self.needs_reread = true;
+                    self.undelivered
+                        .push(format!("an attachment ({kind}) Freshchat gave no link to"));
+                } else if kind.is_empty() {
+                    self.undelivered
+                        .push(format!("a part Zalo has no equivalent for ({})", brief(v)));
+                } else {
+                    self.undelivered.push(format!("a “{kind}” part"));
+                }
+            }
+        }
+    }
+
+    /// Adds one option-like part to `o`; other parts are rendered on their own.
+    fn option(&mut self, part: &MessagePart, o: &mut Options) {
+        match part {
+            MessagePart::QuickReplyButton { label, .. } | MessagePart::Callback { label, .. } => {
+                o.numbered(self.rules, &plain_text(label))
+            }
+            MessagePart::UrlButton { url, label, .. } => o.lines.push(fill(
+                self.text(CustomerText::UrlButton),
+                &[("label", &plain_text(label)), ("url", url)],
+            )),
+            MessagePart::Text { content } => {
+                let t = plain_text(content);
+                if !t.trim().is_empty() {
+                    o.lines.push(t);
+                }
+            }
+            MessagePart::Collection { sub_parts } => {
+                for p in sub_parts {
+                    self.option(p, o);
+                }
+            }
+            other => self.part(other),
+        }
+    }
+
+    fn template(&mut self, t: &Template) {
+        let mut o = Options::default();
+        match t.template_type.as_str() {
+            template_types::CAROUSEL => {
+                for section in &t.sections {
+                    for p in &section.parts {
+                        match p {
+                            MessagePart::TemplateContent(card) => self.card(card, &mut o),
+                            other => self.option(other, &mut o),
+                        }
+                    }
+                }
+                // A carousel given as one flat card.
+                if o.lines.is_empty() && t.section("title").is_some() {
+                    self.card(t, &mut o);
+                }
+            }
+            template_types::CAROUSEL_CARD => self.card(t, &mut o),
+            _ => {
+                for section in &t.sections {
+                    for p in &section.parts {
+                        match p {
+                            MessagePart::TemplateContent(inner) => self.template(inner),
+                            other => self.option(other, &mut o),
+                        }
+                    }
+                }
+            }
+        }
+        if o.lines.is_empty() {
+            let name = if t.template_type.is_empty() {
+                "a template".to_owned()
+            } else {
+                format!("a “{}” template", t.template_type)
+            };
+            self.undelivered.push(name);
+        }
+        self.push_options(o);
+    }
+
+    /// One carousel card: a numbered title, its description and link buttons.
+    fn card(&mut self, card: &Template, o: &mut Options) {
+        let texts = |name: &str| -> String {
+            card.section(name)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|p| match p {
+                    MessagePart::Text { content } => Some(plain_text(content)),
+                    _ => None,
+                })
+                .filter(|t| !t.trim().is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let title = texts("title");
+        let description = texts("description");
+        let select = card
+            .section("callback")
+            .unwrap_or_default()
+            .iter()
+            .find_map(|p| match p {
+                MessagePart::Callback { label, .. }
+                | MessagePart::QuickReplyButton { label, .. } => Some(plain_text(label)),
+                _ => None,
+            });
+        let label = [title, description.clone(), select.unwrap_or_default()]
+            .into_iter()
+            .find(|t| !t.trim().is_empty());
+        let Some(label) = label else {
+            self.undelivered.push("a carousel card without text".into());
+            return;
+        };
+        o.numbered(self.rules, &label);
+        if !description.is_empty() && description != label {
+            o.lines.push(description);
+        }
+        for p in card.section("view").unwrap_or_default() {
+            if let MessagePart::UrlButton { .. } = p {
+                self.option(p, o);
+            }
+        }
+        if card
+            .section("hero_image")
+            .is_some_and(|parts| !parts.is_empty())
+            && !self.undelivered.iter().any(|u| u == CAROUSEL_PICTURES)
+        {
+            self.undelivered.push(CAROUSEL_PICTURES.into());
+        }
+    }
+
+    /// Options join the text before them (the question) when that fits in one Zalo message.
+    fn push_options(&mut self, o: Options) {
+        if o.lines.is_empty() {
+            return;
+        }
+        let mut block = o.lines.join("\n");
+        let hint = self.text(CustomerText::OptionsHint);
+        if o.numbered > 0 && !hint.trim().is_empty() {
+            block.push('\n');
+            block.push_str(hint);
+        }
+        let limit = self.rules.freshchat_to_zalo.text_limit;
+        if let Some(ZaloSend::Text(question)) = self.sends.last_mut() {
+            if char_count(question) + 1 + char_count(&block) <= limit {
+                question.push('\n');
+                question.push_str(&block);
                 return;
             }
-            if char_count(&text) <= r.text_limit {
-                out.push(ZaloSend::Text(text));
-            } else {
-                out.push(ZaloSend::LongText {
-                    link_text: long_text_link(&text, rules),
-                    filename: r.long_text_filename.clone(),
-                    text,
-                });
-            }
         }
-        MessagePart::Image { url } => out.push(ZaloSend::Image {
-            url: url.clone(),
-            link_text: fill(&r.image_link, &[("url", url)]),
-        }),
-        MessagePart::File {
-            name,
-            url: Some(url),
-            ..
-        } => {
-            let name = name.clone().unwrap_or_else(|| "file".into());
-            out.push(ZaloSend::File {
-                link_text: fill(&r.file_link, &[("name", &name), ("url", url)]),
-                url: url.clone(),
-                name,
-            })
-        }
-        MessagePart::File { url: None, .. } => {}
-        MessagePart::Video { url, .. } => {
-            out.push(ZaloSend::Text(fill(&r.video_link, &[("url", url)])))
-        }
-        MessagePart::UrlButton { url, label, .. } => out.push(ZaloSend::Text(fill(
-            &r.url_button,
-            &[("label", label), ("url", url)],
-        ))),
-        MessagePart::QuickReplyButton { label, .. } => out.push(ZaloSend::Text(label.clone())),
-        MessagePart::Collection { sub_parts } => {
-            for p in sub_parts {
-                part_sends(p, rules, out);
-            }
-        }
-        MessagePart::TemplateContent { .. } | MessagePart::Unknown(_) => {}
+        self.push_text(block);
     }
+
+    fn push_text(&mut self, text: String) {
+        if text.trim().is_empty() {
+            return;
+        }
+        let r = &self.rules.freshchat_to_zalo;
+        if char_count(&text) <= r.text_limit {
+            self.sends.push(ZaloSend::Text(text));
+        } else {
+            self.sends.push(ZaloSend::LongText {
+                link_text: long_text_link(&text, self.rules),
+                filename: r.long_text_filename.clone(),
+                text,
+            });
+        }
+    }
+
+    fn file(&mut self, f: &FilePart) {
+        if f.source_url().is_none() {
+            self.needs_reread = true;
+            let name = f.name.as_deref().unwrap_or("a file");
+            self.undelivered
+                .push(format!("the file “{name}” (Freshchat gave no link to it)"));
+            return;
+        }
+        let kind = media_kind(
+            f.content_type.as_deref(),
+            f.name.as_deref().or(f.source_url()),
+            MediaKind::File,
+        );
+        self.attachment(
+            kind,
+            f.url.clone(),
+            f.download_url.clone(),
+            f.name.clone(),
+            f.content_type.clone(),
+            f.file_size_in_bytes,
+        );
+    }
+
+    fn attachment(
+        &mut self,
+        kind: MediaKind,
+        url: Option<String>,
+        download_url: Option<String>,
+        name: Option<String>,
+        content_type: Option<String>,
+        size: Option<u64>,
+    ) {
+        let shown_name = name
+            .clone()
+            .or_else(|| {
+                url.as_deref()
+                    .or(download_url.as_deref())
+                    .and_then(last_segment)
+            })
+            .unwrap_or_else(|| kind.label().to_owned());
+        let template = self.text(match kind {
+            MediaKind::Image | MediaKind::Gif | MediaKind::Sticker => CustomerText::ImageLink,
+            MediaKind::Video => CustomerText::VideoLink,
+            MediaKind::Audio => CustomerText::AudioLink,
+            MediaKind::File => CustomerText::FileLink,
+        });
+        // `{url}` stays for the executor: it is zfsync's own link, known only once hosted.
+        let link_text = fill(template, &[("name", &shown_name)]);
+        self.sends.push(ZaloSend::Attachment(Attachment {
+            kind,
+            url,
+            download_url,
+            name,
+            content_type,
+            size,
+            link_text,
+        }));
+    }
+}
+
+const CAROUSEL_PICTURES: &str = "the carousel's pictures";
+
+/// The kind of an attachment from its MIME type, else its file name or URL, else `default`.
+fn media_kind(
+    content_type: Option<&str>,
+    name_or_url: Option<&str>,
+    default: MediaKind,
+) -> MediaKind {
+    let ct = content_type.unwrap_or("").trim().to_ascii_lowercase();
+    let by_type = match ct.split(';').next().unwrap_or("") {
+        "image/gif" => Some(MediaKind::Gif),
+        t if t.starts_with("image/") => Some(MediaKind::Image),
+        t if t.starts_with("video/") => Some(MediaKind::Video),
+        t if t.starts_with("audio/") => Some(MediaKind::Audio),
+        _ => None,
+    };
+    if let Some(k) = by_type {
+        return k;
+    }
+    let ext = name_or_url
+        .map(|s| s.split(['?', '#']).next().unwrap_or(s))
+        .and_then(|s| s.rsplit_once('.'))
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "gif" => MediaKind::Gif,
+        "jpg" | "jpeg" | "png" | "webp" | "bmp" | "heic" => MediaKind::Image,
+        "mp4" | "mov" | "webm" | "mkv" | "avi" | "3gp" | "m4v" => MediaKind::Video,
+        "mp3" | "m4a" | "aac" | "ogg" | "oga" | "opus" | "wav" | "amr" => MediaKind::Audio,
+        _ => default,
+    }
+}
+
+/// The last path segment of a URL, as a file name.
+fn last_segment(url: &str) -> Option<String> {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    path.rsplit('/')
+        .next()
+        .filter(|s| !s.is_empty() && !s.contains(':'))
+        .map(str::to_owned)
+}
+
+/// A short description of an unreadable part for the agent's note.
+fn brief(v: &serde_json::Value) -> String {
+    let text = v.to_string();
+    let mut out: String = text.chars().take(60).collect();
+    if text.chars().count() > 60 {
+        out.push('…');
+    }
+    out
 }
 
 /// The short text sent with the link to a hosted long reply: an intro plus a preview.
@@ -148,105 +497,35 @@ fn long_text_link(text: &str, rules: &Rules) -> String {
     if char_count(text) > r.long_text_preview_chars {
         preview.push('…');
     }
-    format!("{preview}\n\n{}", r.long_text_link)
-}
-
-/// Formatting tags Freshchat's agent editor produces; only these are stripped, so text such as
-/// "x<3 and y>2" passes untouched.
-const FORMATTING_TAGS: &[&str] = &[
-    "a", "b", "i", "u", "s", "em", "strong", "strike", "code", "pre", "span", "p", "div", "br",
-    "ul", "ol", "li",
-];
-
-/// Agent text may carry light HTML (`<b>`, `<br/>`, entities). Zalo shows plain text, so line
-/// breaks are kept, formatting tags dropped and the common entities decoded.
-pub fn plain_text(content: &str) -> String {
-    if !content.contains('<') && !content.contains('&') {
-        return content.to_string();
-    }
-    let mut out = String::with_capacity(content.len());
-    let mut rest = content;
-    while let Some(lt) = rest.find('<') {
-        out.push_str(&rest[..lt]);
-        let after = &rest[lt + 1..];
-        let tag = after
-            .find('>')
-            .map(|gt| &after[..gt])
-            .filter(|t| !t.contains('<'));
-        let name = tag.map(|t| {
-            let t = t.trim().trim_start_matches('/');
-            let end = t
-                .find(|c: char| !c.is_ascii_alphanumeric())
-                .unwrap_or(t.len());
-            t[..end].to_ascii_lowercase()
-        });
-        match (tag, name) {
-            (Some(tag), Some(name)) if FORMATTING_TAGS.contains(&name.as_str()) => {
-                let closing = tag.trim_start().starts_with('/');
-                if name == "br" || (closing && matches!(name.as_str(), "p" | "div" | "li")) {
-                    out.push('\n');
-                }
-                rest = &after[tag.len() + 1..];
-            }
-            _ => {
-                out.push('<');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    decode_entities(&out)
-}
-
-fn decode_entities(s: &str) -> String {
-    if !s.contains('&') {
-        return s.to_string();
-    }
-    const ENTITIES: &[(&str, &str)] = &[
-        ("&nbsp;", " "),
-        ("&lt;", "<"),
-        ("&gt;", ">"),
-        ("&quot;", "\""),
-        ("&#39;", "'"),
-        ("&apos;", "'"),
-        ("&amp;", "&"),
-    ];
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        let tail = &rest[amp..];
-        match ENTITIES.iter().find(|(e, _)| tail.starts_with(e)) {
-            Some((e, v)) => {
-                out.push_str(v);
-                rest = &tail[e.len()..];
-            }
-            None => {
-                out.push('&');
-                rest = &tail[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    format!("{preview}\n\n{}", r.text(CustomerText::LongTextLink))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::plain_text;
+    use super::*;
 
     #[test]
-    fn plain_text_keeps_breaks_and_emoji() {
-        assert_eq!(plain_text("Xin chào 😀"), "Xin chào 😀");
+    fn kinds_from_type_and_name() {
         assert_eq!(
-            plain_text("<b>Hi</b><br/>there &amp; you"),
-            "Hi\nthere & you"
+            media_kind(Some("image/gif"), None, MediaKind::File),
+            MediaKind::Gif
         );
-        assert_eq!(plain_text("<p>a</p><p>b</p>"), "a\nb\n");
-        assert_eq!(plain_text("1 < 2"), "1 < 2");
-        assert_eq!(plain_text("if x<3 and y>2"), "if x<3 and y>2");
-        assert_eq!(plain_text("<script>x</script>"), "<script>x</script>");
-        assert_eq!(plain_text("&amp;lt; stays &lt;"), "&lt; stays <");
-        assert_eq!(plain_text("a & b"), "a & b");
+        assert_eq!(
+            media_kind(Some("audio/mpeg; x=1"), None, MediaKind::Video),
+            MediaKind::Audio
+        );
+        assert_eq!(
+            media_kind(None, Some("https://x/a.MP4?sig=1"), MediaKind::File),
+            MediaKind::Video
+        );
+        assert_eq!(
+            media_kind(None, Some("bao-gia.pdf"), MediaKind::File),
+            MediaKind::File
+        );
+        assert_eq!(
+            last_segment("https://x/a/b%20c.pdf?x=1").as_deref(),
+            Some("b%20c.pdf")
+        );
+        assert_eq!(last_segment("https://x/"), None);
     }
 }

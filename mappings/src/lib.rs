@@ -11,11 +11,13 @@
 //! - [`zalo_in`]: Zalo events → steps towards Freshchat.
 //! - [`freshchat_in`]: Freshchat events → steps towards Zalo.
 //! - [`template`]: `{placeholder}` filling.
+//! - [`html`]: agent HTML to the plain text Zalo shows (links kept, entities decoded).
 //!
 //! Failure: planning cannot fail. An event the engine has no rule for becomes a plan with no steps
 //! and an `ignored` reason, which the daemon records instead of dropping silently.
 
 pub mod freshchat_in;
+pub mod html;
 pub mod plan;
 pub mod rules;
 pub mod template;

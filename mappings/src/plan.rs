@@ -10,6 +10,11 @@ pub struct Plan {
     pub ignored: Option<String>,
     /// The event must wait: an own send to Zalo is in flight and this may be its echo.
     pub defer: bool,
+    /// An agent's attachment arrived without a URL: re-read the message from Freshchat's API
+    /// (`GET /v2/conversations/{id}/messages`), then plan it again with
+    /// `FreshchatKnowledge::message_reread` set. No steps come with it.
+    #[serde(default)]
+    pub reread_message: bool,
 }
 
 impl Plan {
@@ -18,6 +23,7 @@ impl Plan {
             steps: Vec::new(),
             ignored: Some(reason.into()),
             defer: false,
+            reread_message: false,
         }
     }
     pub fn steps(steps: Vec<Step>) -> Self {
@@ -25,6 +31,7 @@ impl Plan {
             steps,
             ignored: None,
             defer: false,
+            reread_message: false,
         }
     }
     pub fn defer() -> Self {
@@ -32,6 +39,16 @@ impl Plan {
             steps: Vec::new(),
             ignored: None,
             defer: true,
+            reread_message: false,
+        }
+    }
+    /// Re-read the message through the API before planning it (see `reread_message`).
+    pub fn reread() -> Self {
+        Plan {
+            steps: Vec::new(),
+            ignored: None,
+            defer: false,
+            reread_message: true,
         }
     }
 }
@@ -111,6 +128,40 @@ pub enum ZaloSend {
         name: String,
         link_text: String,
     },
+    /// Any attachment of an agent's message (image, GIF, file, video, audio, sticker), with all the
+    /// executor needs to deliver it. The executor decides at run time: Zalo's upload when Zalo takes
+    /// the file (re-encoding an image over 1 MB), otherwise zfsync hosts the file and sends
+    /// `link_text` with `{url}` = zfsync's own link, never the Freshchat URL (which needs the API key).
+    Attachment(Attachment),
+}
+
+// ---- Freshchat → Zalo attachments ---------------------------------------------------------------
+
+/// An agent's attachment to deliver on Zalo.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// What it is, from the part kind, its content type and its name.
+    pub kind: MediaKind,
+    /// The part's `url` (on the API host it needs the key: the Freshchat client handles that).
+    pub url: Option<String>,
+    /// The part's `download_url`, used when there is no `url`.
+    pub download_url: Option<String>,
+    /// File name, when known.
+    pub name: Option<String>,
+    /// MIME type, when known.
+    pub content_type: Option<String>,
+    /// Size in bytes, when known.
+    pub size: Option<u64>,
+    /// Text sent when zfsync hosts the file itself: a template with `{url}` (zfsync's link); the
+    /// name is already filled in.
+    pub link_text: String,
+}
+
+impl Attachment {
+    /// Where to fetch the file: `url`, else `download_url`.
+    pub fn source_url(&self) -> Option<&str> {
+        self.url.as_deref().or(self.download_url.as_deref())
+    }
 }
 
 /// Make sure the Zalo user has a Freshchat user (store → `reference_id` search → create).

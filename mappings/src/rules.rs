@@ -57,19 +57,188 @@ pub struct ZaloToFreshchat {
     pub reaction_icons: BTreeMap<String, String>,
 }
 
+/// How agent messages become Zalo messages. The customer-visible texts are read from
+/// `texts.<language>`; each `Option` text here, when set, overrides that one text whatever the
+/// language (see [`FreshchatToZalo::text`]).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FreshchatToZalo {
+    /// Zalo's text limit in characters; longer replies become a `.txt` file.
     pub text_limit: usize,
+    /// Name of that file.
     pub long_text_filename: String,
-    pub long_text_link: String,
+    /// Override of `texts.<language>.long_text_link`.
+    #[serde(default)]
+    pub long_text_link: Option<String>,
+    /// Characters of a long reply shown before its link.
     pub long_text_preview_chars: usize,
-    pub file_link: String,
-    pub video_link: String,
-    pub image_link: String,
-    pub url_button: String,
+    /// Override of `texts.<language>.file_link`.
+    #[serde(default)]
+    pub file_link: Option<String>,
+    /// Override of `texts.<language>.video_link`.
+    #[serde(default)]
+    pub video_link: Option<String>,
+    /// Override of `texts.<language>.image_link`.
+    #[serde(default)]
+    pub image_link: Option<String>,
+    /// Override of `texts.<language>.url_button`.
+    #[serde(default)]
+    pub url_button: Option<String>,
+    /// Whether resolving a conversation sends the resolve notice.
     pub send_resolve_notice: bool,
+    /// Override of `texts.<language>.resolve_notice`.
+    #[serde(default)]
+    pub resolve_notice: Option<String>,
+    // ---- language and agent-message rendering ----
+    /// The language of the texts the customer reads: a key of `texts` (`vi` or `en` built in).
+    #[serde(default = "default_language")]
+    pub language: String,
+    /// Override of `texts.<language>.audio_link`.
+    #[serde(default)]
+    pub audio_link: Option<String>,
+    /// Override of `texts.<language>.option_line`.
+    #[serde(default)]
+    pub option_line: Option<String>,
+    /// Override of `texts.<language>.options_hint`.
+    #[serde(default)]
+    pub options_hint: Option<String>,
+    /// Private note to the agent naming what Zalo could not show (template with `{parts}`).
+    #[serde(default = "default_undelivered_note")]
+    pub undelivered_note: String,
+    /// The customer-visible texts per language; languages missing here come from the built-in rules.
+    #[serde(default)]
+    pub texts: BTreeMap<String, CustomerTexts>,
+}
+
+/// The texts a Zalo customer reads, in one language.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerTexts {
+    /// Sent when an agent resolves the conversation.
     pub resolve_notice: String,
+    /// After the preview of a reply too long for one Zalo message; `{url}` is the file.
+    pub long_text_link: String,
+    /// A file zfsync hosts: `{name}`, `{url}`.
+    pub file_link: String,
+    /// A video zfsync hosts: `{url}`, `{name}`.
+    pub video_link: String,
+    /// A voice message or audio file zfsync hosts: `{url}`, `{name}`.
+    pub audio_link: String,
+    /// An image Zalo could not take: `{url}`, `{name}`.
+    pub image_link: String,
+    /// A link button: `{label}`, `{url}`.
+    pub url_button: String,
+    /// One numbered option of a quick reply, dropdown or carousel: `{number}`, `{label}`.
+    pub option_line: String,
+    /// Below numbered options: how to answer (empty for none).
+    pub options_hint: String,
+}
+
+/// One customer-visible text, looked up by [`FreshchatToZalo::text`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomerText {
+    /// [`CustomerTexts::resolve_notice`].
+    ResolveNotice,
+    /// [`CustomerTexts::long_text_link`].
+    LongTextLink,
+    /// [`CustomerTexts::file_link`].
+    FileLink,
+    /// [`CustomerTexts::video_link`].
+    VideoLink,
+    /// [`CustomerTexts::audio_link`].
+    AudioLink,
+    /// [`CustomerTexts::image_link`].
+    ImageLink,
+    /// [`CustomerTexts::url_button`].
+    UrlButton,
+    /// [`CustomerTexts::option_line`].
+    OptionLine,
+    /// [`CustomerTexts::options_hint`].
+    OptionsHint,
+}
+
+fn default_language() -> String {
+    "vi".into()
+}
+
+fn default_undelivered_note() -> String {
+    "Zalo cannot show part of this message, so the customer did not receive: {parts}.".into()
+}
+
+/// The texts of the built-in rules, for languages a customer's rules file does not define.
+fn builtin_texts() -> &'static BTreeMap<String, CustomerTexts> {
+    static BUILTIN: std::sync::OnceLock<BTreeMap<String, CustomerTexts>> =
+        std::sync::OnceLock::new();
+    BUILTIN.get_or_init(|| {
+        #[derive(Deserialize)]
+        struct Only {
+            freshchat_to_zalo: OnlyTexts,
+        }
+        #[derive(Deserialize)]
+        struct OnlyTexts {
+            #[serde(default)]
+            texts: BTreeMap<String, CustomerTexts>,
+        }
+        toml::from_str::<Only>(DEFAULT_RULES)
+            .map(|o| o.freshchat_to_zalo.texts)
+            .unwrap_or_default()
+    })
+}
+
+impl FreshchatToZalo {
+    /// A customer-visible text: this file's override, else `texts.<language>` from this file, else
+    /// from the built-in rules.
+    pub fn text(&self, which: CustomerText) -> &str {
+        use CustomerText as T;
+        let own = match which {
+            T::ResolveNotice => &self.resolve_notice,
+            T::LongTextLink => &self.long_text_link,
+            T::FileLink => &self.file_link,
+            T::VideoLink => &self.video_link,
+            T::AudioLink => &self.audio_link,
+            T::ImageLink => &self.image_link,
+            T::UrlButton => &self.url_button,
+            T::OptionLine => &self.option_line,
+            T::OptionsHint => &self.options_hint,
+        };
+        if let Some(t) = own {
+            return t;
+        }
+        let texts = self
+            .texts
+            .get(&self.language)
+            .or_else(|| builtin_texts().get(&self.language))
+            .or_else(|| builtin_texts().get(&default_language()));
+        let Some(t) = texts else { return "" };
+        match which {
+            T::ResolveNotice => &t.resolve_notice,
+            T::LongTextLink => &t.long_text_link,
+            T::FileLink => &t.file_link,
+            T::VideoLink => &t.video_link,
+            T::AudioLink => &t.audio_link,
+            T::ImageLink => &t.image_link,
+            T::UrlButton => &t.url_button,
+            T::OptionLine => &t.option_line,
+            T::OptionsHint => &t.options_hint,
+        }
+    }
+
+    fn validate(&self) -> Result<(), RulesError> {
+        if !self.texts.contains_key(&self.language) && !builtin_texts().contains_key(&self.language)
+        {
+            let mut known: Vec<&str> = builtin_texts().keys().map(String::as_str).collect();
+            known.extend(self.texts.keys().map(String::as_str));
+            known.sort_unstable();
+            known.dedup();
+            return Err(RulesError::Invalid(format!(
+                "freshchat_to_zalo.language is {:?}, which has no texts; use one of {} or add a [freshchat_to_zalo.texts.{}] table",
+                self.language,
+                known.join(", "),
+                self.language
+            )));
+        }
+        Ok(())
+    }
 }
 
 fn default_reply_quote() -> String {
@@ -111,6 +280,7 @@ impl Rules {
                 "contact.reference_id must not be empty".into(),
             ));
         }
+        self.freshchat_to_zalo.validate()?;
         Ok(())
     }
 
@@ -140,6 +310,7 @@ impl Rules {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -164,6 +335,74 @@ mod tests {
     fn text_limit_above_zalo_limit_rejected() {
         let bad = DEFAULT_RULES.replace("text_limit = 2000", "text_limit = 5000");
         assert!(Rules::from_toml(&bad).is_err());
+    }
+
+    #[test]
+    fn customer_texts_follow_the_language_and_single_overrides() {
+        use CustomerText as T;
+        let vi = Rules::default();
+        assert_eq!(vi.freshchat_to_zalo.language, "vi");
+        assert!(vi
+            .freshchat_to_zalo
+            .text(T::ResolveNotice)
+            .contains("đã giải quyết"));
+        let en = Rules::from_toml(&DEFAULT_RULES.replace("language = \"vi\"", "language = \"en\""))
+            .unwrap();
+        assert!(en
+            .freshchat_to_zalo
+            .text(T::ResolveNotice)
+            .contains("resolved"));
+        // Every text exists in both languages.
+        for t in [
+            T::ResolveNotice,
+            T::LongTextLink,
+            T::FileLink,
+            T::VideoLink,
+            T::AudioLink,
+            T::ImageLink,
+            T::UrlButton,
+            T::OptionLine,
+        ] {
+            assert!(!vi.freshchat_to_zalo.text(t).is_empty(), "{t:?}");
+            assert!(!en.freshchat_to_zalo.text(t).is_empty(), "{t:?}");
+        }
+        // One text overridden; the others still follow the language.
+        let custom = DEFAULT_RULES.replace(
+            "send_resolve_notice = true\n",
+            "send_resolve_notice = true\nresolve_notice = \"Cảm ơn quý khách!\"\n",
+        );
+        let custom = Rules::from_toml(&custom).unwrap();
+        assert_eq!(
+            custom.freshchat_to_zalo.text(T::ResolveNotice),
+            "Cảm ơn quý khách!"
+        );
+        assert_eq!(
+            custom.freshchat_to_zalo.text(T::LongTextLink),
+            vi.freshchat_to_zalo.text(T::LongTextLink)
+        );
+    }
+
+    #[test]
+    fn an_unknown_language_is_named() {
+        let bad = DEFAULT_RULES.replace("language = \"vi\"", "language = \"fr\"");
+        let err = Rules::from_toml(&bad).unwrap_err().to_string();
+        assert!(err.contains("\"fr\"") && err.contains("en, vi"), "{err}");
+    }
+
+    #[test]
+    fn a_rules_file_without_texts_uses_the_built_in_ones() {
+        let start = DEFAULT_RULES.find("[freshchat_to_zalo.texts.vi]").unwrap();
+        let end = DEFAULT_RULES
+            .find("# Private notes explaining a Zalo error")
+            .unwrap();
+        let old = format!("{}{}", &DEFAULT_RULES[..start], &DEFAULT_RULES[end..]);
+        let rules = Rules::from_toml(&old).unwrap();
+        assert_eq!(
+            rules.freshchat_to_zalo.text(CustomerText::ResolveNotice),
+            Rules::default()
+                .freshchat_to_zalo
+                .text(CustomerText::ResolveNotice)
+        );
     }
 
     #[test]

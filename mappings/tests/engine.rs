@@ -45,10 +45,11 @@ fn agent_message(parts: Vec<MessagePart>, actor: ActorType, kind: MessageType) -
             actor_type: actor,
             actor_id: Some("agent-1".into()),
             user_id: None,
-            message_type: kind,
+            message_type: Some(kind),
             message_parts: parts,
             created_time: None,
             meta_data: None,
+            ..Message::default()
         },
     }
 }
@@ -57,6 +58,7 @@ fn linked() -> FreshchatKnowledge {
     FreshchatKnowledge {
         zalo_user_id: Some("777".into()),
         own_message: false,
+        ..Default::default()
     }
 }
 
@@ -111,8 +113,7 @@ fn a_reply_shows_what_it_quotes() {
         ..k()
     };
     let plan = plan_zalo(&ev, &known, &Rules::default());
-    let Step::PostToFreshchat(zfsync_mappings::PostToFreshchat { parts, .. }) = &plan.steps[1]
-    else {
+    let Step::PostToFreshchat(zfsync_mappings::PostToFreshchat { parts, .. }) = &plan.steps[1] else {
         panic!()
     };
     assert_eq!(
@@ -121,8 +122,7 @@ fn a_reply_shows_what_it_quotes() {
     );
     // Unknown quoted message: the text alone.
     let plan = plan_zalo(&ev, &k(), &Rules::default());
-    let Step::PostToFreshchat(zfsync_mappings::PostToFreshchat { parts, .. }) = &plan.steps[1]
-    else {
+    let Step::PostToFreshchat(zfsync_mappings::PostToFreshchat { parts, .. }) = &plan.steps[1] else {
         panic!()
     };
     assert_eq!(parts, &vec![OutPart::Text("đúng rồi".into())]);
@@ -148,8 +148,7 @@ fn image_with_caption_becomes_text_then_media() {
         &k(),
         &Rules::default(),
     );
-    let Step::PostToFreshchat(zfsync_mappings::PostToFreshchat { parts, .. }) = &plan.steps[1]
-    else {
+    let Step::PostToFreshchat(zfsync_mappings::PostToFreshchat { parts, .. }) = &plan.steps[1] else {
         panic!()
     };
     assert_eq!(parts[0], OutPart::Text("lỗi".into()));
@@ -323,7 +322,7 @@ fn resolve_notice_can_be_switched_off() {
     let mut rules = Rules::default();
     let plan = plan_freshchat(&ev, &linked(), &rules);
     assert!(
-        matches!(&plan.steps[0], Step::SendToZalo(zfsync_mappings::SendToZalo { message: ZaloSend::Text(t), .. }) if t.contains("resolved"))
+        matches!(&plan.steps[0], Step::SendToZalo(zfsync_mappings::SendToZalo { message: ZaloSend::Text(t), .. }) if t.contains("giải quyết"))
     );
     rules.freshchat_to_zalo.send_resolve_notice = false;
     assert!(plan_freshchat(&ev, &linked(), &rules).steps.is_empty());

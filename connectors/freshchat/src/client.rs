@@ -1,64 +1,188 @@
 //! The async Freshchat v2 client.
 //!
-//! One [`FreshchatClient`] wraps one `reqwest::Client` (cheap to clone) configured with the API key
-//! as `Authorization: Bearer`, `Accept: application/json`, a request timeout and no redirect
-//! following. Every call returns a typed value or a classified [`FreshchatError`]: any 2xx is
-//! success; a redirect or a 2xx body that is HTML / not JSON means the configured host is not the API
+//! One [`FreshchatClient`] (cheap to clone) holds a `reqwest::Client` for the API, configured with
+//! the API key as `Authorization: Bearer`, `Accept: application/json`, a request timeout and no
+//! redirect following, and a second client for downloads off the API host (the caller's own, with
+//! its egress policy, when [`ClientConfig::download_client`] is set). Every call goes through one
+//! send path (`send.rs`) and returns a typed value or a classified [`FreshchatError`]: any 2xx is
+//! success; a redirect or an HTML 2xx means the configured host is not the API
 //! ([`FreshchatError::WrongHost`]); 429 carries the wait from `Retry-After` or `X-RateLimit-Reset`.
-//! The key is never logged or shown in `Debug`.
+//! Each call is reported to the optional [`CallObserver`] with its operation name (see [`ops`]),
+//! outcome and duration. The key goes only to the configured API origin and is never logged or shown
+//! in `Debug`.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{
-    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE,
-};
-use reqwest::{Method, StatusCode};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_DISPOSITION, CONTENT_TYPE};
+use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use crate::error::{snippet, FreshchatError};
+use crate::error::FreshchatError;
+use crate::send::{decode, decode_err, disposition_filename, header_str, json_of, Body, Request};
+pub use crate::send::{
+    retry_after, RATE_LIMIT_LIMIT_HEADER, RATE_LIMIT_REMAINING_HEADER, RATE_LIMIT_RESET_HEADER,
+    RETRY_AFTER_HEADER,
+};
 use crate::types::{
     AccountConfiguration, Channel, Conversation, ConversationUpdate, FileUpload, ImageUpload,
     Message, MessagePage, NewConversation, NewMessage, NewUser, User, UserUpdate,
 };
 
-/// Header: seconds to wait after a 429.
-pub const RETRY_AFTER_HEADER: &str = "retry-after";
-/// Header: Unix time at which the rate-limit window resets.
-pub const RATE_LIMIT_RESET_HEADER: &str = "x-ratelimit-reset";
-/// Header: requests allowed per window.
-pub const RATE_LIMIT_LIMIT_HEADER: &str = "x-ratelimit-limit";
-/// Header: requests left in the window.
-pub const RATE_LIMIT_REMAINING_HEADER: &str = "x-ratelimit-remaining";
-
 /// Largest `items_per_page` Freshchat accepts for messages.
 pub const MAX_MESSAGES_PER_PAGE: u32 = 50;
 
+/// The longest wait a 429 can ask of a caller; a far `Retry-After` date is cut to this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+
+/// Operation names reported to a [`CallObserver`], one per API call the client makes.
+pub mod ops {
+    /// `GET /v2/accounts/configuration`.
+    pub const ACCOUNT: &str = "account";
+    /// `GET /v2/channels`.
+    pub const CHANNELS: &str = "channels";
+    /// `POST /v2/users`.
+    pub const USER_CREATE: &str = "user_create";
+    /// `GET /v2/users/{id}`.
+    pub const USER_GET: &str = "user_get";
+    /// `PUT /v2/users/{id}`.
+    pub const USER_UPDATE: &str = "user_update";
+    /// `GET /v2/users?reference_id=`.
+    pub const USER_SEARCH: &str = "user_search";
+    /// `GET /v2/users/{id}/conversations`.
+    pub const USER_CONVERSATIONS: &str = "user_conversations";
+    /// `POST /v2/conversations`.
+    pub const CONVERSATION_CREATE: &str = "conversation_create";
+    /// `GET /v2/conversations/{id}`.
+    pub const CONVERSATION_GET: &str = "conversation_get";
+    /// `PUT /v2/conversations/{id}`.
+    pub const CONVERSATION_UPDATE: &str = "conversation_update";
+    /// `POST /v2/conversations/{id}/messages`.
+    pub const MESSAGE_POST: &str = "message_post";
+    /// `GET /v2/conversations/{id}/messages`.
+    pub const MESSAGES_LIST: &str = "messages_list";
+    /// `POST /v2/images/upload`.
+    pub const UPLOAD_IMAGE: &str = "upload_image";
+    /// `POST /v2/files/upload`.
+    pub const UPLOAD_FILE: &str = "upload_file";
+    /// An attachment download.
+    pub const DOWNLOAD: &str = "download";
+}
+
+/// How a call ended, as reported to a [`CallObserver`]: `ok` or the class of the error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallOutcome {
+    /// Success.
+    Ok,
+    /// 401/403.
+    Unauthorized,
+    /// 404.
+    NotFound,
+    /// 400 "not the latest conversation".
+    NotLatestConversation,
+    /// Another 4xx.
+    Invalid,
+    /// 429.
+    RateLimited,
+    /// 5xx.
+    Server,
+    /// The request timed out.
+    Timeout,
+    /// The request did not complete (connect, TLS, reset).
+    Transport,
+    /// A redirect or an HTML page: not the API host.
+    WrongHost,
+    /// A 2xx answer that is not JSON or not of the expected shape.
+    Decode,
+    /// An answer over the size limit.
+    TooLarge,
+    /// Refused before sending (a bad URL or content type).
+    Refused,
+}
+
+impl CallOutcome {
+    /// A short label for metrics: `ok`, `unauthorized`, `not_found`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Unauthorized => "unauthorized",
+            Self::NotFound => "not_found",
+            Self::NotLatestConversation => "not_latest_conversation",
+            Self::Invalid => "invalid",
+            Self::RateLimited => "rate_limited",
+            Self::Server => "server",
+            Self::Timeout => "timeout",
+            Self::Transport => "transport",
+            Self::WrongHost => "wrong_host",
+            Self::Decode => "decode",
+            Self::TooLarge => "too_large",
+            Self::Refused => "refused",
+        }
+    }
+}
+
+/// Told about every HTTP call the client makes (the daemon records `zfsync_upstream_call_seconds`).
+pub trait CallObserver: Send + Sync {
+    /// One finished call: its operation (one of [`ops`]), how it ended and how long it took.
+    fn observe(&self, op: &'static str, outcome: CallOutcome, elapsed: Duration);
+}
+
 /// How to reach one Freshchat account.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientConfig {
     /// Scheme and host, e.g. `https://acme-123.freshchat.com`; the client appends `/v2`.
     pub api_base: Url,
     /// The API token (with or without a leading `Bearer `).
     pub api_key: SecretString,
-    /// Per-request timeout (default 15 s).
+    /// Per-request timeout (default 15 s) of the client's own HTTP clients.
     pub timeout: Duration,
+    /// The client for downloads off the API origin (attachments on storage hosts, redirects from the
+    /// API host). The daemon gives one with its egress policy; without it the client builds its own
+    /// (no credentials, up to 5 redirects). It never receives the API key.
+    pub download_client: Option<reqwest::Client>,
+    /// Told about every call.
+    pub observer: Option<Arc<dyn CallObserver>>,
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("api_base", &self.api_base.as_str())
+            .field("api_key", &"[redacted]")
+            .field("timeout", &self.timeout)
+            .field("download_client", &self.download_client.is_some())
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
 }
 
 impl ClientConfig {
-    /// A config with the default 15 s timeout.
+    /// A config with the default 15 s timeout, the client's own download client and no observer.
     pub fn new(api_base: Url, api_key: SecretString) -> Self {
         Self {
             api_base,
             api_key,
             timeout: Duration::from_secs(15),
+            download_client: None,
+            observer: None,
         }
+    }
+
+    /// Downloads off the API origin go through `client`.
+    pub fn with_download_client(mut self, client: reqwest::Client) -> Self {
+        self.download_client = Some(client);
+        self
+    }
+
+    /// Every call is reported to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 }
 
@@ -76,15 +200,19 @@ pub struct Downloaded {
 /// The Freshchat v2 API client. Cheap to clone.
 #[derive(Clone)]
 pub struct FreshchatClient {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    http: reqwest::Client,
-    /// Used for attachment URLs off the API host: no credentials, a few redirects allowed.
-    anon: reqwest::Client,
-    base: Url,
-    auth: HeaderValue,
+pub(crate) struct Inner {
+    /// For the API origin: the key is added per request, redirects are never followed.
+    pub(crate) http: reqwest::Client,
+    /// For everything else: no credentials.
+    pub(crate) anon: reqwest::Client,
+    pub(crate) base: Url,
+    pub(crate) auth: HeaderValue,
+    /// The bare token, to scrub it from error bodies.
+    pub(crate) token: SecretString,
+    pub(crate) observer: Option<Arc<dyn CallObserver>>,
 }
 
 impl fmt::Debug for FreshchatClient {
@@ -95,41 +223,24 @@ impl fmt::Debug for FreshchatClient {
     }
 }
 
-/// What a successful call answered.
-struct Answer {
-    headers: HeaderMap,
-    body: Bytes,
-}
-
 impl FreshchatClient {
     /// Builds the client; fails on an unusable base URL or key.
     pub fn new(cfg: ClientConfig) -> Result<Self, FreshchatError> {
         if !matches!(cfg.api_base.scheme(), "http" | "https") || cfg.api_base.host_str().is_none() {
-            return Err(FreshchatError::Config(format!(
-                "api_base must be an http(s) URL with a host, got {}",
-                cfg.api_base
-            )));
+            return Err(FreshchatError::InvalidBase {
+                url: cfg.api_base.to_string(),
+            });
         }
-        let raw = cfg.api_key.expose_secret().trim();
-        let token = match raw.get(..6) {
-            Some(p)
-                if p.eq_ignore_ascii_case("bearer")
-                    && raw[6..].starts_with(char::is_whitespace) =>
-            {
-                raw[6..].trim()
-            }
-            Some(p) if p.eq_ignore_ascii_case("bearer") && raw.len() == 6 => "",
-            _ => raw,
-        };
+        let token = bare_token(cfg.api_key.expose_secret());
         if token.is_empty() {
-            return Err(FreshchatError::Config(
-                "the Freshchat API key is empty".into(),
-            ));
+            return Err(FreshchatError::InvalidKey {
+                reason: "it is empty",
+            });
         }
         let mut auth = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-            FreshchatError::Config(
-                "the Freshchat API key contains characters not allowed in a header".into(),
-            )
+            FreshchatError::InvalidKey {
+                reason: "it contains characters not allowed in a header",
+            }
         })?;
         auth.set_sensitive(true);
         let mut defaults = HeaderMap::new();
@@ -141,16 +252,23 @@ impl FreshchatClient {
                 .default_headers(defaults.clone())
                 .user_agent(concat!("zfsync-freshchat/", env!("CARGO_PKG_VERSION")))
                 .build()
-                .map_err(|e| FreshchatError::Config(format!("cannot build the HTTP client: {e}")))
+                .map_err(|e| FreshchatError::HttpClient {
+                    detail: e.to_string(),
+                })
         };
         let http = build(reqwest::redirect::Policy::none())?;
-        let anon = build(reqwest::redirect::Policy::limited(5))?;
+        let anon = match cfg.download_client {
+            Some(c) => c,
+            None => build(reqwest::redirect::Policy::limited(5))?,
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
                 anon,
                 base: cfg.api_base,
                 auth,
+                token: SecretString::from(token.to_owned()),
+                observer: cfg.observer,
             }),
         })
     }
@@ -171,88 +289,44 @@ impl FreshchatClient {
         url
     }
 
-    async fn call(
+    async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
-        method: Method,
-        url: Url,
-        body: Option<Body>,
-    ) -> Result<Answer, FreshchatError> {
-        let mut req = self
-            .inner
-            .http
-            .request(method, url)
-            .header(AUTHORIZATION, self.inner.auth.clone());
-        req = match body {
-            Some(Body::Json(v)) => req.json(&v),
-            Some(Body::Multipart(form)) => req.multipart(form),
-            None => req,
-        };
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| FreshchatError::transport(&e))?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        if status.is_redirection() {
-            let to = headers
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("?");
-            return Err(FreshchatError::WrongHost {
-                detail: format!("HTTP {} redirect to {to}", status.as_u16()),
-            });
-        }
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| FreshchatError::transport(&e))?;
-        if status.is_success() {
-            return Ok(Answer { headers, body });
-        }
-        let retry_after = if status == StatusCode::TOO_MANY_REQUESTS {
-            retry_after(&headers)
-        } else {
-            None
-        };
-        let err = FreshchatError::from_status(status.as_u16(), &body, retry_after);
-        tracing::debug!(status = status.as_u16(), error = %err, "freshchat call failed");
-        Err(err)
-    }
-
-    async fn get_json<T: DeserializeOwned>(
-        &self,
+        op: &'static str,
         url: Url,
         what: &'static str,
     ) -> Result<T, FreshchatError> {
-        let ans = self.call(Method::GET, url, None).await?;
-        decode(&ans, what)
+        self.exchange(Request::get(op, url), |a| decode(&a, what))
+            .await
     }
 
-    async fn send_json<T: DeserializeOwned>(
+    async fn send_json<T: serde::de::DeserializeOwned>(
         &self,
+        op: &'static str,
         method: Method,
         url: Url,
         body: Value,
         what: &'static str,
     ) -> Result<T, FreshchatError> {
-        let ans = self.call(method, url, Some(Body::Json(body))).await?;
-        decode(&ans, what)
+        self.exchange(Request::with_body(op, method, url, Body::Json(body)), |a| {
+            decode(&a, what)
+        })
+        .await
     }
 
     /// `GET /v2/accounts/configuration`: the credential probe.
     pub async fn account_configuration(&self) -> Result<AccountConfiguration, FreshchatError> {
-        let v: Value = self
-            .get_json(
-                self.endpoint(&["accounts", "configuration"]),
-                "account configuration",
-            )
-            .await?;
-        // Some sources show the object wrapped in `configuration`; read either.
-        let v = match v.get("configuration") {
-            Some(inner) if inner.is_object() && v.get("app_id").is_none() => inner.clone(),
-            _ => v,
-        };
-        serde_json::from_value(v).map_err(|e| decode_err("account configuration", &e))
+        const WHAT: &str = "account configuration";
+        let url = self.endpoint(&["accounts", "configuration"]);
+        self.exchange(Request::get(ops::ACCOUNT, url), |a| {
+            let v = json_of(&a, WHAT)?;
+            // Some sources show the object wrapped in `configuration`; read either.
+            let v = match v.get("configuration") {
+                Some(inner) if inner.is_object() && v.get("app_id").is_none() => inner.clone(),
+                _ => v,
+            };
+            serde_json::from_value(v).map_err(|e| decode_err(WHAT, &e))
+        })
+        .await
     }
 
     /// `GET /v2/channels`, following every page.
@@ -275,7 +349,7 @@ impl FreshchatClient {
             url.query_pairs_mut()
                 .append_pair("page", &page.to_string())
                 .append_pair("items_per_page", "100");
-            let p: Page = self.get_json(url, "channel list").await?;
+            let p: Page = self.get_json(ops::CHANNELS, url, "channel list").await?;
             let n = p.channels.len();
             out.extend(p.channels);
             let total = p.pagination.and_then(|p| p.total_pages).unwrap_or(page);
@@ -286,12 +360,15 @@ impl FreshchatClient {
         Ok(out)
     }
 
-    /// `POST /v2/users`.
+    /// `POST /v2/users`. A 400 (e.g. a custom property the account does not know) is
+    /// [`FreshchatError::Invalid`] with Freshchat's `status` and `message`.
     pub async fn create_user(&self, user: &NewUser) -> Result<User, FreshchatError> {
+        let body = to_value(user, "user creation")?;
         self.send_json(
+            ops::USER_CREATE,
             Method::POST,
             self.endpoint(&["users"]),
-            to_value(user)?,
+            body,
             "created user",
         )
         .await
@@ -299,7 +376,8 @@ impl FreshchatClient {
 
     /// `GET /v2/users/{id}`.
     pub async fn get_user(&self, id: &str) -> Result<User, FreshchatError> {
-        self.get_json(self.endpoint(&["users", id]), "user").await
+        self.get_json(ops::USER_GET, self.endpoint(&["users", id]), "user")
+            .await
     }
 
     /// `GET /v2/users?reference_id=`: users whose `reference_id` is exactly this one (possibly none).
@@ -315,7 +393,7 @@ impl FreshchatClient {
         let mut url = self.endpoint(&["users"]);
         url.query_pairs_mut()
             .append_pair("reference_id", reference_id);
-        let found: Users = self.get_json(url, "user search").await?;
+        let found: Users = self.get_json(ops::USER_SEARCH, url, "user search").await?;
         // A loose server-side match must not hand us somebody else's user.
         Ok(found
             .users
@@ -326,19 +404,24 @@ impl FreshchatClient {
 
     /// `PUT /v2/users/{id}`; `properties`, when given, replaces the stored list.
     pub async fn update_user(&self, id: &str, update: &UserUpdate) -> Result<(), FreshchatError> {
-        self.call(
-            Method::PUT,
-            self.endpoint(&["users", id]),
-            Some(Body::Json(to_value(update)?)),
+        let body = to_value(update, "user update")?;
+        self.exchange(
+            Request::with_body(
+                ops::USER_UPDATE,
+                Method::PUT,
+                self.endpoint(&["users", id]),
+                Body::Json(body),
+            ),
+            |_| Ok(()),
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// `GET /v2/users/{id}/conversations`: the user's conversation ids, as listed (oldest first).
     pub async fn user_conversations(&self, user_id: &str) -> Result<Vec<String>, FreshchatError> {
         let v: Value = self
             .get_json(
+                ops::USER_CONVERSATIONS,
                 self.endpoint(&["users", user_id, "conversations"]),
                 "user conversations",
             )
@@ -363,10 +446,12 @@ impl FreshchatClient {
         &self,
         conv: &NewConversation,
     ) -> Result<Conversation, FreshchatError> {
+        let body = to_value(conv, "conversation creation")?;
         self.send_json(
+            ops::CONVERSATION_CREATE,
             Method::POST,
             self.endpoint(&["conversations"]),
-            to_value(conv)?,
+            body,
             "created conversation",
         )
         .await
@@ -374,8 +459,12 @@ impl FreshchatClient {
 
     /// `GET /v2/conversations/{id}`.
     pub async fn get_conversation(&self, id: &str) -> Result<Conversation, FreshchatError> {
-        self.get_json(self.endpoint(&["conversations", id]), "conversation")
-            .await
+        self.get_json(
+            ops::CONVERSATION_GET,
+            self.endpoint(&["conversations", id]),
+            "conversation",
+        )
+        .await
     }
 
     /// `PUT /v2/conversations/{id}` (status, assignment). Re-reads the conversation when the answer is empty.
@@ -384,17 +473,28 @@ impl FreshchatClient {
         id: &str,
         update: &ConversationUpdate,
     ) -> Result<Conversation, FreshchatError> {
-        let ans = self
-            .call(
-                Method::PUT,
-                self.endpoint(&["conversations", id]),
-                Some(Body::Json(to_value(update)?)),
+        let body = to_value(update, "conversation update")?;
+        let updated: Option<Conversation> = self
+            .exchange(
+                Request::with_body(
+                    ops::CONVERSATION_UPDATE,
+                    Method::PUT,
+                    self.endpoint(&["conversations", id]),
+                    Body::Json(body),
+                ),
+                |a| {
+                    if a.body.iter().all(u8::is_ascii_whitespace) {
+                        Ok(None)
+                    } else {
+                        decode(&a, "updated conversation").map(Some)
+                    }
+                },
             )
             .await?;
-        if ans.body.iter().all(u8::is_ascii_whitespace) {
-            return self.get_conversation(id).await;
+        match updated {
+            Some(c) => Ok(c),
+            None => self.get_conversation(id).await,
         }
-        decode(&ans, "updated conversation")
     }
 
     /// `POST /v2/conversations/{id}/messages`.
@@ -403,10 +503,12 @@ impl FreshchatClient {
         conversation_id: &str,
         msg: &NewMessage,
     ) -> Result<Message, FreshchatError> {
+        let body = to_value(msg, "message")?;
         self.send_json(
+            ops::MESSAGE_POST,
             Method::POST,
             self.endpoint(&["conversations", conversation_id, "messages"]),
-            to_value(msg)?,
+            body,
             "posted message",
         )
         .await
@@ -438,7 +540,9 @@ impl FreshchatClient {
                 url
             }
         };
-        let page: Page = self.get_json(url, "message list").await?;
+        let page: Page = self
+            .get_json(ops::MESSAGES_LIST, url, "message list")
+            .await?;
         let next = page
             .link
             .as_ref()
@@ -452,21 +556,45 @@ impl FreshchatClient {
         })
     }
 
-    /// Resolves a root-relative `link.href` against scheme+host; refuses other hosts (the key must not leak).
+    /// Resolves a URL against the API base (relative ones included) and returns it with whether it
+    /// is on the API origin (and so may carry the key).
+    pub fn resolve(&self, url: &str) -> Result<(Url, bool), FreshchatError> {
+        let parsed = match Url::parse(url) {
+            Ok(u) => u,
+            Err(url::ParseError::RelativeUrlWithoutBase) => {
+                self.inner
+                    .base
+                    .join(url)
+                    .map_err(|e| FreshchatError::BadUrl {
+                        url: url.to_owned(),
+                        reason: e.to_string(),
+                    })?
+            }
+            Err(e) => {
+                return Err(FreshchatError::BadUrl {
+                    url: url.to_owned(),
+                    reason: e.to_string(),
+                })
+            }
+        };
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(FreshchatError::BadUrl {
+                url: url.to_owned(),
+                reason: "only http and https URLs are fetched".into(),
+            });
+        }
+        let keyed = self.is_api_origin(&parsed);
+        Ok((parsed, keyed))
+    }
+
+    /// Resolves a root-relative `link.href`; refuses other origins (the key must not leak).
     fn resolve_on_api_host(&self, href: &str) -> Result<Url, FreshchatError> {
-        let url = self
-            .inner
-            .base
-            .join(href)
-            .map_err(|e| FreshchatError::Decode {
-                what: "message list cursor",
-                detail: format!("cannot use link.href {href:?}: {e}"),
-            })?;
-        if url.origin() != self.inner.base.origin() {
-            return Err(FreshchatError::Decode {
-                what: "message list cursor",
-                detail: format!(
-                    "link.href points to another host: {}",
+        let (url, keyed) = self.resolve(href)?;
+        if !keyed {
+            return Err(FreshchatError::BadUrl {
+                url: href.to_owned(),
+                reason: format!(
+                    "a message-list cursor must stay on the API host, not {}",
                     url.origin().ascii_serialization()
                 ),
             });
@@ -474,7 +602,7 @@ impl FreshchatClient {
         Ok(url)
     }
 
-    /// `POST /v2/images/upload` (multipart field `image`).
+    /// `POST /v2/images/upload` (multipart field `image`). [`ImageUpload::to_part`] gives the part.
     pub async fn upload_image(
         &self,
         filename: &str,
@@ -482,155 +610,120 @@ impl FreshchatClient {
         bytes: Bytes,
     ) -> Result<ImageUpload, FreshchatError> {
         let form = multipart("image", filename, content_type, bytes)?;
-        let ans = self
-            .call(
+        self.exchange(
+            Request::with_body(
+                ops::UPLOAD_IMAGE,
                 Method::POST,
                 self.endpoint(&["images", "upload"]),
-                Some(Body::Multipart(form)),
-            )
-            .await?;
-        decode(&ans, "image upload")
+                Body::Multipart(form),
+            ),
+            |a| decode(&a, "image upload"),
+        )
+        .await
     }
 
-    /// `POST /v2/files/upload` (multipart field `file`).
+    /// `POST /v2/files/upload` (multipart field `file`). [`FileUpload::to_part`] gives the complete
+    /// `file` part to post.
     pub async fn upload_file(
         &self,
         filename: &str,
         content_type: &str,
         bytes: Bytes,
     ) -> Result<FileUpload, FreshchatError> {
+        const WHAT: &str = "file upload";
         let form = multipart("file", filename, content_type, bytes)?;
-        let ans = self
-            .call(
+        self.exchange(
+            Request::with_body(
+                ops::UPLOAD_FILE,
                 Method::POST,
                 self.endpoint(&["files", "upload"]),
-                Some(Body::Multipart(form)),
-            )
-            .await?;
-        let v: Value = decode(&ans, "file upload")?;
-        // Some accounts nest the descriptor under `file` or `data`.
-        let v = match (
-            v.get("file_name").or_else(|| v.get("url")),
-            v.get("file"),
-            v.get("data"),
-        ) {
-            (None, Some(inner), _) | (None, None, Some(inner)) if inner.is_object() => {
-                inner.clone()
-            }
-            _ => v,
-        };
-        serde_json::from_value(v).map_err(|e| decode_err("file upload", &e))
+                Body::Multipart(form),
+            ),
+            |a| {
+                let v = json_of(&a, WHAT)?;
+                // Some accounts nest the descriptor under `file` or `data`.
+                let v = match (
+                    v.get("file_name").or_else(|| v.get("url")),
+                    v.get("file"),
+                    v.get("data"),
+                ) {
+                    (None, Some(inner), _) | (None, None, Some(inner)) if inner.is_object() => {
+                        inner.clone()
+                    }
+                    _ => v,
+                };
+                serde_json::from_value(v).map_err(|e| decode_err(WHAT, &e))
+            },
+        )
+        .await
     }
 
-    /// Downloads an attachment from a webhook part: with the Bearer header when the URL is on the API host,
-    /// anonymously otherwise. Stops with [`FreshchatError::TooLarge`] past `max_bytes`.
+    /// Downloads an attachment: with the key only when the URL (relative ones resolved against the
+    /// API base) is on the API origin, through the download client otherwise. A keyed download that
+    /// is redirected (to signed storage) is fetched again without the key. Stops with
+    /// [`FreshchatError::TooLarge`] past `max_bytes`.
     pub async fn download(&self, url: &str, max_bytes: u64) -> Result<Downloaded, FreshchatError> {
-        let parsed = Url::parse(url)
-            .or_else(|_| self.inner.base.join(url))
-            .map_err(|e| FreshchatError::Invalid {
-                status: 0,
-                api_status: None,
-                message: format!("bad attachment URL {url:?}: {e}"),
-            })?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(FreshchatError::Invalid {
-                status: 0,
-                api_status: None,
-                message: format!("unsupported attachment URL scheme in {url:?}"),
-            });
-        }
-        let on_api_host = parsed.origin() == self.inner.base.origin();
-        let mut resp = if on_api_host {
-            let resp = self
-                .inner
-                .http
-                .get(parsed.clone())
-                .header(AUTHORIZATION, self.inner.auth.clone())
-                .send()
-                .await
-                .map_err(|e| FreshchatError::transport(&e))?;
-            if resp.status().is_redirection() {
-                // Signed storage URLs: follow without our credentials.
-                let to = resp
-                    .headers()
-                    .get(reqwest::header::LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|l| parsed.join(l).ok())
-                    .ok_or_else(|| FreshchatError::WrongHost {
-                        detail: "redirect without a usable Location".into(),
-                    })?;
-                self.inner
-                    .anon
-                    .get(to)
-                    .send()
-                    .await
-                    .map_err(|e| FreshchatError::transport(&e))?
-            } else {
-                resp
+        let (parsed, _) = match self.resolve(url) {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(o) = &self.inner.observer {
+                    o.observe(ops::DOWNLOAD, e.outcome(), Duration::ZERO);
+                }
+                return Err(e);
             }
-        } else {
-            self.inner
-                .anon
-                .get(parsed.clone())
-                .send()
-                .await
-                .map_err(|e| FreshchatError::transport(&e))?
         };
-        let status = resp.status();
-        if !status.is_success() {
-            let headers = resp.headers().clone();
-            let body = resp.bytes().await.unwrap_or_default();
-            let ra = if status == StatusCode::TOO_MANY_REQUESTS {
-                retry_after(&headers)
-            } else {
-                None
-            };
-            return Err(FreshchatError::from_status(status.as_u16(), &body, ra));
-        }
-        if resp.content_length().is_some_and(|n| n > max_bytes) {
-            return Err(FreshchatError::TooLarge { limit: max_bytes });
-        }
-        let content_type = header_str(resp.headers(), CONTENT_TYPE.as_str());
-        let filename = header_str(resp.headers(), CONTENT_DISPOSITION.as_str())
-            .and_then(|d| disposition_filename(&d))
-            .or_else(|| {
-                parsed
-                    .path_segments()
-                    .and_then(|mut s| s.next_back().map(str::to_owned))
-                    .filter(|s| !s.is_empty())
-                    .map(|s| {
-                        percent_encoding::percent_decode_str(&s)
-                            .decode_utf8_lossy()
-                            .into_owned()
-                    })
-            });
-        let mut buf = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| FreshchatError::transport(&e))?
-        {
-            if (buf.len() + chunk.len()) as u64 > max_bytes {
-                return Err(FreshchatError::TooLarge { limit: max_bytes });
-            }
-            buf.extend_from_slice(&chunk);
-        }
-        Ok(Downloaded {
-            bytes: Bytes::from(buf),
-            content_type,
-            filename,
+        let req = Request {
+            limit: max_bytes,
+            ..Request::get(ops::DOWNLOAD, parsed.clone())
+        };
+        self.exchange(req, |a| {
+            let content_type = header_str(&a.headers, CONTENT_TYPE.as_str());
+            let filename = header_str(&a.headers, CONTENT_DISPOSITION.as_str())
+                .and_then(|d| disposition_filename(&d))
+                .or_else(|| {
+                    parsed
+                        .path_segments()
+                        .and_then(|mut s| s.next_back().map(str::to_owned))
+                        .filter(|s| !s.is_empty())
+                        .map(|s| {
+                            percent_encoding::percent_decode_str(&s)
+                                .decode_utf8_lossy()
+                                .into_owned()
+                        })
+                });
+            Ok(Downloaded {
+                bytes: a.body,
+                content_type,
+                filename,
+            })
         })
+        .await
     }
 }
 
-enum Body {
-    Json(Value),
-    Multipart(reqwest::multipart::Form),
+/// The token without a leading `Bearer ` (any case), trimmed.
+fn bare_token(raw: &str) -> &str {
+    let raw = raw.trim();
+    match raw.get(..6) {
+        Some(p) if p.eq_ignore_ascii_case("bearer") => {
+            let rest = &raw[6..];
+            if rest.is_empty() {
+                ""
+            } else if rest.starts_with(char::is_whitespace) {
+                rest.trim()
+            } else {
+                raw
+            }
+        }
+        _ => raw,
+    }
 }
 
-fn to_value<T: serde::Serialize>(v: &T) -> Result<Value, FreshchatError> {
-    serde_json::to_value(v)
-        .map_err(|e| FreshchatError::Config(format!("cannot encode the request: {e}")))
+fn to_value<T: serde::Serialize>(v: &T, what: &'static str) -> Result<Value, FreshchatError> {
+    serde_json::to_value(v).map_err(|e| FreshchatError::Encode {
+        what,
+        detail: e.to_string(),
+    })
 }
 
 fn multipart(
@@ -642,91 +735,10 @@ fn multipart(
     let part = reqwest::multipart::Part::stream_with_length(bytes.clone(), bytes.len() as u64)
         .file_name(filename.to_owned())
         .mime_str(content_type)
-        .map_err(|_| FreshchatError::Invalid {
-            status: 0,
-            api_status: None,
-            message: format!("bad content type {content_type:?}"),
+        .map_err(|_| FreshchatError::BadContentType {
+            content_type: content_type.to_owned(),
         })?;
     Ok(reqwest::multipart::Form::new().part(field.to_owned(), part))
-}
-
-fn decode_err(what: &'static str, e: &serde_json::Error) -> FreshchatError {
-    FreshchatError::Decode {
-        what,
-        detail: e.to_string(),
-    }
-}
-
-/// Decodes a 2xx body; HTML or non-JSON means we are not talking to the API.
-fn decode<T: DeserializeOwned>(ans: &Answer, what: &'static str) -> Result<T, FreshchatError> {
-    let ctype = header_str(&ans.headers, CONTENT_TYPE.as_str())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let first = ans.body.iter().find(|b| !b.is_ascii_whitespace()).copied();
-    if ctype.contains("html") || first == Some(b'<') {
-        return Err(FreshchatError::WrongHost {
-            detail: format!("a 2xx answer with an HTML page ({})", snippet(&ans.body)),
-        });
-    }
-    let v: Value = serde_json::from_slice(&ans.body).map_err(|_| FreshchatError::WrongHost {
-        detail: format!("a 2xx answer that is not JSON ({})", snippet(&ans.body)),
-    })?;
-    serde_json::from_value(v).map_err(|e| decode_err(what, &e))
-}
-
-fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-}
-
-/// `Retry-After` (seconds or HTTP date), else `X-RateLimit-Reset` (Unix time, or seconds when small).
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let now = chrono::Utc::now();
-    if let Some(v) = header_str(headers, RETRY_AFTER_HEADER) {
-        if let Ok(secs) = v.parse::<f64>() {
-            if secs.is_finite() && secs >= 0.0 {
-                return Some(Duration::from_secs_f64(secs.min(86_400.0)));
-            }
-        }
-        if let Ok(at) = chrono::DateTime::parse_from_rfc2822(&v) {
-            let ms = (at.with_timezone(&chrono::Utc) - now)
-                .num_milliseconds()
-                .max(0);
-            return Some(Duration::from_millis(ms as u64));
-        }
-    }
-    let reset = header_str(headers, RATE_LIMIT_RESET_HEADER)?
-        .parse::<f64>()
-        .ok()?;
-    if !reset.is_finite() || reset < 0.0 {
-        return None;
-    }
-    if reset < 1_000_000_000.0 {
-        return Some(Duration::from_secs_f64(reset.min(86_400.0)));
-    }
-    let secs = reset - now.timestamp_millis() as f64 / 1000.0;
-    Some(Duration::from_secs_f64(secs.clamp(0.0, 86_400.0)))
-}
-
-fn disposition_filename(d: &str) -> Option<String> {
-    for part in d.split(';').map(str::trim) {
-        if let Some(v) = part.strip_prefix("filename*=") {
-            let v = v.rsplit("''").next().unwrap_or(v);
-            return Some(
-                percent_encoding::percent_decode_str(v)
-                    .decode_utf8_lossy()
-                    .into_owned(),
-            );
-        }
-    }
-    d.split(';')
-        .map(str::trim)
-        .find_map(|p| p.strip_prefix("filename="))
-        .map(|v| v.trim_matches('"').to_owned())
-        .filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]
@@ -734,46 +746,73 @@ fn disposition_filename(d: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn retry_after_parsing() {
-        let mut h = HeaderMap::new();
-        h.insert("retry-after", HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        let mut h = HeaderMap::new();
-        let reset = (chrono::Utc::now().timestamp() + 30).to_string();
-        h.insert("x-ratelimit-reset", HeaderValue::from_str(&reset).unwrap());
-        let d = retry_after(&h).unwrap();
-        assert!(
-            d > Duration::from_secs(25) && d <= Duration::from_secs(31),
-            "{d:?}"
-        );
-        assert_eq!(retry_after(&HeaderMap::new()), None);
+    fn client(base: &str) -> FreshchatClient {
+        FreshchatClient::new(ClientConfig::new(
+            Url::parse(base).unwrap(),
+            SecretString::from("Bearer abc.def"),
+        ))
+        .unwrap()
     }
 
     #[test]
     fn key_forms_and_debug() {
-        let base = Url::parse("https://acme.freshchat.com").unwrap();
-        let c = FreshchatClient::new(ClientConfig::new(
-            base.clone(),
-            SecretString::from("Bearer abc.def"),
-        ))
-        .unwrap();
+        let c = client("https://acme.freshchat.com");
         assert_eq!(c.inner.auth.to_str().unwrap(), "Bearer abc.def");
         assert!(!format!("{c:?}").contains("abc"));
+        let cfg = ClientConfig::new(
+            Url::parse("https://acme.freshchat.com").unwrap(),
+            SecretString::from("abc.def"),
+        );
+        assert!(!format!("{cfg:?}").contains("abc.def"));
         assert_eq!(
             c.endpoint(&["users", "a/b"]).as_str(),
             "https://acme.freshchat.com/v2/users/a%2Fb"
         );
-        assert!(
-            FreshchatClient::new(ClientConfig::new(base, SecretString::from("Bearer "))).is_err()
-        );
+        let base = Url::parse("https://acme.freshchat.com").unwrap();
+        for bad in ["Bearer ", "", "  "] {
+            assert!(matches!(
+                FreshchatClient::new(ClientConfig::new(base.clone(), SecretString::from(bad))),
+                Err(FreshchatError::InvalidKey { .. })
+            ));
+        }
+        assert_eq!(bare_token("bearer   x"), "x");
+        assert_eq!(bare_token("Bearerish"), "Bearerish");
+        assert!(matches!(
+            FreshchatClient::new(ClientConfig::new(
+                Url::parse("ftp://acme").unwrap(),
+                SecretString::from("k")
+            )),
+            Err(FreshchatError::InvalidBase { .. })
+        ));
+    }
+
+    #[test]
+    fn the_key_goes_only_to_the_api_origin() {
+        let c = client("https://acme.freshchat.com");
+        let keyed = |u: &str| c.resolve(u).map(|(_, k)| k);
+        assert_eq!(keyed("https://acme.freshchat.com/v2/files/x"), Ok(true));
+        assert_eq!(keyed("/v2/files/x"), Ok(true));
+        assert_eq!(keyed("https://ACME.freshchat.com:443/x"), Ok(true));
+        assert_eq!(keyed("http://acme.freshchat.com/x"), Ok(false));
+        assert_eq!(keyed("https://acme.freshchat.com:8443/x"), Ok(false));
+        assert_eq!(keyed("https://acme.freshchat.com.evil.test/x"), Ok(false));
+        assert_eq!(keyed("//cdn.example/x"), Ok(false));
+        assert!(matches!(
+            c.resolve("file:///etc/passwd"),
+            Err(FreshchatError::BadUrl { .. })
+        ));
+        assert!(c.resolve_on_api_host("https://other.test/v2/x").is_err());
+        assert!(c
+            .resolve_on_api_host("/v2/conversations/1/messages?page=2")
+            .is_ok());
+    }
+
+    #[test]
+    fn error_bodies_are_scrubbed() {
+        let c = client("https://acme.freshchat.com");
         assert_eq!(
-            disposition_filename("attachment; filename=\"a b.pdf\"").as_deref(),
-            Some("a b.pdf")
-        );
-        assert_eq!(
-            disposition_filename("attachment; filename*=UTF-8''%C3%A1.txt").as_deref(),
-            Some("á.txt")
+            c.scrub_text("bad token abc.def here"),
+            "bad token [redacted] here"
         );
     }
 }

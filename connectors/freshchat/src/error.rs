@@ -1,11 +1,15 @@
 //! The one error type of the crate: every failed Freshchat call ends up as a [`FreshchatError`].
 //!
-//! Errors keep the HTTP status and Freshchat's `{code, status, message}` body where there is one, and
-//! are classified so callers can decide what to do: [`FreshchatError::is_transient`] is true only where
-//! retrying the same request can help (rate limits, 5xx, transport failures). Nothing secret (the API
-//! key) ever appears in `Display` or `Debug` output.
+//! Errors keep the HTTP status and Freshchat's `{code, status, message}` body where there is one (the
+//! other shape seen in the wild, `{error, detail, code, more_info}`, is read too), and are classified
+//! so callers can decide what to do: [`FreshchatError::is_transient`] is true only where retrying the
+//! same request can help (rate limits, 5xx, transport failures). [`FreshchatError::outcome`] gives the
+//! low-cardinality class reported to a [`crate::CallObserver`]. Nothing secret (the API key) ever
+//! appears in `Display` or `Debug` output: bodies are scrubbed of the key before they are kept.
 
 use std::time::Duration;
+
+use crate::client::CallOutcome;
 
 /// A failed Freshchat call, classified by what the caller can do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,6 +25,8 @@ pub enum FreshchatError {
     /// 404: the user, conversation or resource does not exist.
     #[error("Freshchat resource not found: {message}")]
     NotFound {
+        /// Freshchat's machine-readable `status`, e.g. `USER_NOT_FOUND`.
+        api_status: Option<String>,
         /// Freshchat's message.
         message: String,
     },
@@ -31,6 +37,8 @@ pub enum FreshchatError {
         message: String,
     },
     /// Any other 4xx (400, 409, 413, ...): the request itself is wrong and retrying will not help.
+    /// A 400 on user creation (an unknown custom property, say) lands here with Freshchat's
+    /// `status`/`message`, so a caller can retry without the properties.
     #[error("Freshchat rejected the request (HTTP {status}{}): {message}", api_status.as_deref().map(|s| format!(", {s}")).unwrap_or_default())]
     Invalid {
         /// HTTP status.
@@ -40,7 +48,8 @@ pub enum FreshchatError {
         /// Freshchat's message.
         message: String,
     },
-    /// 429: slow down; `retry_after` comes from `Retry-After`, else `X-RateLimit-Reset`.
+    /// 429: slow down; `retry_after` comes from `Retry-After`, else `X-RateLimit-Reset`, clamped to
+    /// [`crate::client::MAX_RETRY_AFTER`].
     #[error("Freshchat rate limit reached{}", retry_after.map(|d| format!("; retry in {} s", d.as_secs_f64().ceil())).unwrap_or_default())]
     RateLimited {
         /// How long to wait before retrying, when the server said.
@@ -57,16 +66,24 @@ pub enum FreshchatError {
     /// The request did not complete: DNS, connect, TLS, timeout, body read.
     #[error("cannot reach Freshchat{}: {detail}", if *timeout { " (timed out)" } else { "" })]
     Transport {
-        /// What failed.
+        /// What failed, with its causes.
         detail: String,
         /// Whether it was a timeout.
         timeout: bool,
     },
-    /// The configured host is not the Freshchat API (a redirect, or an HTML / non-JSON success body).
+    /// The configured host is not the Freshchat API (a redirect, or an HTML success page).
     #[error("this is not the Freshchat API host ({detail}); set api_base to the chat API URL shown under Admin > API settings, e.g. https://<account>.freshchat.com")]
     WrongHost {
         /// What was seen.
         detail: String,
+    },
+    /// A 2xx answer that is not JSON at all.
+    #[error("Freshchat answered {what} with something that is not JSON: {snippet}")]
+    InvalidJson {
+        /// Which call.
+        what: &'static str,
+        /// The start of the body.
+        snippet: String,
     },
     /// A JSON answer did not have the expected shape.
     #[error("unexpected Freshchat answer for {what}: {detail}")]
@@ -82,9 +99,46 @@ pub enum FreshchatError {
         /// The limit in bytes.
         limit: u64,
     },
-    /// The client configuration is unusable.
-    #[error("invalid Freshchat configuration: {0}")]
-    Config(String),
+    /// A URL given to the client (an attachment, a page cursor) cannot be used; nothing was sent.
+    #[error("cannot use the URL {url:?}: {reason}")]
+    BadUrl {
+        /// The URL as given.
+        url: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// An upload's content type is not a valid MIME type; nothing was sent.
+    #[error("cannot upload with content type {content_type:?}: not a MIME type")]
+    BadContentType {
+        /// The content type as given.
+        content_type: String,
+    },
+    /// A request body could not be encoded as JSON; nothing was sent.
+    #[error("cannot encode the {what} request: {detail}")]
+    Encode {
+        /// Which call.
+        what: &'static str,
+        /// The serde error.
+        detail: String,
+    },
+    /// `api_base` is not an http(s) URL with a host.
+    #[error("invalid Freshchat api_base {url:?}: it must be an http(s) URL with a host, e.g. https://<account>.freshchat.com")]
+    InvalidBase {
+        /// The configured value.
+        url: String,
+    },
+    /// The API key is empty, or has characters a header cannot carry.
+    #[error("invalid Freshchat API key: {reason}; copy the token from Admin > API settings")]
+    InvalidKey {
+        /// What is wrong (never the key itself).
+        reason: &'static str,
+    },
+    /// The HTTP client could not be built (TLS roots missing, say).
+    #[error("cannot build the HTTP client for Freshchat: {detail}")]
+    HttpClient {
+        /// What failed.
+        detail: String,
+    },
 }
 
 impl FreshchatError {
@@ -96,10 +150,9 @@ impl FreshchatError {
         )
     }
 
-    /// The HTTP status behind this error, when there was one.
+    /// The HTTP status behind this error, when there was an HTTP answer.
     pub fn status(&self) -> Option<u16> {
-        // Local refusals (a bad attachment URL, say) carry status 0: no HTTP answer behind them.
-        let status = match self {
+        match self {
             Self::Unauthorized { status, .. }
             | Self::Invalid { status, .. }
             | Self::Server { status, .. } => Some(*status),
@@ -107,8 +160,29 @@ impl FreshchatError {
             Self::NotLatestConversation { .. } => Some(400),
             Self::RateLimited { .. } => Some(429),
             _ => None,
-        };
-        status.filter(|s| *s != 0)
+        }
+    }
+
+    /// Freshchat's machine-readable `status` (`INVALID_VALUE`, `USER_NOT_FOUND`, ...), when it sent one.
+    pub fn api_status(&self) -> Option<&str> {
+        match self {
+            Self::Invalid { api_status, .. } | Self::NotFound { api_status, .. } => {
+                api_status.as_deref()
+            }
+            _ => None,
+        }
+    }
+
+    /// Freshchat's human-readable `message`, for errors that carry an answer from Freshchat.
+    pub fn api_message(&self) -> Option<&str> {
+        match self {
+            Self::Unauthorized { message, .. }
+            | Self::NotFound { message, .. }
+            | Self::NotLatestConversation { message }
+            | Self::Invalid { message, .. }
+            | Self::Server { message, .. } => Some(message),
+            _ => None,
+        }
     }
 
     /// How long the server asked us to wait (429 only).
@@ -119,18 +193,44 @@ impl FreshchatError {
         }
     }
 
-    /// Classifies a non-2xx answer from its status, Freshchat's body and the rate-limit hint.
+    /// The class of this failure as reported to a call observer (low cardinality, no ids).
+    pub fn outcome(&self) -> CallOutcome {
+        match self {
+            Self::Unauthorized { .. } => CallOutcome::Unauthorized,
+            Self::NotFound { .. } => CallOutcome::NotFound,
+            Self::NotLatestConversation { .. } => CallOutcome::NotLatestConversation,
+            Self::Invalid { .. } => CallOutcome::Invalid,
+            Self::RateLimited { .. } => CallOutcome::RateLimited,
+            Self::Server { .. } => CallOutcome::Server,
+            Self::Transport { timeout: true, .. } => CallOutcome::Timeout,
+            Self::Transport { .. } => CallOutcome::Transport,
+            Self::WrongHost { .. } => CallOutcome::WrongHost,
+            Self::InvalidJson { .. } | Self::Decode { .. } => CallOutcome::Decode,
+            Self::TooLarge { .. } => CallOutcome::TooLarge,
+            Self::BadUrl { .. }
+            | Self::BadContentType { .. }
+            | Self::Encode { .. }
+            | Self::InvalidBase { .. }
+            | Self::InvalidKey { .. }
+            | Self::HttpClient { .. } => CallOutcome::Refused,
+        }
+    }
+
+    /// Classifies a non-2xx answer from its status, Freshchat's body and the rate-limit hint. The
+    /// body must already be scrubbed of the API key.
     pub(crate) fn from_status(status: u16, body: &[u8], retry_after: Option<Duration>) -> Self {
-        let parsed: Option<ApiErrorBody> = serde_json::from_slice(body).ok();
-        let api_status = parsed.as_ref().and_then(|b| b.status.clone());
+        let parsed = ApiErrorBody::read(body);
+        let api_status = parsed.status.clone();
         let message = parsed
-            .as_ref()
-            .and_then(|b| b.message.clone())
+            .message()
             .or_else(|| api_status.clone())
             .unwrap_or_else(|| snippet(body));
         match status {
             401 | 403 => Self::Unauthorized { status, message },
-            404 => Self::NotFound { message },
+            404 => Self::NotFound {
+                api_status,
+                message,
+            },
             429 => Self::RateLimited { retry_after },
             400 if message
                 .to_ascii_lowercase()
@@ -158,13 +258,34 @@ impl FreshchatError {
     }
 }
 
-/// Freshchat's error body: `{"code": 404, "status": "USER_NOT_FOUND", "message": "..."}`.
+/// Freshchat's error body: `{"code": 404, "status": "USER_NOT_FOUND", "message": "..."}`; also the
+/// `{"error", "detail", "code", "more_info"}` shape some integrations document.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 struct ApiErrorBody {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::types::lenient::opt_string")]
     status: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::types::lenient::opt_string")]
     message: Option<String>,
+    #[serde(default, deserialize_with = "crate::types::lenient::opt_string")]
+    error: Option<String>,
+    #[serde(default, deserialize_with = "crate::types::lenient::opt_string")]
+    detail: Option<String>,
+}
+
+impl ApiErrorBody {
+    fn read(body: &[u8]) -> Self {
+        serde_json::from_slice(body).unwrap_or_default()
+    }
+
+    fn message(&self) -> Option<String> {
+        let non_empty = |s: &Option<String>| s.clone().filter(|s| !s.trim().is_empty());
+        non_empty(&self.message).or_else(|| {
+            match (non_empty(&self.error), non_empty(&self.detail)) {
+                (Some(e), Some(d)) => Some(format!("{e} ({d})")),
+                (e, d) => e.or(d),
+            }
+        })
+    }
 }
 
 /// The first 200 characters of a body, for messages when it is not Freshchat's error JSON.
@@ -181,12 +302,16 @@ pub(crate) fn snippet(body: &[u8]) -> String {
     out
 }
 
+/// An error and its causes on one line, each cause once (reqwest repeats none of them itself).
 fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
         source = s.source();
     }
     out
@@ -210,7 +335,10 @@ mod tests {
             None,
         );
         assert_eq!(e.status(), Some(400));
+        assert_eq!(e.api_status(), Some("INVALID_VALUE"));
+        assert_eq!(e.api_message(), Some("bad"));
         assert!(!e.is_transient());
+        assert_eq!(e.outcome(), CallOutcome::Invalid);
         assert!(matches!(
             FreshchatError::from_status(403, b"", None),
             FreshchatError::Unauthorized { status: 403, .. }
@@ -219,5 +347,34 @@ mod tests {
         let rl = FreshchatError::from_status(429, b"", Some(Duration::from_secs(3)));
         assert_eq!(rl.retry_after(), Some(Duration::from_secs(3)));
         assert!(rl.to_string().contains("retry in 3 s"));
+        let nf = FreshchatError::from_status(
+            404,
+            br#"{"code":404,"status":"USER_NOT_FOUND","message":"user not found"}"#,
+            None,
+        );
+        assert_eq!(nf.api_status(), Some("USER_NOT_FOUND"));
+        assert_eq!(nf.outcome().as_str(), "not_found");
+    }
+
+    #[test]
+    fn reads_the_other_error_shape() {
+        let e = FreshchatError::from_status(
+            400,
+            br#"{"error":"Something went wrong","detail":"Unknown","code":1234}"#,
+            None,
+        );
+        assert_eq!(e.api_message(), Some("Something went wrong (Unknown)"));
+        assert_eq!(e.api_status(), None);
+    }
+
+    #[test]
+    fn local_refusals_have_no_status() {
+        let e = FreshchatError::BadUrl {
+            url: "ftp://x".into(),
+            reason: "not http(s)".into(),
+        };
+        assert_eq!(e.status(), None);
+        assert_eq!(e.outcome(), CallOutcome::Refused);
+        assert!(!e.is_transient());
     }
 }

@@ -4,11 +4,14 @@
 //! # Layout
 //!
 //! - [`client`]: [`FreshchatClient`], the async HTTP client (users, channels, conversations, messages,
-//!   uploads, attachment downloads).
-//! - [`types`]: the request and response objects, read leniently (message parts keyed by their single
-//!   object key, with an `Unknown` fallback).
+//!   uploads, attachment downloads), its [`ClientConfig`] and the [`CallObserver`] told about every
+//!   call; `send` (private) is the one path every call takes.
+//! - [`types`]: the request and response objects, read leniently.
+//! - [`parts`]: message parts keyed by their single object key (quick replies, templates, files), with
+//!   an `Unknown` fallback, and the upload answers that become parts.
 //! - [`error`]: [`FreshchatError`], classified so callers know what is worth retrying.
-//! - [`webhook`]: RSA signature verification over the raw body and typed webhook events.
+//! - [`webhook`]: RSA signature verification over the raw body, typed webhook events and their wire
+//!   formats (event time, dedupe key, the event of a message read from the API).
 //! - `sim` (feature `sim`): the simulator, an axum server started on a given listener, which also plays
 //!   the agents' side and delivers signed webhooks.
 //!
@@ -16,17 +19,22 @@
 
 pub mod client;
 pub mod error;
+pub mod parts;
+mod send;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod types;
 pub mod webhook;
 
-pub use client::{ClientConfig, Downloaded, FreshchatClient};
+pub use client::{
+    ops, CallObserver, CallOutcome, ClientConfig, Downloaded, FreshchatClient, MAX_RETRY_AFTER,
+};
 pub use error::FreshchatError;
 #[cfg(feature = "sim")]
 pub use sim::{DeliveryRecord, FreshchatSim, SimConfig, SimError, WebhookMode};
 pub use types::*;
 pub use webhook::{
-    parse_event, Actor, ConversationRef, KeyError, ParseError, SignatureError, WebhookEvent,
-    WebhookKey, PAYLOAD_VERSION_HEADER, RETRY_COUNT_HEADER, SIGNATURE_HEADER,
+    iso_time_ms, message_create_event, parse_event, Actor, ConversationRef, KeyError, ParseError,
+    SignatureError, WebhookEvent, WebhookKey, PAYLOAD_VERSION_HEADER, RETRY_COUNT_HEADER,
+    SIGNATURE_HEADER,
 };

@@ -6,9 +6,14 @@
 //! decode error. Requests are written strictly: `None` and empty lists are left out of the JSON.
 
 use serde::de::Deserializer;
-use serde::ser::{SerializeMap, Serializer};
+use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+pub use crate::parts::{
+    part_keys, template_types, FilePart, FileUpload, ImageUpload, MessagePart, Template,
+    TemplateSection, FILE_SOURCE_FRESHCHAT,
+};
 
 /// Lenient field readers shared by the response types.
 pub(crate) mod lenient {
@@ -48,15 +53,20 @@ pub(crate) mod lenient {
         })
     }
 
-    pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-        let v = Option::<Value>::deserialize(d)?;
-        Ok(match v {
-            Some(Value::Number(n)) => n
+    /// A non-negative integer given as a number or a string of digits.
+    pub(crate) fn u64_of(v: &Value) -> Option<u64> {
+        match v {
+            Value::Number(n) => n
                 .as_u64()
                 .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
-            Some(Value::String(s)) => s.trim().parse().ok(),
+            Value::String(s) => s.trim().parse().ok(),
             _ => None,
-        })
+        }
+    }
+
+    pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        let v = Option::<Value>::deserialize(d)?;
+        Ok(v.as_ref().and_then(u64_of))
     }
 
     pub(crate) fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
@@ -336,9 +346,21 @@ pub struct Conversation {
     /// Primary id (a UUID on current accounts).
     #[serde(deserialize_with = "lenient::string")]
     pub conversation_id: String,
-    /// Numeric twin of the id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conversation_internal_id: Option<Value>,
+    /// Numeric twin of the id: a JSON number on conversations, kept as its decimal string (the
+    /// same value messages carry as `freshchat_conversation_id`).
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub conversation_internal_id: Option<String>,
+    /// Link to the conversation in the agent inbox.
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub url: Option<String>,
     /// Channel id.
     #[serde(
         default,
@@ -484,8 +506,13 @@ impl NewMessage {
     }
 }
 
-/// A message as Freshchat returns it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A message as Freshchat returns it (API objects and webhook `data.message`).
+///
+/// The three payload generations are all read: 2018 `msg_parts` (legacy text parts), 2021 (with
+/// `org_actor_id`, `message_source`), 2022 (no `message_type`; `restrictResponse`, `botsPrivateNote`)
+/// and current API objects (`freshchat_conversation_id`, `bots_input`, `isBotsInput`). Serialising
+/// writes the current form back, so a message re-read from the API can be queued as a webhook body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     /// Message id.
     #[serde(deserialize_with = "lenient::string")]
@@ -497,6 +524,13 @@ pub struct Message {
         skip_serializing_if = "Option::is_none"
     )]
     pub conversation_id: Option<String>,
+    /// Numeric twin of the conversation id (a string of digits).
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub freshchat_conversation_id: Option<String>,
     /// Channel id.
     #[serde(
         default,
@@ -504,6 +538,13 @@ pub struct Message {
         skip_serializing_if = "Option::is_none"
     )]
     pub channel_id: Option<String>,
+    /// Numeric twin of the channel id.
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub freshchat_channel_id: Option<String>,
     /// App id.
     #[serde(
         default,
@@ -521,19 +562,52 @@ pub struct Message {
         skip_serializing_if = "Option::is_none"
     )]
     pub actor_id: Option<String>,
-    /// The conversation's user, also on agent messages.
+    /// Freshworks-wide id of the actor (a string of digits).
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub org_actor_id: Option<String>,
+    /// The conversation's user, also on agent messages (absent on some user-authored ones).
     #[serde(
         default,
         deserialize_with = "lenient::opt_string",
         skip_serializing_if = "Option::is_none"
     )]
     pub user_id: Option<String>,
-    /// Normal (default when absent), private or system.
-    #[serde(default)]
-    pub message_type: MessageType,
-    /// The parts.
-    #[serde(default, deserialize_with = "lenient::vec_skip")]
+    /// `normal`, `private` or `system` as sent; `None` when absent (the 2022 payload). See
+    /// [`Message::effective_type`].
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_object",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub message_type: Option<MessageType>,
+    /// The parts (`msg_parts` in 2018 payloads).
+    #[serde(default, alias = "msg_parts", deserialize_with = "lenient::vec_skip")]
     pub message_parts: Vec<MessagePart>,
+    /// Response enablers: quick replies (a `collection`), dropdowns and carousels (`template_content`).
+    #[serde(
+        default,
+        deserialize_with = "lenient::vec_skip",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub reply_parts: Vec<MessagePart>,
+    /// `web`, `api`, `system`, ... (lower case on the wire).
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub message_source: Option<String>,
+    /// `<internal conversation id>-<epoch ms>`; changes when the conversation is reopened.
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub interaction_id: Option<String>,
     /// ISO-8601 creation time.
     #[serde(
         default,
@@ -544,6 +618,60 @@ pub struct Message {
     /// `meta_data`, e.g. `{"isResolved": true}` on system messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta_data: Option<Value>,
+    /// `restrictResponse`: the customer may not answer (bot flows).
+    #[serde(
+        default,
+        rename = "restrictResponse",
+        deserialize_with = "lenient::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub restrict_response: Option<bool>,
+    /// `botsPrivateNote`: a bot's internal note. It is a private note although `message_type` may
+    /// be absent or `normal`.
+    #[serde(
+        default,
+        rename = "botsPrivateNote",
+        deserialize_with = "lenient::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub bots_private_note: Option<bool>,
+    /// `isBotsInput`: the message answers a bot's question.
+    #[serde(
+        default,
+        rename = "isBotsInput",
+        deserialize_with = "lenient::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub is_bots_input: Option<bool>,
+    /// `bots_input` (snake-case twin of `isBotsInput` in API objects).
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub bots_input: Option<bool>,
+}
+
+impl Message {
+    /// The message type with Freshchat's default applied: absent means `normal`.
+    pub fn effective_type(&self) -> MessageType {
+        self.message_type.clone().unwrap_or(MessageType::Normal)
+    }
+
+    /// True for notes agents see and customers never do: `message_type: private`, or a bot's note
+    /// (`botsPrivateNote: true`) whatever its type says.
+    pub fn is_private_note(&self) -> bool {
+        self.bots_private_note == Some(true) || self.effective_type() == MessageType::Private
+    }
+
+    /// True when `meta_data` marks a system notice (`isResolved`, `isReopen`).
+    pub fn is_status_notice(&self) -> bool {
+        self.meta_data.as_ref().is_some_and(|m| {
+            ["isResolved", "isReopen"]
+                .iter()
+                .any(|k| m.get(k).and_then(Value::as_bool) == Some(true))
+        })
+    }
 }
 
 /// One page of `GET /v2/conversations/{id}/messages`.
@@ -555,348 +683,6 @@ pub struct MessagePage {
     pub next: Option<String>,
 }
 
-/// One message part; on the wire an object with exactly one key naming the kind.
-#[derive(Debug, Clone, PartialEq)]
-pub enum MessagePart {
-    /// `text{content}`.
-    Text {
-        /// The text (may carry simple HTML from agents).
-        content: String,
-    },
-    /// `image{url}`.
-    Image {
-        /// Image URL.
-        url: String,
-    },
-    /// `file{name,url,file_size_in_bytes,content_type}`.
-    File {
-        /// File name.
-        name: Option<String>,
-        /// Download URL (may be missing in webhooks).
-        url: Option<String>,
-        /// Size.
-        file_size_in_bytes: Option<u64>,
-        /// MIME type.
-        content_type: Option<String>,
-    },
-    /// `video{url,content_type}`.
-    Video {
-        /// Video URL.
-        url: String,
-        /// MIME type.
-        content_type: Option<String>,
-    },
-    /// `url_button{url,label,target}`.
-    UrlButton {
-        /// Target URL.
-        url: String,
-        /// Label.
-        label: String,
-        /// `_self` / `_blank`.
-        target: Option<String>,
-    },
-    /// `quick_reply_button{label,custom_reply_text,payload}`.
-    QuickReplyButton {
-        /// Label.
-        label: String,
-        /// Text sent when chosen.
-        custom_reply_text: Option<String>,
-        /// Payload.
-        payload: Option<String>,
-    },
-    /// `collection{sub_parts}`.
-    Collection {
-        /// Nested parts.
-        sub_parts: Vec<MessagePart>,
-    },
-    /// `template_content{...}`, kept raw (the inner object).
-    TemplateContent {
-        /// The inner object of `template_content`.
-        raw: Value,
-    },
-    /// Any other kind, or a known kind that could not be read: the whole part object as sent.
-    Unknown(Value),
-}
-
-/// Wire keys of the part kinds.
-pub mod part_keys {
-    /// `text`.
-    pub const TEXT: &str = "text";
-    /// `image`.
-    pub const IMAGE: &str = "image";
-    /// `file`.
-    pub const FILE: &str = "file";
-    /// `video`.
-    pub const VIDEO: &str = "video";
-    /// `url_button`.
-    pub const URL_BUTTON: &str = "url_button";
-    /// `quick_reply_button`.
-    pub const QUICK_REPLY_BUTTON: &str = "quick_reply_button";
-    /// `collection`.
-    pub const COLLECTION: &str = "collection";
-    /// `template_content`.
-    pub const TEMPLATE_CONTENT: &str = "template_content";
-}
-
-impl MessagePart {
-    /// A text part.
-    pub fn text(content: impl Into<String>) -> Self {
-        Self::Text {
-            content: content.into(),
-        }
-    }
-
-    /// An image part.
-    pub fn image(url: impl Into<String>) -> Self {
-        Self::Image { url: url.into() }
-    }
-
-    /// The wire key of this part (`"text"`, `"image"`, ...); for `Unknown`, its single key if any.
-    pub fn kind(&self) -> &str {
-        match self {
-            Self::Text { .. } => part_keys::TEXT,
-            Self::Image { .. } => part_keys::IMAGE,
-            Self::File { .. } => part_keys::FILE,
-            Self::Video { .. } => part_keys::VIDEO,
-            Self::UrlButton { .. } => part_keys::URL_BUTTON,
-            Self::QuickReplyButton { .. } => part_keys::QUICK_REPLY_BUTTON,
-            Self::Collection { .. } => part_keys::COLLECTION,
-            Self::TemplateContent { .. } => part_keys::TEMPLATE_CONTENT,
-            Self::Unknown(v) => v
-                .as_object()
-                .and_then(|o| o.keys().next())
-                .map_or("", |k| k.as_str()),
-        }
-    }
-
-    /// Reads one part from JSON; never fails (unreadable parts become `Unknown`).
-    pub fn from_json(v: Value) -> Self {
-        let Some(obj) = v.as_object() else {
-            return Self::Unknown(v);
-        };
-        if obj.len() != 1 {
-            return Self::Unknown(v);
-        }
-        let Some((key, inner)) = obj.iter().next() else {
-            return Self::Unknown(v);
-        };
-        let Some(o) = inner.as_object() else {
-            return Self::Unknown(v);
-        };
-        let s = |k: &str| o.get(k).and_then(lenient::value_to_string);
-        let parsed = match key.as_str() {
-            part_keys::TEXT => s("content").map(|content| Self::Text { content }),
-            part_keys::IMAGE => s("url").map(|url| Self::Image { url }),
-            part_keys::FILE => Some(Self::File {
-                name: s("name"),
-                url: s("url"),
-                file_size_in_bytes: o.get("file_size_in_bytes").and_then(|n| {
-                    n.as_u64()
-                        .or_else(|| n.as_str().and_then(|t| t.parse().ok()))
-                }),
-                content_type: s("content_type"),
-            }),
-            part_keys::VIDEO => s("url").map(|url| Self::Video {
-                url,
-                content_type: s("content_type"),
-            }),
-            part_keys::URL_BUTTON => match (s("url"), s("label")) {
-                (Some(url), Some(label)) => Some(Self::UrlButton {
-                    url,
-                    label,
-                    target: s("target"),
-                }),
-                _ => None,
-            },
-            part_keys::QUICK_REPLY_BUTTON => s("label").map(|label| Self::QuickReplyButton {
-                label,
-                custom_reply_text: s("custom_reply_text"),
-                payload: s("payload"),
-            }),
-            part_keys::COLLECTION => match o.get("sub_parts") {
-                Some(Value::Array(items)) => Some(Self::Collection {
-                    sub_parts: items.iter().cloned().map(Self::from_json).collect(),
-                }),
-                _ => None,
-            },
-            part_keys::TEMPLATE_CONTENT => Some(Self::TemplateContent { raw: inner.clone() }),
-            _ => None,
-        };
-        parsed.unwrap_or(Self::Unknown(v))
-    }
-
-    /// The JSON form (`{"<kind>": {...}}`).
-    pub fn to_json(&self) -> Value {
-        let mut inner = Map::new();
-        let mut put = |k: &str, v: Option<Value>| {
-            if let Some(v) = v {
-                inner.insert(k.to_owned(), v);
-            }
-        };
-        let str_v = |s: &str| Some(Value::String(s.to_owned()));
-        let opt_v = |s: &Option<String>| s.as_ref().map(|s| Value::String(s.clone()));
-        match self {
-            Self::Text { content } => put("content", str_v(content)),
-            Self::Image { url } => put("url", str_v(url)),
-            Self::File {
-                name,
-                url,
-                file_size_in_bytes,
-                content_type,
-            } => {
-                put("name", opt_v(name));
-                put("url", opt_v(url));
-                put("file_size_in_bytes", file_size_in_bytes.map(Value::from));
-                put("content_type", opt_v(content_type));
-            }
-            Self::Video { url, content_type } => {
-                put("url", str_v(url));
-                put("content_type", opt_v(content_type));
-            }
-            Self::UrlButton { url, label, target } => {
-                put("url", str_v(url));
-                put("label", str_v(label));
-                put("target", opt_v(target));
-            }
-            Self::QuickReplyButton {
-                label,
-                custom_reply_text,
-                payload,
-            } => {
-                put("label", str_v(label));
-                put("custom_reply_text", opt_v(custom_reply_text));
-                put("payload", opt_v(payload));
-            }
-            Self::Collection { sub_parts } => put(
-                "sub_parts",
-                Some(Value::Array(sub_parts.iter().map(Self::to_json).collect())),
-            ),
-            Self::TemplateContent { raw } => {
-                let mut m = Map::new();
-                m.insert(part_keys::TEMPLATE_CONTENT.to_owned(), raw.clone());
-                return Value::Object(m);
-            }
-            Self::Unknown(v) => return v.clone(),
-        }
-        let mut m = Map::new();
-        m.insert(self.kind().to_owned(), Value::Object(inner));
-        Value::Object(m)
-    }
-}
-
-impl Serialize for MessagePart {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.to_json() {
-            Value::Object(m) => {
-                let mut map = s.serialize_map(Some(m.len()))?;
-                for (k, v) in &m {
-                    map.serialize_entry(k, v)?;
-                }
-                map.end()
-            }
-            other => other.serialize(s),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for MessagePart {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Self::from_json(Value::deserialize(d)?))
-    }
-}
-
-/// Answer of `POST /v2/images/upload`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImageUpload {
-    /// Hosted URL, to use in an `image` part.
-    #[serde(deserialize_with = "lenient::string")]
-    pub url: String,
-    /// Stored name.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub name: Option<String>,
-    /// MIME type.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub content_type: Option<String>,
-    /// Width in pixels.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_u32",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub width: Option<u32>,
-    /// Height in pixels.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_u32",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub height: Option<u32>,
-}
-
-/// Answer of `POST /v2/files/upload`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileUpload {
-    /// Download URL, when the account returns one (`url`, `download_url` or `file_url`).
-    #[serde(
-        default,
-        alias = "download_url",
-        alias = "file_url",
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub url: Option<String>,
-    /// Stored name.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub file_name: Option<String>,
-    /// Size in bytes.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub file_size: Option<u64>,
-    /// MIME type.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub file_content_type: Option<String>,
-    /// Extension.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub file_extension_type: Option<String>,
-    /// Content hash, used to reference the file in a `file` part.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub file_hash: Option<String>,
-    /// Scan verdict, e.g. `safe`.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub file_security_status: Option<String>,
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -904,31 +690,34 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn parts_round_trip_and_unknown() {
-        let parts = json!([
-            {"text": {"content": "hi"}},
-            {"image": {"url": "https://x/y.png"}},
-            {"file": {"name": "a.pdf", "url": "https://x/a.pdf", "file_size_in_bytes": 12, "content_type": "application/pdf"}},
-            {"video": {"url": "https://x/v.mp4"}},
-            {"url_button": {"url": "https://x", "label": "Go", "target": "_blank"}},
-            {"quick_reply_button": {"label": "Yes"}},
-            {"collection": {"sub_parts": [{"quick_reply_button": {"label": "No"}}]}},
-            {"template_content": {"type": "carousel", "sections": []}},
-            {"callback": {"label": "x", "payload": "y"}},
-            {"text": {"content": "a"}, "image": {"url": "b"}},
-            {"text": 5},
-            "string"
-        ]);
-        let parsed: Vec<MessagePart> = serde_json::from_value(parts.clone()).unwrap();
-        assert_eq!(parsed[0], MessagePart::text("hi"));
-        assert!(
-            matches!(parsed[6], MessagePart::Collection { ref sub_parts } if sub_parts.len() == 1)
+    fn reads_every_message_generation() {
+        let legacy: Message = serde_json::from_value(json!({
+            "id": "l", "msg_parts": [{"properties": {"text": "old"}, "part_type": "text"}], "message_type": "normal"
+        }))
+        .unwrap();
+        assert_eq!(legacy.message_parts, vec![MessagePart::text("old")]);
+        assert_eq!(legacy.message_type, Some(MessageType::Normal));
+        let bot_note: Message = serde_json::from_value(json!({
+            "id": "b", "actor_type": "bot", "botsPrivateNote": true, "restrictResponse": "false",
+            "reply_parts": [{"collection": {"sub_parts": [{"quick_reply_button": {"label": "Yes"}}]}}]
+        }))
+        .unwrap();
+        assert_eq!(bot_note.message_type, None);
+        assert!(bot_note.is_private_note());
+        assert_eq!(bot_note.restrict_response, Some(false));
+        assert_eq!(bot_note.reply_parts.len(), 1);
+        let back = serde_json::to_value(&bot_note).unwrap();
+        assert_eq!(back["botsPrivateNote"], true);
+        assert!(back.get("message_type").is_none());
+        assert_eq!(serde_json::from_value::<Message>(back).unwrap(), bot_note);
+        let conv: Conversation = serde_json::from_value(
+            json!({"conversation_id": "c", "conversation_internal_id": 1019183591791880u64}),
+        )
+        .unwrap();
+        assert_eq!(
+            conv.conversation_internal_id.as_deref(),
+            Some("1019183591791880")
         );
-        assert!(matches!(parsed[8], MessagePart::Unknown(_)));
-        assert_eq!(parsed[8].kind(), "callback");
-        assert!(matches!(parsed[9], MessagePart::Unknown(_)));
-        assert!(matches!(parsed[10], MessagePart::Unknown(_)));
-        assert_eq!(serde_json::to_value(&parsed).unwrap(), parts);
     }
 
     #[test]
@@ -940,7 +729,10 @@ mod tests {
         .unwrap();
         assert_eq!(m.id, "42");
         assert_eq!(m.channel_id.as_deref(), Some("7"));
-        assert_eq!(m.message_type, MessageType::Normal);
+        assert_eq!(m.message_type, None);
+        assert_eq!(m.effective_type(), MessageType::Normal);
+        assert!(!m.is_private_note());
+        assert!(m.is_status_notice());
         assert_eq!(m.actor_type, ActorType::Agent);
         assert_eq!(m.message_parts.len(), 2);
     }

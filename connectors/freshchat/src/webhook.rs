@@ -4,9 +4,15 @@
 //! signature in `X-Freshchat-Signature`. The public key shown in the admin UI is SPKI DER in an
 //! `RSA PUBLIC KEY` armour and is often pasted on one line; [`WebhookKey::parse`] accepts every form
 //! (either armour, SPKI or PKCS#1 content, any whitespace, bare base64) and rejects a bad key at
-//! start-up with a [`KeyError`]. Verification failures are a [`SignatureError`]. [`parse_event`] fails
-//! only when the body is not a JSON object and never panics; shapes it does not know become
+//! start-up with a [`KeyError`]. Verification failures are a [`SignatureError`]. [`parse_event`] reads
+//! every payload generation (2018 legacy, 2021, 2022) and never panics; it refuses, with a named
+//! [`ParseError`], a body that is not JSON, not an object, or a marketplace *product event* (a
+//! different format that is never a webhook body). Shapes it does not know become
 //! [`WebhookEvent::Unknown`].
+//!
+//! The wire formats of events live here too: [`WebhookEvent::time_ms`] (the event's own time),
+//! [`WebhookEvent::dedupe_key`], [`WebhookEvent::to_body`], and [`message_create_event`], which
+//! turns a message read from the API (catching up) into the event its webhook would have been.
 
 use std::fmt;
 use std::sync::Arc;
@@ -14,7 +20,7 @@ use std::sync::Arc;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{UnparsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use base64::Engine as _;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::types::{lenient, ActorType, ConversationStatus, Message};
 
@@ -71,7 +77,7 @@ pub enum SignatureError {
     Mismatch,
 }
 
-/// A body that is not a JSON object.
+/// A body that is not a Freshchat webhook (the daemon answers 400).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
     /// Not JSON at all.
@@ -80,6 +86,21 @@ pub enum ParseError {
     /// JSON but not an object.
     #[error("the webhook body is not a JSON object")]
     NotObject,
+    /// A Freshworks marketplace product event (`onMessageCreate`, ...): another format, sent to
+    /// marketplace apps, never to a conversation webhook URL.
+    #[error("the body is a Freshworks marketplace product event, not a conversation webhook; point Freshchat's conversation webhook (Admin > Webhooks) at this URL instead")]
+    ProductEvent,
+}
+
+impl ParseError {
+    /// A short name for logs and metrics: `invalid_json`, `not_an_object` or `product_event`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::NotJson(_) => "invalid_json",
+            Self::NotObject => "not_an_object",
+            Self::ProductEvent => "product_event",
+        }
+    }
 }
 
 /// A parsed RSA public key for webhook verification. Cheap to clone.
@@ -196,6 +217,9 @@ pub struct ConversationRef {
 }
 
 /// A webhook event.
+// Most events are messages, so boxing the large variant would cost an allocation per event for
+// nothing; callers match on it by reference.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum WebhookEvent {
     /// `message_create`.
@@ -249,6 +273,28 @@ pub enum WebhookEvent {
     },
 }
 
+/// The `message_create` event a webhook would have delivered for `message`, a message read from the
+/// API (catching up after missed webhooks): the actor is the message's author and the event time its
+/// `created_time`. Its [`WebhookEvent::dedupe_key`] equals the webhook's, so a late webhook for the
+/// same message is a duplicate; [`WebhookEvent::to_body`] gives the body to queue.
+pub fn message_create_event(message: &Message) -> WebhookEvent {
+    WebhookEvent::MessageCreate {
+        actor: Actor {
+            actor_type: message.actor_type.clone(),
+            actor_id: message.actor_id.clone().filter(|s| !s.is_empty()),
+        },
+        action_time: message.created_time.clone(),
+        message: message.clone(),
+    }
+}
+
+/// Milliseconds since the Unix epoch of an ISO-8601 / RFC 3339 time (`2022-11-22T10:55:23.126Z`).
+pub fn iso_time_ms(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
 impl WebhookEvent {
     /// The action name (`""` when an unknown event had none).
     pub fn action(&self) -> &str {
@@ -259,6 +305,101 @@ impl WebhookEvent {
             Self::ConversationReopen { .. } => ACTION_CONVERSATION_REOPEN,
             Self::Unknown { action, .. } => action.as_deref().unwrap_or(""),
         }
+    }
+
+    /// The event's own time in Unix milliseconds: the message's `created_time`, else the envelope's
+    /// `action_time`; `None` when neither is a readable time (the caller decides what to use then).
+    pub fn time_ms(&self) -> Option<i64> {
+        let (created, action) = match self {
+            Self::MessageCreate {
+                message,
+                action_time,
+                ..
+            } => (message.created_time.as_deref(), action_time.as_deref()),
+            Self::ConversationAssignment { action_time, .. }
+            | Self::ConversationResolution { action_time, .. }
+            | Self::ConversationReopen { action_time, .. } => (None, action_time.as_deref()),
+            Self::Unknown { raw, .. } => (None, raw.get("action_time").and_then(Value::as_str)),
+        };
+        created
+            .and_then(iso_time_ms)
+            .or_else(|| action.and_then(iso_time_ms))
+    }
+
+    /// The webhook body of this event: [`parse_event`] reads it back as the same event. For typed
+    /// events it holds what the event keeps (not every field of the original delivery); for
+    /// [`WebhookEvent::Unknown`] it is the body as received.
+    pub fn to_body(&self) -> Vec<u8> {
+        let envelope = |actor: &Actor, action_time: &Option<String>, key: &str, data: Value| {
+            let mut a = Map::new();
+            a.insert("actor_type".into(), Value::from(actor.actor_type.as_str()));
+            if let Some(id) = &actor.actor_id {
+                a.insert("actor_id".into(), Value::from(id.as_str()));
+            }
+            let mut o = Map::new();
+            o.insert("actor".into(), Value::Object(a));
+            o.insert("action".into(), Value::from(self.action()));
+            if let Some(t) = action_time {
+                o.insert("action_time".into(), Value::from(t.as_str()));
+            }
+            let mut d = Map::new();
+            d.insert(key.to_owned(), data);
+            o.insert("data".into(), Value::Object(d));
+            Value::Object(o)
+        };
+        let value = match self {
+            Self::MessageCreate {
+                actor,
+                action_time,
+                message,
+            } => envelope(
+                actor,
+                action_time,
+                "message",
+                serde_json::to_value(message).unwrap_or(Value::Null),
+            ),
+            Self::ConversationAssignment {
+                actor,
+                action_time,
+                conversation,
+                to_agent_id,
+                to_group_id,
+            } => envelope(
+                actor,
+                action_time,
+                "assignment",
+                serde_json::json!({
+                    "to_agent_id": to_agent_id.as_deref().unwrap_or(""),
+                    "to_group_id": to_group_id.as_deref().unwrap_or(""),
+                    "conversation": conversation_json(conversation),
+                }),
+            ),
+            Self::ConversationResolution {
+                actor,
+                action_time,
+                conversation,
+                user_id,
+            } => {
+                let mut r = Map::new();
+                r.insert("conversation".into(), conversation_json(conversation));
+                if let Some(u) = user_id {
+                    r.insert("user".into(), serde_json::json!({ "id": u }));
+                }
+                envelope(actor, action_time, "resolve", Value::Object(r))
+            }
+            Self::ConversationReopen {
+                actor,
+                action_time,
+                conversation,
+            } => envelope(
+                actor,
+                action_time,
+                "reopen",
+                serde_json::json!({ "conversation": conversation_json(conversation) }),
+            ),
+            Self::Unknown { raw, .. } => raw.clone(),
+        };
+        serde_json::to_vec(&value).unwrap_or_default()
     }
 
     /// The conversation this event is about, when known.
@@ -319,16 +460,40 @@ impl WebhookEvent {
     }
 }
 
-/// Parses a (verified) webhook body. Fails only when it is not a JSON object; never panics.
+/// Parses a (verified) webhook body. Fails when it is not a JSON object or is a marketplace product
+/// event; never panics.
 pub fn parse_event(raw_body: &[u8]) -> Result<WebhookEvent, ParseError> {
     let raw: Value =
         serde_json::from_slice(raw_body).map_err(|e| ParseError::NotJson(e.to_string()))?;
     if !raw.is_object() {
         return Err(ParseError::NotObject);
     }
+    if is_product_event(&raw) {
+        return Err(ParseError::ProductEvent);
+    }
     let action = raw.get("action").and_then(Value::as_str).map(str::to_owned);
     let parsed = action.as_deref().and_then(|a| typed_event(a, &raw));
     Ok(parsed.unwrap_or(WebhookEvent::Unknown { action, raw }))
+}
+
+/// Marketplace product events have no `action`; their actor says `type` (not `actor_type`), they name
+/// the event in `event`, carry `associations`, or wrap a conversation with `messages[]`.
+fn is_product_event(raw: &Value) -> bool {
+    if raw.get("action").is_some() {
+        return false;
+    }
+    let data = raw.get("data");
+    let actor_typed = |a: Option<&Value>| {
+        a.is_some_and(|a| a.get("type").is_some() && a.get("actor_type").is_none())
+    };
+    raw.get("event").and_then(Value::as_str).is_some()
+        || actor_typed(raw.get("actor"))
+        || actor_typed(data.and_then(|d| d.get("actor")))
+        || raw.get("associations").is_some()
+        || data.and_then(|d| d.get("associations")).is_some()
+        || raw
+            .pointer("/message/messages")
+            .is_some_and(Value::is_array)
 }
 
 fn typed_event(action: &str, raw: &Value) -> Option<WebhookEvent> {
@@ -391,6 +556,24 @@ fn typed_event(action: &str, raw: &Value) -> Option<WebhookEvent> {
 fn non_empty(v: Option<&Value>) -> Option<String> {
     v.and_then(lenient::value_to_string)
         .filter(|s| !s.trim().is_empty())
+}
+
+fn conversation_json(c: &ConversationRef) -> Value {
+    let mut o = Map::new();
+    o.insert(
+        "conversation_id".into(),
+        Value::from(c.conversation_id.as_str()),
+    );
+    if let Some(s) = &c.status {
+        o.insert("status".into(), Value::from(s.as_str()));
+    }
+    if let Some(ch) = &c.channel_id {
+        o.insert("channel_id".into(), Value::from(ch.as_str()));
+    }
+    if let Some(u) = &c.user_id {
+        o.insert("user_id".into(), Value::from(u.as_str()));
+    }
+    Value::Object(o)
 }
 
 fn conversation_ref(v: &Value) -> Option<ConversationRef> {
@@ -592,6 +775,54 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn times_bodies_and_history_events() {
+        let e = parse_event(KAT_BODY.as_bytes()).unwrap();
+        // created_time wins over action_time.
+        assert_eq!(e.time_ms(), iso_time_ms("2019-06-21T17:43:20.866Z"));
+        assert_eq!(
+            iso_time_ms("2019-06-21T17:43:20.866Z"),
+            Some(1_561_139_000_866)
+        );
+        assert_eq!(parse_event(&e.to_body()).unwrap(), e);
+        let WebhookEvent::MessageCreate { message, .. } = &e else {
+            panic!("not a message")
+        };
+        let rebuilt = message_create_event(message);
+        assert_eq!(rebuilt.dedupe_key(), e.dedupe_key());
+        assert_eq!(rebuilt.time_ms(), e.time_ms());
+        assert_eq!(parse_event(&rebuilt.to_body()).unwrap(), rebuilt);
+        let body =
+            br#"{"action":"conversation_resolution","action_time":"2022-04-01T06:16:34.207Z",
+            "data":{"resolve":{"conversation":{"conversation_id":"c1"},"user":{"id":"u"}}}}"#;
+        let e = parse_event(body).unwrap();
+        assert_eq!(e.time_ms(), iso_time_ms("2022-04-01T06:16:34.207Z"));
+        assert_eq!(parse_event(&e.to_body()).unwrap(), e);
+        let e = parse_event(br#"{"action":"x","action_time":"soon"}"#).unwrap();
+        assert_eq!(e.time_ms(), None);
+    }
+
+    #[test]
+    fn product_events_are_refused() {
+        for body in [
+            r#"{"actor":{"type":"agent","id":"a"},"message":{"messages":[]},"associations":{}}"#,
+            r#"{"account_id":"1","event":"onMessageCreate","data":{"actor":{"type":"user"}},"timestamp":1}"#,
+            r#"{"data":{"conversation":{},"associations":{}}}"#,
+        ] {
+            assert_eq!(
+                parse_event(body.as_bytes()).unwrap_err(),
+                ParseError::ProductEvent,
+                "{body}"
+            );
+        }
+        // A webhook always names its action; an object without one stays an unknown event.
+        assert!(matches!(
+            parse_event(br#"{"data":{}}"#).unwrap(),
+            WebhookEvent::Unknown { .. }
+        ));
+        assert_eq!(ParseError::ProductEvent.reason(), "product_event");
+    }
+
     mod props {
         use super::super::*;
         use proptest::prelude::*;
@@ -601,9 +832,9 @@ mod tests {
                 Just(Value::Null),
                 any::<bool>().prop_map(Value::Bool),
                 any::<i64>().prop_map(Value::from),
-                any::<f64>().prop_map(
-                    |f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
-                ),
+                // Binary fractions: printed and read back exactly, so a round trip compares equal.
+                any::<i32>().prop_map(|i| serde_json::Number::from_f64(f64::from(i) / 8.0)
+                    .map_or(Value::Null, Value::Number)),
                 prop_oneof![
                     Just("message_create".to_owned()),
                     Just("conversation_assignment".to_owned()),
@@ -654,7 +885,13 @@ mod tests {
             fn never_panics_on_json(v in arb_json()) {
                 let bytes = serde_json::to_vec(&v).unwrap_or_default();
                 match parse_event(&bytes) {
-                    Ok(e) => { let _ = (e.action(), e.conversation_id(), e.dedupe_key()); prop_assert!(v.is_object()); }
+                    Ok(e) => {
+                        let _ = (e.action(), e.conversation_id(), e.dedupe_key(), e.time_ms());
+                        prop_assert!(v.is_object());
+                        // What an event writes back reads as the same event.
+                        prop_assert_eq!(parse_event(&e.to_body()), Ok(e));
+                    }
+                    Err(ParseError::ProductEvent) => prop_assert!(v.get("action").is_none()),
                     Err(_) => prop_assert!(!v.is_object()),
                 }
             }
