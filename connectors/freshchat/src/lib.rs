@@ -9,8 +9,9 @@
 //!   object key, with an `Unknown` fallback).
 //! - [`error`]: [`FreshchatError`], classified so callers know what is worth retrying.
 //! - [`webhook`]: RSA signature verification over the raw body and typed webhook events.
-//! - `sim` (feature `sim`): the simulator, an axum server started on a given listener, which also plays
-//!   the agents' side and delivers signed webhooks.
+//! - `sim` (feature `sim`): the simulator, an independent model of Freshchat (it shares nothing with
+//!   the client): an axum server started on a given listener, with an anonymous CDN beside it, which
+//!   also plays the agents' side and delivers signed webhooks.
 //!
 //! The crate knows Freshchat and nothing else.
 
@@ -24,7 +25,10 @@ pub mod webhook;
 pub use client::{ClientConfig, Downloaded, FreshchatClient};
 pub use error::FreshchatError;
 #[cfg(feature = "sim")]
-pub use sim::{DeliveryRecord, FreshchatSim, SimConfig, SimError, WebhookMode};
+pub use sim::{
+    AgentMessage, DeliveryRecord, Fault, FaultStats, FileLinks, FreshchatSim, RandomFaults,
+    SimConfig, SimError, WebhookMode, WebhookShape,
+};
 pub use types::*;
 pub use webhook::{
     parse_event, Actor, ConversationRef, KeyError, ParseError, SignatureError, WebhookEvent,

@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use secrecy::SecretString;
+use zfsync_freshchat::sim::parts;
 use zfsync_freshchat::*;
 
 struct Received {
@@ -84,6 +85,15 @@ async fn spawn_app(cfg: SimConfig) -> App {
         recv_base,
         recv,
     }
+}
+
+/// A simulator message read with the client's reader.
+fn msg(v: serde_json::Value) -> Message {
+    serde_json::from_value(v).unwrap()
+}
+
+fn id_of(v: &serde_json::Value) -> String {
+    v["id"].as_str().unwrap().to_owned()
 }
 
 fn client_for(base: &str, key: &str) -> FreshchatClient {
@@ -400,7 +410,8 @@ async fn message_listing_follows_the_cursor_newest_first() {
         app.sim
             .messages(&c.conversation_id)
             .first()
-            .map(|m| m.message_parts.clone()),
+            .cloned()
+            .map(|m| msg(m).message_parts),
         Some(vec![MessagePart::text("m0")])
     );
     // A cursor pointing at another host is refused before any request.
@@ -670,7 +681,7 @@ async fn webhooks_for_api_posts_and_agents() {
     app.sim.assign(&cid, &agent).await.unwrap();
     let reply = app
         .sim
-        .agent_sends(&cid, &agent, vec![MessagePart::text("chào bạn")])
+        .agent_sends(&cid, &agent, vec![parts::text("chào bạn")])
         .await
         .unwrap();
     app.sim.agent_note(&cid, &agent, "internal").await.unwrap();
@@ -690,7 +701,7 @@ async fn webhooks_for_api_posts_and_agents() {
     ));
     assert!(matches!(
         app.sim
-            .agent_sends("nope", &agent, vec![MessagePart::text("x")])
+            .agent_sends("nope", &agent, vec![parts::text("x")])
             .await,
         Err(SimError::NotFound(_))
     ));
@@ -716,7 +727,7 @@ async fn webhooks_for_api_posts_and_agents() {
     match &events[2].0 {
         WebhookEvent::MessageCreate { actor, message, .. } => {
             assert_eq!(actor.actor_type, ActorType::Agent);
-            assert_eq!(message.id, reply.id);
+            assert_eq!(message.id, id_of(&reply));
             assert_eq!(message.user_id.as_deref(), Some(u.id.as_str()));
         }
         other => panic!("{other:?}"),
@@ -764,14 +775,14 @@ async fn webhook_retries_duplicates_and_reordering() {
         .agent_sends(
             &c.conversation_id,
             &app.sim.default_agent_id(),
-            vec![MessagePart::text("twice")],
+            vec![parts::text("twice")],
         )
         .await
         .unwrap();
     assert!(app.sim.wait_deliveries_idle(Duration::from_secs(5)).await);
     let ev = received_events(&app.recv, &key);
     assert_eq!(ev.len(), 2);
-    assert!(ev.iter().all(|(e, _)| e.dedupe_key() == m.id));
+    assert!(ev.iter().all(|(e, _)| e.dedupe_key() == id_of(&m)));
 
     // Reorder.
     app.recv.got.lock().unwrap().clear();
@@ -781,7 +792,7 @@ async fn webhook_retries_duplicates_and_reordering() {
         .agent_sends(
             &c.conversation_id,
             &app.sim.default_agent_id(),
-            vec![MessagePart::text("first")],
+            vec![parts::text("first")],
         )
         .await
         .unwrap();
@@ -790,7 +801,7 @@ async fn webhook_retries_duplicates_and_reordering() {
         .agent_sends(
             &c.conversation_id,
             &app.sim.default_agent_id(),
-            vec![MessagePart::text("second")],
+            vec![parts::text("second")],
         )
         .await
         .unwrap();
@@ -799,7 +810,7 @@ async fn webhook_retries_duplicates_and_reordering() {
         .iter()
         .map(|(e, _)| e.dedupe_key())
         .collect();
-    assert_eq!(keys, [b.id, a.id]);
+    assert_eq!(keys, [id_of(&b), id_of(&a)]);
 
     // Retries give up after the configured delays.
     app.recv.got.lock().unwrap().clear();
@@ -862,11 +873,17 @@ async fn control_routes() {
             .unwrap();
         assert!(r.status().is_success(), "{op}: {}", r.status());
     }
-    let msgs = app.sim.messages(cid);
+    let msgs: Vec<Message> = app.sim.messages(cid).into_iter().map(msg).collect();
     assert!(
         matches!(&msgs[1].message_parts[0], MessagePart::Text { content } if content.chars().count() == 2500)
     );
-    assert_eq!(msgs.len(), 4);
+    // Four messages, then the system notices of the resolution and the reopening.
+    assert_eq!(msgs.len(), 6);
+    assert!(msgs[..4].iter().all(|m| m.meta_data.is_none()));
+    assert_eq!(
+        msgs[4].meta_data,
+        Some(serde_json::json!({"isResolved": true}))
+    );
     assert_eq!(
         app.client.get_conversation(cid).await.unwrap().status,
         Some(ConversationStatus::Reopened)
@@ -1066,7 +1083,7 @@ async fn webhooks_keep_each_conversation_in_order_under_a_slow_receiver() {
         let (sim, agent) = (app.sim.clone(), agent.clone());
         tasks.push(tokio::spawn(async move {
             for i in 0..5 {
-                sim.agent_sends(&cid, &agent, vec![MessagePart::text(format!("r{i}"))])
+                sim.agent_sends(&cid, &agent, vec![parts::text(format!("r{i}"))])
                     .await
                     .unwrap();
             }
@@ -1077,7 +1094,7 @@ async fn webhooks_keep_each_conversation_in_order_under_a_slow_receiver() {
     }
     assert!(app.sim.wait_deliveries_idle(Duration::from_secs(10)).await);
     for cid in &convs {
-        let want: Vec<String> = app.sim.messages(cid).into_iter().map(|m| m.id).collect();
+        let want: Vec<String> = app.sim.messages(cid).iter().map(id_of).collect();
         assert_eq!(want.len(), 6);
         let got: Vec<String> = r.hits_of(cid).into_iter().map(|h| h.key).collect();
         assert_eq!(got, want, "conversation {cid}");
@@ -1109,7 +1126,7 @@ async fn webhooks_of_different_conversations_are_delivered_in_parallel() {
     let start = Instant::now();
     for cid in &convs {
         app.sim
-            .agent_sends(cid, &agent, vec![MessagePart::text("đang kiểm tra")])
+            .agent_sends(cid, &agent, vec![parts::text("đang kiểm tra")])
             .await
             .unwrap();
     }
@@ -1135,7 +1152,7 @@ async fn parallel_deliveries_are_bounded() {
     let start = Instant::now();
     for cid in &convs {
         app.sim
-            .agent_sends(cid, &agent, vec![MessagePart::text("x")])
+            .agent_sends(cid, &agent, vec![parts::text("x")])
             .await
             .unwrap();
     }
@@ -1166,10 +1183,12 @@ async fn a_failing_delivery_holds_back_only_its_own_conversation() {
             text.to_owned(),
         );
         async move {
-            sim.agent_sends(&cid, &agent, vec![MessagePart::text(text)])
+            sim.agent_sends(&cid, &agent, vec![parts::text(text)])
                 .await
+                .unwrap()["id"]
+                .as_str()
                 .unwrap()
-                .id
+                .to_owned()
         }
     };
 
@@ -1247,10 +1266,10 @@ async fn reorder_swaps_within_a_conversation_and_releases_a_lone_webhook() {
     for (cid, text) in [(a, "a1"), (b, "b1"), (a, "a2")] {
         let m = app
             .sim
-            .agent_sends(cid, &agent, vec![MessagePart::text(text)])
+            .agent_sends(cid, &agent, vec![parts::text(text)])
             .await
             .unwrap();
-        ids.push(m.id);
+        ids.push(id_of(&m));
     }
     assert!(app.sim.wait_deliveries_idle(Duration::from_secs(5)).await);
     let keys = |cid: &str| -> Vec<String> { r.hits_of(cid).into_iter().map(|h| h.key).collect() };
