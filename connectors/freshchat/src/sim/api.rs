@@ -429,6 +429,13 @@ fn read_message(
         _ => return Err(ApiErr::invalid("message_parts must be a non-empty array")),
     };
     parts.iter().try_for_each(|p| check_part(p, &known))?;
+    let unreachable_image = parts
+        .iter()
+        .filter_map(|p| p.pointer("/image/url").and_then(Value::as_str))
+        .any(|u| st.own_url_is_empty(u));
+    if unreachable_image {
+        return Err(ApiErr::invalid("IMAGE_EMPTY_CONTENT"));
+    }
     let reply_parts = match o.get("reply_parts") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(r)) => {

@@ -611,6 +611,18 @@ impl SimState {
         (token, url)
     }
 
+    /// Whether `url` points at this simulator's own hosting and names nothing stored there (an
+    /// image Freshchat cannot fetch: `IMAGE_EMPTY_CONTENT`).
+    pub(crate) fn own_url_is_empty(&self, url: &str) -> bool {
+        let cdn = format!("{}/", self.cdn_base);
+        let api = format!("{}/v2/files/", self.api_base);
+        let rest = url.strip_prefix(&cdn).or_else(|| url.strip_prefix(&api));
+        rest.is_some_and(|r| {
+            let token = r.split('/').next().unwrap_or_default();
+            !self.uploads.contains_key(token)
+        })
+    }
+
     /// The URL an uploaded file hash is served at.
     pub(crate) fn url_of_hash(&self, hash: &str) -> Option<String> {
         let (token, host) = self.by_hash.get(hash)?;
