@@ -9,4 +9,5 @@ mod common;
 mod corpus;
 mod faults;
 mod independence;
+mod uploads;
 mod webhooks;
