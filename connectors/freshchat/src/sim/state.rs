@@ -114,7 +114,6 @@ pub(crate) struct ConvRec {
     pub(crate) interaction_id: String,
     /// Oldest first; `created_ms` strictly increases.
     pub(crate) messages: Vec<MsgRec>,
-    pub(crate) by_message_id: HashMap<String, usize>,
 }
 
 /// Where an uploaded or attached file is served.
@@ -386,7 +385,6 @@ impl SimState {
                 updated_time: now,
                 interaction_id: format!("{internal}-{ms}"),
                 messages: Vec::new(),
-                by_message_id: HashMap::new(),
             },
         );
         self.conv_order.push(id.clone());
@@ -427,9 +425,8 @@ impl SimState {
             meta: m.meta,
         };
         c.updated_time = now;
-        c.by_message_id.insert(rec.id.clone(), c.messages.len());
         c.messages.push(rec);
-        let c = &self.convs[&conv_id];
+        let c = self.conv(&conv_id)?;
         let ch = self.channel(&c.channel_id);
         let Some(rec) = c.messages.last() else {
             return Err(ApiErr::invalid("message vanished"));
@@ -484,7 +481,7 @@ impl SimState {
     /// Resolves a conversation: status, system message, `conversation_resolution`.
     pub(crate) fn resolve(&mut self, conv_id: &str, actor: &Actor) -> Result<(), ApiErr> {
         let conv_id = self.conv_id(conv_id)?;
-        if self.convs[&conv_id].status == "resolved" {
+        if self.conv(&conv_id)?.status == "resolved" {
             return Ok(());
         }
         let (_, now) = self.now();
@@ -498,7 +495,7 @@ impl SimState {
             &format!("Conversation was resolved by {name}."),
             json!({"isResolved": true}),
         );
-        let body = shapes::resolution(self, &self.convs[&conv_id], actor, &now, self.knobs.shape);
+        let body = shapes::resolution(self, self.conv(&conv_id)?, actor, &now, self.knobs.shape);
         let key = format!("{}:{conv_id}:{now}", super::wire::ACTION_RESOLUTION);
         self.outbox
             .queue(&conv_id, super::wire::ACTION_RESOLUTION, key, &body);
@@ -514,7 +511,7 @@ impl SimState {
         status: &str,
     ) -> Result<(), ApiErr> {
         let conv_id = self.conv_id(conv_id)?;
-        if self.convs[&conv_id].status != "resolved" {
+        if self.conv(&conv_id)?.status != "resolved" {
             return Err(ApiErr::invalid(
                 "only a resolved conversation can be reopened",
             ));
@@ -524,7 +521,7 @@ impl SimState {
         c.status = status.to_owned();
         c.updated_time = now.clone();
         c.interaction_id = format!("{}-{ms}", c.internal);
-        let body = shapes::reopen(self, &self.convs[&conv_id], actor, &now, self.knobs.shape);
+        let body = shapes::reopen(self, self.conv(&conv_id)?, actor, &now, self.knobs.shape);
         let key = format!("{}:{conv_id}:{now}", super::wire::ACTION_REOPEN);
         self.outbox
             .queue(&conv_id, super::wire::ACTION_REOPEN, key, &body);
@@ -578,7 +575,7 @@ impl SimState {
             };
         }
         c.updated_time = now.clone();
-        let c = &self.convs[&conv_id];
+        let c = self.conv(&conv_id)?;
         let body = shapes::assignment(self, c, actor, (&from.0, &from.1), &now, self.knobs.shape);
         let key = format!("{}:{conv_id}:{now}", super::wire::ACTION_ASSIGNMENT);
         self.outbox
