@@ -224,13 +224,23 @@ fn injected(inner: &Inner, code: u16) -> Response {
     resp
 }
 
-/// `Authorization: Bearer <the key>`, exactly.
+/// `Authorization: Bearer <the key>` (the scheme name in any case, as HTTP allows).
 fn authorized(inner: &Inner, req: &Request) -> bool {
-    req.headers()
+    let Some(v) = req
+        .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| !t.is_empty() && t == inner.cfg.api_key)
+    else {
+        return false;
+    };
+    match (v.get(..7), v.get(7..)) {
+        (Some(scheme), Some(token)) => {
+            scheme.eq_ignore_ascii_case("bearer ")
+                && !token.is_empty()
+                && token == inner.cfg.api_key
+        }
+        _ => false,
+    }
 }
 
 impl FreshchatSim {

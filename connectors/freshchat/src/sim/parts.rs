@@ -2,7 +2,7 @@
 //! simulated API applies to parts it is given.
 //!
 //! A part is an object with exactly one key naming its kind (reference §5.3). The builders return
-//! `serde_json::Value` in the wire form; nothing here knows the client's types. [`check_part`] refuses
+//! `serde_json::Value` in the wire form; nothing here knows the client's types. `check_part` refuses
 //! what Freshchat refuses with a 400 `INVALID_VALUE` naming the problem: more or fewer than one key,
 //! an unknown kind, a missing field, an image without a usable `url` (`IMAGE_EMPTY_CONTENT`, as
 //! captured from production), a file with neither a `url` nor the hash of an upload.

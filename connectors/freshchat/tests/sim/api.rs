@@ -30,6 +30,14 @@ async fn bearer_auth_and_error_bodies() {
             .await;
         assert_eq!((a.status, &a.body), (401, &unauth), "{auth}");
     }
+    let a = env
+        .send(
+            env.http
+                .get(env.url("/v2/channels"))
+                .header("authorization", format!("bearer {}", env.sim.api_key())),
+        )
+        .await;
+    assert_eq!(a.status, 200, "the scheme name is case-insensitive");
     let a = env.get("/v2/nothing/here").await;
     assert_eq!(a.status, 404);
     assert_eq!(a.body["code"], 404);
