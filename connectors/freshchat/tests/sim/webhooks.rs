@@ -451,3 +451,85 @@ async fn retries_count_up_and_modes_duplicate_or_reorder() {
         .unwrap();
     assert!(env.settled().await.is_empty());
 }
+
+#[tokio::test]
+async fn control_routes_drive_agents_and_bots() {
+    let env = start(SimConfig::default()).await;
+    let uid = env.user(8).await;
+    let cid = id(&env.conversation(&uid, "hi").await["conversation_id"]);
+    let post = |path: String, body: Value| {
+        let req = env.http.post(env.url(&path)).json(&body);
+        async move { req.send().await.unwrap() }
+    };
+    let r = post(
+        format!("/sim/conversations/{cid}/reply"),
+        json!({"text": "Chọn", "quick_replies": ["Có", "Không"],
+               "file": {"name": "a.pdf", "data_base64": "JVBERg==", "without_url": true}}),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let m: Value = r.json().await.unwrap();
+    assert_eq!(m["actor_type"], "agent");
+    assert!(m["message_parts"][1]["file"]["url"].is_string());
+    let r = post(
+        format!("/sim/conversations/{cid}/bot"),
+        json!({"text": "VIP", "note": true}),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let r = post(format!("/sim/conversations/{cid}/note"), json!({})).await;
+    assert_eq!(r.status(), 400);
+    let r = post(format!("/sim/conversations/{cid}/reply"), json!({})).await;
+    assert_eq!(r.status(), 400);
+    let r = post("/sim/conversations/nope/reply".into(), json!({"text": "x"})).await;
+    assert_eq!(r.status(), 404);
+    let r = post(format!("/sim/conversations/{cid}/close"), json!({})).await;
+    assert_eq!(r.status(), 404);
+    let r = post(format!("/sim/conversations/{cid}/resolve"), json!({})).await;
+    let conv: Value = r.json().await.unwrap();
+    assert_eq!(conv["status"], "resolved");
+    let bodies = env.settled().await;
+    let hook = &bodies[1]["data"]["message"];
+    assert!(hook["message_parts"][1]["file"].get("url").is_none());
+    assert_eq!(
+        hook["reply_parts"][0]["collection"]["sub_parts"][0]["quick_reply_button"]["label"],
+        "Có"
+    );
+    assert_eq!(bodies[2]["data"]["message"]["botsPrivateNote"], true);
+    let state: Value = env
+        .http
+        .get(env.url("/sim/state"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["users"][0]["id"], uid.as_str());
+    assert_eq!(state["conversations"][0]["status"], "resolved");
+    assert_eq!(state["deliveries"], 4);
+    let d: Value = env
+        .http
+        .get(env.url("/sim/deliveries"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d.as_array().unwrap().len(), 4);
+    let msgs: Value = env
+        .http
+        .get(env.url(&format!("/sim/conversations/{cid}/messages")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        msgs.as_array().unwrap().len(),
+        4,
+        "three messages and the resolution notice"
+    );
+}
