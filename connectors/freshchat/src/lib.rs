@@ -12,8 +12,9 @@
 //! - [`error`]: [`FreshchatError`], classified so callers know what is worth retrying.
 //! - [`webhook`]: RSA signature verification over the raw body, typed webhook events and their wire
 //!   formats (event time, dedupe key, the event of a message read from the API).
-//! - `sim` (feature `sim`): the simulator, an axum server started on a given listener, which also plays
-//!   the agents' side and delivers signed webhooks.
+//! - `sim` (feature `sim`): the simulator, an independent model of Freshchat (it shares nothing with
+//!   the client): an axum server started on a given listener, with an anonymous CDN beside it, which
+//!   also plays the agents' side and delivers signed webhooks.
 //!
 //! The crate knows Freshchat and nothing else.
 
@@ -31,7 +32,10 @@ pub use client::{
 };
 pub use error::FreshchatError;
 #[cfg(feature = "sim")]
-pub use sim::{DeliveryRecord, FreshchatSim, SimConfig, SimError, WebhookMode};
+pub use sim::{
+    AgentMessage, DeliveryRecord, Fault, FaultStats, FileLinks, FreshchatSim, RandomFaults,
+    SimConfig, SimError, WebhookMode, WebhookShape,
+};
 pub use types::*;
 pub use webhook::{
     iso_time_ms, message_create_event, parse_event, Actor, ConversationRef, KeyError, ParseError,
