@@ -57,7 +57,8 @@ async fn exchange(req: reqwest::RequestBuilder, max_body: u64) -> Result<(Head, 
     let header = |name: reqwest::header::HeaderName| {
         resp.headers()
             .get(name)
-            .and_then(|v| v.to_str().ok())
+            // Some servers send raw UTF-8 (a file name) where HTTP wants ASCII: read it as text.
+            .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
             .map(str::to_owned)
     };
     let head = Head {

@@ -10,7 +10,7 @@
 //! # Layout
 //! - [`signature`]: `mac=` computation and constant-time verification.
 //! - [`event`]: the event types, their user, time ([`ZaloEvent::time_ms`]) and dedupe key.
-//! - [`attachment`]: `message.attachments[]`.
+//! - [`attachment`]: the `message.attachments` entries.
 //! - [`history`]: [`event_from_history`], a history item as the webhook it stands for.
 //! - `parse`: JSON → event.
 
