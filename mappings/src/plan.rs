@@ -151,6 +151,20 @@ pub enum Step {
         msg_ids: Vec<String>,
         seen: bool,
     },
+    // Zalo user-management events (zalo_in).
+    /// The user's Zalo profile changed (`update_user_info`): read it again and update the name and
+    /// avatar of their Freshchat user. Only for a contact zfsync already knows; a profile change never
+    /// creates a contact.
+    RefreshContact { zalo_user_id: String },
+    /// The user withdrew consent on Zalo (`user_withdraw`, a data-subject request). First `note` is
+    /// posted as a private note in the user's current Freshchat conversation, when zfsync knows one
+    /// (nothing is created for it); then everything zfsync holds about the user is deleted: the contact
+    /// row, message previews and pairings, hosted files, and the user's pending events.
+    ForgetUser {
+        zalo_user_id: String,
+        /// The private note for agents (rule `zalo_events.withdraw_note`).
+        note: String,
+    },
 }
 
 impl Step {
@@ -169,6 +183,8 @@ impl Step {
             Step::SendToZalo { .. } => "send_zalo",
             Step::RecordFollow { .. } => "record_follow",
             Step::RecordReceipt { .. } => "record_receipt",
+            Step::RefreshContact { .. } => "refresh_contact",
+            Step::ForgetUser { .. } => "forget_user",
         }
     }
 
