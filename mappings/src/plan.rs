@@ -155,12 +155,16 @@ pub enum Step {
     /// The user's Zalo profile changed (`update_user_info`): read it again and update the name and
     /// avatar of their Freshchat user. Only for a contact zfsync already knows; a profile change never
     /// creates a contact.
-    RefreshContact { zalo_user_id: String },
+    RefreshContact {
+        /// The user whose profile changed.
+        zalo_user_id: String,
+    },
     /// The user withdrew consent on Zalo (`user_withdraw`, a data-subject request). First `note` is
     /// posted as a private note in the user's current Freshchat conversation, when zfsync knows one
     /// (nothing is created for it); then everything zfsync holds about the user is deleted: the contact
     /// row, message previews and pairings, hosted files, and the user's pending events.
     ForgetUser {
+        /// The user to forget.
         zalo_user_id: String,
         /// The private note for agents (rule `zalo_events.withdraw_note`).
         note: String,

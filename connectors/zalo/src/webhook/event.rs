@@ -1,5 +1,5 @@
 //! The typed Zalo webhook events and what every event can tell: its name, the user it concerns, its
-//! own time and the key that is equal for redeliveries. Building them is [`super::parse`]'s job; here
+//! own time and the key that is equal for redeliveries. Building them is the `parse` module's job; here
 //! nothing can fail.
 
 use serde::{Deserialize, Serialize};

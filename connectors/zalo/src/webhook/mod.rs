@@ -1,6 +1,6 @@
 //! Zalo webhooks: signature, typed events, and history items as events.
 //!
-//! Raw bytes → [`verify`] (`X-ZEvent-Signature`, see [`signature`]) → [`parse_webhook`] →
+//! Raw bytes → [`verify`] (`X-ZEvent-Signature`, see [`mod@signature`]) → [`parse_webhook`] →
 //! [`ZaloEvent`]. Parsing refuses only with a named reason ([`ParseError`]): a body that is not JSON
 //! (the daemon answers 400), JSON that is not an object, or another product's payload (Zalo Bot
 //! Platform). Everything else becomes a typed event, [`ZaloEvent::Unknown`] at worst; ZNS receipts,
@@ -8,7 +8,7 @@
 //! OA delivery receipts. Nothing here panics (property-tested).
 //!
 //! # Layout
-//! - [`signature`]: `mac=` computation and constant-time verification.
+//! - [`mod@signature`]: `mac=` computation and constant-time verification.
 //! - [`event`]: the event types, their user, time ([`ZaloEvent::time_ms`]) and dedupe key.
 //! - [`attachment`]: the `message.attachments` entries.
 //! - [`history`]: [`event_from_history`], a history item as the webhook it stands for.
