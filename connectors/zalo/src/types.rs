@@ -566,6 +566,9 @@ mod tests {
             OaInfo::from_json(&json!({"oaid": "9", "name": "n", "num_follower": "12"})).unwrap();
         assert_eq!(o.oa_id, "9");
         assert_eq!(o.num_follower, Some(12));
+        let o = OaInfo::from_json(&json!({"oa_id": 4462152339089565647_u64, "name": "n"})).unwrap();
+        assert_eq!(o.oa_id, "4462152339089565647");
+        assert!(OaInfo::from_json(&json!({"name": "n"})).is_none());
         let h = HistoryMessage::from_json(&json!({"src": 1, "time": 5, "type": "text", "message": "m", "message_id": "x", "from_id": 1, "to_id": "2"})).unwrap();
         assert!(h.from_user);
         assert_eq!(h.from_id, "1");
@@ -594,6 +597,23 @@ mod tests {
             (Some("Huế"), Some("1 Lê Lợi"))
         );
         assert_eq!(SharedInfo::from_json(&json!({"phone": ""})), None);
+    }
+
+    #[test]
+    fn message_quota_reads_numbers_and_strings() {
+        let q = MessageQuota::from_json(&json!({"last_interaction": "1690184100000",
+            "cs_reply": {"remain": 6, "total": "8"}}))
+        .unwrap();
+        assert_eq!(q.last_interaction_ms, Some(1_690_184_100_000));
+        assert_eq!(
+            q.cs_reply,
+            Some(Allowance {
+                remain: Some(6),
+                total: Some(8)
+            })
+        );
+        assert_eq!(q.promotion, None);
+        assert!(MessageQuota::from_json(&json!([])).is_none());
     }
 
     #[test]
