@@ -111,11 +111,13 @@ fn plan_message(m: &Message, k: &FreshchatKnowledge, rules: &Rules) -> Plan {
     let mut steps: Vec<Step> = r
         .sends
         .into_iter()
-        .map(|message| Step::SendToZalo(SendToZalo {
-            zalo_user_id: user.clone(),
-            freshchat_message_id: Some(m.id.clone()),
-            message,
-        }))
+        .map(|message| {
+            Step::SendToZalo(SendToZalo {
+                zalo_user_id: user.clone(),
+                freshchat_message_id: Some(m.id.clone()),
+                message,
+            })
+        })
         .collect();
     if !r.undelivered.is_empty() {
         let note = fill(

@@ -25,8 +25,8 @@ pub mod zalo_in;
 
 pub use freshchat_in::{plan_freshchat, FreshchatKnowledge};
 pub use plan::{
-    EnsureContact, MediaKind, OutPart, Plan, PostToFreshchat, RecordFollow, RecordReceipt,
-    SendToZalo, Step, Visibility, ZaloSend,
+    Attachment, EnsureContact, ForgetUser, MediaKind, OutPart, Plan, PostToFreshchat, RecordFollow,
+    RecordReceipt, RefreshContact, SendToZalo, Step, Visibility, ZaloSend,
 };
 pub use rules::{Rules, RulesError};
 pub use zalo_in::{plan_zalo, ZaloKnowledge};

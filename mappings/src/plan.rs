@@ -227,6 +227,27 @@ pub struct RecordReceipt {
     pub seen: bool,
 }
 
+/// The user's Zalo profile changed (`update_user_info`): read it again and update the name and
+/// avatar of their Freshchat user. Only for a contact zfsync already knows; a profile change never
+/// creates a contact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefreshContact {
+    /// The user whose profile changed.
+    pub zalo_user_id: String,
+}
+
+/// The user withdrew consent on Zalo (`user_withdraw`, a data-subject request). First `note` is
+/// posted as a private note in the user's current Freshchat conversation, when zfsync knows one
+/// (nothing is created for it); then everything zfsync holds about the user is deleted: the contact
+/// row, message previews and pairings, hosted files, and the user's pending events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForgetUser {
+    /// The user to forget.
+    pub zalo_user_id: String,
+    /// The private note for agents (rule `zalo_events.withdraw_note`).
+    pub note: String,
+}
+
 /// One effect of a plan; each kind is its own struct, so the daemon runs and reconciles each
 /// kind in its own code.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -241,6 +262,10 @@ pub enum Step {
     RecordFollow(RecordFollow),
     /// See [`RecordReceipt`].
     RecordReceipt(RecordReceipt),
+    /// See [`RefreshContact`].
+    RefreshContact(RefreshContact),
+    /// See [`ForgetUser`].
+    ForgetUser(ForgetUser),
 }
 
 impl Step {
@@ -255,6 +280,8 @@ impl Step {
             Step::SendToZalo(_) => "send_zalo",
             Step::RecordFollow(_) => "record_follow",
             Step::RecordReceipt(_) => "record_receipt",
+            Step::RefreshContact(_) => "refresh_contact",
+            Step::ForgetUser(_) => "forget_user",
         }
     }
 

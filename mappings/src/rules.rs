@@ -22,6 +22,10 @@ pub struct Rules {
     pub freshchat_to_zalo: FreshchatToZalo,
     /// Private notes explaining Zalo error codes; key "default" for the rest.
     pub zalo_errors: BTreeMap<String, String>,
+    /// Wording for Zalo events other than customer messages. Added in a later release: defaulted
+    /// from the built-in rules so that older customer copies still load.
+    #[serde(default = "default_zalo_events")]
+    pub zalo_events: ZaloEvents,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -241,6 +245,35 @@ impl FreshchatToZalo {
     }
 }
 
+/// Wording for Zalo events other than customer messages (table `[zalo_events]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ZaloEvents {
+    /// `user_withdraw`: the private note posted before zfsync forgets the user.
+    pub withdraw_note: String,
+    /// An item of a list the OA sent from Zalo (`oa_send_list`), with `{title}`.
+    pub list_item: String,
+    /// The same with a link, with `{title}` and `{url}`.
+    pub list_item_with_url: String,
+    /// A template message the OA sent from Zalo (`oa_send_template`), with `{text}`.
+    pub template: String,
+    /// The same with its link, with `{text}` and `{url}`.
+    pub template_with_url: String,
+}
+
+/// The `[zalo_events]` table of the built-in rules, for customer copies that predate it.
+fn default_zalo_events() -> ZaloEvents {
+    #[derive(Deserialize)]
+    struct Only {
+        zalo_events: ZaloEvents,
+    }
+    // The embedded file is checked by a unit test; parsing it cannot fail at run time.
+    match toml::from_str::<Only>(DEFAULT_RULES) {
+        Ok(only) => only.zalo_events,
+        Err(e) => panic!("built-in default.toml has no valid [zalo_events]: {e}"),
+    }
+}
+
 fn default_reply_quote() -> String {
     "↪ “{quoted}”".into()
 }
@@ -403,6 +436,21 @@ mod tests {
                 .freshchat_to_zalo
                 .text(CustomerText::ResolveNotice)
         );
+    }
+
+    #[test]
+    fn zalo_events_default_for_older_copies() {
+        let rules = Rules::default();
+        assert!(rules.zalo_events.withdraw_note.contains("Freshchat"));
+        let start = DEFAULT_RULES
+            .find("[zalo_events]")
+            .expect("default.toml has [zalo_events]");
+        let older = &DEFAULT_RULES[..start];
+        let loaded = Rules::from_toml(older).expect("rules without [zalo_events] load");
+        assert_eq!(loaded.zalo_events, rules.zalo_events);
+        let bad = DEFAULT_RULES.replace("[zalo_events]\n", "[zalo_events]\nwithdraw_nte = \"x\"\n");
+        let err = Rules::from_toml(&bad).expect_err("unknown key").to_string();
+        assert!(err.contains("withdraw_nte"), "{err}");
     }
 
     #[test]

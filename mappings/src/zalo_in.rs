@@ -7,12 +7,18 @@
 //! - zfsync's own sends coming back as `oa_send_*` are ignored; while a send is in flight and its id
 //!   unknown, an `oa_send_*` without `admin_id` is deferred (it may be that echo).
 //! - Reactions become private notes; receipts and follow/unfollow are recorded, never posted.
+//! - A list or template the OA sent from Zalo's tools (`oa_send_list`, `oa_send_template`) becomes a
+//!   note with its readable content.
+//! - `update_user_info` refreshes the contact's name and avatar; `user_withdraw` forgets the user
+//!   after a private note that tells agents what to delete in Freshchat.
+//! - ZNS receipts, tag and widget events, anonymous users and unknown events are ignored with a
+//!   named reason.
 
 use zfsync_zalo::{Attachment, UserMessage, UserMessageKind, ZaloEvent};
 
 use crate::plan::{
-    EnsureContact, MediaKind, OutPart, Plan, PostToFreshchat, RecordFollow, RecordReceipt, Step,
-    Visibility,
+    EnsureContact, ForgetUser, MediaKind, OutPart, Plan, PostToFreshchat, RecordFollow,
+    RecordReceipt, RefreshContact, Step, Visibility,
 };
 use crate::rules::Rules;
 use crate::template::fill;
@@ -79,7 +85,7 @@ pub fn plan_zalo(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan {
                 None if k.own_send_in_flight => return Plan::defer(),
                 None => fill(
                     &rules.zalo_to_freshchat.other_app_note,
-                    &[("text", &describe(m.text.as_deref(), &m.attachments))],
+                    &[("text", &describe(m.text.as_deref(), &m.attachments, rules))],
                 ),
             };
             note_plan(&m.user_id, &m.msg_id, &k.oa_id, note, rules)
@@ -139,13 +145,61 @@ pub fn plan_zalo(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan {
         ZaloEvent::UserSubmitInfo { .. } => {
             Plan::ignore("shared personal details are not synced (Zalo privacy policy)")
         }
-        ZaloEvent::Anonymous { event_name, .. } => {
-            Plan::ignore(format!("anonymous users are not synced ({event_name})"))
+        ZaloEvent::Anonymous(a) => {
+            Plan::ignore(format!("anonymous users are not synced ({})", a.event_name))
         }
+        ZaloEvent::UpdateUserInfo { .. }
+        | ZaloEvent::UserWithdraw { .. }
+        | ZaloEvent::Tag(_)
+        | ZaloEvent::Widget(_)
+        | ZaloEvent::ZnsReceipt(_) => plan_management(event, k, rules),
         ZaloEvent::Unknown { event_name, .. } => Plan::ignore(format!(
             "no rule for Zalo event {}",
             event_name.as_deref().unwrap_or("without a name")
         )),
+    }
+}
+
+/// User-management events, ZNS receipts, tag and widget events.
+fn plan_management(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan {
+    let name = event.event_name();
+    match event {
+        ZaloEvent::UpdateUserInfo { oa_id, user_id, .. } => {
+            if !same_oa(oa_id, &k.oa_id) {
+                return Plan::ignore(format!("profile change for another OA ({oa_id})"));
+            }
+            if user_id.is_empty() {
+                return Plan::ignore(
+                    "update_user_info without an OA user id (the app is not linked to the OA)",
+                );
+            }
+            Plan::steps(vec![Step::RefreshContact(RefreshContact {
+                zalo_user_id: user_id.clone(),
+            })])
+        }
+        ZaloEvent::UserWithdraw { oa_id, user_id, .. } => {
+            if !same_oa(oa_id, &k.oa_id) {
+                return Plan::ignore(format!("consent withdrawn for another OA ({oa_id})"));
+            }
+            if user_id.is_empty() {
+                // zfsync keys everything by the OA-scoped user id, so it holds nothing for this one.
+                return Plan::ignore(
+                    "user_withdraw without an OA user id (the app is not linked to an OA): zfsync holds nothing under app-scoped ids",
+                );
+            }
+            Plan::steps(vec![Step::ForgetUser(ForgetUser {
+                zalo_user_id: user_id.clone(),
+                note: rules.zalo_events.withdraw_note.clone(),
+            })])
+        }
+        ZaloEvent::Tag(_) => Plan::ignore(format!("Zalo tag changes stay in Zalo ({name})")),
+        ZaloEvent::Widget(_) => {
+            Plan::ignore(format!("Zalo chat-widget events are not synced ({name})"))
+        }
+        ZaloEvent::ZnsReceipt(_) => Plan::ignore(
+            "ZNS delivery receipt: a Zalo Notification Service template sent to a phone number (another product), not an OA chat message",
+        ),
+        _ => Plan::ignore(format!("no rule for Zalo event {name}")),
     }
 }
 
@@ -273,12 +327,16 @@ fn attachment_part(a: &Attachment, rules: &Rules) -> Option<OutPart> {
         Attachment::File {
             url, name, size, ..
         } => media(MediaKind::File, url, name.as_deref(), *size, rules),
+        Attachment::Link { url, .. } if url.is_empty() => {
+            return readable_item(a, rules).map(OutPart::Text)
+        }
         Attachment::Link { url, title, .. } => {
             OutPart::Text(match title.as_deref().filter(|t| !t.is_empty()) {
                 Some(title) => fill(&r.link_with_title, &[("url", url), ("title", title)]),
                 None => fill(&r.link, &[("url", url)]),
             })
         }
+        Attachment::Template { .. } => return readable_item(a, rules).map(OutPart::Text),
         Attachment::Location {
             latitude,
             longitude,
@@ -293,8 +351,8 @@ fn attachment_part(a: &Attachment, rules: &Rules) -> Option<OutPart> {
 fn staff_note(text: Option<&str>, attachments: &[Attachment], rules: &Rules) -> String {
     let r = &rules.zalo_to_freshchat;
     let mut lines = Vec::new();
-    if let Some(t) = text.filter(|t| !t.is_empty()) {
-        lines.push(fill(&r.staff_note, &[("text", t)]));
+    if let Some(t) = readable(text, attachments, rules) {
+        lines.push(fill(&r.staff_note, &[("text", &t)]));
     }
     for a in attachments {
         if let Some((kind, url)) = attachment_url(a) {
@@ -307,25 +365,69 @@ fn staff_note(text: Option<&str>, attachments: &[Attachment], rules: &Rules) -> 
     lines.join("\n")
 }
 
+/// The text of an OA message as a person reads it: its text, then the items of a list and the text
+/// of a template (their links included). None when there is none of these.
+fn readable(text: Option<&str>, attachments: &[Attachment], rules: &Rules) -> Option<String> {
+    let mut lines: Vec<String> = text
+        .filter(|t| !t.trim().is_empty())
+        .map(str::to_string)
+        .into_iter()
+        .collect();
+    lines.extend(attachments.iter().filter_map(|a| readable_item(a, rules)));
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+/// A list item (a link inside an OA message) or a template, as text.
+fn readable_item(a: &Attachment, rules: &Rules) -> Option<String> {
+    let r = &rules.zalo_events;
+    let nonempty = |s: &Option<String>| s.clone().filter(|x| !x.trim().is_empty());
+    match a {
+        Attachment::Link {
+            url,
+            title,
+            description,
+            ..
+        } => {
+            let label = nonempty(title).or_else(|| nonempty(description));
+            Some(match (label, url.is_empty()) {
+                (Some(t), true) => fill(&r.list_item, &[("title", &t)]),
+                (Some(t), false) => fill(&r.list_item_with_url, &[("title", &t), ("url", url)]),
+                (None, false) => fill(&r.list_item, &[("title", url)]),
+                (None, true) => return None,
+            })
+        }
+        Attachment::Template {
+            zinstant_id,
+            text,
+            link_url,
+            ..
+        } => {
+            let t = nonempty(text).unwrap_or_else(|| zinstant_id.clone());
+            Some(match link_url {
+                Some(u) => fill(&r.template_with_url, &[("text", &t), ("url", u)]),
+                None => fill(&r.template, &[("text", &t)]),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Media of an OA message: everything with a URL except list items and templates (those are text).
 fn attachment_url(a: &Attachment) -> Option<(&'static str, &str)> {
     match a {
+        Attachment::Link { .. } | Attachment::Template { .. } => None,
         Attachment::Image { url, .. } => Some(("image", url)),
         Attachment::Gif { url, .. } => Some(("GIF", url)),
         Attachment::Sticker { url: Some(url), .. } => Some(("sticker", url)),
         Attachment::Audio { url } => Some(("voice message", url)),
         Attachment::Video { url, .. } => Some(("video", url)),
         Attachment::File { url, .. } => Some(("file", url)),
-        Attachment::Link { url, .. } => Some(("link", url)),
         _ => None,
     }
 }
 
-fn describe(text: Option<&str>, attachments: &[Attachment]) -> String {
-    let mut out: Vec<String> = text
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
-        .into_iter()
-        .collect();
+fn describe(text: Option<&str>, attachments: &[Attachment], rules: &Rules) -> String {
+    let mut out: Vec<String> = readable(text, attachments, rules).into_iter().collect();
     out.extend(
         attachments
             .iter()

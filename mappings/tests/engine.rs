@@ -113,7 +113,8 @@ fn a_reply_shows_what_it_quotes() {
         ..k()
     };
     let plan = plan_zalo(&ev, &known, &Rules::default());
-    let Step::PostToFreshchat(zfsync_mappings::PostToFreshchat { parts, .. }) = &plan.steps[1] else {
+    let Step::PostToFreshchat(zfsync_mappings::PostToFreshchat { parts, .. }) = &plan.steps[1]
+    else {
         panic!()
     };
     assert_eq!(
@@ -122,7 +123,8 @@ fn a_reply_shows_what_it_quotes() {
     );
     // Unknown quoted message: the text alone.
     let plan = plan_zalo(&ev, &k(), &Rules::default());
-    let Step::PostToFreshchat(zfsync_mappings::PostToFreshchat { parts, .. }) = &plan.steps[1] else {
+    let Step::PostToFreshchat(zfsync_mappings::PostToFreshchat { parts, .. }) = &plan.steps[1]
+    else {
         panic!()
     };
     assert_eq!(parts, &vec![OutPart::Text("đúng rồi".into())]);
@@ -148,7 +150,8 @@ fn image_with_caption_becomes_text_then_media() {
         &k(),
         &Rules::default(),
     );
-    let Step::PostToFreshchat(zfsync_mappings::PostToFreshchat { parts, .. }) = &plan.steps[1] else {
+    let Step::PostToFreshchat(zfsync_mappings::PostToFreshchat { parts, .. }) = &plan.steps[1]
+    else {
         panic!()
     };
     assert_eq!(parts[0], OutPart::Text("lỗi".into()));

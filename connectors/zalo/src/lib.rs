@@ -2,16 +2,17 @@
 //! (feature `sim`) an in-process simulator of the platform.
 //!
 //! # Layout
-//! - [`client`]: [`ZaloClient`]: OAuth v4 token calls, CS messages, uploads, user/OA info, history,
-//!   media download.
-//! - [`oauth`]: PKCE pairs, random state, token pairs.
+//! - [`client`]: [`ZaloClient`]: OAuth v4 token calls, CS messages (with the [`SendQuota`] that paid
+//!   for them), uploads, user/OA info, history, message quota, media download; one send path that
+//!   reports every call to an optional [`CallObserver`].
+//! - [`oauth`]: PKCE pairs, random state (system CSPRNG only), token pairs.
 //! - [`types`]: outbound messages and the data the API returns.
 //! - [`error`]: [`ZaloError`] and its [`ErrorClass`].
-//! - [`webhook`]: `X-ZEvent-Signature` verification and [`ZaloEvent`] parsing.
+//! - [`webhook`]: `X-ZEvent-Signature` verification, [`ZaloEvent`] parsing, history items as events.
 //! - `sim` (feature `sim`): `ZaloSim`, an axum server that behaves like Zalo and plays the users.
 //!
 //! Every fallible call returns [`ZaloError`]; Zalo's application errors arrive with HTTP 200 and are
-//! detected from the body.
+//! detected from the body. Webhook parsing refuses only with a named [`ParseError`].
 
 pub mod client;
 pub mod error;
@@ -21,13 +22,18 @@ pub mod sim;
 pub mod types;
 pub mod webhook;
 
-pub use client::{ClientConfig, Downloaded, ZaloClient};
+pub use client::{CallObserver, CallOutcome, ClientConfig, Downloaded, Op, ZaloClient};
 pub use error::{ErrorClass, ZaloError};
-pub use oauth::{random_state, Pkce, TokenPair};
-pub use types::{HistoryMessage, MediaSource, OaInfo, OutboundMessage, SentMessage, UserProfile};
+pub use oauth::{random_state, Pkce, RandomError, TokenPair};
+pub use types::{
+    Allowance, HistoryMessage, MediaSource, MessageQuota, OaInfo, OutboundMessage, PromotionQuota,
+    SendQuota, SentMessage, SharedInfo, UserProfile,
+};
 pub use webhook::{
-    parse_event, signature, verify, Attachment, OaMessage, ParseError, SignatureError, UserMessage,
-    UserMessageKind, ZaloEvent, SIGNATURE_HEADER,
+    event_from_history, parse_event, parse_webhook, signature, verify, AnonymousMessage,
+    Attachment, HistoryEvent, OaMessage, ParseError, Product, SignatureError, SubmittedInfo,
+    TagEvent, TagEventKind, UserMessage, UserMessageKind, WidgetEvent, WidgetEventKind, ZaloEvent,
+    ZnsReceipt, SIGNATURE_HEADER,
 };
 
 #[cfg(feature = "sim")]

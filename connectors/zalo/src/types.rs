@@ -115,8 +115,180 @@ pub struct SentMessage {
     pub message_id: String,
     /// The recipient.
     pub user_id: String,
-    /// Epoch milliseconds as a string, when given.
+    /// Epoch milliseconds as a string, when given (some answers omit it).
     pub sent_time: Option<String>,
+    /// Which allowance paid for the message; [`SendQuota::Billed`] when Zalo sent no `quota`.
+    pub quota: SendQuota,
+}
+
+/// The `quota` of a CS send: which allowance paid for the message (reference §2.1). `remain` and
+/// `total` arrive as strings and are read as numbers; Zalo stops sending them for `reply` after
+/// 2026-03-01, hence `Option`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SendQuota {
+    /// No `quota` object: the message was billed (sent between 48 h and 7 days after the user's last
+    /// interaction, or past every allowance).
+    Billed,
+    /// `reply`: free within 48 h of the user's last interaction.
+    Reply {
+        /// Messages left in the window.
+        remain: Option<u64>,
+        /// Size of the window's allowance.
+        total: Option<u64>,
+    },
+    /// `welcome_msg`: a follower who never interacted.
+    WelcomeMsg {
+        /// Messages left.
+        remain: Option<u64>,
+        /// Allowance.
+        total: Option<u64>,
+    },
+    /// `sub_quota`: the OA package's allowance.
+    SubQuota {
+        /// Messages left.
+        remain: Option<u64>,
+        /// Allowance.
+        total: Option<u64>,
+        /// `dd/MM/yyyy`, as Zalo gives it.
+        expired_date: Option<String>,
+    },
+    /// `purchase_quota`: a purchased package.
+    PurchaseQuota {
+        /// `OA` or `App`.
+        owner_type: Option<String>,
+        /// The owner's id.
+        owner_id: Option<String>,
+    },
+    /// `reward_quota`: a reward package.
+    RewardQuota {
+        /// `OA` or `App`.
+        owner_type: Option<String>,
+        /// The owner's id.
+        owner_id: Option<String>,
+    },
+    /// A `quota_type` this crate does not know, kept as sent.
+    Other {
+        /// The `quota_type` (empty when missing).
+        quota_type: String,
+        /// The whole `quota` value.
+        raw: Value,
+    },
+}
+
+impl SendQuota {
+    /// Reads `data.quota` of a send response; absent or `null` is [`SendQuota::Billed`].
+    pub fn from_json(quota: Option<&Value>) -> SendQuota {
+        let q = match quota {
+            None | Some(Value::Null) => return SendQuota::Billed,
+            Some(q) => q,
+        };
+        let n = |k: &str| u64_of(q.get(k));
+        let s = |k: &str| str_of(q.get(k)).filter(|s| !s.is_empty());
+        let quota_type = s("quota_type").unwrap_or_default();
+        match quota_type.as_str() {
+            "reply" => SendQuota::Reply {
+                remain: n("remain"),
+                total: n("total"),
+            },
+            "welcome_msg" => SendQuota::WelcomeMsg {
+                remain: n("remain"),
+                total: n("total"),
+            },
+            "sub_quota" => SendQuota::SubQuota {
+                remain: n("remain"),
+                total: n("total"),
+                expired_date: s("expired_date"),
+            },
+            "purchase_quota" => SendQuota::PurchaseQuota {
+                owner_type: s("owner_type"),
+                owner_id: s("owner_id"),
+            },
+            "reward_quota" => SendQuota::RewardQuota {
+                owner_type: s("owner_type"),
+                owner_id: s("owner_id"),
+            },
+            _ => SendQuota::Other {
+                quota_type,
+                raw: q.clone(),
+            },
+        }
+    }
+
+    /// True when no allowance paid for the message.
+    pub fn is_billed(&self) -> bool {
+        matches!(self, SendQuota::Billed)
+    }
+
+    /// Zalo's `quota_type` (`reply`, `sub_quota`, ...; `billed` when there was none).
+    pub fn kind(&self) -> &str {
+        match self {
+            SendQuota::Billed => "billed",
+            SendQuota::Reply { .. } => "reply",
+            SendQuota::WelcomeMsg { .. } => "welcome_msg",
+            SendQuota::SubQuota { .. } => "sub_quota",
+            SendQuota::PurchaseQuota { .. } => "purchase_quota",
+            SendQuota::RewardQuota { .. } => "reward_quota",
+            SendQuota::Other { quota_type, .. } => quota_type,
+        }
+    }
+}
+
+/// What `POST /v3.0/oa/quota/message {"user_id"}` says about messaging one user (reference §4.6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageQuota {
+    /// The user's last interaction, epoch milliseconds (a string on the wire).
+    pub last_interaction_ms: Option<i64>,
+    /// The free CS reply allowance (`cs_reply`; numbers on the wire, unlike the send response).
+    pub cs_reply: Option<Allowance>,
+    /// The promotion allowance, when given.
+    pub promotion: Option<PromotionQuota>,
+}
+
+/// Messages left out of an allowance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allowance {
+    /// Messages left.
+    pub remain: Option<u64>,
+    /// Size of the allowance.
+    pub total: Option<u64>,
+}
+
+/// The `promotion` part of [`MessageQuota`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionQuota {
+    /// Left today.
+    pub daily_remain: Option<u64>,
+    /// Per day.
+    pub daily_total: Option<u64>,
+    /// Left this month.
+    pub monthly_remain: Option<u64>,
+    /// Per month.
+    pub monthly_total: Option<u64>,
+}
+
+impl MessageQuota {
+    pub(crate) fn from_json(d: &Value) -> Option<MessageQuota> {
+        if !d.is_object() {
+            return None;
+        }
+        let allowance = |v: &Value| Allowance {
+            remain: u64_of(v.get("remain")),
+            total: u64_of(v.get("total")),
+        };
+        Some(MessageQuota {
+            last_interaction_ms: i64_of(d.get("last_interaction")),
+            cs_reply: d.get("cs_reply").filter(|v| v.is_object()).map(allowance),
+            promotion: d
+                .get("promotion")
+                .filter(|v| v.is_object())
+                .map(|p| PromotionQuota {
+                    daily_remain: u64_of(p.get("daily_remain")),
+                    daily_total: u64_of(p.get("daily_total")),
+                    monthly_remain: u64_of(p.get("monthly_remain")),
+                    monthly_total: u64_of(p.get("monthly_total")),
+                }),
+        })
+    }
 }
 
 /// A user's profile from `/v3.0/oa/user/detail`.
@@ -124,6 +296,8 @@ pub struct SentMessage {
 pub struct UserProfile {
     /// OA-scoped user id.
     pub user_id: String,
+    /// App-scoped id of the same user, when given.
+    pub user_id_by_app: Option<String>,
     /// Name shown in Zalo.
     pub display_name: String,
     /// `avatars["240"]`, else `avatar`.
@@ -132,12 +306,57 @@ pub struct UserProfile {
     pub is_follower: Option<bool>,
     /// `dd/MM/yyyy`, as Zalo gives it.
     pub last_interaction_date: Option<String>,
+    /// Zalo flags minors (under 18) as sensitive.
+    pub is_sensitive: Option<bool>,
+    /// What the user shared through a request-info template (`shared_info`), when any.
+    pub shared_info: Option<SharedInfo>,
+}
+
+/// Details a user chose to share with the OA. Every field is text, also where Zalo sends a number
+/// (the phone).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedInfo {
+    /// Name given.
+    pub name: Option<String>,
+    /// Phone, e.g. `84385953xxx` (a JSON number in some answers).
+    pub phone: Option<String>,
+    /// Street address.
+    pub address: Option<String>,
+    /// Ward.
+    pub ward: Option<String>,
+    /// District.
+    pub district: Option<String>,
+    /// City or province.
+    pub city: Option<String>,
+    /// Date of birth, `dd/MM/yyyy`.
+    pub dob: Option<String>,
+}
+
+impl SharedInfo {
+    /// Reads both the flat shape (`address`, `city`, `district`, `ward`) and the newer one
+    /// (`user_dob`, `full_address{user_city, user_ward, user_address}`). None when nothing is set.
+    pub fn from_json(v: &Value) -> Option<SharedInfo> {
+        if !v.is_object() {
+            return None;
+        }
+        let s = |p: &str| str_of(v.pointer(p)).filter(|x| !x.trim().is_empty());
+        let info = SharedInfo {
+            name: s("/name"),
+            phone: s("/phone"),
+            address: s("/address").or_else(|| s("/full_address/user_address")),
+            ward: s("/ward").or_else(|| s("/full_address/user_ward")),
+            district: s("/district").or_else(|| s("/full_address/user_district")),
+            city: s("/city").or_else(|| s("/full_address/user_city")),
+            dob: s("/user_dob").or_else(|| s("/dob")),
+        };
+        (info != SharedInfo::default()).then_some(info)
+    }
 }
 
 /// The OA's identity from `/v2.0/oa/getoa`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OaInfo {
-    /// From `oa_id` or `oaid`.
+    /// From `oa_id` or `oaid` (the documentation uses both).
     pub oa_id: String,
     /// OA name.
     pub name: String,
@@ -149,25 +368,36 @@ pub struct OaInfo {
     pub num_follower: Option<u64>,
 }
 
-/// One message of `/v2.0/oa/listrecentchat` or `/v2.0/oa/conversation`.
+/// One message of `/v2.0/oa/listrecentchat` or `/v2.0/oa/conversation`; turn it into the event its
+/// webhook would have been with [`crate::webhook::event_from_history`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryMessage {
     /// Zalo message id.
     pub message_id: String,
-    /// `src == 1`: the user sent it; otherwise the OA did.
+    /// `src == 1`: the user sent it; otherwise (`src == 0`) the OA did.
     pub from_user: bool,
-    /// Epoch milliseconds.
+    /// Epoch milliseconds (`time`, a number on the wire).
     pub time_ms: i64,
-    /// `type`: text, photo, sticker, link, ...
+    /// `type`: text, photo, GIF, sticker, voice, video, file, link, links, location, ...
     pub kind: String,
-    /// `message`, for text.
+    /// `message`, for text (and captions).
     pub text: Option<String>,
-    /// `url`, for media.
+    /// `url`, for media and links.
     pub url: Option<String>,
+    /// `thumb`, for media and links.
+    pub thumbnail: Option<String>,
+    /// `description`, for links.
+    pub description: Option<String>,
+    /// `location` as (latitude, longitude), when Zalo gave coordinates.
+    pub coordinates: Option<(String, String)>,
     /// Sender id.
     pub from_id: String,
     /// Recipient id.
     pub to_id: String,
+    /// `from_display_name`, when given.
+    pub from_display_name: Option<String>,
+    /// `from_avatar`, when given.
+    pub from_avatar: Option<String>,
 }
 
 /// Reads a field as a string, accepting numbers and booleans.
@@ -189,6 +419,11 @@ pub(crate) fn i64_of(v: Option<&Value>) -> Option<i64> {
     }
 }
 
+/// Reads a field as a non-negative integer, accepting numeric strings.
+pub(crate) fn u64_of(v: Option<&Value>) -> Option<u64> {
+    i64_of(v).and_then(|n| u64::try_from(n).ok())
+}
+
 /// Reads a field as a bool, accepting "true"/"false" and 0/1.
 pub(crate) fn bool_of(v: Option<&Value>) -> Option<bool> {
     match v? {
@@ -205,15 +440,19 @@ pub(crate) fn bool_of(v: Option<&Value>) -> Option<bool> {
 
 impl UserProfile {
     pub(crate) fn from_json(d: &Value) -> Option<UserProfile> {
+        let nonempty = |k: &str| str_of(d.get(k)).filter(|s| !s.is_empty());
         let avatar = str_of(d.pointer("/avatars/240"))
             .filter(|s| !s.is_empty())
-            .or_else(|| str_of(d.get("avatar")).filter(|s| !s.is_empty()));
+            .or_else(|| nonempty("avatar"));
         Some(UserProfile {
-            user_id: str_of(d.get("user_id"))?,
+            user_id: nonempty("user_id")?,
+            user_id_by_app: nonempty("user_id_by_app"),
             display_name: str_of(d.get("display_name")).unwrap_or_default(),
             avatar,
             is_follower: bool_of(d.get("user_is_follower")),
-            last_interaction_date: str_of(d.get("user_last_interaction_date")),
+            last_interaction_date: nonempty("user_last_interaction_date"),
+            is_sensitive: bool_of(d.get("is_sensitive")),
+            shared_info: d.get("shared_info").and_then(SharedInfo::from_json),
         })
     }
 }
@@ -221,28 +460,52 @@ impl UserProfile {
 impl OaInfo {
     pub(crate) fn from_json(d: &Value) -> Option<OaInfo> {
         Some(OaInfo {
-            oa_id: str_of(d.get("oa_id")).or_else(|| str_of(d.get("oaid")))?,
+            oa_id: str_of(d.get("oa_id"))
+                .or_else(|| str_of(d.get("oaid")))
+                .filter(|s| !s.is_empty())?,
             name: str_of(d.get("name")).unwrap_or_default(),
             avatar: str_of(d.get("avatar")).filter(|s| !s.is_empty()),
             is_verified: bool_of(d.get("is_verified")),
-            num_follower: i64_of(d.get("num_follower")).and_then(|n| u64::try_from(n).ok()),
+            num_follower: u64_of(d.get("num_follower")),
         })
     }
 }
 
 impl HistoryMessage {
+    /// Reads one history item; None without a `message_id`.
     pub(crate) fn from_json(d: &Value) -> Option<HistoryMessage> {
+        let nonempty = |k: &str| str_of(d.get(k)).filter(|s| !s.is_empty());
         Some(HistoryMessage {
-            message_id: str_of(d.get("message_id"))?,
+            message_id: nonempty("message_id")?,
             from_user: i64_of(d.get("src")) == Some(1),
             time_ms: i64_of(d.get("time")).unwrap_or_default(),
             kind: str_of(d.get("type")).unwrap_or_default(),
             text: str_of(d.get("message")),
-            url: str_of(d.get("url")),
+            url: nonempty("url"),
+            thumbnail: nonempty("thumb").or_else(|| nonempty("thumbnail")),
+            description: nonempty("description"),
+            coordinates: d.get("location").and_then(coordinates),
             from_id: str_of(d.get("from_id")).unwrap_or_default(),
             to_id: str_of(d.get("to_id")).unwrap_or_default(),
+            from_display_name: nonempty("from_display_name"),
+            from_avatar: nonempty("from_avatar"),
         })
     }
+}
+
+/// (latitude, longitude) from `{latitude, longitude}` (optionally under `coordinates`), or from a
+/// string holding that JSON.
+fn coordinates(v: &Value) -> Option<(String, String)> {
+    if let Value::String(s) = v {
+        return serde_json::from_str::<Value>(s)
+            .ok()
+            .filter(Value::is_object)
+            .and_then(|inner| coordinates(&inner));
+    }
+    let c = v.get("coordinates").unwrap_or(v);
+    let lat = str_of(c.get("latitude")).filter(|s| !s.is_empty())?;
+    let lon = str_of(c.get("longitude")).filter(|s| !s.is_empty())?;
+    Some((lat, lon))
 }
 
 #[cfg(test)]
@@ -303,8 +566,93 @@ mod tests {
             OaInfo::from_json(&json!({"oaid": "9", "name": "n", "num_follower": "12"})).unwrap();
         assert_eq!(o.oa_id, "9");
         assert_eq!(o.num_follower, Some(12));
+        let o = OaInfo::from_json(&json!({"oa_id": 4462152339089565647_u64, "name": "n"})).unwrap();
+        assert_eq!(o.oa_id, "4462152339089565647");
+        assert!(OaInfo::from_json(&json!({"name": "n"})).is_none());
         let h = HistoryMessage::from_json(&json!({"src": 1, "time": 5, "type": "text", "message": "m", "message_id": "x", "from_id": 1, "to_id": "2"})).unwrap();
         assert!(h.from_user);
         assert_eq!(h.from_id, "1");
+        let h = HistoryMessage::from_json(
+            &json!({"src": 0, "time": 5, "type": "location", "message_id": "x",
+            "location": "{\"latitude\":\"10.7\",\"longitude\":106.6}"}),
+        )
+        .unwrap();
+        assert!(!h.from_user);
+        assert_eq!(h.coordinates, Some(("10.7".into(), "106.6".into())));
+        assert!(HistoryMessage::from_json(&json!({"src": 1, "message_id": ""})).is_none());
+    }
+
+    #[test]
+    fn shared_info_reads_numbers_and_both_shapes() {
+        let p = UserProfile::from_json(&json!({"user_id": "1", "shared_info": {"phone": 84868602410_u64, "name": "A", "user_dob": "25/12/1999"}})).unwrap();
+        let info = p.shared_info.unwrap();
+        assert_eq!(info.phone.as_deref(), Some("84868602410"));
+        assert_eq!(info.dob.as_deref(), Some("25/12/1999"));
+        let info = SharedInfo::from_json(
+            &json!({"full_address": {"user_city": "Huế", "user_address": "1 Lê Lợi"}}),
+        )
+        .unwrap();
+        assert_eq!(
+            (info.city.as_deref(), info.address.as_deref()),
+            (Some("Huế"), Some("1 Lê Lợi"))
+        );
+        assert_eq!(SharedInfo::from_json(&json!({"phone": ""})), None);
+    }
+
+    #[test]
+    fn message_quota_reads_numbers_and_strings() {
+        let q = MessageQuota::from_json(&json!({"last_interaction": "1690184100000",
+            "cs_reply": {"remain": 6, "total": "8"}}))
+        .unwrap();
+        assert_eq!(q.last_interaction_ms, Some(1_690_184_100_000));
+        assert_eq!(
+            q.cs_reply,
+            Some(Allowance {
+                remain: Some(6),
+                total: Some(8)
+            })
+        );
+        assert_eq!(q.promotion, None);
+        assert!(MessageQuota::from_json(&json!([])).is_none());
+    }
+
+    #[test]
+    fn send_quota_variants() {
+        let q = |v: Value| SendQuota::from_json(Some(&v));
+        assert_eq!(SendQuota::from_json(None), SendQuota::Billed);
+        assert_eq!(SendQuota::from_json(Some(&Value::Null)), SendQuota::Billed);
+        assert_eq!(
+            q(json!({"quota_type": "reply", "remain": "7", "total": "8"})),
+            SendQuota::Reply {
+                remain: Some(7),
+                total: Some(8)
+            }
+        );
+        assert_eq!(
+            q(json!({"quota_type": "reply"})),
+            SendQuota::Reply {
+                remain: None,
+                total: None
+            }
+        );
+        assert_eq!(
+            q(json!({"quota_type": "welcome_msg", "remain": 2, "total": 3})),
+            SendQuota::WelcomeMsg {
+                remain: Some(2),
+                total: Some(3)
+            }
+        );
+        assert_eq!(
+            q(json!({"quota_type": "reward_quota", "owner_type": "App", "owner_id": 5})),
+            SendQuota::RewardQuota {
+                owner_type: Some("App".into()),
+                owner_id: Some("5".into())
+            }
+        );
+        let other = q(json!({"quota_type": "new_kind", "x": 1}));
+        assert_eq!(other.kind(), "new_kind");
+        assert!(matches!(other, SendQuota::Other { raw, .. } if raw["x"] == 1));
+        assert_eq!(q(json!("odd")).kind(), "");
+        assert!(SendQuota::Billed.is_billed());
     }
 }
