@@ -99,6 +99,15 @@ pub enum UserAction {
         /// Longitude.
         longitude: String,
     },
+    /// `user_send_location` of a named place: `message.text` carries the name (as captured).
+    Place {
+        /// Place name.
+        name: String,
+        /// Latitude.
+        latitude: String,
+        /// Longitude.
+        longitude: String,
+    },
     /// `user_send_link`.
     Link {
         /// The URL.

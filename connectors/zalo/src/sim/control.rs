@@ -124,6 +124,11 @@ enum ActionDto {
         latitude: String,
         longitude: String,
     },
+    Place {
+        name: String,
+        latitude: String,
+        longitude: String,
+    },
     Link {
         url: String,
         title: Option<String>,
@@ -185,6 +190,15 @@ impl ActionDto {
                 latitude,
                 longitude,
             } => UserAction::Location {
+                latitude,
+                longitude,
+            },
+            ActionDto::Place {
+                name,
+                latitude,
+                longitude,
+            } => UserAction::Place {
+                name,
                 latitude,
                 longitude,
             },

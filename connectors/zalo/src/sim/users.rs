@@ -233,13 +233,22 @@ impl ZaloSim {
             UserAction::Location {
                 latitude,
                 longitude,
+            }
+            | UserAction::Place {
+                latitude,
+                longitude,
+                ..
             } => {
-                let mut h = HistItem::text(true, now, "", &msg_id);
+                let name = match &action {
+                    UserAction::Place { name, .. } => Some(name.as_str()),
+                    _ => None,
+                };
+                let mut h = HistItem::text(true, now, name.unwrap_or(""), &msg_id);
                 h.kind = "location";
                 h.location = Some(json!({"latitude": latitude, "longitude": longitude}));
                 let att = events::att_location(latitude, longitude);
                 (
-                    Some(message("user_send_location", None, None, vec![att])),
+                    Some(message("user_send_location", name, None, vec![att])),
                     Some(h),
                 )
             }
