@@ -59,6 +59,7 @@ impl Endpoint {
 pub(crate) fn router(sim: ZaloSim) -> Router {
     control::routes()
         .route(&format!("{}/{{id}}", wire::MEDIA_PREFIX), get(media))
+        .route("/sim/avatar/{name}", get(avatar))
         .fallback(dispatch)
         .layer(DefaultBodyLimit::max(16 * wire::MB))
         .with_state(sim)
@@ -315,6 +316,15 @@ async fn media(State(sim): State<ZaloSim>, Path(id): Path<String>) -> Response {
             (header::CONTENT_DISPOSITION, disposition),
         ],
         a.bytes,
+    )
+        .into_response()
+}
+
+/// Any avatar picture a test gives its users (`<api>/sim/avatar/<name>`): a 1×1 PNG.
+async fn avatar() -> Response {
+    (
+        [(header::CONTENT_TYPE, "image/png")],
+        super::users::TINY_PNG,
     )
         .into_response()
 }

@@ -1358,3 +1358,130 @@ async fn users_are_delivered_in_parallel_each_in_order() {
         assert_eq!(keys, vec![a, b]);
     }
 }
+
+#[tokio::test]
+async fn the_client_verifies_and_types_every_event_the_simulator_sends() {
+    let (sim, client, recv) = with_receiver(SimConfig::default()).await;
+    let tok = tokens(&sim);
+    add_user(&sim, USER);
+    let first = sim
+        .user_sends(
+            USER,
+            UserAction::Place {
+                name: "Cơm Coffee".into(),
+                latitude: "10.79".into(),
+                longitude: "106.78".into(),
+            },
+        )
+        .await;
+    let sent = client
+        .send_message(
+            &tok,
+            USER,
+            &OutboundMessage::Text {
+                text: "Dạ".into(),
+                quote_message_id: Some(first.clone()),
+            },
+        )
+        .await
+        .unwrap();
+    for action in [
+        UserAction::Received {
+            msg_id: sent.message_id.clone(),
+        },
+        UserAction::Seen { msg_ids: vec![] },
+        UserAction::FollowVia {
+            source: "zalo".into(),
+        },
+        UserAction::SubmitInfo(zfsync_zalo::SubmittedInfo {
+            name: "Lan".into(),
+            phone: "84901234567".into(),
+            ..Default::default()
+        }),
+        UserAction::UpdateInfo {
+            method: "dynamic_url".into(),
+        },
+        UserAction::Withdraw,
+    ] {
+        sim.user_sends(USER, action).await;
+    }
+    sim.user_sends("5234000000000000009", UserAction::ClickChatNow)
+        .await;
+    sim.staff_sends(
+        USER,
+        "a1",
+        zfsync_zalo::StaffAction::List(vec![zfsync_zalo::ListItem {
+            description: "d".into(),
+            thumbnail: String::new(),
+            url: String::new(),
+        }]),
+    )
+    .await;
+    let anon = ZaloSim::new_anonymous_id();
+    sim.anonymous_sends(&anon, zfsync_zalo::AnonymousAction::Text("hi".into()))
+        .await;
+    idle(&sim).await;
+    let cfg = sim.config();
+    let key = sim.oa_secret_key();
+    for (h, body) in recv.events() {
+        webhook::verify(
+            &cfg.app_id,
+            &key,
+            &body,
+            h.get("x-zevent-signature").and_then(|v| v.to_str().ok()),
+        )
+        .unwrap();
+    }
+    let all = parsed(&recv);
+    // Other users' lanes run in parallel: compare this user's events in order, the rest by name.
+    let (ev, others): (Vec<ZaloEvent>, Vec<ZaloEvent>) =
+        all.iter().cloned().partition(|e| e.user_id() == Some(USER));
+    let names: Vec<&str> = ev.iter().map(ZaloEvent::event_name).collect();
+    assert_eq!(
+        names,
+        [
+            "user_send_location",
+            "oa_send_text",
+            "user_received_message",
+            "user_seen_message",
+            "follow",
+            "user_submit_info",
+            "update_user_info",
+            "user_withdraw",
+            "oa_send_list",
+        ]
+    );
+    let mut rest: Vec<&str> = others.iter().map(ZaloEvent::event_name).collect();
+    rest.sort_unstable();
+    assert_eq!(rest, ["anonymous_send_text", "user_click_chatnow"]);
+    let ZaloEvent::UserMessage(place) = &ev[0] else {
+        panic!("{:?}", ev[0])
+    };
+    assert_eq!(
+        (place.text.as_deref(), place.kind),
+        (Some("Cơm Coffee"), UserMessageKind::Location)
+    );
+    assert!(
+        matches!(&ev[2], ZaloEvent::UserReceived { msg_ids, user_id, .. } if msg_ids == &[sent.message_id.clone()] && user_id == USER)
+    );
+    assert!(
+        matches!(&ev[3], ZaloEvent::UserSeen { msg_ids, .. } if msg_ids == &[sent.message_id.clone()])
+    );
+    assert!(
+        matches!(&ev[4], ZaloEvent::Follow { source: Some(s), user_id, .. } if s == "zalo" && user_id == USER)
+    );
+    assert!(
+        matches!(&ev[5], ZaloEvent::UserSubmitInfo { info, user_id, .. } if info["name"] == "Lan" && user_id == USER)
+    );
+    assert!(others.iter().any(
+        |e| matches!(e, ZaloEvent::UserClickChatNow { user_id, .. } if user_id == "5234000000000000009")
+    ));
+    assert!(matches!(&ev[8], ZaloEvent::OaMessage(m) if m.admin_id.as_deref() == Some("a1")));
+    assert!(others
+        .iter()
+        .any(|e| matches!(e, ZaloEvent::Anonymous { .. })));
+    for e in &all {
+        assert!(e.timestamp().is_some(), "{e:?}");
+        assert!(e.user_id().is_some(), "{e:?}");
+    }
+}
