@@ -1462,10 +1462,10 @@ async fn the_client_verifies_and_types_every_event_the_simulator_sends() {
         (Some("Cơm Coffee"), UserMessageKind::Location)
     );
     assert!(
-        matches!(&ev[2], ZaloEvent::UserReceived { msg_ids, user_id, .. } if msg_ids == &[sent.message_id.clone()] && user_id == USER)
+        matches!(&ev[2], ZaloEvent::UserReceived { msg_ids, user_id, .. } if msg_ids == std::slice::from_ref(&sent.message_id) && user_id == USER)
     );
     assert!(
-        matches!(&ev[3], ZaloEvent::UserSeen { msg_ids, .. } if msg_ids == &[sent.message_id.clone()])
+        matches!(&ev[3], ZaloEvent::UserSeen { msg_ids, .. } if msg_ids == std::slice::from_ref(&sent.message_id))
     );
     assert!(
         matches!(&ev[4], ZaloEvent::Follow { source: Some(s), user_id, .. } if s == "zalo" && user_id == USER)
