@@ -257,11 +257,13 @@ impl ZaloSim {
         }
     }
 
-    /// Sets when a user last interacted (epoch ms); starts a new free-reply frame.
+    /// Sets when a user last interacted (epoch ms), as if they wrote then: opens (or, in the past,
+    /// closes) the 7-day window and starts a new free-reply frame.
     pub fn set_last_interaction(&self, user_id: &str, at_ms: i64) {
         if let Some(u) = self.st().users.get_mut(user_id) {
             u.last_interaction_ms = Some(at_ms);
             u.replies_used = 0;
+            u.has_written = true;
         }
     }
 
