@@ -1,6 +1,8 @@
 //! Tests of the Zalo simulator, all over real HTTP on loopback, in one test binary:
-//! - `client`: the crate's client against the simulator (every call and error class);
-//! - `corpus`: the simulator's answers and webhook bodies against the real-world samples;
+//! - `client`, `client_webhooks`: the crate's client against the simulator (every call and error
+//!   class; every event verified and typed);
+//! - `corpus`, `corpus_webhooks`: the simulator's answers and webhook bodies against the real-world
+//!   samples;
 //! - `independence`: the simulator imports no client code;
 //! - `oauth`, `openapi`, `quota`, `people`, `delivery`, `faults`: each rule of the simulator.
 #![cfg(feature = "sim")]
@@ -8,8 +10,12 @@
 
 #[path = "sim/client.rs"]
 mod client;
+#[path = "sim/client_webhooks.rs"]
+mod client_webhooks;
 #[path = "sim/corpus.rs"]
 mod corpus;
+#[path = "sim/corpus_webhooks.rs"]
+mod corpus_webhooks;
 #[path = "sim/delivery.rs"]
 mod delivery;
 #[path = "sim/faults.rs"]
