@@ -692,7 +692,7 @@ async fn token_rate_fault_and_transport_errors() {
         ..client.config().clone()
     };
     let impatient = ZaloClient::new(cc).unwrap();
-    sim.set_latency(Duration::from_millis(600));
+    sim.set_latency(Duration::from_secs(5));
     let e = impatient.oa_info(&tok).await.unwrap_err();
     assert!(
         matches!(e, ZaloError::Transport { timeout: true, .. }),

@@ -33,7 +33,7 @@ async fn raw_send(
 #[tokio::test]
 async fn queued_faults_hit_only_their_path_in_order() {
     let (sim, _c, recv) = with_receiver(SimConfig {
-        hang: Duration::from_millis(400),
+        hang: Duration::from_secs(10),
         ..SimConfig::default()
     })
     .await;
@@ -127,7 +127,7 @@ async fn a_lost_answer_still_sent_the_message() {
 async fn latency_and_media_faults() {
     let sim = start(SimConfig::default()).await;
     let tok = token(&sim);
-    sim.set_latency(Duration::from_millis(500));
+    sim.set_latency(Duration::from_secs(5));
     let impatient = reqwest::Client::builder()
         .timeout(Duration::from_millis(100))
         .build()
