@@ -276,7 +276,7 @@ impl ZaloSim {
     }
 
     /// A user acts. Returns the event's `msg_id` for messages, the reacted message for reactions,
-    /// "" for other events. Unknown users are created (non-followers named "Zalo user <id>").
+    /// "" for other events. Unknown users are created (non-followers named "Zalo user `<id>`").
     pub async fn user_sends(&self, user_id: &str, action: UserAction) -> String {
         self.act(user_id, action).await
     }
