@@ -9,7 +9,8 @@
 //! - [`types`]: outbound messages and the data the API returns.
 //! - [`error`]: [`ZaloError`] and its [`ErrorClass`].
 //! - [`webhook`]: `X-ZEvent-Signature` verification, [`ZaloEvent`] parsing, history items as events.
-//! - `sim` (feature `sim`): `ZaloSim`, an axum server that behaves like Zalo and plays the users.
+//! - `sim` (feature `sim`): `ZaloSim`, an independent simulator of Zalo (OpenAPI and OAuth on two
+//!   listeners, signed webhooks) that plays the users, anonymous visitors and OA staff.
 //!
 //! Every fallible call returns [`ZaloError`]; Zalo's application errors arrive with HTTP 200 and are
 //! detected from the body. Webhook parsing refuses only with a named [`ParseError`].
@@ -38,5 +39,7 @@ pub use webhook::{
 
 #[cfg(feature = "sim")]
 pub use sim::{
-    DeliveryRecord, Fault, SentRecord, SimConfig, SimUser, UserAction, WebhookMode, ZaloSim,
+    AnonymousAction, DeliveryRecord, Fault, ListItem, OutOfReplies, OwnerQuota, QuotaState,
+    RandomFaults, SentRecord, SimConfig, SimUser, StaffAction, SubQuota, UserAction, WebhookMode,
+    ZaloSim,
 };

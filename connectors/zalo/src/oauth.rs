@@ -104,17 +104,6 @@ pub fn try_random_bytes<const N: usize>() -> Result<[u8; N], RandomError> {
     Ok(buf)
 }
 
-/// Random bytes for the simulator's made-up credentials and ids. The simulator cannot issue anything
-/// without a working generator, so a failure stops it with the reason; it never falls back to a weaker
-/// generator.
-#[cfg(feature = "sim")]
-pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
-    match try_random_bytes::<N>() {
-        Ok(b) => b,
-        Err(e) => panic!("{e}"),
-    }
-}
-
 /// Turns the token endpoint's JSON body into a [`TokenPair`], or [`ZaloError::OAuth`] (redacted) when
 /// the body has no `access_token`, whatever the HTTP status was. A body that is not a JSON object is
 /// [`ZaloError::Decode`], which quotes nothing of it.

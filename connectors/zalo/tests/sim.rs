@@ -1,38 +1,76 @@
-//! End-to-end tests of the client against the simulator over real HTTP on loopback, and of the
-//! simulator's webhook delivery against a small receiver.
+//! Tests of the Zalo simulator, all over real HTTP on loopback, in one test binary:
+//! - `client`, `client_webhooks`: the crate's client against the simulator (every call and error
+//!   class; every event verified and typed);
+//! - `corpus`, `corpus_webhooks`: the simulator's answers and webhook bodies against the real-world
+//!   samples;
+//! - `independence`: the simulator imports no client code;
+//! - `oauth`, `openapi`, `quota`, `people`, `delivery`, `faults`: each rule of the simulator.
 #![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
+#[path = "sim/client.rs"]
+mod client;
+#[path = "sim/client_webhooks.rs"]
+mod client_webhooks;
+#[path = "sim/corpus.rs"]
+mod corpus;
+#[path = "sim/corpus_webhooks.rs"]
+mod corpus_webhooks;
+#[path = "sim/delivery.rs"]
+mod delivery;
+#[path = "sim/faults.rs"]
+mod faults;
+#[path = "sim/independence.rs"]
+mod independence;
+#[path = "sim/oauth.rs"]
+mod oauth;
+#[path = "sim/openapi.rs"]
+mod openapi;
+#[path = "sim/people.rs"]
+mod people;
+#[path = "sim/quota.rs"]
+mod quota;
+
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::HeaderMap;
 use bytes::Bytes;
-use secrecy::{ExposeSecret, SecretString};
-use serde_json::{json, Value};
-use zfsync_zalo::webhook::{self, names};
-use zfsync_zalo::{
-    Attachment, ClientConfig, ErrorClass, Fault, MediaSource, OutboundMessage, Pkce, SimConfig,
-    SimUser, UserAction, UserMessageKind, WebhookMode, ZaloClient, ZaloError, ZaloEvent, ZaloSim,
-};
+use secrecy::SecretString;
+use serde_json::Value;
+use zfsync_zalo::{ClientConfig, SimConfig, SimUser, ZaloClient, ZaloSim};
 
-const USER: &str = "2512523625412515";
+/// A user id shaped like Zalo's (the one in the message/cs samples).
+pub const USER: &str = "2512523625412515";
 
-async fn spawn(cfg: SimConfig) -> (ZaloSim, ZaloClient) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let sim = ZaloSim::start(listener, cfg.clone()).await.unwrap();
-    let mut cc = ClientConfig::new(
-        cfg.app_id.clone(),
-        SecretString::from(cfg.app_secret.clone()),
-    )
-    .with_base(sim.base_url());
+/// Starts a simulator on two loopback listeners (OpenAPI, OAuth).
+pub async fn start(cfg: SimConfig) -> ZaloSim {
+    let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let oauth = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ZaloSim::start(api, oauth, cfg).await.unwrap()
+}
+
+/// The crate's client pointed at both hosts of `sim`.
+pub fn client_for(sim: &ZaloSim) -> ZaloClient {
+    let cfg = sim.config();
+    let mut cc = ClientConfig::new(cfg.app_id, SecretString::from(cfg.app_secret));
+    cc.api_base = sim.api_base();
+    cc.oauth_base = sim.oauth_base();
     cc.timeout = Duration::from_secs(5);
-    let client = ZaloClient::new(cc).unwrap();
+    ZaloClient::new(cc).unwrap()
+}
+
+/// A simulator and a client for it.
+pub async fn spawn(cfg: SimConfig) -> (ZaloSim, ZaloClient) {
+    let sim = start(cfg).await;
+    let client = client_for(&sim);
     (sim, client)
 }
 
-fn add_user(sim: &ZaloSim, id: &str) {
+/// A follower named "Nguyễn Văn A".
+pub fn add_user(sim: &ZaloSim, id: &str) {
     sim.add_user(SimUser {
         user_id: id.into(),
         display_name: "Nguyễn Văn A".into(),
@@ -41,34 +79,129 @@ fn add_user(sim: &ZaloSim, id: &str) {
     });
 }
 
-/// A user who wrote recently, so the CS window is open.
-async fn active_user(sim: &ZaloSim, id: &str) {
+/// A user who wrote just now, so the CS window is open.
+pub fn active_user(sim: &ZaloSim, id: &str) {
     add_user(sim, id);
-    sim.set_last_interaction(id, chrono::Utc::now().timestamp_millis());
+    sim.set_last_interaction(id, sim.now_ms());
 }
 
-fn tokens(sim: &ZaloSim) -> SecretString {
-    SecretString::from(sim.issue_tokens().0)
+/// A fresh access token of the configured OA.
+pub fn token(sim: &ZaloSim) -> String {
+    sim.issue_tokens().0
 }
 
-fn api_code(r: Result<impl std::fmt::Debug, ZaloError>) -> i64 {
-    match r {
-        Err(ZaloError::Api { code, .. }) => code,
-        other => panic!("expected an API error, got {other:?}"),
+/// Waits for the webhook queue to drain.
+pub async fn idle(sim: &ZaloSim) {
+    assert!(
+        sim.wait_deliveries_idle(Duration::from_secs(20)).await,
+        "deliveries did not settle"
+    );
+}
+
+/// `<workspace>/../shared/realworld`, or `None` (after saying so) when the corpus is absent.
+pub fn corpus_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/realworld");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        println!(
+            "real-world corpus absent ({}); skipping this test",
+            dir.display()
+        );
+        None
     }
 }
 
-// ------------------------------------------------------------------ receiver
+// ------------------------------------------------------------------ raw HTTP
 
-#[derive(Clone, Default)]
-struct Receiver {
-    got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
-    fail_first: Arc<AtomicUsize>,
-    delay_ms: Arc<AtomicUsize>,
+/// `GET <api>/<path>?data=<json>` with the header token; the JSON answer and its headers.
+pub async fn api_get(
+    sim: &ZaloSim,
+    path: &str,
+    token: &str,
+    data: Option<&Value>,
+) -> (HeaderMap, Value) {
+    let mut url = sim.api_base().join(path.trim_start_matches('/')).unwrap();
+    if let Some(d) = data {
+        url.query_pairs_mut().append_pair("data", &d.to_string());
+    }
+    let r = reqwest::Client::new()
+        .get(url)
+        .header("access_token", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        200,
+        "Zalo answers application errors with HTTP 200"
+    );
+    let h = r.headers().clone();
+    (h, r.json().await.unwrap())
+}
+
+/// `POST <api>/<path>` with a JSON body and the header token.
+pub async fn api_post(sim: &ZaloSim, path: &str, token: &str, body: &Value) -> Value {
+    let url = sim.api_base().join(path.trim_start_matches('/')).unwrap();
+    let r = reqwest::Client::new()
+        .post(url)
+        .header("access_token", token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+/// A multipart upload with one part `field` named `name`.
+pub async fn api_upload(
+    sim: &ZaloSim,
+    path: &str,
+    token: &str,
+    field: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> Value {
+    let url = sim.api_base().join(path.trim_start_matches('/')).unwrap();
+    let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned());
+    let form = reqwest::multipart::Form::new().part(field.to_owned(), part);
+    let r = reqwest::Client::new()
+        .post(url)
+        .header("access_token", token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    r.json().await.unwrap()
+}
+
+/// A CS text to `user` over raw HTTP.
+pub async fn send_text(sim: &ZaloSim, token: &str, user: &str, text: &str) -> Value {
+    api_post(
+        sim,
+        "/v3.0/oa/message/cs",
+        token,
+        &serde_json::json!({"recipient": {"user_id": user}, "message": {"text": text}}),
+    )
+    .await
+}
+
+// ------------------------------------------------------------------ webhook receiver
+
+/// A small webhook receiver recording headers and raw bodies; it can fail or delay on request.
+#[derive(Debug, Clone, Default)]
+pub struct Receiver {
+    pub got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
+    pub fail_first: Arc<AtomicUsize>,
+    pub delay_ms: Arc<AtomicUsize>,
+    pub in_flight: Arc<AtomicUsize>,
+    pub max_in_flight: Arc<AtomicUsize>,
 }
 
 impl Receiver {
-    async fn start() -> (String, Receiver) {
+    /// Starts the receiver; returns its base URL (`/hook` receives, `/html` serves a page).
+    pub async fn start() -> (String, Receiver) {
         let r = Receiver::default();
         let state = r.clone();
         let app = axum::Router::new()
@@ -78,11 +211,14 @@ impl Receiver {
                     |axum::extract::State(s): axum::extract::State<Receiver>,
                      headers: HeaderMap,
                      body: Bytes| async move {
+                        let now = s.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                        s.max_in_flight.fetch_max(now, Ordering::SeqCst);
                         s.got.lock().unwrap().push((headers, body));
                         let d = s.delay_ms.load(Ordering::SeqCst);
                         if d > 0 {
                             tokio::time::sleep(Duration::from_millis(d as u64)).await;
                         }
+                        s.in_flight.fetch_sub(1, Ordering::SeqCst);
                         if s.fail_first.load(Ordering::SeqCst) > 0 {
                             s.fail_first.fetch_sub(1, Ordering::SeqCst);
                             return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
@@ -102,1348 +238,24 @@ impl Receiver {
         (format!("http://{addr}"), r)
     }
 
-    fn events(&self) -> Vec<(HeaderMap, Bytes)> {
+    /// Every delivery so far: headers and raw body.
+    pub fn events(&self) -> Vec<(HeaderMap, Bytes)> {
         self.got.lock().unwrap().clone()
     }
 
-    fn parsed(&self) -> Vec<ZaloEvent> {
+    /// Every body as JSON.
+    pub fn bodies(&self) -> Vec<Value> {
         self.events()
             .iter()
-            .map(|(_, b)| webhook::parse_event(b).unwrap())
+            .map(|(_, b)| serde_json::from_slice(b).unwrap())
             .collect()
     }
 }
 
-async fn with_receiver(mut cfg: SimConfig) -> (ZaloSim, ZaloClient, Receiver) {
+/// A simulator delivering to a fresh receiver.
+pub async fn with_receiver(mut cfg: SimConfig) -> (ZaloSim, ZaloClient, Receiver) {
     let (url, recv) = Receiver::start().await;
     cfg.webhook_url = Some(format!("{url}/hook"));
     let (sim, client) = spawn(cfg).await;
     (sim, client, recv)
-}
-
-async fn idle(sim: &ZaloSim) {
-    assert!(
-        sim.wait_deliveries_idle(Duration::from_secs(10)).await,
-        "deliveries did not settle"
-    );
-}
-
-// ------------------------------------------------------------------ OAuth
-
-#[tokio::test]
-async fn oauth_flow_with_pkce_and_rotation() {
-    let cfg = SimConfig {
-        redirect_uri: Some("https://zfsync.example/oauth/zalo/callback".into()),
-        ..SimConfig::default()
-    };
-    let (_sim, client) = spawn(cfg.clone()).await;
-    let pkce = Pkce::generate();
-    let state = zfsync_zalo::random_state();
-    let url = client.permission_url(
-        "https://zfsync.example/oauth/zalo/callback",
-        &pkce.challenge,
-        &state,
-    );
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = http.get(url).send().await.unwrap();
-    assert_eq!(resp.status(), 302);
-    let loc = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
-    assert!(loc
-        .as_str()
-        .starts_with("https://zfsync.example/oauth/zalo/callback?"));
-    let q: std::collections::HashMap<String, String> = loc.query_pairs().into_owned().collect();
-    assert_eq!(q["oa_id"], cfg.oa_id);
-    assert_eq!(q["state"], state);
-    assert_eq!(q["code_challenge"], pkce.challenge);
-
-    let pair = client
-        .exchange_code(&q["code"], Some(&pkce.verifier))
-        .await
-        .unwrap();
-    assert_eq!(pair.expires_in, Duration::from_secs(90_000));
-    client.oa_info(&pair.access_token).await.unwrap();
-    // Single use.
-    let e = client
-        .exchange_code(&q["code"], Some(&pkce.verifier))
-        .await
-        .unwrap_err();
-    assert_eq!(e.class(), ErrorClass::OAuth);
-
-    // Rotation retires the old refresh and access tokens at once.
-    let next = client.refresh_token(&pair.refresh_token).await.unwrap();
-    assert_eq!(api_code(client.oa_info(&pair.access_token).await), -220);
-    client.oa_info(&next.access_token).await.unwrap();
-    let e = client.refresh_token(&pair.refresh_token).await.unwrap_err();
-    assert_eq!(e.code(), Some(-14014));
-    assert!(matches!(&e, ZaloError::OAuth { name: Some(n), .. } if n == "Invalid refresh token"));
-    assert!(!e.is_transient());
-    assert!(!e.to_string().contains(pair.refresh_token.expose_secret()));
-
-    // Wrong redirect URI and app id.
-    let bad = client.permission_url("https://evil.example/cb", &pkce.challenge, &state);
-    let body: Value = http.get(bad).send().await.unwrap().json().await.unwrap();
-    assert_eq!(body["error"], -14003);
-    let mut bad = client.permission_url("https://zfsync.example/oauth/zalo/callback", "c", "s");
-    bad.set_query(Some("app_id=1&redirect_uri=x"));
-    let body: Value = http.get(bad).send().await.unwrap().json().await.unwrap();
-    assert_eq!(body["error"], -14002);
-}
-
-#[tokio::test]
-async fn oauth_enforces_pkce_and_secrets() {
-    let (sim, client) = spawn(SimConfig::default()).await;
-    let pkce = Pkce::generate();
-    let code = sim.issue_code(Some(&pkce.challenge));
-    let e = client.exchange_code(&code, None).await.unwrap_err();
-    assert!(matches!(e, ZaloError::OAuth { .. }), "{e:?}");
-    let code = sim.issue_code(Some(&pkce.challenge));
-    let other = Pkce::generate();
-    assert!(client
-        .exchange_code(&code, Some(&other.verifier))
-        .await
-        .is_err());
-    // Without a challenge, no verifier is needed.
-    let code = sim.issue_code(None);
-    client.exchange_code(&code, None).await.unwrap();
-    // Unknown code.
-    assert_eq!(
-        client
-            .exchange_code("nope", None)
-            .await
-            .unwrap_err()
-            .class(),
-        ErrorClass::OAuth
-    );
-    // Wrong app secret.
-    let cc = ClientConfig::new(sim.config().app_id, SecretString::from("wrong"))
-        .with_base(sim.base_url());
-    let wrong = ZaloClient::new(cc).unwrap();
-    let code = sim.issue_code(None);
-    assert!(matches!(
-        wrong.exchange_code(&code, None).await,
-        Err(ZaloError::OAuth { code: Some(_), .. })
-    ));
-    // HTTP control route issues codes and tokens.
-    let http = reqwest::Client::new();
-    let v: Value = http
-        .post(sim.base_url().join("/sim/oauth/code").unwrap())
-        .json(&json!({"code_challenge": pkce.challenge}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    client
-        .exchange_code(v["code"].as_str().unwrap(), Some(&pkce.verifier))
-        .await
-        .unwrap();
-    let v: Value = http
-        .post(sim.base_url().join("/sim/tokens").unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let refresh = SecretString::from(v["refresh_token"].as_str().unwrap().to_owned());
-    client.refresh_token(&refresh).await.unwrap();
-    // Injected OAuth failure.
-    sim.fail_next(
-        "/v4/oa/access_token",
-        1,
-        Fault::Api {
-            code: -14014,
-            message: "Invalid refresh token".into(),
-        },
-    );
-    let (_, r) = sim.issue_tokens();
-    assert_eq!(
-        client
-            .refresh_token(&SecretString::from(r.clone()))
-            .await
-            .unwrap_err()
-            .code(),
-        Some(-14014)
-    );
-    client.refresh_token(&SecretString::from(r)).await.unwrap();
-}
-
-// ------------------------------------------------------------------ sending
-
-#[tokio::test]
-async fn sends_every_message_kind() {
-    let (sim, client) = spawn(SimConfig::default()).await;
-    active_user(&sim, USER).await;
-    let tok = tokens(&sim);
-
-    let t = client
-        .send_message(
-            &tok,
-            USER,
-            &OutboundMessage::Text {
-                text: "Xin chào".into(),
-                quote_message_id: Some("q1".into()),
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(t.user_id, USER);
-    assert!(t.sent_time.is_some());
-
-    let png = Bytes::from_static(b"\x89PNG\r\n\x1a\nfake");
-    let img_id = client
-        .upload_image(&tok, "photo.png", png.clone())
-        .await
-        .unwrap();
-    let (name, bytes) = sim.uploaded(&img_id).unwrap();
-    assert_eq!((name.as_str(), bytes), ("photo.png", png));
-    client
-        .send_message(
-            &tok,
-            USER,
-            &OutboundMessage::Image {
-                source: MediaSource::AttachmentId(img_id.clone()),
-                caption: Some("cap".into()),
-            },
-        )
-        .await
-        .unwrap();
-    client
-        .send_message(
-            &tok,
-            USER,
-            &OutboundMessage::Image {
-                source: MediaSource::Url("https://example.com/a.jpg".into()),
-                caption: None,
-            },
-        )
-        .await
-        .unwrap();
-
-    let gif_id = client
-        .upload_gif(&tok, "a.gif", Bytes::from_static(b"GIF89a..."))
-        .await
-        .unwrap();
-    client
-        .send_message(
-            &tok,
-            USER,
-            &OutboundMessage::Gif {
-                attachment_id: gif_id,
-                width: 120,
-                height: 80,
-                caption: None,
-            },
-        )
-        .await
-        .unwrap();
-    client
-        .send_message(
-            &tok,
-            USER,
-            &OutboundMessage::Sticker {
-                sticker_id: "bfe458bf64fa8da4d4eb".into(),
-            },
-        )
-        .await
-        .unwrap();
-    let token = client
-        .upload_file(&tok, "báo giá.pdf", Bytes::from_static(b"%PDF-1.4"))
-        .await
-        .unwrap();
-    assert_eq!(sim.uploaded(&token).unwrap().0, "báo giá.pdf");
-    let f = client
-        .send_message(&tok, USER, &OutboundMessage::File { token })
-        .await
-        .unwrap();
-
-    let sent = sim.sent_to(USER);
-    assert_eq!(sent.len(), 6);
-    assert_eq!(
-        sent[0].message,
-        json!({"text": "Xin chào", "quote_message_id": "q1"})
-    );
-    assert_eq!(
-        sent[1].message["attachment"]["payload"]["elements"][0]["attachment_id"],
-        img_id.as_str()
-    );
-    assert_eq!(sent[5].message_id, f.message_id);
-
-    // Text limit counts Unicode scalar values.
-    let exactly = "ồ".repeat(2000);
-    client
-        .send_message(
-            &tok,
-            USER,
-            &OutboundMessage::Text {
-                text: exactly,
-                quote_message_id: None,
-            },
-        )
-        .await
-        .unwrap();
-    let over = OutboundMessage::Text {
-        text: "a".repeat(2001),
-        quote_message_id: None,
-    };
-    let e = client.send_message(&tok, USER, &over).await.unwrap_err();
-    assert_eq!((e.code(), e.class()), (Some(-210), ErrorClass::BadRequest));
-}
-
-#[tokio::test]
-async fn recipient_and_asset_errors() {
-    let (sim, client) = spawn(SimConfig::default()).await;
-    let tok = tokens(&sim);
-    let hi = OutboundMessage::Text {
-        text: "hi".into(),
-        quote_message_id: None,
-    };
-    let e = client.send_message(&tok, "999", &hi).await.unwrap_err();
-    assert_eq!(
-        (e.code(), e.class()),
-        (Some(-213), ErrorClass::UserUnreachable)
-    );
-    add_user(&sim, USER);
-    // Never interacted, then interacted 8 days ago: window closed.
-    assert_eq!(api_code(client.send_message(&tok, USER, &hi).await), -230);
-    sim.set_last_interaction(USER, chrono::Utc::now().timestamp_millis() - 8 * 86_400_000);
-    let e = client.send_message(&tok, USER, &hi).await.unwrap_err();
-    assert_eq!(
-        (e.code(), e.class()),
-        (Some(-230), ErrorClass::UserUnreachable)
-    );
-    sim.set_last_interaction(USER, chrono::Utc::now().timestamp_millis() - 6 * 86_400_000);
-    client.send_message(&tok, USER, &hi).await.unwrap();
-    sim.set_blocked(USER, true);
-    assert_eq!(api_code(client.send_message(&tok, USER, &hi).await), -217);
-    sim.set_blocked(USER, false);
-
-    // Asset expiry and unknown assets.
-    let id = client
-        .upload_image(&tok, "a.jpg", Bytes::from_static(b"jpg"))
-        .await
-        .unwrap();
-    sim.expire_asset(&id);
-    let e = client
-        .send_message(
-            &tok,
-            USER,
-            &OutboundMessage::Image {
-                source: MediaSource::AttachmentId(id),
-                caption: None,
-            },
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (e.code(), e.class()),
-        (Some(-100), ErrorClass::AssetExpired)
-    );
-    let e = client
-        .send_message(
-            &tok,
-            USER,
-            &OutboundMessage::File {
-                token: "bogus".into(),
-            },
-        )
-        .await
-        .unwrap_err();
-    assert_eq!((e.code(), e.class()), (Some(-201), ErrorClass::BadRequest));
-    // A GIF id is not an image id.
-    let g = client
-        .upload_gif(&tok, "a.gif", Bytes::from_static(b"GIF89a"))
-        .await
-        .unwrap();
-    assert_eq!(
-        api_code(
-            client
-                .send_message(
-                    &tok,
-                    USER,
-                    &OutboundMessage::Image {
-                        source: MediaSource::AttachmentId(g.clone()),
-                        caption: None
-                    }
-                )
-                .await
-        ),
-        -201
-    );
-    assert_eq!(
-        api_code(
-            client
-                .send_message(
-                    &tok,
-                    USER,
-                    &OutboundMessage::Gif {
-                        attachment_id: g,
-                        width: 0,
-                        height: 1,
-                        caption: None
-                    }
-                )
-                .await
-        ),
-        -201
-    );
-    // Empty text.
-    assert_eq!(
-        api_code(
-            client
-                .send_message(
-                    &tok,
-                    USER,
-                    &OutboundMessage::Text {
-                        text: " ".into(),
-                        quote_message_id: None
-                    }
-                )
-                .await
-        ),
-        -201
-    );
-}
-
-#[tokio::test]
-async fn upload_types_and_sizes() {
-    let (sim, client) = spawn(SimConfig::default()).await;
-    let tok = tokens(&sim);
-    let mb = 1024 * 1024;
-    assert_eq!(
-        api_code(
-            client
-                .upload_image(&tok, "a.gif", Bytes::from_static(b"x"))
-                .await
-        ),
-        -201
-    );
-    assert_eq!(
-        api_code(
-            client
-                .upload_image(&tok, "a.jpg", Bytes::from(vec![0u8; mb + 1]))
-                .await
-        ),
-        -210
-    );
-    client
-        .upload_image(&tok, "a.jpeg", Bytes::from(vec![0u8; mb]))
-        .await
-        .unwrap();
-    assert_eq!(
-        api_code(
-            client
-                .upload_gif(&tok, "a.png", Bytes::from_static(b"x"))
-                .await
-        ),
-        -201
-    );
-    assert_eq!(
-        api_code(
-            client
-                .upload_gif(&tok, "a.gif", Bytes::from(vec![0u8; 5 * mb + 1]))
-                .await
-        ),
-        -210
-    );
-    assert_eq!(
-        api_code(
-            client
-                .upload_file(&tok, "notes.txt", Bytes::from_static(b"x"))
-                .await
-        ),
-        -201
-    );
-    assert_eq!(
-        api_code(
-            client
-                .upload_file(&tok, "a.pdf", Bytes::from(vec![0u8; 5 * mb + 1]))
-                .await
-        ),
-        -210
-    );
-    client
-        .upload_file(&tok, "a.docx", Bytes::from_static(b"PK"))
-        .await
-        .unwrap();
-    client
-        .upload_file(&tok, "a.DOC", Bytes::from_static(b"x"))
-        .await
-        .unwrap();
-    assert!(matches!(
-        client
-            .upload_file(&tok, "noext", Bytes::from_static(b"x"))
-            .await,
-        Err(ZaloError::Config(_))
-    ));
-
-    let (sim2, client2) = spawn(SimConfig {
-        accept_txt_upload: true,
-        ..SimConfig::default()
-    })
-    .await;
-    let t2 = tokens(&sim2);
-    let token = client2
-        .upload_file(&t2, "reply.txt", Bytes::from_static(b"long text"))
-        .await
-        .unwrap();
-    assert_eq!(
-        sim2.uploaded(&token).unwrap().1,
-        Bytes::from_static(b"long text")
-    );
-}
-
-#[tokio::test]
-async fn multipart_carries_filename_and_mime() {
-    // The client's multipart part, seen by a plain receiver.
-    let seen: Arc<Mutex<Vec<(String, String, String)>>> = Arc::default();
-    let s2 = seen.clone();
-    let app = axum::Router::new().route(
-        "/v2.0/oa/upload/image",
-        axum::routing::post(
-            move |headers: HeaderMap, mut mp: axum::extract::Multipart| {
-                let s2 = s2.clone();
-                async move {
-                    let f = mp.next_field().await.unwrap().unwrap();
-                    s2.lock().unwrap().push((
-                        f.name().unwrap().to_owned(),
-                        f.file_name().unwrap().to_owned(),
-                        f.content_type().unwrap().to_owned(),
-                    ));
-                    assert_eq!(headers["access_token"], "tok");
-                    axum::Json(
-                        json!({"data": {"attachment_id": "A1"}, "error": 0, "message": "Success"}),
-                    )
-                }
-            },
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = url::Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let client =
-        ZaloClient::new(ClientConfig::new("1", SecretString::from("s")).with_base(base)).unwrap();
-    let id = client
-        .upload_image(
-            &SecretString::from("tok"),
-            "ảnh.png",
-            Bytes::from_static(b"x"),
-        )
-        .await
-        .unwrap();
-    assert_eq!(id, "A1");
-    assert_eq!(
-        seen.lock().unwrap()[0],
-        ("file".into(), "ảnh.png".into(), "image/png".into())
-    );
-}
-
-// ------------------------------------------------------------------ reads
-
-#[tokio::test]
-async fn profile_oa_and_history() {
-    let (sim, client) = spawn(SimConfig::default()).await;
-    let tok = tokens(&sim);
-    add_user(&sim, USER);
-    let p = client.user_detail(&tok, USER).await.unwrap();
-    assert_eq!(
-        (p.display_name.as_str(), p.avatar.as_deref(), p.is_follower),
-        ("Nguyễn Văn A", Some("https://a/240.jpg"), Some(true))
-    );
-    assert_eq!(api_code(client.user_detail(&tok, "404").await), -213);
-
-    let oa = client.oa_info(&tok).await.unwrap();
-    assert_eq!(
-        (oa.oa_id.as_str(), oa.name.as_str()),
-        ("4318848795011111111", "zfsync Sandbox OA")
-    );
-    assert_eq!(oa.num_follower, Some(1));
-    // Both id spellings are present in the raw body.
-    let raw: Value = reqwest::Client::new()
-        .get(sim.base_url().join("/v2.0/oa/getoa").unwrap())
-        .header("access_token", tok.expose_secret())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(raw["data"]["oa_id"], raw["data"]["oaid"]);
-
-    for i in 0..12 {
-        sim.user_sends(USER, UserAction::Text(format!("m{i}")))
-            .await;
-    }
-    let m = client
-        .send_message(
-            &tok,
-            USER,
-            &OutboundMessage::Text {
-                text: "reply".into(),
-                quote_message_id: None,
-            },
-        )
-        .await
-        .unwrap();
-    sim.user_sends("777", UserAction::Text("other".into()))
-        .await;
-
-    let recent = client.recent_chats(&tok, 0, 10).await.unwrap();
-    assert_eq!(recent.len(), 10);
-    assert_eq!(recent[0].text.as_deref(), Some("other"));
-    assert!(recent[0].from_user);
-    assert_eq!(recent[1].message_id, m.message_id);
-    assert!(!recent[1].from_user);
-    assert!(recent.windows(2).all(|w| w[0].time_ms >= w[1].time_ms));
-    let e = client.recent_chats(&tok, 0, 11).await.unwrap_err();
-    assert_eq!((e.code(), e.class()), (Some(-210), ErrorClass::BadRequest));
-
-    let conv = client.conversation(&tok, USER, 0, 10).await.unwrap();
-    assert_eq!(conv.len(), 10);
-    assert_eq!(conv[0].message_id, m.message_id);
-    assert_eq!(conv[1].text.as_deref(), Some("m11"));
-    assert_eq!(
-        (conv[1].from_id.as_str(), conv[1].to_id.as_str()),
-        (USER, "4318848795011111111")
-    );
-    let page2 = client.conversation(&tok, USER, 10, 10).await.unwrap();
-    assert_eq!(page2.len(), 3);
-    assert_eq!(page2[2].text.as_deref(), Some("m0"));
-    assert_eq!(api_code(client.conversation(&tok, USER, 0, 50).await), -210);
-}
-
-// ------------------------------------------------------------------ error classes
-
-#[tokio::test]
-async fn token_rate_fault_and_transport_errors() {
-    let (sim, client) = spawn(SimConfig {
-        rate_limit_per_minute: 50,
-        ..SimConfig::default()
-    })
-    .await;
-    let e = client
-        .oa_info(&SecretString::from("nope"))
-        .await
-        .unwrap_err();
-    assert_eq!((e.code(), e.is_token_error()), (Some(-216), true));
-    let tok = tokens(&sim);
-    sim.expire_access_tokens();
-    let e = client.oa_info(&tok).await.unwrap_err();
-    assert_eq!(
-        (e.code(), e.is_token_error(), e.is_transient()),
-        (Some(-220), true, false)
-    );
-    let tok = tokens(&sim);
-
-    let cases: [(i64, ErrorClass); 6] = [
-        (-124, ErrorClass::TokenInvalid),
-        (-211, ErrorClass::Quota),
-        (-320, ErrorClass::PaidFeature),
-        (-224, ErrorClass::PaidFeature),
-        (-233, ErrorClass::BadRequest),
-        (-240, ErrorClass::Other),
-    ];
-    for (code, class) in cases {
-        sim.fail_next(
-            "/v2.0/oa/getoa",
-            1,
-            Fault::Api {
-                code,
-                message: "injected".into(),
-            },
-        );
-        let e = client.oa_info(&tok).await.unwrap_err();
-        assert_eq!((e.code(), e.class()), (Some(code), class));
-    }
-    client.oa_info(&tok).await.unwrap();
-
-    sim.fail_next("/v2.0/oa/getoa", 2, Fault::HttpStatus(503));
-    for _ in 0..2 {
-        let e = client.oa_info(&tok).await.unwrap_err();
-        assert!(matches!(e, ZaloError::Http { status: 503, .. }));
-        assert!(e.is_transient());
-        assert_eq!(e.class(), ErrorClass::Transport);
-    }
-    sim.fail_next("/v2.0/oa/getoa", 1, Fault::HttpStatus(429));
-    let e = client.oa_info(&tok).await.unwrap_err();
-    assert_eq!(
-        (e.class(), e.is_transient()),
-        (ErrorClass::RateLimited, true)
-    );
-    sim.fail_next("/v2.0/oa/getoa", 1, Fault::HttpStatus(404));
-    let e = client.oa_info(&tok).await.unwrap_err();
-    assert!(!e.is_transient());
-
-    // Latency past the client's timeout.
-    let cc = ClientConfig {
-        timeout: Duration::from_millis(150),
-        ..client.config().clone()
-    };
-    let impatient = ZaloClient::new(cc).unwrap();
-    sim.set_latency(Duration::from_millis(600));
-    let e = impatient.oa_info(&tok).await.unwrap_err();
-    assert!(
-        matches!(e, ZaloError::Transport { timeout: true, .. }),
-        "{e:?}"
-    );
-    assert!(e.is_transient());
-    sim.set_latency(Duration::ZERO);
-
-    // Rate limit with headers.
-    let http = reqwest::Client::new();
-    let mut last = None;
-    for _ in 0..60 {
-        let r = http
-            .get(sim.base_url().join("/v2.0/oa/getoa").unwrap())
-            .header("access_token", tok.expose_secret())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.headers()["x-ratelimit-limit"], "50");
-        let remain: u32 = r.headers()["x-ratelimit-remain"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        let v: Value = r.json().await.unwrap();
-        last = Some((remain, v));
-    }
-    let (remain, v) = last.unwrap();
-    assert_eq!((remain, v["error"].as_i64()), (0, Some(-32)));
-    let e = client.oa_info(&tok).await.unwrap_err();
-    assert_eq!(
-        (e.class(), e.is_transient()),
-        (ErrorClass::RateLimited, true)
-    );
-
-    // Nothing listening.
-    let dead = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let dead_url = url::Url::parse(&format!("http://{}/", dead.local_addr().unwrap())).unwrap();
-    drop(dead);
-    let c = ZaloClient::new(ClientConfig::new("1", SecretString::from("s")).with_base(dead_url))
-        .unwrap();
-    let e = c.oa_info(&tok).await.unwrap_err();
-    assert!(
-        matches!(e, ZaloError::Transport { timeout: false, .. }),
-        "{e:?}"
-    );
-    assert!(!e.to_string().contains(tok.expose_secret()));
-}
-
-#[tokio::test]
-async fn non_json_body_is_a_decode_error() {
-    let (url, _recv) = Receiver::start().await;
-    let mut base = url::Url::parse(&url).unwrap();
-    base.set_path("/html");
-    // `/html` + `/v2.0/oa/getoa` is not routed (404); the page itself is HTML with 200.
-    let c =
-        ZaloClient::new(ClientConfig::new("1", SecretString::from("s")).with_base(base)).unwrap();
-    let e = c.oa_info(&SecretString::from("t")).await.unwrap_err();
-    assert!(matches!(e, ZaloError::Http { status: 404, .. }), "{e:?}");
-    let d = c.download(&format!("{url}/html"), 1000).await.unwrap();
-    assert_eq!(d.bytes, Bytes::from_static(b"<html>not json</html>"));
-    // A 200 HTML body where JSON is expected.
-    let app = axum::Router::new().fallback(|| async { "<html>maintenance</html>" });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = url::Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let c =
-        ZaloClient::new(ClientConfig::new("1", SecretString::from("s")).with_base(base)).unwrap();
-    let e = c.oa_info(&SecretString::from("t")).await.unwrap_err();
-    assert!(matches!(e, ZaloError::Decode { .. }), "{e:?}");
-    assert_eq!(e.class(), ErrorClass::Transport);
-    let e = c.refresh_token(&SecretString::from("r")).await.unwrap_err();
-    assert!(matches!(e, ZaloError::Decode { .. }), "{e:?}");
-}
-
-// ------------------------------------------------------------------ users' side and webhooks
-
-#[tokio::test]
-async fn user_actions_arrive_signed_and_typed() {
-    let (sim, client, recv) = with_receiver(SimConfig::default()).await;
-    let cfg = sim.config();
-    let jpg = Bytes::from_static(b"\xff\xd8\xff\xe0 jpeg bytes");
-    let ids = vec![
-        sim.user_sends(USER, UserAction::Follow).await,
-        sim.user_sends(USER, UserAction::Text("Cho mình hỏi giá".into()))
-            .await,
-        sim.user_sends(
-            USER,
-            UserAction::Image {
-                caption: Some("ảnh".into()),
-                bytes: jpg.clone(),
-            },
-        )
-        .await,
-        sim.user_sends(
-            USER,
-            UserAction::Gif {
-                bytes: Bytes::from_static(b"GIF89a"),
-            },
-        )
-        .await,
-        sim.user_sends(USER, UserAction::Sticker { id: "st1".into() })
-            .await,
-        sim.user_sends(
-            USER,
-            UserAction::File {
-                name: "hợp đồng.pdf".into(),
-                bytes: Bytes::from_static(b"%PDF"),
-            },
-        )
-        .await,
-        sim.user_sends(
-            USER,
-            UserAction::Audio {
-                bytes: Bytes::from_static(b"#!AMR"),
-            },
-        )
-        .await,
-        sim.user_sends(
-            USER,
-            UserAction::Video {
-                bytes: Bytes::from_static(b"mp4"),
-            },
-        )
-        .await,
-        sim.user_sends(
-            USER,
-            UserAction::Location {
-                latitude: "10.76".into(),
-                longitude: "106.65".into(),
-            },
-        )
-        .await,
-        sim.user_sends(
-            USER,
-            UserAction::Link {
-                url: "https://zalo.me".into(),
-                title: Some("Zalo".into()),
-            },
-        )
-        .await,
-        sim.user_sends(
-            USER,
-            UserAction::BusinessCard {
-                name: "Chị B".into(),
-                phone: "0901234567".into(),
-            },
-        )
-        .await,
-    ];
-    let r = sim
-        .user_sends(
-            USER,
-            UserAction::Reaction {
-                msg_id: ids[1].clone(),
-                icon: "/-heart".into(),
-            },
-        )
-        .await;
-    assert_eq!(r, ids[1]);
-    assert_eq!(sim.user_sends(USER, UserAction::Unfollow).await, "");
-    idle(&sim).await;
-
-    let got = recv.events();
-    assert_eq!(got.len(), 13);
-    let key = sim.oa_secret_key();
-    for (h, body) in &got {
-        webhook::verify(
-            &cfg.app_id,
-            &key,
-            body,
-            h.get("x-zevent-signature").and_then(|v| v.to_str().ok()),
-        )
-        .unwrap();
-        assert_eq!(h["user-agent"], "ZaloWebhook");
-        assert_eq!(h["x-zevent-server"], "OA OpenAPI");
-        assert!(h.get("num_retry").is_none());
-    }
-    let ev = recv.parsed();
-    assert!(
-        matches!(&ev[0], ZaloEvent::Follow { user_id, oa_id, .. } if user_id == USER && oa_id == &cfg.oa_id)
-    );
-    let kinds: Vec<UserMessageKind> = ev[1..11]
-        .iter()
-        .map(|e| match e {
-            ZaloEvent::UserMessage(m) => {
-                assert_eq!(
-                    (m.user_id.as_str(), m.oa_id.as_str()),
-                    (USER, cfg.oa_id.as_str())
-                );
-                assert!(m.user_id_by_app.is_some());
-                m.kind
-            }
-            other => panic!("{other:?}"),
-        })
-        .collect();
-    assert_eq!(
-        kinds,
-        vec![
-            UserMessageKind::Text,
-            UserMessageKind::Image,
-            UserMessageKind::Gif,
-            UserMessageKind::Sticker,
-            UserMessageKind::File,
-            UserMessageKind::Audio,
-            UserMessageKind::Video,
-            UserMessageKind::Location,
-            UserMessageKind::Link,
-            UserMessageKind::BusinessCard,
-        ]
-    );
-    for (e, id) in ev[1..11].iter().zip(&ids[1..]) {
-        assert_eq!(&e.dedupe_key(), id);
-    }
-    assert!(
-        matches!(&ev[11], ZaloEvent::UserReacted { msg_id, react_icon, .. } if msg_id == &ids[1] && react_icon == "/-heart")
-    );
-    assert!(matches!(&ev[12], ZaloEvent::Unfollow { .. }));
-
-    // Media is downloadable from the webhook URL.
-    let ZaloEvent::UserMessage(img) = &ev[2] else {
-        panic!()
-    };
-    assert_eq!(img.text.as_deref(), Some("ảnh"));
-    let url = img.attachments[0].url().unwrap().to_owned();
-    let d = client.download(&url, 1024).await.unwrap();
-    assert_eq!(d.bytes, jpg);
-    assert_eq!(d.content_type.as_deref(), Some("image/jpeg"));
-    assert!(matches!(
-        client.download(&url, 4).await,
-        Err(ZaloError::TooLarge { limit: 4 })
-    ));
-    let ZaloEvent::UserMessage(file) = &ev[5] else {
-        panic!()
-    };
-    let Attachment::File {
-        url,
-        name,
-        size,
-        file_type,
-        ..
-    } = &file.attachments[0]
-    else {
-        panic!()
-    };
-    assert_eq!(
-        (name.as_deref(), *size, file_type.as_deref()),
-        (Some("hợp đồng.pdf"), Some(4), Some("pdf"))
-    );
-    let d = client.download(url, 1024).await.unwrap();
-    assert_eq!(d.filename.as_deref(), Some("hợp đồng.pdf"));
-    let ZaloEvent::UserMessage(loc) = &ev[8] else {
-        panic!()
-    };
-    assert_eq!(
-        loc.attachments[0],
-        Attachment::Location {
-            latitude: "10.76".into(),
-            longitude: "106.65".into()
-        }
-    );
-    let ZaloEvent::UserMessage(sticker) = &ev[4] else {
-        panic!()
-    };
-    client
-        .download(sticker.attachments[0].url().unwrap(), 1024)
-        .await
-        .unwrap();
-    // Missing media and injected media faults.
-    let mut missing = sim.base_url();
-    missing.set_path("/sim/media/none");
-    assert!(matches!(
-        client.download(missing.as_str(), 10).await,
-        Err(ZaloError::Http { status: 404, .. })
-    ));
-    sim.fail_next("/sim/media", 1, Fault::HttpStatus(502));
-    assert!(client.download(url, 1024).await.unwrap_err().is_transient());
-
-    // The interaction opened the window; sends are echoed with the same msg_id and no admin_id.
-    let tok = tokens(&sim);
-    let sent = client
-        .send_message(
-            &tok,
-            USER,
-            &OutboundMessage::Text {
-                text: "Dạ".into(),
-                quote_message_id: Some(ids[1].clone()),
-            },
-        )
-        .await
-        .unwrap();
-    let staff = sim.staff_sends_text(USER, "admin-42", "Chào anh").await;
-    idle(&sim).await;
-    let ev = recv.parsed();
-    let ZaloEvent::OaMessage(echo) = &ev[13] else {
-        panic!("{:?}", ev[13])
-    };
-    assert_eq!(
-        (
-            echo.event_name.as_str(),
-            echo.msg_id.as_str(),
-            echo.admin_id.as_ref()
-        ),
-        (names::OA_SEND_TEXT, sent.message_id.as_str(), None)
-    );
-    assert_eq!(echo.user_id, USER);
-    let ZaloEvent::OaMessage(st) = &ev[14] else {
-        panic!()
-    };
-    assert_eq!(
-        (
-            st.msg_id.as_str(),
-            st.admin_id.as_deref(),
-            st.text.as_deref()
-        ),
-        (staff.as_str(), Some("admin-42"), Some("Chào anh"))
-    );
-}
-
-#[tokio::test]
-async fn echoes_match_each_send_kind() {
-    let (sim, client, recv) = with_receiver(SimConfig::default()).await;
-    active_user(&sim, USER).await;
-    let tok = tokens(&sim);
-    let img = client
-        .upload_image(&tok, "a.png", Bytes::from_static(b"png"))
-        .await
-        .unwrap();
-    let gif = client
-        .upload_gif(&tok, "a.gif", Bytes::from_static(b"gif"))
-        .await
-        .unwrap();
-    let file = client
-        .upload_file(&tok, "a.pdf", Bytes::from_static(b"pdf"))
-        .await
-        .unwrap();
-    let msgs = [
-        (
-            OutboundMessage::Image {
-                source: MediaSource::AttachmentId(img),
-                caption: Some("c".into()),
-            },
-            names::OA_SEND_IMAGE,
-        ),
-        (
-            OutboundMessage::Gif {
-                attachment_id: gif,
-                width: 1,
-                height: 1,
-                caption: None,
-            },
-            names::OA_SEND_GIF,
-        ),
-        (
-            OutboundMessage::Sticker {
-                sticker_id: "s".into(),
-            },
-            names::OA_SEND_STICKER,
-        ),
-        (OutboundMessage::File { token: file }, names::OA_SEND_FILE),
-    ];
-    let mut ids = vec![];
-    for (m, _) in &msgs {
-        ids.push(client.send_message(&tok, USER, m).await.unwrap().message_id);
-    }
-    idle(&sim).await;
-    let ev = recv.parsed();
-    assert_eq!(ev.len(), 4);
-    for ((e, (_, name)), id) in ev.iter().zip(&msgs).zip(&ids) {
-        assert_eq!(e.event_name(), *name);
-        assert_eq!(&e.dedupe_key(), id);
-        let ZaloEvent::OaMessage(m) = e else { panic!() };
-        assert!(m.admin_id.is_none());
-        assert!(!m.attachments.is_empty());
-    }
-    // The OA's own file is downloadable from its echo.
-    let ZaloEvent::OaMessage(f) = &ev[3] else {
-        panic!()
-    };
-    assert_eq!(
-        client
-            .download(f.attachments[0].url().unwrap(), 100)
-            .await
-            .unwrap()
-            .bytes,
-        Bytes::from_static(b"pdf")
-    );
-}
-
-#[tokio::test]
-async fn failed_deliveries_retry_on_the_scaled_ladder() {
-    // 30 s / 3000 = 10 ms, 5 min / 3000 = 100 ms.
-    let (sim, _client, recv) = with_receiver(SimConfig {
-        time_scale: 3000.0,
-        ..SimConfig::default()
-    })
-    .await;
-    recv.fail_first.store(2, Ordering::SeqCst);
-    let id = sim.user_sends(USER, UserAction::Text("hello".into())).await;
-    idle(&sim).await;
-    let d = sim.deliveries();
-    let summary: Vec<(Option<u16>, u32)> = d.iter().map(|r| (r.status, r.num_retry)).collect();
-    assert_eq!(
-        summary,
-        vec![(Some(500), 0), (Some(500), 1), (Some(200), 2)]
-    );
-    assert!(
-        d.iter()
-            .all(|r| r.msg_id.as_deref() == Some(id.as_str())
-                && r.event_name == names::USER_SEND_TEXT)
-    );
-    let got = recv.events();
-    assert!(got[0].0.get("num_retry").is_none());
-    assert_eq!(got[1].0["num_retry"], "1");
-    assert_eq!(got[2].0["num_retry"], "2");
-    assert_eq!(got[0].1, got[2].1, "retries resend the same body");
-
-    // A receiver that never succeeds gets the full ladder: 1 + 5 attempts.
-    recv.fail_first.store(100, Ordering::SeqCst);
-    sim.user_sends(USER, UserAction::Text("again".into())).await;
-    assert!(sim.wait_deliveries_idle(Duration::from_secs(10)).await);
-    let d = sim.deliveries();
-    assert_eq!(d.len(), 3 + 6);
-    assert_eq!(d.last().unwrap().num_retry, 5);
-}
-
-#[tokio::test]
-async fn slow_receiver_times_out_and_retry_can_be_off() {
-    let (sim, _c, recv) = with_receiver(SimConfig {
-        webhook_retry: false,
-        ..SimConfig::default()
-    })
-    .await;
-    recv.delay_ms.store(2500, Ordering::SeqCst);
-    sim.user_sends(USER, UserAction::Text("slow".into())).await;
-    idle(&sim).await;
-    assert_eq!(
-        sim.deliveries(),
-        vec![zfsync_zalo::DeliveryRecord {
-            event_name: names::USER_SEND_TEXT.into(),
-            msg_id: sim.deliveries()[0].msg_id.clone(),
-            status: None,
-            num_retry: 0,
-        }]
-    );
-}
-
-#[tokio::test]
-async fn duplicate_and_reorder_modes() {
-    let (sim, _c, recv) = with_receiver(SimConfig::default()).await;
-    sim.set_webhook_mode(WebhookMode::Duplicate);
-    let a = sim.user_sends(USER, UserAction::Text("a".into())).await;
-    idle(&sim).await;
-    let ev = recv.parsed();
-    assert_eq!(ev.len(), 2);
-    assert_eq!(ev[0], ev[1]);
-    assert_eq!(ev[0].dedupe_key(), a);
-
-    sim.set_webhook_mode(WebhookMode::Reorder);
-    let mut ids = vec![];
-    for t in ["1", "2", "3"] {
-        ids.push(sim.user_sends(USER, UserAction::Text(t.into())).await);
-    }
-    idle(&sim).await;
-    let got: Vec<String> = recv.parsed()[2..]
-        .iter()
-        .map(ZaloEvent::dedupe_key)
-        .collect();
-    ids.reverse();
-    assert_eq!(got, ids);
-
-    // Leaving Reorder releases what is held.
-    let x = sim.user_sends(USER, UserAction::Text("x".into())).await;
-    sim.set_webhook_mode(WebhookMode::Normal);
-    idle(&sim).await;
-    assert_eq!(recv.parsed().last().unwrap().dedupe_key(), x);
-}
-
-#[tokio::test]
-async fn control_routes_mirror_the_rust_api() {
-    let (sim, client, recv) = with_receiver(SimConfig::default()).await;
-    let http = reqwest::Client::new();
-    let u = |p: &str| sim.base_url().join(p).unwrap();
-    let ok = |r: reqwest::Response| {
-        assert!(r.status().is_success(), "{}", r.status());
-        r
-    };
-    ok(http
-        .post(u("/sim/users"))
-        .json(&json!({"user_id": "55", "display_name": "Bình"}))
-        .send()
-        .await
-        .unwrap());
-    let v: Value = ok(http
-        .post(u("/sim/users/55/send"))
-        .json(&json!({"type": "text", "text": "chào"}))
-        .send()
-        .await
-        .unwrap())
-    .json()
-    .await
-    .unwrap();
-    let first = v["msg_id"].as_str().unwrap().to_owned();
-    ok(http
-        .post(u("/sim/users/55/send"))
-        .json(&json!({"type": "image", "caption": null, "data_base64": "aGVsbG8="}))
-        .send()
-        .await
-        .unwrap());
-    ok(http
-        .post(u("/sim/users/55/send"))
-        .json(&json!({"type": "reaction", "msg_id": first, "icon": ":>"}))
-        .send()
-        .await
-        .unwrap());
-    assert_eq!(
-        http.post(u("/sim/users/55/send"))
-            .json(&json!({"type": "image", "data_base64": "!!"}))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        400
-    );
-    ok(http
-        .post(u("/sim/users/55/staff_send"))
-        .json(&json!({"admin_id": "a1", "text": "t"}))
-        .send()
-        .await
-        .unwrap());
-    let v: Value = ok(http.post(u("/sim/tokens")).send().await.unwrap())
-        .json()
-        .await
-        .unwrap();
-    let tok = SecretString::from(v["access_token"].as_str().unwrap().to_owned());
-    client
-        .send_message(
-            &tok,
-            "55",
-            &OutboundMessage::Text {
-                text: "ok".into(),
-                quote_message_id: None,
-            },
-        )
-        .await
-        .unwrap();
-    let sent: Vec<zfsync_zalo::SentRecord> =
-        ok(http.get(u("/sim/users/55/sent")).send().await.unwrap())
-            .json()
-            .await
-            .unwrap();
-    assert_eq!(sent.len(), 1);
-
-    ok(http.post(u("/sim/faults")).json(&json!({"path": "/v3.0/oa/message/cs", "n": 1, "fault": {"api": {"code": -230, "message": "window"}}})).send().await.unwrap());
-    let hi = OutboundMessage::Text {
-        text: "x".into(),
-        quote_message_id: None,
-    };
-    assert_eq!(api_code(client.send_message(&tok, "55", &hi).await), -230);
-    ok(http
-        .post(u("/sim/faults"))
-        .json(&json!({"path": "/v2.0/oa/getoa", "fault": {"http_status": 500}}))
-        .send()
-        .await
-        .unwrap());
-    assert!(client.oa_info(&tok).await.unwrap_err().is_transient());
-    ok(http
-        .post(u("/sim/users/55/last_interaction"))
-        .json(&json!({"at_ms": 0}))
-        .send()
-        .await
-        .unwrap());
-    assert_eq!(api_code(client.send_message(&tok, "55", &hi).await), -230);
-    ok(http
-        .post(u("/sim/users/55/blocked"))
-        .json(&json!({"blocked": true}))
-        .send()
-        .await
-        .unwrap());
-    assert_eq!(api_code(client.send_message(&tok, "55", &hi).await), -217);
-    ok(http
-        .post(u("/sim/latency"))
-        .json(&json!({"ms": 0}))
-        .send()
-        .await
-        .unwrap());
-    ok(http.post(u("/sim/tokens/expire")).send().await.unwrap());
-    assert_eq!(api_code(client.oa_info(&tok).await), -220);
-
-    ok(http
-        .post(u("/sim/webhook"))
-        .json(&json!({"mode": "duplicate"}))
-        .send()
-        .await
-        .unwrap());
-    ok(http
-        .post(u("/sim/users/55/send"))
-        .json(&json!({"type": "follow"}))
-        .send()
-        .await
-        .unwrap());
-    let v: Value = ok(http
-        .post(u("/sim/deliveries/wait"))
-        .json(&json!({"timeout_ms": 5000}))
-        .send()
-        .await
-        .unwrap())
-    .json()
-    .await
-    .unwrap();
-    assert_eq!(v["idle"], true);
-    let d: Vec<zfsync_zalo::DeliveryRecord> =
-        ok(http.get(u("/sim/deliveries")).send().await.unwrap())
-            .json()
-            .await
-            .unwrap();
-    assert_eq!(d.iter().filter(|r| r.event_name == "follow").count(), 2);
-    assert_eq!(recv.events().len(), d.len());
-    ok(http
-        .post(u("/sim/webhook"))
-        .json(&json!({"url": null}))
-        .send()
-        .await
-        .unwrap());
-    assert!(sim.config().webhook_url.is_none());
-    let c: Value = ok(http.get(u("/sim/config")).send().await.unwrap())
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(c["oa_id"], sim.config().oa_id.as_str());
-    assert!(c["webhook_url"].is_null());
-}
-
-#[tokio::test]
-async fn users_are_delivered_in_parallel_each_in_order() {
-    let (sim, _c, recv) = with_receiver(SimConfig::default()).await;
-    recv.delay_ms.store(300, Ordering::SeqCst);
-    let started = std::time::Instant::now();
-    let mut per_user = vec![];
-    for u in ["u1", "u2", "u3", "u4", "u5", "u6"] {
-        let a = sim.user_sends(u, UserAction::Text("a".into())).await;
-        let b = sim.user_sends(u, UserAction::Text("b".into())).await;
-        per_user.push((u, a, b));
-    }
-    idle(&sim).await;
-    // Twelve 300 ms deliveries, two per user: about 600 ms when users run in parallel.
-    assert!(
-        started.elapsed() < Duration::from_millis(2500),
-        "{:?}",
-        started.elapsed()
-    );
-    let ev = recv.parsed();
-    assert_eq!(ev.len(), 12);
-    for (u, a, b) in per_user {
-        let keys: Vec<String> = ev
-            .iter()
-            .filter(|e| e.user_id() == Some(u))
-            .map(ZaloEvent::dedupe_key)
-            .collect();
-        assert_eq!(keys, vec![a, b]);
-    }
 }

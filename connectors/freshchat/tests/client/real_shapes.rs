@@ -226,7 +226,10 @@ async fn client_reads_the_2021_shape_and_system_notices() {
     app.sim.resolve(&cid, &agent).await.unwrap();
     assert!(app.sim.wait_deliveries_idle(Duration::from_secs(5)).await);
     let events = received_events(&app.recv, &key);
-    assert_eq!(messages_of(&events)[0].effective_type(), MessageType::Normal);
+    assert_eq!(
+        messages_of(&events)[0].effective_type(),
+        MessageType::Normal
+    );
     assert!(
         matches!(&events[1].0, WebhookEvent::ConversationResolution { user_id, .. } if user_id.is_none() || user_id.as_deref() == Some(u.id.as_str()))
     );

@@ -1,0 +1,562 @@
+//! The `/sim/...` control routes on the API listener: the Rust API of [`ZaloSim`] over HTTP, for the
+//! sandbox and for integrators driving the simulator from another language. Bodies are JSON; a body
+//! that does not parse gets HTTP 400/422 with the reason (these routes are not Zalo's wire).
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::actions::{AnonymousAction, ListItem, SimUser, StaffAction, SubmittedInfo, UserAction};
+use super::config::{Fault, RandomFaults, WebhookMode};
+use super::{lock, ZaloSim};
+
+/// The control routes (state: the simulator).
+pub(crate) fn routes() -> Router<ZaloSim> {
+    Router::new()
+        .route("/sim/config", get(config))
+        .route("/sim/users", post(add_user))
+        .route("/sim/users/{id}/send", post(user_send))
+        .route("/sim/users/{id}/staff_send", post(staff_send))
+        .route("/sim/users/{id}/sent", get(sent))
+        .route("/sim/users/{id}/quota", get(quota))
+        .route("/sim/users/{id}/history", post(seed_history))
+        .route("/sim/users/{id}/last_interaction", post(last_interaction))
+        .route("/sim/users/{id}/blocked", post(blocked))
+        .route("/sim/users/{id}/profile", post(profile))
+        .route("/sim/anonymous/{id}/send", post(anonymous_send))
+        .route("/sim/oauth/code", post(code))
+        .route("/sim/oauth/approve_as", post(approve_as))
+        .route("/sim/oauth/requests", get(permission_requests))
+        .route("/sim/tokens", post(tokens))
+        .route("/sim/tokens/expire", post(expire_tokens))
+        .route("/sim/tokens/expire_refresh", post(expire_refresh))
+        .route("/sim/assets/{id}/expire", post(expire_asset))
+        .route("/sim/faults", post(faults))
+        .route("/sim/faults/random", post(random_faults))
+        .route("/sim/latency", post(latency))
+        .route("/sim/clock/advance", post(advance_clock))
+        .route("/sim/webhook", post(webhook))
+        .route("/sim/deliveries", get(deliveries))
+        .route("/sim/deliveries/wait", post(wait))
+}
+
+fn ok() -> Response {
+    Json(json!({"ok": true})).into_response()
+}
+
+fn bad_request(msg: impl Into<String>) -> Response {
+    (StatusCode::BAD_REQUEST, msg.into()).into_response()
+}
+
+fn b64(s: &str) -> Result<Bytes, String> {
+    STANDARD
+        .decode(s.trim())
+        .map(Bytes::from)
+        .map_err(|e| format!("data_base64 is not base64: {e}"))
+}
+
+async fn config(State(sim): State<ZaloSim>) -> Response {
+    // The sandbox's own test secrets: an integrator needs them to configure a receiver.
+    let c = sim.config();
+    Json(json!({
+        "app_id": c.app_id, "app_secret": c.app_secret, "oa_id": c.oa_id, "oa_name": c.oa_name,
+        "oa_secret_key": c.oa_secret_key, "redirect_uri": c.redirect_uri,
+        "callback_state": c.callback_state, "callback_code_challenge": c.callback_code_challenge,
+        "webhook_url": c.webhook_url, "webhook_disabled": sim.webhook_disabled(),
+        "time_scale": c.time_scale, "webhook_retry": c.webhook_retry,
+        "disable_webhook_after_ladder": c.disable_webhook_after_ladder,
+        "accept_txt_upload": c.accept_txt_upload, "rate_limit_per_minute": c.rate_limit_per_minute,
+        "access_token_ttl_secs": c.access_token_ttl.as_secs(), "reply_quota": c.reply_quota,
+        "welcome_quota": c.welcome_quota, "out_of_replies": c.out_of_replies,
+        "sub_quota": c.sub_quota, "owner_quota": c.owner_quota, "hang_ms": c.hang.as_millis() as u64,
+        "api_base": sim.api_base().as_str(), "oauth_base": sim.oauth_base().as_str(),
+        "now_ms": sim.now_ms(),
+    }))
+    .into_response()
+}
+
+async fn add_user(State(sim): State<ZaloSim>, Json(u): Json<SimUser>) -> Response {
+    sim.add_user(u);
+    ok()
+}
+
+/// Body of `POST /sim/users/{id}/send`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ActionDto {
+    Text {
+        text: String,
+    },
+    Reply {
+        text: String,
+        quote_msg_id: String,
+    },
+    Image {
+        caption: Option<String>,
+        data_base64: String,
+    },
+    Gif {
+        data_base64: String,
+    },
+    Sticker {
+        id: String,
+    },
+    File {
+        name: String,
+        data_base64: String,
+    },
+    Audio {
+        data_base64: String,
+    },
+    Video {
+        data_base64: String,
+    },
+    Location {
+        latitude: String,
+        longitude: String,
+    },
+    Place {
+        name: String,
+        latitude: String,
+        longitude: String,
+    },
+    Link {
+        url: String,
+        title: Option<String>,
+    },
+    BusinessCard {
+        name: String,
+        phone: String,
+    },
+    Reaction {
+        msg_id: String,
+        icon: String,
+    },
+    Follow {
+        source: Option<String>,
+    },
+    Unfollow,
+    ClickChatNow,
+    SubmitInfo(SubmittedInfo),
+    UpdateInfo {
+        method: Option<String>,
+    },
+    Withdraw,
+    Seen {
+        #[serde(default)]
+        msg_ids: Vec<String>,
+    },
+    Received {
+        msg_id: String,
+    },
+}
+
+impl ActionDto {
+    fn into_action(self) -> Result<UserAction, String> {
+        Ok(match self {
+            ActionDto::Text { text } => UserAction::Text(text),
+            ActionDto::Reply { text, quote_msg_id } => UserAction::Reply { text, quote_msg_id },
+            ActionDto::Image {
+                caption,
+                data_base64,
+            } => UserAction::Image {
+                caption,
+                bytes: b64(&data_base64)?,
+            },
+            ActionDto::Gif { data_base64 } => UserAction::Gif {
+                bytes: b64(&data_base64)?,
+            },
+            ActionDto::Sticker { id } => UserAction::Sticker { id },
+            ActionDto::File { name, data_base64 } => UserAction::File {
+                name,
+                bytes: b64(&data_base64)?,
+            },
+            ActionDto::Audio { data_base64 } => UserAction::Audio {
+                bytes: b64(&data_base64)?,
+            },
+            ActionDto::Video { data_base64 } => UserAction::Video {
+                bytes: b64(&data_base64)?,
+            },
+            ActionDto::Location {
+                latitude,
+                longitude,
+            } => UserAction::Location {
+                latitude,
+                longitude,
+            },
+            ActionDto::Place {
+                name,
+                latitude,
+                longitude,
+            } => UserAction::Place {
+                name,
+                latitude,
+                longitude,
+            },
+            ActionDto::Link { url, title } => UserAction::Link { url, title },
+            ActionDto::BusinessCard { name, phone } => UserAction::BusinessCard { name, phone },
+            ActionDto::Reaction { msg_id, icon } => UserAction::Reaction { msg_id, icon },
+            ActionDto::Follow { source: None } => UserAction::Follow,
+            ActionDto::Follow {
+                source: Some(source),
+            } => UserAction::FollowVia { source },
+            ActionDto::Unfollow => UserAction::Unfollow,
+            ActionDto::ClickChatNow => UserAction::ClickChatNow,
+            ActionDto::SubmitInfo(i) => UserAction::SubmitInfo(i),
+            ActionDto::UpdateInfo { method } => UserAction::UpdateInfo {
+                method: method.unwrap_or_else(|| "dynamic_url".into()),
+            },
+            ActionDto::Withdraw => UserAction::Withdraw,
+            ActionDto::Seen { msg_ids } => UserAction::Seen { msg_ids },
+            ActionDto::Received { msg_id } => UserAction::Received { msg_id },
+        })
+    }
+}
+
+async fn user_send(
+    State(sim): State<ZaloSim>,
+    Path(id): Path<String>,
+    Json(a): Json<ActionDto>,
+) -> Response {
+    match a.into_action() {
+        Ok(action) => Json(json!({"msg_id": sim.user_sends(&id, action).await})).into_response(),
+        Err(msg) => bad_request(msg),
+    }
+}
+
+/// Body of `POST /sim/users/{id}/staff_send` (without `type`: a text).
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum StaffDto {
+    Text {
+        admin_id: String,
+        text: String,
+    },
+    Image {
+        admin_id: String,
+        caption: Option<String>,
+        data_base64: String,
+    },
+    File {
+        admin_id: String,
+        name: String,
+        data_base64: String,
+    },
+    List {
+        admin_id: String,
+        items: Vec<ListItem>,
+    },
+    Template {
+        admin_id: String,
+        template_id: String,
+        text: String,
+    },
+}
+
+async fn staff_send(
+    State(sim): State<ZaloSim>,
+    Path(id): Path<String>,
+    Json(mut v): Json<Value>,
+) -> Response {
+    if let Some(obj) = v.as_object_mut() {
+        obj.entry("type").or_insert_with(|| json!("text"));
+    }
+    let dto: StaffDto = match serde_json::from_value(v) {
+        Ok(d) => d,
+        Err(e) => return bad_request(format!("bad staff_send body: {e}")),
+    };
+    let (admin, action) = match dto {
+        StaffDto::Text { admin_id, text } => (admin_id, StaffAction::Text(text)),
+        StaffDto::Image {
+            admin_id,
+            caption,
+            data_base64,
+        } => match b64(&data_base64) {
+            Ok(bytes) => (admin_id, StaffAction::Image { caption, bytes }),
+            Err(e) => return bad_request(e),
+        },
+        StaffDto::File {
+            admin_id,
+            name,
+            data_base64,
+        } => match b64(&data_base64) {
+            Ok(bytes) => (admin_id, StaffAction::File { name, bytes }),
+            Err(e) => return bad_request(e),
+        },
+        StaffDto::List { admin_id, items } => (admin_id, StaffAction::List(items)),
+        StaffDto::Template {
+            admin_id,
+            template_id,
+            text,
+        } => (admin_id, StaffAction::Template { template_id, text }),
+    };
+    Json(json!({"msg_id": sim.staff_sends(&id, &admin, action).await})).into_response()
+}
+
+async fn sent(State(sim): State<ZaloSim>, Path(id): Path<String>) -> Response {
+    Json(sim.sent_to(&id)).into_response()
+}
+
+async fn quota(State(sim): State<ZaloSim>, Path(id): Path<String>) -> Response {
+    match sim.quota(&id) {
+        Some(q) => Json(q).into_response(),
+        None => (StatusCode::NOT_FOUND, "no such user").into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct SeedItem {
+    from_user: bool,
+    text: String,
+    time_ms: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct SeedDto {
+    messages: Vec<SeedItem>,
+}
+
+async fn seed_history(
+    State(sim): State<ZaloSim>,
+    Path(id): Path<String>,
+    Json(s): Json<SeedDto>,
+) -> Response {
+    let items: Vec<(bool, &str, i64)> = s
+        .messages
+        .iter()
+        .map(|m| (m.from_user, m.text.as_str(), m.time_ms))
+        .collect();
+    Json(json!({"msg_ids": sim.seed_history(&id, &items)})).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct AtDto {
+    at_ms: i64,
+}
+
+async fn last_interaction(
+    State(sim): State<ZaloSim>,
+    Path(id): Path<String>,
+    Json(a): Json<AtDto>,
+) -> Response {
+    sim.set_last_interaction(&id, a.at_ms);
+    ok()
+}
+
+#[derive(Debug, Deserialize)]
+struct BlockedDto {
+    blocked: bool,
+}
+
+async fn blocked(
+    State(sim): State<ZaloSim>,
+    Path(id): Path<String>,
+    Json(b): Json<BlockedDto>,
+) -> Response {
+    sim.set_blocked(&id, b.blocked);
+    ok()
+}
+
+#[derive(Debug, Deserialize)]
+struct ProfileDto {
+    #[serde(default)]
+    refuse: Option<i64>,
+}
+
+async fn profile(
+    State(sim): State<ZaloSim>,
+    Path(id): Path<String>,
+    Json(p): Json<ProfileDto>,
+) -> Response {
+    sim.set_profile_refused(&id, p.refuse);
+    ok()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum AnonymousDto {
+    Text {
+        text: String,
+    },
+    Image {
+        caption: Option<String>,
+        data_base64: String,
+    },
+    Sticker {
+        id: String,
+    },
+    File {
+        name: String,
+        data_base64: String,
+    },
+}
+
+async fn anonymous_send(
+    State(sim): State<ZaloSim>,
+    Path(id): Path<String>,
+    Json(a): Json<AnonymousDto>,
+) -> Response {
+    let action = match a {
+        AnonymousDto::Text { text } => AnonymousAction::Text(text),
+        AnonymousDto::Sticker { id } => AnonymousAction::Sticker { id },
+        AnonymousDto::Image {
+            caption,
+            data_base64,
+        } => match b64(&data_base64) {
+            Ok(bytes) => AnonymousAction::Image { caption, bytes },
+            Err(e) => return bad_request(e),
+        },
+        AnonymousDto::File { name, data_base64 } => match b64(&data_base64) {
+            Ok(bytes) => AnonymousAction::File { name, bytes },
+            Err(e) => return bad_request(e),
+        },
+    };
+    Json(json!({"msg_id": sim.anonymous_sends(&id, action).await})).into_response()
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CodeDto {
+    #[serde(default)]
+    code_challenge: Option<String>,
+}
+
+async fn code(State(sim): State<ZaloSim>, body: Bytes) -> Response {
+    let dto: CodeDto = serde_json::from_slice(&body).unwrap_or_default();
+    let code = sim.issue_code(dto.code_challenge.as_deref());
+    Json(json!({"code": code, "oa_id": sim.approving_oa()})).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct ApproveDto {
+    oa_id: Option<String>,
+}
+
+async fn approve_as(State(sim): State<ZaloSim>, Json(a): Json<ApproveDto>) -> Response {
+    match a.oa_id {
+        Some(oa) => sim.approve_as(&oa),
+        None => sim.approve_as(&sim.config().oa_id),
+    }
+    ok()
+}
+
+async fn permission_requests(State(sim): State<ZaloSim>) -> Response {
+    let reqs: Vec<Value> = sim
+        .permission_requests()
+        .into_iter()
+        .map(|q| Value::Object(q.into_iter().map(|(k, v)| (k, Value::String(v))).collect()))
+        .collect();
+    Json(reqs).into_response()
+}
+
+async fn tokens(State(sim): State<ZaloSim>) -> Response {
+    let (access, refresh) = sim.issue_tokens();
+    let ttl = sim.config().access_token_ttl.as_secs().to_string();
+    Json(json!({"access_token": access, "refresh_token": refresh, "expires_in": ttl}))
+        .into_response()
+}
+
+async fn expire_tokens(State(sim): State<ZaloSim>) -> Response {
+    sim.expire_access_tokens();
+    ok()
+}
+
+async fn expire_refresh(State(sim): State<ZaloSim>) -> Response {
+    sim.expire_refresh_tokens();
+    ok()
+}
+
+async fn expire_asset(State(sim): State<ZaloSim>, Path(id): Path<String>) -> Response {
+    sim.expire_asset(&id);
+    ok()
+}
+
+#[derive(Debug, Deserialize)]
+struct FaultDto {
+    path: String,
+    #[serde(default = "one")]
+    n: u32,
+    fault: Fault,
+}
+
+fn one() -> u32 {
+    1
+}
+
+async fn faults(State(sim): State<ZaloSim>, Json(f): Json<FaultDto>) -> Response {
+    sim.fail_next(&f.path, f.n, f.fault);
+    ok()
+}
+
+async fn random_faults(State(sim): State<ZaloSim>, Json(r): Json<RandomFaults>) -> Response {
+    sim.set_random_faults((r.rate > 0.0).then_some(r));
+    ok()
+}
+
+#[derive(Debug, Deserialize)]
+struct MsDto {
+    ms: u64,
+}
+
+async fn latency(State(sim): State<ZaloSim>, Json(l): Json<MsDto>) -> Response {
+    sim.set_latency(Duration::from_millis(l.ms));
+    ok()
+}
+
+async fn advance_clock(State(sim): State<ZaloSim>, Json(l): Json<MsDto>) -> Response {
+    sim.advance_clock(Duration::from_millis(l.ms));
+    Json(json!({"now_ms": sim.now_ms()})).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct WebhookDto {
+    /// Absent: unchanged; `null`: no webhook; a string: the new URL (re-enables a disabled webhook).
+    #[serde(default, deserialize_with = "present")]
+    url: Option<Option<String>>,
+    #[serde(default)]
+    mode: Option<WebhookMode>,
+    #[serde(default)]
+    retry: Option<bool>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+async fn webhook(State(sim): State<ZaloSim>, Json(w): Json<WebhookDto>) -> Response {
+    if let Some(url) = w.url {
+        sim.set_webhook_url(url);
+    }
+    if let Some(r) = w.retry {
+        lock(&sim.core.cfg).webhook_retry = r;
+    }
+    if let Some(m) = w.mode {
+        sim.set_webhook_mode(m);
+    }
+    ok()
+}
+
+async fn deliveries(State(sim): State<ZaloSim>) -> Response {
+    Json(sim.deliveries()).into_response()
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct WaitDto {
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+}
+
+async fn wait(State(sim): State<ZaloSim>, body: Bytes) -> Response {
+    let w: WaitDto = serde_json::from_slice(&body).unwrap_or_default();
+    let ms = w.timeout_ms.unwrap_or(5_000).min(60_000);
+    let idle = sim.wait_deliveries_idle(Duration::from_millis(ms)).await;
+    Json(json!({"idle": idle})).into_response()
+}

@@ -1,0 +1,357 @@
+//! What the simulated people do, seen from a webhook receiver and the API: return values, state
+//! (follower, window, shared info), receipts, "chat now" once, staff sends with `admin_id` (history,
+//! not `sent_to`), anonymous visitors, echoes with the send's `message_id`, and bodies that vary as
+//! Zalo's do (key order, `user_id_by_app`).
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+use zfsync_zalo::sim::SubmittedInfo;
+use zfsync_zalo::{AnonymousAction, SimConfig, StaffAction, UserAction, ZaloSim};
+
+use super::*;
+
+fn named<'a>(bodies: &'a [Value], name: &str) -> Vec<&'a Value> {
+    bodies.iter().filter(|b| b["event_name"] == name).collect()
+}
+
+#[tokio::test]
+async fn user_events_change_what_zalo_knows() {
+    let (sim, _c, recv) = with_receiver(SimConfig::default()).await;
+    let tok = token(&sim);
+    let u = "5234000000000000001";
+    // A stranger follows: a follower now, with an open window.
+    assert_eq!(
+        sim.user_sends(
+            u,
+            UserAction::FollowVia {
+                source: "message_invite".into()
+            }
+        )
+        .await,
+        ""
+    );
+    let (_, d) = api_get(
+        &sim,
+        "/v3.0/oa/user/detail",
+        &tok,
+        Some(&json!({"user_id": u})),
+    )
+    .await;
+    assert_eq!(
+        (
+            d["data"]["user_is_follower"].as_bool(),
+            d["data"]["display_name"].as_str()
+        ),
+        (Some(true), Some("Zalo user 5234000000000000001"))
+    );
+    assert!(sim.quota(u).unwrap().cs_window_open);
+    // "Chat now" is sent once, and only to someone who never chatted.
+    sim.user_sends(u, UserAction::ClickChatNow).await;
+    sim.user_sends(u, UserAction::ClickChatNow).await;
+    let m = sim.user_sends(u, UserAction::Text("hi".into())).await;
+    assert_eq!(m.len(), 20);
+    let chatter = "5234000000000000002";
+    sim.user_sends(chatter, UserAction::Text("hello".into()))
+        .await;
+    sim.user_sends(chatter, UserAction::ClickChatNow).await;
+    // A reaction returns the message reacted to.
+    assert_eq!(
+        sim.user_sends(
+            u,
+            UserAction::Reaction {
+                msg_id: m.clone(),
+                icon: "/-heart".into()
+            }
+        )
+        .await,
+        m
+    );
+    // Shared info shows in the profile afterwards (phone as a string there).
+    sim.user_sends(
+        u,
+        UserAction::SubmitInfo(SubmittedInfo {
+            name: "Lan".into(),
+            phone: "84901234567".into(),
+            ..SubmittedInfo::default()
+        }),
+    )
+    .await;
+    let (_, d) = api_get(
+        &sim,
+        "/v3.0/oa/user/detail",
+        &tok,
+        Some(&json!({"user_id": u})),
+    )
+    .await;
+    assert_eq!(d["data"]["shared_info"]["phone"], "84901234567");
+    sim.user_sends(u, UserAction::Unfollow).await;
+    let (_, d) = api_get(
+        &sim,
+        "/v3.0/oa/user/detail",
+        &tok,
+        Some(&json!({"user_id": u})),
+    )
+    .await;
+    assert_eq!(d["data"]["user_is_follower"], false);
+    sim.user_sends(u, UserAction::Withdraw).await;
+    idle(&sim).await;
+    let bodies = recv.bodies();
+    assert_eq!(named(&bodies, "user_click_chatnow").len(), 1);
+    assert_eq!(named(&bodies, "follow")[0]["source"], "message_invite");
+    assert_eq!(named(&bodies, "unfollow")[0]["follower"]["id"], u);
+    assert_eq!(named(&bodies, "user_withdraw")[0]["user_id"], u);
+    assert_eq!(
+        named(&bodies, "user_reacted_message")[0]["message"],
+        json!({"msg_id": m, "react_icon": "/-heart"})
+    );
+}
+
+#[tokio::test]
+async fn receipts_name_the_oas_messages() {
+    let (sim, _c, recv) = with_receiver(SimConfig::default()).await;
+    let tok = token(&sim);
+    add_user(&sim, USER);
+    sim.user_sends(USER, UserAction::Text("hỏi".into())).await;
+    let a = send_text(&sim, &tok, USER, "a").await["data"]["message_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b = send_text(&sim, &tok, USER, "b").await["data"]["message_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sim.user_sends(USER, UserAction::Received { msg_id: a.clone() })
+        .await;
+    // Seen with no ids: every OA message not yet seen, once.
+    sim.user_sends(USER, UserAction::Seen { msg_ids: vec![] })
+        .await;
+    sim.user_sends(USER, UserAction::Seen { msg_ids: vec![] })
+        .await;
+    let c = send_text(&sim, &tok, USER, "c").await["data"]["message_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sim.user_sends(
+        USER,
+        UserAction::Seen {
+            msg_ids: vec![c.clone()],
+        },
+    )
+    .await;
+    idle(&sim).await;
+    let bodies = recv.bodies();
+    let seen = named(&bodies, "user_seen_message");
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0]["message"], json!({"msg_ids": [a, b]}));
+    assert_eq!(seen[1]["message"], json!({"msg_ids": [c]}));
+    let got = named(&bodies, "user_received_message");
+    assert_eq!(
+        (
+            got[0]["sender"]["id"].as_str(),
+            got[0]["recipient"]["id"].as_str()
+        ),
+        (Some(sim.config().oa_id.as_str()), Some(USER))
+    );
+    assert_eq!(got[0]["message"], json!({"msg_id": a}));
+    // Receipts do not open a new free-reply frame.
+    assert_eq!(sim.quota(USER).unwrap().replies_used, 3);
+}
+
+#[tokio::test]
+async fn echoes_carry_the_sends_message_id_and_staff_sends_their_admin() {
+    let (sim, _c, recv) = with_receiver(SimConfig::default()).await;
+    let tok = token(&sim);
+    add_user(&sim, USER);
+    let asked = sim
+        .user_sends(
+            USER,
+            UserAction::Reply {
+                text: "và cái này?".into(),
+                quote_msg_id: "0011".into(),
+            },
+        )
+        .await;
+    let sent = send_text(&sim, &tok, USER, "dạ").await["data"]["message_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let png = Bytes::from_static(b"\x89PNG\r\n\x1a\n");
+    let ids = [
+        sim.staff_sends_text(USER, "a1", "chào").await,
+        sim.staff_sends(
+            USER,
+            "a1",
+            StaffAction::Image {
+                caption: Some("ảnh".into()),
+                bytes: png.clone(),
+            },
+        )
+        .await,
+        sim.staff_sends(
+            USER,
+            "a1",
+            StaffAction::File {
+                name: "báo giá.pdf".into(),
+                bytes: Bytes::from_static(b"%PDF"),
+            },
+        )
+        .await,
+    ];
+    idle(&sim).await;
+    let bodies = recv.bodies();
+    assert_eq!(
+        named(&bodies, "user_send_text")[0]["message"]["quote_msg_id"],
+        "0011"
+    );
+    let echo = bodies
+        .iter()
+        .find(|b| b["message"]["msg_id"] == sent.as_str())
+        .unwrap();
+    assert_eq!(
+        (echo["event_name"].as_str(), echo["sender"].get("admin_id")),
+        (Some("oa_send_text"), None)
+    );
+    for (id, name) in ids
+        .iter()
+        .zip(["oa_send_text", "oa_send_image", "oa_send_file"])
+    {
+        let e = bodies
+            .iter()
+            .find(|b| b["message"]["msg_id"] == id.as_str())
+            .unwrap();
+        assert_eq!(
+            (e["event_name"].as_str(), e["sender"]["admin_id"].as_str()),
+            (Some(name), Some("a1"))
+        );
+    }
+    // Staff sends are in the history (src 0) but not among the API sends.
+    assert_eq!(sim.sent_to(USER).len(), 1);
+    let (_, v) = api_get(
+        &sim,
+        "/v2.0/oa/conversation",
+        &tok,
+        Some(&json!({"user_id": USER, "offset": 0, "count": 10})),
+    )
+    .await;
+    let hist: Vec<(i64, String)> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["src"].as_i64().unwrap(),
+                m["type"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        hist,
+        [
+            (0, "file".to_owned()),
+            (0, "photo".into()),
+            (0, "text".into()),
+            (0, "text".into()),
+            (1, "text".into())
+        ]
+    );
+    assert_eq!(v["data"][4]["message_id"], asked.as_str());
+    // The staff file is served.
+    let e = bodies
+        .iter()
+        .find(|b| b["message"]["msg_id"] == ids[2].as_str())
+        .unwrap();
+    let url = e["message"]["attachments"][0]["payload"]["url"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        reqwest::get(url)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .as_ref(),
+        b"%PDF"
+    );
+}
+
+#[tokio::test]
+async fn anonymous_visitors_have_hex_ids_and_one_conversation() {
+    let (sim, _c, recv) = with_receiver(SimConfig::default()).await;
+    let anon = ZaloSim::new_anonymous_id();
+    assert!(anon.len() == 20 && anon.chars().all(|c| c.is_ascii_hexdigit()));
+    let m1 = sim
+        .anonymous_sends(&anon, AnonymousAction::Text("xin chào".into()))
+        .await;
+    sim.anonymous_sends(
+        &anon,
+        AnonymousAction::File {
+            name: "cv.pdf".into(),
+            bytes: Bytes::from_static(b"%PDF"),
+        },
+    )
+    .await;
+    idle(&sim).await;
+    let bodies = recv.bodies();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies[0]["message"]["msg_id"], m1.as_str());
+    assert_eq!(bodies[1]["event_name"], "anonymous_send_file");
+    assert_eq!(
+        bodies[0]["message"]["conversation_id"],
+        bodies[1]["message"]["conversation_id"]
+    );
+    assert_eq!(bodies[0]["sender"]["id"], anon.as_str());
+    // Replying needs the right conversation id.
+    let tok = token(&sim);
+    let wrong = api_post(&sim, "/v2.0/oa/message", &tok, &json!({"recipient": {"anonymous_id": anon, "conversation_id": "ffff"}, "message": {"text": "x"}})).await;
+    assert_eq!(wrong["error"], -201);
+    // Anonymous visitors are not users: no history, no CS.
+    assert_eq!(send_text(&sim, &tok, &anon, "x").await["error"], -213);
+}
+
+#[tokio::test]
+async fn bodies_vary_as_zalos_do() {
+    let (sim, _c, recv) = with_receiver(SimConfig::default()).await;
+    for i in 0..40 {
+        sim.user_sends(USER, UserAction::Text(format!("m{i}")))
+            .await;
+    }
+    idle(&sim).await;
+    let events = recv.events();
+    let with_by_app = events
+        .iter()
+        .filter(|(_, b)| {
+            serde_json::from_slice::<Value>(b)
+                .unwrap()
+                .get("user_id_by_app")
+                .is_some()
+        })
+        .count();
+    assert!(
+        with_by_app > 0 && with_by_app < events.len(),
+        "user_id_by_app present on {with_by_app} of {}",
+        events.len()
+    );
+    let first_keys: std::collections::BTreeSet<String> = events
+        .iter()
+        .map(|(_, b)| {
+            let s = std::str::from_utf8(b).unwrap();
+            s[2..s.find("\":").unwrap()].to_owned()
+        })
+        .collect();
+    assert!(
+        first_keys.contains("app_id") && first_keys.contains("event_name"),
+        "{first_keys:?}"
+    );
+    // Compact JSON, ids and times as strings.
+    for (_, b) in &events {
+        let s = std::str::from_utf8(b).unwrap();
+        assert!(!s.contains(": ") && !s.contains('\n'));
+        let v: Value = serde_json::from_slice(b).unwrap();
+        assert!(
+            v["sender"]["id"].is_string()
+                && v["recipient"]["id"].is_string()
+                && v["timestamp"].is_string()
+        );
+    }
+}
