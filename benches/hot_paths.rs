@@ -126,7 +126,7 @@ fn plan_freshchat(b: Bencher<'_, '_>) {
     let rules = Rules::default();
     let k = FreshchatKnowledge {
         zalo_user_id: Some("5234900000000000001".into()),
-        own_message: false,
+        ..Default::default()
     };
     b.bench(|| zfsync_mappings::plan_freshchat(black_box(&event), black_box(&k), &rules));
 }

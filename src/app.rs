@@ -93,11 +93,15 @@ impl Services {
             zfsync_zalo::ClientConfig::new(config.zalo.app_id.clone(), config.zalo_app_secret());
         zc.api_base = config.zalo.api_base.clone();
         zc.oauth_base = config.zalo.oauth_base.clone();
-        let zalo = ZaloClient::new(zc).map_err(AppError::ZaloClient)?;
-        let freshchat = FreshchatClient::new(zfsync_freshchat::ClientConfig::new(
-            config.freshchat.api_base.clone(),
-            config.freshchat_api_key(),
-        ))
+        let zalo = ZaloClient::new(zc.with_observer(Arc::new(crate::telemetry::ZaloCalls)))
+            .map_err(AppError::ZaloClient)?;
+        let freshchat = FreshchatClient::new(
+            zfsync_freshchat::ClientConfig::new(
+                config.freshchat.api_base.clone(),
+                config.freshchat_api_key(),
+            )
+            .with_observer(Arc::new(crate::telemetry::FreshchatCalls)),
+        )
         .map_err(AppError::FreshchatClient)?;
         let tokens = Arc::new(
             TokenManager::new(

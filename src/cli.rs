@@ -242,7 +242,7 @@ async fn connect_zalo(
             &services.store,
             &services.zalo,
             &code,
-            None,
+            crate::oauth::CodeFrom::Pasted,
             oa_id.or(config.zalo.oa_id.clone()),
             config.zalo.oa_id.clone(),
         )

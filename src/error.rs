@@ -86,6 +86,7 @@ impl SyncError {
                 ErrorClass::AssetExpired => "zalo_asset_expired",
                 ErrorClass::Transport => "zalo_transport",
                 ErrorClass::OAuth => "zalo_oauth",
+                ErrorClass::NotFound => "zalo_not_found",
                 ErrorClass::Other => "zalo_other",
             },
             SyncError::Freshchat(e) => match e {

@@ -568,7 +568,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
     .await
     .context("the warm-up messages did not all open a Freshchat conversation")?;
     wait_for(opts.timeout, || async {
-        let z: usize = convs.iter().map(|c| env.freshchat.messages(c).len()).sum();
+        let z: usize = convs.iter().map(|c| env.fc_messages(c).len()).sum();
         (z >= opts.users).then_some(())
     })
     .await
@@ -801,8 +801,7 @@ async fn freshchat_sender(s: Arc<Shared>, u: usize, plan: Plan, t0: Instant) -> 
         }
         lock(&s.f[u]).sent[i] = Some(epoch_ms());
         s.env
-            .freshchat
-            .agent_sends(&s.convs[u], &s.agent, parts)
+            .agent_says(&s.convs[u], &s.agent, &parts)
             .await
             .map_err(|e| anyhow::anyhow!("agent reply lg {u} f{i}: {e}"))?;
     }
@@ -844,7 +843,7 @@ async fn watch(s: Arc<Shared>, poll: Duration) {
             };
             if have < want {
                 let now = epoch_ms();
-                let msgs = s.env.freshchat.messages(&s.convs[u]);
+                let msgs = s.env.fc_messages(&s.convs[u]);
                 let mut t = lock(&s.z[u]);
                 for m in msgs
                     .iter()
@@ -921,8 +920,7 @@ fn verify(s: &Shared) -> anyhow::Result<()> {
         }));
         let got: Vec<String> = s
             .env
-            .freshchat
-            .messages(&s.convs[u])
+            .fc_messages(&s.convs[u])
             .iter()
             .filter(|m| matches!(m.actor_type, ActorType::User))
             .map(|m| {
@@ -1023,12 +1021,12 @@ fn describe_diff(want: &[String], got: &[String]) -> String {
 /// Each user's conversation, once all exist: found through the Freshchat user's reference id.
 fn conversations(env: &Env, users: usize) -> Option<Vec<String>> {
     let mut by_fc_user = HashMap::new();
-    for fu in env.freshchat.users() {
+    for fu in env.fc_users() {
         let zalo = fu.reference_id.as_deref()?.rsplit(':').next()?.to_string();
         by_fc_user.insert(fu.id.clone(), zalo);
     }
     let mut by_zalo = HashMap::new();
-    for c in env.freshchat.conversations() {
+    for c in env.fc_conversations() {
         if let Some(z) = c.user_id.as_deref().and_then(|id| by_fc_user.get(id)) {
             by_zalo.insert(z.clone(), c.conversation_id);
         }

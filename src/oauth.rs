@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use zfsync_zalo::{Pkce, ZaloClient, ZaloError};
 
 use crate::error::SyncError;
-use crate::store::{Store, StoreError};
+use crate::store::{AttemptKey, Store, StoreError};
 use crate::tokens::ZaloSession;
 
 /// How long a started authorization stays valid (Zalo codes live 10 minutes).
@@ -20,7 +20,7 @@ pub const ATTEMPT_TTL_MS: i64 = 15 * 60 * 1000;
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     /// No pending attempt matches the callback.
-    #[error("this authorization is unknown or has expired (links are valid 15 minutes and work once); start again")]
+    #[error("this authorization does not match one started from zfsync in the last 15 minutes (each link works once, and Zalo's answer must come back to the daemon that made the link); start again from the connect link")]
     UnknownAttempt,
     /// The tokens are for another OA than the one this daemon serves.
     #[error("this authorization is for OA {got}, but zfsync serves OA {expected}; sign in as an admin of OA {expected}, or set zalo.oa_id to {got} to switch this daemon to that OA. Nothing was changed.")]
@@ -36,6 +36,9 @@ pub enum ConnectError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The system's random number generator failed (no verifier or state can be made safely).
+    #[error(transparent)]
+    Randomness(#[from] zfsync_zalo::oauth::RandomError),
     /// Storing the pair failed.
     #[error(transparent)]
     Sync(#[from] SyncError),
@@ -53,12 +56,13 @@ pub async fn start(
     zalo: &ZaloClient,
     redirect_uri: &str,
 ) -> Result<url::Url, ConnectError> {
-    let pkce = Pkce::generate();
-    let state = zfsync_zalo::random_state();
+    let pkce = Pkce::generate()?;
+    let state = zfsync_zalo::random_state()?;
     store
         .put_oauth_attempt(
             state.clone(),
             pkce.verifier.expose_secret().to_string(),
+            pkce.challenge.clone(),
             redirect_uri.to_string(),
             ATTEMPT_TTL_MS,
         )
@@ -75,22 +79,37 @@ pub struct Connected {
     pub oa_name: Option<String>,
 }
 
-/// Exchanges an authorization code. With `state`, the attempt must exist (callback); without it,
-/// the newest pending attempt's verifier is used when there is one, none otherwise (`--code`).
-/// `expected_oa` (the configured `zalo.oa_id`, else the OA already connected) guards against
-/// someone completing the flow with another OA: such tokens are refused and not stored.
+/// How a code being exchanged relates to the attempts operators started.
+#[derive(Debug, Clone)]
+pub enum CodeFrom {
+    /// Zalo's redirect to the callback: it must complete a pending attempt, found by this key
+    /// (`state`, else the echoed `code_challenge`, else the one attempt pending).
+    Callback(AttemptKey),
+    /// A code pasted by an operator (`connect zalo --code`): the one pending attempt's verifier is
+    /// used when there is exactly one, none otherwise (a code from the console's own link).
+    Pasted,
+}
+
+/// Exchanges an authorization code. `expected_oa` (the configured `zalo.oa_id`, else the OA
+/// already connected) guards against someone completing the flow with another OA: such tokens are
+/// refused and not stored.
 pub async fn complete(
     store: &Store,
     zalo: &ZaloSession,
     code: &str,
-    state: Option<&str>,
+    from: CodeFrom,
     callback_oa_id: Option<String>,
     expected_oa: Option<String>,
 ) -> Result<Connected, ConnectError> {
-    let attempt = store.take_oauth_attempt(state.map(str::to_string)).await?;
-    if state.is_some() && attempt.is_none() {
-        return Err(ConnectError::UnknownAttempt);
-    }
+    let attempt = match &from {
+        CodeFrom::Callback(key) => Some(
+            store
+                .take_oauth_attempt(key.clone())
+                .await?
+                .ok_or(ConnectError::UnknownAttempt)?,
+        ),
+        CodeFrom::Pasted => store.take_oauth_attempt(AttemptKey::OnlyOne).await?,
+    };
     let verifier = attempt.map(|a| SecretString::from(a.verifier));
     let pair = zalo.client().exchange_code(code, verifier.as_ref()).await?;
     accept_pair(zalo, pair, callback_oa_id, expected_oa).await

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use zfsync_freshchat::sim::{FreshchatSim, SimConfig as FreshchatSimConfig};
-use zfsync_freshchat::MessagePart;
+use zfsync_freshchat::{Conversation, Message, MessagePart, User};
 use zfsync_zalo::sim::{SimConfig as ZaloSimConfig, SimUser, UserAction, ZaloSim};
 
 use crate::app::Application;
@@ -81,7 +81,13 @@ impl Env {
             accept_txt_upload: opts.accept_txt_upload,
             ..ZaloSimConfig::default()
         };
-        let zalo = ZaloSim::start(TcpListener::bind("127.0.0.1:0").await?, zcfg.clone()).await?;
+        // Zalo serves OAuth and its OpenAPI on two hosts; so does the simulator.
+        let zalo = ZaloSim::start(
+            TcpListener::bind("127.0.0.1:0").await?,
+            TcpListener::bind("127.0.0.1:0").await?,
+            zcfg.clone(),
+        )
+        .await?;
         let fcfg = FreshchatSimConfig {
             webhook_url: Some(format!(
                 "{daemon_url}{}",
@@ -106,8 +112,8 @@ path = "{store}"
 app_id = "{app_id}"
 app_secret = "{app_secret}"
 oa_secret_key = "{oa_secret}"
-api_base = "{zalo_base}"
-oauth_base = "{zalo_base}"
+api_base = "{zalo_api}"
+oauth_base = "{zalo_oauth}"
 
 [freshchat]
 api_base = "{fc_base}"
@@ -121,7 +127,8 @@ webhook_public_key = "{fc_pub}"
             app_id = zcfg.app_id,
             app_secret = zcfg.app_secret,
             oa_secret = zcfg.oa_secret_key,
-            zalo_base = zalo.base_url().as_str().trim_end_matches('/'),
+            zalo_api = zalo.api_base().as_str().trim_end_matches('/'),
+            zalo_oauth = zalo.oauth_base().as_str().trim_end_matches('/'),
             fc_base = freshchat.base_url().as_str().trim_end_matches('/'),
             fc_app_id = fcfg.app_id,
             fc_key = fcfg.api_key,
@@ -137,6 +144,38 @@ webhook_public_key = "{fc_pub}"
             daemon_addr,
             daemon: None,
         })
+    }
+
+    /// Freshchat's users, as the client reads them.
+    pub fn fc_users(&self) -> Vec<User> {
+        from_json(self.freshchat.users())
+    }
+
+    /// Freshchat's conversations, as the client reads them.
+    pub fn fc_conversations(&self) -> Vec<Conversation> {
+        from_json(self.freshchat.conversations())
+    }
+
+    /// The messages of a Freshchat conversation, oldest first, as the client reads them.
+    pub fn fc_messages(&self, conversation_id: &str) -> Vec<Message> {
+        from_json(self.freshchat.messages(conversation_id))
+    }
+
+    /// An agent sends a message with these parts in Freshchat.
+    pub async fn agent_says(
+        &self,
+        conversation_id: &str,
+        agent_id: &str,
+        parts: &[MessagePart],
+    ) -> anyhow::Result<()> {
+        let parts = parts
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.freshchat
+            .agent_sends(conversation_id, agent_id, parts)
+            .await?;
+        Ok(())
     }
 
     pub fn daemon_url(&self) -> String {
@@ -200,6 +239,14 @@ impl Drop for Env {
             stop.cancel();
         }
     }
+}
+
+/// Reads the simulator's JSON objects with the client's types (skipping any it cannot read).
+fn from_json<T: serde::de::DeserializeOwned>(values: Vec<serde_json::Value>) -> Vec<T> {
+    values
+        .into_iter()
+        .filter_map(|v| serde_json::from_value(v).ok())
+        .collect()
 }
 
 async fn free_port() -> anyhow::Result<SocketAddr> {
@@ -288,10 +335,10 @@ fn describe_part(p: &MessagePart) -> String {
     match p {
         MessagePart::Text { content } => content.clone(),
         MessagePart::Image { url } => format!("[image] {url}"),
-        MessagePart::File { name, url, .. } => format!(
+        MessagePart::File(f) => format!(
             "[file] {} {}",
-            name.as_deref().unwrap_or(""),
-            url.as_deref().unwrap_or("")
+            f.name.as_deref().unwrap_or(""),
+            f.url.as_deref().unwrap_or("")
         ),
         MessagePart::Video { url, .. } => format!("[video] {url}"),
         other => format!("{other:?}"),
@@ -341,7 +388,11 @@ pub async fn run(keep_running: bool) -> anyhow::Result<ExitCode> {
     })
     .await?;
     println!("zfsync sandbox — no accounts needed; everything runs on loopback.\n");
-    println!("  Zalo simulator:      {}", env.zalo.base_url());
+    println!(
+        "  Zalo simulator:      {} (OAuth: {})",
+        env.zalo.api_base(),
+        env.zalo.oauth_base()
+    );
     println!("  Freshchat simulator: {}", env.freshchat.base_url());
     println!("  zfsync daemon:       {}", env.daemon_url());
     println!("  config:              {}\n", env.config_path.display());
@@ -360,18 +411,10 @@ pub async fn run(keep_running: bool) -> anyhow::Result<ExitCode> {
     env.zalo.add_user(SimUser {
         user_id: SANDBOX_USER.into(),
         display_name: "Minh Khánh".into(),
-        avatar: Some(format!("{}sim/avatar/minh.png", env.zalo.base_url())),
+        avatar: Some(format!("{}sim/avatar/minh.png", env.zalo.api_base())),
         follower: true,
     });
-    let fc = env.freshchat.clone();
-    let conversation = || {
-        let fc = fc.clone();
-        async move { fc.conversations().into_iter().next() }
-    };
-    let fc_count = |conv: String| {
-        let fc = env.freshchat.clone();
-        move || fc.messages(&conv).len()
-    };
+    let fc_count = |conv: &str| env.fc_messages(conv).len();
 
     // Customer → agent
     let customer_says: Vec<(&str, UserAction)> = vec![
@@ -394,27 +437,27 @@ pub async fn run(keep_running: bool) -> anyhow::Result<ExitCode> {
             },
         ),
     ];
-    let mut conv_id = None;
+    let mut conv_id: Option<String> = None;
     for (what, action) in customer_says {
         tr.line(
             "Zalo customer",
             &format!("sends {what}: {}", action_text(&action)),
         );
         let before = match &conv_id {
-            Some(c) => fc_count(String::from(c))(),
+            Some(c) => fc_count(c),
             None => 0,
         };
         env.zalo.user_sends(SANDBOX_USER, action).await;
         let got = wait_for(Duration::from_secs(10), || {
-            let fc = env.freshchat.clone();
             let conv_id = conv_id.clone();
+            let env = &env;
             async move {
                 let conv = conv_id.or_else(|| {
-                    fc.conversations()
+                    env.fc_conversations()
                         .first()
                         .map(|c| c.conversation_id.clone())
                 })?;
-                let msgs = fc.messages(&conv);
+                let msgs = env.fc_messages(&conv);
                 (msgs.len() > before).then(|| (conv, msgs.last().cloned()))
             }
         })
@@ -425,8 +468,7 @@ pub async fn run(keep_running: bool) -> anyhow::Result<ExitCode> {
         );
         if let Some((conv, Some(m))) = got {
             let name = env
-                .freshchat
-                .users()
+                .fc_users()
                 .first()
                 .map(|u| {
                     format!(
@@ -444,10 +486,15 @@ pub async fn run(keep_running: bool) -> anyhow::Result<ExitCode> {
             conv_id = Some(conv);
         }
     }
-    let Some(conv) = conv_id.or(conversation().await.map(|c| c.conversation_id)) else {
+    let Some(conv) = conv_id.or(env
+        .fc_conversations()
+        .into_iter()
+        .next()
+        .map(|c| c.conversation_id))
+    else {
         anyhow::bail!("no Freshchat conversation was created; see the log above");
     };
-    if let Some(u) = env.freshchat.users().first() {
+    if let Some(u) = env.fc_users().first() {
         let props: Vec<String> = u
             .properties
             .iter()
@@ -508,10 +555,7 @@ pub async fn run(keep_running: bool) -> anyhow::Result<ExitCode> {
         };
         tr.line("Freshchat agent", &format!("replies with {what}: {shown}"));
         let before = env.zalo.sent_to(SANDBOX_USER).len();
-        env.freshchat
-            .agent_sends(&conv, &agent, parts)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        env.agent_says(&conv, &agent, &parts).await?;
         let got = zalo_sent_since(&env, before).await;
         tr.check(got.is_some(), &format!("the {what} did not reach Zalo"));
         for s in got.unwrap_or_default() {
@@ -549,7 +593,7 @@ pub async fn run(keep_running: bool) -> anyhow::Result<ExitCode> {
     }
     if keep_running {
         println!("\nStill running. Drive it by hand (Ctrl-C stops):");
-        println!("  customer sends:   curl -X POST {}sim/users/{SANDBOX_USER}/send -H 'content-type: application/json' -d '{{\"type\":\"text\",\"text\":\"hello\"}}'", env.zalo.base_url());
+        println!("  customer sends:   curl -X POST {}sim/users/{SANDBOX_USER}/send -H 'content-type: application/json' -d '{{\"type\":\"text\",\"text\":\"hello\"}}'", env.zalo.api_base());
         println!(
             "  agent replies:    see the Freshchat simulator's /sim routes at {}sim",
             env.freshchat.base_url()

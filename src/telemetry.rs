@@ -21,16 +21,36 @@ pub fn init(format: LogFormat) {
     };
 }
 
-/// Runs one upstream call and records its latency (`zfsync_upstream_call_seconds`).
-pub async fn timed<T, E>(
-    platform: &'static str,
-    op: &'static str,
-    call: impl std::future::Future<Output = Result<T, E>>,
-) -> Result<T, E> {
-    let started = std::time::Instant::now();
-    let result = call.await;
-    let outcome = if result.is_ok() { "ok" } else { "error" };
-    metrics::histogram!("zfsync_upstream_call_seconds", "platform" => platform, "op" => op, "outcome" => outcome)
-        .record(started.elapsed().as_secs_f64());
-    result
+/// Records every Zalo call the client makes as `zfsync_upstream_call_seconds{platform="zalo", op,
+/// outcome}`.
+#[derive(Debug, Default)]
+pub struct ZaloCalls;
+
+impl zfsync_zalo::client::CallObserver for ZaloCalls {
+    fn observe(
+        &self,
+        op: zfsync_zalo::client::Op,
+        outcome: zfsync_zalo::client::CallOutcome,
+        elapsed: std::time::Duration,
+    ) {
+        metrics::histogram!("zfsync_upstream_call_seconds", "platform" => "zalo", "op" => op.as_str(), "outcome" => outcome.as_str())
+            .record(elapsed.as_secs_f64());
+    }
+}
+
+/// Records every Freshchat call the client makes as `zfsync_upstream_call_seconds{platform=
+/// "freshchat", op, outcome}`.
+#[derive(Debug, Default)]
+pub struct FreshchatCalls;
+
+impl zfsync_freshchat::CallObserver for FreshchatCalls {
+    fn observe(
+        &self,
+        op: &'static str,
+        outcome: zfsync_freshchat::CallOutcome,
+        elapsed: std::time::Duration,
+    ) {
+        metrics::histogram!("zfsync_upstream_call_seconds", "platform" => "freshchat", "op" => op, "outcome" => outcome.as_str())
+            .record(elapsed.as_secs_f64());
+    }
 }

@@ -13,13 +13,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use secrecy::{ExposeSecret, SecretString};
 use zfsync_zalo::{
-    ErrorClass, HistoryMessage, OutboundMessage, SentMessage, TokenPair, UserProfile, ZaloClient,
-    ZaloError,
+    HistoryMessage, OutboundMessage, SentMessage, TokenPair, UserProfile, ZaloClient, ZaloError,
 };
 
 use crate::error::SyncError;
 use crate::store::{now_ms, Store, StoredTokens};
-use crate::telemetry::timed;
 
 /// Zalo refresh tokens live 3 months.
 const REFRESH_TTL_MS: i64 = 90 * 24 * 3600 * 1000;
@@ -168,13 +166,7 @@ impl TokenManager {
                 return Ok(current.access);
             }
         }
-        match timed(
-            "zalo",
-            "refresh_token",
-            self.client.refresh_token(&current.refresh),
-        )
-        .await
-        {
+        match self.client.refresh_token(&current.refresh).await {
             Ok(pair) => {
                 // Commit the new pair before anything uses it.
                 self.store_pair(&pair, current.oa_id.clone()).await?;
@@ -185,7 +177,9 @@ impl TokenManager {
                 metrics::counter!("zfsync_token_refreshes_total", "result" => "ok").increment(1);
                 Ok(pair.access_token)
             }
-            Err(e) if matches!(e.class(), ErrorClass::OAuth) => {
+            // Only Zalo's documented refusals mean the pair is gone; 5xx, 429, -32 and timeouts are
+            // passing trouble and retried with the event's backoff.
+            Err(e) if e.needs_reauthorization() => {
                 // Another process (a second daemon, `zfsync check`) may have used the single-use
                 // refresh token first and stored the new pair: then the pair is fine.
                 if let Some(now) = self.reload().await? {
@@ -276,14 +270,7 @@ impl ZaloSession {
         message: &OutboundMessage,
     ) -> Result<SentMessage, SyncError> {
         self.tokens
-            .call(|t| async move {
-                timed(
-                    "zalo",
-                    "send",
-                    self.client.send_message(&t, user_id, message),
-                )
-                .await
-            })
+            .call(|t| async move { self.client.send_message(&t, user_id, message).await })
             .await
     }
 
@@ -292,14 +279,7 @@ impl ZaloSession {
         self.tokens
             .call(|t| {
                 let bytes = bytes.clone();
-                async move {
-                    timed(
-                        "zalo",
-                        "upload_image",
-                        self.client.upload_image(&t, name, bytes),
-                    )
-                    .await
-                }
+                async move { self.client.upload_image(&t, name, bytes).await }
             })
             .await
     }
@@ -309,14 +289,7 @@ impl ZaloSession {
         self.tokens
             .call(|t| {
                 let bytes = bytes.clone();
-                async move {
-                    timed(
-                        "zalo",
-                        "upload_gif",
-                        self.client.upload_gif(&t, name, bytes),
-                    )
-                    .await
-                }
+                async move { self.client.upload_gif(&t, name, bytes).await }
             })
             .await
     }
@@ -326,14 +299,7 @@ impl ZaloSession {
         self.tokens
             .call(|t| {
                 let bytes = bytes.clone();
-                async move {
-                    timed(
-                        "zalo",
-                        "upload_file",
-                        self.client.upload_file(&t, name, bytes),
-                    )
-                    .await
-                }
+                async move { self.client.upload_file(&t, name, bytes).await }
             })
             .await
     }
@@ -341,9 +307,7 @@ impl ZaloSession {
     /// A user's profile.
     pub async fn user_detail(&self, user_id: &str) -> Result<UserProfile, SyncError> {
         self.tokens
-            .call(|t| async move {
-                timed("zalo", "user_detail", self.client.user_detail(&t, user_id)).await
-            })
+            .call(|t| async move { self.client.user_detail(&t, user_id).await })
             .await
     }
 
@@ -354,14 +318,7 @@ impl ZaloSession {
         count: u32,
     ) -> Result<Vec<HistoryMessage>, SyncError> {
         self.tokens
-            .call(|t| async move {
-                timed(
-                    "zalo",
-                    "recent_chat",
-                    self.client.recent_chats(&t, offset, count),
-                )
-                .await
-            })
+            .call(|t| async move { self.client.recent_chats(&t, offset, count).await })
             .await
     }
 
@@ -373,14 +330,7 @@ impl ZaloSession {
         count: u32,
     ) -> Result<Vec<HistoryMessage>, SyncError> {
         self.tokens
-            .call(|t| async move {
-                timed(
-                    "zalo",
-                    "conversation",
-                    self.client.conversation(&t, user_id, offset, count),
-                )
-                .await
-            })
+            .call(|t| async move { self.client.conversation(&t, user_id, offset, count).await })
             .await
     }
 }

@@ -115,19 +115,6 @@ pub enum ZaloSend {
         filename: String,
         link_text: String,
     },
-    /// An image at a Freshchat URL: uploaded to Zalo when it fits (jpg/png ≤ 1 MB, gif ≤ 5 MB),
-    /// otherwise sent by URL; `link_text` (template with `{url}`) if all else fails.
-    Image {
-        url: String,
-        link_text: String,
-    },
-    /// A file at a Freshchat URL: PDF/DOC/DOCX go through Zalo's file upload, anything else is sent
-    /// as `link_text` (template with `{url}`).
-    File {
-        url: String,
-        name: String,
-        link_text: String,
-    },
     /// Any attachment of an agent's message (image, GIF, file, video, audio, sticker), with all the
     /// executor needs to deliver it. The executor decides at run time: Zalo's upload when Zalo takes
     /// the file (re-encoding an image over 1 MB), otherwise zfsync hosts the file and sends

@@ -278,7 +278,13 @@ fn customer_parts(m: &UserMessage, rules: &Rules) -> Vec<OutPart> {
             parts.push(OutPart::Text(fill(&r.business_card, &[("name", name)])));
         }
         _ => {
-            if let Some(caption) = text {
+            // A shared link's text is usually the URL itself, which the link part shows anyway.
+            let repeats_a_link = |t: &str| {
+                m.attachments
+                    .iter()
+                    .any(|a| matches!(a, Attachment::Link { url, .. } if url.trim() == t))
+            };
+            if let Some(caption) = text.filter(|t| !repeats_a_link(t)) {
                 parts.push(OutPart::Text(caption.to_string()));
             }
             for a in &m.attachments {
@@ -330,8 +336,15 @@ fn attachment_part(a: &Attachment, rules: &Rules) -> Option<OutPart> {
         Attachment::Link { url, .. } if url.is_empty() => {
             return readable_item(a, rules).map(OutPart::Text)
         }
-        Attachment::Link { url, title, .. } => {
-            OutPart::Text(match title.as_deref().filter(|t| !t.is_empty()) {
+        Attachment::Link {
+            url,
+            title,
+            description,
+            ..
+        } => {
+            // Zalo's own link events carry the page's description, not a title.
+            let title = title.as_deref().or(description.as_deref());
+            OutPart::Text(match title.filter(|t| !t.trim().is_empty()) {
                 Some(title) => fill(&r.link_with_title, &[("url", url), ("title", title)]),
                 None => fill(&r.link, &[("url", url)]),
             })

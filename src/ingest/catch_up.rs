@@ -6,18 +6,20 @@
 //!
 //! Failure: a conversation whose history cannot be read is logged and skipped; the pass goes on.
 
-use zfsync_freshchat::{ActorType, FreshchatClient, MessageType};
+use zfsync_freshchat::{message_create_event, ActorType, FreshchatClient};
+use zfsync_zalo::event_from_history;
 
 use crate::error::SyncError;
 use crate::lanes::LaneSignal;
-use crate::store::{Ingested, Lane, NewEvent, Source, Store};
-use crate::telemetry::timed;
+use crate::store::{Ingested, Lane, NewEvent, Store};
 use crate::tokens::ZaloSession;
 
 /// The Freshchat event caught up from history.
 const ACTION_MESSAGE_CREATE: &str = zfsync_freshchat::webhook::ACTION_MESSAGE_CREATE;
 /// The prefix of Zalo customer message events.
 const USER_SEND_PREFIX: &str = "user_send_";
+/// How many pages (10 messages each) of one conversation a catch-up reads at most.
+const CONVERSATION_PAGES: u32 = 5;
 
 /// The sources history is read from.
 #[derive(Debug, Clone)]
@@ -70,12 +72,10 @@ impl CatchUp {
             let Some(conversation_id) = lane.freshchat_conversation() else {
                 continue;
             };
-            let page = match timed(
-                "freshchat",
-                "list_messages",
-                self.freshchat.list_messages(conversation_id, None, 50),
-            )
-            .await
+            let page = match self
+                .freshchat
+                .list_messages(conversation_id, None, 50)
+                .await
             {
                 Ok(p) => p,
                 Err(e) => {
@@ -83,38 +83,26 @@ impl CatchUp {
                     continue;
                 }
             };
+            // Only what could reach the customer: agents' and bots' messages, never notes or
+            // system notices (the planner would ignore them anyway).
             let mut missed: Vec<_> = page
                 .messages
-                .into_iter()
+                .iter()
                 .filter(|m| {
-                    matches!(m.message_type, MessageType::Normal)
+                    !m.is_private_note()
+                        && !m.is_status_notice()
                         && matches!(m.actor_type, ActorType::Agent | ActorType::Bot)
                 })
-                .filter_map(|m| {
-                    let t = m
-                        .created_time
-                        .as_deref()
-                        .and_then(crate::sync::parse_iso_ms)?;
-                    (t > last_known).then_some((t, m))
+                .map(message_create_event)
+                .filter_map(|ev| {
+                    let t = ev.time_ms()?;
+                    (t > last_known).then_some((t, ev))
                 })
                 .collect();
             missed.sort_by_key(|(t, _)| *t);
-            for (t, m) in missed {
-                let body = serde_json::json!({
-                    "actor": { "actor_type": m.actor_type.as_str(), "actor_id": m.actor_id },
-                    "action": ACTION_MESSAGE_CREATE,
-                    "action_time": m.created_time,
-                    "data": { "message": m },
-                });
-                let ev = NewEvent {
-                    source: Source::Freshchat,
-                    dedupe_key: m.id.clone(),
-                    lane: lane.clone(),
-                    event_name: ACTION_MESSAGE_CREATE.to_string(),
-                    body: body.to_string().into_bytes(),
-                    event_time: t,
-                };
-                if self.queue(ev).await? {
+            for (_, ev) in missed {
+                let new = super::freshchat_event(&ev, ev.to_body());
+                if self.queue(new).await? {
                     queued += 1;
                 }
             }
@@ -128,51 +116,41 @@ impl CatchUp {
         Ok(queued)
     }
 
-    /// Queues customer messages that never reached zfsync, read from `listrecentchat`. Only
-    /// messages newer than the newest Zalo message already stored are taken (never old history on
-    /// a first start).
+    /// Queues customer messages that never reached zfsync. `listrecentchat` names the
+    /// conversations with activity (its newest message each, newest first, up to `max_pages`
+    /// pages); each one whose newest message is newer than what zfsync holds for that user is read
+    /// with `conversation` back to that point. Users zfsync has never heard of are caught up from
+    /// the newest Zalo message it holds at all (never old history on a first start: that is
+    /// `zfsync backfill`).
     pub async fn zalo(&self, max_pages: u32) -> Result<usize, SyncError> {
-        let Some(anchor) = self.store.newest_zalo_event_time(USER_SEND_PREFIX).await? else {
+        let Some(global) = self.store.newest_zalo_event_time(USER_SEND_PREFIX).await? else {
             return Ok(0);
         };
         if !self.zalo.tokens().status().connected {
             return Ok(0);
         }
-        // Collect first, then queue oldest first: messages within one millisecond then keep their
-        // order through the inbox id.
-        let mut missed = Vec::new();
-        'pages: for page in 0..max_pages {
-            let history = self.zalo.recent_chats(page * 10, 10).await?;
-            if history.is_empty() {
+        let anchors = self
+            .store
+            .newest_zalo_event_time_by_lane(USER_SEND_PREFIX)
+            .await?;
+        let mut queued = 0;
+        for page in 0..max_pages {
+            let latest = self.zalo.recent_chats(page * 10, 10).await?;
+            if latest.is_empty() {
                 break;
             }
-            for h in history {
-                if h.time_ms <= anchor {
-                    break 'pages;
-                }
-                if h.from_user {
-                    missed.push(h);
+            for h in &latest {
+                let user = if h.from_user { &h.from_id } else { &h.to_id };
+                let anchor = anchors
+                    .get(&Lane::zalo(Some(user)))
+                    .copied()
+                    .unwrap_or(global);
+                if h.time_ms > anchor {
+                    queued += self.zalo_conversation(user, anchor).await?;
                 }
             }
-        }
-        let mut queued = 0;
-        for h in missed.iter().rev() {
-            let oa_id = self
-                .oa_id
-                .clone()
-                .or_else(|| self.zalo.tokens().status().oa_id)
-                .unwrap_or_default();
-            let (event_name, body) = history_event(h, self.zalo.client().app_id(), &oa_id);
-            let ev = NewEvent {
-                source: Source::Zalo,
-                dedupe_key: h.message_id.clone(),
-                lane: Lane::zalo(Some(&h.from_id)),
-                event_name: event_name.to_string(),
-                body: body.to_string().into_bytes(),
-                event_time: h.time_ms,
-            };
-            if self.queue(ev).await? {
-                queued += 1;
+            if latest.len() < 10 {
+                break;
             }
         }
         if queued > 0 {
@@ -184,52 +162,45 @@ impl CatchUp {
         Ok(queued)
     }
 
+    /// Queues a user's messages newer than `after` (unix ms), oldest first, read from their
+    /// conversation (newest first, a few pages at most).
+    async fn zalo_conversation(&self, user_id: &str, after: i64) -> Result<usize, SyncError> {
+        let mut missed = Vec::new();
+        'pages: for page in 0..CONVERSATION_PAGES {
+            let history = self.zalo.conversation(user_id, page * 10, 10).await?;
+            let full = history.len() == 10;
+            for h in history {
+                if h.time_ms <= after {
+                    break 'pages;
+                }
+                if h.from_user {
+                    missed.push(h);
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        let oa_id = self
+            .oa_id
+            .clone()
+            .or_else(|| self.zalo.tokens().status().oa_id)
+            .unwrap_or_default();
+        let mut queued = 0;
+        // Oldest first: messages within one millisecond keep their order through the inbox id.
+        for h in missed.iter().rev() {
+            let h = event_from_history(h, self.zalo.client().app_id(), &oa_id);
+            let body = h.body.to_string().into_bytes();
+            if self.queue(super::zalo_event(&h.event, body)).await? {
+                queued += 1;
+            }
+        }
+        Ok(queued)
+    }
+
     /// Stores an event rebuilt from history. True when it was new (not already received).
     async fn queue(&self, ev: NewEvent) -> Result<bool, SyncError> {
         let ingested = super::store_event(&self.store, &self.lanes, ev).await?;
         Ok(matches!(ingested, Ingested::New(_)))
     }
-}
-
-/// A webhook-shaped event for a message read from Zalo's history (types: text, photo, GIF,
-/// sticker, voice, video, file, link, location).
-fn history_event(
-    h: &zfsync_zalo::HistoryMessage,
-    app_id: &str,
-    oa_id: &str,
-) -> (&'static str, serde_json::Value) {
-    use serde_json::json;
-    let url = h.url.clone().unwrap_or_default();
-    let media = |kind: &str| json!([{ "type": kind, "payload": { "url": url, "thumbnail": url } }]);
-    let (name, attachments) = match h.kind.to_ascii_lowercase().as_str() {
-        "photo" | "image" if !url.is_empty() => ("user_send_image", media("image")),
-        "gif" if !url.is_empty() => ("user_send_gif", media("gif")),
-        "sticker" if !url.is_empty() => ("user_send_sticker", media("sticker")),
-        "voice" | "audio" if !url.is_empty() => ("user_send_audio", media("audio")),
-        "video" if !url.is_empty() => ("user_send_video", media("video")),
-        "file" if !url.is_empty() => (
-            "user_send_file",
-            json!([{ "type": "file", "payload": { "url": url, "name": h.text.clone().unwrap_or_else(|| "file".into()) } }]),
-        ),
-        "link" | "links" if !url.is_empty() => (
-            "user_send_link",
-            json!([{ "type": "link", "payload": { "url": url } }]),
-        ),
-        _ => ("user_send_text", json!([])),
-    };
-    let text = match (name, &h.text) {
-        ("user_send_text", Some(t)) if !t.is_empty() => Some(t.clone()),
-        ("user_send_text", _) => Some(format!("[{} from Zalo history]", h.kind)),
-        ("user_send_image", t) => t.clone().filter(|t| !t.is_empty()),
-        _ => None,
-    };
-    let mut message = json!({ "msg_id": h.message_id, "attachments": attachments });
-    if let Some(t) = text {
-        message["text"] = serde_json::Value::String(t);
-    }
-    let body = json!({
-        "app_id": app_id, "event_name": name, "sender": { "id": h.from_id }, "recipient": { "id": oa_id },
-        "message": message, "timestamp": h.time_ms.to_string(), "source": "zfsync_history_catch_up",
-    });
-    (name, body)
 }

@@ -33,7 +33,7 @@ pub async fn handle(State(state): State<IngestState>, headers: HeaderMap, body: 
     }
     let ev = match zfsync_freshchat::parse_event(&body) {
         Ok(ev) => ev,
-        Err(e) => return reject(SOURCE, StatusCode::BAD_REQUEST, "not_json", e.to_string()),
+        Err(e) => return reject(SOURCE, StatusCode::BAD_REQUEST, e.reason(), e.to_string()),
     };
     stored(
         SOURCE,

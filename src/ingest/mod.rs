@@ -44,10 +44,7 @@ pub fn zalo_event(ev: &ZaloEvent, body: Vec<u8>) -> NewEvent {
         dedupe_key: ev.dedupe_key(),
         lane: Lane::zalo(ev.user_id()),
         event_name: ev.event_name().to_string(),
-        event_time: ev
-            .timestamp()
-            .and_then(|t| t.trim().parse::<i64>().ok())
-            .unwrap_or_else(now_ms),
+        event_time: ev.time_ms().unwrap_or_else(now_ms),
         body,
     }
 }
@@ -60,7 +57,7 @@ pub fn freshchat_event(ev: &WebhookEvent, body: Vec<u8>) -> NewEvent {
         dedupe_key: ev.dedupe_key(),
         lane: Lane::freshchat(ev.conversation_id()),
         event_name: ev.action().to_string(),
-        event_time: freshchat_event_time(ev),
+        event_time: ev.time_ms().unwrap_or_else(now_ms),
         body,
     }
 }
@@ -77,26 +74,6 @@ pub async fn store_event(
         lanes.notify(&lane);
     }
     Ok(ingested)
-}
-
-/// The platform's time of a Freshchat event (unix ms): the message's `created_time`, else the
-/// envelope's `action_time`, else now.
-fn freshchat_event_time(ev: &WebhookEvent) -> i64 {
-    let (created, action) = match ev {
-        WebhookEvent::MessageCreate {
-            message,
-            action_time,
-            ..
-        } => (message.created_time.as_deref(), action_time.as_deref()),
-        WebhookEvent::ConversationAssignment { action_time, .. }
-        | WebhookEvent::ConversationResolution { action_time, .. }
-        | WebhookEvent::ConversationReopen { action_time, .. } => (None, action_time.as_deref()),
-        WebhookEvent::Unknown { .. } => (None, None),
-    };
-    created
-        .or(action)
-        .and_then(crate::sync::parse_iso_ms)
-        .unwrap_or_else(now_ms)
 }
 
 /// Whether a rejected body is JSON at all: a body that is not gets 400 whatever its signature says,

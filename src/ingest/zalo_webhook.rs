@@ -56,9 +56,13 @@ pub async fn handle(State(state): State<IngestState>, headers: HeaderMap, body: 
         };
         return reject(SOURCE, status, reason, e.to_string());
     }
-    let ev = match zfsync_zalo::parse_event(&body) {
+    // The server header tells Zalo's notification service (ZNS) apart from the OA's own events.
+    let server = headers
+        .get(zfsync_zalo::webhook::SERVER_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let ev = match zfsync_zalo::parse_webhook(&body, server) {
         Ok(ev) => ev,
-        Err(e) => return reject(SOURCE, StatusCode::BAD_REQUEST, "not_json", e.to_string()),
+        Err(e) => return reject(SOURCE, StatusCode::BAD_REQUEST, e.reason(), e.to_string()),
     };
     stored(
         SOURCE,

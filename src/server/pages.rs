@@ -7,6 +7,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{AppState, ROUTE_OAUTH_CALLBACK};
+use crate::oauth::CodeFrom;
+use crate::store::AttemptKey;
 
 /// The page and file Zalo reads to verify the webhook domain (`zalo.site_verification`).
 fn verification_page(code: &str) -> Response {
@@ -59,6 +61,7 @@ pub struct CallbackQuery {
     code: Option<String>,
     oa_id: Option<String>,
     state: Option<String>,
+    code_challenge: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
 }
@@ -76,8 +79,19 @@ pub async fn oauth_callback(
             &format!("Zalo said: {detail}. Nothing was changed; you can start again."),
         );
     }
-    let (Some(code), Some(st)) = (q.code, q.state) else {
-        return page(StatusCode::BAD_REQUEST, "This link is incomplete", "The address is missing the code or state Zalo adds. Start again from the connect link.");
+    let Some(code) = q.code.filter(|c| !c.is_empty()) else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "This link is incomplete",
+            "The address is missing the code Zalo adds. Start again from the connect link.",
+        );
+    };
+    // Zalo's documented callback carries only `code` and `oa_id`; `state` (or the PKCE challenge)
+    // when it echoes them. Without either, the one attempt pending is the one completed.
+    let key = match (q.state, q.code_challenge) {
+        (Some(st), _) if !st.is_empty() => AttemptKey::State(st),
+        (_, Some(ch)) if !ch.is_empty() => AttemptKey::Challenge(ch),
+        _ => AttemptKey::OnlyOne,
     };
     let expected = state
         .zalo_oa_id
@@ -87,7 +101,7 @@ pub async fn oauth_callback(
         &state.store,
         &state.zalo,
         &code,
-        Some(&st),
+        CodeFrom::Callback(key),
         q.oa_id,
         expected,
     )

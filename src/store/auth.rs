@@ -38,6 +38,17 @@ impl std::fmt::Debug for StoredTokens {
     }
 }
 
+/// Which pending OAuth attempt a callback completes.
+#[derive(Debug, Clone)]
+pub enum AttemptKey {
+    /// The `state` Zalo echoed.
+    State(String),
+    /// The `code_challenge` Zalo echoed (when it gave no `state`).
+    Challenge(String),
+    /// Neither was echoed: the one attempt pending, if there is exactly one.
+    OnlyOne,
+}
+
 /// A pending OAuth attempt, taken by the callback.
 pub struct OAuthAttempt {
     /// The PKCE verifier (a secret).
@@ -118,43 +129,58 @@ impl Store {
         &self,
         state: String,
         verifier: String,
+        challenge: String,
         redirect_uri: String,
         ttl_ms: i64,
     ) -> Result<(), StoreError> {
         self.write(move |c| {
             let now = now_ms();
-            c.execute("DELETE FROM oauth_attempts WHERE expires_at < ?1", [now])?;
-            c.execute(
-                "INSERT INTO oauth_attempts (state, verifier, redirect_uri, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![state, verifier, redirect_uri, now, now + ttl_ms],
-            )?;
+            c.prepare_cached("DELETE FROM oauth_attempts WHERE expires_at < ?1")?
+                .execute([now])?;
+            c.prepare_cached(
+                "INSERT INTO oauth_attempts (state, verifier, challenge, redirect_uri, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![state, verifier, challenge, redirect_uri, now, now + ttl_ms])?;
             Ok(())
         })
         .await
     }
 
-    /// Takes (and deletes) a pending attempt: by state, or the newest one when `state` is None.
+    /// Takes (and deletes) the pending attempt a callback completes. `None` when no unexpired
+    /// attempt matches, or, for [`AttemptKey::OnlyOne`], when there is not exactly one.
     pub async fn take_oauth_attempt(
         &self,
-        state: Option<String>,
+        key: AttemptKey,
     ) -> Result<Option<OAuthAttempt>, StoreError> {
         self.write(move |c| {
             let now = now_ms();
-            let row: Option<(String, String, String)> = match &state {
-                Some(s) => c
+            let select =
+                "SELECT state, verifier, redirect_uri FROM oauth_attempts WHERE expires_at >= ?1";
+            let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(String, String, String)> {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            };
+            let row = match &key {
+                AttemptKey::State(s) => c
+                    .query_row(&format!("{select} AND state = ?2"), params![now, s], read)
+                    .optional()?,
+                AttemptKey::Challenge(ch) => c
                     .query_row(
-                        "SELECT state, verifier, redirect_uri FROM oauth_attempts WHERE state = ?1 AND expires_at >= ?2",
-                        params![s, now],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                        &format!("{select} AND challenge = ?2"),
+                        params![now, ch],
+                        read,
                     )
                     .optional()?,
-                None => c
-                    .query_row(
-                        "SELECT state, verifier, redirect_uri FROM oauth_attempts WHERE expires_at >= ?1 ORDER BY created_at DESC LIMIT 1",
-                        params![now],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                    )
-                    .optional()?,
+                AttemptKey::OnlyOne => {
+                    let mut stmt = c.prepare(&format!("{select} LIMIT 2"))?;
+                    let rows = stmt
+                        .query_map(params![now], read)?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    match <[_; 1]>::try_from(rows) {
+                        Ok([one]) => Some(one),
+                        Err(_) => None,
+                    }
+                }
             };
             Ok(match row {
                 Some((s, verifier, redirect_uri)) => {

@@ -9,6 +9,8 @@ use super::{now_ms, Store, StoreError};
 /// A hosted file.
 #[derive(Clone)]
 pub struct HostedFile {
+    /// The Zalo user it was sent to (its data is deleted with theirs).
+    pub zalo_user_id: Option<String>,
     /// The name the customer's browser saves it under.
     pub filename: String,
     /// Its MIME type.
@@ -20,6 +22,7 @@ pub struct HostedFile {
 impl std::fmt::Debug for HostedFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HostedFile")
+            .field("zalo_user_id", &self.zalo_user_id)
             .field("filename", &self.filename)
             .field("content_type", &self.content_type)
             .field("bytes", &self.body.len())
@@ -38,8 +41,9 @@ impl Store {
         self.write(move |c| {
             let now = now_ms();
             c.execute(
-                "INSERT INTO hosted_files (token, filename, content_type, body, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![token, file.filename, file.content_type, file.body, now, now + ttl_ms],
+                "INSERT INTO hosted_files (token, filename, content_type, body, created_at, expires_at, zalo_user_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![token, file.filename, file.content_type, file.body, now, now + ttl_ms, file.zalo_user_id],
             )?;
             Ok(())
         })
@@ -50,9 +54,16 @@ impl Store {
     pub async fn hosted_file(&self, token: String) -> Result<Option<HostedFile>, StoreError> {
         self.read(move |c| {
             Ok(c.query_row(
-                "SELECT filename, content_type, body FROM hosted_files WHERE token = ?1 AND expires_at >= ?2",
+                "SELECT filename, content_type, body, zalo_user_id FROM hosted_files WHERE token = ?1 AND expires_at >= ?2",
                 params![token, now_ms()],
-                |r| Ok(HostedFile { filename: r.get(0)?, content_type: r.get(1)?, body: r.get(2)? }),
+                |r| {
+                    Ok(HostedFile {
+                        filename: r.get(0)?,
+                        content_type: r.get(1)?,
+                        body: r.get(2)?,
+                        zalo_user_id: r.get(3)?,
+                    })
+                },
             )
             .optional()?)
         })

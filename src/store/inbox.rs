@@ -359,6 +359,24 @@ impl Store {
         .await
     }
 
+    /// The newest time of a Zalo event whose name starts with `prefix`, per lane: where catching up
+    /// from each user's history starts.
+    pub async fn newest_zalo_event_time_by_lane(
+        &self,
+        prefix: &'static str,
+    ) -> Result<std::collections::HashMap<Lane, i64>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT lane, MAX(event_time) FROM inbox WHERE source = ?1 AND event_name LIKE ?2 || '%' GROUP BY lane",
+            )?;
+            let rows = stmt.query_map(params![Source::Zalo, prefix], |r| {
+                Ok((r.get::<_, Lane>(0)?, r.get::<_, i64>(1)?))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     /// Events waiting in their lanes.
     pub async fn pending_count(&self) -> Result<i64, StoreError> {
         self.read(|c| {

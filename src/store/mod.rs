@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
-pub use auth::{OAuthAttempt, StoredTokens};
+pub use auth::{AttemptKey, OAuthAttempt, StoredTokens};
 pub use files::HostedFile;
 pub use inbox::{InboxRow, Ingested, NewEvent, SourceStats};
 pub use journal::StepRow;
@@ -33,10 +33,16 @@ pub use model::{Direction, EventState, JournalKey, Lane, Source, StepState};
 pub use pairings::Contact;
 
 /// Numbered migrations, applied in order. Never edit one that has shipped; add the next number.
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "001_initial",
-    include_str!("../../migrations/001_initial.sql"),
-)];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "001_initial",
+        include_str!("../../migrations/001_initial.sql"),
+    ),
+    (
+        "002_user_data_and_expiry",
+        include_str!("../../migrations/002_user_data_and_expiry.sql"),
+    ),
+];
 
 /// Most write closures one transaction takes; the rest wait for the next batch.
 const MAX_BATCH: usize = 256;

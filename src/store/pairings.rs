@@ -4,7 +4,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::model::Direction;
+use super::model::{Direction, Lane};
 use super::{now_ms, Store, StoreError};
 
 /// A Zalo user paired with a Freshchat user.
@@ -229,6 +229,51 @@ impl Store {
                 "SELECT EXISTS (SELECT 1 FROM messages WHERE direction = ?1 AND freshchat_message_id = ?2)",
             )?
             .query_row(params![Direction::ToFreshchat, message_id], |r| r.get(0))?)
+        })
+        .await
+    }
+
+    /// Deletes everything zfsync holds about a Zalo user (consent withdrawn): the contact, the
+    /// conversation pairing, message pairings and previews, hosted files, and the events of the
+    /// user's lanes (their bodies hold what the user wrote), except `keep_event` (the one being
+    /// handled). Returns how many rows went.
+    pub async fn forget_user(
+        &self,
+        zalo_user_id: String,
+        keep_event: i64,
+    ) -> Result<usize, StoreError> {
+        self.write(move |c| {
+            let conversation: Option<String> = c
+                .query_row(
+                    "SELECT freshchat_conversation_id FROM conversations WHERE zalo_user_id = ?1",
+                    [&zalo_user_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let mut lanes = vec![Lane::zalo(Some(&zalo_user_id))];
+            if let Some(conv) = &conversation {
+                lanes.push(Lane::freshchat(Some(conv)));
+            }
+            let mut n = 0;
+            for lane in &lanes {
+                n += c.execute(
+                    "DELETE FROM steps WHERE inbox_id IN (SELECT id FROM inbox WHERE lane = ?1 AND id <> ?2)",
+                    params![lane, keep_event],
+                )?;
+                n += c.execute(
+                    "DELETE FROM inbox WHERE lane = ?1 AND id <> ?2",
+                    params![lane, keep_event],
+                )?;
+            }
+            for sql in [
+                "DELETE FROM messages WHERE zalo_user_id = ?1",
+                "DELETE FROM hosted_files WHERE zalo_user_id = ?1",
+                "DELETE FROM conversations WHERE zalo_user_id = ?1",
+                "DELETE FROM contacts WHERE zalo_user_id = ?1",
+            ] {
+                n += c.execute(sql, [&zalo_user_id])?;
+            }
+            Ok(n)
         })
         .await
     }

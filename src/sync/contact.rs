@@ -2,15 +2,16 @@
 //! by `reference_id` in Freshchat (a lost store never duplicates users), else creates it as
 //! "<display name> Zalo" with the `external_user_provider` property; a user created under a
 //! fallback name (Zalo refused the profile) gets the real one later. [`RecordFollow`] keeps the
-//! follow state in the store and in the Freshchat user's properties.
+//! follow state in the store and in the Freshchat user's properties, merged into what the user has
+//! (never erasing another property). [`RefreshContact`] follows a profile change; [`ForgetUser`]
+//! deletes what zfsync holds about a user who withdrew consent and tells the agents.
 
 use zfsync_freshchat::{NewUser, Property, UserUpdate};
-use zfsync_mappings::{EnsureContact, RecordFollow};
+use zfsync_mappings::{EnsureContact, ForgetUser, RecordFollow, RefreshContact};
 
 use super::{iso_ms, Job, Run, SyncContext};
 use crate::error::SyncError;
 use crate::store::{now_ms, pairings, Contact};
-use crate::telemetry::timed;
 
 /// How long after a failed attempt zfsync tries again to complete a contact's Zalo profile.
 const PROFILE_RETRY_MS: i64 = 3600 * 1000;
@@ -30,12 +31,10 @@ impl Run for EnsureContact {
         }
         cx.store.begin_step(job.key, "ensure_contact", None).await?;
         // A user found by reference_id is reused: a lost store never duplicates users.
-        let existing = timed(
-            "freshchat",
-            "find_users_by_reference_id",
-            cx.freshchat.find_users_by_reference_id(&self.reference_id),
-        )
-        .await?;
+        let existing = cx
+            .freshchat
+            .find_users_by_reference_id(&self.reference_id)
+            .await?;
         let found = existing
             .into_iter()
             .find(|u| u.reference_id.as_deref() == Some(self.reference_id.as_str()));
@@ -73,14 +72,10 @@ async fn create_user(
     job: Job<'_>,
 ) -> Result<Contact, SyncError> {
     {
-        let (name, avatar, complete) = match cx.zalo.user_detail(&step.zalo_user_id).await {
-            Ok(p) if !p.display_name.trim().is_empty() => (p.display_name, p.avatar, true),
-            Ok(_) => (step.fallback_display_name.clone(), None, false),
-            Err(e) => {
-                // The profile is optional: the message still goes through under a fallback name.
-                tracing::warn!(error = %e, "zalo profile unavailable; using a fallback name until it is");
-                (step.fallback_display_name.clone(), None, false)
-            }
+        // The profile is optional: the message still goes through under a fallback name.
+        let (name, avatar, complete) = match profile_of(cx, &step.zalo_user_id).await {
+            Some((name, avatar)) => (name, avatar, true),
+            None => (step.fallback_display_name.clone(), None, false),
         };
         let first_seen = iso_ms(job.row.received_at);
         let new_user = NewUser {
@@ -101,12 +96,7 @@ async fn create_user(
                 None,
             ),
         };
-        let user = timed(
-            "freshchat",
-            "create_user",
-            cx.freshchat.create_user(&new_user),
-        )
-        .await?;
+        let user = cx.freshchat.create_user(&new_user).await?;
         tracing::info!(freshchat_user_id = %user.id, "created Freshchat user for a Zalo sender");
         Ok(Contact {
             zalo_user_id: step.zalo_user_id.clone(),
@@ -123,39 +113,117 @@ async fn create_user(
 
 /// Best effort: a contact created under a fallback name gets its Zalo profile once Zalo gives it.
 async fn complete_profile(cx: &SyncContext, c: &Contact, first_name: &str, last_name: &str) {
-    let p = match cx.zalo.user_detail(&c.zalo_user_id).await {
-        Ok(p) if !p.display_name.trim().is_empty() => p,
-        _ => {
+    let (display_name, avatar) = match profile_of(cx, &c.zalo_user_id).await {
+        Some(p) => p,
+        None => {
             // Not a follower, or no permission: try again after PROFILE_RETRY_MS rather than
             // on every message (Zalo counts every call against the app's limit).
             let _ = cx.store.profile_check_failed(c.zalo_user_id.clone()).await;
             return;
         }
     };
+    let _ = update_profile(cx, c, first_name, last_name, display_name, avatar).await;
+}
+
+/// Writes a Zalo profile to the contact's Freshchat user and to the store.
+async fn update_profile(
+    cx: &SyncContext,
+    c: &Contact,
+    first_name: &str,
+    last_name: &str,
+    display_name: String,
+    avatar: Option<String>,
+) -> Result<(), SyncError> {
     let update = UserUpdate {
         first_name: Some(zfsync_mappings::template::fill(
             first_name,
-            &[("display_name", &p.display_name)],
+            &[("display_name", &display_name)],
         )),
         last_name: Some(last_name.to_string()),
-        avatar: p
-            .avatar
+        avatar: avatar
             .clone()
             .map(|url| zfsync_freshchat::Avatar { url: Some(url) }),
         properties: None,
     };
-    if timed(
-        "freshchat",
-        "update_user",
-        cx.freshchat.update_user(&c.freshchat_user_id, &update),
-    )
-    .await
-    .is_ok()
-    {
-        let _ = cx
+    cx.freshchat
+        .update_user(&c.freshchat_user_id, &update)
+        .await?;
+    cx.store
+        .update_profile(c.zalo_user_id.clone(), display_name, avatar)
+        .await?;
+    Ok(())
+}
+
+/// A Zalo user's display name and avatar: from `user/detail`, or, when Zalo refuses it (not a
+/// follower, no permission), from the names the conversation history carries. None when neither
+/// has a name.
+async fn profile_of(cx: &SyncContext, zalo_user_id: &str) -> Option<(String, Option<String>)> {
+    match cx.zalo.user_detail(zalo_user_id).await {
+        Ok(p) if !p.display_name.trim().is_empty() => return Some((p.display_name, p.avatar)),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::info!(error = %e, "zalo profile refused; looking for the name in the history")
+        }
+    }
+    let history = cx.zalo.conversation(zalo_user_id, 0, 10).await.ok()?;
+    history.into_iter().find_map(|h| {
+        let name = h
+            .from_display_name
+            .filter(|n| h.from_user && !n.trim().is_empty())?;
+        Some((name, h.from_avatar))
+    })
+}
+
+impl Run for RefreshContact {
+    type Output = ();
+
+    async fn run(&self, cx: &SyncContext, job: Job<'_>) -> Result<(), SyncError> {
+        // A profile change never creates a contact: only a known one is refreshed.
+        let Some(c) = cx.store.contact(self.zalo_user_id.clone()).await? else {
+            return Ok(());
+        };
+        let Some((name, avatar)) = profile_of(cx, &self.zalo_user_id).await else {
+            return Ok(());
+        };
+        cx.store
+            .begin_step(job.key, "refresh_contact", None)
+            .await?;
+        let c_rules = &cx.rules.contact;
+        if let Err(e) = update_profile(
+            cx,
+            &c,
+            &c_rules.first_name,
+            &c_rules.last_name,
+            name,
+            avatar,
+        )
+        .await
+        {
+            cx.abandon_unless_unknown(job.key, &e).await;
+            return Err(e);
+        }
+        Ok(cx.store.finish_step(job.key, None, |_| Ok(())).await?)
+    }
+}
+
+impl Run for ForgetUser {
+    type Output = ();
+
+    async fn run(&self, cx: &SyncContext, job: Job<'_>) -> Result<(), SyncError> {
+        cx.store.begin_step(job.key, "forget_user", None).await?;
+        // The note goes into a conversation zfsync already knows; none is created for it.
+        if let Some(conv) = cx.store.conversation_of(self.zalo_user_id.clone()).await? {
+            cx.post_note(&conv, self.note.clone()).await;
+        }
+        let rows = cx
             .store
-            .update_profile(c.zalo_user_id.clone(), p.display_name, p.avatar)
-            .await;
+            .forget_user(self.zalo_user_id.clone(), job.row.id)
+            .await?;
+        tracing::info!(
+            rows,
+            "the customer withdrew consent on Zalo; deleted what zfsync held about them"
+        );
+        Ok(cx.store.finish_step(job.key, None, |_| Ok(())).await?)
     }
 }
 
@@ -187,12 +255,10 @@ impl Run for RecordFollow {
             avatar: None,
             properties: Some(props),
         };
-        if let Err(e) = timed(
-            "freshchat",
-            "update_user",
-            cx.freshchat.update_user(&c.freshchat_user_id, &update),
-        )
-        .await
+        if let Err(e) = cx
+            .freshchat
+            .update_user(&c.freshchat_user_id, &update)
+            .await
         {
             let err = SyncError::Freshchat(e);
             cx.abandon_unless_unknown(job.key, &err).await;

@@ -12,9 +12,10 @@ use crate::store::HostedFile;
 pub const FILES_PATH: &str = "/files";
 
 impl SyncContext {
-    /// Stores a file and returns the public URL that serves it.
+    /// Stores a file sent to `zalo_user_id` and returns the public URL that serves it.
     pub(crate) async fn host_file(
         &self,
+        zalo_user_id: &str,
         filename: &str,
         content_type: &str,
         body: Vec<u8>,
@@ -26,6 +27,7 @@ impl SyncContext {
             .put_hosted_file(
                 token.clone(),
                 HostedFile {
+                    zalo_user_id: Some(zalo_user_id.to_string()),
                     filename: filename.to_string(),
                     content_type: content_type.to_string(),
                     body,

@@ -2,14 +2,13 @@
 //! zfsync's own echo, the text a quote or reaction points at, and the Zalo user behind a Freshchat
 //! conversation (rebuilt from Freshchat's `reference_id` when the store has lost it).
 
-use zfsync_freshchat::{ActorType, FreshchatError, MessageType, WebhookEvent};
+use zfsync_freshchat::{ActorType, FreshchatError, WebhookEvent};
 use zfsync_mappings::{FreshchatKnowledge, Rules, ZaloKnowledge};
 use zfsync_zalo::ZaloEvent;
 
 use super::SyncContext;
 use crate::error::SyncError;
 use crate::store::{now_ms, pairings, Contact, Direction};
-use crate::telemetry::timed;
 
 /// How long a Freshchat conversation found not to belong to a Zalo user is remembered.
 const UNLINKED_RECHECK_MS: i64 = 24 * 3600 * 1000;
@@ -54,7 +53,7 @@ impl SyncContext {
         if let WebhookEvent::MessageCreate { message, .. } = ev {
             k.own_message = self.store.own_freshchat_message(message.id.clone()).await?;
             // Only agent/bot normal messages need the Zalo side; skip the lookups for the rest.
-            let relevant = matches!(message.message_type, MessageType::Normal)
+            let relevant = !message.is_private_note()
                 && matches!(message.actor_type, ActorType::Agent | ActorType::Bot);
             if !relevant {
                 return Ok(k);
@@ -104,13 +103,7 @@ impl SyncContext {
         &self,
         conversation_id: &str,
     ) -> Result<Option<String>, SyncError> {
-        let conv = match timed(
-            "freshchat",
-            "get_conversation",
-            self.freshchat.get_conversation(conversation_id),
-        )
-        .await
-        {
+        let conv = match self.freshchat.get_conversation(conversation_id).await {
             Ok(c) => c,
             Err(FreshchatError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
@@ -118,7 +111,7 @@ impl SyncContext {
         let Some(user_id) = conv.user_id.clone() else {
             return Ok(None);
         };
-        let user = match timed("freshchat", "get_user", self.freshchat.get_user(&user_id)).await {
+        let user = match self.freshchat.get_user(&user_id).await {
             Ok(u) => u,
             Err(FreshchatError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),

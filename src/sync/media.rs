@@ -4,24 +4,38 @@
 //! (Zalo links expire) and uploaded to Freshchat, so agents never meet a dead link; what cannot be
 //! copied is reported back as a reason, and the message carries a text in its place.
 //!
-//! Freshchat → Zalo: an agent's image goes through Zalo's `/upload/image` (jpg/png ≤ 1 MB) or
-//! `/upload/gif` (≤ 5 MB), a document through `/upload/file` (PDF/DOC/DOCX ≤ 5 MB). `None` means
-//! "Zalo cannot take it": the caller sends a link instead. A transient failure is an error (the
-//! step retries); a refusal is not.
+//! Freshchat → Zalo: an agent's attachment is fetched (with the API key only on the Freshchat API
+//! host) and delivered the way Zalo takes it: jpg/png ≤ 1 MB through `/upload/image` (a larger photo
+//! is re-encoded as a smaller JPEG first), GIF ≤ 5 MB through `/upload/gif`, PDF/DOC/DOCX ≤ 5 MB
+//! through `/upload/file`. Anything else (video, audio, other files, anything too large, anything
+//! Zalo refuses) is hosted by zfsync ([`super::hosted`]) and the customer gets a short text with a
+//! link that opens. A transient failure is an error (the step retries); a refusal is not.
 
 use bytes::Bytes;
 use zfsync_freshchat::MessagePart;
-use zfsync_mappings::MediaKind;
+use zfsync_mappings::{Attachment, MediaKind};
 use zfsync_zalo::{MediaSource, OutboundMessage, ZaloError};
 
 use super::SyncContext;
 use crate::error::SyncError;
-use crate::telemetry::timed;
 
 /// Zalo upload limits (reference Part A).
 const ZALO_IMAGE_MAX: usize = 1024 * 1024;
 const ZALO_GIF_MAX: usize = 5 * 1024 * 1024;
 const ZALO_FILE_MAX: usize = 5 * 1024 * 1024;
+/// The largest agent attachment zfsync fetches to deliver (Freshchat's own file limit).
+pub const ATTACHMENT_MAX: u64 = 25 * 1024 * 1024;
+/// A re-encoded photo is at most this wide or tall.
+const RESIZE_MAX_SIDE: u32 = 2048;
+
+/// What a delivered attachment became on Zalo.
+#[derive(Debug)]
+pub(crate) enum Delivered {
+    /// An uploaded attachment, ready to send.
+    Zalo(OutboundMessage),
+    /// A link zfsync hosts: the text to send.
+    Hosted(String),
+}
 
 impl SyncContext {
     /// Downloads media from Zalo and uploads it to Freshchat. The outer error is transient (retry
@@ -41,9 +55,9 @@ impl SyncContext {
             )));
         }
         let zalo = self.zalo.client();
-        let mut download = timed("zalo", "download", zalo.download(url, max_bytes)).await;
+        let mut download = zalo.download(url, max_bytes).await;
         if matches!(&download, Err(e) if e.is_transient()) {
-            download = timed("zalo", "download", zalo.download(url, max_bytes)).await;
+            download = zalo.download(url, max_bytes).await;
         }
         let d = match download {
             Ok(d) => d,
@@ -68,46 +82,28 @@ impl SyncContext {
                     .first_or_octet_stream()
                     .to_string()
             });
-        let len = d.bytes.len() as u64;
         let fc = &self.freshchat;
         let result = match kind {
-            MediaKind::Image | MediaKind::Gif | MediaKind::Sticker => timed(
-                "freshchat",
-                "upload_image",
-                fc.upload_image(&name, &content_type, d.bytes),
-            )
-            .await
-            .map(|u| MessagePart::Image { url: u.url }),
-            MediaKind::Video => timed(
-                "freshchat",
-                "upload_file",
-                fc.upload_file(&name, &content_type, d.bytes),
-            )
-            .await
-            .map(|u| match u.url {
-                Some(url) => MessagePart::Video {
-                    url,
-                    content_type: Some(content_type.clone()),
-                },
-                None => MessagePart::File {
-                    name: Some(name.clone()),
-                    url: None,
-                    file_size_in_bytes: Some(len),
-                    content_type: Some(content_type.clone()),
-                },
-            }),
-            MediaKind::Audio | MediaKind::File => timed(
-                "freshchat",
-                "upload_file",
-                fc.upload_file(&name, &content_type, d.bytes),
-            )
-            .await
-            .map(|u| MessagePart::File {
-                name: Some(u.file_name.clone().unwrap_or(name.clone())),
-                url: u.url,
-                file_size_in_bytes: Some(u.file_size.unwrap_or(len)),
-                content_type: Some(u.file_content_type.clone().unwrap_or(content_type.clone())),
-            }),
+            MediaKind::Image | MediaKind::Gif | MediaKind::Sticker => fc
+                .upload_image(&name, &content_type, d.bytes)
+                .await
+                .map(|u| u.to_part()),
+            MediaKind::Video => {
+                fc.upload_file(&name, &content_type, d.bytes)
+                    .await
+                    .map(|u| match u.url.clone() {
+                        Some(url) => MessagePart::Video {
+                            url,
+                            content_type: Some(content_type.clone()),
+                        },
+                        None => MessagePart::File(u.to_part(&name, &content_type)),
+                    })
+            }
+            // What the upload answered (hash, scan status, ...) goes with the part.
+            MediaKind::Audio | MediaKind::File => fc
+                .upload_file(&name, &content_type, d.bytes)
+                .await
+                .map(|u| MessagePart::File(u.to_part(&name, &content_type))),
         };
         match result {
             Ok(p) => Ok(Ok(p)),
@@ -116,51 +112,58 @@ impl SyncContext {
         }
     }
 
-    /// An agent's attachment, fetched for re-upload to Zalo. None: send the link instead (the
-    /// download failed for good, or the file is larger than Zalo takes).
-    async fn download_for_zalo(
+    /// Delivers an agent's attachment: uploaded to Zalo when Zalo takes it, otherwise hosted by
+    /// zfsync and announced by the attachment's link text.
+    pub(crate) async fn deliver_attachment(
         &self,
-        url: &str,
-        max_bytes: usize,
-    ) -> Result<Option<Bytes>, SyncError> {
-        match timed(
-            "freshchat",
-            "download",
-            self.freshchat.download(url, max_bytes as u64),
-        )
-        .await
-        {
-            Ok(d) => Ok(Some(d.bytes)),
-            Err(e) if e.is_transient() => Err(e.into()),
-            Err(_) => Ok(None),
+        zalo_user_id: &str,
+        a: &Attachment,
+    ) -> Result<Delivered, SyncError> {
+        let Some(url) = a.source_url() else {
+            return Err(SyncError::BadEvent(
+                "an attachment without any URL, even after reading the message again".into(),
+            ));
+        };
+        let d = self.freshchat.download(url, ATTACHMENT_MAX).await?;
+        let name = a
+            .name
+            .clone()
+            .or(d.filename.clone())
+            .unwrap_or_else(|| default_filename(a.kind, a.content_type.as_deref()));
+        let content_type = a
+            .content_type
+            .clone()
+            .or(d.content_type.clone())
+            .filter(|c| !c.is_empty() && c != "application/octet-stream")
+            .unwrap_or_else(|| {
+                mime_guess::from_path(&name)
+                    .first_or_octet_stream()
+                    .to_string()
+            });
+        if let Some(m) = self.upload_to_zalo(&name, d.bytes.clone()).await? {
+            return Ok(Delivered::Zalo(m));
         }
+        let link = self
+            .host_file(zalo_user_id, &name, &content_type, d.bytes.to_vec())
+            .await?;
+        metrics::counter!("zfsync_media_fallbacks_total", "direction" => "to_zalo").increment(1);
+        Ok(Delivered::Hosted(zfsync_mappings::template::fill(
+            &a.link_text,
+            &[("url", &link)],
+        )))
     }
 
-    /// An image for Zalo: jpg/png ≤ 1 MB via /upload/image, gif ≤ 5 MB via /upload/gif; None means
-    /// "send the link instead".
-    pub(crate) async fn image_message(
+    /// Uploads a file to Zalo when Zalo takes its kind and size; None: host it instead.
+    async fn upload_to_zalo(
         &self,
-        url: &str,
+        name: &str,
+        bytes: Bytes,
     ) -> Result<Option<OutboundMessage>, SyncError> {
-        let Some(b) = self.download_for_zalo(url, ZALO_GIF_MAX).await? else {
-            return Ok(None);
-        };
-        let kind = sniff_image(&b);
-        let upload = match kind {
-            Some("jpg") | Some("png") if b.len() <= ZALO_IMAGE_MAX => {
-                let name = format!("image.{}", kind.unwrap_or("jpg"));
+        let upload = match sniff_image(&bytes) {
+            Some("gif") if bytes.len() <= ZALO_GIF_MAX => {
+                let (w, h) = image_size(&bytes).unwrap_or((240, 240));
                 self.zalo
-                    .upload_image(&name, b)
-                    .await
-                    .map(|id| OutboundMessage::Image {
-                        source: MediaSource::AttachmentId(id),
-                        caption: None,
-                    })
-            }
-            Some("gif") => {
-                let (w, h) = gif_size(&b).unwrap_or((240, 240));
-                self.zalo
-                    .upload_gif("image.gif", b)
+                    .upload_gif("image.gif", bytes)
                     .await
                     .map(|id| OutboundMessage::Gif {
                         attachment_id: id,
@@ -169,46 +172,80 @@ impl SyncContext {
                         caption: None,
                     })
             }
+            Some(kind @ ("jpg" | "png")) => {
+                let (bytes, ext) = if bytes.len() <= ZALO_IMAGE_MAX {
+                    (bytes, kind)
+                } else {
+                    match fit_jpeg(&bytes, ZALO_IMAGE_MAX) {
+                        Some(b) => (b, "jpg"),
+                        None => return Ok(None),
+                    }
+                };
+                self.zalo
+                    .upload_image(&format!("image.{ext}"), bytes)
+                    .await
+                    .map(|id| OutboundMessage::Image {
+                        source: MediaSource::AttachmentId(id),
+                        caption: None,
+                    })
+            }
+            _ if is_document(name) && bytes.len() <= ZALO_FILE_MAX => self
+                .zalo
+                .upload_file(name, bytes)
+                .await
+                .map(|token| OutboundMessage::File { token }),
             _ => return Ok(None),
         };
-        or_link(upload, "image")
-    }
-
-    /// A document for Zalo via /upload/file (PDF, DOC, DOCX ≤ 5 MB); None means "send the link".
-    pub(crate) async fn file_message(
-        &self,
-        url: &str,
-        name: &str,
-    ) -> Result<Option<OutboundMessage>, SyncError> {
-        let ext = name
-            .rsplit_once('.')
-            .map(|(_, e)| e.to_ascii_lowercase())
-            .unwrap_or_default();
-        if !matches!(ext.as_str(), "pdf" | "doc" | "docx") {
-            return Ok(None);
+        match upload {
+            Ok(m) => Ok(Some(m)),
+            Err(e) if e.is_transient() => Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "Zalo refused the upload; hosting the file instead");
+                Ok(None)
+            }
         }
-        let Some(b) = self.download_for_zalo(url, ZALO_FILE_MAX).await? else {
-            return Ok(None);
-        };
-        let upload = self
-            .zalo
-            .upload_file(name, b)
-            .await
-            .map(|token| OutboundMessage::File { token });
-        or_link(upload, "file")
     }
 }
 
-/// An upload to Zalo: a transient failure retries the step, a refusal sends the link instead.
-fn or_link<T>(upload: Result<T, SyncError>, what: &str) -> Result<Option<T>, SyncError> {
-    match upload {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.is_transient() => Err(e),
-        Err(e) => {
-            tracing::warn!(error = %e, what, "Zalo refused the upload; sending the link");
-            Ok(None)
+/// Whether Zalo's `/upload/file` takes this file (PDF, DOC, DOCX).
+fn is_document(name: &str) -> bool {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    matches!(ext.as_str(), "pdf" | "doc" | "docx")
+}
+
+/// Re-encodes a photo as a JPEG of at most `max` bytes: lower quality first, then smaller sizes.
+/// None when the image cannot be decoded or does not fit even small.
+pub fn fit_jpeg(bytes: &[u8], max: usize) -> Option<Bytes> {
+    let img = image::load_from_memory(bytes).ok()?;
+    let mut img = if img.width().max(img.height()) > RESIZE_MAX_SIDE {
+        img.resize(
+            RESIZE_MAX_SIDE,
+            RESIZE_MAX_SIDE,
+            image::imageops::FilterType::Triangle,
+        )
+    } else {
+        img
+    };
+    for _ in 0..6 {
+        let rgb = img.to_rgb8();
+        for quality in [85u8, 70, 55] {
+            let mut out = Vec::new();
+            let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality);
+            rgb.write_with_encoder(enc).ok()?;
+            if out.len() <= max {
+                return Some(Bytes::from(out));
+            }
         }
+        let (w, h) = (img.width() * 3 / 4, img.height() * 3 / 4);
+        if w < 64 || h < 64 {
+            return None;
+        }
+        img = img.resize(w, h, image::imageops::FilterType::Triangle);
     }
+    None
 }
 
 fn default_filename(kind: MediaKind, content_type: Option<&str>) -> String {
@@ -238,12 +275,13 @@ pub fn sniff_image(b: &[u8]) -> Option<&'static str> {
 }
 
 /// Width and height of an image, from its header.
-pub fn gif_size(b: &[u8]) -> Option<(u32, u32)> {
+pub fn image_size(b: &[u8]) -> Option<(u32, u32)> {
     let s = imagesize::blob_size(b).ok()?;
     (s.width > 0 && s.height > 0).then_some((s.width as u32, s.height as u32))
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -259,9 +297,28 @@ mod tests {
             Some("gif")
         );
         assert_eq!(
-            gif_size(b"GIF89a\x10\x00\x20\x00\x00\x00\x00"),
+            image_size(b"GIF89a\x10\x00\x20\x00\x00\x00\x00"),
             Some((16, 32))
         );
         assert_eq!(sniff_image(b"hello world"), None);
+    }
+
+    #[test]
+    fn a_large_photo_is_re_encoded_under_the_limit() {
+        // Noise does not compress: a 1600×1200 PNG of it is far over 1 MB.
+        let mut rng = 7u32;
+        let img = image::RgbImage::from_fn(1600, 1200, |_, _| {
+            rng = rng.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            image::Rgb([(rng >> 16) as u8, (rng >> 8) as u8, rng as u8])
+        });
+        let mut png = Vec::new();
+        image::DynamicImage::ImageRgb8(img)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        assert!(png.len() > ZALO_IMAGE_MAX);
+        let out = fit_jpeg(&png, ZALO_IMAGE_MAX).expect("fits");
+        assert!(out.len() <= ZALO_IMAGE_MAX);
+        assert_eq!(sniff_image(&out), Some("jpg"));
+        assert!(fit_jpeg(b"not an image", ZALO_IMAGE_MAX).is_none());
     }
 }

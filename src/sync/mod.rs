@@ -169,8 +169,19 @@ impl SyncContext {
             Source::Freshchat => {
                 let ev = zfsync_freshchat::parse_event(&row.body)
                     .map_err(|e| SyncError::BadEvent(e.to_string()))?;
-                let k = self.freshchat_knowledge(&ev).await?;
-                Ok(plan_freshchat(&ev, &k, &self.rules))
+                let mut k = self.freshchat_knowledge(&ev).await?;
+                let plan = plan_freshchat(&ev, &k, &self.rules);
+                if !plan.reread_message {
+                    return Ok(plan);
+                }
+                // An attachment came without any URL: Freshchat's copy of the message has it.
+                k.message_reread = true;
+                let again = self.reread_message(&ev).await?;
+                Ok(plan_freshchat(
+                    again.as_ref().unwrap_or(&ev),
+                    &k,
+                    &self.rules,
+                ))
             }
         }
     }
@@ -200,6 +211,8 @@ impl SyncContext {
                     .await?;
                 Ok(())
             }
+            Step::RefreshContact(s) => s.run(self, job).await,
+            Step::ForgetUser(s) => s.run(self, job).await,
         }
     }
 
@@ -214,10 +227,34 @@ impl SyncContext {
         match step {
             // Searching by reference_id before creating is this step's reconciliation; the others
             // are idempotent and simply run again.
-            Step::EnsureContact(_) | Step::RecordFollow(_) | Step::RecordReceipt(_) => Ok(false),
+            Step::EnsureContact(_)
+            | Step::RecordFollow(_)
+            | Step::RecordReceipt(_)
+            | Step::RefreshContact(_)
+            | Step::ForgetUser(_) => Ok(false),
             Step::PostToFreshchat(s) => s.reconcile(self, job, since).await,
             Step::SendToZalo(s) => s.reconcile(self, job, since).await,
         }
+    }
+
+    /// The message of a `message_create` as Freshchat's API has it now (the webhook may lack an
+    /// attachment's URL); None when it is not found in the conversation's recent messages.
+    async fn reread_message(
+        &self,
+        ev: &zfsync_freshchat::WebhookEvent,
+    ) -> Result<Option<zfsync_freshchat::WebhookEvent>, SyncError> {
+        let zfsync_freshchat::WebhookEvent::MessageCreate { message, .. } = ev else {
+            return Ok(None);
+        };
+        let Some(conv) = message.conversation_id.as_deref() else {
+            return Ok(None);
+        };
+        let page = self.freshchat.list_messages(conv, None, 50).await?;
+        Ok(page
+            .messages
+            .iter()
+            .find(|m| m.id == message.id)
+            .map(zfsync_freshchat::message_create_event))
     }
 
     /// The remote side answered with an error: the call did not take effect, forget `sending`.

@@ -12,7 +12,6 @@ use zfsync_mappings::{OutPart, PostToFreshchat, Visibility};
 use super::{parse_iso_ms, preview_text, Job, Reconcile, Run, SyncContext};
 use crate::error::SyncError;
 use crate::store::{pairings, Contact, Direction};
-use crate::telemetry::timed;
 
 impl Run for PostToFreshchat {
     type Output = ();
@@ -164,24 +163,17 @@ impl Reconcile for PostToFreshchat {
             conversations.push(c);
         }
         if conversations.is_empty() {
-            conversations = timed(
-                "freshchat",
-                "user_conversations",
-                cx.freshchat.user_conversations(&contact.freshchat_user_id),
-            )
-            .await?;
+            conversations = cx
+                .freshchat
+                .user_conversations(&contact.freshchat_user_id)
+                .await?;
         }
         let want = self.parts.iter().find_map(|p| match p {
             OutPart::Text(t) => Some(t.clone()),
             _ => None,
         });
         for conv in conversations.iter().rev() {
-            let page = timed(
-                "freshchat",
-                "list_messages",
-                cx.freshchat.list_messages(conv, None, 50),
-            )
-            .await?;
+            let page = cx.freshchat.list_messages(conv, None, 50).await?;
             let hit = page.messages.iter().find(|m| {
                 let by_us = match self.visibility {
                     Visibility::Customer => {
@@ -189,8 +181,7 @@ impl Reconcile for PostToFreshchat {
                             && m.actor_id.as_deref() == Some(contact.freshchat_user_id.as_str())
                     }
                     Visibility::PrivateNote => {
-                        matches!(m.message_type, MessageType::Private)
-                            && matches!(m.actor_type, ActorType::Bot)
+                        m.is_private_note() && matches!(m.actor_type, ActorType::Bot)
                     }
                 };
                 let recent = m
@@ -239,15 +230,13 @@ impl SyncContext {
     /// Posts a private note for the agents in a conversation; a failure is logged, not returned
     /// (the note explains something that already happened).
     pub(crate) async fn post_note(&self, conversation_id: &str, note: String) {
-        if let Err(e) = timed(
-            "freshchat",
-            "post_message",
-            self.freshchat.post_message(
+        if let Err(e) = self
+            .freshchat
+            .post_message(
                 conversation_id,
                 &bot_note(vec![MessagePart::Text { content: note }]),
-            ),
-        )
-        .await
+            )
+            .await
         {
             tracing::warn!(error = %e, "could not post a note for the agents in Freshchat");
         }
@@ -262,8 +251,7 @@ impl SyncContext {
         let id = self
             .resolved_channel
             .get_or_try_init(|| async {
-                let channels =
-                    timed("freshchat", "list_channels", self.freshchat.list_channels()).await?;
+                let channels = self.freshchat.list_channels().await?;
                 let pick = match &self.settings.channel_name {
                     Some(name) => channels
                         .iter()
@@ -298,13 +286,10 @@ impl SyncContext {
                 // No pairing in the store (a new contact, or a lost store): resume the user's
                 // latest Freshchat conversation rather than opening a second one.
                 may_resume = false;
-                let ids = timed(
-                    "freshchat",
-                    "user_conversations",
-                    self.freshchat
-                        .user_conversations(&contact.freshchat_user_id),
-                )
-                .await?;
+                let ids = self
+                    .freshchat
+                    .user_conversations(&contact.freshchat_user_id)
+                    .await?;
                 if let Some(latest) = ids.last() {
                     self.store
                         .set_conversation(zalo_user_id.to_string(), latest.clone(), None)
@@ -313,10 +298,9 @@ impl SyncContext {
                 }
             }
             let Some(conversation_id) = current else {
-                let conv = timed(
-                    "freshchat",
-                    "create_conversation",
-                    self.freshchat.create_conversation(&NewConversation {
+                let conv = self
+                    .freshchat
+                    .create_conversation(&NewConversation {
                         channel_id: self.channel().await?,
                         users: vec![UserRef {
                             id: contact.freshchat_user_id.clone(),
@@ -324,9 +308,8 @@ impl SyncContext {
                         messages: vec![message.clone()],
                         app_id: self.settings.freshchat_app_id.clone(),
                         status: Some("new".into()),
-                    }),
-                )
-                .await?;
+                    })
+                    .await?;
                 let internal = conv
                     .conversation_internal_id
                     .as_ref()
@@ -342,23 +325,14 @@ impl SyncContext {
                 let first = self.first_message_id(&conv.conversation_id).await;
                 return Ok((conv.conversation_id, first));
             };
-            match timed(
-                "freshchat",
-                "post_message",
-                self.freshchat.post_message(&conversation_id, message),
-            )
-            .await
-            {
+            match self.freshchat.post_message(&conversation_id, message).await {
                 Ok(m) => return Ok((conversation_id, Some(m.id))),
                 Err(FreshchatError::NotLatestConversation { .. })
                 | Err(FreshchatError::NotFound { .. }) => {
-                    let ids = timed(
-                        "freshchat",
-                        "user_conversations",
-                        self.freshchat
-                            .user_conversations(&contact.freshchat_user_id),
-                    )
-                    .await?;
+                    let ids = self
+                        .freshchat
+                        .user_conversations(&contact.freshchat_user_id)
+                        .await?;
                     match ids.last().filter(|id| **id != conversation_id) {
                         Some(latest) => {
                             tracing::info!(from = %conversation_id, to = %latest, "following Freshchat to the latest conversation");
@@ -381,13 +355,11 @@ impl SyncContext {
     }
 
     async fn first_message_id(&self, conversation_id: &str) -> Option<String> {
-        let page = timed(
-            "freshchat",
-            "list_messages",
-            self.freshchat.list_messages(conversation_id, None, 10),
-        )
-        .await
-        .ok()?;
+        let page = self
+            .freshchat
+            .list_messages(conversation_id, None, 10)
+            .await
+            .ok()?;
         page.messages.last().map(|m| m.id.clone())
     }
 }
@@ -411,7 +383,7 @@ fn preview_of(parts: &[MessagePart]) -> String {
         .map(|p| match p {
             MessagePart::Text { content } => preview_text(content),
             MessagePart::Image { .. } => "[image]".into(),
-            MessagePart::File { name, .. } => format!("[file] {}", name.as_deref().unwrap_or("")),
+            MessagePart::File(f) => format!("[file] {}", f.name.as_deref().unwrap_or("")),
             MessagePart::Video { .. } => "[video]".into(),
             _ => "[part]".into(),
         })

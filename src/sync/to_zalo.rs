@@ -7,6 +7,7 @@ use bytes::Bytes;
 use zfsync_mappings::{SendToZalo, ZaloSend};
 use zfsync_zalo::{OutboundMessage, ZaloError};
 
+use super::media::Delivered;
 use super::{preview_text, Job, Reconcile, Run, SyncContext};
 use crate::error::SyncError;
 use crate::store::{journal::KIND_SEND_ZALO, pairings, Direction, InboxRow, Source};
@@ -18,7 +19,9 @@ impl Run for SendToZalo {
     type Output = ();
 
     async fn run(&self, cx: &SyncContext, job: Job<'_>) -> Result<(), SyncError> {
-        let (outbound, preview) = cx.prepare_zalo_message(&self.message).await?;
+        let (outbound, preview) = cx
+            .prepare_zalo_message(&self.zalo_user_id, &self.message)
+            .await?;
         cx.store
             .begin_step(job.key, KIND_SEND_ZALO, Some(self.zalo_user_id.clone()))
             .await?;
@@ -104,6 +107,7 @@ impl SyncContext {
     /// Turns a planned send into a Zalo message, uploading what has to be uploaded first.
     async fn prepare_zalo_message(
         &self,
+        zalo_user_id: &str,
         send: &ZaloSend,
     ) -> Result<(OutboundMessage, String), SyncError> {
         Ok(match send {
@@ -118,6 +122,7 @@ impl SyncContext {
                 }
                 let url = self
                     .host_file(
+                        zalo_user_id,
                         filename,
                         "text/plain; charset=utf-8",
                         body.as_bytes().to_vec(),
@@ -126,18 +131,13 @@ impl SyncContext {
                 let msg = zfsync_mappings::template::fill(link_text, &[("url", &url)]);
                 (text(msg), preview_text(body))
             }
-            ZaloSend::Image { url, link_text } => match self.image_message(url).await? {
-                Some(m) => (m, format!("[image] {url}")),
-                None => (text(link_text.clone()), preview_text(link_text)),
-            },
-            ZaloSend::File {
-                url,
-                name,
-                link_text,
-            } => match self.file_message(url, name).await? {
-                Some(m) => (m, format!("[file] {name}")),
-                None => (text(link_text.clone()), preview_text(link_text)),
-            },
+            ZaloSend::Attachment(a) => {
+                let label = format!("[{}] {}", a.kind.label(), a.name.as_deref().unwrap_or(""));
+                match self.deliver_attachment(zalo_user_id, a).await? {
+                    Delivered::Zalo(m) => (m, label),
+                    Delivered::Hosted(link_text) => (text(link_text), label),
+                }
+            }
         })
     }
 

@@ -83,9 +83,9 @@ async fn sigkill_mid_stream_then_restart_delivers_exactly_once_in_order() {
                     fc.agent_sends(
                         c,
                         &agent,
-                        vec![MessagePart::Text {
+                        crate::helpers::json_parts(vec![MessagePart::Text {
                             content: format!("reply {u} #{n:02}"),
-                        }],
+                        }]),
                     )
                     .await
                     .unwrap();
@@ -160,9 +160,9 @@ async fn a_step_left_sending_is_reconciled_not_repeated() {
         .agent_sends(
             &conv,
             &env.freshchat.default_agent_id(),
-            vec![MessagePart::Text {
+            crate::helpers::json_parts(vec![MessagePart::Text {
                 content: "to zalo".into(),
-            }],
+            }]),
         )
         .await
         .unwrap();

@@ -33,7 +33,7 @@ pub fn add_user(env: &Env, id: &str, name: &str) {
 
 /// The Freshchat user created for a Zalo user (found by the reference id).
 pub fn fc_user(env: &Env, zalo_user: &str) -> Option<User> {
-    env.freshchat.users().into_iter().find(|u| {
+    env.fc_users().into_iter().find(|u| {
         u.reference_id
             .as_deref()
             .is_some_and(|r| r.ends_with(&format!(":{zalo_user}")))
@@ -43,8 +43,7 @@ pub fn fc_user(env: &Env, zalo_user: &str) -> Option<User> {
 /// The conversation of a Zalo user (the latest one of its Freshchat user).
 pub fn conversation(env: &Env, zalo_user: &str) -> Option<String> {
     let user = fc_user(env, zalo_user)?;
-    env.freshchat
-        .conversations()
+    env.fc_conversations()
         .into_iter()
         .filter(|c| c.user_id.as_deref() == Some(user.id.as_str()))
         .map(|c| c.conversation_id)
@@ -57,8 +56,7 @@ pub async fn customer_messages(env: &Env, zalo_user: &str, n: usize) -> Vec<Mess
     let got = wait_for(WAIT, || async {
         let conv = conversation(env, zalo_user)?;
         let msgs: Vec<Message> = env
-            .freshchat
-            .messages(&conv)
+            .fc_messages(&conv)
             .into_iter()
             .filter(|m| matches!(m.actor_type, zfsync_freshchat::ActorType::User))
             .collect();
@@ -69,7 +67,7 @@ pub async fn customer_messages(env: &Env, zalo_user: &str, n: usize) -> Vec<Mess
         Some(m) => m,
         None => panic!(
             "expected {n} customer messages for {zalo_user}; have {:?}",
-            conversation(env, zalo_user).map(|c| env.freshchat.messages(&c).len())
+            conversation(env, zalo_user).map(|c| env.fc_messages(&c).len())
         ),
     }
 }
@@ -79,10 +77,9 @@ pub async fn notes(env: &Env, zalo_user: &str, n: usize) -> Vec<String> {
     let got = wait_for(WAIT, || async {
         let conv = conversation(env, zalo_user)?;
         let notes: Vec<String> = env
-            .freshchat
-            .messages(&conv)
+            .fc_messages(&conv)
             .into_iter()
-            .filter(|m| matches!(m.message_type, zfsync_freshchat::MessageType::Private))
+            .filter(|m| m.is_private_note())
             .map(|m| texts(&m).join("\n"))
             .collect();
         (notes.len() >= n).then_some(notes)
@@ -149,4 +146,25 @@ pub async fn settle(env: &Env) {
 pub fn store_count(env: &Env, sql: &str) -> i64 {
     let conn = rusqlite::Connection::open(env.dir.path().join("zfsync.db")).unwrap();
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+/// Message parts as the JSON the Freshchat simulator's agents send.
+pub fn json_parts(parts: Vec<MessagePart>) -> Vec<serde_json::Value> {
+    parts
+        .iter()
+        .map(|p| serde_json::to_value(p).unwrap())
+        .collect()
+}
+
+/// The zfsync link (`<daemon>/files/<token>`) inside a text sent to Zalo.
+pub fn hosted_link(env: &Env, text: &str) -> String {
+    let prefix = format!("{}/files/", env.daemon_url());
+    let start = text
+        .find(&prefix)
+        .unwrap_or_else(|| panic!("no zfsync link in {text:?}"));
+    text[start..]
+        .split(|c: char| c.is_whitespace())
+        .next()
+        .unwrap()
+        .to_string()
 }

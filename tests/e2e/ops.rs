@@ -65,10 +65,10 @@ async fn sandbox_plays_both_directions() {
     );
     assert!(stdout.contains("[image]"), "{stdout}");
     assert!(
-        stdout.contains("attached as a file: http://"),
+        stdout.contains("dưới dạng tệp: http://"),
         "long reply link: {stdout}"
     );
-    assert!(stdout.contains("marked as resolved"), "{stdout}");
+    assert!(stdout.contains("đã giải quyết"), "{stdout}");
     assert!(stdout.contains("Both directions work"), "{stdout}");
     assert!(!stdout.contains("!! MISSING"), "{stdout}");
 }
@@ -189,9 +189,9 @@ async fn status_failed_list_and_metrics() {
         .agent_sends(
             &conv,
             &env.freshchat.default_agent_id(),
-            vec![MessagePart::Text {
+            crate::helpers::json_parts(vec![MessagePart::Text {
                 content: "paid".into(),
-            }],
+            }]),
         )
         .await
         .unwrap();
@@ -291,9 +291,9 @@ async fn json_logs_carry_ids_but_never_secrets() {
         .agent_sends(
             &conv,
             &env.freshchat.default_agent_id(),
-            vec![MessagePart::Text {
+            crate::helpers::json_parts(vec![MessagePart::Text {
                 content: "hi".into(),
-            }],
+            }]),
         )
         .await
         .unwrap();

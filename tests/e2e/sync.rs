@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use zfsync::sandbox::{wait_for, EnvOptions, TINY_PNG};
 use zfsync_freshchat::sim::WebhookMode as FcWebhookMode;
-use zfsync_freshchat::{ActorType, MessagePart, MessageType};
+use zfsync_freshchat::{ActorType, FilePart, MessagePart, MessageType};
 use zfsync_zalo::sim::{Fault, UserAction, WebhookMode as ZaloWebhookMode};
 
 use crate::helpers::*;
@@ -54,8 +54,8 @@ async fn first_contact_creates_named_user_and_conversation() {
         .await;
     let msgs = customer_messages(&env, U1, 2).await;
     assert_eq!(texts(&msgs[1]), vec!["Còn hàng không?"]);
-    assert_eq!(env.freshchat.users().len(), 1);
-    assert_eq!(env.freshchat.conversations().len(), 1);
+    assert_eq!(env.fc_users().len(), 1);
+    assert_eq!(env.fc_conversations().len(), 1);
     assert!(msgs
         .iter()
         .all(|m| m.actor_id.as_deref() == Some(user.id.as_str())));
@@ -65,14 +65,8 @@ async fn first_contact_creates_named_user_and_conversation() {
 async fn profile_refused_uses_fallback_then_fills_in() {
     let env = env().await;
     add_user(&env, U1, "Lan Anh");
-    env.zalo.fail_next(
-        "/v3.0/oa/user/detail",
-        1,
-        Fault::Api {
-            code: -213,
-            message: "User has not followed OA".into(),
-        },
-    );
+    // Zalo refuses the profile, and the history that would carry the name is unavailable too.
+    refuse_profile_and_history(&env, 1);
     env.zalo.user_sends(U1, UserAction::Text("hi".into())).await;
     customer_messages(&env, U1, 1).await;
     assert_eq!(
@@ -91,6 +85,42 @@ async fn profile_refused_uses_fallback_then_fills_in() {
         named.is_some(),
         "profile filled in later: {:?}",
         fc_user(&env, U1)
+    );
+}
+
+/// Zalo refuses the next `n` profile reads (-213) and the next `n` history reads.
+fn refuse_profile_and_history(env: &zfsync::sandbox::Env, n: u32) {
+    for path in ["/v3.0/oa/user/detail", "/v2.0/oa/conversation"] {
+        env.zalo.fail_next(
+            path,
+            n,
+            Fault::Api {
+                code: -213,
+                message: "User has not followed OA".into(),
+            },
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_profile_takes_the_name_from_the_history() {
+    let env = env().await;
+    add_user(&env, U1, "Lan Anh");
+    env.zalo.fail_next(
+        "/v3.0/oa/user/detail",
+        1,
+        Fault::Api {
+            code: -213,
+            message: "User has not followed OA".into(),
+        },
+    );
+    env.zalo.user_sends(U1, UserAction::Text("hi".into())).await;
+    customer_messages(&env, U1, 1).await;
+    let user = fc_user(&env, U1).unwrap();
+    assert_eq!(
+        (user.first_name.as_deref(), user.last_name.as_deref()),
+        (Some("Lan Anh"), Some("Zalo")),
+        "the name the conversation history carries, not a fallback"
     );
 }
 
@@ -122,7 +152,7 @@ async fn order_is_kept_per_conversation_under_load() {
         assert_eq!(got, want, "ordered, exactly once");
     }
     settle(&env).await;
-    assert_eq!(env.freshchat.users().len(), users.len());
+    assert_eq!(env.fc_users().len(), users.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,7 +214,7 @@ async fn every_attachment_kind_from_zalo() {
     });
     let img = img.expect("image part");
     assert!(
-        img.starts_with(env.freshchat.base_url().as_str()),
+        img.starts_with(env.freshchat.cdn_url().as_str()),
         "uploaded to Freshchat, not a Zalo link: {img}"
     );
     let body = reqwest::get(&img).await.unwrap().bytes().await.unwrap();
@@ -193,7 +223,7 @@ async fn every_attachment_kind_from_zalo() {
     assert_eq!(kinds(2), vec!["image"], "sticker");
     assert_eq!(kinds(3), vec!["file"], "file");
     match &msgs[3].message_parts[0] {
-        MessagePart::File { name, .. } => assert_eq!(name.as_deref(), Some("hoa-don.pdf")),
+        MessagePart::File(f) => assert_eq!(f.name.as_deref(), Some("hoa-don.pdf")),
         other => panic!("{other:?}"),
     }
     assert_eq!(kinds(4), vec!["file"], "voice message");
@@ -239,33 +269,40 @@ async fn agent_replies_of_every_kind_reach_zalo() {
         "application/zip",
         Bytes::from_static(b"PK\x03\x04"),
     );
+    let video = env.freshchat.upload_for_agent(
+        "video.mp4",
+        "video/mp4",
+        Bytes::from_static(b"\x00\x00\x00\x18ftypmp42"),
+    );
     env.freshchat
         .agent_sends(
             &conv,
             &agent,
-            vec![
+            crate::helpers::json_parts(vec![
                 MessagePart::Text {
                     content: "Dạ, shop gửi anh 😊".into(),
                 },
                 MessagePart::Image { url: png },
                 MessagePart::Image { url: gif },
-                MessagePart::File {
+                MessagePart::File(FilePart {
                     name: Some("bao-gia.pdf".into()),
                     url: Some(pdf),
                     file_size_in_bytes: Some(14),
                     content_type: Some("application/pdf".into()),
-                },
-                MessagePart::File {
+                    ..FilePart::default()
+                }),
+                MessagePart::File(FilePart {
                     name: Some("data.zip".into()),
                     url: Some(zip.clone()),
                     file_size_in_bytes: Some(4),
                     content_type: Some("application/zip".into()),
-                },
+                    ..FilePart::default()
+                }),
                 MessagePart::Video {
-                    url: "https://cdn.example/v.mp4".into(),
+                    url: video,
                     content_type: Some("video/mp4".into()),
                 },
-            ],
+            ]),
         )
         .await
         .unwrap();
@@ -314,16 +351,24 @@ async fn agent_replies_of_every_kind_reach_zalo() {
         .and_then(|v| v.as_str())
         .unwrap();
     assert_eq!(env.zalo.uploaded(tok).unwrap().0, "bao-gia.pdf");
-    assert!(
-        zalo_text(&sent[4]).unwrap().contains(&zip),
-        "a zip goes as a link"
-    );
-    assert!(
-        zalo_text(&sent[5])
+    // What Zalo cannot take is hosted by zfsync: the customer gets a link that opens without the
+    // Freshchat API key, to the same bytes, never the Freshchat URL.
+    for (i, bytes, name) in [
+        (4, &b"PK\x03\x04"[..], "data.zip"),
+        (5, &b"\x00\x00\x00\x18ftypmp42"[..], "video.mp4"),
+    ] {
+        let text = zalo_text(&sent[i]).unwrap();
+        assert!(!text.contains(env.freshchat.base_url().as_str()), "{text}");
+        let link = hosted_link(&env, &text);
+        let resp = reqwest::get(&link).await.unwrap();
+        assert!(resp.status().is_success(), "{link}");
+        let disposition = resp.headers()["content-disposition"]
+            .to_str()
             .unwrap()
-            .contains("https://cdn.example/v.mp4"),
-        "a video goes as a link"
-    );
+            .to_string();
+        assert!(disposition.contains(name), "{disposition}");
+        assert_eq!(&resp.bytes().await.unwrap()[..], bytes, "{name}");
+    }
     settle(&env).await;
     assert_eq!(
         env.zalo.sent_to(U1).len(),
@@ -343,9 +388,9 @@ async fn long_reply_is_hosted_when_zalo_refuses_txt() {
         .agent_sends(
             &conv,
             &agent,
-            vec![MessagePart::Text {
+            crate::helpers::json_parts(vec![MessagePart::Text {
                 content: exactly.clone(),
-            }],
+            }]),
         )
         .await
         .unwrap();
@@ -353,9 +398,9 @@ async fn long_reply_is_hosted_when_zalo_refuses_txt() {
         .agent_sends(
             &conv,
             &agent,
-            vec![MessagePart::Text {
+            crate::helpers::json_parts(vec![MessagePart::Text {
                 content: long.clone(),
-            }],
+            }]),
         )
         .await
         .unwrap();
@@ -403,9 +448,9 @@ async fn long_reply_goes_through_zalo_upload_when_accepted() {
         .agent_sends(
             &conv,
             &env.freshchat.default_agent_id(),
-            vec![MessagePart::Text {
+            crate::helpers::json_parts(vec![MessagePart::Text {
                 content: long.clone(),
-            }],
+            }]),
         )
         .await
         .unwrap();
@@ -429,9 +474,9 @@ async fn resolve_notice_notes_and_echoes_are_filtered() {
         .agent_sends(
             &conv,
             &agent,
-            vec![MessagePart::Text {
+            crate::helpers::json_parts(vec![MessagePart::Text {
                 content: "reply".into(),
-            }],
+            }]),
         )
         .await
         .unwrap();
@@ -443,14 +488,14 @@ async fn resolve_notice_notes_and_echoes_are_filtered() {
     let sent = zalo_sent(&env, U1, 2).await;
     assert_eq!(zalo_text(&sent[0]).as_deref(), Some("reply"));
     assert!(
-        zalo_text(&sent[1]).unwrap().contains("resolved"),
+        zalo_text(&sent[1]).unwrap().contains("đã giải quyết"),
         "resolve notice"
     );
     settle(&env).await;
     // The private note never reached Zalo, and the Zalo echoes of our sends never came back to
     // Freshchat as customer messages or notes.
     assert_eq!(env.zalo.sent_to(U1).len(), 2);
-    let msgs = env.freshchat.messages(&conv);
+    let msgs = env.fc_messages(&conv);
     assert_eq!(
         msgs.iter()
             .filter(|m| matches!(m.actor_type, ActorType::User))
@@ -466,7 +511,7 @@ async fn resolve_notice_notes_and_echoes_are_filtered() {
         .user_sends(U1, UserAction::Text("one more thing".into()))
         .await;
     customer_messages(&env, U1, 2).await;
-    assert_eq!(env.freshchat.conversations().len(), 1);
+    assert_eq!(env.fc_conversations().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -521,9 +566,9 @@ async fn duplicated_and_reordered_webhooks_deliver_once() {
             .agent_sends(
                 &conv,
                 &agent,
-                vec![MessagePart::Text {
+                crate::helpers::json_parts(vec![MessagePart::Text {
                     content: format!("r{i}"),
-                }],
+                }]),
             )
             .await
             .unwrap();
@@ -629,9 +674,9 @@ async fn expired_token_is_refreshed_and_rotation_persisted() {
         .agent_sends(
             &conv,
             &env.freshchat.default_agent_id(),
-            vec![MessagePart::Text {
+            crate::helpers::json_parts(vec![MessagePart::Text {
                 content: "after expiry".into(),
-            }],
+            }]),
         )
         .await
         .unwrap();
@@ -667,9 +712,9 @@ async fn rejected_refresh_needs_reauthorization() {
         .agent_sends(
             &conv,
             &env.freshchat.default_agent_id(),
-            vec![MessagePart::Text {
+            crate::helpers::json_parts(vec![MessagePart::Text {
                 content: "x".into(),
-            }],
+            }]),
         )
         .await
         .unwrap();
@@ -709,9 +754,9 @@ async fn reply_fails_with(code: i64, message: &str, expect_in_note: &str) {
         .agent_sends(
             &conv,
             &agent,
-            vec![MessagePart::Text {
+            crate::helpers::json_parts(vec![MessagePart::Text {
                 content: "reply".into(),
-            }],
+            }]),
         )
         .await
         .unwrap();
@@ -727,9 +772,9 @@ async fn reply_fails_with(code: i64, message: &str, expect_in_note: &str) {
         .agent_sends(
             &conv,
             &agent,
-            vec![MessagePart::Text {
+            crate::helpers::json_parts(vec![MessagePart::Text {
                 content: "next".into(),
-            }],
+            }]),
         )
         .await
         .unwrap();
@@ -767,9 +812,9 @@ async fn zalo_minus_230_when_the_window_is_closed() {
         .agent_sends(
             &conv,
             &env.freshchat.default_agent_id(),
-            vec![MessagePart::Text {
+            crate::helpers::json_parts(vec![MessagePart::Text {
                 content: "late".into(),
-            }],
+            }]),
         )
         .await
         .unwrap();
@@ -796,7 +841,7 @@ async fn freshchat_5xx_and_429_bursts_are_retried_without_duplicates() {
     let msgs = customer_messages(&env, U2, 1).await;
     assert_eq!(texts(&msgs[0]), vec!["b1"]);
     settle(&env).await;
-    assert_eq!(env.freshchat.users().len(), 2, "no duplicate users");
+    assert_eq!(env.fc_users().len(), 2, "no duplicate users");
     assert_eq!(
         customer_messages(&env, U1, 2).await.len(),
         2,
@@ -829,7 +874,7 @@ async fn lost_store_reuses_the_freshchat_user() {
         vec!["before", "after"]
     );
     assert_eq!(
-        env.freshchat.users().len(),
+        env.fc_users().len(),
         1,
         "the user was found by reference_id, not duplicated"
     );
@@ -839,9 +884,9 @@ async fn lost_store_reuses_the_freshchat_user() {
         .agent_sends(
             &conv,
             &env.freshchat.default_agent_id(),
-            vec![MessagePart::Text {
+            crate::helpers::json_parts(vec![MessagePart::Text {
                 content: "still here".into(),
-            }],
+            }]),
         )
         .await
         .unwrap();
@@ -876,10 +921,9 @@ async fn follow_and_receipts_are_recorded_not_posted() {
     settle(&env).await;
     let conv = conversation(&env, U1).unwrap();
     assert_eq!(
-        env.freshchat
-            .messages(&conv)
+        env.fc_messages(&conv)
             .iter()
-            .filter(|m| !matches!(m.message_type, MessageType::System))
+            .filter(|m| !matches!(m.effective_type(), MessageType::System))
             .count(),
         1
     );
@@ -894,9 +938,9 @@ async fn failed_events_can_be_replayed_without_doubling() {
         .agent_sends(
             &conv,
             &env.freshchat.default_agent_id(),
-            vec![MessagePart::Text {
+            crate::helpers::json_parts(vec![MessagePart::Text {
                 content: "part one".into(),
-            }],
+            }]),
         )
         .await
         .unwrap();
@@ -1041,9 +1085,9 @@ async fn agent_messages_in_other_channels_are_looked_up_once() {
         .agent_sends(
             &conv,
             &agent,
-            vec![MessagePart::Text {
+            crate::helpers::json_parts(vec![MessagePart::Text {
                 content: "one".into(),
-            }],
+            }]),
         )
         .await
         .unwrap();
@@ -1058,9 +1102,9 @@ async fn agent_messages_in_other_channels_are_looked_up_once() {
         .agent_sends(
             &conv,
             &agent,
-            vec![MessagePart::Text {
+            crate::helpers::json_parts(vec![MessagePart::Text {
                 content: "two".into(),
-            }],
+            }]),
         )
         .await
         .unwrap();
@@ -1083,14 +1127,7 @@ async fn a_refused_profile_is_retried_at_most_hourly() {
     let env = env().await;
     add_user(&env, U1, "Lan Anh");
     // Refused at first contact and at the next attempt; Zalo would answer the third.
-    env.zalo.fail_next(
-        "/v3.0/oa/user/detail",
-        2,
-        Fault::Api {
-            code: -213,
-            message: "User has not followed OA".into(),
-        },
-    );
+    refuse_profile_and_history(&env, 2);
     for (i, text) in ["one", "two", "three"].iter().enumerate() {
         env.zalo
             .user_sends(U1, UserAction::Text((*text).into()))
@@ -1170,9 +1207,9 @@ async fn a_customer_reply_shows_what_it_quotes() {
         .agent_sends(
             &conv,
             &env.freshchat.default_agent_id(),
-            vec![MessagePart::Text {
+            crate::helpers::json_parts(vec![MessagePart::Text {
                 content: "Anh lấy size M hay L?".into(),
-            }],
+            }]),
         )
         .await
         .unwrap();
