@@ -1,0 +1,201 @@
+//! Checks of the Freshchat account: API key and host, channel, webhook key, App ID.
+
+use super::*;
+
+// ---------------------------------------------------------------- Freshchat
+
+pub(super) fn freshchat_failure(name: &'static str, e: &FreshchatError, config: &Config) -> Check {
+    let base = config.freshchat.api_base.as_str().trim_end_matches('/');
+    match e {
+        FreshchatError::Unauthorized { status, .. } => {
+            let from_env = std::env::var(ENV_FRESHCHAT_API_KEY)
+                .map(|v| !v.trim().is_empty())
+                .unwrap_or(false);
+            let fix = if from_env {
+                format!("{FRESHCHAT_KEY_FIX} (the key in use comes from {ENV_FRESHCHAT_API_KEY}, which overrides the file)")
+            } else {
+                format!("{FRESHCHAT_KEY_FIX} (or {ENV_FRESHCHAT_API_KEY})")
+            };
+            Check::fail(
+                name,
+                format!("Access denied: the API key was refused (HTTP {status})"),
+                fix,
+            )
+        }
+        FreshchatError::WrongHost { detail } => {
+            let seen = if detail.contains("HTML") {
+                "it answered HTML".to_string()
+            } else if detail.contains("redirect") {
+                format!("it answered with a redirect: {detail}")
+            } else {
+                "it answered something that is not JSON".to_string()
+            };
+            Check::fail(
+                name,
+                format!("freshchat.api_base ({base}) does not point at the Freshchat API ({seen})"),
+                FRESHCHAT_HOST_FIX,
+            )
+        }
+        FreshchatError::NotFound { .. } | FreshchatError::Decode { .. } => Check::fail(
+            name,
+            format!("freshchat.api_base ({base}) does not look like the Freshchat API: {e}"),
+            FRESHCHAT_HOST_FIX,
+        ),
+        FreshchatError::Transport { detail, timeout } => Check::fail(
+            name,
+            format!(
+                "cannot reach Freshchat at {base}{}: {detail}",
+                if *timeout { " (timed out)" } else { "" }
+            ),
+            "check freshchat.api_base, DNS, and any firewall or proxy between this machine and Freshchat",
+        ),
+        FreshchatError::RateLimited { .. } => Check::fail(
+            name,
+            e.to_string(),
+            "another client is using up the account's API limit; wait a minute and run check again",
+        ),
+        FreshchatError::Server { .. } => Check::fail(
+            name,
+            e.to_string(),
+            "Freshchat is having trouble; run check again in a few minutes",
+        ),
+        _ => Check::fail(
+            name,
+            e.to_string(),
+            "check freshchat.api_base and freshchat.api_key",
+        ),
+    }
+}
+
+pub(super) async fn channel_check(client: &FreshchatClient, config: &Config) -> Check {
+    let channels = match client.list_channels().await {
+        Ok(c) => c,
+        Err(e) => return freshchat_failure(CHECK_FRESHCHAT_CHANNEL, &e, config),
+    };
+    let shown = |c: &Channel| format!("\"{}\" ({})", c.name.as_deref().unwrap_or("unnamed"), c.id);
+    let choices = || {
+        let all: Vec<String> = channels.iter().map(shown).collect();
+        if all.is_empty() {
+            "the account has no channels".to_string()
+        } else {
+            format!("the account has {}", all.join(", "))
+        }
+    };
+    let disabled = |c: &Channel| c.enabled == Some(false);
+    if let Some(id) = &config.freshchat.channel_id {
+        return match channels.iter().find(|c| &c.id == id) {
+            Some(c) if disabled(c) => Check::warn(
+                CHECK_FRESHCHAT_CHANNEL,
+                format!("freshchat.channel_id {} is disabled", shown(c)),
+                "enable it in Freshchat Admin → Channels (Topics), or choose another channel",
+            ),
+            Some(c) => Check::ok(
+                CHECK_FRESHCHAT_CHANNEL,
+                format!("new conversations go to {}", shown(c)),
+            ),
+            None => Check::fail(
+                CHECK_FRESHCHAT_CHANNEL,
+                format!("freshchat.channel_id {id} is not a channel of this account"),
+                format!(
+                    "set freshchat.channel_id to one of the account's channels ({}), or remove it to pick the channel by name",
+                    choices()
+                ),
+            ),
+        };
+    }
+    if let Some(name) = &config.freshchat.channel_name {
+        // The daemon matches names exactly; say so when only the case differs.
+        return match channels.iter().find(|c| c.name.as_deref() == Some(name)) {
+            Some(c) if disabled(c) => Check::warn(
+                CHECK_FRESHCHAT_CHANNEL,
+                format!("freshchat.channel_name {} is disabled", shown(c)),
+                "enable it in Freshchat Admin → Channels (Topics), or choose another channel",
+            ),
+            Some(c) => Check::ok(
+                CHECK_FRESHCHAT_CHANNEL,
+                format!("new conversations go to {}", shown(c)),
+            ),
+            None => {
+                let near = channels.iter().find(|c| {
+                    c.name
+                        .as_deref()
+                        .is_some_and(|n| n.trim().eq_ignore_ascii_case(name.trim()))
+                });
+                let fix = match near {
+                    Some(c) => format!(
+                        "names are matched exactly: set freshchat.channel_name = \"{}\"",
+                        c.name.as_deref().unwrap_or_default()
+                    ),
+                    None => format!(
+                        "set freshchat.channel_name to an existing channel name ({}), or set freshchat.channel_id",
+                        choices()
+                    ),
+                };
+                Check::fail(
+                    CHECK_FRESHCHAT_CHANNEL,
+                    format!("Freshchat has no channel named \"{name}\""),
+                    fix,
+                )
+            }
+        };
+    }
+    match channels.iter().find(|c| c.enabled.unwrap_or(true)) {
+        Some(c) => Check::ok(
+            CHECK_FRESHCHAT_CHANNEL,
+            format!(
+                "no channel configured: new conversations go to the first enabled channel, {}",
+                shown(c)
+            ),
+        ),
+        None => Check::fail(
+            CHECK_FRESHCHAT_CHANNEL,
+            "Freshchat has no enabled channel for new conversations",
+            format!(
+                "enable a channel in Freshchat Admin → Channels (Topics) or set freshchat.channel_id ({})",
+                choices()
+            ),
+        ),
+    }
+}
+
+pub(super) fn webhook_key_check(config: &Config) -> Check {
+    let webhooks_url = config.public_url(crate::server::ROUTE_FRESHCHAT_WEBHOOK);
+    match WebhookKey::parse(config.freshchat_webhook_key().expose_secret()) {
+        Ok(key) => Check::ok(
+            CHECK_FRESHCHAT_WEBHOOK_KEY,
+            format!(
+                "RSA public key parsed (fingerprint {}); Freshchat must send webhooks to {webhooks_url}",
+                key.fingerprint()
+            ),
+        ),
+        Err(e) => Check::fail(
+            CHECK_FRESHCHAT_WEBHOOK_KEY,
+            e.to_string(),
+            "paste the whole RSA public key from Freshchat Admin → Webhooks into freshchat.webhook_public_key",
+        ),
+    }
+}
+
+pub(super) fn app_id_check(config: &Config, account: &AccountConfiguration) -> Check {
+    match (&config.freshchat.app_id, &account.app_id) {
+        (Some(ours), Some(theirs)) if ours.trim() == theirs.trim() => Check::ok(
+            CHECK_FRESHCHAT_APP_ID,
+            format!("freshchat.app_id matches the account's App ID {theirs}"),
+        ),
+        (Some(ours), Some(theirs)) => Check::warn(
+            CHECK_FRESHCHAT_APP_ID,
+            format!("freshchat.app_id {ours} differs from the account's App ID {theirs}"),
+            format!("set freshchat.app_id = \"{theirs}\" (Freshchat Admin → Integration Settings), or remove it"),
+        ),
+        (Some(ours), None) => Check::ok(
+            CHECK_FRESHCHAT_APP_ID,
+            format!("freshchat.app_id is {ours}; the account did not report one to compare"),
+        ),
+        (None, Some(theirs)) => Check::ok(
+            CHECK_FRESHCHAT_APP_ID,
+            format!("freshchat.app_id is not set; the account's App ID is {theirs}"),
+        ),
+        (None, None) => Check::ok(CHECK_FRESHCHAT_APP_ID, "freshchat.app_id is not set"),
+    }
+}
+
