@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
+use secrecy::SecretString;
 use tokio::net::TcpListener;
 
 use tokio_util::sync::CancellationToken;
@@ -68,6 +69,9 @@ pub enum AppError {
     /// The scheduler could not start.
     #[error(transparent)]
     Scheduler(#[from] SchedulerError),
+    /// The system's random number generator failed.
+    #[error("the system's random number generator failed")]
+    Randomness,
     /// The HTTP server stopped with an error.
     #[error("server error: {0}")]
     Serve(#[source] std::io::Error),
@@ -125,20 +129,54 @@ impl Services {
 }
 
 pub fn load_rules(config: &Config) -> Result<Rules, AppError> {
-    match &config.mapping.rules {
-        None => Ok(Rules::default()),
+    let (rules, shown) = match &config.mapping.rules {
+        None => (Rules::default(), "the built-in rules".to_string()),
         Some(path) => {
             let shown = path.display().to_string();
             let text = std::fs::read_to_string(path).map_err(|e| AppError::Rules {
                 path: shown.clone(),
                 detail: e.to_string(),
             })?;
-            Rules::from_toml(&text).map_err(|e| AppError::Rules {
-                path: shown,
+            let rules = Rules::from_toml(&text).map_err(|e| AppError::Rules {
+                path: shown.clone(),
                 detail: e.to_string(),
-            })
+            })?;
+            (rules, shown)
         }
+    };
+    match &config.mapping.language {
+        Some(lang) => rules.with_language(lang).map_err(|e| AppError::Rules {
+            path: format!("{shown} (mapping.language)"),
+            detail: e.to_string(),
+        }),
+        None => Ok(rules),
     }
+}
+
+/// The `meta` key of the admin token zfsync generated when none is configured.
+pub const META_ADMIN_TOKEN: &str = "admin_token";
+
+/// The operator token: the configured one (`server.admin_token`, ZFSYNC_ADMIN_TOKEN, the secrets
+/// file), else the one zfsync generated earlier and kept in the store, else a new one, kept there.
+pub async fn admin_token(config: &Config, store: &Store) -> Result<SecretString, AppError> {
+    if let Some(t) = config.admin_token() {
+        return Ok(t);
+    }
+    if let Some(t) = store.meta(META_ADMIN_TOKEN).await? {
+        return Ok(SecretString::from(t));
+    }
+    let token = random_token().ok_or(AppError::Randomness)?;
+    store.set_meta(META_ADMIN_TOKEN, token.clone()).await?;
+    tracing::warn!("no admin token is configured: zfsync generated one and keeps it in the store (see README, 'Operator access')");
+    Ok(SecretString::from(token))
+}
+
+/// 32 random bytes, URL-safe base64: tokens for operators and links.
+pub fn random_token() -> Option<String> {
+    use base64::Engine as _;
+    let mut raw = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut raw).ok()?;
+    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
 }
 
 /// The process-wide Prometheus recorder (installed once; later calls share it).
@@ -204,7 +242,9 @@ impl Application {
             .trim_end_matches('/')
             .to_string();
         let lanes = LaneSignal::new();
+        let admin_token = admin_token(&config, &services.store).await?;
         let state = AppState {
+            admin_token,
             ingest: IngestState {
                 store: services.store.clone(),
                 lanes: lanes.clone(),

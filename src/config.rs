@@ -1,6 +1,8 @@
-//! Configuration: one TOML file (every key documented in `config.example.toml`), secrets also from
-//! the environment. Loaded and validated once at start-up; an unknown key, a missing required key, a
-//! bad URL or a bad public key stops start-up with an error naming the key and the fix.
+//! Configuration: one TOML file (every key documented in `config.example.toml`); secrets also from
+//! the environment (`ZFSYNC_*`, which wins) or from a secrets file named by `secrets_file`
+//! (`ZFSYNC_NAME=value` lines, the format systemd's `EnvironmentFile=` reads). Loaded and validated
+//! once at start-up; an unknown key, a missing required key, a bad URL or a bad public key stops
+//! start-up with an error naming the key and the fix.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,17 @@ pub const ENV_ZALO_APP_SECRET: &str = "ZFSYNC_ZALO_APP_SECRET";
 pub const ENV_ZALO_OA_SECRET_KEY: &str = "ZFSYNC_ZALO_OA_SECRET_KEY";
 pub const ENV_FRESHCHAT_API_KEY: &str = "ZFSYNC_FRESHCHAT_API_KEY";
 pub const ENV_FRESHCHAT_WEBHOOK_PUBLIC_KEY: &str = "ZFSYNC_FRESHCHAT_WEBHOOK_PUBLIC_KEY";
+pub const ENV_ADMIN_TOKEN: &str = "ZFSYNC_ADMIN_TOKEN";
+pub const ENV_STORE_KEY: &str = "ZFSYNC_STORE_KEY";
+/// Every secret zfsync reads from the environment or the secrets file.
+pub const SECRET_NAMES: [&str; 6] = [
+    ENV_ZALO_APP_SECRET,
+    ENV_ZALO_OA_SECRET_KEY,
+    ENV_FRESHCHAT_API_KEY,
+    ENV_FRESHCHAT_WEBHOOK_PUBLIC_KEY,
+    ENV_ADMIN_TOKEN,
+    ENV_STORE_KEY,
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -32,6 +45,8 @@ pub enum ConfigError {
     },
     #[error("config key `{key}` is not valid: {detail}")]
     Invalid { key: &'static str, detail: String },
+    #[error("cannot read the secrets file {path}: {detail}")]
+    Secrets { path: PathBuf, detail: String },
 }
 
 /// The whole configuration, as validated.
@@ -43,6 +58,9 @@ pub struct Config {
     pub freshchat: FreshchatConfig,
     pub mapping: MappingConfig,
     pub sync: SyncConfig,
+    pub media: MediaConfig,
+    /// The secrets file the secrets came from, when one is configured.
+    pub secrets_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -57,6 +75,10 @@ pub struct ServerConfig {
     /// Largest webhook body accepted, in bytes.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// The operator token (or ZFSYNC_ADMIN_TOKEN): needed for /oauth/zalo/start, the console and
+    /// the details of /readyz. When unset, zfsync generates one and keeps it in the store.
+    #[serde(default)]
+    pub admin_token: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -65,6 +87,38 @@ pub struct StoreConfig {
     /// SQLite file (created if missing).
     #[serde(default = "default_store_path")]
     pub path: PathBuf,
+    /// The file holding the key that encrypts the tokens and secrets in the store (created, 0600,
+    /// when missing). ZFSYNC_STORE_KEY or a systemd credential `zfsync-store-key` take precedence.
+    /// Default: the store path with `.key` added.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// The store key itself (from ZFSYNC_STORE_KEY or the secrets file; never in the TOML).
+    #[serde(skip)]
+    pub key: Option<SecretString>,
+}
+
+impl StoreConfig {
+    /// Where the store key is kept when no key is given.
+    pub fn key_path(&self) -> PathBuf {
+        self.key_file.clone().unwrap_or_else(|| {
+            let mut p = self.path.clone().into_os_string();
+            p.push(".key");
+            PathBuf::from(p)
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Hosts media may be downloaded from, besides the built-in Zalo and Freshchat media domains
+    /// and the configured API hosts: `host.example.com`, or `*.example.com` for its subdomains.
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
+    /// Allow downloads from private, loopback and link-local addresses (tests and the sandbox
+    /// only: in production it would let a forged attachment URL reach the internal network).
+    #[serde(default)]
+    pub allow_private_addresses: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -118,6 +172,10 @@ pub struct MappingConfig {
     /// A customer copy of mappings/default.toml; the built-in rules when absent.
     #[serde(default)]
     pub rules: Option<PathBuf>,
+    /// The language of the texts customers read (resolve notice, long-text and link notices):
+    /// `vi` or `en`; overrides the rules' own `language`.
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -223,6 +281,8 @@ fn default_retention_cron() -> String {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    #[serde(default)]
+    secrets_file: Option<PathBuf>,
     server: ServerConfig,
     #[serde(default)]
     store: Option<StoreConfig>,
@@ -232,6 +292,8 @@ struct RawConfig {
     mapping: MappingConfig,
     #[serde(default)]
     sync: SyncConfig,
+    #[serde(default)]
+    media: MediaConfig,
 }
 
 /// Reads an environment variable as a secret (empty counts as unset).
@@ -249,7 +311,8 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut config = Config::from_toml(&text).map_err(|e| match e {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        let mut config = Config::from_toml_in(&text, dir).map_err(|e| match e {
             ConfigError::Parse { detail, .. } => ConfigError::Parse {
                 path: path.to_path_buf(),
                 detail,
@@ -269,38 +332,73 @@ impl Config {
                 }
             }
         }
+        if let Some(key_file) = &config.store.key_file {
+            if key_file.is_relative() {
+                if let Some(dir) = dir {
+                    config.store.key_file = Some(dir.join(key_file));
+                }
+            }
+        }
         Ok(config)
     }
 
     /// Parses TOML text (environment overrides applied) and validates it.
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml_in(text, None)
+    }
+
+    /// Parses TOML text whose relative paths (the secrets file) are relative to `dir`, applies the
+    /// secrets file and the environment, and validates.
+    pub fn from_toml_in(text: &str, dir: Option<&Path>) -> Result<Config, ConfigError> {
         // toml quotes the offending source line, which may hold a secret: keep only the message,
         // the line number and the section.
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: PathBuf::from("<config>"),
             detail: condense_toml_error(&e.to_string(), text),
         })?;
+        let secrets_file = raw.secrets_file.map(|p| match dir {
+            Some(d) if p.is_relative() => d.join(p),
+            _ => p,
+        });
         let mut config = Config {
             server: raw.server,
             store: raw.store.unwrap_or(StoreConfig {
                 path: default_store_path(),
+                key_file: None,
+                key: None,
             }),
             zalo: raw.zalo,
             freshchat: raw.freshchat,
             mapping: raw.mapping,
             sync: raw.sync,
+            media: raw.media,
+            secrets_file,
         };
-        if let Some(v) = env_secret(ENV_ZALO_APP_SECRET) {
+        let from_file = match &config.secrets_file {
+            Some(p) => read_secrets_file(p)?,
+            None => Default::default(),
+        };
+        // The environment wins over the secrets file, which wins over the TOML.
+        let secret = |name: &str| {
+            env_secret(name).or_else(|| from_file.get(name).cloned().map(SecretString::from))
+        };
+        if let Some(v) = secret(ENV_ZALO_APP_SECRET) {
             config.zalo.app_secret = Some(v);
         }
-        if let Some(v) = env_secret(ENV_ZALO_OA_SECRET_KEY) {
+        if let Some(v) = secret(ENV_ZALO_OA_SECRET_KEY) {
             config.zalo.oa_secret_key = Some(v);
         }
-        if let Some(v) = env_secret(ENV_FRESHCHAT_API_KEY) {
+        if let Some(v) = secret(ENV_FRESHCHAT_API_KEY) {
             config.freshchat.api_key = Some(v);
         }
-        if let Some(v) = env_secret(ENV_FRESHCHAT_WEBHOOK_PUBLIC_KEY) {
+        if let Some(v) = secret(ENV_FRESHCHAT_WEBHOOK_PUBLIC_KEY) {
             config.freshchat.webhook_public_key = Some(v);
+        }
+        if let Some(v) = secret(ENV_ADMIN_TOKEN) {
+            config.server.admin_token = Some(v);
+        }
+        if let Some(v) = secret(ENV_STORE_KEY) {
+            config.store.key = Some(v);
         }
         config.validate()?;
         Ok(config)
@@ -410,9 +508,72 @@ impl Config {
         )
     }
 
+    /// The admin token, when one is configured (else zfsync keeps a generated one in the store).
+    pub fn admin_token(&self) -> Option<SecretString> {
+        self.server
+            .admin_token
+            .clone()
+            .filter(|t| !t.expose_secret().trim().is_empty())
+    }
+
     pub fn hosted_file_ttl(&self) -> Duration {
         Duration::from_secs(self.sync.hosted_file_ttl_hours * 3600)
     }
+}
+
+/// Reads a secrets file: `NAME=value` lines (blank lines and `#` comments skipped, values may be
+/// quoted), only the names zfsync knows. The file must not be readable by others (0600).
+pub fn read_secrets_file(
+    path: &Path,
+) -> Result<std::collections::HashMap<String, String>, ConfigError> {
+    let fail = |detail: String| ConfigError::Secrets {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path)
+            .map_err(|e| fail(e.to_string()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(fail(format!(
+                "it is readable by other users (mode {:o}); run 'chmod 600 {}'",
+                mode & 0o777,
+                path.display()
+            )));
+        }
+    }
+    let mut out = std::collections::HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((name, value)) = line.split_once('=') else {
+            // Never quote the line: it may hold a secret.
+            return Err(fail(format!("line {} is not NAME=value", i + 1)));
+        };
+        let name = name.trim();
+        if !SECRET_NAMES.contains(&name) {
+            return Err(fail(format!(
+                "line {}: unknown name {name:?} (known: {})",
+                i + 1,
+                SECRET_NAMES.join(", ")
+            )));
+        }
+        let value = value.trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+            .unwrap_or(value);
+        out.insert(name.to_string(), value.to_string());
+    }
+    Ok(out)
 }
 
 /// Turns toml's multi-line error (which quotes the offending source line, possibly a secret) into
@@ -575,6 +736,43 @@ webhook_public_key = "-----BEGIN RSA PUBLIC KEY----- {KEY} -----END RSA PUBLIC K
         let e = err(&broken);
         assert!(!e.contains("app-secret-value"), "{e}");
         assert!(e.contains("line"), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn secrets_come_from_a_private_secrets_file() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secrets.env");
+        std::fs::write(
+            &file,
+            "# zfsync secrets\nZFSYNC_ADMIN_TOKEN=\"from-the-file\"\nexport ZFSYNC_STORE_KEY=k3y\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let text = format!("secrets_file = \"secrets.env\"\n{}", base());
+        let c = Config::from_toml_in(&text, Some(dir.path())).unwrap();
+        assert_eq!(
+            c.admin_token().map(|t| t.expose_secret().to_string()),
+            Some("from-the-file".into())
+        );
+        assert_eq!(
+            c.store.key.as_ref().map(|k| k.expose_secret().to_string()),
+            Some("k3y".into())
+        );
+        // Readable by others: refused, with the fix.
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = Config::from_toml_in(&text, Some(dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("chmod 600"), "{e}");
+        // A line that is not NAME=value is named by number, never quoted.
+        std::fs::write(&file, "ZFSYNC_ADMIN_TOKEN=ok\nsecret-without-a-name\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let e = Config::from_toml_in(&text, Some(dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && !e.contains("secret-without"), "{e}");
     }
 
     #[test]

@@ -289,6 +289,13 @@ impl Default for Rules {
 }
 
 impl Rules {
+    /// The same rules with customer texts in `language` (`vi`, `en`, or one the file defines).
+    pub fn with_language(mut self, language: &str) -> Result<Rules, RulesError> {
+        self.freshchat_to_zalo.language = language.to_string();
+        self.validate()?;
+        Ok(self)
+    }
+
     /// Parses and validates a rules file.
     pub fn from_toml(text: &str) -> Result<Rules, RulesError> {
         let rules: Rules = toml::from_str(text).map_err(|e| RulesError::Invalid(e.to_string()))?;

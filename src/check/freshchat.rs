@@ -198,4 +198,3 @@ pub(super) fn app_id_check(config: &Config, account: &AccountConfiguration) -> C
         (None, None) => Check::ok(CHECK_FRESHCHAT_APP_ID, "freshchat.app_id is not set"),
     }
 }
-

@@ -33,6 +33,14 @@ pub(super) fn config_failure(path: &Path, e: &ConfigError) -> Check {
             e.to_string(),
             format!("correct `{key}` (config.example.toml documents it)"),
         ),
+        ConfigError::Secrets { path, .. } => Check::fail(
+            CHECK_CONFIG,
+            e.to_string(),
+            format!(
+                "the secrets file holds ZFSYNC_NAME=value lines and only its owner may read it: fix {} or secrets_file",
+                path.display()
+            ),
+        ),
     }
 }
 
@@ -107,4 +115,3 @@ pub(super) async fn probe_store(store: &Store, shown: &str) -> Check {
         ),
     }
 }
-

@@ -19,18 +19,17 @@
 //! the token manager, so an expired access token is refreshed (and the new pair stored) exactly as
 //! the daemon would do.
 
-
 mod freshchat;
 mod local;
 mod zalo;
 
 use freshchat::{app_id_check, channel_check, freshchat_failure, webhook_key_check};
 use local::{config_failure, probe_store, public_url_check, store_fix};
-use zalo::{human_duration, oa_id_check, zalo_failure};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+use zalo::{human_duration, oa_id_check, zalo_failure};
 
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -533,7 +532,19 @@ mod tests {
                 }
             })
             .collect();
+        // The secrets file it names must exist and be private.
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = dir.path().join("secrets.env");
+        std::fs::write(&secrets, "# none\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let uncommented =
+            uncommented.replace("/etc/zfsync/secrets.env", &secrets.display().to_string());
         let config = Config::from_toml(&with_real_webhook_key(&uncommented)).unwrap();
+        assert_eq!(config.secrets_file.as_deref(), Some(secrets.as_path()));
         assert!(config.zalo.oa_id.is_some());
         assert!(config.freshchat.channel_name.is_some());
         assert!(config.mapping.rules.is_some());
@@ -575,4 +586,3 @@ mod tests {
         assert_eq!(human_duration(12), "12 s");
     }
 }
-

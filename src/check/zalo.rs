@@ -84,4 +84,3 @@ pub(super) fn human_duration(secs: i64) -> String {
         format!("{secs} s")
     }
 }
-

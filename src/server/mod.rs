@@ -31,6 +31,8 @@ pub const ROUTE_FILES: &str = "/files/{token}";
 /// Everything the routes need.
 #[derive(Clone, Debug)]
 pub struct AppState {
+    /// The operator token (operator routes and the console need it).
+    pub admin_token: secrecy::SecretString,
     /// The webhooks' part.
     pub ingest: IngestState,
     /// The store.
