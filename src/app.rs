@@ -92,7 +92,7 @@ pub struct Services {
 impl Services {
     /// Opens the store, builds both clients and loads the tokens.
     pub async fn new(config: &Config) -> Result<Services, AppError> {
-        let store = Store::open(&config.store.path)?;
+        let store = open_store(config)?;
         let mut zc =
             zfsync_zalo::ClientConfig::new(config.zalo.app_id.clone(), config.zalo_app_secret());
         zc.api_base = config.zalo.api_base.clone();
@@ -126,6 +126,13 @@ impl Services {
     pub fn tokens(&self) -> &Arc<TokenManager> {
         self.zalo.tokens()
     }
+}
+
+/// Opens the configured store with its key (ZFSYNC_STORE_KEY, the systemd credential, or the key
+/// file).
+pub fn open_store(config: &Config) -> Result<Store, crate::store::StoreError> {
+    let key = crate::store::StoreKey::resolve(config.store.key.as_ref(), &config.store.key_path())?;
+    Store::open_with(&config.store.path, key)
 }
 
 pub fn load_rules(config: &Config) -> Result<Rules, AppError> {
@@ -162,11 +169,13 @@ pub async fn admin_token(config: &Config, store: &Store) -> Result<SecretString,
     if let Some(t) = config.admin_token() {
         return Ok(t);
     }
-    if let Some(t) = store.meta(META_ADMIN_TOKEN).await? {
+    if let Some(t) = store.secret_meta(META_ADMIN_TOKEN).await? {
         return Ok(SecretString::from(t));
     }
     let token = random_token().ok_or(AppError::Randomness)?;
-    store.set_meta(META_ADMIN_TOKEN, token.clone()).await?;
+    store
+        .set_secret_meta(META_ADMIN_TOKEN, token.clone())
+        .await?;
     tracing::warn!("no admin token is configured: zfsync generated one and keeps it in the store (see README, 'Operator access')");
     Ok(SecretString::from(token))
 }

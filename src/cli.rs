@@ -72,6 +72,21 @@ pub enum Command {
     /// List and replay failed events.
     #[command(subcommand)]
     Failed(FailedCommand),
+    /// Copy the store to a new file while the daemon runs (SQLite's online backup).
+    ///
+    /// The copy holds the Zalo tokens sealed with the store key, never the key itself: keep the key
+    /// (ZFSYNC_STORE_KEY, the credential or the key file) apart from the backups. To restore: stop
+    /// zfsync, move the damaged or lost store aside (with its -wal and -shm files), copy the backup
+    /// to the store path, start zfsync. Messages after the backup are caught up from history.
+    ///
+    /// Example: zfsync backup --config zfsync.toml --to /var/backups/zfsync-2026-12-02.db
+    Backup {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The new file (must not exist).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
     /// Try zfsync with no accounts: both simulators and the daemon on loopback, a scripted
     /// conversation both ways, and a transcript of what each side saw.
     ///
@@ -207,6 +222,19 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             println!(
                 "Queued {n} event(s) again; a running daemon picks them up within a few seconds."
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { config, to } => {
+            let config = load(&config)?;
+            let store = crate::app::open_store(&config)?;
+            store.backup(to.clone()).await?;
+            let size = std::fs::metadata(&to).map(|m| m.len()).unwrap_or(0);
+            println!(
+                "Backed up {} to {} ({} KiB, checked). Keep the store key apart from it.",
+                config.store.path.display(),
+                to.display(),
+                size / 1024
             );
             Ok(ExitCode::SUCCESS)
         }

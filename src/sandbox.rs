@@ -63,6 +63,7 @@ pub struct Env {
     pub config_path: PathBuf,
     pub daemon_addr: SocketAddr,
     daemon: Option<(CancellationToken, JoinHandle<()>)>,
+    daemon_store: Option<crate::store::Store>,
 }
 
 impl Env {
@@ -143,6 +144,7 @@ webhook_public_key = "{fc_pub}"
             config_path,
             daemon_addr,
             daemon: None,
+            daemon_store: None,
         })
     }
 
@@ -190,6 +192,7 @@ webhook_public_key = "{fc_pub}"
     pub async fn start_daemon(&mut self) -> anyhow::Result<()> {
         let listener = bind_retry(self.daemon_addr).await?;
         let app = Application::with_listener(self.config()?, listener).await?;
+        self.daemon_store = Some(app.services().store.clone());
         let stop = CancellationToken::new();
         let s = stop.clone();
         let handle = tokio::spawn(async move {
@@ -203,6 +206,11 @@ webhook_public_key = "{fc_pub}"
             Duration::from_secs(10),
         )
         .await
+    }
+
+    /// The running daemon's own store handle (its writer), e.g. to limit the store's size.
+    pub fn daemon_store(&self) -> Option<&crate::store::Store> {
+        self.daemon_store.as_ref()
     }
 
     /// Stops the in-process daemon gracefully.

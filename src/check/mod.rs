@@ -441,7 +441,7 @@ impl Parts {
             };
         }
         // Something did not build: build each part alone to find out which.
-        let store = Store::open(&config.store.path).map_err(AppError::Store);
+        let store = crate::app::open_store(config).map_err(AppError::Store);
         let freshchat = FreshchatClient::new(zfsync_freshchat::ClientConfig::new(
             config.freshchat.api_base.clone(),
             config.freshchat_api_key(),

@@ -41,6 +41,7 @@ pub async fn handle(State(state): State<IngestState>, headers: HeaderMap, body: 
             &state.store,
             &state.lanes,
             freshchat_event(&ev, body.to_vec()),
+            true,
         )
         .await,
     )

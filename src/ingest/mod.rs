@@ -62,14 +62,19 @@ pub fn freshchat_event(ev: &WebhookEvent, body: Vec<u8>) -> NewEvent {
     }
 }
 
-/// Stores an event and wakes its lane when it is new.
+/// Stores an event and wakes its lane when it is new. Webhooks (`urgent`) go ahead of other writes.
 pub async fn store_event(
     store: &Store,
     lanes: &LaneSignal,
     ev: NewEvent,
+    urgent: bool,
 ) -> Result<Ingested, StoreError> {
     let lane = ev.lane.clone();
-    let ingested = store.ingest(ev).await?;
+    let ingested = if urgent {
+        store.ingest(ev).await?
+    } else {
+        store.ingest_history(ev).await?
+    };
     if matches!(ingested, Ingested::New(_)) {
         lanes.notify(&lane);
     }
@@ -106,10 +111,20 @@ fn stored(source: &'static str, result: Result<Ingested, StoreError>) -> Respons
         Ok(Ingested::New(_)) => "stored",
         Ok(Ingested::Duplicate) => "duplicate",
         Err(e) => {
-            tracing::error!(error = %e, source, "cannot store a webhook");
+            // Not stored: answer 503 so the platform delivers it again.
+            let reason = if e.is_full() {
+                "store_full"
+            } else if matches!(e, StoreError::Busy) {
+                "store_busy"
+            } else {
+                "store_unavailable"
+            };
+            tracing::error!(error = %e, source, reason, "cannot store a webhook");
+            metrics::counter!("zfsync_webhooks_total", "source" => source, "result" => reason)
+                .increment(1);
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({ "error": "store_unavailable" })),
+                Json(serde_json::json!({ "error": reason })),
             )
                 .into_response();
         }

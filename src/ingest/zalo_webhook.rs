@@ -66,6 +66,12 @@ pub async fn handle(State(state): State<IngestState>, headers: HeaderMap, body: 
     };
     stored(
         SOURCE,
-        store_event(&state.store, &state.lanes, zalo_event(&ev, body.to_vec())).await,
+        store_event(
+            &state.store,
+            &state.lanes,
+            zalo_event(&ev, body.to_vec()),
+            true,
+        )
+        .await,
     )
 }

@@ -1,9 +1,15 @@
 //! Authorization state: the Zalo token pair (a refresh writes the new pair in the transaction that
-//! retires the old one) and the pending OAuth attempts (state, PKCE verifier, expiry).
+//! retires the old one) and the pending OAuth attempts (state, PKCE verifier, expiry). The tokens and
+//! verifiers are sealed with the store key ([`super::crypto`]).
 
 use rusqlite::{params, OptionalExtension};
 
 use super::{now_ms, Store, StoreError};
+
+/// Associated data of the sealed columns.
+const COL_ACCESS: &str = "tokens.access_token";
+const COL_REFRESH: &str = "tokens.refresh_token";
+const COL_VERIFIER: &str = "oauth_attempts.verifier";
 
 /// The stored Zalo token pair.
 #[derive(Clone)]
@@ -69,7 +75,8 @@ impl std::fmt::Debug for OAuthAttempt {
 impl Store {
     /// The stored token pair.
     pub async fn tokens(&self) -> Result<Option<StoredTokens>, StoreError> {
-        self.read(|c| {
+        let key = self.key();
+        let row = self.read(|c| {
             Ok(c.prepare_cached(
                 "SELECT oa_id, access_token, refresh_token, access_expires_at, refresh_expires_at, updated_at, needs_reauth
                  FROM tokens WHERE id = 1",
@@ -87,11 +94,20 @@ impl Store {
             })
             .optional()?)
         })
-        .await
+        .await?;
+        row.map(|mut t| {
+            t.access_token = key.open(COL_ACCESS, &t.access_token)?;
+            t.refresh_token = key.open(COL_REFRESH, &t.refresh_token)?;
+            Ok(t)
+        })
+        .transpose()
     }
 
     /// Replaces the token pair (the old refresh token is retired in the same transaction).
     pub async fn save_tokens(&self, t: StoredTokens) -> Result<(), StoreError> {
+        let key = self.key();
+        let access = key.seal(COL_ACCESS, &t.access_token)?;
+        let refresh = key.seal(COL_REFRESH, &t.refresh_token)?;
         self.write(move |c| {
             c.execute(
                 "INSERT INTO tokens (id, oa_id, access_token, refresh_token, access_expires_at, refresh_expires_at, updated_at, needs_reauth)
@@ -100,7 +116,7 @@ impl Store {
                    access_token = excluded.access_token, refresh_token = excluded.refresh_token,
                    access_expires_at = excluded.access_expires_at, refresh_expires_at = excluded.refresh_expires_at,
                    updated_at = excluded.updated_at, needs_reauth = NULL",
-                params![t.oa_id, t.access_token, t.refresh_token, t.access_expires_at, t.refresh_expires_at, t.updated_at],
+                params![t.oa_id, access, refresh, t.access_expires_at, t.refresh_expires_at, t.updated_at],
             )?;
             Ok(())
         })
@@ -114,11 +130,23 @@ impl Store {
         rejected_refresh_token: String,
         reason: String,
     ) -> Result<(), StoreError> {
+        let key = self.key();
         self.write(move |c| {
-            c.execute(
-                "UPDATE tokens SET needs_reauth = ?2 WHERE id = 1 AND refresh_token = ?1",
-                params![rejected_refresh_token, reason],
-            )?;
+            let stored: Option<String> = c
+                .query_row("SELECT refresh_token FROM tokens WHERE id = 1", [], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            let still = match stored {
+                Some(s) => key.open(COL_REFRESH, &s)? == rejected_refresh_token,
+                None => false,
+            };
+            if still {
+                c.execute(
+                    "UPDATE tokens SET needs_reauth = ?1 WHERE id = 1",
+                    params![reason],
+                )?;
+            }
             Ok(())
         })
         .await
@@ -133,6 +161,7 @@ impl Store {
         redirect_uri: String,
         ttl_ms: i64,
     ) -> Result<(), StoreError> {
+        let verifier = self.key().seal(COL_VERIFIER, &verifier)?;
         self.write(move |c| {
             let now = now_ms();
             c.prepare_cached("DELETE FROM oauth_attempts WHERE expires_at < ?1")?
@@ -153,6 +182,7 @@ impl Store {
         &self,
         key: AttemptKey,
     ) -> Result<Option<OAuthAttempt>, StoreError> {
+        let sealing = self.key();
         self.write(move |c| {
             let now = now_ms();
             let select =
@@ -186,7 +216,7 @@ impl Store {
                 Some((s, verifier, redirect_uri)) => {
                     c.execute("DELETE FROM oauth_attempts WHERE state = ?1", [s])?;
                     Some(OAuthAttempt {
-                        verifier,
+                        verifier: sealing.open(COL_VERIFIER, &verifier)?,
                         redirect_uri,
                     })
                 }

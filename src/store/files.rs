@@ -99,6 +99,26 @@ impl Store {
         .await
     }
 
+    /// A small secret fact (sealed with the store key).
+    pub async fn secret_meta(&self, key: &'static str) -> Result<Option<String>, StoreError> {
+        let sealing = self.key();
+        let column = format!("meta.{key}");
+        self.meta(key)
+            .await?
+            .map(|v| sealing.open(&column, &v))
+            .transpose()
+    }
+
+    /// Stores a small secret fact (sealed with the store key).
+    pub async fn set_secret_meta(
+        &self,
+        key: &'static str,
+        value: String,
+    ) -> Result<(), StoreError> {
+        let sealed = self.key().seal(&format!("meta.{key}"), &value)?;
+        self.set_meta(key, sealed).await
+    }
+
     /// Stores a small fact.
     pub async fn set_meta(&self, key: &'static str, value: String) -> Result<(), StoreError> {
         self.write(move |c| {

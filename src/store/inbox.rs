@@ -124,8 +124,14 @@ pub fn insert_event(c: &rusqlite::Connection, ev: &NewEvent) -> Result<Ingested,
 }
 
 impl Store {
-    /// Stores a verified event once; a second delivery of the same event is a no-op.
+    /// Stores a verified webhook event once, ahead of other writes (the platform waits for the
+    /// answer); a second delivery of the same event is a no-op.
     pub async fn ingest(&self, ev: NewEvent) -> Result<Ingested, StoreError> {
+        self.write_urgent(move |c| insert_event(c, &ev)).await
+    }
+
+    /// Stores an event rebuilt from history once (no hurry: it waits behind webhooks).
+    pub async fn ingest_history(&self, ev: NewEvent) -> Result<Ingested, StoreError> {
         self.write(move |c| insert_event(c, &ev)).await
     }
 

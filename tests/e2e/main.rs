@@ -7,4 +7,5 @@ mod helpers;
 mod lifecycle;
 mod loadgen;
 mod ops;
+mod reliability;
 mod sync;
