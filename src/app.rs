@@ -63,6 +63,9 @@ pub enum AppError {
     /// The Freshchat client cannot be built.
     #[error("Freshchat client: {0}")]
     FreshchatClient(zfsync_freshchat::FreshchatError),
+    /// The media download client cannot be built.
+    #[error("media download client: {0}")]
+    MediaClient(String),
     /// The Freshchat webhook key cannot be read.
     #[error("freshchat.webhook_public_key: {0}")]
     WebhookKey(zfsync_freshchat::KeyError),
@@ -87,6 +90,8 @@ pub struct Services {
     pub zalo: ZaloSession,
     /// Freshchat.
     pub freshchat: FreshchatClient,
+    /// Where media may be fetched from.
+    pub egress: crate::egress::EgressPolicy,
 }
 
 impl Services {
@@ -97,14 +102,22 @@ impl Services {
             zfsync_zalo::ClientConfig::new(config.zalo.app_id.clone(), config.zalo_app_secret());
         zc.api_base = config.zalo.api_base.clone();
         zc.oauth_base = config.zalo.oauth_base.clone();
-        let zalo = ZaloClient::new(zc.with_observer(Arc::new(crate::telemetry::ZaloCalls)))
-            .map_err(AppError::ZaloClient)?;
+        let egress = egress_policy(config);
+        let media = egress
+            .client(MEDIA_TIMEOUT)
+            .map_err(|e| AppError::MediaClient(e.to_string()))?;
+        let zalo = ZaloClient::new(
+            zc.with_observer(Arc::new(crate::telemetry::ZaloCalls))
+                .with_download_client(media.clone()),
+        )
+        .map_err(AppError::ZaloClient)?;
         let freshchat = FreshchatClient::new(
             zfsync_freshchat::ClientConfig::new(
                 config.freshchat.api_base.clone(),
                 config.freshchat_api_key(),
             )
-            .with_observer(Arc::new(crate::telemetry::FreshchatCalls)),
+            .with_observer(Arc::new(crate::telemetry::FreshchatCalls))
+            .with_download_client(media),
         )
         .map_err(AppError::FreshchatClient)?;
         let tokens = Arc::new(
@@ -119,6 +132,7 @@ impl Services {
             store,
             zalo: ZaloSession::new(zalo, tokens),
             freshchat,
+            egress,
         })
     }
 
@@ -126,6 +140,19 @@ impl Services {
     pub fn tokens(&self) -> &Arc<TokenManager> {
         self.zalo.tokens()
     }
+}
+
+/// How long one media download may take.
+const MEDIA_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The media download policy of a configuration: the platforms' media hosts, the configured API
+/// hosts and `[media] allow_hosts`; private addresses only with `[media] allow_private_addresses`.
+pub fn egress_policy(config: &Config) -> crate::egress::EgressPolicy {
+    crate::egress::EgressPolicy::new(
+        &config.media.allow_hosts,
+        &[&config.zalo.api_base, &config.freshchat.api_base],
+        config.media.allow_private_addresses,
+    )
 }
 
 /// Opens the configured store with its key (ZFSYNC_STORE_KEY, the systemd credential, or the key
@@ -280,6 +307,7 @@ impl Application {
                 channel_name: config.freshchat.channel_name.clone(),
                 public_url,
                 hosted_file_ttl_ms: config.hosted_file_ttl().as_millis() as i64,
+                egress: services.egress.clone(),
             },
         ));
         let catch_up = CatchUp {

@@ -43,6 +43,9 @@ pub enum SyncError {
     /// The system's random number generator failed.
     #[error("the system's random number generator failed")]
     Randomness,
+    /// An attachment's URL is not one zfsync may fetch.
+    #[error("the attachment was not fetched: {0}")]
+    Egress(crate::egress::EgressRefused),
 }
 
 impl From<ZaloError> for SyncError {
@@ -69,7 +72,7 @@ impl SyncError {
             SyncError::ConversationMoving
             | SyncError::ContactMissing { .. }
             | SyncError::Randomness => true,
-            SyncError::BadEvent(_) | SyncError::NoChannel(_) => false,
+            SyncError::BadEvent(_) | SyncError::NoChannel(_) | SyncError::Egress(_) => false,
         }
     }
 
@@ -108,6 +111,7 @@ impl SyncError {
             SyncError::ContactMissing { .. } => "contact_missing",
             SyncError::NoChannel(_) => "freshchat_no_channel",
             SyncError::Randomness => "randomness",
+            SyncError::Egress(_) => "media_refused",
         }
     }
 

@@ -37,6 +37,8 @@ pub struct EnvOptions {
     pub accept_txt_upload: bool,
     /// Extra `[sync]` lines for the daemon's config.
     pub sync_toml: String,
+    /// Let the daemon fetch media from loopback (the simulators'); off to test the egress policy.
+    pub allow_private_media: bool,
 }
 
 impl Default for EnvOptions {
@@ -50,6 +52,7 @@ impl Default for EnvOptions {
             ],
             accept_txt_upload: false,
             sync_toml: "retry_base_ms = 100\nretry_max_ms = 2000\n".into(),
+            allow_private_media: true,
         }
     }
 }
@@ -122,6 +125,10 @@ app_id = "{fc_app_id}"
 api_key = "{fc_key}"
 webhook_public_key = "{fc_pub}"
 
+[media]
+# The simulators serve media on loopback.
+allow_private_addresses = {allow_private}
+
 [sync]
 {sync}"#,
             store = dir.path().join("zfsync.db").display(),
@@ -135,6 +142,7 @@ webhook_public_key = "{fc_pub}"
             fc_key = fcfg.api_key,
             fc_pub = freshchat.public_key_pem_one_line(),
             sync = opts.sync_toml,
+            allow_private = opts.allow_private_media,
         );
         std::fs::write(&config_path, toml)?;
         Ok(Env {

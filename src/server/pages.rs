@@ -38,14 +38,36 @@ pub async fn zalo_verifier_file(
     }
 }
 
+/// What `/oauth/zalo/start` takes.
+#[derive(Debug, Deserialize)]
+pub struct StartQuery {
+    /// A one-time link from `zfsync connect zalo`.
+    ticket: Option<String>,
+    /// The OA the operator means to connect.
+    oa_id: Option<String>,
+}
+
 /// `/oauth/zalo/start`: redirects to Zalo's consent page for a new attempt.
-pub async fn oauth_start(State(state): State<AppState>) -> Response {
+pub async fn oauth_start(State(state): State<AppState>, Query(q): Query<StartQuery>) -> Response {
     let redirect = format!(
         "{}{}",
         state.public_url.trim_end_matches('/'),
         ROUTE_OAUTH_CALLBACK
     );
-    match crate::oauth::start(&state.store, state.zalo.client(), &redirect).await {
+    let named = match q.ticket {
+        Some(t) => match crate::oauth::take_ticket(&state.store, &t).await {
+            Ok(named) => named,
+            Err(e) => {
+                return page(
+                    StatusCode::FORBIDDEN,
+                    "This link cannot be used",
+                    &e.to_string(),
+                )
+            }
+        },
+        None => q.oa_id,
+    };
+    match crate::oauth::start(&state.store, state.zalo.client(), &redirect, named).await {
         Ok(url) => Redirect::to(url.as_str()).into_response(),
         Err(e) => page(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -61,6 +61,8 @@ pub struct OAuthAttempt {
     pub verifier: String,
     /// The redirect URI the attempt was started with.
     pub redirect_uri: String,
+    /// The OA the operator named when starting it.
+    pub expected_oa: Option<String>,
 }
 
 impl std::fmt::Debug for OAuthAttempt {
@@ -68,6 +70,7 @@ impl std::fmt::Debug for OAuthAttempt {
         f.debug_struct("OAuthAttempt")
             .field("verifier", &"[redacted]")
             .field("redirect_uri", &self.redirect_uri)
+            .field("expected_oa", &self.expected_oa)
             .finish()
     }
 }
@@ -159,6 +162,7 @@ impl Store {
         verifier: String,
         challenge: String,
         redirect_uri: String,
+        expected_oa: Option<String>,
         ttl_ms: i64,
     ) -> Result<(), StoreError> {
         let verifier = self.key().seal(COL_VERIFIER, &verifier)?;
@@ -167,10 +171,10 @@ impl Store {
             c.prepare_cached("DELETE FROM oauth_attempts WHERE expires_at < ?1")?
                 .execute([now])?;
             c.prepare_cached(
-                "INSERT INTO oauth_attempts (state, verifier, challenge, redirect_uri, created_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO oauth_attempts (state, verifier, challenge, redirect_uri, created_at, expires_at, expected_oa)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
-            .execute(params![state, verifier, challenge, redirect_uri, now, now + ttl_ms])?;
+            .execute(params![state, verifier, challenge, redirect_uri, now, now + ttl_ms, expected_oa])?;
             Ok(())
         })
         .await
@@ -185,10 +189,10 @@ impl Store {
         let sealing = self.key();
         self.write(move |c| {
             let now = now_ms();
-            let select =
-                "SELECT state, verifier, redirect_uri FROM oauth_attempts WHERE expires_at >= ?1";
-            let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(String, String, String)> {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            let select = "SELECT state, verifier, redirect_uri, expected_oa FROM oauth_attempts WHERE expires_at >= ?1";
+            type Row = (String, String, String, Option<String>);
+            let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Row> {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             };
             let row = match &key {
                 AttemptKey::State(s) => c
@@ -213,15 +217,57 @@ impl Store {
                 }
             };
             Ok(match row {
-                Some((s, verifier, redirect_uri)) => {
+                Some((s, verifier, redirect_uri, expected_oa)) => {
                     c.execute("DELETE FROM oauth_attempts WHERE state = ?1", [s])?;
                     Some(OAuthAttempt {
                         verifier: sealing.open(COL_VERIFIER, &verifier)?,
                         redirect_uri,
+                        expected_oa,
                     })
                 }
                 None => None,
             })
+        })
+        .await
+    }
+
+    /// Keeps a one-time start ticket (by its hash) for `ttl_ms`.
+    pub async fn put_oauth_ticket(
+        &self,
+        ticket_hash: String,
+        expected_oa: Option<String>,
+        ttl_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let now = now_ms();
+            c.execute("DELETE FROM oauth_tickets WHERE expires_at < ?1", [now])?;
+            c.execute(
+                "INSERT INTO oauth_tickets (ticket_hash, expected_oa, expires_at) VALUES (?1, ?2, ?3)",
+                params![ticket_hash, expected_oa, now + ttl_ms],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Takes (and deletes) an unexpired ticket: `Some(expected_oa)` when it was valid.
+    pub async fn take_oauth_ticket(
+        &self,
+        ticket_hash: String,
+    ) -> Result<Option<Option<String>>, StoreError> {
+        self.write(move |c| {
+            let found: Option<Option<String>> = c
+                .query_row(
+                    "SELECT expected_oa FROM oauth_tickets WHERE ticket_hash = ?1 AND expires_at >= ?2",
+                    params![ticket_hash, now_ms()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            c.execute(
+                "DELETE FROM oauth_tickets WHERE ticket_hash = ?1",
+                [&ticket_hash],
+            )?;
+            Ok(found)
         })
         .await
     }

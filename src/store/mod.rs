@@ -160,10 +160,16 @@ fn is_full(e: &rusqlite::Error) -> bool {
 }
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// How a write went inside its transaction: whether it hit a full disk, whether it succeeded.
+#[derive(Clone, Copy)]
+struct Ran {
+    full: bool,
+    ok: bool,
+}
+
 /// A write: run inside the batch's transaction (`Some`), or told the transaction could not begin
-/// (`None`); it returns what answers its caller once the batch's fate is known, and whether it hit
-/// a full disk.
-type WriteJob = Box<dyn FnOnce(Option<&Connection>) -> (Completion, bool) + Send>;
+/// (`None`); it returns what answers its caller once the batch's fate is known, and how it went.
+type WriteJob = Box<dyn FnOnce(Option<&Connection>) -> (Completion, Ran) + Send>;
 
 /// A queued write and its place in the queue.
 struct Queued {
@@ -423,7 +429,13 @@ impl Store {
                 let done: Completion = Box::new(move |begin: Result<(), String>| {
                     let _ = tx.send(Err(StoreError::Commit(begin.err().unwrap_or_default())));
                 });
-                return (done, false);
+                return (
+                    done,
+                    Ran {
+                        full: false,
+                        ok: false,
+                    },
+                );
             };
             let savepoint = conn.execute_batch("SAVEPOINT job");
             let result = match savepoint {
@@ -437,7 +449,10 @@ impl Store {
                 }
                 Err(e) => Err(StoreError::Sql(e)),
             };
-            let full = matches!(&result, Err(e) if e.is_full());
+            let ran = Ran {
+                full: matches!(&result, Err(e) if e.is_full()),
+                ok: result.is_ok(),
+            };
             let done: Completion = Box::new(move |commit: Result<(), String>| {
                 let out = match commit {
                     Ok(()) => result,
@@ -445,7 +460,7 @@ impl Store {
                 };
                 let _ = tx.send(out);
             });
-            (done, full)
+            (done, ran)
         });
         self.inner
             .writer
@@ -557,31 +572,50 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Queued>, full: 
             tracing::error!(error = %msg, "store write failed");
             full.store(is_full(&e), Ordering::Relaxed);
             for q in batch {
-                (q.job)(None).0(Err(msg.clone()));
+                let (done, _) = (q.job)(None);
+                done(Err(msg.clone()));
             }
             continue;
         }
         let mut hit_full = false;
-        let completions: Vec<Completion> = batch
-            .into_iter()
-            .map(|q| {
-                let (done, f) = (q.job)(Some(&conn));
-                hit_full |= f;
-                done
+        // The store counts as taking writes again once a webhook insert commits.
+        let mut urgent_ok = false;
+        let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
+        let mut jobs = batch.into_iter();
+        let mut rolled_back = false;
+        for q in jobs.by_ref() {
+            let (done, ran) = (q.job)(Some(&conn));
+            hit_full |= ran.full;
+            urgent_ok |= q.urgent && ran.ok;
+            completions.push(done);
+            if conn.is_autocommit() {
+                // SQLite rolled the whole transaction back (it may on a full disk): what ran is
+                // undone; what did not run waits for the next batch.
+                rolled_back = true;
+                break;
+            }
+        }
+        for q in jobs.rev() {
+            waiting.push_front(q);
+        }
+        let commit = if rolled_back {
+            Err("the transaction was rolled back: database or disk is full".to_string())
+        } else {
+            conn.execute_batch("COMMIT").map_err(|e| {
+                hit_full |= is_full(&e);
+                let _ = conn.execute_batch("ROLLBACK");
+                e.to_string()
             })
-            .collect();
-        let commit = conn.execute_batch("COMMIT").map_err(|e| {
-            hit_full |= is_full(&e);
-            let _ = conn.execute_batch("ROLLBACK");
-            e.to_string()
-        });
-        if full.swap(hit_full, Ordering::Relaxed) != hit_full {
-            if hit_full {
+        };
+        let was_full = full.load(Ordering::Relaxed);
+        let now_full = hit_full || (was_full && !(commit.is_ok() && urgent_ok));
+        if full.swap(now_full, Ordering::Relaxed) != now_full {
+            if now_full {
                 tracing::error!("the store is full: webhooks are answered 503 until space returns");
             } else {
                 tracing::info!("the store takes writes again");
             }
-            metrics::gauge!("zfsync_store_full").set(if hit_full { 1.0 } else { 0.0 });
+            metrics::gauge!("zfsync_store_full").set(if now_full { 1.0 } else { 0.0 });
         }
         for done in completions {
             done(commit.clone());

@@ -57,6 +57,8 @@ pub struct SyncSettings {
     pub public_url: String,
     /// How long hosted files stay downloadable.
     pub hosted_file_ttl_ms: i64,
+    /// Where media may be fetched from.
+    pub egress: crate::egress::EgressPolicy,
 }
 
 /// Everything a sync step needs: the store, both platforms, the rules and the settings.
