@@ -287,6 +287,7 @@ impl Application {
                 zalo_app_id: config.zalo.app_id.clone(),
                 zalo_oa_secret: config.zalo_oa_secret_key(),
                 freshchat_key: key,
+                replay_window_ms: config.sync.retention_days as i64 * 24 * 3600 * 1000,
             },
             store: services.store.clone(),
             zalo: services.zalo.clone(),
@@ -368,6 +369,11 @@ impl Application {
             shutdown.clone(),
         )
         .await?;
+        let follow = tokio::spawn(follow_tokens(
+            self.services.clone(),
+            self.state.ingest.lanes.clone(),
+            shutdown.clone(),
+        ));
         let app = router(self.state.clone(), self.config.server.max_body_bytes);
         tracing::info!(addr = %self.local_addr(), "zfsync listening");
         let stop = shutdown.clone();
@@ -377,6 +383,7 @@ impl Application {
         shutdown.cancel();
         let _ = lanes.await;
         scheduler.stop().await;
+        let _ = follow.await;
         tracker.close();
         if tokio::time::timeout(Duration::from_secs(20), tracker.wait())
             .await
@@ -385,5 +392,38 @@ impl Application {
             tracing::warn!("some lanes did not finish within 20 s; their steps stay journalled for the next start");
         }
         served.map_err(AppError::Serve)
+    }
+}
+
+/// How often the daemon looks for token changes made by another process.
+const FOLLOW_TOKENS_EVERY: Duration = Duration::from_secs(1);
+
+/// Follows the stored tokens: a reconnect by any path (`zfsync connect zalo`, the callback, the
+/// console, in this process or another) reaches the running daemon within a second, and the events
+/// that waited for it are made due and their lanes woken at once.
+async fn follow_tokens(services: Services, lanes: LaneSignal, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(FOLLOW_TOKENS_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match services.tokens().follow_store().await {
+            Ok(true) => match services
+                .store
+                .release_waiting(crate::error::SyncError::OPERATOR_CLASSES)
+                .await
+            {
+                Ok(woken) => {
+                    for lane in &woken {
+                        lanes.notify(lane);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot wake the events that waited for Zalo"),
+            },
+            Ok(false) => {}
+            Err(e) => tracing::debug!(error = %e, "cannot read the stored tokens"),
+        }
     }
 }

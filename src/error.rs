@@ -76,6 +76,16 @@ impl SyncError {
         }
     }
 
+    /// Whether the event waits for an operator (Zalo not connected, or needing re-authorization)
+    /// rather than failing: it keeps its attempts and goes once Zalo is connected again.
+    pub fn waits_for_operator(&self) -> bool {
+        matches!(self, SyncError::NotConnected | SyncError::NeedsReauth(_))
+    }
+
+    /// The classes of [`SyncError::waits_for_operator`] errors.
+    pub const OPERATOR_CLASSES: &'static [&'static str] =
+        &["zalo_not_connected", "zalo_needs_reauth"];
+
     /// A low-cardinality class for metrics, status and the failed list.
     pub fn class(&self) -> &'static str {
         match self {

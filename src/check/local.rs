@@ -48,7 +48,7 @@ pub(super) fn public_url_check(config: &Config) -> Check {
     let url = &config.server.public_url;
     let zalo = config.public_url(crate::server::ROUTE_ZALO_WEBHOOK);
     let freshchat = config.public_url(crate::server::ROUTE_FRESHCHAT_WEBHOOK);
-    if url.scheme() != "https" && !is_loopback(url) {
+    if url.scheme() != "https" && !crate::config::is_loopback(url) {
         return Check::warn(
             CHECK_PUBLIC_URL,
             format!("server.public_url {url} is not https"),
@@ -59,15 +59,6 @@ pub(super) fn public_url_check(config: &Config) -> Check {
         CHECK_PUBLIC_URL,
         format!("webhook URLs: {zalo} (Zalo app → Webhook page), {freshchat} (Freshchat Admin → Webhooks)"),
     )
-}
-
-pub(crate) fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
 }
 
 // ---------------------------------------------------------------- store

@@ -33,7 +33,6 @@ use zalo::{human_duration, oa_id_check, zalo_failure};
 
 use secrecy::ExposeSecret;
 use serde::Serialize;
-use url::{Host, Url};
 use zfsync_freshchat::{
     AccountConfiguration, Channel, FreshchatClient, FreshchatError, WebhookKey,
 };

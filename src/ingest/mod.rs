@@ -34,6 +34,41 @@ pub struct IngestState {
     pub zalo_oa_secret: SecretString,
     /// Freshchat's webhook public key.
     pub freshchat_key: WebhookKey,
+    /// How old (ms) a signed event may be: older ones are answered 200 and ignored, so a captured
+    /// delivery cannot be replayed once its dedupe key has been pruned (the retention).
+    pub replay_window_ms: i64,
+}
+
+/// How far in the future (ms) an event's time may be before it is taken for a forgery or a replay.
+const FUTURE_SLACK_MS: i64 = 24 * 3600 * 1000;
+
+/// Whether a signed event's own time is plausible: not older than the window, not far ahead.
+fn is_fresh(event_time: i64, window_ms: i64) -> bool {
+    let now = now_ms();
+    event_time >= now - window_ms && event_time <= now + FUTURE_SLACK_MS
+}
+
+/// Stores a verified webhook event, unless its own time is outside the replay window: then it is
+/// answered 200 (so it is never delivered again), not stored, logged and counted.
+async fn accept(state: &IngestState, source: &'static str, ev: NewEvent) -> Response {
+    if !is_fresh(ev.event_time, state.replay_window_ms) {
+        tracing::warn!(
+            source,
+            event = %ev.event_name,
+            event_time = ev.event_time,
+            "ignored a signed webhook whose time is outside the replay window"
+        );
+        metrics::counter!("zfsync_webhook_replays_total", "source" => source).increment(1);
+        return (
+            StatusCode::OK,
+            Json(serde_json::json!({ "status": "ignored", "reason": "outside_replay_window" })),
+        )
+            .into_response();
+    }
+    stored(
+        source,
+        store_event(&state.store, &state.lanes, ev, true).await,
+    )
 }
 
 /// The inbox record of a Zalo event: its `msg_id` (or a derived key) as dedupe key, the user's

@@ -176,9 +176,16 @@ pub async fn hosted_file(State(state): State<AppState>, Path(token): Path<String
                 (header::CONTENT_TYPE, f.content_type),
                 (
                     header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{}\"", f.filename.replace('"', "")),
+                    content_disposition(&f.filename),
                 ),
                 (header::CACHE_CONTROL, "private, no-store".to_string()),
+                // Never rendered as a page of zfsync's origin, whatever the file holds.
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+                (header::CONTENT_SECURITY_POLICY, "sandbox".to_string()),
+                (
+                    header::HeaderName::from_static("referrer-policy"),
+                    "no-referrer".to_string(),
+                ),
             ],
             f.body,
         )
@@ -190,4 +197,21 @@ pub async fn hosted_file(State(state): State<AppState>, Path(token): Path<String
             .into_response(),
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
+}
+
+/// `attachment` with the file's own name: an ASCII fallback and the UTF-8 name (RFC 6266), so
+/// Vietnamese names survive and no header can be broken by the name.
+fn content_disposition(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }

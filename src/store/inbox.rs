@@ -239,6 +239,32 @@ impl Store {
         .await
     }
 
+    /// Makes the pending events that wait with one of these error classes due now; returns their
+    /// lanes (to wake). Used when what they waited for (a Zalo reconnect) arrived.
+    pub async fn release_waiting(
+        &self,
+        classes: &'static [&'static str],
+    ) -> Result<Vec<Lane>, StoreError> {
+        self.write(move |c| {
+            let mut lanes = Vec::new();
+            for class in classes {
+                let mut stmt = c.prepare_cached(
+                    "UPDATE inbox SET next_attempt_at = 0 WHERE state = ?1 AND error_class = ?2 RETURNING lane",
+                )?;
+                let rows = stmt.query_map(params![EventState::Pending, class], |r| {
+                    r.get::<_, Lane>(0)
+                })?;
+                for lane in rows {
+                    lanes.push(lane?);
+                }
+            }
+            lanes.sort();
+            lanes.dedup();
+            Ok(lanes)
+        })
+        .await
+    }
+
     /// Ends an event as failed, kept with its reason for an operator to list and replay.
     pub async fn fail_event(
         &self,

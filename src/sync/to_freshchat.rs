@@ -244,7 +244,7 @@ impl SyncContext {
 
     /// The channel new conversations go to: configured by id, else by name, else the first
     /// enabled one (resolved once).
-    async fn channel(&self) -> Result<String, SyncError> {
+    pub(crate) async fn channel(&self) -> Result<String, SyncError> {
         if let Some(id) = &self.settings.channel_id {
             return Ok(id.clone());
         }
