@@ -125,6 +125,7 @@ async fn every_check_passes_once_zalo_is_connected() {
         "freshchat_channel",
         "freshchat_webhook_key",
         "freshchat_app_id",
+        "freshchat_properties",
         "zalo_tokens",
         "zalo_oa",
         "zalo_oa_id",
