@@ -22,6 +22,10 @@ pub enum ConnectError {
     /// No pending attempt matches the callback.
     #[error("this authorization does not match one started from zfsync in the last 15 minutes (each link works once, and Zalo's answer must come back to the daemon that made the link); start again from the connect link")]
     UnknownAttempt,
+    /// Zalo's answer names no attempt (no `state`, no `code_challenge`) and more than one is
+    /// pending, so zfsync cannot tell which one it completes.
+    #[error("more than one Zalo authorization was started from zfsync in the last 15 minutes, and Zalo's answer does not say which one this is, so nothing was connected; start again from one connect link, and finish it before opening another")]
+    AmbiguousAttempt,
     /// The tokens are for another OA than the one this daemon serves.
     #[error("this authorization is for OA {got}, but zfsync serves OA {expected}; sign in as an admin of OA {expected}, or set zalo.oa_id to {got} to switch this daemon to that OA. Nothing was changed.")]
     WrongOa {
@@ -102,12 +106,15 @@ pub async fn complete(
     expected_oa: Option<String>,
 ) -> Result<Connected, ConnectError> {
     let attempt = match &from {
-        CodeFrom::Callback(key) => Some(
-            store
-                .take_oauth_attempt(key.clone())
-                .await?
-                .ok_or(ConnectError::UnknownAttempt)?,
-        ),
+        CodeFrom::Callback(key) => match store.take_oauth_attempt(key.clone()).await? {
+            Some(a) => Some(a),
+            None if matches!(key, AttemptKey::OnlyOne)
+                && store.pending_oauth_attempts().await? > 1 =>
+            {
+                return Err(ConnectError::AmbiguousAttempt)
+            }
+            None => return Err(ConnectError::UnknownAttempt),
+        },
         CodeFrom::Pasted => store.take_oauth_attempt(AttemptKey::OnlyOne).await?,
     };
     let verifier = attempt.map(|a| SecretString::from(a.verifier));
