@@ -1,6 +1,6 @@
 //! Contacts: the Freshchat user of a Zalo user. [`EnsureContact`] finds the user in the store, else
 //! by `reference_id` in Freshchat (a lost store never duplicates users), else creates it as
-//! "<display name> Zalo" with the `external_user_provider` property; a user created under a
+//! `"<display name> Zalo"` with the `external_user_provider` property; a user created under a
 //! fallback name (Zalo refused the profile) gets the real one later. [`RecordFollow`] keeps the
 //! follow state in the store and in the Freshchat user's properties: it reads the user, merges by
 //! name and writes the whole list back (Freshchat replaces the list on update), so no other
@@ -10,7 +10,7 @@
 //! An account may refuse custom user properties it does not define (a 400 naming the property).
 //! Then the user is created without them and the message still goes through; the refusal is
 //! remembered in the store (`meta`), the admins get one private note per Freshchat account (see
-//! [`SyncContext::post_properties_note_if_due`]) and `zfsync check` names the properties to create.
+//! `SyncContext::post_properties_note_if_due`) and `zfsync check` names the properties to create.
 //! Once Freshchat accepts them again (an admin created them), the refusal is forgotten.
 //!
 //! Failure: Freshchat and store errors are returned as [`SyncError`] (transient ones retry the
