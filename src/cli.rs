@@ -50,7 +50,9 @@ pub enum Command {
     Connect(ConnectCommand),
     /// Check the configuration, the store, Freshchat and Zalo; one line per check with the fix.
     ///
-    /// Exit code 0 when every check passes, 1 otherwise.
+    /// Freshchat's checks include whether the account takes zfsync's custom user properties
+    /// (a warning naming the ones to create). Exit code 0 when every check passes (warnings
+    /// included), 1 otherwise.
     /// Example: zfsync check --config zfsync.toml --json
     Check {
         #[command(flatten)]

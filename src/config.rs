@@ -196,7 +196,8 @@ pub struct SyncConfig {
     /// Refresh the Zalo access token when it has less than this many seconds left.
     #[serde(default = "default_refresh_ahead")]
     pub token_refresh_ahead_secs: u64,
-    /// How long hosted long replies stay downloadable, in hours.
+    /// How long the files zfsync hosts (long replies, attachments Zalo cannot take) stay
+    /// downloadable, in hours.
     #[serde(default = "default_hosted_ttl")]
     pub hosted_file_ttl_hours: u64,
     /// How long finished events are kept in the store, in days.

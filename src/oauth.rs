@@ -30,6 +30,10 @@ pub enum ConnectError {
     /// The one-time start link is unknown, used or expired.
     #[error("this start link is unknown, was used already, or is older than 15 minutes; run 'zfsync connect zalo' for a new one")]
     UnknownTicket,
+    /// Zalo's answer names no attempt (no `state`, no `code_challenge`) and more than one is
+    /// pending, so zfsync cannot tell which one it completes.
+    #[error("more than one Zalo authorization was started from zfsync in the last 15 minutes, and Zalo's answer does not say which one this is, so nothing was connected; start again from one connect link, and finish it before opening another")]
+    AmbiguousAttempt,
     /// The tokens are for another OA than the one this daemon serves.
     #[error("this authorization is for OA {got}, but zfsync serves OA {expected}; sign in as an admin of OA {expected}, or set zalo.oa_id to {got} to switch this daemon to that OA. Nothing was changed.")]
     WrongOa {
@@ -143,6 +147,16 @@ pub async fn complete(
     let attempt = match &from {
         CodeFrom::Callback(key) => match store.take_oauth_attempt(key.clone()).await? {
             Some(a) => Some(a),
+            None if matches!(key, AttemptKey::OnlyOne)
+                && store.pending_oauth_attempts().await? > 1 =>
+            {
+                refused(
+                    "ambiguous_attempt",
+                    expected_oa.as_deref(),
+                    callback_oa_id.as_deref(),
+                );
+                return Err(ConnectError::AmbiguousAttempt);
+            }
             None => {
                 refused(
                     "unknown_attempt",

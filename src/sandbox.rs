@@ -35,6 +35,8 @@ pub struct EnvOptions {
     /// Freshchat webhook retry delays.
     pub freshchat_retry_delays: Vec<Duration>,
     pub accept_txt_upload: bool,
+    /// Whether Zalo's consent redirect echoes the PKCE `code_challenge` (off, as documented).
+    pub zalo_callback_code_challenge: bool,
     /// Extra `[sync]` lines for the daemon's config.
     pub sync_toml: String,
     /// Let the daemon fetch media from loopback (the simulators'); off to test the egress policy.
@@ -51,6 +53,7 @@ impl Default for EnvOptions {
                 Duration::from_millis(500),
             ],
             accept_txt_upload: false,
+            zalo_callback_code_challenge: false,
             sync_toml: "retry_base_ms = 100\nretry_max_ms = 2000\n".into(),
             allow_private_media: true,
         }
@@ -83,6 +86,7 @@ impl Env {
             webhook_url: Some(format!("{daemon_url}{}", crate::server::ROUTE_ZALO_WEBHOOK)),
             time_scale: opts.zalo_time_scale,
             accept_txt_upload: opts.accept_txt_upload,
+            callback_code_challenge: opts.zalo_callback_code_challenge,
             ..ZaloSimConfig::default()
         };
         // Zalo serves OAuth and its OpenAPI on two hosts; so does the simulator.

@@ -180,6 +180,18 @@ impl Store {
         .await
     }
 
+    /// How many started OAuth attempts have not expired yet.
+    pub async fn pending_oauth_attempts(&self) -> Result<i64, StoreError> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM oauth_attempts WHERE expires_at >= ?1",
+                [now_ms()],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
     /// Takes (and deletes) the pending attempt a callback completes. `None` when no unexpired
     /// attempt matches, or, for [`AttemptKey::OnlyOne`], when there is not exactly one.
     pub async fn take_oauth_attempt(

@@ -144,6 +144,8 @@ impl Run for PostToFreshchat {
         for note in notes {
             cx.post_note(&conversation_id, note).await;
         }
+        // The first post after Freshchat refused the custom user properties tells the admins.
+        cx.post_properties_note_if_due(&conversation_id).await;
         Ok(())
     }
 }

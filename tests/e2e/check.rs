@@ -125,6 +125,7 @@ async fn every_check_passes_once_zalo_is_connected() {
         "freshchat_channel",
         "freshchat_webhook_key",
         "freshchat_app_id",
+        "freshchat_properties",
         "zalo_tokens",
         "zalo_oa",
         "zalo_oa_id",
@@ -443,7 +444,7 @@ fn the_example_config_loads_once_the_webhook_key_is_pasted() {
         .collect();
     // The secrets file it names must exist and be private to its owner.
     let secrets = dir.path().join("secrets.env");
-    std::fs::write(&secrets, "").unwrap();
+    std::fs::write(&secrets, "# none\n").unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;

@@ -2,6 +2,7 @@
 //! loopback. One test binary (a 2-core CI machine links it once).
 
 mod check;
+mod conformance;
 mod crash;
 mod helpers;
 mod lifecycle;
