@@ -607,6 +607,8 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Queued>, full: 
                 e.to_string()
             })
         };
+        metrics::counter!("zfsync_store_commits_total", "result" => if commit.is_ok() { "ok" } else { "error" })
+            .increment(1);
         let was_full = full.load(Ordering::Relaxed);
         let now_full = hit_full || (was_full && !(commit.is_ok() && urgent_ok));
         if full.swap(now_full, Ordering::Relaxed) != now_full {
@@ -728,5 +730,71 @@ mod tests {
             Ingested::New(_)
         ));
         assert_eq!(store.pending_count().await.unwrap(), 2);
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let t = StoredTokens {
+            oa_id: Some("1".into()),
+            access_token: "at-secret".into(),
+            refresh_token: "rt-secret".into(),
+            access_expires_at: 0,
+            refresh_expires_at: 0,
+            updated_at: 0,
+            needs_reauth: None,
+        };
+        let a = OAuthAttempt {
+            verifier: "verifier-secret".into(),
+            redirect_uri: "https://x/cb".into(),
+            expected_oa: None,
+        };
+        let shown = format!("{t:?} {a:?} {:?}", StoreKey::from_bytes(&[7; 32]).unwrap());
+        for secret in ["at-secret", "rt-secret", "verifier-secret"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn expiry_scans_use_their_index_and_retention_reaches_every_table() {
+        let (_dir, store) = temp_store();
+        let plan: String = store
+            .read(|c| {
+                Ok(c.query_row(
+                    "EXPLAIN QUERY PLAN DELETE FROM oauth_attempts WHERE expires_at < 1",
+                    [],
+                    |r| r.get::<_, String>(3),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert!(plan.contains("oauth_attempts_expiry"), "{plan}");
+        store
+            .write(|c| {
+                c.execute_batch(
+                    "INSERT INTO messages (direction, zalo_user_id, zalo_msg_id, preview, created_at)
+                       VALUES ('to_zalo', 'u', 'm-old', 'an old preview', 1);
+                     INSERT INTO unlinked_conversations (freshchat_conversation_id, checked_at)
+                       VALUES ('c-old', 1);
+                     INSERT INTO oauth_attempts (state, verifier, redirect_uri, created_at, expires_at)
+                       VALUES ('s', 'v', 'r', 1, 2);
+                     INSERT INTO oauth_tickets (ticket_hash, expires_at) VALUES ('h', 2);",
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert!(store.prune(1000).await.unwrap() >= 4);
+        let left: i64 = store
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT (SELECT COUNT(*) FROM messages) + (SELECT COUNT(*) FROM unlinked_conversations)
+                      + (SELECT COUNT(*) FROM oauth_attempts) + (SELECT COUNT(*) FROM oauth_tickets)",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
     }
 }

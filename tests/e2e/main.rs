@@ -9,4 +9,5 @@ mod lifecycle;
 mod loadgen;
 mod ops;
 mod reliability;
+mod security;
 mod sync;
