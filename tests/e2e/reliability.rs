@@ -56,6 +56,7 @@ async fn a_full_disk_refuses_webhooks_and_recovers_by_itself() {
     assert!(metrics.contains("zfsync_store_full 1"), "{metrics}");
     // Space returns.
     store.limit_pages(None).await.unwrap();
+    let freed = std::time::Instant::now();
     let msgs = customer_messages(&env, U, 1 + sent.len()).await;
     let mut want = vec!["hello".to_string()];
     want.extend(sent.iter().cloned());
@@ -68,6 +69,12 @@ async fn a_full_disk_refuses_webhooks_and_recovers_by_itself() {
     })
     .await;
     assert!(ready.is_some(), "readiness came back by itself");
+    println!(
+        "disk full: {} webhooks refused while full, all {} delivered once, ready again {} ms after space returned",
+        env.zalo.deliveries().iter().filter(|d| d.status == Some(503)).count(),
+        sent.len(),
+        freed.elapsed().as_millis()
+    );
     settle(&env).await;
     assert_eq!(
         customer_messages(&env, U, 1 + sent.len()).await.len(),

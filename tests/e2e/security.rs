@@ -265,6 +265,7 @@ async fn a_reconnect_reaches_the_running_daemon_and_the_waiting_reply_goes() {
     .await
     .unwrap();
     // Readiness says so.
+    let lost = std::time::Instant::now();
     let stuck = wait_for(WAIT, || async {
         let r = reqwest::get(format!("{}/readyz", env.daemon_url()))
             .await
@@ -273,6 +274,7 @@ async fn a_reconnect_reaches_the_running_daemon_and_the_waiting_reply_goes() {
     })
     .await;
     assert!(stuck.is_some(), "readiness reports the lost pair");
+    println!("readiness reported it {} ms after the reply was written", lost.elapsed().as_millis());
     assert!(env
         .zalo
         .sent_to(U)
@@ -291,6 +293,7 @@ async fn a_reconnect_reaches_the_running_daemon_and_the_waiting_reply_goes() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let reconnected = std::time::Instant::now();
     let sent = wait_for(Duration::from_secs(10), || async {
         let n = env
             .zalo
@@ -302,6 +305,10 @@ async fn a_reconnect_reaches_the_running_daemon_and_the_waiting_reply_goes() {
     })
     .await;
     assert_eq!(sent, Some(1), "delivered within seconds of the reconnect");
+    println!(
+        "reply delivered {} ms after the reconnect",
+        reconnected.elapsed().as_millis()
+    );
     settle(&env).await;
     assert_eq!(
         env.zalo
