@@ -20,6 +20,9 @@ fn ago(ms: Option<i64>) -> String {
     }
 }
 
+/// A day in milliseconds.
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
 pub async fn print_status(services: &Services, json: bool) -> anyhow::Result<ExitCode> {
     let stats = services.store.stats().await?;
     let tokens = services.tokens().status();
@@ -42,6 +45,7 @@ pub async fn print_status(services: &Services, json: bool) -> anyhow::Result<Exi
             "directions": per,
             "zalo_token": tokens,
             "contacts": services.store.contact_count().await?,
+            "zalo_billed_last_24h": services.store.billed_since(crate::store::now_ms() - DAY_MS).await?,
             "failed": failed.iter().map(|f| serde_json::json!({
                 "id": f.id, "source": f.source.as_str(), "event": f.event_name, "attempts": f.attempts,
                 "class": f.error_class, "reason": f.last_error,
@@ -68,6 +72,13 @@ pub async fn print_status(services: &Services, json: bool) -> anyhow::Result<Exi
         );
     }
     println!("  contacts: {}", services.store.contact_count().await?);
+    println!(
+        "  Zalo replies billed to the OA in the last 24 h: {}",
+        services
+            .store
+            .billed_since(crate::store::now_ms() - DAY_MS)
+            .await?
+    );
     match (&tokens.needs_reauth, tokens.connected) {
         (Some(reason), _) => {
             println!("  Zalo token: NEEDS RE-AUTHORIZATION ({reason}); run 'zfsync connect zalo'")

@@ -19,6 +19,7 @@
 pub mod freshchat_in;
 pub mod html;
 pub mod plan;
+pub mod quota;
 pub mod rules;
 pub mod template;
 pub mod zalo_in;
@@ -28,6 +29,7 @@ pub use plan::{
     Attachment, EnsureContact, ForgetUser, MediaKind, OutPart, Plan, PostToFreshchat, RecordFollow,
     RecordReceipt, RefreshContact, SendToZalo, Step, Visibility, ZaloSend,
 };
+pub use quota::{quota_note, QuotaWindow};
 pub use rules::{Rules, RulesError};
 pub use zalo_in::{plan_zalo, ZaloKnowledge};
 

@@ -26,6 +26,36 @@ pub struct Rules {
     /// from the built-in rules so that older customer copies still load.
     #[serde(default = "default_zalo_events")]
     pub zalo_events: ZaloEvents,
+    /// Telling agents what a Zalo reply costs. Defaulted from the built-in rules so that older
+    /// customer copies still load.
+    #[serde(default = "default_quota")]
+    pub quota: QuotaRules,
+}
+
+/// Private notes about Zalo's reply allowance (table `[quota]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaRules {
+    /// Post the notes at all.
+    pub notes: bool,
+    /// The "last free reply" note comes when this many free replies are left (or fewer).
+    pub low_threshold: u64,
+    /// Posted once per window when free replies run low: `{remain}`, `{total}`.
+    pub last_free_reply_note: String,
+    /// Posted once per window when a reply was billed.
+    pub billed_note: String,
+}
+
+fn default_quota() -> QuotaRules {
+    #[derive(Deserialize)]
+    struct Only {
+        quota: QuotaRules,
+    }
+    // The embedded file is checked by a unit test; parsing it cannot fail at run time.
+    match toml::from_str::<Only>(DEFAULT_RULES) {
+        Ok(only) => only.quota,
+        Err(e) => panic!("built-in default.toml has no valid [quota]: {e}"),
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

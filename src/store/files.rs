@@ -88,6 +88,10 @@ impl Store {
                 [now - keep_ms],
             )?;
             n += c.execute(
+                "DELETE FROM billed_messages WHERE at < ?1",
+                [now - keep_ms],
+            )?;
+            n += c.execute(
                 "DELETE FROM unlinked_conversations WHERE checked_at < ?1",
                 [now - UNLINKED_KEEP_MS],
             )?;

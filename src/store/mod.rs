@@ -25,6 +25,7 @@ pub mod inbox;
 pub mod journal;
 pub mod model;
 pub mod pairings;
+pub mod quota;
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -52,6 +53,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "002_user_data_and_expiry",
         include_str!("../../migrations/002_user_data_and_expiry.sql"),
     ),
+    ("004_quota", include_str!("../../migrations/004_quota.sql")),
 ];
 
 /// Most write closures one transaction takes; the rest wait for the next batch.

@@ -268,6 +268,8 @@ impl Store {
             for sql in [
                 "DELETE FROM messages WHERE zalo_user_id = ?1",
                 "DELETE FROM hosted_files WHERE zalo_user_id = ?1",
+                "DELETE FROM quota WHERE zalo_user_id = ?1",
+                "DELETE FROM billed_messages WHERE zalo_user_id = ?1",
                 "DELETE FROM conversations WHERE zalo_user_id = ?1",
                 "DELETE FROM contacts WHERE zalo_user_id = ?1",
             ] {

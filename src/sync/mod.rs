@@ -15,6 +15,7 @@ pub mod contact;
 pub mod hosted;
 pub mod knowledge;
 pub mod media;
+pub mod quota;
 pub mod to_freshchat;
 pub mod to_zalo;
 

@@ -51,6 +51,7 @@ impl Run for SendToZalo {
             .await?;
         metrics::counter!("zfsync_messages_synced_total", "direction" => "to_zalo").increment(1);
         tracing::info!(zalo_msg_id = %sent.message_id, freshchat_message_id = self.freshchat_message_id.as_deref().unwrap_or(""), "synced Freshchat → Zalo");
+        cx.after_send(&self.zalo_user_id, &sent).await;
         Ok(())
     }
 }

@@ -8,6 +8,7 @@ mod helpers;
 mod lifecycle;
 mod loadgen;
 mod ops;
+mod quota;
 mod reliability;
 mod security;
 mod sync;

@@ -274,7 +274,10 @@ async fn a_reconnect_reaches_the_running_daemon_and_the_waiting_reply_goes() {
     })
     .await;
     assert!(stuck.is_some(), "readiness reports the lost pair");
-    println!("readiness reported it {} ms after the reply was written", lost.elapsed().as_millis());
+    println!(
+        "readiness reported it {} ms after the reply was written",
+        lost.elapsed().as_millis()
+    );
     assert!(env
         .zalo
         .sent_to(U)

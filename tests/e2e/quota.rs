@@ -1,0 +1,79 @@
+//! Zalo's reply allowance, made visible to agents: private notes once per window, a billed count.
+#![allow(clippy::unwrap_used)]
+
+use zfsync_freshchat::MessagePart;
+use zfsync_zalo::sim::UserAction;
+
+use crate::helpers::*;
+
+const U: &str = "5234000000000000555";
+
+async fn agent_replies(env: &zfsync::sandbox::Env, conv: &str, from: usize, n: usize) {
+    for i in from..from + n {
+        env.agent_says(
+            conv,
+            &env.freshchat.default_agent_id(),
+            &[MessagePart::text(format!("reply {i}"))],
+        )
+        .await
+        .unwrap();
+    }
+}
+
+fn count(notes: &[String], needle: &str) -> usize {
+    notes.iter().filter(|n| n.contains(needle)).count()
+}
+
+/// Nine replies in one window: eight free (the simulator's default, as Zalo's), then billed. Agents
+/// get exactly one "last free reply" note and one "billed" note, never sent to Zalo. The customer's
+/// next message opens a new window silently, and the notes may come again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_are_told_once_per_window_what_replies_cost() {
+    let env = env().await;
+    let conv = start_conversation(&env, U).await;
+    agent_replies(&env, &conv, 0, 9).await;
+    zalo_sent(&env, U, 9).await;
+    settle(&env).await;
+    let all = notes(&env, U, 2).await;
+    assert_eq!(count(&all, "free reply left"), 1, "{all:?}");
+    assert_eq!(count(&all, "this reply was billed"), 1, "{all:?}");
+    assert_eq!(env.zalo.sent_to(U).len(), 9, "the notes never reach Zalo");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_zfsync"))
+        .args(["status", "--config"])
+        .arg(&env.config_path)
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&status.stdout).to_string();
+    assert!(
+        status.contains("billed to the OA in the last 24 h: 1"),
+        "{status}"
+    );
+    let metrics = reqwest::get(format!("{}/metrics", env.daemon_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("zfsync_zalo_billed_messages_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("zfsync_zalo_customers_at_last_free_reply"),
+        "{metrics}"
+    );
+
+    // The customer writes: a new window, nothing said. Its free replies run low again: one more
+    // "last free reply" note, no new "billed" note.
+    env.zalo
+        .user_sends(U, UserAction::Text("cảm ơn".into()))
+        .await;
+    customer_messages(&env, U, 2).await;
+    agent_replies(&env, &conv, 9, 8).await;
+    zalo_sent(&env, U, 17).await;
+    settle(&env).await;
+    let all = notes(&env, U, 3).await;
+    assert_eq!(count(&all, "free reply left"), 2, "{all:?}");
+    assert_eq!(count(&all, "this reply was billed"), 1, "{all:?}");
+    assert_eq!(env.zalo.sent_to(U).len(), 17);
+}
