@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use auth::{AttemptKey, OAuthAttempt, StoredTokens};
 pub use files::HostedFile;
-pub use inbox::{InboxRow, Ingested, NewEvent, SourceStats};
+pub use inbox::{ActivityRow, HourlyCounts, InboxRow, Ingested, NewEvent, SourceStats};
 pub use journal::StepRow;
 pub use model::{Direction, EventState, JournalKey, Lane, Source, StepState};
 pub use pairings::Contact;
@@ -42,6 +42,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "002_user_data_and_expiry",
         include_str!("../../migrations/002_user_data_and_expiry.sql"),
     ),
+    ("003_console", include_str!("../../migrations/003_console.sql")),
 ];
 
 /// Most write closures one transaction takes; the rest wait for the next batch.
