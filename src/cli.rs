@@ -254,9 +254,9 @@ async fn backfill(config: Config, days: u32, json: bool) -> anyhow::Result<ExitC
     let (tx, mut rx) = tokio::sync::watch::channel(Progress::default());
     let bar = if !json && std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(100);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{spinner} [{bar:40}] {pos:>3} %  {msg}",
-        ) {
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{spinner} [{bar:40}] {pos:>3} %  {msg}")
+        {
             bar.set_style(style.progress_chars("=> "));
         }
         bar

@@ -116,9 +116,7 @@ impl Auth {
     /// The operator behind these headers: a valid Bearer token or a live session cookie.
     pub fn operator(&self, headers: &HeaderMap) -> Option<Operator> {
         if let Some(b) = bearer(headers) {
-            return self
-                .token_matches(b)
-                .then_some(Operator { csrf: None });
+            return self.token_matches(b).then_some(Operator { csrf: None });
         }
         let id = cookie(headers, SESSION_COOKIE)?;
         let key = sha256(id);
@@ -269,7 +267,9 @@ pub async fn require_operator(State(state): State<AppState>, req: Request, next:
             let bytes = if is_form {
                 match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
                     Ok(b) => Some(b),
-                    Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response(),
+                    Err(_) => {
+                        return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response()
+                    }
                 }
             } else {
                 None
@@ -434,11 +434,17 @@ mod tests {
         assert!(auth.login("nope").is_none());
         let set = auth.login("s3cret").unwrap();
         let set = set.to_str().unwrap();
-        assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Secure"));
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Secure")
+        );
         let id = set.split(';').next().unwrap();
         let op = auth.operator(&headers(&[("cookie", id)])).unwrap();
         let csrf = op.csrf.clone().unwrap();
-        assert!(Auth::csrf_ok(&csrf, &headers(&[(CSRF_HEADER, &csrf)]), None));
+        assert!(Auth::csrf_ok(
+            &csrf,
+            &headers(&[(CSRF_HEADER, &csrf)]),
+            None
+        ));
         let form = format!("a=1&csrf={csrf}");
         assert!(Auth::csrf_ok(&csrf, &headers(&[]), Some(form.as_bytes())));
         assert!(!Auth::csrf_ok(&csrf, &headers(&[]), Some(b"a=1")));

@@ -125,7 +125,12 @@ pub async fn oauth_callback(
             if state.console.take_oauth_return() {
                 // Back to the console by a same-site refresh (its SameSite=Strict cookie is not
                 // sent on the redirect chain that started at Zalo).
-                return page_then(StatusCode::OK, "zfsync is connected to Zalo", &body, "/console/connect?connected=1");
+                return page_then(
+                    StatusCode::OK,
+                    "zfsync is connected to Zalo",
+                    &body,
+                    "/console/connect?connected=1",
+                );
             }
             page(StatusCode::OK, "zfsync is connected to Zalo", &body)
         }

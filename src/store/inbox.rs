@@ -546,8 +546,7 @@ impl Store {
         ids: Vec<i64>,
     ) -> Result<Vec<(i64, EventState, Option<String>)>, StoreError> {
         self.read(move |c| {
-            let mut stmt =
-                c.prepare_cached("SELECT state, last_error FROM inbox WHERE id = ?1")?;
+            let mut stmt = c.prepare_cached("SELECT state, last_error FROM inbox WHERE id = ?1")?;
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
                 if let Some((state, err)) = stmt

@@ -42,7 +42,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "002_user_data_and_expiry",
         include_str!("../../migrations/002_user_data_and_expiry.sql"),
     ),
-    ("003_console", include_str!("../../migrations/003_console.sql")),
+    (
+        "003_console",
+        include_str!("../../migrations/003_console.sql"),
+    ),
 ];
 
 /// Most write closures one transaction takes; the rest wait for the next batch.

@@ -52,8 +52,7 @@ async fn backfill_brings_the_last_days_once() {
             (false, "shop chào bạn", now - 3 * DAY + 60_000),
         ],
     );
-    env.zalo
-        .seed_history(HOA, &[(true, "hôm qua", now - DAY)]);
+    env.zalo.seed_history(HOA, &[(true, "hôm qua", now - DAY)]);
 
     let report = backfill(&env, "7").await;
     assert_eq!(report["phase"], "done", "{report}");
@@ -105,8 +104,7 @@ async fn backfill_brings_the_last_days_once() {
 
     // Everything settles, then a second run finds it all known and changes nothing.
     wait_for(WAIT, || async {
-        (store_count(&env, "SELECT COUNT(*) FROM inbox WHERE state = 'pending'") == 0)
-            .then_some(())
+        (store_count(&env, "SELECT COUNT(*) FROM inbox WHERE state = 'pending'") == 0).then_some(())
     })
     .await
     .unwrap();

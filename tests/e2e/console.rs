@@ -31,7 +31,10 @@ async fn login(base: &str, token: &str) -> String {
         set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Max-Age="),
         "{set}"
     );
-    assert!(!set.contains("Secure"), "plain-http sandbox: no Secure flag");
+    assert!(
+        !set.contains("Secure"),
+        "plain-http sandbox: no Secure flag"
+    );
     set.split(';').next().unwrap().to_string()
 }
 
@@ -59,7 +62,10 @@ async fn strangers_are_refused_and_operators_get_in() {
         let r = c.get(format!("{base}{path}")).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
         let body = r.text().await.unwrap();
-        assert!(!body.contains("Zalo →") && !body.contains("oa_id"), "{path}: {body}");
+        assert!(
+            !body.contains("Zalo →") && !body.contains("oa_id"),
+            "{path}: {body}"
+        );
     }
     // A browser gets the login form with the 401.
     let r = c
@@ -70,7 +76,10 @@ async fn strangers_are_refused_and_operators_get_in() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let page = r.text().await.unwrap();
-    assert!(page.contains("Operator token") && page.contains("value=\"/console/failed\""), "{page}");
+    assert!(
+        page.contains("Operator token") && page.contains("value=\"/console/failed\""),
+        "{page}"
+    );
     for bad in ["Bearer wrong", "Bearer ", "Basic abc"] {
         let r = c
             .get(format!("{base}/console"))
@@ -108,7 +117,10 @@ async fn strangers_are_refused_and_operators_get_in() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let page = r.text().await.unwrap();
-    assert!(page.contains("Official Account") && page.contains("Ready"), "{page}");
+    assert!(
+        page.contains("Official Account") && page.contains("Ready"),
+        "{page}"
+    );
 
     // A wrong token on the login page is refused, and sets no cookie.
     let r = c
@@ -137,7 +149,11 @@ async fn strangers_are_refused_and_operators_get_in() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.text().await.unwrap(), "ready", "a session reads the reason too");
+    assert_eq!(
+        r.text().await.unwrap(),
+        "ready",
+        "a session reads the reason too"
+    );
 
     // A POST with the cookie but without the CSRF token is refused; with it, it goes through.
     let r = c
@@ -165,7 +181,10 @@ async fn strangers_are_refused_and_operators_get_in() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let page = r.text().await.unwrap();
-    assert!(page.contains("freshchat_api") && page.contains("zalo_oa"), "{page}");
+    assert!(
+        page.contains("freshchat_api") && page.contains("zalo_oa"),
+        "{page}"
+    );
 
     // Signing out ends the session.
     let r = c
@@ -205,7 +224,10 @@ async fn public_pages_are_rate_limited_per_address_but_webhooks_are_not() {
             limited += 1;
         }
     }
-    assert!(limited > 0, "200 quick health checks from one address hit the limit");
+    assert!(
+        limited > 0,
+        "200 quick health checks from one address hit the limit"
+    );
     // Another address (as a local reverse proxy reports it) has its own allowance.
     let r = c
         .get(format!("{base}/healthz"))
@@ -238,5 +260,8 @@ async fn public_pages_are_rate_limited_per_address_but_webhooks_are_not() {
             refused += 1;
         }
     }
-    assert!(refused >= 5, "guessing the token is slowed down ({refused} of 20 refused)");
+    assert!(
+        refused >= 5,
+        "guessing the token is slowed down ({refused} of 20 refused)"
+    );
 }

@@ -115,7 +115,14 @@ impl Browser {
     /// The text of the first element matching `css`, once `ok` accepts it.
     async fn wait_text(&self, css: &str, ok: impl Fn(&str) -> bool) -> String {
         let got = wait_for(WAIT, || async {
-            let t = self.client.find(Locator::Css(css)).await.ok()?.text().await.ok()?;
+            let t = self
+                .client
+                .find(Locator::Css(css))
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
             ok(&t).then_some(t)
         })
         .await;
@@ -152,7 +159,8 @@ async fn failed_reply(env: &Env) -> i64 {
         1,
         Fault::Api {
             code: -320,
-            message: "Your app needs to connect with Zalo Cloud Account to use paid features".into(),
+            message: "Your app needs to connect with Zalo Cloud Account to use paid features"
+                .into(),
         },
     );
     let conv = conversation(env, CUSTOMER).unwrap();
@@ -187,7 +195,12 @@ async fn the_console_in_a_real_browser() {
     // A stranger gets the login page, and a wrong token is refused.
     b.client.goto(&format!("{base}/console")).await.unwrap();
     b.wait_text("h1", |t| t.contains("zfsync console")).await;
-    assert!(!b.client.source().await.unwrap().contains("Official Account"));
+    assert!(!b
+        .client
+        .source()
+        .await
+        .unwrap()
+        .contains("Official Account"));
     b.type_into("#token", "not-the-token").await;
     b.click("button[type=submit]").await;
     b.wait_text("[role=alert]", |t| t.contains("not the operator token"))
@@ -199,10 +212,7 @@ async fn the_console_in_a_real_browser() {
     b.click("button[type=submit]").await;
     let oa = b.wait_text("#zalo-oa", |t| t.contains("(id ")).await;
     let sim = env.zalo.config();
-    assert!(
-        oa.contains(&sim.oa_id) && oa.contains(&sim.oa_name),
-        "{oa}"
-    );
+    assert!(oa.contains(&sim.oa_id) && oa.contains(&sim.oa_name), "{oa}");
     b.wait_text("#fc-account", |t| !t.is_empty()).await;
     b.wait_text("#readiness", |t| t.starts_with("Ready")).await;
     b.shot("overview").await;
@@ -210,7 +220,8 @@ async fn the_console_in_a_real_browser() {
     // Connect: the checks run and show their results.
     b.click("nav a[href='/console/connect']").await;
     b.click("#run-checks").await;
-    b.wait_text("#checks-summary", |t| t.contains("checks")).await;
+    b.wait_text("#checks-summary", |t| t.contains("checks"))
+        .await;
     b.shot("connect").await;
 
     // Activity: the conversation so far, then a new message appears without reloading.
@@ -236,7 +247,8 @@ async fn the_console_in_a_real_browser() {
 
     // Failed: retry the event; the outcome turns to delivered live.
     b.click("nav a[href='/console/failed']").await;
-    b.wait_text("tbody", |t| t.contains("zalo_paid_feature")).await;
+    b.wait_text("tbody", |t| t.contains("zalo_paid_feature"))
+        .await;
     b.shot("failed").await;
     b.click(&format!("#retry-{failed_id}")).await;
     b.wait_text(&format!("[data-event-state='{failed_id}']"), |t| {
@@ -257,10 +269,14 @@ async fn the_console_in_a_real_browser() {
     b.click("nav a[href='/console/backfill']").await;
     b.type_into("#days", "7").await;
     b.click("#start-backfill").await;
-    b.wait_text("#backfill-status", |t| t.starts_with("100 %")).await;
+    b.wait_text("#backfill-status", |t| t.starts_with("100 %"))
+        .await;
     let value = b
         .client
-        .execute("return document.getElementById('backfill-bar').value;", vec![])
+        .execute(
+            "return document.getElementById('backfill-bar').value;",
+            vec![],
+        )
         .await
         .unwrap();
     assert_eq!(value, json!(100));

@@ -43,7 +43,7 @@ pub struct ActivityQuery {
 fn kind(event: &str) -> String {
     event
         .strip_prefix("user_send_")
-        .or_else(|| event.strip_prefix("oa_send_").map(|k| k))
+        .or_else(|| event.strip_prefix("oa_send_"))
         .map(str::to_string)
         .unwrap_or_else(|| match event {
             "message_create" => "agent message".into(),
@@ -129,7 +129,10 @@ pub async fn activity(
 }
 
 /// A stream that ends when the daemon stops or after [`LIVE_FOR`].
-pub(super) fn bounded<S>(state: &AppState, s: S) -> Sse<impl Stream<Item = Result<Event, Infallible>>>
+pub(super) fn bounded<S>(
+    state: &AppState,
+    s: S,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>>
 where
     S: Stream<Item = Event> + Send + 'static,
 {
@@ -206,7 +209,7 @@ pub async fn failed(State(state): State<AppState>, Extension(op): Extension<Oper
             section class="card" aria-labelledby="retried-h" style="margin-bottom:1rem" {
                 h2 id="retried-h" { "Retried" }
                 div class="scroll" { table {
-                    thead { tr { th scope="col" { "Event" } th scope="col" { "Outcome" } th scope="col" { "Last reason" } } }
+                    thead { tr { th scope="col" { "Event" } th scope="col" { "Outcome" } th scope="col" { "Why it failed" } } }
                     tbody {
                         @for (id, st, err) in &retried_states {
                             @let (label, class) = state_label(*st);
@@ -304,7 +307,11 @@ pub async fn retry(State(state): State<AppState>, Form(form): Form<RetryForm>) -
             )
                 .into_response()
         }
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("cannot retry: {e}")).into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("cannot retry: {e}"),
+        )
+            .into_response(),
     }
 }
 
@@ -323,10 +330,12 @@ pub async fn live_events(State(state): State<AppState>, Query(q): Query<IdsQuery
         .take(RETRIED_KEPT)
         .collect();
     let store = state.store.clone();
-    let s = stream::unfold((store, ids, String::new()), |(store, ids, last)| async move {
-        loop {
-            let states = store.event_states(ids.clone()).await.unwrap_or_default();
-            let json = serde_json::Value::Array(
+    let s = stream::unfold(
+        (store, ids, String::new()),
+        |(store, ids, last)| async move {
+            loop {
+                let states = store.event_states(ids.clone()).await.unwrap_or_default();
+                let json = serde_json::Value::Array(
                 states
                     .iter()
                     .map(|(id, st, _)| {
@@ -336,12 +345,13 @@ pub async fn live_events(State(state): State<AppState>, Query(q): Query<IdsQuery
                     .collect(),
             )
             .to_string();
-            if json != last {
-                let ev = Event::default().event("states").data(json.clone());
-                return Some((ev, (store, ids, json)));
+                if json != last {
+                    let ev = Event::default().event("states").data(json.clone());
+                    return Some((ev, (store, ids, json)));
+                }
+                tokio::time::sleep(LIVE_EVERY).await;
             }
-            tokio::time::sleep(LIVE_EVERY).await;
-        }
-    });
+        },
+    );
     bounded(&state, s).into_response()
 }

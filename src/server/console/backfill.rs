@@ -94,11 +94,7 @@ pub async fn start(State(state): State<AppState>, Form(form): Form<StartForm>) -
         });
         tracing::info!(days, "backfill started from the console");
         tokio::spawn(async move {
-            if let Err(e) = console
-                .backfill
-                .run(days, &console.backfill_progress)
-                .await
-            {
+            if let Err(e) = console.backfill.run(days, &console.backfill_progress).await {
                 tracing::warn!(error = %e, "backfill from the console stopped");
             }
         });

@@ -112,7 +112,10 @@ pub fn operator_routes() -> Router<AppState> {
         .route("/console/failed", get(activity::failed))
         .route("/console/failed/retry", post(activity::retry))
         .route("/console/live/events", get(activity::live_events))
-        .route("/console/backfill", get(backfill::page).post(backfill::start))
+        .route(
+            "/console/backfill",
+            get(backfill::page).post(backfill::start),
+        )
         .route("/console/live/backfill", get(backfill::live))
         .route(ROUTE_LOGOUT, post(logout))
 }
@@ -164,7 +167,11 @@ struct NextQuery {
     next: Option<String>,
 }
 
-async fn login_form(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<NextQuery>) -> Response {
+async fn login_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Response {
     if state.auth.operator(&headers).is_some() {
         return Redirect::to(&safe_next(q.next.as_deref())).into_response();
     }
@@ -179,7 +186,9 @@ struct LoginForm {
 
 impl std::fmt::Debug for LoginForm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginForm").field("next", &self.next).finish_non_exhaustive()
+        f.debug_struct("LoginForm")
+            .field("next", &self.next)
+            .finish_non_exhaustive()
     }
 }
 
@@ -300,6 +309,7 @@ input{font:inherit;padding:.5rem;border:2px solid #767676;border-radius:6px;min-
 form.inline{display:inline}
 .row{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}
 progress{width:100%;height:1.6rem}
+figure{margin:0}
 .chart rect.s{fill:#1f6fd6}.chart rect.f{fill:#c62828}.chart line{stroke:#8a8a8a}
 .skip{position:absolute;left:-9999px}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem;z-index:2}
 .muted{color:var(--muted)}

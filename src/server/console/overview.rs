@@ -63,7 +63,11 @@ async fn probe(state: &AppState) -> Platforms {
             .account_configuration()
             .await
             .map_err(|e| e.to_string())?;
-        let channels = c.freshchat.list_channels().await.map_err(|e| e.to_string())?;
+        let channels = c
+            .freshchat
+            .list_channels()
+            .await
+            .map_err(|e| e.to_string())?;
         let name = account
             .account_domain
             .clone()
@@ -133,7 +137,10 @@ fn chart(label: &str, c: &HourlyCounts) -> Markup {
 }
 
 /// `GET /console`.
-pub async fn overview(State(state): State<AppState>, Extension(op): Extension<Operator>) -> Response {
+pub async fn overview(
+    State(state): State<AppState>,
+    Extension(op): Extension<Operator>,
+) -> Response {
     let platforms = probe(&state).await;
     let tokens = state.zalo.tokens().status();
     let stats = state.store.stats().await;
@@ -146,7 +153,8 @@ pub async fn overview(State(state): State<AppState>, Extension(op): Extension<Op
             .and_then(|s| s.iter().find(|(x, _)| *x == src).map(|(_, st)| st.clone()))
     };
     let (zs, fs) = (last(Source::Zalo), last(Source::Freshchat));
-    let pending: i64 = zs.as_ref().map(|s| s.pending).unwrap_or(0) + fs.as_ref().map(|s| s.pending).unwrap_or(0);
+    let pending: i64 =
+        zs.as_ref().map(|s| s.pending).unwrap_or(0) + fs.as_ref().map(|s| s.pending).unwrap_or(0);
     let body = html! {
         section class="card" aria-labelledby="ready-h" style="margin-bottom:1rem" {
             h2 id="ready-h" { "Readiness" }
@@ -228,7 +236,12 @@ pub struct ConnectQuery {
     connected: Option<String>,
 }
 
-fn connect_body(op: &Operator, state: &AppState, note: Option<Markup>, checks: Option<Markup>) -> Markup {
+fn connect_body(
+    op: &Operator,
+    state: &AppState,
+    note: Option<Markup>,
+    checks: Option<Markup>,
+) -> Markup {
     let tokens = state.zalo.tokens().status();
     html! {
         @if let Some(n) = note { (n) }
@@ -264,11 +277,19 @@ pub async fn connect(
     let note = q.connected.map(|_| {
         html! { p class="ok" role="status" id="connected-note" { "Zalo is connected." } }
     });
-    layout("Connect", Nav::Connect, &op, connect_body(&op, &state, note, None))
+    layout(
+        "Connect",
+        Nav::Connect,
+        &op,
+        connect_body(&op, &state, note, None),
+    )
 }
 
 /// `POST /console/connect/checks`: runs every check and shows them with their fixes.
-pub async fn run_checks(State(state): State<AppState>, Extension(op): Extension<Operator>) -> Response {
+pub async fn run_checks(
+    State(state): State<AppState>,
+    Extension(op): Extension<Operator>,
+) -> Response {
     let results = match &state.console.config_file {
         Some(path) => {
             let report = crate::check::run_checks(path, false).await;
@@ -297,7 +318,14 @@ pub async fn run_checks(State(state): State<AppState>, Extension(op): Extension<
                 }
             }
         }
-        None => html! { p class="bad" { "This daemon was not started from a configuration file, so there is nothing to check." } },
+        None => {
+            html! { p class="bad" { "This daemon was not started from a configuration file, so there is nothing to check." } }
+        }
     };
-    layout("Connect", Nav::Connect, &op, connect_body(&op, &state, None, Some(results)))
+    layout(
+        "Connect",
+        Nav::Connect,
+        &op,
+        connect_body(&op, &state, None, Some(results)),
+    )
 }
