@@ -97,7 +97,8 @@ pub enum Command {
     /// Example: zfsync sandbox --keep-running
     #[cfg(feature = "sim")]
     Sandbox {
-        /// Leave everything running and print the URLs to drive it by hand (Ctrl-C stops).
+        /// Leave everything running and print the URLs to drive it by hand, with a one-time link
+        /// that opens the console signed in (Ctrl-C stops).
         #[arg(long)]
         keep_running: bool,
     },
