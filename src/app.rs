@@ -17,6 +17,7 @@ use zfsync_mappings::Rules;
 use zfsync_zalo::ZaloClient;
 
 use crate::config::Config;
+use crate::ingest::backfill::Backfill;
 use crate::ingest::catch_up::CatchUp;
 use crate::ingest::IngestState;
 use crate::lanes::{Dispatcher, LaneSignal, RetryPolicy};
@@ -279,8 +280,31 @@ impl Application {
             .to_string();
         let lanes = LaneSignal::new();
         let admin_token = admin_token(&config, &services.store).await?;
+        let auth = Arc::new(crate::server::auth::Auth::new(
+            &admin_token,
+            config.server.public_url.scheme() == "https",
+        ));
+        let console = Arc::new(crate::server::console::Console::new(
+            services.freshchat.clone(),
+            config
+                .freshchat
+                .channel_id
+                .clone()
+                .or(config.freshchat.channel_name.clone()),
+            config.file.clone(),
+            Backfill {
+                store: services.store.clone(),
+                lanes: lanes.clone(),
+                zalo: services.zalo.clone(),
+                oa_id: config.zalo.oa_id.clone(),
+                pace: crate::ingest::backfill::DEFAULT_PACE,
+            },
+        ));
         let state = AppState {
             admin_token,
+            auth,
+            limits: Arc::new(crate::server::auth::RateLimits::default()),
+            console,
             ingest: IngestState {
                 store: services.store.clone(),
                 lanes: lanes.clone(),
@@ -338,6 +362,11 @@ impl Application {
         &self.services
     }
 
+    /// Operator access of this daemon (to make one-time console login links).
+    pub fn auth(&self) -> Arc<crate::server::auth::Auth> {
+        self.state.auth.clone()
+    }
+
     /// Runs until `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), AppError> {
         let tracker = TaskTracker::new();
@@ -377,9 +406,18 @@ impl Application {
         let app = router(self.state.clone(), self.config.server.max_body_bytes);
         tracing::info!(addr = %self.local_addr(), "zfsync listening");
         let stop = shutdown.clone();
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await;
+        let console_stop = self.state.console.stop.clone();
+        // Client addresses feed the per-address rate limits.
+        let served = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            stop.cancelled().await;
+            // Live console streams end, so open browsers do not hold the shutdown.
+            console_stop.cancel();
+        })
+        .await;
         shutdown.cancel();
         let _ = lanes.await;
         scheduler.stop().await;

@@ -89,13 +89,40 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         to: PathBuf,
     },
+    /// Print the operator token (for the console's sign-in and `Authorization: Bearer`).
+    ///
+    /// The configured one (server.admin_token, ZFSYNC_ADMIN_TOKEN, the secrets file), else the one
+    /// zfsync generated and keeps in the store (generated now when there is none yet).
+    ///
+    /// Example: zfsync admin-token --config zfsync.toml
+    AdminToken(ConfigArg),
+    /// Bring the last N days of the OA's Zalo conversations into Freshchat.
+    ///
+    /// Customers' messages go in as the customer, the OA's own as private notes, each with its
+    /// original time, in the same Freshchat user and conversation as live messages. Messages
+    /// already in Freshchat are not added again, so running it twice changes nothing. It only
+    /// queues the messages in the store: a running daemon delivers them (start one if none runs).
+    ///
+    /// Example: zfsync backfill --config zfsync.toml --days 7
+    Backfill {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// How many days back (1 to 90; Zalo's reply window is 7).
+        #[arg(long, default_value_t = crate::ingest::backfill::DEFAULT_DAYS,
+              value_parser = clap::value_parser!(u32).range(1..=crate::ingest::backfill::MAX_DAYS as i64))]
+        days: u32,
+        /// Print the final report as JSON for scripts (no progress bar).
+        #[arg(long)]
+        json: bool,
+    },
     /// Try zfsync with no accounts: both simulators and the daemon on loopback, a scripted
     /// conversation both ways, and a transcript of what each side saw.
     ///
     /// Example: zfsync sandbox --keep-running
     #[cfg(feature = "sim")]
     Sandbox {
-        /// Leave everything running and print the URLs to drive it by hand (Ctrl-C stops).
+        /// Leave everything running and print the URLs to drive it by hand, with a one-time link
+        /// that opens the console signed in (Ctrl-C stops).
         #[arg(long)]
         keep_running: bool,
     },
@@ -259,8 +286,79 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::AdminToken(c) => {
+            let config = load(&c)?;
+            let store = crate::app::open_store(&config)?;
+            let token = crate::app::admin_token(&config, &store).await?;
+            println!("{}", secrecy::ExposeSecret::expose_secret(&token));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backfill { config, days, json } => {
+            let config = load(&config)?;
+            backfill(config, days, json).await
+        }
         #[cfg(feature = "sim")]
         Command::Sandbox { keep_running } => crate::sandbox::run(keep_running).await,
+    }
+}
+
+/// `zfsync backfill`: queues the history, with a progress bar on a terminal.
+async fn backfill(config: Config, days: u32, json: bool) -> anyhow::Result<ExitCode> {
+    use crate::ingest::backfill::{Backfill, Progress, DEFAULT_PACE};
+    use std::io::IsTerminal as _;
+
+    let services = Services::new(&config).await?;
+    let runner = Backfill {
+        store: services.store.clone(),
+        lanes: crate::lanes::LaneSignal::new(),
+        zalo: services.zalo.clone(),
+        oa_id: config.zalo.oa_id.clone(),
+        pace: DEFAULT_PACE,
+    };
+    let (tx, mut rx) = tokio::sync::watch::channel(Progress::default());
+    let bar = if !json && std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(100);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{spinner} [{bar:40}] {pos:>3} %  {msg}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let shown = bar.clone();
+    let display = tokio::spawn(async move {
+        while rx.changed().await.is_ok() {
+            let p = rx.borrow_and_update().clone();
+            shown.set_position(u64::from(p.percent()));
+            shown.set_message(format!(
+                "{}/{} conversations, {} queued",
+                p.conversations_done, p.conversations, p.queued
+            ));
+        }
+    });
+    let result = runner.run(days, &tx).await;
+    drop(tx);
+    let _ = display.await;
+    bar.finish_and_clear();
+    match result {
+        Ok(p) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&p)?);
+            } else {
+                println!("Backfill of the last {days} days: {}.", p.summary());
+                if p.queued > 0 {
+                    println!("A running zfsync daemon delivers them to Freshchat within seconds ('zfsync status' shows the queue).");
+                }
+            }
+            Ok(if p.failed_conversations > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Err(e) => Err(anyhow::Error::new(e).context("backfill stopped")),
     }
 }
 

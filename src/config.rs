@@ -61,6 +61,9 @@ pub struct Config {
     pub media: MediaConfig,
     /// The secrets file the secrets came from, when one is configured.
     pub secrets_file: Option<PathBuf>,
+    /// The file this configuration was loaded from (None when parsed from text): the console's
+    /// "Run checks" reads it again, as `zfsync check` would.
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -340,6 +343,7 @@ impl Config {
                 }
             }
         }
+        config.file = Some(path.to_path_buf());
         Ok(config)
     }
 
@@ -374,6 +378,7 @@ impl Config {
             sync: raw.sync,
             media: raw.media,
             secrets_file,
+            file: None,
         };
         let from_file = match &config.secrets_file {
             Some(p) => read_secrets_file(p)?,

@@ -3,7 +3,9 @@
 //! # Layout
 //! - [`config`]: the TOML configuration, validated once at start-up.
 //! - [`store`]: SQLite (WAL, one writer with group commit): pairings, inbox, journal, tokens.
-//! - [`server`]: webhooks (verify → store → 200), OAuth, hosted files, health and metrics.
+//! - [`server`]: webhooks (verify → store → 200), OAuth, hosted files, health and metrics,
+//!   operator access and the web console.
+//! - [`ingest`]: every source of events: webhooks, history catch-up, and `backfill`.
 //! - [`lanes`]: one ordered lane per conversation, concurrent across lanes, retries with backoff.
 //! - [`executor`]: runs the mapping engine's plans with every external effect journalled.
 //! - [`tokens`]: Zalo token refresh (single flight, persisted before use).

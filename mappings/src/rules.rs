@@ -30,6 +30,10 @@ pub struct Rules {
     /// customer copies still load.
     #[serde(default = "default_quota")]
     pub quota: QuotaRules,
+    /// Wording for history brought in by `zfsync backfill`. Added in a later release: defaulted
+    /// from the built-in rules so that older customer copies still load.
+    #[serde(default = "default_backfill")]
+    pub backfill: BackfillRules,
 }
 
 /// Private notes about Zalo's reply allowance (table `[quota]`).
@@ -301,6 +305,58 @@ fn default_zalo_events() -> ZaloEvents {
     match toml::from_str::<Only>(DEFAULT_RULES) {
         Ok(only) => only.zalo_events,
         Err(e) => panic!("built-in default.toml has no valid [zalo_events]: {e}"),
+    }
+}
+
+/// How messages brought in from Zalo's history by `zfsync backfill` read in Freshchat (table
+/// `[backfill]`), per language; the language is `freshchat_to_zalo.language`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BackfillRules {
+    /// The texts per language; languages missing here come from the built-in rules.
+    #[serde(default)]
+    pub texts: BTreeMap<String, BackfillTexts>,
+}
+
+/// The backfill texts in one language.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BackfillTexts {
+    /// The line above a customer's earlier message, with `{time}` (its original time).
+    pub customer_prefix: String,
+    /// The private note for a message the OA sent earlier, with `{time}` and `{text}`.
+    pub oa_note: String,
+}
+
+/// The `[backfill]` table of the built-in rules, for customer copies that predate it.
+fn default_backfill() -> BackfillRules {
+    #[derive(Deserialize)]
+    struct Only {
+        backfill: BackfillRules,
+    }
+    // The embedded file is checked by a unit test; parsing it cannot fail at run time.
+    match toml::from_str::<Only>(DEFAULT_RULES) {
+        Ok(only) => only.backfill,
+        Err(e) => panic!("built-in default.toml has no valid [backfill]: {e}"),
+    }
+}
+
+impl Rules {
+    /// The backfill texts in the rules' language: this file's, else the built-in ones, else the
+    /// built-in Vietnamese.
+    pub fn backfill_texts(&self) -> BackfillTexts {
+        let lang = &self.freshchat_to_zalo.language;
+        let builtin = default_backfill();
+        self.backfill
+            .texts
+            .get(lang)
+            .or_else(|| builtin.texts.get(lang))
+            .or_else(|| builtin.texts.get(&default_language()))
+            .cloned()
+            .unwrap_or(BackfillTexts {
+                customer_prefix: "🕘 {time}".into(),
+                oa_note: "🕘 {time}: {text}".into(),
+            })
     }
 }
 

@@ -36,6 +36,9 @@ pub struct ZaloKnowledge {
     pub reacted_text: Option<String>,
     /// The text of the message a customer's "Reply" quotes, when known.
     pub quoted_text: Option<String>,
+    /// The event came from `zfsync backfill`: its original time, as agents should read it. A
+    /// customer's message then carries this time; a message the OA sent becomes a note with it.
+    pub backfilled_at: Option<String>,
 }
 
 /// Plans one Zalo event.
@@ -63,6 +66,13 @@ pub fn plan_zalo(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan {
             if parts.is_empty() {
                 return Plan::ignore("empty message");
             }
+            if let Some(time) = &k.backfilled_at {
+                let line = fill(&rules.backfill_texts().customer_prefix, &[("time", time)]);
+                match parts.first_mut() {
+                    Some(OutPart::Text(t)) => *t = format!("{line}\n{t}"),
+                    _ => parts.insert(0, OutPart::Text(line)),
+                }
+            }
             Plan::steps(vec![
                 ensure_contact(&m.user_id, &k.oa_id, rules),
                 Step::PostToFreshchat(PostToFreshchat {
@@ -79,6 +89,15 @@ pub fn plan_zalo(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan {
             }
             if k.own_message {
                 return Plan::ignore("echo of a message zfsync sent");
+            }
+            if let Some(time) = &k.backfilled_at {
+                // Old history: whoever sent it, agents see it as part of the exchange.
+                let text = describe(m.text.as_deref(), &m.attachments, rules);
+                let note = fill(
+                    &rules.backfill_texts().oa_note,
+                    &[("time", time), ("text", &text)],
+                );
+                return note_plan(&m.user_id, &m.msg_id, &k.oa_id, note, rules);
             }
             let note = match &m.admin_id {
                 Some(_) => staff_note(m.text.as_deref(), &m.attachments, rules),

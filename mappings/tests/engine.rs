@@ -405,3 +405,59 @@ proptest! {
         }
     }
 }
+
+/// History brought in by `zfsync backfill`: a customer's message carries its original time; a
+/// message the OA sent (even without `admin_id`, and even while a send is in flight) is a note with
+/// its time, in the rules' language; zfsync's own echo stays ignored.
+#[test]
+fn backfilled_history_carries_its_time() {
+    let backfilled = ZaloKnowledge {
+        backfilled_at: Some("2024-01-01 07:00 (UTC+7)".into()),
+        own_send_in_flight: true,
+        ..k()
+    };
+    let customer = user_event(
+        "user_send_text",
+        serde_json::json!({"msg_id": "m1", "text": "chào"}),
+    );
+    let plan = plan_zalo(&customer, &backfilled, &Rules::default());
+    let Some(Step::PostToFreshchat(p)) = plan.steps.last() else {
+        panic!("{plan:?}")
+    };
+    assert_eq!(p.visibility, Visibility::Customer);
+    assert_eq!(
+        p.parts,
+        vec![OutPart::Text(
+            "🕘 2024-01-01 07:00 (UTC+7) · tin nhắn cũ từ Zalo\nchào".into()
+        )]
+    );
+    let oa = zalo(serde_json::json!({
+        "app_id": "1", "event_name": "oa_send_text", "sender": {"id": OA}, "recipient": {"id": "777"},
+        "message": {"msg_id": "m2", "text": "shop chào bạn"}, "timestamp": "1700000000000"
+    }));
+    let en = Rules::default().with_language("en").unwrap();
+    let plan = plan_zalo(&oa, &backfilled, &en);
+    assert!(!plan.defer, "old history never waits for an in-flight send");
+    let Some(Step::PostToFreshchat(p)) = plan.steps.last() else {
+        panic!("{plan:?}")
+    };
+    assert_eq!(p.visibility, Visibility::PrivateNote);
+    assert_eq!(
+        p.parts,
+        vec![OutPart::Text(
+            "🕘 2024-01-01 07:00 (UTC+7) · the OA sent this to the customer on Zalo: shop chào bạn"
+                .into()
+        )]
+    );
+    let echo = ZaloKnowledge {
+        own_message: true,
+        ..backfilled
+    };
+    assert!(plan_zalo(&oa, &echo, &Rules::default()).steps.is_empty());
+    // Live events are untouched.
+    let plan = plan_zalo(&customer, &k(), &Rules::default());
+    let Some(Step::PostToFreshchat(p)) = plan.steps.last() else {
+        panic!("{plan:?}")
+    };
+    assert_eq!(p.parts, vec![OutPart::Text("chào".into())]);
+}

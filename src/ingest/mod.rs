@@ -1,12 +1,13 @@
 //! Ingest: the sources. Everything that puts an event in the inbox goes through here: the two
-//! webhooks ([`zalo_webhook`], [`freshchat_webhook`]) and the two history catch-ups
-//! ([`catch_up`]). They share one builder per platform ([`zalo_event`], [`freshchat_event`]), so
+//! webhooks ([`zalo_webhook`], [`freshchat_webhook`]), the two history catch-ups
+//! ([`catch_up`]) and the operator's backfill of older Zalo history ([`backfill`]). They share one builder per platform ([`zalo_event`], [`freshchat_event`]), so
 //! the dedupe key, the lane and the event time of an event are computed in one place whichever way
 //! it arrived, and a late webhook for a message already caught up from history is a duplicate.
 //!
 //! Failure: storing either succeeds (the event is durable, its lane is woken) or returns the
 //! store's error; webhooks then answer 503 so the platform delivers again.
 
+pub mod backfill;
 pub mod catch_up;
 pub mod freshchat_webhook;
 pub mod zalo_webhook;

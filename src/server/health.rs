@@ -1,57 +1,53 @@
 //! Health for load balancers and operators: `/healthz` (the process answers), `/readyz` (the store
-//! is readable and not full, and Zalo is connected with a valid token; 503 with the reason otherwise;
-//! it only reads) and `/metrics` (Prometheus text).
+//! is readable and not full, and Zalo is connected with a valid token; it only reads) and
+//! `/metrics` (Prometheus text).
+//!
+//! `/readyz` tells a stranger only up or down (200 `ok`, 503 `unavailable`); an operator (the admin
+//! token as Bearer, or a console session) also reads the reason (200 `ready`, 503 with why).
+//! `/metrics` stays open so a Prometheus scraper needs no secret: it carries counts with
+//! low-cardinality labels only (no ids, names or secrets).
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 
-/// `/readyz`.
-pub async fn readyz(State(state): State<AppState>) -> Response {
-    // Readiness reads; it never queues a write behind the webhooks.
+/// Whether the daemon is ready; the reason when it is not. It only reads: it never queues a write
+/// behind the webhooks.
+pub async fn readiness(state: &AppState) -> Result<(), String> {
     if state.store.health().full {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the store is full: free disk space (webhooks are answered 503 and delivered again meanwhile)",
-        )
-            .into_response();
+        return Err("the store is full: free disk space (webhooks are answered 503 and delivered again meanwhile)".into());
     }
     if let Err(e) = state
         .store
         .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
         .await
     {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("store not readable: {e}"),
-        )
-            .into_response();
+        return Err(format!("store not readable: {e}"));
     }
     let t = state.zalo.tokens().status();
     if !t.connected {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Zalo is not connected: run 'zfsync connect zalo'",
-        )
-            .into_response();
+        return Err("Zalo is not connected: run 'zfsync connect zalo'".into());
     }
     if let Some(reason) = t.needs_reauth {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("Zalo needs re-authorization: {reason}"),
-        )
-            .into_response();
+        return Err(format!("Zalo needs re-authorization: {reason}"));
     }
     if t.seconds_to_expiry.is_some_and(|s| s <= 0) {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Zalo access token expired and not yet refreshed",
-        )
-            .into_response();
+        return Err("Zalo access token expired and not yet refreshed".into());
     }
-    (StatusCode::OK, "ready").into_response()
+    Ok(())
+}
+
+/// `/readyz`.
+pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let operator = state.auth.operator(&headers).is_some();
+    match (readiness(&state).await, operator) {
+        (Ok(()), true) => (StatusCode::OK, "ready").into_response(),
+        (Ok(()), false) => (StatusCode::OK, "ok").into_response(),
+        (Err(reason), true) => (StatusCode::SERVICE_UNAVAILABLE, reason).into_response(),
+        (Err(_), false) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable").into_response(),
+    }
 }
 
 /// `/metrics`.

@@ -1,14 +1,25 @@
 //! The HTTP surface: the router and its layers. Webhook handlers live in [`crate::ingest`]; the
 //! pages people open (OAuth, domain verification, hosted files) in [`pages`]; health, readiness
-//! and metrics in [`health`].
+//! and metrics in [`health`]; operator access (token, sessions, CSRF, rate limits) in [`auth`];
+//! the operator console in [`console`].
+//!
+//! Who may call what: the webhooks are public and never rate limited (the platforms retry, and
+//! storing must never wait); `/oauth/zalo/callback`, `/files/*`, `/healthz`, `/readyz` and `/metrics`
+//! are public and rate limited per address; `/oauth/zalo/start` and `/console/*` need an operator;
+//! the console's login is rate limited more strictly.
 
+pub mod auth;
+pub mod console;
 pub mod health;
 pub mod pages;
+
+use std::sync::Arc;
 
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -47,6 +58,12 @@ pub struct AppState {
     pub zalo_site_verification: Option<String>,
     /// The metrics recorder, when installed in this process.
     pub metrics: Option<PrometheusHandle>,
+    /// Operator access: the token check and console sessions.
+    pub auth: Arc<auth::Auth>,
+    /// Per-address rate limits of the public pages.
+    pub limits: Arc<auth::RateLimits>,
+    /// The console's own parts.
+    pub console: Arc<console::Console>,
 }
 
 impl FromRef<AppState> for IngestState {
@@ -57,20 +74,43 @@ impl FromRef<AppState> for IngestState {
 
 /// The daemon's router.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let operator = |r: Router<AppState>| {
+        r.route_layer(from_fn_with_state(state.clone(), auth::require_operator))
+    };
+    let limited =
+        |r: Router<AppState>| r.route_layer(from_fn_with_state(state.clone(), auth::rate_limit));
+    // The OAuth start is for operators (or a one-time link) and rate limited; the limit runs first
+    // (outermost).
+    let oauth_start = limited(
+        Router::new()
+            .route(ROUTE_OAUTH_START, get(pages::oauth_start))
+            .route_layer(from_fn_with_state(
+                state.clone(),
+                auth::require_operator_or_ticket,
+            )),
+    );
+    let public = limited(
+        Router::new()
+            .route(ROUTE_OAUTH_CALLBACK, get(pages::oauth_callback))
+            .route(ROUTE_FILES, get(pages::hosted_file))
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(health::readyz))
+            .route("/metrics", get(health::metrics_text)),
+    );
+    let login = console::login_routes()
+        .route_layer(from_fn_with_state(state.clone(), auth::rate_limit_login));
     Router::new()
         .route(ROUTE_ZALO_WEBHOOK, post(ingest::zalo_webhook::handle))
         .route(
             ROUTE_FRESHCHAT_WEBHOOK,
             post(ingest::freshchat_webhook::handle),
         )
-        .route(ROUTE_OAUTH_START, get(pages::oauth_start))
-        .route(ROUTE_OAUTH_CALLBACK, get(pages::oauth_callback))
-        .route(ROUTE_FILES, get(pages::hosted_file))
+        .merge(oauth_start)
+        .merge(public)
+        .merge(operator(console::operator_routes()))
+        .merge(login)
         .route("/", get(pages::home))
         .route("/{file}", get(pages::zalo_verifier_file))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics_text))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -41,14 +41,20 @@ pub async fn zalo_verifier_file(
 /// What `/oauth/zalo/start` takes.
 #[derive(Debug, Deserialize)]
 pub struct StartQuery {
-    /// A one-time link from `zfsync connect zalo`.
+    /// A one-time link from `zfsync connect zalo` (the admin token is not needed then).
     ticket: Option<String>,
     /// The OA the operator means to connect.
     oa_id: Option<String>,
+    /// `console` when the console's "Connect Zalo" button opened it: the flow returns there.
+    from: Option<String>,
 }
 
-/// `/oauth/zalo/start`: redirects to Zalo's consent page for a new attempt.
+/// `/oauth/zalo/start` (operators, or a one-time link): redirects to Zalo's consent page for a new
+/// attempt.
 pub async fn oauth_start(State(state): State<AppState>, Query(q): Query<StartQuery>) -> Response {
+    if q.from.as_deref() == Some("console") {
+        state.console.oauth_started_here();
+    }
     let redirect = format!(
         "{}{}",
         state.public_url.trim_end_matches('/'),
@@ -133,7 +139,18 @@ pub async fn oauth_callback(
             let name = c.oa_name.unwrap_or_else(|| "your Official Account".into());
             let id = c.oa_id.map(|i| format!(" (id {i})")).unwrap_or_default();
             tracing::info!(oa = %name, "zalo connected through the OAuth callback");
-            page(StatusCode::OK, "zfsync is connected to Zalo", &format!("Connected to {name}{id}. Messages now flow between Zalo and Freshchat. You can close this window."))
+            let body = format!("Connected to {name}{id}. Messages now flow between Zalo and Freshchat. You can close this window.");
+            if state.console.take_oauth_return() {
+                // Back to the console by a same-site refresh (its SameSite=Strict cookie is not
+                // sent on the redirect chain that started at Zalo).
+                return page_then(
+                    StatusCode::OK,
+                    "zfsync is connected to Zalo",
+                    &body,
+                    "/console/connect?connected=1",
+                );
+            }
+            page(StatusCode::OK, "zfsync is connected to Zalo", &body)
         }
         Err(e) => page(
             StatusCode::BAD_REQUEST,
@@ -145,8 +162,22 @@ pub async fn oauth_callback(
 
 /// A small readable HTML page.
 pub fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    page_with(status, title, body, "")
+}
+
+/// The same page, then on to `next` (a path of this daemon) at once.
+pub fn page_then(status: StatusCode, title: &str, body: &str, next: &str) -> Response {
+    let head = format!(
+        "<meta http-equiv=\"refresh\" content=\"1;url={n}\">",
+        n = escape(next)
+    );
+    let body = format!("{body} Returning to the console…");
+    page_with(status, title, &body, &head)
+}
+
+fn page_with(status: StatusCode, title: &str, body: &str, head: &str) -> Response {
     let html = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title></head><body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\"><h1>{t}</h1><p>{b}</p></body></html>",
+        "<!doctype html><html><head><meta charset=\"utf-8\">{head}<title>{t}</title></head><body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\"><h1>{t}</h1><p>{b}</p></body></html>",
         t = escape(title),
         b = escape(body)
     );

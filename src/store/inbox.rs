@@ -421,3 +421,175 @@ impl Store {
         .await
     }
 }
+
+/// One synced message, as the console's Activity page shows it (no message body: that is the
+/// customer's data).
+#[derive(Debug, Clone)]
+pub struct ActivityRow {
+    /// Inbox id of the event that carried it.
+    pub inbox_id: i64,
+    /// Which way it went.
+    pub direction: super::model::Direction,
+    /// The event name it came as (`user_send_image`, `message_create`, ...).
+    pub event_name: String,
+    /// The Zalo user.
+    pub zalo_user_id: String,
+    /// The customer's display name, when zfsync knows it.
+    pub display_name: Option<String>,
+    /// The Zalo message id(s) (an agent message may become several Zalo messages).
+    pub zalo_msg_ids: Vec<String>,
+    /// The Freshchat message id.
+    pub freshchat_message_id: Option<String>,
+    /// The platform's time of the message (unix ms).
+    pub event_time: i64,
+    /// When zfsync received it (unix ms).
+    pub received_at: i64,
+    /// When it was delivered (unix ms).
+    pub finished_at: i64,
+}
+
+impl ActivityRow {
+    /// From receipt to delivery, in milliseconds.
+    pub fn latency_ms(&self) -> i64 {
+        (self.finished_at - self.received_at).max(0)
+    }
+}
+
+/// Messages synced and failed per hour, oldest hour first (index 0 is 23 hours before the current
+/// hour), for one direction.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct HourlyCounts {
+    /// Delivered messages per hour.
+    pub synced: [i64; 24],
+    /// Failed messages per hour.
+    pub failed: [i64; 24],
+}
+
+/// Events that carry a message (not receipts, follows or profile changes).
+const MESSAGE_EVENTS: &str = "(event_name LIKE 'user_send_%' OR event_name LIKE 'oa_send_%' OR event_name = 'message_create')";
+
+impl Store {
+    /// Recently synced messages, newest first; `customer` (a Zalo user id, or part of a display
+    /// name) narrows them to one customer.
+    pub async fn activity(
+        &self,
+        customer: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<ActivityRow>, StoreError> {
+        self.read(move |c| {
+            let select = |source: Source, join: &str| {
+                format!(
+                    "SELECT i.id, m.direction, i.event_name, m.zalo_user_id, ct.display_name,
+                            group_concat(m.zalo_msg_id, ' '), MAX(m.freshchat_message_id),
+                            i.event_time, i.received_at, i.finished_at
+                     FROM inbox i JOIN messages m ON {join}
+                     LEFT JOIN contacts ct ON ct.zalo_user_id = m.zalo_user_id
+                     WHERE i.source = '{source}' AND i.state = 'done' AND i.finished_at IS NOT NULL
+                       AND (?1 IS NULL OR m.zalo_user_id = ?1 OR ct.display_name LIKE '%' || ?1 || '%')
+                     GROUP BY i.id"
+                )
+            };
+            let sql = format!(
+                "SELECT * FROM ({} UNION ALL {}) ORDER BY 10 DESC, 1 DESC LIMIT ?2",
+                select(
+                    Source::Zalo,
+                    "m.zalo_msg_id = i.dedupe_key AND m.direction = 'to_freshchat'"
+                ),
+                select(
+                    Source::Freshchat,
+                    "m.freshchat_message_id = i.dedupe_key AND m.direction = 'to_zalo'"
+                ),
+            );
+            let mut stmt = c.prepare(&sql)?;
+            let customer = customer.filter(|s| !s.trim().is_empty());
+            let rows = stmt.query_map(params![customer, limit as i64], |r| {
+                let ids: Option<String> = r.get(5)?;
+                Ok(ActivityRow {
+                    inbox_id: r.get(0)?,
+                    direction: r.get(1)?,
+                    event_name: r.get(2)?,
+                    zalo_user_id: r.get(3)?,
+                    display_name: r.get(4)?,
+                    zalo_msg_ids: ids
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .map(str::to_string)
+                        .collect(),
+                    freshchat_message_id: r.get(6)?,
+                    event_time: r.get(7)?,
+                    received_at: r.get(8)?,
+                    finished_at: r.get(9)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Messages synced and failed per hour over the last 24 hours, per source (Zalo: to Freshchat;
+    /// Freshchat: to Zalo).
+    pub async fn hourly_counts(&self, now: i64) -> Result<Vec<(Source, HourlyCounts)>, StoreError> {
+        self.read(move |c| {
+            const HOUR: i64 = 3600 * 1000;
+            let first_hour = now / HOUR - 23;
+            let mut stmt = c.prepare(&format!(
+                "SELECT source, state, finished_at / {HOUR}, COUNT(*) FROM inbox
+                 WHERE finished_at >= ?1 AND state IN (?2, ?3) AND {MESSAGE_EVENTS}
+                 GROUP BY 1, 2, 3"
+            ))?;
+            let mut zalo = HourlyCounts::default();
+            let mut freshchat = HourlyCounts::default();
+            let rows = stmt.query_map(
+                params![first_hour * HOUR, EventState::Done, EventState::Failed],
+                |r| {
+                    Ok((
+                        r.get::<_, Source>(0)?,
+                        r.get::<_, EventState>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                },
+            )?;
+            for row in rows {
+                let (source, state, hour, n) = row?;
+                let Ok(i) = usize::try_from(hour - first_hour) else {
+                    continue;
+                };
+                let counts = match source {
+                    Source::Zalo => &mut zalo,
+                    Source::Freshchat => &mut freshchat,
+                };
+                let slot = match state {
+                    EventState::Failed => counts.failed.get_mut(i),
+                    _ => counts.synced.get_mut(i),
+                };
+                if let Some(s) = slot {
+                    *s += n;
+                }
+            }
+            Ok(vec![(Source::Zalo, zalo), (Source::Freshchat, freshchat)])
+        })
+        .await
+    }
+
+    /// The state of some events (id, state, last error), for the console's live retry outcome.
+    pub async fn event_states(
+        &self,
+        ids: Vec<i64>,
+    ) -> Result<Vec<(i64, EventState, Option<String>)>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached("SELECT state, last_error FROM inbox WHERE id = ?1")?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some((state, err)) = stmt
+                    .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?
+                {
+                    out.push((id, state, err));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+}

@@ -38,7 +38,7 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 pub use auth::{AttemptKey, OAuthAttempt, StoredTokens};
 pub use crypto::{KeyError, StoreKey};
 pub use files::HostedFile;
-pub use inbox::{InboxRow, Ingested, NewEvent, SourceStats};
+pub use inbox::{ActivityRow, HourlyCounts, InboxRow, Ingested, NewEvent, SourceStats};
 pub use journal::StepRow;
 pub use model::{Direction, EventState, JournalKey, Lane, Source, StepState};
 pub use pairings::Contact;
@@ -52,6 +52,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "002_user_data_and_expiry",
         include_str!("../../migrations/002_user_data_and_expiry.sql"),
+    ),
+    (
+        "003_console",
+        include_str!("../../migrations/003_console.sql"),
     ),
     ("004_quota", include_str!("../../migrations/004_quota.sql")),
 ];

@@ -169,7 +169,8 @@ impl SyncContext {
             Source::Zalo => {
                 let ev = zfsync_zalo::parse_event(&row.body)
                     .map_err(|e| SyncError::BadEvent(e.to_string()))?;
-                let k = self.zalo_knowledge(&ev).await?;
+                let mut k = self.zalo_knowledge(&ev).await?;
+                k.backfilled_at = crate::ingest::backfill::original_time(&row.body, ev.time_ms());
                 Ok(plan_zalo(&ev, &k, &self.rules))
             }
             Source::Freshchat => {

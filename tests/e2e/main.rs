@@ -1,8 +1,11 @@
 //! End-to-end tests: the real daemon between the Zalo and Freshchat simulators, over HTTP on
 //! loopback. One test binary (a 2-core CI machine links it once).
 
+mod backfill;
 mod check;
 mod conformance;
+mod console;
+mod console_browser;
 mod crash;
 mod helpers;
 mod lifecycle;

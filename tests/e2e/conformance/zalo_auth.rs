@@ -55,7 +55,15 @@ async fn transient_failures_at_the_token_endpoint_are_retried_never_reauthorizat
             None,
             "a passing failure is not a refusal"
         );
-        let page = reqwest::get(&ready).await.unwrap().text().await.unwrap();
+        let page = reqwest::Client::new()
+            .get(&ready)
+            .bearer_auth(&env.admin_token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert!(!page.contains("re-authorization"), "{page}");
         assert!(Instant::now() < deadline, "the reply never went out");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -103,7 +111,10 @@ async fn zalos_documented_refusal_at_the_token_endpoint_needs_reauthorization() 
         .await
         .expect("marked as needing re-authorization");
     assert!(reason.contains("-14014"), "{reason}");
-    let r = reqwest::get(format!("{}/readyz", env.daemon_url()))
+    let r = reqwest::Client::new()
+        .get(format!("{}/readyz", env.daemon_url()))
+        .bearer_auth(&env.admin_token)
+        .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 503);
@@ -123,22 +134,30 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-/// The `Location` a URL redirects to.
-async fn redirect_of(url: &str) -> String {
-    let r = browser().get(url).send().await.unwrap();
+/// The `Location` a URL redirects to (asked with the operator token when given).
+async fn redirect_of_as(url: &str, token: Option<&str>) -> String {
+    let mut req = browser().get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.unwrap();
     assert!(r.status().is_redirection(), "{url}: {}", r.status());
     r.headers()["location"].to_str().unwrap().to_string()
 }
 
 /// An operator opens the connect link: the consent URL of a new attempt.
 async fn start_attempt(env: &Env) -> String {
-    redirect_of(&format!("{}/oauth/zalo/start", env.daemon_url())).await
+    redirect_of_as(
+        &format!("{}/oauth/zalo/start", env.daemon_url()),
+        Some(&env.admin_token),
+    )
+    .await
 }
 
 /// The admin allows on Zalo's consent page; the browser then opens the callback. Answers the
 /// callback URL Zalo redirected to, and the page the daemon answered.
 async fn consent(consent_url: &str) -> (String, u16, String) {
-    let callback = redirect_of(consent_url).await;
+    let callback = redirect_of_as(consent_url, None).await;
     let r = browser().get(&callback).send().await.unwrap();
     let status = r.status().as_u16();
     (callback, status, r.text().await.unwrap())

@@ -1,0 +1,348 @@
+//! Backfill: bring the last N days of the OA's Zalo conversations into Freshchat, so agents see
+//! what was said before zfsync was installed (or while it was away longer than catch-up looks).
+//!
+//! `listrecentchat` names the conversations active in the window (newest message first); each one
+//! is then read with `conversation`, page by page, back to the start of the window. Every message
+//! is stored in the inbox exactly as its webhook would have been (the connector's
+//! `event_from_history`, the Zalo message id as dedupe key), marked with `"source":
+//! "zfsync_backfill"`, oldest first. The lanes then deliver them through the same rules as live
+//! messages: a customer's message goes in as the customer with its original time above it, a
+//! message the OA sent becomes a private note with its time, and zfsync's own sends are recognised
+//! as echoes. A second run, or a late webhook for the same message, is a duplicate and changes
+//! nothing. Backfill only queues work in the store, so it runs whether or not the daemon does; the
+//! daemon delivers.
+//!
+//! History calls are paced ([`Backfill::pace`]) to stay well inside Zalo's rate limits.
+//!
+//! Failure: Zalo not connected, or the list of conversations unreadable, ends the run with the
+//! reason; a single conversation that cannot be read is counted in `failed_conversations` and
+//! skipped (run again later: what was queued is not queued twice).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::watch;
+use zfsync_zalo::{event_from_history, HistoryMessage};
+
+use crate::error::SyncError;
+use crate::lanes::LaneSignal;
+use crate::store::{now_ms, Ingested, Store};
+use crate::tokens::ZaloSession;
+
+/// The `source` of a webhook body rebuilt by backfill (live webhooks have none; catch-up uses the
+/// connector's `zfsync_history_catch_up`).
+pub const BACKFILL_SOURCE: &str = "zfsync_backfill";
+/// Zalo's reply window, and the default number of days.
+pub const DEFAULT_DAYS: u32 = 7;
+/// The longest window a backfill reads.
+pub const MAX_DAYS: u32 = 90;
+/// Messages per history page (Zalo's maximum).
+const PAGE: u32 = 10;
+/// Pages of `listrecentchat` read at most (1,000 conversations).
+const MAX_RECENT_PAGES: u32 = 100;
+/// Pages of one conversation read at most (2,000 messages).
+const MAX_CONVERSATION_PAGES: u32 = 200;
+/// The default pause between two history calls (at most four calls a second).
+pub const DEFAULT_PACE: Duration = Duration::from_millis(250);
+/// The offset of the times agents read (Vietnam, UTC+7).
+const DISPLAY_OFFSET_SECS: i32 = 7 * 3600;
+
+/// Where a backfill run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Not started.
+    #[default]
+    Idle,
+    /// Finding the conversations of the window.
+    Listing,
+    /// Reading conversations and queuing their messages.
+    Reading,
+    /// Finished.
+    Done,
+    /// Stopped with an error.
+    Failed,
+}
+
+/// Progress of one run (also its final report).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Progress {
+    /// Where it stands.
+    pub phase: Phase,
+    /// The window, in days.
+    pub days: u32,
+    /// Conversations active in the window.
+    pub conversations: usize,
+    /// Conversations read so far.
+    pub conversations_done: usize,
+    /// Conversations that could not be read (skipped).
+    pub failed_conversations: usize,
+    /// Messages found in the window.
+    pub messages: usize,
+    /// Messages queued for delivery (new to zfsync).
+    pub queued: usize,
+    /// Messages zfsync already had (nothing changed).
+    pub already_known: usize,
+    /// Why the run stopped, when it failed.
+    pub error: Option<String>,
+}
+
+impl Progress {
+    /// How far along the run is, 0 to 100.
+    pub fn percent(&self) -> u8 {
+        match self.phase {
+            Phase::Idle | Phase::Listing => 0,
+            Phase::Done => 100,
+            Phase::Reading | Phase::Failed if self.conversations == 0 => 0,
+            Phase::Reading | Phase::Failed => {
+                (self.conversations_done * 100 / self.conversations).min(100) as u8
+            }
+        }
+    }
+
+    /// One line for people.
+    pub fn summary(&self) -> String {
+        match self.phase {
+            Phase::Failed => format!(
+                "backfill stopped: {}",
+                self.error.as_deref().unwrap_or("unknown error")
+            ),
+            _ => format!(
+                "{} of {} conversations read; {} messages in the last {} days: {} queued, {} already in Freshchat{}",
+                self.conversations_done,
+                self.conversations,
+                self.messages,
+                self.days,
+                self.queued,
+                self.already_known,
+                if self.failed_conversations > 0 {
+                    format!("; {} conversations could not be read (run again later)", self.failed_conversations)
+                } else {
+                    String::new()
+                }
+            ),
+        }
+    }
+}
+
+/// What a backfill reads from and writes to.
+#[derive(Debug, Clone)]
+pub struct Backfill {
+    /// The store the messages are queued in.
+    pub store: Store,
+    /// Wakes the lanes of what is queued (a daemon in this process delivers at once; another
+    /// process's daemon finds them on its next sweep).
+    pub lanes: LaneSignal,
+    /// Zalo's history.
+    pub zalo: ZaloSession,
+    /// The configured OA (for rebuilt events); else the connected one.
+    pub oa_id: Option<String>,
+    /// Pause between two history calls.
+    pub pace: Duration,
+}
+
+impl Backfill {
+    /// Reads the last `days` days and queues every message zfsync does not have, reporting progress
+    /// on `progress` as it goes. Returns the final progress.
+    pub async fn run(
+        &self,
+        days: u32,
+        progress: &watch::Sender<Progress>,
+    ) -> Result<Progress, SyncError> {
+        let days = days.clamp(1, MAX_DAYS);
+        let mut p = Progress {
+            phase: Phase::Listing,
+            days,
+            ..Progress::default()
+        };
+        progress.send_replace(p.clone());
+        match self.read_all(days, &mut p, progress).await {
+            Ok(()) => {
+                p.phase = Phase::Done;
+                progress.send_replace(p.clone());
+                tracing::info!(
+                    days,
+                    conversations = p.conversations,
+                    queued = p.queued,
+                    already_known = p.already_known,
+                    "backfill finished"
+                );
+                Ok(p)
+            }
+            Err(e) => {
+                p.phase = Phase::Failed;
+                p.error = Some(e.to_string());
+                progress.send_replace(p.clone());
+                Err(e)
+            }
+        }
+    }
+
+    async fn read_all(
+        &self,
+        days: u32,
+        p: &mut Progress,
+        progress: &watch::Sender<Progress>,
+    ) -> Result<(), SyncError> {
+        if !self.zalo.tokens().status().connected {
+            return Err(SyncError::NotConnected);
+        }
+        let since = now_ms() - i64::from(days) * 24 * 3600 * 1000;
+        let users = self.conversations_since(since).await?;
+        p.conversations = users.len();
+        p.phase = Phase::Reading;
+        progress.send_replace(p.clone());
+        for user in users {
+            match self.read_conversation(&user, since).await {
+                Ok(items) => {
+                    p.messages += items.len();
+                    // Oldest first: the lane takes them in their own order either way, and messages
+                    // within one millisecond keep theirs through the inbox id.
+                    for h in items.iter().rev() {
+                        if self.queue(h).await? {
+                            p.queued += 1;
+                        } else {
+                            p.already_known += 1;
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "backfill cannot read a conversation; skipping it");
+                    p.failed_conversations += 1;
+                }
+            }
+            p.conversations_done += 1;
+            progress.send_replace(p.clone());
+        }
+        Ok(())
+    }
+
+    /// The users whose conversations have a message since `since`, most recent first.
+    async fn conversations_since(&self, since: i64) -> Result<Vec<String>, SyncError> {
+        let mut seen = HashSet::new();
+        let mut users = Vec::new();
+        for page in 0..MAX_RECENT_PAGES {
+            let items = self.zalo.recent_chats(page * PAGE, PAGE).await?;
+            self.pause().await;
+            let full = items.len() as u32 == PAGE;
+            let mut older = false;
+            for h in &items {
+                if h.time_ms < since {
+                    older = true;
+                    continue;
+                }
+                let user = if h.from_user { &h.from_id } else { &h.to_id };
+                if seen.insert(user.clone()) {
+                    users.push(user.clone());
+                }
+            }
+            if !full || older {
+                break;
+            }
+        }
+        Ok(users)
+    }
+
+    /// A user's messages since `since`, newest first.
+    async fn read_conversation(
+        &self,
+        user: &str,
+        since: i64,
+    ) -> Result<Vec<HistoryMessage>, SyncError> {
+        let mut out = Vec::new();
+        'pages: for page in 0..MAX_CONVERSATION_PAGES {
+            let items = self.zalo.conversation(user, page * PAGE, PAGE).await?;
+            self.pause().await;
+            let full = items.len() as u32 == PAGE;
+            for h in items {
+                if h.time_ms < since {
+                    break 'pages;
+                }
+                out.push(h);
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores one history message as its webhook, marked as backfill. True when it was new.
+    async fn queue(&self, h: &HistoryMessage) -> Result<bool, SyncError> {
+        let oa_id = self
+            .oa_id
+            .clone()
+            .or_else(|| self.zalo.tokens().status().oa_id)
+            .unwrap_or_default();
+        let mut ev = event_from_history(h, self.zalo.client().app_id(), &oa_id);
+        ev.body["source"] = serde_json::Value::String(BACKFILL_SOURCE.into());
+        let body = ev.body.to_string().into_bytes();
+        let ingested = super::store_event(
+            &self.store,
+            &self.lanes,
+            super::zalo_event(&ev.event, body),
+            false,
+        )
+        .await?;
+        Ok(matches!(ingested, Ingested::New(_)))
+    }
+
+    async fn pause(&self) {
+        if !self.pace.is_zero() {
+            tokio::time::sleep(self.pace).await;
+        }
+    }
+}
+
+/// For a stored Zalo webhook body: when it came from backfill, the event's original time as agents
+/// read it ("2025-03-01 14:05 (UTC+7)"); None for anything else.
+pub fn original_time(body: &[u8], time_ms: Option<i64>) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Marker {
+        #[serde(default)]
+        source: Option<String>,
+    }
+    let marker: Marker = serde_json::from_slice(body).ok()?;
+    if marker.source.as_deref() != Some(BACKFILL_SOURCE) {
+        return None;
+    }
+    let offset = chrono::FixedOffset::east_opt(DISPLAY_OFFSET_SECS)?;
+    let t = chrono::DateTime::from_timestamp_millis(time_ms?)?.with_timezone(&offset);
+    Some(format!("{} (UTC+7)", t.format("%Y-%m-%d %H:%M")))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_backfill_bodies_carry_their_time() {
+        let body = br#"{"event_name":"user_send_text","source":"zfsync_backfill"}"#;
+        // 2024-01-01 00:00 UTC is 07:00 in Vietnam.
+        assert_eq!(
+            original_time(body, Some(1_704_067_200_000)).as_deref(),
+            Some("2024-01-01 07:00 (UTC+7)")
+        );
+        let catch_up = br#"{"event_name":"user_send_text","source":"zfsync_history_catch_up"}"#;
+        assert_eq!(original_time(catch_up, Some(1)), None);
+        assert_eq!(original_time(b"{}", Some(1)), None);
+        assert_eq!(original_time(b"not json", Some(1)), None);
+    }
+
+    #[test]
+    fn percent_follows_conversations() {
+        let mut p = Progress {
+            phase: Phase::Reading,
+            conversations: 4,
+            conversations_done: 1,
+            ..Progress::default()
+        };
+        assert_eq!(p.percent(), 25);
+        p.phase = Phase::Done;
+        assert_eq!(p.percent(), 100);
+        p.phase = Phase::Listing;
+        assert_eq!(p.percent(), 0);
+    }
+}

@@ -1,0 +1,122 @@
+//! The Backfill page: start a backfill of the last N days of Zalo history (one at a time) and watch
+//! its progress bar fill, live (server-sent events), as `zfsync backfill` shows it in a terminal.
+//!
+//! Failure: a run that stops (Zalo not connected, history unreadable) shows its reason on the page.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::sse::Event;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Form};
+use futures::stream::{self, StreamExt};
+use maud::{html, PreEscaped};
+use serde::Deserialize;
+
+use super::{csrf_field, layout, Nav};
+use crate::ingest::backfill::{Phase, Progress, DEFAULT_DAYS, MAX_DAYS};
+use crate::server::auth::Operator;
+use crate::server::AppState;
+
+const BACKFILL_JS: &str = r#"
+(function(){
+  if(!window.EventSource) return;
+  var bar=document.getElementById('backfill-bar'), text=document.getElementById('backfill-status');
+  var es=new EventSource('/console/live/backfill');
+  es.addEventListener('progress',function(e){
+    var p=JSON.parse(e.data);
+    bar.value=p.percent; bar.textContent=p.percent+' %';
+    text.textContent=p.percent+' % · '+p.summary;
+    text.className=p.phase==='failed'?'bad':(p.phase==='done'?'ok':'');
+  });
+})();
+"#;
+
+fn progress_json(p: &Progress) -> String {
+    serde_json::json!({
+        "phase": p.phase,
+        "percent": p.percent(),
+        "summary": p.summary(),
+        "progress": p,
+    })
+    .to_string()
+}
+
+/// `GET /console/backfill`.
+pub async fn page(State(state): State<AppState>, Extension(op): Extension<Operator>) -> Response {
+    let p = state.console.backfill_progress.borrow().clone();
+    let running = matches!(p.phase, Phase::Listing | Phase::Reading);
+    let body = html! {
+        p { "Brings the last days of the OA's Zalo conversations into Freshchat: customers' messages as the customer, the OA's own as private notes, each with its original time. Messages already in Freshchat are not added again." }
+        form method="post" action="/console/backfill" class="row" {
+            (csrf_field(&op))
+            div {
+                label for="days" { "Days of history (1–" (MAX_DAYS) ")" }
+                input id="days" name="days" type="number" min="1" max=(MAX_DAYS) value=(DEFAULT_DAYS) required;
+            }
+            button type="submit" id="start-backfill" disabled[running] { "Start backfill" }
+        }
+        section class="card" aria-labelledby="bf-h" style="margin-top:1rem" {
+            h2 id="bf-h" { "Progress" }
+            @if p.phase == Phase::Idle {
+                p id="backfill-status" role="status" class="muted" { "No backfill has run since the daemon started." }
+                progress id="backfill-bar" max="100" value="0" aria-labelledby="bf-h" { "0 %" }
+            } @else {
+                p id="backfill-status" role="status" class=(match p.phase { Phase::Failed => "bad", Phase::Done => "ok", _ => "" }) {
+                    (p.percent()) " % · " (p.summary())
+                }
+                progress id="backfill-bar" max="100" value=(p.percent()) aria-labelledby="bf-h" { (p.percent()) " %" }
+            }
+        }
+        script { (PreEscaped(BACKFILL_JS)) }
+    };
+    layout("Backfill", Nav::Backfill, &op, body)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StartForm {
+    days: Option<u32>,
+}
+
+/// `POST /console/backfill`: starts a backfill in the daemon (unless one is running).
+pub async fn start(State(state): State<AppState>, Form(form): Form<StartForm>) -> Response {
+    let days = form.days.unwrap_or(DEFAULT_DAYS).clamp(1, MAX_DAYS);
+    let console = state.console.clone();
+    let running = matches!(
+        console.backfill_progress.borrow().phase,
+        Phase::Listing | Phase::Reading
+    );
+    if !running {
+        // Marked as started before the task runs, so a second click cannot start another.
+        console.backfill_progress.send_replace(Progress {
+            phase: Phase::Listing,
+            days,
+            ..Progress::default()
+        });
+        tracing::info!(days, "backfill started from the console");
+        tokio::spawn(async move {
+            if let Err(e) = console.backfill.run(days, &console.backfill_progress).await {
+                tracing::warn!(error = %e, "backfill from the console stopped");
+            }
+        });
+    }
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, "/console/backfill")],
+    )
+        .into_response()
+}
+
+/// `GET /console/live/backfill`: the progress, whenever it changes.
+pub async fn live(State(state): State<AppState>) -> Response {
+    // The current value first, then every change, until the sender is gone.
+    let rx = state.console.backfill_progress.subscribe();
+    let s = stream::unfold((rx, true), |(mut rx, first)| async move {
+        if !first && rx.changed().await.is_err() {
+            return None;
+        }
+        let p = rx.borrow_and_update().clone();
+        Some((p, (rx, false)))
+    })
+    .map(|p| Event::default().event("progress").data(progress_json(&p)));
+    super::activity::bounded(&state, s).into_response()
+}

@@ -1,0 +1,331 @@
+//! The Overview page (both connections, last events, queue depth, 24-hour charts, readiness) and
+//! the Connect page ("Connect Zalo" through OAuth, "Run checks" with `crate::check`).
+//!
+//! Failure: a platform that does not answer within [`PROBE_TIMEOUT`] is shown as such; the page
+//! itself always renders.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::{Query, State};
+use axum::response::Response;
+use axum::Extension;
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::{ago, csrf_field, layout, Nav};
+use crate::check::Level;
+use crate::server::auth::Operator;
+use crate::server::AppState;
+use crate::store::{now_ms, HourlyCounts, Source};
+
+/// How long the overview waits for each platform.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(4);
+/// How long the platforms' details are reused.
+const CACHE_FOR: Duration = Duration::from_secs(30);
+
+/// What the overview shows of each platform.
+#[derive(Debug, Clone)]
+pub(crate) struct Platforms {
+    /// Zalo's OA (name, id), or why it cannot be read.
+    zalo: Result<(String, String), String>,
+    /// Freshchat's account and channel, or why the key is refused.
+    freshchat: Result<(String, String), String>,
+}
+
+async fn probe(state: &AppState) -> Platforms {
+    let c = &state.console;
+    if let Ok(cache) = c.platform_cache.lock() {
+        if let Some((at, p)) = cache.as_ref() {
+            if at.elapsed() < CACHE_FOR {
+                return p.clone();
+            }
+        }
+    }
+    let zalo = async {
+        if !state.zalo.tokens().status().connected {
+            return Err("not connected".to_string());
+        }
+        let client = state.zalo.client().clone();
+        let info = state
+            .zalo
+            .tokens()
+            .call(|t| {
+                let client = client.clone();
+                async move { client.oa_info(&t).await }
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((info.name, info.oa_id))
+    };
+    let freshchat = async {
+        let account = c
+            .freshchat
+            .account_configuration()
+            .await
+            .map_err(|e| e.to_string())?;
+        let channels = c
+            .freshchat
+            .list_channels()
+            .await
+            .map_err(|e| e.to_string())?;
+        let name = account
+            .account_domain
+            .clone()
+            .or_else(|| account.account_id.as_ref().map(|v| v.to_string()))
+            .unwrap_or_else(|| "(unnamed account)".into());
+        let channel = match &c.channel {
+            Some(want) => channels
+                .iter()
+                .find(|ch| &ch.id == want || ch.name.as_deref() == Some(want.as_str()))
+                .map(|ch| format!("{} ({})", ch.name.as_deref().unwrap_or("unnamed"), ch.id))
+                .unwrap_or_else(|| format!("{want} — not found in the account")),
+            None => channels
+                .first()
+                .map(|ch| {
+                    format!(
+                        "{} ({}), the first channel",
+                        ch.name.as_deref().unwrap_or("unnamed"),
+                        ch.id
+                    )
+                })
+                .unwrap_or_else(|| "the account has no channels".into()),
+        };
+        Ok((name, channel))
+    };
+    let (zalo, freshchat) = tokio::join!(
+        tokio::time::timeout(PROBE_TIMEOUT, zalo),
+        tokio::time::timeout(PROBE_TIMEOUT, freshchat)
+    );
+    let p = Platforms {
+        zalo: zalo.unwrap_or_else(|_| Err("Zalo did not answer within 4 s".into())),
+        freshchat: freshchat.unwrap_or_else(|_| Err("Freshchat did not answer within 4 s".into())),
+    };
+    if let Ok(mut cache) = c.platform_cache.lock() {
+        *cache = Some((Instant::now(), p.clone()));
+    }
+    p
+}
+
+/// A small bar chart of one direction's last 24 hours: synced in blue, failed in red.
+fn chart(label: &str, c: &HourlyCounts) -> Markup {
+    let synced: i64 = c.synced.iter().sum();
+    let failed: i64 = c.failed.iter().sum();
+    let max = c
+        .synced
+        .iter()
+        .zip(c.failed.iter())
+        .map(|(s, f)| s + f)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let h = 60.0_f64;
+    let summary = format!("{label}: {synced} synced, {failed} failed in the last 24 hours");
+    html! {
+        figure {
+            svg class="chart" role="img" aria-label=(summary) viewBox="0 0 240 64" width="100%" height="64" preserveAspectRatio="none" {
+                @for i in 0..24 {
+                    @let s = c.synced[i] as f64 / max as f64 * h;
+                    @let f = c.failed[i] as f64 / max as f64 * h;
+                    @if s > 0.0 { rect class="s" x=(i * 10 + 1) y=(format!("{:.1}", h - s)) width="8" height=(format!("{s:.1}")) {} }
+                    @if f > 0.0 { rect class="f" x=(i * 10 + 1) y=(format!("{:.1}", h - s - f)) width="8" height=(format!("{f:.1}")) {} }
+                }
+                line x1="0" y1="60.5" x2="240" y2="60.5" {}
+            }
+            figcaption { (summary) }
+        }
+    }
+}
+
+/// `GET /console`.
+pub async fn overview(
+    State(state): State<AppState>,
+    Extension(op): Extension<Operator>,
+) -> Response {
+    let platforms = probe(&state).await;
+    let tokens = state.zalo.tokens().status();
+    let stats = state.store.stats().await;
+    let hourly = state.store.hourly_counts(now_ms()).await;
+    let ready = super::super::health::readiness(&state).await;
+    let last = |src: Source| {
+        stats
+            .as_ref()
+            .ok()
+            .and_then(|s| s.iter().find(|(x, _)| *x == src).map(|(_, st)| st.clone()))
+    };
+    let (zs, fs) = (last(Source::Zalo), last(Source::Freshchat));
+    let pending: i64 =
+        zs.as_ref().map(|s| s.pending).unwrap_or(0) + fs.as_ref().map(|s| s.pending).unwrap_or(0);
+    let body = html! {
+        section class="card" aria-labelledby="ready-h" style="margin-bottom:1rem" {
+            h2 id="ready-h" { "Readiness" }
+            @match &ready {
+                Ok(()) => p id="readiness" class="ok" { "Ready: messages flow both ways." },
+                Err(reason) => p id="readiness" class="bad" { "Not ready: " (reason) },
+            }
+        }
+        div class="cards" {
+            section class="card" aria-labelledby="zalo-h" {
+                h2 id="zalo-h" { "Zalo" }
+                dl {
+                    dt { "Official Account" }
+                    @match &platforms.zalo {
+                        Ok((name, id)) => dd id="zalo-oa" { (name) " (id " (id) ")" },
+                        Err(e) => dd id="zalo-oa" class="bad" { (e) },
+                    }
+                    dt { "Access token" }
+                    dd {
+                        @match (tokens.connected, tokens.seconds_to_expiry) {
+                            (false, _) => span class="bad" { "not connected" },
+                            (true, Some(s)) if s > 0 => span class="ok" { "valid for " (s / 3600) " h " ((s % 3600) / 60) " min" },
+                            (true, _) => span class="warn" { "expired; zfsync refreshes it" },
+                        }
+                    }
+                    dt { "Authorization" }
+                    @match &tokens.needs_reauth {
+                        Some(r) => dd class="bad" { "needs re-authorization: " (r) " — " a href="/console/connect" { "connect again" } },
+                        None if tokens.connected => dd class="ok" { "valid" },
+                        None => dd class="bad" { a href="/console/connect" { "Connect Zalo" } },
+                    }
+                    dt { "Last event" }
+                    dd { (ago(zs.as_ref().and_then(|s| s.last_received_at))) }
+                }
+            }
+            section class="card" aria-labelledby="fc-h" {
+                h2 id="fc-h" { "Freshchat" }
+                dl {
+                    @match &platforms.freshchat {
+                        Ok((account, channel)) => {
+                            dt { "Account" } dd id="fc-account" { (account) }
+                            dt { "Channel" } dd { (channel) }
+                            dt { "API key" } dd class="ok" { "valid" }
+                        }
+                        Err(e) => { dt { "API key" } dd id="fc-account" class="bad" { (e) } }
+                    }
+                    dt { "Last event" }
+                    dd { (ago(fs.as_ref().and_then(|s| s.last_received_at))) }
+                }
+            }
+            section class="card" aria-labelledby="queue-h" {
+                h2 id="queue-h" { "Queue" }
+                dl {
+                    dt { "Waiting" } dd id="queue-depth" { (pending) }
+                    dt { "Failed" } dd { a href="/console/failed" { (zs.as_ref().map(|s| s.failed).unwrap_or(0) + fs.as_ref().map(|s| s.failed).unwrap_or(0)) } }
+                }
+            }
+        }
+        section aria-labelledby="charts-h" style="margin-top:1rem" {
+            h2 id="charts-h" { "Last 24 hours" }
+            @match &hourly {
+                Ok(h) => div class="cards" {
+                    @for (src, counts) in h {
+                        div class="card" {
+                            (chart(match src { Source::Zalo => "Zalo → Freshchat", Source::Freshchat => "Freshchat → Zalo" }, counts))
+                        }
+                    }
+                },
+                Err(e) => p class="bad" { "Cannot read the counts: " (e.to_string()) },
+            }
+        }
+    };
+    let _ = &op;
+    layout("Overview", Nav::Overview, &op, body)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConnectQuery {
+    connected: Option<String>,
+}
+
+fn connect_body(
+    op: &Operator,
+    state: &AppState,
+    note: Option<Markup>,
+    checks: Option<Markup>,
+) -> Markup {
+    let tokens = state.zalo.tokens().status();
+    html! {
+        @if let Some(n) = note { (n) }
+        section class="card" aria-labelledby="zc-h" style="margin-bottom:1rem" {
+            h2 id="zc-h" { "Zalo Official Account" }
+            p {
+                @if tokens.connected && tokens.needs_reauth.is_none() {
+                    span class="ok" { "Connected" } " to OA " (tokens.oa_id.clone().unwrap_or_default()) ". Connect again to renew the consent or after an OA admin revoked it."
+                } @else {
+                    span class="bad" { "Not connected." } " An admin of the OA signs in to Zalo and allows zfsync."
+                }
+            }
+            a class="button" id="connect-zalo" href=(format!("{}?from=console", crate::server::ROUTE_OAUTH_START)) { "Connect Zalo" }
+        }
+        section class="card" aria-labelledby="ck-h" {
+            h2 id="ck-h" { "Checks" }
+            p { "Probes the configuration, the store, Freshchat and Zalo, as " code { "zfsync check" } " does." }
+            form method="post" action="/console/connect/checks" {
+                (csrf_field(op))
+                button type="submit" id="run-checks" { "Run checks" }
+            }
+            @if let Some(c) = checks { (c) }
+        }
+    }
+}
+
+/// `GET /console/connect`.
+pub async fn connect(
+    State(state): State<AppState>,
+    Extension(op): Extension<Operator>,
+    Query(q): Query<ConnectQuery>,
+) -> Response {
+    let note = q.connected.map(|_| {
+        html! { p class="ok" role="status" id="connected-note" { "Zalo is connected." } }
+    });
+    layout(
+        "Connect",
+        Nav::Connect,
+        &op,
+        connect_body(&op, &state, note, None),
+    )
+}
+
+/// `POST /console/connect/checks`: runs every check and shows them with their fixes.
+pub async fn run_checks(
+    State(state): State<AppState>,
+    Extension(op): Extension<Operator>,
+) -> Response {
+    let results = match &state.console.config_file {
+        Some(path) => {
+            let report = crate::check::run_checks(path, false).await;
+            let failed = report.checks.iter().filter(|c| !c.ok).count();
+            html! {
+                p id="checks-summary" role="status" class=(if failed == 0 { "ok" } else { "bad" }) {
+                    @if failed == 0 { "All " (report.checks.len()) " checks passed." }
+                    @else { (failed) " of " (report.checks.len()) " checks failed." }
+                }
+                div class="scroll" {
+                    table {
+                        thead { tr { th scope="col" { "Result" } th scope="col" { "Check" } th scope="col" { "Found" } th scope="col" { "Fix" } } }
+                        tbody {
+                            @for c in &report.checks {
+                                tr {
+                                    td class=(match c.level { Level::Ok => "ok", Level::Warn => "warn", Level::Fail => "bad" }) {
+                                        (match c.level { Level::Ok => "OK", Level::Warn => "Warning", Level::Fail => "Failed" })
+                                    }
+                                    td { (c.name) }
+                                    td { (c.detail) }
+                                    td { (c.fix.clone().unwrap_or_default()) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        None => {
+            html! { p class="bad" { "This daemon was not started from a configuration file, so there is nothing to check." } }
+        }
+    };
+    layout(
+        "Connect",
+        Nav::Connect,
+        &op,
+        connect_body(&op, &state, None, Some(results)),
+    )
+}

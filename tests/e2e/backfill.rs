@@ -1,0 +1,117 @@
+//! `zfsync backfill` against the Zalo simulator's past history: the last N days arrive in Freshchat
+//! through the same user and conversation as live messages (customers' messages as the customer,
+//! the OA's as private notes, each with its original time), older history stays out, and a second
+//! run (or a webhook already received for the same message) changes nothing.
+#![allow(clippy::unwrap_used)]
+
+use tokio::process::Command;
+use zfsync::sandbox::{wait_for, Env};
+use zfsync_zalo::sim::UserAction;
+
+use crate::helpers::*;
+
+const LAN: &str = "5234000000000000901";
+const HOA: &str = "5234000000000000902";
+const DAY: i64 = 86_400_000;
+
+async fn backfill(env: &Env, days: &str) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_zfsync"))
+        .args(["backfill", "--json", "--days", days, "--config"])
+        .arg(&env.config_path)
+        .env_remove("ZFSYNC_CONFIG")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_brings_the_last_days_once() {
+    let env = env().await;
+    add_user(&env, LAN, "Lan");
+    add_user(&env, HOA, "Hoa");
+    // Lan is already talking to the OA live: her conversation exists in Freshchat.
+    env.zalo
+        .user_sends(LAN, UserAction::Text("hôm nay".into()))
+        .await;
+    customer_messages(&env, LAN, 1).await;
+    let conv_before = conversation(&env, LAN).unwrap();
+    let now = env.zalo.now_ms();
+    env.zalo.seed_history(
+        LAN,
+        &[
+            (true, "tám ngày trước", now - 8 * DAY),
+            (true, "ba ngày trước", now - 3 * DAY),
+            (false, "shop chào bạn", now - 3 * DAY + 60_000),
+        ],
+    );
+    env.zalo.seed_history(HOA, &[(true, "hôm qua", now - DAY)]);
+
+    let report = backfill(&env, "7").await;
+    assert_eq!(report["phase"], "done", "{report}");
+    assert_eq!(report["conversations"], 2, "{report}");
+    assert_eq!(report["queued"], 3, "{report}");
+    assert_eq!(
+        report["already_known"], 1,
+        "the live message came by webhook already: {report}"
+    );
+
+    // Lan: the same user and conversation, her old message as hers with its time, the OA's as a note.
+    let msgs = customer_messages(&env, LAN, 2).await;
+    let all: Vec<String> = msgs.iter().flat_map(texts).collect();
+    let old = all
+        .iter()
+        .find(|t| t.contains("ba ngày trước"))
+        .unwrap_or_else(|| panic!("{all:?}"));
+    assert!(
+        old.contains("tin nhắn cũ từ Zalo") && old.contains("(UTC+7)"),
+        "{old}"
+    );
+    assert!(!all.iter().any(|t| t.contains("tám ngày trước")), "{all:?}");
+    let notes = notes(&env, LAN, 1).await;
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("OA đã gửi cho khách trên Zalo: shop chào bạn")),
+        "{notes:?}"
+    );
+    assert_eq!(conversation(&env, LAN).unwrap(), conv_before);
+    let lan_users = env
+        .fc_users()
+        .into_iter()
+        .filter(|u| {
+            u.reference_id
+                .as_deref()
+                .is_some_and(|r| r.ends_with(&format!(":{LAN}")))
+        })
+        .count();
+    assert_eq!(lan_users, 1, "one Freshchat user per Zalo user");
+
+    // Hoa had never written live: she gets her user ("Hoa Zalo") and conversation.
+    let hoa = customer_messages(&env, HOA, 1).await;
+    assert!(texts(&hoa[0])[0].contains("hôm qua"));
+    assert_eq!(
+        fc_user(&env, HOA).unwrap().last_name.as_deref(),
+        Some("Zalo")
+    );
+
+    // Everything settles, then a second run finds it all known and changes nothing.
+    wait_for(WAIT, || async {
+        (store_count(&env, "SELECT COUNT(*) FROM inbox WHERE state = 'pending'") == 0).then_some(())
+    })
+    .await
+    .unwrap();
+    let lan_count = env.fc_messages(&conv_before).len();
+    let again = backfill(&env, "7").await;
+    assert_eq!(again["queued"], 0, "{again}");
+    assert_eq!(again["already_known"], 4, "{again}");
+    settle(&env).await;
+    assert_eq!(env.fc_messages(&conv_before).len(), lan_count);
+}

@@ -1,0 +1,302 @@
+//! The console in a real browser: headless Chromium (Debian's `chromium` and `chromium-driver`)
+//! driven over WebDriver. A stranger sees only the login page; the operator signs in, sees both
+//! connections, runs the checks, watches Activity update live, retries a failed event and sees it
+//! delivered, and runs a backfill whose progress bar reaches 100 %. Each page is saved as a
+//! screenshot under `target/console-screenshots/`. Without Chromium the test says so and skips (CI
+//! installs it).
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use tokio::process::{Child, Command};
+use zfsync::sandbox::{wait_for, Env};
+use zfsync_freshchat::MessagePart;
+use zfsync_zalo::sim::{Fault, UserAction};
+
+use crate::helpers::*;
+
+const CUSTOMER: &str = "5234000000000000801";
+const OLD_CUSTOMER: &str = "5234000000000000802";
+
+/// A headless Chromium behind its chromedriver; both end with it.
+struct Browser {
+    client: Client,
+    _driver: Child,
+    _profile: tempfile::TempDir,
+    shots: PathBuf,
+}
+
+fn find(names: &[&str]) -> Option<PathBuf> {
+    for n in names {
+        let p = PathBuf::from(n);
+        if p.is_absolute() && p.exists() {
+            return Some(p);
+        }
+        if let Some(paths) = std::env::var_os("PATH") {
+            for dir in std::env::split_paths(&paths) {
+                let c = dir.join(n);
+                if c.exists() {
+                    return Some(c);
+                }
+            }
+        }
+    }
+    None
+}
+
+impl Browser {
+    /// None (with a line saying why) when Chromium or its driver is not installed.
+    async fn start() -> Option<Browser> {
+        let chromium = find(&["chromium", "chromium-browser", "google-chrome"]);
+        let driver = find(&["chromedriver", "/usr/lib/chromium/chromedriver"]);
+        let (Some(chromium), Some(driver)) = (chromium, driver) else {
+            eprintln!("skipping the browser test: Chromium or chromedriver is not installed (apt-get install chromium chromium-driver; .ci/run does)");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(&driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        wait_for(Duration::from_secs(20), || async {
+            reqwest::get(format!("{url}/status")).await.ok().map(|_| ())
+        })
+        .await
+        .expect("chromedriver answers");
+        let profile = tempfile::tempdir().unwrap();
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": chromium,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--disable-dev-shm-usage", "--window-size=1280,1000",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&url)
+            .await
+            .expect("a Chromium session");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+        let shots = target.join("console-screenshots");
+        std::fs::create_dir_all(&shots).unwrap();
+        Some(Browser {
+            client,
+            _driver: child,
+            _profile: profile,
+            shots,
+        })
+    }
+
+    async fn shot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// The text of the first element matching `css`, once `ok` accepts it.
+    async fn wait_text(&self, css: &str, ok: impl Fn(&str) -> bool) -> String {
+        let got = wait_for(WAIT, || async {
+            let t = self
+                .client
+                .find(Locator::Css(css))
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            ok(&t).then_some(t)
+        })
+        .await;
+        match got {
+            Some(t) => t,
+            None => panic!(
+                "{css} never showed what was expected; page:\n{}",
+                self.client.source().await.unwrap_or_default()
+            ),
+        }
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let e = self.client.find(Locator::Css(css)).await.unwrap();
+        e.clear().await.unwrap();
+        e.send_keys(text).await.unwrap();
+    }
+}
+
+/// An agent reply that Zalo refuses for good (-320), so its event ends failed; returns its id.
+async fn failed_reply(env: &Env) -> i64 {
+    env.zalo.fail_next(
+        "/v3.0/oa/message/cs",
+        1,
+        Fault::Api {
+            code: -320,
+            message: "Your app needs to connect with Zalo Cloud Account to use paid features"
+                .into(),
+        },
+    );
+    let conv = conversation(env, CUSTOMER).unwrap();
+    env.freshchat
+        .agent_sends(
+            &conv,
+            &env.freshchat.default_agent_id(),
+            json_parts(vec![MessagePart::Text {
+                content: "Đơn hàng đã được gửi".into(),
+            }]),
+        )
+        .await
+        .unwrap();
+    wait_for(WAIT, || async {
+        let n = store_count(env, "SELECT COUNT(*) FROM inbox WHERE state = 'failed'");
+        (n == 1).then(|| store_count(env, "SELECT id FROM inbox WHERE state = 'failed'"))
+    })
+    .await
+    .expect("the reply fails")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_in_a_real_browser() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let env = env().await;
+    let base = env.daemon_url();
+    start_conversation(&env, CUSTOMER).await;
+    let failed_id = failed_reply(&env).await;
+
+    // A stranger gets the login page, and a wrong token is refused.
+    b.client.goto(&format!("{base}/console")).await.unwrap();
+    b.wait_text("h1", |t| t.contains("zfsync console")).await;
+    assert!(!b
+        .client
+        .source()
+        .await
+        .unwrap()
+        .contains("Official Account"));
+    b.type_into("#token", "not-the-token").await;
+    b.click("button[type=submit]").await;
+    b.wait_text("[role=alert]", |t| t.contains("not the operator token"))
+        .await;
+    b.shot("login").await;
+
+    // The operator signs in and sees both connections and readiness.
+    b.type_into("#token", &env.admin_token).await;
+    b.click("button[type=submit]").await;
+    let oa = b.wait_text("#zalo-oa", |t| t.contains("(id ")).await;
+    let sim = env.zalo.config();
+    assert!(oa.contains(&sim.oa_id) && oa.contains(&sim.oa_name), "{oa}");
+    b.wait_text("#fc-account", |t| !t.is_empty()).await;
+    b.wait_text("#readiness", |t| t.starts_with("Ready")).await;
+    b.shot("overview").await;
+
+    // Connect: the checks run and show their results.
+    b.click("nav a[href='/console/connect']").await;
+    b.click("#run-checks").await;
+    b.wait_text("#checks-summary", |t| t.contains("checks"))
+        .await;
+    b.shot("connect").await;
+
+    // Activity: the conversation so far, then a new message appears without reloading.
+    b.click("nav a[href='/console/activity']").await;
+    b.wait_text("#activity-rows", |t| t.contains("Minh")).await;
+    let rows = |b: &Browser| {
+        let c = b.client.clone();
+        async move {
+            c.find_all(Locator::Css("#activity-rows tr[data-inbox-id]"))
+                .await
+                .map(|v| v.len())
+                .unwrap_or(0)
+        }
+    };
+    let before = rows(&b).await;
+    env.zalo
+        .user_sends(CUSTOMER, UserAction::Text("còn hàng không?".into()))
+        .await;
+    wait_for(WAIT, || async { (rows(&b).await > before).then_some(()) })
+        .await
+        .expect("the new message appears live in Activity");
+    b.shot("activity").await;
+
+    // Failed: retry the event; the outcome turns to delivered live.
+    b.click("nav a[href='/console/failed']").await;
+    b.wait_text("tbody", |t| t.contains("zalo_paid_feature"))
+        .await;
+    b.shot("failed").await;
+    b.click(&format!("#retry-{failed_id}")).await;
+    b.wait_text(&format!("[data-event-state='{failed_id}']"), |t| {
+        t == "delivered"
+    })
+    .await;
+    b.shot("failed-retried").await;
+    let sent = zalo_sent(&env, CUSTOMER, 1).await;
+    assert!(sent
+        .iter()
+        .any(|s| zalo_text(s).as_deref() == Some("Đơn hàng đã được gửi")));
+
+    // Backfill: the progress bar reaches 100 % and the old message arrives.
+    add_user(&env, OLD_CUSTOMER, "Tuấn");
+    let now = env.zalo.now_ms();
+    env.zalo
+        .seed_history(OLD_CUSTOMER, &[(true, "hỏi hôm kia", now - 2 * 86_400_000)]);
+    b.click("nav a[href='/console/backfill']").await;
+    b.type_into("#days", "7").await;
+    b.click("#start-backfill").await;
+    b.wait_text("#backfill-status", |t| t.starts_with("100 %"))
+        .await;
+    let value = b
+        .client
+        .execute(
+            "return document.getElementById('backfill-bar').value;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(value, json!(100));
+    b.shot("backfill").await;
+    let old = customer_messages(&env, OLD_CUSTOMER, 1).await;
+    assert!(texts(&old[0])[0].contains("hỏi hôm kia"));
+
+    // A phone's width: nothing scrolls sideways on the overview.
+    b.client.set_window_size(390, 844).await.unwrap();
+    b.click("nav a[href='/console']").await;
+    b.wait_text("#readiness", |t| t.starts_with("Ready")).await;
+    let fits = b
+        .client
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fits, json!(true), "the overview fits a phone's width");
+    b.shot("overview-phone").await;
+    b.client.clone().close().await.unwrap();
+}
