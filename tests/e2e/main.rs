@@ -4,6 +4,7 @@
 mod check;
 mod crash;
 mod helpers;
+mod init;
 mod lifecycle;
 mod loadgen;
 mod ops;
