@@ -42,8 +42,11 @@ pub struct ConfigArg {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Set up for a customer: asks for each value (checked live, asked again when wrong), writes
-    /// the config and a private secrets file, and prints the URLs to paste and the next step.
+    /// Set up for a customer: ask each value, check it live, write the config and secrets.
+    ///
+    /// Asks for each value in onboarding order (a wrong one is asked again, with the fix), writes
+    /// the config and a private secrets file (with a new admin token and store key), and prints
+    /// the URLs to paste and the next step.
     ///
     /// Refuses to overwrite existing files unless --force. Scripts pass --non-interactive and one
     /// flag per value; secrets as '-' (read from standard input, one line each, in the order

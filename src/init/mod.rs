@@ -206,11 +206,14 @@ fn store_key_plan(paths: &Paths, setup: &Setup, force: bool) -> StoreKey {
 
 fn print_summary(paths: &Paths, config: &Config, kept: Option<String>, skipped: bool) {
     let route = |r: &str| config.public_url(r);
+    let store_key = match kept {
+        None => "a new store key ZFSYNC_STORE_KEY".to_string(),
+        Some(k) => k,
+    };
     println!(
-        "\nWrote {} and {} (mode 600: the Freshchat API key, the Zalo App Secret and OA Secret Key, a new admin token ZFSYNC_ADMIN_TOKEN for /oauth/zalo/start and the console, and the store key ZFSYNC_STORE_KEY{}).",
+        "\nWrote {} and {} (mode 600: the Freshchat API key, the Zalo App Secret and OA Secret Key, a new admin token ZFSYNC_ADMIN_TOKEN for /oauth/zalo/start and the console; {store_key}).",
         paths.config.display(),
         paths.secrets.display(),
-        kept.map(|k| format!("; {k}")).unwrap_or_default()
     );
     println!("\nPaste these URLs:");
     println!(
