@@ -10,3 +10,15 @@ CREATE INDEX messages_user ON messages (zalo_user_id);
 
 -- The PKCE challenge of an OAuth attempt: Zalo's callback may carry it instead of `state`.
 ALTER TABLE oauth_attempts ADD COLUMN challenge TEXT;
+
+-- The OA the operator named when starting an attempt (the connection must be for it).
+ALTER TABLE oauth_attempts ADD COLUMN expected_oa TEXT;
+
+-- One-time links that start the OAuth flow without the admin token ('zfsync connect zalo' prints
+-- one). Only a hash of each ticket is kept.
+CREATE TABLE oauth_tickets (
+    ticket_hash TEXT PRIMARY KEY,
+    expected_oa TEXT,
+    expires_at  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX oauth_tickets_expiry ON oauth_tickets (expires_at);

@@ -63,6 +63,9 @@ pub enum AppError {
     /// The Freshchat client cannot be built.
     #[error("Freshchat client: {0}")]
     FreshchatClient(zfsync_freshchat::FreshchatError),
+    /// The media download client cannot be built.
+    #[error("media download client: {0}")]
+    MediaClient(String),
     /// The Freshchat webhook key cannot be read.
     #[error("freshchat.webhook_public_key: {0}")]
     WebhookKey(zfsync_freshchat::KeyError),
@@ -87,24 +90,34 @@ pub struct Services {
     pub zalo: ZaloSession,
     /// Freshchat.
     pub freshchat: FreshchatClient,
+    /// Where media may be fetched from.
+    pub egress: crate::egress::EgressPolicy,
 }
 
 impl Services {
     /// Opens the store, builds both clients and loads the tokens.
     pub async fn new(config: &Config) -> Result<Services, AppError> {
-        let store = Store::open(&config.store.path)?;
+        let store = open_store(config)?;
         let mut zc =
             zfsync_zalo::ClientConfig::new(config.zalo.app_id.clone(), config.zalo_app_secret());
         zc.api_base = config.zalo.api_base.clone();
         zc.oauth_base = config.zalo.oauth_base.clone();
-        let zalo = ZaloClient::new(zc.with_observer(Arc::new(crate::telemetry::ZaloCalls)))
-            .map_err(AppError::ZaloClient)?;
+        let egress = egress_policy(config);
+        let media = egress
+            .client(MEDIA_TIMEOUT)
+            .map_err(|e| AppError::MediaClient(e.to_string()))?;
+        let zalo = ZaloClient::new(
+            zc.with_observer(Arc::new(crate::telemetry::ZaloCalls))
+                .with_download_client(media.clone()),
+        )
+        .map_err(AppError::ZaloClient)?;
         let freshchat = FreshchatClient::new(
             zfsync_freshchat::ClientConfig::new(
                 config.freshchat.api_base.clone(),
                 config.freshchat_api_key(),
             )
-            .with_observer(Arc::new(crate::telemetry::FreshchatCalls)),
+            .with_observer(Arc::new(crate::telemetry::FreshchatCalls))
+            .with_download_client(media),
         )
         .map_err(AppError::FreshchatClient)?;
         let tokens = Arc::new(
@@ -119,6 +132,7 @@ impl Services {
             store,
             zalo: ZaloSession::new(zalo, tokens),
             freshchat,
+            egress,
         })
     }
 
@@ -126,6 +140,26 @@ impl Services {
     pub fn tokens(&self) -> &Arc<TokenManager> {
         self.zalo.tokens()
     }
+}
+
+/// How long one media download may take.
+const MEDIA_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The media download policy of a configuration: the platforms' media hosts, the configured API
+/// hosts and `[media] allow_hosts`; private addresses only with `[media] allow_private_addresses`.
+pub fn egress_policy(config: &Config) -> crate::egress::EgressPolicy {
+    crate::egress::EgressPolicy::new(
+        &config.media.allow_hosts,
+        &[&config.zalo.api_base, &config.freshchat.api_base],
+        config.media.allow_private_addresses,
+    )
+}
+
+/// Opens the configured store with its key (ZFSYNC_STORE_KEY, the systemd credential, or the key
+/// file).
+pub fn open_store(config: &Config) -> Result<Store, crate::store::StoreError> {
+    let key = crate::store::StoreKey::resolve(config.store.key.as_ref(), &config.store.key_path())?;
+    Store::open_with(&config.store.path, key)
 }
 
 pub fn load_rules(config: &Config) -> Result<Rules, AppError> {
@@ -162,11 +196,13 @@ pub async fn admin_token(config: &Config, store: &Store) -> Result<SecretString,
     if let Some(t) = config.admin_token() {
         return Ok(t);
     }
-    if let Some(t) = store.meta(META_ADMIN_TOKEN).await? {
+    if let Some(t) = store.secret_meta(META_ADMIN_TOKEN).await? {
         return Ok(SecretString::from(t));
     }
     let token = random_token().ok_or(AppError::Randomness)?;
-    store.set_meta(META_ADMIN_TOKEN, token.clone()).await?;
+    store
+        .set_secret_meta(META_ADMIN_TOKEN, token.clone())
+        .await?;
     tracing::warn!("no admin token is configured: zfsync generated one and keeps it in the store (see README, 'Operator access')");
     Ok(SecretString::from(token))
 }
@@ -251,6 +287,7 @@ impl Application {
                 zalo_app_id: config.zalo.app_id.clone(),
                 zalo_oa_secret: config.zalo_oa_secret_key(),
                 freshchat_key: key,
+                replay_window_ms: config.sync.retention_days as i64 * 24 * 3600 * 1000,
             },
             store: services.store.clone(),
             zalo: services.zalo.clone(),
@@ -271,6 +308,7 @@ impl Application {
                 channel_name: config.freshchat.channel_name.clone(),
                 public_url,
                 hosted_file_ttl_ms: config.hosted_file_ttl().as_millis() as i64,
+                egress: services.egress.clone(),
             },
         ));
         let catch_up = CatchUp {
@@ -331,6 +369,11 @@ impl Application {
             shutdown.clone(),
         )
         .await?;
+        let follow = tokio::spawn(follow_tokens(
+            self.services.clone(),
+            self.state.ingest.lanes.clone(),
+            shutdown.clone(),
+        ));
         let app = router(self.state.clone(), self.config.server.max_body_bytes);
         tracing::info!(addr = %self.local_addr(), "zfsync listening");
         let stop = shutdown.clone();
@@ -340,6 +383,7 @@ impl Application {
         shutdown.cancel();
         let _ = lanes.await;
         scheduler.stop().await;
+        let _ = follow.await;
         tracker.close();
         if tokio::time::timeout(Duration::from_secs(20), tracker.wait())
             .await
@@ -348,5 +392,38 @@ impl Application {
             tracing::warn!("some lanes did not finish within 20 s; their steps stay journalled for the next start");
         }
         served.map_err(AppError::Serve)
+    }
+}
+
+/// How often the daemon looks for token changes made by another process.
+const FOLLOW_TOKENS_EVERY: Duration = Duration::from_secs(1);
+
+/// Follows the stored tokens: a reconnect by any path (`zfsync connect zalo`, the callback, the
+/// console, in this process or another) reaches the running daemon within a second, and the events
+/// that waited for it are made due and their lanes woken at once.
+async fn follow_tokens(services: Services, lanes: LaneSignal, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(FOLLOW_TOKENS_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match services.tokens().follow_store().await {
+            Ok(true) => match services
+                .store
+                .release_waiting(crate::error::SyncError::OPERATOR_CLASSES)
+                .await
+            {
+                Ok(woken) => {
+                    for lane in &woken {
+                        lanes.notify(lane);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot wake the events that waited for Zalo"),
+            },
+            Ok(false) => {}
+            Err(e) => tracing::debug!(error = %e, "cannot read the stored tokens"),
+        }
     }
 }

@@ -70,7 +70,9 @@ pub enum Command {
     Connect(ConnectCommand),
     /// Check the configuration, the store, Freshchat and Zalo; one line per check with the fix.
     ///
-    /// Exit code 0 when every check passes, 1 otherwise.
+    /// Freshchat's checks include whether the account takes zfsync's custom user properties
+    /// (a warning naming the ones to create). Exit code 0 when every check passes (warnings
+    /// included), 1 otherwise.
     /// Example: zfsync check --config zfsync.toml --json
     Check {
         #[command(flatten)]
@@ -92,6 +94,21 @@ pub enum Command {
     /// List and replay failed events.
     #[command(subcommand)]
     Failed(FailedCommand),
+    /// Copy the store to a new file while the daemon runs (SQLite's online backup).
+    ///
+    /// The copy holds the Zalo tokens sealed with the store key, never the key itself: keep the key
+    /// (ZFSYNC_STORE_KEY, the credential or the key file) apart from the backups. To restore: stop
+    /// zfsync, move the damaged or lost store aside (with its -wal and -shm files), copy the backup
+    /// to the store path, start zfsync. Messages after the backup are caught up from history.
+    ///
+    /// Example: zfsync backup --config zfsync.toml --to /var/backups/zfsync-2026-12-02.db
+    Backup {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The new file (must not exist).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
     /// Try zfsync with no accounts: both simulators and the daemon on loopback, a scripted
     /// conversation both ways, and a transcript of what each side saw.
     ///
@@ -108,27 +125,46 @@ pub enum Command {
 pub enum ConnectCommand {
     /// Authorize zfsync on a Zalo Official Account (OAuth v4 with PKCE) and store the tokens.
     ///
-    /// Without flags: prints the permission URL, then waits on the configured listener for
-    /// Zalo's redirect to /oauth/zalo/callback (a running daemon serves that route too).
+    /// Without flags: prints a one-time link (15 minutes) that starts the consent, and waits for the
+    /// new tokens: this process serves the link and Zalo's redirect on the configured listener, or
+    /// the running daemon does.
     ///
     /// Examples:
     ///   zfsync connect zalo --config zfsync.toml
     ///   zfsync connect zalo --config zfsync.toml --code AUTH_CODE --oa-id 4318848795011111111
-    ///   zfsync connect zalo --config zfsync.toml --access-token AT --refresh-token RT
+    ///   printf '%s\n%s\n' "$AT" "$RT" | zfsync connect zalo --config zfsync.toml --access-token - --refresh-token -
+    ///
+    /// Zalo itself must confirm which OA the tokens belong to (getoa) before anything is stored, and
+    /// it must be the configured zalo.oa_id, else the OA already connected, else the --oa-id named.
     Zalo {
         #[command(flatten)]
         config: ConfigArg,
         /// An authorization code copied from the callback URL by hand.
         #[arg(long, allow_hyphen_values = true, conflicts_with_all = ["access_token", "refresh_token"])]
         code: Option<String>,
-        /// The OA id from the callback URL (`oa_id=`), with --code.
+        /// The OA you mean to connect (numeric id), when zalo.oa_id is not set and none is
+        /// connected yet: a consent for any other OA is refused.
         #[arg(long)]
         oa_id: Option<String>,
-        /// An access token from Zalo's API Explorer (with --refresh-token). Tokens may start with '-'.
-        #[arg(long, allow_hyphen_values = true, requires = "refresh_token")]
+        /// An access token from Zalo's API Explorer (with --refresh-token); '-' reads it from
+        /// standard input (so it never shows in the process list). Tokens may start with '-'.
+        #[arg(
+            long,
+            allow_hyphen_values = true,
+            requires = "refresh_token",
+            env = "ZFSYNC_ZALO_ACCESS_TOKEN",
+            hide_env_values = true
+        )]
         access_token: Option<String>,
-        /// The refresh token from Zalo's API Explorer (with --access-token).
-        #[arg(long, allow_hyphen_values = true, requires = "access_token")]
+        /// The refresh token from Zalo's API Explorer (with --access-token); '-' reads it from
+        /// standard input, after the access token.
+        #[arg(
+            long,
+            allow_hyphen_values = true,
+            requires = "access_token",
+            env = "ZFSYNC_ZALO_REFRESH_TOKEN",
+            hide_env_values = true
+        )]
         refresh_token: Option<String>,
     },
 }
@@ -231,6 +267,19 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Backup { config, to } => {
+            let config = load(&config)?;
+            let store = crate::app::open_store(&config)?;
+            store.backup(to.clone()).await?;
+            let size = std::fs::metadata(&to).map(|m| m.len()).unwrap_or(0);
+            println!(
+                "Backed up {} to {} ({} KiB, checked). Keep the store key apart from it.",
+                config.store.path.display(),
+                to.display(),
+                size / 1024
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         #[cfg(feature = "sim")]
         Command::Sandbox { keep_running } => crate::sandbox::run(keep_running).await,
     }
@@ -244,67 +293,34 @@ async fn connect_zalo(
     refresh_token: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let services = Services::new(&config).await?;
+    // The OA these tokens must be for: the configured one, else the one already connected, else the
+    // one named with --oa-id. Zalo itself (getoa) must confirm it before anything is stored.
+    let expected = config
+        .zalo
+        .oa_id
+        .clone()
+        .or(services.tokens().status().oa_id)
+        .or(oa_id.clone());
     let connected = if let (Some(at), Some(rt)) = (access_token, refresh_token) {
+        let (at, rt) = secret_args(at, rt)?;
         let pair = zfsync_zalo::TokenPair {
-            access_token: SecretString::from(at),
-            refresh_token: SecretString::from(rt),
+            access_token: at,
+            refresh_token: rt,
             expires_in: std::time::Duration::from_secs(25 * 3600),
         };
-        // The operator at the console is trusted to switch OA when zalo.oa_id is not set.
-        crate::oauth::accept_pair(
-            &services.zalo,
-            pair,
-            oa_id.or(config.zalo.oa_id.clone()),
-            config.zalo.oa_id.clone(),
-        )
-        .await?
+        crate::oauth::accept_pair(&services.zalo, pair, expected).await?
     } else if let Some(code) = code {
         crate::oauth::complete(
             &services.store,
             &services.zalo,
             &code,
             crate::oauth::CodeFrom::Pasted,
-            oa_id.or(config.zalo.oa_id.clone()),
-            config.zalo.oa_id.clone(),
+            oa_id,
+            expected,
         )
         .await?
     } else {
-        // The browser flow: our own listener first (so a busy port is reported before anyone
-        // opens the URL), then the permission URL, then wait for a pair newer than the one stored
-        // now (re-connecting an OA that is already connected must wait for the new consent).
-        let callback = config.public_url(crate::server::ROUTE_OAUTH_CALLBACK);
-        let app = Application::build(config.clone()).await.context(
-            "cannot serve the OAuth callback; if the daemon is running, open its /oauth/zalo/start instead",
-        )?;
-        let url = crate::oauth::start(&services.store, services.zalo.client(), &callback).await?;
-        println!("Open this URL in a browser signed in as an admin of the OA, and press \"Allow\":\n\n  {url}\n");
-        println!("Waiting for Zalo to redirect to {callback} (Ctrl-C to stop) ...");
-        let before = services.store.tokens().await?.map(|t| t.updated_at);
-        let shutdown = CancellationToken::new();
-        let s = shutdown.clone();
-        let store = services.store.clone();
-        let watcher = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-                if let Ok(Some(t)) = store.tokens().await {
-                    if Some(t.updated_at) != before && t.needs_reauth.is_none() {
-                        s.cancel();
-                        return;
-                    }
-                }
-            }
-        });
-        let stop = shutdown.clone();
-        tokio::select! {
-            r = app.run(shutdown.clone()) => { r?; }
-            _ = wait_for_signal() => { stop.cancel(); watcher.abort(); anyhow::bail!("stopped before Zalo redirected back"); }
-        }
-        let _ = watcher.await;
-        services.tokens().reload_status().await?;
-        crate::oauth::Connected {
-            oa_id: services.tokens().status().oa_id,
-            oa_name: None,
-        }
+        browser_flow(&config, &services, oa_id).await?
     };
     let name = connected
         .oa_name
@@ -316,6 +332,87 @@ async fn connect_zalo(
         None => println!("Connected to {name}. Tokens are stored; zfsync refreshes them itself."),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The browser flow: a one-time start link (it needs no admin token), served by this process when
+/// the daemon is not running, else by the daemon; then wait for a pair newer than the one stored now
+/// (re-connecting an OA that is already connected must wait for the new consent).
+async fn browser_flow(
+    config: &Config,
+    services: &Services,
+    named_oa: Option<String>,
+) -> anyhow::Result<crate::oauth::Connected> {
+    let ticket = crate::oauth::new_ticket(&services.store, named_oa).await?;
+    let link = format!(
+        "{}?ticket={ticket}",
+        config.public_url(crate::server::ROUTE_OAUTH_START)
+    );
+    // Serve the link and the callback ourselves unless the daemon already does.
+    let app = match Application::build(config.clone()).await {
+        Ok(app) => Some(app),
+        Err(crate::app::AppError::Bind { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    println!("Open this link in a browser signed in as an admin of the Official Account, and press \"Allow\"");
+    println!("(it works once, for 15 minutes):\n\n  {link}\n");
+    match &app {
+        Some(_) => println!("Waiting for Zalo to come back to this process (Ctrl-C to stop) ..."),
+        None => println!("The daemon is running and serves the link; waiting for the new tokens (Ctrl-C to stop) ..."),
+    }
+    let before = services.store.tokens().await?.map(|t| t.updated_at);
+    let shutdown = CancellationToken::new();
+    let store = services.store.clone();
+    let s = shutdown.clone();
+    let watcher = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            if let Ok(Some(t)) = store.tokens().await {
+                if Some(t.updated_at) != before && t.needs_reauth.is_none() {
+                    s.cancel();
+                    return;
+                }
+            }
+        }
+    });
+    let stop = shutdown.clone();
+    tokio::select! {
+        r = async {
+            match app {
+                Some(app) => app.run(shutdown.clone()).await,
+                None => { shutdown.cancelled().await; Ok(()) }
+            }
+        } => { r?; }
+        _ = wait_for_signal() => { stop.cancel(); watcher.abort(); anyhow::bail!("stopped before Zalo redirected back"); }
+    }
+    let _ = watcher.await;
+    services.tokens().reload_status().await?;
+    Ok(crate::oauth::Connected {
+        oa_id: services.tokens().status().oa_id,
+        oa_name: None,
+    })
+}
+
+/// Token arguments: `-` reads the value from standard input (one line each, access token first),
+/// so tokens need not show in the process list.
+fn secret_args(access: String, refresh: String) -> anyhow::Result<(SecretString, SecretString)> {
+    let mut lines = std::io::stdin().lines();
+    let mut read = |v: String, what: &str| -> anyhow::Result<SecretString> {
+        if v != "-" {
+            return Ok(SecretString::from(v));
+        }
+        let line = lines
+            .next()
+            .with_context(|| format!("expected the {what} on standard input"))??;
+        let line = line.trim().to_string();
+        anyhow::ensure!(
+            !line.is_empty(),
+            "the {what} read from standard input is empty"
+        );
+        Ok(SecretString::from(line))
+    };
+    let a = read(access, "access token")?;
+    let r = read(refresh, "refresh token")?;
+    Ok((a, r))
 }
 
 async fn wait_for_signal() {

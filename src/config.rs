@@ -196,7 +196,8 @@ pub struct SyncConfig {
     /// Refresh the Zalo access token when it has less than this many seconds left.
     #[serde(default = "default_refresh_ahead")]
     pub token_refresh_ahead_secs: u64,
-    /// How long hosted long replies stay downloadable, in hours.
+    /// How long the files zfsync hosts (long replies, attachments Zalo cannot take) stay
+    /// downloadable, in hours.
     #[serde(default = "default_hosted_ttl")]
     pub hosted_file_ttl_hours: u64,
     /// How long finished events are kept in the store, in days.
@@ -406,6 +407,17 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         check_base_url("server.public_url", &self.server.public_url)?;
+        // The platforms call it and it carries the OAuth code and hosted files: https only, except
+        // for a daemon that only this machine reaches (tests, the sandbox).
+        if self.server.public_url.scheme() != "https" && !is_loopback(&self.server.public_url) {
+            return Err(ConfigError::Invalid {
+                key: "server.public_url",
+                detail: format!(
+                    "{} must be https:// (put zfsync behind a TLS reverse proxy); http:// is allowed only for loopback addresses",
+                    self.server.public_url
+                ),
+            });
+        }
         check_base_url("zalo.api_base", &self.zalo.api_base)?;
         check_base_url("zalo.oauth_base", &self.zalo.oauth_base)?;
         check_base_url("freshchat.api_base", &self.freshchat.api_base)?;
@@ -640,6 +652,16 @@ fn check_cron(key: &'static str, expr: &str) -> Result<(), ConfigError> {
             "{expr:?} is not a cron expression zfsync reads: six fields, seconds first (e.g. \"0 */5 * * * *\" for every 5 minutes), or \"off\""
         ),
     })
+}
+
+/// Whether a URL names this machine (localhost or a loopback address).
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 fn check_base_url(key: &'static str, url: &Url) -> Result<(), ConfigError> {

@@ -43,6 +43,9 @@ pub enum SyncError {
     /// The system's random number generator failed.
     #[error("the system's random number generator failed")]
     Randomness,
+    /// An attachment's URL is not one zfsync may fetch.
+    #[error("the attachment was not fetched: {0}")]
+    Egress(crate::egress::EgressRefused),
 }
 
 impl From<ZaloError> for SyncError {
@@ -69,9 +72,19 @@ impl SyncError {
             SyncError::ConversationMoving
             | SyncError::ContactMissing { .. }
             | SyncError::Randomness => true,
-            SyncError::BadEvent(_) | SyncError::NoChannel(_) => false,
+            SyncError::BadEvent(_) | SyncError::NoChannel(_) | SyncError::Egress(_) => false,
         }
     }
+
+    /// Whether the event waits for an operator (Zalo not connected, or needing re-authorization)
+    /// rather than failing: it keeps its attempts and goes once Zalo is connected again.
+    pub fn waits_for_operator(&self) -> bool {
+        matches!(self, SyncError::NotConnected | SyncError::NeedsReauth(_))
+    }
+
+    /// The classes of [`SyncError::waits_for_operator`] errors.
+    pub const OPERATOR_CLASSES: &'static [&'static str] =
+        &["zalo_not_connected", "zalo_needs_reauth"];
 
     /// A low-cardinality class for metrics, status and the failed list.
     pub fn class(&self) -> &'static str {
@@ -108,6 +121,7 @@ impl SyncError {
             SyncError::ContactMissing { .. } => "contact_missing",
             SyncError::NoChannel(_) => "freshchat_no_channel",
             SyncError::Randomness => "randomness",
+            SyncError::Egress(_) => "media_refused",
         }
     }
 

@@ -22,6 +22,8 @@ use tracing::Instrument as _;
 use crate::store::{now_ms, InboxRow, Lane, Store};
 use crate::sync::{Outcome, SyncContext};
 
+/// How often an event that waits for a Zalo reconnect looks again (a reconnect wakes it at once).
+const WAIT_FOR_OPERATOR_MS: u64 = 60_000;
 /// How long a deferred event (a possible echo of an own send in flight) waits.
 const DEFER_MS: i64 = 1_000;
 /// The safety sweep: how often the dispatcher asks the store for due lanes regardless of signals.
@@ -368,6 +370,21 @@ async fn run_event(
         Err(e) => {
             let class = e.class();
             let message = e.to_string();
+            if e.waits_for_operator() {
+                // Waiting for someone to (re)connect Zalo is not a failure of the event: it keeps its
+                // place and its attempts, and goes as soon as the connection is back.
+                let delay = policy.max_ms.min(WAIT_FOR_OPERATOR_MS);
+                tracing::warn!(event = %row.event_name, error = %message, "waiting for Zalo to be connected again");
+                return retry(
+                    store,
+                    id,
+                    row.attempts,
+                    now_ms() + delay as i64,
+                    message,
+                    class.to_string(),
+                )
+                .await;
+            }
             if e.is_transient() && (attempts as u32) < policy.max_attempts {
                 let delay = policy.delay_ms(attempts as u32, e.retry_after());
                 tracing::warn!(event = %row.event_name, attempts, delay_ms = delay, error = %message, "transient failure; will retry");

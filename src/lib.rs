@@ -17,6 +17,7 @@ pub mod app;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod egress;
 pub mod error;
 pub mod ingest;
 pub mod init;

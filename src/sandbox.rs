@@ -35,8 +35,12 @@ pub struct EnvOptions {
     /// Freshchat webhook retry delays.
     pub freshchat_retry_delays: Vec<Duration>,
     pub accept_txt_upload: bool,
+    /// Whether Zalo's consent redirect echoes the PKCE `code_challenge` (off, as documented).
+    pub zalo_callback_code_challenge: bool,
     /// Extra `[sync]` lines for the daemon's config.
     pub sync_toml: String,
+    /// Let the daemon fetch media from loopback (the simulators'); off to test the egress policy.
+    pub allow_private_media: bool,
 }
 
 impl Default for EnvOptions {
@@ -49,7 +53,9 @@ impl Default for EnvOptions {
                 Duration::from_millis(500),
             ],
             accept_txt_upload: false,
+            zalo_callback_code_challenge: false,
             sync_toml: "retry_base_ms = 100\nretry_max_ms = 2000\n".into(),
+            allow_private_media: true,
         }
     }
 }
@@ -63,6 +69,7 @@ pub struct Env {
     pub config_path: PathBuf,
     pub daemon_addr: SocketAddr,
     daemon: Option<(CancellationToken, JoinHandle<()>)>,
+    daemon_store: Option<crate::store::Store>,
 }
 
 impl Env {
@@ -79,6 +86,7 @@ impl Env {
             webhook_url: Some(format!("{daemon_url}{}", crate::server::ROUTE_ZALO_WEBHOOK)),
             time_scale: opts.zalo_time_scale,
             accept_txt_upload: opts.accept_txt_upload,
+            callback_code_challenge: opts.zalo_callback_code_challenge,
             ..ZaloSimConfig::default()
         };
         // Zalo serves OAuth and its OpenAPI on two hosts; so does the simulator.
@@ -121,6 +129,10 @@ app_id = "{fc_app_id}"
 api_key = "{fc_key}"
 webhook_public_key = "{fc_pub}"
 
+[media]
+# The simulators serve media on loopback.
+allow_private_addresses = {allow_private}
+
 [sync]
 {sync}"#,
             store = dir.path().join("zfsync.db").display(),
@@ -134,6 +146,7 @@ webhook_public_key = "{fc_pub}"
             fc_key = fcfg.api_key,
             fc_pub = freshchat.public_key_pem_one_line(),
             sync = opts.sync_toml,
+            allow_private = opts.allow_private_media,
         );
         std::fs::write(&config_path, toml)?;
         Ok(Env {
@@ -143,6 +156,7 @@ webhook_public_key = "{fc_pub}"
             config_path,
             daemon_addr,
             daemon: None,
+            daemon_store: None,
         })
     }
 
@@ -190,6 +204,7 @@ webhook_public_key = "{fc_pub}"
     pub async fn start_daemon(&mut self) -> anyhow::Result<()> {
         let listener = bind_retry(self.daemon_addr).await?;
         let app = Application::with_listener(self.config()?, listener).await?;
+        self.daemon_store = Some(app.services().store.clone());
         let stop = CancellationToken::new();
         let s = stop.clone();
         let handle = tokio::spawn(async move {
@@ -203,6 +218,11 @@ webhook_public_key = "{fc_pub}"
             Duration::from_secs(10),
         )
         .await
+    }
+
+    /// The running daemon's own store handle (its writer), e.g. to limit the store's size.
+    pub fn daemon_store(&self) -> Option<&crate::store::Store> {
+        self.daemon_store.as_ref()
     }
 
     /// Stops the in-process daemon gracefully.

@@ -7,6 +7,7 @@
 //! [`ZaloSession`] is how the rest of the daemon talks to Zalo: one method per call, each with a
 //! valid token, refreshed and retried once when Zalo refuses it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ struct Cached {
     access_expires_at: i64,
     needs_reauth: Option<String>,
     oa_id: Option<String>,
+    updated_at: i64,
 }
 
 /// What `status`, `/readyz` and metrics show about the tokens.
@@ -47,6 +49,8 @@ pub struct TokenManager {
     cache: RwLock<Option<Cached>>,
     refresh_lock: tokio::sync::Mutex<()>,
     refresh_ahead: Duration,
+    /// Whether [`TokenManager::follow_store`] last saw a usable pair.
+    usable_seen: AtomicBool,
 }
 
 impl std::fmt::Debug for TokenManager {
@@ -69,8 +73,13 @@ impl TokenManager {
             cache: RwLock::new(None),
             refresh_lock: tokio::sync::Mutex::new(()),
             refresh_ahead,
+            usable_seen: AtomicBool::new(false),
         };
-        tm.reload().await?;
+        let now = tm.reload().await?;
+        tm.usable_seen.store(
+            now.is_some_and(|c| c.needs_reauth.is_none()),
+            Ordering::Relaxed,
+        );
         Ok(tm)
     }
 
@@ -82,6 +91,7 @@ impl TokenManager {
             access_expires_at: t.access_expires_at,
             needs_reauth: t.needs_reauth,
             oa_id: t.oa_id,
+            updated_at: t.updated_at,
         });
         if let Ok(mut c) = self.cache.write() {
             *c = cached.clone();
@@ -92,6 +102,32 @@ impl TokenManager {
     /// Re-reads the stored pair (after another writer changed it).
     pub async fn reload_status(&self) -> Result<(), SyncError> {
         self.reload().await.map(|_| ())
+    }
+
+    /// Re-reads the stored pair when another process (`zfsync connect zalo`, the callback served
+    /// by another process) or a refresh changed it. True when a new, usable pair arrived: what
+    /// waited for a reconnect can go now.
+    pub async fn follow_store(&self) -> Result<bool, SyncError> {
+        let before = self.cached();
+        let stored = self.store.tokens().await?;
+        let changed = match (&before, &stored) {
+            (Some(b), Some(s)) => b.updated_at != s.updated_at || b.needs_reauth != s.needs_reauth,
+            (None, None) => false,
+            _ => true,
+        };
+        let now = if changed {
+            self.reload().await?
+        } else {
+            before
+        };
+        // Compared with what this function last saw, so a reconnect made in this process (whose
+        // cache is already fresh) counts too.
+        let usable = now.as_ref().is_some_and(|c| c.needs_reauth.is_none());
+        let reconnected = usable && !self.usable_seen.swap(usable, Ordering::Relaxed);
+        if reconnected {
+            tracing::info!("Zalo is connected again; messages that waited for it go now");
+        }
+        Ok(reconnected)
     }
 
     fn cached(&self) -> Option<Cached> {

@@ -105,6 +105,7 @@ fn plan_message(m: &Message, k: &FreshchatKnowledge, rules: &Rules) -> Plan {
     for part in &m.reply_parts {
         r.part(part);
     }
+    r.flush_options();
     if r.needs_reread && !k.message_reread {
         return Plan::reread();
     }
@@ -144,6 +145,9 @@ struct Render<'a> {
     /// Named for the agent's note, in order.
     undelivered: Vec<String>,
     needs_reread: bool,
+    /// Option-like parts met in a row (in `message_parts`, then `reply_parts`): shown as one
+    /// numbered block once another kind of part, or the end, comes.
+    pending: Options,
 }
 
 /// Lines of text the customer reads for a set of options.
@@ -171,6 +175,7 @@ impl<'a> Render<'a> {
             sends: Vec::new(),
             undelivered: Vec::new(),
             needs_reread: false,
+            pending: Options::default(),
         }
     }
 
@@ -179,8 +184,21 @@ impl<'a> Render<'a> {
     }
 
     fn part(&mut self, part: &MessagePart) {
+        if matches!(
+            part,
+            MessagePart::UrlButton { .. }
+                | MessagePart::QuickReplyButton { .. }
+                | MessagePart::Callback { .. }
+                | MessagePart::Collection { .. }
+        ) {
+            let mut o = std::mem::take(&mut self.pending);
+            self.option(part, &mut o);
+            self.pending = o;
+            return;
+        }
+        self.flush_options();
         match part {
-            MessagePart::Text { content } => self.push_text(plain_text(content)),
+            MessagePart::Text { content } => self.push_text(plain(content)),
             MessagePart::Image { url } => {
                 let kind = media_kind(None, Some(url), MediaKind::Image);
                 self.attachment(kind, Some(url.clone()), None, None, None, None);
@@ -201,14 +219,11 @@ impl<'a> Render<'a> {
                     None,
                 );
             }
+            // Handled above, as pending options.
             MessagePart::UrlButton { .. }
             | MessagePart::QuickReplyButton { .. }
             | MessagePart::Callback { .. }
-            | MessagePart::Collection { .. } => {
-                let mut o = Options::default();
-                self.option(part, &mut o);
-                self.push_options(o);
-            }
+            | MessagePart::Collection { .. } => {}
             MessagePart::TemplateContent(t) => self.template(t),
             MessagePart::Unknown(v) => {
                 let kind = part.kind();
@@ -238,7 +253,7 @@ impl<'a> Render<'a> {
                 &[("label", &plain_text(label)), ("url", url)],
             )),
             MessagePart::Text { content } => {
-                let t = plain_text(content);
+                let t = plain(content);
                 if !t.trim().is_empty() {
                     o.lines.push(t);
                 }
@@ -299,7 +314,7 @@ impl<'a> Render<'a> {
                 .unwrap_or_default()
                 .iter()
                 .filter_map(|p| match p {
-                    MessagePart::Text { content } => Some(plain_text(content)),
+                    MessagePart::Text { content } => Some(plain(content)),
                     _ => None,
                 })
                 .filter(|t| !t.trim().is_empty())
@@ -340,6 +355,12 @@ impl<'a> Render<'a> {
         {
             self.undelivered.push(CAROUSEL_PICTURES.into());
         }
+    }
+
+    /// Shows the option-like parts met so far as one block.
+    fn flush_options(&mut self) {
+        let o = std::mem::take(&mut self.pending);
+        self.push_options(o);
     }
 
     /// Options join the text before them (the question) when that fits in one Zalo message.
@@ -441,6 +462,14 @@ impl<'a> Render<'a> {
 }
 
 const CAROUSEL_PICTURES: &str = "the carousel's pictures";
+
+/// Agent HTML as plain text, without the line break a closing paragraph leaves at the end (it
+/// would show as an empty line on Zalo, or between a question and its options).
+fn plain(content: &str) -> String {
+    plain_text(content)
+        .trim_end_matches(['\n', '\r'])
+        .to_owned()
+}
 
 /// The kind of an attachment from its MIME type, else its file name or URL, else `default`.
 fn media_kind(

@@ -286,6 +286,22 @@ fn quick_replies_become_numbered_options_under_the_question() {
         texts(&plan_of(&inline)),
         vec![format!("Chọn giờ\n1. 9h\n{}", hint())]
     );
+    // Option buttons one part each, then a link button: one block, numbered on, below a question
+    // written as an HTML paragraph (its closing line break is not sent).
+    let separate = agent(
+        json!([{"text": {"content": "<p>Anh chọn màu nào?</p>"}},
+               {"quick_reply_button": {"label": "Đỏ"}},
+               {"quick_reply_button": {"label": "Xanh"}},
+               {"url_button": {"url": "https://shop.vn/mau", "label": "Bảng màu"}}]),
+        None,
+    );
+    assert_eq!(
+        texts(&plan_of(&separate)),
+        vec![format!(
+            "Anh chọn màu nào?\n1. Đỏ\n2. Xanh\nBảng màu: https://shop.vn/mau\n{}",
+            hint()
+        )]
+    );
 }
 
 #[test]

@@ -1,8 +1,15 @@
-//! Checks of the Freshchat account: API host, API key, channel, webhook key, App ID. Each takes
-//! only the values it probes, so it also runs on its own (the `init` wizard checks each answer with
-//! it). A failed probe is a [`Check`] at FAIL with the fix, never an error.
+//! Checks of the Freshchat account: API host, API key, channel, webhook key, App ID, and whether
+//! the account takes zfsync's custom user properties. The checks of single values take only the
+//! values they probe, so each also runs on its own (the `init` wizard checks each answer with it).
+//! A failed probe is a [`Check`] at FAIL with the fix, never an error.
+
+use rusqlite::OptionalExtension as _;
 
 use super::*;
+use crate::sync::contact::{
+    META_PROPERTIES_REFUSED, PROPERTIES_ADMIN_PATH, PROP_OA_ID, PROP_PROVIDER, PROP_ZALO_USER_ID,
+    USER_PROPERTIES,
+};
 
 /// The key sent when only the host is probed: no account has it, so the Freshchat API answers 401.
 const HOST_PROBE_KEY: &str = "zfsync-host-probe";
@@ -273,5 +280,96 @@ pub fn freshchat_app_id(ours: Option<&str>, account: &AccountConfiguration) -> C
             format!("freshchat.app_id is not set; the account's App ID is {theirs}"),
         ),
         (None, None) => Check::ok(CHECK_FRESHCHAT_APP_ID, "freshchat.app_id is not set"),
+    }
+}
+
+/// Whether the account takes zfsync's custom user properties: by the refusal the daemon
+/// remembered, else by reading the Freshchat user zfsync created last. Missing properties are a
+/// warning (messages still go through) whose fix names the properties to create.
+pub(super) async fn user_properties_check(
+    client: &FreshchatClient,
+    store: &Store,
+    config: &Config,
+) -> Check {
+    let fix = format!(
+        "create these user properties in {PROPERTIES_ADMIN_PATH}: {}; zfsync adds them to new customers once they exist",
+        USER_PROPERTIES.join(", ")
+    );
+    let refused = match store.meta(META_PROPERTIES_REFUSED).await {
+        Ok(r) => r.filter(|r| !r.is_empty()),
+        Err(e) => {
+            return Check::fail(
+                CHECK_FRESHCHAT_PROPERTIES,
+                format!("cannot read the store: {e}"),
+                "fix the store check above",
+            )
+        }
+    };
+    if let Some(why) = refused {
+        return Check::warn(
+            CHECK_FRESHCHAT_PROPERTIES,
+            format!("Freshchat refused zfsync's custom user properties (it said: {why}); customers are created without them"),
+            fix,
+        );
+    }
+    let newest = store
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT freshchat_user_id FROM contacts ORDER BY first_seen_at DESC, updated_at DESC LIMIT 1",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?)
+        })
+        .await;
+    let user_id = match newest {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            return Check::ok(
+                CHECK_FRESHCHAT_PROPERTIES,
+                "no customer yet: the user properties are checked once zfsync has created a Freshchat user",
+            )
+        }
+        Err(e) => {
+            return Check::fail(
+                CHECK_FRESHCHAT_PROPERTIES,
+                format!("cannot read the store: {e}"),
+                "fix the store check above",
+            )
+        }
+    };
+    let user = match client.get_user(&user_id).await {
+        Ok(u) => u,
+        Err(FreshchatError::NotFound { .. }) => {
+            return Check::ok(
+                CHECK_FRESHCHAT_PROPERTIES,
+                "the newest customer's Freshchat user was deleted; checked again with the next one",
+            )
+        }
+        Err(e) => {
+            return freshchat_failure(CHECK_FRESHCHAT_PROPERTIES, &e, &config.freshchat.api_base)
+        }
+    };
+    let missing: Vec<&str> = [PROP_PROVIDER, PROP_ZALO_USER_ID, PROP_OA_ID]
+        .into_iter()
+        .filter(|name| !user.properties.iter().any(|p| p.name == *name))
+        .collect();
+    if missing.is_empty() {
+        Check::ok(
+            CHECK_FRESHCHAT_PROPERTIES,
+            format!(
+                "the newest customer's Freshchat user carries {}",
+                [PROP_PROVIDER, PROP_ZALO_USER_ID, PROP_OA_ID].join(", ")
+            ),
+        )
+    } else {
+        Check::warn(
+            CHECK_FRESHCHAT_PROPERTIES,
+            format!(
+                "the newest customer's Freshchat user lacks {}",
+                missing.join(", ")
+            ),
+            fix,
+        )
     }
 }

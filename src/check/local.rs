@@ -56,11 +56,13 @@ fn join(url: &Url, path: &str) -> String {
 }
 
 /// The form of the public URL: https (or loopback, for tests), and the webhook URLs it makes.
+/// Plain http elsewhere fails, as the config's own validation does.
 pub fn public_url(url: &Url) -> Check {
     let zalo = join(url, crate::server::ROUTE_ZALO_WEBHOOK);
     let freshchat = join(url, crate::server::ROUTE_FRESHCHAT_WEBHOOK);
-    if url.scheme() != "https" && !is_loopback(url) {
-        return Check::warn(
+    // The config refuses it too: the platforms call it, and it carries the OAuth code.
+    if url.scheme() != "https" && !crate::config::is_loopback(url) {
+        return Check::fail(
             CHECK_PUBLIC_URL,
             format!("server.public_url {url} is not https"),
             "Zalo and Freshchat deliver webhooks to https URLs: put zfsync behind a TLS proxy and set server.public_url to its https address",
@@ -182,15 +184,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
-}
-
-pub(crate) fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
 }
 
 // ---------------------------------------------------------------- store

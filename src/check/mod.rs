@@ -2,7 +2,7 @@
 //! per check (OK, WARN or FAIL, with the fix in plain words) or, with `--json`, one JSON document.
 //!
 //! The checks run in a fixed order: config, public URL, store, mapping rules, Freshchat (API key and
-//! host, channel, webhook key, App ID), Zalo (tokens, OA info, OA id). Each check stands on its own:
+//! host, channel, webhook key, App ID, custom user properties), Zalo (tokens, OA info, OA id). Each check stands on its own:
 //! a failure is reported and the next checks still run where they can. A check that cannot run
 //! because an earlier one failed is reported as FAIL "not checked", so the list of names is the
 //! same on every run (scripts can rely on it). Only a config that does not load stops everything.
@@ -27,6 +27,7 @@ mod freshchat;
 mod local;
 mod zalo;
 
+use freshchat::user_properties_check;
 pub use freshchat::{
     freshchat_api, freshchat_app_id, freshchat_channel, freshchat_client, freshchat_host,
     freshchat_webhook_key,
@@ -42,7 +43,7 @@ pub use zalo::{zalo_app, ZaloAppCheck, ZaloAppFault};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
-use url::{Host, Url};
+use url::Url;
 use zfsync_freshchat::{
     AccountConfiguration, Channel, FreshchatClient, FreshchatError, WebhookKey,
 };
@@ -63,6 +64,7 @@ pub const CHECK_FRESHCHAT_API: &str = "freshchat_api";
 pub const CHECK_FRESHCHAT_CHANNEL: &str = "freshchat_channel";
 pub const CHECK_FRESHCHAT_WEBHOOK_KEY: &str = "freshchat_webhook_key";
 pub const CHECK_FRESHCHAT_APP_ID: &str = "freshchat_app_id";
+pub const CHECK_FRESHCHAT_PROPERTIES: &str = "freshchat_properties";
 pub const CHECK_ZALO_TOKENS: &str = "zalo_tokens";
 pub const CHECK_ZALO_OA: &str = "zalo_oa";
 pub const CHECK_ZALO_OA_ID: &str = "zalo_oa_id";
@@ -332,6 +334,21 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
             "fix freshchat_api above",
         ),
     });
+    match (freshchat, &account, &parts.store) {
+        (Ok(client), Some(_), Ok(store)) => {
+            out.push(user_properties_check(client, store, &config).await)
+        }
+        (_, _, Err(_)) => out.push(Check::not_checked(
+            CHECK_FRESHCHAT_PROPERTIES,
+            CHECK_STORE,
+            "fix store above",
+        )),
+        _ => out.push(Check::not_checked(
+            CHECK_FRESHCHAT_PROPERTIES,
+            CHECK_FRESHCHAT_API,
+            "fix freshchat_api above",
+        )),
+    }
 
     // ---------------------------------------------------------------- Zalo
     let (zalo, tokens) = match parts.zalo {
@@ -452,7 +469,7 @@ impl Parts {
             };
         }
         // Something did not build: build each part alone to find out which.
-        let store = Store::open(&config.store.path).map_err(AppError::Store);
+        let store = crate::app::open_store(config).map_err(AppError::Store);
         let freshchat = FreshchatClient::new(zfsync_freshchat::ClientConfig::new(
             config.freshchat.api_base.clone(),
             config.freshchat_api_key(),

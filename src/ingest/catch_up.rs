@@ -200,7 +200,7 @@ impl CatchUp {
 
     /// Stores an event rebuilt from history. True when it was new (not already received).
     async fn queue(&self, ev: NewEvent) -> Result<bool, SyncError> {
-        let ingested = super::store_event(&self.store, &self.lanes, ev).await?;
+        let ingested = super::store_event(&self.store, &self.lanes, ev, false).await?;
         Ok(matches!(ingested, Ingested::New(_)))
     }
 }

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::{freshchat_event, is_json, reject, store_event, stored, IngestState};
+use super::{accept, freshchat_event, is_json, reject, IngestState};
 
 /// The handler.
 pub async fn handle(State(state): State<IngestState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -35,13 +35,5 @@ pub async fn handle(State(state): State<IngestState>, headers: HeaderMap, body: 
         Ok(ev) => ev,
         Err(e) => return reject(SOURCE, StatusCode::BAD_REQUEST, e.reason(), e.to_string()),
     };
-    stored(
-        SOURCE,
-        store_event(
-            &state.store,
-            &state.lanes,
-            freshchat_event(&ev, body.to_vec()),
-        )
-        .await,
-    )
+    accept(&state, SOURCE, freshchat_event(&ev, body.to_vec())).await
 }

@@ -34,6 +34,41 @@ pub struct IngestState {
     pub zalo_oa_secret: SecretString,
     /// Freshchat's webhook public key.
     pub freshchat_key: WebhookKey,
+    /// How old (ms) a signed event may be: older ones are answered 200 and ignored, so a captured
+    /// delivery cannot be replayed once its dedupe key has been pruned (the retention).
+    pub replay_window_ms: i64,
+}
+
+/// How far in the future (ms) an event's time may be before it is taken for a forgery or a replay.
+const FUTURE_SLACK_MS: i64 = 24 * 3600 * 1000;
+
+/// Whether a signed event's own time is plausible: not older than the window, not far ahead.
+fn is_fresh(event_time: i64, window_ms: i64) -> bool {
+    let now = now_ms();
+    event_time >= now - window_ms && event_time <= now + FUTURE_SLACK_MS
+}
+
+/// Stores a verified webhook event, unless its own time is outside the replay window: then it is
+/// answered 200 (so it is never delivered again), not stored, logged and counted.
+async fn accept(state: &IngestState, source: &'static str, ev: NewEvent) -> Response {
+    if !is_fresh(ev.event_time, state.replay_window_ms) {
+        tracing::warn!(
+            source,
+            event = %ev.event_name,
+            event_time = ev.event_time,
+            "ignored a signed webhook whose time is outside the replay window"
+        );
+        metrics::counter!("zfsync_webhook_replays_total", "source" => source).increment(1);
+        return (
+            StatusCode::OK,
+            Json(serde_json::json!({ "status": "ignored", "reason": "outside_replay_window" })),
+        )
+            .into_response();
+    }
+    stored(
+        source,
+        store_event(&state.store, &state.lanes, ev, true).await,
+    )
 }
 
 /// The inbox record of a Zalo event: its `msg_id` (or a derived key) as dedupe key, the user's
@@ -62,14 +97,19 @@ pub fn freshchat_event(ev: &WebhookEvent, body: Vec<u8>) -> NewEvent {
     }
 }
 
-/// Stores an event and wakes its lane when it is new.
+/// Stores an event and wakes its lane when it is new. Webhooks (`urgent`) go ahead of other writes.
 pub async fn store_event(
     store: &Store,
     lanes: &LaneSignal,
     ev: NewEvent,
+    urgent: bool,
 ) -> Result<Ingested, StoreError> {
     let lane = ev.lane.clone();
-    let ingested = store.ingest(ev).await?;
+    let ingested = if urgent {
+        store.ingest(ev).await?
+    } else {
+        store.ingest_history(ev).await?
+    };
     if matches!(ingested, Ingested::New(_)) {
         lanes.notify(&lane);
     }
@@ -106,10 +146,20 @@ fn stored(source: &'static str, result: Result<Ingested, StoreError>) -> Respons
         Ok(Ingested::New(_)) => "stored",
         Ok(Ingested::Duplicate) => "duplicate",
         Err(e) => {
-            tracing::error!(error = %e, source, "cannot store a webhook");
+            // Not stored: answer 503 so the platform delivers it again.
+            let reason = if e.is_full() {
+                "store_full"
+            } else if matches!(e, StoreError::Busy) {
+                "store_busy"
+            } else {
+                "store_unavailable"
+            };
+            tracing::error!(error = %e, source, reason, "cannot store a webhook");
+            metrics::counter!("zfsync_webhooks_total", "source" => source, "result" => reason)
+                .increment(1);
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({ "error": "store_unavailable" })),
+                Json(serde_json::json!({ "error": reason })),
             )
                 .into_response();
         }

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::{is_json, reject, store_event, stored, zalo_event, IngestState};
+use super::{accept, is_json, reject, zalo_event, IngestState};
 
 /// Zalo's check when the webhook URL is saved: an empty body, or JSON that names no event.
 fn is_url_check(body: &[u8]) -> bool {
@@ -64,8 +64,5 @@ pub async fn handle(State(state): State<IngestState>, headers: HeaderMap, body: 
         Ok(ev) => ev,
         Err(e) => return reject(SOURCE, StatusCode::BAD_REQUEST, e.reason(), e.to_string()),
     };
-    stored(
-        SOURCE,
-        store_event(&state.store, &state.lanes, zalo_event(&ev, body.to_vec())).await,
-    )
+    accept(&state, SOURCE, zalo_event(&ev, body.to_vec())).await
 }

@@ -12,7 +12,6 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
 use secrecy::{ExposeSecret as _, SecretString};
 use url::Url;
 
@@ -219,13 +218,9 @@ impl Generated {
     pub fn new(plan: StoreKey) -> Result<Generated, InitError> {
         let admin_token = crate::app::random_token().ok_or(InitError::Randomness)?;
         let store_key = match plan {
-            StoreKey::New => {
-                let mut raw = [0u8; 32];
-                aws_lc_rs::rand::fill(&mut raw).map_err(|_| InitError::Randomness)?;
-                Some(SecretString::from(
-                    base64::engine::general_purpose::STANDARD.encode(raw),
-                ))
-            }
+            StoreKey::New => Some(SecretString::from(
+                crate::store::StoreKey::generate_base64().map_err(|_| InitError::Randomness)?,
+            )),
             StoreKey::Reuse(k) => Some(k),
             StoreKey::KeyFile(_) => None,
         };
@@ -378,6 +373,7 @@ mod tests {
 
     #[test]
     fn a_generated_store_key_is_32_random_bytes_in_base64() {
+        use base64::Engine as _;
         let g = Generated::new(StoreKey::New).unwrap();
         let key = g.store_key.unwrap();
         let raw = base64::engine::general_purpose::STANDARD

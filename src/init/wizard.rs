@@ -366,13 +366,11 @@ impl Wizard {
                 }
             };
             let form = check::public_url(&url);
-            self.ui.show(&form);
-            if form.level != Level::Ok
-                && self.ui.interactive()
-                && !self.ui.confirm("Keep this URL anyway?", false)?
-            {
+            if !form.ok {
+                self.ui.reject(&PUBLIC_URL, &form)?;
                 continue;
             }
+            self.ui.show(&form);
             let listen = match given_listen.take() {
                 Some(l) => {
                     if self.ui.interactive() {

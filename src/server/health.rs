@@ -1,6 +1,6 @@
 //! Health for load balancers and operators: `/healthz` (the process answers), `/readyz` (the store
-//! takes writes and Zalo is connected with a valid token; 503 with the reason otherwise) and
-//! `/metrics` (Prometheus text).
+//! is readable and not full, and Zalo is connected with a valid token; 503 with the reason otherwise;
+//! it only reads) and `/metrics` (Prometheus text).
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -10,10 +10,22 @@ use super::AppState;
 
 /// `/readyz`.
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    if let Err(e) = state.store.write(|_| Ok(())).await {
+    // Readiness reads; it never queues a write behind the webhooks.
+    if state.store.health().full {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("store not writable: {e}"),
+            "the store is full: free disk space (webhooks are answered 503 and delivered again meanwhile)",
+        )
+            .into_response();
+    }
+    if let Err(e) = state
+        .store
+        .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+        .await
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store not readable: {e}"),
         )
             .into_response();
     }

@@ -38,14 +38,36 @@ pub async fn zalo_verifier_file(
     }
 }
 
+/// What `/oauth/zalo/start` takes.
+#[derive(Debug, Deserialize)]
+pub struct StartQuery {
+    /// A one-time link from `zfsync connect zalo`.
+    ticket: Option<String>,
+    /// The OA the operator means to connect.
+    oa_id: Option<String>,
+}
+
 /// `/oauth/zalo/start`: redirects to Zalo's consent page for a new attempt.
-pub async fn oauth_start(State(state): State<AppState>) -> Response {
+pub async fn oauth_start(State(state): State<AppState>, Query(q): Query<StartQuery>) -> Response {
     let redirect = format!(
         "{}{}",
         state.public_url.trim_end_matches('/'),
         ROUTE_OAUTH_CALLBACK
     );
-    match crate::oauth::start(&state.store, state.zalo.client(), &redirect).await {
+    let named = match q.ticket {
+        Some(t) => match crate::oauth::take_ticket(&state.store, &t).await {
+            Ok(named) => named,
+            Err(e) => {
+                return page(
+                    StatusCode::FORBIDDEN,
+                    "This link cannot be used",
+                    &e.to_string(),
+                )
+            }
+        },
+        None => q.oa_id,
+    };
+    match crate::oauth::start(&state.store, state.zalo.client(), &redirect, named).await {
         Ok(url) => Redirect::to(url.as_str()).into_response(),
         Err(e) => page(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -154,9 +176,16 @@ pub async fn hosted_file(State(state): State<AppState>, Path(token): Path<String
                 (header::CONTENT_TYPE, f.content_type),
                 (
                     header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{}\"", f.filename.replace('"', "")),
+                    content_disposition(&f.filename),
                 ),
                 (header::CACHE_CONTROL, "private, no-store".to_string()),
+                // Never rendered as a page of zfsync's origin, whatever the file holds.
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+                (header::CONTENT_SECURITY_POLICY, "sandbox".to_string()),
+                (
+                    header::HeaderName::from_static("referrer-policy"),
+                    "no-referrer".to_string(),
+                ),
             ],
             f.body,
         )
@@ -168,4 +197,21 @@ pub async fn hosted_file(State(state): State<AppState>, Path(token): Path<String
             .into_response(),
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
+}
+
+/// `attachment` with the file's own name: an ASCII fallback and the UTF-8 name (RFC 6266), so
+/// Vietnamese names survive and no header can be broken by the name.
+fn content_disposition(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }

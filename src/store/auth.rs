@@ -1,9 +1,15 @@
 //! Authorization state: the Zalo token pair (a refresh writes the new pair in the transaction that
-//! retires the old one) and the pending OAuth attempts (state, PKCE verifier, expiry).
+//! retires the old one) and the pending OAuth attempts (state, PKCE verifier, expiry). The tokens and
+//! verifiers are sealed with the store key ([`super::crypto`]).
 
 use rusqlite::{params, OptionalExtension};
 
 use super::{now_ms, Store, StoreError};
+
+/// Associated data of the sealed columns.
+const COL_ACCESS: &str = "tokens.access_token";
+const COL_REFRESH: &str = "tokens.refresh_token";
+const COL_VERIFIER: &str = "oauth_attempts.verifier";
 
 /// The stored Zalo token pair.
 #[derive(Clone)]
@@ -55,6 +61,8 @@ pub struct OAuthAttempt {
     pub verifier: String,
     /// The redirect URI the attempt was started with.
     pub redirect_uri: String,
+    /// The OA the operator named when starting it.
+    pub expected_oa: Option<String>,
 }
 
 impl std::fmt::Debug for OAuthAttempt {
@@ -62,6 +70,7 @@ impl std::fmt::Debug for OAuthAttempt {
         f.debug_struct("OAuthAttempt")
             .field("verifier", &"[redacted]")
             .field("redirect_uri", &self.redirect_uri)
+            .field("expected_oa", &self.expected_oa)
             .finish()
     }
 }
@@ -69,7 +78,8 @@ impl std::fmt::Debug for OAuthAttempt {
 impl Store {
     /// The stored token pair.
     pub async fn tokens(&self) -> Result<Option<StoredTokens>, StoreError> {
-        self.read(|c| {
+        let key = self.key();
+        let row = self.read(|c| {
             Ok(c.prepare_cached(
                 "SELECT oa_id, access_token, refresh_token, access_expires_at, refresh_expires_at, updated_at, needs_reauth
                  FROM tokens WHERE id = 1",
@@ -87,11 +97,20 @@ impl Store {
             })
             .optional()?)
         })
-        .await
+        .await?;
+        row.map(|mut t| {
+            t.access_token = key.open(COL_ACCESS, &t.access_token)?;
+            t.refresh_token = key.open(COL_REFRESH, &t.refresh_token)?;
+            Ok(t)
+        })
+        .transpose()
     }
 
     /// Replaces the token pair (the old refresh token is retired in the same transaction).
     pub async fn save_tokens(&self, t: StoredTokens) -> Result<(), StoreError> {
+        let key = self.key();
+        let access = key.seal(COL_ACCESS, &t.access_token)?;
+        let refresh = key.seal(COL_REFRESH, &t.refresh_token)?;
         self.write(move |c| {
             c.execute(
                 "INSERT INTO tokens (id, oa_id, access_token, refresh_token, access_expires_at, refresh_expires_at, updated_at, needs_reauth)
@@ -100,7 +119,7 @@ impl Store {
                    access_token = excluded.access_token, refresh_token = excluded.refresh_token,
                    access_expires_at = excluded.access_expires_at, refresh_expires_at = excluded.refresh_expires_at,
                    updated_at = excluded.updated_at, needs_reauth = NULL",
-                params![t.oa_id, t.access_token, t.refresh_token, t.access_expires_at, t.refresh_expires_at, t.updated_at],
+                params![t.oa_id, access, refresh, t.access_expires_at, t.refresh_expires_at, t.updated_at],
             )?;
             Ok(())
         })
@@ -114,11 +133,23 @@ impl Store {
         rejected_refresh_token: String,
         reason: String,
     ) -> Result<(), StoreError> {
+        let key = self.key();
         self.write(move |c| {
-            c.execute(
-                "UPDATE tokens SET needs_reauth = ?2 WHERE id = 1 AND refresh_token = ?1",
-                params![rejected_refresh_token, reason],
-            )?;
+            let stored: Option<String> = c
+                .query_row("SELECT refresh_token FROM tokens WHERE id = 1", [], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            let still = match stored {
+                Some(s) => key.open(COL_REFRESH, &s)? == rejected_refresh_token,
+                None => false,
+            };
+            if still {
+                c.execute(
+                    "UPDATE tokens SET needs_reauth = ?1 WHERE id = 1",
+                    params![reason],
+                )?;
+            }
             Ok(())
         })
         .await
@@ -131,18 +162,32 @@ impl Store {
         verifier: String,
         challenge: String,
         redirect_uri: String,
+        expected_oa: Option<String>,
         ttl_ms: i64,
     ) -> Result<(), StoreError> {
+        let verifier = self.key().seal(COL_VERIFIER, &verifier)?;
         self.write(move |c| {
             let now = now_ms();
             c.prepare_cached("DELETE FROM oauth_attempts WHERE expires_at < ?1")?
                 .execute([now])?;
             c.prepare_cached(
-                "INSERT INTO oauth_attempts (state, verifier, challenge, redirect_uri, created_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO oauth_attempts (state, verifier, challenge, redirect_uri, created_at, expires_at, expected_oa)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
-            .execute(params![state, verifier, challenge, redirect_uri, now, now + ttl_ms])?;
+            .execute(params![state, verifier, challenge, redirect_uri, now, now + ttl_ms, expected_oa])?;
             Ok(())
+        })
+        .await
+    }
+
+    /// How many started OAuth attempts have not expired yet.
+    pub async fn pending_oauth_attempts(&self) -> Result<i64, StoreError> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM oauth_attempts WHERE expires_at >= ?1",
+                [now_ms()],
+                |r| r.get(0),
+            )?)
         })
         .await
     }
@@ -153,12 +198,13 @@ impl Store {
         &self,
         key: AttemptKey,
     ) -> Result<Option<OAuthAttempt>, StoreError> {
+        let sealing = self.key();
         self.write(move |c| {
             let now = now_ms();
-            let select =
-                "SELECT state, verifier, redirect_uri FROM oauth_attempts WHERE expires_at >= ?1";
-            let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(String, String, String)> {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            let select = "SELECT state, verifier, redirect_uri, expected_oa FROM oauth_attempts WHERE expires_at >= ?1";
+            type Row = (String, String, String, Option<String>);
+            let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Row> {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             };
             let row = match &key {
                 AttemptKey::State(s) => c
@@ -183,15 +229,57 @@ impl Store {
                 }
             };
             Ok(match row {
-                Some((s, verifier, redirect_uri)) => {
+                Some((s, verifier, redirect_uri, expected_oa)) => {
                     c.execute("DELETE FROM oauth_attempts WHERE state = ?1", [s])?;
                     Some(OAuthAttempt {
-                        verifier,
+                        verifier: sealing.open(COL_VERIFIER, &verifier)?,
                         redirect_uri,
+                        expected_oa,
                     })
                 }
                 None => None,
             })
+        })
+        .await
+    }
+
+    /// Keeps a one-time start ticket (by its hash) for `ttl_ms`.
+    pub async fn put_oauth_ticket(
+        &self,
+        ticket_hash: String,
+        expected_oa: Option<String>,
+        ttl_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let now = now_ms();
+            c.execute("DELETE FROM oauth_tickets WHERE expires_at < ?1", [now])?;
+            c.execute(
+                "INSERT INTO oauth_tickets (ticket_hash, expected_oa, expires_at) VALUES (?1, ?2, ?3)",
+                params![ticket_hash, expected_oa, now + ttl_ms],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Takes (and deletes) an unexpired ticket: `Some(expected_oa)` when it was valid.
+    pub async fn take_oauth_ticket(
+        &self,
+        ticket_hash: String,
+    ) -> Result<Option<Option<String>>, StoreError> {
+        self.write(move |c| {
+            let found: Option<Option<String>> = c
+                .query_row(
+                    "SELECT expected_oa FROM oauth_tickets WHERE ticket_hash = ?1 AND expires_at >= ?2",
+                    params![ticket_hash, now_ms()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            c.execute(
+                "DELETE FROM oauth_tickets WHERE ticket_hash = ?1",
+                [&ticket_hash],
+            )?;
+            Ok(found)
         })
         .await
     }

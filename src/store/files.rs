@@ -6,6 +6,9 @@ use rusqlite::{params, OptionalExtension};
 use super::model::EventState;
 use super::{now_ms, Store, StoreError};
 
+/// How long a conversation found not to belong to a Zalo user is remembered.
+const UNLINKED_KEEP_MS: i64 = 24 * 3600 * 1000;
+
 /// A hosted file.
 #[derive(Clone)]
 pub struct HostedFile {
@@ -70,11 +73,24 @@ impl Store {
         .await
     }
 
-    /// Drops expired hosted files and finished events older than `keep_ms`. Returns rows removed.
+    /// Retention, over every table: expired hosted files, OAuth attempts and start links;
+    /// finished events (and their journal) and message pairings with their previews older than
+    /// `keep_ms`; conversations found not to be Zalo's, after a day. Failed events stay until an
+    /// operator replays them. Returns rows removed.
     pub async fn prune(&self, keep_ms: i64) -> Result<usize, StoreError> {
         self.write(move |c| {
             let now = now_ms();
             let mut n = c.execute("DELETE FROM hosted_files WHERE expires_at < ?1", [now])?;
+            n += c.execute("DELETE FROM oauth_attempts WHERE expires_at < ?1", [now])?;
+            n += c.execute("DELETE FROM oauth_tickets WHERE expires_at < ?1", [now])?;
+            n += c.execute(
+                "DELETE FROM messages WHERE created_at < ?1",
+                [now - keep_ms],
+            )?;
+            n += c.execute(
+                "DELETE FROM unlinked_conversations WHERE checked_at < ?1",
+                [now - UNLINKED_KEEP_MS],
+            )?;
             n += c.execute(
                 "DELETE FROM steps WHERE inbox_id IN (SELECT id FROM inbox WHERE state IN (?1, ?2) AND finished_at < ?3)",
                 params![EventState::Done, EventState::Ignored, now - keep_ms],
@@ -97,6 +113,26 @@ impl Store {
             )
         })
         .await
+    }
+
+    /// A small secret fact (sealed with the store key).
+    pub async fn secret_meta(&self, key: &'static str) -> Result<Option<String>, StoreError> {
+        let sealing = self.key();
+        let column = format!("meta.{key}");
+        self.meta(key)
+            .await?
+            .map(|v| sealing.open(&column, &v))
+            .transpose()
+    }
+
+    /// Stores a small secret fact (sealed with the store key).
+    pub async fn set_secret_meta(
+        &self,
+        key: &'static str,
+        value: String,
+    ) -> Result<(), StoreError> {
+        let sealed = self.key().seal(&format!("meta.{key}"), &value)?;
+        self.set_meta(key, sealed).await
     }
 
     /// Stores a small fact.

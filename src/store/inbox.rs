@@ -124,8 +124,14 @@ pub fn insert_event(c: &rusqlite::Connection, ev: &NewEvent) -> Result<Ingested,
 }
 
 impl Store {
-    /// Stores a verified event once; a second delivery of the same event is a no-op.
+    /// Stores a verified webhook event once, ahead of other writes (the platform waits for the
+    /// answer); a second delivery of the same event is a no-op.
     pub async fn ingest(&self, ev: NewEvent) -> Result<Ingested, StoreError> {
+        self.write_urgent(move |c| insert_event(c, &ev)).await
+    }
+
+    /// Stores an event rebuilt from history once (no hurry: it waits behind webhooks).
+    pub async fn ingest_history(&self, ev: NewEvent) -> Result<Ingested, StoreError> {
         self.write(move |c| insert_event(c, &ev)).await
     }
 
@@ -229,6 +235,32 @@ impl Store {
             )?
             .execute(params![id, attempts, next_at, error, class])?;
             Ok(())
+        })
+        .await
+    }
+
+    /// Makes the pending events that wait with one of these error classes due now; returns their
+    /// lanes (to wake). Used when what they waited for (a Zalo reconnect) arrived.
+    pub async fn release_waiting(
+        &self,
+        classes: &'static [&'static str],
+    ) -> Result<Vec<Lane>, StoreError> {
+        self.write(move |c| {
+            let mut lanes = Vec::new();
+            for class in classes {
+                let mut stmt = c.prepare_cached(
+                    "UPDATE inbox SET next_attempt_at = 0 WHERE state = ?1 AND error_class = ?2 RETURNING lane",
+                )?;
+                let rows = stmt.query_map(params![EventState::Pending, class], |r| {
+                    r.get::<_, Lane>(0)
+                })?;
+                for lane in rows {
+                    lanes.push(lane?);
+                }
+            }
+            lanes.sort();
+            lanes.dedup();
+            Ok(lanes)
         })
         .await
     }

@@ -1,31 +1,41 @@
 //! The SQLite store: every ID pairing, the inbox of verified events, the journal of external effects,
 //! tokens, hosted files. One file per table family: [`inbox`], [`journal`], [`pairings`], [`auth`],
-//! [`files`]; the states and the lane newtype in [`model`].
+//! [`files`]; the states and the lane newtype in [`model`]; secrets sealed at rest by [`crypto`].
 //!
 //! One writer thread owns the write connection. Writes are closures sent to it; the thread runs all
 //! the closures that are waiting in ONE transaction (each inside its own savepoint, so one failing
 //! closure does not undo the others) and answers them only after COMMIT: group commit, so durable
-//! writes under concurrency cost one fsync per batch rather than per request. Reads use a small
-//! pool of separate connections (WAL lets them run beside the writer).
+//! writes under concurrency cost one fsync per batch rather than per request. Webhook inserts
+//! ([`Store::write_urgent`]) go ahead of every other write in the next batch; other writes wait for a
+//! place when too many are queued (back-pressure on background work), while webhooks are refused at
+//! once (the platform delivers again) rather than queued without bound. Reads use a small pool of
+//! separate connections (WAL lets them run beside the writer).
 //!
 //! Failure: a write that fails rolls back its own savepoint and returns the error; a failed COMMIT
-//! fails every closure of the batch (nothing was acknowledged). Migrations are numbered SQL files
-//! embedded in the binary, applied in order at open, tracked by `PRAGMA user_version`.
+//! fails every closure of the batch (nothing was acknowledged). A full disk is remembered
+//! ([`Store::health`]) until a write succeeds again. At open, `PRAGMA quick_check` refuses a damaged
+//! file with the way to restore it; the file and its folder are made private to their owner.
+//! Migrations are numbered SQL files embedded in the binary, applied in order at open, tracked by
+//! `PRAGMA user_version`.
 
 pub mod auth;
+pub mod crypto;
 pub mod files;
 pub mod inbox;
 pub mod journal;
 pub mod model;
 pub mod pairings;
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{Connection, OpenFlags};
-use tokio::sync::{mpsc, oneshot};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 pub use auth::{AttemptKey, OAuthAttempt, StoredTokens};
+pub use crypto::{KeyError, StoreKey};
 pub use files::HostedFile;
 pub use inbox::{InboxRow, Ingested, NewEvent, SourceStats};
 pub use journal::StepRow;
@@ -46,45 +56,127 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
 
 /// Most write closures one transaction takes; the rest wait for the next batch.
 const MAX_BATCH: usize = 256;
+/// Webhook inserts queued at most; past it a webhook is refused (503) and delivered again later.
+const MAX_URGENT: usize = 8192;
+/// Other writes queued at most; past it their callers wait for a place.
+const MAX_QUEUED: usize = 4096;
 
+/// Why the store could not do something.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The file cannot be opened.
     #[error("cannot open the store at {path}: {source}")]
     Open {
+        /// The file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: rusqlite::Error,
     },
+    /// A migration failed.
     #[error("store migration {name} failed: {source}")]
     Migration {
+        /// The migration.
         name: &'static str,
+        /// Why.
         #[source]
         source: rusqlite::Error,
     },
+    /// The file is newer than this build.
     #[error("the store was created by a newer zfsync (schema version {found}, this build knows {known}); upgrade zfsync")]
-    TooNew { found: i64, known: i64 },
+    TooNew {
+        /// Its schema version.
+        found: i64,
+        /// The newest this build knows.
+        known: i64,
+    },
+    /// The file is damaged.
+    #[error("the store {path} is damaged ({detail}). Stop zfsync, keep the damaged file aside, copy your latest backup ('zfsync backup') in its place, and start again; messages after the backup are caught up from the platforms' history")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What `quick_check` said.
+        detail: String,
+    },
+    /// A query failed.
     #[error("store query failed: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// The batch's COMMIT failed: nothing of it was stored.
     #[error("store commit failed (nothing was acknowledged): {0}")]
     Commit(String),
+    /// The writer has stopped.
     #[error("the store is closed")]
     Closed,
+    /// Too many webhook inserts are waiting; the platform will deliver again.
+    #[error("the store is busy; try again")]
+    Busy,
+    /// The store's folder cannot be made.
     #[error("cannot create the store's folder {path}: {source}")]
     CreateDir {
+        /// The folder.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// The writer thread cannot start.
     #[error("cannot start the store writer thread: {0}")]
     WriterThread(#[source] std::io::Error),
+    /// A reader task stopped.
     #[error("a store reader stopped: {0}")]
     Reader(#[from] tokio::task::JoinError),
+    /// The store key cannot be used.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// Sealing a secret failed.
+    #[error("cannot encrypt a secret for the store")]
+    Seal,
+    /// A sealed value does not open under this key.
+    #[error("the value of {0} in the store does not open with this store key: was ZFSYNC_STORE_KEY or the key file changed? Restore the key, or run 'zfsync connect zalo' again")]
+    Unseal(String),
+    /// A backup failed.
+    #[error("backup to {path} failed: {detail}")]
+    Backup {
+        /// The target file.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+}
+
+impl StoreError {
+    /// Whether this is SQLite's "database or disk is full".
+    pub fn is_full(&self) -> bool {
+        match self {
+            StoreError::Sql(e) | StoreError::Open { source: e, .. } => is_full(e),
+            StoreError::Commit(m) => m.contains("full"),
+            _ => false,
+        }
+    }
+}
+
+fn is_full(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::DiskFull)
 }
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// How a write went inside its transaction: whether it hit a full disk, whether it succeeded.
+#[derive(Clone, Copy)]
+struct Ran {
+    full: bool,
+    ok: bool,
+}
+
 /// A write: run inside the batch's transaction (`Some`), or told the transaction could not begin
-/// (`None`); either way it returns what answers its caller once the batch's fate is known.
-type WriteJob = Box<dyn FnOnce(Option<&Connection>) -> Completion + Send>;
+/// (`None`); it returns what answers its caller once the batch's fate is known, and how it went.
+type WriteJob = Box<dyn FnOnce(Option<&Connection>) -> (Completion, Ran) + Send>;
+
+/// A queued write and its place in the queue.
+struct Queued {
+    job: WriteJob,
+    urgent: bool,
+    _permit: OwnedSemaphorePermit,
+}
 
 /// A handle to the store; cheap to clone.
 #[derive(Clone)]
@@ -94,8 +186,12 @@ pub struct Store {
 
 struct Inner {
     path: PathBuf,
-    writer: mpsc::UnboundedSender<WriteJob>,
+    writer: mpsc::UnboundedSender<Queued>,
+    urgent_places: Arc<Semaphore>,
+    places: Arc<Semaphore>,
     readers: Mutex<Vec<Connection>>,
+    key: Arc<StoreKey>,
+    full: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Store {
@@ -104,6 +200,13 @@ impl std::fmt::Debug for Store {
             .field("path", &self.inner.path)
             .finish()
     }
+}
+
+/// What [`Store::health`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreHealth {
+    /// The last write found the disk (or the store's size limit) full, and none succeeded since.
+    pub full: bool,
 }
 
 fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
@@ -143,38 +246,178 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-impl Store {
-    /// Opens (creating if needed) and migrates the store, and starts its writer thread.
-    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
-        let path = path.as_ref().to_path_buf();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+/// Makes the store's folder (0700 when zfsync creates it) and file (0600) private to their owner;
+/// SQLite gives its -wal and -shm files the mode of the store file.
+fn make_private(path: &Path) -> Result<(), StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            let mut b = std::fs::DirBuilder::new();
+            b.recursive(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt as _;
+                b.mode(0o700);
+            }
+            b.create(dir).map_err(|source| StoreError::CreateDir {
                 path: dir.to_path_buf(),
                 source,
             })?;
         }
-        let mut conn = open_conn(&path, OpenFlags::default())?;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        let open_err = |e: std::io::Error| StoreError::CreateDir {
+            path: path.to_path_buf(),
+            source: e,
+        };
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(open_err)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            let p = PathBuf::from(p);
+            if let Ok(meta) = std::fs::metadata(&p) {
+                if meta.permissions().mode() & 0o077 != 0 {
+                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+                        .map_err(open_err)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `PRAGMA quick_check` on a store that exists: a damaged file is refused with how to restore it.
+fn quick_check(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let rows: Vec<String> = conn
+        .prepare("PRAGMA quick_check(5)")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+    if rows.len() == 1 && rows[0] == "ok" {
+        return Ok(());
+    }
+    Err(StoreError::Corrupt {
+        path: path.to_path_buf(),
+        detail: rows.join("; "),
+    })
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the store with the key kept beside it (the store
+    /// path with `.key` added, created when missing). The daemon uses [`Store::open_with`] and the
+    /// configured key.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = path.as_ref();
+        let mut key_path = path.as_os_str().to_owned();
+        key_path.push(".key");
+        make_private(path)?;
+        let key = StoreKey::resolve(None, Path::new(&key_path))?;
+        Store::open_with(path, key)
+    }
+
+    /// Opens (creating if needed), checks and migrates the store, and starts its writer thread.
+    pub fn open_with(path: impl AsRef<Path>, key: StoreKey) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let existed = std::fs::metadata(&path).is_ok_and(|m| m.len() > 0);
+        make_private(&path)?;
+        let mut conn = open_conn(&path, OpenFlags::default()).map_err(|e| match e {
+            StoreError::Sql(source) if existed => StoreError::Corrupt {
+                path: path.clone(),
+                detail: source.to_string(),
+            },
+            other => other,
+        })?;
+        if existed {
+            quick_check(&conn, &path)?;
+        }
         migrate(&mut conn)?;
         let (tx, rx) = mpsc::unbounded_channel();
+        let full = Arc::new(AtomicBool::new(false));
+        let writer_full = full.clone();
         std::thread::Builder::new()
             .name("zfsync-store-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || writer_loop(conn, rx, writer_full))
             .map_err(StoreError::WriterThread)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 path,
                 writer: tx,
+                urgent_places: Arc::new(Semaphore::new(MAX_URGENT)),
+                places: Arc::new(Semaphore::new(MAX_QUEUED)),
                 readers: Mutex::new(Vec::new()),
+                key: Arc::new(key),
+                full,
             }),
         })
     }
 
+    /// The store file.
     pub fn path(&self) -> &Path {
         &self.inner.path
     }
 
+    /// The key that seals secrets.
+    pub(crate) fn key(&self) -> Arc<StoreKey> {
+        self.inner.key.clone()
+    }
+
+    /// Whether writes currently succeed.
+    pub fn health(&self) -> StoreHealth {
+        StoreHealth {
+            full: self.inner.full.load(Ordering::Relaxed),
+        }
+    }
+
     /// Runs `f` in the writer's transaction; resolves once the batch holding it is committed.
+    /// Waits for a place when many writes are queued.
     pub async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let permit = self
+            .inner
+            .places
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        self.submit(f, false, permit).await
+    }
+
+    /// Like [`Store::write`], ahead of every other write in the next batch (webhook inserts: the
+    /// platform waits for the answer). Refused with [`StoreError::Busy`] rather than queued when too
+    /// many are waiting.
+    pub async fn write_urgent<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let permit = self
+            .inner
+            .urgent_places
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| StoreError::Busy)?;
+        self.submit(f, true, permit).await
+    }
+
+    async fn submit<R, F>(
+        &self,
+        f: F,
+        urgent: bool,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<R, StoreError>
     where
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
@@ -183,9 +426,16 @@ impl Store {
         let job: WriteJob = Box::new(move |conn| {
             let Some(conn) = conn else {
                 // The transaction never began: nothing ran; the caller gets the writer's error.
-                return Box::new(move |begin: Result<(), String>| {
+                let done: Completion = Box::new(move |begin: Result<(), String>| {
                     let _ = tx.send(Err(StoreError::Commit(begin.err().unwrap_or_default())));
                 });
+                return (
+                    done,
+                    Ran {
+                        full: false,
+                        ok: false,
+                    },
+                );
             };
             let savepoint = conn.execute_batch("SAVEPOINT job");
             let result = match savepoint {
@@ -199,17 +449,26 @@ impl Store {
                 }
                 Err(e) => Err(StoreError::Sql(e)),
             };
-            Box::new(move |commit: Result<(), String>| {
+            let ran = Ran {
+                full: matches!(&result, Err(e) if e.is_full()),
+                ok: result.is_ok(),
+            };
+            let done: Completion = Box::new(move |commit: Result<(), String>| {
                 let out = match commit {
                     Ok(()) => result,
                     Err(e) => Err(StoreError::Commit(e)),
                 };
                 let _ = tx.send(out);
-            })
+            });
+            (done, ran)
         });
         self.inner
             .writer
-            .send(job)
+            .send(Queued {
+                job,
+                urgent,
+                _permit: permit,
+            })
             .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
@@ -236,31 +495,130 @@ impl Store {
         })
         .await?
     }
+
+    /// Limits the store to `pages` pages (None: SQLite's maximum), as a full disk would: writes past
+    /// it fail with "database or disk is full". Returns the limit now in force.
+    pub async fn limit_pages(&self, pages: Option<u64>) -> Result<u64, StoreError> {
+        self.write(move |c| {
+            let n = pages.unwrap_or(4_294_967_294);
+            Ok(
+                c.query_row(&format!("PRAGMA max_page_count = {n}"), [], |r| {
+                    r.get::<_, i64>(0)
+                })? as u64,
+            )
+        })
+        .await
+    }
+
+    /// Copies the store to `to` with SQLite's online backup, while the daemon runs. The copy holds
+    /// the sealed secrets, never the key.
+    pub async fn backup(&self, to: PathBuf) -> Result<(), StoreError> {
+        let from = self.inner.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let fail = |detail: String| StoreError::Backup {
+                path: to.clone(),
+                detail,
+            };
+            if to.exists() {
+                return Err(fail("the file exists; choose a new name".into()));
+            }
+            let src = open_conn(&from, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            crypto::write_private(&to, "").map_err(|e| fail(e.to_string()))?;
+            let mut dst = Connection::open(&to).map_err(|e| fail(e.to_string()))?;
+            let backup =
+                rusqlite::backup::Backup::new(&src, &mut dst).map_err(|e| fail(e.to_string()))?;
+            backup
+                .run_to_completion(256, std::time::Duration::from_millis(5), None)
+                .map_err(|e| fail(e.to_string()))?;
+            drop(backup);
+            quick_check(&dst, &to)
+        })
+        .await?
+    }
 }
 
-fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<WriteJob>) {
-    while let Some(first) = rx.blocking_recv() {
-        let mut batch = Vec::with_capacity(16);
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Queued>, full: Arc<AtomicBool>) {
+    // Jobs taken from the channel but left for a later batch (urgent ones always go first).
+    let mut waiting: VecDeque<Queued> = VecDeque::new();
+    loop {
+        if waiting.is_empty() {
+            match rx.blocking_recv() {
+                Some(q) => waiting.push_back(q),
+                None => return,
             }
         }
+        while let Ok(q) = rx.try_recv() {
+            waiting.push_back(q);
+        }
+        let mut batch: Vec<Queued> = Vec::with_capacity(waiting.len().min(MAX_BATCH));
+        // Urgent jobs first, in arrival order; then the others, in arrival order.
+        let mut rest = VecDeque::with_capacity(waiting.len());
+        for q in waiting.drain(..) {
+            if q.urgent && batch.len() < MAX_BATCH {
+                batch.push(q);
+            } else {
+                rest.push_back(q);
+            }
+        }
+        while batch.len() < MAX_BATCH {
+            match rest.pop_front() {
+                Some(q) => batch.push(q),
+                None => break,
+            }
+        }
+        waiting = rest;
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             let msg = format!("cannot begin a transaction: {e}");
             tracing::error!(error = %msg, "store write failed");
-            for job in batch {
-                job(None)(Err(msg.clone()));
+            full.store(is_full(&e), Ordering::Relaxed);
+            for q in batch {
+                let (done, _) = (q.job)(None);
+                done(Err(msg.clone()));
             }
             continue;
         }
-        let completions: Vec<Completion> = batch.into_iter().map(|job| job(Some(&conn))).collect();
-        let commit = conn.execute_batch("COMMIT").map_err(|e| {
-            let _ = conn.execute_batch("ROLLBACK");
-            e.to_string()
-        });
+        let mut hit_full = false;
+        // The store counts as taking writes again once a webhook insert commits.
+        let mut urgent_ok = false;
+        let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
+        let mut jobs = batch.into_iter();
+        let mut rolled_back = false;
+        for q in jobs.by_ref() {
+            let (done, ran) = (q.job)(Some(&conn));
+            hit_full |= ran.full;
+            urgent_ok |= q.urgent && ran.ok;
+            completions.push(done);
+            if conn.is_autocommit() {
+                // SQLite rolled the whole transaction back (it may on a full disk): what ran is
+                // undone; what did not run waits for the next batch.
+                rolled_back = true;
+                break;
+            }
+        }
+        for q in jobs.rev() {
+            waiting.push_front(q);
+        }
+        let commit = if rolled_back {
+            Err("the transaction was rolled back: database or disk is full".to_string())
+        } else {
+            conn.execute_batch("COMMIT").map_err(|e| {
+                hit_full |= is_full(&e);
+                let _ = conn.execute_batch("ROLLBACK");
+                e.to_string()
+            })
+        };
+        metrics::counter!("zfsync_store_commits_total", "result" => if commit.is_ok() { "ok" } else { "error" })
+            .increment(1);
+        let was_full = full.load(Ordering::Relaxed);
+        let now_full = hit_full || (was_full && !(commit.is_ok() && urgent_ok));
+        if full.swap(now_full, Ordering::Relaxed) != now_full {
+            if now_full {
+                tracing::error!("the store is full: webhooks are answered 503 until space returns");
+            } else {
+                tracing::info!("the store takes writes again");
+            }
+            metrics::gauge!("zfsync_store_full").set(if now_full { 1.0 } else { 0.0 });
+        }
         for done in completions {
             done(commit.clone());
         }
@@ -324,7 +682,7 @@ mod tests {
                         [format!("k{i}")],
                     )?;
                     if i % 2 == 1 {
-                        return Err(StoreError::Closed);
+                        return Err(StoreError::Busy);
                     }
                     Ok(())
                 })
@@ -372,5 +730,71 @@ mod tests {
             Ingested::New(_)
         ));
         assert_eq!(store.pending_count().await.unwrap(), 2);
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let t = StoredTokens {
+            oa_id: Some("1".into()),
+            access_token: "at-secret".into(),
+            refresh_token: "rt-secret".into(),
+            access_expires_at: 0,
+            refresh_expires_at: 0,
+            updated_at: 0,
+            needs_reauth: None,
+        };
+        let a = OAuthAttempt {
+            verifier: "verifier-secret".into(),
+            redirect_uri: "https://x/cb".into(),
+            expected_oa: None,
+        };
+        let shown = format!("{t:?} {a:?} {:?}", StoreKey::from_bytes(&[7; 32]).unwrap());
+        for secret in ["at-secret", "rt-secret", "verifier-secret"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn expiry_scans_use_their_index_and_retention_reaches_every_table() {
+        let (_dir, store) = temp_store();
+        let plan: String = store
+            .read(|c| {
+                Ok(c.query_row(
+                    "EXPLAIN QUERY PLAN DELETE FROM oauth_attempts WHERE expires_at < 1",
+                    [],
+                    |r| r.get::<_, String>(3),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert!(plan.contains("oauth_attempts_expiry"), "{plan}");
+        store
+            .write(|c| {
+                c.execute_batch(
+                    "INSERT INTO messages (direction, zalo_user_id, zalo_msg_id, preview, created_at)
+                       VALUES ('to_zalo', 'u', 'm-old', 'an old preview', 1);
+                     INSERT INTO unlinked_conversations (freshchat_conversation_id, checked_at)
+                       VALUES ('c-old', 1);
+                     INSERT INTO oauth_attempts (state, verifier, redirect_uri, created_at, expires_at)
+                       VALUES ('s', 'v', 'r', 1, 2);
+                     INSERT INTO oauth_tickets (ticket_hash, expires_at) VALUES ('h', 2);",
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert!(store.prune(1000).await.unwrap() >= 4);
+        let left: i64 = store
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT (SELECT COUNT(*) FROM messages) + (SELECT COUNT(*) FROM unlinked_conversations)
+                      + (SELECT COUNT(*) FROM oauth_attempts) + (SELECT COUNT(*) FROM oauth_tickets)",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
     }
 }

@@ -1,17 +1,60 @@
 //! Contacts: the Freshchat user of a Zalo user. [`EnsureContact`] finds the user in the store, else
 //! by `reference_id` in Freshchat (a lost store never duplicates users), else creates it as
-//! "<display name> Zalo" with the `external_user_provider` property; a user created under a
+//! `"<display name> Zalo"` with the `external_user_provider` property; a user created under a
 //! fallback name (Zalo refused the profile) gets the real one later. [`RecordFollow`] keeps the
-//! follow state in the store and in the Freshchat user's properties, merged into what the user has
-//! (never erasing another property). [`RefreshContact`] follows a profile change; [`ForgetUser`]
-//! deletes what zfsync holds about a user who withdrew consent and tells the agents.
+//! follow state in the store and in the Freshchat user's properties: it reads the user, merges by
+//! name and writes the whole list back (Freshchat replaces the list on update), so no other
+//! property is ever erased. [`RefreshContact`] follows a profile change; [`ForgetUser`] deletes
+//! what zfsync holds about a user who withdrew consent and tells the agents.
+//!
+//! An account may refuse custom user properties it does not define (a 400 naming the property).
+//! Then the user is created without them and the message still goes through; the refusal is
+//! remembered in the store (`meta`), the admins get one private note per Freshchat account (see
+//! `SyncContext::post_properties_note_if_due`) and `zfsync check` names the properties to create.
+//! Once Freshchat accepts them again (an admin created them), the refusal is forgotten.
+//!
+//! Failure: Freshchat and store errors are returned as [`SyncError`] (transient ones retry the
+//! event); a refused property write is not an error, and a failed note is logged, not returned.
 
-use zfsync_freshchat::{NewUser, Property, UserUpdate};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::OnceCell;
+use zfsync_freshchat::{FreshchatError, NewUser, Property, UserUpdate};
 use zfsync_mappings::{EnsureContact, ForgetUser, RecordFollow, RefreshContact};
 
+use super::to_freshchat::bot_note;
 use super::{iso_ms, Job, Run, SyncContext};
 use crate::error::SyncError;
 use crate::store::{now_ms, pairings, Contact};
+
+/// The user property naming where a Freshchat user comes from (teams build a "Zalo" view on it).
+pub const PROP_PROVIDER: &str = "external_user_provider";
+/// The user property holding the Zalo user id.
+pub const PROP_ZALO_USER_ID: &str = "zalo_user_id";
+/// The user property holding the OA id.
+pub const PROP_OA_ID: &str = "zalo_oa_id";
+/// The user property holding when the customer first wrote (never overwritten).
+pub const PROP_FIRST_MESSAGE_AT: &str = "zalo_first_message_at";
+/// The user property holding whether the customer follows the OA.
+pub const PROP_FOLLOWER: &str = "zalo_follower";
+/// Every custom user property zfsync writes, in the order an admin would create them.
+pub const USER_PROPERTIES: [&str; 5] = [
+    PROP_PROVIDER,
+    PROP_ZALO_USER_ID,
+    PROP_OA_ID,
+    PROP_FIRST_MESSAGE_AT,
+    PROP_FOLLOWER,
+];
+/// Where a Freshchat admin creates custom user properties.
+pub const PROPERTIES_ADMIN_PATH: &str =
+    "Freshchat Admin → Contacts → Custom fields (user properties)";
+
+/// `meta`: what Freshchat said when it last refused zfsync's custom user properties; empty (or
+/// absent) while it accepts them.
+pub const META_PROPERTIES_REFUSED: &str = "freshchat_properties_refused";
+/// `meta`: `posted` once the admins were told about the refusal (one note per Freshchat account).
+const META_PROPERTIES_NOTE: &str = "freshchat_properties_note";
+const NOTE_POSTED: &str = "posted";
 
 /// How long after a failed attempt zfsync tries again to complete a contact's Zalo profile.
 const PROFILE_RETRY_MS: i64 = 3600 * 1000;
@@ -96,7 +139,24 @@ async fn create_user(
                 None,
             ),
         };
-        let user = cx.freshchat.create_user(&new_user).await?;
+        let user = match cx.freshchat.create_user(&new_user).await {
+            Ok(user) => {
+                cx.properties_accepted().await?;
+                user
+            }
+            // The account may refuse custom properties it does not define: the customer still
+            // gets a user (and their message goes through), without the properties.
+            Err(FreshchatError::Invalid { message, .. }) if !new_user.properties.is_empty() => {
+                let bare = NewUser {
+                    properties: Vec::new(),
+                    ..new_user
+                };
+                let user = cx.freshchat.create_user(&bare).await?;
+                cx.properties_refused(&message).await?;
+                user
+            }
+            Err(e) => return Err(e.into()),
+        };
         tracing::info!(freshchat_user_id = %user.id, "created Freshchat user for a Zalo sender");
         Ok(Contact {
             zalo_user_id: step.zalo_user_id.clone(),
@@ -242,30 +302,163 @@ impl Run for RecordFollow {
             return Ok(());
         };
         cx.store.begin_step(job.key, "record_follow", None).await?;
-        let props = contact_properties(
-            &cx.rules.contact.provider,
-            &self.zalo_user_id,
-            &cx.oa_id(),
-            None,
-            Some(self.following),
-        );
-        let update = UserUpdate {
-            first_name: None,
-            last_name: None,
-            avatar: None,
-            properties: Some(props),
-        };
-        if let Err(e) = cx
-            .freshchat
-            .update_user(&c.freshchat_user_id, &update)
-            .await
-        {
-            let err = SyncError::Freshchat(e);
-            cx.abandon_unless_unknown(job.key, &err).await;
-            return Err(err);
+        if let Err(e) = write_follow(cx, &c, self.following).await {
+            cx.abandon_unless_unknown(job.key, &e).await;
+            return Err(e);
         }
         Ok(cx.store.finish_step(job.key, None, |_| Ok(())).await?)
     }
+}
+
+/// Writes the follow state into the Freshchat user's properties: reads the user, merges zfsync's
+/// properties into theirs by name and writes the whole list back. A refusal of the properties is
+/// remembered, not an error: the follow state stays in the store.
+async fn write_follow(cx: &SyncContext, c: &Contact, following: bool) -> Result<(), SyncError> {
+    let user = cx.freshchat.get_user(&c.freshchat_user_id).await?;
+    let first_seen = iso_ms(c.first_seen_at);
+    let ours = contact_properties(
+        &cx.rules.contact.provider,
+        &c.zalo_user_id,
+        &cx.oa_id(),
+        Some(&first_seen),
+        Some(following),
+    );
+    let update = UserUpdate {
+        first_name: None,
+        last_name: None,
+        avatar: None,
+        properties: Some(merge_properties(user.properties, ours)),
+    };
+    match cx
+        .freshchat
+        .update_user(&c.freshchat_user_id, &update)
+        .await
+    {
+        Ok(()) => cx.properties_accepted().await,
+        Err(FreshchatError::Invalid { message, .. }) => cx.properties_refused(&message).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The user's properties with zfsync's merged in by name: zfsync's values replace its own names,
+/// every other property stays as it is, and the first-message time is only ever added.
+fn merge_properties(mut theirs: Vec<Property>, ours: Vec<Property>) -> Vec<Property> {
+    for p in ours {
+        match theirs.iter_mut().find(|t| t.name == p.name) {
+            Some(_) if p.name == PROP_FIRST_MESSAGE_AT => {}
+            Some(t) => t.value = p.value,
+            None => theirs.push(p),
+        }
+    }
+    theirs
+}
+
+/// Whether the admins' note about refused properties is due: read from the store once, then kept
+/// in memory (one daemon writes the store, so the in-memory flag is the claim on the note).
+#[derive(Debug, Default)]
+pub struct PropertiesNote {
+    loaded: OnceCell<()>,
+    due: AtomicBool,
+}
+
+impl SyncContext {
+    /// Freshchat refused zfsync's custom user properties: remember it (for `zfsync check`), and
+    /// make the admins' note due unless they were told already.
+    async fn properties_refused(&self, why: &str) -> Result<(), SyncError> {
+        let first = self
+            .store
+            .meta(META_PROPERTIES_REFUSED)
+            .await?
+            .is_none_or(|m| m.is_empty());
+        if first {
+            tracing::warn!(reason = %why, "Freshchat refused zfsync's custom user properties; customers are created without them (see 'zfsync check')");
+        }
+        self.store
+            .set_meta(META_PROPERTIES_REFUSED, why.to_string())
+            .await?;
+        let told = self.store.meta(META_PROPERTIES_NOTE).await?.as_deref() == Some(NOTE_POSTED);
+        self.load_properties_note().await;
+        if !told {
+            self.properties_note.due.store(true, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// Freshchat accepted zfsync's custom user properties: forget an earlier refusal.
+    async fn properties_accepted(&self) -> Result<(), SyncError> {
+        let refused = self
+            .store
+            .meta(META_PROPERTIES_REFUSED)
+            .await?
+            .is_some_and(|m| !m.is_empty());
+        if refused {
+            tracing::info!("Freshchat accepts zfsync's custom user properties again");
+            self.store
+                .set_meta(META_PROPERTIES_REFUSED, String::new())
+                .await?;
+            self.store
+                .set_meta(META_PROPERTIES_NOTE, String::new())
+                .await?;
+            self.properties_note.due.store(false, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// Reads once from the store whether the admins' note is due (after a restart).
+    async fn load_properties_note(&self) {
+        self.properties_note
+            .loaded
+            .get_or_init(|| async {
+                let refused = self.store.meta(META_PROPERTIES_REFUSED).await;
+                let note = self.store.meta(META_PROPERTIES_NOTE).await;
+                let due = matches!(&refused, Ok(Some(r)) if !r.is_empty())
+                    && matches!(&note, Ok(n) if n.as_deref() != Some(NOTE_POSTED));
+                self.properties_note.due.store(due, Ordering::SeqCst);
+            })
+            .await;
+    }
+
+    /// After a post into `conversation_id`: when Freshchat refused zfsync's custom user
+    /// properties and the admins were not told yet, tells them there, once per Freshchat account.
+    /// A failed note stays due and is tried with the next post; it is logged, not returned.
+    pub(crate) async fn post_properties_note_if_due(&self, conversation_id: &str) {
+        self.load_properties_note().await;
+        if !self.properties_note.due.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        let why = match self.store.meta(META_PROPERTIES_REFUSED).await {
+            Ok(Some(why)) if !why.is_empty() => why,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the remembered property refusal");
+                self.properties_note.due.store(true, Ordering::SeqCst);
+                return;
+            }
+        };
+        let note = bot_note(vec![zfsync_freshchat::MessagePart::Text {
+            content: properties_note(&why),
+        }]);
+        let posted = match self.freshchat.post_message(conversation_id, &note).await {
+            Ok(_) => self
+                .store
+                .set_meta(META_PROPERTIES_NOTE, NOTE_POSTED.into())
+                .await
+                .map_err(SyncError::from),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = posted {
+            tracing::warn!(error = %e, "could not tell the admins that Freshchat refused the user properties; trying again with the next message");
+            self.properties_note.due.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The admins' note about refused custom user properties.
+pub fn properties_note(why: &str) -> String {
+    format!(
+        "For the Freshchat admin (zfsync, shown once): Freshchat refused the custom user properties zfsync adds to Zalo customers (Freshchat said: {why}). Customers are still created and their messages go through, but without these properties. To keep them, create these user properties in {PROPERTIES_ADMIN_PATH}: {}. zfsync adds them to new customers once they exist; 'zfsync check' reports whether they are still missing.",
+        USER_PROPERTIES.join(", ")
+    )
 }
 
 /// The Freshchat user properties zfsync keeps for a Zalo user.
@@ -278,29 +471,76 @@ fn contact_properties(
 ) -> Vec<Property> {
     let mut props = vec![
         Property {
-            name: "external_user_provider".into(),
+            name: PROP_PROVIDER.into(),
             value: provider.to_string(),
         },
         Property {
-            name: "zalo_user_id".into(),
+            name: PROP_ZALO_USER_ID.into(),
             value: zalo_user_id.to_string(),
         },
         Property {
-            name: "zalo_oa_id".into(),
+            name: PROP_OA_ID.into(),
             value: oa_id.to_string(),
         },
     ];
     if let Some(t) = first_seen {
         props.push(Property {
-            name: "zalo_first_message_at".into(),
+            name: PROP_FIRST_MESSAGE_AT.into(),
             value: t.to_string(),
         });
     }
     if let Some(f) = follower {
         props.push(Property {
-            name: "zalo_follower".into(),
+            name: PROP_FOLLOWER.into(),
             value: f.to_string(),
         });
     }
     props
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn prop(name: &str, value: &str) -> Property {
+        Property {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn merging_keeps_every_other_property_and_the_first_message_time() {
+        let theirs = vec![
+            prop("vip", "yes"),
+            prop(PROP_FIRST_MESSAGE_AT, "2024-01-01T00:00:00.000Z"),
+            prop(PROP_FOLLOWER, "true"),
+        ];
+        let ours = vec![
+            prop(PROP_PROVIDER, "zalo"),
+            prop(PROP_FIRST_MESSAGE_AT, "2025-05-05T00:00:00.000Z"),
+            prop(PROP_FOLLOWER, "false"),
+        ];
+        let merged = merge_properties(theirs, ours);
+        assert_eq!(
+            merged,
+            vec![
+                prop("vip", "yes"),
+                prop(PROP_FIRST_MESSAGE_AT, "2024-01-01T00:00:00.000Z"),
+                prop(PROP_FOLLOWER, "false"),
+                prop(PROP_PROVIDER, "zalo"),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_note_names_every_property_and_where_to_create_them() {
+        let note = properties_note("Invalid user property: zalo_oa_id is not defined");
+        for name in USER_PROPERTIES {
+            assert!(note.contains(name), "{note}");
+        }
+        assert!(note.contains("Freshchat Admin"), "{note}");
+        assert!(note.contains("is not defined"), "{note}");
+    }
 }

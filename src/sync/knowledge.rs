@@ -108,6 +108,17 @@ impl SyncContext {
             Err(FreshchatError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
+        // Only conversations on zfsync's own channel can belong to a Zalo user: a reference id is
+        // an identity claim anyone who can set a widget's externalId could make elsewhere.
+        let channel = self.channel().await?;
+        if conv.channel_id.as_deref() != Some(channel.as_str()) {
+            tracing::info!(
+                conversation_id,
+                channel_id = conv.channel_id.as_deref().unwrap_or(""),
+                "not a conversation of zfsync's channel; not linked to Zalo"
+            );
+            return Ok(None);
+        }
         let Some(user_id) = conv.user_id.clone() else {
             return Ok(None);
         };
@@ -116,10 +127,25 @@ impl SyncContext {
             Err(FreshchatError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let zalo_user = user
+        let oa_id = self.oa_id();
+        let zalo_user = match user
             .reference_id
             .as_deref()
-            .and_then(|r| zalo_user_from_reference(r, &self.rules));
+            .and_then(|r| zalo_user_from_reference(r, &self.rules))
+        {
+            Some((oa, zalo)) if oa.as_deref().is_none_or(|o| o == oa_id) => Some(zalo),
+            Some((oa, _)) => {
+                tracing::warn!(
+                    conversation_id,
+                    reference_oa = oa.as_deref().unwrap_or(""),
+                    oa_id = %oa_id,
+                    "a Freshchat user claims a Zalo user of another OA; ignored"
+                );
+                metrics::counter!("zfsync_identity_refusals_total").increment(1);
+                None
+            }
+            None => None,
+        };
         if let Some(z) = &zalo_user {
             tracing::info!(
                 conversation_id,
@@ -147,21 +173,27 @@ impl SyncContext {
     }
 }
 
-/// The Zalo user id inside a reference id built from the rules' template (`zalo:{oa_id}:{zalo_user_id}`).
-pub(crate) fn zalo_user_from_reference(reference: &str, rules: &Rules) -> Option<String> {
+/// The OA id (when the template has one) and the Zalo user id inside a reference id built from the
+/// rules' template (`zalo:{oa_id}:{zalo_user_id}`).
+pub(crate) fn zalo_user_from_reference(
+    reference: &str,
+    rules: &Rules,
+) -> Option<(Option<String>, String)> {
     let template = &rules.contact.reference_id;
     let (prefix, rest) = template.split_once("{zalo_user_id}")?;
     let prefix_parts: Vec<&str> = prefix.split("{oa_id}").collect();
     let mut r = reference;
+    let mut oa = None;
     if prefix_parts.len() == 2 {
         r = r.strip_prefix(prefix_parts[0])?;
-        let (_, after) = r.split_once(prefix_parts[1])?;
+        let (o, after) = r.split_once(prefix_parts[1])?;
+        oa = Some(o.to_string());
         r = after;
     } else {
         r = r.strip_prefix(prefix)?;
     }
     let id = r.strip_suffix(rest).unwrap_or(r);
-    (!id.is_empty()).then(|| id.to_string())
+    (!id.is_empty()).then(|| (oa, id.to_string()))
 }
 
 #[cfg(test)]
@@ -172,8 +204,8 @@ mod tests {
     fn reference_round_trip() {
         let rules = Rules::default();
         assert_eq!(
-            zalo_user_from_reference("zalo:123:9876543210", &rules).as_deref(),
-            Some("9876543210")
+            zalo_user_from_reference("zalo:123:9876543210", &rules),
+            Some((Some("123".into()), "9876543210".into()))
         );
         assert_eq!(zalo_user_from_reference("telegram:1", &rules), None);
     }

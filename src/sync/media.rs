@@ -54,6 +54,9 @@ impl SyncContext {
                 max_bytes / 1_000_000
             )));
         }
+        if let Err(refused) = self.egress_check(url) {
+            return Ok(Err(refused.to_string()));
+        }
         let zalo = self.zalo.client();
         let mut download = zalo.download(url, max_bytes).await;
         if matches!(&download, Err(e) if e.is_transient()) {
@@ -124,6 +127,15 @@ impl SyncContext {
                 "an attachment without any URL, even after reading the message again".into(),
             ));
         };
+        // The API host is checked by the client (the key goes nowhere else); other hosts here.
+        let on_api_host = self
+            .freshchat
+            .resolve(url)
+            .map(|(_, keyed)| keyed)
+            .unwrap_or(false);
+        if !on_api_host {
+            self.egress_check(url).map_err(SyncError::Egress)?;
+        }
         let d = self.freshchat.download(url, ATTACHMENT_MAX).await?;
         let name = a
             .name
@@ -151,6 +163,17 @@ impl SyncContext {
             &a.link_text,
             &[("url", &link)],
         )))
+    }
+
+    /// Whether a media URL may be fetched (the platforms' media hosts, never private addresses).
+    fn egress_check(&self, url: &str) -> Result<(), crate::egress::EgressRefused> {
+        let parsed = url::Url::parse(url).map_err(|_| crate::egress::EgressRefused::BadUrl)?;
+        let checked = self.settings.egress.check(&parsed);
+        if let Err(e) = &checked {
+            tracing::warn!(reason = %e, "refused to fetch an attachment");
+            metrics::counter!("zfsync_media_refused_total").increment(1);
+        }
+        checked
     }
 
     /// Uploads a file to Zalo when Zalo takes its kind and size; None: host it instead.

@@ -57,6 +57,8 @@ pub struct SyncSettings {
     pub public_url: String,
     /// How long hosted files stay downloadable.
     pub hosted_file_ttl_ms: i64,
+    /// Where media may be fetched from.
+    pub egress: crate::egress::EgressPolicy,
 }
 
 /// Everything a sync step needs: the store, both platforms, the rules and the settings.
@@ -74,6 +76,8 @@ pub struct SyncContext {
     pub settings: SyncSettings,
     /// The channel resolved from its name (or the first enabled one), once.
     resolved_channel: OnceCell<String>,
+    /// Whether the admins still have to be told that Freshchat refused the user properties.
+    properties_note: contact::PropertiesNote,
 }
 
 /// One step of one event being run: the event, the step's place in its plan.
@@ -121,6 +125,7 @@ impl SyncContext {
             rules,
             settings,
             resolved_channel: OnceCell::new(),
+            properties_note: contact::PropertiesNote::default(),
         }
     }
 

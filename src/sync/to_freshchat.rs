@@ -144,6 +144,8 @@ impl Run for PostToFreshchat {
         for note in notes {
             cx.post_note(&conversation_id, note).await;
         }
+        // The first post after Freshchat refused the custom user properties tells the admins.
+        cx.post_properties_note_if_due(&conversation_id).await;
         Ok(())
     }
 }
@@ -244,7 +246,7 @@ impl SyncContext {
 
     /// The channel new conversations go to: configured by id, else by name, else the first
     /// enabled one (resolved once).
-    async fn channel(&self) -> Result<String, SyncError> {
+    pub(crate) async fn channel(&self) -> Result<String, SyncError> {
         if let Some(id) = &self.settings.channel_id {
             return Ok(id.clone());
         }

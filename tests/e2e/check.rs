@@ -125,6 +125,7 @@ async fn every_check_passes_once_zalo_is_connected() {
         "freshchat_channel",
         "freshchat_webhook_key",
         "freshchat_app_id",
+        "freshchat_properties",
         "zalo_tokens",
         "zalo_oa",
         "zalo_oa_id",
@@ -441,6 +442,15 @@ fn the_example_config_loads_once_the_webhook_key_is_pasted() {
             _ => format!("{l}\n"),
         })
         .collect();
+    // The secrets file it names must exist and be private to its owner.
+    let secrets = dir.path().join("secrets.env");
+    std::fs::write(&secrets, "# none\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let all = all.replace("/etc/zfsync/secrets.env", &secrets.display().to_string());
     std::fs::write(&path, &all).unwrap();
     let config = zfsync::config::Config::load(&path).unwrap();
     assert!(config.zalo.oa_id.is_some() && config.freshchat.app_id.is_some());

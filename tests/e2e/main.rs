@@ -2,10 +2,13 @@
 //! loopback. One test binary (a 2-core CI machine links it once).
 
 mod check;
+mod conformance;
 mod crash;
 mod helpers;
 mod init;
 mod lifecycle;
 mod loadgen;
 mod ops;
+mod reliability;
+mod security;
 mod sync;

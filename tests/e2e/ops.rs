@@ -120,7 +120,8 @@ async fn connect_with_a_code_with_tokens_and_in_the_browser() {
         "no token printed"
     );
 
-    // 3. The browser flow: connect prints the URL and serves the callback itself.
+    // 3. The browser flow: connect prints a one-time start link and serves it and the callback
+    //    itself.
     let mut child = zfsync()
         .args(["connect", "zalo", "--config"])
         .arg(&env.config_path)
@@ -136,17 +137,13 @@ async fn connect_with_a_code_with_tokens_and_in_the_browser() {
     {
         if let Some(u) = line
             .split_whitespace()
-            .find(|w| w.contains("/v4/oa/permission"))
+            .find(|w| w.contains("/oauth/zalo/start?ticket="))
         {
             url = Some(u.to_string());
             break;
         }
     }
-    let url = url.expect("the permission URL is printed");
-    assert!(
-        url.contains("code_challenge=") && url.contains("state=") && url.contains("redirect_uri="),
-        "{url}"
-    );
+    let url = url.expect("the one-time start link is printed");
     let page = wait_for(Duration::from_secs(30), || async {
         let r = reqwest::get(&url).await.ok()?;
         r.status().is_success().then_some(r.text().await.ok()?)

@@ -1164,6 +1164,9 @@ async fn a_refused_profile_is_retried_at_most_hourly() {
 async fn a_message_freshchat_refuses_arrives_as_text() {
     let env = env().await;
     let conv = start_conversation(&env, U1).await;
+    // The daemon reads the new conversation's messages once after creating it: let that finish,
+    // or it takes the fault meant for the post below.
+    settle(&env).await;
     // Freshchat answers 400 to the next message post (as for an attachment it will not take).
     env.freshchat
         .fail_next(&format!("/v2/conversations/{conv}/messages"), 1, 400);

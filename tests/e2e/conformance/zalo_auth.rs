@@ -1,0 +1,235 @@
+//! Zalo authorization: which failures at the token endpoint are passing trouble and which mean an
+//! OA admin must consent again, and the OAuth callback when Zalo leaves `state` out.
+
+use std::time::{Duration, Instant};
+
+use zfsync::sandbox::{wait_for, Env, EnvOptions};
+use zfsync_freshchat::sim::parts;
+use zfsync_zalo::sim::Fault;
+
+use super::{store_exec, store_text};
+use crate::helpers::*;
+
+const U1: &str = "5234000000000000931";
+const TOKEN_PATH: &str = "/v4/oa/access_token";
+
+fn needs_reauth(env: &Env) -> Option<String> {
+    store_text(env, "SELECT needs_reauth FROM tokens WHERE id = 1")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_failures_at_the_token_endpoint_are_retried_never_reauthorization() {
+    let env = env().await;
+    let conv = start_conversation(&env, U1).await;
+    let refresh_before = store_text(&env, "SELECT refresh_token FROM tokens WHERE id = 1");
+    // The access token dies at Zalo; every refresh then meets one of these first.
+    env.zalo.expire_access_tokens();
+    for fault in [
+        Fault::HttpStatus(503),
+        Fault::HttpStatus(502),
+        Fault::HttpStatus(429),
+        Fault::Api {
+            code: -32,
+            message: "The request rate has exceeded the limit".into(),
+        },
+        Fault::Disconnect,
+        // Held past the client's timeout.
+        Fault::Hang,
+    ] {
+        env.zalo.fail_next(TOKEN_PATH, 1, fault);
+    }
+    env.freshchat
+        .agent_sends(
+            &conv,
+            &env.freshchat.default_agent_id(),
+            vec![parts::text("sau sự cố")],
+        )
+        .await
+        .unwrap();
+    // While Zalo's token endpoint fails, the pairing is never marked "needs re-authorization".
+    let ready = format!("{}/readyz", env.daemon_url());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while env.zalo.sent_to(U1).is_empty() {
+        assert_eq!(
+            needs_reauth(&env),
+            None,
+            "a passing failure is not a refusal"
+        );
+        let page = reqwest::get(&ready).await.unwrap().text().await.unwrap();
+        assert!(!page.contains("re-authorization"), "{page}");
+        assert!(Instant::now() < deadline, "the reply never went out");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let sent = zalo_sent(&env, U1, 1).await;
+    assert_eq!(zalo_text(&sent[0]).as_deref(), Some("sau sự cố"));
+    assert_ne!(
+        store_text(&env, "SELECT refresh_token FROM tokens WHERE id = 1"),
+        refresh_before,
+        "refreshed once Zalo answered, the new pair stored"
+    );
+    let attempts: i64 = store_text(
+        &env,
+        "SELECT attempts FROM inbox WHERE source = 'freshchat' AND CAST(body AS TEXT) LIKE '%sau sự cố%'",
+    )
+    .unwrap()
+    .parse()
+    .unwrap();
+    assert!(attempts >= 2, "retried with backoff: {attempts} attempts");
+    assert_eq!(needs_reauth(&env), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zalos_documented_refusal_at_the_token_endpoint_needs_reauthorization() {
+    let env = env().await;
+    let conv = start_conversation(&env, U1).await;
+    env.zalo.expire_access_tokens();
+    env.zalo.fail_next(
+        TOKEN_PATH,
+        1,
+        Fault::Api {
+            code: -14014,
+            message: "Refresh token is invalid".into(),
+        },
+    );
+    env.freshchat
+        .agent_sends(
+            &conv,
+            &env.freshchat.default_agent_id(),
+            vec![parts::text("chờ kết nối lại")],
+        )
+        .await
+        .unwrap();
+    let reason = wait_for(WAIT, || async { needs_reauth(&env) })
+        .await
+        .expect("marked as needing re-authorization");
+    assert!(reason.contains("-14014"), "{reason}");
+    let r = reqwest::get(format!("{}/readyz", env.daemon_url()))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.text().await.unwrap().contains("re-authorization"));
+    assert!(env.zalo.sent_to(U1).is_empty());
+    // An admin consents again: the waiting reply goes out.
+    env.connect_zalo().await.unwrap();
+    let sent = zalo_sent(&env, U1, 1).await;
+    assert_eq!(zalo_text(&sent[0]).as_deref(), Some("chờ kết nối lại"));
+}
+
+/// A browser that shows redirects instead of following them.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The `Location` a URL redirects to.
+async fn redirect_of(url: &str) -> String {
+    let r = browser().get(url).send().await.unwrap();
+    assert!(r.status().is_redirection(), "{url}: {}", r.status());
+    r.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// An operator opens the connect link: the consent URL of a new attempt.
+async fn start_attempt(env: &Env) -> String {
+    redirect_of(&format!("{}/oauth/zalo/start", env.daemon_url())).await
+}
+
+/// The admin allows on Zalo's consent page; the browser then opens the callback. Answers the
+/// callback URL Zalo redirected to, and the page the daemon answered.
+async fn consent(consent_url: &str) -> (String, u16, String) {
+    let callback = redirect_of(consent_url).await;
+    let r = browser().get(&callback).send().await.unwrap();
+    let status = r.status().as_u16();
+    (callback, status, r.text().await.unwrap())
+}
+
+fn pending_attempts(env: &Env) -> i64 {
+    store_text(env, "SELECT COUNT(*) FROM oauth_attempts")
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callback_without_state_completes_the_one_pending_attempt_or_says_what_to_do() {
+    let mut env = Env::new(EnvOptions::default()).await.unwrap();
+    env.start_daemon().await.unwrap();
+    // One attempt pending: Zalo's documented callback (code and oa_id only) completes it.
+    let url = start_attempt(&env).await;
+    assert!(
+        url.contains("state=") && url.contains("code_challenge="),
+        "{url}"
+    );
+    let (callback, status, page) = consent(&url).await;
+    assert!(
+        !callback.contains("state=") && !callback.contains("code_challenge="),
+        "{callback}"
+    );
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("connected to Zalo"), "{page}");
+    let access = store_text(&env, "SELECT access_token FROM tokens WHERE id = 1");
+    assert!(access.is_some());
+
+    // Two attempts pending and nothing to tell them apart: refused, nothing changed.
+    let first = start_attempt(&env).await;
+    let _second = start_attempt(&env).await;
+    let (_, status, page) = consent(&first).await;
+    assert_eq!(status, 400, "{page}");
+    assert!(
+        page.contains("more than one") && page.contains("start again"),
+        "says what to do: {page}"
+    );
+    assert_eq!(
+        store_text(&env, "SELECT access_token FROM tokens WHERE id = 1"),
+        access
+    );
+
+    // None pending any more (started over 15 minutes ago): refused with what to do.
+    assert_eq!(pending_attempts(&env), 2);
+    store_exec(&env, "UPDATE oauth_attempts SET expires_at = 0");
+    let code_url = format!(
+        "{}/oauth/zalo/callback?code={}&oa_id={}",
+        env.daemon_url(),
+        env.zalo.issue_code(None),
+        env.zalo.config().oa_id
+    );
+    let r = browser().get(&code_url).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("15 minutes") && page.contains("start again"),
+        "{page}"
+    );
+    assert_eq!(
+        store_text(&env, "SELECT access_token FROM tokens WHERE id = 1"),
+        access
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_echoed_code_challenge_picks_the_attempt_among_several() {
+    let mut env = Env::new(EnvOptions {
+        zalo_callback_code_challenge: true,
+        ..EnvOptions::default()
+    })
+    .await
+    .unwrap();
+    env.start_daemon().await.unwrap();
+    let first = start_attempt(&env).await;
+    let second = start_attempt(&env).await;
+    assert_eq!(pending_attempts(&env), 2);
+    // The second link is used first; Zalo checks the PKCE verifier, so only the matching
+    // attempt's verifier can complete it.
+    let (callback, status, page) = consent(&second).await;
+    assert!(callback.contains("code_challenge="), "{callback}");
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(pending_attempts(&env), 1);
+    let (_, status, page) = consent(&first).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(pending_attempts(&env), 0);
+    assert_eq!(
+        store_text(&env, "SELECT oa_id FROM tokens WHERE id = 1"),
+        Some(env.zalo.config().oa_id)
+    );
+}
