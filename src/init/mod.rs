@@ -15,9 +15,9 @@
 //! in a script, a missing value or a failed check is an error naming the flag, the key and the
 //! fix. Nothing is written until every value is in, and then each file is replaced whole.
 //!
-//! Layout: this file runs the whole and reports; [`args`] holds the flags and what they give;
-//! [`wizard`] the questions in their order; [`ask`] how they are asked (terminal or script);
-//! [`files`] what is written.
+//! Layout: this file runs the whole and reports; `args` holds the flags and what they give;
+//! `wizard` the questions in their order; `ask` how they are asked (terminal or script);
+//! `files` what is written.
 
 mod args;
 mod ask;
