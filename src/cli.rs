@@ -21,7 +21,8 @@ use crate::telemetry::LogFormat;
 Customers write to the OA on Zalo; each conversation appears in Freshchat as \"<name> Zalo\"; agents' \
 replies, files and the resolve notice reach the customer on Zalo.\n\n\
 Try it with no accounts:   zfsync sandbox\n\
-Run it for a customer:     zfsync connect zalo --config zfsync.toml   then   zfsync run --config zfsync.toml",
+Set up for a customer:     zfsync init   then   zfsync connect zalo --config zfsync.toml\n\
+Run it:                    zfsync run --config zfsync.toml",
     after_help = "Configuration: see config.example.toml (every key, with its default). Logs: RUST_LOG=debug for more."
 )]
 pub struct Cli {
@@ -41,6 +42,25 @@ pub struct ConfigArg {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Set up for a customer: ask each value, check it live, write the config and secrets.
+    ///
+    /// Asks for each value in onboarding order (a wrong one is asked again, with the fix), writes
+    /// the config and a private secrets file (with a new admin token and store key), and prints
+    /// the URLs to paste and the next step.
+    ///
+    /// Refuses to overwrite existing files unless --force. Scripts pass --non-interactive and one
+    /// flag per value; secrets as '-' (read from standard input, one line each, in the order
+    /// below) or in the environment (ZFSYNC_FRESHCHAT_API_KEY, ZFSYNC_FRESHCHAT_WEBHOOK_PUBLIC_KEY,
+    /// ZFSYNC_ZALO_APP_SECRET, ZFSYNC_ZALO_OA_SECRET_KEY), never on the command line.
+    ///
+    /// Examples:
+    ///   zfsync init --config /etc/zfsync/zfsync.toml
+    ///   printf '%s\n' "$FC_KEY" "$APP_SECRET" "$OA_SECRET" | zfsync init --non-interactive \
+    ///     --freshchat-api-url https://acme.freshchat.com --freshchat-api-key - \
+    ///     --freshchat-webhook-public-key "$FC_PUBLIC_KEY" --zalo-app-id 1234567890123456789 \
+    ///     --zalo-app-secret - --zalo-oa-secret-key - --public-url https://zfsync.acme.vn
+    #[command(verbatim_doc_comment)]
+    Init(Box<crate::init::InitArgs>),
     /// Run the daemon: webhook server, lanes and scheduler.
     ///
     /// Example: zfsync run --config /etc/zfsync/zfsync.toml
@@ -212,6 +232,7 @@ fn load(c: &ConfigArg) -> anyhow::Result<Config> {
 /// Runs a parsed command.
 pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Init(args) => crate::init::run(*args).await,
         Command::Run(c) => {
             let config = load(&c)?;
             let app = Application::build(config).await?;

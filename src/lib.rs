@@ -10,7 +10,7 @@
 //! - [`executor`]: runs the mapping engine's plans with every external effect journalled.
 //! - [`tokens`]: Zalo token refresh (single flight, persisted before use).
 //! - [`oauth`]: the Zalo OAuth v4 + PKCE flow.
-//! - [`app`]: wiring and the run loop; [`cli`]: the command line.
+//! - [`app`]: wiring and the run loop; [`cli`]: the command line; [`init`]: the setup wizard.
 //!
 //! The connectors (`zfsync-zalo`, `zfsync-freshchat`) know one platform each; the mapping engine
 //! (`zfsync-mappings`) is pure. See DESIGN.md for the invariants.
@@ -22,6 +22,7 @@ pub mod config;
 pub mod egress;
 pub mod error;
 pub mod ingest;
+pub mod init;
 pub mod lanes;
 #[cfg(feature = "sim")]
 pub mod loadgen;

@@ -1,5 +1,7 @@
-//! Checks of the Freshchat account: API key and host, channel, webhook key, App ID, and whether
-//! the account takes zfsync's custom user properties.
+//! Checks of the Freshchat account: API host, API key, channel, webhook key, App ID, and whether
+//! the account takes zfsync's custom user properties. The checks of single values take only the
+//! values they probe, so each also runs on its own (the `init` wizard checks each answer with it).
+//! A failed probe is a [`Check`] at FAIL with the fix, never an error.
 
 use rusqlite::OptionalExtension as _;
 
@@ -9,10 +11,72 @@ use crate::sync::contact::{
     USER_PROPERTIES,
 };
 
+/// The key sent when only the host is probed: no account has it, so the Freshchat API answers 401.
+const HOST_PROBE_KEY: &str = "zfsync-host-probe";
+
 // ---------------------------------------------------------------- Freshchat
 
-pub(super) fn freshchat_failure(name: &'static str, e: &FreshchatError, config: &Config) -> Check {
-    let base = config.freshchat.api_base.as_str().trim_end_matches('/');
+/// Builds a Freshchat client for `base` and `key`, or the failed `freshchat_api` check that says
+/// why it cannot be built (a key with line breaks or quotes, a base that is not http(s)).
+pub fn freshchat_client(base: &Url, key: &SecretString) -> Result<FreshchatClient, Check> {
+    FreshchatClient::new(zfsync_freshchat::ClientConfig::new(base.clone(), key.clone())).map_err(
+        |e| {
+            Check::fail(
+                CHECK_FRESHCHAT_API,
+                format!("cannot set up the Freshchat client: {e}"),
+                format!(
+                    "copy the API key again from Freshchat Admin → APIs for chat into freshchat.api_key (or {ENV_FRESHCHAT_API_KEY}), without quotes or line breaks"
+                ),
+            )
+        },
+    )
+}
+
+/// Probes that `base` is the Freshchat API before any key is known: the API answers a request with
+/// an unknown key with 401, a web page answers HTML, a wrong host does not answer at all.
+pub async fn freshchat_host(base: &Url) -> Check {
+    let client = match freshchat_client(base, &SecretString::from(HOST_PROBE_KEY)) {
+        Ok(c) => c,
+        Err(check) => return check,
+    };
+    let shown = base.as_str().trim_end_matches('/');
+    match client.account_configuration().await {
+        Ok(_) | Err(FreshchatError::Unauthorized { .. }) => Check::ok(
+            CHECK_FRESHCHAT_API,
+            format!("the Freshchat API answers at {shown}"),
+        ),
+        Err(e) => freshchat_failure(CHECK_FRESHCHAT_API, &e, base),
+    }
+}
+
+/// The API key check: the account configuration is read with the key. On success the check comes
+/// with the account's configuration (its App ID, for [`freshchat_app_id`]).
+pub async fn freshchat_api(
+    client: &FreshchatClient,
+    base: &Url,
+) -> (Check, Option<AccountConfiguration>) {
+    match client.account_configuration().await {
+        Ok(account) => (
+            Check::ok(
+                CHECK_FRESHCHAT_API,
+                format!(
+                    "API key accepted by {}{}",
+                    base.as_str().trim_end_matches('/'),
+                    account
+                        .account_domain
+                        .as_deref()
+                        .map(|d| format!(" (account {d})"))
+                        .unwrap_or_default()
+                ),
+            ),
+            Some(account),
+        ),
+        Err(e) => (freshchat_failure(CHECK_FRESHCHAT_API, &e, base), None),
+    }
+}
+
+pub(super) fn freshchat_failure(name: &'static str, e: &FreshchatError, base: &Url) -> Check {
+    let base = base.as_str().trim_end_matches('/');
     match e {
         FreshchatError::Unauthorized { status, .. } => {
             let from_env = std::env::var(ENV_FRESHCHAT_API_KEY)
@@ -74,10 +138,17 @@ pub(super) fn freshchat_failure(name: &'static str, e: &FreshchatError, config: 
     }
 }
 
-pub(super) async fn channel_check(client: &FreshchatClient, config: &Config) -> Check {
+/// The channel check: the configured channel (by id, else by exact name) exists and is enabled,
+/// or, with neither configured, the account has an enabled channel for new conversations.
+pub async fn freshchat_channel(
+    client: &FreshchatClient,
+    base: &Url,
+    channel_id: Option<&str>,
+    channel_name: Option<&str>,
+) -> Check {
     let channels = match client.list_channels().await {
         Ok(c) => c,
-        Err(e) => return freshchat_failure(CHECK_FRESHCHAT_CHANNEL, &e, config),
+        Err(e) => return freshchat_failure(CHECK_FRESHCHAT_CHANNEL, &e, base),
     };
     let shown = |c: &Channel| format!("\"{}\" ({})", c.name.as_deref().unwrap_or("unnamed"), c.id);
     let choices = || {
@@ -89,8 +160,8 @@ pub(super) async fn channel_check(client: &FreshchatClient, config: &Config) -> 
         }
     };
     let disabled = |c: &Channel| c.enabled == Some(false);
-    if let Some(id) = &config.freshchat.channel_id {
-        return match channels.iter().find(|c| &c.id == id) {
+    if let Some(id) = channel_id {
+        return match channels.iter().find(|c| c.id == id) {
             Some(c) if disabled(c) => Check::warn(
                 CHECK_FRESHCHAT_CHANNEL,
                 format!("freshchat.channel_id {} is disabled", shown(c)),
@@ -110,7 +181,7 @@ pub(super) async fn channel_check(client: &FreshchatClient, config: &Config) -> 
             ),
         };
     }
-    if let Some(name) = &config.freshchat.channel_name {
+    if let Some(name) = channel_name {
         // The daemon matches names exactly; say so when only the case differs.
         return match channels.iter().find(|c| c.name.as_deref() == Some(name)) {
             Some(c) if disabled(c) => Check::warn(
@@ -165,15 +236,19 @@ pub(super) async fn channel_check(client: &FreshchatClient, config: &Config) -> 
     }
 }
 
-pub(super) fn webhook_key_check(config: &Config) -> Check {
-    let webhooks_url = config.public_url(crate::server::ROUTE_FRESHCHAT_WEBHOOK);
-    match WebhookKey::parse(config.freshchat_webhook_key().expose_secret()) {
+/// The webhook key check: the key parses as an RSA public key. `webhooks_url`, when known, is
+/// named as the URL Freshchat must deliver to.
+pub fn freshchat_webhook_key(key: &str, webhooks_url: Option<&str>) -> Check {
+    match WebhookKey::parse(key) {
         Ok(key) => Check::ok(
             CHECK_FRESHCHAT_WEBHOOK_KEY,
-            format!(
-                "RSA public key parsed (fingerprint {}); Freshchat must send webhooks to {webhooks_url}",
-                key.fingerprint()
-            ),
+            match webhooks_url {
+                Some(url) => format!(
+                    "RSA public key parsed (fingerprint {}); Freshchat must send webhooks to {url}",
+                    key.fingerprint()
+                ),
+                None => format!("RSA public key parsed (fingerprint {})", key.fingerprint()),
+            },
         ),
         Err(e) => Check::fail(
             CHECK_FRESHCHAT_WEBHOOK_KEY,
@@ -183,8 +258,10 @@ pub(super) fn webhook_key_check(config: &Config) -> Check {
     }
 }
 
-pub(super) fn app_id_check(config: &Config, account: &AccountConfiguration) -> Check {
-    match (&config.freshchat.app_id, &account.app_id) {
+/// The App ID check: `ours` (the configured `freshchat.app_id`) against the account's. A
+/// difference is a warning: the daemon still works, but new conversations carry the wrong app.
+pub fn freshchat_app_id(ours: Option<&str>, account: &AccountConfiguration) -> Check {
+    match (ours, &account.app_id) {
         (Some(ours), Some(theirs)) if ours.trim() == theirs.trim() => Check::ok(
             CHECK_FRESHCHAT_APP_ID,
             format!("freshchat.app_id matches the account's App ID {theirs}"),
@@ -261,15 +338,18 @@ pub(super) async fn user_properties_check(
             )
         }
     };
-    let user =
-        match client.get_user(&user_id).await {
-            Ok(u) => u,
-            Err(FreshchatError::NotFound { .. }) => return Check::ok(
+    let user = match client.get_user(&user_id).await {
+        Ok(u) => u,
+        Err(FreshchatError::NotFound { .. }) => {
+            return Check::ok(
                 CHECK_FRESHCHAT_PROPERTIES,
                 "the newest customer's Freshchat user was deleted; checked again with the next one",
-            ),
-            Err(e) => return freshchat_failure(CHECK_FRESHCHAT_PROPERTIES, &e, config),
-        };
+            )
+        }
+        Err(e) => {
+            return freshchat_failure(CHECK_FRESHCHAT_PROPERTIES, &e, &config.freshchat.api_base)
+        }
+    };
     let missing: Vec<&str> = [PROP_PROVIDER, PROP_ZALO_USER_ID, PROP_OA_ID]
         .into_iter()
         .filter(|name| !user.properties.iter().any(|p| p.name == *name))

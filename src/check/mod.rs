@@ -13,7 +13,11 @@
 //! line (which could hold a secret).
 //!
 //! The checks live by what they probe: [`local`] (config, public URL, store, rules),
-//! [`freshchat`] and [`zalo`]; this module runs them in order and reports.
+//! [`freshchat`] and [`zalo`]; this module runs them in order and reports. The checks of single
+//! values take only those values and are public ([`freshchat_host`], [`freshchat_api`],
+//! [`freshchat_channel`], [`freshchat_webhook_key`], [`freshchat_app_id`], [`zalo_app`],
+//! [`public_url`], [`public_url_reachable`]), so each also runs on its own: `zfsync init` checks
+//! every answer with the same code as `zfsync check`.
 //!
 //! Side effects: the store check writes one row (`meta.last_check_at`); the Zalo probe goes through
 //! the token manager, so an expired access token is refreshed (and the new pair stored) exactly as
@@ -23,18 +27,23 @@ mod freshchat;
 mod local;
 mod zalo;
 
-use freshchat::{
-    app_id_check, channel_check, freshchat_failure, user_properties_check, webhook_key_check,
+use freshchat::user_properties_check;
+pub use freshchat::{
+    freshchat_api, freshchat_app_id, freshchat_channel, freshchat_client, freshchat_host,
+    freshchat_webhook_key,
 };
-use local::{config_failure, probe_store, public_url_check, store_fix};
+use local::{config_failure, probe_store, store_fix};
+pub use local::{public_url, public_url_reachable};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use zalo::{human_duration, oa_id_check, zalo_failure};
+pub use zalo::{zalo_app, ZaloAppCheck, ZaloAppFault};
 
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
+use url::Url;
 use zfsync_freshchat::{
     AccountConfiguration, Channel, FreshchatClient, FreshchatError, WebhookKey,
 };
@@ -59,6 +68,9 @@ pub const CHECK_FRESHCHAT_PROPERTIES: &str = "freshchat_properties";
 pub const CHECK_ZALO_TOKENS: &str = "zalo_tokens";
 pub const CHECK_ZALO_OA: &str = "zalo_oa";
 pub const CHECK_ZALO_OA_ID: &str = "zalo_oa_id";
+/// The App ID and App Secret Key, probed at Zalo's token endpoint before any OA is connected (run
+/// by `zfsync init`, not by `zfsync check`, which probes the connected OA instead).
+pub const CHECK_ZALO_APP: &str = "zalo_app";
 
 /// The `meta` row the store check writes (proof that a write commits).
 const META_LAST_CHECK: &str = "last_check_at";
@@ -104,7 +116,8 @@ pub struct Check {
 }
 
 impl Check {
-    fn ok(name: &'static str, detail: impl Into<String>) -> Check {
+    /// A passing check.
+    pub fn ok(name: &'static str, detail: impl Into<String>) -> Check {
         Check {
             name,
             ok: true,
@@ -114,7 +127,8 @@ impl Check {
         }
     }
 
-    fn warn(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+    /// A check that passes with a warning and its fix.
+    pub fn warn(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
         Check {
             name,
             ok: true,
@@ -124,7 +138,8 @@ impl Check {
         }
     }
 
-    fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+    /// A failed check and its fix.
+    pub fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
         Check {
             name,
             ok: false,
@@ -243,7 +258,7 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
         CHECK_CONFIG,
         format!("{} loaded and valid", config_path.display()),
     ));
-    out.push(public_url_check(&config));
+    out.push(public_url(&config.server.public_url));
 
     // ---------------------------------------------------------------- store, rules
     let parts = Parts::build(&config).await;
@@ -273,28 +288,13 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
 
     // ---------------------------------------------------------------- Freshchat
     let freshchat = &parts.freshchat;
+    let base = &config.freshchat.api_base;
     let account = match freshchat {
-        Ok(client) => match client.account_configuration().await {
-            Ok(account) => {
-                out.push(Check::ok(
-                    CHECK_FRESHCHAT_API,
-                    format!(
-                        "API key accepted by {}{}",
-                        config.freshchat.api_base.as_str().trim_end_matches('/'),
-                        account
-                            .account_domain
-                            .as_deref()
-                            .map(|d| format!(" (account {d})"))
-                            .unwrap_or_default()
-                    ),
-                ));
-                Some(account)
-            }
-            Err(e) => {
-                out.push(freshchat_failure(CHECK_FRESHCHAT_API, &e, &config));
-                None
-            }
-        },
+        Ok(client) => {
+            let (check, account) = freshchat_api(client, base).await;
+            out.push(check);
+            account
+        }
         Err(e) => {
             out.push(Check::fail(
                 CHECK_FRESHCHAT_API,
@@ -307,16 +307,27 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
         }
     };
     match (freshchat, &account) {
-        (Ok(client), Some(_)) => out.push(channel_check(client, &config).await),
+        (Ok(client), Some(_)) => out.push(
+            freshchat_channel(
+                client,
+                base,
+                config.freshchat.channel_id.as_deref(),
+                config.freshchat.channel_name.as_deref(),
+            )
+            .await,
+        ),
         _ => out.push(Check::not_checked(
             CHECK_FRESHCHAT_CHANNEL,
             CHECK_FRESHCHAT_API,
             "fix freshchat_api above",
         )),
     }
-    out.push(webhook_key_check(&config));
+    out.push(freshchat_webhook_key(
+        config.freshchat_webhook_key().expose_secret(),
+        Some(&config.public_url(crate::server::ROUTE_FRESHCHAT_WEBHOOK)),
+    ));
     out.push(match &account {
-        Some(account) => app_id_check(&config, account),
+        Some(account) => freshchat_app_id(config.freshchat.app_id.as_deref(), account),
         None => Check::not_checked(
             CHECK_FRESHCHAT_APP_ID,
             CHECK_FRESHCHAT_API,

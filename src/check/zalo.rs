@@ -1,6 +1,145 @@
-//! Checks of the Zalo connection: tokens, OA information, OA id.
+//! Checks of the Zalo app and connection: App ID and App Secret Key (before any OA is connected),
+//! tokens, OA information, OA id. A failed probe is a [`Check`] at FAIL with the fix.
+
+use zfsync_zalo::ZaloError;
 
 use super::*;
+
+/// The refresh token the app probe sends: Zalo knows no such token, so once it has accepted the
+/// App ID and the App Secret Key it refuses the token itself.
+const PROBE_REFRESH_TOKEN: &str = "zfsync-app-probe";
+
+/// Which value the Zalo app probe found wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZaloAppFault {
+    /// Zalo does not know the App ID.
+    AppId,
+    /// Zalo refused the App Secret Key for this App ID.
+    AppSecret,
+    /// Zalo's OAuth host could not be reached or did not answer as Zalo does (`zalo.oauth_base`).
+    OAuthHost,
+}
+
+/// The result of [`zalo_app`]: the check line, and on failure which value is at fault.
+#[derive(Debug, Clone)]
+pub struct ZaloAppCheck {
+    /// The check line (`zalo_app`).
+    pub check: Check,
+    /// The value to correct; `None` when the check passed.
+    pub fault: Option<ZaloAppFault>,
+}
+
+/// Probes the App ID and App Secret Key at Zalo's token endpoint, before any OA is connected: a
+/// refresh with a token Zalo never issued is refused for the App ID (-14002), for the secret, or,
+/// once both pass, for the token itself. Nothing is stored, and no token is issued.
+pub async fn zalo_app(app_id: &str, app_secret: &SecretString, oauth_base: &Url) -> ZaloAppCheck {
+    let fail = |fault, detail: String, fix: String| ZaloAppCheck {
+        check: Check::fail(CHECK_ZALO_APP, detail, fix),
+        fault: Some(fault),
+    };
+    let mut cfg = zfsync_zalo::ClientConfig::new(app_id.to_string(), app_secret.clone());
+    cfg.oauth_base = oauth_base.clone();
+    let client = match ZaloClient::new(cfg) {
+        Ok(c) => c,
+        Err(e @ ZaloError::EmptyAppId) => {
+            return fail(ZaloAppFault::AppId, e.to_string(), APP_ID_FIX.into())
+        }
+        Err(e) => {
+            return fail(
+                ZaloAppFault::OAuthHost,
+                format!("cannot set up the Zalo client: {e}"),
+                "check zalo.oauth_base".into(),
+            )
+        }
+    };
+    let shown = oauth_base.as_str().trim_end_matches('/');
+    let refused = client
+        .refresh_token(&SecretString::from(PROBE_REFRESH_TOKEN))
+        .await;
+    let e = match refused {
+        Ok(_) => {
+            return ZaloAppCheck {
+                check: Check::ok(CHECK_ZALO_APP, format!("Zalo accepted App ID {app_id}")),
+                fault: None,
+            }
+        }
+        Err(e) => e,
+    };
+    let said = |needle: &str| match &e {
+        ZaloError::OAuth {
+            name, description, ..
+        } => [name, description]
+            .into_iter()
+            .flatten()
+            .any(|t| t.to_ascii_lowercase().replace(' ', "").contains(needle)),
+        _ => false,
+    };
+    match &e {
+        ZaloError::OAuth { code: Some(-14002), .. } => fail(
+            ZaloAppFault::AppId,
+            format!("Zalo does not know App ID {app_id}: {}", oauth_answer(&e)),
+            APP_ID_FIX.into(),
+        ),
+        ZaloError::OAuth { .. } if said("secret") => fail(
+            ZaloAppFault::AppSecret,
+            format!(
+                "Zalo refused the App Secret Key for App ID {app_id}: {}",
+                oauth_answer(&e)
+            ),
+            "copy the App Secret Key again from developers.zalo.me → your app → Settings (not the OA Secret Key from the Webhook page)".into(),
+        ),
+        ZaloError::OAuth { .. } if said("appid") => fail(
+            ZaloAppFault::AppId,
+            format!("Zalo refused App ID {app_id}: {}", oauth_answer(&e)),
+            APP_ID_FIX.into(),
+        ),
+        ZaloError::OAuth { .. } if e.class() == ErrorClass::OAuth => ZaloAppCheck {
+            check: Check::ok(
+                CHECK_ZALO_APP,
+                format!("Zalo's token endpoint at {shown} accepts App ID {app_id} with this App Secret Key"),
+            ),
+            fault: None,
+        },
+        _ if e.class() == ErrorClass::Transport => fail(
+            ZaloAppFault::OAuthHost,
+            format!("cannot reach Zalo at {shown}: {e}"),
+            "check the network, DNS and any firewall or proxy between this machine and Zalo (zalo.oauth_base)".into(),
+        ),
+        _ => fail(
+            ZaloAppFault::OAuthHost,
+            format!("{shown} did not answer as Zalo's OAuth host does: {e}"),
+            "check zalo.oauth_base (default https://oauth.zaloapp.com)".into(),
+        ),
+    }
+}
+
+/// What the token endpoint said, without the client's advice (which is about a connected OA).
+fn oauth_answer(e: &ZaloError) -> String {
+    match e {
+        ZaloError::OAuth {
+            code,
+            name,
+            description,
+        } => {
+            let mut out = format!(
+                "Zalo answered \"{}\"",
+                name.as_deref().unwrap_or("an error")
+            );
+            if let Some(c) = code {
+                out.push_str(&format!(" (error {c})"));
+            }
+            if let Some(d) = description.as_deref().filter(|d| !d.is_empty()) {
+                out.push_str(&format!(": {d}"));
+            }
+            out
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Where the App ID is, for fixes.
+const APP_ID_FIX: &str =
+    "copy the App ID (a number) from developers.zalo.me → your app → Settings (\"ID ứng dụng\")";
 
 // ---------------------------------------------------------------- Zalo
 

@@ -29,7 +29,7 @@ pub mod quota;
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
@@ -198,6 +198,7 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     key: Arc<StoreKey>,
     full: Arc<AtomicBool>,
+    commits: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -349,10 +350,11 @@ impl Store {
         migrate(&mut conn)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let full = Arc::new(AtomicBool::new(false));
-        let writer_full = full.clone();
+        let commits = Arc::new(AtomicU64::new(0));
+        let (writer_full, writer_commits) = (full.clone(), commits.clone());
         std::thread::Builder::new()
             .name("zfsync-store-writer".into())
-            .spawn(move || writer_loop(conn, rx, writer_full))
+            .spawn(move || writer_loop(conn, rx, writer_full, writer_commits))
             .map_err(StoreError::WriterThread)?;
         Ok(Store {
             inner: Arc::new(Inner {
@@ -363,6 +365,7 @@ impl Store {
                 readers: Mutex::new(Vec::new()),
                 key: Arc::new(key),
                 full,
+                commits,
             }),
         })
     }
@@ -375,6 +378,11 @@ impl Store {
     /// The key that seals secrets.
     pub(crate) fn key(&self) -> Arc<StoreKey> {
         self.inner.key.clone()
+    }
+
+    /// Transactions the writer committed since the store was opened.
+    pub fn commits(&self) -> u64 {
+        self.inner.commits.load(Ordering::Relaxed)
     }
 
     /// Whether writes currently succeed.
@@ -543,7 +551,12 @@ impl Store {
     }
 }
 
-fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Queued>, full: Arc<AtomicBool>) {
+fn writer_loop(
+    conn: Connection,
+    mut rx: mpsc::UnboundedReceiver<Queued>,
+    full: Arc<AtomicBool>,
+    commits: Arc<AtomicU64>,
+) {
     // Jobs taken from the channel but left for a later batch (urgent ones always go first).
     let mut waiting: VecDeque<Queued> = VecDeque::new();
     loop {
@@ -613,6 +626,9 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Queued>, full: 
                 e.to_string()
             })
         };
+        if commit.is_ok() {
+            commits.fetch_add(1, Ordering::Relaxed);
+        }
         metrics::counter!("zfsync_store_commits_total", "result" => if commit.is_ok() { "ok" } else { "error" })
             .increment(1);
         let was_full = full.load(Ordering::Relaxed);

@@ -8,6 +8,7 @@ mod console;
 mod console_browser;
 mod crash;
 mod helpers;
+mod init;
 mod lifecycle;
 mod loadgen;
 mod ops;

@@ -232,19 +232,14 @@ async fn signed_webhooks_outside_the_replay_window_are_ignored() {
 async fn readiness_never_writes() {
     let env = env().await;
     settle(&env).await;
-    let commits = |m: &str| -> u64 {
-        m.lines()
-            .filter(|l| l.starts_with("zfsync_store_commits_total"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-            .sum()
-    };
-    let before = commits(&metrics(&env).await);
+    let store = env.daemon_store().unwrap().clone();
+    let before = store.commits();
     for _ in 0..30 {
         reqwest::get(format!("{}/readyz", env.daemon_url()))
             .await
             .unwrap();
     }
-    assert_eq!(commits(&metrics(&env).await), before);
+    assert_eq!(store.commits(), before);
 }
 
 /// A refresh whose new pair is lost (Zalo rotated the tokens, the daemon never learnt the new
