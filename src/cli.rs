@@ -8,8 +8,9 @@ use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{Application, Services};
+use crate::app::Application;
 use crate::config::Config;
+use crate::services::Services;
 use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
@@ -296,7 +297,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Backup { config, to } => {
             let config = load(&config)?;
-            let store = crate::app::open_store(&config)?;
+            let store = crate::services::open_store(&config)?;
             store.backup(to.clone()).await?;
             let size = std::fs::metadata(&to).map(|m| m.len()).unwrap_or(0);
             println!(
@@ -309,8 +310,8 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::AdminToken(c) => {
             let config = load(&c)?;
-            let store = crate::app::open_store(&config)?;
-            let token = crate::app::admin_token(&config, &store).await?;
+            let store = crate::services::open_store(&config)?;
+            let token = crate::services::admin_token(&config, &store).await?;
             println!("{}", secrecy::ExposeSecret::expose_secret(&token));
             Ok(ExitCode::SUCCESS)
         }
@@ -443,7 +444,7 @@ async fn browser_flow(
     let ticket = crate::oauth::new_ticket(&services.store, named_oa).await?;
     let link = format!(
         "{}?ticket={ticket}",
-        config.public_url(crate::server::ROUTE_OAUTH_START)
+        config.public_url(crate::routes::ROUTE_OAUTH_START)
     );
     // Serve the link and the callback ourselves unless the daemon already does.
     let app = match Application::build(config.clone()).await {

@@ -27,10 +27,12 @@ pub mod lanes;
 #[cfg(feature = "sim")]
 pub mod loadgen;
 pub mod oauth;
+pub mod routes;
 #[cfg(feature = "sim")]
 pub mod sandbox;
 pub mod scheduler;
 pub mod server;
+pub mod services;
 pub mod status;
 pub mod store;
 pub mod sync;

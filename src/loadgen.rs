@@ -549,7 +549,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
             .set_last_interaction(&user_id(u), epoch_ms() as i64);
     }
     // Warm-up: every user opens its conversation (contact and Freshchat conversation created).
-    let url = format!("{}{}", env.daemon_url(), crate::server::ROUTE_ZALO_WEBHOOK);
+    let url = format!("{}{}", env.daemon_url(), crate::routes::ROUTE_ZALO_WEBHOOK);
     let warm = futures::future::join_all((0..opts.users).map(|u| {
         let (body, sig) =
             signer.event(&user_id(u), &format!("lgw{u}"), &format!("lg {u} w"), false);
@@ -757,7 +757,7 @@ async fn zalo_sender(s: Arc<Shared>, u: usize, plan: Plan, t0: Instant) -> anyho
     let url = format!(
         "{}{}",
         s.env.daemon_url(),
-        crate::server::ROUTE_ZALO_WEBHOOK
+        crate::routes::ROUTE_ZALO_WEBHOOK
     );
     let user = user_id(u);
     for (at, i) in plan {
@@ -1068,7 +1068,7 @@ async fn zalo_media_url(env: &Env) -> anyhow::Result<String> {
     env.zalo.set_webhook_url(Some(format!(
         "{}{}",
         env.daemon_url(),
-        crate::server::ROUTE_ZALO_WEBHOOK
+        crate::routes::ROUTE_ZALO_WEBHOOK
     )));
     server.abort();
     let body = lock(&captured)

@@ -16,9 +16,9 @@ use tokio::sync::Mutex;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::Services;
 use crate::config::SyncConfig;
 use crate::ingest::catch_up::CatchUp;
+use crate::services::Services;
 
 /// The periodic pass looks at conversations active in the last hour, and 2 pages of recent chats.
 const RECONCILE_WINDOW_MS: i64 = 3600 * 1000;

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::app::Services;
+use crate::services::Services;
 use crate::store::{now_ms, Source};
 
 fn ago(ms: Option<i64>) -> String {

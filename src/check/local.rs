@@ -58,8 +58,8 @@ fn join(url: &Url, path: &str) -> String {
 /// The form of the public URL: https (or loopback, for tests), and the webhook URLs it makes.
 /// Plain http elsewhere fails, as the config's own validation does.
 pub fn public_url(url: &Url) -> Check {
-    let zalo = join(url, crate::server::ROUTE_ZALO_WEBHOOK);
-    let freshchat = join(url, crate::server::ROUTE_FRESHCHAT_WEBHOOK);
+    let zalo = join(url, crate::routes::ROUTE_ZALO_WEBHOOK);
+    let freshchat = join(url, crate::routes::ROUTE_FRESHCHAT_WEBHOOK);
     // The config refuses it too: the platforms call it, and it carries the OAuth code.
     if url.scheme() != "https" && !crate::config::is_loopback(url) {
         return Check::fail(
@@ -80,7 +80,7 @@ pub fn public_url(url: &Url) -> Check {
 /// runs there), the public URL's `/healthz` must answer 200, which says less: WARN.
 pub async fn public_url_reachable(url: &Url, listen: SocketAddr) -> Check {
     let probe = join(url, "/healthz");
-    let Some(nonce) = crate::app::random_token() else {
+    let Some(nonce) = crate::services::random_token() else {
         return Check::fail(
             CHECK_PUBLIC_URL,
             "cannot probe the public URL: the system's random number generator failed",
@@ -188,9 +188,9 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 // ---------------------------------------------------------------- store
 
-pub(super) fn store_fix(e: &AppError, config: &Config) -> String {
+pub(super) fn store_fix(e: &ServicesError, config: &Config) -> String {
     let store = match e {
-        AppError::Store(s) | AppError::Sync(SyncError::Store(s)) => Some(s),
+        ServicesError::Store(s) | ServicesError::Sync(SyncError::Store(s)) => Some(s),
         _ => None,
     };
     let dir = config

@@ -49,9 +49,9 @@ use zfsync_freshchat::{
 };
 use zfsync_zalo::{ErrorClass, OaInfo, ZaloClient};
 
-use crate::app::{AppError, Services};
 use crate::config::{Config, ConfigError, ENV_FRESHCHAT_API_KEY};
 use crate::error::SyncError;
+use crate::services::{Services, ServicesError};
 use crate::store::{now_ms, Store, StoreError};
 use crate::tokens::TokenManager;
 
@@ -271,7 +271,7 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
             store_fix(e, &config),
         )),
     }
-    out.push(match crate::app::load_rules(&config) {
+    out.push(match crate::services::load_rules(&config) {
         Ok(_) => Check::ok(
             CHECK_MAPPING_RULES,
             match &config.mapping.rules {
@@ -324,7 +324,7 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
     }
     out.push(freshchat_webhook_key(
         config.freshchat_webhook_key().expose_secret(),
-        Some(&config.public_url(crate::server::ROUTE_FRESHCHAT_WEBHOOK)),
+        Some(&config.public_url(crate::routes::ROUTE_FRESHCHAT_WEBHOOK)),
     ));
     out.push(match &account {
         Some(account) => freshchat_app_id(config.freshchat.app_id.as_deref(), account),
@@ -450,7 +450,7 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
 /// The store, clients and tokens, each on its own: one part failing to build must not hide the
 /// checks of the others.
 struct Parts {
-    store: Result<Store, AppError>,
+    store: Result<Store, ServicesError>,
     freshchat: Result<FreshchatClient, FreshchatError>,
     /// The Zalo client and tokens, or why they are unavailable and what to do.
     zalo: Result<(ZaloClient, Arc<TokenManager>), (String, String)>,
@@ -469,7 +469,7 @@ impl Parts {
             };
         }
         // Something did not build: build each part alone to find out which.
-        let store = crate::app::open_store(config).map_err(AppError::Store);
+        let store = crate::services::open_store(config).map_err(ServicesError::Store);
         let freshchat = FreshchatClient::new(zfsync_freshchat::ClientConfig::new(
             config.freshchat.api_base.clone(),
             config.freshchat_api_key(),

@@ -28,11 +28,9 @@ use zfsync_zalo::{event_from_history, HistoryMessage};
 use crate::error::SyncError;
 use crate::lanes::LaneSignal;
 use crate::store::{now_ms, Ingested, Store};
+use crate::sync::knowledge::BACKFILL_SOURCE;
 use crate::tokens::ZaloSession;
 
-/// The `source` of a webhook body rebuilt by backfill (live webhooks have none; catch-up uses the
-/// connector's `zfsync_history_catch_up`).
-pub const BACKFILL_SOURCE: &str = "zfsync_backfill";
 /// Zalo's reply window, and the default number of days.
 pub const DEFAULT_DAYS: u32 = 7;
 /// The longest window a backfill reads.
@@ -45,8 +43,6 @@ const MAX_RECENT_PAGES: u32 = 100;
 const MAX_CONVERSATION_PAGES: u32 = 200;
 /// The default pause between two history calls (at most four calls a second).
 pub const DEFAULT_PACE: Duration = Duration::from_millis(250);
-/// The offset of the times agents read (Vietnam, UTC+7).
-const DISPLAY_OFFSET_SECS: i32 = 7 * 3600;
 
 /// Where a backfill run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -295,41 +291,10 @@ impl Backfill {
     }
 }
 
-/// For a stored Zalo webhook body: when it came from backfill, the event's original time as agents
-/// read it ("2025-03-01 14:05 (UTC+7)"); None for anything else.
-pub fn original_time(body: &[u8], time_ms: Option<i64>) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Marker {
-        #[serde(default)]
-        source: Option<String>,
-    }
-    let marker: Marker = serde_json::from_slice(body).ok()?;
-    if marker.source.as_deref() != Some(BACKFILL_SOURCE) {
-        return None;
-    }
-    let offset = chrono::FixedOffset::east_opt(DISPLAY_OFFSET_SECS)?;
-    let t = chrono::DateTime::from_timestamp_millis(time_ms?)?.with_timezone(&offset);
-    Some(format!("{} (UTC+7)", t.format("%Y-%m-%d %H:%M")))
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_backfill_bodies_carry_their_time() {
-        let body = br#"{"event_name":"user_send_text","source":"zfsync_backfill"}"#;
-        // 2024-01-01 00:00 UTC is 07:00 in Vietnam.
-        assert_eq!(
-            original_time(body, Some(1_704_067_200_000)).as_deref(),
-            Some("2024-01-01 07:00 (UTC+7)")
-        );
-        let catch_up = br#"{"event_name":"user_send_text","source":"zfsync_history_catch_up"}"#;
-        assert_eq!(original_time(catch_up, Some(1)), None);
-        assert_eq!(original_time(b"{}", Some(1)), None);
-        assert_eq!(original_time(b"not json", Some(1)), None);
-    }
 
     #[test]
     fn percent_follows_conversations() {

@@ -216,7 +216,7 @@ pub(super) struct Generated {
 impl Generated {
     /// A new admin token, and the store key as `plan` says.
     pub fn new(plan: StoreKey) -> Result<Generated, InitError> {
-        let admin_token = crate::app::random_token().ok_or(InitError::Randomness)?;
+        let admin_token = crate::services::random_token().ok_or(InitError::Randomness)?;
         let store_key = match plan {
             StoreKey::New => Some(SecretString::from(
                 crate::store::StoreKey::generate_base64().map_err(|_| InitError::Randomness)?,

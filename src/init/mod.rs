@@ -218,15 +218,15 @@ fn print_summary(paths: &Paths, config: &Config, kept: Option<String>, skipped: 
     println!("\nPaste these URLs:");
     println!(
         "  Zalo app → Webhook page (developers.zalo.me):   {}",
-        route(crate::server::ROUTE_ZALO_WEBHOOK)
+        route(crate::routes::ROUTE_ZALO_WEBHOOK)
     );
     println!(
         "  Zalo app → Official Account → Callback URL:     {}",
-        route(crate::server::ROUTE_OAUTH_CALLBACK)
+        route(crate::routes::ROUTE_OAUTH_CALLBACK)
     );
     println!(
         "  Freshchat Admin → Webhooks:                     {}",
-        route(crate::server::ROUTE_FRESHCHAT_WEBHOOK)
+        route(crate::routes::ROUTE_FRESHCHAT_WEBHOOK)
     );
     let shown = paths.config.display();
     println!("\nNext: zfsync connect zalo --config {shown}");

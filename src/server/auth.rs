@@ -130,8 +130,8 @@ impl Auth {
 
     /// Opens a session; returns the `Set-Cookie` value. None when randomness fails.
     fn open_session(&self) -> Option<HeaderValue> {
-        let id = crate::app::random_token()?;
-        let csrf = crate::app::random_token()?;
+        let id = crate::services::random_token()?;
+        let csrf = crate::services::random_token()?;
         let mut sessions = self.sessions.lock().ok()?;
         sessions.insert(
             sha256(&id),
@@ -169,7 +169,7 @@ impl Auth {
 
     /// A new one-time login secret for [`super::console::ROUTE_LOGIN_LINK`] (valid [`LINK_TTL`]).
     pub fn login_link(&self) -> Option<String> {
-        let t = crate::app::random_token()?;
+        let t = crate::services::random_token()?;
         let mut links = self.links.lock().ok()?;
         let now = Instant::now();
         links.retain(|_, exp| *exp > now);

@@ -28,16 +28,7 @@ use crate::ingest::{self, IngestState};
 use crate::store::Store;
 use crate::tokens::ZaloSession;
 
-/// Zalo's webhook.
-pub const ROUTE_ZALO_WEBHOOK: &str = "/webhooks/zalo";
-/// Freshchat's webhook.
-pub const ROUTE_FRESHCHAT_WEBHOOK: &str = "/webhooks/freshchat";
-/// Starts the Zalo OAuth flow (for operators).
-pub const ROUTE_OAUTH_START: &str = "/oauth/zalo/start";
-/// Where Zalo redirects after consent.
-pub const ROUTE_OAUTH_CALLBACK: &str = "/oauth/zalo/callback";
-/// Hosted files.
-pub const ROUTE_FILES: &str = "/files/{token}";
+pub use crate::routes::*;
 
 /// Everything the routes need.
 #[derive(Clone, Debug)]

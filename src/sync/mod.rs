@@ -170,7 +170,7 @@ impl SyncContext {
                 let ev = zfsync_zalo::parse_event(&row.body)
                     .map_err(|e| SyncError::BadEvent(e.to_string()))?;
                 let mut k = self.zalo_knowledge(&ev).await?;
-                k.backfilled_at = crate::ingest::backfill::original_time(&row.body, ev.time_ms());
+                k.backfilled_at = knowledge::original_time(&row.body, ev.time_ms());
                 Ok(plan_zalo(&ev, &k, &self.rules))
             }
             Source::Freshchat => {

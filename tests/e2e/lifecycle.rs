@@ -17,7 +17,7 @@ async fn refresh_ahead_of_expiry_rotates_and_retires_the_old_pair() {
         ..EnvOptions::default()
     })
     .await;
-    let services = zfsync::app::Services::new(&env.config().unwrap())
+    let services = zfsync::services::Services::new(&env.config().unwrap())
         .await
         .unwrap();
     let before = services.store.tokens().await.unwrap().unwrap();

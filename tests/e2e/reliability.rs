@@ -174,7 +174,7 @@ async fn tokens_are_sealed_and_files_are_private() {
         )
         .unwrap();
     assert!(access.starts_with("enc1:") && refresh.starts_with("enc1:"));
-    let services = zfsync::app::Services::new(&env.config().unwrap())
+    let services = zfsync::services::Services::new(&env.config().unwrap())
         .await
         .unwrap();
     let tokens = services.store.tokens().await.unwrap().unwrap();

@@ -24,7 +24,7 @@ async fn metrics(env: &zfsync::sandbox::Env) -> String {
 }
 
 async fn stored_refresh_token(env: &zfsync::sandbox::Env) -> String {
-    let services = zfsync::app::Services::new(&env.config().unwrap())
+    let services = zfsync::services::Services::new(&env.config().unwrap())
         .await
         .unwrap();
     services
@@ -93,7 +93,7 @@ async fn a_reference_id_on_another_channel_is_not_an_identity() {
     let env = env().await;
     start_conversation(&env, U).await;
     let config = env.config().unwrap();
-    let services = zfsync::app::Services::new(&config).await.unwrap();
+    let services = zfsync::services::Services::new(&config).await.unwrap();
     let oa = services.tokens().status().oa_id.unwrap();
     let fc = &services.freshchat;
     // The widget user claims to be the Zalo user (reference ids are free text there).

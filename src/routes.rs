@@ -1,0 +1,13 @@
+//! The daemon's public paths, shared by the router ([`crate::server`]), the checks that probe them
+//! and the wizard that prints them for the platforms' dashboards.
+
+/// Zalo's webhook.
+pub const ROUTE_ZALO_WEBHOOK: &str = "/webhooks/zalo";
+/// Freshchat's webhook.
+pub const ROUTE_FRESHCHAT_WEBHOOK: &str = "/webhooks/freshchat";
+/// Starts the Zalo OAuth flow (for operators).
+pub const ROUTE_OAUTH_START: &str = "/oauth/zalo/start";
+/// Where Zalo redirects after consent.
+pub const ROUTE_OAUTH_CALLBACK: &str = "/oauth/zalo/callback";
+/// Hosted files.
+pub const ROUTE_FILES: &str = "/files/{token}";
