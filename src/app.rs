@@ -171,12 +171,14 @@ impl Application {
         })
     }
 
+    /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
             .local_addr()
             .unwrap_or(self.config.server.listen)
     }
 
+    /// The store and clients the daemon runs with.
     pub fn services(&self) -> &Services {
         &self.services
     }

@@ -26,14 +26,17 @@ Set up for a customer:     zfsync init   then   zfsync connect zalo --config zfs
 Run it:                    zfsync run --config zfsync.toml",
     after_help = "Configuration: see config.example.toml (every key, with its default). Logs: RUST_LOG=debug for more."
 )]
+/// The command line (see `zfsync --help`).
 pub struct Cli {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value = "text", global = true)]
     pub log_format: LogFormat,
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// `--config`, shared by every command that reads the configuration.
 #[derive(Debug, Args)]
 pub struct ConfigArg {
     /// The configuration file (see config.example.toml).
@@ -41,6 +44,9 @@ pub struct ConfigArg {
     pub config: PathBuf,
 }
 
+/// The commands.
+// Doc comments here are --help text, where URLs stay plain.
+#[allow(rustdoc::bare_urls)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Set up for a customer: ask each value, check it live, write the config and secrets.
@@ -76,6 +82,7 @@ pub enum Command {
     /// included), 1 otherwise.
     /// Example: zfsync check --config zfsync.toml --json
     Check {
+        /// The configuration file.
         #[command(flatten)]
         config: ConfigArg,
         /// Print JSON for scripts.
@@ -86,6 +93,7 @@ pub enum Command {
     ///
     /// Example: zfsync status --config zfsync.toml --json
     Status {
+        /// The configuration file.
         #[command(flatten)]
         config: ConfigArg,
         /// Print JSON for scripts.
@@ -104,6 +112,7 @@ pub enum Command {
     ///
     /// Example: zfsync backup --config zfsync.toml --to /var/backups/zfsync-2026-12-02.db
     Backup {
+        /// The configuration file.
         #[command(flatten)]
         config: ConfigArg,
         /// The new file (must not exist).
@@ -126,6 +135,7 @@ pub enum Command {
     ///
     /// Example: zfsync backfill --config zfsync.toml --days 7
     Backfill {
+        /// The configuration file.
         #[command(flatten)]
         config: ConfigArg,
         /// How many days back (1 to 90; Zalo's reply window is 7).
@@ -149,6 +159,7 @@ pub enum Command {
     },
 }
 
+/// `zfsync connect <platform>`.
 #[derive(Debug, Subcommand)]
 pub enum ConnectCommand {
     /// Authorize zfsync on a Zalo Official Account (OAuth v4 with PKCE) and store the tokens.
@@ -165,6 +176,7 @@ pub enum ConnectCommand {
     /// Zalo itself must confirm which OA the tokens belong to (getoa) before anything is stored, and
     /// it must be the configured zalo.oa_id, else the OA already connected, else the --oa-id named.
     Zalo {
+        /// The configuration file.
         #[command(flatten)]
         config: ConfigArg,
         /// An authorization code copied from the callback URL by hand.
@@ -197,14 +209,17 @@ pub enum ConnectCommand {
     },
 }
 
+/// `zfsync failed <list|retry>`.
 #[derive(Debug, Subcommand)]
 pub enum FailedCommand {
     /// List failed events with their reasons.
     ///
     /// Example: zfsync failed list --config zfsync.toml
     List {
+        /// The configuration file.
         #[command(flatten)]
         config: ConfigArg,
+        /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
         /// How many, newest first.
@@ -215,6 +230,7 @@ pub enum FailedCommand {
     ///
     /// Examples: zfsync failed retry --config zfsync.toml 42   |   zfsync failed retry --config zfsync.toml --all
     Retry {
+        /// The configuration file.
         #[command(flatten)]
         config: ConfigArg,
         /// The event id from `failed list`.

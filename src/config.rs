@@ -12,11 +12,17 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
+/// The Zalo app secret (`zalo.app_secret`).
 pub const ENV_ZALO_APP_SECRET: &str = "ZFSYNC_ZALO_APP_SECRET";
+/// The OA secret key that signs Zalo webhooks (`zalo.oa_secret_key`).
 pub const ENV_ZALO_OA_SECRET_KEY: &str = "ZFSYNC_ZALO_OA_SECRET_KEY";
+/// The Freshchat API key (`freshchat.api_key`).
 pub const ENV_FRESHCHAT_API_KEY: &str = "ZFSYNC_FRESHCHAT_API_KEY";
+/// The public key that verifies Freshchat webhooks (`freshchat.webhook_public_key`).
 pub const ENV_FRESHCHAT_WEBHOOK_PUBLIC_KEY: &str = "ZFSYNC_FRESHCHAT_WEBHOOK_PUBLIC_KEY";
+/// The operator token (`server.admin_token`).
 pub const ENV_ADMIN_TOKEN: &str = "ZFSYNC_ADMIN_TOKEN";
+/// The key that encrypts secrets in the store (instead of `store.key_file`).
 pub const ENV_STORE_KEY: &str = "ZFSYNC_STORE_KEY";
 /// Every secret zfsync reads from the environment or the secrets file.
 pub const SECRET_NAMES: [&str; 6] = [
@@ -28,36 +34,68 @@ pub const SECRET_NAMES: [&str; 6] = [
     ENV_STORE_KEY,
 ];
 
+/// Why a configuration cannot be used; each names the file or key and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The file cannot be read.
     #[error("cannot read the config file {path}: {source}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// Not valid TOML, or a key zfsync does not know.
     #[error("the config file {path} is not valid: {detail}")]
-    Parse { path: PathBuf, detail: String },
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's words, with the line.
+        detail: String,
+    },
+    /// A required key is not set.
     #[error("config key `{key}` is missing: {hint}")]
     Missing {
+        /// The key, as written in the file.
         key: &'static str,
+        /// Where its value comes from.
         hint: &'static str,
     },
+    /// A key's value cannot be used.
     #[error("config key `{key}` is not valid: {detail}")]
-    Invalid { key: &'static str, detail: String },
+    Invalid {
+        /// The key, as written in the file.
+        key: &'static str,
+        /// What is wrong and what would do.
+        detail: String,
+    },
+    /// The secrets file cannot be used.
     #[error("cannot read the secrets file {path}: {detail}")]
-    Secrets { path: PathBuf, detail: String },
+    Secrets {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (never a secret's value).
+        detail: String,
+    },
 }
 
 /// The whole configuration, as validated.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// `[server]`: listening, public URL, operator token.
     pub server: ServerConfig,
+    /// `[store]`: the SQLite file and its key.
     pub store: StoreConfig,
+    /// `[zalo]`: the app, the OA and its secrets.
     pub zalo: ZaloConfig,
+    /// `[freshchat]`: the account, its API key and webhook key.
     pub freshchat: FreshchatConfig,
+    /// `[mapping]`: the rules file and the customers' language.
     pub mapping: MappingConfig,
+    /// `[sync]`: lanes, retries, schedules, retention.
     pub sync: SyncConfig,
+    /// `[media]`: where media may be downloaded from.
     pub media: MediaConfig,
     /// The secrets file the secrets came from, when one is configured.
     pub secrets_file: Option<PathBuf>,
@@ -66,6 +104,7 @@ pub struct Config {
     pub file: Option<PathBuf>,
 }
 
+/// `[server]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
@@ -84,6 +123,7 @@ pub struct ServerConfig {
     pub admin_token: Option<SecretString>,
 }
 
+/// `[store]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
@@ -111,6 +151,7 @@ impl StoreConfig {
     }
 }
 
+/// `[media]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MediaConfig {
@@ -124,6 +165,7 @@ pub struct MediaConfig {
     pub allow_private_addresses: bool,
 }
 
+/// `[zalo]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ZaloConfig {
@@ -142,16 +184,19 @@ pub struct ZaloConfig {
     /// meta tag at `/` and the file `/zalo_verifier<code>.html` itself.
     #[serde(default)]
     pub site_verification: Option<String>,
+    /// Zalo's API (change only to use the simulator).
     #[serde(default = "default_zalo_api")]
     pub api_base: Url,
+    /// Zalo's OAuth host (change only to use the simulator).
     #[serde(default = "default_zalo_oauth")]
     pub oauth_base: Url,
 }
 
+/// `[freshchat]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FreshchatConfig {
-    /// Scheme + host of the Freshchat API, e.g. https://yourcompany.freshchat.com.
+    /// Scheme + host of the Freshchat API, e.g. `https://yourcompany.freshchat.com`.
     pub api_base: Url,
     /// App ID (Admin → Mobile SDK / Integration settings); sent with new conversations.
     #[serde(default)]
@@ -162,6 +207,7 @@ pub struct FreshchatConfig {
     /// Channel (topic) new conversations go to; else `channel_name`; else the first enabled channel.
     #[serde(default)]
     pub channel_id: Option<String>,
+    /// The channel by name, when `channel_id` is not set.
     #[serde(default)]
     pub channel_name: Option<String>,
     /// RSA public key from the Webhooks page (or ZFSYNC_FRESHCHAT_WEBHOOK_PUBLIC_KEY).
@@ -169,6 +215,7 @@ pub struct FreshchatConfig {
     pub webhook_public_key: Option<SecretString>,
 }
 
+/// `[mapping]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MappingConfig {
@@ -181,6 +228,7 @@ pub struct MappingConfig {
     pub language: Option<String>,
 }
 
+/// `[sync]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyncConfig {
@@ -491,24 +539,28 @@ impl Config {
         Ok(())
     }
 
+    /// The Zalo app secret (empty when unset; validation refuses that before any use).
     pub fn zalo_app_secret(&self) -> SecretString {
         self.zalo
             .app_secret
             .clone()
             .unwrap_or_else(|| SecretString::from(""))
     }
+    /// The OA secret key (empty when unset; validation refuses that before any use).
     pub fn zalo_oa_secret_key(&self) -> SecretString {
         self.zalo
             .oa_secret_key
             .clone()
             .unwrap_or_else(|| SecretString::from(""))
     }
+    /// The Freshchat API key (empty when unset; validation refuses that before any use).
     pub fn freshchat_api_key(&self) -> SecretString {
         self.freshchat
             .api_key
             .clone()
             .unwrap_or_else(|| SecretString::from(""))
     }
+    /// The Freshchat webhook public key (empty when unset; validation refuses that before any use).
     pub fn freshchat_webhook_key(&self) -> SecretString {
         self.freshchat
             .webhook_public_key
@@ -533,6 +585,7 @@ impl Config {
             .filter(|t| !t.expose_secret().trim().is_empty())
     }
 
+    /// How long a file zfsync hosts for a Zalo customer stays downloadable.
     pub fn hosted_file_ttl(&self) -> Duration {
         Duration::from_secs(self.sync.hosted_file_ttl_hours * 3600)
     }

@@ -29,10 +29,14 @@ const DEFER_MS: i64 = 1_000;
 /// The safety sweep: how often the dispatcher asks the store for due lanes regardless of signals.
 const SWEEP_EVERY: Duration = Duration::from_secs(2);
 
+/// How often and how late a transiently failing event is tried again (`[sync]` retry keys).
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
+    /// Attempts before the event is marked failed.
     pub max_attempts: u32,
+    /// The first delay, in milliseconds (doubled per attempt).
     pub base_ms: u64,
+    /// The longest delay, in milliseconds.
     pub max_ms: u64,
 }
 
@@ -74,6 +78,7 @@ pub struct LaneSignal {
 }
 
 impl LaneSignal {
+    /// A signal no lane has used yet.
     pub fn new() -> LaneSignal {
         LaneSignal::default()
     }
@@ -113,6 +118,7 @@ pub struct Dispatcher {
 const LANE_BATCH: usize = 32;
 
 impl Dispatcher {
+    /// A dispatcher running at most `max_lanes` lanes at once.
     pub fn new(
         store: Store,
         sync: Arc<SyncContext>,
@@ -148,6 +154,8 @@ impl Dispatcher {
         }
     }
 
+    /// Runs lanes as they become due until `shutdown`; lane tasks join `tracker` so shutdown can
+    /// wait for the steps in flight.
     pub async fn run(self, shutdown: CancellationToken, tracker: TaskTracker) {
         let this = Arc::new(self);
         this.sweep().await;

@@ -34,6 +34,7 @@ pub struct EnvOptions {
     pub zalo_time_scale: f64,
     /// Freshchat webhook retry delays.
     pub freshchat_retry_delays: Vec<Duration>,
+    /// Whether the Zalo simulator's upload takes `.txt` files (real OAs differ).
     pub accept_txt_upload: bool,
     /// Whether Zalo's consent redirect echoes the PKCE `code_challenge` (off, as documented).
     pub zalo_callback_code_challenge: bool,
@@ -63,10 +64,15 @@ impl Default for EnvOptions {
 /// Both simulators and (when started) the daemon.
 #[derive(Debug)]
 pub struct Env {
+    /// The Zalo simulator.
     pub zalo: ZaloSim,
+    /// The Freshchat simulator.
     pub freshchat: FreshchatSim,
+    /// Holds the config, secrets, store and key (removed on drop).
     pub dir: tempfile::TempDir,
+    /// The daemon's configuration file.
     pub config_path: PathBuf,
+    /// Where the daemon listens (bound before it starts, so the config can name it).
     pub daemon_addr: SocketAddr,
     /// The operator token written into the config (`server.admin_token`).
     pub admin_token: String,
@@ -201,10 +207,12 @@ allow_private_addresses = {allow_private}
         Ok(())
     }
 
+    /// The daemon's base URL.
     pub fn daemon_url(&self) -> String {
         format!("http://{}", self.daemon_addr)
     }
 
+    /// The daemon's configuration, loaded as `zfsync run` would.
     pub fn config(&self) -> anyhow::Result<Config> {
         Ok(Config::load(&self.config_path)?)
     }
@@ -353,6 +361,7 @@ where
     }
 }
 
+/// The Zalo user the scripted sandbox conversation comes from.
 pub const SANDBOX_USER: &str = "5234000000000000001";
 
 struct Transcript {

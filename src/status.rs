@@ -23,6 +23,7 @@ fn ago(ms: Option<i64>) -> String {
 /// A day in milliseconds.
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
+/// `zfsync status`: counts, queue, tokens, quota, last webhooks; JSON with `json`.
 pub async fn print_status(services: &Services, json: bool) -> anyhow::Result<ExitCode> {
     let stats = services.store.stats().await?;
     let tokens = services.tokens().status();
@@ -108,6 +109,7 @@ pub async fn print_status(services: &Services, json: bool) -> anyhow::Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
+/// `zfsync failed list`: the newest `limit` failed events with their reasons.
 pub async fn print_failed(
     services: &Services,
     json: bool,

@@ -4,8 +4,11 @@
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// How log lines are written.
 pub enum LogFormat {
+    /// One human-readable line per event.
     Text,
+    /// One JSON object per line, for log collectors.
     Json,
 }
 

@@ -36,13 +36,19 @@ struct Cached {
 /// What `status`, `/readyz` and metrics show about the tokens.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TokenStatus {
+    /// A token pair is stored.
     pub connected: bool,
+    /// The OA the tokens belong to.
     pub oa_id: Option<String>,
+    /// When the access token expires (Unix milliseconds).
     pub access_expires_at: Option<i64>,
+    /// Seconds until then (negative once expired).
     pub seconds_to_expiry: Option<i64>,
+    /// Why an operator must connect the OA again (`zfsync connect zalo`), when so.
     pub needs_reauth: Option<String>,
 }
 
+/// The Zalo token pair: cached in memory, refreshed once at a time, persisted before use.
 pub struct TokenManager {
     store: Store,
     client: ZaloClient,
@@ -62,6 +68,7 @@ impl std::fmt::Debug for TokenManager {
 }
 
 impl TokenManager {
+    /// Loads the stored pair; `refresh_ahead` is how early the access token is refreshed.
     pub async fn new(
         store: Store,
         client: ZaloClient,
@@ -134,6 +141,7 @@ impl TokenManager {
         self.cache.read().ok().and_then(|c| c.clone())
     }
 
+    /// What the tokens look like now.
     pub fn status(&self) -> TokenStatus {
         match self.cached() {
             Some(c) => TokenStatus {

@@ -16,6 +16,7 @@
 //! Failure: planning cannot fail. An event the engine has no rule for becomes a plan with no steps
 //! and an `ignored` reason, which the daemon records instead of dropping silently.
 
+#![warn(missing_docs)]
 pub mod freshchat_in;
 pub mod html;
 pub mod plan;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 /// An ordered list of steps for one event. No steps means the event is recorded as ignored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
+    /// What to do, in order (each step journalled and run once).
     pub steps: Vec<Step>,
     /// Why nothing is done (set when `steps` is empty).
     pub ignored: Option<String>,
@@ -18,6 +19,7 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Nothing to do, and why (recorded with the event).
     pub fn ignore(reason: impl Into<String>) -> Self {
         Plan {
             steps: Vec::new(),
@@ -26,6 +28,7 @@ impl Plan {
             reread_message: false,
         }
     }
+    /// These steps, in order.
     pub fn steps(steps: Vec<Step>) -> Self {
         Plan {
             steps,
@@ -34,6 +37,7 @@ impl Plan {
             reread_message: false,
         }
     }
+    /// Not now: the event waits for an own send to Zalo to be recorded (see `defer`).
     pub fn defer() -> Self {
         Plan {
             steps: Vec::new(),
@@ -62,17 +66,25 @@ pub enum Visibility {
     PrivateNote,
 }
 
+/// What kind of media a customer sent on Zalo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MediaKind {
+    /// A photo.
     Image,
+    /// An animated GIF.
     Gif,
+    /// A Zalo sticker (an image on Zalo's CDN).
     Sticker,
+    /// A voice message.
     Audio,
+    /// A video.
     Video,
+    /// Any other file.
     File,
 }
 
 impl MediaKind {
+    /// How notes and fallback texts name it ("voice message", "GIF", …).
     pub fn label(self) -> &'static str {
         match self {
             MediaKind::Image => "image",
@@ -88,14 +100,20 @@ impl MediaKind {
 /// One part of a message towards Freshchat.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum OutPart {
+    /// Text, posted as it is.
     Text(String),
     /// Media to download from Zalo and upload to Freshchat. When that fails, the executor posts
     /// `fallback_text` in its place and a private note built from `failure_note`.
     Media {
+        /// What it is.
         kind: MediaKind,
+        /// Where Zalo serves it (expires after a while).
         url: String,
+        /// The file name Zalo gave, if any.
         filename: Option<String>,
+        /// The size Zalo announced, if any.
         size: Option<u64>,
+        /// Larger media are not transferred (`zalo_to_freshchat.max_media_bytes`).
         max_bytes: u64,
         /// Template with `{reason}`.
         fallback_text: String,
@@ -107,12 +125,16 @@ pub enum OutPart {
 /// One message towards Zalo.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ZaloSend {
+    /// A text message within Zalo's limit.
     Text(String),
     /// Over the limit: sent as a `.txt` file (Zalo upload if accepted, else hosted by zfsync and
     /// announced by `link_text`, a template with `{url}`).
     LongText {
+        /// The whole reply.
         text: String,
+        /// The file's name (`freshchat_to_zalo.long_text_filename`).
         filename: String,
+        /// Sent with a hosted file's link (template with `{url}`).
         link_text: String,
     },
     /// Any attachment of an agent's message (image, GIF, file, video, audio, sticker), with all the

@@ -8,17 +8,23 @@ use serde::Deserialize;
 /// The built-in rules, the documented behaviour of zfsync.
 pub const DEFAULT_RULES: &str = include_str!("../default.toml");
 
+/// Why a rules file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
+    /// Not valid TOML, a key misspelt or missing, or an unknown language; the text says which.
     #[error("the mapping rules are not valid: {0}")]
     Invalid(String),
 }
 
+/// Every rule of the mapping engine: the built-in `default.toml` or a customer's copy.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Rules {
+    /// How a Zalo sender appears in Freshchat (table `[contact]`).
     pub contact: ContactRules,
+    /// How customer messages appear in Freshchat (table `[zalo_to_freshchat]`).
     pub zalo_to_freshchat: ZaloToFreshchat,
+    /// How agent messages reach Zalo (table `[freshchat_to_zalo]`).
     pub freshchat_to_zalo: FreshchatToZalo,
     /// Private notes explaining Zalo error codes; key "default" for the rest.
     pub zalo_errors: BTreeMap<String, String>,
@@ -62,35 +68,56 @@ fn default_quota() -> QuotaRules {
     }
 }
 
+/// How a Zalo sender appears in Freshchat (table `[contact]`).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ContactRules {
+    /// The Freshchat first name: `{display_name}`.
     pub first_name: String,
+    /// The Freshchat last name ("Zalo", so a sender reads "Minh Khánh Zalo").
     pub last_name: String,
+    /// The display name while Zalo refuses the profile: `{short_id}`.
     pub fallback_display_name: String,
+    /// The Freshchat `reference_id`: `{oa_id}`, `{zalo_user_id}`; lets a lost store be rebuilt.
     pub reference_id: String,
+    /// The value of the `external_user_provider` user property.
     pub provider: String,
 }
 
+/// How customer messages appear in Freshchat (table `[zalo_to_freshchat]`).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ZaloToFreshchat {
+    /// Media larger than this is not transferred; the agent gets a text part and a note instead.
     pub max_media_bytes: u64,
     /// Added in a later release: defaulted so that older customer copies of the rules still load.
     #[serde(default = "default_reply_quote")]
     pub reply_quote: String,
+    /// A shared location: `{latitude}`, `{longitude}`.
     pub location: String,
+    /// A shared location with a name: `{title}`, `{latitude}`, `{longitude}`.
     pub location_with_title: String,
+    /// A shared link: `{url}`.
     pub link: String,
+    /// A shared link with a title: `{title}`, `{url}`.
     pub link_with_title: String,
+    /// A shared business card: `{name}`.
     pub business_card: String,
+    /// Posted in place of media that could not be copied: `{kind}`, `{reason}`.
     pub media_failed: String,
+    /// The private note beside it: `{kind}`, `{reason}`, `{url}`.
     pub media_failed_note: String,
+    /// A customer's reaction to a known message: `{icon}`, `{quoted}`.
     pub reaction_note: String,
+    /// A reaction to a message zfsync does not know: `{icon}`.
     pub reaction_note_unknown: String,
+    /// Text OA staff sent from Zalo's own chat tool: `{text}`.
     pub staff_note: String,
+    /// Media OA staff sent from Zalo's own chat tool: `{kind}`, `{url}`.
     pub staff_media_note: String,
+    /// Text another app sent to the customer through the OA: `{text}`.
     pub other_app_note: String,
+    /// Zalo's reaction codes and the emoji agents read for them.
     #[serde(default)]
     pub reaction_icons: BTreeMap<String, String>,
 }

@@ -12,8 +12,8 @@
 //! config parse errors are reduced to their message and line number, without the quoted source
 //! line (which could hold a secret).
 //!
-//! The checks live by what they probe: [`local`] (config, public URL, store, rules),
-//! [`freshchat`] and [`zalo`]; this module runs them in order and reports. The checks of single
+//! The checks live by what they probe: `local` (config, public URL, store, rules),
+//! `freshchat` and `zalo`; this module runs them in order and reports. The checks of single
 //! values take only those values and are public ([`freshchat_host`], [`freshchat_api`],
 //! [`freshchat_channel`], [`freshchat_webhook_key`], [`freshchat_app_id`], [`zalo_app`],
 //! [`public_url`], [`public_url_reachable`]), so each also runs on its own: `zfsync init` checks
@@ -57,16 +57,27 @@ use crate::tokens::TokenManager;
 
 /// Check names, in the order they run (also the `name` field of `--json`).
 pub const CHECK_CONFIG: &str = "config";
+/// `server.public_url` reaches this daemon (webhooks and OAuth depend on it).
 pub const CHECK_PUBLIC_URL: &str = "public_url";
+/// The store opens, passes its integrity check and commits a write.
 pub const CHECK_STORE: &str = "store";
+/// The mapping rules file loads.
 pub const CHECK_MAPPING_RULES: &str = "mapping_rules";
+/// The Freshchat API answers with the API key.
 pub const CHECK_FRESHCHAT_API: &str = "freshchat_api";
+/// The configured Freshchat channel exists and is enabled.
 pub const CHECK_FRESHCHAT_CHANNEL: &str = "freshchat_channel";
+/// The webhook public key parses and matches the account's, when Freshchat shows it.
 pub const CHECK_FRESHCHAT_WEBHOOK_KEY: &str = "freshchat_webhook_key";
+/// The Freshchat App ID matches the account.
 pub const CHECK_FRESHCHAT_APP_ID: &str = "freshchat_app_id";
+/// Freshchat accepts the `external_user_provider` user property.
 pub const CHECK_FRESHCHAT_PROPERTIES: &str = "freshchat_properties";
+/// Zalo tokens are stored and the access token is (or can be made) valid.
 pub const CHECK_ZALO_TOKENS: &str = "zalo_tokens";
+/// The connected OA answers `getoa`.
 pub const CHECK_ZALO_OA: &str = "zalo_oa";
+/// The connected OA is the configured `zalo.oa_id`.
 pub const CHECK_ZALO_OA_ID: &str = "zalo_oa_id";
 /// The App ID and App Secret Key, probed at Zalo's token endpoint before any OA is connected (run
 /// by `zfsync init`, not by `zfsync check`, which probes the connected OA instead).
@@ -86,9 +97,11 @@ const FRESHCHAT_HOST_FIX: &str =
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    /// Works.
     Ok,
     /// Works, but probably not as intended; does not fail the run.
     Warn,
+    /// Does not work: zfsync would not sync; the run fails.
     Fail,
 }
 
@@ -105,9 +118,11 @@ impl Level {
 /// One line of the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
+    /// One of the `CHECK_*` names.
     pub name: &'static str,
     /// False only for [`Level::Fail`].
     pub ok: bool,
+    /// How it ended.
     pub level: Level,
     /// What was found.
     pub detail: String,
@@ -178,11 +193,14 @@ impl Check {
 /// The whole result, as `--json` prints it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// No check failed (warnings allowed).
     pub ok: bool,
+    /// Every check, in the order run.
     pub checks: Vec<Check>,
 }
 
 impl Report {
+    /// The check of this name, when it ran.
     pub fn get(&self, name: &str) -> Option<&Check> {
         self.checks.iter().find(|c| c.name == name)
     }

@@ -67,6 +67,8 @@ impl std::str::FromStr for SecretFlag {
 }
 
 /// The flags of `zfsync init`.
+// Doc comments here are --help text, where URLs stay plain.
+#[allow(rustdoc::bare_urls)]
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Where to write the configuration.

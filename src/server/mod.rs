@@ -45,7 +45,7 @@ pub struct AppState {
     pub public_url: String,
     /// The configured `zalo.oa_id`: the only OA the OAuth callback may connect.
     pub zalo_oa_id: Option<String>,
-    /// The code Zalo gives for domain verification (served at / and /zalo_verifier<code>.html).
+    /// The code Zalo gives for domain verification (served at `/` and `/zalo_verifier<code>.html`).
     pub zalo_site_verification: Option<String>,
     /// The metrics recorder, when installed in this process.
     pub metrics: Option<PrometheusHandle>,

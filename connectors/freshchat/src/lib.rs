@@ -18,6 +18,7 @@
 //!
 //! The crate knows Freshchat and nothing else.
 
+#![warn(missing_docs)]
 pub mod client;
 pub mod error;
 pub mod parts;

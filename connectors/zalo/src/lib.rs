@@ -15,6 +15,7 @@
 //! Every fallible call returns [`ZaloError`]; Zalo's application errors arrive with HTTP 200 and are
 //! detected from the body. Webhook parsing refuses only with a named [`ParseError`].
 
+#![warn(missing_docs)]
 pub mod client;
 pub mod error;
 pub mod oauth;

@@ -33,6 +33,7 @@ const LIVE_EVERY: Duration = Duration::from_millis(500);
 /// A live stream ends after this (the browser reconnects by itself).
 const LIVE_FOR: Duration = Duration::from_secs(300);
 
+/// The Activity page's query: one customer's events, or the table rows alone.
 #[derive(Debug, Deserialize)]
 pub struct ActivityQuery {
     customer: Option<String>,
@@ -260,6 +261,7 @@ pub async fn failed(State(state): State<AppState>, Extension(op): Extension<Oper
     layout("Failed", Nav::Failed, &op, body)
 }
 
+/// The retry button's form.
 #[derive(Debug, Deserialize)]
 pub struct RetryForm {
     /// One event; every failed event when absent.
@@ -315,6 +317,7 @@ pub async fn retry(State(state): State<AppState>, Form(form): Form<RetryForm>) -
     }
 }
 
+/// The events a page follows live.
 #[derive(Debug, Deserialize)]
 pub struct IdsQuery {
     ids: Option<String>,

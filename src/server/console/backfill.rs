@@ -72,6 +72,7 @@ pub async fn page(State(state): State<AppState>, Extension(op): Extension<Operat
     layout("Backfill", Nav::Backfill, &op, body)
 }
 
+/// The backfill form: how many days back.
 #[derive(Debug, Deserialize)]
 pub struct StartForm {
     days: Option<u32>,

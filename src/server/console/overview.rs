@@ -1,7 +1,7 @@
 //! The Overview page (both connections, last events, queue depth, 24-hour charts, readiness) and
 //! the Connect page ("Connect Zalo" through OAuth, "Run checks" with `crate::check`).
 //!
-//! Failure: a platform that does not answer within [`PROBE_TIMEOUT`] is shown as such; the page
+//! Failure: a platform that does not answer within `PROBE_TIMEOUT` is shown as such; the page
 //! itself always renders.
 
 use std::time::{Duration, Instant};
@@ -231,6 +231,7 @@ pub async fn overview(
     layout("Overview", Nav::Overview, &op, body)
 }
 
+/// The Connect page's query: set after a successful consent.
 #[derive(Debug, Deserialize)]
 pub struct ConnectQuery {
     connected: Option<String>,
