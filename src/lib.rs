@@ -20,7 +20,7 @@ pub mod config;
 pub mod error;
 pub mod ingest;
 pub mod lanes;
-#[cfg(feature = "sim")]
+#[cfg(feature = "loadgen")]
 pub mod loadgen;
 pub mod oauth;
 #[cfg(feature = "sim")]

@@ -5,6 +5,11 @@ mod check;
 mod crash;
 mod helpers;
 mod lifecycle;
+#[cfg(feature = "loadgen")]
 mod loadgen;
+#[cfg(feature = "loadgen")]
+mod loadgen_ingest;
+#[cfg(feature = "loadgen")]
+mod loadgen_soak;
 mod ops;
 mod sync;
