@@ -34,7 +34,7 @@ use crate::sandbox::{wait_for, Env, EnvOptions};
 const PREFIX: &str = "sk";
 
 /// Lost, doubled and out-of-order messages of one conversation and direction.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tally {
     /// Expected and never arrived.
     pub lost: usize,
@@ -42,6 +42,8 @@ pub struct Tally {
     pub doubled: usize,
     /// Arrived after a message that was sent later.
     pub out_of_order: usize,
+    /// The positions in `want` of the messages that arrived out of order.
+    pub late: Vec<usize>,
 }
 
 /// Compares what arrived (`got`, in arrival order) with what was sent (`want`, in send order).
@@ -60,6 +62,7 @@ pub fn tally(want: &[String], got: &[String]) -> Tally {
                 seen[i] = true;
                 if latest.is_some_and(|l| i < l) {
                     t.out_of_order += 1;
+                    t.late.push(i);
                 }
                 latest = Some(latest.map_or(i, |l| l.max(i)));
             }
@@ -75,6 +78,8 @@ pub fn tally(want: &[String], got: &[String]) -> Tally {
 struct Sent {
     zalo: usize,
     freshchat: usize,
+    /// The Zalo `msg_id` of each customer message, in order.
+    zalo_ids: Vec<String>,
 }
 
 /// Runs the soak.
@@ -263,9 +268,12 @@ async fn traffic(
         let u = rng.usize(..opts.users);
         if rng.bool() {
             let i = lock(&sent)[u].zalo;
-            zalo.user_sends(&user_id(u), UserAction::Text(format!("{PREFIX} {u} z{i}")))
+            let id = zalo
+                .user_sends(&user_id(u), UserAction::Text(format!("{PREFIX} {u} z{i}")))
                 .await;
-            lock(&sent)[u].zalo += 1;
+            let mut s = lock(&sent);
+            s[u].zalo += 1;
+            s[u].zalo_ids.push(id);
         } else {
             let i = lock(&sent)[u].freshchat;
             let part = serde_json::to_value(MessagePart::Text {
