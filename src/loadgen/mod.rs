@@ -193,7 +193,7 @@ impl Options {
 #[derive(Debug, Clone)]
 pub enum Outcome {
     /// steady, flood, backlog, slow.
-    Flow(Report),
+    Flow(Box<Report>),
     /// ingest.
     Ingest(IngestReport),
     /// soak.
@@ -226,7 +226,7 @@ impl fmt::Display for Outcome {
 pub async fn run(opts: Options) -> anyhow::Result<Outcome> {
     Ok(match opts.mode {
         Mode::Steady | Mode::Flood | Mode::Backlog | Mode::Slow => {
-            Outcome::Flow(flow::run(opts).await?)
+            Outcome::Flow(Box::new(flow::run(opts).await?))
         }
         Mode::Ingest => Outcome::Ingest(ingest::run(opts).await?),
         Mode::Soak => Outcome::Soak(soak::run(opts).await?),

@@ -365,7 +365,8 @@ mod tests {
             Tally {
                 lost: 1,         // d
                 doubled: 2,      // the second c, and x which was never sent
-                out_of_order: 1  // b after c
+                out_of_order: 1, // b after c
+                late: vec![1],
             }
         );
     }
