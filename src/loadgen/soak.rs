@@ -217,27 +217,64 @@ pub async fn run(opts: Options) -> anyhow::Result<SoakReport> {
         daemon_cpus,
         ..SoakReport::default()
     };
+    daemon.kill().await?;
+    // Zalo webhooks the simulator had to deliver again (num_retry > 0): meanwhile it delivered
+    // the user's later events, as Zalo does, so such a message can reach the daemon after a later
+    // one that was already synced.
+    let redelivered: std::collections::HashSet<String> = env
+        .zalo
+        .deliveries()
+        .into_iter()
+        .filter(|d| d.num_retry > 0)
+        .filter_map(|d| d.msg_id)
+        .collect();
+    let db = env.dir.path().join("zfsync.db");
     for (u, s) in sent.iter().enumerate() {
-        for (dir, want, got) in [
-            (
-                "Zalo → Freshchat",
-                want_zalo(s),
-                got_freshchat(&env, &convs[u], u),
-            ),
-            ("Freshchat → Zalo", want_freshchat(s), got_zalo(&env, u)),
+        for (zalo_dir, want, got) in [
+            (true, want_zalo(s), got_freshchat(&env, &convs[u], u)),
+            (false, want_freshchat(s), got_zalo(&env, u)),
         ] {
             let t = tally(&want, &got);
             report.lost += t.lost;
             report.doubled += t.doubled;
             report.out_of_order += t.out_of_order;
+            let dir = if zalo_dir {
+                "Zalo → Freshchat"
+            } else {
+                "Freshchat → Zalo"
+            };
             if t != Tally::default() && report.problems.len() < 8 {
                 report
                     .problems
                     .push(format!("user {u} {dir}: {}", describe_diff(&want, &got)));
             }
+            if !zalo_dir {
+                continue;
+            }
+            // want[0] is the warm-up; want[i] is z(i - 1), whose msg_id is zalo_ids[i - 1].
+            let msg_id = |i: usize| s.zalo_ids.get(i.checked_sub(1)?);
+            for &i in &t.late {
+                let late_redelivered = msg_id(i).is_some_and(|id| redelivered.contains(id));
+                if late_redelivered {
+                    report.out_of_order_redelivered += 1;
+                }
+                if report.problems.len() < 12 {
+                    // What the daemon's inbox says of the late message and the one sent before it.
+                    let ids: Vec<&String> = [i.checked_sub(1), Some(i)]
+                        .into_iter()
+                        .flatten()
+                        .filter_map(msg_id)
+                        .collect();
+                    report.problems.push(format!(
+                        "user {u} {} arrived late (Zalo {}); inbox (msg_id, event_time, received_at, id): {}",
+                        want[i],
+                        if late_redelivered { "redelivered it" } else { "delivered it once" },
+                        inbox_rows(&db, &ids)
+                    ));
+                }
+            }
         }
     }
-    daemon.kill().await?;
     if !report.clean() {
         let keep = std::env::temp_dir().join(format!("zfsync-soak-{}.log", opts.seed));
         if std::fs::copy(&log, &keep).is_ok() {
@@ -290,6 +327,24 @@ async fn traffic(
             .await;
     }
     Ok(())
+}
+
+/// The inbox rows of these Zalo msg_ids, for a report (the daemon must be stopped).
+fn inbox_rows(db: &std::path::Path, ids: &[&String]) -> String {
+    let read = || -> rusqlite::Result<Vec<String>> {
+        let conn = rusqlite::Connection::open(db)?;
+        let mut out = Vec::new();
+        for id in ids {
+            let row = conn.query_row(
+                "SELECT event_time, received_at, id FROM inbox WHERE source = 'zalo' AND dedupe_key = ?1",
+                [id.as_str()],
+                |r| Ok(format!("({id}, {}, {}, {})", r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)),
+            );
+            out.push(row.unwrap_or_else(|_| format!("({id}: not in the inbox)")));
+        }
+        Ok(out)
+    };
+    read().map_or_else(|e| format!("cannot read the store: {e}"), |v| v.join(" "))
 }
 
 /// Sets the Zalo webhook URL again when the simulator disabled it; 1 when it did.
