@@ -42,8 +42,7 @@ pub mod error;
 pub mod ingest;
 pub mod init;
 pub mod lanes;
-#[cfg(feature = "sim")]
-#[allow(missing_docs)] // documented in its folder form
+#[cfg(feature = "loadgen")]
 pub mod loadgen;
 pub mod oauth;
 pub mod routes;

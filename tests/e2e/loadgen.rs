@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use zfsync::loadgen::{run, Mode, Options};
+use zfsync::loadgen::{flow, Mode, Options};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_run_delivers_everything_once_in_order_and_reports_figures() {
@@ -19,7 +19,7 @@ async fn a_short_run_delivers_everything_once_in_order_and_reports_figures() {
         timeout: Duration::from_secs(30),
         ..Options::for_mode(Mode::Flood)
     };
-    let report = match run(opts).await {
+    let report = match flow::run(opts).await {
         Ok(r) => r,
         Err(e) => panic!("load generator run failed: {e:#}"),
     };
@@ -54,7 +54,7 @@ async fn a_short_run_against_the_daemon_process() {
         daemon_binary: Some(env!("CARGO_BIN_EXE_zfsync").into()),
         ..Options::for_mode(Mode::Flood)
     };
-    let report = match run(opts).await {
+    let report = match flow::run(opts).await {
         Ok(r) => r,
         Err(e) => panic!("load generator run failed: {e:#}"),
     };

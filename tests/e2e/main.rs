@@ -10,7 +10,12 @@ mod crash;
 mod helpers;
 mod init;
 mod lifecycle;
+#[cfg(feature = "loadgen")]
 mod loadgen;
+#[cfg(feature = "loadgen")]
+mod loadgen_ingest;
+#[cfg(feature = "loadgen")]
+mod loadgen_soak;
 mod ops;
 mod quota;
 mod reliability;

@@ -1,0 +1,250 @@
+//! The load generator: drives the daemon between both simulators on loopback, measures it, and
+//! checks that every message arrived exactly once and in order. A tool, not part of the daemon:
+//! built only with the `loadgen` feature (`examples/loadgen.rs` is its command line).
+//!
+//! # Modes
+//! - `steady`, `flood`, `backlog`, `slow` ([`flow`]): messages both ways through both simulators;
+//!   latency, throughput, drain rate, memory; the bare-SQLite baseline alongside in steady/flood.
+//! - `ingest` ([`ingest`]): the webhook path alone. A closed loop of 16 connections posts unique,
+//!   signed `user_send_text` bodies to the daemon **process** while its Freshchat upstream is
+//!   parked (accepts, never answers) and then failing fast (refuses connections), and to the
+//!   baseline; acks/s, ack p50/p99 and CPU per acknowledged webhook from `/proc/<pid>/stat`.
+//! - `soak` ([`soak`]): two-way traffic with a share of upstream calls failing (the simulators'
+//!   seeded fault mix) while the daemon process is SIGKILLed and restarted N times; then a history
+//!   check: lost, doubled, out of order.
+//!
+//! Every mode takes `--pin` ([`process::Cores`]): the daemon on one CPU, the rest on the others.
+//!
+//! # Layout
+//! - [`drive`]: signing and sending; [`verify`]: the exactly-once and order checks;
+//!   [`report`]: the figures and how they print; [`baseline`]: the bare axum + SQLite handler;
+//!   [`process`]: the daemon as a child process, and pinning.
+//!
+//! Bounded in count and time; loopback only. A run fails with an error naming what was lost,
+//! doubled or reordered, or what did not arrive before the deadline (soak reports its tally
+//! instead, and the command line fails when it is not clean).
+
+pub mod baseline;
+pub mod drive;
+pub mod flow;
+pub mod ingest;
+pub mod process;
+pub mod report;
+pub mod soak;
+pub mod verify;
+
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use process::Cores;
+pub use report::{
+    memory_kb, memory_kb_of, Backlog, Ingest, IngestReport, IngestRow, Report, SoakReport, Stats,
+};
+
+/// What the run measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// A fixed total rate across users and both directions: latency.
+    Steady,
+    /// Every user sends as fast as the daemon acknowledges: throughput.
+    Flood,
+    /// Zalo events queue while Freshchat answers 503, then Freshchat heals: drain rate.
+    Backlog,
+    /// Both simulators answer after 100 ms: throughput must come from concurrent lanes.
+    Slow,
+    /// Webhook ingest alone, upstream parked then failing fast, against the bare baseline.
+    Ingest,
+    /// Two-way traffic, upstream faults, the daemon SIGKILLed and restarted again and again.
+    Soak,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Steady => "steady",
+            Mode::Flood => "flood",
+            Mode::Backlog => "backlog",
+            Mode::Slow => "slow",
+            Mode::Ingest => "ingest",
+            Mode::Soak => "soak",
+        })
+    }
+}
+
+/// Settings of one run. [`Options::for_mode`] gives each mode's defaults.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// What to run.
+    pub mode: Mode,
+    /// Zalo users, one conversation each.
+    pub users: usize,
+    /// Messages per user and direction (backlog: Zalo → Freshchat only).
+    pub messages: usize,
+    /// Steady: messages per second, both directions together. Soak: the same, for its traffic.
+    pub rate: f64,
+    /// Steady: stop sending after this long. Ingest: the length of each load.
+    pub duration: Duration,
+    /// Give up (and fail) when not everything arrived this long after the last send.
+    pub timeout: Duration,
+    /// Every n-th message of a user is posted twice (0 = never).
+    pub duplicate_every: usize,
+    /// Every n-th message carries an image (0 = never).
+    pub attachment_every: usize,
+    /// The Freshchat simulator delivers every webhook twice.
+    pub freshchat_duplicates: bool,
+    /// `sync.max_concurrent_lanes` of the daemon.
+    pub lanes: usize,
+    /// Also load the bare axum + SQLite handler, for the ingest ratio.
+    pub baseline: bool,
+    /// Simulator latency in slow mode.
+    pub slow_latency: Duration,
+    /// Run the daemon as its own process (`zfsync run`) from this binary. The flow modes run it in
+    /// this process when None; ingest and soak need it.
+    pub daemon_binary: Option<std::path::PathBuf>,
+    /// Pin the daemon (and the baseline server) to one CPU. The caller pins its own threads to
+    /// the other CPUs ([`Cores::pin_current_thread_to_harness`]) before starting its runtime.
+    pub pin: Option<Cores>,
+    /// Ingest: connections of the closed loop.
+    pub connections: usize,
+    /// Ingest: unique bodies signed before each load (a load stops early when they run out).
+    pub bodies: usize,
+    /// Soak: how many times the daemon is SIGKILLed and restarted.
+    pub kills: usize,
+    /// Soak: the shortest and longest wait before a kill (drawn uniformly).
+    pub kill_every: (Duration, Duration),
+    /// Soak: share of upstream calls that fail, in both simulators.
+    pub fault_rate: f64,
+    /// Soak: seed of the faults, kill moments and traffic.
+    pub seed: u64,
+}
+
+impl Options {
+    /// Defaults for a mode: small enough for a CI machine, except ingest and soak, whose defaults
+    /// are the measurements BENCHMARKS.md and RELIABILITY.md report.
+    pub fn for_mode(mode: Mode) -> Options {
+        let base = Options {
+            mode,
+            users: 50,
+            messages: 20,
+            rate: 500.0,
+            duration: Duration::from_secs(10),
+            timeout: Duration::from_secs(60),
+            duplicate_every: 10,
+            attachment_every: 10,
+            freshchat_duplicates: true,
+            lanes: 32,
+            baseline: false,
+            slow_latency: Duration::from_millis(100),
+            daemon_binary: None,
+            pin: None,
+            connections: 16,
+            bodies: 150_000,
+            kills: 100,
+            kill_every: (Duration::from_millis(500), Duration::from_millis(2500)),
+            fault_rate: 0.2,
+            seed: 1,
+        };
+        match mode {
+            Mode::Steady => Options {
+                users: 50,
+                messages: 50,
+                baseline: true,
+                ..base
+            },
+            Mode::Flood => Options {
+                users: 100,
+                messages: 20,
+                freshchat_duplicates: false,
+                baseline: true,
+                ..base
+            },
+            Mode::Backlog => Options {
+                users: 100,
+                messages: 50,
+                attachment_every: 0,
+                freshchat_duplicates: false,
+                timeout: Duration::from_secs(600),
+                ..base
+            },
+            Mode::Slow => Options {
+                users: 64,
+                messages: 10,
+                lanes: 64,
+                ..base
+            },
+            Mode::Ingest => Options {
+                users: 200,
+                duration: Duration::from_secs(8),
+                baseline: true,
+                ..base
+            },
+            Mode::Soak => Options {
+                users: 10,
+                rate: 20.0,
+                timeout: Duration::from_secs(300),
+                ..base
+            },
+        }
+    }
+}
+
+/// What a run produced, by mode.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// steady, flood, backlog, slow.
+    Flow(Box<Report>),
+    /// ingest.
+    Ingest(IngestReport),
+    /// soak.
+    Soak(SoakReport),
+}
+
+impl Outcome {
+    /// Whether the run proved what it checks (flow and ingest fail with an error instead). A soak
+    /// passes when nothing was lost or doubled and nothing arrived out of order that the
+    /// platforms had delivered in order (the report prints both counts).
+    pub fn passed(&self) -> bool {
+        match self {
+            Outcome::Soak(s) => s.clean_but_platform_reordering(),
+            Outcome::Flow(_) | Outcome::Ingest(_) => true,
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Flow(r) => r.fmt(f),
+            Outcome::Ingest(r) => r.fmt(f),
+            Outcome::Soak(r) => r.fmt(f),
+        }
+    }
+}
+
+/// Runs the mode of `opts`.
+pub async fn run(opts: Options) -> anyhow::Result<Outcome> {
+    Ok(match opts.mode {
+        Mode::Steady | Mode::Flood | Mode::Backlog | Mode::Slow => {
+            Outcome::Flow(Box::new(flow::run(opts).await?))
+        }
+        Mode::Ingest => Outcome::Ingest(ingest::run(opts).await?),
+        Mode::Soak => Outcome::Soak(soak::run(opts).await?),
+    })
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub(crate) fn epoch_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or(0.0)
+}
+
+/// The Zalo user id of generated user `u`.
+pub(crate) fn user_id(u: usize) -> String {
+    format!("52349{u:014}")
+}
