@@ -276,7 +276,7 @@ async fn follow_tokens(services: Services, lanes: LaneSignal, shutdown: Cancella
             {
                 Ok(woken) => {
                     for lane in &woken {
-                        lanes.notify(lane);
+                        lanes.release(lane);
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot wake the events that waited for Zalo"),

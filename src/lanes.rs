@@ -10,7 +10,7 @@
 //! event `failed` with its reason for an operator to list and replay.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,7 +24,10 @@ use crate::sync::{Outcome, SyncContext};
 
 /// How often an event that waits for a Zalo reconnect looks again (a reconnect wakes it at once).
 const WAIT_FOR_OPERATOR_MS: u64 = 60_000;
-/// How long a deferred event (a possible echo of an own send in flight) waits.
+/// How long a deferred event (a possible echo of an own send in flight) waits at first: the send
+/// usually settles within milliseconds, so the wait starts short and doubles up to `DEFER_MS`.
+const DEFER_FIRST_MS: i64 = 20;
+/// The longest a deferred event waits before looking again.
 const DEFER_MS: i64 = 1_000;
 /// The safety sweep: how often the dispatcher asks the store for due lanes regardless of signals.
 const SWEEP_EVERY: Duration = Duration::from_secs(2);
@@ -63,8 +66,12 @@ struct LaneState {
     /// Lanes with events to run now, in the order they became ready.
     ready: VecDeque<Lane>,
     queued: HashSet<Lane>,
-    /// Lanes whose head waits for a retry, by due time.
+    /// Lanes whose head waits for a retry, by due time (an entry whose time no longer matches
+    /// `backoff` is stale and skipped).
     waiting: BinaryHeap<Reverse<(i64, Lane)>>,
+    /// When each lane in backoff is due. A new event for such a lane costs nothing here: the lane
+    /// runs at its due time and takes the new event then, in order.
+    backoff: HashMap<Lane, i64>,
     busy: HashSet<Lane>,
     /// Busy lanes that got a new event while running (the worker looks again before it stops).
     dirty: HashSet<Lane>,
@@ -83,11 +90,27 @@ impl LaneSignal {
         LaneSignal::default()
     }
 
-    /// Marks a lane as having work and wakes the dispatcher.
+    /// A lane has a new event: run it, unless it is running (it looks again before it stops) or
+    /// waits for a retry (it runs at its due time, new event included).
     pub fn notify(&self, lane: &Lane) {
+        self.queue(lane, false);
+    }
+
+    /// Run a lane now even when it waits for a retry: its events were made due (a replay, a
+    /// reconnect, or the store's sweep found its head due).
+    pub fn release(&self, lane: &Lane) {
+        self.queue(lane, true);
+    }
+
+    fn queue(&self, lane: &Lane, release: bool) {
         if let Ok(mut st) = self.state.lock() {
             if st.busy.contains(lane) {
                 st.dirty.insert(lane.clone());
+                return;
+            }
+            if release {
+                st.backoff.remove(lane);
+            } else if st.backoff.get(lane).is_some_and(|due| *due > now_ms()) {
                 return;
             }
             if st.queued.insert(lane.clone()) {
@@ -99,7 +122,9 @@ impl LaneSignal {
 
     fn schedule_retry(&self, lane: &Lane, due: i64) {
         if let Ok(mut st) = self.state.lock() {
-            st.waiting.push(Reverse((due, lane.clone())));
+            if st.backoff.insert(lane.clone(), due) != Some(due) {
+                st.waiting.push(Reverse((due, lane.clone())));
+            }
         }
     }
 }
@@ -147,7 +172,7 @@ impl Dispatcher {
         match self.store.due_lane_heads(now_ms(), usize::MAX, busy).await {
             Ok(lanes) => {
                 for lane in lanes {
-                    self.signal.notify(&lane);
+                    self.signal.release(&lane);
                 }
             }
             Err(e) => tracing::error!(error = %e, "cannot read the inbox"),
@@ -172,7 +197,11 @@ impl Dispatcher {
                     if *due > now {
                         break;
                     }
-                    if let Some(Reverse((_, lane))) = st.waiting.pop() {
+                    if let Some(Reverse((due, lane))) = st.waiting.pop() {
+                        if st.backoff.get(&lane) != Some(&due) {
+                            continue; // stale: released early, or rescheduled
+                        }
+                        st.backoff.remove(&lane);
                         if !st.busy.contains(&lane) && st.queued.insert(lane.clone()) {
                             st.ready.push_back(lane);
                         }
@@ -364,7 +393,10 @@ async fn run_event(
             })
         }
         Ok(Outcome::Deferred) => {
-            let next = now_ms() + DEFER_MS;
+            let wait = DEFER_FIRST_MS
+                .saturating_mul(1 << (attempts - 1).clamp(0, 10))
+                .min(DEFER_MS);
+            let next = now_ms() + wait;
             // After the retry budget the send it waited for is taken as never completed; the
             // counter restarts so the echo is planned afresh (as another app's message).
             let counted = if attempts as u32 >= policy.max_attempts {

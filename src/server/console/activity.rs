@@ -301,7 +301,7 @@ pub async fn retry(State(state): State<AppState>, Form(form): Form<RetryForm>) -
                 r.truncate(RETRIED_KEPT);
             }
             for (_, lane) in &events {
-                state.ingest.lanes.notify(lane);
+                state.ingest.lanes.release(lane);
             }
             (
                 StatusCode::SEE_OTHER,
