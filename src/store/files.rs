@@ -110,7 +110,7 @@ impl Store {
 
     /// A small stored fact.
     pub async fn meta(&self, key: &'static str) -> Result<Option<String>, StoreError> {
-        self.read(move |c| {
+        self.lookup(move |c| {
             Ok(
                 c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
                     .optional()?,

@@ -127,7 +127,8 @@ impl Store {
     /// Stores a verified webhook event once, ahead of other writes (the platform waits for the
     /// answer); a second delivery of the same event is a no-op.
     pub async fn ingest(&self, ev: NewEvent) -> Result<Ingested, StoreError> {
-        self.write_urgent(move |c| insert_event(c, &ev)).await
+        self.write_urgent_statement(move |c| insert_event(c, &ev))
+            .await
     }
 
     /// Stores an event rebuilt from history once (no hurry: it waits behind webhooks).
@@ -175,7 +176,7 @@ impl Store {
         cursor: Option<(i64, i64)>,
         limit: usize,
     ) -> Result<Vec<InboxRow>, StoreError> {
-        self.read(move |c| {
+        self.lookup(move |c| {
             let (t, id) = cursor.unwrap_or((i64::MIN, i64::MIN));
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {INBOX_COLUMNS} FROM inbox WHERE state = ?1 AND lane = ?2
@@ -192,13 +193,12 @@ impl Store {
 
     /// One event by id.
     pub async fn inbox_event(&self, id: i64) -> Result<Option<InboxRow>, StoreError> {
-        self.read(move |c| {
-            Ok(c.query_row(
-                &format!("SELECT {INBOX_COLUMNS} FROM inbox WHERE id = ?1"),
-                [id],
-                inbox_row,
+        self.lookup(move |c| {
+            Ok(
+                c.prepare_cached(&format!("SELECT {INBOX_COLUMNS} FROM inbox WHERE id = ?1"))?
+                    .query_row([id], inbox_row)
+                    .optional()?,
             )
-            .optional()?)
         })
         .await
     }

@@ -25,7 +25,7 @@ pub const KIND_SEND_ZALO: &str = "send_zalo";
 impl Store {
     /// The journal entry of a step, if any.
     pub async fn step(&self, key: JournalKey) -> Result<Option<StepRow>, StoreError> {
-        self.read(move |c| {
+        self.lookup(move |c| {
             Ok(c.prepare_cached(
                 "SELECT state, remote_id, started_at FROM steps WHERE inbox_id = ?1 AND idx = ?2",
             )?
@@ -93,7 +93,7 @@ impl Store {
 
     /// Whether a send to this Zalo user is journalled as in flight.
     pub async fn zalo_send_in_flight(&self, zalo_user_id: String) -> Result<bool, StoreError> {
-        self.read(move |c| {
+        self.lookup(move |c| {
             Ok(c.prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM steps WHERE state = ?1 AND kind = ?2 AND target = ?3)",
             )?

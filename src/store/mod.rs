@@ -60,8 +60,18 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("004_quota", include_str!("../../migrations/004_quota.sql")),
 ];
 
+/// How often the checkpoint thread looks for new commits.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+/// WAL pages past which the writer checkpoints by itself (about 40 MB).
+const WRITER_CHECKPOINT_PAGES: i64 = 10_000;
+/// The WAL file is truncated back to this size (bytes) after a checkpoint resets it.
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 256;
 /// Most write closures one transaction takes; the rest wait for the next batch.
 const MAX_BATCH: usize = 256;
+/// Read connections kept open between reads.
+const READERS: usize = 8;
 /// Webhook inserts queued at most; past it a webhook is refused (503) and delivered again later.
 const MAX_URGENT: usize = 8192;
 /// Other writes queued at most; past it their callers wait for a place.
@@ -222,6 +232,8 @@ fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
         source,
     })?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // Every statement zfsync runs stays prepared (there are fewer than this many).
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // WAL must be set outside a transaction; FULL keeps every acknowledged event across power loss.
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
@@ -348,13 +360,31 @@ impl Store {
             quick_check(&conn, &path)?;
         }
         migrate(&mut conn)?;
+        // The writer leaves checkpoints to its own thread (below), so a commit never waits for
+        // pages to be copied into the database file; past this many WAL pages it checkpoints
+        // itself all the same (the checkpoint thread fell behind).
+        conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let full = Arc::new(AtomicBool::new(false));
         let commits = Arc::new(AtomicU64::new(0));
         let (writer_full, writer_commits) = (full.clone(), commits.clone());
+        let checkpoints = Checkpointer {
+            conn: open_conn(&path, OpenFlags::SQLITE_OPEN_READ_WRITE)?,
+            commits: commits.clone(),
+            writer_gone: Arc::new(AtomicBool::new(false)),
+        };
+        let writer_gone = checkpoints.writer_gone.clone();
         std::thread::Builder::new()
             .name("zfsync-store-writer".into())
-            .spawn(move || writer_loop(conn, rx, writer_full, writer_commits))
+            .spawn(move || {
+                writer_loop(conn, rx, writer_full, writer_commits);
+                writer_gone.store(true, Ordering::Relaxed);
+            })
+            .map_err(StoreError::WriterThread)?;
+        std::thread::Builder::new()
+            .name("zfsync-store-checkpoint".into())
+            .spawn(move || checkpoints.run())
             .map_err(StoreError::WriterThread)?;
         Ok(Store {
             inner: Arc::new(Inner {
@@ -406,7 +436,7 @@ impl Store {
             .acquire_owned()
             .await
             .map_err(|_| StoreError::Closed)?;
-        self.submit(f, false, permit).await
+        self.submit(f, false, permit, true).await
     }
 
     /// Like [`Store::write`], ahead of every other write in the next batch (webhook inserts: the
@@ -417,13 +447,31 @@ impl Store {
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
+        self.urgent(f, true).await
+    }
+
+    /// Stores a webhook's event: [`Store::write_urgent`] for one statement, which SQLite keeps
+    /// atomic by itself (no savepoint of its own).
+    pub(crate) async fn write_urgent_statement<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.urgent(f, false).await
+    }
+
+    async fn urgent<R, F>(&self, f: F, savepoint: bool) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
         let permit = self
             .inner
             .urgent_places
             .clone()
             .try_acquire_owned()
             .map_err(|_| StoreError::Busy)?;
-        self.submit(f, true, permit).await
+        self.submit(f, true, permit, savepoint).await
     }
 
     async fn submit<R, F>(
@@ -431,6 +479,7 @@ impl Store {
         f: F,
         urgent: bool,
         permit: OwnedSemaphorePermit,
+        savepoint: bool,
     ) -> Result<R, StoreError>
     where
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
@@ -451,17 +500,17 @@ impl Store {
                     },
                 );
             };
-            let savepoint = conn.execute_batch("SAVEPOINT job");
-            let result = match savepoint {
-                Ok(()) => {
+            let result = match savepoint.then(|| run_cached(conn, "SAVEPOINT job")) {
+                None => f(conn),
+                Some(Ok(())) => {
                     let r = f(conn);
                     if r.is_err() {
-                        let _ = conn.execute_batch("ROLLBACK TO job");
+                        let _ = run_cached(conn, "ROLLBACK TO job");
                     }
-                    let _ = conn.execute_batch("RELEASE job");
+                    let _ = run_cached(conn, "RELEASE job");
                     r
                 }
-                Err(e) => Err(StoreError::Sql(e)),
+                Some(Err(e)) => Err(StoreError::Sql(e)),
             };
             let ran = Ran {
                 full: matches!(&result, Err(e) if e.is_full()),
@@ -501,13 +550,35 @@ impl Store {
             };
             let r = f(&conn);
             if let Ok(mut pool) = inner.readers.lock() {
-                if pool.len() < 8 {
+                if pool.len() < READERS {
                     pool.push(conn);
                 }
             }
             r
         })
         .await?
+    }
+
+    /// Runs `f` on a read connection right here, on the caller's thread: for indexed point reads
+    /// that take microseconds (a lane's next events, one pairing, one journal step), where handing
+    /// the read to a blocking thread and back costs more than the read. Anything that scans, or
+    /// whose size the caller does not bound, goes through [`Store::read`].
+    pub(crate) async fn lookup<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<R, StoreError>,
+    {
+        let pooled = self.inner.readers.lock().ok().and_then(|mut v| v.pop());
+        let conn = match pooled {
+            Some(c) => c,
+            None => open_conn(&self.inner.path, OpenFlags::SQLITE_OPEN_READ_WRITE)?,
+        };
+        let r = f(&conn);
+        if let Ok(mut pool) = self.inner.readers.lock() {
+            if pool.len() < READERS {
+                pool.push(conn);
+            }
+        }
+        r
     }
 
     /// Limits the store to `pages` pages (None: SQLite's maximum), as a full disk would: writes past
@@ -551,6 +622,34 @@ impl Store {
     }
 }
 
+/// Copies committed pages from the WAL into the database file beside the writer (SQLite's
+/// PASSIVE checkpoint never blocks it), so the WAL stays small and commits stay short.
+struct Checkpointer {
+    conn: Connection,
+    commits: Arc<AtomicU64>,
+    writer_gone: Arc<AtomicBool>,
+}
+
+impl Checkpointer {
+    fn run(self) {
+        let mut seen = self.commits.load(Ordering::Relaxed);
+        while !self.writer_gone.load(Ordering::Relaxed) {
+            std::thread::sleep(CHECKPOINT_EVERY);
+            let now = self.commits.load(Ordering::Relaxed);
+            if now == seen {
+                continue;
+            }
+            seen = now;
+            if let Err(e) = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            {
+                tracing::debug!(error = %e, "store checkpoint postponed");
+            }
+        }
+    }
+}
+
 fn writer_loop(
     conn: Connection,
     mut rx: mpsc::UnboundedReceiver<Queued>,
@@ -586,7 +685,7 @@ fn writer_loop(
             }
         }
         waiting = rest;
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = run_cached(&conn, "BEGIN IMMEDIATE") {
             let msg = format!("cannot begin a transaction: {e}");
             tracing::error!(error = %msg, "store write failed");
             full.store(is_full(&e), Ordering::Relaxed);
@@ -620,7 +719,7 @@ fn writer_loop(
         let commit = if rolled_back {
             Err("the transaction was rolled back: database or disk is full".to_string())
         } else {
-            conn.execute_batch("COMMIT").map_err(|e| {
+            run_cached(&conn, "COMMIT").map_err(|e| {
                 hit_full |= is_full(&e);
                 let _ = conn.execute_batch("ROLLBACK");
                 e.to_string()
@@ -645,6 +744,11 @@ fn writer_loop(
             done(commit.clone());
         }
     }
+}
+
+/// Runs a statement without parameters from the connection's cache (parsed once, not per write).
+fn run_cached(conn: &Connection, sql: &str) -> Result<(), rusqlite::Error> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 /// Milliseconds since the Unix epoch.

@@ -44,7 +44,7 @@ fn contact_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Contact> {
 impl Store {
     /// A Zalo user's contact.
     pub async fn contact(&self, zalo_user_id: String) -> Result<Option<Contact>, StoreError> {
-        self.read(move |c| {
+        self.lookup(move |c| {
             Ok(c.prepare_cached(
                 "SELECT zalo_user_id, freshchat_user_id, display_name, avatar, profile_complete, following, first_seen_at,
                         profile_checked_at
@@ -67,7 +67,7 @@ impl Store {
         &self,
         zalo_user_id: String,
     ) -> Result<Option<String>, StoreError> {
-        self.read(move |c| {
+        self.lookup(move |c| {
             Ok(c.prepare_cached(
                 "SELECT freshchat_conversation_id FROM conversations WHERE zalo_user_id = ?1",
             )?
@@ -82,7 +82,7 @@ impl Store {
         &self,
         conversation_id: String,
     ) -> Result<Option<String>, StoreError> {
-        self.read(move |c| {
+        self.lookup(move |c| {
             Ok(c.prepare_cached(
                 "SELECT zalo_user_id FROM conversations WHERE freshchat_conversation_id = ?1",
             )?
@@ -150,7 +150,7 @@ impl Store {
         &self,
         conversation_id: String,
     ) -> Result<Option<i64>, StoreError> {
-        self.read(move |c| {
+        self.lookup(move |c| {
             Ok(c.prepare_cached(
                 "SELECT checked_at FROM unlinked_conversations WHERE freshchat_conversation_id = ?1",
             )?
@@ -196,7 +196,7 @@ impl Store {
         &self,
         zalo_msg_id: String,
     ) -> Result<Option<Direction>, StoreError> {
-        self.read(move |c| {
+        self.lookup(move |c| {
             Ok(
                 c.prepare_cached("SELECT direction FROM messages WHERE zalo_msg_id = ?1")?
                     .query_row([zalo_msg_id], |r| r.get(0))
@@ -211,7 +211,7 @@ impl Store {
         &self,
         zalo_msg_id: String,
     ) -> Result<Option<String>, StoreError> {
-        self.read(move |c| {
+        self.lookup(move |c| {
             Ok(
                 c.prepare_cached("SELECT preview FROM messages WHERE zalo_msg_id = ?1")?
                     .query_row([zalo_msg_id], |r| r.get(0))
@@ -224,7 +224,7 @@ impl Store {
 
     /// Whether zfsync itself posted this Freshchat message.
     pub async fn own_freshchat_message(&self, message_id: String) -> Result<bool, StoreError> {
-        self.read(move |c| {
+        self.lookup(move |c| {
             Ok(c.prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM messages WHERE direction = ?1 AND freshchat_message_id = ?2)",
             )?

@@ -46,17 +46,16 @@ fn describe(q: &SendQuota) -> (&str, Option<u64>, Option<u64>, Option<&str>) {
 impl Store {
     /// What the current window of a customer already told the agents.
     pub async fn quota_window(&self, zalo_user_id: String) -> Result<QuotaWindow, StoreError> {
-        self.read(move |c| {
-            Ok(c.query_row(
+        self.lookup(move |c| {
+            Ok(c.prepare_cached(
                 "SELECT low_noted, billed_noted FROM quota WHERE zalo_user_id = ?1",
-                [zalo_user_id],
-                |r| {
-                    Ok(QuotaWindow {
-                        low_noted: r.get::<_, i64>(0)? != 0,
-                        billed_noted: r.get::<_, i64>(1)? != 0,
-                    })
-                },
-            )
+            )?
+            .query_row([zalo_user_id], |r| {
+                Ok(QuotaWindow {
+                    low_noted: r.get::<_, i64>(0)? != 0,
+                    billed_noted: r.get::<_, i64>(1)? != 0,
+                })
+            })
             .optional()?
             .unwrap_or_default())
         })
