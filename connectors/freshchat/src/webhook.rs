@@ -18,7 +18,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::signature::{UnparsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
@@ -106,8 +106,9 @@ impl ParseError {
 /// A parsed RSA public key for webhook verification. Cheap to clone.
 #[derive(Clone)]
 pub struct WebhookKey {
-    /// PKCS#1 `RSAPublicKey` DER.
-    pkcs1: Arc<[u8]>,
+    /// Parsed once: the key's Montgomery constants are computed on the first verification and
+    /// kept, instead of once per webhook.
+    parsed: Arc<ParsedPublicKey>,
     fingerprint: String,
 }
 
@@ -149,8 +150,10 @@ impl WebhookKey {
             .map_err(|_| KeyError::NotRsaKey("cannot encode the key".into()))?;
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, spki.as_ref());
         let fingerprint = to_hex(&digest.as_ref()[..8]);
+        let parsed = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, key.as_ref())
+            .map_err(|e| KeyError::NotRsaKey(e.to_string()))?;
         Ok(WebhookKey {
-            pkcs1: Arc::from(key.as_ref()),
+            parsed: Arc::new(parsed),
             fingerprint,
         })
     }
@@ -172,8 +175,8 @@ impl WebhookKey {
         let sig = B64
             .decode(compact.as_bytes())
             .map_err(|_| SignatureError::NotBase64)?;
-        UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &self.pkcs1[..])
-            .verify(raw_body, &sig)
+        self.parsed
+            .verify_sig(raw_body, &sig)
             .map_err(|_| SignatureError::Mismatch)
     }
 }
