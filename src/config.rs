@@ -585,8 +585,20 @@ pub fn read_secrets_file(
         };
         let name = name.trim();
         if !SECRET_NAMES.contains(&name) {
+            // Quote the name only when it looks like one: in a mangled line (a lost newline or
+            // '=') the text before the first '=' can hold another line's secret.
+            let looks_like_a_name = name.len() <= 64
+                && name.starts_with("ZFSYNC_")
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+            let shown = if looks_like_a_name {
+                format!(" {name:?}")
+            } else {
+                " (not quoted: it is not of the form ZFSYNC_NAME)".to_string()
+            };
             return Err(fail(format!(
-                "line {}: unknown name {name:?} (known: {})",
+                "line {}: unknown name{shown} (known: {})",
                 i + 1,
                 SECRET_NAMES.join(", ")
             )));
@@ -859,6 +871,35 @@ webhook_public_key = "-----BEGIN RSA PUBLIC KEY----- {KEY} -----END RSA PUBLIC K
             .unwrap_err()
             .to_string()
             .contains("chmod 600"));
+    }
+
+    /// Found by the fuzzer (10⁶ run, config input 909000): a line that lost its '=' and newline
+    /// made the "unknown name" error quote the next line's secret.
+    #[cfg(unix)]
+    #[test]
+    fn an_unknown_name_never_quotes_a_secret() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secrets.env");
+        let write = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        };
+        write(
+            "ZFSYNC_ZALO_OA_SECRETIKEY?\"oa-secret-value\"*export ZFSYNC_FRESHCHAT_API_KEY='k'\n",
+        );
+        let e = read_secrets_file(&file).unwrap_err().to_string();
+        assert!(
+            e.contains("line 1") && !e.contains("oa-secret-value"),
+            "{e}"
+        );
+        // A name that is only misspelt is still shown, so the fix is obvious.
+        write("ZFSYNC_ZALO_OA_SECRETKEY=oa-secret-value\n");
+        let e = read_secrets_file(&file).unwrap_err().to_string();
+        assert!(
+            e.contains("\"ZFSYNC_ZALO_OA_SECRETKEY\"") && !e.contains("oa-secret-value"),
+            "{e}"
+        );
     }
 
     #[test]
