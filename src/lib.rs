@@ -9,6 +9,8 @@
 //! - [`tokens`]: Zalo token refresh (single flight, persisted before use).
 //! - [`oauth`]: the Zalo OAuth v4 + PKCE flow.
 //! - [`app`]: wiring and the run loop; [`cli`]: the command line.
+//! - `fuzz` (feature `fuzz`): the stable-Rust fuzzer of the webhook routes, the config loader and
+//!   the mapping engine (`examples/fuzz.rs`, RELIABILITY.md).
 //!
 //! The connectors (`zfsync-zalo`, `zfsync-freshchat`) know one platform each; the mapping engine
 //! (`zfsync-mappings`) is pure. See DESIGN.md for the invariants.
@@ -18,6 +20,8 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod error;
+#[cfg(feature = "fuzz")]
+pub mod fuzz;
 pub mod ingest;
 pub mod lanes;
 #[cfg(feature = "sim")]

@@ -3,6 +3,8 @@
 
 mod check;
 mod crash;
+#[cfg(feature = "fuzz")]
+mod fuzz;
 mod helpers;
 mod lifecycle;
 mod loadgen;
