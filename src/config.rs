@@ -591,23 +591,32 @@ impl Config {
     }
 }
 
+/// The largest secrets file read: a few `NAME=value` lines, RSA public key included.
+pub const MAX_SECRETS_FILE_BYTES: u64 = 64 * 1024;
+
 /// Reads a secrets file: `NAME=value` lines (blank lines and `#` comments skipped, values may be
-/// quoted), only the names zfsync knows. The file must not be readable by others (0600).
+/// quoted), only the names zfsync knows. The file must be a regular file of at most
+/// [`MAX_SECRETS_FILE_BYTES`], not readable by others (0600); all of that is checked before a byte
+/// is read, so a path naming a device (`/dev/zero`), a pipe or a huge file fails at once.
 pub fn read_secrets_file(
     path: &Path,
 ) -> Result<std::collections::HashMap<String, String>, ConfigError> {
+    use std::io::Read as _;
     let fail = |detail: String| ConfigError::Secrets {
         path: path.to_path_buf(),
         detail,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let meta = file.metadata().map_err(|e| fail(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(fail(
+            "it is not a regular file (a folder, a device or a pipe); point secrets_file at the file of ZFSYNC_NAME=value lines".into(),
+        ));
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(path)
-            .map_err(|e| fail(e.to_string()))?
-            .permissions()
-            .mode();
+        let mode = meta.permissions().mode();
         if mode & 0o077 != 0 {
             return Err(fail(format!(
                 "it is readable by other users (mode {:o}); run 'chmod 600 {}'",
@@ -615,6 +624,23 @@ pub fn read_secrets_file(
                 path.display()
             )));
         }
+    }
+    let too_big = || {
+        fail(format!(
+            "it is larger than {} KiB; a secrets file holds a few ZFSYNC_NAME=value lines",
+            MAX_SECRETS_FILE_BYTES / 1024
+        ))
+    };
+    if meta.len() > MAX_SECRETS_FILE_BYTES {
+        return Err(too_big());
+    }
+    let mut text = String::new();
+    // Bounded again while reading: the file may grow between the check and the read.
+    file.take(MAX_SECRETS_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| fail(e.to_string()))?;
+    if text.len() as u64 > MAX_SECRETS_FILE_BYTES {
+        return Err(too_big());
     }
     let mut out = std::collections::HashMap::new();
     for (i, line) in text.lines().enumerate() {
@@ -629,8 +655,20 @@ pub fn read_secrets_file(
         };
         let name = name.trim();
         if !SECRET_NAMES.contains(&name) {
+            // Quote the name only when it looks like one: in a mangled line (a lost newline or
+            // '=') the text before the first '=' can hold another line's secret.
+            let looks_like_a_name = name.len() <= 64
+                && name.starts_with("ZFSYNC_")
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+            let shown = if looks_like_a_name {
+                format!(" {name:?}")
+            } else {
+                " (not quoted: it is not of the form ZFSYNC_NAME)".to_string()
+            };
             return Err(fail(format!(
-                "line {}: unknown name {name:?} (known: {})",
+                "line {}: unknown name{shown} (known: {})",
                 i + 1,
                 SECRET_NAMES.join(", ")
             )));
@@ -696,7 +734,8 @@ fn require<'a>(
     }
 }
 
-/// A cron expression the scheduler can run (six fields, seconds first), or "off".
+/// A cron expression the scheduler can run (six fields, seconds first) and that fires at some
+/// time from now on, or "off".
 fn check_cron(key: &'static str, expr: &str) -> Result<(), ConfigError> {
     if expr.trim() == "off" {
         return Ok(());
@@ -704,12 +743,24 @@ fn check_cron(key: &'static str, expr: &str) -> Result<(), ConfigError> {
     let parsed = tokio_cron_scheduler::Job::new_async(expr, |_, _| {
         Box::pin(async {}) as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
     });
-    parsed.map(|_| ()).map_err(|_| ConfigError::Invalid {
+    let mut job = parsed.map_err(|_| ConfigError::Invalid {
         key,
         detail: format!(
             "{expr:?} is not a cron expression zfsync reads: six fields, seconds first (e.g. \"0 */5 * * * *\" for every 5 minutes), or \"off\""
         ),
-    })
+    })?;
+    // The scheduler silently drops a job without a next time ("0 0 0 31 2 *", a year gone by):
+    // refuse it here, where the operator reads why, instead of never running the task.
+    let next = job.job_data().map(|d| d.next_tick).unwrap_or(0);
+    if next == 0 {
+        return Err(ConfigError::Invalid {
+            key,
+            detail: format!(
+                "{expr:?} never fires (no such date from now on, e.g. 31 February); write a schedule that does, or \"off\" where that is allowed"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Whether a URL names this machine (localhost or a loopback address).
@@ -853,6 +904,82 @@ webhook_public_key = "-----BEGIN RSA PUBLIC KEY----- {KEY} -----END RSA PUBLIC K
             .unwrap_err()
             .to_string();
         assert!(e.contains("line 2") && !e.contains("secret-without"), "{e}");
+    }
+
+    /// Found by the fuzzer: a schedule that never fires was accepted, and the scheduler then drops
+    /// the job without a word (a token refresh that never runs).
+    #[test]
+    fn a_schedule_that_never_fires_is_refused() {
+        for never in ["0 0 0 31 2 *", "0 0 0 30 2 *", "0 0 0 1 1 * 2001"] {
+            let bad = format!("{}\n[sync]\ntoken_refresh_cron = \"{never}\"\n", base());
+            let e = err(&bad);
+            assert!(
+                e.contains("sync.token_refresh_cron") && e.contains("never fires"),
+                "{never}: {e}"
+            );
+        }
+        let leap = format!("{}\n[sync]\nretention_cron = \"0 0 0 29 2 *\"\n", base());
+        assert!(Config::from_toml(&leap).is_ok());
+    }
+
+    /// Found by the fuzzer: the secrets file was read whole before its mode was checked, so
+    /// `secrets_file = "/dev/zero"` ate memory until the allocator gave up.
+    #[cfg(unix)]
+    #[test]
+    fn a_secrets_file_that_is_no_small_regular_file_is_refused_before_reading() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let e = read_secrets_file(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        let e = read_secrets_file(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        let big = dir.path().join("secrets.env");
+        let line = format!("ZFSYNC_ADMIN_TOKEN={}\n", "k".repeat(1000));
+        std::fs::write(&big, line.repeat(70)).unwrap();
+        std::fs::set_permissions(&big, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let e = read_secrets_file(&big).unwrap_err().to_string();
+        assert!(
+            e.contains("larger than 64 KiB") && !e.contains("kkk"),
+            "{e}"
+        );
+        // Readable by others: refused before reading too.
+        std::fs::write(&big, "ZFSYNC_ADMIN_TOKEN=t\n").unwrap();
+        std::fs::set_permissions(&big, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(read_secrets_file(&big)
+            .unwrap_err()
+            .to_string()
+            .contains("chmod 600"));
+    }
+
+    /// Found by the fuzzer (10⁶ run, config input 909000): a line that lost its '=' and newline
+    /// made the "unknown name" error quote the next line's secret.
+    #[cfg(unix)]
+    #[test]
+    fn an_unknown_name_never_quotes_a_secret() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secrets.env");
+        let write = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        };
+        write(
+            "ZFSYNC_ZALO_OA_SECRETIKEY?\"oa-secret-value\"*export ZFSYNC_FRESHCHAT_API_KEY='k'\n",
+        );
+        let e = read_secrets_file(&file).unwrap_err().to_string();
+        assert!(
+            e.contains("line 1") && !e.contains("oa-secret-value"),
+            "{e}"
+        );
+        // A name that is only misspelt is still shown, so the fix is obvious.
+        write("ZFSYNC_ZALO_OA_SECRETKEY=oa-secret-value\n");
+        let e = read_secrets_file(&file).unwrap_err().to_string();
+        assert!(
+            e.contains("\"ZFSYNC_ZALO_OA_SECRETKEY\"") && !e.contains("oa-secret-value"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -26,7 +26,9 @@
 //!   per concern; [`status`]: `status` and `failed list`; [`telemetry`]: logs and upstream-call
 //!   metrics.
 //! - `sandbox` (feature `sim`): both simulators and the daemon on loopback; `loadgen` (feature
-//!   `loadgen`): the load and soak tool behind `examples/loadgen.rs`.
+//!   `loadgen`): the load and soak tool behind `examples/loadgen.rs`; `fuzz` (feature `fuzz`):
+//!   the stable-Rust fuzzer of the webhook routes, the config loader and the mapping engine
+//!   (`examples/fuzz.rs`, RELIABILITY.md).
 //!
 //! The connectors (`zfsync-zalo`, `zfsync-freshchat`) know one platform each; the mapping engine
 //! (`zfsync-mappings`) is pure. docs/ARCHITECTURE.md tells the whole story.
@@ -39,6 +41,8 @@ pub mod cli;
 pub mod config;
 pub mod egress;
 pub mod error;
+#[cfg(feature = "fuzz")]
+pub mod fuzz;
 pub mod ingest;
 pub mod init;
 pub mod lanes;

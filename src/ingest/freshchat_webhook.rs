@@ -1,21 +1,37 @@
 //! `POST /webhooks/freshchat`: raw bytes → verify (`X-Freshchat-Signature`, RSA over the exact
 //! bytes) → parse → store → 200. A bad or missing signature answers 401, a body that is not JSON
-//! 400: nothing is stored then. A duplicate delivery answers 200 and changes nothing.
+//! 400, a body over the limit 413: nothing is stored then, and the JSON answer's `error` names the
+//! reason. A duplicate delivery answers 200 and changes nothing.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::{accept, freshchat_event, is_json, reject, IngestState};
+use super::{accept, freshchat_event, is_json, reject, unreadable, IngestState};
 
 /// The handler.
-pub async fn handle(State(state): State<IngestState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn handle(
+    State(state): State<IngestState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    use zfsync_freshchat::SignatureError;
     const SOURCE: &str = "freshchat";
-    let sig = headers
-        .get(zfsync_freshchat::SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok());
-    if let Err(e) = state.freshchat_key.verify(&body, sig) {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return unreadable(SOURCE, e),
+    };
+    let verified = match headers.get(zfsync_freshchat::SIGNATURE_HEADER) {
+        None => Err(SignatureError::MissingHeader),
+        Some(v) => match v.to_str() {
+            Ok(sig) => state.freshchat_key.verify(&body, Some(sig)),
+            // Bytes that are not text are no base64 either: a malformed signature, not a missing one.
+            Err(_) => Err(SignatureError::NotBase64),
+        },
+    };
+    if let Err(e) = verified {
         if !is_json(&body) {
             return reject(
                 SOURCE,
@@ -25,9 +41,9 @@ pub async fn handle(State(state): State<IngestState>, headers: HeaderMap, body: 
             );
         }
         let reason = match e {
-            zfsync_freshchat::SignatureError::MissingHeader => "missing_signature",
-            zfsync_freshchat::SignatureError::NotBase64 => "malformed_signature",
-            zfsync_freshchat::SignatureError::Mismatch => "bad_signature",
+            SignatureError::MissingHeader => "missing_signature",
+            SignatureError::NotBase64 => "malformed_signature",
+            SignatureError::Mismatch => "bad_signature",
         };
         return reject(SOURCE, StatusCode::UNAUTHORIZED, reason, e.to_string());
     }

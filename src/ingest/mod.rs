@@ -12,6 +12,7 @@ pub mod catch_up;
 pub mod freshchat_webhook;
 pub mod zalo_webhook;
 
+use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -121,6 +122,21 @@ pub async fn store_event(
 /// so a sender's bug is told apart from a forgery.
 fn is_json(body: &[u8]) -> bool {
     serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+}
+
+/// Answers a body the server could not read: over `server.max_body_bytes` (413 `too_large`), or
+/// cut off in transit (400 `unreadable_body`); JSON like every other refusal.
+fn unreadable(source: &'static str, rejection: BytesRejection) -> Response {
+    let status = rejection.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return reject(
+            source,
+            status,
+            "too_large",
+            "the body is larger than server.max_body_bytes".into(),
+        );
+    }
+    reject(source, status, "unreadable_body", rejection.body_text())
 }
 
 /// Answers a refused webhook, logged and counted by reason.

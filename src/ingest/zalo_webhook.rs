@@ -1,16 +1,17 @@
 //! `POST /webhooks/zalo`: raw bytes → verify (`X-ZEvent-Signature` over the exact bytes) → parse →
 //! store → 200. A bad or missing signature answers 401, a body that is not JSON 400, a body over
-//! the limit 413: nothing is stored then. A duplicate delivery answers 200 and changes nothing.
-//! Zalo's check when the webhook URL is saved (an unsigned body naming no event) gets 200 and is
-//! not stored.
+//! the limit 413: nothing is stored then, and the JSON answer's `error` names the reason. A
+//! duplicate delivery answers 200 and changes nothing. Zalo's check when the webhook URL is saved
+//! (a body naming no event, without any signature header) gets 200 and is not stored.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::{accept, is_json, reject, zalo_event, IngestState};
+use super::{accept, is_json, reject, unreadable, zalo_event, IngestState};
 
 /// Zalo's check when the webhook URL is saved: an empty body, or JSON that names no event.
 fn is_url_check(body: &[u8]) -> bool {
@@ -24,13 +25,22 @@ fn is_url_check(body: &[u8]) -> bool {
 }
 
 /// The handler.
-pub async fn handle(State(state): State<IngestState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn handle(
+    State(state): State<IngestState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     use zfsync_zalo::SignatureError as S;
     const SOURCE: &str = "zalo";
-    let sig = headers
-        .get(zfsync_zalo::SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok());
-    if sig.is_none() && is_url_check(&body) {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return unreadable(SOURCE, e),
+    };
+    let header = headers.get(zfsync_zalo::SIGNATURE_HEADER);
+    // A header that is not text is a malformed signature, never an absent one: it must not turn
+    // a delivery into a URL check.
+    let sig = header.map(|v| v.to_str().unwrap_or_default());
+    if header.is_none() && is_url_check(&body) {
         // Saving the webhook URL in the Zalo app sends a check that must get 200. It is not an
         // event: nothing is stored. (A real event without a signature is still refused below.)
         tracing::info!("answered Zalo's webhook URL check");

@@ -7,6 +7,8 @@ mod conformance;
 mod console;
 mod console_browser;
 mod crash;
+#[cfg(feature = "fuzz")]
+mod fuzz;
 mod helpers;
 mod init;
 mod lifecycle;

@@ -93,11 +93,12 @@ pub enum ParseError {
 }
 
 impl ParseError {
-    /// A short name for logs and metrics: `invalid_json`, `not_an_object` or `product_event`.
+    /// A short name for logs, metrics and the daemon's answers: `not_json`, `not_object` or
+    /// `product_event` (the Zalo connector names the same refusals the same way).
     pub fn reason(&self) -> &'static str {
         match self {
-            Self::NotJson(_) => "invalid_json",
-            Self::NotObject => "not_an_object",
+            Self::NotJson(_) => "not_json",
+            Self::NotObject => "not_object",
             Self::ProductEvent => "product_event",
         }
     }
@@ -426,10 +427,24 @@ impl WebhookEvent {
     }
 
     /// A key that is equal for redeliveries of the same event: `message.id` for `message_create`,
-    /// `<action>:<conversation_id>:<action_time>` otherwise (a body hash for unknown events).
+    /// `<action>:<conversation_id>:<action_time>` otherwise (a body hash for unknown events). A
+    /// message whose id is blank gets `message_create:<conversation_id>:<hash of the message>`:
+    /// a blank id is no id, and as a key it would make every later such message a "duplicate".
     pub fn dedupe_key(&self) -> String {
         match self {
-            Self::MessageCreate { message, .. } => message.id.clone(),
+            Self::MessageCreate { message, .. } if !message.id.trim().is_empty() => {
+                message.id.clone()
+            }
+            Self::MessageCreate { message, .. } => {
+                let bytes = serde_json::to_vec(message).unwrap_or_default();
+                let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes);
+                format!(
+                    "{}:{}:{}",
+                    ACTION_MESSAGE_CREATE,
+                    message.conversation_id.as_deref().unwrap_or(""),
+                    to_hex(&digest.as_ref()[..16])
+                )
+            }
             Self::ConversationAssignment {
                 action_time,
                 conversation,
@@ -824,6 +839,31 @@ mod tests {
             WebhookEvent::Unknown { .. }
         ));
         assert_eq!(ParseError::ProductEvent.reason(), "product_event");
+    }
+
+    /// Found by the fuzzer: a blank message id was the dedupe key itself (every later message with
+    /// a blank id was dropped as a duplicate), and refusals were named unlike the Zalo route's.
+    #[test]
+    fn blank_message_ids_get_a_derived_key_and_refusals_share_names() {
+        let message = |id: &str, text: &str| {
+            let body = format!(
+                r#"{{"action":"message_create","data":{{"message":{{"id":"{id}","conversation_id":"c1","message_parts":[{{"text":{{"content":"{text}"}}}}]}}}}}}"#
+            );
+            parse_event(body.as_bytes()).unwrap()
+        };
+        for blank in ["", " "] {
+            let a = message(blank, "one");
+            assert!(
+                a.dedupe_key().starts_with("message_create:c1:"),
+                "{}",
+                a.dedupe_key()
+            );
+            assert_ne!(a.dedupe_key(), message(blank, "two").dedupe_key());
+            assert_eq!(a.dedupe_key(), message(blank, "one").dedupe_key());
+        }
+        assert_eq!(message("m1", "one").dedupe_key(), "m1");
+        assert_eq!(parse_event(b"{").unwrap_err().reason(), "not_json");
+        assert_eq!(parse_event(b"[1]").unwrap_err().reason(), "not_object");
     }
 
     mod props {

@@ -413,7 +413,7 @@ fn webhook_bodies_parse_or_are_refused_by_name() {
             }
             Expect::WebhookNotJson => {
                 let err = parsed.unwrap_err();
-                assert_eq!(err.reason(), "invalid_json", "{}", s.name);
+                assert_eq!(err.reason(), "not_json", "{}", s.name);
             }
             Expect::ProductEvent => {
                 assert_eq!(parsed.unwrap_err(), ParseError::ProductEvent, "{}", s.name);

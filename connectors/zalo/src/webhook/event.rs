@@ -508,7 +508,9 @@ impl ZaloEvent {
             ZaloEvent::UserMessage(UserMessage { msg_id, .. })
             | ZaloEvent::OaMessage(OaMessage { msg_id, .. })
             | ZaloEvent::Anonymous(AnonymousMessage { msg_id, .. }) => {
-                if msg_id.is_empty() {
+                // A blank id is no id: used as the key, every later blank-id message would be
+                // taken for a redelivery of the first and dropped.
+                if msg_id.trim().is_empty() {
                     format!("{name}:{user}:{ts}")
                 } else {
                     msg_id.clone()
@@ -540,7 +542,9 @@ impl ZaloEvent {
             ZaloEvent::Tag(t) => format!("{name}:{}:{ts}:{}", t.tag_name, t.user_ids.join(",")),
             ZaloEvent::ZnsReceipt(z) => format!("zns:{name}:{}:{ts}", z.msg_id),
             ZaloEvent::Unknown { raw, .. } => {
-                if let Some(id) = str_of(raw.pointer("/message/msg_id")).filter(|s| !s.is_empty()) {
+                if let Some(id) =
+                    str_of(raw.pointer("/message/msg_id")).filter(|s| !s.trim().is_empty())
+                {
                     return id;
                 }
                 let digest = Sha256::digest(raw.to_string().as_bytes());

@@ -403,3 +403,28 @@ fn arb_json() -> impl proptest::strategy::Strategy<Value = Value> {
         ]
     })
 }
+
+/// Found by the fuzzer: a blank `msg_id` was the dedupe key itself, so every later message with a
+/// blank id was taken for a redelivery of the first and dropped.
+#[test]
+fn a_blank_msg_id_is_no_dedupe_key() {
+    let message = |id: &str, ts: &str| {
+        parse(
+            json!({"event_name": "user_send_text", "sender": {"id": "u"}, "timestamp": ts,
+            "message": {"msg_id": id, "text": "hi"}}),
+        )
+    };
+    for blank in ["", " ", "\t\n"] {
+        let a = message(blank, "1");
+        assert_eq!(a.dedupe_key(), "user_send_text:u:1", "{blank:?}");
+        assert_ne!(a.dedupe_key(), message(blank, "2").dedupe_key());
+    }
+    assert_eq!(message("m1", "1").dedupe_key(), "m1");
+    let unknown = parse(json!({"event_name": "new_event", "timestamp": "1",
+        "message": {"msg_id": " "}}));
+    assert!(
+        unknown.dedupe_key().starts_with("new_event:"),
+        "{}",
+        unknown.dedupe_key()
+    );
+}
