@@ -1,0 +1,193 @@
+//! The client's safety rules against the replaying server: where the key goes, redirects,
+//! `Retry-After`, scrubbed errors, the call observer.
+
+use super::*;
+
+#[tokio::test]
+async fn the_key_goes_only_to_the_api_origin() {
+    let api = serve(vec![Canned::json(200, b"file-bytes")]).await;
+    let other = serve(vec![Canned::json(200, b"cdn-bytes")]).await;
+    let c = client_for(&api.base);
+    // On the API origin, relative or absolute: with the key.
+    assert_eq!(
+        &c.download("/v2/files/t/a.pdf", 100).await.unwrap().bytes[..],
+        b"file-bytes"
+    );
+    c.download(api.base.join("/x").unwrap().as_str(), 100)
+        .await
+        .unwrap();
+    // Same host, another port: another origin, so no key.
+    let d = c
+        .download(other.base.join("/a.png").unwrap().as_str(), 100)
+        .await
+        .unwrap();
+    assert_eq!(&d.bytes[..], b"cdn-bytes");
+    assert_eq!(d.filename.as_deref(), Some("a.png"));
+    for s in api.seen() {
+        assert_eq!(
+            s.header("authorization"),
+            Some(format!("Bearer {KEY}").as_str())
+        );
+    }
+    assert_eq!(api.seen()[0].target, "/v2/files/t/a.pdf");
+    assert_eq!(other.seen()[0].header("authorization"), None);
+    // Over the limit.
+    assert!(matches!(
+        c.download("/v2/files/t/a.pdf", 3).await,
+        Err(FreshchatError::TooLarge { limit: 3 })
+    ));
+    assert!(matches!(
+        c.download("ftp://x/y", 3).await,
+        Err(FreshchatError::BadUrl { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_keyed_request_never_follows_a_redirect() {
+    let storage = serve(vec![Canned::json(200, b"stored")]).await;
+    let to = storage.base.join("/signed/a.pdf").unwrap();
+    let api = serve(vec![Canned::json(302, b"").header("location", to.as_str())]).await;
+    let c = client_for(&api.base);
+    // An API call redirected: the host is not the API; nothing follows it.
+    let err = c.get_user("u1").await.unwrap_err();
+    assert!(matches!(err, FreshchatError::WrongHost { .. }), "{err:?}");
+    assert!(storage.seen().is_empty());
+    // A keyed download redirected to storage: fetched again, without the key.
+    let d = c.download("/v2/files/t/a.pdf", 100).await.unwrap();
+    assert_eq!(&d.bytes[..], b"stored");
+    let seen = storage.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].target, "/signed/a.pdf");
+    assert_eq!(seen[0].header("authorization"), None);
+}
+
+#[tokio::test]
+async fn downloads_off_the_api_use_the_callers_client() {
+    let api = serve(vec![Canned::json(200, b"{}")]).await;
+    let other = serve(vec![Canned::json(200, b"x")]).await;
+    let mut marker = reqwest::header::HeaderMap::new();
+    marker.insert("x-egress-policy", "zfsync".parse().unwrap());
+    let mine = reqwest::Client::builder()
+        .default_headers(marker)
+        .build()
+        .unwrap();
+    let c = FreshchatClient::new(
+        ClientConfig::new(api.base.clone(), SecretString::from(KEY)).with_download_client(mine),
+    )
+    .unwrap();
+    c.download(other.base.join("/f").unwrap().as_str(), 10)
+        .await
+        .unwrap();
+    c.download("/v2/files/f", 10).await.unwrap();
+    assert_eq!(other.seen()[0].header("x-egress-policy"), Some("zfsync"));
+    assert_eq!(other.seen()[0].header("authorization"), None);
+    // The API origin is reached with the client's own (keyed, no-redirect) client.
+    assert_eq!(api.seen()[0].header("x-egress-policy"), None);
+    assert!(api.seen()[0].header("authorization").is_some());
+}
+
+#[tokio::test]
+async fn retry_after_is_read_and_clamped() {
+    let server = serve(vec![
+        Canned::json(429, b"{}").header("retry-after", "3"),
+        Canned::json(429, b"{}").header("retry-after", "Fri, 01 Jan 2100 00:00:00 GMT"),
+    ])
+    .await;
+    let c = client_for(&server.base);
+    let first = c.get_user("u").await.unwrap_err();
+    assert_eq!(first.retry_after(), Some(Duration::from_secs(3)));
+    assert!(first.is_transient());
+    let far = c.get_user("u").await.unwrap_err();
+    assert_eq!(far.retry_after(), Some(MAX_RETRY_AFTER));
+}
+
+#[tokio::test]
+async fn error_bodies_never_carry_the_key() {
+    let echo =
+        format!(r#"{{"code":401,"status":"UNAUTHORIZED","message":"bad token Bearer {KEY}"}}"#);
+    let server = serve(vec![
+        Canned::json(401, echo.as_bytes()),
+        Canned::json(500, format!("oops {KEY}").as_bytes()),
+    ])
+    .await;
+    let c = client_for(&server.base);
+    for _ in 0..2 {
+        let err = c.get_user("u").await.unwrap_err();
+        assert!(!err.to_string().contains(KEY), "{err}");
+        assert!(!format!("{err:?}").contains(KEY), "{err:?}");
+        assert!(err.to_string().contains("[redacted]"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn html_on_success_means_the_wrong_host() {
+    let server = serve(vec![Canned {
+        status: 200,
+        headers: vec![("content-type".into(), "text/html".into())],
+        body: b"<html>login</html>".to_vec(),
+    }])
+    .await;
+    let err = client_for(&server.base)
+        .account_configuration()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FreshchatError::WrongHost { .. }), "{err:?}");
+}
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<(&'static str, &'static str)>>);
+
+impl CallObserver for Recorder {
+    fn observe(&self, op: &'static str, outcome: CallOutcome, _elapsed: Duration) {
+        self.0.lock().unwrap().push((op, outcome.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn every_call_is_reported_to_the_observer() {
+    let server = serve(vec![
+        Canned::json(200, br#"{"app_id":"a"}"#),
+        Canned::json(
+            404,
+            br#"{"code":404,"status":"USER_NOT_FOUND","message":"no"}"#,
+        ),
+        Canned::json(
+            400,
+            br#"{"code":400,"status":"INVALID_VALUE","message":"unknown property"}"#,
+        ),
+        Canned::json(200, br#"{"users":[]}"#),
+        Canned::json(503, b""),
+        Canned::json(200, b"not json"),
+    ])
+    .await;
+    let recorder = Arc::new(Recorder::default());
+    let c = FreshchatClient::new(
+        ClientConfig::new(server.base.clone(), SecretString::from(KEY))
+            .with_observer(recorder.clone()),
+    )
+    .unwrap();
+    c.account_configuration().await.unwrap();
+    c.get_user("u").await.unwrap_err();
+    let refused = c.create_user(&NewUser::default()).await.unwrap_err();
+    assert_eq!(refused.status(), Some(400));
+    assert_eq!(refused.api_status(), Some("INVALID_VALUE"));
+    assert_eq!(refused.api_message(), Some("unknown property"));
+    c.find_users_by_reference_id("r").await.unwrap();
+    c.post_message("c", &NewMessage::bot_note("n"))
+        .await
+        .unwrap_err();
+    c.list_messages("c", None, 10).await.unwrap_err();
+    c.download("gopher://x", 1).await.unwrap_err();
+    assert_eq!(
+        recorder.0.lock().unwrap().clone(),
+        vec![
+            (ops::ACCOUNT, "ok"),
+            (ops::USER_GET, "not_found"),
+            (ops::USER_CREATE, "invalid"),
+            (ops::USER_SEARCH, "ok"),
+            (ops::MESSAGE_POST, "server"),
+            (ops::MESSAGES_LIST, "decode"),
+            (ops::DOWNLOAD, "refused"),
+        ]
+    );
+}
