@@ -12,6 +12,8 @@ use super::{now_ms, Store, StoreError};
 pub struct QuotaState {
     /// The Zalo user.
     pub zalo_user_id: String,
+    /// Their display name in zfsync's contacts, when known.
+    pub display_name: Option<String>,
     /// `reply`, `welcome_msg`, `sub_quota`, `purchase_quota`, `reward_quota`, `billed`, or another kind.
     pub allowance: String,
     /// Messages left in the allowance, when Zalo said.
@@ -87,22 +89,32 @@ impl Store {
         .await
     }
 
-    /// The allowances of the customers who wrote most recently, newest first.
-    pub async fn quota_states(&self, limit: usize) -> Result<Vec<QuotaState>, StoreError> {
+    /// The allowances last reported, newest first; `customer` (a Zalo user id, or part of a display
+    /// name) narrows them to one customer.
+    pub async fn quota_states(
+        &self,
+        customer: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<QuotaState>, StoreError> {
         self.read(move |c| {
-            let mut stmt = c.prepare(
-                "SELECT zalo_user_id, allowance, remaining, total, expires, window_start, updated_at
-                 FROM quota ORDER BY updated_at DESC LIMIT ?1",
+            let mut stmt = c.prepare_cached(
+                "SELECT q.zalo_user_id, ct.display_name, q.allowance, q.remaining, q.total, q.expires,
+                        q.window_start, q.updated_at
+                 FROM quota q LEFT JOIN contacts ct ON ct.zalo_user_id = q.zalo_user_id
+                 WHERE ?1 IS NULL OR q.zalo_user_id = ?1 OR ct.display_name LIKE '%' || ?1 || '%'
+                 ORDER BY q.updated_at DESC LIMIT ?2",
             )?;
-            let rows = stmt.query_map([limit as i64], |r| {
+            let customer = customer.filter(|s| !s.trim().is_empty());
+            let rows = stmt.query_map(params![customer, limit as i64], |r| {
                 Ok(QuotaState {
                     zalo_user_id: r.get(0)?,
-                    allowance: r.get(1)?,
-                    remaining: r.get(2)?,
-                    total: r.get(3)?,
-                    expires: r.get(4)?,
-                    window_start: r.get(5)?,
-                    updated_at: r.get(6)?,
+                    display_name: r.get(1)?,
+                    allowance: r.get(2)?,
+                    remaining: r.get(3)?,
+                    total: r.get(4)?,
+                    expires: r.get(5)?,
+                    window_start: r.get(6)?,
+                    updated_at: r.get(7)?,
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)

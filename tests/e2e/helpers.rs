@@ -168,3 +168,21 @@ pub fn hosted_link(env: &Env, text: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+/// A page an operator sees (Bearer token), as text.
+pub async fn operator_page(env: &Env, url: &str) -> String {
+    let url = if url.starts_with('/') {
+        format!("{}{url}", env.daemon_url())
+    } else {
+        url.to_string()
+    };
+    reqwest::Client::new()
+        .get(url)
+        .bearer_auth(&env.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}

@@ -62,6 +62,25 @@ async fn agents_are_told_once_per_window_what_replies_cost() {
         metrics.contains("zfsync_zalo_customers_at_last_free_reply"),
         "{metrics}"
     );
+    // The console: the billed count on the Overview, the customer's allowance on Activity.
+    let overview = operator_page(&env, "/console").await;
+    let billed = overview
+        .find("id=\"billed-24h\"")
+        .expect("the billed count");
+    assert!(
+        overview[billed..]
+            .split("</dd>")
+            .next()
+            .unwrap()
+            .ends_with(">1"),
+        "{overview}"
+    );
+    let activity = operator_page(&env, "/console/activity").await;
+    let row = activity
+        .find(&format!("data-zalo-user=\"{U}\""))
+        .expect("the customer's quota row");
+    let row = activity[row..].split("</tr>").next().unwrap();
+    assert!(row.contains("billed to the OA"), "{row}");
 
     // The customer writes: a new window, nothing said. Its free replies run low again: one more
     // "last free reply" note, no new "billed" note.
@@ -76,4 +95,14 @@ async fn agents_are_told_once_per_window_what_replies_cost() {
     assert_eq!(count(&all, "free reply left"), 2, "{all:?}");
     assert_eq!(count(&all, "this reply was billed"), 1, "{all:?}");
     assert_eq!(env.zalo.sent_to(U).len(), 17);
+    // The new window's eighth reply was its last free one: none left of eight, not billed.
+    let activity = operator_page(&env, "/console/activity").await;
+    let row = activity
+        .find(&format!("data-zalo-user=\"{U}\""))
+        .expect("the customer's quota row");
+    let row = activity[row..].split("</tr>").next().unwrap();
+    assert!(
+        row.contains("free replies") && row.contains("0 of 8"),
+        "{row}"
+    );
 }

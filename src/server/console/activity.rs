@@ -1,5 +1,5 @@
 //! The Activity page (recent synced messages, newest first, filterable by customer; new ones appear
-//! live) and the Failed page (failed events with class and reason, Retry one or all, the outcome
+//! live; below them what each customer's last reply cost, see `quota`) and the Failed page (failed events with class and reason, Retry one or all, the outcome
 //! shown live). No message body is shown anywhere: those are the customer's data.
 //!
 //! Live parts are server-sent events; without JavaScript the pages still work (reload to update).
@@ -101,6 +101,10 @@ pub async fn activity(
             Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
         };
     }
+    let quota = state
+        .store
+        .quota_states(customer.clone(), super::quota::QUOTA_ROWS)
+        .await;
     let body = html! {
         form method="get" action="/console/activity" class="row" role="search" {
             div {
@@ -124,6 +128,7 @@ pub async fn activity(
             },
             Err(e) => p class="bad" { "Cannot read the activity: " (e.to_string()) },
         }
+        (super::quota::quota_section(&quota))
         script { (PreEscaped(ACTIVITY_JS)) }
     };
     layout("Activity", Nav::Activity, &op, body)

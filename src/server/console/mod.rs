@@ -13,6 +13,7 @@
 pub mod activity;
 pub mod backfill;
 pub mod overview;
+mod quota;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;

@@ -13,6 +13,9 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::{ago, csrf_field, layout, Nav};
+
+/// A day, for the billed count.
+const DAY_MS: i64 = 24 * 3600 * 1000;
 use crate::check::Level;
 use crate::server::auth::Operator;
 use crate::server::AppState;
@@ -146,6 +149,8 @@ pub async fn overview(
     let stats = state.store.stats().await;
     let hourly = state.store.hourly_counts(now_ms()).await;
     let ready = super::super::health::readiness(&state).await;
+    let billed = state.store.billed_since(now_ms() - DAY_MS).await;
+    let at_last = state.store.customers_at_last_free_reply(1).await;
     let last = |src: Source| {
         stats
             .as_ref()
@@ -212,6 +217,7 @@ pub async fn overview(
                     dt { "Failed" } dd { a href="/console/failed" { (zs.as_ref().map(|s| s.failed).unwrap_or(0) + fs.as_ref().map(|s| s.failed).unwrap_or(0)) } }
                 }
             }
+            (super::quota::billed_card(&billed, &at_last))
         }
         section aria-labelledby="charts-h" style="margin-top:1rem" {
             h2 id="charts-h" { "Last 24 hours" }

@@ -55,15 +55,7 @@ async fn transient_failures_at_the_token_endpoint_are_retried_never_reauthorizat
             None,
             "a passing failure is not a refusal"
         );
-        let page = reqwest::Client::new()
-            .get(&ready)
-            .bearer_auth(&env.admin_token)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = operator_page(&env, &ready).await;
         assert!(!page.contains("re-authorization"), "{page}");
         assert!(Instant::now() < deadline, "the reply never went out");
         tokio::time::sleep(Duration::from_millis(100)).await;
