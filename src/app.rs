@@ -1,6 +1,7 @@
 //! The application: builds every part from a validated [`Config`], then runs the HTTP server, the
-//! lanes and the scheduler until the shutdown token fires (SIGTERM/Ctrl-C in `main`). On shutdown
-//! the server stops taking webhooks, in-flight steps finish or stay journalled for the next start.
+//! lanes (on a runtime of their own, so they never delay a webhook's answer) and the scheduler
+//! until the shutdown token fires (SIGTERM/Ctrl-C in `main`). On shutdown the server stops taking
+//! webhooks, in-flight steps finish or stay journalled for the next start.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -51,6 +52,9 @@ pub enum AppError {
     /// The HTTP server stopped with an error.
     #[error("server error: {0}")]
     Serve(#[source] std::io::Error),
+    /// The lanes' runtime or thread could not start (out of memory or threads).
+    #[error("cannot start the lanes' runtime: {0}")]
+    Lanes(#[source] std::io::Error),
 }
 
 /// The daemon, built and ready to run.
@@ -204,14 +208,27 @@ impl Application {
             policy,
         );
         // Lanes start once messages missed while down are queued in their place (bounded, so a slow
-        // platform never holds up the rest); webhooks are accepted meanwhile.
+        // platform never holds up the rest); webhooks are accepted meanwhile. They run on a runtime
+        // of their own, so a busy lane never delays the answer to a webhook: the operating system
+        // schedules the two runtimes' threads apart, and the listener's threads, idle between
+        // requests, get the CPU as soon as a request comes.
         let catch_up = self.catch_up.clone();
-        let lanes_stop = shutdown.clone();
-        let lanes_tracker = tracker.clone();
-        let lanes = tokio::spawn(async move {
+        // Stopped with the daemon, and also when this future is dropped without a shutdown: the
+        // lanes' thread never outlives the daemon that started it.
+        let lanes_stop = shutdown.child_token();
+        let _lanes_guard = lanes_stop.clone().drop_guard();
+        let lanes = run_lanes(async move {
             catch_up.pass(CATCH_UP_WINDOW_MS, CATCH_UP_ZALO_PAGES).await;
-            dispatcher.run(lanes_stop, lanes_tracker).await
-        });
+            dispatcher.run(lanes_stop, tracker.clone()).await;
+            // The steps in flight finish (or are left journalled) before the runtime goes.
+            tracker.close();
+            if tokio::time::timeout(LANES_DRAIN, tracker.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!("some lanes did not finish within 20 s; their steps stay journalled for the next start");
+            }
+        })?;
         let scheduler = Scheduler::start(
             &self.config.sync,
             self.services.clone(),
@@ -243,15 +260,35 @@ impl Application {
         let _ = lanes.await;
         scheduler.stop().await;
         let _ = follow.await;
-        tracker.close();
-        if tokio::time::timeout(Duration::from_secs(20), tracker.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!("some lanes did not finish within 20 s; their steps stay journalled for the next start");
-        }
         served.map_err(AppError::Serve)
     }
+}
+
+/// How long the lanes' steps in flight may take to finish at shutdown.
+const LANES_DRAIN: Duration = Duration::from_secs(20);
+
+/// Runs `lanes` on a runtime of its own, on a thread of its own; resolves when it has finished and
+/// its runtime is gone.
+fn run_lanes<F>(lanes: F) -> Result<tokio::sync::oneshot::Receiver<()>, AppError>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("zfsync-lanes")
+        .enable_all()
+        .build()
+        .map_err(AppError::Lanes)?;
+    let (done, finished) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("zfsync-lanes-main".into())
+        .spawn(move || {
+            runtime.block_on(lanes);
+            // Dropped here, outside any async context, once every lane has stopped.
+            drop(runtime);
+            let _ = done.send(());
+        })
+        .map_err(AppError::Lanes)?;
+    Ok(finished)
 }
 
 /// How often the daemon looks for token changes made by another process.
