@@ -67,7 +67,7 @@ struct Cli {
     /// Ingest: connections of the closed-loop load (default 16).
     #[arg(long)]
     connections: Option<usize>,
-    /// Ingest: unique bodies signed before each load (default 150000).
+    /// Ingest: unique bodies signed before each load (default 250000).
     #[arg(long)]
     bodies: Option<usize>,
     /// Soak: SIGKILLs of the daemon, each followed by a restart (default 100).

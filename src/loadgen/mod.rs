@@ -139,7 +139,7 @@ impl Options {
             daemon_binary: None,
             pin: None,
             connections: 16,
-            bodies: 150_000,
+            bodies: 250_000,
             kills: 100,
             kill_every: (Duration::from_millis(500), Duration::from_millis(2500)),
             fault_rate: 0.2,
