@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::{accept, freshchat_event, is_json, reject, unreadable, IngestState};
+use super::{accept, freshchat_event, json_error, not_json, reject, unreadable, IngestState};
 
 /// The handler.
 pub async fn handle(
@@ -32,13 +32,8 @@ pub async fn handle(
         },
     };
     if let Err(e) = verified {
-        if !is_json(&body) {
-            return reject(
-                SOURCE,
-                StatusCode::BAD_REQUEST,
-                "not_json",
-                "the body is not JSON".into(),
-            );
+        if let Some(e) = json_error(&body) {
+            return not_json(SOURCE, &e);
         }
         let reason = match e {
             SignatureError::MissingHeader => "missing_signature",

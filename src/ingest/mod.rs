@@ -119,9 +119,19 @@ pub async fn store_event(
 }
 
 /// Whether a rejected body is JSON at all: a body that is not gets 400 whatever its signature says,
-/// so a sender's bug is told apart from a forgery.
-fn is_json(body: &[u8]) -> bool {
-    serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+/// so a sender's bug is told apart from a forgery. The error says where reading stopped.
+fn json_error(body: &[u8]) -> Option<serde_json::Error> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).err()
+}
+
+/// Refuses a body that is not JSON, saying where reading stopped.
+fn not_json(source: &'static str, e: &serde_json::Error) -> Response {
+    reject(
+        source,
+        StatusCode::BAD_REQUEST,
+        "not_json",
+        format!("the body is not JSON ({e})"),
+    )
 }
 
 /// Answers a body the server could not read: over `server.max_body_bytes` (413 `too_large`), or

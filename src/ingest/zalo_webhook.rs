@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::{accept, is_json, reject, unreadable, zalo_event, IngestState};
+use super::{accept, json_error, not_json, reject, unreadable, zalo_event, IngestState};
 
 /// Zalo's check when the webhook URL is saved: an empty body, or JSON that names no event.
 fn is_url_check(body: &[u8]) -> bool {
@@ -49,13 +49,8 @@ pub async fn handle(
         return (StatusCode::OK, Json(serde_json::json!({ "status": "ok" }))).into_response();
     }
     if let Err(e) = zfsync_zalo::verify(&state.zalo_app_id, &state.zalo_oa_secret, &body, sig) {
-        if !is_json(&body) {
-            return reject(
-                SOURCE,
-                StatusCode::BAD_REQUEST,
-                "not_json",
-                "the body is not JSON".into(),
-            );
+        if let Some(e) = json_error(&body) {
+            return not_json(SOURCE, &e);
         }
         let (status, reason) = match e {
             S::NotJson => (StatusCode::BAD_REQUEST, "not_json"),

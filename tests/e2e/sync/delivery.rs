@@ -143,6 +143,29 @@ async fn bad_webhooks_are_rejected_and_nothing_is_stored() {
     .await
     .unwrap();
     assert_eq!(s.status(), 401, "missing Freshchat signature");
+    // A body cut short: refused as not JSON on both routes, saying where reading stopped.
+    for (url, header) in [
+        (zalo_url.clone(), "x-zevent-signature"),
+        (fc_url.clone(), "x-freshchat-signature"),
+    ] {
+        let s = post(
+            url.clone(),
+            Some((header, "mac=zz".into())),
+            br#"{"app_id":"#.to_vec(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(s.status(), 400, "cut short: {url}");
+        let answer: serde_json::Value = s.json().await.unwrap();
+        assert_eq!(answer["error"], "not_json", "{answer}");
+        assert!(
+            answer["message"]
+                .as_str()
+                .unwrap()
+                .contains("line 1 column"),
+            "{answer}"
+        );
+    }
     let s = post(zalo_url, None, vec![b' '; 2 * 1024 * 1024])
         .await
         .unwrap();
