@@ -19,6 +19,7 @@ pub async fn handle(
 ) -> Response {
     use zfsync_freshchat::SignatureError;
     const SOURCE: &str = "freshchat";
+    let started = std::time::Instant::now();
     let body = match body {
         Ok(b) => b,
         Err(e) => return unreadable(SOURCE, e),
@@ -46,5 +47,5 @@ pub async fn handle(
         Ok(ev) => ev,
         Err(e) => return reject(SOURCE, StatusCode::BAD_REQUEST, e.reason(), e.to_string()),
     };
-    accept(&state, SOURCE, freshchat_event(&ev, body.to_vec())).await
+    accept(&state, SOURCE, freshchat_event(&ev, body.to_vec()), started).await
 }

@@ -51,8 +51,22 @@ fn is_fresh(event_time: i64, window_ms: i64) -> bool {
 }
 
 /// Stores a verified webhook event, unless its own time is outside the replay window: then it is
-/// answered 200 (so it is never delivered again), not stored, logged and counted.
-async fn accept(state: &IngestState, source: &'static str, ev: NewEvent) -> Response {
+/// answered 200 (so it is never delivered again), not stored, logged and counted. The time from
+/// `started` (the handler's first step) to the answer goes to `zfsync_webhook_ack_seconds`.
+async fn accept(
+    state: &IngestState,
+    source: &'static str,
+    ev: NewEvent,
+    started: std::time::Instant,
+) -> Response {
+    let answer = accept_event(state, source, ev).await;
+    // The platform's deadline (Zalo: 2 s) runs from its request to this answer.
+    metrics::histogram!("zfsync_webhook_ack_seconds", "source" => source)
+        .record(started.elapsed().as_secs_f64());
+    answer
+}
+
+async fn accept_event(state: &IngestState, source: &'static str, ev: NewEvent) -> Response {
     if !is_fresh(ev.event_time, state.replay_window_ms) {
         tracing::warn!(
             source,

@@ -32,6 +32,7 @@ pub async fn handle(
 ) -> Response {
     use zfsync_zalo::SignatureError as S;
     const SOURCE: &str = "zalo";
+    let started = std::time::Instant::now();
     let body = match body {
         Ok(b) => b,
         Err(e) => return unreadable(SOURCE, e),
@@ -69,5 +70,5 @@ pub async fn handle(
         Ok(ev) => ev,
         Err(e) => return reject(SOURCE, StatusCode::BAD_REQUEST, e.reason(), e.to_string()),
     };
-    accept(&state, SOURCE, zalo_event(&ev, body.to_vec())).await
+    accept(&state, SOURCE, zalo_event(&ev, body.to_vec()), started).await
 }

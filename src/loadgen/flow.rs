@@ -16,7 +16,7 @@ use zfsync_zalo::SimUser;
 use super::baseline;
 use super::drive::{freshchat_sender, post, zalo_sender, ZaloSigner};
 use super::process::DaemonProcess;
-use super::report::{cpus_allowed, memory_kb_of, Backlog, Ingest, Report, Stats};
+use super::report::{cpus_allowed, memory_kb_of, Backlog, DaemonAcks, Ingest, Report, Stats};
 use super::verify::{conversations, verify, watch};
 use super::{epoch_ms, lock, user_id, Mode, Options};
 use crate::sandbox::{wait_for, Env, EnvOptions, TINY_PNG};
@@ -216,6 +216,9 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         report.baseline = Some(baseline::flow_load(&http, &signer, &opts, &plan).await?);
     }
 
+    // The daemon's own answer times, from here to the end (the warm-up left out).
+    let acks_before = daemon_acks(&http, &env).await;
+
     let shared = Arc::new(Shared {
         z: (0..opts.users)
             .map(|_| Mutex::new(Track::new(per_user)))
@@ -337,6 +340,10 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         b.drain_per_sec = b.queued as f64 / b.drain_secs.max(1e-9);
     }
     report.rss_peak_kb = memory_kb_of(daemon_pid).1;
+    if let (Some(before), Some(after)) = (acks_before, daemon_acks(&shared.http, &shared.env).await)
+    {
+        report.daemon_acks = Some((after.0.since(&before.0), after.1.since(&before.1)));
+    }
     let db = shared.env.dir.path().join("zfsync.db");
     report.store_bytes = ["", "-wal"]
         .iter()
@@ -349,6 +356,17 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         "{misses} duplicate Zalo deliveries were not answered as duplicates"
     );
     Ok(report)
+}
+
+/// The daemon's acknowledgement histograms (Zalo, Freshchat) from its `/metrics`; None when it
+/// cannot be read (the figures are then left out, not guessed).
+async fn daemon_acks(http: &reqwest::Client, env: &Env) -> Option<(DaemonAcks, DaemonAcks)> {
+    let url = format!("{}/metrics", env.daemon_url());
+    let page = http.get(url).send().await.ok()?.text().await.ok()?;
+    Some((
+        DaemonAcks::parse(&page, "zalo"),
+        DaemonAcks::parse(&page, "freshchat"),
+    ))
 }
 
 /// Freshchat API calls that fail during the backlog outage (far more than lanes retry in it).

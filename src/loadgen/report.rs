@@ -59,6 +59,96 @@ pub struct Ingest {
     pub ack: Stats,
 }
 
+/// The daemon's own acknowledgement times (`zfsync_webhook_ack_seconds` of its `/metrics`) over
+/// the measured phase: cumulative counts per bucket bound, in seconds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DaemonAcks {
+    /// (upper bound in seconds, acknowledgements at or under it); `+Inf` last.
+    pub buckets: Vec<(f64, u64)>,
+}
+
+impl DaemonAcks {
+    /// Reads one source's buckets from a Prometheus text page.
+    pub fn parse(page: &str, source: &str) -> DaemonAcks {
+        let label = format!("source=\"{source}\"");
+        let mut buckets = Vec::new();
+        for line in page.lines() {
+            let Some(rest) = line.strip_prefix("zfsync_webhook_ack_seconds_bucket{") else {
+                continue;
+            };
+            let Some((labels, value)) = rest.split_once("} ") else {
+                continue;
+            };
+            if !labels.split(',').any(|l| l == label) {
+                continue;
+            }
+            let le = labels
+                .split(',')
+                .find_map(|l| l.strip_prefix("le=\""))
+                .map(|v| v.trim_end_matches('"'));
+            let bound = match le {
+                Some("+Inf") => f64::INFINITY,
+                Some(v) => match v.parse() {
+                    Ok(b) => b,
+                    Err(_) => continue,
+                },
+                None => continue,
+            };
+            if let Ok(n) = value.trim().parse::<f64>() {
+                buckets.push((bound, n as u64));
+            }
+        }
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        DaemonAcks { buckets }
+    }
+
+    /// What was added since `before` (the same buckets).
+    pub fn since(&self, before: &DaemonAcks) -> DaemonAcks {
+        let buckets = self
+            .buckets
+            .iter()
+            .map(|&(b, n)| {
+                let was = before
+                    .buckets
+                    .iter()
+                    .find(|(x, _)| *x == b)
+                    .map_or(0, |(_, m)| *m);
+                (b, n.saturating_sub(was))
+            })
+            .collect();
+        DaemonAcks { buckets }
+    }
+
+    /// All acknowledgements counted.
+    pub fn total(&self) -> u64 {
+        self.buckets.last().map_or(0, |(_, n)| *n)
+    }
+
+    /// The share (0–100) answered within `secs`, when that is one of the bounds.
+    pub fn within(&self, secs: f64) -> Option<f64> {
+        let total = self.total();
+        let n = self.buckets.iter().find(|(b, _)| *b == secs)?.1;
+        (total > 0).then(|| n as f64 * 100.0 / total as f64)
+    }
+}
+
+impl std::fmt::Display for DaemonAcks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let share = |s: f64| {
+            self.within(s)
+                .map_or_else(|| "?".to_string(), |p| format!("{p:.1} %"))
+        };
+        write!(
+            f,
+            "{} within 2.5 ms, {} within 5 ms, {} within 25 ms (n={})",
+            share(0.0025),
+            share(0.005),
+            share(0.025),
+            self.total()
+        )
+    }
+}
+
 /// Backlog figures.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Backlog {
@@ -108,6 +198,9 @@ pub struct Report {
     pub ingest: Ingest,
     /// The bare axum + SQLite handler under the same load, when run.
     pub baseline: Option<Ingest>,
+    /// The daemon's own answer times for Zalo and Freshchat webhooks in the measured phase (its
+    /// histogram: no client or harness scheduling in them).
+    pub daemon_acks: Option<(DaemonAcks, DaemonAcks)>,
     /// Webhook sent → message in Freshchat.
     pub e2e_zalo_to_freshchat: Stats,
     /// Agent message → Zalo send.
@@ -154,6 +247,10 @@ impl fmt::Display for Report {
         }
         if let Some(r) = self.ingest_ratio() {
             writeln!(f, "ingest ratio        {r:.2} × baseline")?;
+        }
+        if let Some((z, fc)) = &self.daemon_acks {
+            writeln!(f, "daemon-side ack     zalo: {z}")?;
+            writeln!(f, "                    freshchat: {fc}")?;
         }
         writeln!(f, "e2e zalo→freshchat  {}", self.e2e_zalo_to_freshchat)?;
         writeln!(f, "e2e freshchat→zalo  {}", self.e2e_freshchat_to_zalo)?;
@@ -467,6 +564,34 @@ fn ticks_per_sec() -> f64 {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use super::DaemonAcks;
+
+    #[test]
+    fn the_daemons_ack_histogram_is_read_per_source_and_differenced() {
+        let page = |n: u64| {
+            format!(
+                "# TYPE zfsync_webhook_ack_seconds histogram\n\
+                 zfsync_webhook_ack_seconds_bucket{{source=\"zalo\",le=\"0.0025\"}} {}\n\
+                 zfsync_webhook_ack_seconds_bucket{{source=\"zalo\",le=\"0.005\"}} {}\n\
+                 zfsync_webhook_ack_seconds_bucket{{source=\"zalo\",le=\"0.025\"}} {}\n\
+                 zfsync_webhook_ack_seconds_bucket{{source=\"zalo\",le=\"+Inf\"}} {}\n\
+                 zfsync_webhook_ack_seconds_bucket{{source=\"freshchat\",le=\"+Inf\"}} 7\n",
+                n,
+                n * 2,
+                n * 2,
+                n * 2
+            )
+        };
+        let before = DaemonAcks::parse(&page(10), "zalo");
+        let after = DaemonAcks::parse(&page(60), "zalo");
+        let run = after.since(&before);
+        assert_eq!(run.total(), 100);
+        assert_eq!(run.within(0.0025), Some(50.0));
+        assert_eq!(run.within(0.005), Some(100.0));
+        assert_eq!(DaemonAcks::parse(&page(1), "freshchat").total(), 7);
+        assert_eq!(DaemonAcks::parse("", "zalo").total(), 0);
+    }
+
     use super::*;
 
     #[test]

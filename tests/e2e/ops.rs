@@ -241,6 +241,7 @@ async fn status_failed_list_and_metrics() {
         "zfsync_zalo_token_seconds_to_expiry",
         "zfsync_event_processing_seconds",
         "zfsync_upstream_call_seconds",
+        "zfsync_webhook_ack_seconds_bucket{source=\"zalo\"",
     ] {
         assert!(
             metrics.contains(name),
