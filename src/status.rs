@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use crate::services::Services;
 use crate::store::{now_ms, Source};
 
-fn ago(ms: Option<i64>) -> String {
+/// "5 s ago", "3 min ago", ... for a unix-ms time (also the console's wording).
+pub fn ago(ms: Option<i64>) -> String {
     match ms {
         None => "never".into(),
         Some(t) => {
@@ -20,8 +21,8 @@ fn ago(ms: Option<i64>) -> String {
     }
 }
 
-/// A day in milliseconds.
-const DAY_MS: i64 = 24 * 3600 * 1000;
+/// A day in milliseconds: the window of the billed count (here and in the console).
+pub const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// `zfsync status`: counts, queue, tokens, quota, last webhooks; JSON with `json`.
 pub async fn print_status(services: &Services, json: bool) -> anyhow::Result<ExitCode> {

@@ -365,21 +365,7 @@ pub fn csrf_field(op: &Operator) -> Markup {
     html! { input type="hidden" name=(CSRF_FIELD) value=(op.csrf()); }
 }
 
-/// "5 s ago", "3 min ago", ... for a unix-ms time.
-pub fn ago(ms: Option<i64>) -> String {
-    match ms {
-        None => "never".into(),
-        Some(t) => {
-            let s = (now_ms() - t).max(0) / 1000;
-            match s {
-                0..=59 => format!("{s} s ago"),
-                60..=3599 => format!("{} min ago", s / 60),
-                3600..=86399 => format!("{} h ago", s / 3600),
-                _ => format!("{} days ago", s / 86400),
-            }
-        }
-    }
-}
+pub use crate::status::ago;
 
 /// A unix-ms time as UTC text.
 pub fn utc(ms: i64) -> String {

@@ -13,9 +13,6 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::{ago, csrf_field, layout, Nav};
-
-/// A day, for the billed count.
-const DAY_MS: i64 = 24 * 3600 * 1000;
 use crate::check::Level;
 use crate::server::auth::Operator;
 use crate::server::AppState;
@@ -149,7 +146,10 @@ pub async fn overview(
     let stats = state.store.stats().await;
     let hourly = state.store.hourly_counts(now_ms()).await;
     let ready = super::super::health::readiness(&state).await;
-    let billed = state.store.billed_since(now_ms() - DAY_MS).await;
+    let billed = state
+        .store
+        .billed_since(now_ms() - crate::status::DAY_MS)
+        .await;
     let at_last = state.store.customers_at_last_free_reply(1).await;
     let last = |src: Source| {
         stats
