@@ -211,6 +211,27 @@ struct Inner {
     commits: Arc<AtomicU64>,
 }
 
+impl Inner {
+    /// Runs `f` with a pooled read connection (opened when none is free), then pools it again.
+    fn with_reader<R>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let pooled = self.readers.lock().ok().and_then(|mut v| v.pop());
+        let conn = match pooled {
+            Some(c) => c,
+            None => open_conn(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE)?,
+        };
+        let r = f(&conn);
+        if let Ok(mut pool) = self.readers.lock() {
+            if pool.len() < READERS {
+                pool.push(conn);
+            }
+        }
+        r
+    }
+}
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
@@ -543,20 +564,7 @@ impl Store {
         R: Send + 'static,
     {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = match inner.readers.lock().map(|mut v| v.pop()) {
-                Ok(Some(c)) => c,
-                _ => open_conn(&inner.path, OpenFlags::SQLITE_OPEN_READ_WRITE)?,
-            };
-            let r = f(&conn);
-            if let Ok(mut pool) = inner.readers.lock() {
-                if pool.len() < READERS {
-                    pool.push(conn);
-                }
-            }
-            r
-        })
-        .await?
+        tokio::task::spawn_blocking(move || inner.with_reader(f)).await?
     }
 
     /// Runs `f` on a read connection right here, on the caller's thread: for indexed point reads
@@ -567,18 +575,7 @@ impl Store {
     where
         F: FnOnce(&Connection) -> Result<R, StoreError>,
     {
-        let pooled = self.inner.readers.lock().ok().and_then(|mut v| v.pop());
-        let conn = match pooled {
-            Some(c) => c,
-            None => open_conn(&self.inner.path, OpenFlags::SQLITE_OPEN_READ_WRITE)?,
-        };
-        let r = f(&conn);
-        if let Ok(mut pool) = self.inner.readers.lock() {
-            if pool.len() < READERS {
-                pool.push(conn);
-            }
-        }
-        r
+        self.inner.with_reader(f)
     }
 
     /// Limits the store to `pages` pages (None: SQLite's maximum), as a full disk would: writes past
