@@ -146,16 +146,9 @@ impl Ui {
         field: &Field,
         given: Option<Given<SecretString>>,
     ) -> Result<SecretString, InitError> {
-        if let Some(g) = given {
-            if self.interactive {
-                eprintln!("{}: (from {})", field.label, g.from);
-            }
-            return Ok(g.value);
+        if let Some(value) = self.given_unechoed(field, given)? {
+            return Ok(value);
         }
-        if !self.interactive {
-            return Err(missing(field));
-        }
-        self.hint(field);
         let prompt = Password::with_theme(&self.theme).with_prompt(field.label);
         let answer = blocking(|| prompt.interact()).map_err(prompt_error)?;
         Ok(SecretString::from(answer.trim().to_string()))
@@ -167,16 +160,9 @@ impl Ui {
         field: &Field,
         given: Option<Given<String>>,
     ) -> Result<String, InitError> {
-        if let Some(g) = given {
-            if self.interactive {
-                eprintln!("{}: (from {})", field.label, g.from);
-            }
-            return Ok(g.value);
+        if let Some(value) = self.given_unechoed(field, given)? {
+            return Ok(value);
         }
-        if !self.interactive {
-            return Err(missing(field));
-        }
-        self.hint(field);
         eprint!("{} (paste it, then Enter): ", field.label);
         blocking(|| read_key_lines(&mut std::io::stdin().lock()))
             .map_err(|e| InitError::Prompt(e.to_string()))?
@@ -203,6 +189,26 @@ impl Ui {
             .with_prompt(prompt)
             .default(default);
         blocking(|| confirm.interact()).map_err(prompt_error)
+    }
+
+    /// A value that is not shown: the given one (only where it came from is said), else an error
+    /// in a script, else None after the field's hint, for the caller to prompt.
+    fn given_unechoed<T>(
+        &self,
+        field: &Field,
+        given: Option<Given<T>>,
+    ) -> Result<Option<T>, InitError> {
+        if let Some(g) = given {
+            if self.interactive {
+                eprintln!("{}: (from {})", field.label, g.from);
+            }
+            return Ok(Some(g.value));
+        }
+        if !self.interactive {
+            return Err(missing(field));
+        }
+        self.hint(field);
+        Ok(None)
     }
 
     fn hint(&self, field: &Field) {
