@@ -11,14 +11,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use bytes::Bytes;
 use zfsync_freshchat::WebhookMode;
-use zfsync_zalo::SimUser;
 
 use super::baseline;
 use super::drive::{freshchat_sender, post, zalo_sender, ZaloSigner};
 use super::process::DaemonProcess;
 use super::report::{cpus_allowed, memory_kb_of, Backlog, DaemonAcks, Ingest, Report, Stats};
 use super::verify::{conversations, verify, watch};
-use super::{epoch_ms, lock, user_id, Mode, Options};
+use super::{add_users, epoch_ms, lock, user_id, Mode, Options};
 use crate::sandbox::{wait_for, Env, EnvOptions, TINY_PNG};
 
 /// One user's planned sends in one direction: (scheduled offset, index).
@@ -137,18 +136,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         key: env.zalo.oa_secret_key(),
         image_url: zalo_media_url(&env).await?,
     };
-    for u in 0..opts.users {
-        env.zalo.add_user(SimUser {
-            user_id: user_id(u),
-            display_name: format!("Khách {u}"),
-            avatar: None,
-            follower: true,
-        });
-        // The events are posted past the simulator, so it must be told the user wrote recently
-        // (Zalo refuses customer-service sends otherwise, -230).
-        env.zalo
-            .set_last_interaction(&user_id(u), epoch_ms() as i64);
-    }
+    add_users(&env, opts.users, true);
     // Warm-up: every user opens its conversation (contact and Freshchat conversation created).
     let url = format!("{}{}", env.daemon_url(), crate::routes::ROUTE_ZALO_WEBHOOK);
     let warm = futures::future::join_all((0..opts.users).map(|u| {

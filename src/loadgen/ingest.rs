@@ -27,7 +27,7 @@ use super::baseline::{self, BaselineServer};
 use super::drive::{closed_loop, LoadResult, Signed, ZaloSigner};
 use super::process::DaemonProcess;
 use super::report::{cpu_secs_of, cpus_allowed, Ingest, IngestReport, IngestRow, Stats};
-use super::{epoch_ms, user_id, Options};
+use super::{add_users, user_id, Options};
 use crate::sandbox::{Env, EnvOptions};
 
 /// The Freshchat upstream while loading.
@@ -170,16 +170,7 @@ async fn daemon_row(
     )
     .await?;
     env.connect_zalo().await?;
-    for u in 0..opts.users {
-        env.zalo.add_user(zfsync_zalo::SimUser {
-            user_id: user_id(u),
-            display_name: format!("Khách {u}"),
-            avatar: None,
-            follower: true,
-        });
-        env.zalo
-            .set_last_interaction(&user_id(u), epoch_ms() as i64);
-    }
+    add_users(&env, opts.users, true);
     let pid = daemon
         .pid()
         .context("the daemon exited right after start-up")?;

@@ -248,3 +248,22 @@ pub(crate) fn epoch_ms() -> f64 {
 pub(crate) fn user_id(u: usize) -> String {
     format!("52349{u:014}")
 }
+
+/// Adds the load's Zalo users `0..users` to the simulator ("Khách n", following the OA). With
+/// `wrote_recently`, each counts as having just written: their events are posted past the
+/// simulator, which must still let the OA answer them (Zalo refuses customer-service sends
+/// otherwise, -230).
+pub(crate) fn add_users(env: &crate::sandbox::Env, users: usize, wrote_recently: bool) {
+    for u in 0..users {
+        env.zalo.add_user(zfsync_zalo::SimUser {
+            user_id: user_id(u),
+            display_name: format!("Khách {u}"),
+            avatar: None,
+            follower: true,
+        });
+        if wrote_recently {
+            env.zalo
+                .set_last_interaction(&user_id(u), epoch_ms() as i64);
+        }
+    }
+}

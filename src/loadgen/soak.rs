@@ -22,12 +22,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use zfsync_freshchat::{ActorType, MessagePart};
-use zfsync_zalo::{SimUser, UserAction};
+use zfsync_zalo::UserAction;
 
 use super::process::DaemonProcess;
 use super::report::{cpus_allowed, SoakReport, Stats};
 use super::verify::{conversations, describe_diff, first_text, marker_with};
-use super::{lock, user_id, Options};
+use super::{add_users, lock, user_id, Options};
 use crate::sandbox::{wait_for, Env, EnvOptions};
 
 /// The marker prefix of soak messages: `sk <user> <tag>`.
@@ -121,13 +121,8 @@ pub async fn run(opts: Options) -> anyhow::Result<SoakReport> {
     .await?;
     let daemon_cpus = opts.pin.as_ref().and(daemon.pid()).and_then(cpus_allowed);
     env.connect_zalo().await?;
+    add_users(&env, opts.users, false);
     for u in 0..opts.users {
-        env.zalo.add_user(SimUser {
-            user_id: user_id(u),
-            display_name: format!("Khách {u}"),
-            avatar: None,
-            follower: true,
-        });
         env.zalo
             .user_sends(&user_id(u), UserAction::Text(format!("{PREFIX} {u} w")))
             .await;
