@@ -164,16 +164,15 @@ async fn failed_reply(env: &Env) -> i64 {
         },
     );
     let conv = conversation(env, CUSTOMER).unwrap();
-    env.freshchat
-        .agent_sends(
-            &conv,
-            &env.freshchat.default_agent_id(),
-            json_parts(vec![MessagePart::Text {
-                content: "Đơn hàng đã được gửi".into(),
-            }]),
-        )
-        .await
-        .unwrap();
+    env.agent_says(
+        &conv,
+        &env.freshchat.default_agent_id(),
+        &[MessagePart::Text {
+            content: "Đơn hàng đã được gửi".into(),
+        }],
+    )
+    .await
+    .unwrap();
     wait_for(WAIT, || async {
         let n = store_count(env, "SELECT COUNT(*) FROM inbox WHERE state = 'failed'");
         (n == 1).then(|| store_count(env, "SELECT id FROM inbox WHERE state = 'failed'"))

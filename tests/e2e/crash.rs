@@ -156,16 +156,15 @@ async fn a_step_left_sending_is_reconciled_not_repeated() {
         .await;
     customer_messages(&env, u, 1).await;
     let conv = conversation(&env, u).unwrap();
-    env.freshchat
-        .agent_sends(
-            &conv,
-            &env.freshchat.default_agent_id(),
-            crate::helpers::json_parts(vec![MessagePart::Text {
-                content: "to zalo".into(),
-            }]),
-        )
-        .await
-        .unwrap();
+    env.agent_says(
+        &conv,
+        &env.freshchat.default_agent_id(),
+        &[MessagePart::Text {
+            content: "to zalo".into(),
+        }],
+    )
+    .await
+    .unwrap();
     zalo_sent(&env, u, 1).await;
     settle(&env).await;
     env.stop_daemon().await;

@@ -182,16 +182,15 @@ async fn status_failed_list_and_metrics() {
         },
     );
     let conv = conversation(&env, u).unwrap();
-    env.freshchat
-        .agent_sends(
-            &conv,
-            &env.freshchat.default_agent_id(),
-            crate::helpers::json_parts(vec![MessagePart::Text {
-                content: "paid".into(),
-            }]),
-        )
-        .await
-        .unwrap();
+    env.agent_says(
+        &conv,
+        &env.freshchat.default_agent_id(),
+        &[MessagePart::Text {
+            content: "paid".into(),
+        }],
+    )
+    .await
+    .unwrap();
     notes(&env, u, 1).await;
     wait_for(WAIT, || async {
         (store_count(&env, "SELECT COUNT(*) FROM inbox WHERE state = 'failed'") == 1).then_some(())
@@ -285,16 +284,15 @@ async fn json_logs_carry_ids_but_never_secrets() {
     env.connect_zalo().await.unwrap();
     let u = "5234000000000000778";
     let conv = start_conversation(&env, u).await;
-    env.freshchat
-        .agent_sends(
-            &conv,
-            &env.freshchat.default_agent_id(),
-            crate::helpers::json_parts(vec![MessagePart::Text {
-                content: "hi".into(),
-            }]),
-        )
-        .await
-        .unwrap();
+    env.agent_says(
+        &conv,
+        &env.freshchat.default_agent_id(),
+        &[MessagePart::Text {
+            content: "hi".into(),
+        }],
+    )
+    .await
+    .unwrap();
     zalo_sent(&env, u, 1).await;
     settle(&env).await;
     child.start_kill().unwrap();

@@ -57,16 +57,15 @@ async fn duplicated_and_reordered_webhooks_deliver_once() {
     let conv = conversation(&env, U1).unwrap();
     let agent = env.freshchat.default_agent_id();
     for i in 0..3 {
-        env.freshchat
-            .agent_sends(
-                &conv,
-                &agent,
-                crate::helpers::json_parts(vec![MessagePart::Text {
-                    content: format!("r{i}"),
-                }]),
-            )
-            .await
-            .unwrap();
+        env.agent_says(
+            &conv,
+            &agent,
+            &[MessagePart::Text {
+                content: format!("r{i}"),
+            }],
+        )
+        .await
+        .unwrap();
     }
     zalo_sent(&env, U1, 3).await;
     settle(&env).await;
@@ -188,16 +187,15 @@ async fn expired_token_is_refreshed_and_rotation_persisted() {
     let before = store_count(&env, "SELECT updated_at FROM tokens");
     env.zalo.expire_access_tokens();
     let conv = conversation(&env, U1).unwrap();
-    env.freshchat
-        .agent_sends(
-            &conv,
-            &env.freshchat.default_agent_id(),
-            crate::helpers::json_parts(vec![MessagePart::Text {
-                content: "after expiry".into(),
-            }]),
-        )
-        .await
-        .unwrap();
+    env.agent_says(
+        &conv,
+        &env.freshchat.default_agent_id(),
+        &[MessagePart::Text {
+            content: "after expiry".into(),
+        }],
+    )
+    .await
+    .unwrap();
     let sent = zalo_sent(&env, U1, 1).await;
     assert_eq!(zalo_text(&sent[0]).as_deref(), Some("after expiry"));
     assert!(
@@ -226,16 +224,15 @@ async fn rejected_refresh_needs_reauthorization() {
         .unwrap();
     env.zalo.expire_access_tokens();
     let conv = conversation(&env, U1).unwrap();
-    env.freshchat
-        .agent_sends(
-            &conv,
-            &env.freshchat.default_agent_id(),
-            crate::helpers::json_parts(vec![MessagePart::Text {
-                content: "x".into(),
-            }]),
-        )
-        .await
-        .unwrap();
+    env.agent_says(
+        &conv,
+        &env.freshchat.default_agent_id(),
+        &[MessagePart::Text {
+            content: "x".into(),
+        }],
+    )
+    .await
+    .unwrap();
     let ready = wait_for(WAIT, || async {
         // The reason is for operators: the token reads it.
         let r = reqwest::Client::new()
@@ -285,16 +282,15 @@ async fn freshchat_5xx_and_429_bursts_are_retried_without_duplicates() {
 async fn failed_events_can_be_replayed_without_doubling() {
     let env = env().await;
     let conv = start_conversation(&env, U1).await;
-    env.freshchat
-        .agent_sends(
-            &conv,
-            &env.freshchat.default_agent_id(),
-            crate::helpers::json_parts(vec![MessagePart::Text {
-                content: "part one".into(),
-            }]),
-        )
-        .await
-        .unwrap();
+    env.agent_says(
+        &conv,
+        &env.freshchat.default_agent_id(),
+        &[MessagePart::Text {
+            content: "part one".into(),
+        }],
+    )
+    .await
+    .unwrap();
     zalo_sent(&env, U1, 1).await;
     // Make the store say the event failed after its first step, then replay it.
     let db = env.dir.path().join("zfsync.db");

@@ -278,16 +278,15 @@ async fn lost_store_reuses_the_freshchat_user() {
     );
     // Agent replies in the old conversation still reach the customer (pairing rebuilt from Freshchat).
     let conv = conversation(&env, U1).unwrap();
-    env.freshchat
-        .agent_sends(
-            &conv,
-            &env.freshchat.default_agent_id(),
-            crate::helpers::json_parts(vec![MessagePart::Text {
-                content: "still here".into(),
-            }]),
-        )
-        .await
-        .unwrap();
+    env.agent_says(
+        &conv,
+        &env.freshchat.default_agent_id(),
+        &[MessagePart::Text {
+            content: "still here".into(),
+        }],
+    )
+    .await
+    .unwrap();
     assert_eq!(
         zalo_text(&zalo_sent(&env, U1, 1).await[0]).as_deref(),
         Some("still here")
@@ -464,16 +463,15 @@ async fn a_message_freshchat_refuses_arrives_as_text() {
 async fn a_customer_reply_shows_what_it_quotes() {
     let env = env().await;
     let conv = start_conversation(&env, U1).await;
-    env.freshchat
-        .agent_sends(
-            &conv,
-            &env.freshchat.default_agent_id(),
-            crate::helpers::json_parts(vec![MessagePart::Text {
-                content: "Anh lấy size M hay L?".into(),
-            }]),
-        )
-        .await
-        .unwrap();
+    env.agent_says(
+        &conv,
+        &env.freshchat.default_agent_id(),
+        &[MessagePart::Text {
+            content: "Anh lấy size M hay L?".into(),
+        }],
+    )
+    .await
+    .unwrap();
     let quoted = zalo_sent(&env, U1, 1).await[0].message_id.clone();
     env.zalo
         .user_sends(

@@ -39,38 +39,37 @@ async fn agent_replies_of_every_kind_reach_zalo() {
         "video/mp4",
         Bytes::from_static(b"\x00\x00\x00\x18ftypmp42"),
     );
-    env.freshchat
-        .agent_sends(
-            &conv,
-            &agent,
-            crate::helpers::json_parts(vec![
-                MessagePart::Text {
-                    content: "Dạ, shop gửi anh 😊".into(),
-                },
-                MessagePart::Image { url: png },
-                MessagePart::Image { url: gif },
-                MessagePart::File(FilePart {
-                    name: Some("bao-gia.pdf".into()),
-                    url: Some(pdf),
-                    file_size_in_bytes: Some(14),
-                    content_type: Some("application/pdf".into()),
-                    ..FilePart::default()
-                }),
-                MessagePart::File(FilePart {
-                    name: Some("data.zip".into()),
-                    url: Some(zip.clone()),
-                    file_size_in_bytes: Some(4),
-                    content_type: Some("application/zip".into()),
-                    ..FilePart::default()
-                }),
-                MessagePart::Video {
-                    url: video,
-                    content_type: Some("video/mp4".into()),
-                },
-            ]),
-        )
-        .await
-        .unwrap();
+    env.agent_says(
+        &conv,
+        &agent,
+        &[
+            MessagePart::Text {
+                content: "Dạ, shop gửi anh 😊".into(),
+            },
+            MessagePart::Image { url: png },
+            MessagePart::Image { url: gif },
+            MessagePart::File(FilePart {
+                name: Some("bao-gia.pdf".into()),
+                url: Some(pdf),
+                file_size_in_bytes: Some(14),
+                content_type: Some("application/pdf".into()),
+                ..FilePart::default()
+            }),
+            MessagePart::File(FilePart {
+                name: Some("data.zip".into()),
+                url: Some(zip.clone()),
+                file_size_in_bytes: Some(4),
+                content_type: Some("application/zip".into()),
+                ..FilePart::default()
+            }),
+            MessagePart::Video {
+                url: video,
+                content_type: Some("video/mp4".into()),
+            },
+        ],
+    )
+    .await
+    .unwrap();
     let sent = zalo_sent(&env, U1, 6).await;
     assert_eq!(
         zalo_text(&sent[0]).as_deref(),
@@ -149,26 +148,24 @@ async fn long_reply_is_hosted_when_zalo_refuses_txt() {
     let exactly = "ă".repeat(2000);
     let long = format!("Điều khoản 📄 {}", "x".repeat(2100));
     let agent = env.freshchat.default_agent_id();
-    env.freshchat
-        .agent_sends(
-            &conv,
-            &agent,
-            crate::helpers::json_parts(vec![MessagePart::Text {
-                content: exactly.clone(),
-            }]),
-        )
-        .await
-        .unwrap();
-    env.freshchat
-        .agent_sends(
-            &conv,
-            &agent,
-            crate::helpers::json_parts(vec![MessagePart::Text {
-                content: long.clone(),
-            }]),
-        )
-        .await
-        .unwrap();
+    env.agent_says(
+        &conv,
+        &agent,
+        &[MessagePart::Text {
+            content: exactly.clone(),
+        }],
+    )
+    .await
+    .unwrap();
+    env.agent_says(
+        &conv,
+        &agent,
+        &[MessagePart::Text {
+            content: long.clone(),
+        }],
+    )
+    .await
+    .unwrap();
     let sent = zalo_sent(&env, U1, 2).await;
     assert_eq!(
         zalo_text(&sent[0]).as_deref(),
@@ -209,16 +206,15 @@ async fn long_reply_goes_through_zalo_upload_when_accepted() {
     .await;
     let conv = start_conversation(&env, U1).await;
     let long = "y".repeat(2500);
-    env.freshchat
-        .agent_sends(
-            &conv,
-            &env.freshchat.default_agent_id(),
-            crate::helpers::json_parts(vec![MessagePart::Text {
-                content: long.clone(),
-            }]),
-        )
-        .await
-        .unwrap();
+    env.agent_says(
+        &conv,
+        &env.freshchat.default_agent_id(),
+        &[MessagePart::Text {
+            content: long.clone(),
+        }],
+    )
+    .await
+    .unwrap();
     let sent = zalo_sent(&env, U1, 1).await;
     let tok = sent[0]
         .message
@@ -235,16 +231,15 @@ async fn resolve_notice_notes_and_echoes_are_filtered() {
     let env = env().await;
     let conv = start_conversation(&env, U1).await;
     let agent = env.freshchat.default_agent_id();
-    env.freshchat
-        .agent_sends(
-            &conv,
-            &agent,
-            crate::helpers::json_parts(vec![MessagePart::Text {
-                content: "reply".into(),
-            }]),
-        )
-        .await
-        .unwrap();
+    env.agent_says(
+        &conv,
+        &agent,
+        &[MessagePart::Text {
+            content: "reply".into(),
+        }],
+    )
+    .await
+    .unwrap();
     env.freshchat
         .agent_note(&conv, &agent, "internal only")
         .await
@@ -296,16 +291,15 @@ async fn reply_fails_with(code: i64, message: &str, expect_in_note: &str) {
     );
     let conv = conversation(&env, U1).unwrap();
     let agent = env.freshchat.default_agent_id();
-    env.freshchat
-        .agent_sends(
-            &conv,
-            &agent,
-            crate::helpers::json_parts(vec![MessagePart::Text {
-                content: "reply".into(),
-            }]),
-        )
-        .await
-        .unwrap();
+    env.agent_says(
+        &conv,
+        &agent,
+        &[MessagePart::Text {
+            content: "reply".into(),
+        }],
+    )
+    .await
+    .unwrap();
     let n = notes(&env, U1, 1).await;
     assert!(n[0].contains(expect_in_note), "note explains {code}: {n:?}");
     let failed = wait_for(WAIT, || async {
@@ -314,16 +308,15 @@ async fn reply_fails_with(code: i64, message: &str, expect_in_note: &str) {
     .await;
     assert!(failed.is_some(), "the event is kept as failed for replay");
     // The lane is not blocked: the next reply goes out.
-    env.freshchat
-        .agent_sends(
-            &conv,
-            &agent,
-            crate::helpers::json_parts(vec![MessagePart::Text {
-                content: "next".into(),
-            }]),
-        )
-        .await
-        .unwrap();
+    env.agent_says(
+        &conv,
+        &agent,
+        &[MessagePart::Text {
+            content: "next".into(),
+        }],
+    )
+    .await
+    .unwrap();
     let sent = zalo_sent(&env, U1, 1).await;
     assert_eq!(zalo_text(&sent[0]).as_deref(), Some("next"));
 }
@@ -354,16 +347,15 @@ async fn zalo_minus_230_when_the_window_is_closed() {
     let eight_days_ago = chrono::Utc::now().timestamp_millis() - 8 * 24 * 3600 * 1000;
     env.zalo.set_last_interaction(U1, eight_days_ago);
     let conv = conversation(&env, U1).unwrap();
-    env.freshchat
-        .agent_sends(
-            &conv,
-            &env.freshchat.default_agent_id(),
-            crate::helpers::json_parts(vec![MessagePart::Text {
-                content: "late".into(),
-            }]),
-        )
-        .await
-        .unwrap();
+    env.agent_says(
+        &conv,
+        &env.freshchat.default_agent_id(),
+        &[MessagePart::Text {
+            content: "late".into(),
+        }],
+    )
+    .await
+    .unwrap();
     let n = notes(&env, U1, 1).await;
     assert!(n[0].contains("-230") && n[0].contains("7 days"), "{n:?}");
     assert!(env.zalo.sent_to(U1).is_empty());
@@ -424,16 +416,15 @@ async fn agent_messages_in_other_channels_are_looked_up_once() {
             .await
         }
     };
-    env.freshchat
-        .agent_sends(
-            &conv,
-            &agent,
-            crate::helpers::json_parts(vec![MessagePart::Text {
-                content: "one".into(),
-            }]),
-        )
-        .await
-        .unwrap();
+    env.agent_says(
+        &conv,
+        &agent,
+        &[MessagePart::Text {
+            content: "one".into(),
+        }],
+    )
+    .await
+    .unwrap();
     assert!(
         ignored(1).await.is_some(),
         "not a Zalo conversation: ignored"
@@ -441,16 +432,15 @@ async fn agent_messages_in_other_channels_are_looked_up_once() {
     // From now on Freshchat's conversation/user lookups would fail: the second message must not need them.
     env.freshchat.fail_next("/v2/conversations", 20, 500);
     env.freshchat.fail_next("/v2/users", 20, 500);
-    env.freshchat
-        .agent_sends(
-            &conv,
-            &agent,
-            crate::helpers::json_parts(vec![MessagePart::Text {
-                content: "two".into(),
-            }]),
-        )
-        .await
-        .unwrap();
+    env.agent_says(
+        &conv,
+        &agent,
+        &[MessagePart::Text {
+            content: "two".into(),
+        }],
+    )
+    .await
+    .unwrap();
     assert!(
         ignored(2).await.is_some(),
         "answered from the store, no lookup"
