@@ -95,6 +95,11 @@ pub enum ZaloError {
     },
 }
 
+/// The token endpoint's refusals that the reference lists, each meaning the grant is gone: -14002
+/// invalid app id, -14003 invalid redirect URI, -14014 invalid or already-used refresh token, -118
+/// invalid grant.
+pub const LISTED_OAUTH_REFUSALS: &[i64] = &[-14002, -14003, -14014, -118];
+
 /// What kind of failure an error is, for deciding what to do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorClass {
@@ -116,10 +121,14 @@ pub enum ErrorClass {
     NotFound,
     /// Network trouble, timeouts, 5xx or a body that cannot be read: retry with backoff.
     Transport,
-    /// The token endpoint refused the grant with one of Zalo's documented OAuth codes (-14002 app id,
-    /// -14003 redirect URI, -14014 invalid or used refresh token, a bad or expired code, ...): an OA
+    /// The token endpoint refused the grant with one of the OAuth codes the reference lists (-14002
+    /// app id, -14003 redirect URI, -14014 invalid or used refresh token, -118 invalid grant): an OA
     /// admin must authorize the app again.
     OAuth,
+    /// The token endpoint answered without `access_token` and with a code the reference does not
+    /// list (or none at all): it may pass, or it may never pass. A caller retries with backoff for a
+    /// bounded time and then asks for a new authorization.
+    OAuthUnlisted,
     /// Anything else.
     Other,
 }
@@ -140,15 +149,16 @@ impl ErrorClass {
         }
     }
 
-    /// Classifies the `error` of a token-endpoint body that has no `access_token`. Only Zalo's OAuth
-    /// refusals (the -14xxx table and -118) mean a new authorization; -32 is a rate limit and `404` a
-    /// wrong path; anything else (no code, an unknown code) is [`ErrorClass::Other`].
+    /// Classifies the `error` of a token-endpoint body that has no `access_token`. Only the OAuth
+    /// refusals the reference lists ([`LISTED_OAUTH_REFUSALS`]) mean a new authorization; -32 is a
+    /// rate limit and `404` a wrong path; anything else (no code, a code nobody documented, even one
+    /// in the -14xxx range) is [`ErrorClass::OAuthUnlisted`].
     pub fn from_oauth_code(code: Option<i64>) -> ErrorClass {
         match code {
-            Some(-14999..=-14000 | -118) => ErrorClass::OAuth,
+            Some(c) if LISTED_OAUTH_REFUSALS.contains(&c) => ErrorClass::OAuth,
             Some(-32) => ErrorClass::RateLimited,
             Some(404) => ErrorClass::NotFound,
-            _ => ErrorClass::Other,
+            _ => ErrorClass::OAuthUnlisted,
         }
     }
 
@@ -165,6 +175,7 @@ impl ErrorClass {
             ErrorClass::NotFound => "not_found",
             ErrorClass::Transport => "transport",
             ErrorClass::OAuth => "oauth",
+            ErrorClass::OAuthUnlisted => "oauth_unlisted",
             ErrorClass::Other => "other",
         }
     }
@@ -219,6 +230,13 @@ impl ZaloError {
         self.class() == ErrorClass::OAuth
     }
 
+    /// True when the token endpoint refused with a code the reference does not list (or with no
+    /// code): neither known to pass nor known to be final. Retry with backoff for a bounded time,
+    /// then ask for a new authorization.
+    pub fn is_unlisted_refusal(&self) -> bool {
+        self.class() == ErrorClass::OAuthUnlisted
+    }
+
     pub(crate) fn from_reqwest(err: &reqwest::Error) -> ZaloError {
         let timeout = err.is_timeout();
         // Each cause once: hyper and reqwest sometimes repeat their source's text in their own.
@@ -258,6 +276,9 @@ fn oauth_text(code: Option<i64>, name: Option<&str>, description: Option<&str>) 
         }
         ErrorClass::RateLimited => "; Zalo's rate limit: try again later",
         ErrorClass::NotFound => "; the token endpoint path is wrong: check oauth_base",
+        ErrorClass::OAuthUnlisted => {
+            "; Zalo does not document this answer: it may pass, so try again later; if it persists, authorize the app again"
+        }
         _ => "",
     };
     format!("Zalo's token endpoint refused: {what} ({code}){description}{advice}")
@@ -370,7 +391,7 @@ mod tests {
 
     #[test]
     fn only_documented_oauth_refusals_need_a_new_authorization() {
-        for c in [-14014, -14002, -14003, -14001, -14019, -118] {
+        for c in [-14014, -14002, -14003, -118] {
             assert!(oauth(Some(c)).needs_reauthorization(), "{c}");
             assert!(!oauth(Some(c)).is_transient());
             assert!(oauth(Some(c))
@@ -379,12 +400,41 @@ mod tests {
         }
         assert!(oauth(Some(-32)).is_transient());
         assert_eq!(oauth(Some(404)).class(), ErrorClass::NotFound);
-        for c in [None, Some(-123), Some(-216), Some(0)] {
-            assert_eq!(oauth(c).class(), ErrorClass::Other, "{c:?}");
-            assert!(!oauth(c).needs_reauthorization());
+        for c in [None, Some(-123), Some(-216), Some(0), Some(-14099)] {
+            assert!(!oauth(c).needs_reauthorization(), "{c:?}");
         }
         assert_eq!(oauth(Some(-14014)).code(), Some(-14014));
         assert!(oauth(Some(-14014)).to_string().contains("-14014"));
+    }
+
+    #[test]
+    fn unlisted_token_endpoint_answers_are_their_own_class() {
+        // Codes the reference does not list, in and out of the -14xxx range, and a body with no
+        // code at all: neither "authorize again" at once nor a plain failure.
+        for c in [
+            Some(-14099),
+            Some(-14001),
+            Some(-14019),
+            Some(-123),
+            Some(0),
+            None,
+        ] {
+            let e = oauth(c);
+            assert_eq!(e.class(), ErrorClass::OAuthUnlisted, "{c:?}");
+            assert!(e.is_unlisted_refusal(), "{c:?}");
+            assert!(!e.needs_reauthorization() && !e.is_transient(), "{c:?}");
+            assert!(e.to_string().contains("try again later"), "{e}");
+        }
+        assert_eq!(oauth(Some(-14099)).code(), Some(-14099));
+        assert!(oauth(Some(-14099)).to_string().contains("-14099"));
+        // The listed ones, the rate limit and an unknown path keep their classes.
+        for c in LISTED_OAUTH_REFUSALS {
+            assert!(!oauth(Some(*c)).is_unlisted_refusal(), "{c}");
+        }
+        assert!(!oauth(Some(-32)).is_unlisted_refusal());
+        assert!(!oauth(Some(404)).is_unlisted_refusal());
+        // An OpenAPI code is never an OAuth refusal.
+        assert!(!api(-14099).is_unlisted_refusal());
     }
 
     #[test]
@@ -400,6 +450,7 @@ mod tests {
             ErrorClass::NotFound,
             ErrorClass::Transport,
             ErrorClass::OAuth,
+            ErrorClass::OAuthUnlisted,
             ErrorClass::Other,
         ];
         let names: std::collections::BTreeSet<_> = all.iter().map(|c| c.as_str()).collect();
