@@ -1,4 +1,5 @@
-//! Injected failures: per-path queues filled by [`ZaloSim::fail_next`], a seeded random share of
+//! Injected failures: per-path queues filled by [`ZaloSim::fail_next`], standing faults that hold
+//! until cleared ([`ZaloSim::fail_until_cleared`]), a seeded random share of
 //! OpenAPI calls ([`RandomFaults`]), latency, requests that hang, and connections that close without
 //! an answer (before or after Zalo did the work).
 //!
@@ -36,6 +37,9 @@ impl ZaloSim {
             .and_then(std::collections::VecDeque::pop_front)
         {
             return Some(f);
+        }
+        if let Some(f) = st.standing_faults.get(path) {
+            return Some(f.clone());
         }
         if !random {
             return None;
@@ -78,6 +82,19 @@ impl ZaloSim {
         let q = st.faults.entry(path.to_owned()).or_default();
         for _ in 0..n {
             q.push_back(fault.clone());
+        }
+    }
+
+    pub(crate) fn standing_fault(&self, path: &str, fault: Option<Fault>) {
+        let mut st = self.st();
+        match fault {
+            Some(f) => {
+                st.standing_faults.insert(path.to_owned(), f);
+            }
+            None => {
+                st.standing_faults.remove(path);
+                st.faults.remove(path);
+            }
         }
     }
 

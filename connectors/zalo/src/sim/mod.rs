@@ -404,6 +404,19 @@ impl ZaloSim {
         self.queue_faults(path, n, fault);
     }
 
+    /// Fails every call of `path` with `fault` (after any queued [`ZaloSim::fail_next`] faults)
+    /// until [`ZaloSim::clear_faults`]: an outage of unknown length. On the token endpoint an
+    /// [`Fault::Api`] is Zalo's OAuth error body (HTTP 200, `error`, `error_name`, `error_reason`,
+    /// `error_description`, `ref_doc`) with any code, listed in the reference or not.
+    pub fn fail_until_cleared(&self, path: &str, fault: Fault) {
+        self.standing_fault(path, Some(fault));
+    }
+
+    /// Ends the standing fault of `path` and drops its queued ones: its calls succeed again.
+    pub fn clear_faults(&self, path: &str) {
+        self.standing_fault(path, None);
+    }
+
     /// A seeded share of OpenAPI calls fail (after any queued [`ZaloSim::fail_next`] faults);
     /// `None` or a rate of 0 turns it off.
     pub fn set_random_faults(&self, faults: Option<RandomFaults>) {

@@ -194,6 +194,8 @@ pub(crate) struct St {
     /// Messages of the OA package used so far.
     pub sub_quota_used: u32,
     pub faults: HashMap<String, VecDeque<Fault>>,
+    /// Path → the fault every call gets (after the queued ones) until it is cleared.
+    pub standing_faults: HashMap<String, Fault>,
     pub random: Option<(RandomFaults, fastrand::Rng)>,
     pub latency: Duration,
     pub rate_minute: i64,
