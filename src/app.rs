@@ -305,6 +305,10 @@ async fn follow_tokens(services: Services, lanes: LaneSignal, shutdown: Cancella
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
+        // An undocumented refusal of the token endpoint that lasted too long needs a reconnect.
+        if let Err(e) = services.tokens().give_up_if_overdue().await {
+            tracing::debug!(error = %e, "cannot mark Zalo as needing re-authorization");
+        }
         match services.tokens().follow_store().await {
             Ok(true) => match services
                 .store

@@ -247,6 +247,11 @@ pub struct SyncConfig {
     /// Refresh the Zalo access token when it has less than this many seconds left.
     #[serde(default = "default_refresh_ahead")]
     pub token_refresh_ahead_secs: u64,
+    /// How long Zalo's token endpoint may refuse refreshes with an answer its documentation does
+    /// not list (retried with backoff meanwhile) before zfsync asks for `zfsync connect zalo`, in
+    /// seconds.
+    #[serde(default = "default_token_error_reauth_after")]
+    pub token_error_reauth_after_secs: u64,
     /// How long the files zfsync hosts (long replies, attachments Zalo cannot take) stay
     /// downloadable, in hours.
     #[serde(default = "default_hosted_ttl")]
@@ -275,6 +280,7 @@ impl Default for SyncConfig {
             retry_base_ms: default_backoff_ms(),
             retry_max_ms: default_backoff_max_ms(),
             token_refresh_ahead_secs: default_refresh_ahead(),
+            token_error_reauth_after_secs: default_token_error_reauth_after(),
             hosted_file_ttl_hours: default_hosted_ttl(),
             retention_days: default_retention(),
             token_refresh_cron: default_refresh_cron(),
@@ -312,6 +318,9 @@ fn default_backoff_max_ms() -> u64 {
     300_000
 }
 fn default_refresh_ahead() -> u64 {
+    3600
+}
+fn default_token_error_reauth_after() -> u64 {
     3600
 }
 fn default_hosted_ttl() -> u64 {

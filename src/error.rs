@@ -25,6 +25,11 @@ pub enum SyncError {
     /// Zalo refused the refresh token; an OA admin must consent again.
     #[error("Zalo needs re-authorization ({0}): run 'zfsync connect zalo --config FILE'")]
     NeedsReauth(String),
+    /// Zalo's token endpoint refuses the refresh with an answer its documentation does not list
+    /// (the code, or what stands for it): the refresh is retried with backoff until it works or
+    /// `sync.token_error_reauth_after_secs` has passed.
+    #[error("Zalo's token endpoint refuses to refresh the token ({0}); zfsync retries with backoff and asks for 'zfsync connect zalo' if it lasts (see 'zfsync status')")]
+    TokenEndpoint(String),
     /// The stored event cannot be parsed any more.
     #[error("the event cannot be read: {0}")]
     BadEvent(String),
@@ -68,7 +73,9 @@ impl SyncError {
             SyncError::Freshchat(e) => e.is_transient(),
             SyncError::Store(_) => true,
             // Waiting for an operator to reconnect; events keep their place and retry with backoff.
-            SyncError::NotConnected | SyncError::NeedsReauth(_) => true,
+            SyncError::NotConnected | SyncError::NeedsReauth(_) | SyncError::TokenEndpoint(_) => {
+                true
+            }
             SyncError::ConversationMoving
             | SyncError::ContactMissing { .. }
             | SyncError::Randomness => true,
@@ -76,15 +83,22 @@ impl SyncError {
         }
     }
 
-    /// Whether the event waits for an operator (Zalo not connected, or needing re-authorization)
-    /// rather than failing: it keeps its attempts and goes once Zalo is connected again.
+    /// Whether the event waits for Zalo's tokens (Zalo not connected, needing re-authorization, or
+    /// its token endpoint refusing refreshes for now) rather than failing: it keeps its attempts
+    /// and goes once the tokens work again.
     pub fn waits_for_operator(&self) -> bool {
-        matches!(self, SyncError::NotConnected | SyncError::NeedsReauth(_))
+        matches!(
+            self,
+            SyncError::NotConnected | SyncError::NeedsReauth(_) | SyncError::TokenEndpoint(_)
+        )
     }
 
     /// The classes of [`SyncError::waits_for_operator`] errors.
-    pub const OPERATOR_CLASSES: &'static [&'static str] =
-        &["zalo_not_connected", "zalo_needs_reauth"];
+    pub const OPERATOR_CLASSES: &'static [&'static str] = &[
+        "zalo_not_connected",
+        "zalo_needs_reauth",
+        "zalo_token_endpoint",
+    ];
 
     /// A low-cardinality class for metrics, status and the failed list.
     pub fn class(&self) -> &'static str {
@@ -99,6 +113,7 @@ impl SyncError {
                 ErrorClass::AssetExpired => "zalo_asset_expired",
                 ErrorClass::Transport => "zalo_transport",
                 ErrorClass::OAuth => "zalo_oauth",
+                ErrorClass::OAuthUnlisted => "zalo_oauth_unlisted",
                 ErrorClass::NotFound => "zalo_not_found",
                 ErrorClass::Other => "zalo_other",
             },
@@ -116,6 +131,7 @@ impl SyncError {
             SyncError::Store(_) => "store",
             SyncError::NotConnected => "zalo_not_connected",
             SyncError::NeedsReauth(_) => "zalo_needs_reauth",
+            SyncError::TokenEndpoint(_) => "zalo_token_endpoint",
             SyncError::BadEvent(_) => "bad_event",
             SyncError::ConversationMoving => "freshchat_conversation_moving",
             SyncError::ContactMissing { .. } => "contact_missing",

@@ -414,7 +414,7 @@ async fn run_event(
                 // Waiting for someone to (re)connect Zalo is not a failure of the event: it keeps its
                 // place and its attempts, and goes as soon as the connection is back.
                 let delay = policy.max_ms.min(WAIT_FOR_OPERATOR_MS);
-                tracing::warn!(event = %row.event_name, error = %message, "waiting for Zalo to be connected again");
+                tracing::warn!(event = %row.event_name, error = %message, "waiting for Zalo's tokens to work again");
                 return retry(
                     store,
                     id,

@@ -91,7 +91,7 @@ impl Services {
             TokenManager::new(
                 store.clone(),
                 zalo.clone(),
-                Duration::from_secs(config.sync.token_refresh_ahead_secs),
+                crate::tokens::TokenPolicy::from_config(&config.sync),
             )
             .await?,
         );

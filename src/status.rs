@@ -21,6 +21,13 @@ pub fn ago(ms: Option<i64>) -> String {
     }
 }
 
+/// A unix-ms time as UTC text (also the console's wording).
+pub fn utc(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
+}
+
 /// A day in milliseconds: the window of the billed count (here and in the console).
 pub const DAY_MS: i64 = 24 * 3600 * 1000;
 
@@ -81,12 +88,17 @@ pub async fn print_status(services: &Services, json: bool) -> anyhow::Result<Exi
             .billed_since(crate::store::now_ms() - DAY_MS)
             .await?
     );
-    match (&tokens.needs_reauth, tokens.connected) {
-        (Some(reason), _) => {
+    match (
+        &tokens.needs_reauth,
+        tokens.token_error_text(),
+        tokens.connected,
+    ) {
+        (Some(reason), _, _) => {
             println!("  Zalo token: NEEDS RE-AUTHORIZATION ({reason}); run 'zfsync connect zalo'")
         }
-        (None, false) => println!("  Zalo token: not connected; run 'zfsync connect zalo'"),
-        (None, true) => println!(
+        (None, Some(refused), _) => println!("  Zalo token: REFRESH REFUSED: {refused}"),
+        (None, None, false) => println!("  Zalo token: not connected; run 'zfsync connect zalo'"),
+        (None, None, true) => println!(
             "  Zalo token: valid for {} more (OA {})",
             tokens
                 .seconds_to_expiry

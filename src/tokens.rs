@@ -2,13 +2,17 @@
 //! refresh at a time (single flight), the new pair committed to the store BEFORE it is used (Zalo
 //! refresh tokens are single-use: a pair lost after a refresh would need an OA admin to consent
 //! again). A refresh that Zalo rejects puts the pairing in a visible "needs re-authorization" state
-//! instead of retrying in a loop.
+//! instead of retrying in a loop. A refusal Zalo does not document (a code the reference does not
+//! list, or none) is neither: it is kept in the store with its code and since when (for `status`
+//! and `/readyz`), the refresh is retried with backoff (by the scheduler and by sends), and once it
+//! has lasted `sync.token_error_reauth_after_secs` the pairing needs re-authorization too. A
+//! refresh that works clears it.
 //!
 //! [`ZaloSession`] is how the rest of the daemon talks to Zalo: one method per call, each with a
 //! valid token, refreshed and retried once when Zalo refuses it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,7 +22,8 @@ use zfsync_zalo::{
 };
 
 use crate::error::SyncError;
-use crate::store::{now_ms, Store, StoredTokens};
+use crate::status::{ago, utc};
+use crate::store::{now_ms, Store, StoredTokens, TokenEndpointError};
 
 /// Zalo refresh tokens live 3 months.
 const REFRESH_TTL_MS: i64 = 90 * 24 * 3600 * 1000;
@@ -29,8 +34,49 @@ struct Cached {
     refresh: SecretString,
     access_expires_at: i64,
     needs_reauth: Option<String>,
+    token_error: Option<TokenEndpointError>,
     oa_id: Option<String>,
     updated_at: i64,
+}
+
+impl Cached {
+    /// Calls can use the pair: nobody must reconnect and the token endpoint is not refusing it.
+    fn usable(&self) -> bool {
+        self.needs_reauth.is_none() && self.token_error.is_none()
+    }
+}
+
+/// How the tokens are looked after (from `[sync]`).
+#[derive(Debug, Clone, Copy)]
+pub struct TokenPolicy {
+    /// How early the access token is refreshed.
+    pub refresh_ahead: Duration,
+    /// How long the token endpoint may refuse with an undocumented answer before the pairing
+    /// needs re-authorization.
+    pub reauth_after: Duration,
+    /// First wait before the token endpoint is asked again after such a refusal (doubles).
+    pub retry_base: Duration,
+    /// Longest such wait.
+    pub retry_max: Duration,
+}
+
+impl TokenPolicy {
+    /// The policy of a `[sync]` section.
+    pub fn from_config(sync: &crate::config::SyncConfig) -> TokenPolicy {
+        TokenPolicy {
+            refresh_ahead: Duration::from_secs(sync.token_refresh_ahead_secs),
+            reauth_after: Duration::from_secs(sync.token_error_reauth_after_secs),
+            retry_base: Duration::from_millis(sync.retry_base_ms),
+            retry_max: Duration::from_millis(sync.retry_max_ms),
+        }
+    }
+}
+
+/// When the token endpoint may be asked again after an undocumented refusal.
+#[derive(Debug, Default)]
+struct Backoff {
+    failures: u32,
+    next_try_ms: i64,
 }
 
 /// What `status`, `/readyz` and metrics show about the tokens.
@@ -46,6 +92,37 @@ pub struct TokenStatus {
     pub seconds_to_expiry: Option<i64>,
     /// Why an operator must connect the OA again (`zfsync connect zalo`), when so.
     pub needs_reauth: Option<String>,
+    /// Zalo's token endpoint refuses refreshes with an answer it does not document (its code and
+    /// since when); retried with backoff.
+    pub token_error: Option<TokenEndpointError>,
+    /// When that turns into "needs re-authorization" if it lasts (Unix milliseconds).
+    pub token_error_reauth_at: Option<i64>,
+}
+
+impl TokenStatus {
+    /// The undocumented refusal in words, with its code, since when, and what happens next.
+    pub fn token_error_text(&self) -> Option<String> {
+        let e = self.token_error.as_ref()?;
+        let reauth = self
+            .token_error_reauth_at
+            .map(|at| format!(" until {}", utc(at)))
+            .unwrap_or_default();
+        Some(format!(
+            "Zalo's token endpoint refuses to refresh the token with {} since {} ({}); zfsync retries with backoff{reauth}, then asks for 'zfsync connect zalo' ({})",
+            code_text(e.code),
+            utc(e.since),
+            ago(Some(e.since)),
+            e.reason
+        ))
+    }
+}
+
+/// "error -14099", or what stands for it when Zalo gave no code.
+fn code_text(code: Option<i64>) -> String {
+    code.map_or_else(
+        || "an answer without an error code".to_owned(),
+        |c| format!("error {c}"),
+    )
 }
 
 /// The Zalo token pair: cached in memory, refreshed once at a time, persisted before use.
@@ -54,7 +131,8 @@ pub struct TokenManager {
     client: ZaloClient,
     cache: RwLock<Option<Cached>>,
     refresh_lock: tokio::sync::Mutex<()>,
-    refresh_ahead: Duration,
+    policy: TokenPolicy,
+    backoff: Mutex<Backoff>,
     /// Whether [`TokenManager::follow_store`] last saw a usable pair.
     usable_seen: AtomicBool,
 }
@@ -68,25 +146,24 @@ impl std::fmt::Debug for TokenManager {
 }
 
 impl TokenManager {
-    /// Loads the stored pair; `refresh_ahead` is how early the access token is refreshed.
+    /// Loads the stored pair.
     pub async fn new(
         store: Store,
         client: ZaloClient,
-        refresh_ahead: Duration,
+        policy: TokenPolicy,
     ) -> Result<TokenManager, SyncError> {
         let tm = TokenManager {
             store,
             client,
             cache: RwLock::new(None),
             refresh_lock: tokio::sync::Mutex::new(()),
-            refresh_ahead,
+            policy,
+            backoff: Mutex::new(Backoff::default()),
             usable_seen: AtomicBool::new(false),
         };
         let now = tm.reload().await?;
-        tm.usable_seen.store(
-            now.is_some_and(|c| c.needs_reauth.is_none()),
-            Ordering::Relaxed,
-        );
+        tm.usable_seen
+            .store(now.is_some_and(|c| c.usable()), Ordering::Relaxed);
         Ok(tm)
     }
 
@@ -97,6 +174,7 @@ impl TokenManager {
             refresh: SecretString::from(t.refresh_token),
             access_expires_at: t.access_expires_at,
             needs_reauth: t.needs_reauth,
+            token_error: t.token_error,
             oa_id: t.oa_id,
             updated_at: t.updated_at,
         });
@@ -118,7 +196,11 @@ impl TokenManager {
         let before = self.cached();
         let stored = self.store.tokens().await?;
         let changed = match (&before, &stored) {
-            (Some(b), Some(s)) => b.updated_at != s.updated_at || b.needs_reauth != s.needs_reauth,
+            (Some(b), Some(s)) => {
+                b.updated_at != s.updated_at
+                    || b.needs_reauth != s.needs_reauth
+                    || b.token_error != s.token_error
+            }
             (None, None) => false,
             _ => true,
         };
@@ -129,10 +211,10 @@ impl TokenManager {
         };
         // Compared with what this function last saw, so a reconnect made in this process (whose
         // cache is already fresh) counts too.
-        let usable = now.as_ref().is_some_and(|c| c.needs_reauth.is_none());
+        let usable = now.as_ref().is_some_and(Cached::usable);
         let reconnected = usable && !self.usable_seen.swap(usable, Ordering::Relaxed);
         if reconnected {
-            tracing::info!("Zalo is connected again; messages that waited for it go now");
+            tracing::info!("Zalo's tokens work again; messages that waited for them go now");
         }
         Ok(reconnected)
     }
@@ -150,6 +232,8 @@ impl TokenManager {
                 access_expires_at: Some(c.access_expires_at),
                 seconds_to_expiry: Some((c.access_expires_at - now_ms()) / 1000),
                 needs_reauth: c.needs_reauth,
+                token_error_reauth_at: c.token_error.as_ref().map(|e| self.reauth_at(e)),
+                token_error: c.token_error,
             },
             None => TokenStatus {
                 connected: false,
@@ -157,6 +241,8 @@ impl TokenManager {
                 access_expires_at: None,
                 seconds_to_expiry: None,
                 needs_reauth: None,
+                token_error: None,
+                token_error_reauth_at: None,
             },
         }
     }
@@ -177,6 +263,7 @@ impl TokenManager {
                 refresh_expires_at: now + REFRESH_TTL_MS,
                 updated_at: now,
                 needs_reauth: None,
+                token_error: None,
             })
             .await?;
         self.reload().await?;
@@ -210,10 +297,25 @@ impl TokenManager {
                 return Ok(current.access);
             }
         }
+        if let Some(err) = current.token_error.clone() {
+            if self.overdue(&err) {
+                return self.give_up(&current, &err).await;
+            }
+            // Not before the backoff is over, however many sends ask.
+            if self.backing_off() {
+                return Err(SyncError::TokenEndpoint(code_text(err.code)));
+            }
+        }
         match self.client.refresh_token(&current.refresh).await {
             Ok(pair) => {
                 // Commit the new pair before anything uses it.
                 self.store_pair(&pair, current.oa_id.clone()).await?;
+                if let Ok(mut b) = self.backoff.lock() {
+                    *b = Backoff::default();
+                }
+                if let Some(err) = &current.token_error {
+                    tracing::info!(code = ?err.code, since = %utc(err.since), "Zalo's token endpoint refreshed the token again");
+                }
                 tracing::info!(
                     expires_in_secs = pair.expires_in.as_secs(),
                     "zalo access token refreshed"
@@ -243,10 +345,123 @@ impl TokenManager {
                 self.reload().await?;
                 Err(SyncError::NeedsReauth(reason))
             }
+            // Neither documented as final nor as passing: retried with backoff, shown with its
+            // code, and given up on after `reauth_after`.
+            Err(e) if e.is_unlisted_refusal() => {
+                metrics::counter!("zfsync_token_refreshes_total", "result" => "unlisted")
+                    .increment(1);
+                let stored = self
+                    .store
+                    .set_token_error(
+                        current.refresh.expose_secret().to_string(),
+                        e.code(),
+                        e.to_string(),
+                    )
+                    .await?;
+                self.reload().await?;
+                let Some(err) = stored else {
+                    // Another process stored a new pair meanwhile.
+                    return Err(SyncError::TokenEndpoint(code_text(e.code())));
+                };
+                let wait = self.note_refusal();
+                tracing::warn!(
+                    code = ?e.code(),
+                    since = %utc(err.since),
+                    retry_in_ms = wait.as_millis() as u64,
+                    reauth_at = %utc(self.reauth_at(&err)),
+                    error = %e,
+                    "Zalo's token endpoint refused the refresh with an answer its documentation does not list; retrying with backoff"
+                );
+                if self.overdue(&err) {
+                    return self.give_up(&current, &err).await;
+                }
+                Err(SyncError::TokenEndpoint(code_text(err.code)))
+            }
             Err(e) => {
                 metrics::counter!("zfsync_token_refreshes_total", "result" => "error").increment(1);
                 Err(SyncError::Zalo(e))
             }
+        }
+    }
+
+    /// When an undocumented refusal that lasts becomes "needs re-authorization".
+    fn reauth_at(&self, err: &TokenEndpointError) -> i64 {
+        err.since
+            .saturating_add(self.policy.reauth_after.as_millis() as i64)
+    }
+
+    fn overdue(&self, err: &TokenEndpointError) -> bool {
+        now_ms() >= self.reauth_at(err)
+    }
+
+    /// True while the wait after the last undocumented refusal is not over.
+    fn backing_off(&self) -> bool {
+        self.backoff
+            .lock()
+            .map(|b| now_ms() < b.next_try_ms)
+            .unwrap_or(false)
+    }
+
+    /// Counts a refusal and returns how long to wait before asking again (doubling, capped).
+    fn note_refusal(&self) -> Duration {
+        let Ok(mut b) = self.backoff.lock() else {
+            return Duration::ZERO;
+        };
+        let wait = self
+            .policy
+            .retry_base
+            .saturating_mul(1 << b.failures.min(16))
+            .min(self.policy.retry_max);
+        b.failures = b.failures.saturating_add(1);
+        b.next_try_ms = now_ms().saturating_add(wait.as_millis() as i64);
+        wait
+    }
+
+    /// The undocumented refusal lasted too long: the pairing needs an OA admin to consent again.
+    async fn give_up(
+        &self,
+        current: &Cached,
+        err: &TokenEndpointError,
+    ) -> Result<SecretString, SyncError> {
+        let reason = format!(
+            "Zalo's token endpoint has refused every refresh since {} with {}, for longer than {} s ({})",
+            utc(err.since),
+            code_text(err.code),
+            self.policy.reauth_after.as_secs(),
+            err.reason
+        );
+        tracing::error!(code = ?err.code, error = %reason, "Zalo needs re-authorization: run 'zfsync connect zalo'");
+        metrics::counter!("zfsync_token_refreshes_total", "result" => "rejected").increment(1);
+        self.store
+            .set_needs_reauth(current.refresh.expose_secret().to_string(), reason.clone())
+            .await?;
+        self.reload().await?;
+        Err(SyncError::NeedsReauth(reason))
+    }
+
+    /// Turns an undocumented refusal that has lasted `reauth_after` into "needs re-authorization"
+    /// even when nothing asked for a refresh meanwhile (the daemon calls it every second). True
+    /// when it did.
+    pub async fn give_up_if_overdue(&self) -> Result<bool, SyncError> {
+        let due = self
+            .cached()
+            .and_then(|c| c.token_error)
+            .is_some_and(|e| self.overdue(&e));
+        if !due {
+            return Ok(false);
+        }
+        let _guard = self.refresh_lock.lock().await;
+        let Some(current) = self.reload().await? else {
+            return Ok(false);
+        };
+        match current.token_error.clone() {
+            Some(err) if current.needs_reauth.is_none() && self.overdue(&err) => {
+                match self.give_up(&current, &err).await {
+                    Err(SyncError::NeedsReauth(_)) | Ok(_) => Ok(true),
+                    Err(e) => Err(e),
+                }
+            }
+            _ => Ok(false),
         }
     }
 
@@ -258,7 +473,10 @@ impl TokenManager {
         if c.needs_reauth.is_some() {
             return Ok(false);
         }
-        if c.access_expires_at - now_ms() <= self.refresh_ahead.as_millis() as i64 {
+        // A refresh the token endpoint refused is still due, whatever the expiry says.
+        if c.token_error.is_some()
+            || c.access_expires_at - now_ms() <= self.policy.refresh_ahead.as_millis() as i64
+        {
             self.refresh(Some(&c.access)).await?;
             return Ok(true);
         }

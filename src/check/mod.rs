@@ -506,8 +506,8 @@ impl Parts {
                 "check zalo.app_id, zalo.app_secret, zalo.api_base and zalo.oauth_base".to_string(),
             )),
             (Ok(store), Ok(client)) => {
-                let ahead = Duration::from_secs(config.sync.token_refresh_ahead_secs);
-                match TokenManager::new(store.clone(), client.clone(), ahead).await {
+                let policy = crate::tokens::TokenPolicy::from_config(&config.sync);
+                match TokenManager::new(store.clone(), client.clone(), policy).await {
                     Ok(tokens) => Ok((client, Arc::new(tokens))),
                     Err(e) => Err((
                         format!("cannot read the Zalo tokens from the store: {e}"),

@@ -1,5 +1,6 @@
 //! Health for load balancers and operators: `/healthz` (the process answers), `/readyz` (the store
-//! is readable and not full, and Zalo is connected with a valid token; it only reads) and
+//! is readable and not full, and Zalo is connected with a valid token that its token endpoint
+//! still refreshes; it only reads) and
 //! `/metrics` (Prometheus text).
 //!
 //! `/readyz` tells a stranger only up or down (200 `ok`, 503 `unavailable`); an operator (the admin
@@ -30,8 +31,11 @@ pub async fn readiness(state: &AppState) -> Result<(), String> {
     if !t.connected {
         return Err("Zalo is not connected: run 'zfsync connect zalo'".into());
     }
-    if let Some(reason) = t.needs_reauth {
+    if let Some(reason) = &t.needs_reauth {
         return Err(format!("Zalo needs re-authorization: {reason}"));
+    }
+    if let Some(refused) = t.token_error_text() {
+        return Err(refused);
     }
     if t.seconds_to_expiry.is_some_and(|s| s <= 0) {
         return Err("Zalo access token expired and not yet refreshed".into());

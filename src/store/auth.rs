@@ -28,6 +28,19 @@ pub struct StoredTokens {
     pub updated_at: i64,
     /// Why the pairing needs an OA admin to consent again, when it does.
     pub needs_reauth: Option<String>,
+    /// The token endpoint has been refusing refreshes with an answer Zalo does not document.
+    pub token_error: Option<TokenEndpointError>,
+}
+
+/// A refusal of Zalo's token endpoint that the reference does not list, kept while it lasts.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TokenEndpointError {
+    /// Zalo's `error` code, when the answer had one.
+    pub code: Option<i64>,
+    /// What Zalo answered (redacted by the connector).
+    pub reason: String,
+    /// The first refusal of this run (unix ms).
+    pub since: i64,
 }
 
 impl std::fmt::Debug for StoredTokens {
@@ -40,6 +53,7 @@ impl std::fmt::Debug for StoredTokens {
             .field("refresh_expires_at", &self.refresh_expires_at)
             .field("updated_at", &self.updated_at)
             .field("needs_reauth", &self.needs_reauth)
+            .field("token_error", &self.token_error)
             .finish()
     }
 }
@@ -81,10 +95,13 @@ impl Store {
         let key = self.key();
         let row = self.read(|c| {
             Ok(c.prepare_cached(
-                "SELECT oa_id, access_token, refresh_token, access_expires_at, refresh_expires_at, updated_at, needs_reauth
+                "SELECT oa_id, access_token, refresh_token, access_expires_at, refresh_expires_at, updated_at, needs_reauth,
+                        token_error, token_error_code, token_error_since
                  FROM tokens WHERE id = 1",
             )?
             .query_row([], |r| {
+                let since: Option<i64> = r.get(9)?;
+                let reason: Option<String> = r.get(7)?;
                 Ok(StoredTokens {
                     oa_id: r.get(0)?,
                     access_token: r.get(1)?,
@@ -93,6 +110,14 @@ impl Store {
                     refresh_expires_at: r.get(4)?,
                     updated_at: r.get(5)?,
                     needs_reauth: r.get(6)?,
+                    token_error: match (since, reason) {
+                        (Some(since), Some(reason)) => Some(TokenEndpointError {
+                            code: r.get(8)?,
+                            reason,
+                            since,
+                        }),
+                        _ => None,
+                    },
                 })
             })
             .optional()?)
@@ -118,7 +143,8 @@ impl Store {
                  ON CONFLICT (id) DO UPDATE SET oa_id = COALESCE(excluded.oa_id, tokens.oa_id),
                    access_token = excluded.access_token, refresh_token = excluded.refresh_token,
                    access_expires_at = excluded.access_expires_at, refresh_expires_at = excluded.refresh_expires_at,
-                   updated_at = excluded.updated_at, needs_reauth = NULL",
+                   updated_at = excluded.updated_at, needs_reauth = NULL,
+                   token_error = NULL, token_error_code = NULL, token_error_since = NULL",
                 params![t.oa_id, access, refresh, t.access_expires_at, t.refresh_expires_at, t.updated_at],
             )?;
             Ok(())
@@ -146,11 +172,53 @@ impl Store {
             };
             if still {
                 c.execute(
-                    "UPDATE tokens SET needs_reauth = ?1 WHERE id = 1",
+                    "UPDATE tokens SET needs_reauth = ?1,
+                       token_error = NULL, token_error_code = NULL, token_error_since = NULL
+                     WHERE id = 1",
                     params![reason],
                 )?;
             }
             Ok(())
+        })
+        .await
+    }
+
+    /// Records a refusal of the token endpoint that Zalo does not document, only while the stored
+    /// refresh token is still the one refused. The first refusal's time is kept across later ones
+    /// (and across restarts) until a new pair is stored; returns the record as stored, `None` when
+    /// the pair changed meanwhile.
+    pub async fn set_token_error(
+        &self,
+        refused_refresh_token: String,
+        code: Option<i64>,
+        reason: String,
+    ) -> Result<Option<TokenEndpointError>, StoreError> {
+        let key = self.key();
+        self.write(move |c| {
+            let stored: Option<(String, Option<i64>)> = c
+                .query_row(
+                    "SELECT refresh_token, token_error_since FROM tokens WHERE id = 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((refresh, since)) = stored else {
+                return Ok(None);
+            };
+            if key.open(COL_REFRESH, &refresh)? != refused_refresh_token {
+                return Ok(None);
+            }
+            let since = since.unwrap_or_else(now_ms);
+            c.execute(
+                "UPDATE tokens SET token_error = ?1, token_error_code = ?2, token_error_since = ?3
+                 WHERE id = 1",
+                params![reason, code, since],
+            )?;
+            Ok(Some(TokenEndpointError {
+                code,
+                reason,
+                since,
+            }))
         })
         .await
     }

@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
-pub use auth::{AttemptKey, OAuthAttempt, StoredTokens};
+pub use auth::{AttemptKey, OAuthAttempt, StoredTokens, TokenEndpointError};
 pub use crypto::{KeyError, StoreKey};
 pub use files::HostedFile;
 pub use inbox::{ActivityRow, HourlyCounts, InboxRow, Ingested, NewEvent, SourceStats};
@@ -58,6 +58,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/003_console.sql"),
     ),
     ("004_quota", include_str!("../../migrations/004_quota.sql")),
+    (
+        "007_token_endpoint_errors",
+        include_str!("../../migrations/007_token_endpoint_errors.sql"),
+    ),
 ];
 
 /// How often the checkpoint thread looks for new commits.
@@ -865,6 +869,7 @@ mod tests {
             refresh_expires_at: 0,
             updated_at: 0,
             needs_reauth: None,
+            token_error: None,
         };
         let a = OAuthAttempt {
             verifier: "verifier-secret".into(),

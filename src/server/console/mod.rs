@@ -365,14 +365,7 @@ pub fn csrf_field(op: &Operator) -> Markup {
     html! { input type="hidden" name=(CSRF_FIELD) value=(op.csrf()); }
 }
 
-pub use crate::status::ago;
-
-/// A unix-ms time as UTC text.
-pub fn utc(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-        .unwrap_or_default()
-}
+pub use crate::status::{ago, utc};
 
 /// Re-exported for the router.
 pub use auth::require_operator;

@@ -188,6 +188,7 @@ pub async fn overview(
                     dt { "Authorization" }
                     @match &tokens.needs_reauth {
                         Some(r) => dd class="bad" { "needs re-authorization: " (r) " — " a href="/console/connect" { "connect again" } },
+                        None if tokens.token_error.is_some() => dd class="warn" { (tokens.token_error_text().unwrap_or_default()) },
                         None if tokens.connected => dd class="ok" { "valid" },
                         None => dd class="bad" { a href="/console/connect" { "Connect Zalo" } },
                     }

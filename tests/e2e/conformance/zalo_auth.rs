@@ -118,6 +118,175 @@ async fn zalos_documented_refusal_at_the_token_endpoint_needs_reauthorization() 
     assert_eq!(zalo_text(&sent[0]).as_deref(), Some("chờ kết nối lại"));
 }
 
+/// A code of Zalo's token endpoint that the reference does not list.
+const UNLISTED: i64 = -14099;
+
+/// The token endpoint answers every refresh with [`UNLISTED`] in Zalo's OAuth error body until the
+/// fault is cleared, and the access token has died at Zalo, so the next send must refresh.
+fn refuse_refreshes_with_an_unlisted_code(env: &Env) {
+    env.zalo.expire_access_tokens();
+    env.zalo.fail_until_cleared(
+        TOKEN_PATH,
+        Fault::Api {
+            code: UNLISTED,
+            message: "Unexpected error".into(),
+        },
+    );
+}
+
+/// `zfsync status` as an operator runs it (another process), text or JSON.
+fn status(env: &Env, json: bool) -> String {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_zfsync"));
+    cmd.arg("status");
+    if json {
+        cmd.arg("--json");
+    }
+    let out = cmd.arg("--config").arg(&env.config_path).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `/readyz` as an operator reads it: status and reason.
+async fn readyz(env: &Env) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .get(format!("{}/readyz", env.daemon_url()))
+        .bearer_auth(&env.admin_token)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// The state and last error of the agent's reply that holds `text`.
+fn reply_row(env: &Env, text: &str) -> (Option<String>, Option<String>) {
+    let q = |col: &str| {
+        store_text(
+            env,
+            &format!(
+                "SELECT (SELECT {col} FROM inbox WHERE source = 'freshchat' AND CAST(body AS TEXT) LIKE '%{text}%')"
+            ),
+        )
+    };
+    (q("state"), q("last_error"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unlisted_refusal_at_the_token_endpoint_waits_shows_its_code_and_passes() {
+    let env = env().await;
+    let conv = start_conversation(&env, U1).await;
+    refuse_refreshes_with_an_unlisted_code(&env);
+    env.freshchat
+        .agent_sends(
+            &conv,
+            &env.freshchat.default_agent_id(),
+            vec![parts::text("khi Zalo trục trặc")],
+        )
+        .await
+        .unwrap();
+    // The reply waits for the tokens: neither failed nor sent, with the code as its reason.
+    let (state, error) = wait_for(WAIT, || async {
+        let (state, error) = reply_row(&env, "khi Zalo");
+        error
+            .as_deref()
+            .is_some_and(|e| e.contains(&UNLISTED.to_string()))
+            .then_some((state, error))
+    })
+    .await
+    .expect("the reply records the token endpoint's code");
+    assert_eq!(state.as_deref(), Some("pending"), "{error:?}");
+    assert!(env.zalo.sent_to(U1).is_empty());
+    // Not ready, with the code and since when; not (yet) "needs re-authorization".
+    let (code, reason) = readyz(&env).await;
+    assert_eq!(code, 503, "{reason}");
+    assert!(
+        reason.contains("error -14099") && reason.contains("since"),
+        "{reason}"
+    );
+    assert!(reason.contains("retries with backoff"), "{reason}");
+    assert!(!reason.contains("needs re-authorization"), "{reason}");
+    assert_eq!(needs_reauth(&env), None);
+    // `zfsync status` names the code, as text and as JSON.
+    let text = status(&env, false);
+    assert!(
+        text.contains("REFRESH REFUSED") && text.contains("error -14099"),
+        "{text}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&status(&env, true)).unwrap();
+    assert_eq!(v["zalo_token"]["token_error"]["code"], UNLISTED, "{v}");
+    assert!(v["zalo_token"]["token_error"]["since"].is_i64(), "{v}");
+    assert!(v["zalo_token"]["needs_reauth"].is_null(), "{v}");
+
+    // Zalo's token endpoint recovers: the next refresh works and the waiting reply goes out.
+    env.zalo.clear_faults(TOKEN_PATH);
+    let sent = zalo_sent(&env, U1, 1).await;
+    assert_eq!(zalo_text(&sent[0]).as_deref(), Some("khi Zalo trục trặc"));
+    let (code, reason) = wait_for(WAIT, || async {
+        let (code, reason) = readyz(&env).await;
+        (code == 200).then_some((code, reason))
+    })
+    .await
+    .expect("ready again once a refresh worked");
+    assert_eq!((code, reason.as_str()), (200, "ready"));
+    assert_eq!(
+        store_text(&env, "SELECT token_error_since FROM tokens WHERE id = 1"),
+        None,
+        "a refresh that worked clears the refusal"
+    );
+    let v: serde_json::Value = serde_json::from_str(&status(&env, true)).unwrap();
+    assert!(v["zalo_token"]["token_error"].is_null(), "{v}");
+    assert_eq!(reply_row(&env, "khi Zalo").0.as_deref(), Some("done"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unlisted_refusal_that_lasts_asks_for_a_reconnect() {
+    let mut opts = EnvOptions::default();
+    opts.sync_toml
+        .push_str("token_error_reauth_after_secs = 1\n");
+    let env = env_with(opts).await;
+    let conv = start_conversation(&env, U1).await;
+    refuse_refreshes_with_an_unlisted_code(&env);
+    env.freshchat
+        .agent_sends(
+            &conv,
+            &env.freshchat.default_agent_id(),
+            vec![parts::text("chờ quá lâu")],
+        )
+        .await
+        .unwrap();
+    // Past the configured time the refusal becomes "needs re-authorization", with its code.
+    let reason = wait_for(WAIT, || async { needs_reauth(&env) })
+        .await
+        .expect("marked as needing re-authorization");
+    assert!(
+        reason.contains("error -14099") && reason.contains("for longer than 1 s"),
+        "{reason}"
+    );
+    let (code, ready) = readyz(&env).await;
+    assert_eq!(code, 503, "{ready}");
+    assert!(
+        ready.contains("re-authorization") && ready.contains("-14099"),
+        "{ready}"
+    );
+    let text = status(&env, false);
+    assert!(
+        text.contains("NEEDS RE-AUTHORIZATION") && text.contains("zfsync connect zalo"),
+        "{text}"
+    );
+    // The reply still waits (for the reconnect), it did not fail.
+    assert_eq!(reply_row(&env, "chờ quá").0.as_deref(), Some("pending"));
+    assert!(env.zalo.sent_to(U1).is_empty());
+    // An admin consents again once Zalo answers: the waiting reply goes out.
+    env.zalo.clear_faults(TOKEN_PATH);
+    env.connect_zalo().await.unwrap();
+    let sent = zalo_sent(&env, U1, 1).await;
+    assert_eq!(zalo_text(&sent[0]).as_deref(), Some("chờ quá lâu"));
+    assert_eq!(needs_reauth(&env), None);
+}
+
 /// A browser that shows redirects instead of following them.
 fn browser() -> reqwest::Client {
     reqwest::Client::builder()
