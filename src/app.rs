@@ -91,6 +91,26 @@ impl Application {
         listener: TcpListener,
     ) -> Result<Application, AppError> {
         let services = Services::new(&config).await?;
+        Application::with_services(config, listener, services).await
+    }
+
+    /// [`Application::with_listener`] with the in-process options of tests and the sandbox (the
+    /// simulators' media host names pinned to loopback).
+    #[cfg(feature = "sim")]
+    pub async fn in_process(
+        config: Config,
+        listener: TcpListener,
+        options: &crate::services::InProcessOptions,
+    ) -> Result<Application, AppError> {
+        let services = Services::in_process(&config, options).await?;
+        Application::with_services(config, listener, services).await
+    }
+
+    async fn with_services(
+        config: Config,
+        listener: TcpListener,
+        services: Services,
+    ) -> Result<Application, AppError> {
         let key = WebhookKey::parse(secrecy::ExposeSecret::expose_secret(
             &config.freshchat_webhook_key(),
         ))

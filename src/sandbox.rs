@@ -1,6 +1,11 @@
 //! The sandbox: both simulators and the daemon on loopback, with a temporary store and generated
 //! keys, connected through the real OAuth flow. `zfsync sandbox` plays a scripted conversation both
 //! ways and prints what each side saw; the end-to-end tests drive the same [`Env`].
+//!
+//! The simulators serve media under real host names (Freshchat's US storage bucket, a Zalo photo
+//! host) with private addresses refused, as in production: the in-process daemon's media client
+//! pins those names to loopback ([`crate::services::InProcessOptions`]), so the media allowlist
+//! meets the names it meets in production.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +32,11 @@ pub const TINY_PNG: &[u8] = &[
     0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
 ];
 
+/// The host name the Freshchat simulator's CDN goes by (the US storage bucket of the samples).
+pub const FRESHCHAT_MEDIA_HOST: &str = "fc-use1-00-pics-bkt-00.s3.amazonaws.com";
+/// The host name the Zalo simulator's media links carry (Zalo's photo host of the samples).
+pub const ZALO_MEDIA_HOST: &str = "f6.photo.talk.zdn.vn";
+
 /// Knobs for an environment.
 #[derive(Debug, Clone)]
 pub struct EnvOptions {
@@ -40,8 +50,29 @@ pub struct EnvOptions {
     pub zalo_callback_code_challenge: bool,
     /// Extra `[sync]` lines for the daemon's config.
     pub sync_toml: String,
-    /// Let the daemon fetch media from loopback (the simulators'); off to test the egress policy.
+    /// `[media] allow_private_addresses`: let the daemon fetch media from any loopback address.
+    /// Off by default, as in production (the simulators' media go by [`EnvOptions::named_media`]).
     pub allow_private_media: bool,
+    /// Serve the simulators' media under [`FRESHCHAT_MEDIA_HOST`] and [`ZALO_MEDIA_HOST`], names
+    /// the in-process daemon's media client resolves to loopback (default). Off: under their
+    /// loopback addresses (a daemon run as its own process cannot be given the names: turn
+    /// `allow_private_media` on for it).
+    pub named_media: bool,
+    /// More names the in-process daemon resolves to loopback, for tests that name the
+    /// simulators' media hosts themselves (`set_cdn_host`, `set_media_host`).
+    pub media_names: Vec<String>,
+}
+
+impl EnvOptions {
+    /// Media on the simulators' loopback addresses, which the daemon may fetch: for a daemon run
+    /// as its own process (`zfsync run`), which cannot be given the simulators' names.
+    pub fn loopback_media(self) -> EnvOptions {
+        EnvOptions {
+            allow_private_media: true,
+            named_media: false,
+            ..self
+        }
+    }
 }
 
 impl Default for EnvOptions {
@@ -56,7 +87,9 @@ impl Default for EnvOptions {
             accept_txt_upload: false,
             zalo_callback_code_challenge: false,
             sync_toml: "retry_base_ms = 100\nretry_max_ms = 2000\n".into(),
-            allow_private_media: true,
+            allow_private_media: false,
+            named_media: true,
+            media_names: Vec::new(),
         }
     }
 }
@@ -76,6 +109,8 @@ pub struct Env {
     pub daemon_addr: SocketAddr,
     /// The operator token written into the config (`server.admin_token`).
     pub admin_token: String,
+    /// Names the in-process daemon's media client resolves to loopback.
+    media_names: std::collections::HashMap<String, std::net::IpAddr>,
     /// The running daemon's operator access (one-time console links).
     auth: Option<std::sync::Arc<crate::server::auth::Auth>>,
     daemon: Option<(CancellationToken, JoinHandle<()>)>,
@@ -116,6 +151,20 @@ impl Env {
         };
         let freshchat =
             FreshchatSim::start(TcpListener::bind("127.0.0.1:0").await?, fcfg.clone()).await?;
+        let mut names: Vec<String> = opts.media_names.clone();
+        if opts.named_media {
+            freshchat.set_cdn_host(FRESHCHAT_MEDIA_HOST)?;
+            zalo.set_media_host(Some(ZALO_MEDIA_HOST));
+            names.extend([FRESHCHAT_MEDIA_HOST.into(), ZALO_MEDIA_HOST.into()]);
+        }
+        let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+        let media_names = names.into_iter().map(|n| (n, loopback)).collect();
+        let media_comment = if opts.named_media {
+            "# The simulators serve media under real host names, which the daemon in the sandbox\n\
+             # resolves to loopback; private addresses stay refused, as in production."
+        } else {
+            "# The simulators serve media on loopback."
+        };
         let config_path = dir.path().join("zfsync.toml");
         let admin_token = crate::services::random_token()
             .ok_or_else(|| anyhow::anyhow!("the system's random number generator failed"))?;
@@ -143,7 +192,7 @@ api_key = "{fc_key}"
 webhook_public_key = "{fc_pub}"
 
 [media]
-# The simulators serve media on loopback.
+{media_comment}
 allow_private_addresses = {allow_private}
 
 [sync]
@@ -169,6 +218,7 @@ allow_private_addresses = {allow_private}
             config_path,
             daemon_addr,
             admin_token,
+            media_names,
             auth: None,
             daemon: None,
             daemon_store: None,
@@ -207,6 +257,16 @@ allow_private_addresses = {allow_private}
         Ok(())
     }
 
+    /// An HTTP client that resolves the simulators' media host names to loopback, as the
+    /// daemon's media client does here: to fetch the links the simulators give out.
+    pub fn media_client(&self) -> anyhow::Result<reqwest::Client> {
+        let mut b = reqwest::Client::builder();
+        for (name, ip) in &self.media_names {
+            b = b.resolve(name, SocketAddr::new(*ip, 0));
+        }
+        Ok(b.build()?)
+    }
+
     /// The daemon's base URL.
     pub fn daemon_url(&self) -> String {
         format!("http://{}", self.daemon_addr)
@@ -220,7 +280,10 @@ allow_private_addresses = {allow_private}
     /// Starts the daemon in this process.
     pub async fn start_daemon(&mut self) -> anyhow::Result<()> {
         let listener = bind_retry(self.daemon_addr).await?;
-        let app = Application::with_listener(self.config()?, listener).await?;
+        let options = crate::services::InProcessOptions {
+            media_names: self.media_names.clone(),
+        };
+        let app = Application::in_process(self.config()?, listener, &options).await?;
         self.daemon_store = Some(app.services().store.clone());
         self.auth = Some(app.auth());
         let stop = CancellationToken::new();
@@ -658,6 +721,10 @@ pub async fn run(keep_running: bool) -> anyhow::Result<ExitCode> {
         println!(
             "  daemon status:    zfsync status --config {}",
             env.config_path.display()
+        );
+        println!(
+            "  media links:      name {FRESHCHAT_MEDIA_HOST} and {ZALO_MEDIA_HOST}, which only the \
+             daemon resolves to 127.0.0.1; open one with curl --resolve NAME:PORT:127.0.0.1 URL"
         );
         println!("  metrics:          {}/metrics", env.daemon_url());
         println!(

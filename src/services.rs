@@ -61,15 +61,41 @@ pub struct Services {
     pub egress: crate::egress::EgressPolicy,
 }
 
+/// What tests and the sandbox set in-process, beyond the configuration: no configuration key,
+/// environment variable or flag reaches it.
+#[cfg(feature = "sim")]
+#[derive(Debug, Clone, Default)]
+pub struct InProcessOptions {
+    /// Host names the media client resolves to these addresses instead of asking DNS: the
+    /// simulators' media hosts, on loopback (see [`crate::egress::EgressPolicy::pinned`]).
+    pub media_names: std::collections::HashMap<String, std::net::IpAddr>,
+}
+
 impl Services {
     /// Opens the store, builds both clients and loads the tokens.
     pub async fn new(config: &Config) -> Result<Services, ServicesError> {
+        Services::with_egress(config, egress_policy(config)).await
+    }
+
+    /// [`Services::new`] with the in-process options of tests and the sandbox.
+    #[cfg(feature = "sim")]
+    pub async fn in_process(
+        config: &Config,
+        options: &InProcessOptions,
+    ) -> Result<Services, ServicesError> {
+        let egress = egress_policy(config).pinned(&options.media_names);
+        Services::with_egress(config, egress).await
+    }
+
+    async fn with_egress(
+        config: &Config,
+        egress: crate::egress::EgressPolicy,
+    ) -> Result<Services, ServicesError> {
         let store = open_store(config)?;
         let mut zc =
             zfsync_zalo::ClientConfig::new(config.zalo.app_id.clone(), config.zalo_app_secret());
         zc.api_base = config.zalo.api_base.clone();
         zc.oauth_base = config.zalo.oauth_base.clone();
-        let egress = egress_policy(config);
         let media = egress
             .client(MEDIA_TIMEOUT)
             .map_err(|e| ServicesError::MediaClient(e.to_string()))?;

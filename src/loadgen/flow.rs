@@ -88,14 +88,20 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
     } else {
         12
     };
-    let mut env = Env::new(EnvOptions {
+    let env_opts = EnvOptions {
         sync_toml: format!(
             "retry_base_ms = 100\nretry_max_ms = 2000\nmax_attempts = {max_attempts}\nmax_concurrent_lanes = {}\n",
             opts.lanes
         ),
         ..EnvOptions::default()
-    })
-    .await?;
+    };
+    // A daemon of its own process cannot be given the simulators' media host names.
+    let env_opts = if opts.daemon_binary.is_some() {
+        env_opts.loopback_media()
+    } else {
+        env_opts
+    };
+    let mut env = Env::new(env_opts).await?;
     let started = Instant::now();
     // The daemon in this process, or as its own `zfsync run` child (killed when dropped).
     let daemon = match &opts.daemon_binary {

@@ -154,10 +154,14 @@ async fn daemon_row(
     bodies: Arc<Vec<Signed>>,
 ) -> anyhow::Result<IngestRow> {
     // The daemon's own defaults for [sync]: this is the path a customer runs.
-    let env = Env::new(EnvOptions {
-        sync_toml: String::new(),
-        ..EnvOptions::default()
-    })
+    let env = Env::new(
+        EnvOptions {
+            sync_toml: String::new(),
+            ..EnvOptions::default()
+        }
+        // The daemon runs as its own process: media on loopback.
+        .loopback_media(),
+    )
     .await?;
     let upstream = FakeUpstream::start(kind).await?;
     set_freshchat_base(&env.config_path, &upstream.url)?;

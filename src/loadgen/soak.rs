@@ -108,7 +108,9 @@ pub async fn run(opts: Options) -> anyhow::Result<SoakReport> {
             opts.lanes
         ),
         ..EnvOptions::default()
-    })
+    }
+    // The daemon runs as its own process: media on loopback.
+    .loopback_media())
     .await?;
     let log = env.dir.path().join("daemon.log");
     let mut daemon = DaemonProcess::start(

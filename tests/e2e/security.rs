@@ -149,6 +149,7 @@ async fn a_reference_id_on_another_channel_is_not_an_identity() {
 async fn attachments_from_private_addresses_are_refused() {
     let env = env_with(EnvOptions {
         allow_private_media: false,
+        named_media: false,
         ..EnvOptions::default()
     })
     .await;

@@ -185,7 +185,16 @@ async fn every_attachment_kind_from_zalo() {
         img.starts_with(env.freshchat.cdn_url().as_str()),
         "uploaded to Freshchat, not a Zalo link: {img}"
     );
-    let body = reqwest::get(&img).await.unwrap().bytes().await.unwrap();
+    let body = env
+        .media_client()
+        .unwrap()
+        .get(&img)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(&body[..], TINY_PNG, "the bytes the customer sent");
     assert_eq!(kinds(1), vec!["image"], "gif");
     assert_eq!(kinds(2), vec!["image"], "sticker");

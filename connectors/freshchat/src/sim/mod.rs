@@ -364,9 +364,34 @@ impl FreshchatSim {
         self.inner.base.clone()
     }
 
-    /// Scheme+host of the anonymous CDN that hosts images.
+    /// Scheme+host of the anonymous CDN that hosts images, as its links name it (see
+    /// [`FreshchatSim::set_cdn_host`]).
     pub fn cdn_url(&self) -> Url {
+        let base = self.inner.lock().cdn_base.clone();
+        Url::parse(&base).unwrap_or_else(|_| self.inner.cdn.clone())
+    }
+
+    /// The CDN's own address (where a name given to [`FreshchatSim::set_cdn_host`] must resolve).
+    pub fn cdn_addr(&self) -> Url {
         self.inner.cdn.clone()
+    }
+
+    /// Names the CDN by a storage host from now on, as Freshchat's links do: account media live in
+    /// S3 buckets named after the data centre, e.g. `fc-use1-00-pics-bkt-00.s3.amazonaws.com`
+    /// (US) or `fc-euc1-00-pics-bkt-00.s3.eu-central-1.amazonaws.com` (EU). New image links are
+    /// `http://<host>:<CDN port>/…`; whoever fetches them resolves `host` to the CDN's address.
+    /// The CDN then answers to that name (and to its address); a request naming another host gets
+    /// S3's `NoSuchBucket`. Links given out before keep working.
+    pub fn set_cdn_host(&self, host: &str) -> Result<(), SimError> {
+        let host = host.trim().trim_end_matches('.');
+        let port = self.inner.cdn.port().unwrap_or(80);
+        let base = format!("http://{host}:{port}");
+        let parsed = Url::parse(&base).map_err(|e| SimError::Invalid(format!("{host}: {e}")))?;
+        if parsed.host_str() != Some(host.to_ascii_lowercase().as_str()) {
+            return Err(SimError::Invalid(format!("{host} is not a host name")));
+        }
+        self.inner.lock().set_cdn_base(base, Some(host));
+        Ok(())
     }
 
     /// The configured API key.

@@ -174,8 +174,13 @@ pub(crate) struct SimState {
     pub(crate) account_id: u64,
     /// Scheme+host of the API, no trailing slash.
     pub(crate) api_base: String,
-    /// Scheme+host of the CDN, no trailing slash.
+    /// Scheme+host of the CDN, no trailing slash (its address, or a storage host name set by
+    /// [`super::FreshchatSim::set_cdn_host`]).
     pub(crate) cdn_base: String,
+    /// The CDN's bases before the current one: links given out under them still work.
+    pub(crate) cdn_bases_before: Vec<String>,
+    /// Host names the CDN answers to besides its address (every name set so far).
+    pub(crate) cdn_hosts: Vec<String>,
     pub(crate) service_account_id: String,
     pub(crate) bot_id: String,
     pub(crate) channels: Vec<ChannelRec>,
@@ -215,6 +220,8 @@ impl SimState {
             account_id: 681_406_910_844_650,
             api_base,
             cdn_base,
+            cdn_bases_before: Vec::new(),
+            cdn_hosts: Vec::new(),
             service_account_id: uuid::Uuid::new_v4().to_string(),
             bot_id: uuid::Uuid::new_v4().to_string(),
             channels: channels
@@ -608,12 +615,23 @@ impl SimState {
         (token, url)
     }
 
+    /// Serves the CDN under `base` from now on; `host`, when given, is a name it answers to.
+    pub(crate) fn set_cdn_base(&mut self, base: String, host: Option<&str>) {
+        if let Some(h) = host {
+            self.cdn_hosts.push(h.to_ascii_lowercase());
+        }
+        let before = std::mem::replace(&mut self.cdn_base, base);
+        self.cdn_bases_before.push(before);
+    }
+
     /// Whether `url` points at this simulator's own hosting and names nothing stored there (an
     /// image Freshchat cannot fetch: `IMAGE_EMPTY_CONTENT`).
     pub(crate) fn own_url_is_empty(&self, url: &str) -> bool {
-        let cdn = format!("{}/", self.cdn_base);
         let api = format!("{}/v2/files/", self.api_base);
-        let rest = url.strip_prefix(&cdn).or_else(|| url.strip_prefix(&api));
+        let rest = std::iter::once(&self.cdn_base)
+            .chain(&self.cdn_bases_before)
+            .find_map(|base| url.strip_prefix(&format!("{base}/")))
+            .or_else(|| url.strip_prefix(&api));
         rest.is_some_and(|r| {
             let token = r.split('/').next().unwrap_or_default();
             !self.uploads.contains_key(token)

@@ -5,7 +5,9 @@
 //! `/v2/files/{token}/{name}`, behind the Bearer key (401 without it), and images on a separate
 //! anonymous "CDN" listener at `/{token}/{name}`, which refuses a request that carries an
 //! `Authorization` header (400, as signed storage URLs do) and counts it, so a client that sends
-//! the key to the wrong host, or forgets it on the API host, fails. Caps: 10 MB images, 25 MB files
+//! the key to the wrong host, or forgets it on the API host, fails. Named after a storage bucket
+//! (`FreshchatSim::set_cdn_host`), the CDN answers only to that name or its address, as S3 picks
+//! the bucket by the requested host (`NoSuchBucket` otherwise). Caps: 10 MB images, 25 MB files
 //! (configurable) → 413 `PAYLOAD_TOO_LARGE`. Answers have the keys of the samples:
 //! images `{id, name, url, content_type, width, height, thumbnail}`, files `{file_name, file_size,
 //! file_content_type, file_extension_type, file_hash, file_security_status, url}`.
@@ -14,7 +16,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::header::{AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE, HOST};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -210,12 +212,19 @@ async fn serve_api_file(
         .ok_or_else(|| ApiErr::not_found("FILE_NOT_FOUND", "file not found"))
 }
 
-/// On the CDN: anonymous only.
+/// On the CDN: anonymous only, and only under a name it answers to.
 async fn serve_cdn_file(
     State(inner): State<Arc<Inner>>,
     headers: HeaderMap,
     Path((token, _name)): Path<(String, String)>,
 ) -> Response {
+    if !answers_to(&inner, &headers) {
+        return cdn_error(
+            StatusCode::NOT_FOUND,
+            "NoSuchBucket",
+            "The specified bucket does not exist",
+        );
+    }
     if headers.contains_key(AUTHORIZATION) {
         inner.cdn_auth_refusals.fetch_add(1, Ordering::Relaxed);
         return cdn_error(
@@ -231,6 +240,26 @@ async fn serve_cdn_file(
             "The specified key does not exist.",
         )
     })
+}
+
+/// Whether the request's `Host` is the CDN's address or a storage name it was given: S3 picks the
+/// bucket by the name the client asked for.
+fn answers_to(inner: &Inner, headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let Ok(url) = url::Url::parse(&format!("http://{host}/")) else {
+        return false;
+    };
+    match url.host() {
+        Some(url::Host::Domain(name)) => inner
+            .lock()
+            .cdn_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(name.trim_end_matches('.'))),
+        Some(_) => true,
+        None => false,
+    }
 }
 
 /// Storage errors are XML, not Freshchat's JSON.

@@ -218,3 +218,39 @@ async fn agent_files_without_url_are_found_by_reading_the_message() {
         .get("url")
         .is_none());
 }
+
+/// Named after a regional storage bucket, the CDN's links carry that name, it serves under that
+/// name (resolved to its address by the caller) and refuses another name as S3 does; links given
+/// out before keep working.
+#[tokio::test]
+async fn the_cdn_goes_by_a_storage_bucket_name() {
+    let env = start(SimConfig::default()).await;
+    let before = env
+        .sim
+        .upload_for_agent("a.png", "image/png", Bytes::from_static(b"\x89PNG one"));
+    let bucket = "fc-euc1-00-pics-bkt-00.s3.eu-central-1.amazonaws.com";
+    env.sim.set_cdn_host(bucket).unwrap();
+    assert!(env.sim.set_cdn_host("not a host/").is_err());
+    let url = env
+        .sim
+        .upload_for_agent("b.png", "image/png", Bytes::from_static(b"\x89PNG two"));
+    let parsed = url::Url::parse(&url).unwrap();
+    assert_eq!(parsed.host_str(), Some(bucket), "{url}");
+    assert_eq!(parsed.port(), env.sim.cdn_addr().port());
+    assert!(url.starts_with(env.sim.cdn_url().as_str()), "{url}");
+    let cdn = env.sim.cdn_addr().socket_addrs(|| None).unwrap()[0];
+    let named = reqwest::Client::builder()
+        .resolve(bucket, cdn)
+        .resolve("fc-other.s3.eu-central-1.amazonaws.com", cdn)
+        .build()
+        .unwrap();
+    let r = named.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"\x89PNG two");
+    let other = url.replace(bucket, "fc-other.s3.eu-central-1.amazonaws.com");
+    let r = named.get(&other).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("NoSuchBucket"));
+    let r = env.http.get(&before).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{before}");
+}

@@ -62,6 +62,9 @@ use state::{AssetKind, St, UserState};
 struct Core {
     api_base: Url,
     oauth_base: Url,
+    /// The CDN host name media links carry instead of the API's address (see
+    /// [`ZaloSim::set_media_host`]).
+    media_host: Mutex<Option<String>>,
     cfg: Mutex<SimConfig>,
     st: Mutex<St>,
     /// Added to the wall clock: lets tests move time forward (codes, tokens, windows, assets).
@@ -109,6 +112,7 @@ impl ZaloSim {
         let core = Core {
             api_base: base_of(&api)?,
             oauth_base: base_of(&oauth)?,
+            media_host: Mutex::new(None),
             cfg: Mutex::new(cfg),
             st: Mutex::new(st),
             clock_offset_ms: AtomicI64::new(0),
@@ -157,6 +161,15 @@ impl ZaloSim {
     /// Base URL of the OpenAPI host (also media and `/sim/...`), like `https://openapi.zalo.me/`.
     pub fn api_base(&self) -> Url {
         self.core.api_base.clone()
+    }
+
+    /// Names media links by a CDN host from now on, as Zalo's do (photos on
+    /// `f6.photo.talk.zdn.vn`, files on `f7-group-zf.zdn.vn`, stickers on `zalo-api.zadn.vn`):
+    /// links become `http://<host>:<API port>/sim/media/…`, and whoever fetches them resolves
+    /// `host` to the API's address. `None`: the API's address again. Links given out before keep
+    /// working (media are served whatever the name).
+    pub fn set_media_host(&self, host: Option<&str>) {
+        *lock(&self.core.media_host) = host.map(|h| h.trim().trim_end_matches('.').to_owned());
     }
 
     /// Base URL of the OAuth host, like `https://oauth.zaloapp.com/`.

@@ -38,13 +38,13 @@ fn shared_info_json(i: &SubmittedInfo) -> Value {
 }
 
 impl ZaloSim {
-    /// The URL of a served asset.
+    /// The URL of a served asset: on the API's address, or under the CDN host name set.
     pub(crate) fn media_url(&self, id: &str) -> String {
-        format!(
-            "{}{}/{id}",
-            self.core.api_base.as_str().trim_end_matches('/'),
-            wire::MEDIA_PREFIX
-        )
+        let base = match super::lock(&self.core.media_host).as_deref() {
+            Some(host) => format!("http://{host}:{}", self.core.api_base.port().unwrap_or(80)),
+            None => self.core.api_base.as_str().trim_end_matches('/').to_owned(),
+        };
+        format!("{base}{}/{id}", wire::MEDIA_PREFIX)
     }
 
     /// A sticker's picture URL, with the literal `&amp;` Zalo's sticker URLs carry.

@@ -355,3 +355,43 @@ async fn bodies_vary_as_zalos_do() {
         );
     }
 }
+
+/// Given a CDN host name, media links carry it (with the API's port) and are served under it to a
+/// caller that resolves it to the simulator; links given out before keep working.
+#[tokio::test]
+async fn media_links_go_by_a_cdn_host_name() {
+    let (sim, _c, recv) = with_receiver(SimConfig::default()).await;
+    let u = "5234000000000000001";
+    add_user(&sim, u);
+    let photo = |b: &'static [u8]| UserAction::Image {
+        caption: None,
+        bytes: Bytes::from_static(b),
+    };
+    sim.user_sends(u, photo(b"\x89PNG before")).await;
+    let host = "f6.photo.talk.zdn.vn";
+    sim.set_media_host(Some(host));
+    sim.user_sends(u, photo(b"\x89PNG after")).await;
+    idle(&sim).await;
+    let bodies = recv.bodies();
+    let images = named(&bodies, "user_send_image");
+    let url_of = |b: &Value| {
+        b.pointer("/message/attachments/0/payload/url")
+            .and_then(Value::as_str)
+            .unwrap()
+            .to_owned()
+    };
+    let (before, after) = (url_of(images[0]), url_of(images[1]));
+    let api = sim.api_base();
+    let parsed = url::Url::parse(&after).unwrap();
+    assert_eq!(parsed.host_str(), Some(host), "{after}");
+    assert_eq!(parsed.port(), api.port());
+    let addr = api.socket_addrs(|| None).unwrap()[0];
+    let named_client = reqwest::Client::builder()
+        .resolve(host, addr)
+        .build()
+        .unwrap();
+    let got = named_client.get(&after).send().await.unwrap();
+    assert_eq!(got.bytes().await.unwrap().as_ref(), b"\x89PNG after");
+    let got = reqwest::get(&before).await.unwrap();
+    assert_eq!(got.bytes().await.unwrap().as_ref(), b"\x89PNG before");
+}
