@@ -58,6 +58,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/003_console.sql"),
     ),
     ("004_quota", include_str!("../../migrations/004_quota.sql")),
+    (
+        "006_reply_window",
+        include_str!("../../migrations/006_reply_window.sql"),
+    ),
 ];
 
 /// How often the checkpoint thread looks for new commits.

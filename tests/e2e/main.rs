@@ -21,5 +21,6 @@ mod loadgen_soak;
 mod ops;
 mod quota;
 mod reliability;
+mod reply_window;
 mod security;
 mod sync;
