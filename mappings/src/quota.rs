@@ -86,6 +86,7 @@ pub fn closed_note(last_interaction: Option<i64>, now: i64, rules: &Rules) -> Op
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

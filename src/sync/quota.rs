@@ -69,14 +69,9 @@ impl SyncContext {
         zfsync_mappings::closed_note(last, now_ms(), &self.rules)
     }
 
-    /// The customer wrote at `at` (unix ms): a new window begins.
-    pub(crate) async fn customer_wrote(&self, zalo_user_id: &str, at: i64) {
-        self.record_interaction(zalo_user_id, at).await;
-    }
-
     /// A Zalo event that is an interaction of the customer with the OA (a message, a follow, "chat
-    /// now", shared info, a widget's consent) opens a new window at its time. Reactions, receipts
-    /// and the OA's own messages do not.
+    /// now", shared info, a widget's consent) opens a new window at its time, whether or not the
+    /// event is then synced. Reactions, receipts and the OA's own messages do not.
     pub(crate) async fn saw_interaction(&self, ev: &ZaloEvent) {
         let user = match ev {
             ZaloEvent::UserMessage(m) => m.user_id.as_str(),
