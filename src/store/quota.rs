@@ -222,3 +222,93 @@ fn put_quota(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3600 * 1000;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_window_follows_the_latest_interaction_and_counts_billed_customers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("w.db")).unwrap();
+        let now = 1_000 * H;
+        store
+            .saw_interaction("a".into(), now - 50 * H)
+            .await
+            .unwrap();
+        // An older interaction (a late delivery) changes nothing.
+        store
+            .saw_interaction("a".into(), now - 60 * H)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.last_interaction("a".into()).await.unwrap(),
+            Some(now - 50 * H)
+        );
+        store.saw_interaction("b".into(), now - H).await.unwrap();
+        store
+            .saw_interaction("c".into(), now - 200 * H)
+            .await
+            .unwrap();
+        assert_eq!(store.customers_in_billed_window(now).await.unwrap(), 1);
+        // A billed reply is noted once per window; a new interaction opens a new one.
+        let noted = QuotaWindow {
+            billed_noted: true,
+            ..store.quota_window("a".into()).await.unwrap()
+        };
+        store
+            .record_quota("a".into(), "m1".into(), SendQuota::Billed, noted)
+            .await
+            .unwrap();
+        let w = store.quota_window("a".into()).await.unwrap();
+        assert!(w.billed_noted);
+        assert_eq!(w.last_interaction, Some(now - 50 * H));
+        store.saw_interaction("a".into(), now).await.unwrap();
+        let w = store.quota_window("a".into()).await.unwrap();
+        assert!(!w.billed_noted && !w.low_noted);
+        assert_eq!(store.customers_in_billed_window(now).await.unwrap(), 0);
+        // A reply to a customer zfsync saw no interaction of: listed, window unknown.
+        store
+            .record_quota("d".into(), "m2".into(), SendQuota::Billed, noted)
+            .await
+            .unwrap();
+        let listed = store.quota_states(None, 10).await.unwrap();
+        let d = listed.iter().find(|q| q.zalo_user_id == "d").unwrap();
+        assert_eq!(
+            (d.allowance.as_deref(), d.window_start),
+            (Some("billed"), None)
+        );
+        assert!(listed
+            .iter()
+            .any(|q| q.zalo_user_id == "c" && q.allowance.is_none()));
+    }
+
+    #[test]
+    fn the_windows_known_before_the_upgrade_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("u.db")).unwrap();
+        // The store as release 004 left it, with one customer's window.
+        for (_, sql) in super::super::MIGRATIONS.iter().take(4) {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        conn.execute(
+            "INSERT INTO quota (zalo_user_id, allowance, window_start, billed_noted, updated_at)
+             VALUES ('a', 'billed', 42, 1, 43)",
+            [],
+        )
+        .unwrap();
+        super::super::migrate(&mut conn).unwrap();
+        let (last, noted): (Option<i64>, i64) = conn
+            .query_row(
+                "SELECT last_interaction, billed_noted FROM reply_windows WHERE zalo_user_id = 'a'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((last, noted), (Some(42), 1));
+    }
+}

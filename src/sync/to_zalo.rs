@@ -13,8 +13,8 @@ use super::{preview_text, Job, Reconcile, Run, SyncContext};
 use crate::error::SyncError;
 use crate::store::{journal::KIND_SEND_ZALO, pairings, Direction, InboxRow, Source};
 
-/// Zalo's refusals of a reply because the customer's 7-day window closed.
-const WINDOW_CLOSED: [i64; 2] = [-230, -232];
+/// Zalo's refusal of a reply because the customer's 7-day window closed.
+const WINDOW_CLOSED: i64 = -230;
 /// The `meta` key remembering whether this OA's file upload takes `.txt`.
 const META_TXT_UPLOAD: &str = "zalo_txt_upload";
 
@@ -192,7 +192,7 @@ impl SyncContext {
             return;
         };
         let closed = match err {
-            SyncError::Zalo(ZaloError::Api { code, .. }) if WINDOW_CLOSED.contains(code) => {
+            SyncError::Zalo(ZaloError::Api { code, .. }) if *code == WINDOW_CLOSED => {
                 match self.store.zalo_user_of_conversation(conv.to_string()).await {
                     Ok(Some(user)) => self.window_closed_note(&user).await,
                     _ => None,
