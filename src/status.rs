@@ -55,6 +55,7 @@ pub async fn print_status(services: &Services, json: bool) -> anyhow::Result<Exi
             "zalo_token": tokens,
             "contacts": services.store.contact_count().await?,
             "zalo_billed_last_24h": services.store.billed_since(crate::store::now_ms() - DAY_MS).await?,
+            "zalo_customers_in_billed_window": services.store.customers_in_billed_window(crate::store::now_ms()).await?,
             "failed": failed.iter().map(|f| serde_json::json!({
                 "id": f.id, "source": f.source.as_str(), "event": f.event_name, "attempts": f.attempts,
                 "class": f.error_class, "reason": f.last_error,
@@ -86,6 +87,13 @@ pub async fn print_status(services: &Services, json: bool) -> anyhow::Result<Exi
         services
             .store
             .billed_since(crate::store::now_ms() - DAY_MS)
+            .await?
+    );
+    println!(
+        "  Zalo customers whose replies are now billed (free 48 h over, within 7 days; at least, as zfsync sees only some interactions): {}",
+        services
+            .store
+            .customers_in_billed_window(crate::store::now_ms())
             .await?
     );
     match (

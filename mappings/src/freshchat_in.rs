@@ -11,7 +11,10 @@
 //! dropdowns, carousels) become text the customer can read: the question, then numbered options one
 //! per line, then a hint. Whatever Zalo cannot show is named to the agent in a private note, never
 //! dropped silently. An attachment without any URL asks the daemon to re-read the message first
-//! ([`Plan::reread`]). `conversation_resolution` sends the resolve notice when the rules enable it.
+//! ([`Plan::reread`]). `conversation_resolution` sends the resolve notice when the rules enable it,
+//! for the resolvers they name (agents by default, not Freshchat's automatic `system` resolutions),
+//! and, unless they allow it, only while the customer's replies are free: past the free 48 h the
+//! agents get a private note saying it was not sent, and why.
 //! The customer-visible wording comes from the rules, in the configured language. Planning cannot
 //! fail.
 
@@ -26,6 +29,7 @@ use crate::plan::{
 };
 use crate::rules::{CustomerText, Rules};
 use crate::template::fill;
+use crate::window::{display_time, ReplyWindow};
 
 /// What the store knows that bears on a Freshchat event.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -37,29 +41,16 @@ pub struct FreshchatKnowledge {
     /// The message is the API's copy, re-read after a plan asked for it ([`Plan::reread_message`]):
     /// an attachment still without a URL is then named to the agent instead of re-read again.
     pub message_reread: bool,
+    /// The customer's reply window now, for a resolution (whether the notice would be free).
+    pub reply_window: ReplyWindow,
 }
 
 /// Plans one Freshchat event.
 pub fn plan_freshchat(event: &WebhookEvent, k: &FreshchatKnowledge, rules: &Rules) -> Plan {
     match event {
         WebhookEvent::MessageCreate { message, .. } => plan_message(message, k, rules),
-        WebhookEvent::ConversationResolution { .. } => {
-            if !rules.freshchat_to_zalo.send_resolve_notice {
-                return Plan::ignore("resolve notice switched off in the rules");
-            }
-            let Some(user) = &k.zalo_user_id else {
-                return Plan::ignore("conversation is not linked to a Zalo user");
-            };
-            Plan::steps(vec![Step::SendToZalo(SendToZalo {
-                zalo_user_id: user.clone(),
-                freshchat_message_id: None,
-                message: ZaloSend::Text(
-                    rules
-                        .freshchat_to_zalo
-                        .text(CustomerText::ResolveNotice)
-                        .to_owned(),
-                ),
-            })])
+        WebhookEvent::ConversationResolution { resolver, .. } => {
+            plan_resolution(resolver, k, rules)
         }
         WebhookEvent::ConversationAssignment { .. } => {
             Plan::ignore("assignment stays in Freshchat")
@@ -70,6 +61,56 @@ pub fn plan_freshchat(event: &WebhookEvent, k: &FreshchatKnowledge, rules: &Rule
             action.as_deref().unwrap_or("without a name")
         )),
     }
+}
+
+/// The resolve notice: only for the resolvers the rules name, and (unless the rules allow it) only
+/// while the customer's replies are free; otherwise the agents get a private note saying why not.
+fn plan_resolution(resolver: &ActorType, k: &FreshchatKnowledge, rules: &Rules) -> Plan {
+    let r = &rules.freshchat_to_zalo;
+    if !r.send_resolve_notice {
+        return Plan::ignore("resolve notice switched off in the rules");
+    }
+    if !r
+        .resolve_notice_resolvers
+        .iter()
+        .any(|w| w.eq_ignore_ascii_case(resolver.as_str()))
+    {
+        return Plan::ignore(format!(
+            "resolved by {}: the rules send the resolve notice only for {}",
+            if resolver.as_str().is_empty() {
+                "an unnamed resolver"
+            } else {
+                resolver.as_str()
+            },
+            r.resolve_notice_resolvers.join(", ")
+        ));
+    }
+    let Some(user) = &k.zalo_user_id else {
+        return Plan::ignore("conversation is not linked to a Zalo user");
+    };
+    let held = match k.reply_window {
+        _ if r.resolve_notice_outside_free_window => None,
+        ReplyWindow::Billed { free_until, .. } => {
+            Some((rules.window_texts().resolve_held_billed_note, free_until))
+        }
+        ReplyWindow::Closed { since } => {
+            Some((rules.window_texts().resolve_held_closed_note, since))
+        }
+        ReplyWindow::Free { .. } | ReplyWindow::Unknown => None,
+    };
+    if let Some((note, at)) = held {
+        return Plan::steps(vec![Step::PostToFreshchat(PostToFreshchat {
+            zalo_user_id: user.clone(),
+            zalo_msg_id: None,
+            visibility: Visibility::PrivateNote,
+            parts: vec![OutPart::Text(fill(&note, &[("date", &display_time(at))]))],
+        })]);
+    }
+    Plan::steps(vec![Step::SendToZalo(SendToZalo {
+        zalo_user_id: user.clone(),
+        freshchat_message_id: None,
+        message: ZaloSend::Text(r.text(CustomerText::ResolveNotice).to_owned()),
+    })])
 }
 
 fn plan_message(m: &Message, k: &FreshchatKnowledge, rules: &Rules) -> Plan {

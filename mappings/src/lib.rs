@@ -11,6 +11,7 @@
 //! - [`zalo_in`]: Zalo events → steps towards Freshchat.
 //! - [`freshchat_in`]: Freshchat events → steps towards Zalo.
 //! - [`template`]: `{placeholder}` filling.
+//! - [`quota`], [`window`]: what agents are told about Zalo's reply allowance and reply window.
 //! - [`html`]: agent HTML to the plain text Zalo shows (links kept, entities decoded).
 //!
 //! Failure: planning cannot fail. An event the engine has no rule for becomes a plan with no steps
@@ -23,6 +24,7 @@ pub mod plan;
 pub mod quota;
 pub mod rules;
 pub mod template;
+pub mod window;
 pub mod zalo_in;
 
 pub use freshchat_in::{plan_freshchat, FreshchatKnowledge};
@@ -30,8 +32,9 @@ pub use plan::{
     Attachment, EnsureContact, ForgetUser, MediaKind, OutPart, Plan, PostToFreshchat, RecordFollow,
     RecordReceipt, RefreshContact, SendToZalo, Step, Visibility, ZaloSend,
 };
-pub use quota::{quota_note, QuotaWindow};
+pub use quota::{closed_note, quota_note, QuotaWindow};
 pub use rules::{Rules, RulesError};
+pub use window::{display_time, ReplyWindow, WindowTexts};
 pub use zalo_in::{plan_zalo, ZaloKnowledge};
 
 /// Counts characters the way a person (and Zalo's 2,000 limit) does: Unicode scalar values.

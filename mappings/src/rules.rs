@@ -52,11 +52,16 @@ pub struct QuotaRules {
     pub low_threshold: u64,
     /// Posted once per window when free replies run low: `{remain}`, `{total}`.
     pub last_free_reply_note: String,
-    /// Posted once per window when a reply was billed.
+    /// Posted once per window when a reply was billed and zfsync saw none of the customer's
+    /// interactions (so it cannot say until when).
     pub billed_note: String,
+    /// The reply-window notes per language (`[quota.texts.vi]`, `[quota.texts.en]`); languages
+    /// missing here come from the built-in rules.
+    #[serde(default)]
+    pub texts: BTreeMap<String, crate::window::WindowTexts>,
 }
 
-fn default_quota() -> QuotaRules {
+pub(crate) fn default_quota() -> QuotaRules {
     #[derive(Deserialize)]
     struct Only {
         quota: QuotaRules,
@@ -151,6 +156,15 @@ pub struct FreshchatToZalo {
     pub url_button: Option<String>,
     /// Whether resolving a conversation sends the resolve notice.
     pub send_resolve_notice: bool,
+    /// Who resolving a conversation sends the notice: Freshchat's `resolver` kinds (`agent`, `bot`,
+    /// `system`, `user`). Freshchat's automatic resolutions (`system`) come when the customer has
+    /// gone quiet, so by default only agents' do.
+    #[serde(default = "default_resolve_notice_resolvers")]
+    pub resolve_notice_resolvers: Vec<String>,
+    /// Whether the resolve notice is sent when the customer's free 48 h are over (billed to the OA,
+    /// or refused after 7 days). When not, the agents get a private note saying why it was not sent.
+    #[serde(default)]
+    pub resolve_notice_outside_free_window: bool,
     /// Override of `texts.<language>.resolve_notice`.
     #[serde(default)]
     pub resolve_notice: Option<String>,
@@ -224,6 +238,10 @@ pub enum CustomerText {
 
 fn default_language() -> String {
     "vi".into()
+}
+
+fn default_resolve_notice_resolvers() -> Vec<String> {
+    vec!["agent".into()]
 }
 
 fn default_undelivered_note() -> String {

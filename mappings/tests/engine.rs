@@ -306,13 +306,13 @@ fn only_normal_agent_and_bot_messages_reach_zalo() {
     .is_empty());
 }
 
-#[test]
-fn resolve_notice_can_be_switched_off() {
-    let ev = WebhookEvent::ConversationResolution {
+fn resolution(resolver: ActorType) -> WebhookEvent {
+    WebhookEvent::ConversationResolution {
         actor: zfsync_freshchat::Actor {
-            actor_type: ActorType::Agent,
+            actor_type: resolver.clone(),
             actor_id: None,
         },
+        resolver,
         action_time: None,
         conversation: zfsync_freshchat::ConversationRef {
             conversation_id: "c-1".into(),
@@ -321,14 +321,111 @@ fn resolve_notice_can_be_switched_off() {
             user_id: None,
         },
         user_id: None,
-    };
+    }
+}
+
+fn sends_notice(plan: &zfsync_mappings::Plan) -> bool {
+    matches!(plan.steps.as_slice(), [Step::SendToZalo(zfsync_mappings::SendToZalo { message: ZaloSend::Text(t), .. })] if t.contains("giải quyết"))
+}
+
+#[test]
+fn resolve_notice_can_be_switched_off() {
+    let ev = resolution(ActorType::Agent);
     let mut rules = Rules::default();
-    let plan = plan_freshchat(&ev, &linked(), &rules);
-    assert!(
-        matches!(&plan.steps[0], Step::SendToZalo(zfsync_mappings::SendToZalo { message: ZaloSend::Text(t), .. }) if t.contains("giải quyết"))
-    );
+    assert!(sends_notice(&plan_freshchat(&ev, &linked(), &rules)));
     rules.freshchat_to_zalo.send_resolve_notice = false;
     assert!(plan_freshchat(&ev, &linked(), &rules).steps.is_empty());
+}
+
+/// Freshchat's automatic resolutions (`resolver: "system"`) send no notice by default; the rules
+/// can name who does.
+#[test]
+fn only_the_resolvers_the_rules_name_send_the_notice() {
+    let mut rules = Rules::default();
+    let plan = plan_freshchat(&resolution(ActorType::System), &linked(), &rules);
+    assert!(plan.steps.is_empty(), "{plan:?}");
+    assert!(
+        plan.ignored.as_deref().unwrap_or("").contains("system"),
+        "{plan:?}"
+    );
+    assert!(
+        plan_freshchat(&resolution(ActorType::Bot), &linked(), &rules)
+            .steps
+            .is_empty()
+    );
+    rules.freshchat_to_zalo.resolve_notice_resolvers = vec!["agent".into(), "system".into()];
+    assert!(sends_notice(&plan_freshchat(
+        &resolution(ActorType::System),
+        &linked(),
+        &rules
+    )));
+}
+
+/// Past the free 48 h the notice would be billed (or refused after 7 days): by default the agents
+/// get a private note naming the date instead; the rules can send it anyway.
+#[test]
+fn outside_the_free_window_the_notice_becomes_a_private_note() {
+    use zfsync_mappings::ReplyWindow;
+    let h = 3600 * 1000;
+    // 2024-01-01 00:00 UTC, 07:00 in Vietnam.
+    let last = 1_704_067_200_000_i64;
+    let mut rules = Rules::default().with_language("en").unwrap();
+    let at = |now: i64| FreshchatKnowledge {
+        reply_window: ReplyWindow::at(Some(last), now),
+        ..linked()
+    };
+    let ev = resolution(ActorType::Agent);
+    let free = plan_freshchat(&ev, &at(last + 47 * h), &rules);
+    assert!(
+        matches!(free.steps.as_slice(), [Step::SendToZalo(_)]),
+        "{free:?}"
+    );
+    let note = |plan: &zfsync_mappings::Plan| match plan.steps.as_slice() {
+        [Step::PostToFreshchat(p)] if p.visibility == Visibility::PrivateNote => match &p.parts[..]
+        {
+            [OutPart::Text(t)] => t.clone(),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("expected one private note, got {other:?}"),
+    };
+    let billed = note(&plan_freshchat(&ev, &at(last + 50 * h), &rules));
+    assert!(billed.contains("not sent"), "{billed}");
+    assert!(billed.contains("billed"), "{billed}");
+    assert!(billed.contains("2024-01-03 07:00 (UTC+7)"), "{billed}");
+    let closed = note(&plan_freshchat(&ev, &at(last + 200 * h), &rules));
+    assert!(closed.contains("2024-01-08 07:00 (UTC+7)"), "{closed}");
+    // An unknown window (zfsync saw no interaction) leaves the decision to Zalo.
+    assert!(matches!(
+        plan_freshchat(&ev, &linked(), &rules).steps.as_slice(),
+        [Step::SendToZalo(_)]
+    ));
+    rules.freshchat_to_zalo.resolve_notice_outside_free_window = true;
+    assert!(matches!(
+        plan_freshchat(&ev, &at(last + 50 * h), &rules)
+            .steps
+            .as_slice(),
+        [Step::SendToZalo(_)]
+    ));
+}
+
+/// The resolve rules in a customer's file.
+#[test]
+fn resolve_rules_load_from_a_rules_file() {
+    let text = zfsync_mappings::rules::DEFAULT_RULES
+        .replace(
+            "resolve_notice_resolvers = [\"agent\"]",
+            "resolve_notice_resolvers = [\"agent\", \"bot\"]",
+        )
+        .replace(
+            "resolve_notice_outside_free_window = false",
+            "resolve_notice_outside_free_window = true",
+        );
+    let rules = Rules::from_toml(&text).unwrap();
+    assert_eq!(
+        rules.freshchat_to_zalo.resolve_notice_resolvers,
+        vec!["agent".to_string(), "bot".to_string()]
+    );
+    assert!(rules.freshchat_to_zalo.resolve_notice_outside_free_window);
 }
 
 #[test]

@@ -96,16 +96,23 @@ pub fn freshchat(ev: &WebhookEvent, rules: &[Rules]) -> (u64, Vec<Problem>) {
             zalo_user_id: linked.clone(),
             own_message: false,
             message_reread: false,
+            reply_window: Default::default(),
         },
         FreshchatKnowledge {
             zalo_user_id: linked,
             own_message: false,
             message_reread: true,
+            // Past the free 48 h: resolutions plan a private note instead of the notice.
+            reply_window: zfsync_mappings::ReplyWindow::Billed {
+                free_until: 0,
+                until: 1,
+            },
         },
         FreshchatKnowledge {
             zalo_user_id: None,
             own_message: true,
             message_reread: false,
+            reply_window: Default::default(),
         },
     ];
     let mut n = 0;

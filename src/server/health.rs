@@ -59,8 +59,12 @@ pub async fn metrics_text(State(state): State<AppState>) -> Response {
     if let Ok(depth) = state.store.pending_count().await {
         metrics::gauge!("zfsync_queue_depth").set(depth as f64);
     }
-    if let Ok(n) = state.store.customers_at_last_free_reply(1).await {
-        metrics::gauge!("zfsync_zalo_customers_at_last_free_reply").set(n as f64);
+    if let Ok(n) = state
+        .store
+        .customers_in_billed_window(crate::store::now_ms())
+        .await
+    {
+        metrics::gauge!("zfsync_zalo_customers_in_billed_window").set(n as f64);
     }
     if let Some(s) = state.zalo.tokens().status().seconds_to_expiry {
         metrics::gauge!("zfsync_zalo_token_seconds_to_expiry").set(s as f64);

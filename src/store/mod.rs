@@ -59,6 +59,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("004_quota", include_str!("../../migrations/004_quota.sql")),
     (
+        "006_reply_window",
+        include_str!("../../migrations/006_reply_window.sql"),
+    ),
+    (
         "007_token_endpoint_errors",
         include_str!("../../migrations/007_token_endpoint_errors.sql"),
     ),

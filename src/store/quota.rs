@@ -1,5 +1,6 @@
 //! Zalo's reply allowance per customer (what the last send's answer said) with what the agents were
-//! told in the current window, and the replies Zalo billed.
+//! told in the current window, each customer's reply window (the last interaction zfsync saw, table
+//! `reply_windows`), and the replies Zalo billed.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use zfsync_mappings::QuotaWindow;
@@ -7,25 +8,26 @@ use zfsync_zalo::SendQuota;
 
 use super::{now_ms, Store, StoreError};
 
-/// The allowance last reported for a customer.
+/// A customer's allowance as last reported, and their reply window.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct QuotaState {
     /// The Zalo user.
     pub zalo_user_id: String,
     /// Their display name in zfsync's contacts, when known.
     pub display_name: Option<String>,
-    /// `reply`, `welcome_msg`, `sub_quota`, `purchase_quota`, `reward_quota`, `billed`, or another kind.
-    pub allowance: String,
+    /// `reply`, `welcome_msg`, `sub_quota`, `purchase_quota`, `reward_quota`, `billed`, or another
+    /// kind; `None` before zfsync's first reply to them.
+    pub allowance: Option<String>,
     /// Messages left in the allowance, when Zalo said.
     pub remaining: Option<i64>,
     /// Its size, when Zalo said.
     pub total: Option<i64>,
     /// A package's expiry date, as Zalo gives it.
     pub expires: Option<String>,
-    /// When the current window began: the customer's last message (unix ms).
+    /// When the current window began: the customer's last interaction zfsync saw (unix ms).
     pub window_start: Option<i64>,
-    /// When the last send was answered (unix ms).
-    pub updated_at: i64,
+    /// When the last send was answered (unix ms), if zfsync replied.
+    pub updated_at: Option<i64>,
 }
 
 /// The name, remaining and total of an allowance.
@@ -46,20 +48,40 @@ fn describe(q: &SendQuota) -> (&str, Option<u64>, Option<u64>, Option<&str>) {
 }
 
 impl Store {
-    /// What the current window of a customer already told the agents.
+    /// What the current window of a customer already told the agents, and where it began.
     pub async fn quota_window(&self, zalo_user_id: String) -> Result<QuotaWindow, StoreError> {
         self.lookup(move |c| {
-            Ok(c.prepare_cached(
-                "SELECT low_noted, billed_noted FROM quota WHERE zalo_user_id = ?1",
-            )?
-            .query_row([zalo_user_id], |r| {
-                Ok(QuotaWindow {
-                    low_noted: r.get::<_, i64>(0)? != 0,
-                    billed_noted: r.get::<_, i64>(1)? != 0,
+            let low = c
+                .prepare_cached("SELECT low_noted FROM quota WHERE zalo_user_id = ?1")?
+                .query_row([&zalo_user_id], |r| r.get::<_, i64>(0))
+                .optional()?
+                .unwrap_or(0);
+            let w = c
+                .prepare_cached(
+                    "SELECT billed_noted, last_interaction FROM reply_windows WHERE zalo_user_id = ?1",
+                )?
+                .query_row([&zalo_user_id], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?))
                 })
+                .optional()?;
+            Ok(QuotaWindow {
+                low_noted: low != 0,
+                billed_noted: w.is_some_and(|w| w.0 != 0),
+                last_interaction: w.and_then(|w| w.1),
             })
+        })
+        .await
+    }
+
+    /// The customer's last interaction zfsync saw (unix ms), if any.
+    pub async fn last_interaction(&self, zalo_user_id: String) -> Result<Option<i64>, StoreError> {
+        self.lookup(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT last_interaction FROM reply_windows WHERE zalo_user_id = ?1",
+            )?
+            .query_row([zalo_user_id], |r| r.get::<_, Option<i64>>(0))
             .optional()?
-            .unwrap_or_default())
+            .flatten())
         })
         .await
     }
@@ -76,9 +98,17 @@ impl Store {
             .await
     }
 
-    /// A customer wrote: a new window begins (nothing is told; the notes may come again).
-    pub async fn quota_new_window(&self, zalo_user_id: String, at: i64) -> Result<(), StoreError> {
+    /// The customer interacted at `at` (unix ms): a message, a follow, "chat now", shared info. A
+    /// later interaction than any seen opens a new window (nothing is told; the notes may come
+    /// again); an earlier one (a late delivery, history) changes nothing.
+    pub async fn saw_interaction(&self, zalo_user_id: String, at: i64) -> Result<(), StoreError> {
         self.write(move |c| {
+            c.prepare_cached(
+                "INSERT INTO reply_windows (zalo_user_id, last_interaction, billed_noted) VALUES (?1, ?2, 0)
+                 ON CONFLICT (zalo_user_id) DO UPDATE SET last_interaction = excluded.last_interaction, billed_noted = 0
+                 WHERE COALESCE(reply_windows.last_interaction, 0) < excluded.last_interaction",
+            )?
+            .execute(params![zalo_user_id, at])?;
             c.prepare_cached(
                 "UPDATE quota SET window_start = MAX(COALESCE(window_start, 0), ?2), low_noted = 0, billed_noted = 0
                  WHERE zalo_user_id = ?1 AND COALESCE(window_start, 0) < ?2",
@@ -89,8 +119,9 @@ impl Store {
         .await
     }
 
-    /// The allowances last reported, newest first; `customer` (a Zalo user id, or part of a display
-    /// name) narrows them to one customer.
+    /// Customers with a window zfsync knows or a reply it sent, latest first (by their last
+    /// interaction or reply); `customer` (a Zalo user id, or part of a display name) narrows them
+    /// to one customer.
     pub async fn quota_states(
         &self,
         customer: Option<String>,
@@ -98,11 +129,14 @@ impl Store {
     ) -> Result<Vec<QuotaState>, StoreError> {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT q.zalo_user_id, ct.display_name, q.allowance, q.remaining, q.total, q.expires,
-                        q.window_start, q.updated_at
-                 FROM quota q LEFT JOIN contacts ct ON ct.zalo_user_id = q.zalo_user_id
-                 WHERE ?1 IS NULL OR q.zalo_user_id = ?1 OR ct.display_name LIKE '%' || ?1 || '%'
-                 ORDER BY q.updated_at DESC LIMIT ?2",
+                "SELECT ids.zalo_user_id, ct.display_name, q.allowance, q.remaining, q.total, q.expires,
+                        w.last_interaction, q.updated_at
+                 FROM (SELECT zalo_user_id FROM quota UNION SELECT zalo_user_id FROM reply_windows) ids
+                 LEFT JOIN quota q ON q.zalo_user_id = ids.zalo_user_id
+                 LEFT JOIN reply_windows w ON w.zalo_user_id = ids.zalo_user_id
+                 LEFT JOIN contacts ct ON ct.zalo_user_id = ids.zalo_user_id
+                 WHERE ?1 IS NULL OR ids.zalo_user_id = ?1 OR ct.display_name LIKE '%' || ?1 || '%'
+                 ORDER BY MAX(COALESCE(q.updated_at, 0), COALESCE(w.last_interaction, 0)) DESC LIMIT ?2",
             )?;
             let customer = customer.filter(|s| !s.trim().is_empty());
             let rows = stmt.query_map(params![customer, limit as i64], |r| {
@@ -133,13 +167,15 @@ impl Store {
         .await
     }
 
-    /// Customers whose free replies are down to `threshold` or fewer.
-    pub async fn customers_at_last_free_reply(&self, threshold: u64) -> Result<i64, StoreError> {
+    /// Customers whose free 48 h are over but whose window is still open at `now` (unix ms): replies
+    /// to them are billed to the OA (as far as zfsync saw their interactions).
+    pub async fn customers_in_billed_window(&self, now: i64) -> Result<i64, StoreError> {
+        use zfsync_mappings::window::{FREE_MS, OPEN_MS};
         self.read(move |c| {
             Ok(c.prepare_cached(
-                "SELECT COUNT(*) FROM quota WHERE allowance = 'reply' AND remaining <= ?1",
+                "SELECT COUNT(*) FROM reply_windows WHERE last_interaction > ?1 AND last_interaction <= ?2",
             )?
-            .query_row([threshold as i64], |r| r.get(0))?)
+            .query_row([now - OPEN_MS, now - FREE_MS], |r| r.get(0))?)
         })
         .await
     }
@@ -172,6 +208,11 @@ fn put_quota(
         window.billed_noted as i64,
         now
     ])?;
+    c.prepare_cached(
+        "INSERT INTO reply_windows (zalo_user_id, last_interaction, billed_noted) VALUES (?1, NULL, ?2)
+         ON CONFLICT (zalo_user_id) DO UPDATE SET billed_noted = excluded.billed_noted",
+    )?
+    .execute(params![zalo_user_id, window.billed_noted as i64])?;
     if matches!(quota, SendQuota::Billed) {
         c.prepare_cached(
             "INSERT INTO billed_messages (zalo_msg_id, zalo_user_id, at) VALUES (?1, ?2, ?3)
@@ -180,4 +221,94 @@ fn put_quota(
         .execute(params![zalo_msg_id, zalo_user_id, now])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3600 * 1000;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_window_follows_the_latest_interaction_and_counts_billed_customers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("w.db")).unwrap();
+        let now = 1_000 * H;
+        store
+            .saw_interaction("a".into(), now - 50 * H)
+            .await
+            .unwrap();
+        // An older interaction (a late delivery) changes nothing.
+        store
+            .saw_interaction("a".into(), now - 60 * H)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.last_interaction("a".into()).await.unwrap(),
+            Some(now - 50 * H)
+        );
+        store.saw_interaction("b".into(), now - H).await.unwrap();
+        store
+            .saw_interaction("c".into(), now - 200 * H)
+            .await
+            .unwrap();
+        assert_eq!(store.customers_in_billed_window(now).await.unwrap(), 1);
+        // A billed reply is noted once per window; a new interaction opens a new one.
+        let noted = QuotaWindow {
+            billed_noted: true,
+            ..store.quota_window("a".into()).await.unwrap()
+        };
+        store
+            .record_quota("a".into(), "m1".into(), SendQuota::Billed, noted)
+            .await
+            .unwrap();
+        let w = store.quota_window("a".into()).await.unwrap();
+        assert!(w.billed_noted);
+        assert_eq!(w.last_interaction, Some(now - 50 * H));
+        store.saw_interaction("a".into(), now).await.unwrap();
+        let w = store.quota_window("a".into()).await.unwrap();
+        assert!(!w.billed_noted && !w.low_noted);
+        assert_eq!(store.customers_in_billed_window(now).await.unwrap(), 0);
+        // A reply to a customer zfsync saw no interaction of: listed, window unknown.
+        store
+            .record_quota("d".into(), "m2".into(), SendQuota::Billed, noted)
+            .await
+            .unwrap();
+        let listed = store.quota_states(None, 10).await.unwrap();
+        let d = listed.iter().find(|q| q.zalo_user_id == "d").unwrap();
+        assert_eq!(
+            (d.allowance.as_deref(), d.window_start),
+            (Some("billed"), None)
+        );
+        assert!(listed
+            .iter()
+            .any(|q| q.zalo_user_id == "c" && q.allowance.is_none()));
+    }
+
+    #[test]
+    fn the_windows_known_before_the_upgrade_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("u.db")).unwrap();
+        // The store as release 004 left it, with one customer's window.
+        for (_, sql) in super::super::MIGRATIONS.iter().take(4) {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        conn.execute(
+            "INSERT INTO quota (zalo_user_id, allowance, window_start, billed_noted, updated_at)
+             VALUES ('a', 'billed', 42, 1, 43)",
+            [],
+        )
+        .unwrap();
+        super::super::migrate(&mut conn).unwrap();
+        let (last, noted): (Option<i64>, i64) = conn
+            .query_row(
+                "SELECT last_interaction, billed_noted FROM reply_windows WHERE zalo_user_id = 'a'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((last, noted), (Some(42), 1));
+    }
 }

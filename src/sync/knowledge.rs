@@ -1,9 +1,10 @@
 //! What the store knows that bears on an event, for the mapping engine: whether an `oa_send_*` is
 //! zfsync's own echo, the text a quote or reaction points at, and the Zalo user behind a Freshchat
-//! conversation (rebuilt from Freshchat's `reference_id` when the store has lost it).
+//! conversation (rebuilt from Freshchat's `reference_id` when the store has lost it), and for a
+//! resolution the customer's reply window at this moment (the engine reads no clock).
 
 use zfsync_freshchat::{ActorType, FreshchatError, WebhookEvent};
-use zfsync_mappings::{FreshchatKnowledge, Rules, ZaloKnowledge};
+use zfsync_mappings::{FreshchatKnowledge, ReplyWindow, Rules, ZaloKnowledge};
 use zfsync_zalo::ZaloEvent;
 
 use super::SyncContext;
@@ -66,6 +67,11 @@ impl SyncContext {
         }
         if let Some(conv) = ev.conversation_id() {
             k.zalo_user_id = self.zalo_user_for_conversation(conv).await?;
+        }
+        // Whether a resolve notice would be free: the customer's window now.
+        if let (WebhookEvent::ConversationResolution { .. }, Some(user)) = (ev, &k.zalo_user_id) {
+            let last = self.store.last_interaction(user.clone()).await?;
+            k.reply_window = ReplyWindow::at(last, now_ms());
         }
         Ok(k)
     }

@@ -169,6 +169,8 @@ impl SyncContext {
             Source::Zalo => {
                 let ev = zfsync_zalo::parse_event(&row.body)
                     .map_err(|e| SyncError::BadEvent(e.to_string()))?;
+                // The customer's reply window follows every interaction, whatever the plan does.
+                self.saw_interaction(&ev).await;
                 let mut k = self.zalo_knowledge(&ev).await?;
                 k.backfilled_at = knowledge::original_time(&row.body, ev.time_ms());
                 Ok(plan_zalo(&ev, &k, &self.rules))

@@ -1,15 +1,22 @@
-//! What a Zalo reply costs, made visible. Every send's answer says which allowance paid for it
-//! (free replies within 48 h of the customer's last message, a package) or nothing (billed to the
-//! OA's Zalo account). zfsync keeps the latest per customer, counts billed replies, and tells the
-//! agents in the conversation, once per window, when the free replies run low and when a reply was
-//! billed (the mapping engine decides; the wording is in the rules). A customer's new message opens a
-//! new window silently.
+//! What a Zalo reply costs, made visible. Since 2026-01-01 a reply is free and unlimited within 48 h
+//! of the customer's last interaction, billed to the OA from 48 h to 7 days, refused (-230) after.
+//! Zalo no longer says how many free replies are left, so zfsync keeps each customer's window from the
+//! interactions it sees ([`SyncContext::saw_interaction`]): messages, follows, "chat now", shared
+//! info, widget consent. Zalo also counts calls, menu taps and group messages, which never reach
+//! zfsync: its window is a lower bound.
+//!
+//! Every send's answer still says which allowance paid for it (free `reply`, a package) or nothing
+//! (billed). zfsync keeps the latest per customer, counts billed replies, and tells the agents in the
+//! conversation, once per window, when replies start being billed and until when Zalo takes them (the
+//! mapping engine decides; the wording is in the rules). A reply Zalo refused because the window
+//! closed gets a note naming when it closed. A customer's new interaction opens a new window silently.
 //!
 //! Failure: this never fails a send; a note or a record that cannot be written is logged.
 
-use zfsync_zalo::{SendQuota, SentMessage};
+use zfsync_zalo::{SendQuota, SentMessage, WidgetEventKind, ZaloEvent};
 
 use super::SyncContext;
+use crate::store::now_ms;
 
 impl SyncContext {
     /// After a send to a customer: record the allowance Zalo reported, and tell the agents when it
@@ -49,11 +56,42 @@ impl SyncContext {
         }
     }
 
-    /// The customer wrote at `at` (unix ms): a new window of free replies begins.
-    pub(crate) async fn customer_wrote(&self, zalo_user_id: &str, at: i64) {
+    /// The note for a reply Zalo refused because the customer's window closed, naming when it
+    /// closed; `None` when zfsync's window does not say so (the plain error note is used then).
+    pub(crate) async fn window_closed_note(&self, zalo_user_id: &str) -> Option<String> {
+        let last = match self.store.last_interaction(zalo_user_id.to_string()).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the reply window");
+                return None;
+            }
+        };
+        zfsync_mappings::closed_note(last, now_ms(), &self.rules)
+    }
+
+    /// A Zalo event that is an interaction of the customer with the OA (a message, a follow, "chat
+    /// now", shared info, a widget's consent) opens a new window at its time, whether or not the
+    /// event is then synced. Reactions, receipts and the OA's own messages do not.
+    pub(crate) async fn saw_interaction(&self, ev: &ZaloEvent) {
+        let user = match ev {
+            ZaloEvent::UserMessage(m) => m.user_id.as_str(),
+            ZaloEvent::Follow { user_id, .. }
+            | ZaloEvent::UserClickChatNow { user_id, .. }
+            | ZaloEvent::UserSubmitInfo { user_id, .. } => user_id.as_str(),
+            ZaloEvent::Widget(w) if w.kind == WidgetEventKind::InteractionAccepted => {
+                w.user_id.as_str()
+            }
+            _ => return,
+        };
+        if let (false, Some(at)) = (user.is_empty(), ev.time_ms()) {
+            self.record_interaction(user, at).await;
+        }
+    }
+
+    async fn record_interaction(&self, zalo_user_id: &str, at: i64) {
         if let Err(e) = self
             .store
-            .quota_new_window(zalo_user_id.to_string(), at)
+            .saw_interaction(zalo_user_id.to_string(), at)
             .await
         {
             tracing::warn!(error = %e, "cannot open a new reply window");

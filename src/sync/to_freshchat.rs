@@ -146,10 +146,6 @@ impl Run for PostToFreshchat {
         }
         // The first post after Freshchat refused the custom user properties tells the admins.
         cx.post_properties_note_if_due(&conversation_id).await;
-        if self.visibility == Visibility::Customer && self.zalo_msg_id.is_some() {
-            cx.customer_wrote(&self.zalo_user_id, job.row.event_time)
-                .await;
-        }
         Ok(())
     }
 }

@@ -1,7 +1,8 @@
 //! Sending to Zalo: one planned message to one Zalo user, prepared first (long text as a file or a
 //! hosted link, attachments uploaded to Zalo or hosted, see [`super::media`] and [`super::hosted`]),
 //! then sent with the journal around the call. A permanent failure is explained to the agents in
-//! the conversation ([`SyncContext::explain_failure`]), never swallowed.
+//! the conversation ([`SyncContext::explain_failure`]), never swallowed; a refusal because the
+//! customer's reply window closed names when it closed.
 
 use bytes::Bytes;
 use zfsync_mappings::{SendToZalo, ZaloSend};
@@ -12,6 +13,8 @@ use super::{preview_text, Job, Reconcile, Run, SyncContext};
 use crate::error::SyncError;
 use crate::store::{journal::KIND_SEND_ZALO, pairings, Direction, InboxRow, Source};
 
+/// Zalo's refusal of a reply because the customer's 7-day window closed.
+const WINDOW_CLOSED: i64 = -230;
 /// The `meta` key remembering whether this OA's file upload takes `.txt`.
 const META_TXT_UPLOAD: &str = "zalo_txt_upload";
 
@@ -188,14 +191,24 @@ impl SyncContext {
         let Some(conv) = ev.conversation_id() else {
             return;
         };
-        let text = match err {
-            SyncError::Zalo(e) => match e {
+        let closed = match err {
+            SyncError::Zalo(ZaloError::Api { code, .. }) if *code == WINDOW_CLOSED => {
+                match self.store.zalo_user_of_conversation(conv.to_string()).await {
+                    Ok(Some(user)) => self.window_closed_note(&user).await,
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        let text = match (closed, err) {
+            (Some(closed), _) => closed,
+            (None, SyncError::Zalo(e)) => match e {
                 ZaloError::Api { code, message } => {
                     self.rules.zalo_error_note(Some(*code), message)
                 }
                 other => self.rules.zalo_error_note(other.code(), &other.to_string()),
             },
-            other => format!("Not delivered to Zalo: {other}"),
+            (None, other) => format!("Not delivered to Zalo: {other}"),
         };
         self.post_note(conv, text).await;
     }

@@ -22,5 +22,6 @@ mod media_hosts;
 mod ops;
 mod quota;
 mod reliability;
+mod reply_window;
 mod security;
 mod sync;

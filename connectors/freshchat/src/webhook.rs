@@ -252,6 +252,9 @@ pub enum WebhookEvent {
     ConversationResolution {
         /// Who resolved.
         actor: Actor,
+        /// `data.resolve.resolver`: the kind of whoever resolved (`agent`, `system` for Freshchat's
+        /// automatic resolutions, ...); the actor's type when the body has none.
+        resolver: ActorType,
         /// ISO-8601 time of the event.
         action_time: Option<String>,
         /// The conversation.
@@ -380,11 +383,16 @@ impl WebhookEvent {
             ),
             Self::ConversationResolution {
                 actor,
+                resolver,
                 action_time,
                 conversation,
                 user_id,
             } => {
                 let mut r = Map::new();
+                r.insert(
+                    "resolver".into(),
+                    Value::String(resolver.as_str().to_owned()),
+                );
                 r.insert("conversation".into(), conversation_json(conversation));
                 if let Some(u) = user_id {
                     r.insert("user".into(), serde_json::json!({ "id": u }));
@@ -552,7 +560,13 @@ fn typed_event(action: &str, raw: &Value) -> Option<WebhookEvent> {
             let user_id = non_empty(r.pointer("/user/id"))
                 .or_else(|| non_empty(r.pointer("/users/0/id")))
                 .or_else(|| conversation.user_id.clone());
+            let resolver = r
+                .get("resolver")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map_or_else(|| actor.actor_type.clone(), ActorType::parse);
             Some(WebhookEvent::ConversationResolution {
+                resolver,
                 actor,
                 action_time,
                 conversation,
@@ -767,7 +781,7 @@ mod tests {
             "conversation_resolution:c1:2022-04-01T06:16:34.207Z"
         );
         assert!(
-            matches!(e, WebhookEvent::ConversationResolution { ref user_id, .. } if user_id.as_deref() == Some("u1"))
+            matches!(e, WebhookEvent::ConversationResolution { ref user_id, ref resolver, .. } if user_id.as_deref() == Some("u1") && *resolver == ActorType::Agent)
         );
         let body = br#"{"action":"conversation_assignment","data":{"assignment":{"to_agent_id":"","to_group_id":"g","conversation":{"conversation_id":"c2","status":"assigned"}}}}"#;
         let e = parse_event(body).unwrap();

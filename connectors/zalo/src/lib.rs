@@ -41,6 +41,6 @@ pub use webhook::{
 #[cfg(feature = "sim")]
 pub use sim::{
     AnonymousAction, DeliveryRecord, Fault, ListItem, OutOfReplies, OwnerQuota, QuotaState,
-    RandomFaults, SentRecord, SimConfig, SimUser, StaffAction, SubQuota, UserAction, WebhookMode,
-    ZaloSim,
+    RandomFaults, ReplyModel, SentRecord, SimConfig, SimUser, StaffAction, SubQuota, UserAction,
+    WebhookMode, ZaloSim,
 };

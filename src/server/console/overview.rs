@@ -150,7 +150,7 @@ pub async fn overview(
         .store
         .billed_since(now_ms() - crate::status::DAY_MS)
         .await;
-    let at_last = state.store.customers_at_last_free_reply(1).await;
+    let in_billed = state.store.customers_in_billed_window(now_ms()).await;
     let last = |src: Source| {
         stats
             .as_ref()
@@ -218,7 +218,7 @@ pub async fn overview(
                     dt { "Failed" } dd { a href="/console/failed" { (zs.as_ref().map(|s| s.failed).unwrap_or(0) + fs.as_ref().map(|s| s.failed).unwrap_or(0)) } }
                 }
             }
-            (super::quota::billed_card(&billed, &at_last))
+            (super::quota::billed_card(&billed, &in_billed))
         }
         section aria-labelledby="charts-h" style="margin-top:1rem" {
             h2 id="charts-h" { "Last 24 hours" }

@@ -186,6 +186,18 @@ impl FreshchatSim {
         Ok(())
     }
 
+    /// Freshchat resolves the conversation by itself, as its automatic resolution of quiet
+    /// conversations does (emits `conversation_resolution` with `resolver: "system"` and no id).
+    pub async fn resolve_by_system(&self, conversation_id: &str) -> Result<(), SimError> {
+        let actor = Actor {
+            kind: "system",
+            id: None,
+        };
+        self.inner.lock().resolve(conversation_id, &actor)?;
+        self.inner.wait_for_room().await;
+        Ok(())
+    }
+
     /// An agent reopens a resolved conversation (emits `conversation_reopen`).
     pub async fn reopen(&self, conversation_id: &str, agent_id: &str) -> Result<(), SimError> {
         let actor = self.agent_actor(agent_id)?;

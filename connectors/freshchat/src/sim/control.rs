@@ -356,12 +356,13 @@ async fn conversation_op(
     let agent = b.agent_id.unwrap_or_else(|| s.default_agent_id());
     match op.as_str() {
         "resolve" => s.resolve(&id, &agent).await?,
+        "auto_resolve" => s.resolve_by_system(&id).await?,
         "reopen" => s.reopen(&id, &agent).await?,
         "assign" => s.assign(&id, &agent).await?,
         _ => {
             return Err(ApiErr::not_found(
                 "NOT_FOUND",
-                "unknown operation; use reply, note, bot, resolve, reopen or assign",
+                "unknown operation; use reply, note, bot, resolve, auto_resolve, reopen or assign",
             ))
         }
     }

@@ -42,7 +42,11 @@ pub struct SimConfig {
     pub rate_limit_per_minute: u32,
     /// Lifetime of access tokens (`expires_in`), 25 h.
     pub access_token_ttl: Duration,
-    /// Free replies within 48 h of the user's last interaction (`quota_type: "reply"`).
+    /// Which rules price a reply within 48 h of the user's last interaction: Zalo's 2026 rules
+    /// (free and unlimited, the default) or the earlier count of [`SimConfig::reply_quota`].
+    pub reply_model: ReplyModel,
+    /// Free replies within 48 h of the user's last interaction (`quota_type: "reply"`) under
+    /// [`ReplyModel::Counted`].
     pub reply_quota: u32,
     /// Free messages to a follower who followed but never wrote (`quota_type: "welcome_msg"`).
     pub welcome_quota: u32,
@@ -74,6 +78,7 @@ impl Default for SimConfig {
             accept_txt_upload: false,
             rate_limit_per_minute: 4000,
             access_token_ttl: Duration::from_secs(90_000),
+            reply_model: ReplyModel::default(),
             reply_quota: 8,
             welcome_quota: 3,
             out_of_replies: OutOfReplies::Bill,
@@ -105,6 +110,7 @@ impl std::fmt::Debug for SimConfig {
             .field("accept_txt_upload", &self.accept_txt_upload)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("access_token_ttl", &self.access_token_ttl)
+            .field("reply_model", &self.reply_model)
             .field("reply_quota", &self.reply_quota)
             .field("welcome_quota", &self.welcome_quota)
             .field("out_of_replies", &self.out_of_replies)
@@ -113,6 +119,20 @@ impl std::fmt::Debug for SimConfig {
             .field("hang", &self.hang)
             .finish()
     }
+}
+
+/// How replies within 48 h of the user's last interaction are priced (reference §2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyModel {
+    /// Zalo's rules since 2026-01-01: free and unlimited within 48 h (`quota_type: "reply"`, with
+    /// `remain`/`total` pinned to 8 until 2026-03-01 and absent after), billed from 48 h to 7 days,
+    /// refused (-230) after.
+    #[default]
+    Unlimited2026,
+    /// The rules before 2026: [`SimConfig::reply_quota`] free replies per 48 h frame, counted down
+    /// in `remain`/`total`, then billed (or refused, see [`OutOfReplies`]).
+    Counted,
 }
 
 /// What a reply costs once the free replies of the 48 h frame are used up (and no package or owner
@@ -271,8 +291,9 @@ pub struct QuotaState {
     pub free_window_open: bool,
     /// Free replies used in the current frame.
     pub replies_used: u32,
-    /// Free replies per frame.
-    pub reply_total: u32,
+    /// Free replies per frame under [`ReplyModel::Counted`]; `None` under Zalo's 2026 rules
+    /// (unlimited).
+    pub reply_total: Option<u32>,
     /// Welcome messages left (follower who never wrote).
     pub welcome_remain: u32,
     /// The OA package's messages left, when it has one.

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::actions::{AnonymousAction, ListItem, SimUser, StaffAction, SubmittedInfo, UserAction};
-use super::config::{Fault, RandomFaults, WebhookMode};
+use super::config::{Fault, RandomFaults, ReplyModel, WebhookMode};
 use super::{lock, ZaloSim};
 
 /// The control routes (state: the simulator).
@@ -44,6 +44,8 @@ pub(crate) fn routes() -> Router<ZaloSim> {
         .route("/sim/faults/random", post(random_faults))
         .route("/sim/latency", post(latency))
         .route("/sim/clock/advance", post(advance_clock))
+        .route("/sim/clock/rewind", post(rewind_clock))
+        .route("/sim/reply_model", post(reply_model))
         .route("/sim/webhook", post(webhook))
         .route("/sim/deliveries", get(deliveries))
         .route("/sim/deliveries/wait", post(wait))
@@ -75,7 +77,8 @@ async fn config(State(sim): State<ZaloSim>) -> Response {
         "time_scale": c.time_scale, "webhook_retry": c.webhook_retry,
         "disable_webhook_after_ladder": c.disable_webhook_after_ladder,
         "accept_txt_upload": c.accept_txt_upload, "rate_limit_per_minute": c.rate_limit_per_minute,
-        "access_token_ttl_secs": c.access_token_ttl.as_secs(), "reply_quota": c.reply_quota,
+        "access_token_ttl_secs": c.access_token_ttl.as_secs(), "reply_model": c.reply_model,
+        "reply_quota": c.reply_quota,
         "welcome_quota": c.welcome_quota, "out_of_replies": c.out_of_replies,
         "sub_quota": c.sub_quota, "owner_quota": c.owner_quota, "hang_ms": c.hang.as_millis() as u64,
         "api_base": sim.api_base().as_str(), "oauth_base": sim.oauth_base().as_str(),
@@ -508,6 +511,21 @@ struct MsDto {
 
 async fn latency(State(sim): State<ZaloSim>, Json(l): Json<MsDto>) -> Response {
     sim.set_latency(Duration::from_millis(l.ms));
+    ok()
+}
+
+async fn rewind_clock(State(sim): State<ZaloSim>, Json(l): Json<MsDto>) -> Response {
+    sim.rewind_clock(Duration::from_millis(l.ms));
+    Json(json!({"now_ms": sim.now_ms()})).into_response()
+}
+
+#[derive(Deserialize)]
+struct ReplyModelDto {
+    model: ReplyModel,
+}
+
+async fn reply_model(State(sim): State<ZaloSim>, Json(m): Json<ReplyModelDto>) -> Response {
+    sim.set_reply_model(m.model);
     ok()
 }
 

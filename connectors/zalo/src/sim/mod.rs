@@ -49,8 +49,8 @@ use url::Url;
 
 pub use actions::{AnonymousAction, ListItem, SimUser, StaffAction, SubmittedInfo, UserAction};
 pub use config::{
-    DeliveryRecord, Fault, OutOfReplies, OwnerQuota, QuotaState, RandomFaults, SentRecord,
-    SimConfig, SubQuota, WebhookMode,
+    DeliveryRecord, Fault, OutOfReplies, OwnerQuota, QuotaState, RandomFaults, ReplyModel,
+    SentRecord, SimConfig, SubQuota, WebhookMode,
 };
 pub use webhooks::{DELIVERY_CONCURRENCY, QUEUE_CAPACITY, REORDER_HOLD};
 pub use wire::RETRY_LADDER;
@@ -191,7 +191,8 @@ impl ZaloSim {
         lock(&self.core.st)
     }
 
-    /// The simulator's clock (epoch ms): the wall clock plus [`ZaloSim::advance_clock`].
+    /// The simulator's clock (epoch ms): the wall clock plus [`ZaloSim::advance_clock`] less
+    /// [`ZaloSim::rewind_clock`].
     pub fn now_ms(&self) -> i64 {
         chrono::Utc::now().timestamp_millis() + self.core.clock_offset_ms.load(Ordering::SeqCst)
     }
@@ -200,6 +201,19 @@ impl ZaloSim {
     pub fn advance_clock(&self, by: Duration) {
         let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX / 4);
         self.core.clock_offset_ms.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    /// Moves the simulator's clock back, so that what users do next happens in the past (their
+    /// events carry that time, their window opens then); [`ZaloSim::advance_clock`] by the same
+    /// amount brings the clock back to the present. Tokens and codes issued meanwhile age from then.
+    pub fn rewind_clock(&self, by: Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX / 4);
+        self.core.clock_offset_ms.fetch_sub(ms, Ordering::SeqCst);
+    }
+
+    /// Switches how replies within 48 h are priced (Zalo's 2026 rules or the earlier count).
+    pub fn set_reply_model(&self, model: ReplyModel) {
+        lock(&self.core.cfg).reply_model = model;
     }
 
     // ---------------------------------------------------------------- webhooks

@@ -1,16 +1,18 @@
 //! Which allowance pays for a consultation message (reference §2.1, §4.6, the
 //! `zalo-api-message-cs-success-*` and `zalo-api-quota-message` samples).
 //!
-//! In order: `welcome_msg` (a follower who followed but never wrote), `reply` (free replies within 48 h
-//! of the user's last interaction; a new interaction starts a new frame), the OA package's
+//! In order: `welcome_msg` (a follower who followed but never wrote), `reply` (free within 48 h of
+//! the user's last interaction; a new interaction starts a new frame), the OA package's
 //! `sub_quota`, an owner allowance (`purchase_quota` / `reward_quota`, reported without remain/total),
-//! else the message is billed (no `quota` object) — or, when configured, refused with -211 once the
-//! free replies of an open frame are used up. Past 48 h (but within the 7-day window) a reply is
-//! never refused, only billed.
+//! else the message is billed (no `quota` object). Under Zalo's 2026 rules (the default,
+//! [`ReplyModel::Unlimited2026`]) every reply within 48 h is free: `remain`/`total` are pinned to 8
+//! until 2026-03-01 and absent after. Under the earlier rules ([`ReplyModel::Counted`]) a frame has
+//! `reply_quota` free replies, counted down, after which a reply is billed — or, when configured,
+//! refused with -211. Past 48 h (but within the 7-day window) a reply is never refused, only billed.
 
 use serde_json::{json, Value};
 
-use super::config::{OutOfReplies, QuotaState, SimConfig};
+use super::config::{OutOfReplies, QuotaState, ReplyModel, SimConfig};
 use super::state::St;
 use super::wire::{self, ApiError};
 
@@ -36,13 +38,26 @@ pub(crate) fn charge(
     let in_free = u
         .last_interaction_ms
         .is_some_and(|t| now_ms - t <= wire::FREE_WINDOW_MS);
-    if in_free && u.replies_used < cfg.reply_quota {
-        u.replies_used += 1;
-        return Ok(Some(json!({
-            "quota_type": "reply",
-            "remain": (cfg.reply_quota - u.replies_used).to_string(),
-            "total": cfg.reply_quota.to_string(),
-        })));
+    match cfg.reply_model {
+        ReplyModel::Unlimited2026 if in_free => {
+            u.replies_used = u.replies_used.saturating_add(1);
+            if now_ms >= wire::REPLY_COUNTS_DROPPED_MS {
+                return Ok(Some(json!({"quota_type": "reply"})));
+            }
+            let pinned = wire::PINNED_REPLY_COUNT.to_string();
+            return Ok(Some(json!({
+                "quota_type": "reply", "remain": pinned, "total": pinned,
+            })));
+        }
+        ReplyModel::Counted if in_free && u.replies_used < cfg.reply_quota => {
+            u.replies_used += 1;
+            return Ok(Some(json!({
+                "quota_type": "reply",
+                "remain": (cfg.reply_quota - u.replies_used).to_string(),
+                "total": cfg.reply_quota.to_string(),
+            })));
+        }
+        _ => {}
     }
     if let Some(sq) = &cfg.sub_quota {
         if sub_used < sq.total {
@@ -75,7 +90,7 @@ pub(crate) fn state_of(st: &St, user_id: &str, cfg: &SimConfig, now_ms: i64) -> 
         cs_window_open: last.is_some_and(|t| now_ms - t <= wire::WINDOW_MS),
         free_window_open: last.is_some_and(|t| now_ms - t <= wire::FREE_WINDOW_MS),
         replies_used: u.replies_used,
-        reply_total: cfg.reply_quota,
+        reply_total: (cfg.reply_model == ReplyModel::Counted).then_some(cfg.reply_quota),
         welcome_remain: if u.user.follower && !u.has_written {
             cfg.welcome_quota.saturating_sub(u.welcome_used)
         } else {
@@ -89,16 +104,18 @@ pub(crate) fn state_of(st: &St, user_id: &str, cfg: &SimConfig, now_ms: i64) -> 
 }
 
 /// `data` of `POST /v3.0/oa/quota/message {"user_id"}`: `last_interaction` a string of ms,
-/// `cs_reply` and `promotion` numbers.
+/// `cs_reply` and `promotion` numbers. Under the 2026 rules free replies are not counted: `cs_reply`
+/// says the pinned 8 while the free window is open, 0 once it closed.
 pub(crate) fn user_quota_json(q: &QuotaState) -> Value {
-    let remain = if q.free_window_open {
-        q.reply_total.saturating_sub(q.replies_used)
-    } else {
-        0
+    let total = q.reply_total.unwrap_or(wire::PINNED_REPLY_COUNT);
+    let remain = match (q.free_window_open, q.reply_total) {
+        (false, _) => 0,
+        (true, Some(t)) => t.saturating_sub(q.replies_used),
+        (true, None) => total,
     };
     json!({
         "last_interaction": q.last_interaction_ms.unwrap_or(0).to_string(),
-        "cs_reply": {"remain": remain, "total": q.reply_total},
+        "cs_reply": {"remain": remain, "total": total},
         // Promotion messages are discontinued; the simulator has none to give.
         "promotion": {"daily_remain": 0, "daily_total": 0, "monthly_remain": 0, "monthly_total": 0},
     })
@@ -150,6 +167,7 @@ mod tests {
     fn free_replies_then_package_then_owner_then_billed() {
         let mut st = world(false, true);
         let mut cfg = SimConfig {
+            reply_model: ReplyModel::Counted,
             reply_quota: 2,
             sub_quota: Some(SubQuota {
                 total: 1,
@@ -194,9 +212,38 @@ mod tests {
     }
 
     #[test]
+    fn under_the_2026_rules_replies_within_48_hours_are_free_and_uncounted() {
+        let mut st = world(false, true);
+        let cfg = SimConfig::default();
+        let after = wire::REPLY_COUNTS_DROPPED_MS;
+        st.users.get_mut("u").unwrap().interacted(after);
+        for _ in 0..20 {
+            assert_eq!(
+                charge(&mut st, "u", &cfg, after + 1_000).unwrap(),
+                Some(json!({"quota_type": "reply"}))
+            );
+        }
+        // Billed from 48 h on.
+        assert_eq!(
+            charge(&mut st, "u", &cfg, after + wire::FREE_WINDOW_MS + 1).unwrap(),
+            None
+        );
+        // During the transition the counts are pinned to 8.
+        let mut st = world(false, true);
+        assert_eq!(
+            charge(&mut st, "u", &cfg, 2_000).unwrap(),
+            Some(json!({"quota_type": "reply", "remain": "8", "total": "8"}))
+        );
+        assert_eq!(state_of(&st, "u", &cfg, 2_000).unwrap().reply_total, None);
+    }
+
+    #[test]
     fn followers_who_never_wrote_get_welcome_messages() {
         let mut st = world(true, false);
-        let cfg = SimConfig::default();
+        let cfg = SimConfig {
+            reply_model: ReplyModel::Counted,
+            ..SimConfig::default()
+        };
         for remain in ["2", "1", "0"] {
             let q = charge(&mut st, "u", &cfg, 2_000).unwrap().unwrap();
             assert_eq!(

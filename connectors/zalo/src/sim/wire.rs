@@ -73,6 +73,11 @@ pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 pub const WINDOW_MS: i64 = 7 * DAY_MS;
 /// Free replies are counted within 48 h of the user's last interaction.
 pub const FREE_WINDOW_MS: i64 = 2 * DAY_MS;
+/// From this day (2026-03-01, Vietnam time) Zalo's answers stop carrying `remain`/`total` for
+/// free replies; between 2026-01-01 and then they are pinned to 8.
+pub const REPLY_COUNTS_DROPPED_MS: i64 = 1_772_298_000_000;
+/// The pinned `remain`/`total` of the 2026 transition.
+pub const PINNED_REPLY_COUNT: u32 = 8;
 /// Uploaded assets live 7 days.
 pub const ASSET_TTL_MS: i64 = 7 * DAY_MS;
 /// Authorization codes live 10 minutes.

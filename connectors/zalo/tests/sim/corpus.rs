@@ -80,7 +80,12 @@ pub(crate) fn check(name: &str, want: &Value, got: &Value) {
 #[tokio::test]
 async fn api_answers_have_the_samples_shapes() {
     let Some(dir) = corpus_dir() else { return };
-    let sim = start(SimConfig::default()).await;
+    // The sample is from before 2026, when free replies were counted.
+    let sim = start(SimConfig {
+        reply_model: zfsync_zalo::ReplyModel::Counted,
+        ..SimConfig::default()
+    })
+    .await;
     let tok = token(&sim);
     add_user(&sim, USER);
     sim.user_sends(USER, UserAction::Text("Chào shop".into()))
@@ -237,6 +242,7 @@ async fn message_cs_quota_variants_match_the_samples() {
         (
             "zalo-api-message-cs-success-billed.json",
             SimConfig {
+                reply_model: zfsync_zalo::ReplyModel::Counted,
                 reply_quota: 0,
                 ..SimConfig::default()
             },
@@ -245,6 +251,7 @@ async fn message_cs_quota_variants_match_the_samples() {
         (
             "zalo-api-message-cs-success-purchase_quota.json",
             SimConfig {
+                reply_model: zfsync_zalo::ReplyModel::Counted,
                 reply_quota: 0,
                 owner_quota: Some(OwnerQuota::Purchase),
                 ..SimConfig::default()
@@ -254,6 +261,7 @@ async fn message_cs_quota_variants_match_the_samples() {
         (
             "zalo-api-message-cs-success-sub_quota.json",
             SimConfig {
+                reply_model: zfsync_zalo::ReplyModel::Counted,
                 reply_quota: 0,
                 sub_quota: Some(SubQuota {
                     total: 2000,

@@ -1,11 +1,13 @@
-//! Which allowance pays for each consultation message (`data.quota`), over raw HTTP: free replies in
-//! the 48 h frame, a new frame per customer message, welcome messages, the OA package, owner
-//! allowances, billing (no `quota`) or refusal (-211), and `POST /v3.0/oa/quota/message`.
+//! Which allowance pays for each consultation message (`data.quota`), over raw HTTP: Zalo's 2026
+//! window (free and unlimited within 48 h, billed to 7 days, refused after), the earlier count of
+//! free replies in the 48 h frame (a switch), a new frame per customer message, welcome messages, the
+//! OA package, owner allowances, billing (no `quota`) or refusal (-211), and
+//! `POST /v3.0/oa/quota/message`.
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use zfsync_zalo::{OutOfReplies, OwnerQuota, SimConfig, SubQuota, UserAction};
+use zfsync_zalo::{OutOfReplies, OwnerQuota, ReplyModel, SimConfig, SubQuota, UserAction};
 
 use super::*;
 
@@ -22,9 +24,67 @@ fn t(kind: &str, remain: &str, total: &str) -> Option<(String, String, String)> 
     Some((kind.into(), remain.into(), total.into()))
 }
 
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+fn counted() -> SimConfig {
+    SimConfig {
+        reply_model: ReplyModel::Counted,
+        ..SimConfig::default()
+    }
+}
+
+/// Zalo's 2026 rules, the default: any number of free replies within 48 h of the customer's last
+/// interaction, without `remain`/`total`; billed (no `quota`) from 48 h to 7 days; -230 after.
+#[tokio::test]
+async fn under_the_2026_rules_the_window_decides_free_billed_or_refused() {
+    let sim = start(SimConfig::default()).await;
+    let tok = token(&sim);
+    add_user(&sim, USER);
+    sim.user_sends(USER, UserAction::Text("hỏi".into())).await;
+    for i in 0..12 {
+        let v = send_text(&sim, &tok, USER, &format!("trả lời {i}")).await;
+        assert_eq!(v["data"]["quota"], json!({"quota_type": "reply"}), "{v}");
+    }
+    assert_eq!(sim.quota(USER).unwrap().reply_total, None);
+    // A customer who wrote three days ago: billed, not refused.
+    let (late, later) = ("2512523625410003", "2512523625410008");
+    add_user(&sim, late);
+    add_user(&sim, later);
+    sim.rewind_clock(3 * DAY);
+    sim.user_sends(late, UserAction::Text("cũ".into())).await;
+    sim.advance_clock(3 * DAY);
+    let v = send_text(&sim, &tok, late, "muộn").await;
+    assert_eq!((v["error"].as_i64(), quota_of(&v)), (Some(0), None), "{v}");
+    let s = sim.quota(late).unwrap();
+    assert!(s.cs_window_open && !s.free_window_open);
+    // Eight days ago: refused.
+    sim.rewind_clock(8 * DAY);
+    sim.user_sends(later, UserAction::Text("rất cũ".into()))
+        .await;
+    sim.advance_clock(8 * DAY);
+    let v = send_text(&sim, &tok, later, "quá muộn").await;
+    assert_eq!(v["error"].as_i64(), Some(-230), "{v}");
+    // A message now opens a free window again.
+    sim.user_sends(later, UserAction::Text("mới".into())).await;
+    let v = send_text(&sim, &tok, later, "dạ").await;
+    assert_eq!(v["data"]["quota"]["quota_type"], "reply", "{v}");
+}
+#[tokio::test]
+async fn the_rules_can_be_switched_while_running() {
+    let sim = start(SimConfig::default()).await;
+    let tok = token(&sim);
+    add_user(&sim, USER);
+    sim.user_sends(USER, UserAction::Text("hỏi".into())).await;
+    sim.set_reply_model(ReplyModel::Counted);
+    assert_eq!(
+        quota_of(&send_text(&sim, &tok, USER, "a").await),
+        t("reply", "7", "8")
+    );
+}
+
 #[tokio::test]
 async fn free_replies_count_down_then_the_reply_is_billed() {
-    let sim = start(SimConfig::default()).await;
+    let sim = start(counted()).await;
     let tok = token(&sim);
     add_user(&sim, USER);
     sim.user_sends(USER, UserAction::Text("hỏi".into())).await;
@@ -40,7 +100,7 @@ async fn free_replies_count_down_then_the_reply_is_billed() {
     let s = sim.quota(USER).unwrap();
     assert_eq!(
         (s.replies_used, s.reply_total, s.free_window_open),
-        (8, 8, true)
+        (8, Some(8), true)
     );
     let q = api_post(
         &sim,
@@ -82,6 +142,7 @@ async fn free_replies_count_down_then_the_reply_is_billed() {
 #[tokio::test]
 async fn past_48_hours_replies_are_billed_and_refusal_is_a_switch() {
     let sim = start(SimConfig {
+        reply_model: ReplyModel::Counted,
         reply_quota: 2,
         out_of_replies: OutOfReplies::Refuse,
         ..SimConfig::default()
@@ -125,7 +186,7 @@ async fn past_48_hours_replies_are_billed_and_refusal_is_a_switch() {
 async fn followers_who_never_wrote_get_welcome_messages() {
     let sim = start(SimConfig {
         welcome_quota: 2,
-        ..SimConfig::default()
+        ..counted()
     })
     .await;
     let tok = token(&sim);
@@ -148,6 +209,7 @@ async fn followers_who_never_wrote_get_welcome_messages() {
 #[tokio::test]
 async fn the_package_then_the_owner_allowance_then_billing() {
     let sim = start(SimConfig {
+        reply_model: ReplyModel::Counted,
         reply_quota: 1,
         sub_quota: Some(SubQuota {
             total: 2,
