@@ -151,6 +151,7 @@ enum ActionDto {
         method: Option<String>,
     },
     Withdraw,
+    WithdrawUnlinked,
     Seen {
         #[serde(default)]
         msg_ids: Vec<String>,
@@ -216,6 +217,7 @@ impl ActionDto {
                 method: method.unwrap_or_else(|| "dynamic_url".into()),
             },
             ActionDto::Withdraw => UserAction::Withdraw,
+            ActionDto::WithdrawUnlinked => UserAction::WithdrawUnlinked,
             ActionDto::Seen { msg_ids } => UserAction::Seen { msg_ids },
             ActionDto::Received { msg_id } => UserAction::Received { msg_id },
         })
