@@ -23,3 +23,4 @@ mod quota;
 mod reliability;
 mod security;
 mod sync;
+mod zalo_events;
