@@ -486,7 +486,7 @@ impl SyncContext {
 /// The admins' note about refused custom user properties.
 pub fn properties_note(why: &str) -> String {
     format!(
-        "For the Freshchat admin (zfsync, shown once): Freshchat refused the custom user properties zfsync adds to Zalo customers (Freshchat said: {why}). Customers are still created and their messages go through, but without these properties. To keep them, create these user properties in {PROPERTIES_ADMIN_PATH}: {}. zfsync adds them to new customers once they exist; 'zfsync check' reports whether they are still missing.",
+        "For the Freshchat admin (zfsync, shown once): Freshchat refused the custom user properties zfsync adds to Zalo customers (Freshchat said: {why}). Customers are still created and their messages go through, but without these properties. To keep them, create these user properties in {PROPERTIES_ADMIN_PATH}: {} (and {PROP_ANONYMOUS} for anonymous chat-widget visitors). zfsync adds them to new customers once they exist; 'zfsync check' reports whether they are still missing.",
         USER_PROPERTIES.join(", ")
     )
 }
@@ -567,7 +567,7 @@ mod tests {
     #[test]
     fn the_note_names_every_property_and_where_to_create_them() {
         let note = properties_note("Invalid user property: zalo_oa_id is not defined");
-        for name in USER_PROPERTIES {
+        for name in USER_PROPERTIES.iter().chain([&PROP_ANONYMOUS]) {
             assert!(note.contains(name), "{note}");
         }
         assert!(note.contains("Freshchat Admin"), "{note}");
