@@ -546,6 +546,50 @@ async fn control_routes_mirror_the_rust_api() {
         .unwrap());
     ok(http.post(u("/sim/tokens/expire")).send().await.unwrap());
     assert_eq!(api_code(client.oa_info(&tok).await), -216);
+    let calls: Vec<String> = ok(http.get(u("/sim/calls")).send().await.unwrap())
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        calls.iter().any(|c| c.starts_with("/v2.0/oa/getoa")),
+        "{calls:?}"
+    );
+    let v: Value = ok(http
+        .post(u("/sim/groups/g-1/send"))
+        .json(&json!({"text": "chào nhóm", "from": "55"}))
+        .send()
+        .await
+        .unwrap())
+    .json()
+    .await
+    .unwrap();
+    assert!(v["msg_id"].is_string());
+    ok(http
+        .post(u("/sim/users/55/call"))
+        .json(&json!({"event": "oa_send_consent"}))
+        .send()
+        .await
+        .unwrap());
+    assert_eq!(
+        http.post(u("/sim/users/55/call"))
+            .json(&json!({"event": "ring"}))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    idle(&sim).await;
+    let names: Vec<String> = recv
+        .bodies()
+        .iter()
+        .map(|b| b["event_name"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(
+        names.iter().any(|n| n == "user_send_group_text"),
+        "{names:?}"
+    );
+    assert!(names.iter().any(|n| n == "oa_send_consent"), "{names:?}");
 
     ok(http
         .post(u("/sim/webhook"))
