@@ -127,6 +127,10 @@ pub mod names {
         OA_SEND_STICKER,
         OA_SEND_TEMPLATE,
     ];
+    /// Names zfsync's own history reader ([`crate::event_from_history`]) gives OA messages whose
+    /// kind has no documented echo (a voice clip or a video staff sent from Zalo's chat tool). Zalo
+    /// itself does not send them; read as [`crate::OaMessage`] like the echoes.
+    pub const OA_HISTORY_ONLY: [&str; 2] = ["oa_send_audio", "oa_send_video"];
     /// An anonymous (chat-widget) visitor's messages (reference §5.5).
     pub const ANONYMOUS_SENDS: [&str; 4] = [
         "anonymous_send_text",

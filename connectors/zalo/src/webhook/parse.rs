@@ -112,7 +112,8 @@ pub(crate) fn event_from_value(v: Value, zns_header: bool) -> ZaloEvent {
             event_name: name,
         });
     }
-    if names::OA_ECHOES.contains(&name.as_str()) {
+    if names::OA_ECHOES.contains(&name.as_str()) || names::OA_HISTORY_ONLY.contains(&name.as_str())
+    {
         return ZaloEvent::OaMessage(OaMessage {
             oa_id: gs("/sender/id"),
             user_id: gs("/recipient/id"),
