@@ -76,27 +76,32 @@ impl SyncContext {
     /// Keeps the app-scoped id an event carries beside its OA user id (written only when new), so
     /// that a later event naming the user by `user_id_by_app` alone finds them.
     async fn remember_app_user(&self, ev: &ZaloEvent, oa_id: &str) -> Result<(), SyncError> {
-        let (user, by_app) = match ev {
-            ZaloEvent::UserMessage(m) => (m.user_id.as_str(), m.user_id_by_app.as_deref()),
-            ZaloEvent::OaMessage(m) => (m.user_id.as_str(), m.user_id_by_app.as_deref()),
+        let (event_oa, user, by_app) = match ev {
+            ZaloEvent::UserMessage(m) => (&m.oa_id, &m.user_id, m.user_id_by_app.as_deref()),
+            ZaloEvent::OaMessage(m) => (&m.oa_id, &m.user_id, m.user_id_by_app.as_deref()),
             ZaloEvent::Follow {
+                oa_id,
                 user_id,
                 user_id_by_app,
                 ..
             }
             | ZaloEvent::Unfollow {
+                oa_id,
                 user_id,
                 user_id_by_app,
                 ..
             }
             | ZaloEvent::UserClickChatNow {
+                oa_id,
                 user_id,
                 user_id_by_app,
                 ..
-            } => (user_id.as_str(), user_id_by_app.as_deref()),
+            } => (oa_id, user_id, user_id_by_app.as_deref()),
             _ => return Ok(()),
         };
-        let Some(by_app) = by_app.filter(|b| !b.is_empty() && !user.is_empty()) else {
+        // Another OA's event names another OA's user: nothing to keep for this one.
+        let other_oa = !event_oa.is_empty() && !oa_id.is_empty() && event_oa != oa_id;
+        let Some(by_app) = by_app.filter(|b| !b.is_empty() && !user.is_empty() && !other_oa) else {
             return Ok(());
         };
         self.app_user_seen(oa_id, by_app, user).await
