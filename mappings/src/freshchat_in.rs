@@ -10,11 +10,13 @@
 //! [`ZaloSend::Attachment`]. Options (quick replies and buttons in `message_parts` or `reply_parts`,
 //! dropdowns, carousels) become text the customer can read: the question, then numbered options one
 //! per line, then a hint. Whatever Zalo cannot show is named to the agent in a private note, never
-//! dropped silently. An attachment without any URL asks the daemon to re-read the message first
-//! ([`Plan::reread`]). `conversation_resolution` sends the resolve notice when the rules enable it,
-//! for the resolvers they name (agents by default, not Freshchat's automatic `system` resolutions),
-//! and, unless they allow it, only while the customer's replies are free: past the free 48 h the
-//! agents get a private note saying it was not sent, and why.
+//! dropped silently; for an anonymous chat-widget visitor that includes every attachment but
+//! images and files (rule `anonymous.texts.<language>.unsupported_note`). An attachment without
+//! any URL asks the daemon to re-read the message first ([`Plan::reread`]).
+//! `conversation_resolution` sends the resolve notice when the rules enable it, for the resolvers
+//! they name (agents by default, not Freshchat's automatic `system` resolutions), and, unless they
+//! allow it, only while the customer's replies are free: past the free 48 h the agents get a
+//! private note saying it was not sent, and why.
 //! The customer-visible wording comes from the rules, in the configured language. Planning cannot
 //! fail.
 
@@ -150,6 +152,25 @@ fn plan_message(m: &Message, k: &FreshchatKnowledge, rules: &Rules) -> Plan {
     if r.needs_reread && !k.message_reread {
         return Plan::reread();
     }
+    // An anonymous chat-widget visitor can receive text, images, files and stickers only: anything
+    // else is named to the agent instead of being sent.
+    let mut refused = Vec::new();
+    if zfsync_zalo::parse_visitor_key(user).is_some() {
+        let texts = rules.anonymous_texts();
+        r.sends.retain(|s| match s {
+            ZaloSend::Attachment(a) if !matches!(a.kind, MediaKind::Image | MediaKind::File) => {
+                refused.push(fill(
+                    &texts.unsupported_note,
+                    &[
+                        ("kind", a.kind.label()),
+                        ("name", a.name.as_deref().unwrap_or("")),
+                    ],
+                ));
+                false
+            }
+            _ => true,
+        });
+    }
     let mut steps: Vec<Step> = r
         .sends
         .into_iter()
@@ -166,6 +187,14 @@ fn plan_message(m: &Message, k: &FreshchatKnowledge, rules: &Rules) -> Plan {
             &rules.freshchat_to_zalo.undelivered_note,
             &[("parts", &r.undelivered.join("; "))],
         );
+        steps.push(Step::PostToFreshchat(PostToFreshchat {
+            zalo_user_id: user.clone(),
+            zalo_msg_id: None,
+            visibility: Visibility::PrivateNote,
+            parts: vec![OutPart::Text(note)],
+        }));
+    }
+    for note in refused {
         steps.push(Step::PostToFreshchat(PostToFreshchat {
             zalo_user_id: user.clone(),
             zalo_msg_id: None,

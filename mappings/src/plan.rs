@@ -190,6 +190,11 @@ pub struct EnsureContact {
     pub fallback_display_name: String,
     /// The `external_user_provider` property value.
     pub provider: String,
+    /// An anonymous chat-widget visitor: named by `fallback_display_name`, marked with the
+    /// `zalo_anonymous` property, and never looked up with Zalo's `user/detail` (they have no
+    /// profile).
+    #[serde(default)]
+    pub anonymous: bool,
 }
 
 /// Post a message in the contact's current Freshchat conversation (created when there is none).

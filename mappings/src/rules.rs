@@ -40,6 +40,10 @@ pub struct Rules {
     /// from the built-in rules so that older customer copies still load.
     #[serde(default = "default_backfill")]
     pub backfill: BackfillRules,
+    /// Anonymous chat-widget visitors (table `[anonymous]`). Added in a later release: defaulted
+    /// from the built-in rules so that older customer copies still load.
+    #[serde(default = "default_anonymous")]
+    pub anonymous: AnonymousRules,
 }
 
 /// Private notes about Zalo's reply allowance (table `[quota]`).
@@ -401,6 +405,58 @@ impl Rules {
             .unwrap_or(BackfillTexts {
                 customer_prefix: "🕘 {time}".into(),
                 oa_note: "🕘 {time}: {text}".into(),
+            })
+    }
+}
+
+/// Anonymous chat-widget visitors (table `[anonymous]`): their wording per language.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AnonymousRules {
+    /// The texts per language; languages missing here come from the built-in rules.
+    #[serde(default)]
+    pub texts: BTreeMap<String, AnonymousTexts>,
+}
+
+/// The anonymous-visitor texts in one language.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AnonymousTexts {
+    /// The visitor's display name (then `contact.first_name`/`last_name` apply): `{short_id}`.
+    pub display_name: String,
+    /// The private note for an agent's attachment the visitor's chat cannot take: `{kind}`,
+    /// `{name}`.
+    pub unsupported_note: String,
+}
+
+/// The `[anonymous]` table of the built-in rules, for customer copies that predate it.
+fn default_anonymous() -> AnonymousRules {
+    #[derive(Deserialize)]
+    struct Only {
+        anonymous: AnonymousRules,
+    }
+    // The embedded file is checked by a unit test; parsing it cannot fail at run time.
+    match toml::from_str::<Only>(DEFAULT_RULES) {
+        Ok(only) => only.anonymous,
+        Err(e) => panic!("built-in default.toml has no valid [anonymous]: {e}"),
+    }
+}
+
+impl Rules {
+    /// The anonymous-visitor texts in the rules' language: this file's, else the built-in ones,
+    /// else the built-in Vietnamese.
+    pub fn anonymous_texts(&self) -> AnonymousTexts {
+        let lang = &self.freshchat_to_zalo.language;
+        let builtin = default_anonymous();
+        self.anonymous
+            .texts
+            .get(lang)
+            .or_else(|| builtin.texts.get(lang))
+            .or_else(|| builtin.texts.get(&default_language()))
+            .cloned()
+            .unwrap_or(AnonymousTexts {
+                display_name: "Zalo {short_id}".into(),
+                unsupported_note: "{kind} {name}".into(),
             })
     }
 }

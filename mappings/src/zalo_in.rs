@@ -11,10 +11,17 @@
 //!   note with its readable content.
 //! - `update_user_info` refreshes the contact's name and avatar; `user_withdraw` forgets the user
 //!   after a private note that tells agents what to delete in Freshchat.
-//! - ZNS receipts, tag and widget events, anonymous users and unknown events are ignored with a
-//!   named reason.
+//! - `update_user_info` and `user_withdraw` that name the customer only by `user_id_by_app` (an empty
+//!   `user_id`, as Zalo documents `update_user_info`) act on the OA user the store knows for it.
+//! - An anonymous chat-widget visitor's message is synced like a follower's, into a Freshchat user of
+//!   its own (one per visitor conversation, see `zfsync_zalo::visitor_key`) named by the rules
+//!   (`[anonymous]`), without a Zalo profile; the OA's echoes to them are recognised like others.
+//! - Group (GMF) and call events are ignored by name, never read as a customer's message.
+//! - ZNS receipts, tag and widget events and unknown events are ignored with a named reason.
 
-use zfsync_zalo::{Attachment, UserMessage, UserMessageKind, ZaloEvent};
+use zfsync_zalo::{
+    AnonymousMessage, Attachment, OutOfScope, UserMessage, UserMessageKind, ZaloEvent,
+};
 
 use crate::plan::{
     EnsureContact, ForgetUser, MediaKind, OutPart, Plan, PostToFreshchat, RecordFollow,
@@ -39,6 +46,9 @@ pub struct ZaloKnowledge {
     /// The event came from `zfsync backfill`: its original time, as agents should read it. A
     /// customer's message then carries this time; a message the OA sent becomes a note with it.
     pub backfilled_at: Option<String>,
+    /// For `update_user_info` / `user_withdraw` with an empty `user_id`: the OA user the store
+    /// knows for the event's `user_id_by_app`.
+    pub app_user: Option<String>,
 }
 
 /// Plans one Zalo event.
@@ -164,9 +174,17 @@ pub fn plan_zalo(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan {
         ZaloEvent::UserSubmitInfo { .. } => {
             Plan::ignore("shared personal details are not synced (Zalo privacy policy)")
         }
-        ZaloEvent::Anonymous(a) => {
-            Plan::ignore(format!("anonymous users are not synced ({})", a.event_name))
-        }
+        ZaloEvent::Anonymous(a) => plan_anonymous(a, k, rules),
+        ZaloEvent::OutOfScope {
+            kind, event_name, ..
+        } => Plan::ignore(match kind {
+            OutOfScope::Group => format!(
+                "Zalo group chat (GMF) event {event_name}: zfsync syncs one-to-one conversations only"
+            ),
+            OutOfScope::Call => {
+                format!("Zalo call event {event_name}: calls are not synced to Freshchat")
+            }
+        }),
         ZaloEvent::UpdateUserInfo { .. }
         | ZaloEvent::UserWithdraw { .. }
         | ZaloEvent::Tag(_)
@@ -183,33 +201,40 @@ pub fn plan_zalo(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan {
 fn plan_management(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan {
     let name = event.event_name();
     match event {
-        ZaloEvent::UpdateUserInfo { oa_id, user_id, .. } => {
+        ZaloEvent::UpdateUserInfo {
+            oa_id,
+            user_id,
+            user_id_by_app,
+            ..
+        } => {
             if !same_oa(oa_id, &k.oa_id) {
                 return Plan::ignore(format!("profile change for another OA ({oa_id})"));
             }
-            if user_id.is_empty() {
-                return Plan::ignore(
-                    "update_user_info without an OA user id (the app is not linked to the OA)",
-                );
+            match resolve_user(user_id, user_id_by_app.as_deref(), k) {
+                Ok(user) => Plan::steps(vec![Step::RefreshContact(RefreshContact {
+                    zalo_user_id: user,
+                })]),
+                Err(why) => Plan::ignore(format!("update_user_info {why}: no profile to refresh")),
             }
-            Plan::steps(vec![Step::RefreshContact(RefreshContact {
-                zalo_user_id: user_id.clone(),
-            })])
         }
-        ZaloEvent::UserWithdraw { oa_id, user_id, .. } => {
+        ZaloEvent::UserWithdraw {
+            oa_id,
+            user_id,
+            user_id_by_app,
+            ..
+        } => {
             if !same_oa(oa_id, &k.oa_id) {
                 return Plan::ignore(format!("consent withdrawn for another OA ({oa_id})"));
             }
-            if user_id.is_empty() {
-                // zfsync keys everything by the OA-scoped user id, so it holds nothing for this one.
-                return Plan::ignore(
-                    "user_withdraw without an OA user id (the app is not linked to an OA): zfsync holds nothing under app-scoped ids",
-                );
+            match resolve_user(user_id, user_id_by_app.as_deref(), k) {
+                Ok(user) => Plan::steps(vec![Step::ForgetUser(ForgetUser {
+                    zalo_user_id: user,
+                    note: rules.zalo_events.withdraw_note.clone(),
+                })]),
+                Err(why) => Plan::ignore(format!(
+                    "user_withdraw {why}: zfsync holds nothing about this customer"
+                )),
             }
-            Plan::steps(vec![Step::ForgetUser(ForgetUser {
-                zalo_user_id: user_id.clone(),
-                note: rules.zalo_events.withdraw_note.clone(),
-            })])
         }
         ZaloEvent::Tag(_) => Plan::ignore(format!("Zalo tag changes stay in Zalo ({name})")),
         ZaloEvent::Widget(_) => {
@@ -220,6 +245,104 @@ fn plan_management(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan 
         ),
         _ => Plan::ignore(format!("no rule for Zalo event {name}")),
     }
+}
+
+/// The OA user a management event is about: its `user_id`, else the user the store knows for its
+/// `user_id_by_app`. The error says why there is none (for the ignore reason).
+fn resolve_user(
+    user_id: &str,
+    user_id_by_app: Option<&str>,
+    k: &ZaloKnowledge,
+) -> Result<String, String> {
+    if !user_id.is_empty() {
+        return Ok(user_id.to_string());
+    }
+    match (user_id_by_app, &k.app_user) {
+        (Some(_), Some(user)) => Ok(user.clone()),
+        (Some(by_app), None) => Err(format!(
+            "names the customer only by their app-scoped id ({by_app}), which zfsync has not seen with an OA user id"
+        )),
+        (None, _) => Err("has neither a user_id nor a user_id_by_app".to_string()),
+    }
+}
+
+/// An anonymous chat-widget visitor's message (or the OA's message to one).
+fn plan_anonymous(a: &AnonymousMessage, k: &ZaloKnowledge, rules: &Rules) -> Plan {
+    if !same_oa(&a.oa_id, &k.oa_id) {
+        return Plan::ignore(format!("anonymous message for another OA ({})", a.oa_id));
+    }
+    if a.conversation_id.is_none() {
+        return Plan::ignore(format!(
+            "{} without a conversation_id: the visitor could not be answered",
+            a.event_name
+        ));
+    }
+    let visitor = a.visitor.as_str();
+    if a.from_oa {
+        if k.own_message {
+            return Plan::ignore("echo of a message zfsync sent");
+        }
+        if k.own_send_in_flight {
+            return Plan::defer();
+        }
+        let note = fill(
+            &rules.zalo_to_freshchat.other_app_note,
+            &[("text", &describe(a.text.as_deref(), &a.attachments, rules))],
+        );
+        return Plan::steps(vec![
+            ensure_visitor(visitor, &a.anonymous_id, &k.oa_id, rules),
+            Step::PostToFreshchat(PostToFreshchat {
+                zalo_user_id: visitor.to_string(),
+                zalo_msg_id: Some(a.msg_id.clone()),
+                visibility: Visibility::PrivateNote,
+                parts: vec![OutPart::Text(note)],
+            }),
+        ]);
+    }
+    let mut parts = Vec::new();
+    if let Some(t) = a.text.as_deref().filter(|t| !t.trim().is_empty()) {
+        parts.push(OutPart::Text(t.to_string()));
+    }
+    parts.extend(
+        a.attachments
+            .iter()
+            .filter_map(|x| attachment_part(x, rules)),
+    );
+    if parts.is_empty() {
+        return Plan::ignore("empty message");
+    }
+    Plan::steps(vec![
+        ensure_visitor(visitor, &a.anonymous_id, &k.oa_id, rules),
+        Step::PostToFreshchat(PostToFreshchat {
+            zalo_user_id: visitor.to_string(),
+            zalo_msg_id: Some(a.msg_id.clone()),
+            visibility: Visibility::Customer,
+            parts,
+        }),
+    ])
+}
+
+/// The step that makes sure an anonymous visitor's conversation has a Freshchat user, named by the
+/// rules from the anonymous id (a visitor has no Zalo profile).
+fn ensure_visitor(visitor: &str, anonymous_id: &str, oa_id: &str, rules: &Rules) -> Step {
+    let c = &rules.contact;
+    let name = fill(
+        &rules.anonymous_texts().display_name,
+        &[("short_id", &short_id(anonymous_id))],
+    );
+    Step::EnsureContact(EnsureContact {
+        zalo_user_id: visitor.to_string(),
+        oa_id: oa_id.to_string(),
+        reference_id: fill(
+            &c.reference_id,
+            &[("oa_id", oa_id), ("zalo_user_id", visitor)],
+        ),
+        first_name: c.first_name.clone(),
+        last_name: c.last_name.clone(),
+        fallback_display_name: name,
+        provider: c.provider.clone(),
+        anonymous: true,
+    })
 }
 
 fn same_oa(event_oa: &str, ours: &str) -> bool {
@@ -253,6 +376,7 @@ pub fn ensure_contact(user_id: &str, oa_id: &str, rules: &Rules) -> Step {
         last_name: c.last_name.clone(),
         fallback_display_name: fill(&c.fallback_display_name, &[("short_id", &short_id)]),
         provider: c.provider.clone(),
+        anonymous: false,
     })
 }
 

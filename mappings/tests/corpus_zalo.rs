@@ -86,14 +86,14 @@ const TABLE: &[(&str, Body, Want)] = &[
     (
         "zalo-webhook-anonymous_send_image.json",
         Body::InEnvelope(ANON_ENV, "anonymous_send_image"),
-        Want::Ignored("anonymous"),
+        Want::Customer(&["M:image"]),
     ),
     (
         "zalo-webhook-anonymous_send_sticker.json",
         Body::InEnvelope(ANON_ENV, "anonymous_send_sticker"),
-        Want::Ignored("anonymous"),
+        Want::Customer(&["M:sticker"]),
     ),
-    ("zalo-webhook-anonymous_send_text.json", Body::AsFound, Want::Ignored("anonymous")),
+    ("zalo-webhook-anonymous_send_text.json", Body::AsFound, Want::Customer(&["T:hello"])),
     ("zalo-webhook-follow-captured.json", Body::AsFound, Want::Follow(true)),
     ("zalo-webhook-follow.json", Body::AsFound, Want::Follow(true)),
     (
@@ -101,7 +101,11 @@ const TABLE: &[(&str, Body, Want)] = &[
         Body::AsFound,
         Want::Ignored("reactions by the OA"),
     ),
-    ("zalo-webhook-oa_send_anonymous_text.json", Body::AsFound, Want::Ignored("anonymous")),
+    (
+        "zalo-webhook-oa_send_anonymous_text.json",
+        Body::AsFound,
+        Want::Note(&["another app", "hello"]),
+    ),
     (
         "zalo-webhook-oa_send_file.json",
         Body::InEnvelope(OA_ENV, "oa_send_file"),
@@ -225,7 +229,9 @@ fn oa_of(e: &ZaloEvent) -> String {
         ZaloEvent::Tag(t) => &t.oa_id,
         ZaloEvent::Widget(w) => &w.oa_id,
         ZaloEvent::Anonymous(a) => &a.oa_id,
-        ZaloEvent::ZnsReceipt(_) | ZaloEvent::Unknown { .. } => return String::new(),
+        ZaloEvent::ZnsReceipt(_) | ZaloEvent::Unknown { .. } | ZaloEvent::OutOfScope { .. } => {
+            return String::new()
+        }
     };
     oa.clone()
 }
@@ -389,11 +395,28 @@ fn documented_shapes_whose_corpus_copy_is_not_json() {
             zalo_user_id: "246845883296197922".into()
         })]
     );
-    // With `user_id: ""` as in the example: nothing to refresh, said why.
+    // With `user_id: ""` as in the example: the user the store knows for `user_id_by_app` is
+    // refreshed; when the store knows none, the reason says so (not "app not linked").
     let mut no_user = update.clone();
     no_user["user_id"] = json!("");
-    let (_, plan) = plan_bytes(no_user.to_string().as_bytes(), None).unwrap();
-    assert!(plan.steps.is_empty() && plan.ignored.unwrap().contains("without an OA user id"));
+    let event = parse_webhook(no_user.to_string().as_bytes(), None).unwrap();
+    let mut k = ZaloKnowledge {
+        oa_id: "388613280879880645".into(),
+        ..Default::default()
+    };
+    let plan = plan_zalo(&event, &k, &Rules::default());
+    let reason = plan.ignored.unwrap_or_default();
+    assert!(
+        plan.steps.is_empty() && reason.contains("4840903967328087") && reason.contains("not seen"),
+        "{reason}"
+    );
+    k.app_user = Some("246845883296197922".into());
+    assert_eq!(
+        plan_zalo(&event, &k, &Rules::default()).steps,
+        vec![Step::RefreshContact(zfsync_mappings::RefreshContact {
+            zalo_user_id: "246845883296197922".into()
+        })]
+    );
 
     // oa_send_template with the template payload of its page (the published block has a raw newline).
     let template = json!({"app_id": "360846524894903967", "sender": {"id": "388613280879808645", "admin_id": "4267886274574868951"},
@@ -441,6 +464,18 @@ fn withdrawal_for_another_oa_or_without_a_user_is_not_acted_on() {
     let event = parse_webhook(body.to_string().as_bytes(), None).unwrap();
     let plan = plan_zalo(&event, &k("1111"), &rules);
     assert!(plan.steps.is_empty() && plan.ignored.unwrap().contains("app-scoped"));
+    // The same request, once the store knows the user behind the app-scoped id: forgotten.
+    let known = ZaloKnowledge {
+        app_user: Some("4558424660619243532".into()),
+        ..k("1111")
+    };
+    assert_eq!(
+        plan_zalo(&event, &known, &rules).steps,
+        vec![Step::ForgetUser(zfsync_mappings::ForgetUser {
+            zalo_user_id: "4558424660619243532".into(),
+            note: rules.zalo_events.withdraw_note.clone(),
+        })]
+    );
 }
 
 #[test]

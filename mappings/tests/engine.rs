@@ -558,3 +558,146 @@ fn backfilled_history_carries_its_time() {
     };
     assert_eq!(p.parts, vec![OutPart::Text("chào".into())]);
 }
+
+/// Group (GMF) and call events, in the reference's documented envelope (the corpus has none): never
+/// a customer's message, so no contact, no post, only a reason.
+#[test]
+fn group_and_call_events_plan_nothing_but_a_reason() {
+    let rules = Rules::default();
+    for (body, needle) in [
+        (
+            serde_json::json!({"app_id": "1", "sender": {"id": OA}, "recipient": {"id": "g-55"},
+                "event_name": "oa_send_group_text", "message": {"text": "hi group", "msg_id": "g1"},
+                "timestamp": "1700000000000"}),
+            "group chat",
+        ),
+        (
+            serde_json::json!({"app_id": "1", "sender": {"id": "777"}, "recipient": {"id": "g-55"},
+                "event_name": "user_send_group_image", "message": {"msg_id": "g2"},
+                "timestamp": "1700000000000"}),
+            "group chat",
+        ),
+        (
+            serde_json::json!({"app_id": "1", "sender": {"id": OA}, "recipient": {"id": "777"},
+                "event_name": "oa_send_consent", "timestamp": "1700000000000"}),
+            "call",
+        ),
+        (
+            serde_json::json!({"app_id": "1", "sender": {"id": "777"}, "recipient": {"id": OA},
+                "event_name": "user_reply_consent", "timestamp": "1700000000000"}),
+            "call",
+        ),
+    ] {
+        let plan = plan_zalo(&zalo(body), &k(), &rules);
+        assert!(plan.steps.is_empty() && !plan.defer, "{plan:?}");
+        let reason = plan.ignored.unwrap_or_default();
+        assert!(reason.contains(needle), "{reason}");
+    }
+}
+
+/// An anonymous chat-widget visitor is synced like a follower: a contact of their own (per visitor
+/// conversation, marked anonymous, named by the rules, no profile), then their message.
+#[test]
+fn an_anonymous_visitor_gets_a_contact_of_their_own_named_by_the_rules() {
+    let ev = zalo(
+        serde_json::json!({"event_name": "anonymous_send_text", "app_id": "1",
+        "sender": {"id": "1ffedc467f179649cf06"}, "recipient": {"id": OA},
+        "message": {"conversation_id": "fa8f3f8701c2e89cb1d3", "text": "hello", "msg_id": "a1"},
+        "timestamp": "1700000000000", "user_id_by_app": "260530994348645621"}),
+    );
+    let visitor = "anon:1ffedc467f179649cf06:fa8f3f8701c2e89cb1d3";
+    for (lang, name) in [
+        ("vi", "Khách ẩn danh cf06"),
+        ("en", "Anonymous visitor cf06"),
+    ] {
+        let rules = Rules::default().with_language(lang).unwrap();
+        let plan = plan_zalo(&ev, &k(), &rules);
+        let [Step::EnsureContact(c), Step::PostToFreshchat(p)] = plan.steps.as_slice() else {
+            panic!("{plan:?}")
+        };
+        assert!(c.anonymous, "{c:?}");
+        assert_eq!(c.zalo_user_id, visitor);
+        assert_eq!(c.fallback_display_name, name);
+        assert_eq!(c.reference_id, format!("zalo:{OA}:{visitor}"));
+        assert_eq!(
+            (p.zalo_user_id.as_str(), p.visibility, p.parts.clone()),
+            (
+                visitor,
+                Visibility::Customer,
+                vec![OutPart::Text("hello".into())]
+            )
+        );
+    }
+    // zfsync's own reply coming back is recognised like a follower's echo.
+    let echo = zalo(
+        serde_json::json!({"event_name": "oa_send_anonymous_text", "sender": {"id": OA},
+        "recipient": {"id": "1ffedc467f179649cf06"},
+        "message": {"conversation_id": "fa8f3f8701c2e89cb1d3", "text": "hi", "msg_id": "a2"},
+        "timestamp": "1700000000001"}),
+    );
+    let own = ZaloKnowledge {
+        own_message: true,
+        ..k()
+    };
+    let plan = plan_zalo(&echo, &own, &Rules::default());
+    assert!(plan.steps.is_empty() && plan.ignored.unwrap().contains("echo"));
+}
+
+/// An agent's reply to an anonymous visitor: images and files are sent; what the visitor's chat
+/// cannot take becomes a private note to the agent, never dropped.
+#[test]
+fn a_reply_to_a_visitor_names_what_their_chat_cannot_take() {
+    let visitor = FreshchatKnowledge {
+        zalo_user_id: Some("anon:1ffedc467f179649cf06:fa8f3f8701c2e89cb1d3".into()),
+        ..Default::default()
+    };
+    let ev = agent_message(
+        vec![
+            MessagePart::text("here you go"),
+            MessagePart::image("https://fc-euc1-00-pics-bkt-00.s3.amazonaws.com/a.png"),
+            MessagePart::Video {
+                url: "https://fc-euc1-00-pics-bkt-00.s3.amazonaws.com/clip.mp4".into(),
+                content_type: Some("video/mp4".into()),
+            },
+        ],
+        ActorType::Agent,
+        MessageType::Normal,
+    );
+    let rules = Rules::default().with_language("en").unwrap();
+    let plan = plan_freshchat(&ev, &visitor, &rules);
+    let sends: Vec<&ZaloSend> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::SendToZalo(s) => Some(&s.message),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sends.len(), 2, "{plan:?}");
+    assert!(matches!(sends[0], ZaloSend::Text(t) if t == "here you go"));
+    assert!(
+        matches!(sends[1], ZaloSend::Attachment(a) if a.kind == zfsync_mappings::MediaKind::Image)
+    );
+    let notes: Vec<&OutPart> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::PostToFreshchat(p) if p.visibility == Visibility::PrivateNote => p.parts.first(),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(notes.as_slice(), [OutPart::Text(t)] if t.contains("anonymous visitors") && t.contains("video")),
+        "{notes:?}"
+    );
+    // A follower gets the same video (as Zalo media or a link): no such note.
+    let plan = plan_freshchat(&ev, &linked(), &rules);
+    assert_eq!(
+        plan.steps
+            .iter()
+            .filter(|s| matches!(s, Step::SendToZalo(_)))
+            .count(),
+        3,
+        "{plan:?}"
+    );
+}

@@ -7,8 +7,8 @@ use rusqlite::OptionalExtension as _;
 
 use super::*;
 use crate::sync::contact::{
-    META_PROPERTIES_REFUSED, PROPERTIES_ADMIN_PATH, PROP_OA_ID, PROP_PROVIDER, PROP_ZALO_USER_ID,
-    USER_PROPERTIES,
+    META_PROPERTIES_REFUSED, PROPERTIES_ADMIN_PATH, PROP_ANONYMOUS, PROP_OA_ID, PROP_PROVIDER,
+    PROP_ZALO_USER_ID, USER_PROPERTIES,
 };
 
 /// The key sent when only the host is probed: no account has it, so the Freshchat API answers 401.
@@ -292,7 +292,7 @@ pub(super) async fn user_properties_check(
     config: &Config,
 ) -> Check {
     let fix = format!(
-        "create these user properties in {PROPERTIES_ADMIN_PATH}: {}; zfsync adds them to new customers once they exist",
+        "create these user properties in {PROPERTIES_ADMIN_PATH}: {} (and {PROP_ANONYMOUS} for anonymous chat-widget visitors); zfsync adds them to new customers once they exist",
         USER_PROPERTIES.join(", ")
     );
     let refused = match store.meta(META_PROPERTIES_REFUSED).await {

@@ -58,6 +58,7 @@ pub fn zalo(ev: &ZaloEvent, rules: &[Rules]) -> (u64, Vec<Problem>) {
             reacted_text: Some(odd_quote()),
             quoted_text: Some(odd_quote()),
             backfilled_at: Some(odd_quote()),
+            app_user: Some(odd_quote()),
         },
         ZaloKnowledge {
             oa_id: String::new(),
@@ -66,6 +67,7 @@ pub fn zalo(ev: &ZaloEvent, rules: &[Rules]) -> (u64, Vec<Problem>) {
             reacted_text: Some(String::new()),
             quoted_text: Some(String::new()),
             backfilled_at: Some(String::new()),
+            app_user: Some(String::new()),
         },
     ];
     let mut n = 0;

@@ -1,6 +1,6 @@
 //! The SQLite store: every ID pairing, the inbox of verified events, the journal of external effects,
 //! tokens, hosted files. One file per table family: [`inbox`], [`journal`], [`pairings`], [`auth`],
-//! [`files`]; the states and the lane newtype in [`model`]; secrets sealed at rest by [`crypto`].
+//! [`files`], [`identities`]; the states and the lane newtype in [`model`]; secrets sealed at rest by [`crypto`].
 //!
 //! One writer thread owns the write connection. Writes are closures sent to it; the thread runs all
 //! the closures that are waiting in ONE transaction (each inside its own savepoint, so one failing
@@ -21,6 +21,7 @@
 pub mod auth;
 pub mod crypto;
 pub mod files;
+pub mod identities;
 pub mod inbox;
 pub mod journal;
 pub mod model;
@@ -58,6 +59,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/003_console.sql"),
     ),
     ("004_quota", include_str!("../../migrations/004_quota.sql")),
+    (
+        "005_zalo_identities",
+        include_str!("../../migrations/005_zalo_identities.sql"),
+    ),
     (
         "006_reply_window",
         include_str!("../../migrations/006_reply_window.sql"),

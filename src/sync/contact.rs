@@ -1,7 +1,9 @@
 //! Contacts: the Freshchat user of a Zalo user. [`EnsureContact`] finds the user in the store, else
 //! by `reference_id` in Freshchat (a lost store never duplicates users), else creates it as
 //! `"<display name> Zalo"` with the `external_user_provider` property; a user created under a
-//! fallback name (Zalo refused the profile) gets the real one later. [`RecordFollow`] keeps the
+//! fallback name (Zalo refused the profile) gets the real one later. An anonymous chat-widget
+//! visitor is created under the rules' name with `zalo_anonymous = true`, and no profile is asked
+//! for. [`RecordFollow`] keeps the
 //! follow state in the store and in the Freshchat user's properties: it reads the user, merges by
 //! name and writes the whole list back (Freshchat replaces the list on update), so no other
 //! property is ever erased. [`RefreshContact`] follows a profile change; [`ForgetUser`] deletes
@@ -37,6 +39,8 @@ pub const PROP_OA_ID: &str = "zalo_oa_id";
 pub const PROP_FIRST_MESSAGE_AT: &str = "zalo_first_message_at";
 /// The user property holding whether the customer follows the OA.
 pub const PROP_FOLLOWER: &str = "zalo_follower";
+/// The user property marking an anonymous chat-widget visitor (`true`; absent for followers).
+pub const PROP_ANONYMOUS: &str = "zalo_anonymous";
 /// Every custom user property zfsync writes, in the order an admin would create them.
 pub const USER_PROPERTIES: [&str; 5] = [
     PROP_PROVIDER,
@@ -67,7 +71,7 @@ impl Run for EnsureContact {
             let due = c
                 .profile_checked_at
                 .is_none_or(|t| now_ms() - t >= PROFILE_RETRY_MS);
-            if !c.profile_complete && due {
+            if !c.profile_complete && due && !self.anonymous {
                 complete_profile(cx, &c, &self.first_name, &self.last_name).await;
             }
             return Ok(c);
@@ -90,8 +94,8 @@ impl Run for EnsureContact {
                     .clone()
                     .unwrap_or_else(|| self.fallback_display_name.clone()),
                 avatar: u.avatar.as_ref().and_then(|a| a.url.clone()),
-                profile_complete: u.first_name.as_deref()
-                    != Some(self.fallback_display_name.as_str()),
+                profile_complete: self.anonymous
+                    || u.first_name.as_deref() != Some(self.fallback_display_name.as_str()),
                 following: None,
                 first_seen_at: now_ms(),
                 profile_checked_at: None,
@@ -115,12 +119,29 @@ async fn create_user(
     job: Job<'_>,
 ) -> Result<Contact, SyncError> {
     {
-        // The profile is optional: the message still goes through under a fallback name.
-        let (name, avatar, complete) = match profile_of(cx, &step.zalo_user_id).await {
-            Some((name, avatar)) => (name, avatar, true),
-            None => (step.fallback_display_name.clone(), None, false),
+        // The profile is optional: the message still goes through under a fallback name. An
+        // anonymous visitor has none: they keep the name the rules give them.
+        let (name, avatar, complete) = if step.anonymous {
+            (step.fallback_display_name.clone(), None, true)
+        } else {
+            match profile_of(cx, &step.zalo_user_id).await {
+                Some((name, avatar)) => (name, avatar, true),
+                None => (step.fallback_display_name.clone(), None, false),
+            }
         };
-        let first_seen = iso_ms(job.row.received_at);
+        let mut properties = contact_properties(
+            &step.provider,
+            &step.zalo_user_id,
+            &step.oa_id,
+            Some(&first_seen_iso(job)),
+            None,
+        );
+        if step.anonymous {
+            properties.push(Property {
+                name: PROP_ANONYMOUS.into(),
+                value: true.to_string(),
+            });
+        }
         let new_user = NewUser {
             first_name: Some(zfsync_mappings::template::fill(
                 &step.first_name,
@@ -131,13 +152,7 @@ async fn create_user(
             avatar: avatar
                 .clone()
                 .map(|url| zfsync_freshchat::Avatar { url: Some(url) }),
-            properties: contact_properties(
-                &step.provider,
-                &step.zalo_user_id,
-                &step.oa_id,
-                Some(&first_seen),
-                None,
-            ),
+            properties,
         };
         let user = match cx.freshchat.create_user(&new_user).await {
             Ok(user) => {
@@ -169,6 +184,11 @@ async fn create_user(
             profile_checked_at: None,
         })
     }
+}
+
+/// When the customer first wrote, as the `zalo_first_message_at` property has it.
+fn first_seen_iso(job: Job<'_>) -> String {
+    iso_ms(job.row.received_at)
 }
 
 /// Best effort: a contact created under a fallback name gets its Zalo profile once Zalo gives it.
@@ -219,8 +239,18 @@ async fn update_profile(
 /// has a name.
 async fn profile_of(cx: &SyncContext, zalo_user_id: &str) -> Option<(String, Option<String>)> {
     match cx.zalo.user_detail(zalo_user_id).await {
-        Ok(p) if !p.display_name.trim().is_empty() => return Some((p.display_name, p.avatar)),
-        Ok(_) => {}
+        Ok(p) => {
+            // The answer carries the app-scoped id: kept, so that events naming the customer by
+            // it alone (update_user_info) find them.
+            if let Some(by_app) = p.user_id_by_app.as_deref().filter(|b| !b.is_empty()) {
+                if let Err(e) = cx.app_user_seen(&cx.oa_id(), by_app, zalo_user_id).await {
+                    tracing::warn!(error = %e, "could not keep the customer's app-scoped id");
+                }
+            }
+            if !p.display_name.trim().is_empty() {
+                return Some((p.display_name, p.avatar));
+            }
+        }
         Err(e) => {
             tracing::info!(error = %e, "zalo profile refused; looking for the name in the history")
         }
@@ -456,7 +486,7 @@ impl SyncContext {
 /// The admins' note about refused custom user properties.
 pub fn properties_note(why: &str) -> String {
     format!(
-        "For the Freshchat admin (zfsync, shown once): Freshchat refused the custom user properties zfsync adds to Zalo customers (Freshchat said: {why}). Customers are still created and their messages go through, but without these properties. To keep them, create these user properties in {PROPERTIES_ADMIN_PATH}: {}. zfsync adds them to new customers once they exist; 'zfsync check' reports whether they are still missing.",
+        "For the Freshchat admin (zfsync, shown once): Freshchat refused the custom user properties zfsync adds to Zalo customers (Freshchat said: {why}). Customers are still created and their messages go through, but without these properties. To keep them, create these user properties in {PROPERTIES_ADMIN_PATH}: {} (and {PROP_ANONYMOUS} for anonymous chat-widget visitors). zfsync adds them to new customers once they exist; 'zfsync check' reports whether they are still missing.",
         USER_PROPERTIES.join(", ")
     )
 }
@@ -537,7 +567,7 @@ mod tests {
     #[test]
     fn the_note_names_every_property_and_where_to_create_them() {
         let note = properties_note("Invalid user property: zalo_oa_id is not defined");
-        for name in USER_PROPERTIES {
+        for name in USER_PROPERTIES.iter().chain([&PROP_ANONYMOUS]) {
             assert!(note.contains(name), "{note}");
         }
         assert!(note.contains("Freshchat Admin"), "{note}");

@@ -1,7 +1,8 @@
 //! What the store knows that bears on an event, for the mapping engine: whether an `oa_send_*` is
-//! zfsync's own echo, the text a quote or reaction points at, and the Zalo user behind a Freshchat
-//! conversation (rebuilt from Freshchat's `reference_id` when the store has lost it), and for a
-//! resolution the customer's reply window at this moment (the engine reads no clock).
+//! zfsync's own echo, the text a quote or reaction points at, the OA user behind an app-scoped id
+//! (`user_id_by_app`, kept as events carry it), the Zalo user behind a Freshchat conversation
+//! (rebuilt from Freshchat's `reference_id` when the store has lost it), and for a resolution the
+//! customer's reply window at this moment (the engine reads no clock).
 
 use zfsync_freshchat::{ActorType, FreshchatError, WebhookEvent};
 use zfsync_mappings::{FreshchatKnowledge, ReplyWindow, Rules, ZaloKnowledge};
@@ -26,7 +27,30 @@ impl SyncContext {
             oa_id: self.oa_id(),
             ..Default::default()
         };
+        self.remember_app_user(ev, &k.oa_id).await?;
         match ev {
+            ZaloEvent::Anonymous(a) if a.from_oa => {
+                // As for followers' echoes below: "in flight?" first, then "ours?".
+                let in_flight = self.store.zalo_send_in_flight(a.visitor.clone()).await?;
+                k.own_message = self.store.known_zalo_message(a.msg_id.clone()).await?
+                    == Some(Direction::ToZalo);
+                k.own_send_in_flight = in_flight && !k.own_message;
+            }
+            ZaloEvent::UpdateUserInfo {
+                user_id,
+                user_id_by_app: Some(by_app),
+                ..
+            }
+            | ZaloEvent::UserWithdraw {
+                user_id,
+                user_id_by_app: Some(by_app),
+                ..
+            } if user_id.is_empty() => {
+                k.app_user = self
+                    .store
+                    .user_by_app(k.oa_id.clone(), by_app.clone())
+                    .await?;
+            }
             ZaloEvent::OaMessage(m) => {
                 // Order matters: the journal marks a send `sent` and records its message id in one
                 // transaction. Asking "in flight?" first means that when it says no, the id is
@@ -48,6 +72,59 @@ impl SyncContext {
             _ => {}
         }
         Ok(k)
+    }
+
+    /// Keeps the app-scoped id an event carries beside its OA user id (written only when new), so
+    /// that a later event naming the user by `user_id_by_app` alone finds them.
+    async fn remember_app_user(&self, ev: &ZaloEvent, oa_id: &str) -> Result<(), SyncError> {
+        let (event_oa, user, by_app) = match ev {
+            ZaloEvent::UserMessage(m) => (&m.oa_id, &m.user_id, m.user_id_by_app.as_deref()),
+            ZaloEvent::OaMessage(m) => (&m.oa_id, &m.user_id, m.user_id_by_app.as_deref()),
+            ZaloEvent::Follow {
+                oa_id,
+                user_id,
+                user_id_by_app,
+                ..
+            }
+            | ZaloEvent::Unfollow {
+                oa_id,
+                user_id,
+                user_id_by_app,
+                ..
+            }
+            | ZaloEvent::UserClickChatNow {
+                oa_id,
+                user_id,
+                user_id_by_app,
+                ..
+            } => (oa_id, user_id, user_id_by_app.as_deref()),
+            _ => return Ok(()),
+        };
+        // Another OA's event names another OA's user: nothing to keep for this one.
+        let other_oa = !event_oa.is_empty() && !oa_id.is_empty() && event_oa != oa_id;
+        let Some(by_app) = by_app.filter(|b| !b.is_empty() && !user.is_empty() && !other_oa) else {
+            return Ok(());
+        };
+        self.app_user_seen(oa_id, by_app, user).await
+    }
+
+    /// Records `by_app` → `user` for the OA unless the store already has exactly that.
+    pub(crate) async fn app_user_seen(
+        &self,
+        oa_id: &str,
+        by_app: &str,
+        user: &str,
+    ) -> Result<(), SyncError> {
+        let known = self
+            .store
+            .user_by_app(oa_id.to_string(), by_app.to_string())
+            .await?;
+        if known.as_deref() != Some(user) {
+            self.store
+                .remember_app_user(oa_id.to_string(), by_app.to_string(), user.to_string())
+                .await?;
+        }
+        Ok(())
     }
 
     /// What the engine needs to plan a Freshchat event.

@@ -122,6 +122,66 @@ impl SyncContext {
         zalo_user_id: &str,
         a: &Attachment,
     ) -> Result<Delivered, SyncError> {
+        let (name, content_type, bytes) = self.fetch_attachment(a).await?;
+        if let Some(m) = self.upload_to_zalo(&name, bytes.clone()).await? {
+            return Ok(Delivered::Zalo(m));
+        }
+        self.host_attachment(zalo_user_id, a, &name, &content_type, bytes)
+            .await
+    }
+
+    /// An agent's attachment for an anonymous chat-widget visitor, in the forms Zalo takes for
+    /// them: a photo as an image by URL (zfsync hosts it), a PDF/DOC/DOCX by upload token, anything
+    /// else as a link zfsync hosts.
+    pub(crate) async fn deliver_to_visitor(
+        &self,
+        visitor: &str,
+        a: &Attachment,
+    ) -> Result<Delivered, SyncError> {
+        let (name, content_type, bytes) = self.fetch_attachment(a).await?;
+        if matches!(sniff_image(&bytes), Some("jpg" | "png")) {
+            let url = self
+                .host_file(visitor, &name, &content_type, bytes.to_vec())
+                .await?;
+            return Ok(Delivered::Zalo(OutboundMessage::Image {
+                source: MediaSource::Url(url),
+                caption: None,
+            }));
+        }
+        if is_document(&name) && bytes.len() <= ZALO_FILE_MAX {
+            match self.zalo.upload_file(&name, bytes.clone()).await {
+                Ok(token) => return Ok(Delivered::Zalo(OutboundMessage::File { token })),
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Zalo refused the upload; hosting the file instead")
+                }
+            }
+        }
+        self.host_attachment(visitor, a, &name, &content_type, bytes)
+            .await
+    }
+
+    /// Hosts an attachment and returns the text that links to it.
+    async fn host_attachment(
+        &self,
+        zalo_user_id: &str,
+        a: &Attachment,
+        name: &str,
+        content_type: &str,
+        bytes: Bytes,
+    ) -> Result<Delivered, SyncError> {
+        let link = self
+            .host_file(zalo_user_id, name, content_type, bytes.to_vec())
+            .await?;
+        metrics::counter!("zfsync_media_fallbacks_total", "direction" => "to_zalo").increment(1);
+        Ok(Delivered::Hosted(zfsync_mappings::template::fill(
+            &a.link_text,
+            &[("url", &link)],
+        )))
+    }
+
+    /// Downloads an agent's attachment from Freshchat: its name, content type and bytes.
+    async fn fetch_attachment(&self, a: &Attachment) -> Result<(String, String, Bytes), SyncError> {
         let Some(url) = a.source_url() else {
             return Err(SyncError::BadEvent(
                 "an attachment without any URL, even after reading the message again".into(),
@@ -152,17 +212,7 @@ impl SyncContext {
                     .first_or_octet_stream()
                     .to_string()
             });
-        if let Some(m) = self.upload_to_zalo(&name, d.bytes.clone()).await? {
-            return Ok(Delivered::Zalo(m));
-        }
-        let link = self
-            .host_file(zalo_user_id, &name, &content_type, d.bytes.to_vec())
-            .await?;
-        metrics::counter!("zfsync_media_fallbacks_total", "direction" => "to_zalo").increment(1);
-        Ok(Delivered::Hosted(zfsync_mappings::template::fill(
-            &a.link_text,
-            &[("url", &link)],
-        )))
+        Ok((name, content_type, d.bytes))
     }
 
     /// Whether a media URL may be fetched (the platforms' media hosts, never private addresses).

@@ -171,6 +171,12 @@ impl SyncContext {
                     .map_err(|e| SyncError::BadEvent(e.to_string()))?;
                 // The customer's reply window follows every interaction, whatever the plan does.
                 self.saw_interaction(&ev).await;
+                if let zfsync_zalo::ZaloEvent::OutOfScope {
+                    kind, event_name, ..
+                } = &ev
+                {
+                    out_of_scope_seen(*kind, event_name);
+                }
                 let mut k = self.zalo_knowledge(&ev).await?;
                 k.backfilled_at = knowledge::original_time(&row.body, ev.time_ms());
                 Ok(plan_zalo(&ev, &k, &self.rules))
@@ -272,6 +278,33 @@ impl SyncContext {
         if !e.outcome_unknown() {
             let _ = self.store.abandon_step(key).await;
         }
+    }
+}
+
+/// Counts a group or call event (`zfsync_zalo_events_ignored_total{kind}`) and logs it: the first
+/// of each kind at INFO (so an operator learns that the OA has groups or calls), the rest at DEBUG.
+fn out_of_scope_seen(kind: zfsync_zalo::OutOfScope, event_name: &str) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static GROUP_LOGGED: AtomicBool = AtomicBool::new(false);
+    static CALL_LOGGED: AtomicBool = AtomicBool::new(false);
+    metrics::counter!("zfsync_zalo_events_ignored_total", "kind" => kind.label()).increment(1);
+    let logged = match kind {
+        zfsync_zalo::OutOfScope::Group => &GROUP_LOGGED,
+        zfsync_zalo::OutOfScope::Call => &CALL_LOGGED,
+    };
+    if logged.swap(true, Ordering::Relaxed) {
+        tracing::debug!(
+            event = event_name,
+            kind = kind.label(),
+            "ignored a Zalo event"
+        );
+    } else {
+        tracing::info!(
+            event = event_name,
+            kind = kind.label(),
+            "ignoring Zalo {} events: zfsync syncs one-to-one conversations only (further ones are logged at debug level and counted in zfsync_zalo_events_ignored_total)",
+            kind.label()
+        );
     }
 }
 

@@ -81,6 +81,14 @@ impl SyncContext {
             ZaloEvent::Widget(w) if w.kind == WidgetEventKind::InteractionAccepted => {
                 w.user_id.as_str()
             }
+            // A customer's own group message or call (`user_send_group_*`, `user_call_oa`,
+            // `user_reply_consent`) opens the window too, though the event itself is not synced.
+            ZaloEvent::OutOfScope {
+                event_name, raw, ..
+            } if event_name.starts_with("user_") => raw
+                .pointer("/sender/id")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default(),
             _ => return,
         };
         if let (false, Some(at)) = (user.is_empty(), ev.time_ms()) {

@@ -2,11 +2,13 @@
 //! hosted link, attachments uploaded to Zalo or hosted, see [`super::media`] and [`super::hosted`]),
 //! then sent with the journal around the call. A permanent failure is explained to the agents in
 //! the conversation ([`SyncContext::explain_failure`]), never swallowed; a refusal because the
-//! customer's reply window closed names when it closed.
+//! customer's reply window closed names when it closed. An anonymous chat-widget visitor (a
+//! `zfsync_zalo::visitor_key` in place of a user id) is answered through Zalo's anonymous send,
+//! with images by URL and files by token.
 
 use bytes::Bytes;
 use zfsync_mappings::{SendToZalo, ZaloSend};
-use zfsync_zalo::{OutboundMessage, ZaloError};
+use zfsync_zalo::{parse_visitor_key, OutboundMessage, ZaloError};
 
 use super::media::Delivered;
 use super::{preview_text, Job, Reconcile, Run, SyncContext};
@@ -22,6 +24,9 @@ impl Run for SendToZalo {
     type Output = ();
 
     async fn run(&self, cx: &SyncContext, job: Job<'_>) -> Result<(), SyncError> {
+        if let Some((anonymous_id, conversation_id)) = parse_visitor_key(&self.zalo_user_id) {
+            return send_to_visitor(self, cx, job, anonymous_id, conversation_id).await;
+        }
         let (outbound, preview) = cx
             .prepare_zalo_message(&self.zalo_user_id, &self.message)
             .await?;
@@ -59,6 +64,71 @@ impl Run for SendToZalo {
     }
 }
 
+/// A reply to an anonymous chat-widget visitor, through `/v2.0/oa/message` (no allowance applies,
+/// so no quota is read). The mapping already named to the agent what such a visitor cannot receive.
+async fn send_to_visitor(
+    step: &SendToZalo,
+    cx: &SyncContext,
+    job: Job<'_>,
+    anonymous_id: &str,
+    conversation_id: &str,
+) -> Result<(), SyncError> {
+    let visitor = step.zalo_user_id.as_str();
+    let (outbound, preview) = match &step.message {
+        ZaloSend::Attachment(a) => {
+            let label = format!("[{}] {}", a.kind.label(), a.name.as_deref().unwrap_or(""));
+            match cx.deliver_to_visitor(visitor, a).await? {
+                Delivered::Zalo(m) => (m, label),
+                Delivered::Hosted(link_text) => (text(link_text), label),
+            }
+        }
+        other => cx.prepare_zalo_message(visitor, other).await?,
+    };
+    cx.store
+        .begin_step(job.key, KIND_SEND_ZALO, Some(visitor.to_string()))
+        .await?;
+    let client = cx.zalo.client();
+    let sent = cx
+        .zalo
+        .tokens()
+        .call(|t| {
+            let outbound = &outbound;
+            async move {
+                client
+                    .send_anonymous(&t, anonymous_id, conversation_id, outbound)
+                    .await
+            }
+        })
+        .await;
+    let sent = match sent {
+        Ok(s) => s,
+        Err(e) => {
+            cx.abandon_unless_unknown(job.key, &e).await;
+            return Err(e);
+        }
+    };
+    let (uid, zid, fid) = (
+        visitor.to_string(),
+        sent.message_id.clone(),
+        step.freshchat_message_id.clone(),
+    );
+    cx.store
+        .finish_step(job.key, Some(sent.message_id.clone()), move |c| {
+            pairings::put_message(
+                c,
+                Direction::ToZalo,
+                &uid,
+                Some(&zid),
+                fid.as_deref(),
+                Some(&preview),
+            )
+        })
+        .await?;
+    metrics::counter!("zfsync_messages_synced_total", "direction" => "to_zalo").increment(1);
+    tracing::info!(zalo_msg_id = %sent.message_id, "synced Freshchat → Zalo (anonymous visitor)");
+    Ok(())
+}
+
 impl Reconcile for SendToZalo {
     async fn reconcile(
         &self,
@@ -66,6 +136,11 @@ impl Reconcile for SendToZalo {
         job: Job<'_>,
         since: i64,
     ) -> Result<bool, SyncError> {
+        if parse_visitor_key(&self.zalo_user_id).is_some() {
+            // Zalo keeps no history of anonymous conversations that zfsync could look in: the
+            // reply is sent again (a visitor may then see it twice, never not at all).
+            return Ok(false);
+        }
         let history = cx.zalo.conversation(&self.zalo_user_id, 0, 10).await?;
         let want_text = match &self.message {
             ZaloSend::Text(t) => Some(t.as_str()),

@@ -25,3 +25,4 @@ mod reliability;
 mod reply_window;
 mod security;
 mod sync;
+mod zalo_events;

@@ -29,13 +29,13 @@ pub use error::{ErrorClass, ZaloError};
 pub use oauth::{random_state, Pkce, RandomError, TokenPair};
 pub use types::{
     Allowance, HistoryMessage, MediaSource, MessageQuota, OaInfo, OutboundMessage, PromotionQuota,
-    SendQuota, SentMessage, SharedInfo, UserProfile,
+    SendQuota, SentAnonymous, SentMessage, SharedInfo, UserProfile,
 };
 pub use webhook::{
-    event_from_history, parse_event, parse_webhook, signature, verify, AnonymousMessage,
-    Attachment, HistoryEvent, OaMessage, ParseError, Product, SignatureError, SubmittedInfo,
-    TagEvent, TagEventKind, UserMessage, UserMessageKind, WidgetEvent, WidgetEventKind, ZaloEvent,
-    ZnsReceipt, SIGNATURE_HEADER,
+    event_from_history, parse_event, parse_visitor_key, parse_webhook, signature, verify,
+    visitor_key, AnonymousMessage, Attachment, HistoryEvent, OaMessage, OutOfScope, ParseError,
+    Product, SignatureError, SubmittedInfo, TagEvent, TagEventKind, UserMessage, UserMessageKind,
+    WidgetEvent, WidgetEventKind, ZaloEvent, ZnsReceipt, SIGNATURE_HEADER,
 };
 
 #[cfg(feature = "sim")]

@@ -121,6 +121,18 @@ pub struct SentMessage {
     pub quota: SendQuota,
 }
 
+/// What `/v2.0/oa/message` returned for a message to an anonymous visitor (corpus
+/// `zalo-api-message-anonymous-success.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentAnonymous {
+    /// Zalo's id of the new message; the `oa_send_anonymous_*` echo carries it as `msg_id`.
+    pub message_id: String,
+    /// The visitor.
+    pub anonymous_id: String,
+    /// The visitor's conversation.
+    pub conversation_id: String,
+}
+
 /// The `quota` of a CS send: which allowance paid for the message (reference §2.1). `remain` and
 /// `total` arrive as strings and are read as numbers; Zalo stops sending them for `reply` after
 /// 2026-03-01, hence `Option`.

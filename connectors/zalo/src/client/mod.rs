@@ -27,8 +27,8 @@ pub use transport::{read_envelope, read_token, MAX_API_BODY};
 use crate::error::ZaloError;
 use crate::oauth::TokenPair;
 use crate::types::{
-    str_of, HistoryMessage, MessageQuota, OaInfo, OutboundMessage, SendQuota, SentMessage,
-    UserProfile,
+    str_of, HistoryMessage, MessageQuota, OaInfo, OutboundMessage, SendQuota, SentAnonymous,
+    SentMessage, UserProfile,
 };
 use transport::{filename_from_disposition, http_error};
 
@@ -43,6 +43,8 @@ pub const PATH_PERMISSION: &str = "/v4/oa/permission";
 pub const PATH_ACCESS_TOKEN: &str = "/v4/oa/access_token";
 /// Consultation message send.
 pub const PATH_MESSAGE_CS: &str = "/v3.0/oa/message/cs";
+/// The legacy send, still the one for anonymous (chat-widget) visitors (reference §2.3).
+pub const PATH_MESSAGE_V2: &str = "/v2.0/oa/message";
 /// Image upload (jpg/png ≤ 1 MB).
 pub const PATH_UPLOAD_IMAGE: &str = "/v2.0/oa/upload/image";
 /// GIF upload (≤ 5 MB).
@@ -201,6 +203,35 @@ impl ZaloClient {
             user_id: str_of(data.get("user_id")).unwrap_or_else(|| user_id.to_owned()),
             sent_time: str_of(data.get("sent_time")).filter(|s| !s.is_empty()),
             quota: SendQuota::from_json(data.get("quota")),
+        })
+    }
+
+    /// Sends a message to an anonymous chat-widget visitor (`/v2.0/oa/message` with
+    /// `recipient {anonymous_id, conversation_id}`, reference §2.3). Zalo takes text, an image by
+    /// URL, a file by upload token and a sticker there; the caller sends nothing else. The answer
+    /// carries no quota (consultation allowances do not apply).
+    pub async fn send_anonymous(
+        &self,
+        access_token: &SecretString,
+        anonymous_id: &str,
+        conversation_id: &str,
+        message: &OutboundMessage,
+    ) -> Result<SentAnonymous, ZaloError> {
+        let body = json!({
+            "recipient": {"anonymous_id": anonymous_id, "conversation_id": conversation_id},
+            "message": message.to_json(),
+        });
+        let req = self.inner.http.post(self.api(PATH_MESSAGE_V2)).json(&body);
+        let data = self.call(Op::Send, req, access_token).await?;
+        let nonempty = |k: &str| str_of(data.get(k)).filter(|s| !s.is_empty());
+        Ok(SentAnonymous {
+            message_id: nonempty("message_id").ok_or(ZaloError::Decode {
+                what: Op::Send.what(),
+                detail: "no data.message_id".into(),
+            })?,
+            anonymous_id: nonempty("anonymous_id").unwrap_or_else(|| anonymous_id.to_owned()),
+            conversation_id: nonempty("conversation_id")
+                .unwrap_or_else(|| conversation_id.to_owned()),
         })
     }
 

@@ -142,13 +142,18 @@ pub enum UserAction {
     ClickChatNow,
     /// `user_submit_info`: answered a request-user-info form.
     SubmitInfo(SubmittedInfo),
-    /// `update_user_info` (`data.method`, e.g. `dynamic_url`).
+    /// `update_user_info` (`data.method`, e.g. `dynamic_url`) in the documented shape: `user_id`
+    /// empty, the user named by `user_id_by_app` only.
     UpdateInfo {
         /// `data.method`.
         method: String,
     },
-    /// `user_withdraw`: the user withdrew consent and asks for their data to be deleted.
+    /// `user_withdraw`: the user withdrew consent and asks for their data to be deleted (the
+    /// documented example: `oa_id` and `user_id` set).
     Withdraw,
+    /// `user_withdraw` as an app not linked to the OA receives it: `oa_id` and `user_id` empty,
+    /// only `user_id_by_app`.
+    WithdrawUnlinked,
     /// `user_seen_message` (`message.msg_ids`); an empty list means every OA message not yet seen.
     Seen {
         /// Messages read.

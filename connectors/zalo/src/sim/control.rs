@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 use super::actions::{AnonymousAction, ListItem, SimUser, StaffAction, SubmittedInfo, UserAction};
 use super::config::{Fault, RandomFaults, ReplyModel, WebhookMode};
+use super::groups::{CallEvent, GroupSender};
 use super::{lock, ZaloSim};
 
 /// The control routes (state: the simulator).
@@ -33,6 +34,9 @@ pub(crate) fn routes() -> Router<ZaloSim> {
         .route("/sim/users/{id}/blocked", post(blocked))
         .route("/sim/users/{id}/profile", post(profile))
         .route("/sim/anonymous/{id}/send", post(anonymous_send))
+        .route("/sim/groups/{id}/send", post(group_send))
+        .route("/sim/users/{id}/call", post(call))
+        .route("/sim/calls", get(api_calls))
         .route("/sim/oauth/code", post(code))
         .route("/sim/oauth/approve_as", post(approve_as))
         .route("/sim/oauth/requests", get(permission_requests))
@@ -154,6 +158,7 @@ enum ActionDto {
         method: Option<String>,
     },
     Withdraw,
+    WithdrawUnlinked,
     Seen {
         #[serde(default)]
         msg_ids: Vec<String>,
@@ -219,6 +224,7 @@ impl ActionDto {
                 method: method.unwrap_or_else(|| "dynamic_url".into()),
             },
             ActionDto::Withdraw => UserAction::Withdraw,
+            ActionDto::WithdrawUnlinked => UserAction::WithdrawUnlinked,
             ActionDto::Seen { msg_ids } => UserAction::Seen { msg_ids },
             ActionDto::Received { msg_id } => UserAction::Received { msg_id },
         })
@@ -424,6 +430,53 @@ async fn anonymous_send(
         },
     };
     Json(json!({"msg_id": sim.anonymous_sends(&id, action).await})).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct GroupDto {
+    text: String,
+    /// The member who writes; absent or null: the OA.
+    #[serde(default)]
+    from: Option<String>,
+}
+
+async fn group_send(
+    State(sim): State<ZaloSim>,
+    Path(id): Path<String>,
+    Json(g): Json<GroupDto>,
+) -> Response {
+    let from = match g.from {
+        Some(user) => GroupSender::Member(user),
+        None => GroupSender::Oa,
+    };
+    Json(json!({"msg_id": sim.group_message(&id, from, &g.text).await})).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct CallDto {
+    event: String,
+}
+
+async fn call(
+    State(sim): State<ZaloSim>,
+    Path(id): Path<String>,
+    Json(c): Json<CallDto>,
+) -> Response {
+    let event = match c.event.as_str() {
+        "oa_send_consent" => CallEvent::OaSendConsent,
+        "user_reply_consent" => CallEvent::UserReplyConsent,
+        other => {
+            return bad_request(format!(
+                "unknown call event {other:?}: oa_send_consent or user_reply_consent"
+            ))
+        }
+    };
+    sim.call_event(&id, event).await;
+    ok()
+}
+
+async fn api_calls(State(sim): State<ZaloSim>) -> Response {
+    Json(sim.api_calls()).into_response()
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -296,19 +296,36 @@ pub(crate) fn submit_info(ctx: &Ctx, user_id: &str, info: Value) -> Event {
     flat(body, "user_submit_info", user_id)
 }
 
+/// Whom a management event names, as Zalo's examples show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Naming {
+    /// `oa_id` and `user_id` set (the `user_withdraw` example).
+    Both,
+    /// `user_id` empty, only `user_id_by_app` (the `update_user_info` example).
+    AppOnly,
+    /// `oa_id` and `user_id` empty: an app not linked to the OA (the `user_withdraw` note).
+    Unlinked,
+}
+
 /// `update_user_info` (`data.method`) and `user_withdraw`: flat `oa_id`, `user_id_by_app`, `user_id`.
 pub(crate) fn user_management(
     ctx: &Ctx,
     name: &str,
     user_id: &str,
     by_app: &str,
+    naming: Naming,
     data: Option<Value>,
 ) -> Event {
+    let (oa, user) = match naming {
+        Naming::Both => (ctx.oa_id.as_str(), user_id),
+        Naming::AppOnly => (ctx.oa_id.as_str(), ""),
+        Naming::Unlinked => ("", ""),
+    };
     let mut pairs = vec![
         ("app_id", Value::String(ctx.app_id.clone())),
-        ("oa_id", Value::String(ctx.oa_id.clone())),
+        ("oa_id", Value::String(oa.to_owned())),
         ("user_id_by_app", Value::String(by_app.to_owned())),
-        ("user_id", Value::String(user_id.to_owned())),
+        ("user_id", Value::String(user.to_owned())),
         ("event_name", Value::String(name.to_owned())),
     ];
     if let Some(d) = data {

@@ -1,6 +1,7 @@
 //! Sending as the OA: `POST /v3.0/oa/message/cs` (text with optional quote, image by upload or URL,
 //! GIF with its size, sticker, file by token, request-user-info form) and the legacy
-//! `POST /v2.0/oa/message` (still used for anonymous visitors and reactions; anything else -240).
+//! `POST /v2.0/oa/message` (still used for anonymous visitors, see `anonymous`, and reactions;
+//! anything else -240).
 //!
 //! Checks, in order: JSON shape and string ids (-201), text over 2,000 characters (-210), unknown
 //! quote (-201), `url` xor `attachment_id`, GIF size (-201), unsupported kinds (-233), unknown
@@ -11,7 +12,7 @@
 
 use serde_json::{json, Value};
 
-use super::events::{self, AnonMsg, Ctx, OaMsg};
+use super::events::{self, Ctx, OaMsg};
 use super::state::{AssetKind, HistItem, St};
 use super::wire::{self, ApiError};
 use super::{quota, SentRecord, ZaloSim};
@@ -310,35 +311,7 @@ impl ZaloSim {
             return Err(ApiError::new(wire::E_NOT_FOLLOWER, wire::MSG_NOT_FOLLOWER));
         }
         if recipient.get("anonymous_id").is_some() {
-            let anon = wire::id_field(recipient, "anonymous_id")?;
-            let conv = wire::id_field(recipient, "conversation_id")?;
-            if self.st().anonymous.get(&anon) != Some(&conv) {
-                return Err(ApiError::invalid("anonymous_id"));
-            }
-            let msg = v
-                .get("message")
-                .ok_or_else(|| ApiError::invalid("message"))?;
-            let text = str_field(msg, "text")?.filter(|t| !t.trim().is_empty());
-            let text = text.ok_or_else(|| ApiError::new(wire::E_TYPE, wire::MSG_TYPE))?;
-            if wire::char_count(&text) > wire::TEXT_LIMIT {
-                return Err(ApiError::limit());
-            }
-            let echo = events::anonymous(
-                &ctx,
-                AnonMsg {
-                    event_name: "oa_send_anonymous_text",
-                    anonymous_id: &anon,
-                    by_app: &wire::derived_digits(&format!("{}:{anon}", cfg.app_id)),
-                    conversation_id: &conv,
-                    msg_id: &message_id,
-                    text: Some(&text),
-                    attachments: vec![],
-                    from_oa: true,
-                },
-            );
-            let data =
-                json!({"message_id": message_id, "anonymous_id": anon, "conversation_id": conv});
-            return Ok((data, echo));
+            return self.send_to_visitor(recipient, &v);
         }
         let user_id = wire::id_field(recipient, "user_id")?;
         let Some(action) = v.get("sender_action") else {
@@ -363,7 +336,8 @@ impl ZaloSim {
         Ok((json!({"message_id": message_id, "user_id": user_id}), echo))
     }
 
-    /// `POST /v2.0/oa/message`: anonymous text, reactions; other sends are shut down (-240).
+    /// `POST /v2.0/oa/message`: messages to anonymous visitors (see `anonymous`), reactions; other
+    /// sends are shut down (-240).
     pub(crate) async fn send_v2(&self, oa: &str, body: &[u8]) -> axum::response::Response {
         match self.prepare_v2(oa, body) {
             Ok((data, echo)) => {

@@ -16,6 +16,7 @@
 //! - `wire`: paths, headers, codes, limits, envelopes, strict readers, ids, signature, PKCE.
 //! - `state`: users, history and its indexes, tokens, assets; `quota`: which allowance pays.
 //! - `openapi` (dispatch and reads), `messages` (sends), `uploads`; `oauth` (the OAuth host).
+//! - `anonymous` (sends to chat-widget visitors), `groups` (group-chat and call events).
 //! - `events` (webhook bodies), `webhooks` (signing and delivery), `users` (people's actions).
 //! - `faults` (injected failures), `control` (`/sim/...` routes).
 //!
@@ -24,10 +25,12 @@
 //! [`ZaloSim::deliveries`] and retried on the ladder divided by [`SimConfig::time_scale`].
 
 mod actions;
+mod anonymous;
 mod config;
 mod control;
 mod events;
 mod faults;
+mod groups;
 mod messages;
 mod oauth;
 mod openapi;
@@ -52,6 +55,7 @@ pub use config::{
     DeliveryRecord, Fault, OutOfReplies, OwnerQuota, QuotaState, RandomFaults, ReplyModel,
     SentRecord, SimConfig, SubQuota, WebhookMode,
 };
+pub use groups::{CallEvent, GroupSender};
 pub use webhooks::{DELIVERY_CONCURRENCY, QUEUE_CAPACITY, REORDER_HOLD};
 pub use wire::RETRY_LADDER;
 
@@ -341,6 +345,12 @@ impl ZaloSim {
     /// What the OA sent a user through the OpenAPI, oldest first (staff sends are not included).
     pub fn sent_to(&self, user_id: &str) -> Vec<SentRecord> {
         self.st().sent.get(user_id).cloned().unwrap_or_default()
+    }
+
+    /// Every OpenAPI call the simulator answered, oldest first: the path and its `data` query (the
+    /// user of a `user/detail` call), e.g. `/v3.0/oa/user/detail {"user_id":"…"}`.
+    pub fn api_calls(&self) -> Vec<String> {
+        self.st().calls.clone()
     }
 
     /// A user's sending allowance as the simulator counts it.

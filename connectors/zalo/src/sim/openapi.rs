@@ -249,6 +249,15 @@ async fn dispatch(State(sim): State<ZaloSim>, req: Request) -> Response {
         return wire::unknown_api();
     };
     sim.latency().await;
+    {
+        let data = query
+            .as_deref()
+            .filter(|q| q.contains("data="))
+            .and_then(|q| wire::data_param(Some(q)).ok())
+            .map(|d| format!(" {d}"))
+            .unwrap_or_default();
+        sim.st().calls.push(format!("{path}{data}"));
+    }
     if wire::query_has_token(query.as_deref()) {
         return wire::unknown_api();
     }

@@ -200,6 +200,8 @@ pub(crate) struct St {
     pub latency: Duration,
     pub rate_minute: i64,
     pub rate_count: u32,
+    /// Every OpenAPI call: path and `data` query.
+    pub calls: Vec<String>,
 }
 
 impl St {

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::actions::{AnonymousAction, StaffAction, SubmittedInfo, UserAction};
-use super::events::{self, AnonMsg, Event, OaMsg, UserMsg};
+use super::events::{self, AnonMsg, Event, Naming, OaMsg, UserMsg};
 use super::state::{AssetKind, HistItem, St};
 use super::wire;
 use super::ZaloSim;
@@ -317,12 +317,14 @@ impl ZaloSim {
                     None,
                 )
             }
+            // As documented: `user_id` empty, the user named by `user_id_by_app` only.
             UserAction::UpdateInfo { method } => (
                 Some(events::user_management(
                     &ctx,
                     "update_user_info",
                     user_id,
                     &by_app,
+                    Naming::AppOnly,
                     Some(json!({"method": method})),
                 )),
                 None,
@@ -333,6 +335,18 @@ impl ZaloSim {
                     "user_withdraw",
                     user_id,
                     &by_app,
+                    Naming::Both,
+                    None,
+                )),
+                None,
+            ),
+            UserAction::WithdrawUnlinked => (
+                Some(events::user_management(
+                    &ctx,
+                    "user_withdraw",
+                    user_id,
+                    &by_app,
+                    Naming::Unlinked,
                     None,
                 )),
                 None,

@@ -237,12 +237,64 @@ pub struct ZnsReceipt {
     pub timestamp: String,
 }
 
+/// What the key of an anonymous visitor's conversation starts with (see [`visitor_key`]). Zalo
+/// user ids are digits, so no user's key starts with it.
+pub const VISITOR_KEY_PREFIX: &str = "anon:";
+
+/// The key of one anonymous visitor's conversation: `anon:<anonymous_id>:<conversation_id>`. It
+/// stands where a Zalo user id stands for followers (the lane, the pairings) and holds everything
+/// needed to answer ([`parse_visitor_key`]).
+pub fn visitor_key(anonymous_id: &str, conversation_id: &str) -> String {
+    format!("{VISITOR_KEY_PREFIX}{anonymous_id}:{conversation_id}")
+}
+
+/// The anonymous id and conversation id inside a [`visitor_key`]; None for anything else (a Zalo
+/// user id, a key without a conversation).
+pub fn parse_visitor_key(key: &str) -> Option<(&str, &str)> {
+    let (anon, conv) = key.strip_prefix(VISITOR_KEY_PREFIX)?.split_once(':')?;
+    (!anon.is_empty() && !conv.is_empty()).then_some((anon, conv))
+}
+
+/// Events zfsync does not sync, told apart by their exact names (reference §5.5): they are stored,
+/// then ended `ignored`, logged and counted, never read as a customer's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum OutOfScope {
+    /// GMF (OA group chat): `user_send_group_*`, `oa_send_group_*` and the group management events.
+    Group,
+    /// Calls: `oa_send_consent`, `user_reply_consent`, `oa_call_user`, `user_call_oa`.
+    Call,
+}
+
+impl OutOfScope {
+    /// The kind of an event name, when it is a group or call event.
+    pub fn of(event_name: &str) -> Option<OutOfScope> {
+        if event_name.contains(names::GROUP_MARKER) || names::GROUP_EVENTS.contains(&event_name) {
+            Some(OutOfScope::Group)
+        } else if names::CALL_EVENTS.contains(&event_name) {
+            Some(OutOfScope::Call)
+        } else {
+            None
+        }
+    }
+
+    /// A short, stable label for logs and metrics: `group`, `call`.
+    pub fn label(self) -> &'static str {
+        match self {
+            OutOfScope::Group => "group",
+            OutOfScope::Call => "call",
+        }
+    }
+}
+
 /// A message of an anonymous (chat-widget) user, or the OA's message to one
 /// (`anonymous_send_*`, `oa_send_anonymous_*`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnonymousMessage {
     /// The full event name.
     pub event_name: String,
+    /// The visitor's conversation key ([`visitor_key`]; the anonymous id alone when the body has no
+    /// `conversation_id`).
+    pub visitor: String,
     /// True for `oa_send_anonymous_*`.
     pub from_oa: bool,
     /// The OA.
@@ -397,7 +449,16 @@ pub enum ZaloEvent {
     ZnsReceipt(ZnsReceipt),
     /// `anonymous_send_*` and `oa_send_anonymous_*`.
     Anonymous(AnonymousMessage),
-    /// Anything else (groups, calls, other ZNS events, ...), kept whole.
+    /// A group (GMF) or call event, by its exact name: stored and ignored, never a message.
+    OutOfScope {
+        /// Group or call.
+        kind: OutOfScope,
+        /// The event name.
+        event_name: String,
+        /// The whole body.
+        raw: Value,
+    },
+    /// Anything else (other ZNS events, names Zalo adds later, ...), kept whole.
     Unknown {
         /// The event name, if the body had one.
         event_name: Option<String>,
@@ -427,13 +488,15 @@ impl ZaloEvent {
             ZaloEvent::Tag(t) => t.kind.event_name(),
             ZaloEvent::Widget(w) => w.kind.event_name(),
             ZaloEvent::Anonymous(a) => &a.event_name,
+            ZaloEvent::OutOfScope { event_name, .. } => event_name,
             ZaloEvent::Unknown { event_name, .. } => event_name.as_deref().unwrap_or(""),
         }
     }
 
     /// The Zalo user the event concerns (the lane key), if any: none for tag events (they may name
-    /// many users) and ZNS receipts (a phone number is not an OA user). Anonymous users' ids are
-    /// returned as they are.
+    /// many users) and ZNS receipts (a phone number is not an OA user). Anonymous visitors' ids
+    /// stand as their conversation key ([`visitor_key`]). None for group and call events: a group is
+    /// not a customer, and a call is not synced.
     pub fn user_id(&self) -> Option<&str> {
         let id = match self {
             ZaloEvent::UserMessage(m) => m.user_id.as_str(),
@@ -449,8 +512,10 @@ impl ZaloEvent {
             | ZaloEvent::UpdateUserInfo { user_id, .. }
             | ZaloEvent::UserWithdraw { user_id, .. } => user_id.as_str(),
             ZaloEvent::Widget(w) => w.user_id.as_str(),
-            ZaloEvent::Anonymous(a) => a.anonymous_id.as_str(),
-            ZaloEvent::Tag(_) | ZaloEvent::ZnsReceipt(_) => return None,
+            ZaloEvent::Anonymous(a) => a.visitor.as_str(),
+            ZaloEvent::Tag(_) | ZaloEvent::ZnsReceipt(_) | ZaloEvent::OutOfScope { .. } => {
+                return None
+            }
             ZaloEvent::Unknown { raw, .. } => {
                 return ["/sender/id", "/user_id", "/follower/id"]
                     .iter()
@@ -480,7 +545,7 @@ impl ZaloEvent {
             ZaloEvent::Widget(w) => w.timestamp.as_str(),
             ZaloEvent::ZnsReceipt(z) => z.timestamp.as_str(),
             ZaloEvent::Anonymous(a) => a.timestamp.as_str(),
-            ZaloEvent::Unknown { raw, .. } => {
+            ZaloEvent::Unknown { raw, .. } | ZaloEvent::OutOfScope { raw, .. } => {
                 return raw
                     .get("timestamp")
                     .and_then(Value::as_str)
@@ -541,7 +606,7 @@ impl ZaloEvent {
             }
             ZaloEvent::Tag(t) => format!("{name}:{}:{ts}:{}", t.tag_name, t.user_ids.join(",")),
             ZaloEvent::ZnsReceipt(z) => format!("zns:{name}:{}:{ts}", z.msg_id),
-            ZaloEvent::Unknown { raw, .. } => {
+            ZaloEvent::Unknown { raw, .. } | ZaloEvent::OutOfScope { raw, .. } => {
                 if let Some(id) =
                     str_of(raw.pointer("/message/msg_id")).filter(|s| !s.trim().is_empty())
                 {

@@ -27,8 +27,9 @@ use serde_json::Value;
 
 pub use attachment::Attachment;
 pub use event::{
-    AnonymousMessage, OaMessage, SubmittedInfo, TagEvent, TagEventKind, UserMessage,
-    UserMessageKind, WidgetEvent, WidgetEventKind, ZaloEvent, ZnsReceipt,
+    parse_visitor_key, visitor_key, AnonymousMessage, OaMessage, OutOfScope, SubmittedInfo,
+    TagEvent, TagEventKind, UserMessage, UserMessageKind, WidgetEvent, WidgetEventKind, ZaloEvent,
+    ZnsReceipt,
 };
 pub use history::{event_from_history, HistoryEvent, HISTORY_SOURCE};
 pub use signature::{body_timestamp, signature, verify, SignatureError, MAC_PREFIX};
@@ -68,8 +69,6 @@ pub mod names {
     pub const USER_SEND_BUSINESS_CARD: &str = "user_send_business_card";
     /// User sent a file.
     pub const USER_SEND_FILE: &str = "user_send_file";
-    /// Prefix of OA → user echoes.
-    pub const OA_SEND_PREFIX: &str = "oa_send_";
     /// Echo of a text send.
     pub const OA_SEND_TEXT: &str = "oa_send_text";
     /// Echo of an image send.
@@ -115,10 +114,66 @@ pub mod names {
     /// Zalo could not store a widget user's external id.
     pub const WIDGET_FAILED_TO_SYNC_USER_EXTERNAL_ID: &str =
         "widget_failed_to_sync_user_external_id";
-    /// Prefix of anonymous-user events.
-    pub const ANONYMOUS_PREFIX: &str = "anonymous_";
-    /// Prefix of OA echoes to anonymous users.
-    pub const OA_SEND_ANONYMOUS_PREFIX: &str = "oa_send_anonymous_";
+
+    /// The OA's one-to-one messages to a user (reference §5.5): API sends and staff sends from
+    /// Zalo's chat tool. Only these names are read as [`crate::OaMessage`]; any other `oa_send_*`
+    /// (groups, calls, names Zalo adds later) is not a message to one customer.
+    pub const OA_ECHOES: [&str; 7] = [
+        OA_SEND_TEXT,
+        OA_SEND_IMAGE,
+        OA_SEND_GIF,
+        OA_SEND_LIST,
+        OA_SEND_FILE,
+        OA_SEND_STICKER,
+        OA_SEND_TEMPLATE,
+    ];
+    /// Names zfsync's own history reader ([`crate::event_from_history`]) gives OA messages whose
+    /// kind has no documented echo (a voice clip or a video staff sent from Zalo's chat tool). Zalo
+    /// itself does not send them; read as [`crate::OaMessage`] like the echoes.
+    pub const OA_HISTORY_ONLY: [&str; 2] = ["oa_send_audio", "oa_send_video"];
+    /// An anonymous (chat-widget) visitor's messages (reference §5.5).
+    pub const ANONYMOUS_SENDS: [&str; 4] = [
+        "anonymous_send_text",
+        "anonymous_send_image",
+        "anonymous_send_file",
+        "anonymous_send_sticker",
+    ];
+    /// The OA's messages to an anonymous visitor (reference §5.5).
+    pub const OA_ANONYMOUS_ECHOES: [&str; 4] = [
+        "oa_send_anonymous_text",
+        "oa_send_anonymous_image",
+        "oa_send_anonymous_file",
+        "oa_send_anonymous_sticker",
+    ];
+    /// Marks a GMF (OA group chat) message event: `user_send_group_*`, `oa_send_group_*`.
+    pub const GROUP_MARKER: &str = "_group_";
+    /// GMF group management events (reference §5.5; names differ between sources, all are listed).
+    pub const GROUP_EVENTS: [&str; 13] = [
+        "create_group",
+        "user_join_group",
+        "user_request_join_group",
+        "accept_request_join_group",
+        "react_request_join_group",
+        "reject_request_join_group",
+        "add_group_admin",
+        "remove_group_admin",
+        "update_group_info",
+        "user_out_group",
+        "user_leave_group",
+        "delete_group",
+        "disperse_group",
+    ];
+    /// The OA asked a user for consent to call them.
+    pub const OA_SEND_CONSENT: &str = "oa_send_consent";
+    /// The user answered the call-consent request.
+    pub const USER_REPLY_CONSENT: &str = "user_reply_consent";
+    /// Call events (reference §5.5).
+    pub const CALL_EVENTS: [&str; 4] = [
+        OA_SEND_CONSENT,
+        USER_REPLY_CONSENT,
+        "oa_call_user",
+        "user_call_oa",
+    ];
 }
 
 /// A product other than the OA Open API whose payloads look like Zalo webhooks.

@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::attachment::Attachment;
 use super::event::{
-    AnonymousMessage, OaMessage, SubmittedInfo, TagEvent, TagEventKind, UserMessage,
-    UserMessageKind, WidgetEvent, WidgetEventKind, ZaloEvent, ZnsReceipt,
+    visitor_key, AnonymousMessage, OaMessage, OutOfScope, SubmittedInfo, TagEvent, TagEventKind,
+    UserMessage, UserMessageKind, WidgetEvent, WidgetEventKind, ZaloEvent, ZnsReceipt,
 };
 use super::{names, Product};
 use crate::types::str_of;
@@ -78,18 +78,33 @@ pub(crate) fn event_from_value(v: Value, zns_header: bool) -> ZaloEvent {
             timestamp,
         });
     }
-    let from_oa = name.starts_with(names::OA_SEND_ANONYMOUS_PREFIX);
-    if from_oa || name.starts_with(names::ANONYMOUS_PREFIX) {
+    // Groups and calls first: `oa_send_group_text` and `oa_send_consent` are not messages to one
+    // customer, whatever their prefix says.
+    if let Some(kind) = OutOfScope::of(&name) {
+        return ZaloEvent::OutOfScope {
+            kind,
+            event_name: name,
+            raw: v,
+        };
+    }
+    let from_oa = names::OA_ANONYMOUS_ECHOES.contains(&name.as_str());
+    if from_oa || names::ANONYMOUS_SENDS.contains(&name.as_str()) {
         let (oa, anon) = if from_oa {
             ("/sender/id", "/recipient/id")
         } else {
             ("/recipient/id", "/sender/id")
         };
+        let anonymous_id = gs(anon);
+        let conversation_id = nonempty("/message/conversation_id");
         return ZaloEvent::Anonymous(AnonymousMessage {
             from_oa,
             oa_id: gs(oa),
-            anonymous_id: gs(anon),
-            conversation_id: nonempty("/message/conversation_id"),
+            visitor: match &conversation_id {
+                Some(c) => visitor_key(&anonymous_id, c),
+                None => anonymous_id.clone(),
+            },
+            anonymous_id,
+            conversation_id,
             msg_id: gs("/message/msg_id"),
             text: g("/message/text"),
             attachments: Attachment::all_of(&v, "/message/attachments"),
@@ -97,7 +112,8 @@ pub(crate) fn event_from_value(v: Value, zns_header: bool) -> ZaloEvent {
             event_name: name,
         });
     }
-    if name.starts_with(names::OA_SEND_PREFIX) {
+    if names::OA_ECHOES.contains(&name.as_str()) || names::OA_HISTORY_ONLY.contains(&name.as_str())
+    {
         return ZaloEvent::OaMessage(OaMessage {
             oa_id: gs("/sender/id"),
             user_id: gs("/recipient/id"),

@@ -280,7 +280,13 @@ fn anonymous_users() {
         (a.from_oa, a.oa_id.as_str(), a.conversation_id.as_deref()),
         (false, "oa", Some("c"))
     );
-    assert_eq!(e.user_id(), Some("1ffedc467f179649cf06"));
+    // The lane is the visitor's conversation, not the bare anonymous id.
+    assert_eq!(e.user_id(), Some("anon:1ffedc467f179649cf06:c"));
+    assert_eq!(
+        parse_visitor_key("anon:1ffedc467f179649cf06:c"),
+        Some(("1ffedc467f179649cf06", "c"))
+    );
+    assert_eq!(parse_visitor_key("1234567"), None);
     assert_eq!(e.dedupe_key(), "x");
     let e = parse(
         json!({"event_name": "oa_send_anonymous_text", "sender": {"id": "oa"}, "recipient": {"id": "anon"}, "message": {"msg_id": "y"}}),
@@ -290,6 +296,52 @@ fn anonymous_users() {
     };
     assert!(a.from_oa);
     assert_eq!(e.user_id(), Some("anon"));
+}
+
+/// GMF group and call events, from the reference's documented shape (§5.3 envelope, §5.5 names):
+/// never a customer's message, whatever their prefix.
+#[test]
+fn group_and_call_events_are_out_of_scope_by_name() {
+    let group_from_user = json!({"app_id": "a", "sender": {"id": "246845883529197922"},
+        "recipient": {"id": "g-8a1f0c"}, "event_name": "user_send_group_text",
+        "message": {"text": "hi all", "msg_id": "gm1"}, "timestamp": "1700000000000"});
+    let group_from_oa = json!({"app_id": "a", "sender": {"id": "oa"}, "recipient": {"id": "g-8a1f0c"},
+        "event_name": "oa_send_group_text", "message": {"text": "hello group", "msg_id": "gm2"},
+        "timestamp": "1700000000001"});
+    let consent = json!({"app_id": "a", "sender": {"id": "oa"}, "recipient": {"id": "246845883529197922"},
+        "event_name": "oa_send_consent", "timestamp": "1700000000002"});
+    let reply = json!({"app_id": "a", "sender": {"id": "246845883529197922"}, "recipient": {"id": "oa"},
+        "event_name": "user_reply_consent", "timestamp": "1700000000003"});
+    let joined =
+        json!({"app_id": "a", "oa_id": "oa", "event_name": "user_join_group", "timestamp": "1"});
+    for (body, kind) in [
+        (group_from_user, OutOfScope::Group),
+        (group_from_oa, OutOfScope::Group),
+        (joined, OutOfScope::Group),
+        (consent, OutOfScope::Call),
+        (reply, OutOfScope::Call),
+    ] {
+        let name = body["event_name"].as_str().unwrap().to_string();
+        let e = parse(body);
+        let ZaloEvent::OutOfScope { kind: k, .. } = &e else {
+            panic!("{name}: {e:?}")
+        };
+        assert_eq!(*k, kind, "{name}");
+        assert_eq!(e.event_name(), name);
+        assert_eq!(e.user_id(), None, "{name}: no customer lane");
+    }
+    // Exactly the documented one-to-one echoes are OA messages; another `oa_send_*` is not.
+    for name in names::OA_ECHOES {
+        let e = parse(
+            json!({"event_name": name, "sender": {"id": "oa"}, "recipient": {"id": "u"},
+            "message": {"msg_id": "m"}}),
+        );
+        assert!(matches!(e, ZaloEvent::OaMessage(_)), "{name}");
+    }
+    let e = parse(
+        json!({"event_name": "oa_send_poll", "sender": {"id": "oa"}, "recipient": {"id": "u"}}),
+    );
+    assert!(matches!(e, ZaloEvent::Unknown { .. }), "{e:?}");
 }
 
 #[test]

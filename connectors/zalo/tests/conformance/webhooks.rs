@@ -207,6 +207,7 @@ pub(crate) fn kind(e: &ZaloEvent) -> String {
         ZaloEvent::Widget(_) => "Widget".into(),
         ZaloEvent::ZnsReceipt(_) => "ZnsReceipt".into(),
         ZaloEvent::Anonymous(_) => "Anonymous".into(),
+        ZaloEvent::OutOfScope { kind, .. } => format!("OutOfScope:{kind:?}"),
         ZaloEvent::Unknown { .. } => "Unknown".into(),
     }
 }

@@ -765,3 +765,43 @@ async fn non_json_body_is_a_decode_error() {
     let e = c.refresh_token(&SecretString::from("r")).await.unwrap_err();
     assert!(matches!(e, ZaloError::Decode { .. }), "{e:?}");
 }
+
+/// Replies to an anonymous chat-widget visitor go through `/v2.0/oa/message` with the visitor's
+/// ids; the answer's ids are read back (corpus `zalo-api-message-anonymous-success.json`).
+#[tokio::test]
+async fn sends_to_an_anonymous_visitor() {
+    let (sim, client, recv) = super::with_receiver(SimConfig::default()).await;
+    let tok = tokens(&sim);
+    let anon = ZaloSim::new_anonymous_id();
+    sim.anonymous_sends(&anon, zfsync_zalo::AnonymousAction::Text("hi".into()))
+        .await;
+    super::idle(&sim).await;
+    let conv = recv.bodies()[0]["message"]["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let text = OutboundMessage::Text {
+        text: "chào bạn".into(),
+        quote_message_id: None,
+    };
+    let sent = client
+        .send_anonymous(&tok, &anon, &conv, &text)
+        .await
+        .unwrap();
+    assert_eq!(
+        (sent.anonymous_id.as_str(), sent.conversation_id.as_str()),
+        (anon.as_str(), conv.as_str())
+    );
+    assert_eq!(sim.sent_to(&anon)[0].message_id, sent.message_id);
+    assert_eq!(sim.sent_to(&anon)[0].message, json!({"text": "chào bạn"}));
+    // The wrong conversation id is refused.
+    let wrong = client
+        .send_anonymous(&tok, &anon, "ffff", &text)
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.code(), Some(-201));
+    assert!(sim
+        .api_calls()
+        .iter()
+        .all(|c| c.starts_with("/v2.0/oa/message")));
+}

@@ -546,6 +546,50 @@ async fn control_routes_mirror_the_rust_api() {
         .unwrap());
     ok(http.post(u("/sim/tokens/expire")).send().await.unwrap());
     assert_eq!(api_code(client.oa_info(&tok).await), -216);
+    let calls: Vec<String> = ok(http.get(u("/sim/calls")).send().await.unwrap())
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        calls.iter().any(|c| c.starts_with("/v2.0/oa/getoa")),
+        "{calls:?}"
+    );
+    let v: Value = ok(http
+        .post(u("/sim/groups/g-1/send"))
+        .json(&json!({"text": "chào nhóm", "from": "55"}))
+        .send()
+        .await
+        .unwrap())
+    .json()
+    .await
+    .unwrap();
+    assert!(v["msg_id"].is_string());
+    ok(http
+        .post(u("/sim/users/55/call"))
+        .json(&json!({"event": "oa_send_consent"}))
+        .send()
+        .await
+        .unwrap());
+    assert_eq!(
+        http.post(u("/sim/users/55/call"))
+            .json(&json!({"event": "ring"}))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    idle(&sim).await;
+    let names: Vec<String> = recv
+        .bodies()
+        .iter()
+        .map(|b| b["event_name"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(
+        names.iter().any(|n| n == "user_send_group_text"),
+        "{names:?}"
+    );
+    assert!(names.iter().any(|n| n == "oa_send_consent"), "{names:?}");
 
     ok(http
         .post(u("/sim/webhook"))
@@ -703,14 +747,21 @@ async fn the_client_verifies_and_types_every_event_the_simulator_sends() {
             "user_seen_message",
             "follow",
             "user_submit_info",
-            "update_user_info",
             "user_withdraw",
             "oa_send_list",
         ]
     );
+    // update_user_info names the user by user_id_by_app only (user_id ""), as documented.
     let mut rest: Vec<&str> = others.iter().map(ZaloEvent::event_name).collect();
     rest.sort_unstable();
-    assert_eq!(rest, ["anonymous_send_text", "user_click_chatnow"]);
+    assert_eq!(
+        rest,
+        [
+            "anonymous_send_text",
+            "update_user_info",
+            "user_click_chatnow"
+        ]
+    );
     let ZaloEvent::UserMessage(place) = &ev[0] else {
         panic!("{:?}", ev[0])
     };
@@ -733,12 +784,15 @@ async fn the_client_verifies_and_types_every_event_the_simulator_sends() {
     assert!(others.iter().any(
         |e| matches!(e, ZaloEvent::UserClickChatNow { user_id, .. } if user_id == "5234000000000000009")
     ));
-    assert!(matches!(&ev[8], ZaloEvent::OaMessage(m) if m.admin_id.as_deref() == Some("a1")));
+    assert!(matches!(&ev[7], ZaloEvent::OaMessage(m) if m.admin_id.as_deref() == Some("a1")));
+    assert!(others.iter().any(|e| matches!(e,
+        ZaloEvent::UpdateUserInfo { user_id, user_id_by_app: Some(b), .. } if user_id.is_empty() && !b.is_empty())));
     assert!(others
         .iter()
         .any(|e| matches!(e, ZaloEvent::Anonymous { .. })));
     for e in &all {
         assert!(e.timestamp().is_some(), "{e:?}");
-        assert!(e.user_id().is_some(), "{e:?}");
+        let by_app_only = matches!(e, ZaloEvent::UpdateUserInfo { .. });
+        assert_eq!(e.user_id().is_some(), !by_app_only, "{e:?}");
     }
 }

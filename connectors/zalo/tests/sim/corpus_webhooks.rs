@@ -409,6 +409,15 @@ async fn webhook_bodies_have_the_samples_shapes() {
         assert!(upd[key].is_string(), "{key}: {upd}");
     }
     assert_eq!(upd["data"], json!({"method": "dynamic_url"}));
+    // The documented example names the user by user_id_by_app only: user_id is "".
+    assert!(
+        raw.contains(r#""user_id":"""#),
+        "the sample's user_id is empty"
+    );
+    assert_eq!(upd["user_id"], "", "{upd}");
+    assert!(upd["user_id_by_app"]
+        .as_str()
+        .is_some_and(|s| !s.is_empty()));
     // The anonymous visitor's id is 20 hex characters; its conversation id is stable.
     let a = find("anonymous_send_image");
     assert_eq!(a["sender"]["id"].as_str().unwrap().len(), 20);

@@ -395,3 +395,119 @@ async fn media_links_go_by_a_cdn_host_name() {
     let got = reqwest::get(&before).await.unwrap();
     assert_eq!(got.bytes().await.unwrap().as_ref(), b"\x89PNG before");
 }
+
+/// The anonymous send takes what the reference documents (§2.3: text, image by URL, file token,
+/// sticker), echoes each as `oa_send_anonymous_*` with the answer's `message_id`, records it under
+/// the anonymous id, and refuses the rest (an uploaded image's `attachment_id`, a GIF).
+#[tokio::test]
+async fn the_anonymous_send_takes_text_image_urls_file_tokens_and_stickers() {
+    let (sim, _c, recv) = with_receiver(SimConfig::default()).await;
+    let tok = token(&sim);
+    let anon = ZaloSim::new_anonymous_id();
+    sim.anonymous_sends(&anon, AnonymousAction::Text("hi".into()))
+        .await;
+    idle(&sim).await;
+    let conv = recv.bodies()[0]["message"]["conversation_id"].clone();
+    let to = json!({"anonymous_id": anon, "conversation_id": conv});
+    let media = |el: Value| json!({"attachment": {"type": "template", "payload": {"template_type": "media", "elements": [el]}}});
+    let file = sim_upload_file(&sim, &tok).await;
+    let sends = [
+        (json!({"text": "chào bạn"}), "oa_send_anonymous_text"),
+        (
+            media(json!({"media_type": "image", "url": "https://example.com/a.png"})),
+            "oa_send_anonymous_image",
+        ),
+        (
+            json!({"attachment": {"type": "file", "payload": {"token": file}}}),
+            "oa_send_anonymous_file",
+        ),
+        (
+            media(json!({"media_type": "sticker", "attachment_id": "bfe458bf64fa8da4d4eb"})),
+            "oa_send_anonymous_sticker",
+        ),
+    ];
+    for (message, echo) in &sends {
+        let got = api_post(
+            &sim,
+            "/v2.0/oa/message",
+            &tok,
+            &json!({"recipient": to, "message": message}),
+        )
+        .await;
+        assert_eq!(got["error"], 0, "{message}: {got}");
+        assert_eq!(got["data"]["anonymous_id"], anon.as_str());
+        idle(&sim).await;
+        let bodies = recv.bodies();
+        let e = named(&bodies, echo);
+        assert_eq!(e.len(), 1, "{echo}");
+        assert_eq!(e[0]["message"]["msg_id"], got["data"]["message_id"]);
+        assert_eq!(e[0]["recipient"]["id"], anon.as_str());
+    }
+    assert_eq!(sim.sent_to(&anon).len(), 4);
+    for refused in [
+        media(json!({"media_type": "image", "attachment_id": "abc"})),
+        media(json!({"media_type": "gif", "attachment_id": "abc", "width": 1, "height": 1})),
+        json!({"text": "x", "quote_message_id": "m"}),
+    ] {
+        let got = api_post(
+            &sim,
+            "/v2.0/oa/message",
+            &tok,
+            &json!({"recipient": to, "message": refused}),
+        )
+        .await;
+        assert_ne!(got["error"], 0, "{refused}: {got}");
+    }
+    assert_eq!(sim.sent_to(&anon).len(), 4);
+}
+
+/// Group (GMF) and call events as the reference names them, the group id where a user's would be.
+#[tokio::test]
+async fn group_and_call_events_carry_their_names_and_the_group() {
+    use zfsync_zalo::sim::{CallEvent, GroupSender};
+    let (sim, _c, recv) = with_receiver(SimConfig::default()).await;
+    let cfg = sim.config();
+    sim.group_message("g-77", GroupSender::Member(USER.into()), "hi all")
+        .await;
+    sim.group_message("g-77", GroupSender::Oa, "hello group")
+        .await;
+    sim.call_event(USER, CallEvent::OaSendConsent).await;
+    sim.call_event(USER, CallEvent::UserReplyConsent).await;
+    idle(&sim).await;
+    let bodies = recv.bodies();
+    let g = named(&bodies, "user_send_group_text");
+    assert_eq!(
+        (&g[0]["sender"]["id"], &g[0]["recipient"]["id"]),
+        (&json!(USER), &json!("g-77"))
+    );
+    let g = named(&bodies, "oa_send_group_text");
+    assert_eq!(
+        (&g[0]["sender"]["id"], &g[0]["recipient"]["id"]),
+        (&json!(cfg.oa_id), &json!("g-77"))
+    );
+    assert_eq!(g[0]["message"]["text"], "hello group");
+    let c = named(&bodies, "oa_send_consent");
+    assert_eq!(c[0]["recipient"]["id"], USER);
+    let c = named(&bodies, "user_reply_consent");
+    assert_eq!(c[0]["sender"]["id"], USER);
+    for b in &bodies {
+        assert!(b["timestamp"].is_string() && b["app_id"].is_string(), "{b}");
+    }
+}
+
+/// A PDF uploaded through `/v2.0/oa/upload/file`: its token.
+async fn sim_upload_file(sim: &ZaloSim, tok: &str) -> String {
+    let part = reqwest::multipart::Part::bytes(b"%PDF-1.4".to_vec()).file_name("a.pdf");
+    let form = reqwest::multipart::Form::new().part("file", part);
+    let got: Value = reqwest::Client::new()
+        .post(sim.api_base().join("v2.0/oa/upload/file").unwrap())
+        .header("access_token", tok)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    got["data"]["token"].as_str().unwrap().to_owned()
+}

@@ -1,0 +1,66 @@
+//! The app-scoped id of each Zalo user (`user_id_by_app`), per OA. Zalo names a user by it alone in
+//! some management events (`update_user_info` as documented has an empty `user_id`); the OA user id
+//! is found here again. A user's rows go with the rest of their data (`Store::forget_user`).
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{now_ms, Store, StoreError};
+
+impl Store {
+    /// Remembers that `user_id_by_app` is `zalo_user_id` for `oa_id` (the latest pairing wins).
+    pub async fn remember_app_user(
+        &self,
+        oa_id: String,
+        user_id_by_app: String,
+        zalo_user_id: String,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.prepare_cached(
+                "INSERT INTO zalo_identities (oa_id, user_id_by_app, zalo_user_id, updated_at)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (oa_id, user_id_by_app)
+                 DO UPDATE SET zalo_user_id = excluded.zalo_user_id, updated_at = excluded.updated_at",
+            )?
+            .execute(params![oa_id, user_id_by_app, zalo_user_id, now_ms()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The OA user id behind an app-scoped id, when zfsync has seen both together.
+    pub async fn user_by_app(
+        &self,
+        oa_id: String,
+        user_id_by_app: String,
+    ) -> Result<Option<String>, StoreError> {
+        self.lookup(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT zalo_user_id FROM zalo_identities WHERE oa_id = ?1 AND user_id_by_app = ?2",
+            )?
+            .query_row(params![oa_id, user_id_by_app], |r| r.get(0))
+            .optional()?)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use crate::store::Store;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn app_ids_resolve_per_oa_and_go_with_the_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("i.db")).unwrap();
+        store
+            .remember_app_user("oa".into(), "app-1".into(), "u1".into())
+            .await
+            .unwrap();
+        let find = |oa: &str, app: &str| store.user_by_app(oa.into(), app.into());
+        assert_eq!(find("oa", "app-1").await.unwrap().as_deref(), Some("u1"));
+        assert_eq!(find("other-oa", "app-1").await.unwrap(), None);
+        store.forget_user("u1".into(), 0).await.unwrap();
+        assert_eq!(find("oa", "app-1").await.unwrap(), None);
+    }
+}
