@@ -58,6 +58,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/003_console.sql"),
     ),
     ("004_quota", include_str!("../../migrations/004_quota.sql")),
+    (
+        "009_oauth_attempt_refusals",
+        include_str!("../../migrations/009_oauth_attempt_refusals.sql"),
+    ),
 ];
 
 /// How often the checkpoint thread looks for new commits.
@@ -867,6 +871,8 @@ mod tests {
             needs_reauth: None,
         };
         let a = OAuthAttempt {
+            state: "st".into(),
+            challenge: Some("ch".into()),
             verifier: "verifier-secret".into(),
             redirect_uri: "https://x/cb".into(),
             expected_oa: None,

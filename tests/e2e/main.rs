@@ -18,6 +18,7 @@ mod loadgen;
 mod loadgen_ingest;
 #[cfg(feature = "loadgen")]
 mod loadgen_soak;
+mod oauth_callback;
 mod ops;
 mod quota;
 mod reliability;
