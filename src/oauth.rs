@@ -9,7 +9,9 @@
 //!
 //! An attempt is used up only by a connection that succeeded: a callback with a junk code, a code
 //! for another OA or an echoed `code_challenge` that is not the attempt's leaves it pending, so a
-//! stranger who opens the callback cannot spoil an operator's consent.
+//! stranger who opens the callback cannot spoil an operator's consent. Such an attempt is marked,
+//! and the operator's next start replaces it (a retry after a refusal must not meet "more than one
+//! attempt pending").
 //!
 //! Failure: [`ConnectError`] says why nothing was stored (unknown attempt, another OA, no expected
 //! OA, an OA Zalo would not confirm, Zalo's refusal). Every refusal is logged at WARN with both OA
@@ -86,6 +88,16 @@ fn named_in_callback(claimed: Option<&str>) -> String {
 /// An OA id as Zalo writes them: a non-empty string of digits.
 pub fn is_oa_id(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_ascii_digit())
+}
+
+/// An OA id from the callback URL as it may be shown in pages and logs: anything but digits (a
+/// stranger's text, line breaks) is not repeated.
+fn shown_oa(claimed: &str) -> &str {
+    if is_oa_id(claimed) {
+        claimed
+    } else {
+        "(not an OA id)"
+    }
 }
 
 /// The outcome label of `zfsync_oauth_callbacks_total` for a callback whose attempt was used.
@@ -290,7 +302,7 @@ async fn exchange_for(
         // before its code is spent.
         if let Some(claimed) = claimed.filter(|c| c != expected) {
             return Err(ConnectError::WrongOa {
-                got: claimed,
+                got: shown_oa(&claimed).to_string(),
                 expected: expected.clone(),
             });
         }
@@ -372,7 +384,7 @@ fn refused(e: &ConnectError, expected: Option<&str>, claimed: Option<&str>) {
     let reason = e.outcome();
     let got = match e {
         ConnectError::WrongOa { got, .. } => Some(got.as_str()),
-        _ => claimed,
+        _ => claimed.map(shown_oa),
     };
     tracing::warn!(
         reason,

@@ -310,6 +310,12 @@ async fn without_an_expected_oa_the_browser_binds_nothing() {
     assert_eq!(r.status(), 409);
     assert!(r.text().await.unwrap().contains("zalo.oa_id"));
     assert_eq!(pending_attempts(&env), 0);
+    let console = format!("{}/console/connect", env.daemon_url());
+    let page = crate::helpers::operator_page(&env, &console).await;
+    assert!(
+        page.contains("id=\"no-oa-id\"") && page.contains("zalo.oa_id"),
+        "{page}"
+    );
 
     let (ok, _, stderr) = run(zfsync()
         .args(["connect", "zalo", "--config"])
