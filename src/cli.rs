@@ -53,7 +53,8 @@ pub enum Command {
     ///
     /// Asks for each value in onboarding order (a wrong one is asked again, with the fix), writes
     /// the config and a private secrets file (with a new admin token and store key), and prints
-    /// the URLs to paste and the next step.
+    /// the URLs to paste and the next step. It asks for the Zalo OA ID too (--oa-id): the OA's
+    /// page at oa.zalo.me and Zalo's consent screen show it; only that OA can then be connected.
     ///
     /// Refuses to overwrite existing files unless --force. Scripts pass --non-interactive and one
     /// flag per value; secrets as '-' (read from standard input, one line each, in the order
@@ -65,7 +66,8 @@ pub enum Command {
     ///   printf '%s\n' "$FC_KEY" "$APP_SECRET" "$OA_SECRET" | zfsync init --non-interactive \
     ///     --freshchat-api-url https://acme.freshchat.com --freshchat-api-key - \
     ///     --freshchat-webhook-public-key "$FC_PUBLIC_KEY" --zalo-app-id 1234567890123456789 \
-    ///     --zalo-app-secret - --zalo-oa-secret-key - --public-url https://zfsync.acme.vn
+    ///     --zalo-app-secret - --zalo-oa-secret-key - --oa-id 4318848795011111111 \
+    ///     --public-url https://zfsync.acme.vn
     #[command(verbatim_doc_comment)]
     Init(Box<crate::init::InitArgs>),
     /// Run the daemon: webhook server, lanes and scheduler.
@@ -175,6 +177,8 @@ pub enum ConnectCommand {
     ///
     /// Zalo itself must confirm which OA the tokens belong to (getoa) before anything is stored, and
     /// it must be the configured zalo.oa_id, else the OA already connected, else the --oa-id named.
+    /// The browser flow needs one of these (its callback is public); a --code or tokens pasted here
+    /// without any connect the OA Zalo confirms, and the OA id to put in zalo.oa_id is printed.
     Zalo {
         /// The configuration file.
         #[command(flatten)]
@@ -182,8 +186,9 @@ pub enum ConnectCommand {
         /// An authorization code copied from the callback URL by hand.
         #[arg(long, allow_hyphen_values = true, conflicts_with_all = ["access_token", "refresh_token"])]
         code: Option<String>,
-        /// The OA you mean to connect (numeric id), when zalo.oa_id is not set and none is
-        /// connected yet: a consent for any other OA is refused.
+        /// The OA id you mean to connect (a number: on the OA's page at oa.zalo.me and on Zalo's
+        /// consent screen), when zalo.oa_id is not set and none is connected yet: a consent for
+        /// any other OA is refused.
         #[arg(long)]
         oa_id: Option<String>,
         /// An access token from Zalo's API Explorer (with --refresh-token); '-' reads it from
@@ -409,13 +414,22 @@ async fn connect_zalo(
 ) -> anyhow::Result<ExitCode> {
     let services = Services::new(&config).await?;
     // The OA these tokens must be for: the configured one, else the one already connected, else the
-    // one named with --oa-id. Zalo itself (getoa) must confirm it before anything is stored.
+    // one named with --oa-id. Zalo itself (getoa) must confirm it before anything is stored. A code
+    // or tokens pasted here with none of these (the operator at the server) connect the OA Zalo
+    // confirms; the browser flow needs one, since its callback is open to anyone.
     let expected = config
         .zalo
         .oa_id
         .clone()
         .or(services.tokens().status().oa_id)
-        .or(oa_id.clone());
+        .or(oa_id.clone())
+        .filter(|o| !o.is_empty());
+    if let Some(named) = oa_id.as_deref() {
+        anyhow::ensure!(
+            crate::oauth::is_oa_id(named),
+            "--oa-id {named:?} is not an OA id: it is a number (on the OA's page at oa.zalo.me, and on Zalo's consent screen)"
+        );
+    }
     let connected = if let (Some(at), Some(rt)) = (access_token, refresh_token) {
         let (at, rt) = secret_args(at, rt)?;
         let pair = zfsync_zalo::TokenPair {
@@ -423,28 +437,40 @@ async fn connect_zalo(
             refresh_token: rt,
             expires_in: std::time::Duration::from_secs(25 * 3600),
         };
-        crate::oauth::accept_pair(&services.zalo, pair, expected).await?
+        crate::oauth::accept_pair(&services.zalo, pair, expected.clone()).await?
     } else if let Some(code) = code {
         crate::oauth::complete(
             &services.store,
             &services.zalo,
             &code,
             crate::oauth::CodeFrom::Pasted,
-            oa_id,
-            expected,
+            expected.clone(),
         )
         .await?
     } else {
+        anyhow::ensure!(
+            expected.is_some(),
+            "{}",
+            crate::oauth::ConnectError::NoExpectedOa { claimed: None }
+        );
         browser_flow(&config, &services, oa_id).await?
     };
     let name = connected
         .oa_name
         .unwrap_or_else(|| "the Official Account".into());
-    match connected.oa_id {
+    match &connected.oa_id {
         Some(id) => println!(
             "Connected to {name} (OA id {id}). Tokens are stored; zfsync refreshes them itself."
         ),
         None => println!("Connected to {name}. Tokens are stored; zfsync refreshes them itself."),
+    }
+    if let (None, Some(id)) = (&config.zalo.oa_id, &connected.oa_id) {
+        let file = config
+            .file
+            .as_ref()
+            .map(|f| f.display().to_string())
+            .unwrap_or_else(|| "the configuration".into());
+        println!("zalo.oa_id is not set: add oa_id = \"{id}\" under [zalo] in {file} so that no consent for another OA is ever accepted.");
     }
     Ok(ExitCode::SUCCESS)
 }

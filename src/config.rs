@@ -22,6 +22,8 @@ pub const ENV_FRESHCHAT_API_KEY: &str = "ZFSYNC_FRESHCHAT_API_KEY";
 pub const ENV_FRESHCHAT_WEBHOOK_PUBLIC_KEY: &str = "ZFSYNC_FRESHCHAT_WEBHOOK_PUBLIC_KEY";
 /// The operator token (`server.admin_token`).
 pub const ENV_ADMIN_TOKEN: &str = "ZFSYNC_ADMIN_TOKEN";
+/// The shortest admin token accepted (`server.admin_token`): anything shorter can be guessed.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 24;
 /// The key that encrypts secrets in the store (instead of `store.key_file`).
 pub const ENV_STORE_KEY: &str = "ZFSYNC_STORE_KEY";
 /// Every secret zfsync reads from the environment or the secrets file.
@@ -480,6 +482,17 @@ impl Config {
                 ),
             });
         }
+        if let Some(token) = self.admin_token() {
+            let chars = token.expose_secret().trim().chars().count();
+            if chars < MIN_ADMIN_TOKEN_CHARS {
+                return Err(ConfigError::Invalid {
+                    key: "server.admin_token",
+                    detail: format!(
+                        "the admin token (from server.admin_token, {ENV_ADMIN_TOKEN} or the secrets file) has {chars} characters; it must have at least {MIN_ADMIN_TOKEN_CHARS}, random. Make one with 'openssl rand -base64 32', or remove it and zfsync generates one ('zfsync admin-token' prints it)"
+                    ),
+                });
+            }
+        }
         check_base_url("zalo.api_base", &self.zalo.api_base)?;
         check_base_url("zalo.oauth_base", &self.zalo.oauth_base)?;
         check_base_url("freshchat.api_base", &self.freshchat.api_base)?;
@@ -886,7 +899,7 @@ webhook_public_key = "-----BEGIN RSA PUBLIC KEY----- {KEY} -----END RSA PUBLIC K
         let file = dir.path().join("secrets.env");
         std::fs::write(
             &file,
-            "# zfsync secrets\nZFSYNC_ADMIN_TOKEN=\"from-the-file\"\nexport ZFSYNC_STORE_KEY=k3y\n",
+            "# zfsync secrets\nZFSYNC_ADMIN_TOKEN=\"from-the-file-0123456789abc\"\nexport ZFSYNC_STORE_KEY=k3y\n",
         )
         .unwrap();
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -894,7 +907,7 @@ webhook_public_key = "-----BEGIN RSA PUBLIC KEY----- {KEY} -----END RSA PUBLIC K
         let c = Config::from_toml_in(&text, Some(dir.path())).unwrap();
         assert_eq!(
             c.admin_token().map(|t| t.expose_secret().to_string()),
-            Some("from-the-file".into())
+            Some("from-the-file-0123456789abc".into())
         );
         assert_eq!(
             c.store.key.as_ref().map(|k| k.expose_secret().to_string()),

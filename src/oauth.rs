@@ -4,18 +4,27 @@
 //! `zfsync connect zalo`), exchanges the code with its verifier, and stores the token pair only once
 //! Zalo itself (`getoa`) confirms which OA it belongs to and that OA is the expected one: the
 //! configured `zalo.oa_id`, else the OA already connected, else the one the operator named when
-//! starting. Nothing is ever decided from what the callback URL claims.
+//! starting. With none of these, a callback binds nothing. An OA named in the callback URL is only
+//! ever a reason to refuse early (when it is not the expected one), never to accept.
 //!
-//! Failure: [`ConnectError`] says why nothing was stored (unknown attempt, another OA, an OA Zalo
-//! would not confirm, Zalo's refusal). Refusals are logged at WARN with both OA ids and counted in
-//! `zfsync_oauth_refusals_total{reason}`.
+//! An attempt is used up only by a connection that succeeded: a callback with a junk code, a code
+//! for another OA or an echoed `code_challenge` that is not the attempt's leaves it pending, so a
+//! stranger who opens the callback cannot spoil an operator's consent. Such an attempt is marked,
+//! and the operator's next start replaces it (a retry after a refusal must not meet "more than one
+//! attempt pending").
+//!
+//! Failure: [`ConnectError`] says why nothing was stored (unknown attempt, another OA, no expected
+//! OA, an OA Zalo would not confirm, Zalo's refusal). Every refusal is logged at WARN with both OA
+//! ids and counted in `zfsync_oauth_refusals_total{reason}`; every callback is counted in
+//! `zfsync_oauth_callbacks_total{outcome}` (`consumed`, or the refusal's reason) and a consumed one is
+//! logged at INFO.
 
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Digest as _;
 use zfsync_zalo::{Pkce, ZaloClient, ZaloError};
 
 use crate::error::SyncError;
-use crate::store::{AttemptKey, Store, StoreError};
+use crate::store::{AttemptKey, OAuthAttempt, Store, StoreError};
 use crate::tokens::ZaloSession;
 
 /// How long a started authorization stays valid (Zalo codes live 10 minutes).
@@ -34,6 +43,15 @@ pub enum ConnectError {
     /// pending, so zfsync cannot tell which one it completes.
     #[error("more than one Zalo authorization was started from zfsync in the last 15 minutes, and Zalo's answer does not say which one this is, so nothing was connected; start again from one connect link, and finish it before opening another")]
     AmbiguousAttempt,
+    /// Zalo echoed a `code_challenge` that is not the pending attempt's.
+    #[error("Zalo's answer carries another PKCE code_challenge than the authorization started from zfsync, so nothing was connected; finish the consent from the connect link you opened (it works for 15 minutes), or start again")]
+    ChallengeMismatch,
+    /// No OA is expected: `zalo.oa_id` is unset, none is connected, and the operator named none.
+    #[error("zfsync does not know which Official Account it serves (zalo.oa_id is not set and no OA is connected), so it connects none. Set zalo.oa_id to your OA's id (a number: on the OA's page at oa.zalo.me and on Zalo's consent screen{}), restart zfsync and start again; or run 'zfsync connect zalo --oa-id ID' on the server. Nothing was changed.", named_in_callback(.claimed.as_deref()))]
+    NoExpectedOa {
+        /// The OA the callback named, when it is a well-formed id (shown as a hint only).
+        claimed: Option<String>,
+    },
     /// The tokens are for another OA than the one this daemon serves.
     #[error("this authorization is for OA {got}, but zfsync serves OA {expected}; sign in as an admin of OA {expected}, or set zalo.oa_id to {got} to switch this daemon to that OA. Nothing was changed.")]
     WrongOa {
@@ -57,6 +75,58 @@ pub enum ConnectError {
     /// Storing the pair failed.
     #[error(transparent)]
     Sync(#[from] SyncError),
+}
+
+/// The OA a callback named, as a hint in [`ConnectError::NoExpectedOa`].
+fn named_in_callback(claimed: Option<&str>) -> String {
+    match claimed.filter(|c| is_oa_id(c)) {
+        Some(c) => format!("; this consent came back for OA {c}"),
+        None => String::new(),
+    }
+}
+
+/// An OA id as Zalo writes them: a non-empty string of digits.
+pub fn is_oa_id(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_digit())
+}
+
+/// An OA id from the callback URL as it may be shown in pages and logs: anything but digits (a
+/// stranger's text, line breaks) is not repeated.
+fn shown_oa(claimed: &str) -> &str {
+    if is_oa_id(claimed) {
+        claimed
+    } else {
+        "(not an OA id)"
+    }
+}
+
+/// The outcome label of `zfsync_oauth_callbacks_total` for a callback whose attempt was used.
+pub const OUTCOME_CONSUMED: &str = "consumed";
+/// ... for a callback that says Zalo granted nothing (`error=`).
+pub const OUTCOME_DENIED: &str = "denied";
+/// ... for a callback without a code.
+pub const OUTCOME_NO_CODE: &str = "no_code";
+
+/// Counts one request to the OAuth callback in `zfsync_oauth_callbacks_total{outcome}`.
+pub fn count_callback(outcome: &'static str) {
+    metrics::counter!("zfsync_oauth_callbacks_total", "outcome" => outcome).increment(1);
+}
+
+impl ConnectError {
+    /// A low-cardinality label for metrics and logs.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            ConnectError::UnknownAttempt => "unknown_attempt",
+            ConnectError::UnknownTicket => "unknown_ticket",
+            ConnectError::AmbiguousAttempt => "ambiguous_attempt",
+            ConnectError::ChallengeMismatch => "challenge_mismatch",
+            ConnectError::NoExpectedOa { .. } => "no_expected_oa",
+            ConnectError::WrongOa { .. } => "wrong_oa",
+            ConnectError::Unconfirmed(_) => "unconfirmed",
+            ConnectError::Zalo(_) => "exchange_failed",
+            ConnectError::Store(_) | ConnectError::Randomness(_) | ConnectError::Sync(_) => "error",
+        }
+    }
 }
 
 impl From<ZaloError> for ConnectError {
@@ -122,12 +192,24 @@ pub struct Connected {
     pub oa_name: Option<String>,
 }
 
+/// What Zalo's redirect to the callback carried besides the code.
+#[derive(Debug, Clone, Default)]
+pub struct Echoed {
+    /// `state`, when Zalo echoed it.
+    pub state: Option<String>,
+    /// The PKCE `code_challenge`, when Zalo echoed it.
+    pub code_challenge: Option<String>,
+    /// The OA Zalo named (a claim: only a reason to refuse early, never to accept).
+    pub oa_id: Option<String>,
+}
+
 /// How a code being exchanged relates to the attempts operators started.
 #[derive(Debug, Clone)]
 pub enum CodeFrom {
-    /// Zalo's redirect to the callback: it must complete a pending attempt, found by this key
-    /// (`state`, else the echoed `code_challenge`, else the one attempt pending).
-    Callback(AttemptKey),
+    /// Zalo's redirect to the callback: it must complete a pending attempt, found by `state`, else
+    /// by the echoed `code_challenge`, else as the one attempt pending; an echoed challenge must
+    /// be the attempt's.
+    Callback(Echoed),
     /// A code pasted by an operator (`connect zalo --code`): the one pending attempt's verifier is
     /// used when there is exactly one, none otherwise (a code from the console's own link).
     Pasted,
@@ -135,74 +217,153 @@ pub enum CodeFrom {
 
 /// Exchanges an authorization code. `expected_oa` (the configured `zalo.oa_id`, else the OA
 /// already connected) is the OA the tokens must be for; without one, the OA the operator named when
-/// starting the attempt.
+/// starting the attempt. A callback with no expected OA at all binds nothing; a pasted code (the
+/// operator at the server) then connects the OA Zalo confirms. The attempt is deleted only when the
+/// connection succeeded. Every outcome is logged and counted (see the module's documentation).
 pub async fn complete(
     store: &Store,
     zalo: &ZaloSession,
     code: &str,
     from: CodeFrom,
-    callback_oa_id: Option<String>,
     expected_oa: Option<String>,
 ) -> Result<Connected, ConnectError> {
-    let attempt = match &from {
-        CodeFrom::Callback(key) => match store.take_oauth_attempt(key.clone()).await? {
-            Some(a) => Some(a),
-            None if matches!(key, AttemptKey::OnlyOne)
-                && store.pending_oauth_attempts().await? > 1 =>
-            {
-                refused(
-                    "ambiguous_attempt",
-                    expected_oa.as_deref(),
-                    callback_oa_id.as_deref(),
-                );
-                return Err(ConnectError::AmbiguousAttempt);
+    let expected_oa = expected_oa.filter(|o| !o.is_empty());
+    let result = exchange(store, zalo, code, &from, expected_oa.clone()).await;
+    let callback = matches!(from, CodeFrom::Callback(_));
+    match &result {
+        Ok(c) => {
+            tracing::info!(
+                via = if callback { "callback" } else { "pasted code" },
+                oa_id = c.oa_id.as_deref().unwrap_or("(unknown)"),
+                "a Zalo authorization was used: its attempt is consumed and the new tokens are stored"
+            );
+            if callback {
+                count_callback(OUTCOME_CONSUMED);
             }
-            None => {
-                refused(
-                    "unknown_attempt",
-                    expected_oa.as_deref(),
-                    callback_oa_id.as_deref(),
-                );
-                return Err(ConnectError::UnknownAttempt);
+        }
+        Err(e) => {
+            let claimed = match &from {
+                CodeFrom::Callback(echo) => echo.oa_id.as_deref(),
+                CodeFrom::Pasted => None,
+            };
+            refused(e, expected_oa.as_deref(), claimed);
+            if callback {
+                count_callback(e.outcome());
             }
-        },
-        CodeFrom::Pasted => store.take_oauth_attempt(AttemptKey::OnlyOne).await?,
-    };
-    let expected = expected_oa.or_else(|| attempt.as_ref().and_then(|a| a.expected_oa.clone()));
-    let verifier = attempt.map(|a| SecretString::from(a.verifier));
-    let pair = zalo.client().exchange_code(code, verifier.as_ref()).await?;
-    let connected = accept_pair(zalo, pair, expected).await?;
-    if let (Some(claimed), Some(got)) = (&callback_oa_id, &connected.oa_id) {
-        if claimed != got {
-            tracing::warn!(callback_oa_id = %claimed, oa_id = %got, "the callback named another OA than Zalo confirmed; Zalo's answer was used");
         }
     }
-    Ok(connected)
+    result
+}
+
+async fn exchange(
+    store: &Store,
+    zalo: &ZaloSession,
+    code: &str,
+    from: &CodeFrom,
+    expected_oa: Option<String>,
+) -> Result<Connected, ConnectError> {
+    let attempt = match from {
+        CodeFrom::Callback(echo) => Some(pending_attempt(store, echo).await?),
+        CodeFrom::Pasted => store.find_oauth_attempt(AttemptKey::OnlyOne).await?,
+    };
+    let result = exchange_for(zalo, code, from, expected_oa, attempt.as_ref()).await;
+    match (&result, attempt) {
+        (Ok(_), Some(a)) => {
+            store.consume_oauth_attempt(a.state).await?;
+        }
+        (Err(_), Some(a)) => {
+            // Kept for the operator's own consent; their next start replaces it.
+            store.mark_oauth_attempt_refused(a.state).await?;
+        }
+        (_, None) => {}
+    }
+    result
+}
+
+/// The exchange and its checks, for the attempt found (if any).
+async fn exchange_for(
+    zalo: &ZaloSession,
+    code: &str,
+    from: &CodeFrom,
+    expected_oa: Option<String>,
+    attempt: Option<&OAuthAttempt>,
+) -> Result<Connected, ConnectError> {
+    let expected = expected_oa.or_else(|| {
+        attempt
+            .and_then(|a| a.expected_oa.clone())
+            .filter(|o| !o.is_empty())
+    });
+    if let CodeFrom::Callback(echo) = from {
+        let claimed = echo.oa_id.clone().filter(|c| !c.is_empty());
+        let Some(expected) = &expected else {
+            return Err(ConnectError::NoExpectedOa { claimed });
+        };
+        // Zalo's word for the OA comes later (getoa); a callback that names another OA is refused
+        // before its code is spent.
+        if let Some(claimed) = claimed.filter(|c| c != expected) {
+            return Err(ConnectError::WrongOa {
+                got: shown_oa(&claimed).to_string(),
+                expected: expected.clone(),
+            });
+        }
+    }
+    let verifier = attempt.map(|a| SecretString::from(a.verifier.clone()));
+    let pair = zalo.client().exchange_code(code, verifier.as_ref()).await?;
+    confirm_and_store(zalo, pair, expected).await
+}
+
+/// The pending attempt a callback completes (left pending until its connection succeeds).
+async fn pending_attempt(store: &Store, echo: &Echoed) -> Result<OAuthAttempt, ConnectError> {
+    let state = echo.state.as_deref().filter(|s| !s.is_empty());
+    let challenge = echo.code_challenge.as_deref().filter(|c| !c.is_empty());
+    let key = match (state, challenge) {
+        (Some(s), _) => AttemptKey::State(s.to_string()),
+        (None, Some(c)) => AttemptKey::Challenge(c.to_string()),
+        (None, None) => AttemptKey::OnlyOne,
+    };
+    if let Some(a) = store.find_oauth_attempt(key).await? {
+        return match challenge {
+            Some(c) if a.challenge.as_deref() != Some(c) => Err(ConnectError::ChallengeMismatch),
+            _ => Ok(a),
+        };
+    }
+    let pending = store.pending_oauth_attempts().await?;
+    Err(match (state, challenge) {
+        (None, Some(_)) if pending > 0 => ConnectError::ChallengeMismatch,
+        (None, None) if pending > 1 => ConnectError::AmbiguousAttempt,
+        _ => ConnectError::UnknownAttempt,
+    })
 }
 
 /// Stores a new pair once Zalo (`getoa`) confirms the OA it belongs to and that OA is `expected`
 /// (when there is one). Anything else stores nothing: a failed `getoa` (timeout, 5xx, -32, an
-/// unreadable answer) refuses the pair rather than trusting anyone's word for the OA. Used by the
-/// code exchange and for tokens pasted from Zalo's API Explorer.
+/// unreadable answer) refuses the pair rather than trusting anyone's word for the OA. Used for
+/// tokens pasted from Zalo's API Explorer; a refusal is logged and counted.
 pub async fn accept_pair(
+    zalo: &ZaloSession,
+    pair: zfsync_zalo::TokenPair,
+    expected_oa: Option<String>,
+) -> Result<Connected, ConnectError> {
+    let result = confirm_and_store(zalo, pair, expected_oa.clone()).await;
+    if let Err(e) = &result {
+        refused(e, expected_oa.as_deref(), None);
+    }
+    result
+}
+
+/// [`accept_pair`] without the log line and the count (its callers report).
+async fn confirm_and_store(
     zalo: &ZaloSession,
     pair: zfsync_zalo::TokenPair,
     expected_oa: Option<String>,
 ) -> Result<Connected, ConnectError> {
     let info = match zalo.client().oa_info(&pair.access_token).await {
         Ok(info) if !info.oa_id.trim().is_empty() => info,
-        Ok(_) => {
-            refused("unconfirmed", expected_oa.as_deref(), None);
-            return Err(ConnectError::Unconfirmed("its answer names no OA".into()));
-        }
-        Err(e) => {
-            refused("unconfirmed", expected_oa.as_deref(), None);
-            return Err(ConnectError::Unconfirmed(e.to_string()));
-        }
+        Ok(_) => return Err(ConnectError::Unconfirmed("its answer names no OA".into())),
+        Err(e) => return Err(ConnectError::Unconfirmed(e.to_string())),
     };
     if let Some(expected) = expected_oa.filter(|e| !e.is_empty()) {
         if expected != info.oa_id {
-            refused("wrong_oa", Some(&expected), Some(&info.oa_id));
             return Err(ConnectError::WrongOa {
                 got: info.oa_id,
                 expected,
@@ -218,13 +379,19 @@ pub async fn accept_pair(
     })
 }
 
-/// Logs and counts a refused connection.
-fn refused(reason: &'static str, expected: Option<&str>, got: Option<&str>) {
+/// Logs and counts a refused connection. `claimed`: the OA the callback named.
+fn refused(e: &ConnectError, expected: Option<&str>, claimed: Option<&str>) {
+    let reason = e.outcome();
+    let got = match e {
+        ConnectError::WrongOa { got, .. } => Some(got.as_str()),
+        _ => claimed.map(shown_oa),
+    };
     tracing::warn!(
         reason,
-        expected_oa = expected.unwrap_or("(any)"),
+        expected_oa = expected.unwrap_or("(none)"),
         got_oa = got.unwrap_or("(unknown)"),
-        "refused a Zalo connection; the stored tokens were not changed"
+        error = %e,
+        "refused a Zalo authorization: nothing was stored, and a pending attempt stays usable"
     );
     metrics::counter!("zfsync_oauth_refusals_total", "reason" => reason).increment(1);
 }

@@ -180,6 +180,7 @@ path = "{store}"
 
 [zalo]
 app_id = "{app_id}"
+oa_id = "{oa_id}"
 app_secret = "{app_secret}"
 oa_secret_key = "{oa_secret}"
 api_base = "{zalo_api}"
@@ -199,6 +200,7 @@ allow_private_addresses = {allow_private}
 {sync}"#,
             store = dir.path().join("zfsync.db").display(),
             app_id = zcfg.app_id,
+            oa_id = zcfg.oa_id,
             app_secret = zcfg.app_secret,
             oa_secret = zcfg.oa_secret_key,
             zalo_api = zalo.api_base().as_str().trim_end_matches('/'),

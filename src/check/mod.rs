@@ -388,10 +388,15 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
     };
     let before = tokens.status();
     let tokens_ok = if !before.connected {
+        // The browser flow connects nothing until zfsync knows which OA it serves.
+        let fix = match &config.zalo.oa_id {
+            Some(_) => connect_fix.clone(),
+            None => format!("set zalo.oa_id to your OA's id (a number: on the OA's page at oa.zalo.me), then {connect_fix}"),
+        };
         out.push(Check::fail(
             CHECK_ZALO_TOKENS,
             "Zalo is not connected: the store holds no tokens",
-            connect_fix.clone(),
+            fix,
         ));
         false
     } else if let Some(reason) = &before.needs_reauth {

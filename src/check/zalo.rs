@@ -202,8 +202,8 @@ pub(super) fn oa_id_check(config: &Config, info: &OaInfo, connect_fix: &str) -> 
         None => Check::ok(
             CHECK_ZALO_OA_ID,
             format!(
-                "zalo.oa_id is not set; the connected OA's id {} is used",
-                info.oa_id
+                "zalo.oa_id is not set; the connected OA {} is the only one a new consent may connect (set zalo.oa_id = \"{}\" to keep it so)",
+                info.oa_id, info.oa_id
             ),
         ),
     }

@@ -25,7 +25,7 @@ pub const SECRETS: &[(&str, &str)] = &[
     ("app_secret", "zfz-app-secret-Q7v3"),
     ("oa_secret_key", "zfz-oa-secret-K2m9"),
     ("api_key", "zfz-api-key-W4x8"),
-    ("admin_token", "zfz-admin-token-P5n1"),
+    ("admin_token", "zfz-admin-token-P5n1-0123456789"),
     ("ZFSYNC_STORE_KEY", "zfz-store-key-R6t2"),
 ];
 

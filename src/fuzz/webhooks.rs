@@ -100,7 +100,7 @@ webhook_public_key = "{key}"
             .map_err(|e| FuzzError::App(e.to_string()))?;
         let freshchat_key = zfsync_freshchat::WebhookKey::parse(&signer.spki_b64)
             .map_err(|e| FuzzError::Key(e.to_string()))?;
-        let admin_token = SecretString::from("zfz-admin-token-P5n1");
+        let admin_token = SecretString::from("zfz-admin-token-P5n1-0123456789");
         let lanes = LaneSignal::new();
         let console = Arc::new(crate::server::console::Console::new(
             services.freshchat.clone(),

@@ -122,6 +122,11 @@ pub struct InitArgs {
     /// ZFSYNC_ZALO_OA_SECRET_KEY.
     #[arg(long, value_name = "-", allow_hyphen_values = true)]
     pub zalo_oa_secret_key: Option<SecretFlag>,
+    /// The id of the Zalo Official Account zfsync serves (a number: on the OA's page at
+    /// oa.zalo.me, and on Zalo's consent screen). Written as zalo.oa_id: Zalo's OAuth callback
+    /// then connects this OA only, and refuses a consent for any other.
+    #[arg(long, value_name = "ID")]
+    pub oa_id: Option<String>,
     /// The public https URL that reaches this server through your TLS proxy.
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
@@ -207,6 +212,13 @@ pub(super) const ZALO_OA_SECRET: Field = Field {
     env: Some(ENV_ZALO_OA_SECRET_KEY),
     hint: "developers.zalo.me → your app → Webhook page, OA Secret Key (not the App Secret); typing is not shown",
 };
+pub(super) const ZALO_OA_ID: Field = Field {
+    label: "Zalo OA ID",
+    flag: "--oa-id",
+    key: "zalo.oa_id",
+    env: None,
+    hint: "the Official Account's id, a number: on the OA's page at oa.zalo.me (under the OA's name, \"OA ID\"), and on Zalo's consent screen when an OA admin allows the app",
+};
 pub(super) const PUBLIC_URL: Field = Field {
     label: "Public URL of this server",
     flag: "--public-url",
@@ -233,6 +245,7 @@ pub(super) struct Answers {
     pub zalo_app_id: Option<Given<String>>,
     pub zalo_app_secret: Option<Given<SecretString>>,
     pub zalo_oa_secret: Option<Given<SecretString>>,
+    pub zalo_oa_id: Option<Given<String>>,
     pub public_url: Option<Given<String>>,
     pub listen: Option<SocketAddr>,
     pub language: Option<Language>,
@@ -300,6 +313,7 @@ impl Answers {
             zalo_app_id: flag(&args.zalo_app_id, &ZALO_APP_ID),
             zalo_app_secret: secret(&args.zalo_app_secret, &ZALO_APP_SECRET)?,
             zalo_oa_secret: secret(&args.zalo_oa_secret_key, &ZALO_OA_SECRET)?,
+            zalo_oa_id: flag(&args.oa_id, &ZALO_OA_ID),
             public_url: flag(&args.public_url, &PUBLIC_URL),
             listen: args.listen,
             language: args.language,

@@ -105,6 +105,7 @@ pub(super) struct Setup {
     pub zalo_app_id: String,
     pub zalo_app_secret: SecretString,
     pub zalo_oa_secret_key: SecretString,
+    pub zalo_oa_id: String,
     pub zalo_api_base: Option<Url>,
     pub zalo_oauth_base: Option<Url>,
     pub public_url: Url,
@@ -149,6 +150,8 @@ pub(super) fn render_config(setup: &Setup, paths: &Paths) -> String {
     line(String::new());
     line("[zalo]".into());
     line(format!("app_id = {}", q(&setup.zalo_app_id)));
+    line("# The Official Account zfsync serves: a consent for any other OA is refused.".into());
+    line(format!("oa_id = {}", q(&setup.zalo_oa_id)));
     if let Some(u) = &setup.zalo_api_base {
         line(format!(
             "api_base = {}",

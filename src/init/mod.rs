@@ -1,6 +1,6 @@
 //! `zfsync init`: the setup wizard. It asks for each value in onboarding order (Freshchat API URL,
-//! API key, App ID, webhook public key and channel; Zalo App ID, App Secret Key, OA Secret Key; the
-//! public URL and listen address; the customers' language), checks each answer live with the same
+//! API key, App ID, webhook public key and channel; Zalo App ID, App Secret Key, OA Secret Key, OA
+//! ID; the public URL and listen address; the customers' language), checks each answer live with the same
 //! checks as `zfsync check` (API host answers, key accepted, App ID matches, channel found, Zalo
 //! knows the app, public URL reaches this machine), asks again with the fix when one fails, then
 //! writes the config and a private secrets file (with a new admin token and store key) and prints

@@ -1,5 +1,5 @@
 //! The questions, in onboarding order: Freshchat (API URL, API key, App ID, webhook public key,
-//! channel), Zalo (App ID, App Secret Key, OA Secret Key), this server (public URL, listen
+//! channel), Zalo (App ID, App Secret Key, OA Secret Key, OA ID), this server (public URL, listen
 //! address), the customers' language. Each answer is checked with the checks of `zfsync check`
 //! (unless `--skip-checks`; formats are always checked) and asked again, with the fix, when one
 //! fails; in a script a failed check ends the run with an error naming the flag and the fix.
@@ -43,6 +43,7 @@ impl Wizard {
             Url::parse("https://oauth.zaloapp.com").unwrap_or_else(|_| unreachable!())
         });
         let (app_id, app_secret, oa_secret) = self.zalo(&oauth_base).await?;
+        let oa_id = self.oa_id()?;
         let (public_url, listen) = self.public_url().await?;
         let language = self.language()?;
         Ok(Setup {
@@ -55,6 +56,7 @@ impl Wizard {
             zalo_app_id: app_id,
             zalo_app_secret: app_secret,
             zalo_oa_secret_key: oa_secret,
+            zalo_oa_id: oa_id,
             zalo_api_base: args.zalo_api_base.clone(),
             zalo_oauth_base: args.zalo_oauth_base.clone(),
             public_url,
@@ -346,6 +348,29 @@ impl Wizard {
             break s;
         };
         Ok((app_id, secret, oa_secret))
+    }
+
+    /// The OA zfsync serves (`zalo.oa_id`): Zalo's callback is open to anyone, so it must know
+    /// which OA a consent may connect before the first one comes back. No API tells an OA's id
+    /// without its token, so only the form is checked; `zfsync check` compares it with the
+    /// connected OA.
+    fn oa_id(&mut self) -> Result<String, InitError> {
+        if self.ui.interactive() {
+            self.ui.note("zfsync connects only this Official Account: a consent given for any other OA is refused.");
+        }
+        let mut given = self.answers.zalo_oa_id.take();
+        loop {
+            let id = self.ui.text(&ZALO_OA_ID, given.take(), None, false)?;
+            if crate::oauth::is_oa_id(&id) {
+                return Ok(id);
+            }
+            let c = Check::fail(
+                check::CHECK_ZALO_OA_ID,
+                format!("\"{id}\" is not an OA ID: it is a number (the OA's name or alias is not its id)"),
+                ZALO_OA_ID.hint,
+            );
+            self.ui.reject(&ZALO_OA_ID, &c)?;
+        }
     }
 
     async fn public_url(&mut self) -> Result<(Url, SocketAddr), InitError> {

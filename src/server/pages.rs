@@ -7,8 +7,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{AppState, ROUTE_OAUTH_CALLBACK};
-use crate::oauth::CodeFrom;
-use crate::store::AttemptKey;
+use crate::oauth::{CodeFrom, ConnectError, Echoed};
 
 /// The page and file Zalo reads to verify the webhook domain (`zalo.site_verification`).
 fn verification_page(code: &str) -> Response {
@@ -49,8 +48,18 @@ pub struct StartQuery {
     from: Option<String>,
 }
 
+/// The OA a callback must be for: the configured `zalo.oa_id`, else the OA already connected.
+fn expected_oa(state: &AppState) -> Option<String> {
+    state
+        .zalo_oa_id
+        .clone()
+        .or(state.zalo.tokens().status().oa_id)
+        .filter(|o| !o.is_empty())
+}
+
 /// `/oauth/zalo/start` (operators, or a one-time link): redirects to Zalo's consent page for a new
-/// attempt.
+/// attempt. Refused while no OA is expected (none configured, connected or named): its callback
+/// could bind nothing.
 pub async fn oauth_start(State(state): State<AppState>, Query(q): Query<StartQuery>) -> Response {
     if q.from.as_deref() == Some("console") {
         state.console.oauth_started_here();
@@ -73,6 +82,14 @@ pub async fn oauth_start(State(state): State<AppState>, Query(q): Query<StartQue
         },
         None => q.oa_id,
     };
+    let named = named.filter(|o| !o.is_empty());
+    if expected_oa(&state).is_none() && named.is_none() {
+        return page(
+            StatusCode::CONFLICT,
+            "zfsync does not know which OA to connect",
+            &ConnectError::NoExpectedOa { claimed: None }.to_string(),
+        );
+    }
     match crate::oauth::start(&state.store, state.zalo.client(), &redirect, named).await {
         Ok(url) => Redirect::to(url.as_str()).into_response(),
         Err(e) => page(
@@ -101,6 +118,8 @@ pub async fn oauth_callback(
 ) -> Response {
     if let Some(err) = q.error {
         let detail = q.error_description.unwrap_or(err);
+        tracing::info!("Zalo's consent page came back without access (the admin declined, or Zalo refused); nothing was changed");
+        crate::oauth::count_callback(crate::oauth::OUTCOME_DENIED);
         return page(
             StatusCode::BAD_REQUEST,
             "Zalo did not grant access",
@@ -108,6 +127,8 @@ pub async fn oauth_callback(
         );
     }
     let Some(code) = q.code.filter(|c| !c.is_empty()) else {
+        tracing::warn!("refused an OAuth callback without a code; nothing was changed");
+        crate::oauth::count_callback(crate::oauth::OUTCOME_NO_CODE);
         return page(
             StatusCode::BAD_REQUEST,
             "This link is incomplete",
@@ -116,21 +137,17 @@ pub async fn oauth_callback(
     };
     // Zalo's documented callback carries only `code` and `oa_id`; `state` (or the PKCE challenge)
     // when it echoes them. Without either, the one attempt pending is the one completed.
-    let key = match (q.state, q.code_challenge) {
-        (Some(st), _) if !st.is_empty() => AttemptKey::State(st),
-        (_, Some(ch)) if !ch.is_empty() => AttemptKey::Challenge(ch),
-        _ => AttemptKey::OnlyOne,
+    let echoed = Echoed {
+        state: q.state,
+        code_challenge: q.code_challenge,
+        oa_id: q.oa_id,
     };
-    let expected = state
-        .zalo_oa_id
-        .clone()
-        .or(state.zalo.tokens().status().oa_id);
+    let expected = expected_oa(&state);
     match crate::oauth::complete(
         &state.store,
         &state.zalo,
         &code,
-        CodeFrom::Callback(key),
-        q.oa_id,
+        CodeFrom::Callback(echoed),
         expected,
     )
     .await
@@ -138,7 +155,6 @@ pub async fn oauth_callback(
         Ok(c) => {
             let name = c.oa_name.unwrap_or_else(|| "your Official Account".into());
             let id = c.oa_id.map(|i| format!(" (id {i})")).unwrap_or_default();
-            tracing::info!(oa = %name, "zalo connected through the OAuth callback");
             let body = format!("Connected to {name}{id}. Messages now flow between Zalo and Freshchat. You can close this window.");
             if state.console.take_oauth_return() {
                 // Back to the console by a same-site refresh (its SameSite=Strict cookie is not

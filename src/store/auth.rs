@@ -1,6 +1,8 @@
 //! Authorization state: the Zalo token pair (a refresh writes the new pair in the transaction that
-//! retires the old one) and the pending OAuth attempts (state, PKCE verifier, expiry). The tokens and
-//! verifiers are sealed with the store key ([`super::crypto`]).
+//! retires the old one) and the pending OAuth attempts (state, PKCE verifier, expiry). An attempt is
+//! found without being used up, and deleted only once its connection succeeded, so a callback that
+//! fails (a junk code, another OA) leaves the operator's attempt pending. The tokens and verifiers
+//! are sealed with the store key ([`super::crypto`]).
 
 use rusqlite::{params, OptionalExtension};
 
@@ -69,8 +71,12 @@ pub enum AttemptKey {
     OnlyOne,
 }
 
-/// A pending OAuth attempt, taken by the callback.
+/// A pending OAuth attempt, found by the callback.
 pub struct OAuthAttempt {
+    /// Its random `state` (the attempt's key).
+    pub state: String,
+    /// The PKCE challenge sent to Zalo's consent page (None for attempts older than the column).
+    pub challenge: Option<String>,
     /// The PKCE verifier (a secret).
     pub verifier: String,
     /// The redirect URI the attempt was started with.
@@ -82,6 +88,8 @@ pub struct OAuthAttempt {
 impl std::fmt::Debug for OAuthAttempt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OAuthAttempt")
+            .field("state", &self.state)
+            .field("challenge", &self.challenge)
             .field("verifier", &"[redacted]")
             .field("redirect_uri", &self.redirect_uri)
             .field("expected_oa", &self.expected_oa)
@@ -223,7 +231,9 @@ impl Store {
         .await
     }
 
-    /// Records a started OAuth attempt (and drops expired ones).
+    /// Records a started OAuth attempt, and drops expired ones and those a refused callback
+    /// named (the operator starts again after a refusal: the retry must not meet "more than one
+    /// attempt pending").
     pub async fn put_oauth_attempt(
         &self,
         state: String,
@@ -236,8 +246,10 @@ impl Store {
         let verifier = self.key().seal(COL_VERIFIER, &verifier)?;
         self.write(move |c| {
             let now = now_ms();
-            c.prepare_cached("DELETE FROM oauth_attempts WHERE expires_at < ?1")?
-                .execute([now])?;
+            c.prepare_cached(
+                "DELETE FROM oauth_attempts WHERE expires_at < ?1 OR refused_at IS NOT NULL",
+            )?
+            .execute([now])?;
             c.prepare_cached(
                 "INSERT INTO oauth_attempts (state, verifier, challenge, redirect_uri, created_at, expires_at, expected_oa)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -260,53 +272,76 @@ impl Store {
         .await
     }
 
-    /// Takes (and deletes) the pending attempt a callback completes. `None` when no unexpired
-    /// attempt matches, or, for [`AttemptKey::OnlyOne`], when there is not exactly one.
-    pub async fn take_oauth_attempt(
+    /// The pending attempt a callback completes, left in place (see
+    /// [`Store::consume_oauth_attempt`]). `None` when no unexpired attempt matches, or, for
+    /// [`AttemptKey::OnlyOne`], when there is not exactly one.
+    pub async fn find_oauth_attempt(
         &self,
         key: AttemptKey,
     ) -> Result<Option<OAuthAttempt>, StoreError> {
         let sealing = self.key();
-        self.write(move |c| {
-            let now = now_ms();
-            let select = "SELECT state, verifier, redirect_uri, expected_oa FROM oauth_attempts WHERE expires_at >= ?1";
-            type Row = (String, String, String, Option<String>);
-            let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Row> {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            };
-            let row = match &key {
-                AttemptKey::State(s) => c
-                    .query_row(&format!("{select} AND state = ?2"), params![now, s], read)
-                    .optional()?,
-                AttemptKey::Challenge(ch) => c
-                    .query_row(
-                        &format!("{select} AND challenge = ?2"),
-                        params![now, ch],
-                        read,
-                    )
-                    .optional()?,
-                AttemptKey::OnlyOne => {
-                    let mut stmt = c.prepare(&format!("{select} LIMIT 2"))?;
-                    let rows = stmt
-                        .query_map(params![now], read)?
-                        .collect::<Result<Vec<_>, _>>()?;
-                    match <[_; 1]>::try_from(rows) {
-                        Ok([one]) => Some(one),
-                        Err(_) => None,
-                    }
-                }
-            };
-            Ok(match row {
-                Some((s, verifier, redirect_uri, expected_oa)) => {
-                    c.execute("DELETE FROM oauth_attempts WHERE state = ?1", [s])?;
-                    Some(OAuthAttempt {
-                        verifier: sealing.open(COL_VERIFIER, &verifier)?,
-                        redirect_uri,
-                        expected_oa,
+        let row = self
+            .read(move |c| {
+                let now = now_ms();
+                let select = "SELECT state, challenge, verifier, redirect_uri, expected_oa FROM oauth_attempts WHERE expires_at >= ?1";
+                let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<OAuthAttempt> {
+                    Ok(OAuthAttempt {
+                        state: r.get(0)?,
+                        challenge: r.get(1)?,
+                        verifier: r.get(2)?,
+                        redirect_uri: r.get(3)?,
+                        expected_oa: r.get(4)?,
                     })
-                }
-                None => None,
+                };
+                Ok(match &key {
+                    AttemptKey::State(s) => c
+                        .query_row(&format!("{select} AND state = ?2"), params![now, s], read)
+                        .optional()?,
+                    AttemptKey::Challenge(ch) => c
+                        .query_row(
+                            &format!("{select} AND challenge = ?2"),
+                            params![now, ch],
+                            read,
+                        )
+                        .optional()?,
+                    AttemptKey::OnlyOne => {
+                        let mut stmt = c.prepare(&format!("{select} LIMIT 2"))?;
+                        let rows = stmt
+                            .query_map(params![now], read)?
+                            .collect::<Result<Vec<_>, _>>()?;
+                        match <[_; 1]>::try_from(rows) {
+                            Ok([one]) => Some(one),
+                            Err(_) => None,
+                        }
+                    }
+                })
             })
+            .await?;
+        row.map(|mut a| {
+            a.verifier = sealing.open(COL_VERIFIER, &a.verifier)?;
+            Ok(a)
+        })
+        .transpose()
+    }
+
+    /// Notes that a callback for this attempt was refused; the attempt stays usable until the
+    /// next one starts (see [`Store::put_oauth_attempt`]).
+    pub async fn mark_oauth_attempt_refused(&self, state: String) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.execute(
+                "UPDATE oauth_attempts SET refused_at = ?1 WHERE state = ?2",
+                params![now_ms(), state],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Deletes an attempt once its connection succeeded (each attempt connects once). False when
+    /// it was gone already.
+    pub async fn consume_oauth_attempt(&self, state: String) -> Result<bool, StoreError> {
+        self.write(move |c| {
+            Ok(c.execute("DELETE FROM oauth_attempts WHERE state = ?1", [state])? > 0)
         })
         .await
     }

@@ -71,6 +71,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "007_token_endpoint_errors",
         include_str!("../../migrations/007_token_endpoint_errors.sql"),
     ),
+    (
+        "009_oauth_attempt_refusals",
+        include_str!("../../migrations/009_oauth_attempt_refusals.sql"),
+    ),
 ];
 
 /// How often the checkpoint thread looks for new commits.
@@ -881,6 +885,8 @@ mod tests {
             token_error: None,
         };
         let a = OAuthAttempt {
+            state: "st".into(),
+            challenge: Some("ch".into()),
             verifier: "verifier-secret".into(),
             redirect_uri: "https://x/cb".into(),
             expected_oa: None,

@@ -344,7 +344,8 @@ async fn an_unknown_config_key_is_named_and_stops_the_checks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_oa_id_in_the_config_is_reported() {
     let env = fresh_env().await;
-    edit_config(&env, |t| add_to_section(t, "zalo", "oa_id = \"my-oa\""));
+    let ours = format!("oa_id = \"{}\"", env.zalo.config().oa_id);
+    edit_config(&env, |t| t.replace(&ours, "oa_id = \"my-oa\""));
     let run = check(&env.config_path, true).await;
     let (detail, fix) = assert_failed(&run, "config");
     assert!(
@@ -391,7 +392,10 @@ async fn an_oa_id_that_is_not_the_connected_oa_names_both() {
     let env = connected_env().await;
     let real = env.zalo.config().oa_id;
     edit_config(&env, |t| {
-        add_to_section(t, "zalo", "oa_id = \"1234567890123456789\"")
+        t.replace(
+            &format!("oa_id = \"{real}\""),
+            "oa_id = \"1234567890123456789\"",
+        )
     });
     let run = check(&env.config_path, true).await;
     let (detail, fix) = assert_failed(&run, "zalo_oa_id");

@@ -33,6 +33,7 @@ struct Values {
     zalo_app_id: String,
     zalo_app_secret: String,
     zalo_oa_secret: String,
+    zalo_oa_id: String,
     zalo_api: String,
     zalo_oauth: String,
     public_url: String,
@@ -51,6 +52,7 @@ impl Values {
             zalo_app_id: z.app_id.clone(),
             zalo_app_secret: z.app_secret.clone(),
             zalo_oa_secret: z.oa_secret_key.clone(),
+            zalo_oa_id: z.oa_id.clone(),
             zalo_api: trim(env.zalo.api_base()),
             zalo_oauth: trim(env.zalo.oauth_base()),
             public_url: env.daemon_url(),
@@ -182,6 +184,15 @@ fn type_answers(v: &Values, config: &Path, html_url: &str) -> String {
     expect(&mut p, "accepts App ID");
     expect(&mut p, "Zalo OA Secret Key: ");
     p.send_line(&v.zalo_oa_secret).unwrap();
+    // The OA's id, explained; its name typed first, then the number.
+    expect(&mut p, "a consent given for any other OA is refused");
+    expect(&mut p, "oa.zalo.me");
+    expect(&mut p, "Zalo OA ID: ");
+    p.send_line("zfsync Sandbox OA").unwrap();
+    expect(&mut p, "is not an OA ID: it is a number");
+    expect(&mut p, "Enter Zalo OA ID again.");
+    expect(&mut p, "Zalo OA ID: ");
+    p.send_line(&v.zalo_oa_id).unwrap();
 
     // This server: reachable through the public URL (the one-off probe answers on --listen).
     expect(&mut p, "Public URL of this server: ");
@@ -233,6 +244,7 @@ async fn the_wizard_asks_again_and_writes_a_setup_that_connects_and_checks() {
     // What was written: a config that loads, and a private secrets file with every secret.
     let config = Config::load(&config_path).unwrap();
     assert_eq!(config.mapping.language.as_deref(), Some("en"));
+    assert_eq!(config.zalo.oa_id.as_deref(), Some(v.zalo_oa_id.as_str()));
     assert_eq!(
         config.freshchat.app_id.as_deref(),
         Some(v.fc_app_id.as_str())
@@ -369,6 +381,8 @@ fn script_args<'a>(v: &'a Values, config: &'a str) -> Vec<&'a str> {
         &v.zalo_app_id,
         "--zalo-app-secret",
         "-",
+        "--oa-id",
+        &v.zalo_oa_id,
         "--public-url",
         &v.public_url,
         "--listen",
@@ -410,6 +424,7 @@ async fn a_script_sets_up_with_flags_stdin_and_the_environment() {
         Some(channel_id(&env, "Website").await)
     );
     assert_eq!(loaded.mapping.language.as_deref(), Some("vi"));
+    assert_eq!(loaded.zalo.oa_id.as_deref(), Some(v.zalo_oa_id.as_str()));
     assert_eq!(
         loaded.freshchat.app_id.as_deref(),
         Some(v.fc_app_id.as_str())
@@ -514,6 +529,27 @@ async fn in_a_script_a_failed_check_names_the_value_and_the_fix() {
     assert!(stderr.contains("--zalo-app-secret takes '-'"), "{stderr}");
     assert!(!stderr.contains("typed-in-the-open"), "{stderr}");
 
+    // An OA ID that is not one (its alias), and none at all.
+    let mut alias = args.clone();
+    let at = alias.iter().position(|a| *a == "--oa-id").unwrap();
+    alias[at + 1] = "@zfsync-shop";
+    let out = init(&alias, &stdin, &oa_env).await;
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--oa-id (zalo.oa_id): \"@zfsync-shop\" is not an OA ID"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("oa.zalo.me"), "{stderr}");
+    alias.drain(at..at + 2);
+    let out = init(&alias, &stdin, &oa_env).await;
+    let (_, stderr) = text(&out);
+    assert!(
+        stderr.contains("--oa-id is required with --non-interactive"),
+        "{stderr}"
+    );
+    assert!(!config_path.exists());
+
     // A required value left out.
     let mut missing = args.clone();
     let at = missing.iter().position(|a| *a == "--zalo-app-id").unwrap();
@@ -549,6 +585,8 @@ async fn skip_checks_sets_up_offline() {
         "Zalo",
         "--zalo-app-id",
         "1234567890123456789",
+        "--oa-id",
+        "4318848795011111111",
         "--zalo-oauth-base",
         closed,
         "--public-url",

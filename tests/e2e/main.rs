@@ -19,6 +19,7 @@ mod loadgen_ingest;
 #[cfg(feature = "loadgen")]
 mod loadgen_soak;
 mod media_hosts;
+mod oauth_callback;
 mod ops;
 mod quota;
 mod reliability;

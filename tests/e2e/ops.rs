@@ -345,9 +345,10 @@ async fn oauth_callback_refuses_another_oa() {
         })
         .unwrap();
     // Pin the daemon to another OA id than the simulator's, restart, and run the flow again.
-    let cfg = std::fs::read_to_string(&env.config_path)
-        .unwrap()
-        .replace("[zalo]\n", "[zalo]\noa_id = \"999\"\n");
+    let cfg = std::fs::read_to_string(&env.config_path).unwrap().replace(
+        &format!("oa_id = \"{}\"", env.zalo.config().oa_id),
+        "oa_id = \"999\"",
+    );
     std::fs::write(&env.config_path, cfg).unwrap();
     let mut env = env;
     env.stop_daemon().await;

@@ -45,12 +45,18 @@ async fn a_stranger_oa_never_replaces_the_customers_tokens() {
     start_conversation(&env, U).await;
     let before = stored_refresh_token(&env).await;
     env.zalo.approve_as(ATTACKER_OA);
-    env.zalo
-        .fail_next("/v2.0/oa/getoa", 1, Fault::HttpStatus(500));
-    let e = env.connect_zalo().await.unwrap_err().to_string();
-    assert!(e.contains("did not confirm"), "{e}");
+    // Zalo's redirect names the stranger's OA: refused before the code is exchanged.
     let e = env.connect_zalo().await.unwrap_err().to_string();
     assert!(e.contains(ATTACKER_OA), "{e}");
+    // A redirect that names no OA: only Zalo's getoa can say, and when it cannot, nothing is
+    // trusted.
+    env.zalo
+        .fail_next("/v2.0/oa/getoa", 1, Fault::HttpStatus(500));
+    use crate::oauth_callback::{allow, open, start_attempt, with_param};
+    let callback = allow(&start_attempt(&env).await).await;
+    let (status, page) = open(&with_param(&callback, "oa_id", None)).await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("did not confirm"), "{page}");
     assert_eq!(stored_refresh_token(&env).await, before, "nothing replaced");
     let m = metrics(&env).await;
     for reason in ["unconfirmed", "wrong_oa"] {

@@ -262,6 +262,11 @@ fn connect_body(
                     span class="bad" { "Not connected." } " An admin of the OA signs in to Zalo and allows zfsync."
                 }
             }
+            @if state.zalo_oa_id.is_none() && tokens.oa_id.is_none() {
+                p class="bad" id="no-oa-id" {
+                    code { "zalo.oa_id" } " is not set, so zfsync does not know which OA to connect and refuses every consent. Set it to your OA's id (on the OA's page at oa.zalo.me) and restart zfsync."
+                }
+            }
             a class="button" id="connect-zalo" href=(format!("{}?from=console", crate::server::ROUTE_OAUTH_START)) { "Connect Zalo" }
         }
         section class="card" aria-labelledby="ck-h" {
