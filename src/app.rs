@@ -241,6 +241,7 @@ impl Application {
             self.state.ingest.lanes.clone(),
             shutdown.clone(),
         ));
+        let summary = tokio::spawn(crate::ingest::refusals::summarise(shutdown.clone()));
         let app = router(self.state.clone(), self.config.server.max_body_bytes);
         tracing::info!(addr = %self.local_addr(), "zfsync listening");
         let stop = shutdown.clone();
@@ -260,6 +261,7 @@ impl Application {
         let _ = lanes.await;
         scheduler.stop().await;
         let _ = follow.await;
+        let _ = summary.await;
         served.map_err(AppError::Serve)
     }
 }
