@@ -126,7 +126,9 @@ impl Application {
         let state = AppState {
             admin_token,
             auth,
-            limits: Arc::new(crate::server::auth::RateLimits::default()),
+            limits: Arc::new(crate::server::limits::RateLimits::new(
+                config.server.trusted_proxies(),
+            )),
             console,
             ingest: IngestState {
                 store: services.store.clone(),

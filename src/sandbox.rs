@@ -42,6 +42,8 @@ pub struct EnvOptions {
     pub sync_toml: String,
     /// Let the daemon fetch media from loopback (the simulators'); off to test the egress policy.
     pub allow_private_media: bool,
+    /// Extra `[server]` lines for the daemon's config (e.g. `trusted_proxies`).
+    pub server_toml: String,
 }
 
 impl Default for EnvOptions {
@@ -57,6 +59,7 @@ impl Default for EnvOptions {
             zalo_callback_code_challenge: false,
             sync_toml: "retry_base_ms = 100\nretry_max_ms = 2000\n".into(),
             allow_private_media: true,
+            server_toml: String::new(),
         }
     }
 }
@@ -125,6 +128,7 @@ impl Env {
 listen = "{daemon_addr}"
 public_url = "{daemon_url}"
 admin_token = "{admin_token}"
+{server}
 
 [store]
 path = "{store}"
@@ -159,6 +163,7 @@ allow_private_addresses = {allow_private}
             fc_key = fcfg.api_key,
             fc_pub = freshchat.public_key_pem_one_line(),
             sync = opts.sync_toml,
+            server = opts.server_toml,
             allow_private = opts.allow_private_media,
         );
         std::fs::write(&config_path, toml)?;

@@ -66,7 +66,7 @@ fn window_end(q: &QuotaState, now: i64) -> Markup {
 pub(super) fn quota_section(list: &Result<Vec<QuotaState>, StoreError>) -> Markup {
     let now = now_ms();
     html! {
-        section aria-labelledby="quota-h" style="margin-top:1.5rem" {
+        section class="mt15" aria-labelledby="quota-h" {
             h2 id="quota-h" { "Reply quota per customer" }
             p class="muted" {
                 "What Zalo said when zfsync last replied to each customer: which allowance paid for the "
