@@ -146,7 +146,9 @@ impl Application {
         let state = AppState {
             admin_token,
             auth,
-            limits: Arc::new(crate::server::auth::RateLimits::default()),
+            limits: Arc::new(crate::server::limits::RateLimits::new(
+                config.server.trusted_proxies(),
+            )),
             console,
             ingest: IngestState {
                 store: services.store.clone(),
@@ -261,6 +263,7 @@ impl Application {
             self.state.ingest.lanes.clone(),
             shutdown.clone(),
         ));
+        let summary = tokio::spawn(crate::ingest::refusals::summarise(shutdown.clone()));
         let app = router(self.state.clone(), self.config.server.max_body_bytes);
         tracing::info!(addr = %self.local_addr(), "zfsync listening");
         let stop = shutdown.clone();
@@ -280,6 +283,7 @@ impl Application {
         let _ = lanes.await;
         scheduler.stop().await;
         let _ = follow.await;
+        let _ = summary.await;
         served.map_err(AppError::Serve)
     }
 }

@@ -123,6 +123,17 @@ pub struct ServerConfig {
     /// the details of /readyz. When unset, zfsync generates one and keeps it in the store.
     #[serde(default)]
     pub admin_token: Option<SecretString>,
+    /// Reverse proxies (addresses or CIDR blocks) whose `X-Forwarded-For` names the client; none
+    /// by default (the peer is the client).
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+}
+
+impl ServerConfig {
+    /// The trusted proxies, as validated at load.
+    pub fn trusted_proxies(&self) -> crate::server::client::TrustedProxies {
+        crate::server::client::TrustedProxies::parse(&self.trusted_proxies).unwrap_or_default()
+    }
 }
 
 /// `[store]`.
@@ -493,6 +504,12 @@ impl Config {
                 });
             }
         }
+        crate::server::client::TrustedProxies::parse(&self.server.trusted_proxies).map_err(
+            |detail| ConfigError::Invalid {
+                key: "server.trusted_proxies",
+                detail,
+            },
+        )?;
         check_base_url("zalo.api_base", &self.zalo.api_base)?;
         check_base_url("zalo.oauth_base", &self.zalo.oauth_base)?;
         check_base_url("freshchat.api_base", &self.freshchat.api_base)?;
@@ -844,6 +861,31 @@ webhook_public_key = "-----BEGIN RSA PUBLIC KEY----- {KEY} -----END RSA PUBLIC K
             c.public_url("/webhooks/zalo"),
             "https://zfsync.example.com/webhooks/zalo"
         );
+    }
+
+    #[test]
+    fn trusted_proxies_are_checked_at_load() {
+        let c = Config::from_toml(&base()).unwrap();
+        assert!(c.server.trusted_proxies.is_empty(), "none by default");
+        let with = |list: &str| {
+            base().replace(
+                "[server]\n",
+                &format!("[server]\ntrusted_proxies = {list}\n"),
+            )
+        };
+        let c = Config::from_toml(&with(r#"["127.0.0.1", "10.0.0.0/8", "fd00::/8"]"#)).unwrap();
+        assert!(c
+            .server
+            .trusted_proxies()
+            .is_trusted("10.20.30.40".parse().unwrap()));
+        for bad in [
+            r#"["10.0.0.0/33"]"#,
+            r#"["proxy.local"]"#,
+            r#"["10.0.0.1/8"]"#,
+        ] {
+            let e = err(&with(bad));
+            assert!(e.contains("server.trusted_proxies"), "{e}");
+        }
     }
 
     #[test]

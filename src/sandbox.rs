@@ -61,6 +61,8 @@ pub struct EnvOptions {
     /// More names the in-process daemon resolves to loopback, for tests that name the
     /// simulators' media hosts themselves (`set_cdn_host`, `set_media_host`).
     pub media_names: Vec<String>,
+    /// Extra `[server]` lines for the daemon's config (e.g. `trusted_proxies`).
+    pub server_toml: String,
 }
 
 impl EnvOptions {
@@ -90,6 +92,7 @@ impl Default for EnvOptions {
             allow_private_media: false,
             named_media: true,
             media_names: Vec::new(),
+            server_toml: String::new(),
         }
     }
 }
@@ -174,6 +177,7 @@ impl Env {
 listen = "{daemon_addr}"
 public_url = "{daemon_url}"
 admin_token = "{admin_token}"
+{server}
 
 [store]
 path = "{store}"
@@ -210,6 +214,7 @@ allow_private_addresses = {allow_private}
             fc_key = fcfg.api_key,
             fc_pub = freshchat.public_key_pem_one_line(),
             sync = opts.sync_toml,
+            server = opts.server_toml,
             allow_private = opts.allow_private_media,
         );
         std::fs::write(&config_path, toml)?;

@@ -116,7 +116,7 @@ webhook_public_key = "{key}"
         ));
         let state = AppState {
             auth: Arc::new(crate::server::auth::Auth::new(&admin_token, true)),
-            limits: Arc::new(crate::server::auth::RateLimits::default()),
+            limits: Arc::new(crate::server::limits::RateLimits::default()),
             console,
             admin_token,
             ingest: IngestState {

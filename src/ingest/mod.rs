@@ -10,6 +10,7 @@
 pub mod backfill;
 pub mod catch_up;
 pub mod freshchat_webhook;
+pub mod refusals;
 pub mod zalo_webhook;
 
 use axum::extract::rejection::BytesRejection;
@@ -163,7 +164,8 @@ fn unreadable(source: &'static str, rejection: BytesRejection) -> Response {
     reject(source, status, "unreadable_body", rejection.body_text())
 }
 
-/// Answers a refused webhook, logged and counted by reason.
+/// Answers a refused webhook, counted by reason; logged the first time its kind is seen in a
+/// period, then summarised ([`refusals`]).
 fn reject(
     source: &'static str,
     status: StatusCode,
@@ -172,7 +174,9 @@ fn reject(
 ) -> Response {
     metrics::counter!("zfsync_webhook_rejects_total", "source" => source, "reason" => reason)
         .increment(1);
-    tracing::warn!(source, reason, %detail, "webhook rejected");
+    if refusals::note(source, reason) {
+        tracing::warn!(source, reason, %detail, "webhook rejected (more of this kind are counted and summarised once a minute)");
+    }
     (
         status,
         Json(serde_json::json!({ "error": reason, "message": detail })),

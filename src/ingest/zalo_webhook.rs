@@ -44,7 +44,10 @@ pub async fn handle(
     if header.is_none() && is_url_check(&body) {
         // Saving the webhook URL in the Zalo app sends a check that must get 200. It is not an
         // event: nothing is stored. (A real event without a signature is still refused below.)
-        tracing::info!("answered Zalo's webhook URL check");
+        // Anyone can send one: logged once a period, then summarised.
+        if super::refusals::note(SOURCE, super::refusals::URL_CHECK) {
+            tracing::info!("answered Zalo's webhook URL check");
+        }
         metrics::counter!("zfsync_webhooks_total", "source" => SOURCE, "result" => "url_check")
             .increment(1);
         return (StatusCode::OK, Json(serde_json::json!({ "status": "ok" }))).into_response();

@@ -1,5 +1,5 @@
 //! Operator access: who may open the operator routes (`/oauth/zalo/start`, `/console/*`, the
-//! details of `/readyz`), and how fast anyone may call the public pages.
+//! details of `/readyz`).
 //!
 //! An operator proves they hold the admin token either as `Authorization: Bearer <token>`
 //! (scripts) or by typing it once on the login page, which opens a session: a random id in an
@@ -8,32 +8,31 @@
 //! CSRF token; a state-changing request made with the cookie must carry it (`x-csrf-token` header or
 //! a `csrf` form field). Bearer requests need no CSRF token: a browser never adds that header by
 //! itself. Tokens are compared in constant time (over their SHA-256, so not even the length leaks).
+//! Every token check goes through [`access`], which counts wrong tokens per client address and for
+//! everyone ([`super::limits::FailedLogins`]) and refuses to check any while they are over their
+//! ceiling. A session's end (sign-out or expiry) also ends its live streams ([`Operator::ended`]).
 //!
 //! A one-time login link ([`Auth::login_link`]) opens a session without typing the token: the
 //! sandbox prints one. It works once, within [`LINK_TTL`].
 //!
-//! Per-address rate limits ([`RateLimits`]) guard the OAuth, file, health and login routes, never
-//! the webhooks. Behind a reverse proxy on the same machine, the address is the last one the proxy
-//! added to `X-Forwarded-For`.
-//!
 //! Failure: a stranger gets 401 with the login page (or a plain 401 for non-page requests) and
-//! learns nothing about the daemon; too many requests get 429. Nothing here logs a token.
+//! learns nothing about the daemon; too many wrong tokens get 429. Nothing here logs a token.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU32;
+use std::future::Future;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::digest;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
+use tokio_util::sync::CancellationToken;
 
 use super::AppState;
 
@@ -47,6 +46,9 @@ pub const CSRF_FIELD: &str = "csrf";
 pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 /// How long a one-time login link works.
 pub const LINK_TTL: Duration = Duration::from_secs(15 * 60);
+/// The answer while wrong tokens are over their ceiling.
+pub const TOO_MANY_WRONG_TOKENS: &str =
+    "too many wrong operator tokens: no token is checked until the time in Retry-After has passed";
 /// Largest form body read when looking for the CSRF field.
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
@@ -65,6 +67,8 @@ fn sha256(s: &str) -> Digest32 {
 struct Session {
     csrf: String,
     expires: Instant,
+    /// Cancelled when the session is signed out (or found expired).
+    ended: CancellationToken,
 }
 
 /// The operator check, the sessions and the one-time links. Cheap to share (`Arc`).
@@ -88,6 +92,8 @@ impl std::fmt::Debug for Auth {
 pub struct Operator {
     /// The session's CSRF token (None for Bearer requests, which need none).
     pub csrf: Option<String>,
+    /// When the session ends: signed out (the token) or expired (the time). None for Bearer.
+    session_end: Option<(CancellationToken, Instant)>,
 }
 
 impl Operator {
@@ -95,6 +101,58 @@ impl Operator {
     pub fn csrf(&self) -> &str {
         self.csrf.as_deref().unwrap_or("")
     }
+
+    /// Resolves when this operator's session ends (sign-out or expiry); never for a Bearer request,
+    /// which has no session.
+    pub fn ended(&self) -> impl Future<Output = ()> + Send + 'static {
+        let end = self.session_end.clone();
+        async move {
+            match end {
+                Some((signed_out, expires)) => {
+                    tokio::select! {
+                        _ = signed_out.cancelled() => {}
+                        _ = tokio::time::sleep_until(expires.into()) => {}
+                    }
+                }
+                None => std::future::pending().await,
+            }
+        }
+    }
+}
+
+/// What a request's credentials amount to.
+#[derive(Debug)]
+pub enum Access {
+    /// A valid Bearer token or a live session.
+    Operator(Operator),
+    /// No credentials, a wrong token or an unknown session.
+    Stranger,
+    /// Too many wrong tokens (from this address, or from everyone): no token is checked for this
+    /// long.
+    Refused(Duration),
+}
+
+/// The operator behind these headers, if any: a live session cookie, or a Bearer token, checked only
+/// while wrong tokens are under their ceiling (a wrong one is counted and logged with `client`).
+pub fn access(state: &AppState, headers: &HeaderMap, client: Option<IpAddr>) -> Access {
+    if let Some(b) = bearer(headers) {
+        let failed = state.limits.failed_logins();
+        if let Err(wait) = failed.admit(client) {
+            return Access::Refused(wait);
+        }
+        if state.auth.token_matches(b) {
+            return Access::Operator(Operator {
+                csrf: None,
+                session_end: None,
+            });
+        }
+        failed.failed(client, super::limits::Via::Bearer);
+        return Access::Stranger;
+    }
+    state
+        .auth
+        .session(headers)
+        .map_or(Access::Stranger, Access::Operator)
 }
 
 impl Auth {
@@ -113,18 +171,23 @@ impl Auth {
         bool::from(sha256(given.trim()).ct_eq(&self.token))
     }
 
-    /// The operator behind these headers: a valid Bearer token or a live session cookie.
-    pub fn operator(&self, headers: &HeaderMap) -> Option<Operator> {
-        if let Some(b) = bearer(headers) {
-            return self.token_matches(b).then_some(Operator { csrf: None });
-        }
+    /// The operator of these headers' live session cookie (Bearer tokens are checked by
+    /// [`access`], which counts wrong ones).
+    pub fn session(&self, headers: &HeaderMap) -> Option<Operator> {
         let id = cookie(headers, SESSION_COOKIE)?;
         let key = sha256(id);
         let mut sessions = self.sessions.lock().ok()?;
         let now = Instant::now();
-        sessions.retain(|_, s| s.expires > now);
+        sessions.retain(|_, s| {
+            let live = s.expires > now;
+            if !live {
+                s.ended.cancel();
+            }
+            live
+        });
         sessions.get(&key).map(|s| Operator {
             csrf: Some(s.csrf.clone()),
+            session_end: Some((s.ended.clone(), s.expires)),
         })
     }
 
@@ -138,6 +201,7 @@ impl Auth {
             Session {
                 csrf,
                 expires: Instant::now() + SESSION_TTL,
+                ended: CancellationToken::new(),
             },
         );
         let secure = if self.secure_cookie { "; Secure" } else { "" };
@@ -157,11 +221,14 @@ impl Auth {
         }
     }
 
-    /// Ends the session of these headers; returns the cookie that clears it in the browser.
+    /// Ends the session of these headers (and its live streams); returns the cookie that clears it
+    /// in the browser.
     pub fn logout(&self, headers: &HeaderMap) -> HeaderValue {
         if let Some(id) = cookie(headers, SESSION_COOKIE) {
             if let Ok(mut s) = self.sessions.lock() {
-                s.remove(&sha256(id));
+                if let Some(session) = s.remove(&sha256(id)) {
+                    session.ended.cancel();
+                }
             }
         }
         HeaderValue::from_static("zfsync_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
@@ -264,13 +331,17 @@ pub async fn require_operator_or_ticket(
 /// Middleware for operator routes: lets operators through (with an [`Operator`] extension), checks
 /// the CSRF token of state-changing cookie requests, and refuses everyone else.
 pub async fn require_operator(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(op) = state.auth.operator(req.headers()) else {
-        let next_path = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_default();
-        return unauthorized(req.headers(), &next_path);
+    let op = match access(&state, req.headers(), super::client::of(&req)) {
+        Access::Operator(op) => op,
+        Access::Stranger => {
+            let next_path = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default();
+            return unauthorized(req.headers(), &next_path);
+        }
+        Access::Refused(wait) => return super::limits::too_many(wait, TOO_MANY_WRONG_TOKENS),
     };
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let mut req = match (&op.csrf, safe) {
@@ -306,119 +377,6 @@ pub async fn require_operator(State(state): State<AppState>, req: Request, next:
     next.run(req).await
 }
 
-/// Per-address limits: one for the OAuth, file and health routes, a stricter one for logins.
-pub struct RateLimits {
-    general: DefaultKeyedRateLimiter<IpAddr>,
-    login: DefaultKeyedRateLimiter<IpAddr>,
-}
-
-impl std::fmt::Debug for RateLimits {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RateLimits").finish_non_exhaustive()
-    }
-}
-
-/// Requests per second per address on the OAuth, file and health routes (bursts up to
-/// [`GENERAL_BURST`]).
-pub const GENERAL_PER_SECOND: u32 = 20;
-/// The burst of the general limit.
-pub const GENERAL_BURST: u32 = 60;
-/// Login attempts per minute per address (bursts up to [`LOGIN_BURST`]).
-pub const LOGIN_PER_MINUTE: u32 = 10;
-/// The burst of the login limit.
-pub const LOGIN_BURST: u32 = 10;
-/// Addresses remembered before old ones are dropped.
-const MAX_TRACKED: usize = 10_000;
-
-impl Default for RateLimits {
-    fn default() -> Self {
-        let nz = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
-        RateLimits {
-            general: RateLimiter::keyed(
-                Quota::per_second(nz(GENERAL_PER_SECOND)).allow_burst(nz(GENERAL_BURST)),
-            ),
-            login: RateLimiter::keyed(
-                Quota::per_minute(nz(LOGIN_PER_MINUTE)).allow_burst(nz(LOGIN_BURST)),
-            ),
-        }
-    }
-}
-
-/// Which limit a route is under.
-#[derive(Debug, Clone, Copy)]
-pub enum Limit {
-    /// OAuth, files, health, metrics.
-    General,
-    /// The login form and one-time links.
-    Login,
-}
-
-impl RateLimits {
-    /// Takes one request from `ip`'s allowance; false when it is used up.
-    pub fn allow(&self, which: Limit, ip: IpAddr) -> bool {
-        let l = match which {
-            Limit::General => &self.general,
-            Limit::Login => &self.login,
-        };
-        if l.len() > MAX_TRACKED {
-            l.retain_recent();
-        }
-        l.check_key(&ip).is_ok()
-    }
-}
-
-/// The client's address: the peer, or, when the peer is this machine (a reverse proxy), the last
-/// address the proxy added to `X-Forwarded-For`.
-pub fn client_ip(req: &Request) -> Option<IpAddr> {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())?;
-    if peer.is_loopback() {
-        let forwarded = req
-            .headers()
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .last()
-            .and_then(|s| s.trim().parse::<IpAddr>().ok());
-        if let Some(ip) = forwarded {
-            return Some(ip);
-        }
-    }
-    Some(peer)
-}
-
-async fn limited(state: &AppState, which: Limit, req: Request, next: Next) -> Response {
-    if let Some(ip) = client_ip(&req) {
-        if !state.limits.allow(which, ip) {
-            metrics::counter!("zfsync_rate_limited_total", "limit" => match which {
-                Limit::General => "general",
-                Limit::Login => "login",
-            })
-            .increment(1);
-            return (
-                StatusCode::TOO_MANY_REQUESTS,
-                [(header::RETRY_AFTER, "1")],
-                "too many requests from this address; slow down",
-            )
-                .into_response();
-        }
-    }
-    next.run(req).await
-}
-
-/// Middleware: the general per-address limit.
-pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    limited(&state, Limit::General, req, next).await
-}
-
-/// Middleware: the login per-address limit.
-pub async fn rate_limit_login(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    limited(&state, Limit::Login, req, next).await
-}
-
 /// Shared handle.
 pub type SharedAuth = Arc<Auth>;
 
@@ -441,13 +399,13 @@ mod tests {
     #[test]
     fn bearer_and_sessions() {
         let auth = Auth::new(&SecretString::from("s3cret"), true);
-        assert!(auth.operator(&headers(&[])).is_none());
-        assert!(auth
-            .operator(&headers(&[("authorization", "Bearer wrong")]))
-            .is_none());
-        assert!(auth
-            .operator(&headers(&[("authorization", "Bearer s3cret")]))
-            .is_some());
+        assert!(auth.session(&headers(&[])).is_none());
+        assert!(!auth.token_matches("wrong"));
+        assert!(auth.token_matches("s3cret"));
+        assert_eq!(
+            bearer(&headers(&[("authorization", "Bearer s3cret")])),
+            Some("s3cret")
+        );
         assert!(auth.login("nope").is_none());
         let set = auth.login("s3cret").unwrap();
         let set = set.to_str().unwrap();
@@ -455,7 +413,7 @@ mod tests {
             set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Secure")
         );
         let id = set.split(';').next().unwrap();
-        let op = auth.operator(&headers(&[("cookie", id)])).unwrap();
+        let op = auth.session(&headers(&[("cookie", id)])).unwrap();
         let csrf = op.csrf.clone().unwrap();
         assert!(Auth::csrf_ok(
             &csrf,
@@ -465,8 +423,27 @@ mod tests {
         let form = format!("a=1&csrf={csrf}");
         assert!(Auth::csrf_ok(&csrf, &headers(&[]), Some(form.as_bytes())));
         assert!(!Auth::csrf_ok(&csrf, &headers(&[]), Some(b"a=1")));
+        let (signed_out, _) = op.session_end.clone().unwrap();
+        assert!(!signed_out.is_cancelled());
         auth.logout(&headers(&[("cookie", id)]));
-        assert!(auth.operator(&headers(&[("cookie", id)])).is_none());
+        assert!(auth.session(&headers(&[("cookie", id)])).is_none());
+        assert!(signed_out.is_cancelled(), "its live streams end");
+    }
+
+    #[tokio::test]
+    async fn a_session_ends_at_its_expiry_and_bearer_never() {
+        let expired = Operator {
+            csrf: Some("c".into()),
+            session_end: Some((CancellationToken::new(), Instant::now())),
+        };
+        // Resolves at once: the session's expiry has passed.
+        expired.ended().await;
+        let bearer = Operator {
+            csrf: None,
+            session_end: None,
+        };
+        let never = tokio::time::timeout(Duration::from_millis(20), bearer.ended()).await;
+        assert!(never.is_err());
     }
 
     #[test]
@@ -477,14 +454,5 @@ mod tests {
         assert!(!set.to_str().unwrap().contains("Secure"));
         assert!(auth.redeem_link(&link).is_none());
         assert!(auth.redeem_link("made-up").is_none());
-    }
-
-    #[test]
-    fn the_login_limit_runs_out() {
-        let l = RateLimits::default();
-        let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        let allowed = (0..50).filter(|_| l.allow(Limit::Login, ip)).count();
-        assert_eq!(allowed, LOGIN_BURST as usize);
-        assert!(l.allow(Limit::Login, "192.0.2.2".parse().unwrap()));
     }
 }

@@ -3,15 +3,17 @@
 //! still refreshes; it only reads) and
 //! `/metrics` (Prometheus text).
 //!
-//! `/readyz` tells a stranger only up or down (200 `ok`, 503 `unavailable`); an operator (the admin
-//! token as Bearer, or a console session) also reads the reason (200 `ready`, 503 with why).
+//! Neither `/healthz` nor `/readyz` is rate limited. `/readyz` tells a stranger only up or down
+//! (200 `ok`, 503 `unavailable`); an operator (the admin token as Bearer, or a console session)
+//! also reads the reason (200 `ready`, 503 with why).
 //! `/metrics` stays open so a Prometheus scraper needs no secret: it carries counts with
 //! low-cardinality labels only (no ids, names or secrets).
 
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use super::client::ClientAddr;
 use super::AppState;
 
 /// Whether the daemon is ready; the reason when it is not. It only reads: it never queues a write
@@ -44,8 +46,18 @@ pub async fn readiness(state: &AppState) -> Result<(), String> {
 }
 
 /// `/readyz`.
-pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let operator = state.auth.operator(&headers).is_some();
+pub async fn readyz(
+    State(state): State<AppState>,
+    client: Option<Extension<ClientAddr>>,
+    headers: HeaderMap,
+) -> Response {
+    let client = client.map(|Extension(ClientAddr(ip))| ip);
+    // A wrong Bearer token here counts like any other; while they are over their ceiling the
+    // token is not checked and the public answer is given.
+    let operator = matches!(
+        super::auth::access(&state, &headers, client),
+        super::auth::Access::Operator(_)
+    );
     match (readiness(&state).await, operator) {
         (Ok(()), true) => (StatusCode::OK, "ready").into_response(),
         (Ok(()), false) => (StatusCode::OK, "ok").into_response(),

@@ -1,16 +1,20 @@
 //! The HTTP surface: the router and its layers. Webhook handlers live in [`crate::ingest`]; the
 //! pages people open (OAuth, domain verification, hosted files) in [`pages`]; health, readiness
-//! and metrics in [`health`]; operator access (token, sessions, CSRF, rate limits) in [`auth`];
-//! the operator console in [`console`].
+//! and metrics in [`health`]; operator access (token, sessions, CSRF) in [`auth`]; who the client
+//! is in [`client`]; rate limits and the wrong-token ceiling in [`limits`]; the operator console in
+//! [`console`].
 //!
 //! Who may call what: the webhooks are public and never rate limited (the platforms retry, and
-//! storing must never wait); `/oauth/zalo/callback`, `/files/*`, `/healthz`, `/readyz` and `/metrics`
-//! are public and rate limited per address; `/oauth/zalo/start` and `/console/*` need an operator;
-//! the console's login is rate limited more strictly.
+//! storing must never wait); `/healthz` and `/readyz` are public and never rate limited;
+//! `/oauth/zalo/callback`, `/files/*` and `/metrics` are public and rate limited per address, one
+//! bucket per route family; `/oauth/zalo/start` and `/console/*` need an operator; the console's
+//! login is rate limited more strictly.
 
 pub mod auth;
+pub mod client;
 pub mod console;
 pub mod health;
+pub mod limits;
 pub mod pages;
 
 use std::sync::Arc;
@@ -51,8 +55,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// Operator access: the token check and console sessions.
     pub auth: Arc<auth::Auth>,
-    /// Per-address rate limits of the public pages.
-    pub limits: Arc<auth::RateLimits>,
+    /// Per-address rate limits of the public pages, the trusted proxies, wrong-token counts.
+    pub limits: Arc<limits::RateLimits>,
     /// The console's own parts.
     pub console: Arc<console::Console>,
 }
@@ -65,14 +69,19 @@ impl FromRef<AppState> for IngestState {
 
 /// The daemon's router.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    use limits::Family;
     let operator = |r: Router<AppState>| {
         r.route_layer(from_fn_with_state(state.clone(), auth::require_operator))
     };
-    let limited =
-        |r: Router<AppState>| r.route_layer(from_fn_with_state(state.clone(), auth::rate_limit));
-    // The OAuth start is for operators (or a one-time link) and rate limited; the limit runs first
-    // (outermost).
+    // Each family has its own bucket per address; the limit runs first (outermost).
+    let limited = |family: Family, r: Router<AppState>| {
+        r.route_layer(from_fn_with_state(
+            (state.clone(), family),
+            limits::rate_limit,
+        ))
+    };
     let oauth_start = limited(
+        Family::OAuth,
         Router::new()
             .route(ROUTE_OAUTH_START, get(pages::oauth_start))
             .route_layer(from_fn_with_state(
@@ -80,16 +89,27 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
                 auth::require_operator_or_ticket,
             )),
     );
-    let public = limited(
-        Router::new()
-            .route(ROUTE_OAUTH_CALLBACK, get(pages::oauth_callback))
-            .route(ROUTE_FILES, get(pages::hosted_file))
-            .route("/healthz", get(|| async { "ok" }))
-            .route("/readyz", get(health::readyz))
-            .route("/metrics", get(health::metrics_text)),
+    let oauth_callback = limited(
+        Family::OAuth,
+        Router::new().route(ROUTE_OAUTH_CALLBACK, get(pages::oauth_callback)),
     );
-    let login = console::login_routes()
-        .route_layer(from_fn_with_state(state.clone(), auth::rate_limit_login));
+    let files = limited(
+        Family::Files,
+        Router::new().route(ROUTE_FILES, get(pages::hosted_file)),
+    );
+    let metrics = limited(
+        Family::Metrics,
+        Router::new().route("/metrics", get(health::metrics_text)),
+    );
+    // Health is never limited: a load balancer must always get its answer.
+    let health = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(health::readyz));
+    let console_pages = console::with_security_headers(limited(
+        Family::Console,
+        operator(console::operator_routes()).merge(console::asset_routes()),
+    ));
+    let login = console::with_security_headers(limited(Family::Login, console::login_routes()));
     Router::new()
         .route(ROUTE_ZALO_WEBHOOK, post(ingest::zalo_webhook::handle))
         .route(
@@ -97,8 +117,11 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             post(ingest::freshchat_webhook::handle),
         )
         .merge(oauth_start)
-        .merge(public)
-        .merge(operator(console::operator_routes()))
+        .merge(oauth_callback)
+        .merge(files)
+        .merge(metrics)
+        .merge(health)
+        .merge(console_pages)
         .merge(login)
         .route("/", get(pages::home))
         .route("/{file}", get(pages::zalo_verifier_file))
@@ -107,5 +130,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
+        // Outermost: every layer and handler below knows the client's address.
+        .layer(from_fn_with_state(state.clone(), client::resolve))
         .with_state(state)
 }

@@ -210,6 +210,16 @@ async fn the_console_in_a_real_browser() {
     b.type_into("#token", &env.admin_token).await;
     b.click("button[type=submit]").await;
     let oa = b.wait_text("#zalo-oa", |t| t.contains("(id ")).await;
+    // The stylesheet applies under the pages' Content-Security-Policy (served, never inline).
+    let header_bg = b
+        .client
+        .execute(
+            "return getComputedStyle(document.querySelector('header')).backgroundColor;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(header_bg, json!("rgb(16, 41, 79)"));
     let sim = env.zalo.config();
     assert!(oa.contains(&sim.oa_id) && oa.contains(&sim.oa_name), "{oa}");
     b.wait_text("#fc-account", |t| !t.is_empty()).await;

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real daemon between the Zalo and Freshchat simulators, over HTTP on
 //! loopback. One test binary (a 2-core CI machine links it once).
 
+mod access;
 mod backfill;
 mod check;
 mod conformance;

@@ -14,7 +14,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
 use futures::stream::{self, Stream, StreamExt};
-use maud::{html, Markup, PreEscaped};
+use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::{ago, csrf_field, layout, utc, Nav};
@@ -71,7 +71,8 @@ fn rows(list: &[ActivityRow]) -> Markup {
     }
 }
 
-const ACTIVITY_JS: &str = r#"
+/// The Activity page's live update (served by [`super::assets`]).
+pub(super) const ACTIVITY_JS: &str = r#"
 (function(){
   if(!window.EventSource) return;
   var body=document.getElementById('activity-rows');
@@ -129,24 +130,28 @@ pub async fn activity(
             Err(e) => p class="bad" { "Cannot read the activity: " (e.to_string()) },
         }
         (super::quota::quota_section(&quota))
-        script { (PreEscaped(ACTIVITY_JS)) }
+        script src=(super::assets::ACTIVITY_SCRIPT) defer {}
     };
     layout("Activity", Nav::Activity, &op, body)
 }
 
-/// A stream that ends when the daemon stops or after [`LIVE_FOR`].
+/// A stream that ends when the daemon stops, when the operator's session ends (sign-out or
+/// expiry), or after [`LIVE_FOR`].
 pub(super) fn bounded<S>(
     state: &AppState,
+    op: &Operator,
     s: S,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>>
 where
     S: Stream<Item = Event> + Send + 'static,
 {
     let stop = state.console.stop.clone();
+    let session_ended = op.ended();
     let s = s
         .take_until(async move {
             tokio::select! {
                 _ = stop.cancelled() => {}
+                _ = session_ended => {}
                 _ = tokio::time::sleep(LIVE_FOR) => {}
             }
         })
@@ -155,7 +160,10 @@ where
 }
 
 /// `GET /console/live/activity`: a `changed` event whenever a newer message is synced.
-pub async fn live_activity(State(state): State<AppState>) -> Response {
+pub async fn live_activity(
+    State(state): State<AppState>,
+    Extension(op): Extension<Operator>,
+) -> Response {
     let store = state.store.clone();
     let s = stream::unfold((store, None::<(i64, i64)>), |(store, last)| async move {
         loop {
@@ -171,10 +179,11 @@ pub async fn live_activity(State(state): State<AppState>) -> Response {
             tokio::time::sleep(LIVE_EVERY).await;
         }
     });
-    bounded(&state, s).into_response()
+    bounded(&state, &op, s).into_response()
 }
 
-const FAILED_JS: &str = r#"
+/// The Failed page's live outcomes (served by [`super::assets`]).
+pub(super) const FAILED_JS: &str = r#"
 (function(){
   if(!window.EventSource) return;
   var cells=document.querySelectorAll('[data-event-state]');
@@ -212,7 +221,7 @@ pub async fn failed(State(state): State<AppState>, Extension(op): Extension<Oper
     let retried_states = state.store.event_states(retried).await.unwrap_or_default();
     let body = html! {
         @if !retried_states.is_empty() {
-            section class="card" aria-labelledby="retried-h" style="margin-bottom:1rem" {
+            section class="card mb1" aria-labelledby="retried-h" {
                 h2 id="retried-h" { "Retried" }
                 div class="scroll" { table {
                     thead { tr { th scope="col" { "Event" } th scope="col" { "Outcome" } th scope="col" { "Why it failed" } } }
@@ -261,7 +270,7 @@ pub async fn failed(State(state): State<AppState>, Extension(op): Extension<Oper
             },
             Err(e) => p class="bad" { "Cannot read the failed events: " (e.to_string()) },
         }
-        script { (PreEscaped(FAILED_JS)) }
+        script src=(super::assets::FAILED_SCRIPT) defer {}
     };
     layout("Failed", Nav::Failed, &op, body)
 }
@@ -329,7 +338,11 @@ pub struct IdsQuery {
 }
 
 /// `GET /console/live/events?ids=1,2`: the states of those events, whenever they change.
-pub async fn live_events(State(state): State<AppState>, Query(q): Query<IdsQuery>) -> Response {
+pub async fn live_events(
+    State(state): State<AppState>,
+    Extension(op): Extension<Operator>,
+    Query(q): Query<IdsQuery>,
+) -> Response {
     let ids: Vec<i64> = q
         .ids
         .unwrap_or_default()
@@ -361,5 +374,5 @@ pub async fn live_events(State(state): State<AppState>, Query(q): Query<IdsQuery
             }
         },
     );
-    bounded(&state, s).into_response()
+    bounded(&state, &op, s).into_response()
 }

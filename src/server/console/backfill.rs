@@ -9,7 +9,7 @@ use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
 use futures::stream::{self, StreamExt};
-use maud::{html, PreEscaped};
+use maud::html;
 use serde::Deserialize;
 
 use super::{csrf_field, layout, Nav};
@@ -17,7 +17,8 @@ use crate::ingest::backfill::{Phase, Progress, DEFAULT_DAYS, MAX_DAYS};
 use crate::server::auth::Operator;
 use crate::server::AppState;
 
-const BACKFILL_JS: &str = r#"
+/// The Backfill page's live progress (served by [`super::assets`]).
+pub(super) const BACKFILL_JS: &str = r#"
 (function(){
   if(!window.EventSource) return;
   var bar=document.getElementById('backfill-bar'), text=document.getElementById('backfill-status');
@@ -55,7 +56,7 @@ pub async fn page(State(state): State<AppState>, Extension(op): Extension<Operat
             }
             button type="submit" id="start-backfill" disabled[running] { "Start backfill" }
         }
-        section class="card" aria-labelledby="bf-h" style="margin-top:1rem" {
+        section class="card mt1" aria-labelledby="bf-h" {
             h2 id="bf-h" { "Progress" }
             @if p.phase == Phase::Idle {
                 p id="backfill-status" role="status" class="muted" { "No backfill has run since the daemon started." }
@@ -67,7 +68,7 @@ pub async fn page(State(state): State<AppState>, Extension(op): Extension<Operat
                 progress id="backfill-bar" max="100" value=(p.percent()) aria-labelledby="bf-h" { (p.percent()) " %" }
             }
         }
-        script { (PreEscaped(BACKFILL_JS)) }
+        script src=(super::assets::BACKFILL_SCRIPT) defer {}
     };
     layout("Backfill", Nav::Backfill, &op, body)
 }
@@ -108,7 +109,7 @@ pub async fn start(State(state): State<AppState>, Form(form): Form<StartForm>) -
 }
 
 /// `GET /console/live/backfill`: the progress, whenever it changes.
-pub async fn live(State(state): State<AppState>) -> Response {
+pub async fn live(State(state): State<AppState>, Extension(op): Extension<Operator>) -> Response {
     // The current value first, then every change, until the sender is gone.
     let rx = state.console.backfill_progress.subscribe();
     let s = stream::unfold((rx, true), |(mut rx, first)| async move {
@@ -119,5 +120,5 @@ pub async fn live(State(state): State<AppState>) -> Response {
         Some((p, (rx, false)))
     })
     .map(|p| Event::default().event("progress").data(progress_json(&p)));
-    super::activity::bounded(&state, s).into_response()
+    super::activity::bounded(&state, &op, s).into_response()
 }

@@ -1,5 +1,8 @@
 //! The operator console at `/console`: server-rendered HTML (maud) on the daemon's own listener,
-//! with a little plain JavaScript and server-sent events for the live parts. No build step.
+//! with a little plain JavaScript and server-sent events for the live parts. No build step. Every
+//! console response carries `Content-Security-Policy: default-src 'self'; frame-ancestors 'none'`,
+//! `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`; the stylesheet and scripts
+//! are served from [`assets`], never inline. Live streams end with the session that opened them.
 //!
 //! Pages: [`overview`] (connections, last events, queue, 24-hour charts, readiness) and the Connect
 //! page (Zalo OAuth, `check` results); [`activity`] (recent synced messages, no bodies) and the
@@ -11,6 +14,7 @@
 //! not answer within a few seconds) rather than failing the whole page.
 
 pub mod activity;
+pub mod assets;
 pub mod backfill;
 pub mod overview;
 mod quota;
@@ -20,18 +24,21 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
+use axum::extract::Extension;
 use axum::extract::{Query, State};
+use axum::http::HeaderValue;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use zfsync_freshchat::FreshchatClient;
 
-use super::auth::{self, Operator, CSRF_FIELD};
+use super::auth::{self, Access, Operator, CSRF_FIELD};
+use super::client::ClientAddr;
 use super::AppState;
 use crate::ingest::backfill::{Backfill, Progress};
 use crate::store::now_ms;
@@ -128,6 +135,36 @@ pub fn login_routes() -> Router<AppState> {
         .route(ROUTE_LOGIN_LINK, get(login_link))
 }
 
+/// The stylesheet and scripts (public: the sign-in page needs the stylesheet).
+pub fn asset_routes() -> Router<AppState> {
+    Router::new().route(assets::ROUTE_ASSETS, get(assets::asset))
+}
+
+/// The console's content security policy: nothing from elsewhere, nothing inline, never framed.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; frame-ancestors 'none'";
+
+/// Adds the console's security headers to every response of these routes.
+pub fn with_security_headers(r: Router<AppState>) -> Router<AppState> {
+    r.route_layer(axum::middleware::map_response(security_headers))
+}
+
+async fn security_headers(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    r
+}
+
 /// Where to go after login: only this console's own pages and the OAuth start.
 fn safe_next(next: Option<&str>) -> String {
     match next {
@@ -170,10 +207,12 @@ struct NextQuery {
 
 async fn login_form(
     State(state): State<AppState>,
+    client: Option<Extension<ClientAddr>>,
     headers: HeaderMap,
     Query(q): Query<NextQuery>,
 ) -> Response {
-    if state.auth.operator(&headers).is_some() {
+    let client = client.map(|Extension(ClientAddr(ip))| ip);
+    if let Access::Operator(_) = auth::access(&state, &headers, client) {
         return Redirect::to(&safe_next(q.next.as_deref())).into_response();
     }
     login_page(q.next.as_deref().unwrap_or(ROUTE_CONSOLE), None).into_response()
@@ -193,11 +232,21 @@ impl std::fmt::Debug for LoginForm {
     }
 }
 
-async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+async fn login(
+    State(state): State<AppState>,
+    client: Option<Extension<ClientAddr>>,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let client = client.map(|Extension(ClientAddr(ip))| ip);
     let next = safe_next(form.next.as_deref());
+    let failed = state.limits.failed_logins();
+    if let Err(wait) = failed.admit(client) {
+        return super::limits::too_many(wait, auth::TOO_MANY_WRONG_TOKENS);
+    }
     match state.auth.login(&form.token) {
         Some(cookie) => {
-            tracing::info!("operator signed in to the console");
+            let shown = client.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+            tracing::info!(client = %shown, "operator signed in to the console");
             (
                 StatusCode::SEE_OTHER,
                 [(header::SET_COOKIE, cookie)],
@@ -206,7 +255,8 @@ async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Re
                 .into_response()
         }
         None => {
-            tracing::warn!("console sign-in refused: wrong operator token");
+            // Logged (with the client's address, never the token) and counted.
+            failed.failed(client, super::limits::Via::Form);
             let mut r = login_page(&next, Some("That is not the operator token.")).into_response();
             *r.status_mut() = StatusCode::UNAUTHORIZED;
             r
@@ -276,46 +326,6 @@ const NAV: &[(Nav, &str, &str)] = &[
     (Nav::Backfill, "/console/backfill", "Backfill"),
 ];
 
-const STYLE: &str = r#"
-:root{--fg:#1b1b1b;--muted:#4a4a4a;--line:#c9c9c9;--accent:#0b4fb3;--good:#0f6b2c;--bad:#a4161a;--warn:#7a4a00;--bg:#fff;--soft:#f3f5f8}
-*{box-sizing:border-box}
-body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
-header{background:#10294f;color:#fff;padding:.5rem 1rem;display:flex;flex-wrap:wrap;align-items:center;gap:.25rem 1rem}
-header .brand{font-weight:700;margin-right:.5rem}
-header nav{display:flex;flex-wrap:wrap;gap:.25rem}
-header nav a{color:#fff;text-decoration:none;padding:.5rem .6rem;border-radius:6px}
-header nav a[aria-current=page]{background:#fff;color:#10294f;font-weight:600}
-header form{margin-left:auto}
-header form button{background:transparent;border-color:#fff}
-main{max-width:64rem;margin:0 auto;padding:1rem}
-main.narrow{max-width:28rem;padding-top:3rem}
-h1{font-size:1.6rem;margin:.5rem 0 1rem}
-h2{font-size:1.2rem;margin:0 0 .5rem}
-a{color:var(--accent)}
-:focus-visible{outline:3px solid #f0a400;outline-offset:2px}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(17rem,1fr));gap:1rem}
-.card{border:1px solid var(--line);border-radius:10px;padding:1rem;background:var(--soft)}
-dl{display:grid;grid-template-columns:auto 1fr;gap:.2rem .75rem;margin:0}
-dt{color:var(--muted)} dd{margin:0;overflow-wrap:anywhere}
-.ok{color:var(--good);font-weight:600}.bad{color:var(--bad);font-weight:600}.warn{color:var(--warn);font-weight:600}
-.scroll{overflow-x:auto}
-table{border-collapse:collapse;width:100%;font-size:.95rem}
-th,td{text-align:left;padding:.45rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
-th{background:var(--soft)}
-td.id{font-family:ui-monospace,monospace;font-size:.85rem;overflow-wrap:anywhere}
-button,.button{display:inline-block;font:inherit;min-height:44px;padding:.5rem 1rem;border-radius:8px;border:2px solid var(--accent);background:var(--accent);color:#fff;cursor:pointer;text-decoration:none}
-button.secondary{background:#fff;color:var(--accent)}
-label{display:block;font-weight:600;margin:.75rem 0 .25rem}
-input{font:inherit;padding:.5rem;border:2px solid #767676;border-radius:6px;min-height:44px;width:100%;max-width:24rem}
-form.inline{display:inline}
-.row{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}
-progress{width:100%;height:1.6rem}
-figure{margin:0}
-.chart rect.s{fill:#1f6fd6}.chart rect.f{fill:#c62828}.chart line{stroke:#8a8a8a}
-.skip{position:absolute;left:-9999px}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem;z-index:2}
-.muted{color:var(--muted)}
-"#;
-
 /// A whole HTML document; `refresh` adds a same-site navigation to that path.
 fn document(title: &str, refresh: Option<&str>, body: Markup) -> Markup {
     html! {
@@ -327,7 +337,7 @@ fn document(title: &str, refresh: Option<&str>, body: Markup) -> Markup {
                 meta name="referrer" content="no-referrer";
                 @if let Some(to) = refresh { meta http-equiv="refresh" content=(format!("0;url={to}")); }
                 title { (title) " · zfsync" }
-                style { (PreEscaped(STYLE)) }
+                link rel="stylesheet" href=(assets::STYLESHEET);
             }
             body { a class="skip" href="#main" { "Skip to content" } (body) }
         }

@@ -161,7 +161,7 @@ pub async fn overview(
     let pending: i64 =
         zs.as_ref().map(|s| s.pending).unwrap_or(0) + fs.as_ref().map(|s| s.pending).unwrap_or(0);
     let body = html! {
-        section class="card" aria-labelledby="ready-h" style="margin-bottom:1rem" {
+        section class="card mb1" aria-labelledby="ready-h" {
             h2 id="ready-h" { "Readiness" }
             @match &ready {
                 Ok(()) => p id="readiness" class="ok" { "Ready: messages flow both ways." },
@@ -220,7 +220,7 @@ pub async fn overview(
             }
             (super::quota::billed_card(&billed, &in_billed))
         }
-        section aria-labelledby="charts-h" style="margin-top:1rem" {
+        section class="mt1" aria-labelledby="charts-h" {
             h2 id="charts-h" { "Last 24 hours" }
             @match &hourly {
                 Ok(h) => div class="cards" {
@@ -253,7 +253,7 @@ fn connect_body(
     let tokens = state.zalo.tokens().status();
     html! {
         @if let Some(n) = note { (n) }
-        section class="card" aria-labelledby="zc-h" style="margin-bottom:1rem" {
+        section class="card mb1" aria-labelledby="zc-h" {
             h2 id="zc-h" { "Zalo Official Account" }
             p {
                 @if tokens.connected && tokens.needs_reauth.is_none() {

@@ -102,7 +102,7 @@ fn window(q: &QuotaState, now: i64) -> (Markup, &'static str, &'static str) {
 pub(super) fn quota_section(list: &Result<Vec<QuotaState>, StoreError>) -> Markup {
     let now = now_ms();
     html! {
-        section aria-labelledby="quota-h" style="margin-top:1.5rem" {
+        section class="mt15" aria-labelledby="quota-h" {
             h2 id="quota-h" { "Reply window per customer" }
             p class="muted" {
                 "Zalo's rules since 2026: replies are free for 48 h after the customer's last interaction, "
