@@ -62,6 +62,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "007_token_endpoint_errors",
         include_str!("../../migrations/007_token_endpoint_errors.sql"),
     ),
+    (
+        "012_token_generation",
+        include_str!("../../migrations/012_token_generation.sql"),
+    ),
 ];
 
 /// How often the checkpoint thread looks for new commits.
@@ -870,6 +874,7 @@ mod tests {
             updated_at: 0,
             needs_reauth: None,
             token_error: None,
+            generation: 0,
         };
         let a = OAuthAttempt {
             verifier: "verifier-secret".into(),
