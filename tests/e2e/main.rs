@@ -20,6 +20,7 @@ mod loadgen_ingest;
 mod loadgen_soak;
 mod ops;
 mod quota;
+mod reconnect;
 mod reliability;
 mod security;
 mod sync;
