@@ -319,27 +319,38 @@ where
 const FOLLOW_TOKENS_EVERY: Duration = Duration::from_secs(1);
 
 /// Follows the stored tokens: a reconnect by any path (`zfsync connect zalo`, the callback, the
-/// console, in this process or another) reaches the running daemon within a second, and the events
-/// that waited for it are made due and their lanes woken at once.
+/// console, in this process or another) or a refresh reaches the running daemon (within a second
+/// from another process, at once from this one), and whenever a usable pair of a new generation
+/// appears, the events that waited for Zalo's tokens are made due and their lanes woken at once.
+/// A new generation is enough: a "needs re-authorization" that lasted less than one look at the
+/// store is never seen here, and the reconnect that ended it must wake the lanes all the same.
 async fn follow_tokens(services: Services, lanes: LaneSignal, shutdown: CancellationToken) {
+    let tokens = services.tokens().clone();
     let mut tick = tokio::time::interval(FOLLOW_TOKENS_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
+            _ = tokens.pair_stored() => {}
         }
         // An undocumented refusal of the token endpoint that lasted too long needs a reconnect.
-        if let Err(e) = services.tokens().give_up_if_overdue().await {
+        if let Err(e) = tokens.give_up_if_overdue().await {
             tracing::debug!(error = %e, "cannot mark Zalo as needing re-authorization");
         }
-        match services.tokens().follow_store().await {
+        match tokens.follow_store().await {
             Ok(true) => match services
                 .store
                 .release_waiting(crate::error::SyncError::OPERATOR_CLASSES)
                 .await
             {
                 Ok(woken) => {
+                    if !woken.is_empty() {
+                        tracing::info!(
+                            conversations = woken.len(),
+                            "Zalo's tokens work again; the messages that waited for them go now"
+                        );
+                    }
                     for lane in &woken {
                         lanes.release(lane);
                     }

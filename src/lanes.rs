@@ -375,6 +375,8 @@ async fn run_event(
 ) -> Finished {
     let direction = row.source.direction().as_str();
     let started = std::time::Instant::now();
+    // The token pair this attempt runs with: a new one stored while it runs is a reason to go again.
+    let pair = sync.zalo.tokens().generation();
     let result = sync.handle(&row).await;
     metrics::histogram!("zfsync_event_processing_seconds", "direction" => direction)
         .record(started.elapsed().as_secs_f64());
@@ -415,15 +417,30 @@ async fn run_event(
                 // place and its attempts, and goes as soon as the connection is back.
                 let delay = policy.max_ms.min(WAIT_FOR_OPERATOR_MS);
                 tracing::warn!(event = %row.event_name, error = %message, "waiting for Zalo's tokens to work again");
-                return retry(
+                let waiting = retry(
                     store,
                     id,
                     row.attempts,
                     now_ms() + delay as i64,
-                    message,
+                    message.clone(),
                     class.to_string(),
                 )
                 .await;
+                // A new pair stored while this attempt ran woke the waiting events before this
+                // wait was recorded (the wake makes the pair known here first): go again now.
+                if sync.zalo.tokens().replaced_since(pair) {
+                    tracing::info!(event = %row.event_name, "Zalo's tokens were replaced meanwhile; trying again now");
+                    return retry(
+                        store,
+                        id,
+                        row.attempts,
+                        now_ms(),
+                        message,
+                        class.to_string(),
+                    )
+                    .await;
+                }
+                return waiting;
             }
             if e.is_transient() && (attempts as u32) < policy.max_attempts {
                 let delay = policy.delay_ms(attempts as u32, e.retry_after());

@@ -8,10 +8,15 @@
 //! has lasted `sync.token_error_reauth_after_secs` the pairing needs re-authorization too. A
 //! refresh that works clears it.
 //!
+//! Every pair stored (by a refresh or a connect, in this process or another) has a new generation
+//! (counted by the store). The daemon wakes what waited for the tokens whenever a usable pair of a
+//! new generation appears ([`TokenManager::follow_store`]), so a reconnect that follows a refusal
+//! within milliseconds is not taken for "nothing changed"; a pair stored in this process says so at
+//! once ([`TokenManager::pair_stored`]).
+//!
 //! [`ZaloSession`] is how the rest of the daemon talks to Zalo: one method per call, each with a
 //! valid token, refreshed and retried once when Zalo refuses it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -37,6 +42,7 @@ struct Cached {
     token_error: Option<TokenEndpointError>,
     oa_id: Option<String>,
     updated_at: i64,
+    generation: i64,
 }
 
 impl Cached {
@@ -77,6 +83,13 @@ impl TokenPolicy {
 struct Backoff {
     failures: u32,
     next_try_ms: i64,
+}
+
+/// The pair [`TokenManager::follow_store`] last saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seen {
+    generation: i64,
+    usable: bool,
 }
 
 /// What `status`, `/readyz` and metrics show about the tokens.
@@ -133,8 +146,10 @@ pub struct TokenManager {
     refresh_lock: tokio::sync::Mutex<()>,
     policy: TokenPolicy,
     backoff: Mutex<Backoff>,
-    /// Whether [`TokenManager::follow_store`] last saw a usable pair.
-    usable_seen: AtomicBool,
+    /// The pair [`TokenManager::follow_store`] last saw (none before its first call).
+    followed: Mutex<Option<Seen>>,
+    /// Told when this process stores a new pair.
+    stored: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for TokenManager {
@@ -159,11 +174,10 @@ impl TokenManager {
             refresh_lock: tokio::sync::Mutex::new(()),
             policy,
             backoff: Mutex::new(Backoff::default()),
-            usable_seen: AtomicBool::new(false),
+            followed: Mutex::new(None),
+            stored: tokio::sync::Notify::new(),
         };
-        let now = tm.reload().await?;
-        tm.usable_seen
-            .store(now.is_some_and(|c| c.usable()), Ordering::Relaxed);
+        tm.reload().await?;
         Ok(tm)
     }
 
@@ -177,6 +191,7 @@ impl TokenManager {
             token_error: t.token_error,
             oa_id: t.oa_id,
             updated_at: t.updated_at,
+            generation: t.generation,
         });
         if let Ok(mut c) = self.cache.write() {
             *c = cached.clone();
@@ -190,33 +205,64 @@ impl TokenManager {
     }
 
     /// Re-reads the stored pair when another process (`zfsync connect zalo`, the callback served
-    /// by another process) or a refresh changed it. True when a new, usable pair arrived: what
-    /// waited for a reconnect can go now.
+    /// by another process) or a refresh changed it. True when a usable pair of a new generation is
+    /// there (or the first call finds a usable pair): what waited for the tokens can go now. A new
+    /// generation is enough, whether or not a call in between saw the pairing unusable: a
+    /// reconnect a few milliseconds after a refusal is a new pair like any other.
     pub async fn follow_store(&self) -> Result<bool, SyncError> {
         let before = self.cached();
         let stored = self.store.tokens().await?;
         let changed = match (&before, &stored) {
             (Some(b), Some(s)) => {
-                b.updated_at != s.updated_at
+                b.generation != s.generation
+                    || b.updated_at != s.updated_at
                     || b.needs_reauth != s.needs_reauth
                     || b.token_error != s.token_error
             }
             (None, None) => false,
             _ => true,
         };
+        // The cache is brought up to date before anything is woken: a lane that records a wait
+        // after this looks at the cache and goes at once (see `replaced_since`).
         let now = if changed {
             self.reload().await?
         } else {
             before
         };
-        // Compared with what this function last saw, so a reconnect made in this process (whose
+        // Compared with what this function last saw, so a pair stored in this process (whose
         // cache is already fresh) counts too.
-        let usable = now.as_ref().is_some_and(Cached::usable);
-        let reconnected = usable && !self.usable_seen.swap(usable, Ordering::Relaxed);
-        if reconnected {
-            tracing::info!("Zalo's tokens work again; messages that waited for them go now");
-        }
-        Ok(reconnected)
+        let seen = now.as_ref().map(|c| Seen {
+            generation: c.generation,
+            usable: c.usable(),
+        });
+        let last = match self.followed.lock() {
+            Ok(mut followed) => std::mem::replace(&mut *followed, seen),
+            Err(_) => None,
+        };
+        Ok(match (last, seen) {
+            (_, None) => false,
+            (_, Some(now)) if !now.usable => false,
+            (None, Some(_)) => true,
+            (Some(last), Some(now)) => last.generation != now.generation || !last.usable,
+        })
+    }
+
+    /// Resolves when this process stores a new pair (a refresh, the OAuth callback, the console);
+    /// a pair stored while nobody waited is told to the next caller.
+    pub async fn pair_stored(&self) {
+        self.stored.notified().await;
+    }
+
+    /// The generation of the pair as this process knows it (`None` when none is stored).
+    pub fn generation(&self) -> Option<i64> {
+        self.cached().map(|c| c.generation)
+    }
+
+    /// True when a usable pair of another generation than `generation` is known here: a call that
+    /// failed for want of tokens under `generation` can be tried again now.
+    pub fn replaced_since(&self, generation: Option<i64>) -> bool {
+        self.cached()
+            .is_some_and(|c| c.usable() && Some(c.generation) != generation)
     }
 
     fn cached(&self) -> Option<Cached> {
@@ -264,9 +310,12 @@ impl TokenManager {
                 updated_at: now,
                 needs_reauth: None,
                 token_error: None,
+                generation: 0,
             })
             .await?;
         self.reload().await?;
+        // What waits for the tokens in this process need not wait for the next look at the store.
+        self.stored.notify_one();
         Ok(())
     }
 
@@ -594,5 +643,112 @@ impl ZaloSession {
         self.tokens
             .call(|t| async move { self.client.conversation(&t, user_id, offset, count).await })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use futures::FutureExt as _;
+
+    use super::*;
+
+    const POLICY: TokenPolicy = TokenPolicy {
+        refresh_ahead: Duration::from_secs(600),
+        reauth_after: Duration::from_secs(3600),
+        retry_base: Duration::from_millis(100),
+        retry_max: Duration::from_millis(2000),
+    };
+
+    /// A token manager over `store`, as one process has it (its client is never called here).
+    async fn manager(store: &Store) -> TokenManager {
+        let client = ZaloClient::new(zfsync_zalo::ClientConfig::new(
+            "1234",
+            SecretString::from("app-secret"),
+        ))
+        .unwrap();
+        TokenManager::new(store.clone(), client, POLICY)
+            .await
+            .unwrap()
+    }
+
+    fn pair(n: u32) -> TokenPair {
+        TokenPair {
+            access_token: SecretString::from(format!("access-{n}")),
+            refresh_token: SecretString::from(format!("refresh-{n}")),
+            expires_in: Duration::from_secs(25 * 3600),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_new_pair_wakes_the_waiting_even_when_the_refusal_was_never_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("t.db")).unwrap();
+        let daemon = manager(&store).await;
+        daemon.store_pair(&pair(1), Some("1".into())).await.unwrap();
+        assert!(daemon.follow_store().await.unwrap(), "first look, usable");
+        assert!(!daemon.follow_store().await.unwrap(), "nothing changed");
+
+        // Zalo refuses the refresh token; a reconnect from another process (`zfsync connect zalo`)
+        // stores a new pair before the daemon looks again.
+        store
+            .set_needs_reauth("refresh-1".into(), "-14014".into())
+            .await
+            .unwrap();
+        let before = daemon.generation();
+        manager(&store)
+            .await
+            .store_pair(&pair(2), Some("1".into()))
+            .await
+            .unwrap();
+        assert!(
+            daemon.follow_store().await.unwrap(),
+            "a new pair after an unseen refusal wakes what waited"
+        );
+        assert!(daemon.replaced_since(before));
+        assert!(!daemon.follow_store().await.unwrap(), "once");
+
+        // Seen unusable, then a new pair: wakes too.
+        store
+            .set_needs_reauth("refresh-2".into(), "-14014".into())
+            .await
+            .unwrap();
+        assert!(!daemon.follow_store().await.unwrap(), "unusable");
+        let before = daemon.generation();
+        assert!(!daemon.replaced_since(before), "same pair, still unusable");
+        manager(&store)
+            .await
+            .store_pair(&pair(3), Some("1".into()))
+            .await
+            .unwrap();
+        assert!(!daemon.replaced_since(before), "not known here yet");
+        assert!(daemon.follow_store().await.unwrap());
+        assert!(daemon.replaced_since(before));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_pair_stored_in_this_process_is_told_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("t.db")).unwrap();
+        let tm = manager(&store).await;
+        assert!(
+            tm.pair_stored().now_or_never().is_none(),
+            "nothing stored yet"
+        );
+        tm.store_pair(&pair(1), None).await.unwrap();
+        // Told even though nobody waited when it was stored.
+        assert!(tm.pair_stored().now_or_never().is_some());
+        assert!(tm.pair_stored().now_or_never().is_none(), "told once");
+        // A pair stored by another process is not told here (the daemon reads the store for it).
+        manager(&store)
+            .await
+            .store_pair(&pair(2), None)
+            .await
+            .unwrap();
+        assert!(tm.pair_stored().now_or_never().is_none());
+        assert_eq!(tm.generation(), Some(1));
+        tm.reload_status().await.unwrap();
+        assert_eq!(tm.generation(), Some(2), "the store counts every pair");
     }
 }

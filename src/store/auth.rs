@@ -32,6 +32,9 @@ pub struct StoredTokens {
     pub needs_reauth: Option<String>,
     /// The token endpoint has been refusing refreshes with an answer Zalo does not document.
     pub token_error: Option<TokenEndpointError>,
+    /// How many pairs were stored before and including this one (counted by the store: ignored
+    /// when saving). A new pair, by a refresh or a connect from any process, changes it.
+    pub generation: i64,
 }
 
 /// A refusal of Zalo's token endpoint that the reference does not list, kept while it lasts.
@@ -56,6 +59,7 @@ impl std::fmt::Debug for StoredTokens {
             .field("updated_at", &self.updated_at)
             .field("needs_reauth", &self.needs_reauth)
             .field("token_error", &self.token_error)
+            .field("generation", &self.generation)
             .finish()
     }
 }
@@ -104,7 +108,7 @@ impl Store {
         let row = self.read(|c| {
             Ok(c.prepare_cached(
                 "SELECT oa_id, access_token, refresh_token, access_expires_at, refresh_expires_at, updated_at, needs_reauth,
-                        token_error, token_error_code, token_error_since
+                        token_error, token_error_code, token_error_since, generation
                  FROM tokens WHERE id = 1",
             )?
             .query_row([], |r| {
@@ -126,6 +130,7 @@ impl Store {
                         }),
                         _ => None,
                     },
+                    generation: r.get(10)?,
                 })
             })
             .optional()?)
@@ -139,19 +144,21 @@ impl Store {
         .transpose()
     }
 
-    /// Replaces the token pair (the old refresh token is retired in the same transaction).
+    /// Replaces the token pair (the old refresh token is retired in the same transaction) and counts
+    /// it in `generation`.
     pub async fn save_tokens(&self, t: StoredTokens) -> Result<(), StoreError> {
         let key = self.key();
         let access = key.seal(COL_ACCESS, &t.access_token)?;
         let refresh = key.seal(COL_REFRESH, &t.refresh_token)?;
         self.write(move |c| {
             c.execute(
-                "INSERT INTO tokens (id, oa_id, access_token, refresh_token, access_expires_at, refresh_expires_at, updated_at, needs_reauth)
-                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, NULL)
+                "INSERT INTO tokens (id, oa_id, access_token, refresh_token, access_expires_at, refresh_expires_at, updated_at, needs_reauth, generation)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, NULL, 1)
                  ON CONFLICT (id) DO UPDATE SET oa_id = COALESCE(excluded.oa_id, tokens.oa_id),
                    access_token = excluded.access_token, refresh_token = excluded.refresh_token,
                    access_expires_at = excluded.access_expires_at, refresh_expires_at = excluded.refresh_expires_at,
                    updated_at = excluded.updated_at, needs_reauth = NULL,
+                   generation = tokens.generation + 1,
                    token_error = NULL, token_error_code = NULL, token_error_since = NULL",
                 params![t.oa_id, access, refresh, t.access_expires_at, t.refresh_expires_at, t.updated_at],
             )?;

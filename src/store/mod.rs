@@ -75,6 +75,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "009_oauth_attempt_refusals",
         include_str!("../../migrations/009_oauth_attempt_refusals.sql"),
     ),
+    (
+        "012_token_generation",
+        include_str!("../../migrations/012_token_generation.sql"),
+    ),
 ];
 
 /// How often the checkpoint thread looks for new commits.
@@ -883,6 +887,7 @@ mod tests {
             updated_at: 0,
             needs_reauth: None,
             token_error: None,
+            generation: 0,
         };
         let a = OAuthAttempt {
             state: "st".into(),

@@ -23,6 +23,7 @@ mod media_hosts;
 mod oauth_callback;
 mod ops;
 mod quota;
+mod reconnect;
 mod reliability;
 mod reply_window;
 mod security;
