@@ -11,6 +11,7 @@
 //! - [`zalo_in`]: Zalo events → steps towards Freshchat.
 //! - [`freshchat_in`]: Freshchat events → steps towards Zalo.
 //! - [`template`]: `{placeholder}` filling.
+//! - [`redact`]: URLs as logs and notes show them (no query string, no fragment).
 //! - [`html`]: agent HTML to the plain text Zalo shows (links kept, entities decoded).
 //!
 //! Failure: planning cannot fail. An event the engine has no rule for becomes a plan with no steps
@@ -21,6 +22,7 @@ pub mod freshchat_in;
 pub mod html;
 pub mod plan;
 pub mod quota;
+pub mod redact;
 pub mod rules;
 pub mod template;
 pub mod zalo_in;
