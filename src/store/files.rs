@@ -125,7 +125,7 @@ impl Store {
     /// A small secret fact (sealed with the store key).
     pub async fn secret_meta(&self, key: &'static str) -> Result<Option<String>, StoreError> {
         let sealing = self.key();
-        let column = format!("meta.{key}");
+        let column = super::sealed::meta_column(key);
         self.meta(key)
             .await?
             .map(|v| sealing.open(&column, &v))
@@ -138,7 +138,7 @@ impl Store {
         key: &'static str,
         value: String,
     ) -> Result<(), StoreError> {
-        let sealed = self.key().seal(&format!("meta.{key}"), &value)?;
+        let sealed = self.key().seal(&super::sealed::meta_column(key), &value)?;
         self.set_meta(key, sealed).await
     }
 
