@@ -245,7 +245,7 @@ pub async fn failed(State(state): State<AppState>, Extension(op): Extension<Oper
                                 td { (utc(f.received_at)) }
                                 td { (match f.source.direction() { Direction::ToFreshchat => "Zalo → Freshchat", Direction::ToZalo => "Freshchat → Zalo" }) }
                                 td { (f.error_class.clone().unwrap_or_default()) }
-                                td { (zfsync_mappings::redact::urls_in(f.last_error.as_deref().unwrap_or_default())) }
+                                td { (f.last_error.clone().unwrap_or_default()) }
                                 td { (f.attempts) }
                                 td {
                                     form method="post" action="/console/failed/retry" class="inline" {
