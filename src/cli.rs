@@ -121,6 +121,9 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         to: PathBuf,
     },
+    /// Look after the store's sealed secrets.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Print the operator token (for the console's sign-in and `Authorization: Bearer`).
     ///
     /// The configured one (server.admin_token, ZFSYNC_ADMIN_TOKEN, the secrets file), else the one
@@ -247,6 +250,29 @@ pub enum FailedCommand {
     },
 }
 
+/// `zfsync store <forget-secrets>`.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// When the store key is lost: discard the sealed values that no longer open.
+    ///
+    /// The Zalo tokens, pending consents and a generated admin token are sealed with the store
+    /// key. When the key is lost zfsync refuses to start (it makes no new key that could not open
+    /// them). Put the key back if you can. Otherwise this lists what does not open with the key
+    /// zfsync finds (every sealed value when the key file is missing) and, with --yes, discards it
+    /// and makes a new key file when it is missing. Then connect the OA again (zfsync connect
+    /// zalo): it must be the same OA. A generated admin token is made anew at the next start.
+    ///
+    /// Example: zfsync store forget-secrets --config zfsync.toml --yes
+    ForgetSecrets {
+        /// The configuration file.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Discard them (without it, only list them).
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
 fn load(c: &ConfigArg) -> anyhow::Result<Config> {
     Config::load(&c.config).with_context(|| format!("configuration {}", c.config.display()))
 }
@@ -329,6 +355,10 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Store(StoreCommand::ForgetSecrets { config, yes }) => {
+            let config = load(&config)?;
+            forget_secrets(&config, yes)
+        }
         Command::AdminToken(c) => {
             let config = load(&c)?;
             let store = crate::services::open_store(&config)?;
@@ -343,6 +373,41 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         #[cfg(feature = "sim")]
         Command::Sandbox { keep_running } => crate::sandbox::run(keep_running).await,
     }
+}
+
+/// `zfsync store forget-secrets`: lists, and with `yes` discards, the sealed values that do not
+/// open with the store's key.
+fn forget_secrets(config: &Config, yes: bool) -> anyhow::Result<ExitCode> {
+    let key_file = config.store.key_path();
+    let found = crate::store::Store::forget_secrets(
+        &config.store.path,
+        config.store.key.as_ref(),
+        &key_file,
+        yes,
+    )?;
+    if found.is_empty() {
+        println!("Every sealed value opens with the store key: nothing to discard.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut what = Vec::new();
+    if found.tokens {
+        what.push("the Zalo tokens".to_string());
+    }
+    if found.attempts > 0 {
+        what.push(format!("{} pending consent(s)", found.attempts));
+    }
+    for k in &found.meta {
+        what.push(format!("the stored {}", k.replace('_', " ")));
+    }
+    let what = what.join(", ");
+    if !yes {
+        println!(
+            "These do not open with the store key: {what}. Run again with --yes to discard them."
+        );
+        return Ok(ExitCode::from(1));
+    }
+    println!("Discarded {what}. Next: connect the OA again with 'zfsync connect zalo'.");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `zfsync backfill`: queues the history, with a progress bar on a terminal.

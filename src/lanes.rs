@@ -411,7 +411,9 @@ async fn run_event(
         }
         Err(e) => {
             let class = e.class();
-            let message = e.to_string();
+            // Logged, stored for the console and `failed list`: no URL keeps its query (a signed
+            // storage link's credential).
+            let message = zfsync_mappings::redact::urls_in(&e.to_string());
             if e.waits_for_operator() {
                 // Waiting for someone to (re)connect Zalo is not a failure of the event: it keeps its
                 // place and its attempts, and goes as soon as the connection is back.

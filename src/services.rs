@@ -149,10 +149,13 @@ pub fn egress_policy(config: &Config) -> crate::egress::EgressPolicy {
 }
 
 /// Opens the configured store with its key (ZFSYNC_STORE_KEY, the systemd credential, or the key
-/// file).
+/// file; a missing key file is made only while the store holds nothing sealed).
 pub fn open_store(config: &Config) -> Result<Store, crate::store::StoreError> {
-    let key = crate::store::StoreKey::resolve(config.store.key.as_ref(), &config.store.key_path())?;
-    Store::open_with(&config.store.path, key)
+    Store::open_keyed(
+        &config.store.path,
+        config.store.key.as_ref(),
+        &config.store.key_path(),
+    )
 }
 
 /// The mapping rules: the configured file or the built-in ones, in `mapping.language`.
@@ -182,7 +185,7 @@ pub fn load_rules(config: &Config) -> Result<Rules, ServicesError> {
 }
 
 /// The `meta` key of the admin token zfsync generated when none is configured.
-pub const META_ADMIN_TOKEN: &str = "admin_token";
+pub const META_ADMIN_TOKEN: &str = crate::store::sealed::META_ADMIN_TOKEN;
 
 /// The operator token: the configured one (`server.admin_token`, ZFSYNC_ADMIN_TOKEN, the secrets
 /// file), else the one zfsync generated earlier and kept in the store, else a new one, kept there.

@@ -12,6 +12,7 @@
 //! - [`freshchat_in`]: Freshchat events → steps towards Zalo.
 //! - [`template`]: `{placeholder}` filling.
 //! - [`quota`], [`window`]: what agents are told about Zalo's reply allowance and reply window.
+//! - [`redact`]: URLs as logs and notes show them (no query string, no fragment).
 //! - [`html`]: agent HTML to the plain text Zalo shows (links kept, entities decoded).
 //!
 //! Failure: planning cannot fail. An event the engine has no rule for becomes a plan with no steps
@@ -22,6 +23,7 @@ pub mod freshchat_in;
 pub mod html;
 pub mod plan;
 pub mod quota;
+pub mod redact;
 pub mod rules;
 pub mod template;
 pub mod window;

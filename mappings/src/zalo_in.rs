@@ -456,7 +456,11 @@ fn media(
         size,
         max_bytes: r.max_media_bytes,
         fallback_text: fill(&r.media_failed, &[("kind", label)]),
-        failure_note: fill(&r.media_failed_note, &[("kind", label), ("url", url)]),
+        // The note stays in Freshchat: the link without its query (often a signed credential).
+        failure_note: fill(
+            &r.media_failed_note,
+            &[("kind", label), ("url", &crate::redact::url(url))],
+        ),
     }
 }
 
@@ -512,7 +516,7 @@ fn staff_note(text: Option<&str>, attachments: &[Attachment], rules: &Rules) -> 
     }
     for a in attachments {
         if let Some((kind, url)) = attachment_url(a) {
-            lines.push(fill(&r.staff_media_note, &[("kind", kind), ("url", url)]));
+            lines.push(fill(&r.staff_media_note, &[("kind", kind), ("url", &url)]));
         }
     }
     if lines.is_empty() {
@@ -568,9 +572,11 @@ fn readable_item(a: &Attachment, rules: &Rules) -> Option<String> {
     }
 }
 
-/// Media of an OA message: everything with a URL except list items and templates (those are text).
-fn attachment_url(a: &Attachment) -> Option<(&'static str, &str)> {
-    match a {
+/// Media of an OA message: everything with a URL except list items and templates (those are text);
+/// the kind and the link as a note shows it (no query string, no fragment: a storage link's query is
+/// often its credential).
+fn attachment_url(a: &Attachment) -> Option<(&'static str, String)> {
+    let (kind, url) = match a {
         Attachment::Link { .. } | Attachment::Template { .. } => None,
         Attachment::Image { url, .. } => Some(("image", url)),
         Attachment::Gif { url, .. } => Some(("GIF", url)),
@@ -579,7 +585,8 @@ fn attachment_url(a: &Attachment) -> Option<(&'static str, &str)> {
         Attachment::Video { url, .. } => Some(("video", url)),
         Attachment::File { url, .. } => Some(("file", url)),
         _ => None,
-    }
+    }?;
+    Some((kind, crate::redact::url(url)))
 }
 
 fn describe(text: Option<&str>, attachments: &[Attachment], rules: &Rules) -> String {

@@ -229,16 +229,18 @@ async fn send(router: Router, route: &'static str, case: &Case) -> Answer {
     }
 }
 
-/// What the connector's parser says of a body: accepted, or refused with this reason.
+/// What the connector's parser says of a body: accepted, or refused with this reason (an event
+/// whose own time cannot be read is refused as `no_event_time`).
 pub fn parser_verdict(target: Target, case: &Case) -> Result<(), &'static str> {
-    match target {
+    let time = match target {
         Target::Zalo => zfsync_zalo::parse_webhook(&case.body, case.header_text(ZALO_SERVER))
-            .map(|_| ())
-            .map_err(|e| e.reason()),
+            .map(|ev| ev.time_ms())
+            .map_err(|e| e.reason())?,
         _ => zfsync_freshchat::parse_event(&case.body)
-            .map(|_| ())
-            .map_err(|e| e.reason()),
-    }
+            .map(|ev| ev.time_ms())
+            .map_err(|e| e.reason())?,
+    };
+    time.map(|_| ()).ok_or(crate::ingest::NO_EVENT_TIME)
 }
 
 /// The route's promises for one answer; empty when all held.

@@ -1,7 +1,8 @@
 //! `POST /webhooks/freshchat`: raw bytes → verify (`X-Freshchat-Signature`, RSA over the exact
 //! bytes) → parse → store → 200. A bad or missing signature answers 401, a body that is not JSON
-//! 400, a body over the limit 413: nothing is stored then, and the JSON answer's `error` names the
-//! reason. A duplicate delivery answers 200 and changes nothing.
+//! or a signed event whose time cannot be read (`no_event_time`) 400, a body over the limit 413:
+//! nothing is stored then, and the JSON answer's `error` names the reason. A duplicate delivery
+//! answers 200 and changes nothing.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -47,5 +48,13 @@ pub async fn handle(
         Ok(ev) => ev,
         Err(e) => return reject(SOURCE, StatusCode::BAD_REQUEST, e.reason(), e.to_string()),
     };
-    accept(&state, SOURCE, freshchat_event(&ev, body.to_vec()), started).await
+    let time = ev.time_ms();
+    accept(
+        &state,
+        SOURCE,
+        freshchat_event(&ev, body.to_vec()),
+        time,
+        started,
+    )
+    .await
 }

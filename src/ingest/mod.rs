@@ -42,6 +42,9 @@ pub struct IngestState {
     pub replay_window_ms: i64,
 }
 
+/// The refusal of a signed webhook whose own time cannot be read.
+pub const NO_EVENT_TIME: &str = "no_event_time";
+
 /// How far in the future (ms) an event's time may be before it is taken for a forgery or a replay.
 const FUTURE_SLACK_MS: i64 = 24 * 3600 * 1000;
 
@@ -52,15 +55,29 @@ fn is_fresh(event_time: i64, window_ms: i64) -> bool {
 }
 
 /// Stores a verified webhook event, unless its own time is outside the replay window: then it is
-/// answered 200 (so it is never delivered again), not stored, logged and counted. The time from
-/// `started` (the handler's first step) to the answer goes to `zfsync_webhook_ack_seconds`.
+/// answered 200 (so it is never delivered again), not stored, logged and counted. An event whose
+/// time cannot be read (`signed_time` is None) is refused 400 `no_event_time`: the window could not
+/// hold it back. The time from `started` (the handler's first step) to the answer goes to
+/// `zfsync_webhook_ack_seconds`.
 async fn accept(
     state: &IngestState,
     source: &'static str,
     ev: NewEvent,
+    signed_time: Option<i64>,
     started: std::time::Instant,
 ) -> Response {
-    let answer = accept_event(state, source, ev).await;
+    let answer = match signed_time {
+        Some(_) => accept_event(state, source, ev).await,
+        None => reject(
+            source,
+            StatusCode::BAD_REQUEST,
+            NO_EVENT_TIME,
+            format!(
+                "the signed {} event has no time that can be read, so it cannot be told from a replay",
+                ev.event_name
+            ),
+        ),
+    };
     // The platform's deadline (Zalo: 2 s) runs from its request to this answer.
     metrics::histogram!("zfsync_webhook_ack_seconds", "source" => source)
         .record(started.elapsed().as_secs_f64());

@@ -208,7 +208,8 @@ pub fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// `/files/{token}`: a hosted file, as an attachment with its own name and type.
+/// `/files/{token}`: a hosted file, as an attachment with its own name and its type from the
+/// allowlist ([`crate::sync::hosted::served_type`]; a file hosted by an older release may hold any).
 pub async fn hosted_file(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     if token.len() > 64
         || !token
@@ -220,7 +221,10 @@ pub async fn hosted_file(State(state): State<AppState>, Path(token): Path<String
     match state.store.hosted_file(token).await {
         Ok(Some(f)) => (
             [
-                (header::CONTENT_TYPE, f.content_type),
+                (
+                    header::CONTENT_TYPE,
+                    crate::sync::hosted::served_type(&f.content_type).to_string(),
+                ),
                 (
                     header::CONTENT_DISPOSITION,
                     content_disposition(&f.filename),

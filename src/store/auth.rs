@@ -9,9 +9,9 @@ use rusqlite::{params, OptionalExtension};
 use super::{now_ms, Store, StoreError};
 
 /// Associated data of the sealed columns.
-const COL_ACCESS: &str = "tokens.access_token";
-const COL_REFRESH: &str = "tokens.refresh_token";
-const COL_VERIFIER: &str = "oauth_attempts.verifier";
+pub(super) const COL_ACCESS: &str = "tokens.access_token";
+pub(super) const COL_REFRESH: &str = "tokens.refresh_token";
+pub(super) const COL_VERIFIER: &str = "oauth_attempts.verifier";
 
 /// The stored Zalo token pair.
 #[derive(Clone)]

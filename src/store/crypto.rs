@@ -6,8 +6,10 @@
 //!
 //! The key: `ZFSYNC_STORE_KEY` (or the secrets file), else a systemd credential `zfsync-store-key`,
 //! else the key file (the store path with `.key` added, or `store.key_file`), created with mode 0600
-//! when missing. Failure: a key that is not 32 bytes, a key file others may read, or a value that does
-//! not open under the key are errors that say what to do; nothing is ever decrypted wrongly.
+//! when missing, but only while the store holds no sealed value: a new key could not open them.
+//! Failure: a key that is not 32 bytes, a key file others may read, a key file missing beside sealed
+//! values, or a value that does not open under the key are errors that say what to do; nothing is
+//! ever decrypted wrongly.
 
 use std::path::{Path, PathBuf};
 
@@ -60,10 +62,19 @@ pub enum KeyError {
         /// Its mode.
         mode: u32,
     },
+    /// The key file is missing while the store holds values sealed with a key.
+    #[error("the store holds secrets sealed with a store key, but the key file {path} is missing and neither ZFSYNC_STORE_KEY nor the systemd credential {cred} is set; zfsync makes no new key, which could not open them. Put the key file back (or set ZFSYNC_STORE_KEY); if the key is lost, run '{forget}' to discard the sealed values (the Zalo tokens, pending consents, a generated admin token), then 'zfsync connect zalo'", path = .path.display(), cred = CREDENTIAL_NAME, forget = FORGET_SECRETS)]
+    Lost {
+        /// The key file expected.
+        path: PathBuf,
+    },
     /// The system's random number generator failed.
     #[error("the system's random number generator failed")]
     Randomness,
 }
+
+/// The command that discards sealed values whose key is lost.
+pub const FORGET_SECRETS: &str = "zfsync store forget-secrets --config <file> --yes";
 
 impl StoreKey {
     /// A key from 32 bytes.
@@ -92,8 +103,13 @@ impl StoreKey {
     }
 
     /// The key for a store: `given` (ZFSYNC_STORE_KEY or the secrets file), else the systemd
-    /// credential, else `key_file`, created (0600) with a new key when missing.
-    pub fn resolve(given: Option<&SecretString>, key_file: &Path) -> Result<StoreKey, KeyError> {
+    /// credential, else `key_file`; a missing `key_file` is created (0600) with a new key when
+    /// `create`, else it is [`KeyError::Lost`].
+    pub fn resolve(
+        given: Option<&SecretString>,
+        key_file: &Path,
+        create: bool,
+    ) -> Result<StoreKey, KeyError> {
         if let Some(k) = given {
             return StoreKey::from_base64(k.expose_secret(), "ZFSYNC_STORE_KEY");
         }
@@ -107,10 +123,10 @@ impl StoreKey {
                 );
             }
         }
-        StoreKey::from_file(key_file)
+        StoreKey::from_file(key_file, create)
     }
 
-    fn from_file(path: &Path) -> Result<StoreKey, KeyError> {
+    fn from_file(path: &Path, create: bool) -> Result<StoreKey, KeyError> {
         let file_err = |detail: String| KeyError::File {
             path: path.to_path_buf(),
             detail,
@@ -120,6 +136,9 @@ impl StoreKey {
                 check_private(path)?;
                 StoreKey::from_base64(&text, &path.display().to_string())
             }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !create => Err(KeyError::Lost {
+                path: path.to_path_buf(),
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let text = StoreKey::generate_base64()?;
                 match write_private(path, &format!("{text}\n")) {
@@ -129,7 +148,7 @@ impl StoreKey {
                     }
                     // Another zfsync process made it first: use theirs.
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                        StoreKey::from_file(path)
+                        StoreKey::from_file(path, false)
                     }
                     Err(e) => Err(file_err(e.to_string())),
                 }
@@ -250,20 +269,27 @@ mod tests {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("z.db.key");
-        let k1 = StoreKey::resolve(None, &path).unwrap();
+        let k1 = StoreKey::resolve(None, &path, true).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        let k2 = StoreKey::resolve(None, &path).unwrap();
+        let k2 = StoreKey::resolve(None, &path, true).unwrap();
         let sealed = k1.seal("c", "v").unwrap();
         assert_eq!(k2.open("c", &sealed).unwrap(), "v");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(matches!(
-            StoreKey::resolve(None, &path),
+            StoreKey::resolve(None, &path, true),
             Err(KeyError::Exposed { .. })
         ));
+        // Never made again while the store holds sealed values.
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(
+            StoreKey::resolve(None, &path, false),
+            Err(KeyError::Lost { .. })
+        ));
+        assert!(!path.exists());
         let given = SecretString::from("not a key");
         assert!(matches!(
-            StoreKey::resolve(Some(&given), &path),
+            StoreKey::resolve(Some(&given), &path, true),
             Err(KeyError::BadKey { .. })
         ));
     }

@@ -74,9 +74,9 @@ impl Store {
     }
 
     /// Retention, over every table: expired hosted files, OAuth attempts and start links;
-    /// finished events (and their journal) and message pairings with their previews older than
-    /// `keep_ms`; conversations found not to be Zalo's, after a day. Failed events stay until an
-    /// operator replays them. Returns rows removed.
+    /// finished events (and their journal) whose end and own time are both older than `keep_ms`;
+    /// message pairings with their previews older than `keep_ms`; conversations found not to be
+    /// Zalo's, after a day. Failed events stay until an operator replays them. Returns rows removed.
     pub async fn prune(&self, keep_ms: i64) -> Result<usize, StoreError> {
         self.write(move |c| {
             let now = now_ms();
@@ -95,12 +95,15 @@ impl Store {
                 "DELETE FROM unlinked_conversations WHERE checked_at < ?1",
                 [now - UNLINKED_KEEP_MS],
             )?;
+            // An event's dedupe row stays until both its end and its own time are older than
+            // `keep_ms`: the replay window takes events up to a day ahead, and a signed delivery
+            // whose row was pruned could be stored again.
             n += c.execute(
-                "DELETE FROM steps WHERE inbox_id IN (SELECT id FROM inbox WHERE state IN (?1, ?2) AND finished_at < ?3)",
+                "DELETE FROM steps WHERE inbox_id IN (SELECT id FROM inbox WHERE state IN (?1, ?2) AND finished_at < ?3 AND event_time < ?3)",
                 params![EventState::Done, EventState::Ignored, now - keep_ms],
             )?;
             n += c.execute(
-                "DELETE FROM inbox WHERE state IN (?1, ?2) AND finished_at < ?3",
+                "DELETE FROM inbox WHERE state IN (?1, ?2) AND finished_at < ?3 AND event_time < ?3",
                 params![EventState::Done, EventState::Ignored, now - keep_ms],
             )?;
             Ok(n)
@@ -122,7 +125,7 @@ impl Store {
     /// A small secret fact (sealed with the store key).
     pub async fn secret_meta(&self, key: &'static str) -> Result<Option<String>, StoreError> {
         let sealing = self.key();
-        let column = format!("meta.{key}");
+        let column = super::sealed::meta_column(key);
         self.meta(key)
             .await?
             .map(|v| sealing.open(&column, &v))
@@ -135,7 +138,7 @@ impl Store {
         key: &'static str,
         value: String,
     ) -> Result<(), StoreError> {
-        let sealed = self.key().seal(&format!("meta.{key}"), &value)?;
+        let sealed = self.key().seal(&super::sealed::meta_column(key), &value)?;
         self.set_meta(key, sealed).await
     }
 
@@ -149,5 +152,52 @@ impl Store {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use crate::store::{Ingested, Lane, NewEvent, Source, Store};
+
+    /// A finished event's dedupe row outlives the retention while its own time is within it (an
+    /// event may be dated up to a day ahead): a replay of it is still a duplicate.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dedupe_rows_are_pruned_on_the_later_of_their_end_and_their_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("r.db")).unwrap();
+        let day = 24 * 3600 * 1000i64;
+        let now = super::now_ms();
+        let ev = |key: &str, event_time: i64| NewEvent {
+            source: Source::Zalo,
+            dedupe_key: key.into(),
+            lane: Lane::zalo(Some("1")),
+            event_name: "user_send_text".into(),
+            body: b"{}".to_vec(),
+            event_time,
+        };
+        for (key, time) in [("old", now - 40 * day), ("ahead", now + day / 2)] {
+            let Ingested::New(id) = store.ingest(ev(key, time)).await.unwrap() else {
+                panic!("{key} is new");
+            };
+            store.finish_event(id, None).await.unwrap();
+        }
+        // Both finished 31 days ago, as far as the retention can tell.
+        store
+            .write(move |c| {
+                c.execute("UPDATE inbox SET finished_at = ?1", [now - 31 * day])?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        store.prune(30 * day).await.unwrap();
+        assert_eq!(
+            store.ingest(ev("ahead", now + day / 2)).await.unwrap(),
+            Ingested::Duplicate
+        );
+        assert!(matches!(
+            store.ingest(ev("old", now - 40 * day)).await.unwrap(),
+            Ingested::New(_)
+        ));
     }
 }

@@ -84,6 +84,12 @@ pub struct SourceStats {
 const INBOX_COLUMNS: &str =
     "id, source, lane, event_name, body, received_at, state, attempts, next_attempt_at, last_error, error_class, event_time";
 
+/// A stored failure reason as every reader gets it: no URL keeps its query string (reasons stored
+/// by a release that kept them still hold a signed link's credential).
+fn shown_error(e: &str) -> String {
+    zfsync_mappings::redact::urls_in(e)
+}
+
 fn inbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
     Ok(InboxRow {
         id: r.get(0)?,
@@ -95,7 +101,7 @@ fn inbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
         state: r.get(6)?,
         attempts: r.get(7)?,
         next_attempt_at: r.get(8)?,
-        last_error: r.get(9)?,
+        last_error: r.get::<_, Option<String>>(9)?.map(|e| shown_error(&e)),
         error_class: r.get(10)?,
         event_time: r.get(11)?,
     })
@@ -582,10 +588,10 @@ impl Store {
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
                 if let Some((state, err)) = stmt
-                    .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .query_row([id], |r| Ok((r.get(0)?, r.get::<_, Option<String>>(1)?)))
                     .optional()?
                 {
-                    out.push((id, state, err));
+                    out.push((id, state, err.map(|e| shown_error(&e))));
                 }
             }
             Ok(out)

@@ -13,8 +13,10 @@
 //!
 //! Failure: a write that fails rolls back its own savepoint and returns the error; a failed COMMIT
 //! fails every closure of the batch (nothing was acknowledged). A full disk is remembered
-//! ([`Store::health`]) until a write succeeds again. At open, `PRAGMA quick_check` refuses a damaged
-//! file with the way to restore it; the file and its folder are made private to their owner.
+//! ([`Store::health`]) until a write succeeds again. At open ([`disk`]), `PRAGMA quick_check` refuses
+//! a damaged file with the way to restore it; the file and its folder are made private to their
+//! owner; a missing key file is made only while nothing is sealed ([`sealed`] lists what is), and
+//! values stored before encryption are sealed.
 //! Migrations are numbered SQL files embedded in the binary, applied in order at open, tracked by
 //! `PRAGMA user_version`.
 
@@ -27,6 +29,9 @@ pub mod journal;
 pub mod model;
 pub mod pairings;
 pub mod quota;
+pub mod sealed;
+
+mod disk;
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -169,7 +174,7 @@ pub enum StoreError {
     #[error("cannot encrypt a secret for the store")]
     Seal,
     /// A sealed value does not open under this key.
-    #[error("the value of {0} in the store does not open with this store key: was ZFSYNC_STORE_KEY or the key file changed? Restore the key, or run 'zfsync connect zalo' again")]
+    #[error("the value of {0} in the store does not open with this store key: was ZFSYNC_STORE_KEY or the key file changed? Restore the key; if it is lost, run '{forget}' to discard the sealed values, then 'zfsync connect zalo'", forget = crypto::FORGET_SECRETS)]
     Unseal(String),
     /// A backup failed.
     #[error("backup to {path} failed: {detail}")]
@@ -307,101 +312,25 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Makes the store's folder (0700 when zfsync creates it) and file (0600) private to their owner;
-/// SQLite gives its -wal and -shm files the mode of the store file.
-fn make_private(path: &Path) -> Result<(), StoreError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if !dir.exists() {
-            let mut b = std::fs::DirBuilder::new();
-            b.recursive(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::DirBuilderExt as _;
-                b.mode(0o700);
-            }
-            b.create(dir).map_err(|source| StoreError::CreateDir {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-        let open_err = |e: std::io::Error| StoreError::CreateDir {
-            path: path.to_path_buf(),
-            source: e,
-        };
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)
-            .map_err(open_err)?;
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = path.as_os_str().to_owned();
-            p.push(suffix);
-            let p = PathBuf::from(p);
-            if let Ok(meta) = std::fs::metadata(&p) {
-                if meta.permissions().mode() & 0o077 != 0 {
-                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
-                        .map_err(open_err)?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// `PRAGMA quick_check` on a store that exists: a damaged file is refused with how to restore it.
-fn quick_check(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    let rows: Vec<String> = conn
-        .prepare("PRAGMA quick_check(5)")?
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| StoreError::Corrupt {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        })?;
-    if rows.len() == 1 && rows[0] == "ok" {
-        return Ok(());
-    }
-    Err(StoreError::Corrupt {
-        path: path.to_path_buf(),
-        detail: rows.join("; "),
-    })
-}
-
 impl Store {
-    /// Opens (creating if needed) and migrates the store with the key kept beside it (the store
-    /// path with `.key` added, created when missing). The daemon uses [`Store::open_with`] and the
-    /// configured key.
-    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
-        let path = path.as_ref();
-        let mut key_path = path.as_os_str().to_owned();
-        key_path.push(".key");
-        make_private(path)?;
-        let key = StoreKey::resolve(None, Path::new(&key_path))?;
-        Store::open_with(path, key)
-    }
-
-    /// Opens (creating if needed), checks and migrates the store, and starts its writer thread.
+    /// Opens (creating if needed), checks and migrates the store with `key`, and starts its writer
+    /// thread. The daemon uses [`Store::open_keyed`], which finds the configured key.
     pub fn open_with(path: impl AsRef<Path>, key: StoreKey) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let existed = std::fs::metadata(&path).is_ok_and(|m| m.len() > 0);
-        make_private(&path)?;
-        let mut conn = open_conn(&path, OpenFlags::default()).map_err(|e| match e {
-            StoreError::Sql(source) if existed => StoreError::Corrupt {
-                path: path.clone(),
-                detail: source.to_string(),
-            },
-            other => other,
-        })?;
-        if existed {
-            quick_check(&conn, &path)?;
+        let conn = disk::prepare(&path)?;
+        Store::start(path, conn, key)
+    }
+
+    /// Starts the store on its checked and migrated connection: seals what was stored before
+    /// encryption, then starts the writer and checkpoint threads.
+    fn start(path: PathBuf, conn: Connection, key: StoreKey) -> Result<Store, StoreError> {
+        let resealed = sealed::seal_plain_values(&conn, &key)?;
+        if resealed > 0 {
+            tracing::info!(
+                values = resealed,
+                "sealed secrets written before encryption with the store key"
+            );
         }
-        migrate(&mut conn)?;
         // The writer leaves checkpoints to its own thread (below), so a commit never waits for
         // pages to be copied into the database file; past this many WAL pages it checkpoints
         // itself all the same (the checkpoint thread fell behind).
@@ -634,7 +563,7 @@ impl Store {
                 .run_to_completion(256, std::time::Duration::from_millis(5), None)
                 .map_err(|e| fail(e.to_string()))?;
             drop(backup);
-            quick_check(&dst, &to)
+            disk::quick_check(&dst, &to)
         })
         .await?
     }

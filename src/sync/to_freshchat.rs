@@ -44,6 +44,7 @@ impl Run for PostToFreshchat {
                 {
                     Ok(part) => fc_parts.push(part),
                     Err(reason) => {
+                        let reason = zfsync_mappings::redact::urls_in(&reason);
                         tracing::warn!(kind = kind.label(), %reason, "media not transferred; posting a text part instead");
                         metrics::counter!("zfsync_media_fallbacks_total", "direction" => "to_freshchat").increment(1);
                         let vars = [("reason", reason.as_str())];
@@ -230,8 +231,10 @@ impl Reconcile for PostToFreshchat {
 
 impl SyncContext {
     /// Posts a private note for the agents in a conversation; a failure is logged, not returned
-    /// (the note explains something that already happened).
+    /// (the note explains something that already happened). No URL in it keeps its query string
+    /// (an error's download link may be a signed one).
     pub(crate) async fn post_note(&self, conversation_id: &str, note: String) {
+        let note = zfsync_mappings::redact::urls_in(&note);
         if let Err(e) = self
             .freshchat
             .post_message(

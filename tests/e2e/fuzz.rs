@@ -279,7 +279,7 @@ async fn messages_with_blank_ids_are_not_taken_for_duplicates() {
     }
     for text in ["first", "second"] {
         let body = format!(
-            r#"{{"action":"message_create","actor":{{"actor_type":"agent"}},"data":{{"message":{{"id":"","conversation_id":"c1","actor_type":"agent","message_parts":[{{"text":{{"content":"{text}"}}}}]}}}}}}"#
+            r#"{{"action":"message_create","action_time":"2023-11-14T22:13:20.000Z","actor":{{"actor_type":"agent"}},"data":{{"message":{{"id":"","conversation_id":"c1","actor_type":"agent","message_parts":[{{"text":{{"content":"{text}"}}}}]}}}}}}"#
         );
         let case = signed_freshchat(&signer, body.as_bytes());
         let a = h.deliver(ROUTE_FRESHCHAT_WEBHOOK, &case).await;

@@ -10,6 +10,7 @@ mod console_browser;
 mod crash;
 #[cfg(feature = "fuzz")]
 mod fuzz;
+mod hardening;
 mod helpers;
 mod init;
 mod lifecycle;

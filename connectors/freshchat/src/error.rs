@@ -251,8 +251,15 @@ impl FreshchatError {
     }
 
     pub(crate) fn transport(err: &reqwest::Error) -> Self {
+        let mut detail = error_chain(err);
+        // A download link's query may be its credential (a signed storage URL): keep only origin
+        // and path.
+        if let Some(url) = err.url() {
+            let bare = format!("{}{}", url.origin().ascii_serialization(), url.path());
+            detail = detail.replace(url.as_str(), &bare);
+        }
         Self::Transport {
-            detail: error_chain(err),
+            detail,
             timeout: err.is_timeout(),
         }
     }
