@@ -216,6 +216,8 @@ async fn a_media_links_query_never_reaches_the_failure_note() {
 async fn a_media_links_query_never_reaches_the_console_or_the_agents() {
     let env = env_with(EnvOptions {
         sync_toml: "retry_base_ms = 50\nretry_max_ms = 200\nmax_attempts = 2\n".into(),
+        // The link must be fetched (and fail) for its URL to reach the reason: loopback allowed.
+        allow_private_media: true,
         ..EnvOptions::default()
     })
     .await;
