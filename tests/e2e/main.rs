@@ -11,6 +11,7 @@ mod crash;
 mod fuzz;
 mod helpers;
 mod init;
+mod keyed_downloads;
 mod lifecycle;
 #[cfg(feature = "loadgen")]
 mod loadgen;
