@@ -18,15 +18,26 @@
 //! reaches), so the allowlist runs on the real name and the private address is taken only for a
 //! name pinned to it explicitly.
 //!
+//! An address written in the URL itself (`http://203.0.113.7/x.png`) has no name to match and no
+//! DNS answer to check, so it is fetched only when listed itself (`[media] allow_hosts`) and
+//! public. The media client ignores proxies from the environment (`HTTP_PROXY`, `HTTPS_PROXY`,
+//! `ALL_PROXY`): a proxy would resolve and connect in zfsync's place, past the resolver's check.
+//!
 //! Failure: a refused URL is an [`EgressRefused`] naming the host (and, for a host outside the
 //! list, that zfsync's operator can allow it); the caller treats it as a permanent failure of that
-//! attachment (the agent or customer is told).
+//! attachment (the agent or customer is told). The policy is also the Freshchat client's
+//! [`zfsync_freshchat::DownloadGuard`]: it checks the hop after a keyed download is redirected, and
+//! names its own refusal inside a failed download, so that failure is permanent too instead of
+//! "cannot reach Freshchat" retried.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use url::Url;
+
+mod addresses;
+pub use addresses::is_public;
 
 /// Media domains of the platforms (see [`matches`] for the pattern forms). `*.freshchat.com` holds
 /// every data centre's API host (`api.eu.freshchat.com`, `api.in.…`, `api.au.…`) and the account
@@ -121,8 +132,8 @@ impl EgressPolicy {
         };
         let name = match host {
             url::Host::Domain(d) => d.trim_end_matches('.').to_ascii_lowercase(),
-            url::Host::Ipv4(ip) => return self.check_ip(IpAddr::V4(ip), &ip.to_string()),
-            url::Host::Ipv6(ip) => return self.check_ip(IpAddr::V6(ip), &ip.to_string()),
+            url::Host::Ipv4(ip) => return self.check_literal(IpAddr::V4(ip)),
+            url::Host::Ipv6(ip) => return self.check_literal(IpAddr::V6(ip)),
         };
         if name == "localhost" || name.ends_with(".localhost") {
             return self.check_ip(IpAddr::from([127, 0, 0, 1]), &name);
@@ -131,6 +142,28 @@ impl EgressPolicy {
             Ok(())
         } else {
             Err(EgressRefused::Host { host: name })
+        }
+    }
+
+    /// An address in the URL itself: no name to match against the platforms' hosts and no DNS
+    /// answer for the resolver to check, so a public one must be listed itself (`[media]
+    /// allow_hosts = ["203.0.113.7"]`, or an API base at that address); a private one is refused
+    /// as any private address is.
+    fn check_literal(&self, ip: IpAddr) -> Result<(), EgressRefused> {
+        let shown = ip.to_string();
+        if !is_public(ip) {
+            return self.check_ip(ip, &shown);
+        }
+        let listed = self.patterns.iter().any(|p| {
+            p.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+                .is_ok_and(|listed| listed == ip)
+        });
+        if listed {
+            Ok(())
+        } else {
+            Err(EgressRefused::Host { host: shown })
         }
     }
 
@@ -148,6 +181,9 @@ impl EgressPolicy {
         let redirects = self.clone();
         reqwest::Client::builder()
             .timeout(timeout)
+            // A proxy from the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY) would resolve
+            // and connect in zfsync's place, past the resolver's check: media go direct.
+            .no_proxy()
             .dns_resolver(Arc::new(Resolver {
                 allow_private: self.allow_private,
                 pinned: self.pinned.clone(),
@@ -209,36 +245,6 @@ fn is_aws_region(s: &str) -> bool {
         && number.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Whether an address is on the public internet (not private, loopback, link-local, unspecified,
-/// multicast, documentation, carrier-grade NAT or unique-local).
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || o[0] == 0
-                || (o[0] == 100 && (64..128).contains(&o[1])))
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let seg = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (seg[0] & 0xfe00) == 0xfc00
-                || (seg[0] & 0xffc0) == 0xfe80)
-        }
-    }
-}
-
 /// Resolves names and refuses those that lead to non-public addresses; a pinned name goes to its
 /// address (see [`EgressPolicy::pinned`]).
 #[derive(Debug)]
@@ -266,6 +272,21 @@ impl reqwest::dns::Resolve for Resolver {
             }
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })
+    }
+}
+
+/// The policy as the Freshchat client's download guard: the hop after a keyed download is
+/// redirected is checked like any attachment URL, and a refusal of the media client (its resolver,
+/// its redirect policy) is recognised inside a failed download.
+impl zfsync_freshchat::DownloadGuard for EgressPolicy {
+    fn check(&self, url: &Url) -> Result<(), String> {
+        EgressPolicy::check(self, url).map_err(|e| e.to_string())
+    }
+
+    fn refusal(&self, error: &(dyn std::error::Error + 'static)) -> Option<String> {
+        error
+            .downcast_ref::<EgressRefused>()
+            .map(ToString::to_string)
     }
 }
 
@@ -431,6 +452,164 @@ mod tests {
         ] {
             assert!(!is_aws_region(no), "{no}");
         }
+    }
+
+    /// An address written in the URL has no host name to match: a public one is fetched only when
+    /// listed itself, a private one never (unless private addresses are allowed).
+    #[test]
+    fn an_ip_literal_needs_to_be_listed() {
+        let p = policy(false);
+        for url in [
+            "http://93.184.216.34/x.png",
+            "https://8.8.8.8/x",
+            "http://[2606:4700::1111]/x",
+            "http://[64:ff9b::93.184.216.34]/x",
+        ] {
+            assert!(
+                matches!(check(&p, url), Err(EgressRefused::Host { .. })),
+                "{url}"
+            );
+        }
+        for url in [
+            "http://[::127.0.0.1]/x",
+            "http://[64:ff9b::7f00:1]/x",
+            "http://[2002:a9fe:a9fe::]/latest",
+            "http://[2001::1]/x",
+            "http://[fec0::1]/x",
+            "http://198.18.0.1/x",
+            "http://240.0.0.1/x",
+            "http://0x7f000001/x",
+        ] {
+            assert!(
+                matches!(check(&p, url), Err(EgressRefused::Private { .. })),
+                "{url}"
+            );
+        }
+        let listed = EgressPolicy::new(
+            &["93.184.216.34".into(), "[2606:4700:0::1111]".into()],
+            &[&Url::parse("https://203.0.113.9:8443").unwrap()],
+            false,
+        );
+        assert!(check(&listed, "http://93.184.216.34/x.png").is_ok());
+        assert!(check(&listed, "http://[2606:4700::1111]/x.png").is_ok());
+        assert!(check(&listed, "http://93.184.216.35/x.png").is_err());
+        // Listed or not, a private address stays refused.
+        assert!(check(&listed, "https://203.0.113.9:8443/v2/files/x").is_err());
+        let text = check(&p, "http://93.184.216.34/x.png")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.starts_with("93.184.216.34 is not a Zalo or Freshchat media host"),
+            "{text}"
+        );
+    }
+
+    /// The media client's own refusals (its resolver, its redirect policy) are recognised inside a
+    /// failed request, so the Freshchat client reports them as refusals, not as "cannot reach".
+    #[test]
+    fn the_guard_recognises_the_media_clients_refusals() {
+        use zfsync_freshchat::DownloadGuard as _;
+        let p = policy(false);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let refusal_in = |e: &reqwest::Error| {
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+            while let Some(c) = cause {
+                if let Some(r) = p.refusal(c) {
+                    return Some(r);
+                }
+                cause = c.source();
+            }
+            None
+        };
+        let _runtime = rt.enter();
+        let client = p.client(std::time::Duration::from_secs(5)).unwrap();
+        // A name resolving to loopback.
+        let e = rt
+            .block_on(client.get(format!("http://localhost:{port}/x")).send())
+            .unwrap_err();
+        let reason = refusal_in(&e).unwrap_or_else(|| panic!("not recognised: {e:?}"));
+        assert!(reason.contains("localhost is a private"), "{reason}");
+        // Any other failure is not a refusal.
+        drop(listener);
+        let other = rt
+            .block_on(
+                reqwest::Client::new()
+                    .get(format!("http://127.0.0.1:{port}/x"))
+                    .send(),
+            )
+            .unwrap_err();
+        assert_eq!(refusal_in(&other), None);
+        // The hop after a keyed redirect is checked like any attachment URL.
+        let hop = |u: &str| zfsync_freshchat::DownloadGuard::check(&p, &Url::parse(u).unwrap());
+        assert!(hop("https://fc-x.s3.amazonaws.com/a.png").is_ok());
+        let reason = hop("http://127.0.0.1:9/inside.png").unwrap_err();
+        assert!(reason.starts_with("127.0.0.1 is a private"), "{reason}");
+    }
+
+    /// A proxy in the environment would resolve and connect in zfsync's place, past the resolver:
+    /// the media client goes direct. The proxy here is a loopback listener (a private address);
+    /// it must see nothing. Environment variables are process-wide and read when a client is
+    /// built, so the check runs in a child process of this test binary.
+    #[test]
+    fn a_proxy_in_the_environment_is_not_used() {
+        const CHILD: &str = "ZFSYNC_EGRESS_PROXY_CHILD";
+        if std::env::var_os(CHILD).is_none() {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "egress::tests::a_proxy_in_the_environment_is_not_used",
+                    "--exact",
+                    "--test-threads=1",
+                    "--nocapture",
+                ])
+                .env(CHILD, "1")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+                "the check ran"
+            );
+            return;
+        }
+        let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        proxy.set_nonblocking(true).unwrap();
+        let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+        for var in [
+            "HTTP_PROXY",
+            "http_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "ALL_PROXY",
+        ] {
+            std::env::set_var(var, &proxy_url);
+        }
+        std::env::remove_var("NO_PROXY");
+        std::env::remove_var("no_proxy");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _runtime = rt.enter();
+        let client = policy(false)
+            .client(std::time::Duration::from_secs(5))
+            .unwrap();
+        // A name that resolves nowhere: only a proxy could have taken the request.
+        let result = rt.block_on(client.get("http://media.invalid/x.png").send());
+        assert!(result.is_err(), "{result:?}");
+        assert!(
+            matches!(proxy.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "the proxy in the environment was used"
+        );
     }
 
     /// The refusal an agent reads names the host and says the remedy is the operator's.

@@ -126,6 +126,7 @@ impl SyncError {
                 FreshchatError::Server { .. } => "freshchat_server",
                 FreshchatError::Transport { .. } => "freshchat_transport",
                 FreshchatError::WrongHost { .. } => "freshchat_wrong_host",
+                FreshchatError::DownloadRefused { .. } => "media_refused",
                 _ => "freshchat_other",
             },
             SyncError::Store(_) => "store",

@@ -110,7 +110,8 @@ impl Services {
                 config.freshchat_api_key(),
             )
             .with_observer(Arc::new(crate::telemetry::FreshchatCalls))
-            .with_download_client(media),
+            .with_download_client(media)
+            .with_download_guard(Arc::new(egress.clone())),
         )
         .map_err(ServicesError::FreshchatClient)?;
         let tokens = Arc::new(

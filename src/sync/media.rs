@@ -4,15 +4,16 @@
 //! (Zalo links expire) and uploaded to Freshchat, so agents never meet a dead link; what cannot be
 //! copied is reported back as a reason, and the message carries a text in its place.
 //!
-//! Freshchat → Zalo: an agent's attachment is fetched (with the API key only on the Freshchat API
-//! host) and delivered the way Zalo takes it: jpg/png ≤ 1 MB through `/upload/image` (a larger photo
-//! is re-encoded as a smaller JPEG first), GIF ≤ 5 MB through `/upload/gif`, PDF/DOC/DOCX ≤ 5 MB
-//! through `/upload/file`. Anything else (video, audio, other files, anything too large, anything
+//! Freshchat → Zalo: an agent's attachment is fetched (with the API key only for Freshchat's file
+//! download addresses on the API host; any other API address, a redirect the egress policy
+//! refuses, or a JSON answer of the API is refused and the agent told) and delivered the way Zalo
+//! takes it: jpg/png ≤ 1 MB through `/upload/image` (a larger photo is re-encoded as a smaller JPEG
+//! first), GIF ≤ 5 MB through `/upload/gif`, PDF/DOC/DOCX ≤ 5 MB through `/upload/file`. Anything else (video, audio, other files, anything too large, anything
 //! Zalo refuses) is hosted by zfsync ([`super::hosted`]) and the customer gets a short text with a
 //! link that opens. A transient failure is an error (the step retries); a refusal is not.
 
 use bytes::Bytes;
-use zfsync_freshchat::MessagePart;
+use zfsync_freshchat::{FreshchatError, MessagePart};
 use zfsync_mappings::{Attachment, MediaKind};
 use zfsync_zalo::{MediaSource, OutboundMessage, ZaloError};
 
@@ -187,7 +188,8 @@ impl SyncContext {
                 "an attachment without any URL, even after reading the message again".into(),
             ));
         };
-        // The API host is checked by the client (the key goes nowhere else); other hosts here.
+        // The API origin is checked by the client (the key goes only to its file downloads, and
+        // the hop after a redirect is checked by this policy there); other hosts here.
         let on_api_host = self
             .freshchat
             .resolve(url)
@@ -196,7 +198,15 @@ impl SyncContext {
         if !on_api_host {
             self.egress_check(url).map_err(SyncError::Egress)?;
         }
-        let d = self.freshchat.download(url, ATTACHMENT_MAX).await?;
+        let d = match self.freshchat.download(url, ATTACHMENT_MAX).await {
+            Ok(d) => d,
+            Err(e @ FreshchatError::DownloadRefused { .. }) => {
+                tracing::warn!(reason = %e, "refused to fetch an attachment");
+                metrics::counter!("zfsync_media_refused_total").increment(1);
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
         let name = a
             .name
             .clone()

@@ -13,6 +13,7 @@ mod fuzz;
 mod hardening;
 mod helpers;
 mod init;
+mod keyed_downloads;
 mod lifecycle;
 #[cfg(feature = "loadgen")]
 mod loadgen;

@@ -16,15 +16,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_DISPOSITION, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
+use crate::download::DownloadGuard;
 use crate::error::FreshchatError;
-use crate::send::{decode, decode_err, disposition_filename, header_str, json_of, Body, Request};
+use crate::send::{decode, decode_err, json_of, Body, Request};
 pub use crate::send::{
     retry_after, RATE_LIMIT_LIMIT_HEADER, RATE_LIMIT_REMAINING_HEADER, RATE_LIMIT_RESET_HEADER,
     RETRY_AFTER_HEADER,
@@ -145,6 +146,10 @@ pub struct ClientConfig {
     /// API host). The daemon gives one with its egress policy; without it the client builds its own
     /// (no credentials, up to 5 redirects). It never receives the API key.
     pub download_client: Option<reqwest::Client>,
+    /// Where attachments may be fetched from: asked about the hop after a keyed download is
+    /// redirected, and about a failed download's error (see [`DownloadGuard`]). The daemon gives
+    /// its egress policy; without one, only http(s) is checked.
+    pub download_guard: Option<Arc<dyn DownloadGuard>>,
     /// Told about every call.
     pub observer: Option<Arc<dyn CallObserver>>,
 }
@@ -156,6 +161,7 @@ impl fmt::Debug for ClientConfig {
             .field("api_key", &"[redacted]")
             .field("timeout", &self.timeout)
             .field("download_client", &self.download_client.is_some())
+            .field("download_guard", &self.download_guard.is_some())
             .field("observer", &self.observer.is_some())
             .finish()
     }
@@ -169,6 +175,7 @@ impl ClientConfig {
             api_key,
             timeout: Duration::from_secs(15),
             download_client: None,
+            download_guard: None,
             observer: None,
         }
     }
@@ -179,22 +186,17 @@ impl ClientConfig {
         self
     }
 
+    /// Attachments are fetched only where `guard` allows (see [`DownloadGuard`]).
+    pub fn with_download_guard(mut self, guard: Arc<dyn DownloadGuard>) -> Self {
+        self.download_guard = Some(guard);
+        self
+    }
+
     /// Every call is reported to `observer`.
     pub fn with_observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
         self.observer = Some(observer);
         self
     }
-}
-
-/// A downloaded attachment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Downloaded {
-    /// The bytes.
-    pub bytes: Bytes,
-    /// `Content-Type`, when sent.
-    pub content_type: Option<String>,
-    /// File name from `Content-Disposition` or the URL's last segment.
-    pub filename: Option<String>,
 }
 
 /// The Freshchat v2 API client. Cheap to clone.
@@ -213,6 +215,7 @@ pub(crate) struct Inner {
     /// The bare token, to scrub it from error bodies.
     pub(crate) token: SecretString,
     pub(crate) observer: Option<Arc<dyn CallObserver>>,
+    pub(crate) guard: Option<Arc<dyn DownloadGuard>>,
 }
 
 impl fmt::Debug for FreshchatClient {
@@ -269,6 +272,7 @@ impl FreshchatClient {
                 auth,
                 token: SecretString::from(token.to_owned()),
                 observer: cfg.observer,
+                guard: cfg.download_guard,
             }),
         })
     }
@@ -655,48 +659,6 @@ impl FreshchatClient {
                 serde_json::from_value(v).map_err(|e| decode_err(WHAT, &e))
             },
         )
-        .await
-    }
-
-    /// Downloads an attachment: with the key only when the URL (relative ones resolved against the
-    /// API base) is on the API origin, through the download client otherwise. A keyed download that
-    /// is redirected (to signed storage) is fetched again without the key. Stops with
-    /// [`FreshchatError::TooLarge`] past `max_bytes`.
-    pub async fn download(&self, url: &str, max_bytes: u64) -> Result<Downloaded, FreshchatError> {
-        let (parsed, _) = match self.resolve(url) {
-            Ok(r) => r,
-            Err(e) => {
-                if let Some(o) = &self.inner.observer {
-                    o.observe(ops::DOWNLOAD, e.outcome(), Duration::ZERO);
-                }
-                return Err(e);
-            }
-        };
-        let req = Request {
-            limit: max_bytes,
-            ..Request::get(ops::DOWNLOAD, parsed.clone())
-        };
-        self.exchange(req, |a| {
-            let content_type = header_str(&a.headers, CONTENT_TYPE.as_str());
-            let filename = header_str(&a.headers, CONTENT_DISPOSITION.as_str())
-                .and_then(|d| disposition_filename(&d))
-                .or_else(|| {
-                    parsed
-                        .path_segments()
-                        .and_then(|mut s| s.next_back().map(str::to_owned))
-                        .filter(|s| !s.is_empty())
-                        .map(|s| {
-                            percent_encoding::percent_decode_str(&s)
-                                .decode_utf8_lossy()
-                                .into_owned()
-                        })
-                });
-            Ok(Downloaded {
-                bytes: a.body,
-                content_type,
-                filename,
-            })
-        })
         .await
     }
 }

@@ -107,6 +107,16 @@ pub enum FreshchatError {
         /// Why it was refused.
         reason: String,
     },
+    /// An attachment was not fetched, or not kept: a Freshchat API address that is not a file
+    /// download (the key goes nowhere else), a place the caller's download guard refuses, or an
+    /// answer of the API instead of a file. Permanent: nothing is retried.
+    #[error("the attachment {url} was not fetched: {reason}")]
+    DownloadRefused {
+        /// The URL, without its query.
+        url: String,
+        /// Why, for people.
+        reason: String,
+    },
     /// An upload's content type is not a valid MIME type; nothing was sent.
     #[error("cannot upload with content type {content_type:?}: not a MIME type")]
     BadContentType {
@@ -208,6 +218,7 @@ impl FreshchatError {
             Self::InvalidJson { .. } | Self::Decode { .. } => CallOutcome::Decode,
             Self::TooLarge { .. } => CallOutcome::TooLarge,
             Self::BadUrl { .. }
+            | Self::DownloadRefused { .. }
             | Self::BadContentType { .. }
             | Self::Encode { .. }
             | Self::InvalidBase { .. }

@@ -5,7 +5,9 @@
 //!
 //! - [`client`]: [`FreshchatClient`], the async HTTP client (users, channels, conversations, messages,
 //!   uploads, attachment downloads), its [`ClientConfig`] and the [`CallObserver`] told about every
-//!   call; `send` (private) is the one path every call takes.
+//!   call; `send` (private) is the one path every call takes; `download` (private) holds attachment
+//!   downloads: the one URL shape that carries the key, the caller's [`DownloadGuard`], and the
+//!   check that a file came back, not an API answer.
 //! - [`types`]: the request and response objects, read leniently.
 //! - [`parts`]: message parts keyed by their single object key (quick replies, templates, files), with
 //!   an `Unknown` fallback, and the upload answers that become parts.
@@ -20,6 +22,7 @@
 
 #![warn(missing_docs)]
 pub mod client;
+mod download;
 pub mod error;
 pub mod parts;
 mod send;
@@ -28,9 +31,8 @@ pub mod sim;
 pub mod types;
 pub mod webhook;
 
-pub use client::{
-    ops, CallObserver, CallOutcome, ClientConfig, Downloaded, FreshchatClient, MAX_RETRY_AFTER,
-};
+pub use client::{ops, CallObserver, CallOutcome, ClientConfig, FreshchatClient, MAX_RETRY_AFTER};
+pub use download::{DownloadGuard, Downloaded};
 pub use error::FreshchatError;
 #[cfg(feature = "sim")]
 pub use sim::{

@@ -4,7 +4,8 @@
 //!
 //! The key is sent only to the configured API origin (scheme, host and port); a keyed request never
 //! follows a redirect (a keyed download that is redirected to storage is followed by a fresh request
-//! without the key). Bodies kept in errors are scrubbed of the key. Failures: transport errors,
+//! without the key, to a target the caller's download guard allows). Bodies kept in errors are
+//! scrubbed of the key. Failures: transport errors,
 //! non-2xx answers (classified), oversized bodies ([`FreshchatError::TooLarge`]), and 2xx bodies
 //! that are HTML ([`FreshchatError::WrongHost`]), not JSON or of the wrong shape.
 
@@ -74,6 +75,8 @@ impl Request {
 
 /// A successful (2xx) answer.
 pub(crate) struct Answer {
+    /// Where the answer came from (after any redirect).
+    pub(crate) url: Url,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
 }
@@ -128,7 +131,7 @@ impl FreshchatClient {
         let mut resp = builder
             .send()
             .await
-            .map_err(|e| FreshchatError::transport(&e))?;
+            .map_err(|e| self.send_error(&e, &req.url))?;
         if resp.status().is_redirection() {
             let location = resp
                 .headers()
@@ -151,13 +154,15 @@ impl FreshchatClient {
                 .ok_or_else(|| FreshchatError::WrongHost {
                     detail: "a redirect without a usable Location".into(),
                 })?;
+            // The hop after the keyed answer goes only where the caller's guard allows.
+            self.check_redirect_target(&to)?;
             resp = self
                 .inner
                 .anon
-                .get(to)
+                .get(to.clone())
                 .send()
                 .await
-                .map_err(|e| FreshchatError::transport(&e))?;
+                .map_err(|e| self.send_error(&e, &to))?;
         }
         let status = resp.status();
         let headers = resp.headers().clone();
@@ -183,8 +188,9 @@ impl FreshchatClient {
         if resp.content_length().is_some_and(|n| n > req.limit) {
             return Err(FreshchatError::TooLarge { limit: req.limit });
         }
+        let url = resp.url().clone();
         let body = read_limited(&mut resp, req.limit, true).await?;
-        Ok(Answer { headers, body })
+        Ok(Answer { url, headers, body })
     }
 
     /// `text` with the API key (if it appears at all) replaced.

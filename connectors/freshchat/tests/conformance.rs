@@ -224,6 +224,14 @@ impl Canned {
             body: body.to_vec(),
         }
     }
+    /// A file's bytes with its type.
+    fn file(status: u16, content_type: &str, body: &[u8]) -> Self {
+        Self {
+            status,
+            headers: vec![("content-type".into(), content_type.into())],
+            body: body.to_vec(),
+        }
+    }
     fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.into(), value.into()));
         self

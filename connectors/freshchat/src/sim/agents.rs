@@ -233,6 +233,23 @@ impl FreshchatSim {
             .1
     }
 
+    /// An agent's file kept in storage elsewhere: its URL on the API host (Bearer key needed)
+    /// answers `302 Found` to `location`, where a client must go without the key. Returns the
+    /// API-host URL.
+    pub fn upload_for_agent_elsewhere(&self, filename: &str, location: &str) -> String {
+        let mut st = self.inner.lock();
+        let (token, url) = st.store_upload(
+            Host::Api,
+            filename,
+            "application/octet-stream",
+            Bytes::new(),
+        );
+        if let Some(up) = st.uploads.get_mut(&token) {
+            up.location = Some(location.to_owned());
+        }
+        url
+    }
+
     fn agent_actor(&self, agent_id: &str) -> Result<Actor, SimError> {
         if self.inner.lock().agent(agent_id).is_none() {
             return Err(SimError::NotFound(format!("agent {agent_id}")));

@@ -129,6 +129,8 @@ pub(crate) struct Upload {
     pub(crate) filename: String,
     pub(crate) content_type: String,
     pub(crate) bytes: Bytes,
+    /// Kept elsewhere (signed storage): the API host answers `302 Found` to this location.
+    pub(crate) location: Option<String>,
 }
 
 /// A message about to be created.
@@ -610,6 +612,7 @@ impl SimState {
                 filename: filename.to_owned(),
                 content_type: content_type.to_owned(),
                 bytes,
+                location: None,
             },
         );
         (token, url)

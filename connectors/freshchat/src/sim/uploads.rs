@@ -7,7 +7,9 @@
 //! `Authorization` header (400, as signed storage URLs do) and counts it, so a client that sends
 //! the key to the wrong host, or forgets it on the API host, fails. Named after a storage bucket
 //! (`FreshchatSim::set_cdn_host`), the CDN answers only to that name or its address, as S3 picks
-//! the bucket by the requested host (`NoSuchBucket` otherwise). Caps: 10 MB images, 25 MB files
+//! the bucket by the requested host (`NoSuchBucket` otherwise). A file kept elsewhere
+//! (`FreshchatSim::upload_for_agent_elsewhere`) is answered on the API host with `302 Found` to
+//! its storage location, as a download URL that signs storage links would. Caps: 10 MB images, 25 MB files
 //! (configurable) → 413 `PAYLOAD_TOO_LARGE`. Answers have the keys of the samples:
 //! images `{id, name, url, content_type, width, height, thumbnail}`, files `{file_name, file_size,
 //! file_content_type, file_extension_type, file_hash, file_security_status, url}`.
@@ -16,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE, HOST};
+use axum::http::header::{AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE, HOST, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -191,6 +193,10 @@ async fn upload_file(State(inner): State<Arc<Inner>>, mp: Multipart) -> ApiResul
 fn file_response(inner: &Inner, token: &str) -> Option<Response> {
     let st = inner.lock();
     let up = st.uploads.get(token)?;
+    if let Some(location) = &up.location {
+        let location = HeaderValue::from_str(location).ok()?;
+        return Some((StatusCode::FOUND, [(LOCATION, location)]).into_response());
+    }
     let mut h = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_str(&up.content_type) {
         h.insert(CONTENT_TYPE, v);

@@ -5,17 +5,32 @@ use super::*;
 
 #[tokio::test]
 async fn the_key_goes_only_to_the_api_origin() {
-    let api = serve(vec![Canned::json(200, b"file-bytes")]).await;
-    let other = serve(vec![Canned::json(200, b"cdn-bytes")]).await;
+    let api = serve(vec![Canned::file(200, "application/pdf", b"file-bytes")]).await;
+    let other = serve(vec![Canned::file(200, "image/png", b"cdn-bytes")]).await;
     let c = client_for(&api.base);
-    // On the API origin, relative or absolute: with the key.
+    // A file download on the API origin, relative or absolute: with the key.
     assert_eq!(
         &c.download("/v2/files/t/a.pdf", 100).await.unwrap().bytes[..],
         b"file-bytes"
     );
-    c.download(api.base.join("/x").unwrap().as_str(), 100)
+    c.download(api.base.join("/v2/files/t2").unwrap().as_str(), 100)
         .await
         .unwrap();
+    // Any other address of the API origin is refused before anything is sent.
+    for not_a_file in [
+        api.base.join("/v2/agents").unwrap().to_string(),
+        "/v2/users/u1".into(),
+        "v2/agents".into(),
+        "/v2/files/upload".into(),
+    ] {
+        let e = c.download(&not_a_file, 100).await.unwrap_err();
+        assert!(
+            matches!(e, FreshchatError::DownloadRefused { .. }),
+            "{not_a_file}: {e:?}"
+        );
+        assert!(!e.is_transient());
+    }
+    assert_eq!(api.seen().len(), 2, "only the two file downloads were sent");
     // Same host, another port: another origin, so no key.
     let d = c
         .download(other.base.join("/a.png").unwrap().as_str(), 100)
@@ -30,6 +45,7 @@ async fn the_key_goes_only_to_the_api_origin() {
         );
     }
     assert_eq!(api.seen()[0].target, "/v2/files/t/a.pdf");
+    assert_eq!(api.seen()[1].target, "/v2/files/t2");
     assert_eq!(other.seen()[0].header("authorization"), None);
     // Over the limit.
     assert!(matches!(
@@ -44,7 +60,7 @@ async fn the_key_goes_only_to_the_api_origin() {
 
 #[tokio::test]
 async fn a_keyed_request_never_follows_a_redirect() {
-    let storage = serve(vec![Canned::json(200, b"stored")]).await;
+    let storage = serve(vec![Canned::file(200, "application/pdf", b"stored")]).await;
     let to = storage.base.join("/signed/a.pdf").unwrap();
     let api = serve(vec![Canned::json(302, b"").header("location", to.as_str())]).await;
     let c = client_for(&api.base);
@@ -63,8 +79,8 @@ async fn a_keyed_request_never_follows_a_redirect() {
 
 #[tokio::test]
 async fn downloads_off_the_api_use_the_callers_client() {
-    let api = serve(vec![Canned::json(200, b"{}")]).await;
-    let other = serve(vec![Canned::json(200, b"x")]).await;
+    let api = serve(vec![Canned::file(200, "application/pdf", b"%PDF")]).await;
+    let other = serve(vec![Canned::file(200, "image/png", b"x")]).await;
     let mut marker = reqwest::header::HeaderMap::new();
     marker.insert("x-egress-policy", "zfsync".parse().unwrap());
     let mine = reqwest::Client::builder()
@@ -84,6 +100,95 @@ async fn downloads_off_the_api_use_the_callers_client() {
     // The API origin is reached with the client's own (keyed, no-redirect) client.
     assert_eq!(api.seen()[0].header("x-egress-policy"), None);
     assert!(api.seen()[0].header("authorization").is_some());
+}
+
+/// A JSON answer of the API origin is the API talking, not a file: refused, whatever its type
+/// says. JSON from storage (an attached `.json` file) is a file.
+#[tokio::test]
+async fn a_json_answer_of_the_api_is_not_a_file() {
+    let agents = br#"{"agents":[{"email":"lan@example.com"}]}"#;
+    let api = serve(vec![
+        Canned::json(200, agents),
+        Canned::file(200, "application/octet-stream", agents),
+    ])
+    .await;
+    let storage = serve(vec![Canned::json(200, agents)]).await;
+    let c = client_for(&api.base);
+    for _ in 0..2 {
+        let e = c.download("/v2/files/t/a.pdf", 1000).await.unwrap_err();
+        assert!(
+            matches!(&e, FreshchatError::DownloadRefused { reason, .. } if reason.contains("not a file")),
+            "{e:?}"
+        );
+        assert!(!e.to_string().contains("lan@example.com"), "{e}");
+    }
+    let d = c
+        .download(storage.base.join("/export.json").unwrap().as_str(), 1000)
+        .await
+        .unwrap();
+    assert_eq!(&d.bytes[..], agents);
+}
+
+/// Refuses anything on the host `127.0.0.1` (the "inside" of these tests), and recognises a
+/// refusal of its own by its text.
+struct Inside;
+
+impl DownloadGuard for Inside {
+    fn check(&self, url: &Url) -> Result<(), String> {
+        match url.host_str() {
+            Some("127.0.0.1") => Err("127.0.0.1 is inside".into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn refusal(&self, error: &(dyn std::error::Error + 'static)) -> Option<String> {
+        let text = error.to_string();
+        text.contains("is inside").then_some(text)
+    }
+}
+
+/// The hop after a keyed redirect goes only where the caller's guard allows: a refused target is
+/// never requested, and the refusal is permanent. A refusal of the caller's download client (here,
+/// its redirect policy) is reported as a refusal, not as "cannot reach Freshchat".
+#[tokio::test]
+async fn the_guard_decides_the_hop_after_a_keyed_redirect() {
+    let inside = serve(vec![Canned::file(200, "image/png", b"secret")]).await;
+    let to = inside.base.join("/latest/meta-data").unwrap();
+    let api = serve(vec![Canned::json(302, b"").header("location", to.as_str())]).await;
+    let c = FreshchatClient::new(
+        ClientConfig::new(api.base.clone(), SecretString::from(KEY))
+            .with_download_guard(Arc::new(Inside)),
+    )
+    .unwrap();
+    let e = c.download("/v2/files/t/a.png", 100).await.unwrap_err();
+    assert!(
+        matches!(&e, FreshchatError::DownloadRefused { reason, .. } if reason == "127.0.0.1 is inside"),
+        "{e:?}"
+    );
+    assert!(!e.is_transient());
+    assert!(inside.seen().is_empty(), "the refused target was requested");
+
+    // The caller's own download client refuses a later hop.
+    let refusing = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::custom(|a| {
+            a.error(std::io::Error::other("the next hop is inside"))
+        }))
+        .build()
+        .unwrap();
+    let storage = serve(vec![Canned::json(302, b"").header("location", to.as_str())]).await;
+    let c = FreshchatClient::new(
+        ClientConfig::new(api.base.clone(), SecretString::from(KEY))
+            .with_download_client(refusing)
+            .with_download_guard(Arc::new(Inside)),
+    )
+    .unwrap();
+    let from_storage = storage.base.join("/a.png").unwrap();
+    let e = c.download(from_storage.as_str(), 100).await.unwrap_err();
+    assert!(
+        matches!(&e, FreshchatError::DownloadRefused { reason, .. } if reason.contains("the next hop is inside")),
+        "{e:?}"
+    );
+    assert!(inside.seen().is_empty());
 }
 
 #[tokio::test]

@@ -254,3 +254,30 @@ async fn the_cdn_goes_by_a_storage_bucket_name() {
     let r = env.http.get(&before).send().await.unwrap();
     assert_eq!(r.status(), 200, "{before}");
 }
+
+/// A file kept in storage elsewhere: its address on the API host still needs the key, and answers
+/// `302 Found` to the storage location (the client must go there itself).
+#[tokio::test]
+async fn a_file_kept_elsewhere_redirects_to_its_storage() {
+    let env = start(SimConfig::default()).await;
+    let location = "https://fc-use1-00-pics-bkt-00.s3.amazonaws.com/t/a.png?X-Amz-Signature=s";
+    let url = env.sim.upload_for_agent_elsewhere("a.png", location);
+    assert!(
+        url.starts_with(&format!("{}v2/files/", env.sim.base_url())),
+        "{url}"
+    );
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = no_redirects.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 401, "the key is still needed");
+    let r = no_redirects
+        .get(&url)
+        .bearer_auth(env.sim.api_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    assert_eq!(r.headers()["location"], location);
+}
