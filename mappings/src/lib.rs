@@ -12,6 +12,7 @@
 //! - [`freshchat_in`]: Freshchat events → steps towards Zalo.
 //! - [`template`]: `{placeholder}` filling.
 //! - [`quota`], [`window`]: what agents are told about Zalo's reply allowance and reply window.
+//! - [`identity`]: the admins' note when a Freshchat user's claim on a customer is refused.
 //! - [`html`]: agent HTML to the plain text Zalo shows (links kept, entities decoded).
 //!
 //! Failure: planning cannot fail. An event the engine has no rule for becomes a plan with no steps
@@ -20,6 +21,7 @@
 #![warn(missing_docs)]
 pub mod freshchat_in;
 pub mod html;
+pub mod identity;
 pub mod plan;
 pub mod quota;
 pub mod rules;

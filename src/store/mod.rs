@@ -71,6 +71,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "007_token_endpoint_errors",
         include_str!("../../migrations/007_token_endpoint_errors.sql"),
     ),
+    (
+        "014_identity_clashes",
+        include_str!("../../migrations/014_identity_clashes.sql"),
+    ),
 ];
 
 /// How often the checkpoint thread looks for new commits.

@@ -10,6 +10,7 @@ mod crash;
 #[cfg(feature = "fuzz")]
 mod fuzz;
 mod helpers;
+mod identity;
 mod init;
 mod lifecycle;
 #[cfg(feature = "loadgen")]
