@@ -299,3 +299,39 @@ async fn after_a_lost_store_only_the_user_zfsync_created_is_the_customer() {
         "{m}"
     );
 }
+
+/// Only conversations on zfsync's channel are resumed. A contact the store kept without its
+/// conversation (a store from an earlier release) whose Freshchat user has a later conversation on
+/// another channel: the customer's next message goes to zfsync's conversation, not that one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_conversations_on_zfsyncs_channel_are_resumed() {
+    let env = env().await;
+    let zalo_conv = start_conversation(&env, VICTIM).await;
+    let attacker = Attacker::new(&env).await;
+    let user = fc_user(&env, VICTIM).unwrap().id;
+    let website_conv = attacker.open(&user, "Website").await;
+    rusqlite::Connection::open(env.dir.path().join("zfsync.db"))
+        .unwrap()
+        .execute("DELETE FROM conversations", [])
+        .unwrap();
+    env.zalo
+        .user_sends(VICTIM, UserAction::Text("again".into()))
+        .await;
+    let joined = wait_for(WAIT, || async {
+        env.fc_messages(&zalo_conv)
+            .iter()
+            .any(|m| texts(m).join(" ") == "again")
+            .then_some(())
+    })
+    .await;
+    assert!(
+        joined.is_some(),
+        "zfsync's conversation: {:?}; the other channel's: {:?}",
+        env.fc_messages(&zalo_conv),
+        env.fc_messages(&website_conv)
+    );
+    assert!(!env
+        .fc_messages(&website_conv)
+        .iter()
+        .any(|m| texts(m).join(" ") == "again"));
+}
