@@ -26,7 +26,7 @@ use super::SyncContext;
 use crate::error::SyncError;
 
 /// The metric counting refused identity claims, by reason.
-const REFUSALS_METRIC: &str = "zfsync_identity_refusals_total";
+pub(crate) const REFUSALS_METRIC: &str = "zfsync_identity_refusals_total";
 
 /// Why a Freshchat user's claim on a Zalo customer was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

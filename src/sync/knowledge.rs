@@ -2,14 +2,14 @@
 //! zfsync's own echo, the text a quote or reaction points at, the OA user behind an app-scoped id
 //! (`user_id_by_app`, kept as events carry it), the Zalo user behind a Freshchat conversation
 //! (rebuilt from Freshchat's `reference_id` when the store has lost it, for a user zfsync created
-//! and on its channel only), and for a resolution the
-//! customer's reply window at this moment (the engine reads no clock).
+//! and on its channel only), and for a resolution the customer's reply window at this moment (the
+//! engine reads no clock).
 
 use zfsync_freshchat::{ActorType, FreshchatError, WebhookEvent};
 use zfsync_mappings::{FreshchatKnowledge, ReplyWindow, Rules, ZaloKnowledge};
 use zfsync_zalo::ZaloEvent;
 
-use super::identity::Refusal;
+use super::identity::{Refusal, REFUSALS_METRIC};
 use super::SyncContext;
 use crate::error::SyncError;
 use crate::store::{now_ms, pairings, Contact, Direction};
@@ -231,7 +231,8 @@ impl SyncContext {
                     oa_id = %oa_id,
                     "a Freshchat user claims a Zalo user of another OA; ignored"
                 );
-                metrics::counter!("zfsync_identity_refusals_total", "reason" => Refusal::OtherOa.label()).increment(1);
+                metrics::counter!(REFUSALS_METRIC, "reason" => Refusal::OtherOa.label())
+                    .increment(1);
                 None
             }
             None => None,
