@@ -13,6 +13,7 @@
 //! - [`template`]: `{placeholder}` filling.
 //! - [`quota`], [`window`]: what agents are told about Zalo's reply allowance and reply window.
 //! - [`redact`]: URLs as logs and notes show them (no query string, no fragment).
+//! - [`identity`]: the admins' note when a Freshchat user's claim on a customer is refused.
 //! - [`html`]: agent HTML to the plain text Zalo shows (links kept, entities decoded).
 //!
 //! Failure: planning cannot fail. An event the engine has no rule for becomes a plan with no steps
@@ -21,6 +22,7 @@
 #![warn(missing_docs)]
 pub mod freshchat_in;
 pub mod html;
+pub mod identity;
 pub mod plan;
 pub mod quota;
 pub mod redact;

@@ -44,6 +44,10 @@ pub struct Rules {
     /// from the built-in rules so that older customer copies still load.
     #[serde(default = "default_anonymous")]
     pub anonymous: AnonymousRules,
+    /// Identity clashes (table `[identity]`). Added in a later release: defaulted from the
+    /// built-in rules so that older customer copies still load.
+    #[serde(default = "crate::identity::default_identity")]
+    pub identity: crate::identity::IdentityRules,
 }
 
 /// Private notes about Zalo's reply allowance (table `[quota]`).

@@ -1,8 +1,11 @@
 //! The app-scoped id of each Zalo user (`user_id_by_app`), per OA. Zalo names a user by it alone in
 //! some management events (`update_user_info` as documented has an empty `user_id`); the OA user id
 //! is found here again. A user's rows go with the rest of their data (`Store::forget_user`).
+//!
+//! Also the identity clashes: a customer for whom zfsync refused an existing Freshchat user claiming
+//! their `reference_id` and created a new one, until the admins have been told in a note.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{now_ms, Store, StoreError};
 
@@ -42,6 +45,46 @@ impl Store {
         })
         .await
     }
+
+    /// The Freshchat user ids refused for a customer whose admins' note is still due (comma-separated).
+    pub async fn identity_clash(&self, zalo_user_id: String) -> Result<Option<String>, StoreError> {
+        self.lookup(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT refused_users FROM identity_clashes WHERE zalo_user_id = ?1",
+            )?
+            .query_row([zalo_user_id], |r| r.get(0))
+            .optional()?)
+        })
+        .await
+    }
+
+    /// The admins were told about a customer's identity clash: forget it.
+    pub async fn identity_clash_told(&self, zalo_user_id: String) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.execute(
+                "DELETE FROM identity_clashes WHERE zalo_user_id = ?1",
+                [zalo_user_id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Records that zfsync refused `refused_users` (comma-separated Freshchat user ids) for a customer
+/// and created a new user (used inside the contact step's transaction).
+pub fn put_identity_clash(
+    c: &Connection,
+    zalo_user_id: &str,
+    refused_users: &str,
+) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "INSERT INTO identity_clashes (zalo_user_id, refused_users, found_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (zalo_user_id) DO UPDATE SET refused_users = excluded.refused_users,
+           found_at = excluded.found_at",
+    )?
+    .execute(params![zalo_user_id, refused_users, now_ms()])?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -62,5 +105,23 @@ mod tests {
         assert_eq!(find("other-oa", "app-1").await.unwrap(), None);
         store.forget_user("u1".into(), 0).await.unwrap();
         assert_eq!(find("oa", "app-1").await.unwrap(), None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_clash_waits_for_its_note_and_goes_with_the_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("c.db")).unwrap();
+        let clash = |u: &str| store.identity_clash(u.into());
+        for u in ["u1", "u2"] {
+            store
+                .write(move |c| super::put_identity_clash(c, u, "fc-1,fc-2"))
+                .await
+                .unwrap();
+        }
+        assert_eq!(clash("u1").await.unwrap().as_deref(), Some("fc-1,fc-2"));
+        store.identity_clash_told("u1".into()).await.unwrap();
+        assert_eq!(clash("u1").await.unwrap(), None);
+        store.forget_user("u2".into(), 0).await.unwrap();
+        assert_eq!(clash("u2").await.unwrap(), None);
     }
 }

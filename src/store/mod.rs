@@ -84,6 +84,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "012_token_generation",
         include_str!("../../migrations/012_token_generation.sql"),
     ),
+    (
+        "014_identity_clashes",
+        include_str!("../../migrations/014_identity_clashes.sql"),
+    ),
 ];
 
 /// How often the checkpoint thread looks for new commits.

@@ -273,6 +273,7 @@ impl Store {
                 "DELETE FROM conversations WHERE zalo_user_id = ?1",
                 "DELETE FROM contacts WHERE zalo_user_id = ?1",
                 "DELETE FROM zalo_identities WHERE zalo_user_id = ?1",
+                "DELETE FROM identity_clashes WHERE zalo_user_id = ?1",
             ] {
                 n += c.execute(sql, [&zalo_user_id])?;
             }

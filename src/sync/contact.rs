@@ -1,5 +1,6 @@
 //! Contacts: the Freshchat user of a Zalo user. [`EnsureContact`] finds the user in the store, else
-//! by `reference_id` in Freshchat (a lost store never duplicates users), else creates it as
+//! by `reference_id` in Freshchat when that user is zfsync's own (a lost store never duplicates
+//! users; see [`super::identity`] for what makes a user zfsync's own), else creates it as
 //! `"<display name> Zalo"` with the `external_user_provider` property; a user created under a
 //! fallback name (Zalo refused the profile) gets the real one later. An anonymous chat-widget
 //! visitor is created under the rules' name with `zalo_anonymous = true`, and no profile is asked
@@ -27,7 +28,7 @@ use zfsync_mappings::{EnsureContact, ForgetUser, RecordFollow, RefreshContact};
 use super::to_freshchat::bot_note;
 use super::{iso_ms, Job, Run, SyncContext};
 use crate::error::SyncError;
-use crate::store::{now_ms, pairings, Contact};
+use crate::store::{identities, now_ms, pairings, Contact};
 
 /// The user property naming where a Freshchat user comes from (teams build a "Zalo" view on it).
 pub const PROP_PROVIDER: &str = "external_user_provider";
@@ -77,14 +78,31 @@ impl Run for EnsureContact {
             return Ok(c);
         }
         cx.store.begin_step(job.key, "ensure_contact", None).await?;
-        // A user found by reference_id is reused: a lost store never duplicates users.
+        // A user found by reference_id is reused when it is zfsync's own (see `identity`): a lost
+        // store never duplicates users, and a user planted with the customer's reference id never
+        // receives their messages.
         let existing = cx
             .freshchat
             .find_users_by_reference_id(&self.reference_id)
             .await?;
-        let found = existing
+        let mut found = None;
+        let mut refused = Vec::new();
+        for u in existing
             .into_iter()
-            .find(|u| u.reference_id.as_deref() == Some(self.reference_id.as_str()));
+            .filter(|u| u.reference_id.as_deref() == Some(self.reference_id.as_str()))
+        {
+            match cx.vouch(&u, &self.zalo_user_id, &self.oa_id).await? {
+                Ok(()) => {
+                    found = Some(u);
+                    break;
+                }
+                Err(why) => {
+                    why.record(&u.id, "creating a new user for the customer");
+                    refused.push(u.id);
+                }
+            }
+        }
+        let clash = (found.is_none() && !refused.is_empty()).then(|| refused.join(","));
         let contact = match found {
             Some(u) => Contact {
                 zalo_user_id: self.zalo_user_id.clone(),
@@ -105,7 +123,12 @@ impl Run for EnsureContact {
         let c2 = contact.clone();
         cx.store
             .finish_step(job.key, Some(contact.freshchat_user_id.clone()), move |c| {
-                pairings::put_contact(c, &c2)
+                pairings::put_contact(c, &c2)?;
+                match &clash {
+                    // The admins' note goes into the new conversation, with the first post.
+                    Some(refused) => identities::put_identity_clash(c, &c2.zalo_user_id, refused),
+                    None => Ok(()),
+                }
             })
             .await?;
         Ok(contact)

@@ -1,13 +1,15 @@
 //! What the store knows that bears on an event, for the mapping engine: whether an `oa_send_*` is
 //! zfsync's own echo, the text a quote or reaction points at, the OA user behind an app-scoped id
 //! (`user_id_by_app`, kept as events carry it), the Zalo user behind a Freshchat conversation
-//! (rebuilt from Freshchat's `reference_id` when the store has lost it), and for a resolution the
-//! customer's reply window at this moment (the engine reads no clock).
+//! (rebuilt from Freshchat's `reference_id` when the store has lost it, for a user zfsync created
+//! and on its channel only), and for a resolution the customer's reply window at this moment (the
+//! engine reads no clock).
 
 use zfsync_freshchat::{ActorType, FreshchatError, WebhookEvent};
 use zfsync_mappings::{FreshchatKnowledge, ReplyWindow, Rules, ZaloKnowledge};
 use zfsync_zalo::ZaloEvent;
 
+use super::identity::{Refusal, REFUSALS_METRIC};
 use super::SyncContext;
 use crate::error::SyncError;
 use crate::store::{now_ms, pairings, Contact, Direction};
@@ -229,9 +231,22 @@ impl SyncContext {
                     oa_id = %oa_id,
                     "a Freshchat user claims a Zalo user of another OA; ignored"
                 );
-                metrics::counter!("zfsync_identity_refusals_total").increment(1);
+                metrics::counter!(REFUSALS_METRIC, "reason" => Refusal::OtherOa.label())
+                    .increment(1);
                 None
             }
+            None => None,
+        };
+        // The reference id alone is a claim: only a user zfsync created for this OA and customer,
+        // talked to on zfsync's channel only, is that customer (see `identity`).
+        let zalo_user = match zalo_user {
+            Some(z) => match self.vouch(&user, &z, &oa_id).await? {
+                Ok(()) => Some(z),
+                Err(why) => {
+                    why.record(&user.id, "its conversation is not linked to Zalo");
+                    None
+                }
+            },
             None => None,
         };
         if let Some(z) = &zalo_user {

@@ -9,10 +9,12 @@
 //!
 //! One file per kind of effect: [`contact`] (Freshchat users), [`to_freshchat`] (posting),
 //! [`to_zalo`] (sending), with [`media`] and [`hosted`] as the dependencies of the messages that
-//! carry attachments or long text.
+//! carry attachments or long text; [`identity`] decides whether a Freshchat user claiming a customer
+//! is zfsync's own.
 
 pub mod contact;
 pub mod hosted;
+pub mod identity;
 pub mod knowledge;
 pub mod media;
 pub mod quota;

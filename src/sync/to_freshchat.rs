@@ -147,6 +147,9 @@ impl Run for PostToFreshchat {
         }
         // The first post after Freshchat refused the custom user properties tells the admins.
         cx.post_properties_note_if_due(&conversation_id).await;
+        // So does the first post for a customer whose reference id another user claimed.
+        cx.post_clash_note_if_due(&self.zalo_user_id, &conversation_id)
+            .await;
         Ok(())
     }
 }
@@ -289,13 +292,11 @@ impl SyncContext {
             let mut current = self.store.conversation_of(zalo_user_id.to_string()).await?;
             if current.is_none() && may_resume {
                 // No pairing in the store (a new contact, or a lost store): resume the user's
-                // latest Freshchat conversation rather than opening a second one.
+                // latest Freshchat conversation on zfsync's channel rather than opening a second
+                // one (a conversation on another channel is never zfsync's to write in).
                 may_resume = false;
-                let ids = self
-                    .freshchat
-                    .user_conversations(&contact.freshchat_user_id)
-                    .await?;
-                if let Some(latest) = ids.last() {
+                let latest = self.latest_on_channel(&contact.freshchat_user_id).await?;
+                if let Some(latest) = &latest {
                     self.store
                         .set_conversation(zalo_user_id.to_string(), latest.clone(), None)
                         .await?;
@@ -334,11 +335,8 @@ impl SyncContext {
                 Ok(m) => return Ok((conversation_id, Some(m.id))),
                 Err(FreshchatError::NotLatestConversation { .. })
                 | Err(FreshchatError::NotFound { .. }) => {
-                    let ids = self
-                        .freshchat
-                        .user_conversations(&contact.freshchat_user_id)
-                        .await?;
-                    match ids.last().filter(|id| **id != conversation_id) {
+                    let latest = self.latest_on_channel(&contact.freshchat_user_id).await?;
+                    match latest.filter(|id| *id != conversation_id) {
                         Some(latest) => {
                             tracing::info!(from = %conversation_id, to = %latest, "following Freshchat to the latest conversation");
                             self.store

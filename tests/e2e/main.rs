@@ -12,6 +12,7 @@ mod crash;
 mod fuzz;
 mod hardening;
 mod helpers;
+mod identity;
 mod init;
 mod keyed_downloads;
 mod lifecycle;

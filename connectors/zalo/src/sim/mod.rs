@@ -318,6 +318,15 @@ impl ZaloSim {
         self.anonymous_act(anonymous_id, action).await
     }
 
+    /// The stable `conversation_id` of an anonymous visitor's chat (fixed before their first send).
+    pub fn anonymous_conversation_id(&self, anonymous_id: &str) -> String {
+        self.st()
+            .anonymous
+            .entry(anonymous_id.to_owned())
+            .or_insert_with(|| wire::derived_hex(&format!("conversation:{anonymous_id}")))
+            .clone()
+    }
+
     /// A fresh anonymous visitor id (20 hex characters, like Zalo's).
     pub fn new_anonymous_id() -> String {
         wire::new_anonymous_id()

@@ -1,0 +1,169 @@
+//! Whether a Freshchat user claiming a Zalo customer's `reference_id` is zfsync's own. A reference
+//! id is free text: a web-widget user (`setExternalId`), another integration or anyone with the API
+//! key can carry `zalo:<oa>:<user>`, and widget users can set custom properties too. So zfsync
+//! reuses a user found by reference id (a lost store, a retried contact step) only when both hold:
+//!
+//! - its properties are zfsync's for this OA and this customer: `external_user_provider` is the
+//!   rules' provider, `zalo_oa_id` this OA, `zalo_user_id` this customer (and `zalo_anonymous` is
+//!   `true` for an anonymous visitor);
+//! - every conversation it has is on zfsync's channel (a user with a conversation on any other
+//!   channel was talked to by something other than zfsync).
+//!
+//! The same rule decides whether a conversation's Zalo user can be rebuilt from Freshchat
+//! (`knowledge.rs`), and only conversations on zfsync's channel are ever resumed. A refused user is
+//! logged at WARN and counted in `zfsync_identity_refusals_total{reason}`; when zfsync creates a new
+//! user instead, the admins are told in a private note in the customer's new conversation
+//! (`[identity]` in the rules), kept in the store until it is posted.
+//!
+//! Failure: Freshchat and store errors are returned as [`SyncError`]; a failed note is logged and
+//! tried again with the customer's next message.
+
+use zfsync_freshchat::{FreshchatError, MessagePart, User};
+
+use super::contact::{PROP_ANONYMOUS, PROP_OA_ID, PROP_PROVIDER, PROP_ZALO_USER_ID};
+use super::to_freshchat::bot_note;
+use super::SyncContext;
+use crate::error::SyncError;
+
+/// The metric counting refused identity claims, by reason.
+pub(crate) const REFUSALS_METRIC: &str = "zfsync_identity_refusals_total";
+
+/// Why a Freshchat user's claim on a Zalo customer was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The reference id names another OA.
+    OtherOa,
+    /// The user lacks zfsync's properties for this OA and customer.
+    NotZfsyncUser,
+    /// The user has a conversation on another channel than zfsync's.
+    OtherChannel,
+}
+
+impl Refusal {
+    /// The metric label and log word.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Refusal::OtherOa => "other_oa",
+            Refusal::NotZfsyncUser => "not_zfsync_user",
+            Refusal::OtherChannel => "other_channel",
+        }
+    }
+
+    /// Counts the refusal and logs it at WARN (the ids only; no names or messages).
+    pub(crate) fn record(self, freshchat_user_id: &str, what: &'static str) {
+        metrics::counter!(REFUSALS_METRIC, "reason" => self.label()).increment(1);
+        tracing::warn!(
+            freshchat_user_id,
+            reason = self.label(),
+            "a Freshchat user claims a Zalo customer's reference id but is not zfsync's own; {what}"
+        );
+    }
+}
+
+impl SyncContext {
+    /// Whether `user` is one zfsync created for `zalo_user_id` (a user id or a visitor key) of
+    /// `oa_id`: zfsync's properties name both, and every conversation of the user is on zfsync's
+    /// channel.
+    pub(crate) async fn vouch(
+        &self,
+        user: &User,
+        zalo_user_id: &str,
+        oa_id: &str,
+    ) -> Result<Result<(), Refusal>, SyncError> {
+        let prop = |name: &str| {
+            user.properties
+                .iter()
+                .find(|p| p.name == name)
+                .map(|p| p.value.as_str())
+        };
+        let anonymous = zfsync_zalo::parse_visitor_key(zalo_user_id).is_some();
+        let ours = prop(PROP_PROVIDER) == Some(self.rules.contact.provider.as_str())
+            && prop(PROP_OA_ID) == Some(oa_id)
+            && !oa_id.is_empty()
+            && prop(PROP_ZALO_USER_ID) == Some(zalo_user_id)
+            && (!anonymous || prop(PROP_ANONYMOUS) == Some("true"));
+        if !ours {
+            return Ok(Err(Refusal::NotZfsyncUser));
+        }
+        let channel = self.channel().await?;
+        for id in self.freshchat.user_conversations(&user.id).await? {
+            let conv = match self.freshchat.get_conversation(&id).await {
+                Ok(c) => c,
+                Err(FreshchatError::NotFound { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if conv.channel_id.as_deref() != Some(channel.as_str()) {
+                return Ok(Err(Refusal::OtherChannel));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// The user's latest conversation on zfsync's channel (conversations elsewhere are never
+    /// resumed).
+    pub(crate) async fn latest_on_channel(
+        &self,
+        freshchat_user_id: &str,
+    ) -> Result<Option<String>, SyncError> {
+        let channel = self.channel().await?;
+        let ids = self.freshchat.user_conversations(freshchat_user_id).await?;
+        for id in ids.into_iter().rev() {
+            let conv = match self.freshchat.get_conversation(&id).await {
+                Ok(c) => c,
+                Err(FreshchatError::NotFound { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if conv.channel_id.as_deref() == Some(channel.as_str()) {
+                return Ok(Some(id));
+            }
+            tracing::info!(
+                conversation_id = %id,
+                "not resuming a conversation on another channel than zfsync's"
+            );
+        }
+        Ok(None)
+    }
+
+    /// After a post into `conversation_id`: when zfsync refused an existing user claiming this
+    /// customer and created a new one, tells the admins there (once). A failed note stays due and
+    /// is tried with the next post; it is logged, not returned.
+    pub(crate) async fn post_clash_note_if_due(&self, zalo_user_id: &str, conversation_id: &str) {
+        let refused = match self.store.identity_clash(zalo_user_id.to_string()).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read a pending identity clash");
+                return;
+            }
+        };
+        let reference = zfsync_mappings::template::fill(
+            &self.rules.contact.reference_id,
+            &[("oa_id", &self.oa_id()), ("zalo_user_id", zalo_user_id)],
+        );
+        let note = zfsync_mappings::template::fill(
+            &self.rules.identity_texts().clash_note,
+            &[
+                ("users", &refused.replace(',', ", ")),
+                ("reference_id", &reference),
+            ],
+        );
+        let posted = self
+            .freshchat
+            .post_message(
+                conversation_id,
+                &bot_note(vec![MessagePart::Text { content: note }]),
+            )
+            .await;
+        let told = match posted {
+            Ok(_) => self
+                .store
+                .identity_clash_told(zalo_user_id.to_string())
+                .await
+                .map_err(SyncError::from),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = told {
+            tracing::warn!(error = %e, "could not tell the admins about a refused identity claim; trying again with the next message");
+        }
+    }
+}
