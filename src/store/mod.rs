@@ -77,16 +77,16 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/007_token_endpoint_errors.sql"),
     ),
     (
-        "009_oauth_attempt_refusals",
-        include_str!("../../migrations/009_oauth_attempt_refusals.sql"),
+        "008_oauth_attempt_refusals",
+        include_str!("../../migrations/008_oauth_attempt_refusals.sql"),
     ),
     (
-        "012_token_generation",
-        include_str!("../../migrations/012_token_generation.sql"),
+        "009_token_generation",
+        include_str!("../../migrations/009_token_generation.sql"),
     ),
     (
-        "014_identity_clashes",
-        include_str!("../../migrations/014_identity_clashes.sql"),
+        "010_identity_clashes",
+        include_str!("../../migrations/010_identity_clashes.sql"),
     ),
 ];
 
