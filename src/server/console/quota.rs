@@ -2,9 +2,9 @@
 //! reply (on Activity, beside the messages), and the replies Zalo billed (on the Overview).
 //!
 //! The window follows Zalo's 2026 rules (free for 48 h after the customer's last interaction, billed
-//! until 7 days, then refused) from the interactions zfsync saw, so it is a lower bound: calls, menu
-//! taps and group messages also count and never reach zfsync. The allowance is what Zalo's own answer
-//! to zfsync's last send said (`data.quota` of `message/cs`); Zalo stopped counting free replies in
+//! until 7 days, then refused) from the interactions zfsync saw, so it is a lower bound: menu taps,
+//! article comments and chatbot interactions also count and never reach zfsync. The allowance is
+//! what Zalo's own answer to zfsync's last send said (`data.quota` of `message/cs`); Zalo stopped counting free replies in
 //! 2026, so "left" shows only when an answer still carried a count.
 
 use maud::{html, Markup};
@@ -108,9 +108,10 @@ pub(super) fn quota_section(list: &Result<Vec<QuotaState>, StoreError>) -> Marku
                 "Zalo's rules since 2026: replies are free for 48 h after the customer's last interaction, "
                 "billed to the OA until 7 days, then refused until the customer writes again. "
                 "The window is a lower bound: it counts only the interactions zfsync sees (messages, "
-                "follows, \"chat now\", shared info); calls, menu taps and group messages also open a "
-                "window, so Zalo may accept replies for longer. \"Last reply paid by\" is what Zalo said "
-                "when zfsync last replied."
+                "follows, \"chat now\", shared info, the customer's own calls and group messages); "
+                "menu taps, article comments and chatbot interactions also open a window, so Zalo may "
+                "accept replies for longer. \"Last reply paid by\" is what Zalo said when zfsync last "
+                "replied."
             }
             @match list {
                 Ok(l) => div class="scroll" {
