@@ -25,8 +25,8 @@
 //! - [`cli`]: the command line; [`init`]: the setup wizard; [`check`]: `zfsync check`, one probe
 //!   per concern; [`status`]: `status` and `failed list`; [`telemetry`]: logs and upstream-call
 //!   metrics.
-//! - `sandbox` (feature `sim`): both simulators and the daemon on loopback; `loadgen` (feature
-//!   `loadgen`): the load and soak tool behind `examples/loadgen.rs`; `fuzz` (feature `fuzz`):
+//! - `tools` (feature `sim`): `tools::sandbox`, both simulators and the daemon on loopback;
+//!   `tools::loadgen` (feature `loadgen`): the load and soak tool behind `examples/loadgen.rs`; `fuzz` (feature `fuzz`):
 //!   the stable-Rust fuzzer of the webhook routes, the config loader and the mapping engine
 //!   (`examples/fuzz.rs`, RELIABILITY.md).
 //!
@@ -46,12 +46,8 @@ pub mod fuzz;
 pub mod ingest;
 pub mod init;
 pub mod lanes;
-#[cfg(feature = "loadgen")]
-pub mod loadgen;
 pub mod oauth;
 pub mod routes;
-#[cfg(feature = "sim")]
-pub mod sandbox;
 pub mod scheduler;
 pub mod server;
 pub mod services;
@@ -60,3 +56,5 @@ pub mod store;
 pub mod sync;
 pub mod telemetry;
 pub mod tokens;
+#[cfg(feature = "sim")]
+pub mod tools;
