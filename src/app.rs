@@ -11,15 +11,12 @@ use tokio::net::TcpListener;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use zfsync_freshchat::WebhookKey;
 
 use crate::config::Config;
-use crate::ingest::backfill::Backfill;
 use crate::ingest::catch_up::CatchUp;
-use crate::ingest::IngestState;
 use crate::lanes::{Dispatcher, LaneSignal, RetryPolicy};
 use crate::scheduler::{Scheduler, SchedulerError};
-use crate::server::{router, AppState};
+use crate::server::{replay_window_ms, router, AppState, StateOptions, WebhookSecrets};
 use crate::services::{admin_token, load_rules, metrics_handle, Services, ServicesError};
 use crate::sync::{SyncContext, SyncSettings};
 
@@ -111,60 +108,17 @@ impl Application {
         listener: TcpListener,
         services: Services,
     ) -> Result<Application, AppError> {
-        let key = WebhookKey::parse(secrecy::ExposeSecret::expose_secret(
-            &config.freshchat_webhook_key(),
-        ))
-        .map_err(AppError::WebhookKey)?;
-        let public_url = config
-            .server
-            .public_url
-            .as_str()
-            .trim_end_matches('/')
-            .to_string();
         let lanes = LaneSignal::new();
-        let admin_token = admin_token(&config, &services.store).await?;
-        let auth = Arc::new(crate::server::auth::Auth::new(
-            &admin_token,
-            config.server.public_url.scheme() == "https",
-        ));
-        let console = Arc::new(crate::server::console::Console::new(
-            services.freshchat.clone(),
-            config
-                .freshchat
-                .channel_id
-                .clone()
-                .or(config.freshchat.channel_name.clone()),
-            config.file.clone(),
-            Backfill {
-                store: services.store.clone(),
-                lanes: lanes.clone(),
-                zalo: services.zalo.clone(),
-                oa_id: config.zalo.oa_id.clone(),
-                pace: crate::ingest::backfill::DEFAULT_PACE,
-            },
-        ));
-        let state = AppState {
-            admin_token,
-            auth,
-            limits: Arc::new(crate::server::limits::RateLimits::new(
-                config.server.trusted_proxies(),
-            )),
-            console,
-            ingest: IngestState {
-                store: services.store.clone(),
-                lanes: lanes.clone(),
-                zalo_app_id: config.zalo.app_id.clone(),
-                zalo_oa_secret: config.zalo_oa_secret_key(),
-                freshchat_key: key,
-                replay_window_ms: config.sync.retention_days as i64 * 24 * 3600 * 1000,
-            },
-            store: services.store.clone(),
-            zalo: services.zalo.clone(),
-            public_url: public_url.clone(),
-            zalo_oa_id: config.zalo.oa_id.clone(),
-            zalo_site_verification: config.zalo.site_verification.clone(),
+        // The key first: a config that cannot work is refused before a token is generated.
+        let webhooks = WebhookSecrets::from_config(&config).map_err(AppError::WebhookKey)?;
+        let options = StateOptions {
+            admin_token: admin_token(&config, &services.store).await?,
+            webhooks,
+            replay_window_ms: replay_window_ms(&config),
             metrics: metrics_handle(),
         };
+        let state = AppState::build(&config, &services, lanes.clone(), options);
+        let public_url = state.public_url.clone();
         let sync = Arc::new(SyncContext::new(
             services.store.clone(),
             services.zalo.clone(),

@@ -36,9 +36,10 @@ use super::plans;
 use super::report::{Finding, TargetReport};
 use super::{FuzzError, Options, Target};
 use crate::config::Config;
-use crate::ingest::IngestState;
 use crate::lanes::LaneSignal;
-use crate::server::{router, AppState, ROUTE_FRESHCHAT_WEBHOOK, ROUTE_ZALO_WEBHOOK};
+use crate::server::{
+    router, AppState, StateOptions, WebhookSecrets, ROUTE_FRESHCHAT_WEBHOOK, ROUTE_ZALO_WEBHOOK,
+};
 use crate::store::{Source, Store};
 
 /// The daemon's own body limit (`server.max_body_bytes`, default).
@@ -100,44 +101,21 @@ webhook_public_key = "{key}"
             .map_err(|e| FuzzError::App(e.to_string()))?;
         let freshchat_key = zfsync_freshchat::WebhookKey::parse(&signer.spki_b64)
             .map_err(|e| FuzzError::Key(e.to_string()))?;
-        let admin_token = SecretString::from("zfz-admin-token-P5n1-0123456789");
-        let lanes = LaneSignal::new();
-        let console = Arc::new(crate::server::console::Console::new(
-            services.freshchat.clone(),
-            None,
-            config.file.clone(),
-            crate::ingest::backfill::Backfill {
-                store: services.store.clone(),
-                lanes: lanes.clone(),
-                zalo: services.zalo.clone(),
-                oa_id: None,
-                pace: crate::ingest::backfill::DEFAULT_PACE,
-            },
-        ));
-        let state = AppState {
-            auth: Arc::new(crate::server::auth::Auth::new(&admin_token, true)),
-            limits: Arc::new(crate::server::limits::RateLimits::default()),
-            console,
-            admin_token,
-            ingest: IngestState {
-                store: services.store.clone(),
-                lanes,
-                // The constants, not the config: ZFSYNC_* in the environment must not change
-                // what the inputs are signed with.
+        let options = StateOptions {
+            admin_token: SecretString::from("zfz-admin-token-P5n1-0123456789"),
+            // The constants, not the config: ZFSYNC_* in the environment must not change what
+            // the inputs are signed with.
+            webhooks: WebhookSecrets {
                 zalo_app_id: cases::ZALO_APP_ID.to_string(),
                 zalo_oa_secret: SecretString::from(cases::ZALO_OA_SECRET),
                 freshchat_key,
-                // The samples' own times are years old: a window that takes them keeps the store
-                // path under test (only a time far in the future is still answered `ignored`).
-                replay_window_ms: i64::MAX / 4,
             },
-            store: services.store.clone(),
-            zalo: services.zalo.clone(),
-            public_url: "https://fuzz.zfsync.invalid".into(),
-            zalo_oa_id: None,
-            zalo_site_verification: None,
+            // The samples' own times are years old: a window that takes them keeps the store path
+            // under test (only a time far in the future is still answered `ignored`).
+            replay_window_ms: i64::MAX / 4,
             metrics: None,
         };
+        let state = AppState::build(&config, &services, LaneSignal::new(), options);
         Ok(Harness {
             router: router(state, BODY_LIMIT),
             store: services.store,
