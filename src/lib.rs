@@ -26,9 +26,10 @@
 //!   per concern; [`status`]: `status` and `failed list`; [`telemetry`]: logs and upstream-call
 //!   metrics.
 //! - `tools` (feature `sim`): `tools::sandbox`, both simulators and the daemon on loopback;
-//!   `tools::loadgen` (feature `loadgen`): the load and soak tool behind `examples/loadgen.rs`; `fuzz` (feature `fuzz`):
-//!   the stable-Rust fuzzer of the webhook routes, the config loader and the mapping engine
-//!   (`examples/fuzz.rs`, RELIABILITY.md).
+//!   `tools::loadgen` (feature `loadgen`): the load and soak tool behind `examples/loadgen.rs`.
+//! - [`testing`]: the daemon's router over a real store, in process, for the fuzzer (the
+//!   `zfsync-fuzz` crate in `fuzz/`: the webhook routes, the config loader and the mapping engine,
+//!   RELIABILITY.md).
 //!
 //! The connectors (`zfsync-zalo`, `zfsync-freshchat`) know one platform each; the mapping engine
 //! (`zfsync-mappings`) is pure. docs/ARCHITECTURE.md tells the whole story.
@@ -41,8 +42,6 @@ pub mod cli;
 pub mod config;
 pub mod egress;
 pub mod error;
-#[cfg(feature = "fuzz")]
-pub mod fuzz;
 pub mod ingest;
 pub mod init;
 pub mod lanes;
@@ -55,6 +54,7 @@ pub mod status;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod testing;
 pub mod tokens;
 #[cfg(feature = "sim")]
 pub mod tools;

@@ -40,7 +40,7 @@ pub struct Corpus {
 impl Corpus {
     /// Where the samples live beside the workspace.
     pub fn default_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/realworld")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/realworld")
     }
 
     /// Reads every sample of `dir`.

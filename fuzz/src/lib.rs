@@ -1,7 +1,9 @@
 //! Fuzzing on stable Rust: a small seeded mutation engine drives the daemon's untrusted inputs and
-//! checks what comes back against the promises each input makes. Behind the non-default `fuzz`
-//! feature; run by `examples/fuzz.rs` (10⁶ inputs per target, release build) and, 10⁴ per target,
-//! by the end-to-end tests.
+//! checks what comes back against the promises each input makes. A crate of its own beside the
+//! daemon (`fuzz/`, the cargo-fuzz convention's place, but no nightly): the `zfsync-fuzz` binary
+//! runs 10⁶ inputs per target in a release build, this crate's tests (`tests/fuzz.rs`) 10⁴. It
+//! reaches the daemon only through `zfsync::testing` (the router over a real store) and
+//! `zfsync::config`.
 //!
 //! Targets ([`Target`]):
 //! - `zalo`, `freshchat`: `POST /webhooks/zalo` and `POST /webhooks/freshchat` on the real router
@@ -65,13 +67,13 @@ pub enum FuzzError {
     Key(String),
     /// The daemon's test config is refused.
     #[error("the daemon's config for the run is refused: {0}")]
-    Config(#[source] crate::config::ConfigError),
+    Config(#[source] zfsync::config::ConfigError),
     /// The daemon's state cannot be built.
     #[error("cannot build the daemon's state: {0}")]
     App(String),
     /// The store cannot be read.
     #[error(transparent)]
-    Store(crate::store::StoreError),
+    Store(zfsync::testing::StoreError),
     /// A replay names no target.
     #[error("unknown target {0:?}: zalo, freshchat, config or mapping")]
     UnknownTarget(String),
