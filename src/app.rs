@@ -29,13 +29,12 @@ const CATCH_UP_ZALO_PAGES: u32 = 10;
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// The listen address is taken or not allowed.
-    #[error("cannot listen on {addr}: {source} (is another zfsync running? change server.listen)")]
+    #[error("cannot listen on {addr}: {cause} (is another zfsync running? change server.listen)")]
     Bind {
         /// The address.
         addr: SocketAddr,
-        /// Why.
-        #[source]
-        source: std::io::Error,
+        /// Why (in the message, not chained: see `crate::error`).
+        cause: std::io::Error,
     },
     /// The store, a client or the rules could not be built.
     #[error(transparent)]
@@ -48,10 +47,10 @@ pub enum AppError {
     Scheduler(#[from] SchedulerError),
     /// The HTTP server stopped with an error.
     #[error("server error: {0}")]
-    Serve(#[source] std::io::Error),
+    Serve(std::io::Error),
     /// The lanes' runtime or thread could not start (out of memory or threads).
     #[error("cannot start the lanes' runtime: {0}")]
-    Lanes(#[source] std::io::Error),
+    Lanes(std::io::Error),
 }
 
 /// The daemon, built and ready to run.
@@ -78,7 +77,7 @@ impl Application {
         let addr = config.server.listen;
         let listener = TcpListener::bind(addr)
             .await
-            .map_err(|source| AppError::Bind { addr, source })?;
+            .map_err(|cause| AppError::Bind { addr, cause })?;
         Application::with_listener(config, listener).await
     }
 

@@ -45,13 +45,12 @@ pub use report::{Finding, Report, TargetReport};
 #[derive(Debug, thiserror::Error)]
 pub enum FuzzError {
     /// The samples folder cannot be read.
-    #[error("cannot read the real-world samples at {path}: {source} (pass --corpus DIR)")]
+    #[error("cannot read the real-world samples at {path}: {cause} (pass --corpus DIR)")]
     Corpus {
         /// The folder or file.
         path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
+        /// Why (in the message, not chained: printed once under `{:#}`).
+        cause: std::io::Error,
     },
     /// The folder holds no webhook sample of one platform.
     #[error("{path} holds no zalo-webhook-* or freshchat-webhook-* sample (pass --corpus DIR)")]
@@ -61,13 +60,13 @@ pub enum FuzzError {
     },
     /// A temporary folder or file cannot be made.
     #[error("cannot write temporary files: {0} (pass --work-dir DIR)")]
-    TempDir(#[source] std::io::Error),
+    TempDir(std::io::Error),
     /// The RSA key pair cannot be made or read.
     #[error("cannot make the Freshchat signing key: {0}")]
     Key(String),
     /// The daemon's test config is refused.
     #[error("the daemon's config for the run is refused: {0}")]
-    Config(#[source] zfsync::config::ConfigError),
+    Config(zfsync::config::ConfigError),
     /// The daemon's state cannot be built.
     #[error("cannot build the daemon's state: {0}")]
     App(String),
