@@ -157,12 +157,14 @@ impl Application {
             .unwrap_or(self.config.server.listen)
     }
 
-    /// The store and clients the daemon runs with.
+    /// The store and clients the daemon runs with (the sandbox's view of its daemon).
+    #[cfg(feature = "sim")]
     pub fn services(&self) -> &Services {
         &self.services
     }
 
-    /// Operator access of this daemon (to make one-time console login links).
+    /// Operator access of this daemon (the sandbox makes one-time console login links with it).
+    #[cfg(feature = "sim")]
     pub fn auth(&self) -> Arc<crate::server::auth::Auth> {
         self.state.auth.clone()
     }

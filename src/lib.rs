@@ -33,28 +33,34 @@
 //!
 //! The connectors (`zfsync-zalo`, `zfsync-freshchat`) know one platform each; the mapping engine
 //! (`zfsync-mappings`) is pure. docs/ARCHITECTURE.md tells the whole story.
+//!
+//! # What is public
+//! Only what is used from outside this crate: the binary (`cli`, `telemetry`), the end-to-end
+//! tests (`config`, `services`, `store`, `server`'s limits, `routes`, `oauth`, `tools`), the load
+//! generator's example (`tools`) and the fuzzer (`testing`, `config`, `routes`). Every other
+//! module is private to the crate, so the compiler reports what nothing uses.
 
 #![warn(missing_docs)]
 
-pub mod app;
-pub mod check;
+pub(crate) mod app;
+pub(crate) mod check;
 pub mod cli;
 pub mod config;
-pub mod egress;
-pub mod error;
-pub mod ingest;
-pub mod init;
-pub mod lanes;
+pub(crate) mod egress;
+pub(crate) mod error;
+pub(crate) mod ingest;
+pub(crate) mod init;
+pub(crate) mod lanes;
 pub mod oauth;
 pub mod routes;
-pub mod scheduler;
+pub(crate) mod scheduler;
 pub mod server;
 pub mod services;
-pub mod status;
+pub(crate) mod status;
 pub mod store;
-pub mod sync;
+pub(crate) mod sync;
 pub mod telemetry;
 pub mod testing;
-pub mod tokens;
+pub(crate) mod tokens;
 #[cfg(feature = "sim")]
 pub mod tools;

@@ -10,12 +10,12 @@
 //! bucket per route family; `/oauth/zalo/start` and `/console/*` need an operator; the console's
 //! login is rate limited more strictly.
 
-pub mod auth;
-pub mod client;
-pub mod console;
-pub mod health;
+pub(crate) mod auth;
+pub(crate) mod client;
+pub(crate) mod console;
+pub(crate) mod health;
 pub mod limits;
-pub mod pages;
+pub(crate) mod pages;
 mod state;
 
 use std::time::Duration;

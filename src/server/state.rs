@@ -27,8 +27,6 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 /// Everything the routes need.
 #[derive(Clone, Debug)]
 pub struct AppState {
-    /// The operator token (operator routes and the console need it).
-    pub admin_token: SecretString,
     /// The webhooks' part.
     pub ingest: IngestState,
     /// The store.
@@ -138,7 +136,6 @@ impl AppState {
             freshchat_key,
         } = options.webhooks;
         AppState {
-            admin_token: options.admin_token,
             auth,
             limits: Arc::new(limits::RateLimits::new(config.server.trusted_proxies())),
             console,
