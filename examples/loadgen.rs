@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use zfsync::loadgen::{self, Cores, Mode, Options};
+use zfsync::tools::loadgen::{self, Cores, Mode, Options};
 
 #[derive(Debug, Parser)]
 #[command(

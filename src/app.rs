@@ -11,15 +11,12 @@ use tokio::net::TcpListener;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use zfsync_freshchat::WebhookKey;
 
 use crate::config::Config;
-use crate::ingest::backfill::Backfill;
 use crate::ingest::catch_up::CatchUp;
-use crate::ingest::IngestState;
 use crate::lanes::{Dispatcher, LaneSignal, RetryPolicy};
 use crate::scheduler::{Scheduler, SchedulerError};
-use crate::server::{router, AppState};
+use crate::server::{replay_window_ms, router, AppState, StateOptions, WebhookSecrets};
 use crate::services::{admin_token, load_rules, metrics_handle, Services, ServicesError};
 use crate::sync::{SyncContext, SyncSettings};
 
@@ -32,13 +29,12 @@ const CATCH_UP_ZALO_PAGES: u32 = 10;
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// The listen address is taken or not allowed.
-    #[error("cannot listen on {addr}: {source} (is another zfsync running? change server.listen)")]
+    #[error("cannot listen on {addr}: {cause} (is another zfsync running? change server.listen)")]
     Bind {
         /// The address.
         addr: SocketAddr,
-        /// Why.
-        #[source]
-        source: std::io::Error,
+        /// Why (in the message, not chained: see `crate::error`).
+        cause: std::io::Error,
     },
     /// The store, a client or the rules could not be built.
     #[error(transparent)]
@@ -51,10 +47,10 @@ pub enum AppError {
     Scheduler(#[from] SchedulerError),
     /// The HTTP server stopped with an error.
     #[error("server error: {0}")]
-    Serve(#[source] std::io::Error),
+    Serve(std::io::Error),
     /// The lanes' runtime or thread could not start (out of memory or threads).
     #[error("cannot start the lanes' runtime: {0}")]
-    Lanes(#[source] std::io::Error),
+    Lanes(std::io::Error),
 }
 
 /// The daemon, built and ready to run.
@@ -81,7 +77,7 @@ impl Application {
         let addr = config.server.listen;
         let listener = TcpListener::bind(addr)
             .await
-            .map_err(|source| AppError::Bind { addr, source })?;
+            .map_err(|cause| AppError::Bind { addr, cause })?;
         Application::with_listener(config, listener).await
     }
 
@@ -111,60 +107,17 @@ impl Application {
         listener: TcpListener,
         services: Services,
     ) -> Result<Application, AppError> {
-        let key = WebhookKey::parse(secrecy::ExposeSecret::expose_secret(
-            &config.freshchat_webhook_key(),
-        ))
-        .map_err(AppError::WebhookKey)?;
-        let public_url = config
-            .server
-            .public_url
-            .as_str()
-            .trim_end_matches('/')
-            .to_string();
         let lanes = LaneSignal::new();
-        let admin_token = admin_token(&config, &services.store).await?;
-        let auth = Arc::new(crate::server::auth::Auth::new(
-            &admin_token,
-            config.server.public_url.scheme() == "https",
-        ));
-        let console = Arc::new(crate::server::console::Console::new(
-            services.freshchat.clone(),
-            config
-                .freshchat
-                .channel_id
-                .clone()
-                .or(config.freshchat.channel_name.clone()),
-            config.file.clone(),
-            Backfill {
-                store: services.store.clone(),
-                lanes: lanes.clone(),
-                zalo: services.zalo.clone(),
-                oa_id: config.zalo.oa_id.clone(),
-                pace: crate::ingest::backfill::DEFAULT_PACE,
-            },
-        ));
-        let state = AppState {
-            admin_token,
-            auth,
-            limits: Arc::new(crate::server::limits::RateLimits::new(
-                config.server.trusted_proxies(),
-            )),
-            console,
-            ingest: IngestState {
-                store: services.store.clone(),
-                lanes: lanes.clone(),
-                zalo_app_id: config.zalo.app_id.clone(),
-                zalo_oa_secret: config.zalo_oa_secret_key(),
-                freshchat_key: key,
-                replay_window_ms: config.sync.retention_days as i64 * 24 * 3600 * 1000,
-            },
-            store: services.store.clone(),
-            zalo: services.zalo.clone(),
-            public_url: public_url.clone(),
-            zalo_oa_id: config.zalo.oa_id.clone(),
-            zalo_site_verification: config.zalo.site_verification.clone(),
+        // The key first: a config that cannot work is refused before a token is generated.
+        let webhooks = WebhookSecrets::from_config(&config).map_err(AppError::WebhookKey)?;
+        let options = StateOptions {
+            admin_token: admin_token(&config, &services.store).await?,
+            webhooks,
+            replay_window_ms: replay_window_ms(&config),
             metrics: metrics_handle(),
         };
+        let state = AppState::build(&config, &services, lanes.clone(), options);
+        let public_url = state.public_url.clone();
         let sync = Arc::new(SyncContext::new(
             services.store.clone(),
             services.zalo.clone(),
@@ -204,12 +157,14 @@ impl Application {
             .unwrap_or(self.config.server.listen)
     }
 
-    /// The store and clients the daemon runs with.
+    /// The store and clients the daemon runs with (the sandbox's view of its daemon).
+    #[cfg(feature = "sim")]
     pub fn services(&self) -> &Services {
         &self.services
     }
 
-    /// Operator access of this daemon (to make one-time console login links).
+    /// Operator access of this daemon (the sandbox makes one-time console login links with it).
+    #[cfg(feature = "sim")]
     pub fn auth(&self) -> Arc<crate::server::auth::Auth> {
         self.state.auth.clone()
     }

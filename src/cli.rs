@@ -371,7 +371,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             backfill(config, days, json).await
         }
         #[cfg(feature = "sim")]
-        Command::Sandbox { keep_running } => crate::sandbox::run(keep_running).await,
+        Command::Sandbox { keep_running } => crate::tools::sandbox::run(keep_running).await,
     }
 }
 

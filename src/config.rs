@@ -40,13 +40,12 @@ pub const SECRET_NAMES: [&str; 6] = [
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file cannot be read.
-    #[error("cannot read the config file {path}: {source}")]
+    #[error("cannot read the config file {path}: {cause}")]
     Read {
         /// The file.
         path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
+        /// Why (in the message, not chained: see `crate::error`).
+        cause: std::io::Error,
     },
     /// Not valid TOML, or a key zfsync does not know.
     #[error("the config file {path} is not valid: {detail}")]
@@ -381,9 +380,9 @@ fn env_secret(name: &str) -> Option<SecretString> {
 impl Config {
     /// Loads, applies environment overrides, validates.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
         let mut config = Config::from_toml_in(&text, dir).map_err(|e| match e {

@@ -25,38 +25,42 @@
 //! - [`cli`]: the command line; [`init`]: the setup wizard; [`check`]: `zfsync check`, one probe
 //!   per concern; [`status`]: `status` and `failed list`; [`telemetry`]: logs and upstream-call
 //!   metrics.
-//! - `sandbox` (feature `sim`): both simulators and the daemon on loopback; `loadgen` (feature
-//!   `loadgen`): the load and soak tool behind `examples/loadgen.rs`; `fuzz` (feature `fuzz`):
-//!   the stable-Rust fuzzer of the webhook routes, the config loader and the mapping engine
-//!   (`examples/fuzz.rs`, RELIABILITY.md).
+//! - `tools` (feature `sim`): `tools::sandbox`, both simulators and the daemon on loopback;
+//!   `tools::loadgen` (feature `loadgen`): the load and soak tool behind `examples/loadgen.rs`.
+//! - [`testing`]: the daemon's router over a real store, in process, for the fuzzer (the
+//!   `zfsync-fuzz` crate in `fuzz/`: the webhook routes, the config loader and the mapping engine,
+//!   RELIABILITY.md).
 //!
 //! The connectors (`zfsync-zalo`, `zfsync-freshchat`) know one platform each; the mapping engine
 //! (`zfsync-mappings`) is pure. docs/ARCHITECTURE.md tells the whole story.
+//!
+//! # What is public
+//! Only what is used from outside this crate: the binary (`cli`, `telemetry`), the end-to-end
+//! tests (`config`, `services`, `store`, `server`'s limits, `routes`, `oauth`, `tools`), the load
+//! generator's example (`tools`) and the fuzzer (`testing`, `config`, `routes`). Every other
+//! module is private to the crate, so the compiler reports what nothing uses.
 
 #![warn(missing_docs)]
 
-pub mod app;
-pub mod check;
+pub(crate) mod app;
+pub(crate) mod check;
 pub mod cli;
 pub mod config;
-pub mod egress;
-pub mod error;
-#[cfg(feature = "fuzz")]
-pub mod fuzz;
-pub mod ingest;
-pub mod init;
-pub mod lanes;
-#[cfg(feature = "loadgen")]
-pub mod loadgen;
+pub(crate) mod egress;
+pub(crate) mod error;
+pub(crate) mod ingest;
+pub(crate) mod init;
+pub(crate) mod lanes;
 pub mod oauth;
 pub mod routes;
-#[cfg(feature = "sim")]
-pub mod sandbox;
-pub mod scheduler;
+pub(crate) mod scheduler;
 pub mod server;
 pub mod services;
-pub mod status;
+pub(crate) mod status;
 pub mod store;
-pub mod sync;
+pub(crate) mod sync;
 pub mod telemetry;
-pub mod tokens;
+pub mod testing;
+pub(crate) mod tokens;
+#[cfg(feature = "sim")]
+pub mod tools;

@@ -39,7 +39,15 @@ pub enum SchedulerError {
     },
     /// The scheduler itself failed.
     #[error("the scheduler failed: {0}")]
-    Scheduler(#[from] JobSchedulerError),
+    Scheduler(JobSchedulerError),
+}
+
+// Not `#[from]`: the message already holds the cause, and a chained copy would print it twice
+// under `{:#}` (see `crate::error`).
+impl From<JobSchedulerError> for SchedulerError {
+    fn from(e: JobSchedulerError) -> SchedulerError {
+        SchedulerError::Scheduler(e)
+    }
 }
 
 type JobFuture = Pin<Box<dyn Future<Output = ()> + Send>>;

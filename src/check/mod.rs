@@ -39,7 +39,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use zalo::{human_duration, oa_id_check, zalo_failure};
-pub use zalo::{zalo_app, ZaloAppCheck, ZaloAppFault};
+pub use zalo::{zalo_app, ZaloAppFault};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -197,13 +197,6 @@ pub struct Report {
     pub ok: bool,
     /// Every check, in the order run.
     pub checks: Vec<Check>,
-}
-
-impl Report {
-    /// The check of this name, when it ran.
-    pub fn get(&self, name: &str) -> Option<&Check> {
-        self.checks.iter().find(|c| c.name == name)
-    }
 }
 
 /// Collects checks, printing each line as it is decided (so a slow probe shows progress).

@@ -32,7 +32,7 @@ use secrecy::SecretString;
 
 use crate::config::{Config, ConfigError};
 use args::Answers;
-pub use args::{InitArgs, Language, SecretFlag};
+pub use args::{InitArgs, Language};
 use ask::Ui;
 use files::{Generated, Paths, Setup, StoreKey};
 use wizard::Wizard;

@@ -21,7 +21,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::digest;
@@ -376,9 +376,6 @@ pub async fn require_operator(State(state): State<AppState>, req: Request, next:
     req.extensions_mut().insert(op);
     next.run(req).await
 }
-
-/// Shared handle.
-pub type SharedAuth = Arc<Auth>;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -10,14 +10,13 @@
 //! bucket per route family; `/oauth/zalo/start` and `/console/*` need an operator; the console's
 //! login is rate limited more strictly.
 
-pub mod auth;
-pub mod client;
-pub mod console;
-pub mod health;
+pub(crate) mod auth;
+pub(crate) mod client;
+pub(crate) mod console;
+pub(crate) mod health;
 pub mod limits;
-pub mod pages;
-
-use std::sync::Arc;
+pub(crate) mod pages;
+mod state;
 
 use std::time::Duration;
 
@@ -26,40 +25,11 @@ use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use axum::Router;
-use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::ingest::{self, IngestState};
-use crate::store::Store;
-use crate::tokens::ZaloSession;
 
 pub use crate::routes::*;
-
-/// Everything the routes need.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    /// The operator token (operator routes and the console need it).
-    pub admin_token: secrecy::SecretString,
-    /// The webhooks' part.
-    pub ingest: IngestState,
-    /// The store.
-    pub store: Store,
-    /// Zalo with its tokens (OAuth, readiness).
-    pub zalo: ZaloSession,
-    /// The public URL (OAuth redirect).
-    pub public_url: String,
-    /// The configured `zalo.oa_id`: the only OA the OAuth callback may connect.
-    pub zalo_oa_id: Option<String>,
-    /// The code Zalo gives for domain verification (served at `/` and `/zalo_verifier<code>.html`).
-    pub zalo_site_verification: Option<String>,
-    /// The metrics recorder, when installed in this process.
-    pub metrics: Option<PrometheusHandle>,
-    /// Operator access: the token check and console sessions.
-    pub auth: Arc<auth::Auth>,
-    /// Per-address rate limits of the public pages, the trusted proxies, wrong-token counts.
-    pub limits: Arc<limits::RateLimits>,
-    /// The console's own parts.
-    pub console: Arc<console::Console>,
-}
+pub use state::{replay_window_ms, AppState, StateOptions, WebhookSecrets};
 
 impl FromRef<AppState> for IngestState {
     fn from_ref(state: &AppState) -> IngestState {

@@ -27,9 +27,9 @@ fn make_private(path: &Path) -> Result<(), StoreError> {
                 use std::os::unix::fs::DirBuilderExt as _;
                 b.mode(0o700);
             }
-            b.create(dir).map_err(|source| StoreError::CreateDir {
+            b.create(dir).map_err(|cause| StoreError::CreateDir {
                 path: dir.to_path_buf(),
-                source,
+                cause,
             })?;
         } else {
             #[cfg(unix)]
@@ -41,7 +41,7 @@ fn make_private(path: &Path) -> Result<(), StoreError> {
         use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
         let open_err = |e: std::io::Error| StoreError::CreateDir {
             path: path.to_path_buf(),
-            source: e,
+            cause: e,
         };
         std::fs::OpenOptions::new()
             .write(true)

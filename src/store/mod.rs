@@ -111,22 +111,20 @@ const MAX_QUEUED: usize = 4096;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The file cannot be opened.
-    #[error("cannot open the store at {path}: {source}")]
+    #[error("cannot open the store at {path}: {cause}")]
     Open {
         /// The file.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
     /// A migration failed.
-    #[error("store migration {name} failed: {source}")]
+    #[error("store migration {name} failed: {cause}")]
     Migration {
         /// The migration.
         name: &'static str,
         /// Why.
-        #[source]
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
     /// The file is newer than this build.
     #[error("the store was created by a newer zfsync (schema version {found}, this build knows {known}); upgrade zfsync")]
@@ -146,7 +144,7 @@ pub enum StoreError {
     },
     /// A query failed.
     #[error("store query failed: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Sql(rusqlite::Error),
     /// The batch's COMMIT failed: nothing of it was stored.
     #[error("store commit failed (nothing was acknowledged): {0}")]
     Commit(String),
@@ -157,20 +155,19 @@ pub enum StoreError {
     #[error("the store is busy; try again")]
     Busy,
     /// The store's folder cannot be made.
-    #[error("cannot create the store's folder {path}: {source}")]
+    #[error("cannot create the store's folder {path}: {cause}")]
     CreateDir {
         /// The folder.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The writer thread cannot start.
     #[error("cannot start the store writer thread: {0}")]
-    WriterThread(#[source] std::io::Error),
+    WriterThread(std::io::Error),
     /// A reader task stopped.
     #[error("a store reader stopped: {0}")]
-    Reader(#[from] tokio::task::JoinError),
+    Reader(tokio::task::JoinError),
     /// The store key cannot be used.
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -190,11 +187,25 @@ pub enum StoreError {
     },
 }
 
+// Not `#[from]`: these messages already hold their cause, and a chained copy would print it
+// twice under `{:#}` (see `crate::error`).
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Sql(e)
+    }
+}
+
+impl From<tokio::task::JoinError> for StoreError {
+    fn from(e: tokio::task::JoinError) -> StoreError {
+        StoreError::Reader(e)
+    }
+}
+
 impl StoreError {
     /// Whether this is SQLite's "database or disk is full".
     pub fn is_full(&self) -> bool {
         match self {
-            StoreError::Sql(e) | StoreError::Open { source: e, .. } => is_full(e),
+            StoreError::Sql(e) | StoreError::Open { cause: e, .. } => is_full(e),
             StoreError::Commit(m) => m.contains("full"),
             _ => false,
         }
@@ -278,9 +289,9 @@ pub struct StoreHealth {
 }
 
 fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
-    let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
+    let conn = Connection::open_with_flags(path, flags).map_err(|cause| StoreError::Open {
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     // Every statement zfsync runs stays prepared (there are fewer than this many).
@@ -305,13 +316,13 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let tx = conn
             .transaction()
-            .map_err(|source| StoreError::Migration { name, source })?;
+            .map_err(|cause| StoreError::Migration { name, cause })?;
         tx.execute_batch(sql)
-            .map_err(|source| StoreError::Migration { name, source })?;
+            .map_err(|cause| StoreError::Migration { name, cause })?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)
-            .map_err(|source| StoreError::Migration { name, source })?;
+            .map_err(|cause| StoreError::Migration { name, cause })?;
         tx.commit()
-            .map_err(|source| StoreError::Migration { name, source })?;
+            .map_err(|cause| StoreError::Migration { name, cause })?;
     }
     Ok(())
 }

@@ -12,8 +12,8 @@ use futures::StreamExt;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
-use zfsync::sandbox::{wait_http_ok, Env, EnvOptions};
 use zfsync::server::limits::{ADDRESS_FAILED_LOGINS, GLOBAL_FAILED_LOGINS};
+use zfsync::tools::sandbox::{wait_http_ok, Env, EnvOptions};
 
 use crate::helpers::*;
 

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use tokio::process::Command;
-use zfsync::sandbox::{wait_for, Env};
+use zfsync::tools::sandbox::{wait_for, Env};
 use zfsync_zalo::sim::UserAction;
 
 use crate::helpers::*;

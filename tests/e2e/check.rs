@@ -8,7 +8,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use serde_json::Value;
-use zfsync::sandbox::{Env, EnvOptions};
+use zfsync::tools::sandbox::{Env, EnvOptions};
 
 /// The environment variables that override the config file; removed from every child process so
 /// that the file under test is what the binary reads.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use tokio::process::{Child, Command};
-use zfsync::sandbox::{wait_for, Env};
+use zfsync::tools::sandbox::{wait_for, Env};
 use zfsync_freshchat::MessagePart;
 use zfsync_zalo::sim::{Fault, UserAction};
 

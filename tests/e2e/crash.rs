@@ -5,7 +5,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use zfsync::sandbox::{wait_http_ok, Env, EnvOptions};
+use zfsync::tools::sandbox::{wait_http_ok, Env, EnvOptions};
 use zfsync_freshchat::MessagePart;
 use zfsync_zalo::sim::UserAction;
 
@@ -187,7 +187,7 @@ async fn a_step_left_sending_is_reconciled_not_repeated() {
     drop(conn);
 
     env.start_daemon().await.unwrap();
-    let done = zfsync::sandbox::wait_for(WAIT, || async {
+    let done = zfsync::tools::sandbox::wait_for(WAIT, || async {
         (store_count(&env, "SELECT COUNT(*) FROM inbox WHERE state = 'pending'") == 0).then_some(())
     })
     .await;

@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use sha2::Digest as _;
-use zfsync::sandbox::{wait_for, EnvOptions};
+use zfsync::tools::sandbox::{wait_for, EnvOptions};
 use zfsync_freshchat::sim::parts;
 use zfsync_zalo::sim::UserAction;
 
@@ -27,7 +27,7 @@ fn zalo_signature(app_id: &str, secret: &str, body: &str, timestamp: &str) -> St
 
 /// Posts a Zalo webhook body signed with the configured OA Secret Key over `timestamp`.
 async fn post_signed_zalo(
-    env: &zfsync::sandbox::Env,
+    env: &zfsync::tools::sandbox::Env,
     body: &str,
     timestamp: &str,
 ) -> reqwest::Response {
@@ -50,7 +50,7 @@ async fn post_signed_zalo(
 }
 
 /// The connected OA's id.
-async fn oa_id(env: &zfsync::sandbox::Env) -> String {
+async fn oa_id(env: &zfsync::tools::sandbox::Env) -> String {
     let services = zfsync::services::Services::new(&env.config().unwrap())
         .await
         .unwrap();

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use zfsync::sandbox::{wait_for, Env, EnvOptions};
+use zfsync::tools::sandbox::{wait_for, Env, EnvOptions};
 use zfsync_freshchat::{Message, MessagePart, User};
 use zfsync_zalo::sim::{SentRecord, SimUser};
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret as _;
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
 use zfsync::config::{read_secrets_file, Config};
-use zfsync::sandbox::{Env, EnvOptions};
+use zfsync::tools::sandbox::{Env, EnvOptions};
 
 /// Variables that would give values or override the written file; removed from every child.
 const OVERRIDES: &[&str] = &[

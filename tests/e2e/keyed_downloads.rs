@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use zfsync::sandbox::{Env, TINY_PNG};
+use zfsync::tools::sandbox::{Env, TINY_PNG};
 use zfsync_freshchat::parts::FilePart;
 use zfsync_freshchat::MessagePart;
 

@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use zfsync::sandbox::{wait_http_ok, Env, EnvOptions};
+use zfsync::tools::sandbox::{wait_http_ok, Env, EnvOptions};
 
 use crate::helpers::*;
 

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use zfsync::loadgen::{flow, Mode, Options};
+use zfsync::tools::loadgen::{flow, Mode, Options};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_run_delivers_everything_once_in_order_and_reports_figures() {

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use zfsync::loadgen::{ingest, Cores, Mode, Options};
+use zfsync::tools::loadgen::{ingest, Cores, Mode, Options};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_stores_every_acknowledged_webhook_once_in_both_upstream_conditions() {

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use zfsync::loadgen::{soak, Mode, Options};
+use zfsync::tools::loadgen::{soak, Mode, Options};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_kills_under_upstream_faults_lose_double_and_reorder_nothing_themselves() {

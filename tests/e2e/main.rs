@@ -8,8 +8,6 @@ mod conformance;
 mod console;
 mod console_browser;
 mod crash;
-#[cfg(feature = "fuzz")]
-mod fuzz;
 mod hardening;
 mod helpers;
 mod identity;

@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 use bytes::Bytes;
-use zfsync::sandbox::{Env, EnvOptions, TINY_PNG, ZALO_MEDIA_HOST};
+use zfsync::tools::sandbox::{Env, EnvOptions, TINY_PNG, ZALO_MEDIA_HOST};
 use zfsync_freshchat::MessagePart;
 use zfsync_zalo::sim::UserAction;
 

@@ -7,7 +7,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use zfsync::sandbox::{Env, EnvOptions};
+use zfsync::tools::sandbox::{Env, EnvOptions};
 
 use crate::helpers::store_count;
 

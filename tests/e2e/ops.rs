@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
-use zfsync::sandbox::{wait_for, Env, EnvOptions};
+use zfsync::tools::sandbox::{wait_for, Env, EnvOptions};
 use zfsync_freshchat::MessagePart;
 use zfsync_zalo::sim::{Fault, UserAction};
 
@@ -275,7 +275,7 @@ async fn json_logs_carry_ids_but_never_secrets() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    zfsync::sandbox::wait_http_ok(
+    zfsync::tools::sandbox::wait_http_ok(
         &format!("{}/healthz", env.daemon_url()),
         Duration::from_secs(20),
     )

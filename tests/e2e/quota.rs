@@ -10,7 +10,7 @@ use crate::helpers::*;
 
 const U: &str = "5234000000000000555";
 
-async fn agent_replies(env: &zfsync::sandbox::Env, conv: &str, from: usize, n: usize) {
+async fn agent_replies(env: &zfsync::tools::sandbox::Env, conv: &str, from: usize, n: usize) {
     for i in from..from + n {
         env.agent_says(
             conv,

@@ -11,8 +11,8 @@
 
 use std::time::Instant;
 
-use zfsync::sandbox::{wait_for, Env, EnvOptions};
 use zfsync::store::now_ms;
+use zfsync::tools::sandbox::{wait_for, Env, EnvOptions};
 use zfsync_freshchat::sim::parts;
 use zfsync_zalo::sim::Fault;
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use zfsync::sandbox::wait_for;
+use zfsync::tools::sandbox::wait_for;
 use zfsync_zalo::sim::UserAction;
 
 use crate::helpers::*;
@@ -27,8 +27,9 @@ async fn a_full_disk_refuses_webhooks_and_recovers_by_itself() {
     let http = reqwest::Client::new();
     let mut sent = Vec::new();
     // Write until the daemon refuses a webhook (free pages inside the file absorb a few first).
-    let refused =
-        |env: &zfsync::sandbox::Env| env.zalo.deliveries().iter().any(|d| d.status == Some(503));
+    let refused = |env: &zfsync::tools::sandbox::Env| {
+        env.zalo.deliveries().iter().any(|d| d.status == Some(503))
+    };
     while !refused(&env) {
         assert!(
             sent.len() < 2000,

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use zfsync::sandbox::{wait_for, Env};
+use zfsync::tools::sandbox::{wait_for, Env};
 use zfsync_freshchat::MessagePart;
 use zfsync_mappings::window::OPEN_MS;
 use zfsync_mappings::{display_time, Rules};

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use sha2::Digest as _;
-use zfsync::sandbox::{wait_for, EnvOptions};
+use zfsync::tools::sandbox::{wait_for, EnvOptions};
 use zfsync_freshchat::{MessagePart, NewConversation, NewMessage, NewUser, UserRef};
 use zfsync_zalo::sim::{Fault, UserAction};
 
@@ -14,7 +14,7 @@ use crate::helpers::*;
 const U: &str = "5234000000000000888";
 const ATTACKER_OA: &str = "4999999999999999999";
 
-async fn metrics(env: &zfsync::sandbox::Env) -> String {
+async fn metrics(env: &zfsync::tools::sandbox::Env) -> String {
     reqwest::get(format!("{}/metrics", env.daemon_url()))
         .await
         .unwrap()
@@ -23,7 +23,7 @@ async fn metrics(env: &zfsync::sandbox::Env) -> String {
         .unwrap()
 }
 
-async fn stored_refresh_token(env: &zfsync::sandbox::Env) -> String {
+async fn stored_refresh_token(env: &zfsync::tools::sandbox::Env) -> String {
     let services = zfsync::services::Services::new(&env.config().unwrap())
         .await
         .unwrap();
@@ -165,7 +165,7 @@ async fn attachments_from_private_addresses_are_refused() {
             U,
             UserAction::Image {
                 caption: None,
-                bytes: bytes::Bytes::from_static(zfsync::sandbox::TINY_PNG),
+                bytes: bytes::Bytes::from_static(zfsync::tools::sandbox::TINY_PNG),
             },
         )
         .await;

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use bytes::Bytes;
-use zfsync::sandbox::{Env, TINY_PNG};
+use zfsync::tools::sandbox::{Env, TINY_PNG};
 use zfsync_freshchat::{MessagePart, User};
 use zfsync_zalo::sim::{AnonymousAction, CallEvent, GroupSender, UserAction, ZaloSim};
 
@@ -96,7 +96,7 @@ fn stored_body(env: &Env, event_name: &str) -> serde_json::Value {
 }
 
 async fn wait_for_count(env: &Env, sql: &str, n: i64) {
-    let got = zfsync::sandbox::wait_for(WAIT, || async {
+    let got = zfsync::tools::sandbox::wait_for(WAIT, || async {
         (store_count(env, sql) >= n).then_some(())
     })
     .await;
@@ -130,7 +130,7 @@ async fn update_user_info_without_user_id_refreshes_the_right_customer() {
             },
         )
         .await;
-    let renamed = zfsync::sandbox::wait_for(WAIT, || async {
+    let renamed = zfsync::tools::sandbox::wait_for(WAIT, || async {
         (fc_user(&env, U1)?.first_name.as_deref() == Some("Minh Khánh")).then_some(())
     })
     .await;
@@ -159,7 +159,7 @@ async fn user_withdraw_without_user_id_erases_through_user_id_by_app() {
     customer_messages(&env, U2, 1).await;
     // An app not linked to the OA is told with `oa_id` and `user_id` empty.
     env.zalo.user_sends(U1, UserAction::WithdrawUnlinked).await;
-    let told = zfsync::sandbox::wait_for(WAIT, || async {
+    let told = zfsync::tools::sandbox::wait_for(WAIT, || async {
         env.fc_messages(&conv)
             .iter()
             .any(|m| m.is_private_note() && texts(m).join(" ").contains("withdrew their consent"))
@@ -203,7 +203,7 @@ async fn anonymous_visitors_get_a_conversation_and_replies_through_the_anonymous
     env.zalo
         .anonymous_sends(&anon, AnonymousAction::Text("cho mình hỏi giá".into()))
         .await;
-    let user = zfsync::sandbox::wait_for(WAIT, || async {
+    let user = zfsync::tools::sandbox::wait_for(WAIT, || async {
         env.fc_users()
             .into_iter()
             .find(|u| prop(u, "zalo_anonymous").as_deref() == Some("true"))
@@ -220,7 +220,7 @@ async fn anonymous_visitors_get_a_conversation_and_replies_through_the_anonymous
         prop(&user, "external_user_provider").as_deref(),
         Some("zalo")
     );
-    let conv = zfsync::sandbox::wait_for(WAIT, || async {
+    let conv = zfsync::tools::sandbox::wait_for(WAIT, || async {
         env.fc_conversations()
             .into_iter()
             .find(|c| c.user_id.as_deref() == Some(user.id.as_str()))
@@ -228,7 +228,7 @@ async fn anonymous_visitors_get_a_conversation_and_replies_through_the_anonymous
     .await
     .expect("a conversation of their own")
     .conversation_id;
-    let said = zfsync::sandbox::wait_for(WAIT, || async {
+    let said = zfsync::tools::sandbox::wait_for(WAIT, || async {
         env.fc_messages(&conv)
             .iter()
             .any(|m| texts(m).join(" ").contains("cho mình hỏi giá"))
@@ -294,7 +294,7 @@ async fn anonymous_visitors_get_a_conversation_and_replies_through_the_anonymous
     )
     .await
     .unwrap();
-    let noted = zfsync::sandbox::wait_for(WAIT, || async {
+    let noted = zfsync::tools::sandbox::wait_for(WAIT, || async {
         env.fc_messages(&conv)
             .iter()
             .find(|m| m.is_private_note() && texts(m).join(" ").contains("khách ẩn danh"))

@@ -376,6 +376,3 @@ pub fn csrf_field(op: &Operator) -> Markup {
 }
 
 pub use crate::status::{ago, utc};
-
-/// Re-exported for the router.
-pub use auth::require_operator;

@@ -1,7 +1,7 @@
 //! Agent and bot messages towards Zalo: what reaches the customer, and what the agent is told.
 
 use serde_json::json;
-use zfsync::sandbox::Env;
+use zfsync::tools::sandbox::Env;
 use zfsync_freshchat::sim::parts;
 use zfsync_freshchat::sim::{AgentMessage, Card, WebhookShape};
 
@@ -223,7 +223,7 @@ async fn agent_html_keeps_its_links_and_every_entity_is_decoded() {
 
 /// Waits for at least `n` private notes in a conversation.
 async fn wait_for_note(env: &Env, conv: &str, n: usize) -> Vec<String> {
-    zfsync::sandbox::wait_for(WAIT, || async {
+    zfsync::tools::sandbox::wait_for(WAIT, || async {
         let notes = conversation_notes(env, conv);
         (notes.len() >= n).then_some(notes)
     })

@@ -233,7 +233,7 @@ async fn a_file_part_without_url_uses_download_url_or_the_message_read_again() {
         .unwrap();
     let sent = zalo_sent(&env, U1, 2).await;
     assert_eq!(zalo_text(&sent[1]).as_deref(), Some("Hợp đồng cũ đây ạ"));
-    let notes = zfsync::sandbox::wait_for(WAIT, || async {
+    let notes = zfsync::tools::sandbox::wait_for(WAIT, || async {
         let n = conversation_notes(&env, &conv);
         (!n.is_empty()).then_some(n)
     })

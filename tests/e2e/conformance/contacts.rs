@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use secrecy::SecretString;
 use serde_json::Value;
-use zfsync::sandbox::{wait_for, Env};
+use zfsync::tools::sandbox::{wait_for, Env};
 use zfsync_freshchat::sim::parts;
 use zfsync_freshchat::{ClientConfig, FreshchatClient, Property, User, UserUpdate};
 use zfsync_zalo::sim::{Fault, ListItem, RandomFaults, SimUser, StaffAction, UserAction};

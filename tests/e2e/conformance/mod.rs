@@ -18,7 +18,7 @@ mod attachments;
 mod contacts;
 mod zalo_auth;
 
-use zfsync::sandbox::Env;
+use zfsync::tools::sandbox::Env;
 
 /// The first column of one row of the daemon's store, as text (`NULL` as `None`).
 pub fn store_text(env: &Env, sql: &str) -> Option<String> {

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use zfsync::sandbox::{wait_for, Env, EnvOptions};
+use zfsync::tools::sandbox::{wait_for, Env, EnvOptions};
 use zfsync_freshchat::sim::parts;
 use zfsync_zalo::sim::Fault;
 

@@ -2,7 +2,7 @@
 //! webhooks, token rotation, upstream bursts, and replaying failed events.
 #![allow(clippy::unwrap_used)]
 
-use zfsync::sandbox::wait_for;
+use zfsync::tools::sandbox::wait_for;
 use zfsync_freshchat::sim::WebhookMode as FcWebhookMode;
 use zfsync_freshchat::MessagePart;
 use zfsync_zalo::sim::{UserAction, WebhookMode as ZaloWebhookMode};

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use bytes::Bytes;
-use zfsync::sandbox::{wait_for, EnvOptions, TINY_PNG};
+use zfsync::tools::sandbox::{wait_for, EnvOptions, TINY_PNG};
 use zfsync_freshchat::{MessagePart, MessageType};
 use zfsync_zalo::sim::{Fault, UserAction};
 
@@ -88,7 +88,7 @@ async fn profile_refused_uses_fallback_then_fills_in() {
 }
 
 /// Zalo refuses the next `n` profile reads (-213) and the next `n` history reads.
-fn refuse_profile_and_history(env: &zfsync::sandbox::Env, n: u32) {
+fn refuse_profile_and_history(env: &zfsync::tools::sandbox::Env, n: u32) {
     for path in ["/v3.0/oa/user/detail", "/v2.0/oa/conversation"] {
         env.zalo.fail_next(
             path,
@@ -342,7 +342,7 @@ async fn media_that_cannot_be_copied_becomes_text_and_a_note() {
     let rules = zfsync_mappings::rules::DEFAULT_RULES
         .replace("max_media_bytes = 25000000", "max_media_bytes = 10")
         .replace("last_name = \"Zalo\"", "last_name = \"(Zalo)\"");
-    let mut env = zfsync::sandbox::Env::new(EnvOptions::default())
+    let mut env = zfsync::tools::sandbox::Env::new(EnvOptions::default())
         .await
         .unwrap();
     let rules_path = env.dir.path().join("rules.toml");

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use bytes::Bytes;
-use zfsync::sandbox::{wait_for, EnvOptions, TINY_PNG};
+use zfsync::tools::sandbox::{wait_for, EnvOptions, TINY_PNG};
 use zfsync_freshchat::{ActorType, FilePart, MessagePart, MessageType};
 use zfsync_zalo::sim::{Fault, UserAction};
 

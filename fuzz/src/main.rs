@@ -5,8 +5,8 @@
 //! promise. See RELIABILITY.md, "Fuzzing".
 //!
 //! ```text
-//! cargo run --release --features fuzz --example fuzz -- --inputs 1000000
-//! cargo run --release --features fuzz --example fuzz -- --seed 7 --replay zalo:123456
+//! cargo run --release -p zfsync-fuzz -- --inputs 1000000
+//! cargo run --release -p zfsync-fuzz -- --seed 7 --replay zalo:123456
 //! ```
 
 use std::path::PathBuf;
@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use zfsync::fuzz::{self, Options, Target};
+use zfsync_fuzz::{self as fuzz, Options, Target};
 
 #[derive(Debug, Parser)]
 #[command(about = "Fuzz zfsync's webhook routes, config loader and mapping engine (stable Rust)")]

@@ -35,26 +35,23 @@ use super::mutate::input_seed;
 use super::plans;
 use super::report::{Finding, TargetReport};
 use super::{FuzzError, Options, Target};
-use crate::config::Config;
-use crate::ingest::IngestState;
-use crate::lanes::LaneSignal;
-use crate::server::{router, AppState, ROUTE_FRESHCHAT_WEBHOOK, ROUTE_ZALO_WEBHOOK};
-use crate::store::{Source, Store};
+use zfsync::config::Config;
+use zfsync::routes::{ROUTE_FRESHCHAT_WEBHOOK, ROUTE_ZALO_WEBHOOK};
+use zfsync::testing::{InProcess, Source, StateOptions, WebhookSecrets, NO_EVENT_TIME};
 
 /// The daemon's own body limit (`server.max_body_bytes`, default).
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// The router over a fresh store.
 pub struct Harness {
-    router: Router,
-    store: Store,
+    daemon: InProcess,
     _dir: tempfile::TempDir,
 }
 
 impl std::fmt::Debug for Harness {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Harness")
-            .field("store", &self.store)
+            .field("store", &self.daemon.store)
             .finish()
     }
 }
@@ -95,68 +92,39 @@ webhook_public_key = "{key}"
             key = signer.spki_b64,
         );
         let config = Config::from_toml(&text).map_err(FuzzError::Config)?;
-        let services = crate::services::Services::new(&config)
-            .await
-            .map_err(|e| FuzzError::App(e.to_string()))?;
         let freshchat_key = zfsync_freshchat::WebhookKey::parse(&signer.spki_b64)
             .map_err(|e| FuzzError::Key(e.to_string()))?;
-        let admin_token = SecretString::from("zfz-admin-token-P5n1-0123456789");
-        let lanes = LaneSignal::new();
-        let console = Arc::new(crate::server::console::Console::new(
-            services.freshchat.clone(),
-            None,
-            config.file.clone(),
-            crate::ingest::backfill::Backfill {
-                store: services.store.clone(),
-                lanes: lanes.clone(),
-                zalo: services.zalo.clone(),
-                oa_id: None,
-                pace: crate::ingest::backfill::DEFAULT_PACE,
-            },
-        ));
-        let state = AppState {
-            auth: Arc::new(crate::server::auth::Auth::new(&admin_token, true)),
-            limits: Arc::new(crate::server::limits::RateLimits::default()),
-            console,
-            admin_token,
-            ingest: IngestState {
-                store: services.store.clone(),
-                lanes,
-                // The constants, not the config: ZFSYNC_* in the environment must not change
-                // what the inputs are signed with.
+        let options = StateOptions {
+            admin_token: SecretString::from("zfz-admin-token-P5n1-0123456789"),
+            // The constants, not the config: ZFSYNC_* in the environment must not change what
+            // the inputs are signed with.
+            webhooks: WebhookSecrets {
                 zalo_app_id: cases::ZALO_APP_ID.to_string(),
                 zalo_oa_secret: SecretString::from(cases::ZALO_OA_SECRET),
                 freshchat_key,
-                // The samples' own times are years old: a window that takes them keeps the store
-                // path under test (only a time far in the future is still answered `ignored`).
-                replay_window_ms: i64::MAX / 4,
             },
-            store: services.store.clone(),
-            zalo: services.zalo.clone(),
-            public_url: "https://fuzz.zfsync.invalid".into(),
-            zalo_oa_id: None,
-            zalo_site_verification: None,
+            // The samples' own times are years old: a window that takes them keeps the store path
+            // under test (only a time far in the future is still answered `ignored`).
+            replay_window_ms: i64::MAX / 4,
             metrics: None,
         };
-        Ok(Harness {
-            router: router(state, BODY_LIMIT),
-            store: services.store,
-            _dir: dir,
-        })
+        let daemon = InProcess::new(&config, options)
+            .await
+            .map_err(|e| FuzzError::App(e.to_string()))?;
+        Ok(Harness { daemon, _dir: dir })
     }
 
     /// Inbox rows of a source.
     pub async fn rows(&self, source: Source) -> Result<u64, FuzzError> {
-        let stats = self.store.stats().await.map_err(FuzzError::Store)?;
-        Ok(stats
-            .into_iter()
-            .find(|(s, _)| *s == source)
-            .map_or(0, |(_, s)| s.received as u64))
+        self.daemon
+            .inbox_rows(source)
+            .await
+            .map_err(FuzzError::Store)
     }
 
     /// Delivers one case.
     pub async fn deliver(&self, route: &'static str, case: &Case) -> Answer {
-        send(self.router.clone(), route, case).await
+        send(self.daemon.router.clone(), route, case).await
     }
 }
 
@@ -240,7 +208,7 @@ pub fn parser_verdict(target: Target, case: &Case) -> Result<(), &'static str> {
             .map(|ev| ev.time_ms())
             .map_err(|e| e.reason())?,
     };
-    time.map(|_| ()).ok_or(crate::ingest::NO_EVENT_TIME)
+    time.map(|_| ()).ok_or(NO_EVENT_TIME)
 }
 
 /// The route's promises for one answer; empty when all held.

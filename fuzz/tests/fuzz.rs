@@ -5,12 +5,12 @@
 #![allow(clippy::unwrap_used)]
 
 use axum::http::HeaderValue;
-use zfsync::fuzz::cases::{self, Case, FreshchatSigner, Sig};
-use zfsync::fuzz::corpus::Corpus;
-use zfsync::fuzz::webhooks::{Answer, Harness, BODY_LIMIT};
-use zfsync::fuzz::{run, Options, Target};
-use zfsync::server::{ROUTE_FRESHCHAT_WEBHOOK, ROUTE_ZALO_WEBHOOK};
-use zfsync::store::Source;
+use zfsync::routes::{ROUTE_FRESHCHAT_WEBHOOK, ROUTE_ZALO_WEBHOOK};
+use zfsync::testing::Source;
+use zfsync_fuzz::cases::{self, Case, FreshchatSigner, Sig};
+use zfsync_fuzz::corpus::Corpus;
+use zfsync_fuzz::webhooks::{Answer, Harness, BODY_LIMIT};
+use zfsync_fuzz::{run, Options, Target};
 
 const CI_INPUTS: u64 = 10_000;
 
@@ -94,7 +94,7 @@ async fn a_seed_rebuilds_the_same_inputs_and_answers() {
 /// Outcomes by answer alone. Which of two deliveries sharing a dedupe key is `stored` and which
 /// `duplicate` depends on their order, so the way each was made (the label's suffix) may swap
 /// between runs; how many of each there are may not.
-fn by_answer(t: &zfsync::fuzz::TargetReport) -> std::collections::BTreeMap<String, u64> {
+fn by_answer(t: &zfsync_fuzz::TargetReport) -> std::collections::BTreeMap<String, u64> {
     let mut out = std::collections::BTreeMap::new();
     for (label, n) in &t.outcomes {
         let answer = label.split(" (").next().unwrap_or(label).to_string();

@@ -18,7 +18,7 @@ use super::process::DaemonProcess;
 use super::report::{cpus_allowed, memory_kb_of, Backlog, DaemonAcks, Ingest, Report, Stats};
 use super::verify::{conversations, verify, watch};
 use super::{add_users, epoch_ms, lock, user_id, Mode, Options};
-use crate::sandbox::{wait_for, Env, EnvOptions, TINY_PNG};
+use crate::tools::sandbox::{wait_for, Env, EnvOptions, TINY_PNG};
 
 /// One user's planned sends in one direction: (scheduled offset, index).
 pub(super) type Plan = Vec<(Option<Duration>, usize)>;

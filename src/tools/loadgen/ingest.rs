@@ -28,7 +28,7 @@ use super::drive::{closed_loop, LoadResult, Signed, ZaloSigner};
 use super::process::DaemonProcess;
 use super::report::{cpu_secs_of, cpus_allowed, Ingest, IngestReport, IngestRow, Stats};
 use super::{add_users, user_id, Options};
-use crate::sandbox::{Env, EnvOptions};
+use crate::tools::sandbox::{Env, EnvOptions};
 
 /// The Freshchat upstream while loading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use zfsync_freshchat::{ActorType, MessagePart};
 
 use super::flow::{is_image, Shared};
 use super::{epoch_ms, lock, user_id};
-use crate::sandbox::Env;
+use crate::tools::sandbox::Env;
 
 /// Parses `lg <u> <tag>` (or any `<prefix> <u> <tag>`); returns the tag when `u` matches.
 pub fn marker_with<'a>(prefix: &str, text: &'a str, u: usize) -> Option<&'a str> {

@@ -1,7 +1,9 @@
 //! Fuzzing on stable Rust: a small seeded mutation engine drives the daemon's untrusted inputs and
-//! checks what comes back against the promises each input makes. Behind the non-default `fuzz`
-//! feature; run by `examples/fuzz.rs` (10⁶ inputs per target, release build) and, 10⁴ per target,
-//! by the end-to-end tests.
+//! checks what comes back against the promises each input makes. A crate of its own beside the
+//! daemon (`fuzz/`, the cargo-fuzz convention's place, but no nightly): the `zfsync-fuzz` binary
+//! runs 10⁶ inputs per target in a release build, this crate's tests (`tests/fuzz.rs`) 10⁴. It
+//! reaches the daemon only through `zfsync::testing` (the router over a real store) and
+//! `zfsync::config`.
 //!
 //! Targets ([`Target`]):
 //! - `zalo`, `freshchat`: `POST /webhooks/zalo` and `POST /webhooks/freshchat` on the real router
@@ -43,13 +45,12 @@ pub use report::{Finding, Report, TargetReport};
 #[derive(Debug, thiserror::Error)]
 pub enum FuzzError {
     /// The samples folder cannot be read.
-    #[error("cannot read the real-world samples at {path}: {source} (pass --corpus DIR)")]
+    #[error("cannot read the real-world samples at {path}: {cause} (pass --corpus DIR)")]
     Corpus {
         /// The folder or file.
         path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
+        /// Why (in the message, not chained: printed once under `{:#}`).
+        cause: std::io::Error,
     },
     /// The folder holds no webhook sample of one platform.
     #[error("{path} holds no zalo-webhook-* or freshchat-webhook-* sample (pass --corpus DIR)")]
@@ -59,19 +60,19 @@ pub enum FuzzError {
     },
     /// A temporary folder or file cannot be made.
     #[error("cannot write temporary files: {0} (pass --work-dir DIR)")]
-    TempDir(#[source] std::io::Error),
+    TempDir(std::io::Error),
     /// The RSA key pair cannot be made or read.
     #[error("cannot make the Freshchat signing key: {0}")]
     Key(String),
     /// The daemon's test config is refused.
     #[error("the daemon's config for the run is refused: {0}")]
-    Config(#[source] crate::config::ConfigError),
+    Config(zfsync::config::ConfigError),
     /// The daemon's state cannot be built.
     #[error("cannot build the daemon's state: {0}")]
     App(String),
     /// The store cannot be read.
     #[error(transparent)]
-    Store(crate::store::StoreError),
+    Store(zfsync::testing::StoreError),
     /// A replay names no target.
     #[error("unknown target {0:?}: zalo, freshchat, config or mapping")]
     UnknownTarget(String),

@@ -28,7 +28,7 @@ use super::process::DaemonProcess;
 use super::report::{cpus_allowed, SoakReport, Stats};
 use super::verify::{conversations, describe_diff, first_text, marker_with};
 use super::{add_users, lock, user_id, Options};
-use crate::sandbox::{wait_for, Env, EnvOptions};
+use crate::tools::sandbox::{wait_for, Env, EnvOptions};
 
 /// The marker prefix of soak messages: `sk <user> <tag>`.
 const PREFIX: &str = "sk";

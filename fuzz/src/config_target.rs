@@ -18,7 +18,7 @@ use std::time::Instant;
 use super::mutate::{input_seed, Mutator, Seg, ODD_UNICODE};
 use super::report::{Finding, TargetReport};
 use super::{FuzzError, Options, Target};
-use crate::config::{Config, ConfigError};
+use zfsync::config::{Config, ConfigError};
 
 /// The secret values the seeds carry: none of them may appear in an error or a `Debug`.
 pub const SECRETS: &[(&str, &str)] = &[

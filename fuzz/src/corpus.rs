@@ -40,14 +40,14 @@ pub struct Corpus {
 impl Corpus {
     /// Where the samples live beside the workspace.
     pub fn default_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/realworld")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/realworld")
     }
 
     /// Reads every sample of `dir`.
     pub fn load(dir: &Path) -> Result<Corpus, FuzzError> {
-        let entries = std::fs::read_dir(dir).map_err(|source| FuzzError::Corpus {
+        let entries = std::fs::read_dir(dir).map_err(|cause| FuzzError::Corpus {
             path: dir.to_path_buf(),
-            source,
+            cause,
         })?;
         let mut names: Vec<String> = entries
             .filter_map(Result::ok)
@@ -60,7 +60,7 @@ impl Corpus {
         for name in names {
             let path = dir.join(&name);
             let text = std::fs::read_to_string(&path)
-                .map_err(|source| FuzzError::Corpus { path, source })?;
+                .map_err(|cause| FuzzError::Corpus { path, cause })?;
             let Ok(doc) = serde_json::from_str::<Value>(&text) else {
                 continue;
             };

@@ -253,7 +253,7 @@ pub(crate) fn user_id(u: usize) -> String {
 /// `wrote_recently`, each counts as having just written: their events are posted past the
 /// simulator, which must still let the OA answer them (Zalo refuses customer-service sends
 /// otherwise, -230).
-pub(crate) fn add_users(env: &crate::sandbox::Env, users: usize, wrote_recently: bool) {
+pub(crate) fn add_users(env: &crate::tools::sandbox::Env, users: usize, wrote_recently: bool) {
     for u in 0..users {
         env.zalo.add_user(zfsync_zalo::SimUser {
             user_id: user_id(u),

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::sandbox::wait_http_ok;
+use crate::tools::sandbox::wait_http_ok;
 
 /// Where each side runs when pinned.
 #[derive(Debug, Clone, PartialEq, Eq)]

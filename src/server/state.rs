@@ -1,0 +1,158 @@
+//! The routes' state ([`AppState`]), built in one place: [`AppState::build`] wires the store,
+//! Zalo, the console, operator access and rate limits from the config and the services. The
+//! daemon (`app.rs`) takes its secrets from the config ([`StateOptions`] says which); the fuzzer
+//! passes fixed ones, so the environment cannot change what its inputs are signed with.
+//!
+//! Building cannot fail: what can (the Freshchat key, the admin token) is read before, by
+//! [`WebhookSecrets::from_config`] and the caller.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use secrecy::SecretString;
+use zfsync_freshchat::{KeyError, WebhookKey};
+
+use super::{auth, console, limits};
+use crate::config::Config;
+use crate::ingest::backfill::{Backfill, DEFAULT_PACE};
+use crate::ingest::IngestState;
+use crate::lanes::LaneSignal;
+use crate::services::Services;
+use crate::store::Store;
+use crate::tokens::ZaloSession;
+
+/// One day in milliseconds (the replay window is the retention, in days).
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// Everything the routes need.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The webhooks' part.
+    pub ingest: IngestState,
+    /// The store.
+    pub store: Store,
+    /// Zalo with its tokens (OAuth, readiness).
+    pub zalo: ZaloSession,
+    /// The public URL (OAuth redirect).
+    pub public_url: String,
+    /// The configured `zalo.oa_id`: the only OA the OAuth callback may connect.
+    pub zalo_oa_id: Option<String>,
+    /// The code Zalo gives for domain verification (served at `/` and `/zalo_verifier<code>.html`).
+    pub zalo_site_verification: Option<String>,
+    /// The metrics recorder, when installed in this process.
+    pub metrics: Option<PrometheusHandle>,
+    /// Operator access: the token check and console sessions.
+    pub auth: Arc<auth::Auth>,
+    /// Per-address rate limits of the public pages, the trusted proxies, wrong-token counts.
+    pub limits: Arc<limits::RateLimits>,
+    /// The console's own parts.
+    pub console: Arc<console::Console>,
+}
+
+/// The secrets the webhook routes check deliveries with.
+#[derive(Clone, Debug)]
+pub struct WebhookSecrets {
+    /// The Zalo App ID (part of the signed text).
+    pub zalo_app_id: String,
+    /// The OA Secret Key that signs Zalo webhooks.
+    pub zalo_oa_secret: SecretString,
+    /// Freshchat's webhook public key.
+    pub freshchat_key: WebhookKey,
+}
+
+impl WebhookSecrets {
+    /// The configured ones (with the environment's overrides). Fails when the Freshchat key
+    /// cannot be read.
+    pub fn from_config(config: &Config) -> Result<WebhookSecrets, KeyError> {
+        let key = config.freshchat_webhook_key();
+        Ok(WebhookSecrets {
+            zalo_app_id: config.zalo.app_id.clone(),
+            zalo_oa_secret: config.zalo_oa_secret_key(),
+            freshchat_key: WebhookKey::parse(secrecy::ExposeSecret::expose_secret(&key))?,
+        })
+    }
+}
+
+/// What [`AppState::build`] takes besides the config and the services: the secrets, and what the
+/// daemon sets but an in-process harness may not want (the metrics recorder, the replay window).
+#[derive(Debug)]
+pub struct StateOptions {
+    /// The operator token.
+    pub admin_token: SecretString,
+    /// The webhooks' secrets.
+    pub webhooks: WebhookSecrets,
+    /// How old (ms) a signed event may be ([`replay_window_ms`] for the daemon).
+    pub replay_window_ms: i64,
+    /// The metrics recorder, when this process has one.
+    pub metrics: Option<PrometheusHandle>,
+}
+
+/// The daemon's replay window: the retention (a delivery older than that could no longer be
+/// recognised as a duplicate).
+pub fn replay_window_ms(config: &Config) -> i64 {
+    i64::try_from(config.sync.retention_days)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(DAY_MS)
+}
+
+impl AppState {
+    /// The routes' state over `services`, configured by `config`; `lanes` is woken for every
+    /// stored event.
+    pub fn build(
+        config: &Config,
+        services: &Services,
+        lanes: LaneSignal,
+        options: StateOptions,
+    ) -> AppState {
+        let public_url = config
+            .server
+            .public_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_string();
+        let auth = Arc::new(auth::Auth::new(
+            &options.admin_token,
+            config.server.public_url.scheme() == "https",
+        ));
+        let console = Arc::new(console::Console::new(
+            services.freshchat.clone(),
+            config
+                .freshchat
+                .channel_id
+                .clone()
+                .or(config.freshchat.channel_name.clone()),
+            config.file.clone(),
+            Backfill {
+                store: services.store.clone(),
+                lanes: lanes.clone(),
+                zalo: services.zalo.clone(),
+                oa_id: config.zalo.oa_id.clone(),
+                pace: DEFAULT_PACE,
+            },
+        ));
+        let WebhookSecrets {
+            zalo_app_id,
+            zalo_oa_secret,
+            freshchat_key,
+        } = options.webhooks;
+        AppState {
+            auth,
+            limits: Arc::new(limits::RateLimits::new(config.server.trusted_proxies())),
+            console,
+            ingest: IngestState {
+                store: services.store.clone(),
+                lanes,
+                zalo_app_id,
+                zalo_oa_secret,
+                freshchat_key,
+                replay_window_ms: options.replay_window_ms,
+            },
+            store: services.store.clone(),
+            zalo: services.zalo.clone(),
+            public_url,
+            zalo_oa_id: config.zalo.oa_id.clone(),
+            zalo_site_verification: config.zalo.site_verification.clone(),
+            metrics: options.metrics,
+        }
+    }
+}
