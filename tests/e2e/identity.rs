@@ -3,7 +3,7 @@
 //! reach the customer; a user zfsync did create is still found after the store is lost.
 #![allow(clippy::unwrap_used)]
 
-use zfsync::sandbox::{wait_for, Env};
+use zfsync::tools::sandbox::{wait_for, Env};
 use zfsync_freshchat::{
     FreshchatClient, MessagePart, NewConversation, NewMessage, NewUser, Property, UserRef,
 };
