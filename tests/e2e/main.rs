@@ -29,5 +29,6 @@ mod reconnect;
 mod reliability;
 mod reply_window;
 mod security;
+mod structure;
 mod sync;
 mod zalo_events;
