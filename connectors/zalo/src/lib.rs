@@ -9,8 +9,9 @@
 //! - [`types`]: outbound messages and the data the API returns.
 //! - [`error`]: [`ZaloError`] and its [`ErrorClass`].
 //! - [`webhook`]: `X-ZEvent-Signature` verification, [`ZaloEvent`] parsing, history items as events.
-//! - `sim` (feature `sim`): `sim::ZaloSim`, an independent simulator of Zalo (OpenAPI and OAuth on two
-//!   listeners, signed webhooks) that plays the users, anonymous visitors and OA staff.
+//! - `sim` (feature `sim`): `sim::ZaloSim`, an independent simulator of Zalo (OpenAPI and OAuth on
+//!   two listeners, signed webhooks) that plays the users, anonymous visitors and OA staff; its
+//!   types are reached through `sim::`, never the crate root.
 //!
 //! Every fallible call returns [`ZaloError`]; Zalo's application errors arrive with HTTP 200 and are
 //! detected from the body. Webhook parsing refuses only with a named [`ParseError`].

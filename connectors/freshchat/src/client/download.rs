@@ -54,8 +54,9 @@ impl FreshchatClient {
     /// Downloads an attachment: with the key only for Freshchat's file download shape on the API
     /// origin ([`FreshchatClient::is_file_download`]; any other API address is refused), through
     /// the download client otherwise. A keyed download that is redirected (to signed storage) is
-    /// fetched again without the key, where the [`DownloadGuard`](super::DownloadGuard) allows. An answer of the API
-    /// origin that is JSON is refused. Stops with [`FreshchatError::TooLarge`] past `max_bytes`.
+    /// fetched again without the key, where the [`DownloadGuard`](super::DownloadGuard) allows.
+    /// An answer of the API origin that is JSON is refused. Stops with
+    /// [`FreshchatError::TooLarge`] past `max_bytes`.
     pub async fn download(&self, url: &str, max_bytes: u64) -> Result<Downloaded, FreshchatError> {
         let parsed = match self.download_target(url) {
             Ok(u) => u,
