@@ -146,9 +146,9 @@ impl WebhookEvent {
             .or_else(|| action.and_then(iso_time_ms))
     }
 
-    /// The webhook body of this event: [`parse_event`] reads it back as the same event. For typed
-    /// events it holds what the event keeps (not every field of the original delivery); for
-    /// [`WebhookEvent::Unknown`] it is the body as received.
+    /// The webhook body of this event: [`parse_event`](super::parse_event) reads it back as the
+    /// same event. For typed events it holds what the event keeps (not every field of the original
+    /// delivery); for [`WebhookEvent::Unknown`] it is the body as received.
     pub fn to_body(&self) -> Vec<u8> {
         let envelope = |actor: &Actor, action_time: &Option<String>, key: &str, data: Value| {
             let mut a = Map::new();
