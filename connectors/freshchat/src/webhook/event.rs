@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value};
 
+use super::signature::to_hex;
 use super::{
     ACTION_CONVERSATION_ASSIGNMENT, ACTION_CONVERSATION_REOPEN, ACTION_CONVERSATION_RESOLUTION,
     ACTION_MESSAGE_CREATE,
@@ -299,7 +300,7 @@ impl WebhookEvent {
     }
 }
 
-pub(crate) fn conversation_json(c: &ConversationRef) -> Value {
+fn conversation_json(c: &ConversationRef) -> Value {
     let mut o = Map::new();
     o.insert(
         "conversation_id".into(),
@@ -315,9 +316,4 @@ pub(crate) fn conversation_json(c: &ConversationRef) -> Value {
         o.insert("user_id".into(), Value::from(u.as_str()));
     }
     Value::Object(o)
-}
-
-/// Lowercase hex of `bytes`.
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

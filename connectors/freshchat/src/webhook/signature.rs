@@ -143,6 +143,7 @@ fn strip_armour(mut s: String) -> String {
     s
 }
 
+/// Lowercase hex of `bytes` (fingerprints, derived dedupe keys).
 pub(crate) fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
