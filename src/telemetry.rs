@@ -46,14 +46,14 @@ impl zfsync_zalo::client::CallObserver for ZaloCalls {
 #[derive(Debug, Default)]
 pub struct FreshchatCalls;
 
-impl zfsync_freshchat::CallObserver for FreshchatCalls {
+impl zfsync_freshchat::client::CallObserver for FreshchatCalls {
     fn observe(
         &self,
-        op: &'static str,
-        outcome: zfsync_freshchat::CallOutcome,
+        op: zfsync_freshchat::client::Op,
+        outcome: zfsync_freshchat::client::CallOutcome,
         elapsed: std::time::Duration,
     ) {
-        metrics::histogram!("zfsync_upstream_call_seconds", "platform" => "freshchat", "op" => op, "outcome" => outcome.as_str())
+        metrics::histogram!("zfsync_upstream_call_seconds", "platform" => "freshchat", "op" => op.as_str(), "outcome" => outcome.as_str())
             .record(elapsed.as_secs_f64());
     }
 }

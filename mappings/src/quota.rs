@@ -12,7 +12,7 @@ use zfsync_zalo::SendQuota;
 
 use crate::rules::Rules;
 use crate::template::fill;
-use crate::window::{display_time, ReplyWindow, OPEN_MS};
+use crate::window::{display_time, ReplyWindow, WindowTexts, OPEN_MS};
 
 /// What the current window already told the agents, and where it began.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -82,6 +82,27 @@ pub fn closed_note(last_interaction: Option<i64>, now: i64, rules: &Rules) -> Op
             &[("date", &display_time(since))],
         )),
         _ => None,
+    }
+}
+
+impl Rules {
+    /// The reply-window notes in the rules' language: this file's, else the built-in ones, else
+    /// the built-in Vietnamese.
+    pub fn window_texts(&self) -> WindowTexts {
+        let lang = &self.freshchat_to_zalo.language;
+        let builtin = crate::rules::default_quota().texts;
+        self.quota
+            .texts
+            .get(lang)
+            .or_else(|| builtin.get(lang))
+            .or_else(|| builtin.get("vi"))
+            .cloned()
+            .unwrap_or_else(|| WindowTexts {
+                billed_note: "Zalo: replies are billed to the OA until the customer writes again; after {date} Zalo refuses them.".into(),
+                closed_note: "Not delivered to Zalo (-230): the customer's reply window closed on {date}.".into(),
+                resolve_held_billed_note: "The resolve notice was not sent: it would be billed to the OA (free until {date}).".into(),
+                resolve_held_closed_note: "The resolve notice was not sent: Zalo refuses replies since {date}.".into(),
+            })
     }
 }
 
@@ -155,5 +176,14 @@ mod tests {
         rules.quota.notes = false;
         let (note, _) = quota_note(&SendQuota::Billed, QuotaWindow::default(), &rules);
         assert!(note.is_none());
+    }
+
+    #[test]
+    fn notes_follow_the_language() {
+        let vi = Rules::default().window_texts();
+        let en = Rules::default().with_language("en").unwrap().window_texts();
+        assert_ne!(vi.billed_note, en.billed_note);
+        assert!(en.billed_note.contains("{date}"), "{}", en.billed_note);
+        assert!(vi.closed_note.contains("{date}"), "{}", vi.closed_note);
     }
 }

@@ -9,8 +9,6 @@
 
 use serde::Deserialize;
 
-use crate::rules::Rules;
-
 /// How long after the customer's last interaction replies are free.
 pub const FREE_MS: i64 = 48 * 3600 * 1000;
 /// How long after the customer's last interaction Zalo takes replies at all.
@@ -108,27 +106,6 @@ pub struct WindowTexts {
     pub resolve_held_closed_note: String,
 }
 
-impl Rules {
-    /// The reply-window notes in the rules' language: this file's, else the built-in ones, else
-    /// the built-in Vietnamese.
-    pub fn window_texts(&self) -> WindowTexts {
-        let lang = &self.freshchat_to_zalo.language;
-        let builtin = crate::rules::default_quota().texts;
-        self.quota
-            .texts
-            .get(lang)
-            .or_else(|| builtin.get(lang))
-            .or_else(|| builtin.get("vi"))
-            .cloned()
-            .unwrap_or_else(|| WindowTexts {
-                billed_note: "Zalo: replies are billed to the OA until the customer writes again; after {date} Zalo refuses them.".into(),
-                closed_note: "Not delivered to Zalo (-230): the customer's reply window closed on {date}.".into(),
-                resolve_held_billed_note: "The resolve notice was not sent: it would be billed to the OA (free until {date}).".into(),
-                resolve_held_closed_note: "The resolve notice was not sent: Zalo refuses replies since {date}.".into(),
-            })
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -164,14 +141,5 @@ mod tests {
     fn times_read_in_vietnam() {
         // 2024-01-01 00:00 UTC is 07:00 in Vietnam.
         assert_eq!(display_time(1_704_067_200_000), "2024-01-01 07:00 (UTC+7)");
-    }
-
-    #[test]
-    fn notes_follow_the_language() {
-        let vi = Rules::default().window_texts();
-        let en = Rules::default().with_language("en").unwrap().window_texts();
-        assert_ne!(vi.billed_note, en.billed_note);
-        assert!(en.billed_note.contains("{date}"), "{}", en.billed_note);
-        assert!(vi.closed_note.contains("{date}"), "{}", vi.closed_note);
     }
 }

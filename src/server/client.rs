@@ -15,13 +15,12 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
-
-use super::AppState;
 
 /// The header a reverse proxy appends the client's address to.
 pub const FORWARDED_FOR: &str = "x-forwarded-for";
@@ -176,14 +175,19 @@ fn forwarded_addr(entry: &str) -> Option<IpAddr> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub IpAddr);
 
-/// Middleware (outermost): works out the client's address once for every later layer and handler.
-pub async fn resolve(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// Middleware (outermost): works out the client's address once for every later layer and handler,
+/// believing `X-Forwarded-For` only from `proxies`.
+pub async fn resolve(
+    State(proxies): State<Arc<TrustedProxies>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     if let Some(peer) = peer {
-        let client = state.limits.proxies().client(peer, req.headers());
+        let client = proxies.client(peer, req.headers());
         req.extensions_mut().insert(ClientAddr(client));
     }
     next.run(req).await

@@ -101,6 +101,9 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             Duration::from_secs(30),
         ))
         // Outermost: every layer and handler below knows the client's address.
-        .layer(from_fn_with_state(state.clone(), client::resolve))
+        .layer(from_fn_with_state(
+            std::sync::Arc::new(state.limits.proxies().clone()),
+            client::resolve,
+        ))
         .with_state(state)
 }

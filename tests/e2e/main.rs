@@ -28,5 +28,6 @@ mod reconnect;
 mod reliability;
 mod reply_window;
 mod security;
+mod structure;
 mod sync;
 mod zalo_events;

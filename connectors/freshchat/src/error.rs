@@ -3,13 +3,60 @@
 //! Errors keep the HTTP status and Freshchat's `{code, status, message}` body where there is one (the
 //! other shape seen in the wild, `{error, detail, code, more_info}`, is read too), and are classified
 //! so callers can decide what to do: [`FreshchatError::is_transient`] is true only where retrying the
-//! same request can help (rate limits, 5xx, transport failures). [`FreshchatError::outcome`] gives the
-//! low-cardinality class reported to a [`crate::CallObserver`]. Nothing secret (the API key) ever
+//! same request can help (rate limits, 5xx, transport failures). [`FreshchatError::class`] gives the
+//! low-cardinality [`ErrorClass`] reported to a call observer. Nothing secret (the API key) ever
 //! appears in `Display` or `Debug` output: bodies are scrubbed of the key before they are kept.
 
 use std::time::Duration;
 
-use crate::client::CallOutcome;
+/// What kind of failure an error is: the outcome a call observer records (`ok` aside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// 401/403.
+    Unauthorized,
+    /// 404.
+    NotFound,
+    /// 400 "not the latest conversation".
+    NotLatestConversation,
+    /// Another 4xx.
+    Invalid,
+    /// 429.
+    RateLimited,
+    /// 5xx.
+    Server,
+    /// The request timed out.
+    Timeout,
+    /// The request did not complete (connect, TLS, reset).
+    Transport,
+    /// A redirect or an HTML page: not the API host.
+    WrongHost,
+    /// A 2xx answer that is not JSON or not of the expected shape.
+    Decode,
+    /// An answer over the size limit.
+    TooLarge,
+    /// Refused before sending (a bad URL or content type), or a download refused.
+    Refused,
+}
+
+impl ErrorClass {
+    /// A short label for metrics: `unauthorized`, `not_found`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::NotFound => "not_found",
+            Self::NotLatestConversation => "not_latest_conversation",
+            Self::Invalid => "invalid",
+            Self::RateLimited => "rate_limited",
+            Self::Server => "server",
+            Self::Timeout => "timeout",
+            Self::Transport => "transport",
+            Self::WrongHost => "wrong_host",
+            Self::Decode => "decode",
+            Self::TooLarge => "too_large",
+            Self::Refused => "refused",
+        }
+    }
+}
 
 /// A failed Freshchat call, classified by what the caller can do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -203,27 +250,27 @@ impl FreshchatError {
         }
     }
 
-    /// The class of this failure as reported to a call observer (low cardinality, no ids).
-    pub fn outcome(&self) -> CallOutcome {
+    /// The class of this failure, as reported to a call observer (low cardinality, no ids).
+    pub fn class(&self) -> ErrorClass {
         match self {
-            Self::Unauthorized { .. } => CallOutcome::Unauthorized,
-            Self::NotFound { .. } => CallOutcome::NotFound,
-            Self::NotLatestConversation { .. } => CallOutcome::NotLatestConversation,
-            Self::Invalid { .. } => CallOutcome::Invalid,
-            Self::RateLimited { .. } => CallOutcome::RateLimited,
-            Self::Server { .. } => CallOutcome::Server,
-            Self::Transport { timeout: true, .. } => CallOutcome::Timeout,
-            Self::Transport { .. } => CallOutcome::Transport,
-            Self::WrongHost { .. } => CallOutcome::WrongHost,
-            Self::InvalidJson { .. } | Self::Decode { .. } => CallOutcome::Decode,
-            Self::TooLarge { .. } => CallOutcome::TooLarge,
+            Self::Unauthorized { .. } => ErrorClass::Unauthorized,
+            Self::NotFound { .. } => ErrorClass::NotFound,
+            Self::NotLatestConversation { .. } => ErrorClass::NotLatestConversation,
+            Self::Invalid { .. } => ErrorClass::Invalid,
+            Self::RateLimited { .. } => ErrorClass::RateLimited,
+            Self::Server { .. } => ErrorClass::Server,
+            Self::Transport { timeout: true, .. } => ErrorClass::Timeout,
+            Self::Transport { .. } => ErrorClass::Transport,
+            Self::WrongHost { .. } => ErrorClass::WrongHost,
+            Self::InvalidJson { .. } | Self::Decode { .. } => ErrorClass::Decode,
+            Self::TooLarge { .. } => ErrorClass::TooLarge,
             Self::BadUrl { .. }
             | Self::DownloadRefused { .. }
             | Self::BadContentType { .. }
             | Self::Encode { .. }
             | Self::InvalidBase { .. }
             | Self::InvalidKey { .. }
-            | Self::HttpClient { .. } => CallOutcome::Refused,
+            | Self::HttpClient { .. } => ErrorClass::Refused,
         }
     }
 
@@ -280,13 +327,13 @@ impl FreshchatError {
 /// `{"error", "detail", "code", "more_info"}` shape some integrations document.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 struct ApiErrorBody {
-    #[serde(default, deserialize_with = "crate::types::lenient::opt_string")]
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
     status: Option<String>,
-    #[serde(default, deserialize_with = "crate::types::lenient::opt_string")]
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
     message: Option<String>,
-    #[serde(default, deserialize_with = "crate::types::lenient::opt_string")]
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
     error: Option<String>,
-    #[serde(default, deserialize_with = "crate::types::lenient::opt_string")]
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
     detail: Option<String>,
 }
 
@@ -356,7 +403,7 @@ mod tests {
         assert_eq!(e.api_status(), Some("INVALID_VALUE"));
         assert_eq!(e.api_message(), Some("bad"));
         assert!(!e.is_transient());
-        assert_eq!(e.outcome(), CallOutcome::Invalid);
+        assert_eq!(e.class(), ErrorClass::Invalid);
         assert!(matches!(
             FreshchatError::from_status(403, b"", None),
             FreshchatError::Unauthorized { status: 403, .. }
@@ -371,7 +418,7 @@ mod tests {
             None,
         );
         assert_eq!(nf.api_status(), Some("USER_NOT_FOUND"));
-        assert_eq!(nf.outcome().as_str(), "not_found");
+        assert_eq!(nf.class().as_str(), "not_found");
     }
 
     #[test]
@@ -392,7 +439,7 @@ mod tests {
             reason: "not http(s)".into(),
         };
         assert_eq!(e.status(), None);
-        assert_eq!(e.outcome(), CallOutcome::Refused);
+        assert_eq!(e.class(), ErrorClass::Refused);
         assert!(!e.is_transient());
     }
 }

@@ -12,7 +12,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::types::lenient;
+use crate::lenient;
 
 /// Wire keys of the part kinds.
 pub mod part_keys {

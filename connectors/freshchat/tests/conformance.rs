@@ -613,7 +613,7 @@ async fn non_json_samples_are_refused_never_guessed() {
             "{}: {err:?}",
             s.name
         );
-        assert_eq!(err.outcome(), CallOutcome::Decode);
+        assert_eq!(err.class(), ErrorClass::Decode);
     }
     assert_eq!(n, 2);
 }

@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use secrecy::SecretString;
+use zfsync_freshchat::sim::{FreshchatSim, SimConfig};
 use zfsync_freshchat::*;
 
 struct Received {

@@ -9,8 +9,9 @@
 //! - [`types`]: outbound messages and the data the API returns.
 //! - [`error`]: [`ZaloError`] and its [`ErrorClass`].
 //! - [`webhook`]: `X-ZEvent-Signature` verification, [`ZaloEvent`] parsing, history items as events.
-//! - `sim` (feature `sim`): `ZaloSim`, an independent simulator of Zalo (OpenAPI and OAuth on two
-//!   listeners, signed webhooks) that plays the users, anonymous visitors and OA staff.
+//! - `sim` (feature `sim`): `sim::ZaloSim`, an independent simulator of Zalo (OpenAPI and OAuth on
+//!   two listeners, signed webhooks) that plays the users, anonymous visitors and OA staff; its
+//!   types are reached through `sim::`, never the crate root.
 //!
 //! Every fallible call returns [`ZaloError`]; Zalo's application errors arrive with HTTP 200 and are
 //! detected from the body. Webhook parsing refuses only with a named [`ParseError`].
@@ -36,11 +37,4 @@ pub use webhook::{
     visitor_key, AnonymousMessage, Attachment, HistoryEvent, OaMessage, OutOfScope, ParseError,
     Product, SignatureError, SubmittedInfo, TagEvent, TagEventKind, UserMessage, UserMessageKind,
     WidgetEvent, WidgetEventKind, ZaloEvent, ZnsReceipt, SIGNATURE_HEADER,
-};
-
-#[cfg(feature = "sim")]
-pub use sim::{
-    AnonymousAction, DeliveryRecord, Fault, ListItem, OutOfReplies, OwnerQuota, QuotaState,
-    RandomFaults, ReplyModel, SentRecord, SimConfig, SimUser, StaffAction, SubQuota, UserAction,
-    WebhookMode, ZaloSim,
 };

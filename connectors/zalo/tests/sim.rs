@@ -40,7 +40,8 @@ use axum::http::HeaderMap;
 use bytes::Bytes;
 use secrecy::SecretString;
 use serde_json::Value;
-use zfsync_zalo::{ClientConfig, SimConfig, SimUser, ZaloClient, ZaloSim};
+use zfsync_zalo::sim::{SimConfig, SimUser, ZaloSim};
+use zfsync_zalo::{ClientConfig, ZaloClient};
 
 /// A user id shaped like Zalo's (the one in the message/cs samples).
 pub const USER: &str = "2512523625412515";

@@ -130,7 +130,7 @@ pub async fn activity(
             Err(e) => p class="bad" { "Cannot read the activity: " (e.to_string()) },
         }
         (super::quota::quota_section(&quota))
-        script src=(super::assets::ACTIVITY_SCRIPT) defer {}
+        script src=(super::ACTIVITY_SCRIPT) defer {}
     };
     layout("Activity", Nav::Activity, &op, body)
 }
@@ -270,7 +270,7 @@ pub async fn failed(State(state): State<AppState>, Extension(op): Extension<Oper
             },
             Err(e) => p class="bad" { "Cannot read the failed events: " (e.to_string()) },
         }
-        script src=(super::assets::FAILED_SCRIPT) defer {}
+        script src=(super::FAILED_SCRIPT) defer {}
     };
     layout("Failed", Nav::Failed, &op, body)
 }

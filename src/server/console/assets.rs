@@ -12,12 +12,6 @@ use axum::response::{IntoResponse, Response};
 pub const ROUTE_ASSETS: &str = "/console/assets/{file}";
 /// The stylesheet's path.
 pub const STYLESHEET: &str = "/console/assets/console.css";
-/// The Activity page's script.
-pub const ACTIVITY_SCRIPT: &str = "/console/assets/activity.js";
-/// The Failed page's script.
-pub const FAILED_SCRIPT: &str = "/console/assets/failed.js";
-/// The Backfill page's script.
-pub const BACKFILL_SCRIPT: &str = "/console/assets/backfill.js";
 
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";

@@ -68,7 +68,7 @@ pub async fn page(State(state): State<AppState>, Extension(op): Extension<Operat
                 progress id="backfill-bar" max="100" value=(p.percent()) aria-labelledby="bf-h" { (p.percent()) " %" }
             }
         }
-        script src=(super::assets::BACKFILL_SCRIPT) defer {}
+        script src=(super::BACKFILL_SCRIPT) defer {}
     };
     layout("Backfill", Nav::Backfill, &op, body)
 }

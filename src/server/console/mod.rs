@@ -375,4 +375,13 @@ pub fn csrf_field(op: &Operator) -> Markup {
     html! { input type="hidden" name=(CSRF_FIELD) value=(op.csrf()); }
 }
 
+// The pages' scripts, served by `assets` and named by the pages that load them (here, so that
+// neither names the other).
+/// The Activity page's script.
+pub const ACTIVITY_SCRIPT: &str = "/console/assets/activity.js";
+/// The Failed page's script.
+pub const FAILED_SCRIPT: &str = "/console/assets/failed.js";
+/// The Backfill page's script.
+pub const BACKFILL_SCRIPT: &str = "/console/assets/backfill.js";
+
 pub use crate::status::{ago, utc};

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bytes::Bytes;
-use zfsync_freshchat::WebhookMode;
+use zfsync_freshchat::sim::WebhookMode;
 
 use super::baseline;
 use super::drive::{freshchat_sender, post, zalo_sender, ZaloSigner};
@@ -388,7 +388,7 @@ pub(super) async fn zalo_media_url(env: &Env) -> anyhow::Result<String> {
     env.zalo
         .user_sends(
             "5234999999999999999",
-            zfsync_zalo::UserAction::Image {
+            zfsync_zalo::sim::UserAction::Image {
                 caption: None,
                 bytes: Bytes::from_static(TINY_PNG),
             },

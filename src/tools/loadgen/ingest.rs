@@ -99,7 +99,7 @@ pub async fn run(opts: Options) -> anyhow::Result<IngestReport> {
     };
     // The sandbox's Zalo simulator keeps its default app and OA secret, so one set of signed
     // bodies serves every load (each server starts with an empty store).
-    let zcfg = zfsync_zalo::SimConfig::default();
+    let zcfg = zfsync_zalo::sim::SimConfig::default();
     let signer = ZaloSigner {
         app_id: zcfg.app_id.clone(),
         oa_id: zcfg.oa_id.clone(),

@@ -255,7 +255,7 @@ pub(crate) fn user_id(u: usize) -> String {
 /// otherwise, -230).
 pub(crate) fn add_users(env: &crate::tools::sandbox::Env, users: usize, wrote_recently: bool) {
     for u in 0..users {
-        env.zalo.add_user(zfsync_zalo::SimUser {
+        env.zalo.add_user(zfsync_zalo::sim::SimUser {
             user_id: user_id(u),
             display_name: format!("Khách {u}"),
             avatar: None,

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use zfsync_freshchat::{ActorType, MessagePart};
-use zfsync_zalo::UserAction;
+use zfsync_zalo::sim::UserAction;
 
 use super::process::DaemonProcess;
 use super::report::{cpus_allowed, SoakReport, Stats};
@@ -137,12 +137,12 @@ pub async fn run(opts: Options) -> anyhow::Result<SoakReport> {
     .context("the warm-up messages did not all open a Freshchat conversation")?;
 
     env.zalo
-        .set_random_faults(Some(zfsync_zalo::RandomFaults::new(
+        .set_random_faults(Some(zfsync_zalo::sim::RandomFaults::new(
             opts.fault_rate,
             opts.seed,
         )));
     env.freshchat
-        .set_random_faults(Some(zfsync_freshchat::RandomFaults {
+        .set_random_faults(Some(zfsync_freshchat::sim::RandomFaults {
             rate: opts.fault_rate,
             seed: opts.seed.wrapping_add(1),
         }));
@@ -287,8 +287,8 @@ pub async fn run(opts: Options) -> anyhow::Result<SoakReport> {
 /// directions (seeded), until told to stop. Each send is one simulator call, so per user and
 /// direction the send order is the call order.
 async fn traffic(
-    zalo: zfsync_zalo::ZaloSim,
-    freshchat: zfsync_freshchat::FreshchatSim,
+    zalo: zfsync_zalo::sim::ZaloSim,
+    freshchat: zfsync_freshchat::sim::FreshchatSim,
     convs: Vec<String>,
     sent: Arc<Mutex<Vec<Sent>>>,
     stop: Arc<AtomicBool>,

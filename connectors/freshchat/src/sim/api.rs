@@ -13,20 +13,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use super::parts::check_part;
 use super::shapes;
 use super::state::{Actor, NewMsg, SimState, UserRec};
-use super::wire::{error_response, parse_iso, ApiErr, API_PREFIX};
+use super::wire::{created, error_response, ok, parse_iso, ApiErr, ApiResult, API_PREFIX};
 use super::Inner;
-
-pub(crate) type ApiResult = Result<Response, ApiErr>;
 
 /// Largest `items_per_page` for messages; other lists allow 100.
 const MAX_MESSAGES_PAGE: usize = 50;
@@ -78,14 +75,6 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router<Arc<Inner>> {
             inner,
             super::gate::gate,
         ))
-}
-
-pub(crate) fn created(v: Value) -> Response {
-    (StatusCode::CREATED, Json(v)).into_response()
-}
-
-pub(crate) fn ok(v: Value) -> Response {
-    Json(v).into_response()
 }
 
 /// The request body as a JSON object.

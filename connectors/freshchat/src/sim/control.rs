@@ -17,8 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::api::{created, ok, ApiResult};
-use super::wire::ApiErr;
+use super::wire::{created, ok, ApiErr, ApiResult};
 use super::{
     parts, AgentMessage, Fault, FileLinks, FreshchatSim, Inner, RandomFaults, WebhookMode,
     WebhookShape,

@@ -35,6 +35,7 @@ mod control;
 mod delivery;
 mod gate;
 pub mod parts;
+mod rules;
 mod shapes;
 mod state;
 mod uploads;

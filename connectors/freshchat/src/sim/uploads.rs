@@ -26,9 +26,8 @@ use axum::Router;
 use bytes::Bytes;
 use serde_json::json;
 
-use super::api::{created, ApiResult};
 use super::state::Host;
-use super::wire::{hex, ApiErr};
+use super::wire::{created, hex, ApiErr, ApiResult};
 use super::{Inner, SimConfig};
 
 /// Upload and file-serving routes of the API host (behind the gate, like every `/v2` route).

@@ -8,7 +8,20 @@
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde_json::{json, Value};
+
+/// What an API handler answers: a response, or an error in Freshchat's shape.
+pub(crate) type ApiResult = Result<Response, ApiErr>;
+
+/// A 201 with a JSON body.
+pub(crate) fn created(v: Value) -> Response {
+    (StatusCode::CREATED, Json(v)).into_response()
+}
+
+/// A 200 with a JSON body.
+pub(crate) fn ok(v: Value) -> Response {
+    Json(v).into_response()
+}
 
 /// Base64 RSA signature of the raw webhook body.
 pub(crate) const SIGNATURE_HEADER: &str = "X-Freshchat-Signature";

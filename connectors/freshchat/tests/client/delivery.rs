@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
-use zfsync_freshchat::sim::parts;
+use zfsync_freshchat::sim::{parts, FreshchatSim, SimConfig, WebhookMode};
 use zfsync_freshchat::*;
 
 use crate::{client_for, id_of, open_conversation, zalo_user, App, Receiver};

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use axum::body::Bytes;
-use zfsync_freshchat::sim::parts;
+use zfsync_freshchat::sim::{parts, AgentMessage, FileLinks, SimConfig, WebhookShape};
 use zfsync_freshchat::*;
 
 use crate::{open_conversation, received_events, spawn_app, zalo_user, App};

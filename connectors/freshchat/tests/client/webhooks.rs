@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use zfsync_freshchat::sim::parts;
+use zfsync_freshchat::sim::{parts, SimConfig, SimError, WebhookMode};
 use zfsync_freshchat::*;
 
 use crate::{id_of, msg, open_conversation, received_events, spawn_app, zalo_user};

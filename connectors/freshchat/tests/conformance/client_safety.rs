@@ -240,10 +240,10 @@ async fn html_on_success_means_the_wrong_host() {
 }
 
 #[derive(Default)]
-struct Recorder(Mutex<Vec<(&'static str, &'static str)>>);
+struct Recorder(Mutex<Vec<(Op, &'static str)>>);
 
 impl CallObserver for Recorder {
-    fn observe(&self, op: &'static str, outcome: CallOutcome, _elapsed: Duration) {
+    fn observe(&self, op: Op, outcome: CallOutcome, _elapsed: Duration) {
         self.0.lock().unwrap().push((op, outcome.as_str()));
     }
 }
@@ -286,13 +286,13 @@ async fn every_call_is_reported_to_the_observer() {
     assert_eq!(
         recorder.0.lock().unwrap().clone(),
         vec![
-            (ops::ACCOUNT, "ok"),
-            (ops::USER_GET, "not_found"),
-            (ops::USER_CREATE, "invalid"),
-            (ops::USER_SEARCH, "ok"),
-            (ops::MESSAGE_POST, "server"),
-            (ops::MESSAGES_LIST, "decode"),
-            (ops::DOWNLOAD, "refused"),
+            (Op::Account, "ok"),
+            (Op::UserGet, "not_found"),
+            (Op::UserCreate, "invalid"),
+            (Op::UserSearch, "ok"),
+            (Op::MessagePost, "server"),
+            (Op::MessagesList, "decode"),
+            (Op::Download, "refused"),
         ]
     );
 }

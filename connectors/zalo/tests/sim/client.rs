@@ -8,9 +8,9 @@ use axum::http::HeaderMap;
 use bytes::Bytes;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
+use zfsync_zalo::sim::{Fault, SimConfig, UserAction, ZaloSim};
 use zfsync_zalo::{
-    ClientConfig, ErrorClass, Fault, MediaSource, OutboundMessage, Pkce, SimConfig, UserAction,
-    ZaloClient, ZaloError, ZaloSim,
+    ClientConfig, ErrorClass, MediaSource, OutboundMessage, Pkce, ZaloClient, ZaloError,
 };
 
 use super::{add_user, spawn, Receiver, USER};
@@ -773,7 +773,7 @@ async fn sends_to_an_anonymous_visitor() {
     let (sim, client, recv) = super::with_receiver(SimConfig::default()).await;
     let tok = tokens(&sim);
     let anon = ZaloSim::new_anonymous_id();
-    sim.anonymous_sends(&anon, zfsync_zalo::AnonymousAction::Text("hi".into()))
+    sim.anonymous_sends(&anon, zfsync_zalo::sim::AnonymousAction::Text("hi".into()))
         .await;
     super::idle(&sim).await;
     let conv = recv.bodies()[0]["message"]["conversation_id"]

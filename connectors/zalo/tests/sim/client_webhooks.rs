@@ -8,10 +8,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use secrecy::SecretString;
 use serde_json::{json, Value};
+use zfsync_zalo::sim::{Fault, SimConfig, UserAction, WebhookMode, ZaloSim};
 use zfsync_zalo::webhook::{self, names};
 use zfsync_zalo::{
-    Attachment, Fault, MediaSource, OutboundMessage, SimConfig, UserAction, UserMessageKind,
-    WebhookMode, ZaloError, ZaloEvent, ZaloSim,
+    Attachment, MediaSource, OutboundMessage, UserMessageKind, ZaloError, ZaloEvent,
 };
 
 use super::{active_user, add_user, idle, with_receiver, Receiver, USER};
@@ -396,7 +396,7 @@ async fn slow_receiver_times_out_and_retry_can_be_off() {
     idle(&sim).await;
     assert_eq!(
         sim.deliveries(),
-        vec![zfsync_zalo::DeliveryRecord {
+        vec![zfsync_zalo::sim::DeliveryRecord {
             event_name: names::USER_SEND_TEXT.into(),
             msg_id: sim.deliveries()[0].msg_id.clone(),
             status: None,
@@ -504,7 +504,7 @@ async fn control_routes_mirror_the_rust_api() {
         )
         .await
         .unwrap();
-    let sent: Vec<zfsync_zalo::SentRecord> =
+    let sent: Vec<zfsync_zalo::sim::SentRecord> =
         ok(http.get(u("/sim/users/55/sent")).send().await.unwrap())
             .json()
             .await
@@ -613,7 +613,7 @@ async fn control_routes_mirror_the_rust_api() {
     .await
     .unwrap();
     assert_eq!(v["idle"], true);
-    let d: Vec<zfsync_zalo::DeliveryRecord> =
+    let d: Vec<zfsync_zalo::sim::DeliveryRecord> =
         ok(http.get(u("/sim/deliveries")).send().await.unwrap())
             .json()
             .await
@@ -711,7 +711,7 @@ async fn the_client_verifies_and_types_every_event_the_simulator_sends() {
     sim.staff_sends(
         USER,
         "a1",
-        zfsync_zalo::StaffAction::List(vec![zfsync_zalo::ListItem {
+        zfsync_zalo::sim::StaffAction::List(vec![zfsync_zalo::sim::ListItem {
             description: "d".into(),
             thumbnail: String::new(),
             url: String::new(),
@@ -719,7 +719,7 @@ async fn the_client_verifies_and_types_every_event_the_simulator_sends() {
     )
     .await;
     let anon = ZaloSim::new_anonymous_id();
-    sim.anonymous_sends(&anon, zfsync_zalo::AnonymousAction::Text("hi".into()))
+    sim.anonymous_sends(&anon, zfsync_zalo::sim::AnonymousAction::Text("hi".into()))
         .await;
     idle(&sim).await;
     let cfg = sim.config();

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 use zfsync_zalo::sim::SubmittedInfo;
-use zfsync_zalo::{OwnerQuota, SimConfig, SubQuota, UserAction};
+use zfsync_zalo::sim::{OwnerQuota, SimConfig, SubQuota, UserAction};
 
 use super::*;
 
@@ -82,7 +82,7 @@ async fn api_answers_have_the_samples_shapes() {
     let Some(dir) = corpus_dir() else { return };
     // The sample is from before 2026, when free replies were counted.
     let sim = start(SimConfig {
-        reply_model: zfsync_zalo::ReplyModel::Counted,
+        reply_model: zfsync_zalo::sim::ReplyModel::Counted,
         ..SimConfig::default()
     })
     .await;
@@ -242,7 +242,7 @@ async fn message_cs_quota_variants_match_the_samples() {
         (
             "zalo-api-message-cs-success-billed.json",
             SimConfig {
-                reply_model: zfsync_zalo::ReplyModel::Counted,
+                reply_model: zfsync_zalo::sim::ReplyModel::Counted,
                 reply_quota: 0,
                 ..SimConfig::default()
             },
@@ -251,7 +251,7 @@ async fn message_cs_quota_variants_match_the_samples() {
         (
             "zalo-api-message-cs-success-purchase_quota.json",
             SimConfig {
-                reply_model: zfsync_zalo::ReplyModel::Counted,
+                reply_model: zfsync_zalo::sim::ReplyModel::Counted,
                 reply_quota: 0,
                 owner_quota: Some(OwnerQuota::Purchase),
                 ..SimConfig::default()
@@ -261,7 +261,7 @@ async fn message_cs_quota_variants_match_the_samples() {
         (
             "zalo-api-message-cs-success-sub_quota.json",
             SimConfig {
-                reply_model: zfsync_zalo::ReplyModel::Counted,
+                reply_model: zfsync_zalo::sim::ReplyModel::Counted,
                 reply_quota: 0,
                 sub_quota: Some(SubQuota {
                     total: 2000,

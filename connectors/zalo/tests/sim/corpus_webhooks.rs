@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 use zfsync_zalo::sim::SubmittedInfo;
-use zfsync_zalo::{AnonymousAction, ListItem, SimConfig, StaffAction, UserAction, ZaloSim};
+use zfsync_zalo::sim::{AnonymousAction, ListItem, SimConfig, StaffAction, UserAction, ZaloSim};
 
 use super::corpus::{body, check, sample};
 use super::*;

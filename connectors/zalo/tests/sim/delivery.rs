@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use zfsync_zalo::sim::QUEUE_CAPACITY;
-use zfsync_zalo::{SimConfig, UserAction, WebhookMode};
+use zfsync_zalo::sim::{SimConfig, UserAction, WebhookMode};
 
 use super::*;
 

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use zfsync_zalo::{Fault, RandomFaults, SimConfig, UserAction, ZaloSim};
+use zfsync_zalo::sim::{Fault, RandomFaults, SimConfig, UserAction, ZaloSim};
 
 use super::*;
 

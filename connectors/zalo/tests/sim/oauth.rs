@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use zfsync_zalo::{Fault, SimConfig, ZaloSim};
+use zfsync_zalo::sim::{Fault, SimConfig, ZaloSim};
 
 use super::*;
 
@@ -138,7 +138,7 @@ async fn consent_redirect_follows_the_switches_and_the_redirect_rule() {
 async fn an_attackers_oa_can_approve_and_its_tokens_say_so() {
     let sim = start(SimConfig::default()).await;
     add_user(&sim, USER);
-    sim.user_sends(USER, zfsync_zalo::UserAction::Text("hi".into()))
+    sim.user_sends(USER, zfsync_zalo::sim::UserAction::Text("hi".into()))
         .await;
     sim.approve_as("6660000000000000666");
     let q = consent(&sim, "https://zfsync.example/cb", CHALLENGE, "s")

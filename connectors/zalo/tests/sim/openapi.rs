@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use zfsync_zalo::{SimConfig, UserAction};
+use zfsync_zalo::sim::{SimConfig, UserAction};
 
 use super::*;
 

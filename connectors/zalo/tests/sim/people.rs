@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use serde_json::{json, Value};
 use zfsync_zalo::sim::SubmittedInfo;
-use zfsync_zalo::{AnonymousAction, SimConfig, StaffAction, UserAction, ZaloSim};
+use zfsync_zalo::sim::{AnonymousAction, SimConfig, StaffAction, UserAction, ZaloSim};
 
 use super::*;
 

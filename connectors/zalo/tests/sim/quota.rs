@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use zfsync_zalo::{OutOfReplies, OwnerQuota, ReplyModel, SimConfig, SubQuota, UserAction};
+use zfsync_zalo::sim::{OutOfReplies, OwnerQuota, ReplyModel, SimConfig, SubQuota, UserAction};
 
 use super::*;
 

@@ -4,16 +4,26 @@
 //! the API key as `Authorization: Bearer`, `Accept: application/json`, a request timeout and no
 //! redirect following, and a second client for downloads off the API host (the caller's own, with
 //! its egress policy, when [`ClientConfig::download_client`] is set). Every call goes through one
-//! send path (`send.rs`) and returns a typed value or a classified [`FreshchatError`]: any 2xx is
+//! path ([`transport`]) and returns a typed value or a classified [`FreshchatError`]: any 2xx is
 //! success; a redirect or an HTML 2xx means the configured host is not the API
 //! ([`FreshchatError::WrongHost`]); 429 carries the wait from `Retry-After` or `X-RateLimit-Reset`.
-//! Each call is reported to the optional [`CallObserver`] with its operation name (see [`ops`]),
-//! outcome and duration. The key goes only to the configured API origin and is never logged or shown
-//! in `Debug`.
+//! Each call is reported to the optional [`CallObserver`] with its [`Op`], outcome and duration.
+//! The key goes only to the configured API origin and is never logged or shown in `Debug`.
+//!
+//! # Layout
+//! - [`config`]: [`ClientConfig`], [`Op`], [`CallOutcome`], the [`CallObserver`] and
+//!   [`DownloadGuard`] a caller plugs in.
+//! - [`transport`]: the one send path (the key's origin rule, size limits, error mapping,
+//!   `Retry-After`), reporting to the observer.
+//! - [`download`]: attachment downloads: the one URL shape that carries the key, the guard's say on
+//!   redirects, and the check that a file came back, not an API answer.
+
+pub mod config;
+pub mod download;
+pub mod transport;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT};
@@ -23,181 +33,22 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use crate::download::DownloadGuard;
-use crate::error::FreshchatError;
-use crate::send::{decode, decode_err, json_of, Body, Request};
-pub use crate::send::{
-    retry_after, RATE_LIMIT_LIMIT_HEADER, RATE_LIMIT_REMAINING_HEADER, RATE_LIMIT_RESET_HEADER,
-    RETRY_AFTER_HEADER,
+pub use config::{CallObserver, CallOutcome, ClientConfig, DownloadGuard, Op};
+pub use download::Downloaded;
+pub use transport::{
+    retry_after, MAX_RETRY_AFTER, RATE_LIMIT_LIMIT_HEADER, RATE_LIMIT_REMAINING_HEADER,
+    RATE_LIMIT_RESET_HEADER, RETRY_AFTER_HEADER,
 };
+
+use crate::error::FreshchatError;
 use crate::types::{
     AccountConfiguration, Channel, Conversation, ConversationUpdate, FileUpload, ImageUpload,
     Message, MessagePage, NewConversation, NewMessage, NewUser, User, UserUpdate,
 };
+use transport::{decode, decode_err, json_of, Body, Request};
 
 /// Largest `items_per_page` Freshchat accepts for messages.
 pub const MAX_MESSAGES_PER_PAGE: u32 = 50;
-
-/// The longest wait a 429 can ask of a caller; a far `Retry-After` date is cut to this.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
-
-/// Operation names reported to a [`CallObserver`], one per API call the client makes.
-pub mod ops {
-    /// `GET /v2/accounts/configuration`.
-    pub const ACCOUNT: &str = "account";
-    /// `GET /v2/channels`.
-    pub const CHANNELS: &str = "channels";
-    /// `POST /v2/users`.
-    pub const USER_CREATE: &str = "user_create";
-    /// `GET /v2/users/{id}`.
-    pub const USER_GET: &str = "user_get";
-    /// `PUT /v2/users/{id}`.
-    pub const USER_UPDATE: &str = "user_update";
-    /// `GET /v2/users?reference_id=`.
-    pub const USER_SEARCH: &str = "user_search";
-    /// `GET /v2/users/{id}/conversations`.
-    pub const USER_CONVERSATIONS: &str = "user_conversations";
-    /// `POST /v2/conversations`.
-    pub const CONVERSATION_CREATE: &str = "conversation_create";
-    /// `GET /v2/conversations/{id}`.
-    pub const CONVERSATION_GET: &str = "conversation_get";
-    /// `PUT /v2/conversations/{id}`.
-    pub const CONVERSATION_UPDATE: &str = "conversation_update";
-    /// `POST /v2/conversations/{id}/messages`.
-    pub const MESSAGE_POST: &str = "message_post";
-    /// `GET /v2/conversations/{id}/messages`.
-    pub const MESSAGES_LIST: &str = "messages_list";
-    /// `POST /v2/images/upload`.
-    pub const UPLOAD_IMAGE: &str = "upload_image";
-    /// `POST /v2/files/upload`.
-    pub const UPLOAD_FILE: &str = "upload_file";
-    /// An attachment download.
-    pub const DOWNLOAD: &str = "download";
-}
-
-/// How a call ended, as reported to a [`CallObserver`]: `ok` or the class of the error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CallOutcome {
-    /// Success.
-    Ok,
-    /// 401/403.
-    Unauthorized,
-    /// 404.
-    NotFound,
-    /// 400 "not the latest conversation".
-    NotLatestConversation,
-    /// Another 4xx.
-    Invalid,
-    /// 429.
-    RateLimited,
-    /// 5xx.
-    Server,
-    /// The request timed out.
-    Timeout,
-    /// The request did not complete (connect, TLS, reset).
-    Transport,
-    /// A redirect or an HTML page: not the API host.
-    WrongHost,
-    /// A 2xx answer that is not JSON or not of the expected shape.
-    Decode,
-    /// An answer over the size limit.
-    TooLarge,
-    /// Refused before sending (a bad URL or content type).
-    Refused,
-}
-
-impl CallOutcome {
-    /// A short label for metrics: `ok`, `unauthorized`, `not_found`, ...
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ok => "ok",
-            Self::Unauthorized => "unauthorized",
-            Self::NotFound => "not_found",
-            Self::NotLatestConversation => "not_latest_conversation",
-            Self::Invalid => "invalid",
-            Self::RateLimited => "rate_limited",
-            Self::Server => "server",
-            Self::Timeout => "timeout",
-            Self::Transport => "transport",
-            Self::WrongHost => "wrong_host",
-            Self::Decode => "decode",
-            Self::TooLarge => "too_large",
-            Self::Refused => "refused",
-        }
-    }
-}
-
-/// Told about every HTTP call the client makes (the daemon records `zfsync_upstream_call_seconds`).
-pub trait CallObserver: Send + Sync {
-    /// One finished call: its operation (one of [`ops`]), how it ended and how long it took.
-    fn observe(&self, op: &'static str, outcome: CallOutcome, elapsed: Duration);
-}
-
-/// How to reach one Freshchat account.
-#[derive(Clone)]
-pub struct ClientConfig {
-    /// Scheme and host, e.g. `https://acme-123.freshchat.com`; the client appends `/v2`.
-    pub api_base: Url,
-    /// The API token (with or without a leading `Bearer `).
-    pub api_key: SecretString,
-    /// Per-request timeout (default 15 s) of the client's own HTTP clients.
-    pub timeout: Duration,
-    /// The client for downloads off the API origin (attachments on storage hosts, redirects from the
-    /// API host). The daemon gives one with its egress policy; without it the client builds its own
-    /// (no credentials, up to 5 redirects). It never receives the API key.
-    pub download_client: Option<reqwest::Client>,
-    /// Where attachments may be fetched from: asked about the hop after a keyed download is
-    /// redirected, and about a failed download's error (see [`DownloadGuard`]). The daemon gives
-    /// its egress policy; without one, only http(s) is checked.
-    pub download_guard: Option<Arc<dyn DownloadGuard>>,
-    /// Told about every call.
-    pub observer: Option<Arc<dyn CallObserver>>,
-}
-
-impl fmt::Debug for ClientConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientConfig")
-            .field("api_base", &self.api_base.as_str())
-            .field("api_key", &"[redacted]")
-            .field("timeout", &self.timeout)
-            .field("download_client", &self.download_client.is_some())
-            .field("download_guard", &self.download_guard.is_some())
-            .field("observer", &self.observer.is_some())
-            .finish()
-    }
-}
-
-impl ClientConfig {
-    /// A config with the default 15 s timeout, the client's own download client and no observer.
-    pub fn new(api_base: Url, api_key: SecretString) -> Self {
-        Self {
-            api_base,
-            api_key,
-            timeout: Duration::from_secs(15),
-            download_client: None,
-            download_guard: None,
-            observer: None,
-        }
-    }
-
-    /// Downloads off the API origin go through `client`.
-    pub fn with_download_client(mut self, client: reqwest::Client) -> Self {
-        self.download_client = Some(client);
-        self
-    }
-
-    /// Attachments are fetched only where `guard` allows (see [`DownloadGuard`]).
-    pub fn with_download_guard(mut self, guard: Arc<dyn DownloadGuard>) -> Self {
-        self.download_guard = Some(guard);
-        self
-    }
-
-    /// Every call is reported to `observer`.
-    pub fn with_observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
-        self.observer = Some(observer);
-        self
-    }
-}
 
 /// The Freshchat v2 API client. Cheap to clone.
 #[derive(Clone)]
@@ -295,7 +146,7 @@ impl FreshchatClient {
 
     async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
-        op: &'static str,
+        op: Op,
         url: Url,
         what: &'static str,
     ) -> Result<T, FreshchatError> {
@@ -305,7 +156,7 @@ impl FreshchatClient {
 
     async fn send_json<T: serde::de::DeserializeOwned>(
         &self,
-        op: &'static str,
+        op: Op,
         method: Method,
         url: Url,
         body: Value,
@@ -321,7 +172,7 @@ impl FreshchatClient {
     pub async fn account_configuration(&self) -> Result<AccountConfiguration, FreshchatError> {
         const WHAT: &str = "account configuration";
         let url = self.endpoint(&["accounts", "configuration"]);
-        self.exchange(Request::get(ops::ACCOUNT, url), |a| {
+        self.exchange(Request::get(Op::Account, url), |a| {
             let v = json_of(&a, WHAT)?;
             // Some sources show the object wrapped in `configuration`; read either.
             let v = match v.get("configuration") {
@@ -337,7 +188,7 @@ impl FreshchatClient {
     pub async fn list_channels(&self) -> Result<Vec<Channel>, FreshchatError> {
         #[derive(Deserialize)]
         struct Page {
-            #[serde(default, deserialize_with = "crate::types::lenient::vec_skip")]
+            #[serde(default, deserialize_with = "crate::lenient::vec_skip")]
             channels: Vec<Channel>,
             #[serde(default)]
             pagination: Option<Pagination>,
@@ -353,7 +204,7 @@ impl FreshchatClient {
             url.query_pairs_mut()
                 .append_pair("page", &page.to_string())
                 .append_pair("items_per_page", "100");
-            let p: Page = self.get_json(ops::CHANNELS, url, "channel list").await?;
+            let p: Page = self.get_json(Op::Channels, url, "channel list").await?;
             let n = p.channels.len();
             out.extend(p.channels);
             let total = p.pagination.and_then(|p| p.total_pages).unwrap_or(page);
@@ -369,7 +220,7 @@ impl FreshchatClient {
     pub async fn create_user(&self, user: &NewUser) -> Result<User, FreshchatError> {
         let body = to_value(user, "user creation")?;
         self.send_json(
-            ops::USER_CREATE,
+            Op::UserCreate,
             Method::POST,
             self.endpoint(&["users"]),
             body,
@@ -380,7 +231,7 @@ impl FreshchatClient {
 
     /// `GET /v2/users/{id}`.
     pub async fn get_user(&self, id: &str) -> Result<User, FreshchatError> {
-        self.get_json(ops::USER_GET, self.endpoint(&["users", id]), "user")
+        self.get_json(Op::UserGet, self.endpoint(&["users", id]), "user")
             .await
     }
 
@@ -391,13 +242,13 @@ impl FreshchatClient {
     ) -> Result<Vec<User>, FreshchatError> {
         #[derive(Deserialize)]
         struct Users {
-            #[serde(default, deserialize_with = "crate::types::lenient::vec_skip")]
+            #[serde(default, deserialize_with = "crate::lenient::vec_skip")]
             users: Vec<User>,
         }
         let mut url = self.endpoint(&["users"]);
         url.query_pairs_mut()
             .append_pair("reference_id", reference_id);
-        let found: Users = self.get_json(ops::USER_SEARCH, url, "user search").await?;
+        let found: Users = self.get_json(Op::UserSearch, url, "user search").await?;
         // A loose server-side match must not hand us somebody else's user.
         Ok(found
             .users
@@ -411,7 +262,7 @@ impl FreshchatClient {
         let body = to_value(update, "user update")?;
         self.exchange(
             Request::with_body(
-                ops::USER_UPDATE,
+                Op::UserUpdate,
                 Method::PUT,
                 self.endpoint(&["users", id]),
                 Body::Json(body),
@@ -425,7 +276,7 @@ impl FreshchatClient {
     pub async fn user_conversations(&self, user_id: &str) -> Result<Vec<String>, FreshchatError> {
         let v: Value = self
             .get_json(
-                ops::USER_CONVERSATIONS,
+                Op::UserConversations,
                 self.endpoint(&["users", user_id, "conversations"]),
                 "user conversations",
             )
@@ -440,7 +291,7 @@ impl FreshchatClient {
             .filter_map(|c| {
                 c.get("id")
                     .or_else(|| c.get("conversation_id"))
-                    .and_then(crate::types::lenient::value_to_string)
+                    .and_then(crate::lenient::value_to_string)
             })
             .collect())
     }
@@ -452,7 +303,7 @@ impl FreshchatClient {
     ) -> Result<Conversation, FreshchatError> {
         let body = to_value(conv, "conversation creation")?;
         self.send_json(
-            ops::CONVERSATION_CREATE,
+            Op::ConversationCreate,
             Method::POST,
             self.endpoint(&["conversations"]),
             body,
@@ -464,7 +315,7 @@ impl FreshchatClient {
     /// `GET /v2/conversations/{id}`.
     pub async fn get_conversation(&self, id: &str) -> Result<Conversation, FreshchatError> {
         self.get_json(
-            ops::CONVERSATION_GET,
+            Op::ConversationGet,
             self.endpoint(&["conversations", id]),
             "conversation",
         )
@@ -481,7 +332,7 @@ impl FreshchatClient {
         let updated: Option<Conversation> = self
             .exchange(
                 Request::with_body(
-                    ops::CONVERSATION_UPDATE,
+                    Op::ConversationUpdate,
                     Method::PUT,
                     self.endpoint(&["conversations", id]),
                     Body::Json(body),
@@ -509,7 +360,7 @@ impl FreshchatClient {
     ) -> Result<Message, FreshchatError> {
         let body = to_value(msg, "message")?;
         self.send_json(
-            ops::MESSAGE_POST,
+            Op::MessagePost,
             Method::POST,
             self.endpoint(&["conversations", conversation_id, "messages"]),
             body,
@@ -528,7 +379,7 @@ impl FreshchatClient {
     ) -> Result<MessagePage, FreshchatError> {
         #[derive(Deserialize)]
         struct Page {
-            #[serde(default, deserialize_with = "crate::types::lenient::vec_skip")]
+            #[serde(default, deserialize_with = "crate::lenient::vec_skip")]
             messages: Vec<Message>,
             #[serde(default)]
             link: Option<Value>,
@@ -544,9 +395,7 @@ impl FreshchatClient {
                 url
             }
         };
-        let page: Page = self
-            .get_json(ops::MESSAGES_LIST, url, "message list")
-            .await?;
+        let page: Page = self.get_json(Op::MessagesList, url, "message list").await?;
         let next = page
             .link
             .as_ref()
@@ -616,7 +465,7 @@ impl FreshchatClient {
         let form = multipart("image", filename, content_type, bytes)?;
         self.exchange(
             Request::with_body(
-                ops::UPLOAD_IMAGE,
+                Op::UploadImage,
                 Method::POST,
                 self.endpoint(&["images", "upload"]),
                 Body::Multipart(form),
@@ -638,7 +487,7 @@ impl FreshchatClient {
         let form = multipart("file", filename, content_type, bytes)?;
         self.exchange(
             Request::with_body(
-                ops::UPLOAD_FILE,
+                Op::UploadFile,
                 Method::POST,
                 self.endpoint(&["files", "upload"]),
                 Body::Multipart(form),

@@ -7,8 +7,8 @@
 //!   `/v2/users/…`) is refused before anything is sent: fetched with the key, it would hand the
 //!   API's answer to whoever receives the attachment.
 //! - A keyed download that is redirected (to signed storage) is fetched again without the key, and
-//!   only where the caller's [`DownloadGuard`] allows; the caller's download client checks every
-//!   later hop itself.
+//!   only where the caller's [`DownloadGuard`](super::DownloadGuard) allows; the caller's download
+//!   client checks every later hop itself.
 //! - What came back from the API origin must be a file: a JSON answer (by `Content-Type`, or a body
 //!   that parses as a JSON object or array) is the API talking, not an attachment, and is refused.
 //!
@@ -22,9 +22,10 @@ use bytes::Bytes;
 use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use url::Url;
 
-use crate::client::{ops, FreshchatClient};
+use super::config::{CallOutcome, Op};
+use super::transport::{disposition_filename, header_str, Request};
+use super::FreshchatClient;
 use crate::error::FreshchatError;
-use crate::send::{disposition_filename, header_str, Request};
 
 /// The path segments of a file download under the API base: `v2/files/<id>[/<name>]`.
 const FILES_PATH: [&str; 2] = ["v2", "files"];
@@ -37,19 +38,6 @@ const NOT_A_FILE: &str = "it is an address of the Freshchat API, not a file down
 /// Why an answer from the API origin was refused.
 const API_ANSWER: &str =
     "the Freshchat API answered with its own data (JSON), not a file, so it was not passed on";
-
-/// Decides where attachments may be fetched from. The daemon implements it with its egress
-/// policy (platform media hosts only, never private addresses).
-pub trait DownloadGuard: Send + Sync {
-    /// Whether `url` may be fetched: the hop after a keyed download is redirected. `Err(reason)`
-    /// refuses it; the reason is shown to people.
-    fn check(&self, url: &Url) -> Result<(), String>;
-
-    /// When a download failed because the guard's own download client refused (its resolver or
-    /// redirect policy), the reason, read from one error of the failure's `source()` chain (each
-    /// is offered in turn). `None`: not a refusal of the guard's.
-    fn refusal(&self, error: &(dyn StdError + 'static)) -> Option<String>;
-}
 
 /// A downloaded attachment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,21 +54,22 @@ impl FreshchatClient {
     /// Downloads an attachment: with the key only for Freshchat's file download shape on the API
     /// origin ([`FreshchatClient::is_file_download`]; any other API address is refused), through
     /// the download client otherwise. A keyed download that is redirected (to signed storage) is
-    /// fetched again without the key, where the [`DownloadGuard`] allows. An answer of the API
-    /// origin that is JSON is refused. Stops with [`FreshchatError::TooLarge`] past `max_bytes`.
+    /// fetched again without the key, where the [`DownloadGuard`](super::DownloadGuard) allows.
+    /// An answer of the API origin that is JSON is refused. Stops with
+    /// [`FreshchatError::TooLarge`] past `max_bytes`.
     pub async fn download(&self, url: &str, max_bytes: u64) -> Result<Downloaded, FreshchatError> {
         let parsed = match self.download_target(url) {
             Ok(u) => u,
             Err(e) => {
                 if let Some(o) = &self.inner.observer {
-                    o.observe(ops::DOWNLOAD, e.outcome(), Duration::ZERO);
+                    o.observe(Op::Download, CallOutcome::Failed(e.class()), Duration::ZERO);
                 }
                 return Err(e);
             }
         };
         let req = Request {
             limit: max_bytes,
-            ..Request::get(ops::DOWNLOAD, parsed.clone())
+            ..Request::get(Op::Download, parsed.clone())
         };
         self.exchange(req, |a| {
             let content_type = header_str(&a.headers, CONTENT_TYPE.as_str());

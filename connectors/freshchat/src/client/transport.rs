@@ -1,6 +1,6 @@
 //! The one path every HTTP call of the client takes: decide whether the API key goes with the
 //! request, send it, read the answer within a size limit, map a failure to a [`FreshchatError`],
-//! decode, and report the call to the configured [`CallObserver`](crate::client::CallObserver).
+//! decode, and report the call to the configured [`CallObserver`](super::CallObserver).
 //!
 //! The key is sent only to the configured API origin (scheme, host and port); a keyed request never
 //! follows a redirect (a keyed download that is redirected to storage is followed by a fresh request
@@ -19,8 +19,12 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 
-use crate::client::{ops, CallOutcome, FreshchatClient, MAX_RETRY_AFTER};
+use super::config::{CallOutcome, Op};
+use super::FreshchatClient;
 use crate::error::{snippet, FreshchatError};
+
+/// The longest wait a 429 can ask of a caller; a far `Retry-After` date is cut to this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 
 /// Largest API answer read into memory (downloads have their own, caller-given limit).
 pub(crate) const API_BODY_LIMIT: u64 = 32 * 1024 * 1024;
@@ -44,7 +48,7 @@ pub(crate) enum Body {
 
 /// One call: what to send and how much of the answer to accept.
 pub(crate) struct Request {
-    pub(crate) op: &'static str,
+    pub(crate) op: Op,
     pub(crate) method: Method,
     pub(crate) url: Url,
     pub(crate) body: Option<Body>,
@@ -52,7 +56,7 @@ pub(crate) struct Request {
 }
 
 impl Request {
-    pub(crate) fn get(op: &'static str, url: Url) -> Self {
+    pub(crate) fn get(op: Op, url: Url) -> Self {
         Self {
             op,
             method: Method::GET,
@@ -62,7 +66,7 @@ impl Request {
         }
     }
 
-    pub(crate) fn with_body(op: &'static str, method: Method, url: Url, body: Body) -> Self {
+    pub(crate) fn with_body(op: Op, method: Method, url: Url, body: Body) -> Self {
         Self {
             op,
             method,
@@ -95,14 +99,10 @@ impl FreshchatClient {
             Err(e) => Err(e),
         };
         if let Some(observer) = &self.inner.observer {
-            let outcome = match &result {
-                Ok(_) => CallOutcome::Ok,
-                Err(e) => e.outcome(),
-            };
-            observer.observe(op, outcome, started.elapsed());
+            observer.observe(op, CallOutcome::of(&result), started.elapsed());
         }
         if let Err(e) = &result {
-            tracing::debug!(op, error = %e, "freshchat call failed");
+            tracing::debug!(op = op.as_str(), error = %e, "freshchat call failed");
         }
         result
     }
@@ -138,7 +138,7 @@ impl FreshchatClient {
                 .get(LOCATION)
                 .and_then(|v| v.to_str().ok())
                 .map(|l| self.scrub_text(l));
-            if !(keyed && req.op == ops::DOWNLOAD) {
+            if !(keyed && req.op == Op::Download) {
                 return Err(FreshchatError::WrongHost {
                     detail: format!(
                         "HTTP {} redirect to {}",
