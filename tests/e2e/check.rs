@@ -5,20 +5,11 @@
 
 use std::path::Path;
 use std::process::Output;
-use std::time::Duration;
 
 use serde_json::Value;
 use zfsync::sandbox::{Env, EnvOptions};
 
-/// The environment variables that override the config file; removed from every child process so
-/// that the file under test is what the binary reads.
-const OVERRIDES: &[&str] = &[
-    "ZFSYNC_ZALO_APP_SECRET",
-    "ZFSYNC_ZALO_OA_SECRET_KEY",
-    "ZFSYNC_FRESHCHAT_API_KEY",
-    "ZFSYNC_FRESHCHAT_WEBHOOK_PUBLIC_KEY",
-    "ZFSYNC_CONFIG",
-];
+use crate::helpers::{zfsync, COMMAND_TIMEOUT};
 
 /// What one run of `zfsync check` produced.
 struct Run {
@@ -48,16 +39,13 @@ impl Run {
 
 /// Runs the binary (as a child process, without blocking the simulators' runtime).
 async fn check(config: &Path, json: bool) -> Run {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_zfsync"));
+    // The environment's variables never override the file under test (`zfsync()` removes them).
+    let mut cmd = zfsync();
     cmd.arg("check").arg("--config").arg(config);
     if json {
         cmd.arg("--json");
     }
-    for var in OVERRIDES {
-        cmd.env_remove(var);
-    }
-    cmd.kill_on_drop(true);
-    let out: Output = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+    let out: Output = tokio::time::timeout(COMMAND_TIMEOUT, cmd.output())
         .await
         .expect("zfsync check did not finish within 60 s")
         .unwrap();

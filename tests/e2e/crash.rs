@@ -2,7 +2,6 @@
 //! in order. The daemon runs as a real child process; the simulators stay up and redeliver.
 #![allow(clippy::unwrap_used)]
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use zfsync::sandbox::{wait_http_ok, Env, EnvOptions};
@@ -10,18 +9,6 @@ use zfsync_freshchat::MessagePart;
 use zfsync_zalo::sim::UserAction;
 
 use crate::helpers::*;
-
-fn spawn_daemon(env: &Env, log_name: &str) -> Child {
-    let log = std::fs::File::create(env.dir.path().join(log_name)).unwrap();
-    Command::new(assert_cmd::cargo::cargo_bin("zfsync"))
-        .args(["run", "--config"])
-        .arg(&env.config_path)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_stream_then_restart_delivers_exactly_once_in_order() {
@@ -38,7 +25,7 @@ async fn sigkill_mid_stream_then_restart_delivers_exactly_once_in_order() {
     })
     .await
     .unwrap();
-    let mut daemon = spawn_daemon(&env, "daemon-1.log");
+    let mut daemon = spawn_daemon(&env, &[], "daemon-1.log");
     wait_http_ok(
         &format!("{}/healthz", env.daemon_url()),
         Duration::from_secs(20),
@@ -96,10 +83,9 @@ async fn sigkill_mid_stream_then_restart_delivers_exactly_once_in_order() {
     };
     // Kill the daemon while the stream is flowing.
     tokio::time::sleep(Duration::from_millis(350)).await;
-    daemon.kill().unwrap(); // SIGKILL: no shutdown path runs
-    daemon.wait().unwrap();
+    daemon.kill().await.unwrap(); // SIGKILL: no shutdown path runs
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut daemon = spawn_daemon(&env, "daemon-2.log");
+    let mut daemon = spawn_daemon(&env, &[], "daemon-2.log");
     wait_http_ok(
         &format!("{}/healthz", env.daemon_url()),
         Duration::from_secs(20),
@@ -139,8 +125,7 @@ async fn sigkill_mid_stream_then_restart_delivers_exactly_once_in_order() {
             "no late duplicates"
         );
     }
-    let _ = daemon.kill();
-    let _ = daemon.wait();
+    let _ = daemon.kill().await;
 }
 
 /// A crash between an external call and its journal entry leaves the step `sending`. On the next

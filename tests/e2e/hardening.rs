@@ -75,25 +75,11 @@ async fn a_lost_store_key_stops_the_daemon_until_forget_secrets_and_a_reconnect(
     );
     assert!(!key_file.exists(), "no new key beside the sealed tokens");
     // `connect zalo`, which the old message recommended, cannot help either.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zfsync"))
-        .args(["connect", "zalo", "--code", "x", "--config"])
-        .arg(&env.config_path)
-        .output()
-        .unwrap();
+    let out = zfsync_output(&env, &["connect", "zalo", "--code", "x"]).await;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("forget-secrets"));
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zfsync"))
-        .args(["store", "forget-secrets", "--yes", "--config"])
-        .arg(&env.config_path)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = zfsync_stdout(&env, &["store", "forget-secrets", "--yes"]).await;
     assert!(
         stdout.contains("the Zalo tokens") && stdout.contains("zfsync connect zalo"),
         "{stdout}"

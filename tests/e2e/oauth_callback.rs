@@ -4,12 +4,9 @@
 //! started, each is counted in `/metrics`, and the operator's own consent still connects.
 #![allow(clippy::unwrap_used)]
 
-use std::process::Stdio;
-use std::time::Duration;
-
 use zfsync::sandbox::{Env, EnvOptions};
 
-use crate::helpers::store_count;
+use crate::helpers::{store_count, zfsync, COMMAND_TIMEOUT};
 
 const ATTACKER_OA: &str = "4999999999999999999";
 
@@ -267,19 +264,8 @@ fn without_oa_id(env: &Env) {
     std::fs::write(&env.config_path, text.replace(&line, "")).unwrap();
 }
 
-fn zfsync() -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_zfsync"));
-    cmd.env_remove("ZFSYNC_ADMIN_TOKEN")
-        .env_remove("ZFSYNC_CONFIG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    cmd
-}
-
 async fn run(cmd: &mut tokio::process::Command) -> (bool, String, String) {
-    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+    let out = tokio::time::timeout(COMMAND_TIMEOUT, cmd.output())
         .await
         .expect("zfsync did not finish within 60 s")
         .unwrap();

@@ -6,27 +6,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 use zfsync::sandbox::{wait_for, Env, EnvOptions};
 use zfsync_freshchat::MessagePart;
 use zfsync_zalo::sim::{Fault, UserAction};
 
 use crate::helpers::*;
-
-fn zfsync() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_zfsync"));
-    for v in [
-        "ZFSYNC_ZALO_APP_SECRET",
-        "ZFSYNC_ZALO_OA_SECRET_KEY",
-        "ZFSYNC_FRESHCHAT_API_KEY",
-        "ZFSYNC_FRESHCHAT_WEBHOOK_PUBLIC_KEY",
-        "ZFSYNC_CONFIG",
-    ] {
-        c.env_remove(v);
-    }
-    c.kill_on_drop(true);
-    c
-}
 
 async fn run(args: &[&str], env: &Env) -> (bool, String, String) {
     let out = zfsync()

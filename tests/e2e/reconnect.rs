@@ -120,17 +120,7 @@ async fn a_reconnect_from_a_shell_right_after_the_refusal_sends_the_waiting_repl
     let refused = Instant::now();
     // The operator's script reconnects at once, from another process, the daemon running.
     let code = env.zalo.issue_code(None);
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_zfsync"))
-        .args(["connect", "zalo", "--code", &code, "--config"])
-        .arg(&env.config_path)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    zfsync_stdout(&env, &["connect", "zalo", "--code", &code]).await;
     let reconnected = Instant::now();
     println!(
         "reconnected {} ms after the reply's wait was recorded",

@@ -90,26 +90,10 @@ async fn a_backup_taken_while_running_restores() {
     let mut env = env().await;
     let conv = start_conversation(&env, U).await;
     let backup = env.dir.path().join("backup.db");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zfsync"))
-        .args(["backup", "--config"])
-        .arg(&env.config_path)
-        .arg("--to")
-        .arg(&backup)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let to = backup.to_str().unwrap();
+    zfsync_stdout(&env, &["backup", "--to", to]).await;
     // A second backup to the same file is refused rather than overwriting it.
-    let again = std::process::Command::new(env!("CARGO_BIN_EXE_zfsync"))
-        .args(["backup", "--config"])
-        .arg(&env.config_path)
-        .arg("--to")
-        .arg(&backup)
-        .output()
-        .unwrap();
+    let again = zfsync_output(&env, &["backup", "--to", to]).await;
     assert!(!again.status.success());
     env.stop_daemon().await;
     let db = env.dir.path().join("zfsync.db");
@@ -146,11 +130,7 @@ async fn a_damaged_store_stops_start_up_with_the_way_out() {
     for suffix in ["-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zfsync"))
-        .args(["status", "--config"])
-        .arg(&env.config_path)
-        .output()
-        .unwrap();
+    let out = zfsync_output(&env, &["status"]).await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(

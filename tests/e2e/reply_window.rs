@@ -160,12 +160,7 @@ async fn free_for_48_hours_then_one_dated_billed_note_then_refused_with_the_clos
         metrics.contains("zfsync_zalo_customers_in_billed_window"),
         "{metrics}"
     );
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_zfsync"))
-        .args(["status", "--json", "--config"])
-        .arg(&env.config_path)
-        .output()
-        .unwrap();
-    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let status = zfsync_json(&env, &["status"]).await;
     assert_eq!(status["zalo_customers_in_billed_window"], 1, "{status}");
 
     // The late customer writes again: a new free window, silently.

@@ -288,16 +288,7 @@ async fn a_reconnect_reaches_the_running_daemon_and_the_waiting_reply_goes() {
     // The operator reconnects from a shell, the daemon still running.
     env.zalo.approve_as("4318848795011111111");
     let code = env.zalo.issue_code(None);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zfsync"))
-        .args(["connect", "zalo", "--code", &code, "--config"])
-        .arg(&env.config_path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    zfsync_stdout(&env, &["connect", "zalo", "--code", &code]).await;
     let reconnected = std::time::Instant::now();
     let sent = wait_for(Duration::from_secs(10), || async {
         let n = env

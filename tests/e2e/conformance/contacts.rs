@@ -2,8 +2,6 @@
 //! custom properties (and what `zfsync check` says about it), consent withdrawal, profile updates,
 //! refused profiles, and what OA staff send from Zalo's own chat tool.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use secrecy::SecretString;
 use serde_json::Value;
@@ -98,25 +96,7 @@ async fn follow_updates_merge_into_the_users_properties() {
 
 /// `zfsync check --json` as a child process; answers (exit code, the named check).
 async fn check(env: &Env, name: &str) -> (i32, Value) {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_zfsync"));
-    cmd.arg("check")
-        .arg("--json")
-        .arg("--config")
-        .arg(&env.config_path);
-    for var in [
-        "ZFSYNC_ZALO_APP_SECRET",
-        "ZFSYNC_ZALO_OA_SECRET_KEY",
-        "ZFSYNC_FRESHCHAT_API_KEY",
-        "ZFSYNC_FRESHCHAT_WEBHOOK_PUBLIC_KEY",
-        "ZFSYNC_CONFIG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.kill_on_drop(true);
-    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
-        .await
-        .unwrap()
-        .unwrap();
+    let out = zfsync_output(env, &["check", "--json"]).await;
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "{e}: {}{}",

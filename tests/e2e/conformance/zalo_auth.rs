@@ -135,19 +135,13 @@ fn refuse_refreshes_with_an_unlisted_code(env: &Env) {
 }
 
 /// `zfsync status` as an operator runs it (another process), text or JSON.
-fn status(env: &Env, json: bool) -> String {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_zfsync"));
-    cmd.arg("status");
-    if json {
-        cmd.arg("--json");
-    }
-    let out = cmd.arg("--config").arg(&env.config_path).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+async fn status(env: &Env, json: bool) -> String {
+    let args: &[&str] = if json {
+        &["status", "--json"]
+    } else {
+        &["status"]
+    };
+    zfsync_stdout(env, args).await
 }
 
 /// `/readyz` as an operator reads it: status and reason.
@@ -210,12 +204,12 @@ async fn an_unlisted_refusal_at_the_token_endpoint_waits_shows_its_code_and_pass
     assert!(!reason.contains("needs re-authorization"), "{reason}");
     assert_eq!(needs_reauth(&env), None);
     // `zfsync status` names the code, as text and as JSON.
-    let text = status(&env, false);
+    let text = status(&env, false).await;
     assert!(
         text.contains("REFRESH REFUSED") && text.contains("error -14099"),
         "{text}"
     );
-    let v: serde_json::Value = serde_json::from_str(&status(&env, true)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&status(&env, true).await).unwrap();
     assert_eq!(v["zalo_token"]["token_error"]["code"], UNLISTED, "{v}");
     assert!(v["zalo_token"]["token_error"]["since"].is_i64(), "{v}");
     assert!(v["zalo_token"]["needs_reauth"].is_null(), "{v}");
@@ -236,7 +230,7 @@ async fn an_unlisted_refusal_at_the_token_endpoint_waits_shows_its_code_and_pass
         None,
         "a refresh that worked clears the refusal"
     );
-    let v: serde_json::Value = serde_json::from_str(&status(&env, true)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&status(&env, true).await).unwrap();
     assert!(v["zalo_token"]["token_error"].is_null(), "{v}");
     assert_eq!(reply_row(&env, "khi Zalo").0.as_deref(), Some("done"));
 }
@@ -271,7 +265,7 @@ async fn an_unlisted_refusal_that_lasts_asks_for_a_reconnect() {
         ready.contains("re-authorization") && ready.contains("-14099"),
         "{ready}"
     );
-    let text = status(&env, false);
+    let text = status(&env, false).await;
     assert!(
         text.contains("NEEDS RE-AUTHORIZATION") && text.contains("zfsync connect zalo"),
         "{text}"

@@ -297,17 +297,7 @@ async fn failed_events_can_be_replayed_without_doubling() {
     let conn = rusqlite::Connection::open(&db).unwrap();
     let n = conn.execute("UPDATE inbox SET state = 'failed' WHERE source = 'freshchat' AND event_name = 'message_create' AND state = 'done' AND id = (SELECT MAX(inbox_id) FROM steps WHERE kind = 'send_zalo')", []).unwrap();
     assert_eq!(n, 1);
-    let out = assert_cmd::Command::cargo_bin("zfsync")
-        .unwrap()
-        .args(["failed", "retry", "--all", "--config"])
-        .arg(&env.config_path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    zfsync_stdout(&env, &["failed", "retry", "--all"]).await;
     let done = wait_for(WAIT, || async {
         (store_count(&env, "SELECT COUNT(*) FROM inbox WHERE state = 'failed'") == 0).then_some(())
     })
