@@ -89,7 +89,7 @@ async fn backfill_brings_the_last_days_once() {
 
     // Everything settles, then a second run finds it all known and changes nothing.
     wait_for(WAIT, || async {
-        (store_count(&env, "SELECT COUNT(*) FROM inbox WHERE state = 'pending'") == 0).then_some(())
+        (count_in_state(&env, EventState::Pending).await == 0).then_some(())
     })
     .await
     .unwrap();

@@ -9,7 +9,7 @@ use std::process::Output;
 use serde_json::Value;
 use zfsync::sandbox::{Env, EnvOptions};
 
-use crate::helpers::{zfsync, COMMAND_TIMEOUT};
+use crate::helpers::{stored_tokens, zfsync, COMMAND_TIMEOUT};
 
 /// What one run of `zfsync check` produced.
 struct Run {
@@ -141,12 +141,7 @@ async fn every_check_passes_once_zalo_is_connected() {
 
     // No secret reaches the output.
     let zcfg = env.zalo.config();
-    let stored_access = rusqlite::Connection::open(env.dir.path().join("zfsync.db"))
-        .unwrap()
-        .query_row("SELECT access_token FROM tokens WHERE id = 1", [], |r| {
-            r.get::<_, String>(0)
-        })
-        .unwrap();
+    let stored_access = stored_tokens(&env).await.access_token;
     for secret in [
         env.freshchat.api_key().to_string(),
         zcfg.app_secret.clone(),
@@ -348,13 +343,7 @@ async fn a_refused_zalo_token_says_to_connect_again() {
     let env = connected_env().await;
     // The access token expires, and the stored refresh token is one Zalo no longer accepts.
     env.zalo.expire_access_tokens();
-    let db = rusqlite::Connection::open(env.dir.path().join("zfsync.db")).unwrap();
-    db.execute(
-        "UPDATE tokens SET refresh_token = 'already-used-refresh-token' WHERE id = 1",
-        [],
-    )
-    .unwrap();
-    drop(db);
+    crate::tamper::replace_refresh_token(&env, "already-used-refresh-token");
 
     let run = check(&env.config_path, true).await;
     // The stored expiry is still in the future, so the token check itself passes ...

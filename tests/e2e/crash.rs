@@ -154,26 +154,12 @@ async fn a_step_left_sending_is_reconciled_not_repeated() {
     settle(&env).await;
     env.stop_daemon().await;
 
-    let db = env.dir.path().join("zfsync.db");
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    let rewound = conn
-        .execute(
-            "UPDATE steps SET state = 'sending', remote_id = NULL WHERE kind IN ('post_freshchat', 'send_zalo')",
-            [],
-        )
-        .unwrap();
+    let rewound = crate::tamper::rewind_sends_to_before_their_journal_entry(&env);
     assert_eq!(rewound, 2, "one step per direction");
-    conn.execute("DELETE FROM messages", []).unwrap();
-    conn.execute(
-        "UPDATE inbox SET state = 'pending', next_attempt_at = 0 WHERE id IN (SELECT inbox_id FROM steps WHERE kind IN ('post_freshchat', 'send_zalo'))",
-        [],
-    )
-    .unwrap();
-    drop(conn);
 
     env.start_daemon().await.unwrap();
     let done = zfsync::sandbox::wait_for(WAIT, || async {
-        (store_count(&env, "SELECT COUNT(*) FROM inbox WHERE state = 'pending'") == 0).then_some(())
+        (count_in_state(&env, EventState::Pending).await == 0).then_some(())
     })
     .await;
     assert!(done.is_some(), "the rewound events were handled");
@@ -188,9 +174,15 @@ async fn a_step_left_sending_is_reconciled_not_repeated() {
         1,
         "found in Zalo's history, not sent again"
     );
-    assert_eq!(store_count(&env, "SELECT COUNT(*) FROM steps WHERE state = 'sent' AND remote_id IS NOT NULL AND kind IN ('post_freshchat', 'send_zalo')"), 2);
     assert_eq!(
-        store_count(&env, "SELECT COUNT(*) FROM messages"),
+        store(&env)
+            .sent_step_count(&["post_freshchat", "send_zalo"])
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store(&env).message_pair_count().await.unwrap(),
         2,
         "pairings restored by reconciliation"
     );

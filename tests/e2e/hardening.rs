@@ -133,10 +133,10 @@ async fn a_hosted_file_with_a_crlf_content_type_is_served_as_octet_stream() {
     assert_eq!(resp.bytes().await.unwrap(), body);
     // Decided when the file was hosted, not only when it is served.
     assert_eq!(
-        store_count(
-            &env,
-            "SELECT COUNT(*) FROM hosted_files WHERE content_type = 'application/octet-stream'"
-        ),
+        store(&env)
+            .hosted_file_count_of_type("application/octet-stream".into())
+            .await
+            .unwrap(),
         1
     );
 }
@@ -157,10 +157,15 @@ async fn a_signed_event_without_a_readable_time_is_refused() {
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["error"], "no_event_time", "{v}");
     assert_eq!(
-        store_count(
+        inbox(
             &env,
-            "SELECT COUNT(*) FROM inbox WHERE dedupe_key = 'untimed1'"
-        ),
+            InboxQuery {
+                dedupe_key_prefix: Some("untimed1".into()),
+                ..InboxQuery::default()
+            }
+        )
+        .await
+        .len(),
         0
     );
 }
@@ -223,7 +228,7 @@ async fn a_media_links_query_never_reaches_the_console_or_the_agents() {
         .await
         .unwrap();
     wait_for(WAIT, || async {
-        (store_count(&env, "SELECT COUNT(*) FROM inbox WHERE state = 'failed'") > 0).then_some(())
+        (count_in_state(&env, EventState::Failed).await > 0).then_some(())
     })
     .await
     .expect("the event failed");

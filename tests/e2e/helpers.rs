@@ -7,6 +7,10 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use zfsync::sandbox::{wait_for, Env, EnvOptions};
+// What tests ask the store, at hand wherever the helpers are.
+pub use zfsync::store::reads::{InboxQuery, KeptForUser};
+pub use zfsync::store::{EventState, InboxRow, Lane, Source};
+use zfsync::store::{Store, StoredTokens};
 use zfsync_freshchat::{Message, MessagePart, User};
 use zfsync_zalo::sim::{SentRecord, SimUser};
 
@@ -144,10 +148,35 @@ pub async fn settle(env: &Env) {
     env.freshchat.wait_deliveries_idle(WAIT).await;
 }
 
-/// Reads one row count from the daemon's store.
-pub fn store_count(env: &Env, sql: &str) -> i64 {
-    let conn = rusqlite::Connection::open(env.dir.path().join("zfsync.db")).unwrap();
-    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+/// The daemon's store: its own handle while it runs in this process, else the file opened with
+/// the key kept beside it (a daemon running as a child process, or stopped).
+pub fn store(env: &Env) -> Store {
+    match env.daemon_store() {
+        Some(s) => s.clone(),
+        None => Store::open(env.dir.path().join(STORE_FILE)).unwrap(),
+    }
+}
+
+/// The store's file name in the environment's folder.
+pub const STORE_FILE: &str = "zfsync.db";
+
+/// How many inbox events are in `state`.
+pub async fn count_in_state(env: &Env, state: EventState) -> i64 {
+    store(env).count_inbox_in_state(state).await.unwrap()
+}
+
+/// The inbox events `query` matches, oldest first.
+pub async fn inbox(env: &Env, query: InboxQuery) -> Vec<InboxRow> {
+    store(env).inbox_events(query).await.unwrap()
+}
+
+/// The stored Zalo token pair (opened), once connected.
+pub async fn stored_tokens(env: &Env) -> StoredTokens {
+    store(env)
+        .tokens()
+        .await
+        .unwrap()
+        .expect("Zalo is connected")
 }
 
 /// Message parts as the JSON the Freshchat simulator's agents send.

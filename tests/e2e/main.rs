@@ -30,4 +30,5 @@ mod reliability;
 mod reply_window;
 mod security;
 mod sync;
+mod tamper;
 mod zalo_events;

@@ -19,10 +19,7 @@ async fn a_full_disk_refuses_webhooks_and_recovers_by_itself() {
     start_conversation(&env, U).await;
     settle(&env).await;
     let store = env.daemon_store().unwrap().clone();
-    let pages: u64 = store
-        .read(|c| Ok(c.query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))? as u64))
-        .await
-        .unwrap();
+    let pages = store.page_count().await.unwrap();
     store.limit_pages(Some(pages)).await.unwrap();
     let http = reqwest::Client::new();
     let mut sent = Vec::new();
@@ -145,6 +142,8 @@ async fn a_damaged_store_stops_start_up_with_the_way_out() {
 async fn tokens_are_sealed_and_files_are_private() {
     let env = env().await;
     let db = env.dir.path().join("zfsync.db");
+    // The columns as they are at rest (the store's reads open them): the one read of the file
+    // itself, because what is asserted is the file.
     let (access, refresh): (String, String) = rusqlite::Connection::open(&db)
         .unwrap()
         .query_row(

@@ -225,10 +225,15 @@ async fn signed_webhooks_outside_the_replay_window_are_ignored() {
         assert_eq!(v["status"], "ignored", "{v}");
     }
     assert_eq!(
-        store_count(
+        inbox(
             &env,
-            "SELECT COUNT(*) FROM inbox WHERE dedupe_key LIKE 'replay%'"
-        ),
+            InboxQuery {
+                dedupe_key_prefix: Some("replay".into()),
+                ..InboxQuery::default()
+            }
+        )
+        .await
+        .len(),
         0
     );
     assert!(metrics(&env).await.contains("zfsync_webhook_replays_total"));
