@@ -191,3 +191,63 @@ impl Store {
             .await
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::store::NewEvent;
+
+    fn event(source: Source, key: &str, lane: Lane, name: &str) -> NewEvent {
+        NewEvent {
+            source,
+            dedupe_key: key.into(),
+            lane,
+            event_name: name.into(),
+            body: format!("{{\"key\":\"{key}\"}}").into_bytes(),
+            event_time: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn inbox_events_match_every_field_given_and_only_those() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("r.db")).unwrap();
+        let (zalo, fc) = (Lane::zalo(Some("u1")), Lane::freshchat(Some("c1")));
+        for e in [
+            event(Source::Zalo, "replay-1", zalo.clone(), "user_send_text"),
+            event(Source::Zalo, "m-2", zalo.clone(), "user_send_image"),
+            event(Source::Freshchat, "m-3", fc.clone(), "message_create"),
+        ] {
+            store.ingest(e).await.unwrap();
+        }
+        let all = store.inbox_events(InboxQuery::default()).await.unwrap();
+        assert_eq!(all.len(), 3);
+        let pending = InboxQuery::in_state(EventState::Pending);
+        let zalo_text = pending.clone().from(Source::Zalo).named("user_send_text");
+        let rows = store.inbox_events(zalo_text).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].body, b"{\"key\":\"replay-1\"}");
+        let in_fc = store.inbox_events(pending.in_lane(fc)).await.unwrap();
+        assert_eq!(in_fc.len(), 1);
+        let replays = InboxQuery {
+            dedupe_key_prefix: Some("replay".into()),
+            ..InboxQuery::default()
+        };
+        assert_eq!(store.inbox_events(replays).await.unwrap().len(), 1);
+        let done = InboxQuery::in_state(EventState::Done);
+        assert!(store.inbox_events(done).await.unwrap().is_empty());
+        assert_eq!(
+            store
+                .count_inbox_in_state(EventState::Pending)
+                .await
+                .unwrap(),
+            3
+        );
+        assert_eq!(store.inbox_count().await.unwrap(), 3);
+        assert_eq!(
+            store.kept_for_zalo_user("u1".into()).await.unwrap(),
+            KeptForUser::default()
+        );
+    }
+}
