@@ -14,12 +14,13 @@ use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
-use crate::store::{now_ms, InboxRow, Lane, Store};
+use crate::store::{now_ms, InboxRow, Lane, Store, StoreError};
 use crate::sync::{Outcome, SyncContext};
 
 /// How often an event that waits for a Zalo reconnect looks again (a reconnect wakes it at once).
@@ -77,11 +78,35 @@ struct LaneState {
     dirty: HashSet<Lane>,
 }
 
+/// The clock due times are compared with (unix ms). The daemon's reads the system clock, as the
+/// store's due times do; a test reads tokio's clock, which it can pause and advance.
+#[derive(Clone)]
+struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock(Arc::new(now_ms))
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+impl Clock {
+    fn now(&self) -> i64 {
+        (self.0)()
+    }
+}
+
 /// The handle the HTTP server uses to say "this lane has a new event".
 #[derive(Debug, Clone, Default)]
 pub struct LaneSignal {
     state: Arc<Mutex<LaneState>>,
     wake: Arc<Notify>,
+    clock: Clock,
 }
 
 impl LaneSignal {
@@ -110,7 +135,11 @@ impl LaneSignal {
             }
             if release {
                 st.backoff.remove(lane);
-            } else if st.backoff.get(lane).is_some_and(|due| *due > now_ms()) {
+            } else if st
+                .backoff
+                .get(lane)
+                .is_some_and(|due| *due > self.clock.now())
+            {
                 return;
             }
             if st.queued.insert(lane.clone()) {
@@ -129,14 +158,55 @@ impl LaneSignal {
     }
 }
 
+/// What the dispatcher drives: the inbox's lanes, and the handling of one event. The daemon's is
+/// the store with the sync context ([`Dispatcher::new`]); a test drives the dispatcher with its own.
+trait LaneRunner: std::fmt::Debug + Send + Sync + 'static {
+    /// The lanes whose oldest pending event is due at `now`, skipping `busy` lanes.
+    fn due_lanes(&self, now: i64, busy: Vec<Lane>) -> BoxFuture<'_, Result<Vec<Lane>, StoreError>>;
+    /// The next pending events of a lane, in lane order, after `cursor` (event_time, id).
+    fn lane_next(
+        &self,
+        lane: Lane,
+        cursor: Option<(i64, i64)>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<InboxRow>, StoreError>>;
+    /// Handles one event and records how it ended.
+    fn process(&self, row: InboxRow) -> BoxFuture<'_, Finished>;
+}
+
+/// The daemon's lanes: the inbox in the store, each event handled by the sync context.
+#[derive(Debug)]
+struct InboxRunner {
+    store: Store,
+    sync: Arc<SyncContext>,
+    policy: RetryPolicy,
+}
+
+impl LaneRunner for InboxRunner {
+    fn due_lanes(&self, now: i64, busy: Vec<Lane>) -> BoxFuture<'_, Result<Vec<Lane>, StoreError>> {
+        Box::pin(self.store.due_lane_heads(now, usize::MAX, busy))
+    }
+
+    fn lane_next(
+        &self,
+        lane: Lane,
+        cursor: Option<(i64, i64)>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<InboxRow>, StoreError>> {
+        Box::pin(self.store.lane_next(lane, cursor, limit))
+    }
+
+    fn process(&self, row: InboxRow) -> BoxFuture<'_, Finished> {
+        Box::pin(process_event(&self.store, &self.sync, &self.policy, row))
+    }
+}
+
 /// Runs lanes until cancelled.
 #[derive(Debug)]
 pub struct Dispatcher {
-    store: Store,
-    sync: Arc<SyncContext>,
+    runner: Arc<dyn LaneRunner>,
     signal: LaneSignal,
     max_lanes: usize,
-    policy: RetryPolicy,
 }
 
 /// How many events a lane worker reads at once.
@@ -151,12 +221,15 @@ impl Dispatcher {
         max_lanes: usize,
         policy: RetryPolicy,
     ) -> Self {
-        Dispatcher {
+        let runner = Arc::new(InboxRunner {
             store,
             sync,
+            policy,
+        });
+        Dispatcher {
+            runner,
             signal,
             max_lanes,
-            policy,
         }
     }
 
@@ -169,7 +242,7 @@ impl Dispatcher {
             .lock()
             .map(|s| s.busy.iter().cloned().collect())
             .unwrap_or_default();
-        match self.store.due_lane_heads(now_ms(), usize::MAX, busy).await {
+        match self.runner.due_lanes(self.signal.clock.now(), busy).await {
             Ok(lanes) => {
                 for lane in lanes {
                     self.signal.release(&lane);
@@ -187,7 +260,7 @@ impl Dispatcher {
         let mut next_sweep = tokio::time::Instant::now() + SWEEP_EVERY;
         loop {
             // Retries that came due join the ready queue.
-            let now = now_ms();
+            let now = this.signal.clock.now();
             let mut to_start = Vec::new();
             let next_due = {
                 let Ok(mut st) = this.signal.state.lock() else {
@@ -227,7 +300,7 @@ impl Dispatcher {
                 });
             }
             let until_due = next_due
-                .map(|d| Duration::from_millis((d - now_ms()).max(1) as u64))
+                .map(|d| Duration::from_millis((d - this.signal.clock.now()).max(1) as u64))
                 .unwrap_or(SWEEP_EVERY);
             let sleep =
                 until_due.min(next_sweep.saturating_duration_since(tokio::time::Instant::now()));
@@ -269,7 +342,11 @@ impl Dispatcher {
             if let Ok(mut st) = self.signal.state.lock() {
                 st.dirty.remove(lane);
             }
-            let rows = match self.store.lane_next(lane.clone(), cursor, LANE_BATCH).await {
+            let rows = match self
+                .runner
+                .lane_next(lane.clone(), cursor, LANE_BATCH)
+                .await
+            {
                 Ok(rows) => rows,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read a lane");
@@ -293,12 +370,12 @@ impl Dispatcher {
                 if stop.is_cancelled() {
                     break 'lane;
                 }
-                if row.next_attempt_at > now_ms() {
+                if row.next_attempt_at > self.signal.clock.now() {
                     self.signal.schedule_retry(lane, row.next_attempt_at);
                     break 'lane;
                 }
                 let key = (row.event_time, row.id);
-                match process_event(&self.store, &self.sync, &self.policy, row).await {
+                match self.runner.process(row).await {
                     Finished::Final(write) => {
                         writes.push(write);
                         cursor = Some(key);
@@ -321,10 +398,10 @@ impl Dispatcher {
         }
         // An event stored meanwhile with an earlier platform time than the cursor is still here:
         // hand the lane back for another run, or for its retry time.
-        match self.store.lane_next(lane.clone(), None, 1).await {
+        match self.runner.lane_next(lane.clone(), None, 1).await {
             Ok(rows) => {
                 if let Some(head) = rows.first() {
-                    if head.next_attempt_at > now_ms() {
+                    if head.next_attempt_at > self.signal.clock.now() {
                         self.signal.schedule_retry(lane, head.next_attempt_at);
                     } else if let Ok(mut st) = self.signal.state.lock() {
                         st.dirty.insert(lane.clone());
@@ -494,21 +571,4 @@ async fn retry(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::RetryPolicy;
-
-    #[test]
-    fn backoff_grows_caps_and_honours_retry_after() {
-        let p = RetryPolicy {
-            max_attempts: 10,
-            base_ms: 1000,
-            max_ms: 60_000,
-        };
-        let d1 = p.delay_ms(1, None);
-        assert!((800..=1200).contains(&d1), "{d1}");
-        let d3 = p.delay_ms(3, None);
-        assert!((3200..=4800).contains(&d3), "{d3}");
-        assert!(p.delay_ms(30, None) <= 72_000);
-        assert!(p.delay_ms(1, Some(std::time::Duration::from_secs(5))) >= 5000);
-    }
-}
+mod tests;

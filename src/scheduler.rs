@@ -72,9 +72,25 @@ where
     if expr.trim() == OFF {
         return Ok(None);
     }
+    let run = skip_if_running(key, work);
+    Job::new_async(expr, move |_, _| run())
+        .map(Some)
+        .map_err(|_| SchedulerError::BadCron {
+            key,
+            expr: expr.to_string(),
+        })
+}
+
+/// `work` as a job's run: a run that starts while the previous one is still going returns at
+/// once (logged at debug), so a slow pass is never doubled.
+fn skip_if_running<F, Fut>(key: &'static str, work: F) -> impl Fn() -> JobFuture + Send + Sync
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let running = Arc::new(Mutex::new(()));
     let work = Arc::new(work);
-    Job::new_async(expr, move |_, _| {
+    move || {
         let (running, work) = (running.clone(), work.clone());
         Box::pin(async move {
             let Ok(_guard) = running.try_lock() else {
@@ -83,12 +99,7 @@ where
             };
             work().await;
         }) as JobFuture
-    })
-    .map(Some)
-    .map_err(|_| SchedulerError::BadCron {
-        key,
-        expr: expr.to_string(),
-    })
+    }
 }
 
 impl Scheduler {
@@ -154,5 +165,64 @@ impl Scheduler {
         if let Err(e) = self.inner.shutdown().await {
             tracing::warn!(error = %e, "stopping the scheduler failed");
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::skip_if_running;
+
+    /// How long one run of the test's job takes, on tokio's paused clock.
+    const RUN: Duration = Duration::from_secs(60);
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_due_while_the_previous_is_going_is_skipped() {
+        let (started, finished) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (s, f) = (started.clone(), finished.clone());
+        let run = skip_if_running("reconcile_cron", move || {
+            let (s, f) = (s.clone(), f.clone());
+            async move {
+                s.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(RUN).await;
+                f.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+
+        let first = tokio::spawn(run());
+        tokio::task::yield_now().await;
+        assert_eq!(started.load(Ordering::SeqCst), 1);
+
+        // The next time comes 10 s later, while the first run is going: it returns at once.
+        tokio::time::advance(Duration::from_secs(10)).await;
+        run().await;
+        assert_eq!(started.load(Ordering::SeqCst), 1, "a second run started");
+        assert_eq!(finished.load(Ordering::SeqCst), 0);
+
+        // Once the first has finished, the next time runs again.
+        first.await.unwrap();
+        assert_eq!(finished.load(Ordering::SeqCst), 1);
+        run().await;
+        assert_eq!(
+            (
+                started.load(Ordering::SeqCst),
+                finished.load(Ordering::SeqCst)
+            ),
+            (2, 2)
+        );
+    }
+
+    #[test]
+    fn off_switches_a_schedule_off_and_a_bad_expression_names_its_key() {
+        let off = super::job("reconcile_cron", " off ", || async {});
+        assert!(matches!(off, Ok(None)));
+        let Err(err) = super::job("retention_cron", "every day", || async {}) else {
+            panic!("a bad cron expression was accepted");
+        };
+        assert!(err.to_string().contains("sync.retention_cron"), "{err}");
     }
 }

@@ -29,6 +29,7 @@ pub mod journal;
 pub mod model;
 pub mod pairings;
 pub mod quota;
+pub mod reads;
 pub mod sealed;
 
 mod disk;

@@ -5,7 +5,6 @@
 //! logged.
 #![allow(clippy::unwrap_used)]
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -340,17 +339,6 @@ async fn a_live_stream_ends_when_its_session_signs_out() {
     assert!(rest.is_ok(), "the stream outlived its session");
 }
 
-fn spawn_daemon(env: &Env, log: &std::path::Path) -> Child {
-    Command::new(assert_cmd::cargo::cargo_bin("zfsync"))
-        .args(["run", "--log-format", "json", "--config"])
-        .arg(&env.config_path)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap()
-}
-
 /// 2,000 unsigned Zalo webhooks are counted by reason and summarised, not logged one by one; a
 /// wrong token is logged with the client's address and without the token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -358,7 +346,7 @@ async fn unsigned_webhooks_are_counted_not_each_logged() {
     const BAD: usize = 2_000;
     let env = Env::new(EnvOptions::default()).await.unwrap();
     let log = env.dir.path().join("daemon.log");
-    let mut daemon = spawn_daemon(&env, &log);
+    let mut daemon = spawn_daemon(&env, &["--log-format", "json"], "daemon.log");
     let base = env.daemon_url();
     wait_http_ok(&format!("{base}/healthz"), Duration::from_secs(30))
         .await
@@ -400,14 +388,10 @@ async fn unsigned_webhooks_are_counted_not_each_logged() {
         "{metrics}"
     );
     // A graceful stop writes the summary of the period.
-    let stopped = Command::new("kill")
-        .args(["-TERM", &daemon.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(stopped.success());
-    let exit = tokio::task::spawn_blocking(move || daemon.wait())
+    sigterm(&daemon);
+    let exit = tokio::time::timeout(COMMAND_TIMEOUT, daemon.wait())
         .await
-        .unwrap()
+        .expect("the daemon exits after SIGTERM")
         .unwrap();
     assert!(exit.success(), "{exit:?}");
     let text = std::fs::read_to_string(&log).unwrap();

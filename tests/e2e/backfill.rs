@@ -4,7 +4,6 @@
 //! run (or a webhook already received for the same message) changes nothing.
 #![allow(clippy::unwrap_used)]
 
-use tokio::process::Command;
 use zfsync::tools::sandbox::{wait_for, Env};
 use zfsync_zalo::sim::UserAction;
 
@@ -15,21 +14,7 @@ const HOA: &str = "5234000000000000902";
 const DAY: i64 = 86_400_000;
 
 async fn backfill(env: &Env, days: &str) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_zfsync"))
-        .args(["backfill", "--json", "--days", days, "--config"])
-        .arg(&env.config_path)
-        .env_remove("ZFSYNC_CONFIG")
-        .kill_on_drop(true)
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(&stdout).unwrap()
+    zfsync_json(env, &["backfill", "--days", days]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,7 +89,7 @@ async fn backfill_brings_the_last_days_once() {
 
     // Everything settles, then a second run finds it all known and changes nothing.
     wait_for(WAIT, || async {
-        (store_count(&env, "SELECT COUNT(*) FROM inbox WHERE state = 'pending'") == 0).then_some(())
+        (count_in_state(&env, EventState::Pending).await == 0).then_some(())
     })
     .await
     .unwrap();

@@ -5,20 +5,11 @@
 
 use std::path::Path;
 use std::process::Output;
-use std::time::Duration;
 
 use serde_json::Value;
 use zfsync::tools::sandbox::{Env, EnvOptions};
 
-/// The environment variables that override the config file; removed from every child process so
-/// that the file under test is what the binary reads.
-const OVERRIDES: &[&str] = &[
-    "ZFSYNC_ZALO_APP_SECRET",
-    "ZFSYNC_ZALO_OA_SECRET_KEY",
-    "ZFSYNC_FRESHCHAT_API_KEY",
-    "ZFSYNC_FRESHCHAT_WEBHOOK_PUBLIC_KEY",
-    "ZFSYNC_CONFIG",
-];
+use crate::helpers::{stored_tokens, zfsync, COMMAND_TIMEOUT};
 
 /// What one run of `zfsync check` produced.
 struct Run {
@@ -48,16 +39,13 @@ impl Run {
 
 /// Runs the binary (as a child process, without blocking the simulators' runtime).
 async fn check(config: &Path, json: bool) -> Run {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_zfsync"));
+    // The environment's variables never override the file under test (`zfsync()` removes them).
+    let mut cmd = zfsync();
     cmd.arg("check").arg("--config").arg(config);
     if json {
         cmd.arg("--json");
     }
-    for var in OVERRIDES {
-        cmd.env_remove(var);
-    }
-    cmd.kill_on_drop(true);
-    let out: Output = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+    let out: Output = tokio::time::timeout(COMMAND_TIMEOUT, cmd.output())
         .await
         .expect("zfsync check did not finish within 60 s")
         .unwrap();
@@ -153,12 +141,7 @@ async fn every_check_passes_once_zalo_is_connected() {
 
     // No secret reaches the output.
     let zcfg = env.zalo.config();
-    let stored_access = rusqlite::Connection::open(env.dir.path().join("zfsync.db"))
-        .unwrap()
-        .query_row("SELECT access_token FROM tokens WHERE id = 1", [], |r| {
-            r.get::<_, String>(0)
-        })
-        .unwrap();
+    let stored_access = stored_tokens(&env).await.access_token;
     for secret in [
         env.freshchat.api_key().to_string(),
         zcfg.app_secret.clone(),
@@ -360,13 +343,7 @@ async fn a_refused_zalo_token_says_to_connect_again() {
     let env = connected_env().await;
     // The access token expires, and the stored refresh token is one Zalo no longer accepts.
     env.zalo.expire_access_tokens();
-    let db = rusqlite::Connection::open(env.dir.path().join("zfsync.db")).unwrap();
-    db.execute(
-        "UPDATE tokens SET refresh_token = 'already-used-refresh-token' WHERE id = 1",
-        [],
-    )
-    .unwrap();
-    drop(db);
+    crate::tamper::replace_refresh_token(&env, "already-used-refresh-token");
 
     let run = check(&env.config_path, true).await;
     // The stored expiry is still in the future, so the token check itself passes ...

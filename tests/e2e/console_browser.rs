@@ -174,8 +174,8 @@ async fn failed_reply(env: &Env) -> i64 {
     .await
     .unwrap();
     wait_for(WAIT, || async {
-        let n = store_count(env, "SELECT COUNT(*) FROM inbox WHERE state = 'failed'");
-        (n == 1).then(|| store_count(env, "SELECT id FROM inbox WHERE state = 'failed'"))
+        let failed = inbox(env, InboxQuery::in_state(EventState::Failed)).await;
+        (failed.len() == 1).then(|| failed[0].id)
     })
     .await
     .expect("the reply fails")

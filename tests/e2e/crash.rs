@@ -2,7 +2,6 @@
 //! in order. The daemon runs as a real child process; the simulators stay up and redeliver.
 #![allow(clippy::unwrap_used)]
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use zfsync::tools::sandbox::{wait_http_ok, Env, EnvOptions};
@@ -10,18 +9,6 @@ use zfsync_freshchat::MessagePart;
 use zfsync_zalo::sim::UserAction;
 
 use crate::helpers::*;
-
-fn spawn_daemon(env: &Env, log_name: &str) -> Child {
-    let log = std::fs::File::create(env.dir.path().join(log_name)).unwrap();
-    Command::new(assert_cmd::cargo::cargo_bin("zfsync"))
-        .args(["run", "--config"])
-        .arg(&env.config_path)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_stream_then_restart_delivers_exactly_once_in_order() {
@@ -38,7 +25,7 @@ async fn sigkill_mid_stream_then_restart_delivers_exactly_once_in_order() {
     })
     .await
     .unwrap();
-    let mut daemon = spawn_daemon(&env, "daemon-1.log");
+    let mut daemon = spawn_daemon(&env, &[], "daemon-1.log");
     wait_http_ok(
         &format!("{}/healthz", env.daemon_url()),
         Duration::from_secs(20),
@@ -96,10 +83,9 @@ async fn sigkill_mid_stream_then_restart_delivers_exactly_once_in_order() {
     };
     // Kill the daemon while the stream is flowing.
     tokio::time::sleep(Duration::from_millis(350)).await;
-    daemon.kill().unwrap(); // SIGKILL: no shutdown path runs
-    daemon.wait().unwrap();
+    daemon.kill().await.unwrap(); // SIGKILL: no shutdown path runs
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut daemon = spawn_daemon(&env, "daemon-2.log");
+    let mut daemon = spawn_daemon(&env, &[], "daemon-2.log");
     wait_http_ok(
         &format!("{}/healthz", env.daemon_url()),
         Duration::from_secs(20),
@@ -139,8 +125,7 @@ async fn sigkill_mid_stream_then_restart_delivers_exactly_once_in_order() {
             "no late duplicates"
         );
     }
-    let _ = daemon.kill();
-    let _ = daemon.wait();
+    let _ = daemon.kill().await;
 }
 
 /// A crash between an external call and its journal entry leaves the step `sending`. On the next
@@ -169,26 +154,12 @@ async fn a_step_left_sending_is_reconciled_not_repeated() {
     settle(&env).await;
     env.stop_daemon().await;
 
-    let db = env.dir.path().join("zfsync.db");
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    let rewound = conn
-        .execute(
-            "UPDATE steps SET state = 'sending', remote_id = NULL WHERE kind IN ('post_freshchat', 'send_zalo')",
-            [],
-        )
-        .unwrap();
+    let rewound = crate::tamper::rewind_sends_to_before_their_journal_entry(&env);
     assert_eq!(rewound, 2, "one step per direction");
-    conn.execute("DELETE FROM messages", []).unwrap();
-    conn.execute(
-        "UPDATE inbox SET state = 'pending', next_attempt_at = 0 WHERE id IN (SELECT inbox_id FROM steps WHERE kind IN ('post_freshchat', 'send_zalo'))",
-        [],
-    )
-    .unwrap();
-    drop(conn);
 
     env.start_daemon().await.unwrap();
     let done = zfsync::tools::sandbox::wait_for(WAIT, || async {
-        (store_count(&env, "SELECT COUNT(*) FROM inbox WHERE state = 'pending'") == 0).then_some(())
+        (count_in_state(&env, EventState::Pending).await == 0).then_some(())
     })
     .await;
     assert!(done.is_some(), "the rewound events were handled");
@@ -203,9 +174,15 @@ async fn a_step_left_sending_is_reconciled_not_repeated() {
         1,
         "found in Zalo's history, not sent again"
     );
-    assert_eq!(store_count(&env, "SELECT COUNT(*) FROM steps WHERE state = 'sent' AND remote_id IS NOT NULL AND kind IN ('post_freshchat', 'send_zalo')"), 2);
     assert_eq!(
-        store_count(&env, "SELECT COUNT(*) FROM messages"),
+        store(&env)
+            .sent_step_count(&["post_freshchat", "send_zalo"])
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store(&env).message_pair_count().await.unwrap(),
         2,
         "pairings restored by reconciliation"
     );

@@ -75,25 +75,11 @@ async fn a_lost_store_key_stops_the_daemon_until_forget_secrets_and_a_reconnect(
     );
     assert!(!key_file.exists(), "no new key beside the sealed tokens");
     // `connect zalo`, which the old message recommended, cannot help either.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zfsync"))
-        .args(["connect", "zalo", "--code", "x", "--config"])
-        .arg(&env.config_path)
-        .output()
-        .unwrap();
+    let out = zfsync_output(&env, &["connect", "zalo", "--code", "x"]).await;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("forget-secrets"));
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zfsync"))
-        .args(["store", "forget-secrets", "--yes", "--config"])
-        .arg(&env.config_path)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = zfsync_stdout(&env, &["store", "forget-secrets", "--yes"]).await;
     assert!(
         stdout.contains("the Zalo tokens") && stdout.contains("zfsync connect zalo"),
         "{stdout}"
@@ -147,10 +133,10 @@ async fn a_hosted_file_with_a_crlf_content_type_is_served_as_octet_stream() {
     assert_eq!(resp.bytes().await.unwrap(), body);
     // Decided when the file was hosted, not only when it is served.
     assert_eq!(
-        store_count(
-            &env,
-            "SELECT COUNT(*) FROM hosted_files WHERE content_type = 'application/octet-stream'"
-        ),
+        store(&env)
+            .hosted_file_count_of_type("application/octet-stream".into())
+            .await
+            .unwrap(),
         1
     );
 }
@@ -171,10 +157,15 @@ async fn a_signed_event_without_a_readable_time_is_refused() {
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["error"], "no_event_time", "{v}");
     assert_eq!(
-        store_count(
+        inbox(
             &env,
-            "SELECT COUNT(*) FROM inbox WHERE dedupe_key = 'untimed1'"
-        ),
+            InboxQuery {
+                dedupe_key_prefix: Some("untimed1".into()),
+                ..InboxQuery::default()
+            }
+        )
+        .await
+        .len(),
         0
     );
 }
@@ -237,7 +228,7 @@ async fn a_media_links_query_never_reaches_the_console_or_the_agents() {
         .await
         .unwrap();
     wait_for(WAIT, || async {
-        (store_count(&env, "SELECT COUNT(*) FROM inbox WHERE state = 'failed'") > 0).then_some(())
+        (count_in_state(&env, EventState::Failed).await > 0).then_some(())
     })
     .await
     .expect("the event failed");

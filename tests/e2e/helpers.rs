@@ -1,10 +1,16 @@
 //! Shared helpers: an environment with both simulators and the daemon, connected through OAuth,
-//! and waits that poll the simulators (never fixed sleeps for correctness).
+//! and waits that poll the simulators (never fixed sleeps for correctness); the one way a test
+//! starts the `zfsync` binary (`zfsync()`, `zfsync_output()`, `spawn_daemon()`).
 #![allow(clippy::unwrap_used, dead_code)]
 
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use zfsync::tools::sandbox::{wait_for, Env, EnvOptions};
+// What tests ask the store, at hand wherever the helpers are.
+pub use zfsync::store::reads::{InboxQuery, KeptForUser};
+pub use zfsync::store::{EventState, InboxRow, Lane, Source};
+use zfsync::store::{Store, StoredTokens};
 use zfsync_freshchat::{Message, MessagePart, User};
 use zfsync_zalo::sim::{SentRecord, SimUser};
 
@@ -142,10 +148,35 @@ pub async fn settle(env: &Env) {
     env.freshchat.wait_deliveries_idle(WAIT).await;
 }
 
-/// Reads one row count from the daemon's store.
-pub fn store_count(env: &Env, sql: &str) -> i64 {
-    let conn = rusqlite::Connection::open(env.dir.path().join("zfsync.db")).unwrap();
-    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+/// The daemon's store: its own handle while it runs in this process, else the file opened with
+/// the key kept beside it (a daemon running as a child process, or stopped).
+pub fn store(env: &Env) -> Store {
+    match env.daemon_store() {
+        Some(s) => s.clone(),
+        None => Store::open(env.dir.path().join(STORE_FILE)).unwrap(),
+    }
+}
+
+/// The store's file name in the environment's folder.
+pub const STORE_FILE: &str = "zfsync.db";
+
+/// How many inbox events are in `state`.
+pub async fn count_in_state(env: &Env, state: EventState) -> i64 {
+    store(env).count_inbox_in_state(state).await.unwrap()
+}
+
+/// The inbox events `query` matches, oldest first.
+pub async fn inbox(env: &Env, query: InboxQuery) -> Vec<InboxRow> {
+    store(env).inbox_events(query).await.unwrap()
+}
+
+/// The stored Zalo token pair (opened), once connected.
+pub async fn stored_tokens(env: &Env) -> StoredTokens {
+    store(env)
+        .tokens()
+        .await
+        .unwrap()
+        .expect("Zalo is connected")
 }
 
 /// Message parts as the JSON the Freshchat simulator's agents send.
@@ -185,4 +216,104 @@ pub async fn operator_page(env: &Env, url: &str) -> String {
         .text()
         .await
         .unwrap()
+}
+
+/// The binary under test.
+pub const ZFSYNC_BIN: &str = env!("CARGO_BIN_EXE_zfsync");
+
+/// The environment variables `zfsync` reads (config path, secrets, tokens, store key): a test's
+/// child process starts without them, whatever the shell running the tests has set.
+pub const ZFSYNC_ENV: &[&str] = &[
+    "ZFSYNC_CONFIG",
+    "ZFSYNC_ADMIN_TOKEN",
+    "ZFSYNC_STORE_KEY",
+    "ZFSYNC_ZALO_APP_SECRET",
+    "ZFSYNC_ZALO_OA_SECRET_KEY",
+    "ZFSYNC_ZALO_ACCESS_TOKEN",
+    "ZFSYNC_ZALO_REFRESH_TOKEN",
+    "ZFSYNC_FRESHCHAT_API_KEY",
+    "ZFSYNC_FRESHCHAT_WEBHOOK_PUBLIC_KEY",
+];
+
+/// How long a command of the binary may take before the test fails.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Removes the variables `zfsync` reads from a command's environment (also for a shell that
+/// starts the binary, e.g. on a pseudo-terminal).
+pub fn clean_env(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    for var in ZFSYNC_ENV {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// The `zfsync` binary as a child process with a clean environment, killed if the test ends
+/// first. Every test that runs the binary starts here.
+pub fn zfsync() -> tokio::process::Command {
+    let mut std = std::process::Command::new(ZFSYNC_BIN);
+    clean_env(&mut std);
+    let mut cmd = tokio::process::Command::from(std);
+    cmd.kill_on_drop(true);
+    cmd
+}
+
+/// Runs `zfsync <args> --config <the environment's config>` to its end.
+pub async fn zfsync_output(env: &Env, args: &[&str]) -> Output {
+    let mut cmd = zfsync();
+    cmd.args(args)
+        .arg("--config")
+        .arg(&env.config_path)
+        .stdin(Stdio::null());
+    tokio::time::timeout(COMMAND_TIMEOUT, cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("zfsync {args:?} did not finish within {COMMAND_TIMEOUT:?}"))
+        .unwrap()
+}
+
+/// Runs `zfsync <args> --config …`, asserts it succeeded, and returns its standard output.
+pub async fn zfsync_stdout(env: &Env, args: &[&str]) -> String {
+    let out = zfsync_output(env, args).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "zfsync {args:?}: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Runs `zfsync <args> --json --config …`, asserts it succeeded, and parses its output.
+pub async fn zfsync_json(env: &Env, args: &[&str]) -> serde_json::Value {
+    let mut args = args.to_vec();
+    args.push("--json");
+    let stdout = zfsync_stdout(env, &args).await;
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("zfsync {args:?}: {e}: {stdout}"))
+}
+
+/// `zfsync run --config <the environment's config> <extra>` as a child process (as a service
+/// manager starts it), logging at `info` into `log` inside the environment's folder; killed if
+/// the test ends first.
+pub fn spawn_daemon(env: &Env, extra: &[&str], log: &str) -> tokio::process::Child {
+    let log = std::fs::File::create(env.dir.path().join(log)).unwrap();
+    zfsync()
+        .arg("run")
+        .args(extra)
+        .arg("--config")
+        .arg(&env.config_path)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+/// Sends SIGTERM to a child, as a service manager stops the daemon.
+pub fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().expect("the child is still running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -TERM {pid}");
 }

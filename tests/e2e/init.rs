@@ -13,16 +13,7 @@ use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
 use zfsync::config::{read_secrets_file, Config};
 use zfsync::tools::sandbox::{Env, EnvOptions};
 
-/// Variables that would give values or override the written file; removed from every child.
-const OVERRIDES: &[&str] = &[
-    "ZFSYNC_ZALO_APP_SECRET",
-    "ZFSYNC_ZALO_OA_SECRET_KEY",
-    "ZFSYNC_FRESHCHAT_API_KEY",
-    "ZFSYNC_FRESHCHAT_WEBHOOK_PUBLIC_KEY",
-    "ZFSYNC_ADMIN_TOKEN",
-    "ZFSYNC_STORE_KEY",
-    "ZFSYNC_CONFIG",
-];
+use crate::helpers::{clean_env, zfsync, ZFSYNC_BIN};
 
 /// The values an operator copies from both platforms (the simulators' own).
 struct Values {
@@ -63,14 +54,6 @@ impl Values {
     fn secrets(&self) -> [&str; 3] {
         [&self.fc_key, &self.zalo_app_secret, &self.zalo_oa_secret]
     }
-}
-
-fn zfsync() -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_zfsync"));
-    for var in OVERRIDES {
-        cmd.env_remove(var);
-    }
-    cmd
 }
 
 /// A channel id of the Freshchat simulator, by name.
@@ -120,11 +103,9 @@ fn type_answers(v: &Values, config: &Path, html_url: &str) -> String {
     let mut sh = std::process::Command::new("sh");
     sh.arg("-c")
         .arg(script)
-        .arg(env!("CARGO_BIN_EXE_zfsync"))
+        .arg(ZFSYNC_BIN)
         .env("TERM", "xterm");
-    for var in OVERRIDES {
-        sh.env_remove(var);
-    }
+    clean_env(&mut sh);
     let mut p = rexpect::session::spawn_command(sh, Some(60_000)).unwrap();
     let mut seen = String::new();
     let mut expect = |p: &mut rexpect::session::PtySession, needle: &str| {
@@ -288,7 +269,7 @@ async fn the_wizard_asks_again_and_writes_a_setup_that_connects_and_checks() {
 
     // The next step it printed: connect Zalo (an OA admin allows in the browser), then check.
     connect_zalo(&config_path).await;
-    let check = tokio::process::Command::from(zfsync())
+    let check = zfsync()
         .args(["check", "--json", "--config"])
         .arg(&config_path)
         .output()
@@ -304,7 +285,7 @@ async fn the_wizard_asks_again_and_writes_a_setup_that_connects_and_checks() {
 /// admin's browser does (the simulator approves and redirects to the callback), and waits for it
 /// to finish.
 async fn connect_zalo(config: &Path) {
-    let mut child = tokio::process::Command::from(zfsync())
+    let mut child = zfsync()
         .args(["connect", "zalo", "--config"])
         .arg(config)
         .stdout(Stdio::piped())
@@ -340,7 +321,7 @@ async fn connect_zalo(config: &Path) {
 
 /// Runs `zfsync init` with `args`, `stdin` on standard input and `envs` set.
 async fn init(args: &[&str], stdin: &str, envs: &[(&str, &str)]) -> Output {
-    let mut cmd = tokio::process::Command::from(zfsync());
+    let mut cmd = zfsync();
     cmd.arg("init")
         .args(args)
         .envs(envs.iter().copied())

@@ -1,7 +1,6 @@
 //! The daemon's life: tokens refreshed ahead of expiry on schedule, graceful shutdown on SIGTERM.
 #![allow(clippy::unwrap_used)]
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
@@ -45,26 +44,14 @@ async fn refresh_ahead_of_expiry_rotates_and_retires_the_old_pair() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_taking_webhooks_and_exits_cleanly() {
     let env = Env::new(EnvOptions::default()).await.unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_zfsync"))
-        .args(["run", "--config"])
-        .arg(&env.config_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = spawn_daemon(&env, &[], "daemon.log");
     wait_http_ok(
         &format!("{}/healthz", env.daemon_url()),
         Duration::from_secs(20),
     )
     .await
     .unwrap();
-    let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    sigterm(&child);
     let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
         .await
         .expect("exits within 20 s")

@@ -51,7 +51,7 @@ async fn a_short_run_against_the_daemon_process() {
         attachment_every: 0,
         baseline: false,
         timeout: Duration::from_secs(30),
-        daemon_binary: Some(env!("CARGO_BIN_EXE_zfsync").into()),
+        daemon_binary: Some(crate::helpers::ZFSYNC_BIN.into()),
         ..Options::for_mode(Mode::Flood)
     };
     let report = match flow::run(opts).await {

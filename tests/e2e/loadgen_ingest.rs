@@ -19,7 +19,7 @@ async fn ingest_stores_every_acknowledged_webhook_once_in_both_upstream_conditio
         users: 20,
         duration: Duration::from_millis(1500),
         bodies: 30_000,
-        daemon_binary: Some(env!("CARGO_BIN_EXE_zfsync").into()),
+        daemon_binary: Some(crate::helpers::ZFSYNC_BIN.into()),
         pin: pin.clone(),
         ..Options::for_mode(Mode::Ingest)
     };

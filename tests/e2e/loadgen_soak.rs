@@ -19,7 +19,7 @@ async fn five_kills_under_upstream_faults_lose_double_and_reorder_nothing_themse
         fault_rate: 0.2,
         seed: 7,
         timeout: Duration::from_secs(150),
-        daemon_binary: Some(env!("CARGO_BIN_EXE_zfsync").into()),
+        daemon_binary: Some(crate::helpers::ZFSYNC_BIN.into()),
         ..Options::for_mode(Mode::Soak)
     };
     let report = match soak::run(opts).await {

@@ -30,4 +30,5 @@ mod reply_window;
 mod security;
 mod structure;
 mod sync;
+mod tamper;
 mod zalo_events;

@@ -4,12 +4,9 @@
 //! started, each is counted in `/metrics`, and the operator's own consent still connects.
 #![allow(clippy::unwrap_used)]
 
-use std::process::Stdio;
-use std::time::Duration;
-
 use zfsync::tools::sandbox::{Env, EnvOptions};
 
-use crate::helpers::store_count;
+use crate::helpers::{store, zfsync, COMMAND_TIMEOUT};
 
 const ATTACKER_OA: &str = "4999999999999999999";
 
@@ -82,14 +79,12 @@ pub fn param(url: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-fn pending_attempts(env: &Env) -> i64 {
-    store_count(env, "SELECT COUNT(*) FROM oauth_attempts")
+async fn pending_attempts(env: &Env) -> i64 {
+    store(env).oauth_attempt_count().await.unwrap()
 }
 
-fn stored_oa(env: &Env) -> Option<String> {
-    let conn = rusqlite::Connection::open(env.dir.path().join("zfsync.db")).unwrap();
-    conn.query_row("SELECT oa_id FROM tokens WHERE id = 1", [], |r| r.get(0))
-        .ok()
+async fn stored_oa(env: &Env) -> Option<String> {
+    store(env).tokens().await.unwrap().and_then(|t| t.oa_id)
 }
 
 /// The value of one series of the daemon's `/metrics` (0 when it was never counted). Other tests
@@ -127,7 +122,7 @@ async fn a_junk_code_does_not_spoil_the_operators_pending_attempt() {
         metric(&env, &callbacks("consumed")).await,
     );
     let consent = start_attempt(&env).await;
-    assert_eq!(pending_attempts(&env), 1);
+    assert_eq!(pending_attempts(&env).await, 1);
     for _ in 0..3 {
         let (status, page) = open(&format!(
             "{}/oauth/zalo/callback?code=junk",
@@ -136,19 +131,19 @@ async fn a_junk_code_does_not_spoil_the_operators_pending_attempt() {
         .await;
         assert_eq!(status, 400, "{page}");
         assert_eq!(
-            pending_attempts(&env),
+            pending_attempts(&env).await,
             1,
             "the junk code used up the attempt"
         );
     }
-    assert_eq!(stored_oa(&env), None);
+    assert_eq!(stored_oa(&env).await, None);
     // The admin allows: the operator's attempt connects.
     let (status, page) = open(&allow(&consent).await).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("connected to Zalo"), "{page}");
-    assert_eq!(stored_oa(&env), Some(env.zalo.config().oa_id));
+    assert_eq!(stored_oa(&env).await, Some(env.zalo.config().oa_id));
     assert_eq!(
-        pending_attempts(&env),
+        pending_attempts(&env).await,
         0,
         "a connection uses its attempt up"
     );
@@ -185,9 +180,9 @@ async fn a_consent_for_another_oa_is_refused_and_stores_nothing() {
     .await;
     assert_eq!(status, 400, "{page}");
     assert!(page.contains(ATTACKER_OA), "{page}");
-    assert_eq!(stored_oa(&env), None, "nothing stored");
+    assert_eq!(stored_oa(&env).await, None, "nothing stored");
     assert_eq!(
-        pending_attempts(&env),
+        pending_attempts(&env).await,
         1,
         "the operator's attempt is intact"
     );
@@ -196,7 +191,7 @@ async fn a_consent_for_another_oa_is_refused_and_stores_nothing() {
     env.zalo.approve_as(&ours);
     let (status, page) = open(&allow(&consent).await).await;
     assert_eq!(status, 200, "{page}");
-    assert_eq!(stored_oa(&env), Some(ours));
+    assert_eq!(stored_oa(&env).await, Some(ours));
 }
 
 /// The admin allowed with the wrong OA: refused, and the attempt was kept. Starting again replaces
@@ -208,17 +203,17 @@ async fn after_a_refusal_the_operators_next_start_replaces_the_attempt() {
     env.zalo.approve_as(ATTACKER_OA);
     let (status, page) = open(&allow(&start_attempt(&env).await).await).await;
     assert_eq!(status, 400, "{page}");
-    assert_eq!(pending_attempts(&env), 1);
+    assert_eq!(pending_attempts(&env).await, 1);
     env.zalo.approve_as(&ours);
     let consent = start_attempt(&env).await;
     assert_eq!(
-        pending_attempts(&env),
+        pending_attempts(&env).await,
         1,
         "the refused attempt was replaced"
     );
     let (status, page) = open(&allow(&consent).await).await;
     assert_eq!(status, 200, "{page}");
-    assert_eq!(stored_oa(&env), Some(ours));
+    assert_eq!(stored_oa(&env).await, Some(ours));
 }
 
 /// When Zalo echoes the PKCE `code_challenge`, it must be the pending attempt's: another one is
@@ -250,14 +245,14 @@ async fn an_echoed_code_challenge_that_is_not_the_attempts_is_refused() {
     // Without state: no attempt has that challenge.
     let (status, page) = open(&with_param(&callback, "code_challenge", Some(&other))).await;
     assert_eq!(status, 400, "{page}");
-    assert_eq!(stored_oa(&env), None);
-    assert_eq!(pending_attempts(&env), 1);
+    assert_eq!(stored_oa(&env).await, None);
+    assert_eq!(pending_attempts(&env).await, 1);
     assert!(metric(&env, &callbacks("challenge_mismatch")).await >= before + 2.0);
 
     // The code was never spent: Zalo's own redirect still connects.
     let (status, page) = open(&callback).await;
     assert_eq!(status, 200, "{page}");
-    assert_eq!(stored_oa(&env), Some(env.zalo.config().oa_id));
+    assert_eq!(stored_oa(&env).await, Some(env.zalo.config().oa_id));
 }
 
 fn without_oa_id(env: &Env) {
@@ -267,19 +262,8 @@ fn without_oa_id(env: &Env) {
     std::fs::write(&env.config_path, text.replace(&line, "")).unwrap();
 }
 
-fn zfsync() -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_zfsync"));
-    cmd.env_remove("ZFSYNC_ADMIN_TOKEN")
-        .env_remove("ZFSYNC_CONFIG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    cmd
-}
-
 async fn run(cmd: &mut tokio::process::Command) -> (bool, String, String) {
-    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+    let out = tokio::time::timeout(COMMAND_TIMEOUT, cmd.output())
         .await
         .expect("zfsync did not finish within 60 s")
         .unwrap();
@@ -309,7 +293,7 @@ async fn without_an_expected_oa_the_browser_binds_nothing() {
         .unwrap();
     assert_eq!(r.status(), 409);
     assert!(r.text().await.unwrap().contains("zalo.oa_id"));
-    assert_eq!(pending_attempts(&env), 0);
+    assert_eq!(pending_attempts(&env).await, 0);
     let console = format!("{}/console/connect", env.daemon_url());
     let page = crate::helpers::operator_page(&env, &console).await;
     assert!(
@@ -343,8 +327,8 @@ async fn without_an_expected_oa_the_browser_binds_nothing() {
     let (status, page) = open(&allow(consent.as_str()).await).await;
     assert_eq!(status, 400, "{page}");
     assert!(page.contains("zalo.oa_id"), "{page}");
-    assert_eq!(stored_oa(&env), None);
-    assert_eq!(pending_attempts(&env), 1);
+    assert_eq!(stored_oa(&env).await, None);
+    assert_eq!(pending_attempts(&env).await, 1);
     assert!(metric(&env, &callbacks("no_expected_oa")).await > before);
 
     // The operator, at the server, pastes a code: Zalo names the OA, and it is connected.
@@ -365,7 +349,7 @@ async fn without_an_expected_oa_the_browser_binds_nothing() {
             && stdout.contains(&format!("oa_id = \"{ours}\"")),
         "{stdout}"
     );
-    assert_eq!(stored_oa(&env), Some(ours));
+    assert_eq!(stored_oa(&env).await, Some(ours));
 }
 
 /// An admin token shorter than 24 characters stops the daemon at start-up, from the file or the

@@ -6,27 +6,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 use zfsync::tools::sandbox::{wait_for, Env, EnvOptions};
 use zfsync_freshchat::MessagePart;
 use zfsync_zalo::sim::{Fault, UserAction};
 
 use crate::helpers::*;
-
-fn zfsync() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_zfsync"));
-    for v in [
-        "ZFSYNC_ZALO_APP_SECRET",
-        "ZFSYNC_ZALO_OA_SECRET_KEY",
-        "ZFSYNC_FRESHCHAT_API_KEY",
-        "ZFSYNC_FRESHCHAT_WEBHOOK_PUBLIC_KEY",
-        "ZFSYNC_CONFIG",
-    ] {
-        c.env_remove(v);
-    }
-    c.kill_on_drop(true);
-    c
-}
 
 async fn run(args: &[&str], env: &Env) -> (bool, String, String) {
     let out = zfsync()
@@ -193,7 +177,7 @@ async fn status_failed_list_and_metrics() {
     .unwrap();
     notes(&env, u, 1).await;
     wait_for(WAIT, || async {
-        (store_count(&env, "SELECT COUNT(*) FROM inbox WHERE state = 'failed'") == 1).then_some(())
+        (count_in_state(&env, EventState::Failed).await == 1).then_some(())
     })
     .await
     .unwrap();
@@ -321,14 +305,9 @@ async fn json_logs_carry_ids_but_never_secrets() {
     for s in &secrets {
         assert!(!log.contains(s.as_str()), "a secret reached the log");
     }
-    let tokens = rusqlite::Connection::open(env.dir.path().join("zfsync.db"))
-        .unwrap()
-        .query_row("SELECT access_token, refresh_token FROM tokens", [], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })
-        .unwrap();
+    let tokens = stored_tokens(&env).await;
     assert!(
-        !log.contains(&tokens.0) && !log.contains(&tokens.1),
+        !log.contains(&tokens.access_token) && !log.contains(&tokens.refresh_token),
         "a token reached the log"
     );
 }
@@ -338,12 +317,7 @@ async fn json_logs_carry_ids_but_never_secrets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oauth_callback_refuses_another_oa() {
     let env = env().await;
-    let before = rusqlite::Connection::open(env.dir.path().join("zfsync.db"))
-        .unwrap()
-        .query_row("SELECT access_token FROM tokens", [], |r| {
-            r.get::<_, String>(0)
-        })
-        .unwrap();
+    let before = stored_tokens(&env).await.access_token;
     // Pin the daemon to another OA id than the simulator's, restart, and run the flow again.
     let cfg = std::fs::read_to_string(&env.config_path).unwrap().replace(
         &format!("oa_id = \"{}\"", env.zalo.config().oa_id),
@@ -358,12 +332,7 @@ async fn oauth_callback_refuses_another_oa() {
         err.contains("zfsync serves OA 999") && err.contains("Nothing was changed"),
         "{err}"
     );
-    let after = rusqlite::Connection::open(env.dir.path().join("zfsync.db"))
-        .unwrap()
-        .query_row("SELECT access_token FROM tokens", [], |r| {
-            r.get::<_, String>(0)
-        })
-        .unwrap();
+    let after = stored_tokens(&env).await.access_token;
     assert_eq!(before, after, "the stored pair is untouched");
 }
 
@@ -419,5 +388,5 @@ async fn zalo_can_verify_the_domain_and_check_the_webhook_url() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    assert_eq!(store_count(&env, "SELECT COUNT(*) FROM inbox"), 0);
+    assert_eq!(store(&env).inbox_count().await.unwrap(), 0);
 }

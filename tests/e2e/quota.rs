@@ -41,12 +41,7 @@ async fn agents_are_told_once_per_window_what_replies_cost() {
     assert_eq!(count(&all, "free reply left"), 1, "{all:?}");
     assert_eq!(count(&all, "tính phí cho OA"), 1, "{all:?}");
     assert_eq!(env.zalo.sent_to(U).len(), 9, "the notes never reach Zalo");
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_zfsync"))
-        .args(["status", "--config"])
-        .arg(&env.config_path)
-        .output()
-        .unwrap();
-    let status = String::from_utf8_lossy(&status.stdout).to_string();
+    let status = zfsync_stdout(&env, &["status"]).await;
     assert!(
         status.contains("billed to the OA in the last 24 h: 1"),
         "{status}"

@@ -16,7 +16,6 @@ use zfsync::tools::sandbox::{wait_for, Env, EnvOptions};
 use zfsync_freshchat::sim::parts;
 use zfsync_zalo::sim::Fault;
 
-use crate::conformance::store_text;
 use crate::helpers::*;
 
 const U: &str = "5234000000000000951";
@@ -31,16 +30,13 @@ fn long_waits() -> EnvOptions {
 }
 
 /// The agent's reply holding `text` as it waits: its error class and its next attempt (unix ms).
-fn waiting_reply(env: &Env, text: &str) -> Option<(String, i64)> {
-    let row = store_text(
-        env,
-        &format!(
-            "SELECT (SELECT error_class || ' ' || next_attempt_at FROM inbox
-                     WHERE source = 'freshchat' AND state = 'pending' AND CAST(body AS TEXT) LIKE '%{text}%')"
-        ),
-    )?;
-    let (class, next) = row.split_once(' ')?;
-    Some((class.to_owned(), next.parse().ok()?))
+async fn waiting_reply(env: &Env, text: &str) -> Option<(String, i64)> {
+    let pending = InboxQuery::in_state(EventState::Pending).from(Source::Freshchat);
+    let row = inbox(env, pending)
+        .await
+        .into_iter()
+        .find(|r| String::from_utf8_lossy(&r.body).contains(text))?;
+    Some((row.error_class?, row.next_attempt_at))
 }
 
 /// How many times the OA sent `text` to [`U`].
@@ -77,7 +73,7 @@ async fn reply_waits_for_a_reconnect(env: &mut Env, text: &str) -> i64 {
         )
         .await
         .unwrap();
-    let (class, next) = wait_for(WAIT, || async { waiting_reply(env, text) })
+    let (class, next) = wait_for(WAIT, || async { waiting_reply(env, text).await })
         .await
         .expect("the reply waits for Zalo's tokens");
     assert_eq!(class, "zalo_needs_reauth");
@@ -106,10 +102,7 @@ async fn goes_at_once(env: &Env, text: &str, next: i64, reconnected: Instant) {
     );
     settle(env).await;
     assert_eq!(sent(env, text), 1, "exactly once");
-    assert_eq!(
-        store_text(env, "SELECT needs_reauth FROM tokens WHERE id = 1"),
-        None
-    );
+    assert_eq!(stored_tokens(env).await.needs_reauth, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,17 +113,7 @@ async fn a_reconnect_from_a_shell_right_after_the_refusal_sends_the_waiting_repl
     let refused = Instant::now();
     // The operator's script reconnects at once, from another process, the daemon running.
     let code = env.zalo.issue_code(None);
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_zfsync"))
-        .args(["connect", "zalo", "--code", &code, "--config"])
-        .arg(&env.config_path)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    zfsync_stdout(&env, &["connect", "zalo", "--code", &code]).await;
     let reconnected = Instant::now();
     println!(
         "reconnected {} ms after the reply's wait was recorded",

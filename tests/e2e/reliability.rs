@@ -19,10 +19,7 @@ async fn a_full_disk_refuses_webhooks_and_recovers_by_itself() {
     start_conversation(&env, U).await;
     settle(&env).await;
     let store = env.daemon_store().unwrap().clone();
-    let pages: u64 = store
-        .read(|c| Ok(c.query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))? as u64))
-        .await
-        .unwrap();
+    let pages = store.page_count().await.unwrap();
     store.limit_pages(Some(pages)).await.unwrap();
     let http = reqwest::Client::new();
     let mut sent = Vec::new();
@@ -91,26 +88,10 @@ async fn a_backup_taken_while_running_restores() {
     let mut env = env().await;
     let conv = start_conversation(&env, U).await;
     let backup = env.dir.path().join("backup.db");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zfsync"))
-        .args(["backup", "--config"])
-        .arg(&env.config_path)
-        .arg("--to")
-        .arg(&backup)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let to = backup.to_str().unwrap();
+    zfsync_stdout(&env, &["backup", "--to", to]).await;
     // A second backup to the same file is refused rather than overwriting it.
-    let again = std::process::Command::new(env!("CARGO_BIN_EXE_zfsync"))
-        .args(["backup", "--config"])
-        .arg(&env.config_path)
-        .arg("--to")
-        .arg(&backup)
-        .output()
-        .unwrap();
+    let again = zfsync_output(&env, &["backup", "--to", to]).await;
     assert!(!again.status.success());
     env.stop_daemon().await;
     let db = env.dir.path().join("zfsync.db");
@@ -147,11 +128,7 @@ async fn a_damaged_store_stops_start_up_with_the_way_out() {
     for suffix in ["-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zfsync"))
-        .args(["status", "--config"])
-        .arg(&env.config_path)
-        .output()
-        .unwrap();
+    let out = zfsync_output(&env, &["status"]).await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
@@ -166,6 +143,8 @@ async fn a_damaged_store_stops_start_up_with_the_way_out() {
 async fn tokens_are_sealed_and_files_are_private() {
     let env = env().await;
     let db = env.dir.path().join("zfsync.db");
+    // The columns as they are at rest (the store's reads open them): the one read of the file
+    // itself, because what is asserted is the file.
     let (access, refresh): (String, String) = rusqlite::Connection::open(&db)
         .unwrap()
         .query_row(

@@ -46,15 +46,15 @@ async fn agent_replies(env: &Env, conv: &str, n: usize) {
 }
 
 /// Waits until `n` Freshchat events named `action` ended in `state` (done, ignored, failed).
-async fn freshchat_events(env: &Env, action: &str, state: &str, n: i64) {
-    let sql = format!(
-        "SELECT COUNT(*) FROM inbox WHERE source = 'freshchat' AND event_name = '{action}' AND state = '{state}'"
-    );
+async fn freshchat_events(env: &Env, action: &str, state: EventState, n: usize) {
+    let query = InboxQuery::in_state(state)
+        .from(Source::Freshchat)
+        .named(action);
     let got = wait_for(WAIT, || async {
-        (store_count(env, &sql) >= n).then_some(())
+        (inbox(env, query.clone()).await.len() >= n).then_some(())
     })
     .await;
-    assert!(got.is_some(), "expected {n} {action} events {state}");
+    assert!(got.is_some(), "expected {n} {action} events {state:?}");
 }
 
 /// The private notes in a conversation now.
@@ -90,7 +90,7 @@ async fn free_for_48_hours_then_one_dated_billed_note_then_refused_with_the_clos
             .all(|s| s.quota.as_ref().is_some_and(|q| q["quota_type"] == "reply")),
         "{sent:?}"
     );
-    freshchat_events(&env, "message_create", "done", 10).await;
+    freshchat_events(&env, "message_create", EventState::Done, 10).await;
     assert_eq!(notes_now(&env, fresh), Vec::<String>::new());
 
     // Three days after the customer wrote: billed; exactly one note, naming when Zalo stops.
@@ -99,7 +99,7 @@ async fn free_for_48_hours_then_one_dated_billed_note_then_refused_with_the_clos
     agent_replies(&env, &conv, 3).await;
     let sent = zalo_sent(&env, late, 3).await;
     assert!(sent.iter().all(|s| s.quota.is_none()), "billed: {sent:?}");
-    freshchat_events(&env, "message_create", "done", 13).await;
+    freshchat_events(&env, "message_create", EventState::Done, 13).await;
     let billed = notes_now(&env, late);
     let closes = display_time(last + OPEN_MS);
     let billed_head = texts.billed_note.split("{date}").next().unwrap();
@@ -114,7 +114,7 @@ async fn free_for_48_hours_then_one_dated_billed_note_then_refused_with_the_clos
     let gone = "5234000000000000608";
     let (conv, last) = customer_wrote_ago(&env, gone, 8 * DAY).await;
     agent_replies(&env, &conv, 1).await;
-    freshchat_events(&env, "message_create", "failed", 1).await;
+    freshchat_events(&env, "message_create", EventState::Failed, 1).await;
     assert!(env.zalo.sent_to(gone).is_empty());
     let refused = notes(&env, gone, 1).await;
     let closed = display_time(last + OPEN_MS);
@@ -160,12 +160,7 @@ async fn free_for_48_hours_then_one_dated_billed_note_then_refused_with_the_clos
         metrics.contains("zfsync_zalo_customers_in_billed_window"),
         "{metrics}"
     );
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_zfsync"))
-        .args(["status", "--json", "--config"])
-        .arg(&env.config_path)
-        .output()
-        .unwrap();
-    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let status = zfsync_json(&env, &["status"]).await;
     assert_eq!(status["zalo_customers_in_billed_window"], 1, "{status}");
 
     // The late customer writes again: a new free window, silently.
@@ -176,7 +171,7 @@ async fn free_for_48_hours_then_one_dated_billed_note_then_refused_with_the_clos
     agent_replies(&env, &conv_of(&env, late), 1).await;
     let sent = zalo_sent(&env, late, 4).await;
     assert_eq!(sent[3].quota.as_ref().unwrap()["quota_type"], "reply");
-    freshchat_events(&env, "message_create", "done", 14).await;
+    freshchat_events(&env, "message_create", EventState::Done, 14).await;
     assert_eq!(notes_now(&env, late).len(), 1);
 }
 
@@ -197,7 +192,7 @@ async fn the_resolve_notice_goes_out_for_agents_inside_the_free_window_only() {
     let quiet = "5234000000000000701";
     let conv = start_conversation(&env, quiet).await;
     env.freshchat.resolve_by_system(&conv).await.unwrap();
-    freshchat_events(&env, "conversation_resolution", "ignored", 1).await;
+    freshchat_events(&env, "conversation_resolution", EventState::Ignored, 1).await;
 
     // An agent resolves inside the free window: the notice reaches the customer.
     let helped = "5234000000000000702";
@@ -220,7 +215,7 @@ async fn the_resolve_notice_goes_out_for_agents_inside_the_free_window_only() {
         held_notes[0].contains(&free_until),
         "{held_notes:?} should name {free_until}"
     );
-    freshchat_events(&env, "conversation_resolution", "done", 2).await;
+    freshchat_events(&env, "conversation_resolution", EventState::Done, 2).await;
     assert!(env.zalo.sent_to(late).is_empty(), "nothing reached Zalo");
     assert!(env.zalo.sent_to(quiet).is_empty(), "nothing reached Zalo");
 }

@@ -225,10 +225,15 @@ async fn signed_webhooks_outside_the_replay_window_are_ignored() {
         assert_eq!(v["status"], "ignored", "{v}");
     }
     assert_eq!(
-        store_count(
+        inbox(
             &env,
-            "SELECT COUNT(*) FROM inbox WHERE dedupe_key LIKE 'replay%'"
-        ),
+            InboxQuery {
+                dedupe_key_prefix: Some("replay".into()),
+                ..InboxQuery::default()
+            }
+        )
+        .await
+        .len(),
         0
     );
     assert!(metrics(&env).await.contains("zfsync_webhook_replays_total"));
@@ -288,16 +293,7 @@ async fn a_reconnect_reaches_the_running_daemon_and_the_waiting_reply_goes() {
     // The operator reconnects from a shell, the daemon still running.
     env.zalo.approve_as("4318848795011111111");
     let code = env.zalo.issue_code(None);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zfsync"))
-        .args(["connect", "zalo", "--code", &code, "--config"])
-        .arg(&env.config_path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    zfsync_stdout(&env, &["connect", "zalo", "--code", &code]).await;
     let reconnected = std::time::Instant::now();
     let sent = wait_for(Duration::from_secs(10), || async {
         let n = env

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use bytes::Bytes;
-use zfsync::tools::sandbox::{Env, TINY_PNG};
+use zfsync::tools::sandbox::{wait_for, Env, TINY_PNG};
 use zfsync_freshchat::{MessagePart, User};
 use zfsync_zalo::sim::{AnonymousAction, CallEvent, GroupSender, UserAction, ZaloSim};
 
@@ -51,14 +51,31 @@ async fn group_and_call_events_make_no_customer_and_are_counted() {
         .await;
     env.zalo.call_event(U1, CallEvent::OaSendConsent).await;
     env.zalo.call_event(U1, CallEvent::UserReplyConsent).await;
-    let ignored = "SELECT COUNT(*) FROM inbox WHERE state = 'ignored' AND event_name IN \
-        ('user_send_group_text', 'oa_send_group_text', 'oa_send_consent', 'user_reply_consent')";
-    wait_for_count(&env, ignored, 4).await;
+    const NAMES: &[&str] = &[
+        "user_send_group_text",
+        "oa_send_group_text",
+        "oa_send_consent",
+        "user_reply_consent",
+    ];
+    let got = wait_for(WAIT, || async {
+        let ignored = ignored_events(&env).await;
+        let named = ignored
+            .iter()
+            .filter(|r| NAMES.contains(&r.event_name.as_str()));
+        (named.count() >= 4).then_some(())
+    })
+    .await;
+    assert!(got.is_some(), "the group and call events end ignored");
     // Stored (store-then-ack), ended ignored with a reason that says what they are.
-    let reasons = store_count(
-        &env,
-        "SELECT COUNT(*) FROM inbox WHERE state = 'ignored' AND (last_error LIKE '%group chat%' OR last_error LIKE '%call event%')",
-    );
+    let reasons = ignored_events(&env)
+        .await
+        .iter()
+        .filter(|r| {
+            r.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("group chat") || e.contains("call event"))
+        })
+        .count();
     assert_eq!(reasons, 4, "each ignored event names why");
     assert!(env.fc_users().is_empty(), "{:?}", env.fc_users());
     assert!(env.fc_conversations().is_empty());
@@ -83,24 +100,25 @@ async fn group_and_call_events_make_no_customer_and_are_counted() {
 }
 
 /// The body of the latest stored event of this name.
-fn stored_body(env: &Env, event_name: &str) -> serde_json::Value {
-    let conn = rusqlite::Connection::open(env.dir.path().join("zfsync.db")).unwrap();
-    let body: Vec<u8> = conn
-        .query_row(
-            "SELECT body FROM inbox WHERE event_name = ?1 ORDER BY id DESC LIMIT 1",
-            [event_name],
-            |r| r.get(0),
-        )
-        .unwrap();
-    serde_json::from_slice(&body).unwrap()
+async fn stored_body(env: &Env, event_name: &str) -> serde_json::Value {
+    let rows = inbox(env, InboxQuery::default().named(event_name)).await;
+    let row = rows
+        .last()
+        .unwrap_or_else(|| panic!("no {event_name} event stored"));
+    serde_json::from_slice(&row.body).unwrap()
 }
 
-async fn wait_for_count(env: &Env, sql: &str, n: i64) {
-    let got = zfsync::tools::sandbox::wait_for(WAIT, || async {
-        (store_count(env, sql) >= n).then_some(())
-    })
-    .await;
-    assert!(got.is_some(), "{sql}: {} of {n}", store_count(env, sql));
+/// Every event that ended ignored, oldest first.
+async fn ignored_events(env: &Env) -> Vec<InboxRow> {
+    inbox(env, InboxQuery::in_state(EventState::Ignored)).await
+}
+
+/// What the store keeps for a Zalo user.
+async fn kept(env: &Env, zalo_user: &str) -> KeptForUser {
+    store(env)
+        .kept_for_zalo_user(zalo_user.to_string())
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,7 +158,7 @@ async fn update_user_info_without_user_id_refreshes_the_right_customer() {
         Some("Lan")
     );
     // What arrived is Zalo's documented shape, not a kinder one.
-    let body = stored_body(&env, "update_user_info");
+    let body = stored_body(&env, "update_user_info").await;
     assert_eq!(body["user_id"], "", "{body}");
     assert!(
         body["user_id_by_app"]
@@ -167,30 +185,27 @@ async fn user_withdraw_without_user_id_erases_through_user_id_by_app() {
     })
     .await;
     assert!(told.is_some(), "the agents are told");
-    let body = stored_body(&env, "user_withdraw");
+    let body = stored_body(&env, "user_withdraw").await;
     assert_eq!(
         (&body["user_id"], &body["oa_id"]),
         (&"".into(), &"".into()),
         "{body}"
     );
-    wait_for_count(
-        &env,
-        &format!("SELECT COUNT(*) = 0 FROM contacts WHERE zalo_user_id = '{U1}'"),
-        1,
-    )
-    .await;
-    for sql in [
-        format!("SELECT COUNT(*) FROM conversations WHERE zalo_user_id = '{U1}'"),
-        format!("SELECT COUNT(*) FROM messages WHERE zalo_user_id = '{U1}'"),
-        format!("SELECT COUNT(*) FROM zalo_identities WHERE zalo_user_id = '{U1}'"),
+    let gone = wait_for(WAIT, || async {
+        let left = kept(&env, U1).await;
+        (left.contacts == 0).then_some(left)
+    })
+    .await
+    .expect("the contact is deleted");
+    for (what, n) in [
+        ("conversations", gone.conversations),
+        ("messages", gone.messages),
+        ("zalo_identities", gone.identities),
     ] {
-        assert_eq!(store_count(&env, &sql), 0, "{sql}");
+        assert_eq!(n, 0, "{what} of {U1}");
     }
     assert_eq!(
-        store_count(
-            &env,
-            &format!("SELECT COUNT(*) FROM contacts WHERE zalo_user_id = '{U2}'")
-        ),
+        kept(&env, U2).await.contacts,
         1,
         "the other customer is untouched"
     );
@@ -313,11 +328,13 @@ async fn anonymous_visitors_get_a_conversation_and_replies_through_the_anonymous
         .filter(|m| m.is_private_note() && texts(m).join(" ").contains("another app"))
         .count();
     assert_eq!(others, 0);
-    assert_eq!(
-        store_count(
-            &env,
-            "SELECT COUNT(*) FROM inbox WHERE event_name LIKE 'oa_send_anonymous_%' AND state = 'ignored' AND last_error LIKE '%echo%'"
-        ),
-        2
-    );
+    let echoes = ignored_events(&env)
+        .await
+        .into_iter()
+        .filter(|r| {
+            r.event_name.starts_with("oa_send_anonymous_")
+                && r.last_error.as_deref().is_some_and(|e| e.contains("echo"))
+        })
+        .count();
+    assert_eq!(echoes, 2);
 }

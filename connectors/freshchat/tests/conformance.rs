@@ -24,9 +24,7 @@ use tokio::net::TcpListener;
 use url::Url;
 use zfsync_freshchat::*;
 
-#[path = "conformance/client_safety.rs"]
 mod client_safety;
-#[path = "conformance/robustness.rs"]
 mod robustness;
 
 // ------------------------------------------------------------------ the corpus

@@ -7,11 +7,8 @@
 //! Without the corpus the tests print one line and return.
 #![allow(clippy::unwrap_used)]
 
-#[path = "conformance/api.rs"]
 mod api;
-#[path = "conformance/replay.rs"]
 mod replay;
-#[path = "conformance/webhooks.rs"]
 mod webhooks;
 
 use std::collections::BTreeSet;

@@ -5,30 +5,18 @@
 //!   samples;
 //! - `independence`: the simulator imports no client code;
 //! - `oauth`, `openapi`, `quota`, `people`, `delivery`, `faults`: each rule of the simulator.
-#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
-#[path = "sim/client.rs"]
 mod client;
-#[path = "sim/client_webhooks.rs"]
 mod client_webhooks;
-#[path = "sim/corpus.rs"]
 mod corpus;
-#[path = "sim/corpus_webhooks.rs"]
 mod corpus_webhooks;
-#[path = "sim/delivery.rs"]
 mod delivery;
-#[path = "sim/faults.rs"]
 mod faults;
-#[path = "sim/independence.rs"]
 mod independence;
-#[path = "sim/oauth.rs"]
 mod oauth;
-#[path = "sim/openapi.rs"]
 mod openapi;
-#[path = "sim/people.rs"]
 mod people;
-#[path = "sim/quota.rs"]
 mod quota;
 
 use std::path::PathBuf;

@@ -5,7 +5,7 @@ use zfsync::tools::sandbox::Env;
 use zfsync_freshchat::sim::parts;
 use zfsync_freshchat::sim::{AgentMessage, Card, WebhookShape};
 
-use super::{conversation_notes, store_text};
+use super::conversation_notes;
 use crate::helpers::*;
 
 const U1: &str = "5234000000000000901";
@@ -55,13 +55,14 @@ async fn a_bot_private_note_never_reaches_zalo_in_either_payload_shape() {
         vec!["Bot: shop sẽ trả lời ngay", "Bot: xin chờ một chút"],
         "only the bot's normal messages reach the customer: {sent:?}"
     );
-    let ignored: i64 = store_text(
+    let ignored = inbox(
         &env,
-        "SELECT COUNT(*) FROM inbox WHERE source = 'freshchat' AND state = 'ignored' AND last_error = 'bot private note'",
+        InboxQuery::in_state(EventState::Ignored).from(Source::Freshchat),
     )
-    .unwrap()
-    .parse()
-    .unwrap();
+    .await
+    .iter()
+    .filter(|r| r.last_error.as_deref() == Some("bot private note"))
+    .count();
     assert_eq!(ignored, 2, "both notes were seen and ignored by name");
 }
 

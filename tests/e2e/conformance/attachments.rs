@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use zfsync_freshchat::sim::{parts, FileLinks};
 use zfsync_zalo::sim::UserAction;
 
-use super::{conversation_notes, store_exec, store_text};
+use super::{conversation_notes, freshchat_event_with};
 use crate::helpers::*;
 
 const U1: &str = "5234000000000000911";
@@ -134,11 +134,7 @@ async fn what_zalo_cannot_take_is_hosted_with_its_name_type_and_an_expiring_link
     let guessed = format!("{}{other}", &link[..link.len() - 1]);
     assert_eq!(fetch(&guessed).await.0, 404);
     // An expired link opens nothing either.
-    let n = store_exec(
-        &env,
-        &format!("UPDATE hosted_files SET expires_at = 0 WHERE token = '{token}'"),
-    );
-    assert_eq!(n, 1);
+    assert_eq!(crate::tamper::expire_hosted_file(&env, token), 1);
     assert_eq!(fetch(link).await.0, 404, "expired");
     assert_eq!(fetch(&tokens[1].0).await.0, 200, "the others still open");
 }
@@ -205,12 +201,8 @@ async fn a_file_part_without_url_uses_download_url_or_the_message_read_again() {
         .expect("a Zalo file message");
     let (name, bytes) = env.zalo.uploaded(token).unwrap();
     assert_eq!((name.as_str(), &bytes[..]), ("hop-dong.pdf", &pdf[..]));
-    let body = store_text(
-        &env,
-        "SELECT CAST(body AS TEXT) FROM inbox WHERE source = 'freshchat' AND body LIKE '%hop-dong.pdf%'",
-    )
-    .unwrap();
-    let stored: Value = serde_json::from_str(&body).unwrap();
+    let row = freshchat_event_with(&env, "hop-dong.pdf").await.unwrap();
+    let stored: Value = serde_json::from_slice(&row.body).unwrap();
     let file = stored
         .pointer("/data/message/message_parts/0/file")
         .unwrap_or_else(|| panic!("{stored:#}"));

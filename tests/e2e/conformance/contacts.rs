@@ -2,8 +2,6 @@
 //! custom properties (and what `zfsync check` says about it), consent withdrawal, profile updates,
 //! refused profiles, and what OA staff send from Zalo's own chat tool.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use secrecy::SecretString;
 use serde_json::Value;
@@ -12,7 +10,7 @@ use zfsync_freshchat::sim::parts;
 use zfsync_freshchat::{ClientConfig, FreshchatClient, Property, User, UserUpdate};
 use zfsync_zalo::sim::{Fault, ListItem, RandomFaults, SimUser, StaffAction, UserAction};
 
-use super::{conversation_notes, store_text};
+use super::conversation_notes;
 use crate::helpers::*;
 
 const U1: &str = "5234000000000000921";
@@ -36,8 +34,29 @@ fn prop(user: &User, name: &str) -> Option<String> {
         .map(|p| p.value.clone())
 }
 
-fn count(env: &Env, sql: &str) -> i64 {
-    store_text(env, sql).unwrap().parse().unwrap()
+/// What the store keeps for a Zalo user.
+async fn kept(env: &Env, zalo_user: &str) -> KeptForUser {
+    store(env)
+        .kept_for_zalo_user(zalo_user.to_string())
+        .await
+        .unwrap()
+}
+
+/// The events of a Zalo user's lane and of their conversation's lane, oldest first in each.
+async fn events_of(env: &Env, zalo_user: &str, conv: &str) -> Vec<InboxRow> {
+    let mut rows = inbox(
+        env,
+        InboxQuery::default().in_lane(Lane::zalo(Some(zalo_user))),
+    )
+    .await;
+    rows.extend(
+        inbox(
+            env,
+            InboxQuery::default().in_lane(Lane::freshchat(Some(conv))),
+        )
+        .await,
+    );
+    rows
 }
 
 /// The user's Freshchat properties once `name` has `value`.
@@ -98,25 +117,7 @@ async fn follow_updates_merge_into_the_users_properties() {
 
 /// `zfsync check --json` as a child process; answers (exit code, the named check).
 async fn check(env: &Env, name: &str) -> (i32, Value) {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_zfsync"));
-    cmd.arg("check")
-        .arg("--json")
-        .arg("--config")
-        .arg(&env.config_path);
-    for var in [
-        "ZFSYNC_ZALO_APP_SECRET",
-        "ZFSYNC_ZALO_OA_SECRET_KEY",
-        "ZFSYNC_FRESHCHAT_API_KEY",
-        "ZFSYNC_FRESHCHAT_WEBHOOK_PUBLIC_KEY",
-        "ZFSYNC_CONFIG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.kill_on_drop(true);
-    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
-        .await
-        .unwrap()
-        .unwrap();
+    let out = zfsync_output(env, &["check", "--json"]).await;
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "{e}: {}{}",
@@ -170,10 +171,9 @@ async fn an_account_that_refuses_the_custom_properties_still_gets_every_message(
     // An unfollow cannot write the follower property either: recorded in the store, not failed.
     env.zalo.user_sends(U1, UserAction::Unfollow).await;
     wait_for(WAIT, || async {
-        (count(
-            &env,
-            &format!("SELECT COUNT(*) FROM contacts WHERE zalo_user_id = '{U1}' AND following = 0"),
-        ) == 1)
+        let contact = store(&env).contact(U1.into()).await.unwrap();
+        contact
+            .is_some_and(|c| c.following == Some(false))
             .then_some(())
     })
     .await
@@ -186,10 +186,7 @@ async fn an_account_that_refuses_the_custom_properties_still_gets_every_message(
     assert_eq!(conversation_notes(&env, &conv1).len(), 1, "one note");
     assert!(conversation_notes(&env, &conv2).is_empty());
     assert!(conversation_notes(&env, &conv3).is_empty());
-    assert_eq!(
-        count(&env, "SELECT COUNT(*) FROM inbox WHERE state = 'failed'"),
-        0
-    );
+    assert_eq!(count_in_state(&env, EventState::Failed).await, 0);
 
     // `zfsync check` names the properties to create (a warning: messages still flow).
     env.stop_daemon().await;
@@ -283,16 +280,17 @@ async fn a_withdrawal_deletes_what_zfsync_holds_and_tells_the_agents() {
         .agent_sends(&conv, &agent, vec![parts::text("đang chờ gửi")])
         .await
         .unwrap();
-    let pending = format!("SELECT COUNT(*) FROM inbox WHERE state = 'pending' AND attempts > 0 AND lane = 'fc:{conv}'");
+    let retrying = InboxQuery::in_state(EventState::Pending).in_lane(Lane::freshchat(Some(&conv)));
     wait_for(WAIT, || async {
-        (count(&env, &pending) == 1).then_some(())
+        let rows = inbox(&env, retrying.clone()).await;
+        (rows.iter().filter(|r| r.attempts > 0).count() == 1).then_some(())
     })
     .await
     .expect("the reply is pending");
 
     // Events zfsync holds before the withdrawal (later ones, such as the webhook of zfsync's own
     // note, are new events).
-    let before: i64 = count(&env, "SELECT MAX(id) FROM inbox");
+    let before = inbox(&env, InboxQuery::default()).await.last().unwrap().id;
     env.zalo.user_sends(U1, UserAction::Withdraw).await;
     let notes = wait_for(WAIT, || async {
         let n = conversation_notes(&env, &conv);
@@ -305,21 +303,22 @@ async fn a_withdrawal_deletes_what_zfsync_holds_and_tells_the_agents() {
         "{notes:?}"
     );
     wait_for(WAIT, || async {
-        (count(
-            &env,
-            &format!("SELECT COUNT(*) FROM contacts WHERE zalo_user_id = '{U1}'"),
-        ) == 0)
-            .then_some(())
+        (kept(&env, U1).await.contacts == 0).then_some(())
     })
     .await
     .expect("the contact is deleted");
-    for (what, sql) in [
-        ("conversation", format!("SELECT COUNT(*) FROM conversations WHERE zalo_user_id = '{U1}'")),
-        ("message previews", format!("SELECT COUNT(*) FROM messages WHERE zalo_user_id = '{U1}'")),
-        ("hosted files", format!("SELECT COUNT(*) FROM hosted_files WHERE zalo_user_id = '{U1}'")),
-        ("events", format!("SELECT COUNT(*) FROM inbox WHERE (lane = 'zalo:{U1}' OR lane = 'fc:{conv}') AND id <= {before}")),
+    let left = kept(&env, U1).await;
+    let events = events_of(&env, U1, &conv).await;
+    for (what, n) in [
+        ("conversation", left.conversations),
+        ("message previews", left.messages),
+        ("hosted files", left.hosted_files),
+        (
+            "events",
+            events.iter().filter(|r| r.id <= before).count() as i64,
+        ),
     ] {
-        assert_eq!(count(&env, &sql), 0, "{what} deleted");
+        assert_eq!(n, 0, "{what} deleted");
     }
     assert_eq!(
         reqwest::get(&link).await.unwrap().status(),
@@ -329,13 +328,7 @@ async fn a_withdrawal_deletes_what_zfsync_holds_and_tells_the_agents() {
     // The other customer is untouched, and their replies flow once Zalo recovers; the deleted
     // reply is not among them.
     env.zalo.set_random_faults(None);
-    assert_eq!(
-        count(
-            &env,
-            &format!("SELECT COUNT(*) FROM contacts WHERE zalo_user_id = '{U2}'")
-        ),
-        1
-    );
+    assert_eq!(kept(&env, U2).await.contacts, 1);
     env.freshchat
         .agent_sends(&other, &agent, vec![parts::text("chào chị Lan")])
         .await
@@ -347,10 +340,12 @@ async fn a_withdrawal_deletes_what_zfsync_holds_and_tells_the_agents() {
         1,
         "the deleted reply was never sent"
     );
-    let pending = format!(
-        "SELECT COUNT(*) FROM inbox WHERE (lane = 'zalo:{U1}' OR lane = 'fc:{conv}') AND state IN ('pending', 'failed')"
-    );
-    assert_eq!(count(&env, &pending), 0, "nothing left to send for them");
+    let unfinished = events_of(&env, U1, &conv)
+        .await
+        .into_iter()
+        .filter(|r| matches!(r.state, EventState::Pending | EventState::Failed))
+        .count();
+    assert_eq!(unfinished, 0, "nothing left to send for them");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

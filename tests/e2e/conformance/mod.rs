@@ -19,24 +19,21 @@ mod contacts;
 mod zalo_auth;
 
 use zfsync::tools::sandbox::Env;
+use zfsync::store::reads::InboxQuery;
+use zfsync::store::{InboxRow, Source};
 
-/// The first column of one row of the daemon's store, as text (`NULL` as `None`).
-pub fn store_text(env: &Env, sql: &str) -> Option<String> {
-    use rusqlite::types::Value;
-    let conn = rusqlite::Connection::open(env.dir.path().join("zfsync.db")).unwrap();
-    match conn.query_row(sql, [], |r| r.get::<_, Value>(0)).unwrap() {
-        Value::Null => None,
-        Value::Integer(i) => Some(i.to_string()),
-        Value::Real(f) => Some(f.to_string()),
-        Value::Text(t) => Some(t),
-        Value::Blob(b) => Some(String::from_utf8_lossy(&b).into_owned()),
-    }
-}
+use crate::helpers::inbox;
 
-/// Runs a statement against the daemon's store; returns the rows changed.
-pub fn store_exec(env: &Env, sql: &str) -> usize {
-    let conn = rusqlite::Connection::open(env.dir.path().join("zfsync.db")).unwrap();
-    conn.execute(sql, []).unwrap()
+/// The first stored Freshchat event whose body holds `text` (an agent's message), if any.
+pub async fn freshchat_event_with(env: &Env, text: &str) -> Option<InboxRow> {
+    let query = InboxQuery {
+        source: Some(Source::Freshchat),
+        ..InboxQuery::default()
+    };
+    inbox(env, query)
+        .await
+        .into_iter()
+        .find(|r| String::from_utf8_lossy(&r.body).contains(text))
 }
 
 /// The private notes (bot, private) of a conversation, oldest first.

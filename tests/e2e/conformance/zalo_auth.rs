@@ -7,21 +7,22 @@ use zfsync::tools::sandbox::{wait_for, Env, EnvOptions};
 use zfsync_freshchat::sim::parts;
 use zfsync_zalo::sim::Fault;
 
-use super::{store_exec, store_text};
+use super::freshchat_event_with;
 use crate::helpers::*;
+use crate::tamper;
 
 const U1: &str = "5234000000000000931";
 const TOKEN_PATH: &str = "/v4/oa/access_token";
 
-fn needs_reauth(env: &Env) -> Option<String> {
-    store_text(env, "SELECT needs_reauth FROM tokens WHERE id = 1")
+async fn needs_reauth(env: &Env) -> Option<String> {
+    stored_tokens(env).await.needs_reauth
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_failures_at_the_token_endpoint_are_retried_never_reauthorization() {
     let env = env().await;
     let conv = start_conversation(&env, U1).await;
-    let refresh_before = store_text(&env, "SELECT refresh_token FROM tokens WHERE id = 1");
+    let refresh_before = stored_tokens(&env).await.refresh_token;
     // The access token dies at Zalo; every refresh then meets one of these first.
     env.zalo.expire_access_tokens();
     for fault in [
@@ -51,7 +52,7 @@ async fn transient_failures_at_the_token_endpoint_are_retried_never_reauthorizat
     let deadline = Instant::now() + Duration::from_secs(120);
     while env.zalo.sent_to(U1).is_empty() {
         assert_eq!(
-            needs_reauth(&env),
+            needs_reauth(&env).await,
             None,
             "a passing failure is not a refusal"
         );
@@ -63,19 +64,16 @@ async fn transient_failures_at_the_token_endpoint_are_retried_never_reauthorizat
     let sent = zalo_sent(&env, U1, 1).await;
     assert_eq!(zalo_text(&sent[0]).as_deref(), Some("sau sự cố"));
     assert_ne!(
-        store_text(&env, "SELECT refresh_token FROM tokens WHERE id = 1"),
+        stored_tokens(&env).await.refresh_token,
         refresh_before,
         "refreshed once Zalo answered, the new pair stored"
     );
-    let attempts: i64 = store_text(
-        &env,
-        "SELECT attempts FROM inbox WHERE source = 'freshchat' AND CAST(body AS TEXT) LIKE '%sau sự cố%'",
-    )
-    .unwrap()
-    .parse()
-    .unwrap();
+    let attempts = freshchat_event_with(&env, "sau sự cố")
+        .await
+        .unwrap()
+        .attempts;
     assert!(attempts >= 2, "retried with backoff: {attempts} attempts");
-    assert_eq!(needs_reauth(&env), None);
+    assert_eq!(needs_reauth(&env).await, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,7 +97,7 @@ async fn zalos_documented_refusal_at_the_token_endpoint_needs_reauthorization() 
         )
         .await
         .unwrap();
-    let reason = wait_for(WAIT, || async { needs_reauth(&env) })
+    let reason = wait_for(WAIT, || async { needs_reauth(&env).await })
         .await
         .expect("marked as needing re-authorization");
     assert!(reason.contains("-14014"), "{reason}");
@@ -135,19 +133,13 @@ fn refuse_refreshes_with_an_unlisted_code(env: &Env) {
 }
 
 /// `zfsync status` as an operator runs it (another process), text or JSON.
-fn status(env: &Env, json: bool) -> String {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_zfsync"));
-    cmd.arg("status");
-    if json {
-        cmd.arg("--json");
-    }
-    let out = cmd.arg("--config").arg(&env.config_path).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+async fn status(env: &Env, json: bool) -> String {
+    let args: &[&str] = if json {
+        &["status", "--json"]
+    } else {
+        &["status"]
+    };
+    zfsync_stdout(env, args).await
 }
 
 /// `/readyz` as an operator reads it: status and reason.
@@ -162,16 +154,11 @@ async fn readyz(env: &Env) -> (u16, String) {
 }
 
 /// The state and last error of the agent's reply that holds `text`.
-fn reply_row(env: &Env, text: &str) -> (Option<String>, Option<String>) {
-    let q = |col: &str| {
-        store_text(
-            env,
-            &format!(
-                "SELECT (SELECT {col} FROM inbox WHERE source = 'freshchat' AND CAST(body AS TEXT) LIKE '%{text}%')"
-            ),
-        )
-    };
-    (q("state"), q("last_error"))
+async fn reply_row(env: &Env, text: &str) -> (Option<String>, Option<String>) {
+    match freshchat_event_with(env, text).await {
+        Some(row) => (Some(row.state.as_str().to_string()), row.last_error),
+        None => (None, None),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -189,7 +176,7 @@ async fn an_unlisted_refusal_at_the_token_endpoint_waits_shows_its_code_and_pass
         .unwrap();
     // The reply waits for the tokens: neither failed nor sent, with the code as its reason.
     let (state, error) = wait_for(WAIT, || async {
-        let (state, error) = reply_row(&env, "khi Zalo");
+        let (state, error) = reply_row(&env, "khi Zalo").await;
         error
             .as_deref()
             .is_some_and(|e| e.contains(&UNLISTED.to_string()))
@@ -208,14 +195,14 @@ async fn an_unlisted_refusal_at_the_token_endpoint_waits_shows_its_code_and_pass
     );
     assert!(reason.contains("retries with backoff"), "{reason}");
     assert!(!reason.contains("needs re-authorization"), "{reason}");
-    assert_eq!(needs_reauth(&env), None);
+    assert_eq!(needs_reauth(&env).await, None);
     // `zfsync status` names the code, as text and as JSON.
-    let text = status(&env, false);
+    let text = status(&env, false).await;
     assert!(
         text.contains("REFRESH REFUSED") && text.contains("error -14099"),
         "{text}"
     );
-    let v: serde_json::Value = serde_json::from_str(&status(&env, true)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&status(&env, true).await).unwrap();
     assert_eq!(v["zalo_token"]["token_error"]["code"], UNLISTED, "{v}");
     assert!(v["zalo_token"]["token_error"]["since"].is_i64(), "{v}");
     assert!(v["zalo_token"]["needs_reauth"].is_null(), "{v}");
@@ -232,18 +219,19 @@ async fn an_unlisted_refusal_at_the_token_endpoint_waits_shows_its_code_and_pass
     .expect("ready again once a refresh worked");
     assert_eq!((code, reason.as_str()), (200, "ready"));
     assert_eq!(
-        store_text(&env, "SELECT token_error_since FROM tokens WHERE id = 1"),
+        stored_tokens(&env).await.token_error.map(|e| e.since),
         None,
         "a refresh that worked clears the refusal"
     );
-    let v: serde_json::Value = serde_json::from_str(&status(&env, true)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&status(&env, true).await).unwrap();
     assert!(v["zalo_token"]["token_error"].is_null(), "{v}");
-    // Zalo has the reply; the event is marked done once its journal entry commits.
-    wait_for(WAIT, || async {
-        (reply_row(&env, "khi Zalo").0.as_deref() == Some("done")).then_some(())
+    // The reply's final state is written in the lane's next group commit, just after the send.
+    let done = wait_for(WAIT, || async {
+        let (state, _) = reply_row(&env, "khi Zalo").await;
+        (state.as_deref() == Some("done")).then_some(())
     })
-    .await
-    .expect("the reply's event ends done");
+    .await;
+    assert!(done.is_some(), "{:?}", reply_row(&env, "khi Zalo").await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -263,7 +251,7 @@ async fn an_unlisted_refusal_that_lasts_asks_for_a_reconnect() {
         .await
         .unwrap();
     // Past the configured time the refusal becomes "needs re-authorization", with its code.
-    let reason = wait_for(WAIT, || async { needs_reauth(&env) })
+    let reason = wait_for(WAIT, || async { needs_reauth(&env).await })
         .await
         .expect("marked as needing re-authorization");
     assert!(
@@ -276,20 +264,23 @@ async fn an_unlisted_refusal_that_lasts_asks_for_a_reconnect() {
         ready.contains("re-authorization") && ready.contains("-14099"),
         "{ready}"
     );
-    let text = status(&env, false);
+    let text = status(&env, false).await;
     assert!(
         text.contains("NEEDS RE-AUTHORIZATION") && text.contains("zfsync connect zalo"),
         "{text}"
     );
     // The reply still waits (for the reconnect), it did not fail.
-    assert_eq!(reply_row(&env, "chờ quá").0.as_deref(), Some("pending"));
+    assert_eq!(
+        reply_row(&env, "chờ quá").await.0.as_deref(),
+        Some("pending")
+    );
     assert!(env.zalo.sent_to(U1).is_empty());
     // An admin consents again once Zalo answers: the waiting reply goes out.
     env.zalo.clear_faults(TOKEN_PATH);
     env.connect_zalo().await.unwrap();
     let sent = zalo_sent(&env, U1, 1).await;
     assert_eq!(zalo_text(&sent[0]).as_deref(), Some("chờ quá lâu"));
-    assert_eq!(needs_reauth(&env), None);
+    assert_eq!(needs_reauth(&env).await, None);
 }
 
 /// A browser that shows redirects instead of following them.
@@ -329,11 +320,8 @@ async fn consent(consent_url: &str) -> (String, u16, String) {
     (callback, status, r.text().await.unwrap())
 }
 
-fn pending_attempts(env: &Env) -> i64 {
-    store_text(env, "SELECT COUNT(*) FROM oauth_attempts")
-        .unwrap()
-        .parse()
-        .unwrap()
+async fn pending_attempts(env: &Env) -> i64 {
+    store(env).oauth_attempt_count().await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -353,8 +341,7 @@ async fn the_callback_without_state_completes_the_one_pending_attempt_or_says_wh
     );
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("connected to Zalo"), "{page}");
-    let access = store_text(&env, "SELECT access_token FROM tokens WHERE id = 1");
-    assert!(access.is_some());
+    let access = stored_tokens(&env).await.access_token;
 
     // Two attempts pending and nothing to tell them apart: refused, nothing changed.
     let first = start_attempt(&env).await;
@@ -365,14 +352,11 @@ async fn the_callback_without_state_completes_the_one_pending_attempt_or_says_wh
         page.contains("more than one") && page.contains("start again"),
         "says what to do: {page}"
     );
-    assert_eq!(
-        store_text(&env, "SELECT access_token FROM tokens WHERE id = 1"),
-        access
-    );
+    assert_eq!(stored_tokens(&env).await.access_token, access);
 
     // None pending any more (started over 15 minutes ago): refused with what to do.
-    assert_eq!(pending_attempts(&env), 2);
-    store_exec(&env, "UPDATE oauth_attempts SET expires_at = 0");
+    assert_eq!(pending_attempts(&env).await, 2);
+    tamper::expire_oauth_attempts(&env);
     let code_url = format!(
         "{}/oauth/zalo/callback?code={}&oa_id={}",
         env.daemon_url(),
@@ -386,10 +370,7 @@ async fn the_callback_without_state_completes_the_one_pending_attempt_or_says_wh
         page.contains("15 minutes") && page.contains("start again"),
         "{page}"
     );
-    assert_eq!(
-        store_text(&env, "SELECT access_token FROM tokens WHERE id = 1"),
-        access
-    );
+    assert_eq!(stored_tokens(&env).await.access_token, access);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -403,18 +384,18 @@ async fn an_echoed_code_challenge_picks_the_attempt_among_several() {
     env.start_daemon().await.unwrap();
     let first = start_attempt(&env).await;
     let second = start_attempt(&env).await;
-    assert_eq!(pending_attempts(&env), 2);
+    assert_eq!(pending_attempts(&env).await, 2);
     // The second link is used first; Zalo checks the PKCE verifier, so only the matching
     // attempt's verifier can complete it.
     let (callback, status, page) = consent(&second).await;
     assert!(callback.contains("code_challenge="), "{callback}");
     assert_eq!(status, 200, "{page}");
-    assert_eq!(pending_attempts(&env), 1);
+    assert_eq!(pending_attempts(&env).await, 1);
     let (_, status, page) = consent(&first).await;
     assert_eq!(status, 200, "{page}");
-    assert_eq!(pending_attempts(&env), 0);
+    assert_eq!(pending_attempts(&env).await, 0);
     assert_eq!(
-        store_text(&env, "SELECT oa_id FROM tokens WHERE id = 1"),
+        stored_tokens(&env).await.oa_id,
         Some(env.zalo.config().oa_id)
     );
 }

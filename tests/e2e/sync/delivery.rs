@@ -170,7 +170,7 @@ async fn bad_webhooks_are_rejected_and_nothing_is_stored() {
         .unwrap();
     assert_eq!(s.status(), 413, "too large");
     assert_eq!(
-        store_count(&env, "SELECT COUNT(*) FROM inbox"),
+        store(&env).inbox_count().await.unwrap(),
         0,
         "nothing stored"
     );
@@ -184,7 +184,7 @@ async fn expired_token_is_refreshed_and_rotation_persisted() {
         .user_sends(U1, UserAction::Text("hello".into()))
         .await;
     customer_messages(&env, U1, 1).await;
-    let before = store_count(&env, "SELECT updated_at FROM tokens");
+    let before = stored_tokens(&env).await.updated_at;
     env.zalo.expire_access_tokens();
     let conv = conversation(&env, U1).unwrap();
     env.agent_says(
@@ -199,7 +199,7 @@ async fn expired_token_is_refreshed_and_rotation_persisted() {
     let sent = zalo_sent(&env, U1, 1).await;
     assert_eq!(zalo_text(&sent[0]).as_deref(), Some("after expiry"));
     assert!(
-        store_count(&env, "SELECT updated_at FROM tokens") > before,
+        stored_tokens(&env).await.updated_at > before,
         "the rotated pair was stored"
     );
     let ready = reqwest::get(format!("{}/readyz", env.daemon_url()))
@@ -217,11 +217,7 @@ async fn rejected_refresh_needs_reauthorization() {
         .await;
     customer_messages(&env, U1, 1).await;
     // The stored refresh token stops working (as after 3 months, or a refresh made elsewhere).
-    let db = env.dir.path().join("zfsync.db");
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .execute("UPDATE tokens SET refresh_token = 'used-elsewhere'", [])
-        .unwrap();
+    crate::tamper::replace_refresh_token(&env, "used-elsewhere");
     env.zalo.expire_access_tokens();
     let conv = conversation(&env, U1).unwrap();
     env.agent_says(
@@ -293,23 +289,10 @@ async fn failed_events_can_be_replayed_without_doubling() {
     .unwrap();
     zalo_sent(&env, U1, 1).await;
     // Make the store say the event failed after its first step, then replay it.
-    let db = env.dir.path().join("zfsync.db");
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    let n = conn.execute("UPDATE inbox SET state = 'failed' WHERE source = 'freshchat' AND event_name = 'message_create' AND state = 'done' AND id = (SELECT MAX(inbox_id) FROM steps WHERE kind = 'send_zalo')", []).unwrap();
-    assert_eq!(n, 1);
-    let out = assert_cmd::Command::cargo_bin("zfsync")
-        .unwrap()
-        .args(["failed", "retry", "--all", "--config"])
-        .arg(&env.config_path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(crate::tamper::fail_the_last_reply_after_its_send(&env), 1);
+    zfsync_stdout(&env, &["failed", "retry", "--all"]).await;
     let done = wait_for(WAIT, || async {
-        (store_count(&env, "SELECT COUNT(*) FROM inbox WHERE state = 'failed'") == 0).then_some(())
+        (count_in_state(&env, EventState::Failed).await == 0).then_some(())
     })
     .await;
     assert!(done.is_some());

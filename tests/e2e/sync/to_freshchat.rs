@@ -333,7 +333,8 @@ async fn follow_and_receipts_are_recorded_not_posted() {
             .count(),
         1
     );
-    assert_eq!(store_count(&env, "SELECT following FROM contacts"), 0);
+    let contact = store(&env).contact(U1.into()).await.unwrap().unwrap();
+    assert_eq!(contact.following, Some(false));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -407,14 +408,7 @@ async fn a_refused_profile_is_retried_at_most_hourly() {
         "the third message made no profile call (it would have succeeded)"
     );
     // An hour later the profile is tried again and filled in.
-    let db = env.dir.path().join("zfsync.db");
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .execute(
-            "UPDATE contacts SET profile_checked_at = profile_checked_at - 3600 * 1000",
-            [],
-        )
-        .unwrap();
+    crate::tamper::age_profile_checks_by_an_hour(&env);
     env.zalo
         .user_sends(U1, UserAction::Text("four".into()))
         .await;
@@ -462,10 +456,7 @@ async fn a_message_freshchat_refuses_arrives_as_text() {
         "the agent gets the original link: {n:?}"
     );
     settle(&env).await;
-    assert_eq!(
-        store_count(&env, "SELECT COUNT(*) FROM inbox WHERE state = 'failed'"),
-        0
-    );
+    assert_eq!(count_in_state(&env, EventState::Failed).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -303,7 +303,7 @@ async fn reply_fails_with(code: i64, message: &str, expect_in_note: &str) {
     let n = notes(&env, U1, 1).await;
     assert!(n[0].contains(expect_in_note), "note explains {code}: {n:?}");
     let failed = wait_for(WAIT, || async {
-        (store_count(&env, "SELECT COUNT(*) FROM inbox WHERE state = 'failed'") == 1).then_some(())
+        (count_in_state(&env, EventState::Failed).await == 1).then_some(())
     })
     .await;
     assert!(failed.is_some(), "the event is kept as failed for replay");
@@ -407,11 +407,20 @@ async fn agent_messages_in_other_channels_are_looked_up_once() {
         .unwrap()
         .conversation_id;
     let agent = env.freshchat.default_agent_id();
-    let ignored = |n: i64| {
+    let ignored = |n: usize| {
         let env = &env;
         async move {
+            let query = InboxQuery::in_state(EventState::Ignored)
+                .from(Source::Freshchat)
+                .named("message_create");
             wait_for(WAIT, || async {
-                (store_count(env, "SELECT COUNT(*) FROM inbox WHERE source = 'freshchat' AND event_name = 'message_create' AND state = 'ignored' AND last_error LIKE '%not linked%'") >= n).then_some(())
+                let rows = inbox(env, query.clone()).await;
+                let not_linked = rows.iter().filter(|r| {
+                    r.last_error
+                        .as_deref()
+                        .is_some_and(|e| e.contains("not linked"))
+                });
+                (not_linked.count() >= n).then_some(())
             })
             .await
         }
@@ -445,12 +454,6 @@ async fn agent_messages_in_other_channels_are_looked_up_once() {
         ignored(2).await.is_some(),
         "answered from the store, no lookup"
     );
-    assert_eq!(
-        store_count(&env, "SELECT COUNT(*) FROM unlinked_conversations"),
-        1
-    );
-    assert_eq!(
-        store_count(&env, "SELECT COUNT(*) FROM inbox WHERE state = 'pending'"),
-        0
-    );
+    assert_eq!(store(&env).unlinked_conversation_count().await.unwrap(), 1);
+    assert_eq!(count_in_state(&env, EventState::Pending).await, 0);
 }

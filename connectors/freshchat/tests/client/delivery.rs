@@ -14,7 +14,7 @@ use axum::Router;
 use zfsync_freshchat::sim::{parts, FreshchatSim, SimConfig, WebhookMode};
 use zfsync_freshchat::*;
 
-use crate::{client_for, id_of, open_conversation, zalo_user, App, Receiver};
+use super::{client_for, id_of, open_conversation, zalo_user, App, Receiver};
 
 #[derive(Debug, Clone)]
 struct Hit {

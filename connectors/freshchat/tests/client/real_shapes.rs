@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use zfsync_freshchat::sim::{parts, AgentMessage, FileLinks, SimConfig, WebhookShape};
 use zfsync_freshchat::*;
 
-use crate::{open_conversation, received_events, spawn_app, zalo_user, App};
+use super::{open_conversation, received_events, spawn_app, zalo_user, App};
 
 /// A conversation with an opening customer message, deliveries settled and forgotten.
 async fn fresh_conversation(app: &App, n: u32) -> (User, String) {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use zfsync_freshchat::sim::{parts, SimConfig, SimError, WebhookMode};
 use zfsync_freshchat::*;
 
-use crate::{id_of, msg, open_conversation, received_events, spawn_app, zalo_user};
+use super::{id_of, msg, open_conversation, received_events, spawn_app, zalo_user};
 
 #[tokio::test]
 async fn webhooks_for_api_posts_and_agents() {

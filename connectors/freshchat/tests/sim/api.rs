@@ -4,7 +4,7 @@ use axum::body::Bytes;
 use serde_json::{json, Value};
 use zfsync_freshchat::sim::{parts, SimConfig};
 
-use crate::common::{id, is_iso_ms, start};
+use super::common::{id, is_iso_ms, start};
 
 #[tokio::test]
 async fn bearer_auth_and_error_bodies() {

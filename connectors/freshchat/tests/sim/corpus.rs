@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use serde_json::{json, Value};
 use zfsync_freshchat::sim::{parts, AgentMessage, SimConfig, WebhookShape};
 
-use crate::common::{assert_shape, corpus_dir, id, pem_der, sample, start, verify, Env};
+use super::common::{assert_shape, corpus_dir, id, pem_der, sample, start, verify, Env};
 
 /// A conversation with a customer and an agent message, its webhooks settled.
 async fn scene(env: &Env, n: u32) -> (String, String, Vec<Value>) {

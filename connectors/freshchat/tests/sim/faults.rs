@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 use zfsync_freshchat::sim::{Fault, RandomFaults, SimConfig};
 
-use crate::common::{start, Env};
+use super::common::{start, Env};
 
 fn has_rate_headers(h: &reqwest::header::HeaderMap) -> bool {
     [

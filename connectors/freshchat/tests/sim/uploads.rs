@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use serde_json::json;
 use zfsync_freshchat::sim::{FileLinks, SimConfig};
 
-use crate::common::{id, start};
+use super::common::{id, start};
 
 #[tokio::test]
 async fn uploads_and_where_attachments_are_served() {

@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use serde_json::{json, Value};
 use zfsync_freshchat::sim::{parts, AgentMessage, Card, SimConfig, WebhookMode, WebhookShape};
 
-use crate::common::{id, is_iso_ms, pem_der, start, verify};
+use super::common::{id, is_iso_ms, pem_der, start, verify};
 
 #[tokio::test]
 async fn every_webhook_is_signed_with_the_published_key() {

@@ -1,6 +1,5 @@
 //! Every client call and error class against the simulator over real HTTP on loopback; in
 //! `client/`: webhooks as the client reads them, delivery order, and what real Freshchat sends.
-#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{Arc, Mutex};
@@ -668,9 +667,6 @@ fn received_events(r: &Receiver, key: &WebhookKey) -> Vec<(WebhookEvent, String)
         .collect()
 }
 
-#[path = "client/delivery.rs"]
 mod delivery;
-#[path = "client/real_shapes.rs"]
 mod real_shapes;
-#[path = "client/webhooks.rs"]
 mod webhooks;
