@@ -317,3 +317,92 @@ async fn follow_tokens(services: Services, lanes: LaneSignal, shutdown: Cancella
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// `{:#}` of `e` (as `main` prints an error) holds `leaf`, the innermost cause, once.
+    fn prints_cause_once(e: impl std::error::Error + Send + Sync + 'static, leaf: &str) {
+        let text = format!("{:#}", anyhow::Error::new(e));
+        assert_eq!(text.matches(leaf).count(), 1, "{text}");
+    }
+
+    fn io(leaf: &str) -> std::io::Error {
+        std::io::Error::other(leaf.to_string())
+    }
+
+    fn sql(leaf: &str) -> rusqlite::Error {
+        rusqlite::Error::InvalidColumnName(leaf.to_string())
+    }
+
+    #[tokio::test]
+    async fn every_cause_prints_once_under_the_alternate_format() {
+        use crate::config::ConfigError;
+        use crate::error::SyncError;
+        use crate::store::StoreError;
+        let path = std::path::PathBuf::from("/var/lib/zfsync/zfsync.db");
+        let store = |e: StoreError| AppError::Services(ServicesError::Store(e));
+        prints_cause_once(
+            store(StoreError::Open {
+                path: path.clone(),
+                cause: sql("open-cause"),
+            }),
+            "open-cause",
+        );
+        prints_cause_once(
+            store(StoreError::Migration {
+                name: "001_init",
+                cause: sql("migration-cause"),
+            }),
+            "migration-cause",
+        );
+        prints_cause_once(store(StoreError::from(sql("sql-cause"))), "sql-cause");
+        prints_cause_once(
+            SyncError::Store(StoreError::from(sql("sync-sql-cause"))),
+            "sync-sql-cause",
+        );
+        prints_cause_once(
+            store(StoreError::CreateDir {
+                path: path.clone(),
+                cause: io("mkdir-cause"),
+            }),
+            "mkdir-cause",
+        );
+        prints_cause_once(
+            store(StoreError::WriterThread(io("thread-cause"))),
+            "thread-cause",
+        );
+        let task = tokio::spawn(std::future::pending::<()>());
+        task.abort();
+        let Err(join) = task.await else {
+            panic!("an aborted task ends with an error")
+        };
+        let leaf = join.to_string();
+        prints_cause_once(store(StoreError::from(join)), &leaf);
+        prints_cause_once(
+            AppError::Bind {
+                addr: "127.0.0.1:8080".parse().unwrap(),
+                cause: io("bind-cause"),
+            },
+            "bind-cause",
+        );
+        prints_cause_once(AppError::Serve(io("serve-cause")), "serve-cause");
+        prints_cause_once(AppError::Lanes(io("lanes-cause")), "lanes-cause");
+        prints_cause_once(
+            ConfigError::Read {
+                path,
+                cause: io("read-cause"),
+            },
+            "read-cause",
+        );
+        // The scheduler's error prints its variant's name.
+        prints_cause_once(
+            AppError::Scheduler(SchedulerError::from(
+                tokio_cron_scheduler::JobSchedulerError::CantInit,
+            )),
+            "CantInit",
+        );
+    }
+}

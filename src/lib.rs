@@ -24,7 +24,8 @@
 //!   be downloaded from; [`error`]: [`error::SyncError`] and how each cause is retried.
 //! - [`cli`]: the command line; [`init`]: the setup wizard; [`check`]: `zfsync check`, one probe
 //!   per concern; [`status`]: `status` and `failed list`; [`telemetry`]: logs and upstream-call
-//!   metrics.
+//!   metrics; [`time`]: how a time reads ("5 s ago", UTC) in status, the console and token
+//!   messages.
 //! - `tools` (feature `sim`): `tools::sandbox`, both simulators and the daemon on loopback;
 //!   `tools::loadgen` (feature `loadgen`): the load and soak tool behind `examples/loadgen.rs`.
 //! - [`testing`]: the daemon's router over a real store, in process, for the fuzzer (the
@@ -61,6 +62,7 @@ pub mod store;
 pub(crate) mod sync;
 pub mod telemetry;
 pub mod testing;
+pub(crate) mod time;
 pub(crate) mod tokens;
 #[cfg(feature = "sim")]
 pub mod tools;

@@ -27,8 +27,8 @@ use zfsync_zalo::{
 };
 
 use crate::error::SyncError;
-use crate::status::{ago, utc};
 use crate::store::{now_ms, Store, StoredTokens, TokenEndpointError};
+use crate::time::{ago, utc};
 
 /// Zalo refresh tokens live 3 months.
 const REFRESH_TTL_MS: i64 = 90 * 24 * 3600 * 1000;

@@ -7,6 +7,8 @@
 //! - Freshchat: RSASSA-PKCS1-v1_5 / SHA-256 over the raw body, standard base64, with a key pair
 //!   generated for the run ([`FreshchatSigner`]).
 //!
+//! [`Shared`] is what every input of a run is built from: the seeds, the signer, the rules.
+//!
 //! Failure: generating the key pair can fail ([`FuzzError::Key`]); building an input never fails.
 
 use aws_lc_rs::encoding::AsDer;
@@ -16,6 +18,7 @@ use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
 use axum::http::HeaderValue;
 use base64::Engine as _;
 use serde_json::Value;
+use zfsync_mappings::Rules;
 
 use super::corpus::{Corpus, Sample};
 use super::mutate::Mutator;
@@ -342,5 +345,21 @@ pub fn freshchat_case(corpus: &Corpus, signer: &FreshchatSigner, seed: u64) -> C
         sig,
         mode: b.mode,
         replay: m.chance(1, 8),
+    }
+}
+
+/// Everything one input needs, shared by the tasks of a run.
+pub struct Shared {
+    /// The seeds.
+    pub corpus: Corpus,
+    /// Signs Freshchat bodies.
+    pub signer: FreshchatSigner,
+    /// The rules plans are made with.
+    pub rules: Vec<Rules>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
     }
 }

@@ -190,7 +190,7 @@ pub async fn run(opts: &Options) -> Result<Report, FuzzError> {
     let signer = tokio::task::spawn_blocking(cases::FreshchatSigner::generate)
         .await
         .map_err(|e| FuzzError::Key(e.to_string()))??;
-    let shared = Arc::new(webhooks::Shared {
+    let shared = Arc::new(cases::Shared {
         corpus,
         signer,
         rules: plans::rule_sets(),
@@ -243,7 +243,7 @@ pub fn input(
             // The signature's bytes depend on the run's key pair; the body and the other headers
             // do not.
             let signer = cases::FreshchatSigner::generate()?;
-            let shared = webhooks::Shared {
+            let shared = cases::Shared {
                 corpus,
                 signer,
                 rules: Vec::new(),

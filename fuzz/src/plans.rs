@@ -169,7 +169,7 @@ pub fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
 
 /// Plans input `index` of the mapping target: a mutated Zalo (even index) or Freshchat (odd)
 /// body, parsed by its connector and, when accepted, planned under every state of knowledge.
-pub fn one(shared: &super::webhooks::Shared, seed: u64, index: u64) -> TargetReport {
+pub fn one(shared: &super::cases::Shared, seed: u64, index: u64) -> TargetReport {
     let mut r = TargetReport::new(Target::Mapping);
     r.inputs = 1;
     let s = input_seed(seed, Target::Mapping.id(), index);
@@ -221,7 +221,7 @@ pub fn one(shared: &super::webhooks::Shared, seed: u64, index: u64) -> TargetRep
 }
 
 /// Runs the mapping target on `opts.workers` threads.
-pub fn run(opts: &Options, shared: &super::webhooks::Shared) -> TargetReport {
+pub fn run(opts: &Options, shared: &super::cases::Shared) -> TargetReport {
     let started = std::time::Instant::now();
     let (first, end) = opts.range();
     let workers = opts.workers.max(1) as u64;

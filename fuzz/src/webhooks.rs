@@ -29,8 +29,7 @@ use serde_json::Value;
 use tower::ServiceExt as _;
 use zfsync_mappings::Rules;
 
-use super::cases::{self, Case, FreshchatSigner, Sig, ZALO_SERVER};
-use super::corpus::Corpus;
+use super::cases::{self, Case, FreshchatSigner, Shared, Sig, ZALO_SERVER};
 use super::mutate::input_seed;
 use super::plans;
 use super::report::{Finding, TargetReport};
@@ -339,22 +338,6 @@ fn plan_accepted(target: Target, case: &Case, rules: &[Rules]) -> (u64, Vec<plan
             Ok(ev) => plans::freshchat(&ev, rules),
             Err(_) => (0, Vec::new()),
         },
-    }
-}
-
-/// Everything one input needs, shared by the tasks of a run.
-pub struct Shared {
-    /// The seeds.
-    pub corpus: Corpus,
-    /// Signs Freshchat bodies.
-    pub signer: FreshchatSigner,
-    /// The rules plans are made with.
-    pub rules: Vec<Rules>,
-}
-
-impl std::fmt::Debug for Shared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared").finish_non_exhaustive()
     }
 }
 

@@ -1,46 +1,13 @@
 //! Wording for identity clashes (table `[identity]`): the private note that tells the admins zfsync
 //! refused an existing Freshchat user claiming a customer's `reference_id` and created a new one.
-//! Per language; the language is `freshchat_to_zalo.language`.
+//! Per language; the language is `freshchat_to_zalo.language`. The table's types and its built-in
+//! default sit with the other tables in [`crate::rules`]; here is how a text is chosen.
 
-use std::collections::BTreeMap;
-
-use serde::Deserialize;
-
-use crate::rules::{Rules, DEFAULT_RULES};
+use crate::rules::{default_identity, Rules};
+pub use crate::rules::{IdentityRules, IdentityTexts};
 
 /// The language used when the rules' language has no identity texts.
 const FALLBACK_LANGUAGE: &str = "vi";
-
-/// Identity clashes (table `[identity]`): their wording per language.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct IdentityRules {
-    /// The texts per language; languages missing here come from the built-in rules.
-    #[serde(default)]
-    pub texts: BTreeMap<String, IdentityTexts>,
-}
-
-/// The identity texts in one language.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct IdentityTexts {
-    /// The admins' private note in the customer's new conversation: `{users}` (the refused
-    /// Freshchat user ids), `{reference_id}`.
-    pub clash_note: String,
-}
-
-/// The `[identity]` table of the built-in rules, for customer copies that predate it.
-pub(crate) fn default_identity() -> IdentityRules {
-    #[derive(Deserialize)]
-    struct Only {
-        identity: IdentityRules,
-    }
-    // The embedded file is checked by a unit test; parsing it cannot fail at run time.
-    match toml::from_str::<Only>(DEFAULT_RULES) {
-        Ok(only) => only.identity,
-        Err(e) => panic!("built-in default.toml has no valid [identity]: {e}"),
-    }
-}
 
 impl Rules {
     /// The identity texts in the rules' language: this file's, else the built-in ones, else the
@@ -64,6 +31,7 @@ impl Rules {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::rules::DEFAULT_RULES;
 
     #[test]
     fn the_clash_note_exists_in_both_languages_and_defaults_for_older_copies() {

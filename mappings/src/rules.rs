@@ -46,8 +46,8 @@ pub struct Rules {
     pub anonymous: AnonymousRules,
     /// Identity clashes (table `[identity]`). Added in a later release: defaulted from the
     /// built-in rules so that older customer copies still load.
-    #[serde(default = "crate::identity::default_identity")]
-    pub identity: crate::identity::IdentityRules,
+    #[serde(default = "default_identity")]
+    pub identity: IdentityRules,
 }
 
 /// Private notes about Zalo's reply allowance (table `[quota]`).
@@ -443,6 +443,37 @@ fn default_anonymous() -> AnonymousRules {
     match toml::from_str::<Only>(DEFAULT_RULES) {
         Ok(only) => only.anonymous,
         Err(e) => panic!("built-in default.toml has no valid [anonymous]: {e}"),
+    }
+}
+
+/// Identity clashes (table `[identity]`): their wording per language.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityRules {
+    /// The texts per language; languages missing here come from the built-in rules.
+    #[serde(default)]
+    pub texts: BTreeMap<String, IdentityTexts>,
+}
+
+/// The identity texts in one language.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityTexts {
+    /// The admins' private note in the customer's new conversation: `{users}` (the refused
+    /// Freshchat user ids), `{reference_id}`.
+    pub clash_note: String,
+}
+
+/// The `[identity]` table of the built-in rules, for customer copies that predate it.
+pub(crate) fn default_identity() -> IdentityRules {
+    #[derive(Deserialize)]
+    struct Only {
+        identity: IdentityRules,
+    }
+    // The embedded file is checked by a unit test; parsing it cannot fail at run time.
+    match toml::from_str::<Only>(DEFAULT_RULES) {
+        Ok(only) => only.identity,
+        Err(e) => panic!("built-in default.toml has no valid [identity]: {e}"),
     }
 }
 

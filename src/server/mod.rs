@@ -1,8 +1,8 @@
 //! The HTTP surface: the router and its layers. Webhook handlers live in [`crate::ingest`]; the
 //! pages people open (OAuth, domain verification, hosted files) in [`pages`]; health, readiness
-//! and metrics in [`health`]; operator access (token, sessions, CSRF) in [`auth`]; who the client
-//! is in [`client`]; rate limits and the wrong-token ceiling in [`limits`]; the operator console in
-//! [`console`].
+//! and metrics in [`health`]; operator access (token, sessions, CSRF) in [`auth`], and the gate in
+//! front of the operator routes in [`gate`]; who the client is in [`client`]; rate limits and the
+//! wrong-token ceiling in [`limits`]; the operator console in [`console`].
 //!
 //! Who may call what: the webhooks are public and never rate limited (the platforms retry, and
 //! storing must never wait); `/healthz` and `/readyz` are public and never rate limited;
@@ -13,6 +13,7 @@
 pub(crate) mod auth;
 pub(crate) mod client;
 pub(crate) mod console;
+pub(crate) mod gate;
 pub(crate) mod health;
 pub mod limits;
 pub(crate) mod pages;
@@ -41,7 +42,7 @@ impl FromRef<AppState> for IngestState {
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     use limits::Family;
     let operator = |r: Router<AppState>| {
-        r.route_layer(from_fn_with_state(state.clone(), auth::require_operator))
+        r.route_layer(from_fn_with_state(state.clone(), gate::require_operator))
     };
     // Each family has its own bucket per address; the limit runs first (outermost).
     let limited = |family: Family, r: Router<AppState>| {
@@ -56,7 +57,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             .route(ROUTE_OAUTH_START, get(pages::oauth_start))
             .route_layer(from_fn_with_state(
                 state.clone(),
-                auth::require_operator_or_ticket,
+                gate::require_operator_or_ticket,
             )),
     );
     let oauth_callback = limited(

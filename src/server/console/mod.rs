@@ -7,7 +7,7 @@
 //! Pages: [`overview`] (connections, last events, queue, 24-hour charts, readiness) and the Connect
 //! page (Zalo OAuth, `check` results); [`activity`] (recent synced messages, no bodies) and the
 //! Failed page (retry one or all, outcome live); [`backfill`] (start one, live progress bar).
-//! Every route here is behind [`super::auth::require_operator`], except the login page and the
+//! Every route here is behind [`super::gate::require_operator`], except the login page and the
 //! one-time login link, which are rate limited per address.
 //!
 //! Failure: a page whose data cannot be read says so in place (a store error, a platform that does
@@ -384,4 +384,4 @@ pub const FAILED_SCRIPT: &str = "/console/assets/failed.js";
 /// The Backfill page's script.
 pub const BACKFILL_SCRIPT: &str = "/console/assets/backfill.js";
 
-pub use crate::status::{ago, utc};
+pub use crate::time::{ago, utc};

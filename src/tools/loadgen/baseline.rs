@@ -17,9 +17,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use bytes::Bytes;
 
-use super::drive::{post, ZaloSigner};
-use super::flow::{is_dup, is_image, Plan};
+use super::drive::post;
 use super::report::{thread_cpu_secs, Ingest, Stats};
+use super::shared::{is_dup, is_image, Plan};
+use super::signer::ZaloSigner;
 use super::{lock, user_id, Options};
 
 /// The route the baseline answers, the same path as the daemon's.

@@ -13,63 +13,14 @@ use bytes::Bytes;
 use zfsync_freshchat::sim::WebhookMode;
 
 use super::baseline;
-use super::drive::{freshchat_sender, post, zalo_sender, ZaloSigner};
+use super::drive::{freshchat_sender, post, zalo_sender};
 use super::process::DaemonProcess;
 use super::report::{cpus_allowed, memory_kb_of, Backlog, DaemonAcks, Ingest, Report, Stats};
+use super::shared::{Plan, Shared, Track};
+use super::signer::ZaloSigner;
 use super::verify::{conversations, verify, watch};
 use super::{add_users, epoch_ms, lock, user_id, Mode, Options};
 use crate::tools::sandbox::{wait_for, Env, EnvOptions, TINY_PNG};
-
-/// One user's planned sends in one direction: (scheduled offset, index).
-pub(super) type Plan = Vec<(Option<Duration>, usize)>;
-/// Per message: when it was sent and when it became visible (epoch ms).
-#[derive(Debug, Default)]
-pub(super) struct Track {
-    pub(super) sent: Vec<Option<f64>>,
-    pub(super) seen: Vec<Option<f64>>,
-}
-
-impl Track {
-    pub(super) fn new(n: usize) -> Track {
-        Track {
-            sent: vec![None; n],
-            seen: vec![None; n],
-        }
-    }
-    pub(super) fn seen_count(&self) -> usize {
-        self.seen.iter().filter(|s| s.is_some()).count()
-    }
-    pub(super) fn latencies(&self) -> Vec<f64> {
-        self.sent
-            .iter()
-            .zip(&self.seen)
-            .filter_map(|(s, v)| Some((v.as_ref()? - s.as_ref()?).max(0.0)))
-            .collect()
-    }
-}
-
-pub(super) struct Shared {
-    pub(super) env: Env,
-    pub(super) http: reqwest::Client,
-    pub(super) signer: ZaloSigner,
-    pub(super) agent: String,
-    pub(super) fc_image: String,
-    pub(super) convs: Vec<String>,
-    pub(super) z: Vec<Mutex<Track>>,
-    pub(super) f: Vec<Mutex<Track>>,
-    pub(super) acks: Mutex<Vec<f64>>,
-    pub(super) dups: AtomicU64,
-    pub(super) dup_misses: AtomicU64,
-    pub(super) opts: Options,
-}
-
-pub(super) fn is_image(opts: &Options, i: usize) -> bool {
-    opts.attachment_every > 0 && i % opts.attachment_every == opts.attachment_every / 2
-}
-
-pub(super) fn is_dup(opts: &Options, i: usize) -> bool {
-    opts.duplicate_every > 0 && i % opts.duplicate_every == opts.duplicate_every - 1
-}
 
 /// Runs one flow-mode load and returns its figures, or an error when a message was lost, doubled or reordered.
 pub async fn run(opts: Options) -> anyhow::Result<Report> {

@@ -24,9 +24,10 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::baseline::{self, BaselineServer};
-use super::drive::{closed_loop, LoadResult, Signed, ZaloSigner};
+use super::drive::{closed_loop, LoadResult, Signed};
 use super::process::DaemonProcess;
 use super::report::{cpu_secs_of, cpus_allowed, Ingest, IngestReport, IngestRow, Stats};
+use super::signer::ZaloSigner;
 use super::{add_users, user_id, Options};
 use crate::tools::sandbox::{Env, EnvOptions};
 

@@ -16,7 +16,8 @@
 //! Every mode takes `--pin` ([`process::Cores`]): the daemon on one CPU, the rest on the others.
 //!
 //! # Layout
-//! - [`drive`]: signing and sending; [`verify`]: the exactly-once and order checks;
+//! - [`drive`]: sending; [`signer`]: Zalo's webhook signature; [`shared`]: what the flow modes'
+//!   senders, watcher and checker share; [`verify`]: the exactly-once and order checks;
 //!   [`report`]: the figures and how they print; [`baseline`]: the bare axum + SQLite handler;
 //!   [`process`]: the daemon as a child process, and pinning.
 //!
@@ -30,6 +31,8 @@ pub mod flow;
 pub mod ingest;
 pub mod process;
 pub mod report;
+pub mod shared;
+pub mod signer;
 pub mod soak;
 pub mod verify;
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::bail;
 use zfsync_freshchat::{ActorType, MessagePart};
 
-use super::flow::{is_image, Shared};
+use super::shared::{is_image, Shared};
 use super::{epoch_ms, lock, user_id};
 use crate::tools::sandbox::Env;
 
