@@ -18,9 +18,9 @@ mod attachments;
 mod contacts;
 mod zalo_auth;
 
-use zfsync::tools::sandbox::Env;
 use zfsync::store::reads::InboxQuery;
 use zfsync::store::{InboxRow, Source};
+use zfsync::tools::sandbox::Env;
 
 use crate::helpers::inbox;
 
