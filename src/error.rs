@@ -161,6 +161,12 @@ impl SyncError {
     }
 }
 
+impl crate::store::CallOutcome for SyncError {
+    fn outcome_unknown(&self) -> bool {
+        SyncError::outcome_unknown(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@
 //! the closures that are waiting in ONE transaction (each inside its own savepoint, so one failing
 //! closure does not undo the others) and answers them only after COMMIT: group commit, so durable
 //! writes under concurrency cost one fsync per batch rather than per request. Webhook inserts
-//! ([`Store::write_urgent`]) go ahead of every other write in the next batch; other writes wait for a
+//! ([`Store::ingest`]) go ahead of every other write in the next batch; other writes wait for a
 //! place when too many are queued (back-pressure on background work), while webhooks are refused at
 //! once (the platform delivers again) rather than queued without bound. Reads use a small pool of
 //! separate connections (WAL lets them run beside the writer).
@@ -19,17 +19,24 @@
 //! values stored before encryption are sealed.
 //! Migrations are numbered SQL files embedded in the binary, applied in order at open, tracked by
 //! `PRAGMA user_version`.
+//!
+//! # The typed surface
+//! Callers outside `store/` see operations only: a [`Journal`] per step (`begin`, `sent` with a
+//! [`Record`] of what the step pairs, `abandon_unless_unknown`), named reads (`contact`,
+//! `conversation_of`, `newest_freshchat_user`, `ping`, ...) and the types of [`model`]. The
+//! closures run by the writer and the table modules are private here, and no SQLite type crosses
+//! the surface (errors are [`StoreError`]), so a second backend can implement the same operations.
 
-pub mod auth;
-pub mod crypto;
-pub mod files;
-pub mod identities;
-pub mod inbox;
-pub mod journal;
+mod auth;
+mod crypto;
+mod files;
+mod identities;
+mod inbox;
+mod journal;
 pub mod model;
-pub mod pairings;
-pub mod quota;
-pub mod sealed;
+mod pairings;
+mod quota;
+mod sealed;
 
 mod disk;
 
@@ -45,9 +52,13 @@ pub use auth::{AttemptKey, OAuthAttempt, StoredTokens, TokenEndpointError};
 pub use crypto::{KeyError, StoreKey};
 pub use files::HostedFile;
 pub use inbox::{ActivityRow, HourlyCounts, InboxRow, Ingested, NewEvent, SourceStats};
-pub use journal::StepRow;
-pub use model::{Direction, EventState, JournalKey, Lane, Source, StepState};
-pub use pairings::Contact;
+pub use journal::{Journal, StepRow};
+pub use model::{
+    CallOutcome, Contact, Direction, EventState, JournalKey, Lane, MessagePair, Record, Source,
+    StepKind, StepState,
+};
+pub use quota::QuotaState;
+pub use sealed::META_ADMIN_TOKEN;
 
 /// Numbered migrations, applied in order. Never edit one that has shipped; add the next number.
 pub const MIGRATIONS: &[(&str, &str)] = &[
@@ -399,7 +410,7 @@ impl Store {
 
     /// Runs `f` in the writer's transaction; resolves once the batch holding it is committed.
     /// Waits for a place when many writes are queued.
-    pub async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
+    async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
@@ -414,20 +425,10 @@ impl Store {
         self.submit(f, false, permit, true).await
     }
 
-    /// Like [`Store::write`], ahead of every other write in the next batch (webhook inserts: the
-    /// platform waits for the answer). Refused with [`StoreError::Busy`] rather than queued when too
-    /// many are waiting.
-    pub async fn write_urgent<R, F>(&self, f: F) -> Result<R, StoreError>
-    where
-        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
-        R: Send + 'static,
-    {
-        self.urgent(f, true).await
-    }
-
-    /// Stores a webhook's event: [`Store::write_urgent`] for one statement, which SQLite keeps
-    /// atomic by itself (no savepoint of its own).
-    pub(crate) async fn write_urgent_statement<R, F>(&self, f: F) -> Result<R, StoreError>
+    /// Stores a webhook's event ahead of every other write in the next batch (the platform waits
+    /// for the answer), refused with [`StoreError::Busy`] rather than queued when too many are
+    /// waiting. One statement, which SQLite keeps atomic by itself (no savepoint of its own).
+    async fn write_urgent_statement<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
@@ -511,8 +512,21 @@ impl Store {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Whether a read connection answers (the readiness check; it never waits behind a write).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+            .await
+            .map(|_| ())
+    }
+
+    /// The number of pages the file holds now.
+    pub async fn page_count(&self) -> Result<u64, StoreError> {
+        self.read(|c| Ok(c.query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))? as u64))
+            .await
+    }
+
     /// Runs `f` on a read connection (never blocks the async runtime).
-    pub async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
+    async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
@@ -525,7 +539,7 @@ impl Store {
     /// that take microseconds (a lane's next events, one pairing, one journal step), where handing
     /// the read to a blocking thread and back costs more than the read. Anything that scans, or
     /// whose size the caller does not bound, goes through [`Store::read`].
-    pub(crate) async fn lookup<R, F>(&self, f: F) -> Result<R, StoreError>
+    async fn lookup<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         F: FnOnce(&Connection) -> Result<R, StoreError>,
     {

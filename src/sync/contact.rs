@@ -28,7 +28,7 @@ use zfsync_mappings::{EnsureContact, ForgetUser, RecordFollow, RefreshContact};
 use super::to_freshchat::bot_note;
 use super::{iso_ms, Job, Run, SyncContext};
 use crate::error::SyncError;
-use crate::store::{identities, now_ms, pairings, Contact};
+use crate::store::{now_ms, Contact, Record};
 
 /// The user property naming where a Freshchat user comes from (teams build a "Zalo" view on it).
 pub const PROP_PROVIDER: &str = "external_user_provider";
@@ -77,7 +77,8 @@ impl Run for EnsureContact {
             }
             return Ok(c);
         }
-        cx.store.begin_step(job.key, "ensure_contact", None).await?;
+        let journal = job.journal(&cx.store);
+        journal.begin(None).await?;
         // A user found by reference_id is reused when it is zfsync's own (see `identity`): a lost
         // store never duplicates users, and a user planted with the customer's reference id never
         // receives their messages.
@@ -120,16 +121,12 @@ impl Run for EnsureContact {
             },
             None => create_user(self, cx, job).await?,
         };
-        let c2 = contact.clone();
-        cx.store
-            .finish_step(job.key, Some(contact.freshchat_user_id.clone()), move |c| {
-                pairings::put_contact(c, &c2)?;
-                match &clash {
-                    // The admins' note goes into the new conversation, with the first post.
-                    Some(refused) => identities::put_identity_clash(c, &c2.zalo_user_id, refused),
-                    None => Ok(()),
-                }
-            })
+        let record = Record::Contact {
+            contact: contact.clone(),
+            clash,
+        };
+        journal
+            .sent(Some(contact.freshchat_user_id.clone()), record)
             .await?;
         Ok(contact)
     }
@@ -298,9 +295,8 @@ impl Run for RefreshContact {
         let Some((name, avatar)) = profile_of(cx, &self.zalo_user_id).await else {
             return Ok(());
         };
-        cx.store
-            .begin_step(job.key, "refresh_contact", None)
-            .await?;
+        let journal = job.journal(&cx.store);
+        journal.begin(None).await?;
         let c_rules = &cx.rules.contact;
         if let Err(e) = update_profile(
             cx,
@@ -312,10 +308,10 @@ impl Run for RefreshContact {
         )
         .await
         {
-            cx.abandon_unless_unknown(job.key, &e).await;
+            journal.abandon_unless_unknown(&e).await;
             return Err(e);
         }
-        Ok(cx.store.finish_step(job.key, None, |_| Ok(())).await?)
+        Ok(journal.sent(None, Record::Nothing).await?)
     }
 }
 
@@ -323,7 +319,8 @@ impl Run for ForgetUser {
     type Output = ();
 
     async fn run(&self, cx: &SyncContext, job: Job<'_>) -> Result<(), SyncError> {
-        cx.store.begin_step(job.key, "forget_user", None).await?;
+        let journal = job.journal(&cx.store);
+        journal.begin(None).await?;
         // The note goes into a conversation zfsync already knows; none is created for it.
         if let Some(conv) = cx.store.conversation_of(self.zalo_user_id.clone()).await? {
             cx.post_note(&conv, self.note.clone()).await;
@@ -336,7 +333,7 @@ impl Run for ForgetUser {
             rows,
             "the customer withdrew consent on Zalo; deleted what zfsync held about them"
         );
-        Ok(cx.store.finish_step(job.key, None, |_| Ok(())).await?)
+        Ok(journal.sent(None, Record::Nothing).await?)
     }
 }
 
@@ -354,12 +351,13 @@ impl Run for RecordFollow {
         let Some(c) = cx.store.contact(self.zalo_user_id.clone()).await? else {
             return Ok(());
         };
-        cx.store.begin_step(job.key, "record_follow", None).await?;
+        let journal = job.journal(&cx.store);
+        journal.begin(None).await?;
         if let Err(e) = write_follow(cx, &c, self.following).await {
-            cx.abandon_unless_unknown(job.key, &e).await;
+            journal.abandon_unless_unknown(&e).await;
             return Err(e);
         }
-        Ok(cx.store.finish_step(job.key, None, |_| Ok(())).await?)
+        Ok(journal.sent(None, Record::Nothing).await?)
     }
 }
 

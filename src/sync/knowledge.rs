@@ -12,7 +12,7 @@ use zfsync_zalo::ZaloEvent;
 use super::identity::{Refusal, REFUSALS_METRIC};
 use super::SyncContext;
 use crate::error::SyncError;
-use crate::store::{now_ms, pairings, Contact, Direction};
+use crate::store::{now_ms, Contact, Direction};
 
 /// The `source` of a webhook body rebuilt by backfill (live webhooks have none; catch-up uses the
 /// connector's `zfsync_history_catch_up`).
@@ -264,12 +264,8 @@ impl SyncContext {
                 first_seen_at: now_ms(),
                 profile_checked_at: None,
             };
-            let (zz, conv_id) = (z.clone(), conversation_id.to_string());
             self.store
-                .write(move |c| {
-                    pairings::put_contact(c, &contact)?;
-                    pairings::put_conversation(c, &zz, &conv_id, None)
-                })
+                .adopt_contact(contact, conversation_id.to_string())
                 .await?;
         }
         Ok(zalo_user)

@@ -28,7 +28,7 @@ use zfsync_freshchat::FreshchatClient;
 use zfsync_mappings::{plan_freshchat, plan_zalo, Plan, Rules, Step};
 
 use crate::error::SyncError;
-use crate::store::{InboxRow, JournalKey, Source, StepState, Store};
+use crate::store::{InboxRow, Journal, JournalKey, Source, StepKind, StepState, Store};
 use crate::tokens::ZaloSession;
 
 /// How far back (ms) reconciliation looks before a step's start for its message.
@@ -90,6 +90,15 @@ pub struct Job<'a> {
     pub row: &'a InboxRow,
     /// Its journal key.
     pub key: JournalKey,
+    /// The step's kind, as journalled.
+    pub kind: StepKind,
+}
+
+impl Job<'_> {
+    /// The step's journal.
+    pub fn journal(self, store: &Store) -> Journal<'_> {
+        store.journal(self.key, self.kind)
+    }
 }
 
 /// A kind of step the daemon carries out (implemented for each step struct of the plan).
@@ -159,6 +168,7 @@ impl SyncContext {
                     inbox_id: row.id,
                     idx: idx as i64,
                 },
+                kind: step.kind(),
             };
             self.run_step(job, step).await?;
         }
@@ -272,14 +282,6 @@ impl SyncContext {
             .iter()
             .find(|m| m.id == message.id)
             .map(zfsync_freshchat::message_create_event))
-    }
-
-    /// The remote side answered with an error: the call did not take effect, forget `sending`.
-    /// Timeouts and connection errors leave it: the outcome is unknown and needs reconciling.
-    pub(crate) async fn abandon_unless_unknown(&self, key: JournalKey, e: &SyncError) {
-        if !e.outcome_unknown() {
-            let _ = self.store.abandon_step(key).await;
-        }
     }
 }
 

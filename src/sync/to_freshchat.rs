@@ -11,7 +11,7 @@ use zfsync_mappings::{OutPart, PostToFreshchat, Visibility};
 
 use super::{parse_iso_ms, preview_text, Job, Reconcile, Run, SyncContext};
 use crate::error::SyncError;
-use crate::store::{pairings, Contact, Direction};
+use crate::store::{Contact, Direction, MessagePair, Record};
 
 impl Run for PostToFreshchat {
     type Output = ();
@@ -69,11 +69,8 @@ impl Run for PostToFreshchat {
             Visibility::PrivateNote => bot_note(fc_parts),
         };
         let preview = preview_of(&message.message_parts);
-        let kind = match self.visibility {
-            Visibility::Customer => "post_freshchat",
-            Visibility::PrivateNote => "post_freshchat_note",
-        };
-        cx.store.begin_step(job.key, kind, None).await?;
+        let journal = job.journal(&cx.store);
+        journal.begin(None).await?;
         let mut posted = cx
             .post_in_current_conversation(&contact, &self.zalo_user_id, &message)
             .await;
@@ -114,29 +111,21 @@ impl Run for PostToFreshchat {
         let (conversation_id, message_id) = match posted {
             Ok(v) => v,
             Err(e) => {
-                cx.abandon_unless_unknown(job.key, &e).await;
+                journal.abandon_unless_unknown(&e).await;
                 return Err(e);
             }
         };
-        let (uid, mid, fcid) = (
-            self.zalo_user_id.clone(),
-            self.zalo_msg_id.clone(),
-            message_id.clone(),
-        );
-        cx.store
-            .finish_step(
-                job.key,
+        let pair = MessagePair {
+            direction: Direction::ToFreshchat,
+            zalo_user_id: self.zalo_user_id.clone(),
+            zalo_msg_id: self.zalo_msg_id.clone(),
+            freshchat_message_id: message_id.clone(),
+            preview: Some(preview),
+        };
+        journal
+            .sent(
                 message_id.clone().or(Some(conversation_id.clone())),
-                move |c| {
-                    pairings::put_message(
-                        c,
-                        Direction::ToFreshchat,
-                        &uid,
-                        mid.as_deref(),
-                        fcid.as_deref(),
-                        Some(&preview),
-                    )
-                },
+                Record::Message(pair),
             )
             .await?;
         metrics::counter!("zfsync_messages_synced_total", "direction" => "to_freshchat")
@@ -206,24 +195,19 @@ impl Reconcile for PostToFreshchat {
             });
             if let Some(m) = hit {
                 tracing::info!(freshchat_message_id = %m.id, "reconciled: the message had reached Freshchat before the interruption");
-                let (uid, mid, fid, conv2) = (
-                    self.zalo_user_id.clone(),
-                    self.zalo_msg_id.clone(),
-                    m.id.clone(),
-                    conv.clone(),
-                );
-                cx.store
-                    .finish_step(job.key, Some(m.id.clone()), move |c| {
-                        pairings::put_conversation_if_none(c, &uid, &conv2)?;
-                        pairings::put_message(
-                            c,
-                            Direction::ToFreshchat,
-                            &uid,
-                            mid.as_deref(),
-                            Some(&fid),
-                            None,
-                        )
-                    })
+                let message = MessagePair {
+                    direction: Direction::ToFreshchat,
+                    zalo_user_id: self.zalo_user_id.clone(),
+                    zalo_msg_id: self.zalo_msg_id.clone(),
+                    freshchat_message_id: Some(m.id.clone()),
+                    preview: None,
+                };
+                let record = Record::Conversation {
+                    conversation_id: conv.clone(),
+                    message,
+                };
+                job.journal(&cx.store)
+                    .sent(Some(m.id.clone()), record)
                     .await?;
                 return Ok(true);
             }

@@ -13,7 +13,7 @@ use zfsync_zalo::{parse_visitor_key, OutboundMessage, ZaloError};
 use super::media::Delivered;
 use super::{preview_text, Job, Reconcile, Run, SyncContext};
 use crate::error::SyncError;
-use crate::store::{journal::KIND_SEND_ZALO, pairings, Direction, InboxRow, Source};
+use crate::store::{Direction, InboxRow, MessagePair, Record, Source};
 
 /// Zalo's refusal of a reply because the customer's 7-day window closed.
 const WINDOW_CLOSED: i64 = -230;
@@ -30,32 +30,18 @@ impl Run for SendToZalo {
         let (outbound, preview) = cx
             .prepare_zalo_message(&self.zalo_user_id, &self.message)
             .await?;
-        cx.store
-            .begin_step(job.key, KIND_SEND_ZALO, Some(self.zalo_user_id.clone()))
-            .await?;
+        let journal = job.journal(&cx.store);
+        journal.begin(Some(&self.zalo_user_id)).await?;
         let sent = match cx.zalo.send_message(&self.zalo_user_id, &outbound).await {
             Ok(s) => s,
             Err(e) => {
-                cx.abandon_unless_unknown(job.key, &e).await;
+                journal.abandon_unless_unknown(&e).await;
                 return Err(e);
             }
         };
-        let (uid, zid, fid) = (
-            self.zalo_user_id.clone(),
-            sent.message_id.clone(),
-            self.freshchat_message_id.clone(),
-        );
-        cx.store
-            .finish_step(job.key, Some(sent.message_id.clone()), move |c| {
-                pairings::put_message(
-                    c,
-                    Direction::ToZalo,
-                    &uid,
-                    Some(&zid),
-                    fid.as_deref(),
-                    Some(&preview),
-                )
-            })
+        let pair = sent_pair(self, &self.zalo_user_id, &sent.message_id, Some(preview));
+        journal
+            .sent(Some(sent.message_id.clone()), Record::Message(pair))
             .await?;
         metrics::counter!("zfsync_messages_synced_total", "direction" => "to_zalo").increment(1);
         tracing::info!(zalo_msg_id = %sent.message_id, freshchat_message_id = self.freshchat_message_id.as_deref().unwrap_or(""), "synced Freshchat → Zalo");
@@ -84,9 +70,8 @@ async fn send_to_visitor(
         }
         other => cx.prepare_zalo_message(visitor, other).await?,
     };
-    cx.store
-        .begin_step(job.key, KIND_SEND_ZALO, Some(visitor.to_string()))
-        .await?;
+    let journal = job.journal(&cx.store);
+    journal.begin(Some(visitor)).await?;
     let client = cx.zalo.client();
     let sent = cx
         .zalo
@@ -103,26 +88,13 @@ async fn send_to_visitor(
     let sent = match sent {
         Ok(s) => s,
         Err(e) => {
-            cx.abandon_unless_unknown(job.key, &e).await;
+            journal.abandon_unless_unknown(&e).await;
             return Err(e);
         }
     };
-    let (uid, zid, fid) = (
-        visitor.to_string(),
-        sent.message_id.clone(),
-        step.freshchat_message_id.clone(),
-    );
-    cx.store
-        .finish_step(job.key, Some(sent.message_id.clone()), move |c| {
-            pairings::put_message(
-                c,
-                Direction::ToZalo,
-                &uid,
-                Some(&zid),
-                fid.as_deref(),
-                Some(&preview),
-            )
-        })
+    let pair = sent_pair(step, visitor, &sent.message_id, Some(preview));
+    journal
+        .sent(Some(sent.message_id.clone()), Record::Message(pair))
         .await?;
     metrics::counter!("zfsync_messages_synced_total", "direction" => "to_zalo").increment(1);
     tracing::info!(zalo_msg_id = %sent.message_id, "synced Freshchat → Zalo (anonymous visitor)");
@@ -168,15 +140,9 @@ impl Reconcile for SendToZalo {
             return Ok(false);
         }
         tracing::info!(zalo_msg_id = %h.message_id, "reconciled: the message had reached Zalo before the interruption");
-        let (u, zid, fid) = (
-            self.zalo_user_id.clone(),
-            h.message_id.clone(),
-            self.freshchat_message_id.clone(),
-        );
-        cx.store
-            .finish_step(job.key, Some(h.message_id.clone()), move |c| {
-                pairings::put_message(c, Direction::ToZalo, &u, Some(&zid), fid.as_deref(), None)
-            })
+        let pair = sent_pair(self, &self.zalo_user_id, &h.message_id, None);
+        job.journal(&cx.store)
+            .sent(Some(h.message_id.clone()), Record::Message(pair))
             .await?;
         Ok(true)
     }
@@ -286,6 +252,22 @@ impl SyncContext {
             (None, other) => format!("Not delivered to Zalo: {other}"),
         };
         self.post_note(conv, text).await;
+    }
+}
+
+/// The pairing of a message sent to (or found at) Zalo with the agent's Freshchat message.
+fn sent_pair(
+    step: &SendToZalo,
+    zalo_user_id: &str,
+    zalo_msg_id: &str,
+    preview: Option<String>,
+) -> MessagePair {
+    MessagePair {
+        direction: Direction::ToZalo,
+        zalo_user_id: zalo_user_id.to_string(),
+        zalo_msg_id: Some(zalo_msg_id.to_string()),
+        freshchat_message_id: step.freshchat_message_id.clone(),
+        preview,
     }
 }
 

@@ -19,10 +19,7 @@ async fn a_full_disk_refuses_webhooks_and_recovers_by_itself() {
     start_conversation(&env, U).await;
     settle(&env).await;
     let store = env.daemon_store().unwrap().clone();
-    let pages: u64 = store
-        .read(|c| Ok(c.query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))? as u64))
-        .await
-        .unwrap();
+    let pages = store.page_count().await.unwrap();
     store.limit_pages(Some(pages)).await.unwrap();
     let http = reqwest::Client::new();
     let mut sent = Vec::new();
