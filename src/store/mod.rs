@@ -304,7 +304,7 @@ fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
 }
 
 /// Applies the embedded migrations that `conn` has not seen yet.
-pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let known = MIGRATIONS.len() as i64;
     let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if current > known {

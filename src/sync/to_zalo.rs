@@ -1,24 +1,21 @@
 //! Sending to Zalo: one planned message to one Zalo user, prepared first (long text as a file or a
 //! hosted link, attachments uploaded to Zalo or hosted, see [`super::media`] and [`super::hosted`]),
 //! then sent with the journal around the call. A permanent failure is explained to the agents in
-//! the conversation ([`SyncContext::explain_failure`]), never swallowed; a refusal because the
+//! the conversation ([`explain_failure`]), never swallowed; a refusal because the
 //! customer's reply window closed names when it closed. An anonymous chat-widget visitor (a
 //! `zfsync_zalo::visitor_key` in place of a user id) is answered through Zalo's anonymous send,
 //! with images by URL and files by token.
 
-use bytes::Bytes;
 use zfsync_mappings::{SendToZalo, ZaloSend};
-use zfsync_zalo::{parse_visitor_key, OutboundMessage, ZaloError};
+use zfsync_zalo::{parse_visitor_key, ZaloError};
 
-use super::media::Delivered;
-use super::{preview_text, Job, Reconcile, Run, SyncContext};
+use super::media::{text, Delivered};
+use super::{Job, Reconcile, Run, SyncContext};
 use crate::error::SyncError;
 use crate::store::{Direction, InboxRow, MessagePair, Record, Source};
 
 /// Zalo's refusal of a reply because the customer's 7-day window closed.
 const WINDOW_CLOSED: i64 = -230;
-/// The `meta` key remembering whether this OA's file upload takes `.txt`.
-const META_TXT_UPLOAD: &str = "zalo_txt_upload";
 
 impl Run for SendToZalo {
     type Output = ();
@@ -27,9 +24,7 @@ impl Run for SendToZalo {
         if let Some((anonymous_id, conversation_id)) = parse_visitor_key(&self.zalo_user_id) {
             return send_to_visitor(self, cx, job, anonymous_id, conversation_id).await;
         }
-        let (outbound, preview) = cx
-            .prepare_zalo_message(&self.zalo_user_id, &self.message)
-            .await?;
+        let (outbound, preview) = cx.media.prepare(&self.zalo_user_id, &self.message).await?;
         let journal = job.journal(&cx.store);
         journal.begin(Some(&self.zalo_user_id)).await?;
         let sent = match cx.zalo.send_message(&self.zalo_user_id, &outbound).await {
@@ -45,7 +40,7 @@ impl Run for SendToZalo {
             .await?;
         metrics::counter!("zfsync_messages_synced_total", "direction" => "to_zalo").increment(1);
         tracing::info!(zalo_msg_id = %sent.message_id, freshchat_message_id = self.freshchat_message_id.as_deref().unwrap_or(""), "synced Freshchat → Zalo");
-        cx.after_send(&self.zalo_user_id, &sent).await;
+        cx.quota.after_send(&self.zalo_user_id, &sent).await;
         Ok(())
     }
 }
@@ -63,12 +58,12 @@ async fn send_to_visitor(
     let (outbound, preview) = match &step.message {
         ZaloSend::Attachment(a) => {
             let label = format!("[{}] {}", a.kind.label(), a.name.as_deref().unwrap_or(""));
-            match cx.deliver_to_visitor(visitor, a).await? {
+            match cx.media.deliver_to_visitor(visitor, a).await? {
                 Delivered::Zalo(m) => (m, label),
                 Delivered::Hosted(link_text) => (text(link_text), label),
             }
         }
-        other => cx.prepare_zalo_message(visitor, other).await?,
+        other => cx.media.prepare(visitor, other).await?,
     };
     let journal = job.journal(&cx.store);
     journal.begin(Some(visitor)).await?;
@@ -148,111 +143,35 @@ impl Reconcile for SendToZalo {
     }
 }
 
-impl SyncContext {
-    /// Turns a planned send into a Zalo message, uploading what has to be uploaded first.
-    async fn prepare_zalo_message(
-        &self,
-        zalo_user_id: &str,
-        send: &ZaloSend,
-    ) -> Result<(OutboundMessage, String), SyncError> {
-        Ok(match send {
-            ZaloSend::Text(t) => (text(t.clone()), preview_text(t)),
-            ZaloSend::LongText {
-                text: body,
-                filename,
-                link_text,
-            } => {
-                if let Some(token) = self.upload_long_text(body, filename).await? {
-                    return Ok((OutboundMessage::File { token }, preview_text(body)));
-                }
-                let url = self
-                    .host_file(
-                        zalo_user_id,
-                        filename,
-                        "text/plain; charset=utf-8",
-                        body.as_bytes().to_vec(),
-                    )
-                    .await?;
-                let msg = zfsync_mappings::template::fill(link_text, &[("url", &url)]);
-                (text(msg), preview_text(body))
-            }
-            ZaloSend::Attachment(a) => {
-                let label = format!("[{}] {}", a.kind.label(), a.name.as_deref().unwrap_or(""));
-                match self.deliver_attachment(zalo_user_id, a).await? {
-                    Delivered::Zalo(m) => (m, label),
-                    Delivered::Hosted(link_text) => (text(link_text), label),
-                }
-            }
-        })
+/// After a permanent failure of a Freshchat → Zalo event: tell the agents why, in the conversation.
+pub(crate) async fn explain_failure(cx: &SyncContext, row: &InboxRow, err: &SyncError) {
+    if row.source != Source::Freshchat {
+        return;
     }
-
-    /// A long reply through Zalo's file upload, when this OA takes `.txt` (remembered once known).
-    /// None: host it instead.
-    async fn upload_long_text(
-        &self,
-        body: &str,
-        filename: &str,
-    ) -> Result<Option<String>, SyncError> {
-        if self.store.meta(META_TXT_UPLOAD).await?.as_deref() == Some("refused") {
-            return Ok(None);
-        }
-        let bytes = Bytes::from(body.to_string().into_bytes());
-        match self.zalo.upload_file(filename, bytes).await {
-            Ok(token) => {
-                self.store
-                    .set_meta(META_TXT_UPLOAD, "accepted".into())
-                    .await?;
-                Ok(Some(token))
-            }
-            Err(SyncError::Zalo(e)) if e.code() == Some(-201) => {
-                tracing::info!(
-                    "this OA's file upload refuses .txt; long replies will be hosted by zfsync"
-                );
-                self.store
-                    .set_meta(META_TXT_UPLOAD, "refused".into())
-                    .await?;
-                Ok(None)
-            }
-            Err(e) if e.is_transient() => Err(e),
-            Err(e) => {
-                tracing::warn!(error = %e, "upload of a long reply failed; hosting it instead");
-                Ok(None)
+    let Ok(ev) = zfsync_freshchat::parse_event(&row.body) else {
+        return;
+    };
+    let Some(conv) = ev.conversation_id() else {
+        return;
+    };
+    let closed = match err {
+        SyncError::Zalo(ZaloError::Api { code, .. }) if *code == WINDOW_CLOSED => {
+            match cx.store.zalo_user_of_conversation(conv.to_string()).await {
+                Ok(Some(user)) => cx.quota.window_closed_note(&user).await,
+                _ => None,
             }
         }
-    }
-
-    /// After a permanent failure of a Freshchat → Zalo event: tell the agents why, in the conversation.
-    pub async fn explain_failure(&self, row: &InboxRow, err: &SyncError) {
-        if row.source != Source::Freshchat {
-            return;
-        }
-        let Ok(ev) = zfsync_freshchat::parse_event(&row.body) else {
-            return;
-        };
-        let Some(conv) = ev.conversation_id() else {
-            return;
-        };
-        let closed = match err {
-            SyncError::Zalo(ZaloError::Api { code, .. }) if *code == WINDOW_CLOSED => {
-                match self.store.zalo_user_of_conversation(conv.to_string()).await {
-                    Ok(Some(user)) => self.window_closed_note(&user).await,
-                    _ => None,
-                }
-            }
-            _ => None,
-        };
-        let text = match (closed, err) {
-            (Some(closed), _) => closed,
-            (None, SyncError::Zalo(e)) => match e {
-                ZaloError::Api { code, message } => {
-                    self.rules.zalo_error_note(Some(*code), message)
-                }
-                other => self.rules.zalo_error_note(other.code(), &other.to_string()),
-            },
-            (None, other) => format!("Not delivered to Zalo: {other}"),
-        };
-        self.post_note(conv, text).await;
-    }
+        _ => None,
+    };
+    let text = match (closed, err) {
+        (Some(closed), _) => closed,
+        (None, SyncError::Zalo(e)) => match e {
+            ZaloError::Api { code, message } => cx.rules.zalo_error_note(Some(*code), message),
+            other => cx.rules.zalo_error_note(other.code(), &other.to_string()),
+        },
+        (None, other) => format!("Not delivered to Zalo: {other}"),
+    };
+    cx.notes.post(conv, text).await;
 }
 
 /// The pairing of a message sent to (or found at) Zalo with the agent's Freshchat message.
@@ -268,12 +187,5 @@ fn sent_pair(
         zalo_msg_id: Some(zalo_msg_id.to_string()),
         freshchat_message_id: step.freshchat_message_id.clone(),
         preview,
-    }
-}
-
-fn text(t: String) -> OutboundMessage {
-    OutboundMessage::Text {
-        text: t,
-        quote_message_id: None,
     }
 }
