@@ -1,6 +1,6 @@
 //! The SQLite store: every ID pairing, the inbox of verified events, the journal of external effects,
 //! tokens, hosted files. One file per table family: [`inbox`], [`journal`], [`pairings`], [`auth`],
-//! [`files`], [`identities`]; the states and the lane newtype in [`model`]; secrets sealed at rest by [`crypto`].
+//! [`files`], [`identities`]; the states and the lane newtype in [`model`] (written as SQL text by `sql.rs`); secrets sealed at rest by [`crypto`].
 //!
 //! One writer thread owns the write connection. Writes are closures sent to it; the thread runs all
 //! the closures that are waiting in ONE transaction (each inside its own savepoint, so one failing
@@ -37,6 +37,7 @@ pub mod model;
 mod pairings;
 mod quota;
 mod sealed;
+mod sql;
 
 mod disk;
 

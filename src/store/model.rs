@@ -6,9 +6,8 @@
 //! a journalled step pairs when it is sent (a message, a contact, a conversation, or nothing), and
 //! the [`Contact`] it reads. No backend type appears in them, so a second backend can take them.
 
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
-
-/// Implements `as_str`, `parse` and the SQLite conversions for a text-backed enum.
+/// Implements `as_str`, `parse` and `Display` for a text-backed enum (the SQLite conversions are
+/// in `sql.rs`, on the backend's side).
 macro_rules! text_enum {
     ($ty:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         impl $ty {
@@ -24,17 +23,6 @@ macro_rules! text_enum {
         impl std::fmt::Display for $ty {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
-            }
-        }
-        impl ToSql for $ty {
-            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-                Ok(ToSqlOutput::from(self.as_str()))
-            }
-        }
-        impl FromSql for $ty {
-            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-                let s = value.as_str()?;
-                $ty::parse(s).ok_or_else(|| FromSqlError::Other(format!("unknown {} {s:?}", stringify!($ty)).into()))
             }
         }
     };
@@ -128,6 +116,10 @@ impl Lane {
             .strip_prefix(FRESHCHAT_PREFIX)
             .filter(|c| *c != UNKNOWN)
     }
+    /// A lane as it was stored.
+    pub(super) fn from_stored(stored: String) -> Lane {
+        Lane(stored)
+    }
     /// The lane shared by Freshchat events that name no conversation.
     pub fn freshchat_unknown() -> Lane {
         Lane::freshchat(None)
@@ -137,18 +129,6 @@ impl Lane {
 impl std::fmt::Display for Lane {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-impl ToSql for Lane {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.0.as_str()))
-    }
-}
-
-impl FromSql for Lane {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        Ok(Lane(value.as_str()?.to_string()))
     }
 }
 
