@@ -158,3 +158,123 @@ fn mark_sent(c: &Connection, key: JournalKey, remote_id: Option<&str>) -> Result
     .execute(params![key.inbox_id, key.idx, StepState::Sent, remote_id, now_ms()])?;
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use crate::store::model::{Contact, Direction, MessagePair};
+    use crate::store::{CallOutcome, Ingested, JournalKey, Lane, NewEvent, Record, Source};
+    use crate::store::{StepKind, StepState, Store};
+
+    /// A call's error as the journal sees it.
+    struct Failed {
+        unknown: bool,
+    }
+
+    impl CallOutcome for Failed {
+        fn outcome_unknown(&self) -> bool {
+            self.unknown
+        }
+    }
+
+    async fn event(store: &Store) -> i64 {
+        let ev = NewEvent {
+            source: Source::Zalo,
+            dedupe_key: "m1".into(),
+            lane: Lane::zalo(Some("42")),
+            event_name: "user_send_text".into(),
+            body: b"{}".to_vec(),
+            event_time: super::now_ms(),
+        };
+        let Ingested::New(id) = store.ingest(ev).await.unwrap() else {
+            panic!("the event is new");
+        };
+        id
+    }
+
+    fn pair(zalo_msg_id: &str) -> MessagePair {
+        MessagePair {
+            direction: Direction::ToFreshchat,
+            zalo_user_id: "42".into(),
+            zalo_msg_id: Some(zalo_msg_id.into()),
+            freshchat_message_id: Some(format!("fc-{zalo_msg_id}")),
+            preview: None,
+        }
+    }
+
+    /// A step is `sending` from `begin`; `sent` writes the remote id and what the step pairs
+    /// together; a refused call forgets `sending`, a call of unknown outcome keeps it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_journal_pairs_what_it_sent_and_keeps_only_unknown_outcomes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("j.db")).unwrap();
+        let id = event(&store).await;
+        let key = |idx| JournalKey { inbox_id: id, idx };
+
+        let contact = store.journal(key(0), StepKind::EnsureContact);
+        contact.begin(None).await.unwrap();
+        let row = store.step(key(0)).await.unwrap().unwrap();
+        assert_eq!(row.state, StepState::Sending);
+        let made = Contact {
+            zalo_user_id: "42".into(),
+            freshchat_user_id: "fc-user".into(),
+            display_name: "Lan".into(),
+            avatar: None,
+            profile_complete: true,
+            following: None,
+            first_seen_at: 1,
+            profile_checked_at: None,
+        };
+        let record = Record::Contact {
+            contact: made,
+            clash: Some("fc-a,fc-b".into()),
+        };
+        contact.sent(Some("fc-user".into()), record).await.unwrap();
+        let row = store.step(key(0)).await.unwrap().unwrap();
+        assert_eq!(row.state, StepState::Sent);
+        assert_eq!(row.remote_id.as_deref(), Some("fc-user"));
+        let stored = store.contact("42".into()).await.unwrap().unwrap();
+        assert_eq!(stored.freshchat_user_id, "fc-user");
+        assert_eq!(
+            store.identity_clash("42".into()).await.unwrap().as_deref(),
+            Some("fc-a,fc-b")
+        );
+
+        // Found in a conversation: the conversation becomes the customer's, the message paired.
+        let post = store.journal(key(1), StepKind::PostFreshchat);
+        let record = Record::Conversation {
+            conversation_id: "conv-1".into(),
+            message: pair("z1"),
+        };
+        post.sent(Some("fc-z1".into()), record).await.unwrap();
+        assert_eq!(
+            store.conversation_of("42".into()).await.unwrap().as_deref(),
+            Some("conv-1")
+        );
+        assert_eq!(
+            store.known_zalo_message("z1".into()).await.unwrap(),
+            Some(Direction::ToFreshchat)
+        );
+        // A second conversation does not replace the customer's current one.
+        let record = Record::Conversation {
+            conversation_id: "conv-2".into(),
+            message: pair("z2"),
+        };
+        post.sent(None, record).await.unwrap();
+        assert_eq!(
+            store.conversation_of("42".into()).await.unwrap().as_deref(),
+            Some("conv-1")
+        );
+
+        // A send to Zalo in flight is seen as such (echoes wait for it) until it is abandoned.
+        let send = store.journal(key(2), StepKind::SendZalo);
+        send.begin(Some("42")).await.unwrap();
+        assert!(store.zalo_send_in_flight("42".into()).await.unwrap());
+        send.abandon_unless_unknown(&Failed { unknown: true }).await;
+        assert!(store.zalo_send_in_flight("42".into()).await.unwrap());
+        send.abandon_unless_unknown(&Failed { unknown: false })
+            .await;
+        assert!(!store.zalo_send_in_flight("42".into()).await.unwrap());
+        assert!(store.step(key(2)).await.unwrap().is_none());
+    }
+}
