@@ -83,6 +83,12 @@ impl Identities {
         }
     }
 
+    /// Counts a Freshchat user's claim on a customer of another OA (the caller, which knows the
+    /// conversation, logs it).
+    pub(crate) fn other_oa_refused(&self) {
+        metrics::counter!(REFUSALS_METRIC, "reason" => Refusal::OtherOa.label()).increment(1);
+    }
+
     /// Whether `user` is one zfsync created for `zalo_user_id` (a user id or a visitor key) of
     /// `oa_id`: zfsync's properties name both, and every conversation of the user is on zfsync's
     /// channel.

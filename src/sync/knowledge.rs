@@ -9,7 +9,6 @@ use zfsync_freshchat::{ActorType, FreshchatError, WebhookEvent};
 use zfsync_mappings::{FreshchatKnowledge, ReplyWindow, Rules, ZaloKnowledge};
 use zfsync_zalo::ZaloEvent;
 
-use super::identity::{Refusal, REFUSALS_METRIC};
 use super::SyncContext;
 use crate::error::SyncError;
 use crate::store::{now_ms, Contact, Direction};
@@ -231,7 +230,7 @@ async fn zalo_user_from_freshchat(
                 oa_id = %oa_id,
                 "a Freshchat user claims a Zalo user of another OA; ignored"
             );
-            metrics::counter!(REFUSALS_METRIC, "reason" => Refusal::OtherOa.label()).increment(1);
+            cx.identities.other_oa_refused();
             None
         }
         None => None,
