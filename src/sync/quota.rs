@@ -2,8 +2,8 @@
 //! of the customer's last interaction, billed to the OA from 48 h to 7 days, refused (-230) after.
 //! Zalo no longer says how many free replies are left, so zfsync keeps each customer's window from the
 //! interactions it sees ([`ReplyQuota::saw_interaction`]): messages, follows, "chat now", shared
-//! info, widget consent. Zalo also counts calls, menu taps and group messages, which never reach
-//! zfsync: its window is a lower bound.
+//! info, widget consent, the customer's own calls and group messages. Zalo also counts menu taps,
+//! article comments and chatbot interactions, which never reach zfsync: its window is a lower bound.
 //!
 //! Every send's answer still says which allowance paid for it (free `reply`, a package) or nothing
 //! (billed). zfsync keeps the latest per customer, counts billed replies, and tells the agents in the
