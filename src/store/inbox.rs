@@ -81,7 +81,7 @@ pub struct SourceStats {
     pub last_received_at: Option<i64>,
 }
 
-const INBOX_COLUMNS: &str =
+pub(super) const INBOX_COLUMNS: &str =
     "id, source, lane, event_name, body, received_at, state, attempts, next_attempt_at, last_error, error_class, event_time";
 
 /// A stored failure reason as every reader gets it: no URL keeps its query string (reasons stored
@@ -90,7 +90,7 @@ fn shown_error(e: &str) -> String {
     zfsync_mappings::redact::urls_in(e)
 }
 
-fn inbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
+pub(super) fn inbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
     Ok(InboxRow {
         id: r.get(0)?,
         source: r.get(1)?,

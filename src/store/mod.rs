@@ -36,6 +36,7 @@ mod journal;
 pub mod model;
 mod pairings;
 mod quota;
+pub mod reads;
 mod sealed;
 mod sql;
 
@@ -518,12 +519,6 @@ impl Store {
         self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
             .await
             .map(|_| ())
-    }
-
-    /// The number of pages the file holds now.
-    pub async fn page_count(&self) -> Result<u64, StoreError> {
-        self.read(|c| Ok(c.query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))? as u64))
-            .await
     }
 
     /// Runs `f` on a read connection (never blocks the async runtime).
