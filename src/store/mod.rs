@@ -24,8 +24,9 @@
 //! Callers outside `store/` see operations only: a [`Journal`] per step (`begin`, `sent` with a
 //! [`Record`] of what the step pairs, `abandon_unless_unknown`), named reads (`contact`,
 //! `conversation_of`, `newest_freshchat_user`, `ping`, ...) and the types of [`model`]. The
-//! closures run by the writer and the table modules are private here, and no SQLite type crosses
-//! the surface (errors are [`StoreError`]), so a second backend can implement the same operations.
+//! closures run by the writer and the table modules are private here, and no SQLite type is in an
+//! operation's signature (errors are [`StoreError`], which still carries SQLite's error as its
+//! cause), so a second backend can implement the same operations.
 
 mod auth;
 mod crypto;
