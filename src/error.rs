@@ -168,6 +168,12 @@ impl SyncError {
     }
 }
 
+impl crate::store::CallOutcome for SyncError {
+    fn outcome_unknown(&self) -> bool {
+        SyncError::outcome_unknown(self)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -186,7 +186,7 @@ pub fn load_rules(config: &Config) -> Result<Rules, ServicesError> {
 }
 
 /// The `meta` key of the admin token zfsync generated when none is configured.
-pub const META_ADMIN_TOKEN: &str = crate::store::sealed::META_ADMIN_TOKEN;
+pub const META_ADMIN_TOKEN: &str = crate::store::META_ADMIN_TOKEN;
 
 /// The operator token: the configured one (`server.admin_token`, ZFSYNC_ADMIN_TOKEN, the secrets
 /// file), else the one zfsync generated earlier and kept in the store, else a new one, kept there.

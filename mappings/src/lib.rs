@@ -34,7 +34,7 @@ pub mod zalo_in;
 pub use freshchat_in::{plan_freshchat, FreshchatKnowledge};
 pub use plan::{
     Attachment, EnsureContact, ForgetUser, MediaKind, OutPart, Plan, PostToFreshchat, RecordFollow,
-    RecordReceipt, RefreshContact, SendToZalo, Step, Visibility, ZaloSend,
+    RecordReceipt, RefreshContact, SendToZalo, Step, StepKind, Visibility, ZaloSend,
 };
 pub use quota::{closed_note, quota_note, QuotaWindow};
 pub use rules::{Rules, RulesError};

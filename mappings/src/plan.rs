@@ -282,20 +282,63 @@ pub enum Step {
     ForgetUser(ForgetUser),
 }
 
-impl Step {
-    /// A short, stable name for the journal and logs.
-    pub fn kind(&self) -> &'static str {
+/// The kind of a step: its short, stable name in the journal and logs, spelled here only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StepKind {
+    /// [`EnsureContact`].
+    EnsureContact,
+    /// [`PostToFreshchat`] visible to the agents.
+    PostFreshchat,
+    /// [`PostToFreshchat`] as a private note.
+    PostFreshchatNote,
+    /// [`SendToZalo`].
+    SendZalo,
+    /// [`RecordFollow`].
+    RecordFollow,
+    /// [`RecordReceipt`].
+    RecordReceipt,
+    /// [`RefreshContact`].
+    RefreshContact,
+    /// [`ForgetUser`].
+    ForgetUser,
+}
+
+impl StepKind {
+    /// The name stored in the journal.
+    pub fn as_str(self) -> &'static str {
         match self {
-            Step::EnsureContact(_) => "ensure_contact",
+            StepKind::EnsureContact => "ensure_contact",
+            StepKind::PostFreshchat => "post_freshchat",
+            StepKind::PostFreshchatNote => "post_freshchat_note",
+            StepKind::SendZalo => "send_zalo",
+            StepKind::RecordFollow => "record_follow",
+            StepKind::RecordReceipt => "record_receipt",
+            StepKind::RefreshContact => "refresh_contact",
+            StepKind::ForgetUser => "forget_user",
+        }
+    }
+}
+
+impl std::fmt::Display for StepKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Step {
+    /// The step's kind (its name in the journal and logs).
+    pub fn kind(&self) -> StepKind {
+        match self {
+            Step::EnsureContact(_) => StepKind::EnsureContact,
             Step::PostToFreshchat(p) => match p.visibility {
-                Visibility::Customer => "post_freshchat",
-                Visibility::PrivateNote => "post_freshchat_note",
+                Visibility::Customer => StepKind::PostFreshchat,
+                Visibility::PrivateNote => StepKind::PostFreshchatNote,
             },
-            Step::SendToZalo(_) => "send_zalo",
-            Step::RecordFollow(_) => "record_follow",
-            Step::RecordReceipt(_) => "record_receipt",
-            Step::RefreshContact(_) => "refresh_contact",
-            Step::ForgetUser(_) => "forget_user",
+            Step::SendToZalo(_) => StepKind::SendZalo,
+            Step::RecordFollow(_) => StepKind::RecordFollow,
+            Step::RecordReceipt(_) => StepKind::RecordReceipt,
+            Step::RefreshContact(_) => StepKind::RefreshContact,
+            Step::ForgetUser(_) => StepKind::ForgetUser,
         }
     }
 

@@ -3,8 +3,6 @@
 //! values they probe, so each also runs on its own (the `init` wizard checks each answer with it).
 //! A failed probe is a [`Check`] at FAIL with the fix, never an error.
 
-use rusqlite::OptionalExtension as _;
-
 use super::*;
 use crate::sync::contact::{
     META_PROPERTIES_REFUSED, PROPERTIES_ADMIN_PATH, PROP_ANONYMOUS, PROP_OA_ID, PROP_PROVIDER,
@@ -312,16 +310,7 @@ pub(super) async fn user_properties_check(
             fix,
         );
     }
-    let newest = store
-        .read(|c| {
-            Ok(c.query_row(
-                "SELECT freshchat_user_id FROM contacts ORDER BY first_seen_at DESC, updated_at DESC LIMIT 1",
-                [],
-                |r| r.get::<_, String>(0),
-            )
-            .optional()?)
-        })
-        .await;
+    let newest = store.newest_freshchat_user().await;
     let user_id = match newest {
         Ok(Some(id)) => id,
         Ok(None) => {

@@ -22,11 +22,7 @@ pub async fn readiness(state: &AppState) -> Result<(), String> {
     if state.store.health().full {
         return Err("the store is full: free disk space (webhooks are answered 503 and delivered again meanwhile)".into());
     }
-    if let Err(e) = state
-        .store
-        .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
-        .await
-    {
+    if let Err(e) = state.store.ping().await {
         return Err(format!("store not readable: {e}"));
     }
     let t = state.zalo.tokens().status();

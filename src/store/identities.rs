@@ -73,7 +73,7 @@ impl Store {
 
 /// Records that zfsync refused `refused_users` (comma-separated Freshchat user ids) for a customer
 /// and created a new user (used inside the contact step's transaction).
-pub fn put_identity_clash(
+pub(super) fn put_identity_clash(
     c: &Connection,
     zalo_user_id: &str,
     refused_users: &str,

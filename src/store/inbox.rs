@@ -108,7 +108,10 @@ pub(super) fn inbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
 }
 
 /// Inserts an event once (inside a write); a second delivery of the same event is a no-op.
-pub fn insert_event(c: &rusqlite::Connection, ev: &NewEvent) -> Result<Ingested, StoreError> {
+pub(super) fn insert_event(
+    c: &rusqlite::Connection,
+    ev: &NewEvent,
+) -> Result<Ingested, StoreError> {
     let mut stmt = c.prepare_cached(
         "INSERT INTO inbox (source, dedupe_key, lane, event_name, body, event_time, received_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (source, dedupe_key) DO NOTHING",

@@ -1,10 +1,13 @@
 //! The journal of external effects: a step is `sending` before its call and `sent` (with the remote
 //! id, and the id pairing written in the same transaction) after it. A step found `sending` later
-//! had an unknown outcome and is reconciled before it is tried again.
+//! had an unknown outcome and is reconciled before it is tried again. A step writes its entry
+//! through a [`Journal`]; what it pairs is a [`Record`].
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::model::{JournalKey, StepState};
+use super::identities::put_identity_clash;
+use super::model::{CallOutcome, JournalKey, Record, StepKind, StepState};
+use super::pairings::{put_contact, put_conversation_if_none, put_message};
 use super::{now_ms, Store, StoreError};
 
 /// A journalled step.
@@ -18,11 +21,79 @@ pub struct StepRow {
     pub started_at: i64,
 }
 
-/// The kinds of journalled step whose target is a Zalo user (a send in flight to that user makes
-/// a matching echo wait).
-pub const KIND_SEND_ZALO: &str = "send_zalo";
+/// The journal of one step of one event: `begin` before the external call, then `sent` with what
+/// it created and what it pairs (one transaction), or `abandon_unless_unknown` when the call failed.
+#[derive(Debug, Clone, Copy)]
+pub struct Journal<'a> {
+    store: &'a Store,
+    key: JournalKey,
+    kind: StepKind,
+}
+
+impl Journal<'_> {
+    /// Journals the step as `sending` (before the external call). `target` is the Zalo user of a
+    /// send to Zalo (a send in flight to that user makes a matching echo wait).
+    pub async fn begin(&self, target: Option<&str>) -> Result<(), StoreError> {
+        let (key, kind, target) = (self.key, self.kind, target.map(str::to_string));
+        self.store
+            .write(move |c| {
+                c.prepare_cached(
+                    "INSERT INTO steps (inbox_id, idx, kind, target, state, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (inbox_id, idx) DO UPDATE SET state = excluded.state, started_at = excluded.started_at",
+                )?
+                .execute(params![key.inbox_id, key.idx, kind.as_str(), target, StepState::Sending, now_ms()])?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Journals the step as `sent` with the remote id, together with what it pairs, in one
+    /// transaction.
+    pub async fn sent(&self, remote_id: Option<String>, record: Record) -> Result<(), StoreError> {
+        let key = self.key;
+        self.store
+            .write(move |c| {
+                mark_sent(c, key, remote_id.as_deref())?;
+                put_record(c, &record)
+            })
+            .await
+    }
+
+    /// The remote side answered with an error: the call did not take effect, so the `sending`
+    /// entry is forgotten and the next attempt need not reconcile. Timeouts and connection errors
+    /// leave it: their outcome is unknown.
+    pub async fn abandon_unless_unknown(&self, err: &impl CallOutcome) {
+        if err.outcome_unknown() {
+            return;
+        }
+        let key = self.key;
+        let forgotten = self
+            .store
+            .write(move |c| {
+                c.execute(
+                    "DELETE FROM steps WHERE inbox_id = ?1 AND idx = ?2 AND state = ?3",
+                    params![key.inbox_id, key.idx, StepState::Sending],
+                )?;
+                Ok(())
+            })
+            .await;
+        if let Err(e) = forgotten {
+            // The entry stays `sending`: the next attempt reconciles first, which is only slower.
+            tracing::debug!(error = %e, "cannot forget a failed step's journal entry");
+        }
+    }
+}
 
 impl Store {
+    /// The journal of one step.
+    pub fn journal(&self, key: JournalKey, kind: StepKind) -> Journal<'_> {
+        Journal {
+            store: self,
+            key,
+            kind,
+        }
+    }
+
     /// The journal entry of a step, if any.
     pub async fn step(&self, key: JournalKey) -> Result<Option<StepRow>, StoreError> {
         self.lookup(move |c| {
@@ -41,56 +112,6 @@ impl Store {
         .await
     }
 
-    /// Journals a step as `sending` (before the external call). `target` is the Zalo user of a
-    /// send to Zalo.
-    pub async fn begin_step(
-        &self,
-        key: JournalKey,
-        kind: &'static str,
-        target: Option<String>,
-    ) -> Result<(), StoreError> {
-        self.write(move |c| {
-            c.prepare_cached(
-                "INSERT INTO steps (inbox_id, idx, kind, target, state, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (inbox_id, idx) DO UPDATE SET state = excluded.state, started_at = excluded.started_at",
-            )?
-            .execute(params![key.inbox_id, key.idx, kind, target, StepState::Sending, now_ms()])?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Journals a step as `sent` with the remote id, together with `also` (the id pairing), in one
-    /// transaction.
-    pub async fn finish_step<F>(
-        &self,
-        key: JournalKey,
-        remote_id: Option<String>,
-        also: F,
-    ) -> Result<(), StoreError>
-    where
-        F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
-    {
-        self.write(move |c| {
-            mark_sent(c, key, remote_id.as_deref())?;
-            also(c)
-        })
-        .await
-    }
-
-    /// Forgets a `sending` step whose call certainly did not take effect (the remote side answered
-    /// with an error), so the next attempt need not reconcile.
-    pub async fn abandon_step(&self, key: JournalKey) -> Result<(), StoreError> {
-        self.write(move |c| {
-            c.execute(
-                "DELETE FROM steps WHERE inbox_id = ?1 AND idx = ?2 AND state = ?3",
-                params![key.inbox_id, key.idx, StepState::Sending],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
     /// Whether a send to this Zalo user is journalled as in flight.
     pub async fn zalo_send_in_flight(&self, zalo_user_id: String) -> Result<bool, StoreError> {
         self.lookup(move |c| {
@@ -98,7 +119,7 @@ impl Store {
                 "SELECT EXISTS (SELECT 1 FROM steps WHERE state = ?1 AND kind = ?2 AND target = ?3)",
             )?
             .query_row(
-                params![StepState::Sending, KIND_SEND_ZALO, zalo_user_id],
+                params![StepState::Sending, StepKind::SendZalo.as_str(), zalo_user_id],
                 |r| r.get::<_, bool>(0),
             )?)
         })
@@ -106,15 +127,154 @@ impl Store {
     }
 }
 
+/// Writes what a step pairs (inside the write that marks it sent).
+fn put_record(c: &Connection, record: &Record) -> Result<(), StoreError> {
+    match record {
+        Record::Nothing => Ok(()),
+        Record::Message(m) => put_message(c, m),
+        Record::Contact { contact, clash } => {
+            put_contact(c, contact)?;
+            match clash {
+                // The admins' note goes into the new conversation, with the first post.
+                Some(refused) => put_identity_clash(c, &contact.zalo_user_id, refused),
+                None => Ok(()),
+            }
+        }
+        Record::Conversation {
+            conversation_id,
+            message,
+        } => {
+            put_conversation_if_none(c, &message.zalo_user_id, conversation_id)?;
+            put_message(c, message)
+        }
+    }
+}
+
 /// Marks a step `sent` (inside a write).
-pub fn mark_sent(
-    c: &Connection,
-    key: JournalKey,
-    remote_id: Option<&str>,
-) -> Result<(), StoreError> {
+fn mark_sent(c: &Connection, key: JournalKey, remote_id: Option<&str>) -> Result<(), StoreError> {
     c.prepare_cached(
         "UPDATE steps SET state = ?3, remote_id = ?4, finished_at = ?5 WHERE inbox_id = ?1 AND idx = ?2",
     )?
     .execute(params![key.inbox_id, key.idx, StepState::Sent, remote_id, now_ms()])?;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use crate::store::model::{Contact, Direction, MessagePair};
+    use crate::store::{CallOutcome, Ingested, JournalKey, Lane, NewEvent, Record, Source};
+    use crate::store::{StepKind, StepState, Store};
+
+    /// A call's error as the journal sees it.
+    struct Failed {
+        unknown: bool,
+    }
+
+    impl CallOutcome for Failed {
+        fn outcome_unknown(&self) -> bool {
+            self.unknown
+        }
+    }
+
+    async fn event(store: &Store) -> i64 {
+        let ev = NewEvent {
+            source: Source::Zalo,
+            dedupe_key: "m1".into(),
+            lane: Lane::zalo(Some("42")),
+            event_name: "user_send_text".into(),
+            body: b"{}".to_vec(),
+            event_time: super::now_ms(),
+        };
+        let Ingested::New(id) = store.ingest(ev).await.unwrap() else {
+            panic!("the event is new");
+        };
+        id
+    }
+
+    fn pair(zalo_msg_id: &str) -> MessagePair {
+        MessagePair {
+            direction: Direction::ToFreshchat,
+            zalo_user_id: "42".into(),
+            zalo_msg_id: Some(zalo_msg_id.into()),
+            freshchat_message_id: Some(format!("fc-{zalo_msg_id}")),
+            preview: None,
+        }
+    }
+
+    /// A step is `sending` from `begin`; `sent` writes the remote id and what the step pairs
+    /// together; a refused call forgets `sending`, a call of unknown outcome keeps it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_journal_pairs_what_it_sent_and_keeps_only_unknown_outcomes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("j.db")).unwrap();
+        let id = event(&store).await;
+        let key = |idx| JournalKey { inbox_id: id, idx };
+
+        let contact = store.journal(key(0), StepKind::EnsureContact);
+        contact.begin(None).await.unwrap();
+        let row = store.step(key(0)).await.unwrap().unwrap();
+        assert_eq!(row.state, StepState::Sending);
+        let made = Contact {
+            zalo_user_id: "42".into(),
+            freshchat_user_id: "fc-user".into(),
+            display_name: "Lan".into(),
+            avatar: None,
+            profile_complete: true,
+            following: None,
+            first_seen_at: 1,
+            profile_checked_at: None,
+        };
+        let record = Record::Contact {
+            contact: made,
+            clash: Some("fc-a,fc-b".into()),
+        };
+        contact.sent(Some("fc-user".into()), record).await.unwrap();
+        let row = store.step(key(0)).await.unwrap().unwrap();
+        assert_eq!(row.state, StepState::Sent);
+        assert_eq!(row.remote_id.as_deref(), Some("fc-user"));
+        let stored = store.contact("42".into()).await.unwrap().unwrap();
+        assert_eq!(stored.freshchat_user_id, "fc-user");
+        assert_eq!(
+            store.identity_clash("42".into()).await.unwrap().as_deref(),
+            Some("fc-a,fc-b")
+        );
+
+        // Found in a conversation: the conversation becomes the customer's, the message paired.
+        let post = store.journal(key(1), StepKind::PostFreshchat);
+        let record = Record::Conversation {
+            conversation_id: "conv-1".into(),
+            message: pair("z1"),
+        };
+        post.sent(Some("fc-z1".into()), record).await.unwrap();
+        assert_eq!(
+            store.conversation_of("42".into()).await.unwrap().as_deref(),
+            Some("conv-1")
+        );
+        assert_eq!(
+            store.known_zalo_message("z1".into()).await.unwrap(),
+            Some(Direction::ToFreshchat)
+        );
+        // A second conversation does not replace the customer's current one.
+        let record = Record::Conversation {
+            conversation_id: "conv-2".into(),
+            message: pair("z2"),
+        };
+        post.sent(None, record).await.unwrap();
+        assert_eq!(
+            store.conversation_of("42".into()).await.unwrap().as_deref(),
+            Some("conv-1")
+        );
+
+        // A send to Zalo in flight is seen as such (echoes wait for it) until it is abandoned.
+        let send = store.journal(key(2), StepKind::SendZalo);
+        send.begin(Some("42")).await.unwrap();
+        assert!(store.zalo_send_in_flight("42".into()).await.unwrap());
+        send.abandon_unless_unknown(&Failed { unknown: true }).await;
+        assert!(store.zalo_send_in_flight("42".into()).await.unwrap());
+        send.abandon_unless_unknown(&Failed { unknown: false })
+            .await;
+        assert!(!store.zalo_send_in_flight("42".into()).await.unwrap());
+        assert!(store.step(key(2)).await.unwrap().is_none());
+    }
 }

@@ -1,12 +1,12 @@
 //! The SQLite store: every ID pairing, the inbox of verified events, the journal of external effects,
 //! tokens, hosted files. One file per table family: [`inbox`], [`journal`], [`pairings`], [`auth`],
-//! [`files`], [`identities`]; the states and the lane newtype in [`model`]; secrets sealed at rest by [`crypto`].
+//! [`files`], [`identities`]; the states and the lane newtype in [`model`] (written as SQL text by `sql.rs`); secrets sealed at rest by [`crypto`].
 //!
 //! One writer thread owns the write connection. Writes are closures sent to it; the thread runs all
 //! the closures that are waiting in ONE transaction (each inside its own savepoint, so one failing
 //! closure does not undo the others) and answers them only after COMMIT: group commit, so durable
 //! writes under concurrency cost one fsync per batch rather than per request. Webhook inserts
-//! ([`Store::write_urgent`]) go ahead of every other write in the next batch; other writes wait for a
+//! ([`Store::ingest`]) go ahead of every other write in the next batch; other writes wait for a
 //! place when too many are queued (back-pressure on background work), while webhooks are refused at
 //! once (the platform delivers again) rather than queued without bound. Reads use a small pool of
 //! separate connections (WAL lets them run beside the writer).
@@ -19,18 +19,27 @@
 //! values stored before encryption are sealed.
 //! Migrations are numbered SQL files embedded in the binary, applied in order at open, tracked by
 //! `PRAGMA user_version`.
+//!
+//! # The typed surface
+//! Callers outside `store/` see operations only: a [`Journal`] per step (`begin`, `sent` with a
+//! [`Record`] of what the step pairs, `abandon_unless_unknown`), named reads (`contact`,
+//! `conversation_of`, `newest_freshchat_user`, `ping`, ...) and the types of [`model`]. The
+//! closures run by the writer and the table modules are private here, and no SQLite type is in an
+//! operation's signature (errors are [`StoreError`], which still carries SQLite's error as its
+//! cause), so a second backend can implement the same operations.
 
-pub mod auth;
-pub mod crypto;
-pub mod files;
-pub mod identities;
-pub mod inbox;
-pub mod journal;
+mod auth;
+mod crypto;
+mod files;
+mod identities;
+mod inbox;
+mod journal;
 pub mod model;
-pub mod pairings;
-pub mod quota;
+mod pairings;
+mod quota;
 pub mod reads;
-pub mod sealed;
+mod sealed;
+mod sql;
 
 mod disk;
 
@@ -46,9 +55,13 @@ pub use auth::{AttemptKey, OAuthAttempt, StoredTokens, TokenEndpointError};
 pub use crypto::{KeyError, StoreKey};
 pub use files::HostedFile;
 pub use inbox::{ActivityRow, HourlyCounts, InboxRow, Ingested, NewEvent, SourceStats};
-pub use journal::StepRow;
-pub use model::{Direction, EventState, JournalKey, Lane, Source, StepState};
-pub use pairings::Contact;
+pub use journal::{Journal, StepRow};
+pub use model::{
+    CallOutcome, Contact, Direction, EventState, JournalKey, Lane, MessagePair, Record, Source,
+    StepKind, StepState,
+};
+pub use quota::QuotaState;
+pub use sealed::META_ADMIN_TOKEN;
 
 /// Numbered migrations, applied in order. Never edit one that has shipped; add the next number.
 pub const MIGRATIONS: &[(&str, &str)] = &[
@@ -305,7 +318,7 @@ fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
 }
 
 /// Applies the embedded migrations that `conn` has not seen yet.
-pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let known = MIGRATIONS.len() as i64;
     let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if current > known {
@@ -411,7 +424,7 @@ impl Store {
 
     /// Runs `f` in the writer's transaction; resolves once the batch holding it is committed.
     /// Waits for a place when many writes are queued.
-    pub async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
+    async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
@@ -426,20 +439,10 @@ impl Store {
         self.submit(f, false, permit, true).await
     }
 
-    /// Like [`Store::write`], ahead of every other write in the next batch (webhook inserts: the
-    /// platform waits for the answer). Refused with [`StoreError::Busy`] rather than queued when too
-    /// many are waiting.
-    pub async fn write_urgent<R, F>(&self, f: F) -> Result<R, StoreError>
-    where
-        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
-        R: Send + 'static,
-    {
-        self.urgent(f, true).await
-    }
-
-    /// Stores a webhook's event: [`Store::write_urgent`] for one statement, which SQLite keeps
-    /// atomic by itself (no savepoint of its own).
-    pub(crate) async fn write_urgent_statement<R, F>(&self, f: F) -> Result<R, StoreError>
+    /// Stores a webhook's event ahead of every other write in the next batch (the platform waits
+    /// for the answer), refused with [`StoreError::Busy`] rather than queued when too many are
+    /// waiting. One statement, which SQLite keeps atomic by itself (no savepoint of its own).
+    async fn write_urgent_statement<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
@@ -523,8 +526,15 @@ impl Store {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Whether a read connection answers (the readiness check; it never waits behind a write).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+            .await
+            .map(|_| ())
+    }
+
     /// Runs `f` on a read connection (never blocks the async runtime).
-    pub async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
+    async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
@@ -537,7 +547,7 @@ impl Store {
     /// that take microseconds (a lane's next events, one pairing, one journal step), where handing
     /// the read to a blocking thread and back costs more than the read. Anything that scans, or
     /// whose size the caller does not bound, goes through [`Store::read`].
-    pub(crate) async fn lookup<R, F>(&self, f: F) -> Result<R, StoreError>
+    async fn lookup<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         F: FnOnce(&Connection) -> Result<R, StoreError>,
     {
@@ -721,173 +731,4 @@ pub fn now_ms() -> i64 {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    fn temp_store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("t.db")).unwrap();
-        (dir, store)
-    }
-
-    #[test]
-    fn migrations_apply_in_order_and_tables_are_strict() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut conn = Connection::open(dir.path().join("m.db")).unwrap();
-        migrate(&mut conn).unwrap();
-        let v: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .unwrap();
-        assert_eq!(v, MIGRATIONS.len() as i64);
-        // STRICT: a wrong type is refused rather than stored.
-        let e = conn.execute("INSERT INTO meta (key, value) VALUES ('k', x'00')", []);
-        assert!(e.is_err(), "STRICT tables refuse a blob in a TEXT column");
-        // Idempotent: a second run changes nothing.
-        migrate(&mut conn).unwrap();
-    }
-
-    #[test]
-    fn a_store_from_a_newer_release_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("n.db");
-        Connection::open(&path)
-            .unwrap()
-            .pragma_update(None, "user_version", 99)
-            .unwrap();
-        let e = Store::open(&path).unwrap_err().to_string();
-        assert!(e.contains("newer zfsync"), "{e}");
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_failing_write_undoes_only_itself() {
-        let (_dir, store) = temp_store();
-        let mut tasks = Vec::new();
-        for i in 0..64i64 {
-            let s = store.clone();
-            tasks.push(tokio::spawn(async move {
-                s.write(move |c| {
-                    c.execute(
-                        "INSERT INTO meta (key, value) VALUES (?1, 'v')",
-                        [format!("k{i}")],
-                    )?;
-                    if i % 2 == 1 {
-                        return Err(StoreError::Busy);
-                    }
-                    Ok(())
-                })
-                .await
-            }));
-        }
-        let mut ok = 0;
-        for t in tasks {
-            if t.await.unwrap().is_ok() {
-                ok += 1;
-            }
-        }
-        assert_eq!(ok, 32);
-        let n: i64 = store
-            .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM meta", [], |r| r.get(0))?))
-            .await
-            .unwrap();
-        assert_eq!(
-            n, 32,
-            "the odd writes rolled back, the even ones committed beside them"
-        );
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn ingest_is_idempotent_per_source_and_key() {
-        let (_dir, store) = temp_store();
-        let ev = |source, key: &str| NewEvent {
-            source,
-            dedupe_key: key.into(),
-            lane: Lane::zalo(Some("1")),
-            event_name: "user_send_text".into(),
-            body: b"{}".to_vec(),
-            event_time: 1,
-        };
-        assert!(matches!(
-            store.ingest(ev(Source::Zalo, "m1")).await.unwrap(),
-            Ingested::New(_)
-        ));
-        assert_eq!(
-            store.ingest(ev(Source::Zalo, "m1")).await.unwrap(),
-            Ingested::Duplicate
-        );
-        assert!(matches!(
-            store.ingest(ev(Source::Freshchat, "m1")).await.unwrap(),
-            Ingested::New(_)
-        ));
-        assert_eq!(store.pending_count().await.unwrap(), 2);
-    }
-
-    #[test]
-    fn secrets_never_show_in_debug() {
-        let t = StoredTokens {
-            oa_id: Some("1".into()),
-            access_token: "at-secret".into(),
-            refresh_token: "rt-secret".into(),
-            access_expires_at: 0,
-            refresh_expires_at: 0,
-            updated_at: 0,
-            needs_reauth: None,
-            token_error: None,
-            generation: 0,
-        };
-        let a = OAuthAttempt {
-            state: "st".into(),
-            challenge: Some("ch".into()),
-            verifier: "verifier-secret".into(),
-            redirect_uri: "https://x/cb".into(),
-            expected_oa: None,
-        };
-        let shown = format!("{t:?} {a:?} {:?}", StoreKey::from_bytes(&[7; 32]).unwrap());
-        for secret in ["at-secret", "rt-secret", "verifier-secret"] {
-            assert!(!shown.contains(secret), "{shown}");
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn expiry_scans_use_their_index_and_retention_reaches_every_table() {
-        let (_dir, store) = temp_store();
-        let plan: String = store
-            .read(|c| {
-                Ok(c.query_row(
-                    "EXPLAIN QUERY PLAN DELETE FROM oauth_attempts WHERE expires_at < 1",
-                    [],
-                    |r| r.get::<_, String>(3),
-                )?)
-            })
-            .await
-            .unwrap();
-        assert!(plan.contains("oauth_attempts_expiry"), "{plan}");
-        store
-            .write(|c| {
-                c.execute_batch(
-                    "INSERT INTO messages (direction, zalo_user_id, zalo_msg_id, preview, created_at)
-                       VALUES ('to_zalo', 'u', 'm-old', 'an old preview', 1);
-                     INSERT INTO unlinked_conversations (freshchat_conversation_id, checked_at)
-                       VALUES ('c-old', 1);
-                     INSERT INTO oauth_attempts (state, verifier, redirect_uri, created_at, expires_at)
-                       VALUES ('s', 'v', 'r', 1, 2);
-                     INSERT INTO oauth_tickets (ticket_hash, expires_at) VALUES ('h', 2);",
-                )?;
-                Ok(())
-            })
-            .await
-            .unwrap();
-        assert!(store.prune(1000).await.unwrap() >= 4);
-        let left: i64 = store
-            .read(|c| {
-                Ok(c.query_row(
-                    "SELECT (SELECT COUNT(*) FROM messages) + (SELECT COUNT(*) FROM unlinked_conversations)
-                      + (SELECT COUNT(*) FROM oauth_attempts) + (SELECT COUNT(*) FROM oauth_tickets)",
-                    [],
-                    |r| r.get(0),
-                )?)
-            })
-            .await
-            .unwrap();
-        assert_eq!(left, 0);
-    }
-}
+mod tests;

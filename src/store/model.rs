@@ -1,10 +1,13 @@
 //! The store's small vocabulary: where an event came from, which lane it runs in, and the states of
 //! events, journal steps and message pairings. Each is an enum or newtype stored as the same text the
 //! schema's CHECK constraints allow, so the strings live here and nowhere else.
+//!
+//! It is also the store's typed surface for the sync steps: a step's [`StepKind`], the [`Record`]
+//! a journalled step pairs when it is sent (a message, a contact, a conversation, or nothing), and
+//! the [`Contact`] it reads. No backend type appears in them, so a second backend can take them.
 
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
-
-/// Implements `as_str`, `parse` and the SQLite conversions for a text-backed enum.
+/// Implements `as_str`, `parse` and `Display` for a text-backed enum (the SQLite conversions are
+/// in `sql.rs`, on the backend's side).
 macro_rules! text_enum {
     ($ty:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         impl $ty {
@@ -20,17 +23,6 @@ macro_rules! text_enum {
         impl std::fmt::Display for $ty {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
-            }
-        }
-        impl ToSql for $ty {
-            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-                Ok(ToSqlOutput::from(self.as_str()))
-            }
-        }
-        impl FromSql for $ty {
-            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-                let s = value.as_str()?;
-                $ty::parse(s).ok_or_else(|| FromSqlError::Other(format!("unknown {} {s:?}", stringify!($ty)).into()))
             }
         }
     };
@@ -124,6 +116,10 @@ impl Lane {
             .strip_prefix(FRESHCHAT_PREFIX)
             .filter(|c| *c != UNKNOWN)
     }
+    /// A lane as it was stored.
+    pub(super) fn from_stored(stored: String) -> Lane {
+        Lane(stored)
+    }
     /// The lane shared by Freshchat events that name no conversation.
     pub fn freshchat_unknown() -> Lane {
         Lane::freshchat(None)
@@ -136,18 +132,6 @@ impl std::fmt::Display for Lane {
     }
 }
 
-impl ToSql for Lane {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.0.as_str()))
-    }
-}
-
-impl FromSql for Lane {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        Ok(Lane(value.as_str()?.to_string()))
-    }
-}
-
 /// One step of one event in the journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct JournalKey {
@@ -155,6 +139,76 @@ pub struct JournalKey {
     pub inbox_id: i64,
     /// The step's position in the event's plan.
     pub idx: i64,
+}
+
+pub use zfsync_mappings::StepKind;
+
+/// A Zalo user paired with a Freshchat user.
+#[derive(Debug, Clone)]
+pub struct Contact {
+    /// The Zalo user id.
+    pub zalo_user_id: String,
+    /// The Freshchat user id.
+    pub freshchat_user_id: String,
+    /// The Zalo display name.
+    pub display_name: String,
+    /// The Zalo avatar URL.
+    pub avatar: Option<String>,
+    /// False while the user was created under a fallback name.
+    pub profile_complete: bool,
+    /// Whether the user follows the OA, when known.
+    pub following: Option<bool>,
+    /// When the user first wrote (unix ms).
+    pub first_seen_at: i64,
+    /// When completing the profile last failed (None: never tried, or it worked).
+    pub profile_checked_at: Option<i64>,
+}
+
+/// A Zalo message paired with its Freshchat message (either may be unknown).
+#[derive(Debug, Clone)]
+pub struct MessagePair {
+    /// Which way it went.
+    pub direction: Direction,
+    /// The customer.
+    pub zalo_user_id: String,
+    /// The Zalo message id.
+    pub zalo_msg_id: Option<String>,
+    /// The Freshchat message id.
+    pub freshchat_message_id: Option<String>,
+    /// The first characters of its text, kept for quotes and reactions.
+    pub preview: Option<String>,
+}
+
+/// What a journalled step pairs, written in the same transaction that marks it sent.
+#[derive(Debug, Clone)]
+pub enum Record {
+    /// Nothing beyond the journal entry.
+    Nothing,
+    /// A message pairing.
+    Message(MessagePair),
+    /// A contact; `clash` lists the Freshchat users (comma-separated) refused for the customer
+    /// before a new one was made, for the admins' note.
+    Contact {
+        /// The contact.
+        contact: Contact,
+        /// The refused users, if any.
+        clash: Option<String>,
+    },
+    /// A message found in a conversation: the conversation becomes the customer's current one
+    /// unless they have one, and the message is paired.
+    Conversation {
+        /// The Freshchat conversation.
+        conversation_id: String,
+        /// The message found in it.
+        message: MessagePair,
+    },
+}
+
+/// An error of an external call, as the journal sees it.
+pub trait CallOutcome {
+    /// True when the call may have taken effect (a timeout, a dropped connection): its journal
+    /// entry stays `sending` and is reconciled before the step is tried again.
+    fn outcome_unknown(&self) -> bool;
 }
 
 #[cfg(test)]

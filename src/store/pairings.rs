@@ -4,29 +4,8 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::model::{Direction, Lane};
+use super::model::{Contact, Direction, Lane, MessagePair};
 use super::{now_ms, Store, StoreError};
-
-/// A Zalo user paired with a Freshchat user.
-#[derive(Debug, Clone)]
-pub struct Contact {
-    /// The Zalo user id.
-    pub zalo_user_id: String,
-    /// The Freshchat user id.
-    pub freshchat_user_id: String,
-    /// The Zalo display name.
-    pub display_name: String,
-    /// The Zalo avatar URL.
-    pub avatar: Option<String>,
-    /// False while the user was created under a fallback name.
-    pub profile_complete: bool,
-    /// Whether the user follows the OA, when known.
-    pub following: Option<bool>,
-    /// When the user first wrote (unix ms).
-    pub first_seen_at: i64,
-    /// When completing the profile last failed (None: never tried, or it worked).
-    pub profile_checked_at: Option<i64>,
-}
 
 fn contact_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Contact> {
     Ok(Contact {
@@ -305,8 +284,36 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Records a contact rebuilt from Freshchat together with the conversation it was found in.
+    pub async fn adopt_contact(
+        &self,
+        contact: Contact,
+        conversation_id: String,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| {
+            put_contact(c, &contact)?;
+            put_conversation(c, &contact.zalo_user_id, &conversation_id, None)
+        })
+        .await
+    }
+
+    /// The Freshchat user of the newest customer, if any (`check` reads its properties).
+    pub async fn newest_freshchat_user(&self) -> Result<Option<String>, StoreError> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT freshchat_user_id FROM contacts ORDER BY first_seen_at DESC, updated_at DESC LIMIT 1",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?)
+        })
+        .await
+    }
+}
+
 /// Inserts or refreshes a contact (used inside a step's transaction).
-pub fn put_contact(c: &Connection, contact: &Contact) -> Result<(), StoreError> {
+pub(super) fn put_contact(c: &Connection, contact: &Contact) -> Result<(), StoreError> {
     c.prepare_cached(
         "INSERT INTO contacts (zalo_user_id, freshchat_user_id, display_name, avatar, profile_complete, following, first_seen_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -328,7 +335,7 @@ pub fn put_contact(c: &Connection, contact: &Contact) -> Result<(), StoreError> 
 }
 
 /// Points a Zalo user at a conversation (used inside a step's transaction).
-pub fn put_conversation(
+pub(super) fn put_conversation(
     c: &Connection,
     zalo_user_id: &str,
     conversation_id: &str,
@@ -350,7 +357,7 @@ pub fn put_conversation(
 }
 
 /// Points a Zalo user at a conversation unless it already has one (used inside a transaction).
-pub fn put_conversation_if_none(
+pub(super) fn put_conversation_if_none(
     c: &Connection,
     zalo_user_id: &str,
     conversation_id: &str,
@@ -367,24 +374,17 @@ pub fn put_conversation_if_none(
 }
 
 /// Records a Zalo ↔ Freshchat message pairing (idempotent on the Zalo id).
-pub fn put_message(
-    c: &Connection,
-    direction: Direction,
-    zalo_user_id: &str,
-    zalo_msg_id: Option<&str>,
-    freshchat_message_id: Option<&str>,
-    preview: Option<&str>,
-) -> Result<(), StoreError> {
+pub(super) fn put_message(c: &Connection, m: &MessagePair) -> Result<(), StoreError> {
     c.prepare_cached(
         "INSERT INTO messages (direction, zalo_user_id, zalo_msg_id, freshchat_message_id, preview, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (zalo_msg_id) DO NOTHING",
     )?
     .execute(params![
-        direction,
-        zalo_user_id,
-        zalo_msg_id,
-        freshchat_message_id,
-        preview,
+        m.direction,
+        m.zalo_user_id,
+        m.zalo_msg_id,
+        m.freshchat_message_id,
+        m.preview,
         now_ms()
     ])?;
     Ok(())

@@ -13,22 +13,19 @@
 //! An account may refuse custom user properties it does not define (a 400 naming the property).
 //! Then the user is created without them and the message still goes through; the refusal is
 //! remembered in the store (`meta`), the admins get one private note per Freshchat account (see
-//! `SyncContext::post_properties_note_if_due`) and `zfsync check` names the properties to create.
+//! `AgentNotes::post_properties_note_if_due` in [`super::notes`]) and `zfsync check` names the properties to create.
 //! Once Freshchat accepts them again (an admin created them), the refusal is forgotten.
 //!
 //! Failure: Freshchat and store errors are returned as [`SyncError`] (transient ones retry the
 //! event); a refused property write is not an error, and a failed note is logged, not returned.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use tokio::sync::OnceCell;
 use zfsync_freshchat::{FreshchatError, NewUser, Property, UserUpdate};
-use zfsync_mappings::{EnsureContact, ForgetUser, RecordFollow, RefreshContact};
+use zfsync_mappings::{EnsureContact, ForgetUser, RecordFollow, RecordReceipt, RefreshContact};
 
-use super::to_freshchat::bot_note;
+use super::knowledge::app_user_seen;
 use super::{iso_ms, Job, Run, SyncContext};
 use crate::error::SyncError;
-use crate::store::{identities, now_ms, pairings, Contact};
+use crate::store::{now_ms, Contact, Record};
 
 /// The user property naming where a Freshchat user comes from (teams build a "Zalo" view on it).
 pub const PROP_PROVIDER: &str = "external_user_provider";
@@ -57,9 +54,6 @@ pub const PROPERTIES_ADMIN_PATH: &str =
 /// `meta`: what Freshchat said when it last refused zfsync's custom user properties; empty (or
 /// absent) while it accepts them.
 pub const META_PROPERTIES_REFUSED: &str = "freshchat_properties_refused";
-/// `meta`: `posted` once the admins were told about the refusal (one note per Freshchat account).
-const META_PROPERTIES_NOTE: &str = "freshchat_properties_note";
-const NOTE_POSTED: &str = "posted";
 
 /// How long after a failed attempt zfsync tries again to complete a contact's Zalo profile.
 const PROFILE_RETRY_MS: i64 = 3600 * 1000;
@@ -77,7 +71,8 @@ impl Run for EnsureContact {
             }
             return Ok(c);
         }
-        cx.store.begin_step(job.key, "ensure_contact", None).await?;
+        let journal = job.journal(&cx.store);
+        journal.begin(None).await?;
         // A user found by reference_id is reused when it is zfsync's own (see `identity`): a lost
         // store never duplicates users, and a user planted with the customer's reference id never
         // receives their messages.
@@ -91,7 +86,11 @@ impl Run for EnsureContact {
             .into_iter()
             .filter(|u| u.reference_id.as_deref() == Some(self.reference_id.as_str()))
         {
-            match cx.vouch(&u, &self.zalo_user_id, &self.oa_id).await? {
+            match cx
+                .identities
+                .vouch(&u, &self.zalo_user_id, &self.oa_id)
+                .await?
+            {
                 Ok(()) => {
                     found = Some(u);
                     break;
@@ -120,16 +119,12 @@ impl Run for EnsureContact {
             },
             None => create_user(self, cx, job).await?,
         };
-        let c2 = contact.clone();
-        cx.store
-            .finish_step(job.key, Some(contact.freshchat_user_id.clone()), move |c| {
-                pairings::put_contact(c, &c2)?;
-                match &clash {
-                    // The admins' note goes into the new conversation, with the first post.
-                    Some(refused) => identities::put_identity_clash(c, &c2.zalo_user_id, refused),
-                    None => Ok(()),
-                }
-            })
+        let record = Record::Contact {
+            contact: contact.clone(),
+            clash,
+        };
+        journal
+            .sent(Some(contact.freshchat_user_id.clone()), record)
             .await?;
         Ok(contact)
     }
@@ -179,7 +174,7 @@ async fn create_user(
         };
         let user = match cx.freshchat.create_user(&new_user).await {
             Ok(user) => {
-                cx.properties_accepted().await?;
+                cx.notes.properties_accepted().await?;
                 user
             }
             // The account may refuse custom properties it does not define: the customer still
@@ -190,7 +185,7 @@ async fn create_user(
                     ..new_user
                 };
                 let user = cx.freshchat.create_user(&bare).await?;
-                cx.properties_refused(&message).await?;
+                cx.notes.properties_refused(&message).await?;
                 user
             }
             Err(e) => return Err(e.into()),
@@ -266,7 +261,7 @@ async fn profile_of(cx: &SyncContext, zalo_user_id: &str) -> Option<(String, Opt
             // The answer carries the app-scoped id: kept, so that events naming the customer by
             // it alone (update_user_info) find them.
             if let Some(by_app) = p.user_id_by_app.as_deref().filter(|b| !b.is_empty()) {
-                if let Err(e) = cx.app_user_seen(&cx.oa_id(), by_app, zalo_user_id).await {
+                if let Err(e) = app_user_seen(cx, &cx.oa_id(), by_app, zalo_user_id).await {
                     tracing::warn!(error = %e, "could not keep the customer's app-scoped id");
                 }
             }
@@ -298,9 +293,8 @@ impl Run for RefreshContact {
         let Some((name, avatar)) = profile_of(cx, &self.zalo_user_id).await else {
             return Ok(());
         };
-        cx.store
-            .begin_step(job.key, "refresh_contact", None)
-            .await?;
+        let journal = job.journal(&cx.store);
+        journal.begin(None).await?;
         let c_rules = &cx.rules.contact;
         if let Err(e) = update_profile(
             cx,
@@ -312,10 +306,10 @@ impl Run for RefreshContact {
         )
         .await
         {
-            cx.abandon_unless_unknown(job.key, &e).await;
+            journal.abandon_unless_unknown(&e).await;
             return Err(e);
         }
-        Ok(cx.store.finish_step(job.key, None, |_| Ok(())).await?)
+        Ok(journal.sent(None, Record::Nothing).await?)
     }
 }
 
@@ -323,10 +317,11 @@ impl Run for ForgetUser {
     type Output = ();
 
     async fn run(&self, cx: &SyncContext, job: Job<'_>) -> Result<(), SyncError> {
-        cx.store.begin_step(job.key, "forget_user", None).await?;
+        let journal = job.journal(&cx.store);
+        journal.begin(None).await?;
         // The note goes into a conversation zfsync already knows; none is created for it.
         if let Some(conv) = cx.store.conversation_of(self.zalo_user_id.clone()).await? {
-            cx.post_note(&conv, self.note.clone()).await;
+            cx.notes.post(&conv, self.note.clone()).await;
         }
         let rows = cx
             .store
@@ -336,7 +331,7 @@ impl Run for ForgetUser {
             rows,
             "the customer withdrew consent on Zalo; deleted what zfsync held about them"
         );
-        Ok(cx.store.finish_step(job.key, None, |_| Ok(())).await?)
+        Ok(journal.sent(None, Record::Nothing).await?)
     }
 }
 
@@ -354,12 +349,25 @@ impl Run for RecordFollow {
         let Some(c) = cx.store.contact(self.zalo_user_id.clone()).await? else {
             return Ok(());
         };
-        cx.store.begin_step(job.key, "record_follow", None).await?;
+        let journal = job.journal(&cx.store);
+        journal.begin(None).await?;
         if let Err(e) = write_follow(cx, &c, self.following).await {
-            cx.abandon_unless_unknown(job.key, &e).await;
+            journal.abandon_unless_unknown(&e).await;
             return Err(e);
         }
-        Ok(cx.store.finish_step(job.key, None, |_| Ok(())).await?)
+        Ok(journal.sent(None, Record::Nothing).await?)
+    }
+}
+
+impl Run for RecordReceipt {
+    type Output = ();
+
+    /// Marks the messages delivered or seen in the store (no external effect, so no journal).
+    async fn run(&self, cx: &SyncContext, _job: Job<'_>) -> Result<(), SyncError> {
+        cx.store
+            .record_receipts(self.msg_ids.clone(), self.seen)
+            .await?;
+        Ok(())
     }
 }
 
@@ -387,8 +395,8 @@ async fn write_follow(cx: &SyncContext, c: &Contact, following: bool) -> Result<
         .update_user(&c.freshchat_user_id, &update)
         .await
     {
-        Ok(()) => cx.properties_accepted().await,
-        Err(FreshchatError::Invalid { message, .. }) => cx.properties_refused(&message).await,
+        Ok(()) => cx.notes.properties_accepted().await,
+        Err(FreshchatError::Invalid { message, .. }) => cx.notes.properties_refused(&message).await,
         Err(e) => Err(e.into()),
     }
 }
@@ -404,106 +412,6 @@ fn merge_properties(mut theirs: Vec<Property>, ours: Vec<Property>) -> Vec<Prope
         }
     }
     theirs
-}
-
-/// Whether the admins' note about refused properties is due: read from the store once, then kept
-/// in memory (one daemon writes the store, so the in-memory flag is the claim on the note).
-#[derive(Debug, Default)]
-pub struct PropertiesNote {
-    loaded: OnceCell<()>,
-    due: AtomicBool,
-}
-
-impl SyncContext {
-    /// Freshchat refused zfsync's custom user properties: remember it (for `zfsync check`), and
-    /// make the admins' note due unless they were told already.
-    async fn properties_refused(&self, why: &str) -> Result<(), SyncError> {
-        let first = self
-            .store
-            .meta(META_PROPERTIES_REFUSED)
-            .await?
-            .is_none_or(|m| m.is_empty());
-        if first {
-            tracing::warn!(reason = %why, "Freshchat refused zfsync's custom user properties; customers are created without them (see 'zfsync check')");
-        }
-        self.store
-            .set_meta(META_PROPERTIES_REFUSED, why.to_string())
-            .await?;
-        let told = self.store.meta(META_PROPERTIES_NOTE).await?.as_deref() == Some(NOTE_POSTED);
-        self.load_properties_note().await;
-        if !told {
-            self.properties_note.due.store(true, Ordering::SeqCst);
-        }
-        Ok(())
-    }
-
-    /// Freshchat accepted zfsync's custom user properties: forget an earlier refusal.
-    async fn properties_accepted(&self) -> Result<(), SyncError> {
-        let refused = self
-            .store
-            .meta(META_PROPERTIES_REFUSED)
-            .await?
-            .is_some_and(|m| !m.is_empty());
-        if refused {
-            tracing::info!("Freshchat accepts zfsync's custom user properties again");
-            self.store
-                .set_meta(META_PROPERTIES_REFUSED, String::new())
-                .await?;
-            self.store
-                .set_meta(META_PROPERTIES_NOTE, String::new())
-                .await?;
-            self.properties_note.due.store(false, Ordering::SeqCst);
-        }
-        Ok(())
-    }
-
-    /// Reads once from the store whether the admins' note is due (after a restart).
-    async fn load_properties_note(&self) {
-        self.properties_note
-            .loaded
-            .get_or_init(|| async {
-                let refused = self.store.meta(META_PROPERTIES_REFUSED).await;
-                let note = self.store.meta(META_PROPERTIES_NOTE).await;
-                let due = matches!(&refused, Ok(Some(r)) if !r.is_empty())
-                    && matches!(&note, Ok(n) if n.as_deref() != Some(NOTE_POSTED));
-                self.properties_note.due.store(due, Ordering::SeqCst);
-            })
-            .await;
-    }
-
-    /// After a post into `conversation_id`: when Freshchat refused zfsync's custom user
-    /// properties and the admins were not told yet, tells them there, once per Freshchat account.
-    /// A failed note stays due and is tried with the next post; it is logged, not returned.
-    pub(crate) async fn post_properties_note_if_due(&self, conversation_id: &str) {
-        self.load_properties_note().await;
-        if !self.properties_note.due.swap(false, Ordering::SeqCst) {
-            return;
-        }
-        let why = match self.store.meta(META_PROPERTIES_REFUSED).await {
-            Ok(Some(why)) if !why.is_empty() => why,
-            Ok(_) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the remembered property refusal");
-                self.properties_note.due.store(true, Ordering::SeqCst);
-                return;
-            }
-        };
-        let note = bot_note(vec![zfsync_freshchat::MessagePart::Text {
-            content: properties_note(&why),
-        }]);
-        let posted = match self.freshchat.post_message(conversation_id, &note).await {
-            Ok(_) => self
-                .store
-                .set_meta(META_PROPERTIES_NOTE, NOTE_POSTED.into())
-                .await
-                .map_err(SyncError::from),
-            Err(e) => Err(e.into()),
-        };
-        if let Err(e) = posted {
-            tracing::warn!(error = %e, "could not tell the admins that Freshchat refused the user properties; trying again with the next message");
-            self.properties_note.due.store(true, Ordering::SeqCst);
-        }
-    }
 }
 
 /// The admins' note about refused custom user properties.

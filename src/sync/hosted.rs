@@ -10,9 +10,8 @@
 
 use base64::Engine as _;
 
-use super::SyncContext;
 use crate::error::SyncError;
-use crate::store::HostedFile;
+use crate::store::{HostedFile, Store};
 
 /// The path hosted files are served under.
 pub const FILES_PATH: &str = "/files";
@@ -74,9 +73,26 @@ pub fn served_type(given: &str) -> &'static str {
         .unwrap_or(OCTET_STREAM)
 }
 
-impl SyncContext {
+/// Hosts files: the store they are kept in, the public URL they are served under, how long.
+#[derive(Debug, Clone)]
+pub struct Hosted {
+    store: Store,
+    public_url: String,
+    ttl_ms: i64,
+}
+
+impl Hosted {
+    /// Hosting in `store`, served under `public_url` for `ttl_ms`.
+    pub fn new(store: Store, public_url: String, ttl_ms: i64) -> Hosted {
+        Hosted {
+            store,
+            public_url,
+            ttl_ms,
+        }
+    }
+
     /// Stores a file sent to `zalo_user_id` and returns the public URL that serves it.
-    pub(crate) async fn host_file(
+    pub async fn host(
         &self,
         zalo_user_id: &str,
         filename: &str,
@@ -95,12 +111,12 @@ impl SyncContext {
                     content_type: served_type(content_type).to_string(),
                     body,
                 },
-                self.settings.hosted_file_ttl_ms,
+                self.ttl_ms,
             )
             .await?;
         Ok(format!(
             "{}{FILES_PATH}/{token}",
-            self.settings.public_url.trim_end_matches('/')
+            self.public_url.trim_end_matches('/')
         ))
     }
 }

@@ -18,11 +18,10 @@
 //! Failure: Freshchat and store errors are returned as [`SyncError`]; a failed note is logged and
 //! tried again with the customer's next message.
 
-use zfsync_freshchat::{FreshchatError, MessagePart, User};
+use zfsync_freshchat::{FreshchatClient, FreshchatError, User};
 
 use super::contact::{PROP_ANONYMOUS, PROP_OA_ID, PROP_PROVIDER, PROP_ZALO_USER_ID};
-use super::to_freshchat::bot_note;
-use super::SyncContext;
+use super::conversations::Conversations;
 use crate::error::SyncError;
 
 /// The metric counting refused identity claims, by reason.
@@ -60,7 +59,36 @@ impl Refusal {
     }
 }
 
-impl SyncContext {
+/// Decides whether a Freshchat user is zfsync's own: the rules' provider and zfsync's channel.
+#[derive(Debug, Clone)]
+pub struct Identities {
+    freshchat: FreshchatClient,
+    conversations: Conversations,
+    /// The `external_user_provider` zfsync writes (the rules').
+    provider: String,
+}
+
+impl Identities {
+    /// Identities checked through `freshchat` against `provider` and the channel `conversations`
+    /// post in.
+    pub fn new(
+        freshchat: FreshchatClient,
+        conversations: Conversations,
+        provider: String,
+    ) -> Identities {
+        Identities {
+            freshchat,
+            conversations,
+            provider,
+        }
+    }
+
+    /// Counts a Freshchat user's claim on a customer of another OA (the caller, which knows the
+    /// conversation, logs it).
+    pub(crate) fn other_oa_refused(&self) {
+        metrics::counter!(REFUSALS_METRIC, "reason" => Refusal::OtherOa.label()).increment(1);
+    }
+
     /// Whether `user` is one zfsync created for `zalo_user_id` (a user id or a visitor key) of
     /// `oa_id`: zfsync's properties name both, and every conversation of the user is on zfsync's
     /// channel.
@@ -77,7 +105,7 @@ impl SyncContext {
                 .map(|p| p.value.as_str())
         };
         let anonymous = zfsync_zalo::parse_visitor_key(zalo_user_id).is_some();
-        let ours = prop(PROP_PROVIDER) == Some(self.rules.contact.provider.as_str())
+        let ours = prop(PROP_PROVIDER) == Some(self.provider.as_str())
             && prop(PROP_OA_ID) == Some(oa_id)
             && !oa_id.is_empty()
             && prop(PROP_ZALO_USER_ID) == Some(zalo_user_id)
@@ -85,7 +113,7 @@ impl SyncContext {
         if !ours {
             return Ok(Err(Refusal::NotZfsyncUser));
         }
-        let channel = self.channel().await?;
+        let channel = self.conversations.channel().await?;
         for id in self.freshchat.user_conversations(&user.id).await? {
             let conv = match self.freshchat.get_conversation(&id).await {
                 Ok(c) => c,
@@ -97,73 +125,5 @@ impl SyncContext {
             }
         }
         Ok(Ok(()))
-    }
-
-    /// The user's latest conversation on zfsync's channel (conversations elsewhere are never
-    /// resumed).
-    pub(crate) async fn latest_on_channel(
-        &self,
-        freshchat_user_id: &str,
-    ) -> Result<Option<String>, SyncError> {
-        let channel = self.channel().await?;
-        let ids = self.freshchat.user_conversations(freshchat_user_id).await?;
-        for id in ids.into_iter().rev() {
-            let conv = match self.freshchat.get_conversation(&id).await {
-                Ok(c) => c,
-                Err(FreshchatError::NotFound { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            };
-            if conv.channel_id.as_deref() == Some(channel.as_str()) {
-                return Ok(Some(id));
-            }
-            tracing::info!(
-                conversation_id = %id,
-                "not resuming a conversation on another channel than zfsync's"
-            );
-        }
-        Ok(None)
-    }
-
-    /// After a post into `conversation_id`: when zfsync refused an existing user claiming this
-    /// customer and created a new one, tells the admins there (once). A failed note stays due and
-    /// is tried with the next post; it is logged, not returned.
-    pub(crate) async fn post_clash_note_if_due(&self, zalo_user_id: &str, conversation_id: &str) {
-        let refused = match self.store.identity_clash(zalo_user_id.to_string()).await {
-            Ok(Some(r)) => r,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read a pending identity clash");
-                return;
-            }
-        };
-        let reference = zfsync_mappings::template::fill(
-            &self.rules.contact.reference_id,
-            &[("oa_id", &self.oa_id()), ("zalo_user_id", zalo_user_id)],
-        );
-        let note = zfsync_mappings::template::fill(
-            &self.rules.identity_texts().clash_note,
-            &[
-                ("users", &refused.replace(',', ", ")),
-                ("reference_id", &reference),
-            ],
-        );
-        let posted = self
-            .freshchat
-            .post_message(
-                conversation_id,
-                &bot_note(vec![MessagePart::Text { content: note }]),
-            )
-            .await;
-        let told = match posted {
-            Ok(_) => self
-                .store
-                .identity_clash_told(zalo_user_id.to_string())
-                .await
-                .map_err(SyncError::from),
-            Err(e) => Err(e.into()),
-        };
-        if let Err(e) = told {
-            tracing::warn!(error = %e, "could not tell the admins about a refused identity claim; trying again with the next message");
-        }
     }
 }

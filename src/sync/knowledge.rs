@@ -9,10 +9,9 @@ use zfsync_freshchat::{ActorType, FreshchatError, WebhookEvent};
 use zfsync_mappings::{FreshchatKnowledge, ReplyWindow, Rules, ZaloKnowledge};
 use zfsync_zalo::ZaloEvent;
 
-use super::identity::{Refusal, REFUSALS_METRIC};
 use super::SyncContext;
 use crate::error::SyncError;
-use crate::store::{now_ms, pairings, Contact, Direction};
+use crate::store::{now_ms, Contact, Direction};
 
 /// The `source` of a webhook body rebuilt by backfill (live webhooks have none; catch-up uses the
 /// connector's `zfsync_history_catch_up`).
@@ -22,258 +21,252 @@ const DISPLAY_OFFSET_SECS: i32 = 7 * 3600;
 /// How long a Freshchat conversation found not to belong to a Zalo user is remembered.
 const UNLINKED_RECHECK_MS: i64 = 24 * 3600 * 1000;
 
-impl SyncContext {
-    /// What the engine needs to plan a Zalo event.
-    pub(crate) async fn zalo_knowledge(&self, ev: &ZaloEvent) -> Result<ZaloKnowledge, SyncError> {
-        let mut k = ZaloKnowledge {
-            oa_id: self.oa_id(),
-            ..Default::default()
-        };
-        self.remember_app_user(ev, &k.oa_id).await?;
-        match ev {
-            ZaloEvent::Anonymous(a) if a.from_oa => {
-                // As for followers' echoes below: "in flight?" first, then "ours?".
-                let in_flight = self.store.zalo_send_in_flight(a.visitor.clone()).await?;
-                k.own_message = self.store.known_zalo_message(a.msg_id.clone()).await?
-                    == Some(Direction::ToZalo);
-                k.own_send_in_flight = in_flight && !k.own_message;
-            }
-            ZaloEvent::UpdateUserInfo {
-                user_id,
-                user_id_by_app: Some(by_app),
-                ..
-            }
-            | ZaloEvent::UserWithdraw {
-                user_id,
-                user_id_by_app: Some(by_app),
-                ..
-            } if user_id.is_empty() => {
-                k.app_user = self
-                    .store
-                    .user_by_app(k.oa_id.clone(), by_app.clone())
-                    .await?;
-            }
-            ZaloEvent::OaMessage(m) => {
-                // Order matters: the journal marks a send `sent` and records its message id in one
-                // transaction. Asking "in flight?" first means that when it says no, the id is
-                // already there for the second question; the other order can miss both.
-                let in_flight = m.admin_id.is_none()
-                    && self.store.zalo_send_in_flight(m.user_id.clone()).await?;
-                k.own_message = self.store.known_zalo_message(m.msg_id.clone()).await?
-                    == Some(Direction::ToZalo);
-                k.own_send_in_flight = in_flight && !k.own_message;
-            }
-            ZaloEvent::UserMessage(m) => {
-                if let Some(q) = &m.quote_msg_id {
-                    k.quoted_text = self.store.zalo_message_preview(q.clone()).await?;
-                }
-            }
-            ZaloEvent::UserReacted { msg_id, .. } => {
-                k.reacted_text = self.store.zalo_message_preview(msg_id.clone()).await?;
-            }
-            _ => {}
+/// What the engine needs to plan a Zalo event.
+pub(crate) async fn zalo_knowledge(
+    cx: &SyncContext,
+    ev: &ZaloEvent,
+) -> Result<ZaloKnowledge, SyncError> {
+    let mut k = ZaloKnowledge {
+        oa_id: cx.oa_id(),
+        ..Default::default()
+    };
+    remember_app_user(cx, ev, &k.oa_id).await?;
+    match ev {
+        ZaloEvent::Anonymous(a) if a.from_oa => {
+            // As for followers' echoes below: "in flight?" first, then "ours?".
+            let in_flight = cx.store.zalo_send_in_flight(a.visitor.clone()).await?;
+            k.own_message =
+                cx.store.known_zalo_message(a.msg_id.clone()).await? == Some(Direction::ToZalo);
+            k.own_send_in_flight = in_flight && !k.own_message;
         }
-        Ok(k)
-    }
-
-    /// Keeps the app-scoped id an event carries beside its OA user id (written only when new), so
-    /// that a later event naming the user by `user_id_by_app` alone finds them.
-    async fn remember_app_user(&self, ev: &ZaloEvent, oa_id: &str) -> Result<(), SyncError> {
-        let (event_oa, user, by_app) = match ev {
-            ZaloEvent::UserMessage(m) => (&m.oa_id, &m.user_id, m.user_id_by_app.as_deref()),
-            ZaloEvent::OaMessage(m) => (&m.oa_id, &m.user_id, m.user_id_by_app.as_deref()),
-            ZaloEvent::Follow {
-                oa_id,
-                user_id,
-                user_id_by_app,
-                ..
+        ZaloEvent::UpdateUserInfo {
+            user_id,
+            user_id_by_app: Some(by_app),
+            ..
+        }
+        | ZaloEvent::UserWithdraw {
+            user_id,
+            user_id_by_app: Some(by_app),
+            ..
+        } if user_id.is_empty() => {
+            k.app_user = cx
+                .store
+                .user_by_app(k.oa_id.clone(), by_app.clone())
+                .await?;
+        }
+        ZaloEvent::OaMessage(m) => {
+            // Order matters: the journal marks a send `sent` and records its message id in one
+            // transaction. Asking "in flight?" first means that when it says no, the id is
+            // already there for the second question; the other order can miss both.
+            let in_flight =
+                m.admin_id.is_none() && cx.store.zalo_send_in_flight(m.user_id.clone()).await?;
+            k.own_message =
+                cx.store.known_zalo_message(m.msg_id.clone()).await? == Some(Direction::ToZalo);
+            k.own_send_in_flight = in_flight && !k.own_message;
+        }
+        ZaloEvent::UserMessage(m) => {
+            if let Some(q) = &m.quote_msg_id {
+                k.quoted_text = cx.store.zalo_message_preview(q.clone()).await?;
             }
-            | ZaloEvent::Unfollow {
-                oa_id,
-                user_id,
-                user_id_by_app,
-                ..
-            }
-            | ZaloEvent::UserClickChatNow {
-                oa_id,
-                user_id,
-                user_id_by_app,
-                ..
-            } => (oa_id, user_id, user_id_by_app.as_deref()),
-            _ => return Ok(()),
-        };
-        // Another OA's event names another OA's user: nothing to keep for this one.
-        let other_oa = !event_oa.is_empty() && !oa_id.is_empty() && event_oa != oa_id;
-        let Some(by_app) = by_app.filter(|b| !b.is_empty() && !user.is_empty() && !other_oa) else {
-            return Ok(());
-        };
-        self.app_user_seen(oa_id, by_app, user).await
+        }
+        ZaloEvent::UserReacted { msg_id, .. } => {
+            k.reacted_text = cx.store.zalo_message_preview(msg_id.clone()).await?;
+        }
+        _ => {}
     }
+    Ok(k)
+}
 
-    /// Records `by_app` → `user` for the OA unless the store already has exactly that.
-    pub(crate) async fn app_user_seen(
-        &self,
-        oa_id: &str,
-        by_app: &str,
-        user: &str,
-    ) -> Result<(), SyncError> {
-        let known = self
-            .store
-            .user_by_app(oa_id.to_string(), by_app.to_string())
+/// Keeps the app-scoped id an event carries beside its OA user id (written only when new), so
+/// that a later event naming the user by `user_id_by_app` alone finds them.
+async fn remember_app_user(cx: &SyncContext, ev: &ZaloEvent, oa_id: &str) -> Result<(), SyncError> {
+    let (event_oa, user, by_app) = match ev {
+        ZaloEvent::UserMessage(m) => (&m.oa_id, &m.user_id, m.user_id_by_app.as_deref()),
+        ZaloEvent::OaMessage(m) => (&m.oa_id, &m.user_id, m.user_id_by_app.as_deref()),
+        ZaloEvent::Follow {
+            oa_id,
+            user_id,
+            user_id_by_app,
+            ..
+        }
+        | ZaloEvent::Unfollow {
+            oa_id,
+            user_id,
+            user_id_by_app,
+            ..
+        }
+        | ZaloEvent::UserClickChatNow {
+            oa_id,
+            user_id,
+            user_id_by_app,
+            ..
+        } => (oa_id, user_id, user_id_by_app.as_deref()),
+        _ => return Ok(()),
+    };
+    // Another OA's event names another OA's user: nothing to keep for this one.
+    let other_oa = !event_oa.is_empty() && !oa_id.is_empty() && event_oa != oa_id;
+    let Some(by_app) = by_app.filter(|b| !b.is_empty() && !user.is_empty() && !other_oa) else {
+        return Ok(());
+    };
+    app_user_seen(cx, oa_id, by_app, user).await
+}
+
+/// Records `by_app` → `user` for the OA unless the store already has exactly that.
+pub(crate) async fn app_user_seen(
+    cx: &SyncContext,
+    oa_id: &str,
+    by_app: &str,
+    user: &str,
+) -> Result<(), SyncError> {
+    let known = cx
+        .store
+        .user_by_app(oa_id.to_string(), by_app.to_string())
+        .await?;
+    if known.as_deref() != Some(user) {
+        cx.store
+            .remember_app_user(oa_id.to_string(), by_app.to_string(), user.to_string())
             .await?;
-        if known.as_deref() != Some(user) {
-            self.store
-                .remember_app_user(oa_id.to_string(), by_app.to_string(), user.to_string())
-                .await?;
-        }
-        Ok(())
     }
+    Ok(())
+}
 
-    /// What the engine needs to plan a Freshchat event.
-    pub(crate) async fn freshchat_knowledge(
-        &self,
-        ev: &WebhookEvent,
-    ) -> Result<FreshchatKnowledge, SyncError> {
-        let mut k = FreshchatKnowledge::default();
-        if let WebhookEvent::MessageCreate { message, .. } = ev {
-            k.own_message = self.store.own_freshchat_message(message.id.clone()).await?;
-            // Only agent/bot normal messages need the Zalo side; skip the lookups for the rest.
-            let relevant = !message.is_private_note()
-                && matches!(message.actor_type, ActorType::Agent | ActorType::Bot);
-            if !relevant {
-                return Ok(k);
-            }
+/// What the engine needs to plan a Freshchat event.
+pub(crate) async fn freshchat_knowledge(
+    cx: &SyncContext,
+    ev: &WebhookEvent,
+) -> Result<FreshchatKnowledge, SyncError> {
+    let mut k = FreshchatKnowledge::default();
+    if let WebhookEvent::MessageCreate { message, .. } = ev {
+        k.own_message = cx.store.own_freshchat_message(message.id.clone()).await?;
+        // Only agent/bot normal messages need the Zalo side; skip the lookups for the rest.
+        let relevant = !message.is_private_note()
+            && matches!(message.actor_type, ActorType::Agent | ActorType::Bot);
+        if !relevant {
+            return Ok(k);
         }
-        if let Some(conv) = ev.conversation_id() {
-            k.zalo_user_id = self.zalo_user_for_conversation(conv).await?;
-        }
-        // Whether a resolve notice would be free: the customer's window now.
-        if let (WebhookEvent::ConversationResolution { .. }, Some(user)) = (ev, &k.zalo_user_id) {
-            let last = self.store.last_interaction(user.clone()).await?;
-            k.reply_window = ReplyWindow::at(last, now_ms());
-        }
-        Ok(k)
     }
-
-    /// The Zalo user behind a Freshchat conversation: from the store, or rebuilt from Freshchat
-    /// (conversation → user → reference_id) when the store has lost it.
-    pub(crate) async fn zalo_user_for_conversation(
-        &self,
-        conversation_id: &str,
-    ) -> Result<Option<String>, SyncError> {
-        if let Some(u) = self
-            .store
-            .zalo_user_of_conversation(conversation_id.to_string())
-            .await?
-        {
-            return Ok(Some(u));
-        }
-        // Conversations of other channels (website chat, ...) are looked up once a day, not on
-        // every agent message.
-        if let Some(t) = self
-            .store
-            .unlinked_checked_at(conversation_id.to_string())
-            .await?
-        {
-            if now_ms() - t < UNLINKED_RECHECK_MS {
-                return Ok(None);
-            }
-        }
-        let found = self.zalo_user_from_freshchat(conversation_id).await?;
-        if found.is_none() {
-            self.store
-                .mark_unlinked(conversation_id.to_string())
-                .await?;
-        }
-        Ok(found)
+    if let Some(conv) = ev.conversation_id() {
+        k.zalo_user_id = zalo_user_for_conversation(cx, conv).await?;
     }
+    // Whether a resolve notice would be free: the customer's window now.
+    if let (WebhookEvent::ConversationResolution { .. }, Some(user)) = (ev, &k.zalo_user_id) {
+        let last = cx.store.last_interaction(user.clone()).await?;
+        k.reply_window = ReplyWindow::at(last, now_ms());
+    }
+    Ok(k)
+}
 
-    /// Rebuilds a conversation's Zalo pairing from Freshchat: conversation → user → reference_id.
-    async fn zalo_user_from_freshchat(
-        &self,
-        conversation_id: &str,
-    ) -> Result<Option<String>, SyncError> {
-        let conv = match self.freshchat.get_conversation(conversation_id).await {
-            Ok(c) => c,
-            Err(FreshchatError::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        // Only conversations on zfsync's own channel can belong to a Zalo user: a reference id is
-        // an identity claim anyone who can set a widget's externalId could make elsewhere.
-        let channel = self.channel().await?;
-        if conv.channel_id.as_deref() != Some(channel.as_str()) {
-            tracing::info!(
+/// The Zalo user behind a Freshchat conversation: from the store, or rebuilt from Freshchat
+/// (conversation → user → reference_id) when the store has lost it.
+pub(crate) async fn zalo_user_for_conversation(
+    cx: &SyncContext,
+    conversation_id: &str,
+) -> Result<Option<String>, SyncError> {
+    if let Some(u) = cx
+        .store
+        .zalo_user_of_conversation(conversation_id.to_string())
+        .await?
+    {
+        return Ok(Some(u));
+    }
+    // Conversations of other channels (website chat, ...) are looked up once a day, not on
+    // every agent message.
+    if let Some(t) = cx
+        .store
+        .unlinked_checked_at(conversation_id.to_string())
+        .await?
+    {
+        if now_ms() - t < UNLINKED_RECHECK_MS {
+            return Ok(None);
+        }
+    }
+    let found = zalo_user_from_freshchat(cx, conversation_id).await?;
+    if found.is_none() {
+        cx.store.mark_unlinked(conversation_id.to_string()).await?;
+    }
+    Ok(found)
+}
+
+/// Rebuilds a conversation's Zalo pairing from Freshchat: conversation → user → reference_id.
+async fn zalo_user_from_freshchat(
+    cx: &SyncContext,
+    conversation_id: &str,
+) -> Result<Option<String>, SyncError> {
+    let conv = match cx.freshchat.get_conversation(conversation_id).await {
+        Ok(c) => c,
+        Err(FreshchatError::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    // Only conversations on zfsync's own channel can belong to a Zalo user: a reference id is
+    // an identity claim anyone who can set a widget's externalId could make elsewhere.
+    let channel = cx.conversations.channel().await?;
+    if conv.channel_id.as_deref() != Some(channel.as_str()) {
+        tracing::info!(
+            conversation_id,
+            channel_id = conv.channel_id.as_deref().unwrap_or(""),
+            "not a conversation of zfsync's channel; not linked to Zalo"
+        );
+        return Ok(None);
+    }
+    let Some(user_id) = conv.user_id.clone() else {
+        return Ok(None);
+    };
+    let user = match cx.freshchat.get_user(&user_id).await {
+        Ok(u) => u,
+        Err(FreshchatError::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let oa_id = cx.oa_id();
+    let zalo_user = match user
+        .reference_id
+        .as_deref()
+        .and_then(|r| zalo_user_from_reference(r, &cx.rules))
+    {
+        Some((oa, zalo)) if oa.as_deref().is_none_or(|o| o == oa_id) => Some(zalo),
+        Some((oa, _)) => {
+            tracing::warn!(
                 conversation_id,
-                channel_id = conv.channel_id.as_deref().unwrap_or(""),
-                "not a conversation of zfsync's channel; not linked to Zalo"
+                reference_oa = oa.as_deref().unwrap_or(""),
+                oa_id = %oa_id,
+                "a Freshchat user claims a Zalo user of another OA; ignored"
             );
-            return Ok(None);
+            cx.identities.other_oa_refused();
+            None
         }
-        let Some(user_id) = conv.user_id.clone() else {
-            return Ok(None);
-        };
-        let user = match self.freshchat.get_user(&user_id).await {
-            Ok(u) => u,
-            Err(FreshchatError::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        let oa_id = self.oa_id();
-        let zalo_user = match user
-            .reference_id
-            .as_deref()
-            .and_then(|r| zalo_user_from_reference(r, &self.rules))
-        {
-            Some((oa, zalo)) if oa.as_deref().is_none_or(|o| o == oa_id) => Some(zalo),
-            Some((oa, _)) => {
-                tracing::warn!(
-                    conversation_id,
-                    reference_oa = oa.as_deref().unwrap_or(""),
-                    oa_id = %oa_id,
-                    "a Freshchat user claims a Zalo user of another OA; ignored"
-                );
-                metrics::counter!(REFUSALS_METRIC, "reason" => Refusal::OtherOa.label())
-                    .increment(1);
+        None => None,
+    };
+    // The reference id alone is a claim: only a user zfsync created for this OA and customer,
+    // talked to on zfsync's channel only, is that customer (see `identity`).
+    let zalo_user = match zalo_user {
+        Some(z) => match cx.identities.vouch(&user, &z, &oa_id).await? {
+            Ok(()) => Some(z),
+            Err(why) => {
+                why.record(&user.id, "its conversation is not linked to Zalo");
                 None
             }
-            None => None,
+        },
+        None => None,
+    };
+    if let Some(z) = &zalo_user {
+        tracing::info!(
+            conversation_id,
+            "rebuilt the Zalo pairing of a conversation from Freshchat"
+        );
+        let contact = Contact {
+            zalo_user_id: z.clone(),
+            freshchat_user_id: user.id.clone(),
+            display_name: user.first_name.clone().unwrap_or_default(),
+            avatar: user.avatar.as_ref().and_then(|a| a.url.clone()),
+            profile_complete: true,
+            following: None,
+            first_seen_at: now_ms(),
+            profile_checked_at: None,
         };
-        // The reference id alone is a claim: only a user zfsync created for this OA and customer,
-        // talked to on zfsync's channel only, is that customer (see `identity`).
-        let zalo_user = match zalo_user {
-            Some(z) => match self.vouch(&user, &z, &oa_id).await? {
-                Ok(()) => Some(z),
-                Err(why) => {
-                    why.record(&user.id, "its conversation is not linked to Zalo");
-                    None
-                }
-            },
-            None => None,
-        };
-        if let Some(z) = &zalo_user {
-            tracing::info!(
-                conversation_id,
-                "rebuilt the Zalo pairing of a conversation from Freshchat"
-            );
-            let contact = Contact {
-                zalo_user_id: z.clone(),
-                freshchat_user_id: user.id.clone(),
-                display_name: user.first_name.clone().unwrap_or_default(),
-                avatar: user.avatar.as_ref().and_then(|a| a.url.clone()),
-                profile_complete: true,
-                following: None,
-                first_seen_at: now_ms(),
-                profile_checked_at: None,
-            };
-            let (zz, conv_id) = (z.clone(), conversation_id.to_string());
-            self.store
-                .write(move |c| {
-                    pairings::put_contact(c, &contact)?;
-                    pairings::put_conversation(c, &zz, &conv_id, None)
-                })
-                .await?;
-        }
-        Ok(zalo_user)
+        cx.store
+            .adopt_contact(contact, conversation_id.to_string())
+            .await?;
     }
+    Ok(zalo_user)
 }
 
 /// The OA id (when the template has one) and the Zalo user id inside a reference id built from the

@@ -13,12 +13,16 @@
 //! link that opens. A transient failure is an error (the step retries); a refusal is not.
 
 use bytes::Bytes;
-use zfsync_freshchat::{FreshchatError, MessagePart};
-use zfsync_mappings::{Attachment, MediaKind};
+use zfsync_freshchat::{FreshchatClient, FreshchatError, MessagePart};
+use zfsync_mappings::{Attachment, MediaKind, ZaloSend};
 use zfsync_zalo::{MediaSource, OutboundMessage, ZaloError};
 
-use super::SyncContext;
+use super::hosted::Hosted;
+use super::preview_text;
+use crate::egress::{EgressPolicy, EgressRefused};
 use crate::error::SyncError;
+use crate::store::Store;
+use crate::tokens::ZaloSession;
 
 /// Zalo upload limits (reference Part A).
 const ZALO_IMAGE_MAX: usize = 1024 * 1024;
@@ -29,6 +33,9 @@ pub const ATTACHMENT_MAX: u64 = 25 * 1024 * 1024;
 /// A re-encoded photo is at most this wide or tall.
 const RESIZE_MAX_SIDE: u32 = 2048;
 
+/// The `meta` key remembering whether this OA's file upload takes `.txt`.
+const META_TXT_UPLOAD: &str = "zalo_txt_upload";
+
 /// What a delivered attachment became on Zalo.
 #[derive(Debug)]
 pub(crate) enum Delivered {
@@ -38,10 +45,112 @@ pub(crate) enum Delivered {
     Hosted(String),
 }
 
-impl SyncContext {
+/// Media both ways: copies a customer's media to Freshchat, delivers an agent's attachment (and
+/// long text) to Zalo, hosting what Zalo cannot take. Holds only what that needs.
+#[derive(Debug, Clone)]
+pub struct Media {
+    zalo: ZaloSession,
+    freshchat: FreshchatClient,
+    egress: EgressPolicy,
+    hosted: Hosted,
+    /// Where whether this OA's upload takes `.txt` is remembered.
+    store: Store,
+}
+
+impl Media {
+    /// Media over both platforms, fetching only what `egress` allows, hosting through `hosted`.
+    pub fn new(
+        zalo: ZaloSession,
+        freshchat: FreshchatClient,
+        egress: EgressPolicy,
+        hosted: Hosted,
+        store: Store,
+    ) -> Media {
+        Media {
+            zalo,
+            freshchat,
+            egress,
+            hosted,
+            store,
+        }
+    }
+
+    /// Turns a planned send into a Zalo message, uploading what has to be uploaded first.
+    pub(crate) async fn prepare(
+        &self,
+        zalo_user_id: &str,
+        send: &ZaloSend,
+    ) -> Result<(OutboundMessage, String), SyncError> {
+        Ok(match send {
+            ZaloSend::Text(t) => (text(t.clone()), preview_text(t)),
+            ZaloSend::LongText {
+                text: body,
+                filename,
+                link_text,
+            } => {
+                if let Some(token) = self.upload_long_text(body, filename).await? {
+                    return Ok((OutboundMessage::File { token }, preview_text(body)));
+                }
+                let url = self
+                    .hosted
+                    .host(
+                        zalo_user_id,
+                        filename,
+                        "text/plain; charset=utf-8",
+                        body.as_bytes().to_vec(),
+                    )
+                    .await?;
+                let msg = zfsync_mappings::template::fill(link_text, &[("url", &url)]);
+                (text(msg), preview_text(body))
+            }
+            ZaloSend::Attachment(a) => {
+                let label = format!("[{}] {}", a.kind.label(), a.name.as_deref().unwrap_or(""));
+                match self.deliver_attachment(zalo_user_id, a).await? {
+                    Delivered::Zalo(m) => (m, label),
+                    Delivered::Hosted(link_text) => (text(link_text), label),
+                }
+            }
+        })
+    }
+
+    /// A long reply through Zalo's file upload, when this OA takes `.txt` (remembered once known).
+    /// None: host it instead.
+    async fn upload_long_text(
+        &self,
+        body: &str,
+        filename: &str,
+    ) -> Result<Option<String>, SyncError> {
+        if self.store.meta(META_TXT_UPLOAD).await?.as_deref() == Some("refused") {
+            return Ok(None);
+        }
+        let bytes = Bytes::from(body.to_string().into_bytes());
+        match self.zalo.upload_file(filename, bytes).await {
+            Ok(token) => {
+                self.store
+                    .set_meta(META_TXT_UPLOAD, "accepted".into())
+                    .await?;
+                Ok(Some(token))
+            }
+            Err(SyncError::Zalo(e)) if e.code() == Some(-201) => {
+                tracing::info!(
+                    "this OA's file upload refuses .txt; long replies will be hosted by zfsync"
+                );
+                self.store
+                    .set_meta(META_TXT_UPLOAD, "refused".into())
+                    .await?;
+                Ok(None)
+            }
+            Err(e) if e.is_transient() => Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "upload of a long reply failed; hosting it instead");
+                Ok(None)
+            }
+        }
+    }
+
     /// Downloads media from Zalo and uploads it to Freshchat. The outer error is transient (retry
     /// the step); the inner `Err(reason)` means "post a text instead".
-    pub(crate) async fn copy_media(
+    pub async fn copy(
         &self,
         kind: MediaKind,
         url: &str,
@@ -142,7 +251,8 @@ impl SyncContext {
         let (name, content_type, bytes) = self.fetch_attachment(a).await?;
         if matches!(sniff_image(&bytes), Some("jpg" | "png")) {
             let url = self
-                .host_file(visitor, &name, &content_type, bytes.to_vec())
+                .hosted
+                .host(visitor, &name, &content_type, bytes.to_vec())
                 .await?;
             return Ok(Delivered::Zalo(OutboundMessage::Image {
                 source: MediaSource::Url(url),
@@ -172,7 +282,8 @@ impl SyncContext {
         bytes: Bytes,
     ) -> Result<Delivered, SyncError> {
         let link = self
-            .host_file(zalo_user_id, name, content_type, bytes.to_vec())
+            .hosted
+            .host(zalo_user_id, name, content_type, bytes.to_vec())
             .await?;
         metrics::counter!("zfsync_media_fallbacks_total", "direction" => "to_zalo").increment(1);
         Ok(Delivered::Hosted(zfsync_mappings::template::fill(
@@ -226,9 +337,9 @@ impl SyncContext {
     }
 
     /// Whether a media URL may be fetched (the platforms' media hosts, never private addresses).
-    fn egress_check(&self, url: &str) -> Result<(), crate::egress::EgressRefused> {
-        let parsed = url::Url::parse(url).map_err(|_| crate::egress::EgressRefused::BadUrl)?;
-        let checked = self.settings.egress.check(&parsed);
+    fn egress_check(&self, url: &str) -> Result<(), EgressRefused> {
+        let parsed = url::Url::parse(url).map_err(|_| EgressRefused::BadUrl)?;
+        let checked = self.egress.check(&parsed);
         if let Err(e) = &checked {
             tracing::warn!(reason = %e, "refused to fetch an attachment");
             metrics::counter!("zfsync_media_refused_total").increment(1);
@@ -287,6 +398,14 @@ impl SyncContext {
                 Ok(None)
             }
         }
+    }
+}
+
+/// A plain text message.
+pub(crate) fn text(t: String) -> OutboundMessage {
+    OutboundMessage::Text {
+        text: t,
+        quote_message_id: None,
     }
 }
 
@@ -366,7 +485,105 @@ pub fn image_size(b: &[u8]) -> Option<(u32, u32)> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use secrecy::SecretString;
+
     use super::*;
+    use crate::tokens::{TokenManager, TokenPolicy};
+
+    /// `Media` over clients that point at a closed port: anything that reaches the network fails
+    /// (as a transport error), so an answer proves the call was never made.
+    async fn media(dir: &std::path::Path) -> Media {
+        let store = Store::open(dir.join("m.db")).unwrap();
+        let zalo = zfsync_zalo::ZaloClient::new(zfsync_zalo::ClientConfig::new(
+            "1234",
+            SecretString::from("app-secret"),
+        ))
+        .unwrap();
+        let policy = TokenPolicy {
+            refresh_ahead: Duration::from_secs(600),
+            reauth_after: Duration::from_secs(3600),
+            retry_base: Duration::from_millis(100),
+            retry_max: Duration::from_millis(2000),
+        };
+        let tokens = TokenManager::new(store.clone(), zalo.clone(), policy)
+            .await
+            .unwrap();
+        let api = url::Url::parse("http://127.0.0.1:9/").unwrap();
+        let freshchat = FreshchatClient::new(zfsync_freshchat::ClientConfig::new(
+            api.clone(),
+            SecretString::from("fc-key"),
+        ))
+        .unwrap();
+        let hosted = Hosted::new(store.clone(), "https://sync.example.com/".into(), 60_000);
+        Media::new(
+            ZaloSession::new(zalo, Arc::new(tokens)),
+            freshchat,
+            EgressPolicy::new(&[], &[&api], false),
+            hosted,
+            store,
+        )
+    }
+
+    #[tokio::test]
+    async fn media_refuses_what_it_may_not_fetch_and_hosts_with_a_public_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let media = media(dir.path()).await;
+        // A host off the allowlist, and a private address, are refused before any download: the
+        // customer's message then carries a text in place of the media.
+        for (url, why) in [
+            (
+                "https://attacker.example/cat.jpg",
+                "not a Zalo or Freshchat media host",
+            ),
+            ("http://169.254.169.254/latest/meta-data", "link-local"),
+        ] {
+            let copied = media
+                .copy(MediaKind::Image, url, None, None, 1_000_000)
+                .await
+                .unwrap();
+            let reason = copied.expect_err("fetched");
+            assert!(reason.contains(why), "{url}: {reason}");
+        }
+        // Too large by the event's own size: refused without a download either.
+        let big = media
+            .copy(
+                MediaKind::File,
+                "https://f.zalo.me/x.pdf",
+                None,
+                Some(9_000_000),
+                1_000_000,
+            )
+            .await
+            .unwrap();
+        assert!(big.unwrap_err().contains("limit"));
+        // A hosted file is served under the public URL, and the store has it.
+        let link = media
+            .hosted
+            .host("42", "reply.txt", "text/html", b"hello".to_vec())
+            .await
+            .unwrap();
+        let token = link
+            .strip_prefix("https://sync.example.com/files/")
+            .expect("served under the public URL");
+        let file = media
+            .store
+            .hosted_file(token.into())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(file.body, b"hello");
+        assert_eq!(file.content_type, super::super::hosted::OCTET_STREAM);
+        // A plain text needs nothing fetched or uploaded.
+        let (sent, preview) = media
+            .prepare("42", &ZaloSend::Text("xin chào".into()))
+            .await
+            .unwrap();
+        assert!(matches!(sent, OutboundMessage::Text { text, .. } if text == "xin chào"));
+        assert_eq!(preview, "xin chào");
+    }
 
     #[test]
     fn sniffs_images() {

@@ -11,25 +11,39 @@
 //! [`to_zalo`] (sending), with [`media`] and [`hosted`] as the dependencies of the messages that
 //! carry attachments or long text; [`identity`] decides whether a Freshchat user claiming a customer
 //! is zfsync's own.
+//!
+//! [`SyncContext`] is data: the store, both platforms, the rules, the settings, and small owned
+//! helpers built once, each holding only what it uses: [`Conversations`] (the current conversation
+//! and zfsync's channel), [`AgentNotes`], [`Media`] (copy, upload, host, egress), [`ReplyQuota`]
+//! (the 2026 reply window and its notes), [`Hosted`] (inside `Media`) and [`Identities`]. Only
+//! handling an event (`handle`, `plan`, `run_step`, `reconcile`) is a method of the context.
 
 pub mod contact;
+pub mod conversations;
 pub mod hosted;
 pub mod identity;
 pub mod knowledge;
 pub mod media;
+pub mod notes;
 pub mod quota;
 pub mod to_freshchat;
 pub mod to_zalo;
 
 use std::sync::Arc;
 
-use tokio::sync::OnceCell;
 use zfsync_freshchat::FreshchatClient;
 use zfsync_mappings::{plan_freshchat, plan_zalo, Plan, Rules, Step};
 
 use crate::error::SyncError;
-use crate::store::{InboxRow, JournalKey, Source, StepState, Store};
+use crate::store::{InboxRow, Journal, JournalKey, Source, StepKind, StepState, Store};
 use crate::tokens::ZaloSession;
+
+pub use conversations::{ChannelSettings, Conversations};
+pub use hosted::Hosted;
+pub use identity::Identities;
+pub use media::Media;
+pub use notes::AgentNotes;
+pub use quota::ReplyQuota;
 
 /// How far back (ms) reconciliation looks before a step's start for its message.
 const RECONCILE_SLACK_MS: i64 = 120_000;
@@ -64,7 +78,8 @@ pub struct SyncSettings {
     pub egress: crate::egress::EgressPolicy,
 }
 
-/// Everything a sync step needs: the store, both platforms, the rules and the settings.
+/// Everything a sync step needs: the store, both platforms, the rules, the settings, and the
+/// helpers built from them once.
 #[derive(Debug)]
 pub struct SyncContext {
     /// The store.
@@ -77,10 +92,16 @@ pub struct SyncContext {
     pub rules: Arc<Rules>,
     /// The settings.
     pub settings: SyncSettings,
-    /// The channel resolved from its name (or the first enabled one), once.
-    resolved_channel: OnceCell<String>,
-    /// Whether the admins still have to be told that Freshchat refused the user properties.
-    properties_note: contact::PropertiesNote,
+    /// The customers' conversations and zfsync's channel.
+    pub conversations: Conversations,
+    /// Notes for the agents and admins.
+    pub notes: AgentNotes,
+    /// Media both ways, and hosted files.
+    pub media: Media,
+    /// The customers' reply windows.
+    pub quota: ReplyQuota,
+    /// Whether a Freshchat user is zfsync's own.
+    pub identities: Identities,
 }
 
 /// One step of one event being run: the event, the step's place in its plan.
@@ -90,6 +111,15 @@ pub struct Job<'a> {
     pub row: &'a InboxRow,
     /// Its journal key.
     pub key: JournalKey,
+    /// The step's kind, as journalled.
+    pub kind: StepKind,
+}
+
+impl Job<'_> {
+    /// The step's journal.
+    pub fn journal(self, store: &Store) -> Journal<'_> {
+        store.journal(self.key, self.kind)
+    }
 }
 
 /// A kind of step the daemon carries out (implemented for each step struct of the plan).
@@ -121,14 +151,45 @@ impl SyncContext {
         rules: Arc<Rules>,
         settings: SyncSettings,
     ) -> SyncContext {
+        let conversations = Conversations::new(
+            store.clone(),
+            freshchat.clone(),
+            ChannelSettings {
+                channel_id: settings.channel_id.clone(),
+                channel_name: settings.channel_name.clone(),
+                app_id: settings.freshchat_app_id.clone(),
+            },
+        );
+        let notes = AgentNotes::new(freshchat.clone(), store.clone(), rules.clone());
+        let hosted = Hosted::new(
+            store.clone(),
+            settings.public_url.clone(),
+            settings.hosted_file_ttl_ms,
+        );
+        let media = Media::new(
+            zalo.clone(),
+            freshchat.clone(),
+            settings.egress.clone(),
+            hosted,
+            store.clone(),
+        );
+        let quota = ReplyQuota::new(store.clone(), rules.clone(), notes.clone());
+        let identities = Identities::new(
+            freshchat.clone(),
+            conversations.clone(),
+            rules.contact.provider.clone(),
+        );
         SyncContext {
             store,
             zalo,
             freshchat,
             rules,
             settings,
-            resolved_channel: OnceCell::new(),
-            properties_note: contact::PropertiesNote::default(),
+            conversations,
+            notes,
+            media,
+            quota,
+            identities,
         }
     }
 
@@ -159,6 +220,7 @@ impl SyncContext {
                     inbox_id: row.id,
                     idx: idx as i64,
                 },
+                kind: step.kind(),
             };
             self.run_step(job, step).await?;
         }
@@ -172,21 +234,21 @@ impl SyncContext {
                 let ev = zfsync_zalo::parse_event(&row.body)
                     .map_err(|e| SyncError::BadEvent(e.to_string()))?;
                 // The customer's reply window follows every interaction, whatever the plan does.
-                self.saw_interaction(&ev).await;
+                self.quota.saw_interaction(&ev).await;
                 if let zfsync_zalo::ZaloEvent::OutOfScope {
                     kind, event_name, ..
                 } = &ev
                 {
                     out_of_scope_seen(*kind, event_name);
                 }
-                let mut k = self.zalo_knowledge(&ev).await?;
+                let mut k = knowledge::zalo_knowledge(self, &ev).await?;
                 k.backfilled_at = knowledge::original_time(&row.body, ev.time_ms());
                 Ok(plan_zalo(&ev, &k, &self.rules))
             }
             Source::Freshchat => {
                 let ev = zfsync_freshchat::parse_event(&row.body)
                     .map_err(|e| SyncError::BadEvent(e.to_string()))?;
-                let mut k = self.freshchat_knowledge(&ev).await?;
+                let mut k = knowledge::freshchat_knowledge(self, &ev).await?;
                 let plan = plan_freshchat(&ev, &k, &self.rules);
                 if !plan.reread_message {
                     return Ok(plan);
@@ -222,12 +284,7 @@ impl SyncContext {
             Step::PostToFreshchat(s) => s.run(self, job).await,
             Step::SendToZalo(s) => s.run(self, job).await,
             Step::RecordFollow(s) => s.run(self, job).await,
-            Step::RecordReceipt(s) => {
-                self.store
-                    .record_receipts(s.msg_ids.clone(), s.seen)
-                    .await?;
-                Ok(())
-            }
+            Step::RecordReceipt(s) => s.run(self, job).await,
             Step::RefreshContact(s) => s.run(self, job).await,
             Step::ForgetUser(s) => s.run(self, job).await,
         }
@@ -254,6 +311,12 @@ impl SyncContext {
         }
     }
 
+    /// After a permanent failure of a Freshchat → Zalo event: tell the agents why, in the
+    /// conversation (see [`to_zalo::explain_failure`]).
+    pub async fn explain_failure(&self, row: &InboxRow, err: &SyncError) {
+        to_zalo::explain_failure(self, row, err).await
+    }
+
     /// The message of a `message_create` as Freshchat's API has it now (the webhook may lack an
     /// attachment's URL); None when it is not found in the conversation's recent messages.
     async fn reread_message(
@@ -272,14 +335,6 @@ impl SyncContext {
             .iter()
             .find(|m| m.id == message.id)
             .map(zfsync_freshchat::message_create_event))
-    }
-
-    /// The remote side answered with an error: the call did not take effect, forget `sending`.
-    /// Timeouts and connection errors leave it: the outcome is unknown and needs reconciling.
-    pub(crate) async fn abandon_unless_unknown(&self, key: JournalKey, e: &SyncError) {
-        if !e.outcome_unknown() {
-            let _ = self.store.abandon_step(key).await;
-        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! What a Zalo reply costs, made visible. Since 2026-01-01 a reply is free and unlimited within 48 h
 //! of the customer's last interaction, billed to the OA from 48 h to 7 days, refused (-230) after.
 //! Zalo no longer says how many free replies are left, so zfsync keeps each customer's window from the
-//! interactions it sees ([`SyncContext::saw_interaction`]): messages, follows, "chat now", shared
+//! interactions it sees ([`ReplyQuota::saw_interaction`]): messages, follows, "chat now", shared
 //! info, widget consent, the customer's own calls and group messages. Zalo also counts menu taps,
 //! article comments and chatbot interactions, which never reach zfsync: its window is a lower bound.
 //!
@@ -13,15 +13,35 @@
 //!
 //! Failure: this never fails a send; a note or a record that cannot be written is logged.
 
+use std::sync::Arc;
+
+use zfsync_mappings::Rules;
 use zfsync_zalo::{SendQuota, SentMessage, WidgetEventKind, ZaloEvent};
 
-use super::SyncContext;
-use crate::store::now_ms;
+use super::notes::AgentNotes;
+use crate::store::{now_ms, Store};
 
-impl SyncContext {
+/// Each customer's reply window and the notes about its cost.
+#[derive(Debug, Clone)]
+pub struct ReplyQuota {
+    store: Store,
+    rules: Arc<Rules>,
+    notes: AgentNotes,
+}
+
+impl ReplyQuota {
+    /// Windows kept in `store`, notes worded by `rules` and posted through `notes`.
+    pub fn new(store: Store, rules: Arc<Rules>, notes: AgentNotes) -> ReplyQuota {
+        ReplyQuota {
+            store,
+            rules,
+            notes,
+        }
+    }
+
     /// After a send to a customer: record the allowance Zalo reported, and tell the agents when it
     /// matters.
-    pub(crate) async fn after_send(&self, zalo_user_id: &str, sent: &SentMessage) {
+    pub async fn after_send(&self, zalo_user_id: &str, sent: &SentMessage) {
         let window = match self.store.quota_window(zalo_user_id.to_string()).await {
             Ok(w) => w,
             Err(e) => {
@@ -50,7 +70,7 @@ impl SyncContext {
             return;
         };
         match self.store.conversation_of(zalo_user_id.to_string()).await {
-            Ok(Some(conv)) => self.post_note(&conv, note).await,
+            Ok(Some(conv)) => self.notes.post(&conv, note).await,
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "cannot find the conversation for a quota note"),
         }
@@ -58,7 +78,7 @@ impl SyncContext {
 
     /// The note for a reply Zalo refused because the customer's window closed, naming when it
     /// closed; `None` when zfsync's window does not say so (the plain error note is used then).
-    pub(crate) async fn window_closed_note(&self, zalo_user_id: &str) -> Option<String> {
+    pub async fn window_closed_note(&self, zalo_user_id: &str) -> Option<String> {
         let last = match self.store.last_interaction(zalo_user_id.to_string()).await {
             Ok(l) => l,
             Err(e) => {
@@ -72,7 +92,7 @@ impl SyncContext {
     /// A Zalo event that is an interaction of the customer with the OA (a message, a follow, "chat
     /// now", shared info, a widget's consent) opens a new window at its time, whether or not the
     /// event is then synced. Reactions, receipts and the OA's own messages do not.
-    pub(crate) async fn saw_interaction(&self, ev: &ZaloEvent) {
+    pub async fn saw_interaction(&self, ev: &ZaloEvent) {
         let user = match ev {
             ZaloEvent::UserMessage(m) => m.user_id.as_str(),
             ZaloEvent::Follow { user_id, .. }

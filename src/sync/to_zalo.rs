@@ -1,24 +1,21 @@
 //! Sending to Zalo: one planned message to one Zalo user, prepared first (long text as a file or a
 //! hosted link, attachments uploaded to Zalo or hosted, see [`super::media`] and [`super::hosted`]),
 //! then sent with the journal around the call. A permanent failure is explained to the agents in
-//! the conversation ([`SyncContext::explain_failure`]), never swallowed; a refusal because the
+//! the conversation ([`explain_failure`]), never swallowed; a refusal because the
 //! customer's reply window closed names when it closed. An anonymous chat-widget visitor (a
 //! `zfsync_zalo::visitor_key` in place of a user id) is answered through Zalo's anonymous send,
 //! with images by URL and files by token.
 
-use bytes::Bytes;
 use zfsync_mappings::{SendToZalo, ZaloSend};
-use zfsync_zalo::{parse_visitor_key, OutboundMessage, ZaloError};
+use zfsync_zalo::{parse_visitor_key, ZaloError};
 
-use super::media::Delivered;
-use super::{preview_text, Job, Reconcile, Run, SyncContext};
+use super::media::{text, Delivered};
+use super::{Job, Reconcile, Run, SyncContext};
 use crate::error::SyncError;
-use crate::store::{journal::KIND_SEND_ZALO, pairings, Direction, InboxRow, Source};
+use crate::store::{Direction, InboxRow, MessagePair, Record, Source};
 
 /// Zalo's refusal of a reply because the customer's 7-day window closed.
 const WINDOW_CLOSED: i64 = -230;
-/// The `meta` key remembering whether this OA's file upload takes `.txt`.
-const META_TXT_UPLOAD: &str = "zalo_txt_upload";
 
 impl Run for SendToZalo {
     type Output = ();
@@ -27,39 +24,23 @@ impl Run for SendToZalo {
         if let Some((anonymous_id, conversation_id)) = parse_visitor_key(&self.zalo_user_id) {
             return send_to_visitor(self, cx, job, anonymous_id, conversation_id).await;
         }
-        let (outbound, preview) = cx
-            .prepare_zalo_message(&self.zalo_user_id, &self.message)
-            .await?;
-        cx.store
-            .begin_step(job.key, KIND_SEND_ZALO, Some(self.zalo_user_id.clone()))
-            .await?;
+        let (outbound, preview) = cx.media.prepare(&self.zalo_user_id, &self.message).await?;
+        let journal = job.journal(&cx.store);
+        journal.begin(Some(&self.zalo_user_id)).await?;
         let sent = match cx.zalo.send_message(&self.zalo_user_id, &outbound).await {
             Ok(s) => s,
             Err(e) => {
-                cx.abandon_unless_unknown(job.key, &e).await;
+                journal.abandon_unless_unknown(&e).await;
                 return Err(e);
             }
         };
-        let (uid, zid, fid) = (
-            self.zalo_user_id.clone(),
-            sent.message_id.clone(),
-            self.freshchat_message_id.clone(),
-        );
-        cx.store
-            .finish_step(job.key, Some(sent.message_id.clone()), move |c| {
-                pairings::put_message(
-                    c,
-                    Direction::ToZalo,
-                    &uid,
-                    Some(&zid),
-                    fid.as_deref(),
-                    Some(&preview),
-                )
-            })
+        let pair = sent_pair(self, &self.zalo_user_id, &sent.message_id, Some(preview));
+        journal
+            .sent(Some(sent.message_id.clone()), Record::Message(pair))
             .await?;
         metrics::counter!("zfsync_messages_synced_total", "direction" => "to_zalo").increment(1);
         tracing::info!(zalo_msg_id = %sent.message_id, freshchat_message_id = self.freshchat_message_id.as_deref().unwrap_or(""), "synced Freshchat → Zalo");
-        cx.after_send(&self.zalo_user_id, &sent).await;
+        cx.quota.after_send(&self.zalo_user_id, &sent).await;
         Ok(())
     }
 }
@@ -77,16 +58,15 @@ async fn send_to_visitor(
     let (outbound, preview) = match &step.message {
         ZaloSend::Attachment(a) => {
             let label = format!("[{}] {}", a.kind.label(), a.name.as_deref().unwrap_or(""));
-            match cx.deliver_to_visitor(visitor, a).await? {
+            match cx.media.deliver_to_visitor(visitor, a).await? {
                 Delivered::Zalo(m) => (m, label),
                 Delivered::Hosted(link_text) => (text(link_text), label),
             }
         }
-        other => cx.prepare_zalo_message(visitor, other).await?,
+        other => cx.media.prepare(visitor, other).await?,
     };
-    cx.store
-        .begin_step(job.key, KIND_SEND_ZALO, Some(visitor.to_string()))
-        .await?;
+    let journal = job.journal(&cx.store);
+    journal.begin(Some(visitor)).await?;
     let client = cx.zalo.client();
     let sent = cx
         .zalo
@@ -103,26 +83,13 @@ async fn send_to_visitor(
     let sent = match sent {
         Ok(s) => s,
         Err(e) => {
-            cx.abandon_unless_unknown(job.key, &e).await;
+            journal.abandon_unless_unknown(&e).await;
             return Err(e);
         }
     };
-    let (uid, zid, fid) = (
-        visitor.to_string(),
-        sent.message_id.clone(),
-        step.freshchat_message_id.clone(),
-    );
-    cx.store
-        .finish_step(job.key, Some(sent.message_id.clone()), move |c| {
-            pairings::put_message(
-                c,
-                Direction::ToZalo,
-                &uid,
-                Some(&zid),
-                fid.as_deref(),
-                Some(&preview),
-            )
-        })
+    let pair = sent_pair(step, visitor, &sent.message_id, Some(preview));
+    journal
+        .sent(Some(sent.message_id.clone()), Record::Message(pair))
         .await?;
     metrics::counter!("zfsync_messages_synced_total", "direction" => "to_zalo").increment(1);
     tracing::info!(zalo_msg_id = %sent.message_id, "synced Freshchat → Zalo (anonymous visitor)");
@@ -168,130 +135,57 @@ impl Reconcile for SendToZalo {
             return Ok(false);
         }
         tracing::info!(zalo_msg_id = %h.message_id, "reconciled: the message had reached Zalo before the interruption");
-        let (u, zid, fid) = (
-            self.zalo_user_id.clone(),
-            h.message_id.clone(),
-            self.freshchat_message_id.clone(),
-        );
-        cx.store
-            .finish_step(job.key, Some(h.message_id.clone()), move |c| {
-                pairings::put_message(c, Direction::ToZalo, &u, Some(&zid), fid.as_deref(), None)
-            })
+        let pair = sent_pair(self, &self.zalo_user_id, &h.message_id, None);
+        job.journal(&cx.store)
+            .sent(Some(h.message_id.clone()), Record::Message(pair))
             .await?;
         Ok(true)
     }
 }
 
-impl SyncContext {
-    /// Turns a planned send into a Zalo message, uploading what has to be uploaded first.
-    async fn prepare_zalo_message(
-        &self,
-        zalo_user_id: &str,
-        send: &ZaloSend,
-    ) -> Result<(OutboundMessage, String), SyncError> {
-        Ok(match send {
-            ZaloSend::Text(t) => (text(t.clone()), preview_text(t)),
-            ZaloSend::LongText {
-                text: body,
-                filename,
-                link_text,
-            } => {
-                if let Some(token) = self.upload_long_text(body, filename).await? {
-                    return Ok((OutboundMessage::File { token }, preview_text(body)));
-                }
-                let url = self
-                    .host_file(
-                        zalo_user_id,
-                        filename,
-                        "text/plain; charset=utf-8",
-                        body.as_bytes().to_vec(),
-                    )
-                    .await?;
-                let msg = zfsync_mappings::template::fill(link_text, &[("url", &url)]);
-                (text(msg), preview_text(body))
-            }
-            ZaloSend::Attachment(a) => {
-                let label = format!("[{}] {}", a.kind.label(), a.name.as_deref().unwrap_or(""));
-                match self.deliver_attachment(zalo_user_id, a).await? {
-                    Delivered::Zalo(m) => (m, label),
-                    Delivered::Hosted(link_text) => (text(link_text), label),
-                }
-            }
-        })
+/// After a permanent failure of a Freshchat → Zalo event: tell the agents why, in the conversation.
+pub(crate) async fn explain_failure(cx: &SyncContext, row: &InboxRow, err: &SyncError) {
+    if row.source != Source::Freshchat {
+        return;
     }
-
-    /// A long reply through Zalo's file upload, when this OA takes `.txt` (remembered once known).
-    /// None: host it instead.
-    async fn upload_long_text(
-        &self,
-        body: &str,
-        filename: &str,
-    ) -> Result<Option<String>, SyncError> {
-        if self.store.meta(META_TXT_UPLOAD).await?.as_deref() == Some("refused") {
-            return Ok(None);
-        }
-        let bytes = Bytes::from(body.to_string().into_bytes());
-        match self.zalo.upload_file(filename, bytes).await {
-            Ok(token) => {
-                self.store
-                    .set_meta(META_TXT_UPLOAD, "accepted".into())
-                    .await?;
-                Ok(Some(token))
-            }
-            Err(SyncError::Zalo(e)) if e.code() == Some(-201) => {
-                tracing::info!(
-                    "this OA's file upload refuses .txt; long replies will be hosted by zfsync"
-                );
-                self.store
-                    .set_meta(META_TXT_UPLOAD, "refused".into())
-                    .await?;
-                Ok(None)
-            }
-            Err(e) if e.is_transient() => Err(e),
-            Err(e) => {
-                tracing::warn!(error = %e, "upload of a long reply failed; hosting it instead");
-                Ok(None)
+    let Ok(ev) = zfsync_freshchat::parse_event(&row.body) else {
+        return;
+    };
+    let Some(conv) = ev.conversation_id() else {
+        return;
+    };
+    let closed = match err {
+        SyncError::Zalo(ZaloError::Api { code, .. }) if *code == WINDOW_CLOSED => {
+            match cx.store.zalo_user_of_conversation(conv.to_string()).await {
+                Ok(Some(user)) => cx.quota.window_closed_note(&user).await,
+                _ => None,
             }
         }
-    }
-
-    /// After a permanent failure of a Freshchat → Zalo event: tell the agents why, in the conversation.
-    pub async fn explain_failure(&self, row: &InboxRow, err: &SyncError) {
-        if row.source != Source::Freshchat {
-            return;
-        }
-        let Ok(ev) = zfsync_freshchat::parse_event(&row.body) else {
-            return;
-        };
-        let Some(conv) = ev.conversation_id() else {
-            return;
-        };
-        let closed = match err {
-            SyncError::Zalo(ZaloError::Api { code, .. }) if *code == WINDOW_CLOSED => {
-                match self.store.zalo_user_of_conversation(conv.to_string()).await {
-                    Ok(Some(user)) => self.window_closed_note(&user).await,
-                    _ => None,
-                }
-            }
-            _ => None,
-        };
-        let text = match (closed, err) {
-            (Some(closed), _) => closed,
-            (None, SyncError::Zalo(e)) => match e {
-                ZaloError::Api { code, message } => {
-                    self.rules.zalo_error_note(Some(*code), message)
-                }
-                other => self.rules.zalo_error_note(other.code(), &other.to_string()),
-            },
-            (None, other) => format!("Not delivered to Zalo: {other}"),
-        };
-        self.post_note(conv, text).await;
-    }
+        _ => None,
+    };
+    let text = match (closed, err) {
+        (Some(closed), _) => closed,
+        (None, SyncError::Zalo(e)) => match e {
+            ZaloError::Api { code, message } => cx.rules.zalo_error_note(Some(*code), message),
+            other => cx.rules.zalo_error_note(other.code(), &other.to_string()),
+        },
+        (None, other) => format!("Not delivered to Zalo: {other}"),
+    };
+    cx.notes.post(conv, text).await;
 }
 
-fn text(t: String) -> OutboundMessage {
-    OutboundMessage::Text {
-        text: t,
-        quote_message_id: None,
+/// The pairing of a message sent to (or found at) Zalo with the agent's Freshchat message.
+fn sent_pair(
+    step: &SendToZalo,
+    zalo_user_id: &str,
+    zalo_msg_id: &str,
+    preview: Option<String>,
+) -> MessagePair {
+    MessagePair {
+        direction: Direction::ToZalo,
+        zalo_user_id: zalo_user_id.to_string(),
+        zalo_msg_id: Some(zalo_msg_id.to_string()),
+        freshchat_message_id: step.freshchat_message_id.clone(),
+        preview,
     }
 }

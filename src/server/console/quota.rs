@@ -11,7 +11,7 @@ use maud::{html, Markup};
 use zfsync_mappings::ReplyWindow;
 
 use super::{ago, utc};
-use crate::store::quota::QuotaState;
+use crate::store::QuotaState;
 use crate::store::{now_ms, StoreError};
 
 /// Customers listed on Activity.

@@ -1,0 +1,192 @@
+//! The customer's current Freshchat conversation: posting into it (created when there is none,
+//! followed to the latest when Freshchat says "not the latest conversation"), and zfsync's channel,
+//! the only one whose conversations are ever resumed.
+//!
+//! Failure: Freshchat and store errors are returned as [`SyncError`]; no channel to post in is
+//! [`SyncError::NoChannel`], naming the setting to fix.
+
+use std::sync::Arc;
+
+use tokio::sync::OnceCell;
+use zfsync_freshchat::{FreshchatClient, FreshchatError, NewConversation, NewMessage, UserRef};
+
+use crate::error::SyncError;
+use crate::store::{Contact, Store};
+
+/// Where new conversations go: the channel (by id or by name) and the Freshchat App ID.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelSettings {
+    /// The channel by id.
+    pub channel_id: Option<String>,
+    /// The channel by name, when no id is configured.
+    pub channel_name: Option<String>,
+    /// The Freshchat App ID sent with new conversations.
+    pub app_id: Option<String>,
+}
+
+/// The customers' conversations in Freshchat and zfsync's channel (resolved once, shared by
+/// clones).
+#[derive(Debug, Clone)]
+pub struct Conversations {
+    store: Store,
+    freshchat: FreshchatClient,
+    settings: ChannelSettings,
+    resolved_channel: Arc<OnceCell<String>>,
+}
+
+impl Conversations {
+    /// Conversations kept in `store`, in Freshchat through `freshchat`.
+    pub fn new(
+        store: Store,
+        freshchat: FreshchatClient,
+        settings: ChannelSettings,
+    ) -> Conversations {
+        Conversations {
+            store,
+            freshchat,
+            settings,
+            resolved_channel: Arc::default(),
+        }
+    }
+
+    /// The channel new conversations go to: configured by id, else by name, else the first
+    /// enabled one (resolved once).
+    pub async fn channel(&self) -> Result<String, SyncError> {
+        if let Some(id) = &self.settings.channel_id {
+            return Ok(id.clone());
+        }
+        let id = self
+            .resolved_channel
+            .get_or_try_init(|| async {
+                let channels = self.freshchat.list_channels().await?;
+                let pick = match &self.settings.channel_name {
+                    Some(name) => channels
+                        .iter()
+                        .find(|c| c.name.as_deref() == Some(name.as_str())),
+                    None => channels.iter().find(|c| c.enabled.unwrap_or(true)),
+                };
+                pick.map(|c| c.id.clone()).ok_or_else(|| {
+                    SyncError::NoChannel(match &self.settings.channel_name {
+                        Some(n) => format!(
+                            "Freshchat has no channel named {n:?}; check freshchat.channel_name"
+                        ),
+                        None => "Freshchat has no enabled channel; set freshchat.channel_id".into(),
+                    })
+                })
+            })
+            .await?;
+        Ok(id.clone())
+    }
+
+    /// Posts into the contact's current conversation: creates one when there is none, and follows
+    /// Freshchat to the latest conversation when told "not the latest conversation".
+    pub(crate) async fn post_in_current(
+        &self,
+        contact: &Contact,
+        zalo_user_id: &str,
+        message: &NewMessage,
+    ) -> Result<(String, Option<String>), SyncError> {
+        let mut may_resume = true;
+        for _ in 0..3 {
+            let mut current = self.store.conversation_of(zalo_user_id.to_string()).await?;
+            if current.is_none() && may_resume {
+                // No pairing in the store (a new contact, or a lost store): resume the user's
+                // latest Freshchat conversation on zfsync's channel rather than opening a second
+                // one (a conversation on another channel is never zfsync's to write in).
+                may_resume = false;
+                let latest = self.latest_on_channel(&contact.freshchat_user_id).await?;
+                if let Some(latest) = &latest {
+                    self.store
+                        .set_conversation(zalo_user_id.to_string(), latest.clone(), None)
+                        .await?;
+                    current = Some(latest.clone());
+                }
+            }
+            let Some(conversation_id) = current else {
+                let conv = self
+                    .freshchat
+                    .create_conversation(&NewConversation {
+                        channel_id: self.channel().await?,
+                        users: vec![UserRef {
+                            id: contact.freshchat_user_id.clone(),
+                        }],
+                        messages: vec![message.clone()],
+                        app_id: self.settings.app_id.clone(),
+                        status: Some("new".into()),
+                    })
+                    .await?;
+                let internal = conv
+                    .conversation_internal_id
+                    .as_ref()
+                    .map(|v| v.to_string().trim_matches('"').to_string());
+                self.store
+                    .set_conversation(
+                        zalo_user_id.to_string(),
+                        conv.conversation_id.clone(),
+                        internal,
+                    )
+                    .await?;
+                tracing::info!(conversation_id = %conv.conversation_id, "created Freshchat conversation");
+                let first = self.first_message_id(&conv.conversation_id).await;
+                return Ok((conv.conversation_id, first));
+            };
+            match self.freshchat.post_message(&conversation_id, message).await {
+                Ok(m) => return Ok((conversation_id, Some(m.id))),
+                Err(FreshchatError::NotLatestConversation { .. })
+                | Err(FreshchatError::NotFound { .. }) => {
+                    let latest = self.latest_on_channel(&contact.freshchat_user_id).await?;
+                    match latest.filter(|id| *id != conversation_id) {
+                        Some(latest) => {
+                            tracing::info!(from = %conversation_id, to = %latest, "following Freshchat to the latest conversation");
+                            self.store
+                                .set_conversation(zalo_user_id.to_string(), latest.clone(), None)
+                                .await?;
+                        }
+                        None => {
+                            may_resume = false;
+                            self.store
+                                .forget_conversation(zalo_user_id.to_string())
+                                .await?;
+                        }
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(SyncError::ConversationMoving)
+    }
+
+    async fn first_message_id(&self, conversation_id: &str) -> Option<String> {
+        let page = self
+            .freshchat
+            .list_messages(conversation_id, None, 10)
+            .await
+            .ok()?;
+        page.messages.last().map(|m| m.id.clone())
+    }
+
+    /// The user's latest conversation on zfsync's channel (conversations elsewhere are never
+    /// resumed).
+    pub async fn latest_on_channel(
+        &self,
+        freshchat_user_id: &str,
+    ) -> Result<Option<String>, SyncError> {
+        let channel = self.channel().await?;
+        let ids = self.freshchat.user_conversations(freshchat_user_id).await?;
+        for id in ids.into_iter().rev() {
+            let conv = match self.freshchat.get_conversation(&id).await {
+                Ok(c) => c,
+                Err(FreshchatError::NotFound { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if conv.channel_id.as_deref() == Some(channel.as_str()) {
+                return Ok(Some(id));
+            }
+            tracing::info!(
+                conversation_id = %id,
+                "not resuming a conversation on another channel than zfsync's"
+            );
+        }
+        Ok(None)
+    }
+}
