@@ -124,7 +124,6 @@ impl Application {
             services.freshchat.clone(),
             Arc::new(load_rules(&config)?),
             SyncSettings {
-                oa_id: config.zalo.oa_id.clone(),
                 freshchat_app_id: config.freshchat.app_id.clone(),
                 channel_id: config.freshchat.channel_id.clone(),
                 channel_name: config.freshchat.channel_name.clone(),
@@ -138,7 +137,6 @@ impl Application {
             lanes,
             zalo: services.zalo.clone(),
             freshchat: services.freshchat.clone(),
-            oa_id: config.zalo.oa_id.clone(),
         };
         Ok(Application {
             listener,

@@ -420,7 +420,6 @@ async fn backfill(config: Config, days: u32, json: bool) -> anyhow::Result<ExitC
         store: services.store.clone(),
         lanes: crate::lanes::LaneSignal::new(),
         zalo: services.zalo.clone(),
-        oa_id: config.zalo.oa_id.clone(),
         pace: DEFAULT_PACE,
     };
     let (tx, mut rx) = tokio::sync::watch::channel(Progress::default());
@@ -482,11 +481,9 @@ async fn connect_zalo(
     // one named with --oa-id. Zalo itself (getoa) must confirm it before anything is stored. A code
     // or tokens pasted here with none of these (the operator at the server) connect the OA Zalo
     // confirms; the browser flow needs one, since its callback is open to anyone.
-    let expected = config
+    let expected = services
         .zalo
-        .oa_id
-        .clone()
-        .or(services.tokens().status().oa_id)
+        .oa_id()
         .or(oa_id.clone())
         .filter(|o| !o.is_empty());
     if let Some(named) = oa_id.as_deref() {

@@ -124,7 +124,7 @@ impl Services {
         );
         Ok(Services {
             store,
-            zalo: ZaloSession::new(zalo, tokens),
+            zalo: ZaloSession::new(zalo, tokens, config.zalo.oa_id.clone()),
             freshchat,
             egress,
         })

@@ -556,12 +556,32 @@ impl TokenManager {
 pub struct ZaloSession {
     client: ZaloClient,
     tokens: Arc<TokenManager>,
+    /// `zalo.oa_id`, when configured.
+    configured_oa: Option<String>,
 }
 
 impl ZaloSession {
-    /// A session over a client and the token manager.
-    pub fn new(client: ZaloClient, tokens: Arc<TokenManager>) -> ZaloSession {
-        ZaloSession { client, tokens }
+    /// A session over a client and the token manager, for the configured OA (`zalo.oa_id`), if
+    /// any.
+    pub fn new(
+        client: ZaloClient,
+        tokens: Arc<TokenManager>,
+        configured_oa: Option<String>,
+    ) -> ZaloSession {
+        ZaloSession {
+            client,
+            tokens,
+            configured_oa: configured_oa.filter(|o| !o.is_empty()),
+        }
+    }
+
+    /// Which OA zfsync serves: the configured `zalo.oa_id`, else the OA whose tokens are stored
+    /// (connected), else none yet.
+    pub fn oa_id(&self) -> Option<String> {
+        self.configured_oa
+            .clone()
+            .or_else(|| self.tokens.status().oa_id)
+            .filter(|o| !o.is_empty())
     }
 
     /// The token manager (status, refresh).

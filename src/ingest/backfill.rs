@@ -132,8 +132,6 @@ pub struct Backfill {
     pub lanes: LaneSignal,
     /// Zalo's history.
     pub zalo: ZaloSession,
-    /// The configured OA (for rebuilt events); else the connected one.
-    pub oa_id: Option<String>,
     /// Pause between two history calls.
     pub pace: Duration,
 }
@@ -266,11 +264,7 @@ impl Backfill {
 
     /// Stores one history message as its webhook, marked as backfill. True when it was new.
     async fn queue(&self, h: &HistoryMessage) -> Result<bool, SyncError> {
-        let oa_id = self
-            .oa_id
-            .clone()
-            .or_else(|| self.zalo.tokens().status().oa_id)
-            .unwrap_or_default();
+        let oa_id = self.zalo.oa_id().unwrap_or_default();
         let mut ev = event_from_history(h, self.zalo.client().app_id(), &oa_id);
         ev.body["source"] = serde_json::Value::String(BACKFILL_SOURCE.into());
         let body = ev.body.to_string().into_bytes();

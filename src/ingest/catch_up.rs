@@ -32,8 +32,6 @@ pub struct CatchUp {
     pub zalo: ZaloSession,
     /// Freshchat's history.
     pub freshchat: FreshchatClient,
-    /// The configured OA (for rebuilt Zalo events); else the connected one.
-    pub oa_id: Option<String>,
 }
 
 impl CatchUp {
@@ -181,11 +179,7 @@ impl CatchUp {
                 break;
             }
         }
-        let oa_id = self
-            .oa_id
-            .clone()
-            .or_else(|| self.zalo.tokens().status().oa_id)
-            .unwrap_or_default();
+        let oa_id = self.zalo.oa_id().unwrap_or_default();
         let mut queued = 0;
         // Oldest first: messages within one millisecond keep their order through the inbox id.
         for h in missed.iter().rev() {

@@ -50,11 +50,7 @@ pub struct StartQuery {
 
 /// The OA a callback must be for: the configured `zalo.oa_id`, else the OA already connected.
 fn expected_oa(state: &AppState) -> Option<String> {
-    state
-        .zalo_oa_id
-        .clone()
-        .or(state.zalo.tokens().status().oa_id)
-        .filter(|o| !o.is_empty())
+    state.zalo.oa_id()
 }
 
 /// `/oauth/zalo/start` (operators, or a one-time link): redirects to Zalo's consent page for a new

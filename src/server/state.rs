@@ -35,8 +35,6 @@ pub struct AppState {
     pub zalo: ZaloSession,
     /// The public URL (OAuth redirect).
     pub public_url: String,
-    /// The configured `zalo.oa_id`: the only OA the OAuth callback may connect.
-    pub zalo_oa_id: Option<String>,
     /// The code Zalo gives for domain verification (served at `/` and `/zalo_verifier<code>.html`).
     pub zalo_site_verification: Option<String>,
     /// The metrics recorder, when installed in this process.
@@ -126,7 +124,6 @@ impl AppState {
                 store: services.store.clone(),
                 lanes: lanes.clone(),
                 zalo: services.zalo.clone(),
-                oa_id: config.zalo.oa_id.clone(),
                 pace: DEFAULT_PACE,
             },
         ));
@@ -150,7 +147,6 @@ impl AppState {
             store: services.store.clone(),
             zalo: services.zalo.clone(),
             public_url,
-            zalo_oa_id: config.zalo.oa_id.clone(),
             zalo_site_verification: config.zalo.site_verification.clone(),
             metrics: options.metrics,
         }

@@ -519,7 +519,7 @@ mod tests {
         .unwrap();
         let hosted = Hosted::new(store.clone(), "https://sync.example.com/".into(), 60_000);
         Media::new(
-            ZaloSession::new(zalo, Arc::new(tokens)),
+            ZaloSession::new(zalo, Arc::new(tokens), None),
             freshchat,
             EgressPolicy::new(&[], &[&api], false),
             hosted,

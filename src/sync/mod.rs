@@ -62,8 +62,6 @@ pub enum Outcome {
 /// The settings sync needs from the configuration.
 #[derive(Debug, Clone)]
 pub struct SyncSettings {
-    /// The configured OA (`zalo.oa_id`); else the connected one is used.
-    pub oa_id: Option<String>,
     /// The Freshchat App ID sent with new conversations.
     pub freshchat_app_id: Option<String>,
     /// The channel new conversations go to, by id or by name.
@@ -90,8 +88,6 @@ pub struct SyncContext {
     pub freshchat: FreshchatClient,
     /// The mapping rules.
     pub rules: Arc<Rules>,
-    /// The settings.
-    pub settings: SyncSettings,
     /// The customers' conversations and zfsync's channel.
     pub conversations: Conversations,
     /// Notes for the agents and admins.
@@ -184,7 +180,6 @@ impl SyncContext {
             zalo,
             freshchat,
             rules,
-            settings,
             conversations,
             notes,
             media,
@@ -195,11 +190,7 @@ impl SyncContext {
 
     /// The OA zfsync serves: the configured one, else the connected one.
     pub fn oa_id(&self) -> String {
-        self.settings
-            .oa_id
-            .clone()
-            .or_else(|| self.zalo.tokens().status().oa_id)
-            .unwrap_or_default()
+        self.zalo.oa_id().unwrap_or_default()
     }
 
     /// Handles one stored event: plan it, then run its steps.

@@ -262,7 +262,7 @@ fn connect_body(
                     span class="bad" { "Not connected." } " An admin of the OA signs in to Zalo and allows zfsync."
                 }
             }
-            @if state.zalo_oa_id.is_none() && tokens.oa_id.is_none() {
+            @if state.zalo.oa_id().is_none() {
                 p class="bad" id="no-oa-id" {
                     code { "zalo.oa_id" } " is not set, so zfsync does not know which OA to connect and refuses every consent. Set it to your OA's id (on the OA's page at oa.zalo.me) and restart zfsync."
                 }
