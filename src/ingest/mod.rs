@@ -22,7 +22,7 @@ use zfsync_freshchat::{WebhookEvent, WebhookKey};
 use zfsync_zalo::ZaloEvent;
 
 use crate::lanes::LaneSignal;
-use crate::store::{now_ms, Ingested, Lane, NewEvent, Source, Store, StoreError};
+use crate::store::{now_ms, Ingested, Lane, NewEvent, Provenance, Source, Store, StoreError};
 
 /// What the webhook handlers need.
 #[derive(Clone, Debug)]
@@ -106,8 +106,8 @@ async fn accept_event(state: &IngestState, source: &'static str, ev: NewEvent) -
 }
 
 /// The inbox record of a Zalo event: its `msg_id` (or a derived key) as dedupe key, the user's
-/// lane, and Zalo's own time of the event.
-pub fn zalo_event(ev: &ZaloEvent, body: Vec<u8>) -> NewEvent {
+/// lane, Zalo's own time of the event, and how it arrived.
+pub fn zalo_event(ev: &ZaloEvent, body: Vec<u8>, provenance: Provenance) -> NewEvent {
     NewEvent {
         source: Source::Zalo,
         dedupe_key: ev.dedupe_key(),
@@ -115,12 +115,13 @@ pub fn zalo_event(ev: &ZaloEvent, body: Vec<u8>) -> NewEvent {
         event_name: ev.event_name().to_string(),
         event_time: ev.time_ms().unwrap_or_else(now_ms),
         body,
+        provenance,
     }
 }
 
 /// The inbox record of a Freshchat event: `message.id` (or a derived key) as dedupe key, the
-/// conversation's lane, and Freshchat's own time of the event.
-pub fn freshchat_event(ev: &WebhookEvent, body: Vec<u8>) -> NewEvent {
+/// conversation's lane, Freshchat's own time of the event, and how it arrived.
+pub fn freshchat_event(ev: &WebhookEvent, body: Vec<u8>, provenance: Provenance) -> NewEvent {
     NewEvent {
         source: Source::Freshchat,
         dedupe_key: ev.dedupe_key(),
@@ -128,6 +129,7 @@ pub fn freshchat_event(ev: &WebhookEvent, body: Vec<u8>) -> NewEvent {
         event_name: ev.action().to_string(),
         event_time: ev.time_ms().unwrap_or_else(now_ms),
         body,
+        provenance,
     }
 }
 

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::{accept, json_error, not_json, reject, unreadable, zalo_event, IngestState};
+use crate::store::Provenance;
 
 /// Zalo's check when the webhook URL is saved: an empty body, or JSON that names no event.
 fn is_url_check(body: &[u8]) -> bool {
@@ -78,7 +79,7 @@ pub async fn handle(
     accept(
         &state,
         SOURCE,
-        zalo_event(&ev, body.to_vec()),
+        zalo_event(&ev, body.to_vec(), Provenance::Webhook),
         time,
         started,
     )

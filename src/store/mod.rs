@@ -33,6 +33,8 @@ pub mod reads;
 pub mod sealed;
 
 mod disk;
+#[cfg(test)]
+mod provenance_tests;
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -47,7 +49,7 @@ pub use crypto::{KeyError, StoreKey};
 pub use files::HostedFile;
 pub use inbox::{ActivityRow, HourlyCounts, InboxRow, Ingested, NewEvent, SourceStats};
 pub use journal::StepRow;
-pub use model::{Direction, EventState, JournalKey, Lane, Source, StepState};
+pub use model::{Direction, EventState, JournalKey, Lane, Provenance, Source, StepState};
 pub use pairings::Contact;
 
 /// Numbered migrations, applied in order. Never edit one that has shipped; add the next number.
@@ -88,6 +90,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "010_identity_clashes",
         include_str!("../../migrations/010_identity_clashes.sql"),
+    ),
+    (
+        "011_inbox_provenance",
+        include_str!("../../migrations/011_inbox_provenance.sql"),
     ),
 ];
 
@@ -805,6 +811,7 @@ mod tests {
             event_name: "user_send_text".into(),
             body: b"{}".to_vec(),
             event_time: 1,
+            provenance: Provenance::Webhook,
         };
         assert!(matches!(
             store.ingest(ev(Source::Zalo, "m1")).await.unwrap(),
