@@ -23,6 +23,10 @@ use zfsync_zalo::ZaloEvent;
 
 use crate::lanes::LaneSignal;
 use crate::store::{now_ms, Ingested, Lane, NewEvent, Provenance, Source, Store, StoreError};
+use crate::telemetry::events::{
+    InternalEvent, WebhookAcked, WebhookNotStored, WebhookRejected, WebhookReplayIgnored,
+    WebhookStored,
+};
 
 /// What the webhook handlers need.
 #[derive(Clone, Debug)]
@@ -79,20 +83,22 @@ async fn accept(
         ),
     };
     // The platform's deadline (Zalo: 2 s) runs from its request to this answer.
-    metrics::histogram!("zfsync_webhook_ack_seconds", "source" => source)
-        .record(started.elapsed().as_secs_f64());
+    WebhookAcked {
+        source,
+        elapsed: started.elapsed(),
+    }
+    .emit();
     answer
 }
 
 async fn accept_event(state: &IngestState, source: &'static str, ev: NewEvent) -> Response {
     if !is_fresh(ev.event_time, state.replay_window_ms) {
-        tracing::warn!(
+        WebhookReplayIgnored {
             source,
-            event = %ev.event_name,
-            event_time = ev.event_time,
-            "ignored a signed webhook whose time is outside the replay window"
-        );
-        metrics::counter!("zfsync_webhook_replays_total", "source" => source).increment(1);
+            event: &ev.event_name,
+            event_time: ev.event_time,
+        }
+        .emit();
         return (
             StatusCode::OK,
             Json(serde_json::json!({ "status": "ignored", "reason": "outside_replay_window" })),
@@ -191,11 +197,13 @@ fn reject(
     reason: &'static str,
     detail: String,
 ) -> Response {
-    metrics::counter!("zfsync_webhook_rejects_total", "source" => source, "reason" => reason)
-        .increment(1);
-    if refusals::note(source, reason) {
-        tracing::warn!(source, reason, %detail, "webhook rejected (more of this kind are counted and summarised once a minute)");
+    WebhookRejected {
+        source,
+        reason,
+        detail: &detail,
+        first_of_kind: refusals::note(source, reason),
     }
+    .emit();
     (
         status,
         Json(serde_json::json!({ "error": reason, "message": detail })),
@@ -218,9 +226,12 @@ fn stored(source: &'static str, result: Result<Ingested, StoreError>) -> Respons
             } else {
                 "store_unavailable"
             };
-            tracing::error!(error = %e, source, reason, "cannot store a webhook");
-            metrics::counter!("zfsync_webhooks_total", "source" => source, "result" => reason)
-                .increment(1);
+            WebhookNotStored {
+                source,
+                reason,
+                error: &e.to_string(),
+            }
+            .emit();
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(serde_json::json!({ "error": reason })),
@@ -228,7 +239,11 @@ fn stored(source: &'static str, result: Result<Ingested, StoreError>) -> Respons
                 .into_response();
         }
     };
-    metrics::counter!("zfsync_webhooks_total", "source" => source, "result" => status).increment(1);
+    WebhookStored {
+        source,
+        result: status,
+    }
+    .emit();
     (
         StatusCode::OK,
         Json(serde_json::json!({ "status": status })),
