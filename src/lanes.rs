@@ -22,6 +22,9 @@ use tracing::Instrument as _;
 
 use crate::store::{now_ms, InboxRow, Lane, Store, StoreError};
 use crate::sync::{Outcome, SyncContext};
+use crate::telemetry::events::{
+    EventFailed, EventIgnored, EventProcessed, EventRetrying, InternalEvent, LanesActive,
+};
 
 /// How often an event that waits for a Zalo reconnect looks again (a reconnect wakes it at once).
 const WAIT_FOR_OPERATOR_MS: u64 = 60_000;
@@ -288,7 +291,10 @@ impl Dispatcher {
                     st.busy.insert(lane.clone());
                     to_start.push(lane);
                 }
-                metrics::gauge!("zfsync_lanes_active").set(st.busy.len() as f64);
+                LanesActive {
+                    count: st.busy.len(),
+                }
+                .emit();
                 st.waiting.peek().map(|Reverse((due, _))| *due)
             };
             for lane in to_start {
@@ -455,8 +461,11 @@ async fn run_event(
     // The token pair this attempt runs with: a new one stored while it runs is a reason to go again.
     let pair = sync.zalo.tokens().generation();
     let result = sync.handle(&row).await;
-    metrics::histogram!("zfsync_event_processing_seconds", "direction" => direction)
-        .record(started.elapsed().as_secs_f64());
+    EventProcessed {
+        direction,
+        elapsed: started.elapsed(),
+    }
+    .emit();
     let attempts = row.attempts + 1;
     let id = row.id;
     match result {
@@ -465,8 +474,12 @@ async fn run_event(
             move |s| async move { s.finish_event(id, None).await },
         ),
         Ok(Outcome::Ignored(reason)) => {
-            tracing::debug!(event = %row.event_name, %reason, "event ignored");
-            metrics::counter!("zfsync_events_ignored_total", "direction" => direction).increment(1);
+            EventIgnored {
+                direction,
+                event: &row.event_name,
+                reason: &reason,
+            }
+            .emit();
             finish(store, move |s| async move {
                 s.finish_event(id, Some(reason)).await
             })
@@ -523,8 +536,15 @@ async fn run_event(
             }
             if e.is_transient() && (attempts as u32) < policy.max_attempts {
                 let delay = policy.delay_ms(attempts as u32, e.retry_after());
-                tracing::warn!(event = %row.event_name, attempts, delay_ms = delay, error = %message, "transient failure; will retry");
-                metrics::counter!("zfsync_retries_total", "direction" => direction, "class" => class).increment(1);
+                EventRetrying {
+                    direction,
+                    class,
+                    event: &row.event_name,
+                    attempts,
+                    delay_ms: delay,
+                    error: &message,
+                }
+                .emit();
                 retry(
                     store,
                     id,
@@ -535,8 +555,14 @@ async fn run_event(
                 )
                 .await
             } else {
-                tracing::error!(event = %row.event_name, attempts, error = %message, "event failed; kept for replay ('zfsync failed list')");
-                metrics::counter!("zfsync_failures_total", "direction" => direction, "class" => class).increment(1);
+                EventFailed {
+                    direction,
+                    class,
+                    event: &row.event_name,
+                    attempts,
+                    error: &message,
+                }
+                .emit();
                 sync.explain_failure(&row, &e).await;
                 let class = class.to_string();
                 finish(store, move |s| async move {

@@ -25,6 +25,7 @@ use zfsync_zalo::{Pkce, ZaloClient, ZaloError};
 
 use crate::error::SyncError;
 use crate::store::{AttemptKey, OAuthAttempt, Store, StoreError};
+use crate::telemetry::events::{InternalEvent, OAuthCallback, OAuthRefused};
 use crate::tokens::ZaloSession;
 
 /// How long a started authorization stays valid (Zalo codes live 10 minutes).
@@ -109,7 +110,7 @@ pub const OUTCOME_NO_CODE: &str = "no_code";
 
 /// Counts one request to the OAuth callback in `zfsync_oauth_callbacks_total{outcome}`.
 pub fn count_callback(outcome: &'static str) {
-    metrics::counter!("zfsync_oauth_callbacks_total", "outcome" => outcome).increment(1);
+    OAuthCallback { outcome }.emit();
 }
 
 impl ConnectError {
@@ -386,12 +387,11 @@ fn refused(e: &ConnectError, expected: Option<&str>, claimed: Option<&str>) {
         ConnectError::WrongOa { got, .. } => Some(got.as_str()),
         _ => claimed.map(shown_oa),
     };
-    tracing::warn!(
+    OAuthRefused {
         reason,
-        expected_oa = expected.unwrap_or("(none)"),
-        got_oa = got.unwrap_or("(unknown)"),
-        error = %e,
-        "refused a Zalo authorization: nothing was stored, and a pending attempt stays usable"
-    );
-    metrics::counter!("zfsync_oauth_refusals_total", "reason" => reason).increment(1);
+        expected_oa: expected,
+        got_oa: got,
+        error: &e.to_string(),
+    }
+    .emit();
 }

@@ -226,6 +226,7 @@ pub fn metrics_handle() -> Option<PrometheusHandle> {
                 .build_recorder();
             let handle = recorder.handle();
             metrics::set_global_recorder(recorder).ok()?;
+            crate::telemetry::events::describe();
             Some(handle)
         })
         .clone()

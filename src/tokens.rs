@@ -28,6 +28,10 @@ use zfsync_zalo::{
 
 use crate::error::SyncError;
 use crate::store::{now_ms, Store, StoredTokens, TokenEndpointError};
+use crate::telemetry::events::{
+    InternalEvent, RefreshBackoff, TokenRefreshFailed, TokenRefreshRejected, TokenRefreshUnlisted,
+    TokenRefreshed,
+};
 use crate::time::{ago, utc};
 
 /// Zalo refresh tokens live 3 months.
@@ -365,11 +369,10 @@ impl TokenManager {
                 if let Some(err) = &current.token_error {
                     tracing::info!(code = ?err.code, since = %utc(err.since), "Zalo's token endpoint refreshed the token again");
                 }
-                tracing::info!(
-                    expires_in_secs = pair.expires_in.as_secs(),
-                    "zalo access token refreshed"
-                );
-                metrics::counter!("zfsync_token_refreshes_total", "result" => "ok").increment(1);
+                TokenRefreshed {
+                    expires_in_secs: pair.expires_in.as_secs(),
+                }
+                .emit();
                 Ok(pair.access_token)
             }
             // Only Zalo's documented refusals mean the pair is gone; 5xx, 429, -32 and timeouts are
@@ -385,9 +388,11 @@ impl TokenManager {
                     }
                 }
                 let reason = format!("{e}; if zalo.app_secret was changed, correct it first");
-                tracing::error!(error = %reason, "Zalo rejected the refresh token; Zalo needs re-authorization: run 'zfsync connect zalo'");
-                metrics::counter!("zfsync_token_refreshes_total", "result" => "rejected")
-                    .increment(1);
+                TokenRefreshRejected {
+                    code: e.code(),
+                    error: &reason,
+                }
+                .emit();
                 self.store
                     .set_needs_reauth(current.refresh.expose_secret().to_string(), reason.clone())
                     .await?;
@@ -397,8 +402,6 @@ impl TokenManager {
             // Neither documented as final nor as passing: retried with backoff, shown with its
             // code, and given up on after `reauth_after`.
             Err(e) if e.is_unlisted_refusal() => {
-                metrics::counter!("zfsync_token_refreshes_total", "result" => "unlisted")
-                    .increment(1);
                 let stored = self
                     .store
                     .set_token_error(
@@ -410,24 +413,36 @@ impl TokenManager {
                 self.reload().await?;
                 let Some(err) = stored else {
                     // Another process stored a new pair meanwhile.
+                    TokenRefreshUnlisted {
+                        code: e.code(),
+                        error: &e.to_string(),
+                        backoff: None,
+                    }
+                    .emit();
                     return Err(SyncError::TokenEndpoint(code_text(e.code())));
                 };
                 let wait = self.note_refusal();
-                tracing::warn!(
-                    code = ?e.code(),
-                    since = %utc(err.since),
-                    retry_in_ms = wait.as_millis() as u64,
-                    reauth_at = %utc(self.reauth_at(&err)),
-                    error = %e,
-                    "Zalo's token endpoint refused the refresh with an answer its documentation does not list; retrying with backoff"
-                );
+                TokenRefreshUnlisted {
+                    code: e.code(),
+                    error: &e.to_string(),
+                    backoff: Some(RefreshBackoff {
+                        since: &utc(err.since),
+                        retry_in_ms: wait.as_millis() as u64,
+                        reauth_at: &utc(self.reauth_at(&err)),
+                    }),
+                }
+                .emit();
                 if self.overdue(&err) {
                     return self.give_up(&current, &err).await;
                 }
                 Err(SyncError::TokenEndpoint(code_text(err.code)))
             }
             Err(e) => {
-                metrics::counter!("zfsync_token_refreshes_total", "result" => "error").increment(1);
+                TokenRefreshFailed {
+                    code: e.code(),
+                    error: &e.to_string(),
+                }
+                .emit();
                 Err(SyncError::Zalo(e))
             }
         }
@@ -479,8 +494,11 @@ impl TokenManager {
             self.policy.reauth_after.as_secs(),
             err.reason
         );
-        tracing::error!(code = ?err.code, error = %reason, "Zalo needs re-authorization: run 'zfsync connect zalo'");
-        metrics::counter!("zfsync_token_refreshes_total", "result" => "rejected").increment(1);
+        TokenRefreshRejected {
+            code: err.code,
+            error: &reason,
+        }
+        .emit();
         self.store
             .set_needs_reauth(current.refresh.expose_secret().to_string(), reason.clone())
             .await?;

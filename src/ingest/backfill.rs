@@ -4,8 +4,8 @@
 //! `listrecentchat` names the conversations active in the window (newest message first); each one
 //! is then read with `conversation`, page by page, back to the start of the window. Every message
 //! is stored in the inbox exactly as its webhook would have been (the connector's
-//! `event_from_history`, the Zalo message id as dedupe key), marked with `"source":
-//! "zfsync_backfill"`, oldest first. The lanes then deliver them through the same rules as live
+//! `event_from_history`, the Zalo message id as dedupe key), with the inbox's `provenance` column
+//! saying `backfill`, oldest first. The lanes then deliver them through the same rules as live
 //! messages: a customer's message goes in as the customer with its original time above it, a
 //! message the OA sent becomes a private note with its time, and zfsync's own sends are recognised
 //! as echoes. A second run, or a late webhook for the same message, is a duplicate and changes
@@ -27,8 +27,7 @@ use zfsync_zalo::{event_from_history, HistoryMessage};
 
 use crate::error::SyncError;
 use crate::lanes::LaneSignal;
-use crate::store::{now_ms, Ingested, Store};
-use crate::sync::knowledge::BACKFILL_SOURCE;
+use crate::store::{now_ms, Ingested, Provenance, Store};
 use crate::tokens::ZaloSession;
 
 /// Zalo's reply window, and the default number of days.
@@ -262,16 +261,16 @@ impl Backfill {
         Ok(out)
     }
 
-    /// Stores one history message as its webhook, marked as backfill. True when it was new.
+    /// Stores one history message as its webhook, with the backfill's provenance (the body is the
+    /// connector's history copy, untouched). True when it was new.
     async fn queue(&self, h: &HistoryMessage) -> Result<bool, SyncError> {
         let oa_id = self.zalo.oa_id().unwrap_or_default();
-        let mut ev = event_from_history(h, self.zalo.client().app_id(), &oa_id);
-        ev.body["source"] = serde_json::Value::String(BACKFILL_SOURCE.into());
+        let ev = event_from_history(h, self.zalo.client().app_id(), &oa_id);
         let body = ev.body.to_string().into_bytes();
         let ingested = super::store_event(
             &self.store,
             &self.lanes,
-            super::zalo_event(&ev.event, body),
+            super::zalo_event(&ev.event, body, Provenance::Backfill),
             false,
         )
         .await?;

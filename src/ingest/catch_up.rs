@@ -11,7 +11,7 @@ use zfsync_zalo::event_from_history;
 
 use crate::error::SyncError;
 use crate::lanes::LaneSignal;
-use crate::store::{Ingested, Lane, NewEvent, Store};
+use crate::store::{Ingested, Lane, NewEvent, Provenance, Store};
 use crate::tokens::ZaloSession;
 
 /// The Freshchat event caught up from history.
@@ -99,7 +99,7 @@ impl CatchUp {
                 .collect();
             missed.sort_by_key(|(t, _)| *t);
             for (_, ev) in missed {
-                let new = super::freshchat_event(&ev, ev.to_body());
+                let new = super::freshchat_event(&ev, ev.to_body(), Provenance::History);
                 if self.queue(new).await? {
                     queued += 1;
                 }
@@ -185,7 +185,10 @@ impl CatchUp {
         for h in missed.iter().rev() {
             let h = event_from_history(h, self.zalo.client().app_id(), &oa_id);
             let body = h.body.to_string().into_bytes();
-            if self.queue(super::zalo_event(&h.event, body)).await? {
+            if self
+                .queue(super::zalo_event(&h.event, body, Provenance::History))
+                .await?
+            {
                 queued += 1;
             }
         }

@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::{accept, freshchat_event, json_error, not_json, reject, unreadable, IngestState};
+use crate::store::Provenance;
 
 /// The handler.
 pub async fn handle(
@@ -52,7 +53,7 @@ pub async fn handle(
     accept(
         &state,
         SOURCE,
-        freshchat_event(&ev, body.to_vec()),
+        freshchat_event(&ev, body.to_vec(), Provenance::Webhook),
         time,
         started,
     )

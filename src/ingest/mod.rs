@@ -22,7 +22,11 @@ use zfsync_freshchat::{WebhookEvent, WebhookKey};
 use zfsync_zalo::ZaloEvent;
 
 use crate::lanes::LaneSignal;
-use crate::store::{now_ms, Ingested, Lane, NewEvent, Source, Store, StoreError};
+use crate::store::{now_ms, Ingested, Lane, NewEvent, Provenance, Source, Store, StoreError};
+use crate::telemetry::events::{
+    InternalEvent, WebhookAcked, WebhookNotStored, WebhookRejected, WebhookReplayIgnored,
+    WebhookStored,
+};
 
 /// What the webhook handlers need.
 #[derive(Clone, Debug)]
@@ -79,20 +83,22 @@ async fn accept(
         ),
     };
     // The platform's deadline (Zalo: 2 s) runs from its request to this answer.
-    metrics::histogram!("zfsync_webhook_ack_seconds", "source" => source)
-        .record(started.elapsed().as_secs_f64());
+    WebhookAcked {
+        source,
+        elapsed: started.elapsed(),
+    }
+    .emit();
     answer
 }
 
 async fn accept_event(state: &IngestState, source: &'static str, ev: NewEvent) -> Response {
     if !is_fresh(ev.event_time, state.replay_window_ms) {
-        tracing::warn!(
+        WebhookReplayIgnored {
             source,
-            event = %ev.event_name,
-            event_time = ev.event_time,
-            "ignored a signed webhook whose time is outside the replay window"
-        );
-        metrics::counter!("zfsync_webhook_replays_total", "source" => source).increment(1);
+            event: &ev.event_name,
+            event_time: ev.event_time,
+        }
+        .emit();
         return (
             StatusCode::OK,
             Json(serde_json::json!({ "status": "ignored", "reason": "outside_replay_window" })),
@@ -106,8 +112,8 @@ async fn accept_event(state: &IngestState, source: &'static str, ev: NewEvent) -
 }
 
 /// The inbox record of a Zalo event: its `msg_id` (or a derived key) as dedupe key, the user's
-/// lane, and Zalo's own time of the event.
-pub fn zalo_event(ev: &ZaloEvent, body: Vec<u8>) -> NewEvent {
+/// lane, Zalo's own time of the event, and how it arrived.
+pub fn zalo_event(ev: &ZaloEvent, body: Vec<u8>, provenance: Provenance) -> NewEvent {
     NewEvent {
         source: Source::Zalo,
         dedupe_key: ev.dedupe_key(),
@@ -115,12 +121,13 @@ pub fn zalo_event(ev: &ZaloEvent, body: Vec<u8>) -> NewEvent {
         event_name: ev.event_name().to_string(),
         event_time: ev.time_ms().unwrap_or_else(now_ms),
         body,
+        provenance,
     }
 }
 
 /// The inbox record of a Freshchat event: `message.id` (or a derived key) as dedupe key, the
-/// conversation's lane, and Freshchat's own time of the event.
-pub fn freshchat_event(ev: &WebhookEvent, body: Vec<u8>) -> NewEvent {
+/// conversation's lane, Freshchat's own time of the event, and how it arrived.
+pub fn freshchat_event(ev: &WebhookEvent, body: Vec<u8>, provenance: Provenance) -> NewEvent {
     NewEvent {
         source: Source::Freshchat,
         dedupe_key: ev.dedupe_key(),
@@ -128,6 +135,7 @@ pub fn freshchat_event(ev: &WebhookEvent, body: Vec<u8>) -> NewEvent {
         event_name: ev.action().to_string(),
         event_time: ev.time_ms().unwrap_or_else(now_ms),
         body,
+        provenance,
     }
 }
 
@@ -189,11 +197,13 @@ fn reject(
     reason: &'static str,
     detail: String,
 ) -> Response {
-    metrics::counter!("zfsync_webhook_rejects_total", "source" => source, "reason" => reason)
-        .increment(1);
-    if refusals::note(source, reason) {
-        tracing::warn!(source, reason, %detail, "webhook rejected (more of this kind are counted and summarised once a minute)");
+    WebhookRejected {
+        source,
+        reason,
+        detail: &detail,
+        first_of_kind: refusals::note(source, reason),
     }
+    .emit();
     (
         status,
         Json(serde_json::json!({ "error": reason, "message": detail })),
@@ -216,9 +226,12 @@ fn stored(source: &'static str, result: Result<Ingested, StoreError>) -> Respons
             } else {
                 "store_unavailable"
             };
-            tracing::error!(error = %e, source, reason, "cannot store a webhook");
-            metrics::counter!("zfsync_webhooks_total", "source" => source, "result" => reason)
-                .increment(1);
+            WebhookNotStored {
+                source,
+                reason,
+                error: &e.to_string(),
+            }
+            .emit();
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(serde_json::json!({ "error": reason })),
@@ -226,7 +239,11 @@ fn stored(source: &'static str, result: Result<Ingested, StoreError>) -> Respons
                 .into_response();
         }
     };
-    metrics::counter!("zfsync_webhooks_total", "source" => source, "result" => status).increment(1);
+    WebhookStored {
+        source,
+        result: status,
+    }
+    .emit();
     (
         StatusCode::OK,
         Json(serde_json::json!({ "status": status })),

@@ -13,6 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::{accept, json_error, not_json, reject, unreadable, zalo_event, IngestState};
+use crate::store::Provenance;
+use crate::telemetry::events::{InternalEvent, WebhookUrlCheck};
 
 /// Zalo's check when the webhook URL is saved: an empty body, or JSON that names no event.
 fn is_url_check(body: &[u8]) -> bool {
@@ -46,11 +48,10 @@ pub async fn handle(
         // Saving the webhook URL in the Zalo app sends a check that must get 200. It is not an
         // event: nothing is stored. (A real event without a signature is still refused below.)
         // Anyone can send one: logged once a period, then summarised.
-        if super::refusals::note(SOURCE, super::refusals::URL_CHECK) {
-            tracing::info!("answered Zalo's webhook URL check");
+        WebhookUrlCheck {
+            first_of_kind: super::refusals::note(SOURCE, super::refusals::URL_CHECK),
         }
-        metrics::counter!("zfsync_webhooks_total", "source" => SOURCE, "result" => "url_check")
-            .increment(1);
+        .emit();
         return (StatusCode::OK, Json(serde_json::json!({ "status": "ok" }))).into_response();
     }
     if let Err(e) = zfsync_zalo::verify(&state.zalo_app_id, &state.zalo_oa_secret, &body, sig) {
@@ -78,7 +79,7 @@ pub async fn handle(
     accept(
         &state,
         SOURCE,
-        zalo_event(&ev, body.to_vec()),
+        zalo_event(&ev, body.to_vec(), Provenance::Webhook),
         time,
         started,
     )

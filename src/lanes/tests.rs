@@ -90,6 +90,7 @@ fn row(lane: &Lane, id: i64) -> InboxRow {
         last_error: None,
         error_class: None,
         event_time: id,
+        provenance: crate::store::Provenance::Webhook,
     }
 }
 

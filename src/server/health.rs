@@ -15,6 +15,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::client::ClientAddr;
 use super::AppState;
+use crate::telemetry::events::{
+    CustomersInBilledWindow, InternalEvent, QueueDepth, TokenSecondsToExpiry,
+};
 
 /// Whether the daemon is ready; the reason when it is not. It only reads: it never queues a write
 /// behind the webhooks.
@@ -65,17 +68,17 @@ pub async fn readyz(
 /// `/metrics`.
 pub async fn metrics_text(State(state): State<AppState>) -> Response {
     if let Ok(depth) = state.store.pending_count().await {
-        metrics::gauge!("zfsync_queue_depth").set(depth as f64);
+        QueueDepth { depth }.emit();
     }
     if let Ok(n) = state
         .store
         .customers_in_billed_window(crate::store::now_ms())
         .await
     {
-        metrics::gauge!("zfsync_zalo_customers_in_billed_window").set(n as f64);
+        CustomersInBilledWindow { count: n }.emit();
     }
     if let Some(s) = state.zalo.tokens().status().seconds_to_expiry {
-        metrics::gauge!("zfsync_zalo_token_seconds_to_expiry").set(s as f64);
+        TokenSecondsToExpiry { seconds: s }.emit();
     }
     match &state.metrics {
         Some(h) => (

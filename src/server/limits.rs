@@ -28,6 +28,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::client::{rate_key, TrustedProxies};
 use super::AppState;
+use crate::telemetry::events::{InternalEvent, LoginFailed, LoginLockout, RateLimited};
 
 /// Requests per second per address in each family but the login (bursts up to [`GENERAL_BURST`]).
 pub const GENERAL_PER_SECOND: u32 = 20;
@@ -252,8 +253,11 @@ impl FailedLogins {
 
     fn failed_at(&self, client: Option<IpAddr>, via: Via, now: Instant) {
         let shown = client.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
-        tracing::warn!(client = %shown, via = via.as_str(), "operator sign-in refused: wrong token");
-        metrics::counter!("zfsync_login_failures_total", "via" => via.as_str()).increment(1);
+        LoginFailed {
+            client: &shown,
+            via: via.as_str(),
+        }
+        .emit();
         let Ok(mut s) = self.state.lock() else {
             return;
         };
@@ -289,13 +293,12 @@ impl FailedLogins {
             .min(LOCKOUT_MAX);
         s.locked_until = Some(now + backoff);
         s.global = Window::new(now);
-        metrics::counter!("zfsync_login_lockouts_total").increment(1);
-        tracing::warn!(
-            failures = GLOBAL_FAILED_LOGINS,
-            window_s = FAILED_WINDOW.as_secs(),
-            lockout_s = backoff.as_secs(),
-            "too many wrong operator tokens from all addresses: every sign-in and Bearer request is refused until the lockout ends (open console sessions keep working)"
-        );
+        LoginLockout {
+            failures: GLOBAL_FAILED_LOGINS,
+            window_s: FAILED_WINDOW.as_secs(),
+            lockout_s: backoff.as_secs(),
+        }
+        .emit();
     }
 }
 
@@ -318,7 +321,10 @@ pub async fn rate_limit(
 ) -> Response {
     if let Some(ip) = super::client::of(&req) {
         if !state.limits.allow(family, ip) {
-            metrics::counter!("zfsync_rate_limited_total", "limit" => family.as_str()).increment(1);
+            RateLimited {
+                limit: family.as_str(),
+            }
+            .emit();
             return too_many(
                 Duration::from_secs(1),
                 "too many requests from this address; slow down",

@@ -175,6 +175,7 @@ mod tests {
             event_name: "user_send_text".into(),
             body: b"{}".to_vec(),
             event_time,
+            provenance: crate::store::Provenance::Webhook,
         };
         for (key, time) in [("old", now - 40 * day), ("ahead", now + day / 2)] {
             let Ingested::New(id) = store.ingest(ev(key, time)).await.unwrap() else {

@@ -3,7 +3,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::model::{EventState, Lane, Source};
+use super::model::{EventState, Lane, Provenance, Source};
 use super::{now_ms, Store, StoreError};
 
 /// A new verified event for the inbox (built by `ingest`).
@@ -22,6 +22,8 @@ pub struct NewEvent {
     /// The platform's own time of the event (unix ms): a lane runs in this order, so a message
     /// the platform redelivers late still goes out in its place.
     pub event_time: i64,
+    /// How it arrived (webhook, history catch-up, backfill).
+    pub provenance: Provenance,
 }
 
 /// What storing an event did.
@@ -60,6 +62,8 @@ pub struct InboxRow {
     pub error_class: Option<String>,
     /// The platform's time of the event (unix ms).
     pub event_time: i64,
+    /// How it arrived (webhook, history catch-up, backfill).
+    pub provenance: Provenance,
 }
 
 /// Counts for `status` and the console, per source.
@@ -82,7 +86,7 @@ pub struct SourceStats {
 }
 
 pub(super) const INBOX_COLUMNS: &str =
-    "id, source, lane, event_name, body, received_at, state, attempts, next_attempt_at, last_error, error_class, event_time";
+    "id, source, lane, event_name, body, received_at, state, attempts, next_attempt_at, last_error, error_class, event_time, provenance";
 
 /// A stored failure reason as every reader gets it: no URL keeps its query string (reasons stored
 /// by a release that kept them still hold a signed link's credential).
@@ -104,6 +108,7 @@ pub(super) fn inbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
         last_error: r.get::<_, Option<String>>(9)?.map(|e| shown_error(&e)),
         error_class: r.get(10)?,
         event_time: r.get(11)?,
+        provenance: r.get(12)?,
     })
 }
 
@@ -113,8 +118,8 @@ pub(super) fn insert_event(
     ev: &NewEvent,
 ) -> Result<Ingested, StoreError> {
     let mut stmt = c.prepare_cached(
-        "INSERT INTO inbox (source, dedupe_key, lane, event_name, body, event_time, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (source, dedupe_key) DO NOTHING",
+        "INSERT INTO inbox (source, dedupe_key, lane, event_name, body, event_time, received_at, provenance)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (source, dedupe_key) DO NOTHING",
     )?;
     let n = stmt.execute(params![
         ev.source,
@@ -123,7 +128,8 @@ pub(super) fn insert_event(
         ev.event_name,
         ev.body,
         ev.event_time,
-        now_ms()
+        now_ms(),
+        ev.provenance
     ])?;
     Ok(if n == 1 {
         Ingested::New(c.last_insert_rowid())

@@ -185,6 +185,7 @@ mod tests {
             event_name: "user_send_text".into(),
             body: b"{}".to_vec(),
             event_time: super::now_ms(),
+            provenance: crate::store::Provenance::Webhook,
         };
         let Ingested::New(id) = store.ingest(ev).await.unwrap() else {
             panic!("the event is new");

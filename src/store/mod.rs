@@ -42,6 +42,8 @@ mod sealed;
 mod sql;
 
 mod disk;
+#[cfg(test)]
+mod provenance_tests;
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -57,8 +59,8 @@ pub use files::HostedFile;
 pub use inbox::{ActivityRow, HourlyCounts, InboxRow, Ingested, NewEvent, SourceStats};
 pub use journal::{Journal, StepRow};
 pub use model::{
-    CallOutcome, Contact, Direction, EventState, JournalKey, Lane, MessagePair, Record, Source,
-    StepKind, StepState,
+    CallOutcome, Contact, Direction, EventState, JournalKey, Lane, MessagePair, Provenance, Record,
+    Source, StepKind, StepState,
 };
 pub use quota::QuotaState;
 pub use sealed::META_ADMIN_TOKEN;
@@ -101,6 +103,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "010_identity_clashes",
         include_str!("../../migrations/010_identity_clashes.sql"),
+    ),
+    (
+        "011_inbox_provenance",
+        include_str!("../../migrations/011_inbox_provenance.sql"),
     ),
 ];
 

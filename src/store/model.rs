@@ -48,6 +48,19 @@ impl Source {
     }
 }
 
+/// How an event reached the inbox: a platform's webhook, the history catch-up, or an operator's
+/// backfill (whose messages carry their original time for the agents).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provenance {
+    /// Delivered by the platform's webhook.
+    Webhook,
+    /// Read back from a platform's history by the catch-up.
+    History,
+    /// Read from Zalo's history by `zfsync backfill` or the console's backfill.
+    Backfill,
+}
+text_enum!(Provenance { Webhook => "webhook", History => "history", Backfill => "backfill" });
+
 /// Where an inbox event stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventState {

@@ -206,6 +206,7 @@ mod tests {
             event_name: name.into(),
             body: format!("{{\"key\":\"{key}\"}}").into_bytes(),
             event_time: 1,
+            provenance: crate::store::Provenance::Webhook,
         }
     }
 

@@ -6,7 +6,7 @@
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
-use super::model::{Direction, EventState, Lane, Source, StepState};
+use super::model::{Direction, EventState, Lane, Provenance, Source, StepState};
 
 /// Implements the SQLite conversions of text-backed enums through their `as_str` and `parse`.
 macro_rules! sql_text {
@@ -27,7 +27,7 @@ macro_rules! sql_text {
     )+};
 }
 
-sql_text!(Source, EventState, StepState, Direction);
+sql_text!(Source, EventState, StepState, Direction, Provenance);
 
 impl ToSql for Lane {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {

@@ -83,6 +83,7 @@ async fn ingest_is_idempotent_per_source_and_key() {
         event_name: "user_send_text".into(),
         body: b"{}".to_vec(),
         event_time: 1,
+        provenance: Provenance::Webhook,
     };
     assert!(matches!(
         store.ingest(ev(Source::Zalo, "m1")).await.unwrap(),

@@ -11,11 +11,8 @@ use zfsync_zalo::ZaloEvent;
 
 use super::SyncContext;
 use crate::error::SyncError;
-use crate::store::{now_ms, Contact, Direction};
+use crate::store::{now_ms, Contact, Direction, Provenance};
 
-/// The `source` of a webhook body rebuilt by backfill (live webhooks have none; catch-up uses the
-/// connector's `zfsync_history_catch_up`).
-pub const BACKFILL_SOURCE: &str = "zfsync_backfill";
 /// The offset of the times agents read (Vietnam, UTC+7).
 const DISPLAY_OFFSET_SECS: i32 = 7 * 3600;
 /// How long a Freshchat conversation found not to belong to a Zalo user is remembered.
@@ -292,16 +289,10 @@ pub(crate) fn zalo_user_from_reference(
     (!id.is_empty()).then(|| (oa, id.to_string()))
 }
 
-/// For a stored Zalo webhook body: when it came from backfill, the event's original time as agents
-/// read it ("2025-03-01 14:05 (UTC+7)"); None for anything else.
-pub fn original_time(body: &[u8], time_ms: Option<i64>) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Marker {
-        #[serde(default)]
-        source: Option<String>,
-    }
-    let marker: Marker = serde_json::from_slice(body).ok()?;
-    if marker.source.as_deref() != Some(BACKFILL_SOURCE) {
+/// For a stored Zalo event that came from backfill (the inbox's `provenance`), the event's own
+/// original time as agents read it ("2025-03-01 14:05 (UTC+7)"); None for anything else.
+pub fn original_time(provenance: Provenance, time_ms: Option<i64>) -> Option<String> {
+    if provenance != Provenance::Backfill {
         return None;
     }
     let offset = chrono::FixedOffset::east_opt(DISPLAY_OFFSET_SECS)?;
@@ -314,17 +305,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_backfill_bodies_carry_their_time() {
-        let body = br#"{"event_name":"user_send_text","source":"zfsync_backfill"}"#;
+    fn only_backfilled_events_carry_their_time() {
         // 2024-01-01 00:00 UTC is 07:00 in Vietnam.
         assert_eq!(
-            original_time(body, Some(1_704_067_200_000)).as_deref(),
+            original_time(Provenance::Backfill, Some(1_704_067_200_000)).as_deref(),
             Some("2024-01-01 07:00 (UTC+7)")
         );
-        let catch_up = br#"{"event_name":"user_send_text","source":"zfsync_history_catch_up"}"#;
-        assert_eq!(original_time(catch_up, Some(1)), None);
-        assert_eq!(original_time(b"{}", Some(1)), None);
-        assert_eq!(original_time(b"not json", Some(1)), None);
+        assert_eq!(original_time(Provenance::History, Some(1)), None);
+        assert_eq!(original_time(Provenance::Webhook, Some(1)), None);
+        assert_eq!(original_time(Provenance::Backfill, None), None);
     }
 
     #[test]

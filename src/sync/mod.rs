@@ -233,7 +233,7 @@ impl SyncContext {
                     out_of_scope_seen(*kind, event_name);
                 }
                 let mut k = knowledge::zalo_knowledge(self, &ev).await?;
-                k.backfilled_at = knowledge::original_time(&row.body, ev.time_ms());
+                k.backfilled_at = knowledge::original_time(row.provenance, ev.time_ms());
                 Ok(plan_zalo(&ev, &k, &self.rules))
             }
             Source::Freshchat => {

@@ -7,6 +7,8 @@
 use zfsync::tools::sandbox::{wait_for, Env};
 use zfsync_zalo::sim::UserAction;
 
+use zfsync::store::Provenance;
+
 use crate::helpers::*;
 
 const LAN: &str = "5234000000000000901";
@@ -93,6 +95,24 @@ async fn backfill_brings_the_last_days_once() {
     })
     .await
     .unwrap();
+    // How each arrived is the inbox's own column; the stored bodies carry no mark of zfsync's.
+    let zalo = inbox(&env, InboxQuery::default().from(Source::Zalo)).await;
+    let backfilled: Vec<&InboxRow> = zalo
+        .iter()
+        .filter(|r| r.provenance == Provenance::Backfill)
+        .collect();
+    assert_eq!(backfilled.len(), 3, "{zalo:?}");
+    assert_eq!(
+        zalo.iter()
+            .filter(|r| r.provenance == Provenance::Webhook)
+            .count(),
+        1,
+        "the live message: {zalo:?}"
+    );
+    for r in &zalo {
+        let body = String::from_utf8_lossy(&r.body);
+        assert!(!body.contains("zfsync_backfill"), "{body}");
+    }
     let lan_count = env.fc_messages(&conv_before).len();
     let again = backfill(&env, "7").await;
     assert_eq!(again["queued"], 0, "{again}");

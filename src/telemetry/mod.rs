@@ -1,7 +1,13 @@
 //! Logging: human-readable by default, JSON with `--log-format json`; filtered by `RUST_LOG`
 //! (default `info`). Secrets never reach a log line: they are `SecretString`s everywhere.
+//!
+//! [`events`] holds every occurrence the daemon logs and counts together, with the metric names.
+
+pub(crate) mod events;
 
 use tracing_subscriber::EnvFilter;
+
+use events::{InternalEvent, UpstreamCall};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 /// How log lines are written.
@@ -36,8 +42,13 @@ impl zfsync_zalo::client::CallObserver for ZaloCalls {
         outcome: zfsync_zalo::client::CallOutcome,
         elapsed: std::time::Duration,
     ) {
-        metrics::histogram!("zfsync_upstream_call_seconds", "platform" => "zalo", "op" => op.as_str(), "outcome" => outcome.as_str())
-            .record(elapsed.as_secs_f64());
+        UpstreamCall {
+            platform: "zalo",
+            op: op.as_str(),
+            outcome: outcome.as_str(),
+            elapsed,
+        }
+        .emit();
     }
 }
 
@@ -53,7 +64,12 @@ impl zfsync_freshchat::client::CallObserver for FreshchatCalls {
         outcome: zfsync_freshchat::client::CallOutcome,
         elapsed: std::time::Duration,
     ) {
-        metrics::histogram!("zfsync_upstream_call_seconds", "platform" => "freshchat", "op" => op.as_str(), "outcome" => outcome.as_str())
-            .record(elapsed.as_secs_f64());
+        UpstreamCall {
+            platform: "freshchat",
+            op: op.as_str(),
+            outcome: outcome.as_str(),
+            elapsed,
+        }
+        .emit();
     }
 }

@@ -1,0 +1,120 @@
+//! Events of state: the gauges read when `/metrics` is scraped, the store's commits and full disk,
+//! and every call to either platform.
+
+use std::time::Duration;
+
+use super::names::{
+    QUEUE_DEPTH, STORE_COMMITS, STORE_FULL, UPSTREAM_CALL_SECONDS, ZALO_CUSTOMERS_IN_BILLED_WINDOW,
+    ZALO_TOKEN_SECONDS_TO_EXPIRY,
+};
+use super::InternalEvent;
+
+/// How many events wait in the inbox (read at each scrape).
+#[derive(Debug)]
+pub struct QueueDepth {
+    /// Pending events.
+    pub depth: i64,
+}
+
+impl InternalEvent for QueueDepth {
+    fn emit(&self) {
+        tracing::trace!(depth = self.depth, "events waiting");
+        metrics::gauge!(QUEUE_DEPTH).set(self.depth as f64);
+    }
+}
+
+/// How many customers are in Zalo's billed window (read at each scrape; a lower bound).
+#[derive(Debug)]
+pub struct CustomersInBilledWindow {
+    /// Customers.
+    pub count: i64,
+}
+
+impl InternalEvent for CustomersInBilledWindow {
+    fn emit(&self) {
+        tracing::trace!(count = self.count, "customers in Zalo's billed window");
+        metrics::gauge!(ZALO_CUSTOMERS_IN_BILLED_WINDOW).set(self.count as f64);
+    }
+}
+
+/// How long Zalo's access token has left (read at each scrape).
+#[derive(Debug)]
+pub struct TokenSecondsToExpiry {
+    /// Seconds (negative once expired).
+    pub seconds: i64,
+}
+
+impl InternalEvent for TokenSecondsToExpiry {
+    fn emit(&self) {
+        tracing::trace!(seconds = self.seconds, "Zalo access token lifetime left");
+        metrics::gauge!(ZALO_TOKEN_SECONDS_TO_EXPIRY).set(self.seconds as f64);
+    }
+}
+
+/// The store's writer ended a transaction.
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "emitted once src/store switches to it")
+)]
+#[derive(Debug)]
+pub struct StoreCommitted {
+    /// It committed (false: rolled back).
+    pub ok: bool,
+}
+
+impl InternalEvent for StoreCommitted {
+    fn emit(&self) {
+        let result = if self.ok { "ok" } else { "error" };
+        tracing::trace!(result, "store transaction ended");
+        metrics::counter!(STORE_COMMITS, "result" => result).increment(1);
+    }
+}
+
+/// The store's disk became full (webhooks are answered 503), or takes writes again.
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "emitted once src/store switches to it")
+)]
+#[derive(Debug)]
+pub struct StoreFullChanged {
+    /// Full now.
+    pub full: bool,
+}
+
+impl InternalEvent for StoreFullChanged {
+    fn emit(&self) {
+        if self.full {
+            tracing::error!("the store is full: webhooks are answered 503 until space returns");
+        } else {
+            tracing::info!("the store takes writes again");
+        }
+        metrics::gauge!(STORE_FULL).set(if self.full { 1.0 } else { 0.0 });
+    }
+}
+
+/// A call to Zalo or Freshchat ended (the connectors' `CallObserver`).
+#[derive(Debug)]
+pub struct UpstreamCall {
+    /// `zalo` or `freshchat`.
+    pub platform: &'static str,
+    /// The operation.
+    pub op: &'static str,
+    /// How it ended (`ok`, `error`, ...).
+    pub outcome: &'static str,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+impl InternalEvent for UpstreamCall {
+    fn emit(&self) {
+        tracing::trace!(
+            platform = self.platform,
+            op = self.op,
+            outcome = self.outcome,
+            elapsed_ms = self.elapsed.as_millis() as u64,
+            "upstream call ended"
+        );
+        metrics::histogram!(UPSTREAM_CALL_SECONDS, "platform" => self.platform, "op" => self.op, "outcome" => self.outcome)
+            .record(self.elapsed.as_secs_f64());
+    }
+}
