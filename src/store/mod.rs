@@ -53,6 +53,8 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
+use crate::telemetry::events::{InternalEvent, StoreCommitted, StoreFullChanged};
+
 pub use auth::{AttemptKey, OAuthAttempt, StoredTokens, TokenEndpointError};
 pub use crypto::{KeyError, StoreKey};
 pub use files::HostedFile;
@@ -707,17 +709,11 @@ fn writer_loop(
         if commit.is_ok() {
             commits.fetch_add(1, Ordering::Relaxed);
         }
-        metrics::counter!("zfsync_store_commits_total", "result" => if commit.is_ok() { "ok" } else { "error" })
-            .increment(1);
+        StoreCommitted { ok: commit.is_ok() }.emit();
         let was_full = full.load(Ordering::Relaxed);
         let now_full = hit_full || (was_full && !(commit.is_ok() && urgent_ok));
         if full.swap(now_full, Ordering::Relaxed) != now_full {
-            if now_full {
-                tracing::error!("the store is full: webhooks are answered 503 until space returns");
-            } else {
-                tracing::info!("the store takes writes again");
-            }
-            metrics::gauge!("zfsync_store_full").set(if now_full { 1.0 } else { 0.0 });
+            StoreFullChanged { full: now_full }.emit();
         }
         for done in completions {
             done(commit.clone());

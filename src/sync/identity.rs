@@ -23,15 +23,11 @@ use zfsync_freshchat::{FreshchatClient, FreshchatError, User};
 use super::contact::{PROP_ANONYMOUS, PROP_OA_ID, PROP_PROVIDER, PROP_ZALO_USER_ID};
 use super::conversations::Conversations;
 use crate::error::SyncError;
-
-/// The metric counting refused identity claims, by reason.
-pub(crate) const REFUSALS_METRIC: &str = "zfsync_identity_refusals_total";
+use crate::telemetry::events::{IdentityOfOtherOa, IdentityRefused, InternalEvent};
 
 /// Why a Freshchat user's claim on a Zalo customer was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Refusal {
-    /// The reference id names another OA.
-    OtherOa,
     /// The user lacks zfsync's properties for this OA and customer.
     NotZfsyncUser,
     /// The user has a conversation on another channel than zfsync's.
@@ -42,7 +38,6 @@ impl Refusal {
     /// The metric label and log word.
     pub(crate) fn label(self) -> &'static str {
         match self {
-            Refusal::OtherOa => "other_oa",
             Refusal::NotZfsyncUser => "not_zfsync_user",
             Refusal::OtherChannel => "other_channel",
         }
@@ -50,12 +45,12 @@ impl Refusal {
 
     /// Counts the refusal and logs it at WARN (the ids only; no names or messages).
     pub(crate) fn record(self, freshchat_user_id: &str, what: &'static str) {
-        metrics::counter!(REFUSALS_METRIC, "reason" => self.label()).increment(1);
-        tracing::warn!(
+        IdentityRefused {
+            reason: self.label(),
             freshchat_user_id,
-            reason = self.label(),
-            "a Freshchat user claims a Zalo customer's reference id but is not zfsync's own; {what}"
-        );
+            what,
+        }
+        .emit();
     }
 }
 
@@ -83,10 +78,15 @@ impl Identities {
         }
     }
 
-    /// Counts a Freshchat user's claim on a customer of another OA (the caller, which knows the
-    /// conversation, logs it).
-    pub(crate) fn other_oa_refused(&self) {
-        metrics::counter!(REFUSALS_METRIC, "reason" => Refusal::OtherOa.label()).increment(1);
+    /// Logs and counts a Freshchat user's claim, in `conversation_id`, on a customer of
+    /// `reference_oa`, which is not this OA.
+    pub(crate) fn other_oa_refused(&self, conversation_id: &str, reference_oa: &str, oa_id: &str) {
+        IdentityOfOtherOa {
+            conversation_id,
+            reference_oa,
+            oa_id,
+        }
+        .emit();
     }
 
     /// Whether `user` is one zfsync created for `zalo_user_id` (a user id or a visitor key) of

@@ -221,13 +221,8 @@ async fn zalo_user_from_freshchat(
     {
         Some((oa, zalo)) if oa.as_deref().is_none_or(|o| o == oa_id) => Some(zalo),
         Some((oa, _)) => {
-            tracing::warn!(
-                conversation_id,
-                reference_oa = oa.as_deref().unwrap_or(""),
-                oa_id = %oa_id,
-                "a Freshchat user claims a Zalo user of another OA; ignored"
-            );
-            cx.identities.other_oa_refused();
+            cx.identities
+                .other_oa_refused(conversation_id, oa.as_deref().unwrap_or(""), &oa_id);
             None
         }
         None => None,

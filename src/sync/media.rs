@@ -22,6 +22,7 @@ use super::preview_text;
 use crate::egress::{EgressPolicy, EgressRefused};
 use crate::error::SyncError;
 use crate::store::Store;
+use crate::telemetry::events::{InternalEvent, MediaHosted, MediaRefused};
 use crate::tokens::ZaloSession;
 
 /// Zalo upload limits (reference Part A).
@@ -285,7 +286,7 @@ impl Media {
             .hosted
             .host(zalo_user_id, name, content_type, bytes.to_vec())
             .await?;
-        metrics::counter!("zfsync_media_fallbacks_total", "direction" => "to_zalo").increment(1);
+        MediaHosted { content_type }.emit();
         Ok(Delivered::Hosted(zfsync_mappings::template::fill(
             &a.link_text,
             &[("url", &link)],
@@ -312,8 +313,10 @@ impl Media {
         let d = match self.freshchat.download(url, ATTACHMENT_MAX).await {
             Ok(d) => d,
             Err(e @ FreshchatError::DownloadRefused { .. }) => {
-                tracing::warn!(reason = %e, "refused to fetch an attachment");
-                metrics::counter!("zfsync_media_refused_total").increment(1);
+                MediaRefused {
+                    reason: &e.to_string(),
+                }
+                .emit();
                 return Err(e.into());
             }
             Err(e) => return Err(e.into()),
@@ -341,8 +344,10 @@ impl Media {
         let parsed = url::Url::parse(url).map_err(|_| EgressRefused::BadUrl)?;
         let checked = self.egress.check(&parsed);
         if let Err(e) = &checked {
-            tracing::warn!(reason = %e, "refused to fetch an attachment");
-            metrics::counter!("zfsync_media_refused_total").increment(1);
+            MediaRefused {
+                reason: &e.to_string(),
+            }
+            .emit();
         }
         checked
     }

@@ -36,6 +36,7 @@ use zfsync_mappings::{plan_freshchat, plan_zalo, Plan, Rules, Step};
 
 use crate::error::SyncError;
 use crate::store::{InboxRow, Journal, JournalKey, Source, StepKind, StepState, Store};
+use crate::telemetry::events::{InternalEvent, ZaloEventOutOfScope};
 use crate::tokens::ZaloSession;
 
 pub use conversations::{ChannelSettings, Conversations};
@@ -335,25 +336,16 @@ fn out_of_scope_seen(kind: zfsync_zalo::OutOfScope, event_name: &str) {
     use std::sync::atomic::{AtomicBool, Ordering};
     static GROUP_LOGGED: AtomicBool = AtomicBool::new(false);
     static CALL_LOGGED: AtomicBool = AtomicBool::new(false);
-    metrics::counter!("zfsync_zalo_events_ignored_total", "kind" => kind.label()).increment(1);
     let logged = match kind {
         zfsync_zalo::OutOfScope::Group => &GROUP_LOGGED,
         zfsync_zalo::OutOfScope::Call => &CALL_LOGGED,
     };
-    if logged.swap(true, Ordering::Relaxed) {
-        tracing::debug!(
-            event = event_name,
-            kind = kind.label(),
-            "ignored a Zalo event"
-        );
-    } else {
-        tracing::info!(
-            event = event_name,
-            kind = kind.label(),
-            "ignoring Zalo {} events: zfsync syncs one-to-one conversations only (further ones are logged at debug level and counted in zfsync_zalo_events_ignored_total)",
-            kind.label()
-        );
+    ZaloEventOutOfScope {
+        kind: kind.label(),
+        event: event_name,
+        first_of_kind: !logged.swap(true, Ordering::Relaxed),
     }
+    .emit();
 }
 
 /// The first 200 characters of a text (kept for quotes and reactions).

@@ -20,6 +20,7 @@ use zfsync_zalo::{SendQuota, SentMessage, WidgetEventKind, ZaloEvent};
 
 use super::notes::AgentNotes;
 use crate::store::{now_ms, Store};
+use crate::telemetry::events::{InternalEvent, ZaloMessageBilled};
 
 /// Each customer's reply window and the notes about its cost.
 #[derive(Debug, Clone)]
@@ -51,7 +52,10 @@ impl ReplyQuota {
         };
         let (note, next) = zfsync_mappings::quota_note(&sent.quota, window, &self.rules);
         if matches!(sent.quota, SendQuota::Billed) {
-            metrics::counter!("zfsync_zalo_billed_messages_total").increment(1);
+            ZaloMessageBilled {
+                zalo_msg_id: &sent.message_id,
+            }
+            .emit();
         }
         if let Err(e) = self
             .store

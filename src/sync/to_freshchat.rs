@@ -12,6 +12,7 @@ use super::media::Media;
 use super::{parse_iso_ms, preview_text, Job, Reconcile, Run, SyncContext};
 use crate::error::SyncError;
 use crate::store::{Contact, Direction, MessagePair, Record};
+use crate::telemetry::events::{InternalEvent, MediaNotTransferred, SyncedToFreshchat};
 
 impl Run for PostToFreshchat {
     type Output = ();
@@ -51,9 +52,12 @@ impl Run for PostToFreshchat {
                 Record::Message(pair),
             )
             .await?;
-        metrics::counter!("zfsync_messages_synced_total", "direction" => "to_freshchat")
-            .increment(1);
-        tracing::info!(zalo_msg_id = self.zalo_msg_id.as_deref().unwrap_or(""), freshchat_message_id = message_id.as_deref().unwrap_or(""), conversation_id = %conversation_id, "synced Zalo → Freshchat");
+        SyncedToFreshchat {
+            zalo_msg_id: self.zalo_msg_id.as_deref().unwrap_or(""),
+            freshchat_message_id: message_id.as_deref().unwrap_or(""),
+            conversation_id: &conversation_id,
+        }
+        .emit();
         tell_agents(self, cx, &conversation_id, notes).await;
         Ok(())
     }
@@ -87,8 +91,11 @@ async fn build(
                 Ok(part) => fc_parts.push(part),
                 Err(reason) => {
                     let reason = zfsync_mappings::redact::urls_in(&reason);
-                    tracing::warn!(kind = kind.label(), %reason, "media not transferred; posting a text part instead");
-                    metrics::counter!("zfsync_media_fallbacks_total", "direction" => "to_freshchat").increment(1);
+                    MediaNotTransferred {
+                        kind: kind.label(),
+                        reason: &reason,
+                    }
+                    .emit();
                     let vars = [("reason", reason.as_str())];
                     fc_parts.push(MessagePart::Text {
                         content: zfsync_mappings::template::fill(fallback_text, &vars),

@@ -13,6 +13,7 @@ use super::media::{text, Delivered};
 use super::{Job, Reconcile, Run, SyncContext};
 use crate::error::SyncError;
 use crate::store::{Direction, InboxRow, MessagePair, Record, Source};
+use crate::telemetry::events::{InternalEvent, SyncedToZalo};
 
 /// Zalo's refusal of a reply because the customer's 7-day window closed.
 const WINDOW_CLOSED: i64 = -230;
@@ -38,8 +39,12 @@ impl Run for SendToZalo {
         journal
             .sent(Some(sent.message_id.clone()), Record::Message(pair))
             .await?;
-        metrics::counter!("zfsync_messages_synced_total", "direction" => "to_zalo").increment(1);
-        tracing::info!(zalo_msg_id = %sent.message_id, freshchat_message_id = self.freshchat_message_id.as_deref().unwrap_or(""), "synced Freshchat → Zalo");
+        SyncedToZalo {
+            zalo_msg_id: &sent.message_id,
+            freshchat_message_id: self.freshchat_message_id.as_deref().unwrap_or(""),
+            anonymous_visitor: false,
+        }
+        .emit();
         cx.quota.after_send(&self.zalo_user_id, &sent).await;
         Ok(())
     }
@@ -91,8 +96,12 @@ async fn send_to_visitor(
     journal
         .sent(Some(sent.message_id.clone()), Record::Message(pair))
         .await?;
-    metrics::counter!("zfsync_messages_synced_total", "direction" => "to_zalo").increment(1);
-    tracing::info!(zalo_msg_id = %sent.message_id, "synced Freshchat → Zalo (anonymous visitor)");
+    SyncedToZalo {
+        zalo_msg_id: &sent.message_id,
+        freshchat_message_id: step.freshchat_message_id.as_deref().unwrap_or(""),
+        anonymous_visitor: true,
+    }
+    .emit();
     Ok(())
 }
 

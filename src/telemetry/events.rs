@@ -122,16 +122,8 @@ pub fn describe() {
 }
 
 /// The `direction` label of an event going from Zalo to Freshchat.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "emitted once src/sync switches to it")
-)]
 pub const TO_FRESHCHAT: &str = "to_freshchat";
 /// ... from Freshchat to Zalo.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "emitted once src/sync switches to it")
-)]
 pub const TO_ZALO: &str = "to_zalo";
 
 /// One occurrence worth a log line and a metric. The structs are here (webhooks, lanes) and in
@@ -372,10 +364,6 @@ mod sync;
 
 pub use access::*;
 pub use state::*;
-#[cfg_attr(
-    not(test),
-    expect(unused_imports, reason = "emitted once src/sync switches to it")
-)]
 pub use sync::*;
 
 #[cfg(test)]

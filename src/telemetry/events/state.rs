@@ -52,10 +52,6 @@ impl InternalEvent for TokenSecondsToExpiry {
 }
 
 /// The store's writer ended a transaction.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "emitted once src/store switches to it")
-)]
 #[derive(Debug)]
 pub struct StoreCommitted {
     /// It committed (false: rolled back).
@@ -71,10 +67,6 @@ impl InternalEvent for StoreCommitted {
 }
 
 /// The store's disk became full (webhooks are answered 503), or takes writes again.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "emitted once src/store switches to it")
-)]
 #[derive(Debug)]
 pub struct StoreFullChanged {
     /// Full now.

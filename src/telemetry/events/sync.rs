@@ -8,10 +8,6 @@ use super::names::{
 use super::{InternalEvent, TO_FRESHCHAT, TO_ZALO};
 
 /// A Zalo message was posted to its Freshchat conversation.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "emitted once src/sync switches to it")
-)]
 #[derive(Debug)]
 pub struct SyncedToFreshchat<'a> {
     /// Zalo's message id ("" when none).
@@ -30,10 +26,6 @@ impl InternalEvent for SyncedToFreshchat<'_> {
 }
 
 /// An agent's message was sent to the Zalo customer (or anonymous visitor).
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "emitted once src/sync switches to it")
-)]
 #[derive(Debug)]
 pub struct SyncedToZalo<'a> {
     /// The message Zalo created.
@@ -56,10 +48,6 @@ impl InternalEvent for SyncedToZalo<'_> {
 }
 
 /// A customer's media could not be copied to Freshchat: a text part says so instead.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "emitted once src/sync switches to it")
-)]
 #[derive(Debug)]
 pub struct MediaNotTransferred<'a> {
     /// The media kind (`image`, `file`, ...).
@@ -76,10 +64,6 @@ impl InternalEvent for MediaNotTransferred<'_> {
 }
 
 /// An agent's file Zalo cannot take was hosted by zfsync and sent as a link.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "emitted once src/sync switches to it")
-)]
 #[derive(Debug)]
 pub struct MediaHosted<'a> {
     /// The file's content type.
@@ -94,10 +78,6 @@ impl InternalEvent for MediaHosted<'_> {
 }
 
 /// An attachment's download was refused (the egress policy, or the download's own limits).
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "emitted once src/sync switches to it")
-)]
 #[derive(Debug)]
 pub struct MediaRefused<'a> {
     /// Why (names the host, never the URL's query).
@@ -112,10 +92,6 @@ impl InternalEvent for MediaRefused<'_> {
 }
 
 /// A Freshchat user claims a Zalo customer's reference id but is not zfsync's own.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "emitted once src/sync switches to it")
-)]
 #[derive(Debug)]
 pub struct IdentityRefused<'a> {
     /// `not_zfsync_user`, `other_channel` or `other_oa`.
@@ -139,10 +115,6 @@ impl InternalEvent for IdentityRefused<'_> {
 }
 
 /// A Freshchat user's reference id names a Zalo user of another OA: ignored.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "emitted once src/sync switches to it")
-)]
 #[derive(Debug)]
 pub struct IdentityOfOtherOa<'a> {
     /// The conversation it came from.
@@ -167,10 +139,6 @@ impl InternalEvent for IdentityOfOtherOa<'_> {
 
 /// A Zalo group or call event, which zfsync does not sync. The first of each kind is logged at
 /// INFO (so an operator learns that the OA has groups or calls), the rest at DEBUG.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "emitted once src/sync switches to it")
-)]
 #[derive(Debug)]
 pub struct ZaloEventOutOfScope<'a> {
     /// `group` or `call`.
@@ -198,10 +166,6 @@ impl InternalEvent for ZaloEventOutOfScope<'_> {
 }
 
 /// Zalo billed a send to the OA (outside the free window).
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "emitted once src/sync switches to it")
-)]
 #[derive(Debug)]
 pub struct ZaloMessageBilled<'a> {
     /// The message Zalo created.
