@@ -106,8 +106,8 @@ pub struct Env {
     pub freshchat: FreshchatSim,
     /// Holds the config, secrets, store and key (removed on drop).
     pub dir: tempfile::TempDir,
-    /// The daemon's configuration file.
-    pub config_path: PathBuf,
+    /// The daemon's configuration file ([`Env::config_path`]).
+    config_file: PathBuf,
     /// Where the daemon listens (bound before it starts, so the config can name it).
     pub daemon_addr: SocketAddr,
     /// The operator token written into the config (`server.admin_token`).
@@ -118,13 +118,18 @@ pub struct Env {
     auth: Option<std::sync::Arc<crate::server::auth::Auth>>,
     daemon: Option<(CancellationToken, JoinHandle<()>)>,
     daemon_store: Option<crate::store::Store>,
+    /// The daemon's port, held open from the start so that nothing else on the machine (the
+    /// simulators' own listeners, a parallel test) is given it; the in-process daemon takes it
+    /// over, and [`Env::release_port`] frees it for a daemon run as its own process.
+    reserved: std::sync::Mutex<Option<std::net::TcpListener>>,
 }
 
 impl Env {
     /// Starts both simulators and writes a config for a daemon on a free loopback port.
     pub async fn new(opts: EnvOptions) -> anyhow::Result<Env> {
         let dir = tempfile::tempdir()?;
-        let daemon_addr = free_port().await?;
+        let reserved = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let daemon_addr = reserved.local_addr()?;
         let daemon_url = format!("http://{daemon_addr}");
         let zcfg = ZaloSimConfig {
             redirect_uri: Some(format!(
@@ -222,8 +227,9 @@ allow_private_addresses = {allow_private}
             zalo,
             freshchat,
             dir,
-            config_path,
+            config_file: config_path,
             daemon_addr,
+            reserved: std::sync::Mutex::new(Some(reserved)),
             admin_token,
             media_names,
             auth: None,
@@ -281,12 +287,36 @@ allow_private_addresses = {allow_private}
 
     /// The daemon's configuration, loaded as `zfsync run` would.
     pub fn config(&self) -> anyhow::Result<Config> {
-        Ok(Config::load(&self.config_path)?)
+        Ok(Config::load(&self.config_file)?)
     }
 
-    /// Starts the daemon in this process.
+    /// The daemon's configuration file. Whoever asks for it may start a `zfsync` process of its
+    /// own on it (`run`, `connect`, `check` bind the daemon's port), so this frees the port first
+    /// ([`Env::release_port`]); the in-process daemon reads the file without freeing it.
+    pub fn config_path(&self) -> &std::path::Path {
+        self.release_port();
+        &self.config_file
+    }
+
+    /// Frees the daemon's port for a `zfsync run` child process to bind (the environment holds
+    /// it until then). Harmless when already freed.
+    pub fn release_port(&self) {
+        if let Ok(mut reserved) = self.reserved.lock() {
+            reserved.take();
+        }
+    }
+
+    /// Starts the daemon in this process, on the port held since [`Env::new`] (or, on a restart,
+    /// the same port bound again).
     pub async fn start_daemon(&mut self) -> anyhow::Result<()> {
-        let listener = bind_retry(self.daemon_addr).await?;
+        let held = self.reserved.lock().ok().and_then(|mut r| r.take());
+        let listener = match held {
+            Some(l) => {
+                l.set_nonblocking(true)?;
+                TcpListener::from_std(l)?
+            }
+            None => bind_retry(self.daemon_addr).await?,
+        };
         let options = crate::services::InProcessOptions {
             media_names: self.media_names.clone(),
         };
@@ -373,11 +403,6 @@ fn from_json<T: serde::de::DeserializeOwned>(values: Vec<serde_json::Value>) -> 
         .into_iter()
         .filter_map(|v| serde_json::from_value(v).ok())
         .collect()
-}
-
-async fn free_port() -> anyhow::Result<SocketAddr> {
-    let l = TcpListener::bind("127.0.0.1:0").await?;
-    Ok(l.local_addr()?)
 }
 
 async fn bind_retry(addr: SocketAddr) -> anyhow::Result<TcpListener> {
@@ -522,7 +547,7 @@ pub async fn run(keep_running: bool) -> anyhow::Result<ExitCode> {
     );
     println!("  Freshchat simulator: {}", env.freshchat.base_url());
     println!("  zfsync daemon:       {}", env.daemon_url());
-    println!("  config:              {}\n", env.config_path.display());
+    println!("  config:              {}\n", env.config_file.display());
     let started = Instant::now();
     env.start_daemon().await?;
     println!("daemon up in {} ms", started.elapsed().as_millis());
@@ -727,7 +752,7 @@ pub async fn run(keep_running: bool) -> anyhow::Result<ExitCode> {
         );
         println!(
             "  daemon status:    zfsync status --config {}",
-            env.config_path.display()
+            env.config_file.display()
         );
         println!(
             "  media links:      name {FRESHCHAT_MEDIA_HOST} and {ZALO_MEDIA_HOST}, which only the \

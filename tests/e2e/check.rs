@@ -58,10 +58,10 @@ async fn check(config: &Path, json: bool) -> Run {
 
 /// Rewrites the generated config file.
 fn edit_config(env: &Env, edit: impl FnOnce(String) -> String) {
-    let text = std::fs::read_to_string(&env.config_path).unwrap();
+    let text = std::fs::read_to_string(env.config_path()).unwrap();
     let new = edit(text.clone());
     assert_ne!(new, text, "the edit changed nothing");
-    std::fs::write(&env.config_path, new).unwrap();
+    std::fs::write(env.config_path(), new).unwrap();
 }
 
 /// Adds a line at the top of a `[section]`.
@@ -101,7 +101,7 @@ fn assert_failed(run: &Run, name: &str) -> (String, String) {
 async fn every_check_passes_once_zalo_is_connected() {
     let env = connected_env().await;
 
-    let human = check(&env.config_path, false).await;
+    let human = check(env.config_path(), false).await;
     assert_eq!(human.code, 0, "{}\n{}", human.stdout, human.stderr);
     let lines: Vec<&str> = human.stdout.lines().collect();
     let names = [
@@ -130,7 +130,7 @@ async fn every_check_passes_once_zalo_is_connected() {
     );
     assert!(human.stdout.contains(&env.zalo.config().oa_id));
 
-    let json = check(&env.config_path, true).await;
+    let json = check(env.config_path(), true).await;
     assert_eq!(json.code, 0, "{}\n{}", json.stdout, json.stderr);
     let report = json.json();
     assert_eq!(report["ok"], true, "{report:#}");
@@ -157,7 +157,7 @@ async fn every_check_passes_once_zalo_is_connected() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_connected_says_how_to_connect() {
     let env = fresh_env().await;
-    let run = check(&env.config_path, true).await;
+    let run = check(env.config_path(), true).await;
     let (detail, fix) = assert_failed(&run, "zalo_tokens");
     assert!(detail.contains("not connected"), "{detail}");
     assert!(fix.contains("zfsync connect zalo"), "{fix}");
@@ -174,7 +174,7 @@ async fn not_connected_says_how_to_connect() {
     }
     assert_eq!(run.check("zalo_oa")["ok"], false);
 
-    let human = check(&env.config_path, false).await;
+    let human = check(env.config_path(), false).await;
     assert_eq!(human.code, 1);
     let line = human
         .stdout
@@ -192,7 +192,7 @@ async fn a_refused_freshchat_api_key_names_where_to_get_a_new_one() {
     edit_config(&env, |t| {
         t.replace(&format!("api_key = \"{key}\""), "api_key = \"not-the-key\"")
     });
-    let run = check(&env.config_path, true).await;
+    let run = check(env.config_path(), true).await;
     let (detail, fix) = assert_failed(&run, "freshchat_api");
     assert!(detail.starts_with("Access denied"), "{detail}");
     assert!(fix.contains("Freshchat Admin → APIs for chat"), "{fix}");
@@ -224,7 +224,7 @@ async fn an_api_base_that_answers_html_is_called_out() {
             &format!("api_base = \"{html_base}\""),
         )
     });
-    let run = check(&env.config_path, true).await;
+    let run = check(env.config_path(), true).await;
     server.abort();
     let (detail, fix) = assert_failed(&run, "freshchat_api");
     assert!(
@@ -246,7 +246,7 @@ async fn an_unknown_channel_name_lists_the_channels() {
     edit_config(&env, |t| {
         add_to_section(t, "freshchat", "channel_name = \"Support\"")
     });
-    let run = check(&env.config_path, true).await;
+    let run = check(env.config_path(), true).await;
     let (detail, fix) = assert_failed(&run, "freshchat_channel");
     assert!(detail.contains("no channel named \"Support\""), "{detail}");
     assert!(
@@ -258,14 +258,14 @@ async fn an_unknown_channel_name_lists_the_channels() {
     edit_config(&env, |t| {
         t.replace("channel_name = \"Support\"", "channel_name = \"zalo\"")
     });
-    let run = check(&env.config_path, true).await;
+    let run = check(env.config_path(), true).await;
     let (_, fix) = assert_failed(&run, "freshchat_channel");
     assert!(fix.contains("channel_name = \"Zalo\""), "{fix}");
 
     edit_config(&env, |t| {
         t.replace("channel_name = \"zalo\"", "channel_name = \"Website\"")
     });
-    let run = check(&env.config_path, true).await;
+    let run = check(env.config_path(), true).await;
     assert_eq!(run.check("freshchat_channel")["ok"], true, "{}", run.stdout);
 }
 
@@ -286,7 +286,7 @@ async fn an_unusable_store_or_rules_file_hides_no_other_check() {
             "[mapping]\nrules = \"missing-rules.toml\"\n\n[sync]\n",
         )
     });
-    let run = check(&env.config_path, true).await;
+    let run = check(env.config_path(), true).await;
     let (detail, fix) = assert_failed(&run, "store");
     assert!(detail.contains("not-a-dir"), "{detail}");
     assert!(fix.contains("the zfsync user may write"), "{fix}");
@@ -310,7 +310,7 @@ async fn an_unknown_config_key_is_named_and_stops_the_checks() {
     let env = fresh_env().await;
     edit_config(&env, |t| add_to_section(t, "server", "listen_port = 8080"));
 
-    let human = check(&env.config_path, false).await;
+    let human = check(env.config_path(), false).await;
     assert_eq!(human.code, 1, "{}\n{}", human.stdout, human.stderr);
     let first = human.stdout.lines().next().unwrap();
     assert!(first.starts_with("FAIL"), "{first}");
@@ -318,7 +318,7 @@ async fn an_unknown_config_key_is_named_and_stops_the_checks() {
     assert!(first.contains("[server]"), "{first}");
     assert!(first.contains("config.example.toml"), "{first}");
 
-    let run = check(&env.config_path, true).await;
+    let run = check(env.config_path(), true).await;
     let (detail, _) = assert_failed(&run, "config");
     assert!(detail.contains("`listen_port`"), "{detail}");
     assert_eq!(run.json()["checks"].as_array().unwrap().len(), 1);
@@ -329,7 +329,7 @@ async fn an_invalid_oa_id_in_the_config_is_reported() {
     let env = fresh_env().await;
     let ours = format!("oa_id = \"{}\"", env.zalo.config().oa_id);
     edit_config(&env, |t| t.replace(&ours, "oa_id = \"my-oa\""));
-    let run = check(&env.config_path, true).await;
+    let run = check(env.config_path(), true).await;
     let (detail, fix) = assert_failed(&run, "config");
     assert!(
         detail.contains("Invalid OA ID") && detail.contains("must be a numeric string"),
@@ -345,7 +345,7 @@ async fn a_refused_zalo_token_says_to_connect_again() {
     env.zalo.expire_access_tokens();
     crate::tamper::replace_refresh_token(&env, "already-used-refresh-token");
 
-    let run = check(&env.config_path, true).await;
+    let run = check(env.config_path(), true).await;
     // The stored expiry is still in the future, so the token check itself passes ...
     assert_eq!(run.check("zalo_tokens")["ok"], true, "{}", run.stdout);
     // ... and the probe finds out.
@@ -358,7 +358,7 @@ async fn a_refused_zalo_token_says_to_connect_again() {
     assert_eq!(run.check("freshchat_api")["ok"], true);
 
     // The pairing is now marked as needing re-authorization, and the next check says so at once.
-    let run = check(&env.config_path, true).await;
+    let run = check(env.config_path(), true).await;
     let (detail, fix) = assert_failed(&run, "zalo_tokens");
     assert!(detail.contains("re-authorization"), "{detail}");
     assert!(fix.contains("zfsync connect zalo"), "{fix}");
@@ -374,14 +374,14 @@ async fn an_oa_id_that_is_not_the_connected_oa_names_both() {
             "oa_id = \"1234567890123456789\"",
         )
     });
-    let run = check(&env.config_path, true).await;
+    let run = check(env.config_path(), true).await;
     let (detail, fix) = assert_failed(&run, "zalo_oa_id");
     assert!(detail.contains("1234567890123456789"), "{detail}");
     assert!(detail.contains(&real), "{detail}");
     assert!(fix.contains(&format!("oa_id = \"{real}\"")), "{fix}");
 
     edit_config(&env, |t| t.replace("1234567890123456789", &real));
-    let run = check(&env.config_path, true).await;
+    let run = check(env.config_path(), true).await;
     assert_eq!(run.code, 0, "{}", run.stdout);
 }
 

@@ -262,7 +262,7 @@ pub async fn zfsync_output(env: &Env, args: &[&str]) -> Output {
     let mut cmd = zfsync();
     cmd.args(args)
         .arg("--config")
-        .arg(&env.config_path)
+        .arg(env.config_path())
         .stdin(Stdio::null());
     tokio::time::timeout(COMMAND_TIMEOUT, cmd.output())
         .await
@@ -295,11 +295,12 @@ pub async fn zfsync_json(env: &Env, args: &[&str]) -> serde_json::Value {
 /// the test ends first.
 pub fn spawn_daemon(env: &Env, extra: &[&str], log: &str) -> tokio::process::Child {
     let log = std::fs::File::create(env.dir.path().join(log)).unwrap();
+    env.release_port();
     zfsync()
         .arg("run")
         .args(extra)
         .arg("--config")
-        .arg(&env.config_path)
+        .arg(env.config_path())
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

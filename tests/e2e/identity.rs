@@ -244,10 +244,10 @@ async fn after_a_lost_store_only_the_user_zfsync_created_is_the_customer() {
     let planted_conv = attacker.open(&planted, "Zalo").await;
 
     env.stop_daemon().await;
-    let cfg = std::fs::read_to_string(&env.config_path)
+    let cfg = std::fs::read_to_string(env.config_path())
         .unwrap()
         .replace("zfsync.db", "fresh.db");
-    std::fs::write(&env.config_path, cfg).unwrap();
+    std::fs::write(env.config_path(), cfg).unwrap();
     env.start_daemon().await.unwrap();
     env.connect_zalo().await.unwrap();
 

@@ -35,6 +35,8 @@ impl Values {
     fn of(env: &Env) -> Values {
         let z = env.zalo.config();
         let trim = |u: url::Url| u.as_str().trim_end_matches('/').to_string();
+        // The setup written here is the daemon's, run as processes of its own.
+        env.release_port();
         Values {
             fc_base: trim(env.freshchat.base_url()),
             fc_key: env.freshchat.api_key().to_string(),

@@ -256,10 +256,10 @@ async fn an_echoed_code_challenge_that_is_not_the_attempts_is_refused() {
 }
 
 fn without_oa_id(env: &Env) {
-    let text = std::fs::read_to_string(&env.config_path).unwrap();
+    let text = std::fs::read_to_string(env.config_path()).unwrap();
     let line = format!("oa_id = \"{}\"\n", env.zalo.config().oa_id);
     assert!(text.contains(&line), "{text}");
-    std::fs::write(&env.config_path, text.replace(&line, "")).unwrap();
+    std::fs::write(env.config_path(), text.replace(&line, "")).unwrap();
 }
 
 async fn run(cmd: &mut tokio::process::Command) -> (bool, String, String) {
@@ -303,7 +303,7 @@ async fn without_an_expected_oa_the_browser_binds_nothing() {
 
     let (ok, _, stderr) = run(zfsync()
         .args(["connect", "zalo", "--config"])
-        .arg(&env.config_path))
+        .arg(env.config_path()))
     .await;
     assert!(!ok && stderr.contains("zalo.oa_id"), "{stderr}");
 
@@ -341,7 +341,7 @@ async fn without_an_expected_oa_the_browser_binds_nothing() {
             &env.zalo.issue_code(None),
             "--config",
         ])
-        .arg(&env.config_path))
+        .arg(env.config_path()))
     .await;
     assert!(ok, "{stdout}{stderr}");
     assert!(
@@ -357,17 +357,17 @@ async fn without_an_expected_oa_the_browser_binds_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_admin_token_is_refused_at_start() {
     let env = Env::new(EnvOptions::default()).await.unwrap();
-    let text = std::fs::read_to_string(&env.config_path).unwrap();
+    let text = std::fs::read_to_string(env.config_path()).unwrap();
     let short = "guessable-token-1234567";
     assert_eq!(short.len(), 23);
-    std::fs::write(&env.config_path, text.replace(&env.admin_token, short)).unwrap();
+    std::fs::write(env.config_path(), text.replace(&env.admin_token, short)).unwrap();
     for (cmd, env_token) in [
         ("run", None),
         ("admin-token", None),
         ("admin-token", Some("tiny")),
     ] {
         let mut c = zfsync();
-        c.args([cmd, "--config"]).arg(&env.config_path);
+        c.args([cmd, "--config"]).arg(env.config_path());
         if let Some(t) = env_token {
             c.env("ZFSYNC_ADMIN_TOKEN", t);
         }
@@ -386,7 +386,7 @@ async fn a_short_admin_token_is_refused_at_start() {
     let long_enough = format!("{short}8");
     let mut c = zfsync();
     c.args(["admin-token", "--config"])
-        .arg(&env.config_path)
+        .arg(env.config_path())
         .env("ZFSYNC_ADMIN_TOKEN", &long_enough);
     let (ok, stdout, stderr) = run(&mut c).await;
     assert!(ok, "{stderr}");

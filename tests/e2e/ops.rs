@@ -16,7 +16,7 @@ async fn run(args: &[&str], env: &Env) -> (bool, String, String) {
     let out = zfsync()
         .args(args)
         .arg("--config")
-        .arg(&env.config_path)
+        .arg(env.config_path())
         .output()
         .await
         .unwrap();
@@ -108,7 +108,7 @@ async fn connect_with_a_code_with_tokens_and_in_the_browser() {
     //    itself.
     let mut child = zfsync()
         .args(["connect", "zalo", "--config"])
-        .arg(&env.config_path)
+        .arg(env.config_path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -237,7 +237,7 @@ async fn status_failed_list_and_metrics() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_carry_ids_but_never_secrets() {
     let env = Env::new(EnvOptions::default()).await.unwrap();
-    let config = std::fs::read_to_string(&env.config_path).unwrap();
+    let config = std::fs::read_to_string(env.config_path()).unwrap();
     let secret = |key: &str| {
         config
             .lines()
@@ -251,9 +251,10 @@ async fn json_logs_carry_ids_but_never_secrets() {
         secret("oa_secret_key"),
         secret("api_key"),
     ];
+    env.release_port();
     let mut child = zfsync()
         .args(["--log-format", "json", "run", "--config"])
-        .arg(&env.config_path)
+        .arg(env.config_path())
         .env("RUST_LOG", "debug")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -319,11 +320,11 @@ async fn oauth_callback_refuses_another_oa() {
     let env = env().await;
     let before = stored_tokens(&env).await.access_token;
     // Pin the daemon to another OA id than the simulator's, restart, and run the flow again.
-    let cfg = std::fs::read_to_string(&env.config_path).unwrap().replace(
+    let cfg = std::fs::read_to_string(env.config_path()).unwrap().replace(
         &format!("oa_id = \"{}\"", env.zalo.config().oa_id),
         "oa_id = \"999\"",
     );
-    std::fs::write(&env.config_path, cfg).unwrap();
+    std::fs::write(env.config_path(), cfg).unwrap();
     let mut env = env;
     env.stop_daemon().await;
     env.start_daemon().await.unwrap();
@@ -340,10 +341,10 @@ async fn oauth_callback_refuses_another_oa() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zalo_can_verify_the_domain_and_check_the_webhook_url() {
     let mut env = Env::new(EnvOptions::default()).await.unwrap();
-    let cfg = std::fs::read_to_string(&env.config_path)
+    let cfg = std::fs::read_to_string(env.config_path())
         .unwrap()
         .replace("[zalo]\n", "[zalo]\nsite_verification = \"Ab12Cd34\"\n");
-    std::fs::write(&env.config_path, cfg).unwrap();
+    std::fs::write(env.config_path(), cfg).unwrap();
     env.start_daemon().await.unwrap();
     let base = env.daemon_url();
     let home = reqwest::get(format!("{base}/"))

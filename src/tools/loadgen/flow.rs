@@ -64,16 +64,17 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
             env.start_daemon().await?;
             None
         }
-        Some(bin) => Some(
+        Some(bin) => Some({
+            env.release_port();
             DaemonProcess::start(
                 bin,
-                &env.config_path,
+                env.config_path(),
                 format!("{}/healthz", env.daemon_url()),
                 env.dir.path().join("daemon.log"),
                 opts.pin.as_ref().map(|c| c.daemon),
             )
-            .await?,
-        ),
+            .await?
+        }),
     };
     let daemon_pid = daemon.as_ref().and_then(DaemonProcess::pid);
     report.daemon_process = daemon_pid.is_some();

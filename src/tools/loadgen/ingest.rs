@@ -165,10 +165,11 @@ async fn daemon_row(
     )
     .await?;
     let upstream = FakeUpstream::start(kind).await?;
-    set_freshchat_base(&env.config_path, &upstream.url)?;
+    set_freshchat_base(env.config_path(), &upstream.url)?;
+    env.release_port();
     let mut daemon = DaemonProcess::start(
         bin,
-        &env.config_path,
+        env.config_path(),
         format!("{}/healthz", env.daemon_url()),
         env.dir.path().join("daemon.log"),
         opts.pin.as_ref().map(|c| c.daemon),

@@ -113,9 +113,10 @@ pub async fn run(opts: Options) -> anyhow::Result<SoakReport> {
     .loopback_media())
     .await?;
     let log = env.dir.path().join("daemon.log");
+    env.release_port();
     let mut daemon = DaemonProcess::start(
         &bin,
-        &env.config_path,
+        env.config_path(),
         format!("{}/healthz", env.daemon_url()),
         log.clone(),
         opts.pin.as_ref().map(|c| c.daemon),

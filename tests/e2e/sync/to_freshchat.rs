@@ -266,10 +266,10 @@ async fn lost_store_reuses_the_freshchat_user() {
     customer_messages(&env, U1, 1).await;
     env.stop_daemon().await;
     // The store is lost: the daemon comes back with an empty one.
-    let cfg = std::fs::read_to_string(&env.config_path)
+    let cfg = std::fs::read_to_string(env.config_path())
         .unwrap()
         .replace("zfsync.db", "fresh.db");
-    std::fs::write(&env.config_path, cfg).unwrap();
+    std::fs::write(env.config_path(), cfg).unwrap();
     env.start_daemon().await.unwrap();
     env.connect_zalo().await.unwrap();
     env.zalo
@@ -348,9 +348,9 @@ async fn media_that_cannot_be_copied_becomes_text_and_a_note() {
         .unwrap();
     let rules_path = env.dir.path().join("rules.toml");
     std::fs::write(&rules_path, rules).unwrap();
-    let cfg = std::fs::read_to_string(&env.config_path).unwrap();
+    let cfg = std::fs::read_to_string(env.config_path()).unwrap();
     std::fs::write(
-        &env.config_path,
+        env.config_path(),
         format!("{cfg}\n[mapping]\nrules = \"{}\"\n", rules_path.display()),
     )
     .unwrap();
