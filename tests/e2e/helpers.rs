@@ -295,7 +295,6 @@ pub async fn zfsync_json(env: &Env, args: &[&str]) -> serde_json::Value {
 /// the test ends first.
 pub fn spawn_daemon(env: &Env, extra: &[&str], log: &str) -> tokio::process::Child {
     let log = std::fs::File::create(env.dir.path().join(log)).unwrap();
-    env.release_port();
     zfsync()
         .arg("run")
         .args(extra)

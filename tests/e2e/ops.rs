@@ -251,7 +251,6 @@ async fn json_logs_carry_ids_but_never_secrets() {
         secret("oa_secret_key"),
         secret("api_key"),
     ];
-    env.release_port();
     let mut child = zfsync()
         .args(["--log-format", "json", "run", "--config"])
         .arg(env.config_path())

@@ -64,8 +64,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
             env.start_daemon().await?;
             None
         }
-        Some(bin) => Some({
-            env.release_port();
+        Some(bin) => Some(
             DaemonProcess::start(
                 bin,
                 env.config_path(),
@@ -73,8 +72,8 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
                 env.dir.path().join("daemon.log"),
                 opts.pin.as_ref().map(|c| c.daemon),
             )
-            .await?
-        }),
+            .await?,
+        ),
     };
     let daemon_pid = daemon.as_ref().and_then(DaemonProcess::pid);
     report.daemon_process = daemon_pid.is_some();

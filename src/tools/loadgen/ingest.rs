@@ -166,7 +166,6 @@ async fn daemon_row(
     .await?;
     let upstream = FakeUpstream::start(kind).await?;
     set_freshchat_base(env.config_path(), &upstream.url)?;
-    env.release_port();
     let mut daemon = DaemonProcess::start(
         bin,
         env.config_path(),

@@ -113,7 +113,6 @@ pub async fn run(opts: Options) -> anyhow::Result<SoakReport> {
     .loopback_media())
     .await?;
     let log = env.dir.path().join("daemon.log");
-    env.release_port();
     let mut daemon = DaemonProcess::start(
         &bin,
         env.config_path(),
