@@ -23,7 +23,7 @@ use zfsync_freshchat::{FreshchatClient, FreshchatError, User};
 use super::contact::{PROP_ANONYMOUS, PROP_OA_ID, PROP_PROVIDER, PROP_ZALO_USER_ID};
 use super::conversations::Conversations;
 use crate::error::SyncError;
-use crate::telemetry::events::{IdentityOfOtherOa, IdentityRefused, InternalEvent};
+use crate::telemetry::events::{IdentityRefused, InternalEvent};
 
 /// Why a Freshchat user's claim on a Zalo customer was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,17 +76,6 @@ impl Identities {
             conversations,
             provider,
         }
-    }
-
-    /// Logs and counts a Freshchat user's claim, in `conversation_id`, on a customer of
-    /// `reference_oa`, which is not this OA.
-    pub(crate) fn other_oa_refused(&self, conversation_id: &str, reference_oa: &str, oa_id: &str) {
-        IdentityOfOtherOa {
-            conversation_id,
-            reference_oa,
-            oa_id,
-        }
-        .emit();
     }
 
     /// Whether `user` is one zfsync created for `zalo_user_id` (a user id or a visitor key) of

@@ -12,6 +12,7 @@ use zfsync_zalo::ZaloEvent;
 use super::SyncContext;
 use crate::error::SyncError;
 use crate::store::{now_ms, Contact, Direction, Provenance};
+use crate::telemetry::events::{IdentityOfOtherOa, InternalEvent};
 
 /// The offset of the times agents read (Vietnam, UTC+7).
 const DISPLAY_OFFSET_SECS: i32 = 7 * 3600;
@@ -221,8 +222,12 @@ async fn zalo_user_from_freshchat(
     {
         Some((oa, zalo)) if oa.as_deref().is_none_or(|o| o == oa_id) => Some(zalo),
         Some((oa, _)) => {
-            cx.identities
-                .other_oa_refused(conversation_id, oa.as_deref().unwrap_or(""), &oa_id);
+            IdentityOfOtherOa {
+                conversation_id,
+                reference_oa: oa.as_deref().unwrap_or(""),
+                oa_id: &oa_id,
+            }
+            .emit();
             None
         }
         None => None,

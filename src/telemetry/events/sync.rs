@@ -94,7 +94,7 @@ impl InternalEvent for MediaRefused<'_> {
 /// A Freshchat user claims a Zalo customer's reference id but is not zfsync's own.
 #[derive(Debug)]
 pub struct IdentityRefused<'a> {
-    /// `not_zfsync_user`, `other_channel` or `other_oa`.
+    /// `not_zfsync_user` or `other_channel` (another OA's claim is [`IdentityOfOtherOa`]).
     pub reason: &'static str,
     /// The claiming user.
     pub freshchat_user_id: &'a str,
