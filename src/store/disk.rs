@@ -286,11 +286,11 @@ mod tests {
         Connection::open(&path)
             .unwrap()
             .execute_batch(
-                "INSERT INTO tokens (id, oa_id, access_token, refresh_token, access_expires_at, refresh_expires_at, updated_at)
-                   VALUES (1, '1', 'at-plain', 'rt-plain', 9, 9, 1);
+                "INSERT INTO tokens (pairing, oa_id, access_token, refresh_token, access_expires_at, refresh_expires_at, updated_at)
+                   VALUES ('default', '1', 'at-plain', 'rt-plain', 9, 9, 1);
                  INSERT INTO oauth_attempts (state, verifier, redirect_uri, created_at, expires_at)
                    VALUES ('s', 'verifier-plain', 'r', 1, 9);
-                 INSERT INTO meta (key, value) VALUES ('admin_token', 'admin-plain');",
+                 INSERT INTO meta (pairing, key, value) VALUES ('default', 'admin_token', 'admin-plain');",
             )
             .unwrap();
         let store = Store::open(&path).unwrap();

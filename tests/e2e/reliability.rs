@@ -148,7 +148,7 @@ async fn tokens_are_sealed_and_files_are_private() {
     let (access, refresh): (String, String) = rusqlite::Connection::open(&db)
         .unwrap()
         .query_row(
-            "SELECT access_token, refresh_token FROM tokens WHERE id = 1",
+            "SELECT access_token, refresh_token FROM tokens WHERE pairing = 'default'",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
