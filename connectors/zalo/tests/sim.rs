@@ -1,5 +1,5 @@
 //! Tests of the Zalo simulator, all over real HTTP on loopback, in one test binary:
-//! - `client`, `client_webhooks`: the crate's client against the simulator (every call and error
+//! - `client`, `client_oauth`, `client_webhooks`: the crate's client against the simulator (every call and error
 //!   class; every event verified and typed);
 //! - `corpus`, `corpus_webhooks`: the simulator's answers and webhook bodies against the real-world
 //!   samples;
@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod client;
+mod client_oauth;
 mod client_webhooks;
 mod corpus;
 mod corpus_webhooks;
