@@ -5,6 +5,10 @@
 pub const ROUTE_ZALO_WEBHOOK: &str = "/webhooks/zalo";
 /// Freshchat's webhook.
 pub const ROUTE_FRESHCHAT_WEBHOOK: &str = "/webhooks/freshchat";
+/// Zalo's webhook of one pairing (`{pairing}` is its name; the plain route is `default`'s).
+pub const ROUTE_ZALO_WEBHOOK_PAIRING: &str = "/webhooks/zalo/{pairing}";
+/// Freshchat's webhook of one pairing.
+pub const ROUTE_FRESHCHAT_WEBHOOK_PAIRING: &str = "/webhooks/freshchat/{pairing}";
 /// Starts the Zalo OAuth flow (for operators).
 pub const ROUTE_OAUTH_START: &str = "/oauth/zalo/start";
 /// Where Zalo redirects after consent.

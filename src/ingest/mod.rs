@@ -46,6 +46,51 @@ pub struct IngestState {
     pub replay_window_ms: i64,
 }
 
+/// Each pairing's webhook state, by pairing name (the routes `/webhooks/<platform>/<pairing>`).
+#[derive(Clone, Debug, Default)]
+pub struct PairingIngest(std::collections::HashMap<String, IngestState>);
+
+impl PairingIngest {
+    /// The webhook state of each pairing.
+    pub fn new(pairings: impl IntoIterator<Item = (String, IngestState)>) -> PairingIngest {
+        PairingIngest(pairings.into_iter().collect())
+    }
+
+    /// The pairing named `name`.
+    fn get(&self, name: &str) -> Option<IngestState> {
+        self.0.get(name).cloned()
+    }
+}
+
+/// The refusal to answer for a pairing this daemon does not serve (404, counted as
+/// `unknown_pairing`).
+fn unknown_pairing(source: &'static str, name: &str) -> Response {
+    reject(
+        source,
+        StatusCode::NOT_FOUND,
+        "unknown_pairing",
+        format!(
+            "this daemon serves no pairing named {:?}",
+            redact_name(name)
+        ),
+    )
+}
+
+/// A pairing name as a refusal may quote it: at most 64 characters of letters, digits, `-` and
+/// `_` (anything else is the caller's, not a name).
+fn redact_name(name: &str) -> String {
+    if !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        name.to_string()
+    } else {
+        "(not a pairing name)".to_string()
+    }
+}
+
 /// The refusal of a signed webhook whose own time cannot be read.
 pub const NO_EVENT_TIME: &str = "no_event_time";
 

@@ -7,12 +7,14 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::{accept, json_error, not_json, reject, unreadable, zalo_event, IngestState};
+use super::{
+    accept, json_error, not_json, reject, unreadable, zalo_event, IngestState, PairingIngest,
+};
 use crate::store::Provenance;
 use crate::telemetry::events::{InternalEvent, WebhookUrlCheck};
 
@@ -84,4 +86,18 @@ pub async fn handle(
         started,
     )
     .await
+}
+
+/// `/webhooks/zalo/<pairing>`: the same webhook, for the pairing named in the path (404 for a
+/// pairing this daemon does not serve).
+pub async fn handle_pairing(
+    State(pairings): State<PairingIngest>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match pairings.get(&name) {
+        Some(state) => handle(State(state), headers, body).await,
+        None => super::unknown_pairing("zalo", &name),
+    }
 }

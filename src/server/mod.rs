@@ -27,7 +27,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::ingest::{self, IngestState};
+use crate::ingest::{self, IngestState, PairingIngest};
 
 pub use crate::routes::*;
 pub use state::{replay_window_ms, AppState, StateOptions, WebhookSecrets};
@@ -35,6 +35,12 @@ pub use state::{replay_window_ms, AppState, StateOptions, WebhookSecrets};
 impl FromRef<AppState> for IngestState {
     fn from_ref(state: &AppState) -> IngestState {
         state.ingest.clone()
+    }
+}
+
+impl FromRef<AppState> for PairingIngest {
+    fn from_ref(state: &AppState) -> PairingIngest {
+        state.pairings.clone()
     }
 }
 
@@ -86,6 +92,14 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route(
             ROUTE_FRESHCHAT_WEBHOOK,
             post(ingest::freshchat_webhook::handle),
+        )
+        .route(
+            ROUTE_ZALO_WEBHOOK_PAIRING,
+            post(ingest::zalo_webhook::handle_pairing),
+        )
+        .route(
+            ROUTE_FRESHCHAT_WEBHOOK_PAIRING,
+            post(ingest::freshchat_webhook::handle_pairing),
         )
         .merge(oauth_start)
         .merge(oauth_callback)

@@ -15,7 +15,7 @@ use zfsync_freshchat::{KeyError, WebhookKey};
 use super::{auth, console, limits};
 use crate::config::Config;
 use crate::ingest::backfill::{Backfill, DEFAULT_PACE};
-use crate::ingest::IngestState;
+use crate::ingest::{IngestState, PairingIngest};
 use crate::lanes::LaneSignal;
 use crate::services::Services;
 use crate::store::Store;
@@ -27,8 +27,10 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 /// Everything the routes need.
 #[derive(Clone, Debug)]
 pub struct AppState {
-    /// The webhooks' part.
+    /// The webhooks' part (the default pairing's, on the plain routes).
     pub ingest: IngestState,
+    /// Each pairing's webhooks' part, by name (the routes that name a pairing).
+    pub pairings: PairingIngest,
     /// The store.
     pub store: Store,
     /// Zalo with its tokens (OAuth, readiness).
@@ -132,18 +134,23 @@ impl AppState {
             zalo_oa_secret,
             freshchat_key,
         } = options.webhooks;
+        let ingest = IngestState {
+            store: services.store.clone(),
+            lanes,
+            zalo_app_id,
+            zalo_oa_secret,
+            freshchat_key,
+            replay_window_ms: options.replay_window_ms,
+        };
         AppState {
             auth,
             limits: Arc::new(limits::RateLimits::new(config.server.trusted_proxies())),
             console,
-            ingest: IngestState {
-                store: services.store.clone(),
-                lanes,
-                zalo_app_id,
-                zalo_oa_secret,
-                freshchat_key,
-                replay_window_ms: options.replay_window_ms,
-            },
+            pairings: PairingIngest::new([(
+                services.store.pairing_name().to_string(),
+                ingest.clone(),
+            )]),
+            ingest,
             store: services.store.clone(),
             zalo: services.zalo.clone(),
             public_url,
