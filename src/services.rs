@@ -92,6 +92,16 @@ impl Services {
         egress: crate::egress::EgressPolicy,
     ) -> Result<Services, ServicesError> {
         let store = open_store(config)?;
+        Services::on_store(config, store, egress).await
+    }
+
+    /// The services of one pairing: `config`'s Zalo and Freshchat settings over `store`, a handle
+    /// scoped to the pairing ([`Store::pairing`]) of a store already open.
+    pub async fn on_store(
+        config: &Config,
+        store: Store,
+        egress: crate::egress::EgressPolicy,
+    ) -> Result<Services, ServicesError> {
         let mut zc =
             zfsync_zalo::ClientConfig::new(config.zalo.app_id.clone(), config.zalo_app_secret());
         zc.api_base = config.zalo.api_base.clone();
