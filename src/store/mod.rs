@@ -38,6 +38,7 @@ pub mod model;
 mod pairings;
 mod quota;
 pub mod reads;
+mod registry;
 mod sealed;
 mod sql;
 
@@ -65,6 +66,7 @@ pub use model::{
     Source, StepKind, StepState,
 };
 pub use quota::QuotaState;
+pub use registry::RegisteredPairing;
 pub use sealed::META_ADMIN_TOKEN;
 
 /// The pairing of a store kept before pairings existed, and of today's single-customer config.
@@ -116,6 +118,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "012_pairings",
         include_str!("../../migrations/012_pairings.sql"),
+    ),
+    (
+        "013_pairing_registry",
+        include_str!("../../migrations/013_pairing_registry.sql"),
     ),
 ];
 
