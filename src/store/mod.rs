@@ -69,8 +69,8 @@ pub use quota::QuotaState;
 pub use registry::RegisteredPairing;
 pub use sealed::META_ADMIN_TOKEN;
 
-/// The pairing of a store kept before pairings existed, and of today's single-customer config.
-pub const DEFAULT_PAIRING: &str = "default";
+/// The pairing of a store kept before pairings existed, and of the configuration file's settings.
+pub use crate::config::DEFAULT_PAIRING;
 
 /// Numbered migrations, applied in order. Never edit one that has shipped; add the next number.
 pub const MIGRATIONS: &[(&str, &str)] = &[
