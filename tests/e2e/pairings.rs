@@ -77,3 +77,154 @@ async fn an_unknown_pairing_is_refused_and_nothing_is_stored() {
     );
     assert_eq!(count_in_state(&env, EventState::Pending).await, 0);
 }
+
+/// A second pairing (its own Zalo OA and Freshchat account, here a second pair of simulators),
+/// registered in the store, runs beside `default` in the same daemon: the same Zalo user id in
+/// both OAs is two customers, each message reaches only its own Freshchat account, and each
+/// agent's reply reaches only its own OA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_pairing_runs_beside_default_and_neither_sees_the_other() {
+    use zfsync::config::{PairingSecrets, PairingSettings};
+    use zfsync::store::StoredTokens;
+    use zfsync_freshchat::sim::{FreshchatSim, SimConfig as FcConfig};
+    use zfsync_zalo::sim::{SimConfig as ZaloConfig, SimUser, ZaloSim};
+
+    let mut env = zfsync::tools::sandbox::Env::new(zfsync::tools::sandbox::EnvOptions::default())
+        .await
+        .unwrap();
+    let base = env.daemon_url();
+    let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
+    let zalo_b = ZaloSim::start(
+        bind().await.unwrap(),
+        bind().await.unwrap(),
+        ZaloConfig {
+            app_id: "2222222222222222222".into(),
+            app_secret: "shop-b-app-secret-0123456789".into(),
+            oa_id: "5555555555555555555".into(),
+            oa_secret_key: "shop-b-oa-secret-key-0123456789".into(),
+            webhook_url: Some(format!("{base}/webhooks/zalo/shop-b")),
+            ..ZaloConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let fc_b = FreshchatSim::start(
+        bind().await.unwrap(),
+        FcConfig {
+            webhook_url: Some(format!("{base}/webhooks/freshchat/shop-b")),
+            ..FcConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let z = zalo_b.config();
+    let settings = PairingSettings {
+        zalo_app_id: z.app_id.clone(),
+        zalo_oa_id: Some(z.oa_id.clone()),
+        zalo_api_base: zalo_b.api_base(),
+        zalo_oauth_base: zalo_b.oauth_base(),
+        freshchat_api_base: fc_b.base_url(),
+        freshchat_app_id: Some(fc_b.app_id().to_string()),
+        freshchat_channel_id: None,
+        freshchat_channel_name: None,
+        mapping_rules: None,
+        mapping_language: Some("en".into()),
+    };
+    let secrets = PairingSecrets {
+        zalo_app_secret: z.app_secret.clone(),
+        zalo_oa_secret_key: z.oa_secret_key.clone(),
+        freshchat_api_key: fc_b.api_key().to_string(),
+        freshchat_webhook_public_key: fc_b.public_key_pem(),
+    };
+    {
+        let store = store(&env);
+        store
+            .register_pairing(
+                "shop-b".into(),
+                serde_json::to_string(&settings).unwrap(),
+                serde_json::to_string(&secrets).unwrap(),
+            )
+            .await
+            .unwrap();
+        let (access, refresh) = zalo_b.issue_tokens();
+        let now = chrono::Utc::now().timestamp_millis();
+        store
+            .pairing("shop-b")
+            .save_tokens(StoredTokens {
+                oa_id: Some(z.oa_id.clone()),
+                access_token: access,
+                refresh_token: refresh,
+                access_expires_at: now + 3_600_000,
+                refresh_expires_at: now + 90 * 86_400_000,
+                updated_at: now,
+                needs_reauth: None,
+                token_error: None,
+                generation: 0,
+            })
+            .await
+            .unwrap();
+    }
+    env.start_daemon().await.unwrap();
+    env.connect_zalo().await.unwrap();
+
+    add_user(&env, U, "Minh");
+    zalo_b.add_user(SimUser {
+        user_id: U.into(),
+        display_name: "Lan".into(),
+        avatar: None,
+        follower: true,
+    });
+    env.zalo
+        .user_sends(U, UserAction::Text("to shop A".into()))
+        .await;
+    zalo_b
+        .user_sends(U, UserAction::Text("to shop B".into()))
+        .await;
+
+    let got_a = customer_messages(&env, U, 1).await;
+    assert_eq!(texts(&got_a[0]), vec!["to shop A".to_string()]);
+    // Shop B's Freshchat account holds shop B's customer and message, and nothing of shop A's.
+    let b_messages = zfsync::tools::sandbox::wait_for(WAIT, || async {
+        let conv = fc_b.conversations().into_iter().next()?;
+        let id = conv["conversation_id"].as_str()?.to_string();
+        let msgs = fc_b.messages(&id);
+        (!msgs.is_empty()).then_some((id, msgs))
+    })
+    .await;
+    let (conv_b, msgs_b) = b_messages.expect("shop B's customer reaches shop B's Freshchat");
+    let shown = serde_json::to_string(&msgs_b).unwrap();
+    assert!(
+        shown.contains("to shop B") && !shown.contains("to shop A"),
+        "{shown}"
+    );
+    let users_b = serde_json::to_string(&fc_b.users()).unwrap();
+    assert!(
+        users_b.contains(r#""first_name":"Lan""#)
+            && users_b.contains(&format!("zalo:{}:{U}", z.oa_id))
+            && !users_b.contains("Minh"),
+        "{users_b}"
+    );
+    let users_a = serde_json::to_string(&env.freshchat.users()).unwrap();
+    assert!(
+        !users_a.contains(&z.oa_id) && !users_a.contains(r#""first_name":"Lan""#),
+        "{users_a}"
+    );
+
+    // Shop B's agent replies: the customer of shop B's OA gets it, shop A's OA sends nothing.
+    fc_b.agent_sends(
+        &conv_b,
+        &fc_b.default_agent_id(),
+        vec![serde_json::json!({"text": {"content": "Shop B here"}})],
+    )
+    .await
+    .unwrap();
+    let sent_b = zfsync::tools::sandbox::wait_for(WAIT, || async {
+        let sent = zalo_b.sent_to(U);
+        (!sent.is_empty()).then_some(sent)
+    })
+    .await
+    .expect("shop B's reply reaches shop B's OA");
+    assert_eq!(zalo_text(&sent_b[0]).as_deref(), Some("Shop B here"));
+    settle(&env).await;
+    assert!(env.zalo.sent_to(U).is_empty(), "shop A's OA sent nothing");
+}
