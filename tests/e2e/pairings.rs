@@ -86,37 +86,13 @@ async fn an_unknown_pairing_is_refused_and_nothing_is_stored() {
 async fn a_registered_pairing_runs_beside_default_and_neither_sees_the_other() {
     use zfsync::config::{PairingSecrets, PairingSettings};
     use zfsync::store::StoredTokens;
-    use zfsync_freshchat::sim::{FreshchatSim, SimConfig as FcConfig};
-    use zfsync_zalo::sim::{SimConfig as ZaloConfig, SimUser, ZaloSim};
+    use zfsync_zalo::sim::SimUser;
 
     let mut env = zfsync::tools::sandbox::Env::new(zfsync::tools::sandbox::EnvOptions::default())
         .await
         .unwrap();
     let base = env.daemon_url();
-    let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
-    let zalo_b = ZaloSim::start(
-        bind().await.unwrap(),
-        bind().await.unwrap(),
-        ZaloConfig {
-            app_id: "2222222222222222222".into(),
-            app_secret: "shop-b-app-secret-0123456789".into(),
-            oa_id: "5555555555555555555".into(),
-            oa_secret_key: "shop-b-oa-secret-key-0123456789".into(),
-            webhook_url: Some(format!("{base}/webhooks/zalo/shop-b")),
-            ..ZaloConfig::default()
-        },
-    )
-    .await
-    .unwrap();
-    let fc_b = FreshchatSim::start(
-        bind().await.unwrap(),
-        FcConfig {
-            webhook_url: Some(format!("{base}/webhooks/freshchat/shop-b")),
-            ..FcConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (zalo_b, fc_b) = second_pair(&base).await;
     let z = zalo_b.config();
     let settings = PairingSettings {
         zalo_app_id: z.app_id.clone(),
@@ -227,4 +203,207 @@ async fn a_registered_pairing_runs_beside_default_and_neither_sees_the_other() {
     assert_eq!(zalo_text(&sent_b[0]).as_deref(), Some("Shop B here"));
     settle(&env).await;
     assert!(env.zalo.sent_to(U).is_empty(), "shop A's OA sent nothing");
+}
+
+/// A second Zalo OA and Freshchat account (a second pair of simulators) delivering to the pairing
+/// `shop-b`'s routes of the daemon at `base`.
+async fn second_pair(
+    base: &str,
+) -> (
+    zfsync_zalo::sim::ZaloSim,
+    zfsync_freshchat::sim::FreshchatSim,
+) {
+    use zfsync_freshchat::sim::{FreshchatSim, SimConfig as FcConfig};
+    use zfsync_zalo::sim::{SimConfig as ZaloConfig, ZaloSim};
+    let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
+    let zalo_b = ZaloSim::start(
+        bind().await.unwrap(),
+        bind().await.unwrap(),
+        ZaloConfig {
+            app_id: "2222222222222222222".into(),
+            app_secret: "shop-b-app-secret-0123456789".into(),
+            oa_id: "5555555555555555555".into(),
+            oa_secret_key: "shop-b-oa-secret-key-0123456789".into(),
+            webhook_url: Some(format!("{base}/webhooks/zalo/shop-b")),
+            ..ZaloConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let fc_b = FreshchatSim::start(
+        bind().await.unwrap(),
+        FcConfig {
+            webhook_url: Some(format!("{base}/webhooks/freshchat/shop-b")),
+            ..FcConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    (zalo_b, fc_b)
+}
+
+/// Runs `zfsync <args>` with `stdin` on its standard input; (success, stdout, stderr).
+async fn zfsync_with_stdin(args: &[&str], stdin: &str) -> (bool, String, String) {
+    use tokio::io::AsyncWriteExt as _;
+    let mut child = zfsync()
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    let out = tokio::time::timeout(COMMAND_TIMEOUT, child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// An operator adds a pairing from the command line (values checked live against the second
+/// pair of platforms, secrets on standard input), sees it listed, connects its OA with tokens
+/// pasted on standard input, and the daemon then serves it; a bad name is refused, and a disabled
+/// pairing is listed as such.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pairings_are_added_listed_connected_and_disabled_from_the_command_line() {
+    let mut env = zfsync::tools::sandbox::Env::new(zfsync::tools::sandbox::EnvOptions::default())
+        .await
+        .unwrap();
+    let (zalo_b, fc_b) = second_pair(&env.daemon_url()).await;
+    let z = zalo_b.config();
+    let config = env.config_path().display().to_string();
+    let fc_url = fc_b.base_url().to_string();
+    let fc_key = fc_b.public_key_pem_one_line();
+    let (api, oauth) = (
+        zalo_b.api_base().to_string(),
+        zalo_b.oauth_base().to_string(),
+    );
+    let add = |name: &'static str| {
+        vec![
+            "pairing",
+            "add",
+            name,
+            "--config",
+            &config,
+            "--freshchat-api-url",
+            &fc_url,
+            "--freshchat-api-key",
+            "-",
+            "--freshchat-webhook-public-key",
+            &fc_key,
+            "--zalo-app-id",
+            &z.app_id,
+            "--zalo-app-secret",
+            "-",
+            "--zalo-oa-secret-key",
+            "-",
+            "--oa-id",
+            &z.oa_id,
+            "--zalo-api-base",
+            &api,
+            "--zalo-oauth-base",
+            &oauth,
+        ]
+    };
+    let secrets = format!(
+        "{}\n{}\n{}\n",
+        fc_b.api_key(),
+        z.app_secret,
+        z.oa_secret_key
+    );
+    let (ok, _, stderr) = zfsync_with_stdin(&add("Shop B"), &secrets).await;
+    assert!(!ok && stderr.contains("cannot name a pairing"), "{stderr}");
+    let (ok, stdout, stderr) = zfsync_with_stdin(&add("shop-b"), &secrets).await;
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("/webhooks/zalo/shop-b") && stdout.contains("/webhooks/freshchat/shop-b"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(&z.app_secret) && !stderr.contains(&z.app_secret));
+
+    let list = |json: bool| {
+        let config = config.clone();
+        async move {
+            let mut args = vec!["pairing", "list", "--config", config.as_str()];
+            if json {
+                args.push("--json");
+            }
+            let (ok, stdout, stderr) = zfsync_with_stdin(&args, "").await;
+            assert!(ok, "{stderr}");
+            stdout
+        }
+    };
+    let listed: serde_json::Value = serde_json::from_str(&list(true).await).unwrap();
+    let b = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pairing"] == "shop-b")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (b["enabled"].as_bool(), b["zalo"].as_str()),
+        (Some(true), Some("not connected"))
+    );
+    assert_eq!(b["oa_id"].as_str(), Some(z.oa_id.as_str()));
+
+    let (access, refresh) = zalo_b.issue_tokens();
+    let (ok, stdout, stderr) = zfsync_with_stdin(
+        &[
+            "connect",
+            "zalo",
+            "--config",
+            &config,
+            "--pairing",
+            "shop-b",
+            "--access-token",
+            "-",
+            "--refresh-token",
+            "-",
+        ],
+        &format!("{access}\n{refresh}\n"),
+    )
+    .await;
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(list(true).await.contains("\"connected\""));
+
+    env.start_daemon().await.unwrap();
+    zalo_b.add_user(zfsync_zalo::sim::SimUser {
+        user_id: U.into(),
+        display_name: "Lan".into(),
+        avatar: None,
+        follower: true,
+    });
+    zalo_b
+        .user_sends(U, UserAction::Text("added from the shell".into()))
+        .await;
+    let arrived = zfsync::tools::sandbox::wait_for(WAIT, || async {
+        let conv = fc_b.conversations().into_iter().next()?;
+        let msgs = fc_b.messages(conv["conversation_id"].as_str()?);
+        serde_json::to_string(&msgs)
+            .ok()
+            .filter(|m| m.contains("added from the shell"))
+    })
+    .await;
+    assert!(arrived.is_some(), "the added pairing is served");
+
+    let (ok, _, stderr) =
+        zfsync_with_stdin(&["pairing", "disable", "shop-b", "--config", &config], "").await;
+    assert!(ok, "{stderr}");
+    assert!(list(false)
+        .await
+        .lines()
+        .any(|l| l.starts_with("shop-b") && l.contains("disabled")));
+    let (ok, _, stderr) =
+        zfsync_with_stdin(&["pairing", "remove", "default", "--config", &config], "").await;
+    assert!(
+        !ok && stderr.contains("configuration file's pairing"),
+        "{stderr}"
+    );
 }

@@ -13,6 +13,10 @@ use crate::config::Config;
 use crate::services::Services;
 use crate::telemetry::LogFormat;
 
+mod pairing;
+
+pub use pairing::{PairingAddArgs, PairingArg, PairingCommand};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "zfsync",
@@ -74,6 +78,14 @@ pub enum Command {
     ///
     /// Example: zfsync run --config /etc/zfsync/zfsync.toml
     Run(ConfigArg),
+    /// Manage the pairings this deployment serves besides the configuration file's own.
+    ///
+    /// A pairing is one Zalo OA ↔ one Freshchat account, with its own webhook URLs
+    /// (/webhooks/zalo/NAME, /webhooks/freshchat/NAME), tokens, conversations and failures; the
+    /// configuration file's is 'default'. Added pairings are kept in the store, their secrets
+    /// sealed with the store key.
+    #[command(subcommand)]
+    Pairing(PairingCommand),
     /// Connect a platform account (for now: Zalo).
     #[command(subcommand)]
     Connect(ConnectCommand),
@@ -98,6 +110,9 @@ pub enum Command {
         /// The configuration file.
         #[command(flatten)]
         config: ConfigArg,
+        /// The pairing to show.
+        #[command(flatten)]
+        pairing: PairingArg,
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
@@ -186,6 +201,9 @@ pub enum ConnectCommand {
         /// The configuration file.
         #[command(flatten)]
         config: ConfigArg,
+        /// The pairing whose OA to connect.
+        #[command(flatten)]
+        pairing: PairingArg,
         /// An authorization code copied from the callback URL by hand.
         #[arg(long, allow_hyphen_values = true, conflicts_with_all = ["access_token", "refresh_token"])]
         code: Option<String>,
@@ -298,18 +316,32 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Connect(ConnectCommand::Zalo {
             config,
+            pairing,
             code,
             oa_id,
             access_token,
             refresh_token,
         }) => {
             let config = load(&config)?;
-            connect_zalo(config, code, oa_id, access_token, refresh_token).await
+            connect_zalo(
+                config,
+                &pairing.pairing,
+                code,
+                oa_id,
+                access_token,
+                refresh_token,
+            )
+            .await
         }
+        Command::Pairing(command) => pairing::run(command).await,
         Command::Check { config, json } => crate::check::run(&config.config, json).await,
-        Command::Status { config, json } => {
+        Command::Status {
+            config,
+            pairing,
+            json,
+        } => {
             let config = load(&config)?;
-            let services = Services::new(&config).await?;
+            let (_, services) = pairing::services_of(&config, &pairing.pairing).await?;
             crate::status::print_status(&services, json).await
         }
         Command::Failed(FailedCommand::List {
@@ -471,12 +503,13 @@ async fn backfill(config: Config, days: u32, json: bool) -> anyhow::Result<ExitC
 
 async fn connect_zalo(
     config: Config,
+    pairing: &str,
     code: Option<String>,
     oa_id: Option<String>,
     access_token: Option<String>,
     refresh_token: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let services = Services::new(&config).await?;
+    let (config, services) = pairing::services_of(&config, pairing).await?;
     // The OA these tokens must be for: the configured one, else the one already connected, else the
     // one named with --oa-id. Zalo itself (getoa) must confirm it before anything is stored. A code
     // or tokens pasted here with none of these (the operator at the server) connect the OA Zalo
@@ -514,6 +547,10 @@ async fn connect_zalo(
             expected.is_some(),
             "{}",
             crate::oauth::ConnectError::NoExpectedOa { claimed: None }
+        );
+        anyhow::ensure!(
+            pairing == crate::config::DEFAULT_PAIRING,
+            "the browser flow connects the 'default' pairing only for now: for pairing {pairing:?}, open Zalo's consent yourself and pass the code with --code, or pass --access-token - --refresh-token -"
         );
         browser_flow(&config, &services, oa_id).await?
     };
