@@ -106,8 +106,14 @@ impl PairingRuntime {
         };
         let settings: PairingSettings = serde_json::from_str(&registered.settings)
             .map_err(|e| invalid(format!("its stored settings cannot be read: {e}")))?;
-        let secrets: PairingSecrets = serde_json::from_str(&registered.secrets)
-            .map_err(|e| invalid(format!("its stored secrets cannot be read: {e}")))?;
+        // serde's message may quote the value it met: a secret. Only where it failed is said.
+        let secrets: PairingSecrets = serde_json::from_str(&registered.secrets).map_err(|e| {
+            invalid(format!(
+                "its stored secrets cannot be read (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })?;
         let config = base
             .for_pairing(&settings, &secrets)
             .map_err(|e| invalid(e.to_string()))?;

@@ -431,6 +431,11 @@ fn forget_secrets(config: &Config, yes: bool) -> anyhow::Result<ExitCode> {
     for k in &found.meta {
         what.push(format!("the stored {}", k.replace('_', " ")));
     }
+    for name in &found.pairings {
+        what.push(format!(
+            "the settings of pairing {name} (add it again with 'zfsync pairing add {name}')"
+        ));
+    }
     let what = what.join(", ");
     if !yes {
         println!(

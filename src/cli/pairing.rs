@@ -180,8 +180,19 @@ pub async fn services_of(config: &Config, pairing: &str) -> anyhow::Result<(Conf
                 "no pairing named {pairing:?}: 'zfsync pairing list' shows them, 'zfsync pairing add' adds one"
             )
         })?;
-    let settings = serde_json::from_str(&registered.settings)?;
-    let secrets = serde_json::from_str(&registered.secrets)?;
+    let settings = serde_json::from_str(&registered.settings).map_err(|e| {
+        anyhow::anyhow!(
+            "pairing {pairing:?}: its stored settings cannot be read ({e}); add it again"
+        )
+    })?;
+    // serde's message may quote the value it met: a secret. Only where it failed is said.
+    let secrets = serde_json::from_str(&registered.secrets).map_err(|e| {
+        anyhow::anyhow!(
+            "pairing {pairing:?}: its stored secrets cannot be read (line {}, column {}); add it again",
+            e.line(),
+            e.column()
+        )
+    })?;
     let pconfig = config.for_pairing(&settings, &secrets)?;
     let egress = egress_policy(&pconfig);
     let services = Services::on_store(&pconfig, store.pairing(pairing), egress).await?;

@@ -239,6 +239,10 @@ mod tests {
                 .set_secret_meta(sealed::META_ADMIN_TOKEN, "admin-secret".into())
                 .await
                 .unwrap();
+            store
+                .register_pairing("shop-b".into(), "{}".into(), "b-secret".into())
+                .await
+                .unwrap();
         }
         std::fs::remove_file(&key_file).unwrap();
         let e = Store::open(&path).unwrap_err();
@@ -254,6 +258,7 @@ mod tests {
         // Without --yes: only counted, nothing changed, still no key.
         let found = Store::forget_secrets(&path, None, &key_file, false).unwrap();
         assert!(found.tokens && found.meta == vec![sealed::META_ADMIN_TOKEN.to_string()]);
+        assert_eq!(found.pairings, vec!["shop-b".to_string()]);
         assert!(!key_file.exists());
         assert!(Store::open(&path).is_err());
 
@@ -269,6 +274,7 @@ mod tests {
             .await
             .unwrap()
             .is_none());
+        assert!(store.registered_pairings().await.unwrap().is_empty());
         // A new consent seals under the new key.
         store.save_tokens(tokens("at-new")).await.unwrap();
         assert_eq!(

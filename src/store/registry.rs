@@ -34,7 +34,7 @@ impl std::fmt::Debug for RegisteredPairing {
 }
 
 /// The sealing column of a pairing's secrets: bound to its name.
-fn secrets_column(name: &str) -> String {
+pub(super) fn secrets_column(name: &str) -> String {
     format!("pairing_registry.secrets:{name}")
 }
 

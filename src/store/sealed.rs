@@ -34,7 +34,8 @@ pub(crate) fn holds_sealed(c: &Connection) -> Result<bool, StoreError> {
     Ok(c.query_row(
         "SELECT EXISTS (SELECT 1 FROM tokens WHERE access_token LIKE ?1 OR refresh_token LIKE ?1)
              OR EXISTS (SELECT 1 FROM oauth_attempts WHERE verifier LIKE ?1)
-             OR EXISTS (SELECT 1 FROM meta WHERE value LIKE ?1)",
+             OR EXISTS (SELECT 1 FROM meta WHERE value LIKE ?1)
+             OR EXISTS (SELECT 1 FROM pairing_registry WHERE secrets LIKE ?1)",
         [pattern],
         |r| r.get(0),
     )?)
@@ -106,12 +107,14 @@ pub struct Unreadable {
     pub attempts: usize,
     /// Secret `meta` facts that do not open (their keys).
     pub meta: Vec<String>,
+    /// Registered pairings whose secrets do not open (their names).
+    pub pairings: Vec<String>,
 }
 
 impl Unreadable {
     /// Whether nothing was found.
     pub fn is_empty(&self) -> bool {
-        !self.tokens && self.attempts == 0 && self.meta.is_empty()
+        !self.tokens && self.attempts == 0 && self.meta.is_empty() && self.pairings.is_empty()
     }
 }
 
@@ -167,6 +170,18 @@ pub(crate) fn forget_unreadable(
                 )?;
             }
             found.meta.push(k);
+        }
+    }
+    let registered: Vec<(String, String)> = c
+        .prepare("SELECT name, secrets FROM pairing_registry")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (name, secrets) in registered {
+        if !opens(&super::registry::secrets_column(&name), &secrets) {
+            if discard {
+                c.execute("DELETE FROM pairing_registry WHERE name = ?1", [&name])?;
+            }
+            found.pairings.push(name);
         }
     }
     Ok(found)
