@@ -224,15 +224,16 @@ impl Application {
         let lanes_stop = shutdown.child_token();
         let _lanes_guard = lanes_stop.clone().drop_guard();
         let lanes = run_lanes(async move {
-            let mut running = tokio::task::JoinSet::new();
-            for (dispatcher, catch_up) in dispatchers {
+            // Polled together on this thread (the lanes' runtime's own), as one pairing's was:
+            // the workers are left to the lanes.
+            futures::future::join_all(dispatchers.into_iter().map(|(dispatcher, catch_up)| {
                 let (stop, tracker) = (lanes_stop.clone(), tracker.clone());
-                running.spawn(async move {
+                async move {
                     catch_up.pass(CATCH_UP_WINDOW_MS, CATCH_UP_ZALO_PAGES).await;
                     dispatcher.run(stop, tracker).await;
-                });
-            }
-            while running.join_next().await.is_some() {}
+                }
+            }))
+            .await;
             // The steps in flight finish (or are left journalled) before the runtime goes.
             tracker.close();
             if tokio::time::timeout(LANES_DRAIN, tracker.wait())
