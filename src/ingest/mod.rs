@@ -48,12 +48,12 @@ pub struct IngestState {
 
 /// Each pairing's webhook state, by pairing name (the routes `/webhooks/<platform>/<pairing>`).
 #[derive(Clone, Debug, Default)]
-pub struct PairingIngest(std::collections::HashMap<String, IngestState>);
+pub struct PairingIngest(std::sync::Arc<std::collections::HashMap<String, IngestState>>);
 
 impl PairingIngest {
     /// The webhook state of each pairing.
     pub fn new(pairings: impl IntoIterator<Item = (String, IngestState)>) -> PairingIngest {
-        PairingIngest(pairings.into_iter().collect())
+        PairingIngest(std::sync::Arc::new(pairings.into_iter().collect()))
     }
 
     /// The pairing named `name`.
