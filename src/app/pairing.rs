@@ -137,6 +137,7 @@ impl PairingRuntime {
             lanes: LaneSignal::new(),
             zalo_app_id: webhooks.zalo_app_id,
             zalo_oa_secret: webhooks.zalo_oa_secret,
+            zalo_oa_id: webhooks.zalo_oa_id,
             freshchat_key: webhooks.freshchat_key,
             replay_window_ms,
         };

@@ -31,6 +31,8 @@ pub struct AppState {
     pub ingest: IngestState,
     /// Each pairing's webhooks' part, by name (the routes that name a pairing).
     pub pairings: PairingIngest,
+    /// Each pairing's store handle and Zalo session, by name (its OAuth routes).
+    pub sessions: Arc<std::collections::HashMap<String, PairingSession>>,
     /// The store.
     pub store: Store,
     /// Zalo with its tokens (OAuth, readiness).
@@ -49,6 +51,15 @@ pub struct AppState {
     pub console: Arc<console::Console>,
 }
 
+/// What a pairing's OAuth routes need: its store handle and its Zalo session.
+#[derive(Clone, Debug)]
+pub struct PairingSession {
+    /// The store, scoped to the pairing.
+    pub store: Store,
+    /// Its Zalo client and tokens.
+    pub zalo: ZaloSession,
+}
+
 /// The secrets the webhook routes check deliveries with.
 #[derive(Clone, Debug)]
 pub struct WebhookSecrets {
@@ -58,6 +69,8 @@ pub struct WebhookSecrets {
     pub zalo_oa_secret: SecretString,
     /// Freshchat's webhook public key.
     pub freshchat_key: WebhookKey,
+    /// The OA the pairing serves (`zalo.oa_id`), when configured.
+    pub zalo_oa_id: Option<String>,
 }
 
 impl WebhookSecrets {
@@ -69,6 +82,7 @@ impl WebhookSecrets {
             zalo_app_id: config.zalo.app_id.clone(),
             zalo_oa_secret: config.zalo_oa_secret_key(),
             freshchat_key: WebhookKey::parse(secrecy::ExposeSecret::expose_secret(&key))?,
+            zalo_oa_id: config.zalo.oa_id.clone(),
         })
     }
 }
@@ -133,12 +147,14 @@ impl AppState {
             zalo_app_id,
             zalo_oa_secret,
             freshchat_key,
+            zalo_oa_id,
         } = options.webhooks;
         let ingest = IngestState {
             store: services.store.clone(),
             lanes,
             zalo_app_id,
             zalo_oa_secret,
+            zalo_oa_id,
             freshchat_key,
             replay_window_ms: options.replay_window_ms,
         };
@@ -150,6 +166,16 @@ impl AppState {
                 services.store.pairing_name().to_string(),
                 ingest.clone(),
             )]),
+            sessions: Arc::new(
+                [(
+                    services.store.pairing_name().to_string(),
+                    PairingSession {
+                        store: services.store.clone(),
+                        zalo: services.zalo.clone(),
+                    },
+                )]
+                .into(),
+            ),
             ingest,
             store: services.store.clone(),
             zalo: services.zalo.clone(),

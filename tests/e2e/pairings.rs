@@ -84,62 +84,17 @@ async fn an_unknown_pairing_is_refused_and_nothing_is_stored() {
 /// agent's reply reaches only its own OA.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registered_pairing_runs_beside_default_and_neither_sees_the_other() {
-    use zfsync::config::{PairingSecrets, PairingSettings};
-    use zfsync::store::StoredTokens;
     use zfsync_zalo::sim::SimUser;
 
     let mut env = zfsync::tools::sandbox::Env::new(zfsync::tools::sandbox::EnvOptions::default())
         .await
         .unwrap();
-    let base = env.daemon_url();
-    let (zalo_b, fc_b) = second_pair(&base).await;
+    let shop_b = env
+        .add_pairing("shop-b", zfsync::tools::sandbox::own_app(2))
+        .await
+        .unwrap();
+    let (zalo_b, fc_b) = (shop_b.zalo, shop_b.freshchat);
     let z = zalo_b.config();
-    let settings = PairingSettings {
-        zalo_app_id: z.app_id.clone(),
-        zalo_oa_id: Some(z.oa_id.clone()),
-        zalo_api_base: zalo_b.api_base(),
-        zalo_oauth_base: zalo_b.oauth_base(),
-        freshchat_api_base: fc_b.base_url(),
-        freshchat_app_id: Some(fc_b.app_id().to_string()),
-        freshchat_channel_id: None,
-        freshchat_channel_name: None,
-        mapping_rules: None,
-        mapping_language: Some("en".into()),
-    };
-    let secrets = PairingSecrets {
-        zalo_app_secret: z.app_secret.clone(),
-        zalo_oa_secret_key: z.oa_secret_key.clone(),
-        freshchat_api_key: fc_b.api_key().to_string(),
-        freshchat_webhook_public_key: fc_b.public_key_pem(),
-    };
-    {
-        let store = store(&env);
-        store
-            .register_pairing(
-                "shop-b".into(),
-                serde_json::to_string(&settings).unwrap(),
-                serde_json::to_string(&secrets).unwrap(),
-            )
-            .await
-            .unwrap();
-        let (access, refresh) = zalo_b.issue_tokens();
-        let now = chrono::Utc::now().timestamp_millis();
-        store
-            .pairing("shop-b")
-            .save_tokens(StoredTokens {
-                oa_id: Some(z.oa_id.clone()),
-                access_token: access,
-                refresh_token: refresh,
-                access_expires_at: now + 3_600_000,
-                refresh_expires_at: now + 90 * 86_400_000,
-                updated_at: now,
-                needs_reauth: None,
-                token_error: None,
-                generation: 0,
-            })
-            .await
-            .unwrap();
-    }
     env.start_daemon().await.unwrap();
     env.connect_zalo().await.unwrap();
 
@@ -213,23 +168,34 @@ async fn second_pair(
     zfsync_zalo::sim::ZaloSim,
     zfsync_freshchat::sim::FreshchatSim,
 ) {
-    use zfsync_freshchat::sim::{FreshchatSim, SimConfig as FcConfig};
-    use zfsync_zalo::sim::{SimConfig as ZaloConfig, ZaloSim};
-    let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
-    let zalo_b = ZaloSim::start(
-        bind().await.unwrap(),
-        bind().await.unwrap(),
-        ZaloConfig {
+    second_pair_with(
+        base,
+        zfsync_zalo::sim::SimConfig {
             app_id: "2222222222222222222".into(),
             app_secret: "shop-b-app-secret-0123456789".into(),
             oa_id: "5555555555555555555".into(),
             oa_secret_key: "shop-b-oa-secret-key-0123456789".into(),
             webhook_url: Some(format!("{base}/webhooks/zalo/shop-b")),
-            ..ZaloConfig::default()
+            ..zfsync_zalo::sim::SimConfig::default()
         },
     )
     .await
-    .unwrap();
+}
+
+/// A Zalo OA simulated with `zalo` and a Freshchat account delivering to `shop-b`'s route.
+async fn second_pair_with(
+    base: &str,
+    zalo: zfsync_zalo::sim::SimConfig,
+) -> (
+    zfsync_zalo::sim::ZaloSim,
+    zfsync_freshchat::sim::FreshchatSim,
+) {
+    use zfsync_freshchat::sim::{FreshchatSim, SimConfig as FcConfig};
+    use zfsync_zalo::sim::ZaloSim;
+    let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
+    let zalo_b = ZaloSim::start(bind().await.unwrap(), bind().await.unwrap(), zalo)
+        .await
+        .unwrap();
     let fc_b = FreshchatSim::start(
         bind().await.unwrap(),
         FcConfig {
@@ -240,6 +206,102 @@ async fn second_pair(
     .await
     .unwrap();
     (zalo_b, fc_b)
+}
+
+/// One Zalo app linked to two OAs delivers both OAs' events to one URL (the plain route, which
+/// is `default`'s): each event is stored for the pairing that serves its OA, so shop B's customer
+/// reaches shop B's Freshchat; an OA of the app that no pairing serves is refused 404
+/// `unknown_oa` and nothing of it is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_zalo_app_for_two_oas_routes_each_event_to_the_pairing_of_its_oa() {
+    use zfsync_zalo::sim::{SimConfig, SimUser};
+
+    let mut env = zfsync::tools::sandbox::Env::new(zfsync::tools::sandbox::EnvOptions::default())
+        .await
+        .unwrap();
+    let base = env.daemon_url();
+    let app = env.zalo.config();
+    let same_app = |oa: &str| SimConfig {
+        app_id: app.app_id.clone(),
+        app_secret: app.app_secret.clone(),
+        oa_secret_key: app.oa_secret_key.clone(),
+        oa_id: oa.into(),
+        webhook_url: Some(format!("{base}/webhooks/zalo")),
+        ..SimConfig::default()
+    };
+    let shop_b = env
+        .add_pairing("shop-b", same_app("5555555555555555555"))
+        .await
+        .unwrap();
+    let (zalo_b, fc_b) = (shop_b.zalo, shop_b.freshchat);
+    env.start_daemon().await.unwrap();
+    env.connect_zalo().await.unwrap();
+
+    zalo_b.add_user(SimUser {
+        user_id: U.into(),
+        display_name: "Lan".into(),
+        avatar: None,
+        follower: true,
+    });
+    zalo_b
+        .user_sends(
+            U,
+            UserAction::Text("to shop B through the app's URL".into()),
+        )
+        .await;
+    let reached = zfsync::tools::sandbox::wait_for(WAIT, || async {
+        let conv = fc_b.conversations().into_iter().next()?;
+        let id = conv["conversation_id"].as_str()?.to_string();
+        let msgs = serde_json::to_string(&fc_b.messages(&id)).ok()?;
+        msgs.contains("to shop B through the app's URL")
+            .then_some(())
+    })
+    .await;
+    assert!(
+        reached.is_some(),
+        "shop B's customer reaches shop B's Freshchat"
+    );
+    assert!(
+        !serde_json::to_string(&env.freshchat.users())
+            .unwrap()
+            .contains("Lan"),
+        "default's Freshchat holds nothing of shop B"
+    );
+
+    // A third OA linked to the same app, served by no pairing.
+    let (zalo_c, _fc_c) = second_pair_with(&base, same_app("7777777777777777777")).await;
+    zalo_c.add_user(SimUser {
+        user_id: U.into(),
+        display_name: "Nobody's".into(),
+        avatar: None,
+        follower: true,
+    });
+    zalo_c
+        .user_sends(U, UserAction::Text("to an OA no pairing serves".into()))
+        .await;
+    let first = zfsync::tools::sandbox::wait_for(WAIT, || async {
+        zalo_c
+            .deliveries()
+            .into_iter()
+            .find(|d| d.event_name == "user_send_text" && d.status.is_some())
+    })
+    .await
+    .expect("the third OA's event was delivered");
+    assert_eq!(first.status, Some(404), "{first:?}");
+    settle(&env).await;
+    let stored = inbox(
+        &env,
+        InboxQuery {
+            source: Some(Source::Zalo),
+            ..InboxQuery::default()
+        },
+    )
+    .await;
+    // Neither OA's customer message is `default`'s: shop B's went to shop B, the third is refused.
+    assert!(
+        stored.iter().all(|e| e.event_name != "user_send_text"),
+        "{stored:?}"
+    );
 }
 
 /// Runs `zfsync <args>` with `stdin` on its standard input; (success, stdout, stderr).
