@@ -161,6 +161,18 @@ impl Application {
         }
         state.pairings =
             PairingIngest::new(pairings.iter().map(|p| (p.name.clone(), p.ingest.clone())));
+        state.sessions = std::sync::Arc::new(
+            pairings
+                .iter()
+                .map(|p| {
+                    let session = crate::server::PairingSession {
+                        store: p.services.store.clone(),
+                        zalo: p.services.zalo.clone(),
+                    };
+                    (p.name.clone(), session)
+                })
+                .collect(),
+        );
         Ok(Application {
             listener,
             state,

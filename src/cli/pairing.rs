@@ -258,9 +258,20 @@ async fn add(args: PairingAddArgs) -> anyhow::Result<ExitCode> {
         "  Freshchat webhook URL:  {}",
         config.public_url(&format!("/webhooks/freshchat/{name}"))
     );
-    println!("\nNext: restart the daemon, then connect the OA:");
     println!(
-        "  zfsync connect zalo --config {} --pairing {name} --code AUTH_CODE",
+        "  Zalo OAuth callback:    {}",
+        config.public_url(&crate::routes::for_pairing(
+            crate::routes::ROUTE_OAUTH_CALLBACK,
+            name
+        ))
+    );
+    println!("  (an app linked to several OAs delivers them all to one webhook URL: any pairing's");
+    println!("  URL then takes every OA of the app that a pairing serves)");
+    println!(
+        "\nNext: restart the daemon, then connect the OA (a browser link, or --code AUTH_CODE):"
+    );
+    println!(
+        "  zfsync connect zalo --config {} --pairing {name}",
         args.config.config.display()
     );
     Ok(ExitCode::SUCCESS)
