@@ -73,12 +73,16 @@ where
         return Ok(None);
     }
     let run = skip_if_running(key, work);
-    Job::new_async(expr, move |_, _| run())
-        .map(Some)
-        .map_err(|_| SchedulerError::BadCron {
-            key,
-            expr: expr.to_string(),
-        })
+    // Jobs run on the scheduler's own tasks: they carry the pairing of the task that made them.
+    let pairing = crate::telemetry::current_pairing();
+    Job::new_async(expr, move |_, _| {
+        Box::pin(crate::telemetry::within(pairing.clone(), run())) as JobFuture
+    })
+    .map(Some)
+    .map_err(|_| SchedulerError::BadCron {
+        key,
+        expr: expr.to_string(),
+    })
 }
 
 /// `work` as a job's run: a run that starts while the previous one is still going returns at
@@ -103,11 +107,13 @@ where
 }
 
 impl Scheduler {
-    /// Starts the jobs; they run until [`Scheduler::stop`] or `shutdown`.
+    /// Starts the jobs; they run until [`Scheduler::stop`] or `shutdown`. `prune` runs the
+    /// retention job (it prunes every pairing: one scheduler of the deployment runs it).
     pub async fn start(
         config: &SyncConfig,
         services: Services,
         catch_up: CatchUp,
+        prune: bool,
         shutdown: CancellationToken,
     ) -> Result<Scheduler, SchedulerError> {
         let inner = JobScheduler::new().await?;
@@ -141,7 +147,13 @@ impl Scheduler {
         })?;
         let keep_ms = config.retention_days as i64 * 24 * 3600 * 1000;
         let store = services.store.clone();
-        let retention = job("retention_cron", &config.retention_cron, move || {
+        // Pruning covers every pairing's rows: one scheduler of the deployment does it.
+        let retention_cron = if prune {
+            config.retention_cron.as_str()
+        } else {
+            OFF
+        };
+        let retention = job("retention_cron", retention_cron, move || {
             let store = store.clone();
             async move {
                 match store.prune(keep_ms).await {

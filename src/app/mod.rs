@@ -210,11 +210,12 @@ impl Application {
             max_ms: self.config.sync.retry_max_ms,
         };
         // One dispatcher per pairing, each with its own lanes and cap, all on the lanes' runtime.
-        let dispatchers: Vec<(Dispatcher, crate::ingest::catch_up::CatchUp)> = self
+        let dispatchers: Vec<(String, Dispatcher, crate::ingest::catch_up::CatchUp)> = self
             .pairings
             .iter()
             .map(|p| {
                 (
+                    p.name.clone(),
                     Dispatcher::new(
                         p.services.store.clone(),
                         p.sync.clone(),
@@ -238,13 +239,18 @@ impl Application {
         let lanes = run_lanes(async move {
             // Polled together on this thread (the lanes' runtime's own), as one pairing's was:
             // the workers are left to the lanes.
-            futures::future::join_all(dispatchers.into_iter().map(|(dispatcher, catch_up)| {
-                let (stop, tracker) = (lanes_stop.clone(), tracker.clone());
-                async move {
-                    catch_up.pass(CATCH_UP_WINDOW_MS, CATCH_UP_ZALO_PAGES).await;
-                    dispatcher.run(stop, tracker).await;
-                }
-            }))
+            futures::future::join_all(dispatchers.into_iter().map(
+                |(name, dispatcher, catch_up)| {
+                    let (stop, tracker) = (lanes_stop.clone(), tracker.clone());
+                    async move {
+                        crate::telemetry::in_pairing(&name, async move {
+                            catch_up.pass(CATCH_UP_WINDOW_MS, CATCH_UP_ZALO_PAGES).await;
+                            dispatcher.run(stop, tracker).await;
+                        })
+                        .await
+                    }
+                },
+            ))
             .await;
             // The steps in flight finish (or are left journalled) before the runtime goes.
             tracker.close();
@@ -257,20 +263,23 @@ impl Application {
         })?;
         let mut schedulers = Vec::with_capacity(self.pairings.len());
         let mut followers = Vec::with_capacity(self.pairings.len());
-        for p in &self.pairings {
+        for (i, p) in self.pairings.iter().enumerate() {
             schedulers.push(
-                Scheduler::start(
-                    &p.config.sync,
-                    p.services.clone(),
-                    p.catch_up.clone(),
-                    shutdown.clone(),
+                crate::telemetry::in_pairing(
+                    &p.name,
+                    Scheduler::start(
+                        &p.config.sync,
+                        p.services.clone(),
+                        p.catch_up.clone(),
+                        i == 0,
+                        shutdown.clone(),
+                    ),
                 )
                 .await?,
             );
-            followers.push(tokio::spawn(follow_tokens(
-                p.services.clone(),
-                p.ingest.lanes.clone(),
-                shutdown.clone(),
+            followers.push(tokio::spawn(crate::telemetry::in_pairing(
+                &p.name,
+                follow_tokens(p.services.clone(), p.ingest.lanes.clone(), shutdown.clone()),
             )));
         }
         let summary = tokio::spawn(crate::ingest::refusals::summarise(shutdown.clone()));

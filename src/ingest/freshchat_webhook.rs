@@ -21,6 +21,15 @@ pub async fn handle(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let name = state.store.pairing_name().to_string();
+    crate::telemetry::in_pairing(&name, receive(state, headers, body)).await
+}
+
+async fn receive(
+    state: IngestState,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     use zfsync_freshchat::SignatureError;
     const SOURCE: &str = "freshchat";
     let started = std::time::Instant::now();

@@ -36,7 +36,8 @@ pub async fn handle(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    receive(&pairings, state, headers, body).await
+    let name = state.store.pairing_name().to_string();
+    crate::telemetry::in_pairing(&name, receive(&pairings, state, headers, body)).await
 }
 
 /// `/webhooks/zalo/<pairing>`: the same webhook, for the pairing named in the path (404 for a
@@ -48,7 +49,10 @@ pub async fn handle_pairing(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     match pairings.get(&name) {
-        Some(state) => receive(&pairings, state, headers, body).await,
+        Some(state) => {
+            let name = state.store.pairing_name().to_string();
+            crate::telemetry::in_pairing(&name, receive(&pairings, state, headers, body)).await
+        }
         None => super::unknown_pairing("zalo", &name),
     }
 }
@@ -108,12 +112,16 @@ async fn receive(
         None => return unknown_oa(&state, ev.oa_id().unwrap_or_default()),
     };
     let time = ev.time_ms();
-    accept(
-        &state,
-        SOURCE,
-        zalo_event(&ev, body.to_vec(), Provenance::Webhook),
-        time,
-        started,
+    // The pairing that owns the OA, when it is not the URL's, records what follows.
+    crate::telemetry::in_pairing(
+        state.store.pairing_name(),
+        accept(
+            &state,
+            SOURCE,
+            zalo_event(&ev, body.to_vec(), Provenance::Webhook),
+            time,
+            started,
+        ),
     )
     .await
 }

@@ -81,7 +81,7 @@ fn default_session(state: &AppState) -> PairingSession {
 pub async fn oauth_start(State(state): State<AppState>, Query(q): Query<StartQuery>) -> Response {
     let session = default_session(&state);
     let name = session.store.pairing_name().to_string();
-    start(&state, &name, session, q).await
+    crate::telemetry::in_pairing(&name, start(&state, &name, session, q)).await
 }
 
 /// `/oauth/zalo/start/<pairing>`: the same, for the pairing named in the path; Zalo comes back
@@ -92,7 +92,9 @@ pub async fn oauth_start_pairing(
     Query(q): Query<StartQuery>,
 ) -> Response {
     match session_of(&state, &name) {
-        Some(session) => start(&state, &name, session, q).await,
+        Some(session) => {
+            crate::telemetry::in_pairing(&name, start(&state, &name, session, q)).await
+        }
         None => no_such_pairing(),
     }
 }
@@ -154,7 +156,8 @@ pub async fn oauth_callback(
     Query(q): Query<CallbackQuery>,
 ) -> Response {
     let session = default_session(&state);
-    callback(&state, session, q).await
+    let name = session.store.pairing_name().to_string();
+    crate::telemetry::in_pairing(&name, callback(&state, session, q)).await
 }
 
 /// `/oauth/zalo/callback/<pairing>`: completes an attempt of the pairing named in the path.
@@ -164,7 +167,7 @@ pub async fn oauth_callback_pairing(
     Query(q): Query<CallbackQuery>,
 ) -> Response {
     match session_of(&state, &name) {
-        Some(session) => callback(&state, session, q).await,
+        Some(session) => crate::telemetry::in_pairing(&name, callback(&state, session, q)).await,
         None => no_such_pairing(),
     }
 }

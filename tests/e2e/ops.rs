@@ -268,7 +268,7 @@ async fn status_failed_list_and_metrics() {
         "zfsync_zalo_token_seconds_to_expiry",
         "zfsync_event_processing_seconds",
         "zfsync_upstream_call_seconds",
-        "zfsync_webhook_ack_seconds_bucket{source=\"zalo\"",
+        "zfsync_webhook_ack_seconds_bucket{pairing=\"default\",source=\"zalo\"",
     ] {
         assert!(
             metrics.contains(name),

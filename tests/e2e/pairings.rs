@@ -158,6 +158,18 @@ async fn a_registered_pairing_runs_beside_default_and_neither_sees_the_other() {
     assert_eq!(zalo_text(&sent_b[0]).as_deref(), Some("Shop B here"));
     settle(&env).await;
     assert!(env.zalo.sent_to(U).is_empty(), "shop A's OA sent nothing");
+
+    // Each pairing's figures carry its name (the metrics recorder is shared by the tests of
+    // this process, so only the presence of each series is certain, not its count).
+    let m = metrics(&env).await;
+    for series in [
+        r#"zfsync_messages_synced_total{pairing="shop-b",direction="to_freshchat"}"#,
+        r#"zfsync_messages_synced_total{pairing="shop-b",direction="to_zalo"}"#,
+        r#"zfsync_messages_synced_total{pairing="default",direction="to_freshchat"}"#,
+        r#"zfsync_webhooks_total{pairing="shop-b",source="zalo""#,
+    ] {
+        assert!(m.contains(series), "{series} missing:\n{m}");
+    }
 }
 
 /// A second Zalo OA and Freshchat account (a second pair of simulators) delivering to the pairing

@@ -549,24 +549,24 @@ impl ZaloEvent {
             ZaloEvent::Anonymous(a) => a.oa_id.as_str(),
             ZaloEvent::ZnsReceipt(z) => z.sender_id.as_str(),
             ZaloEvent::OutOfScope {
-                event_name, raw, ..
-            }
-            | ZaloEvent::Unknown {
+                kind: OutOfScope::Call,
+                event_name,
                 raw,
-                event_name: Some(event_name),
             } => {
-                // The OA sends `oa_*` events (it is the sender); a user's events are sent to it.
+                // The OA sends `oa_*` events (it is the sender); a user's are sent to it.
                 let side = if event_name.starts_with("oa_") {
                     "/sender/id"
                 } else {
                     "/recipient/id"
                 };
-                return [side, "/oa_id"]
-                    .iter()
-                    .find_map(|p| raw.pointer(p).and_then(Value::as_str))
+                return raw
+                    .pointer(side)
+                    .and_then(Value::as_str)
                     .filter(|s| !s.is_empty());
             }
-            ZaloEvent::Unknown { raw, .. } => {
+            // A group's id stands where the OA's would in a group message, and an unknown event's
+            // shape is unknown: only a flat `oa_id` names the OA there.
+            ZaloEvent::OutOfScope { raw, .. } | ZaloEvent::Unknown { raw, .. } => {
                 return raw
                     .get("oa_id")
                     .and_then(Value::as_str)
