@@ -165,10 +165,11 @@ impl Application {
             pairings
                 .iter()
                 .map(|p| {
-                    let session = crate::server::PairingSession {
-                        store: p.services.store.clone(),
-                        zalo: p.services.zalo.clone(),
-                    };
+                    let session = crate::server::PairingSession::new(
+                        &p.config,
+                        &p.services,
+                        p.ingest.lanes.clone(),
+                    );
                     (p.name.clone(), session)
                 })
                 .collect(),

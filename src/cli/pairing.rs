@@ -279,67 +279,29 @@ async fn add(args: PairingAddArgs) -> anyhow::Result<ExitCode> {
 
 async fn list(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     let store = open_store(config)?;
-    let mut rows = vec![row(DEFAULT_PAIRING, true, config, &store).await];
-    for p in store.registered_pairings().await? {
-        let shown = match serde_json::from_str(&p.settings)
-            .ok()
-            .zip(serde_json::from_str(&p.secrets).ok())
-            .and_then(|(s, k)| config.for_pairing(&s, &k).ok())
-        {
-            Some(pconfig) => row(&p.name, p.enabled, &pconfig, &store).await,
-            None => serde_json::json!({
-                "pairing": p.name, "enabled": p.enabled,
-                "problem": "its stored settings do not validate: add it again",
-            }),
-        };
-        rows.push(shown);
-    }
+    let rows = crate::status::pairings_health(config, &store).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
     }
     for r in &rows {
-        let s = |k: &str| r[k].as_str().unwrap_or("-").to_string();
-        println!(
-            "{:<20} {:<9} OA {:<20} Freshchat {:<40} Zalo {}",
-            s("pairing"),
-            if r["enabled"].as_bool().unwrap_or(false) {
-                "served"
-            } else {
-                "disabled"
-            },
-            s("oa_id"),
-            s("freshchat"),
-            if r.get("problem").is_some() {
-                s("problem")
-            } else {
-                s("zalo")
-            },
-        );
+        match &r.problem {
+            Some(problem) => println!("{:<20} {:<22} {problem}", r.pairing, r.verdict()),
+            None => println!(
+                "{:<20} {:<22} OA {:<20} Zalo {:<22} {} pending (oldest {}), {} failed, last event {}; Freshchat {}",
+                r.pairing,
+                r.verdict(),
+                r.oa_id.as_deref().unwrap_or("-"),
+                r.zalo,
+                r.pending,
+                crate::time::ago(r.oldest_pending_at),
+                r.failed,
+                crate::time::ago(r.last_event_at),
+                r.freshchat,
+            ),
+        }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// One pairing's line: its OA, Freshchat account and whether its Zalo tokens are usable.
-async fn row(
-    name: &str,
-    enabled: bool,
-    config: &Config,
-    store: &crate::store::Store,
-) -> serde_json::Value {
-    let tokens = store.pairing(name).tokens().await.ok().flatten();
-    let zalo = match &tokens {
-        None => "not connected".to_string(),
-        Some(t) if t.needs_reauth.is_some() => "needs re-authorization".to_string(),
-        Some(_) => "connected".to_string(),
-    };
-    serde_json::json!({
-        "pairing": name,
-        "enabled": enabled,
-        "oa_id": config.zalo.oa_id.clone().or(tokens.and_then(|t| t.oa_id)),
-        "freshchat": config.freshchat.api_base.as_str().trim_end_matches('/'),
-        "zalo": zalo,
-    })
 }
 
 async fn enable(config: &Config, name: &str, enabled: bool) -> anyhow::Result<ExitCode> {

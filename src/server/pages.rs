@@ -69,10 +69,17 @@ fn no_such_pairing() -> Response {
 
 /// The session of the plain routes' pairing (`default`).
 fn default_session(state: &AppState) -> PairingSession {
-    PairingSession {
-        store: state.store.clone(),
-        zalo: state.zalo.clone(),
-    }
+    state
+        .sessions
+        .get(state.store.pairing_name())
+        .cloned()
+        .unwrap_or_else(|| PairingSession {
+            store: state.store.clone(),
+            zalo: state.zalo.clone(),
+            freshchat: state.console.freshchat.clone(),
+            channel: state.console.channel.clone(),
+            lanes: state.ingest.lanes.clone(),
+        })
 }
 
 /// `/oauth/zalo/start` (operators, or a one-time link): redirects to Zalo's consent page for a new

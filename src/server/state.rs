@@ -51,13 +51,36 @@ pub struct AppState {
     pub console: Arc<console::Console>,
 }
 
-/// What a pairing's OAuth routes need: its store handle and its Zalo session.
+/// One pairing's parts that its OAuth routes and the console's pages need.
 #[derive(Clone, Debug)]
 pub struct PairingSession {
     /// The store, scoped to the pairing.
     pub store: Store,
     /// Its Zalo client and tokens.
     pub zalo: ZaloSession,
+    /// Its Freshchat client.
+    pub freshchat: zfsync_freshchat::FreshchatClient,
+    /// Its configured channel (id or name).
+    pub channel: Option<String>,
+    /// Wakes its lanes.
+    pub lanes: LaneSignal,
+}
+
+impl PairingSession {
+    /// The parts of the pairing run with `config` and `services`, whose lanes `lanes` wakes.
+    pub fn new(config: &Config, services: &Services, lanes: LaneSignal) -> PairingSession {
+        PairingSession {
+            store: services.store.clone(),
+            zalo: services.zalo.clone(),
+            freshchat: services.freshchat.clone(),
+            channel: config
+                .freshchat
+                .channel_id
+                .clone()
+                .or(config.freshchat.channel_name.clone()),
+            lanes,
+        }
+    }
 }
 
 /// The secrets the webhook routes check deliveries with.
@@ -128,7 +151,7 @@ impl AppState {
             &options.admin_token,
             config.server.public_url.scheme() == "https",
         ));
-        let console = Arc::new(console::Console::new(
+        let mut console = console::Console::new(
             services.freshchat.clone(),
             config
                 .freshchat
@@ -142,7 +165,9 @@ impl AppState {
                 zalo: services.zalo.clone(),
                 pace: DEFAULT_PACE,
             },
-        ));
+        );
+        console.config = Some(Box::new(config.clone()));
+        let console = Arc::new(console);
         let WebhookSecrets {
             zalo_app_id,
             zalo_oa_secret,
@@ -169,10 +194,7 @@ impl AppState {
             sessions: Arc::new(
                 [(
                     services.store.pairing_name().to_string(),
-                    PairingSession {
-                        store: services.store.clone(),
-                        zalo: services.zalo.clone(),
-                    },
+                    PairingSession::new(config, services, ingest.lanes.clone()),
                 )]
                 .into(),
             ),

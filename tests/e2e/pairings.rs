@@ -466,6 +466,12 @@ async fn pairings_are_added_listed_connected_and_disabled_from_the_command_line(
     })
     .await;
     assert!(arrived.is_some(), "the added pairing is served");
+    let line = list(false).await;
+    assert!(
+        line.lines()
+            .any(|l| l.starts_with("shop-b") && l.contains(" ok ") && l.contains("0 failed")),
+        "{line}"
+    );
 
     let (ok, _, stderr) =
         zfsync_with_stdin(&["pairing", "disable", "shop-b", "--config", &config], "").await;
@@ -480,4 +486,95 @@ async fn pairings_are_added_listed_connected_and_disabled_from_the_command_line(
         !ok && stderr.contains("configuration file's pairing"),
         "{stderr}"
     );
+}
+
+/// The console serves every pairing: the Pairings page lists each with its health, every page
+/// shows the pairing named in `?pairing=` (its customers only, links keeping the choice), the
+/// Connect page starts that pairing's own OAuth flow, and a pairing the daemon does not serve
+/// is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_shows_each_pairing_on_its_own() {
+    use zfsync_zalo::sim::SimUser;
+
+    let mut env = zfsync::tools::sandbox::Env::new(zfsync::tools::sandbox::EnvOptions::default())
+        .await
+        .unwrap();
+    let shop_b = env
+        .add_pairing("shop-b", zfsync::tools::sandbox::own_app(2))
+        .await
+        .unwrap();
+    env.start_daemon().await.unwrap();
+    env.connect_zalo().await.unwrap();
+    add_user(&env, U, "Minh");
+    shop_b.zalo.add_user(SimUser {
+        user_id: U.into(),
+        display_name: "Lan".into(),
+        avatar: None,
+        follower: true,
+    });
+    env.zalo
+        .user_sends(U, UserAction::Text("for default".into()))
+        .await;
+    shop_b
+        .zalo
+        .user_sends(U, UserAction::Text("for shop B".into()))
+        .await;
+    customer_messages(&env, U, 1).await;
+    let reached = zfsync::tools::sandbox::wait_for(WAIT, || async {
+        let conv = shop_b.freshchat.conversations().into_iter().next()?;
+        (!shop_b
+            .freshchat
+            .messages(conv["conversation_id"].as_str()?)
+            .is_empty())
+        .then_some(())
+    })
+    .await;
+    assert!(reached.is_some());
+    settle(&env).await;
+
+    let base = env.daemon_url();
+    let get = |path: String| {
+        let (base, token) = (base.clone(), env.admin_token.clone());
+        async move {
+            let r = reqwest::Client::new()
+                .get(format!("{base}{path}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, page) = get("/console/pairings".into()).await;
+    assert_eq!(status, 200, "{page}");
+    for name in ["default", "shop-b"] {
+        let at = page
+            .find(&format!("data-pairing=\"{name}\""))
+            .unwrap_or_else(|| panic!("{name} listed: {page}"));
+        let row = &page[at..at + page[at..].find("</tr>").unwrap()];
+        assert!(row.contains(">ok<") && row.contains("connected"), "{row}");
+    }
+
+    let (status, activity_b) = get("/console/activity?pairing=shop-b".into()).await;
+    assert_eq!(status, 200);
+    assert!(
+        activity_b.contains("Lan") && !activity_b.contains("Minh"),
+        "{activity_b}"
+    );
+    assert!(
+        activity_b.contains("href=\"/console/failed?pairing=shop-b\""),
+        "the navigation keeps the pairing: {activity_b}"
+    );
+    let (_, activity_default) = get("/console/activity".into()).await;
+    assert!(
+        activity_default.contains("Minh") && !activity_default.contains("Lan"),
+        "{activity_default}"
+    );
+    let (_, connect_b) = get("/console/connect?pairing=shop-b".into()).await;
+    assert!(
+        connect_b.contains("/oauth/zalo/start/shop-b?from=console"),
+        "{connect_b}"
+    );
+    let (status, _) = get("/console/failed?pairing=nobody".into()).await;
+    assert_eq!(status, 404);
 }
