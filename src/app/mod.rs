@@ -131,7 +131,7 @@ impl Application {
             metrics: metrics_handle(),
         };
         let mut state = AppState::build(&config, &services, lanes, options);
-        let store = services.store.clone();
+        let (store, http) = (services.store.clone(), services.http.clone());
         let default = PairingRuntime::with_ingest(
             services.store.pairing_name().to_string(),
             config.clone(),
@@ -151,6 +151,7 @@ impl Application {
             pairings.push(
                 PairingRuntime::registered(
                     &config,
+                    &http,
                     &store,
                     &registered,
                     replay_window_ms(&config),
@@ -262,27 +263,29 @@ impl Application {
                 tracing::warn!("some lanes did not finish within 20 s; their steps stay journalled for the next start");
             }
         })?;
-        let mut schedulers = Vec::with_capacity(self.pairings.len());
-        let mut followers = Vec::with_capacity(self.pairings.len());
-        for (i, p) in self.pairings.iter().enumerate() {
-            schedulers.push(
-                crate::telemetry::in_pairing(
+        let scheduler = Scheduler::start(
+            &self.config.sync,
+            self.pairings
+                .iter()
+                .map(|p| crate::scheduler::ScheduledPairing {
+                    name: p.name.as_str().into(),
+                    services: p.services.clone(),
+                    catch_up: p.catch_up.clone(),
+                })
+                .collect(),
+            shutdown.clone(),
+        )
+        .await?;
+        let followers: Vec<_> = self
+            .pairings
+            .iter()
+            .map(|p| {
+                tokio::spawn(crate::telemetry::in_pairing(
                     &p.name,
-                    Scheduler::start(
-                        &p.config.sync,
-                        p.services.clone(),
-                        p.catch_up.clone(),
-                        i == 0,
-                        shutdown.clone(),
-                    ),
-                )
-                .await?,
-            );
-            followers.push(tokio::spawn(crate::telemetry::in_pairing(
-                &p.name,
-                follow_tokens(p.services.clone(), p.ingest.lanes.clone(), shutdown.clone()),
-            )));
-        }
+                    follow_tokens(p.services.clone(), p.ingest.lanes.clone(), shutdown.clone()),
+                ))
+            })
+            .collect();
         let summary = tokio::spawn(crate::ingest::refusals::summarise(shutdown.clone()));
         let app = router(self.state.clone(), self.config.server.max_body_bytes);
         tracing::info!(addr = %self.local_addr(), "zfsync listening");
@@ -301,9 +304,7 @@ impl Application {
         .await;
         shutdown.cancel();
         let _ = lanes.await;
-        for scheduler in schedulers {
-            scheduler.stop().await;
-        }
+        scheduler.stop().await;
         for follow in followers {
             let _ = follow.await;
         }

@@ -94,6 +94,7 @@ impl PairingRuntime {
     /// (tests and the sandbox only).
     pub async fn registered(
         base: &Config,
+        http: &crate::services::SharedHttp,
         store: &Store,
         registered: &RegisteredPairing,
         replay_window_ms: i64,
@@ -128,7 +129,7 @@ impl PairingRuntime {
         }
         #[cfg(not(feature = "sim"))]
         let _ = pin;
-        let services = Services::on_store(&config, store.pairing(&name), egress)
+        let services = Services::on_store(&config, store.pairing(&name), egress, http)
             .await
             .map_err(|e| invalid(e.to_string()))?;
         let webhooks = WebhookSecrets::from_config(&config).map_err(|e| invalid(e.to_string()))?;

@@ -195,7 +195,8 @@ pub async fn services_of(config: &Config, pairing: &str) -> anyhow::Result<(Conf
     })?;
     let pconfig = config.for_pairing(&settings, &secrets)?;
     let egress = egress_policy(&pconfig);
-    let services = Services::on_store(&pconfig, store.pairing(pairing), egress).await?;
+    let http = crate::services::SharedHttp::new()?;
+    let services = Services::on_store(&pconfig, store.pairing(pairing), egress, &http).await?;
     Ok((pconfig, services))
 }
 

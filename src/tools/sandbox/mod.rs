@@ -24,7 +24,7 @@ use crate::app::Application;
 use crate::config::Config;
 
 mod pairings;
-pub use pairings::{own_app, ExtraPairing};
+pub use pairings::{own_app, register_in, ExtraPairing};
 
 /// A 1×1 PNG, the sandbox customer's "photo".
 pub const TINY_PNG: &[u8] = &[

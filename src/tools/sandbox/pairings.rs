@@ -67,58 +67,85 @@ impl Env {
         )
         .await?;
         freshchat.set_cdn_host(FRESHCHAT_MEDIA_HOST)?;
-        let z = zalo_sim.config();
-        let settings = PairingSettings {
-            zalo_app_id: z.app_id.clone(),
-            zalo_oa_id: Some(z.oa_id.clone()),
-            zalo_api_base: zalo_sim.api_base(),
-            zalo_oauth_base: zalo_sim.oauth_base(),
-            freshchat_api_base: freshchat.base_url(),
-            freshchat_app_id: Some(freshchat.app_id().to_string()),
-            freshchat_channel_id: None,
-            freshchat_channel_name: None,
-            mapping_rules: None,
-            mapping_language: Some("en".into()),
-        };
-        let secrets = PairingSecrets {
-            zalo_app_secret: z.app_secret.clone(),
-            zalo_oa_secret_key: z.oa_secret_key.clone(),
-            freshchat_api_key: freshchat.api_key().to_string(),
-            freshchat_webhook_public_key: freshchat.public_key_pem(),
-        };
-        let store = match self.daemon_store() {
-            Some(store) => store.clone(),
-            None => crate::services::open_store(&self.config()?)?,
-        };
-        store
-            .register_pairing(
-                name.into(),
-                serde_json::to_string(&settings)?,
-                serde_json::to_string(&secrets)?,
-            )
-            .await?;
-        let (access_token, refresh_token) = zalo_sim.issue_tokens();
-        let now = chrono::Utc::now().timestamp_millis();
-        store
-            .pairing(name)
-            .save_tokens(StoredTokens {
-                oa_id: Some(z.oa_id.clone()),
-                access_token,
-                refresh_token,
-                access_expires_at: now + 3_600_000,
-                refresh_expires_at: now + 90 * 86_400_000,
-                updated_at: now,
-                needs_reauth: None,
-                token_error: None,
-                generation: 0,
-            })
-            .await?;
+        self.register_pairing(name, &zalo_sim, &freshchat).await?;
         Ok(ExtraPairing {
             name: name.into(),
             zalo: zalo_sim,
             freshchat,
         })
     }
+}
+
+impl Env {
+    /// Registers the pairing `name` in this environment's store (before [`Env::start_daemon`])
+    /// for the OA of `zalo` and the Freshchat account of `freshchat`, already running (several
+    /// pairings may share them where only the deployment's size is measured), with its secrets
+    /// sealed and tokens for that OA.
+    pub async fn register_pairing(
+        &self,
+        name: &str,
+        zalo: &ZaloSim,
+        freshchat: &FreshchatSim,
+    ) -> anyhow::Result<()> {
+        let store = match self.daemon_store() {
+            Some(store) => store.clone(),
+            None => crate::services::open_store(&self.config()?)?,
+        };
+        register_in(&store, name, zalo, freshchat).await
+    }
+}
+
+/// Registers the pairing `name` in `store` for the OA of `zalo` and the Freshchat account of
+/// `freshchat`, with tokens for that OA (see [`Env::register_pairing`]).
+pub async fn register_in(
+    store: &crate::store::Store,
+    name: &str,
+    zalo: &ZaloSim,
+    freshchat: &FreshchatSim,
+) -> anyhow::Result<()> {
+    let z = zalo.config();
+    let settings = PairingSettings {
+        zalo_app_id: z.app_id.clone(),
+        zalo_oa_id: Some(z.oa_id.clone()),
+        zalo_api_base: zalo.api_base(),
+        zalo_oauth_base: zalo.oauth_base(),
+        freshchat_api_base: freshchat.base_url(),
+        freshchat_app_id: Some(freshchat.app_id().to_string()),
+        freshchat_channel_id: None,
+        freshchat_channel_name: None,
+        mapping_rules: None,
+        mapping_language: Some("en".into()),
+    };
+    let secrets = PairingSecrets {
+        zalo_app_secret: z.app_secret.clone(),
+        zalo_oa_secret_key: z.oa_secret_key.clone(),
+        freshchat_api_key: freshchat.api_key().to_string(),
+        freshchat_webhook_public_key: freshchat.public_key_pem(),
+    };
+    store
+        .register_pairing(
+            name.into(),
+            serde_json::to_string(&settings)?,
+            serde_json::to_string(&secrets)?,
+        )
+        .await?;
+    let (access_token, refresh_token) = zalo.issue_tokens();
+    let now = chrono::Utc::now().timestamp_millis();
+    store
+        .pairing(name)
+        .save_tokens(StoredTokens {
+            oa_id: Some(z.oa_id.clone()),
+            access_token,
+            refresh_token,
+            access_expires_at: now + 3_600_000,
+            refresh_expires_at: now + 90 * 86_400_000,
+            updated_at: now,
+            needs_reauth: None,
+            token_error: None,
+            generation: 0,
+        })
+        .await?;
+    Ok(())
 }
 
 /// The conversation of each extra pairing's customer (the same Zalo user id in every OA: each
