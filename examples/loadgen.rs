@@ -9,6 +9,8 @@
 //! target/release/examples/loadgen --mode flood
 //! target/release/examples/loadgen --mode ingest --pin          # daemon: target/release/zfsync
 //! target/release/examples/loadgen --mode soak --kills 100
+//! target/release/examples/loadgen --mode idle-pairings --pairings 1000
+//! target/release/examples/loadgen --mode pairings --pairings 200 --rate 1 --duration 30
 //! ```
 
 use std::process::ExitCode;
@@ -82,6 +84,9 @@ struct Cli {
     /// Soak: seed of the faults, kill moments and traffic (default 1).
     #[arg(long)]
     seed: Option<u64>,
+    /// idle-pairings, pairings: pairings in the daemon (default 1000 idle, 200 busy).
+    #[arg(long)]
+    pairings: Option<usize>,
 }
 
 impl Cli {
@@ -110,7 +115,12 @@ impl Cli {
         }
         o.fault_rate = self.fault_rate.unwrap_or(o.fault_rate);
         o.seed = self.seed.unwrap_or(o.seed);
-        let needs_process = self.pin || matches!(self.mode, Mode::Ingest | Mode::Soak);
+        o.pairings = self.pairings.unwrap_or(o.pairings).max(1);
+        let needs_process = self.pin
+            || matches!(
+                self.mode,
+                Mode::Ingest | Mode::Soak | Mode::IdlePairings | Mode::Pairings
+            );
         o.daemon_binary = match self.daemon_binary {
             Some(b) => Some(b),
             None if needs_process => Some(sibling_daemon()?),

@@ -81,7 +81,7 @@ pub enum EgressRefused {
 }
 
 /// The download policy.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EgressPolicy {
     patterns: Arc<Vec<String>>,
     allow_private: bool,

@@ -300,10 +300,10 @@ impl Dispatcher {
             for lane in to_start {
                 let worker = this.clone();
                 let stop = shutdown.clone();
-                tracker.spawn(async move {
+                tracker.spawn(crate::telemetry::carry_pairing(async move {
                     worker.drain_lane(&lane, &stop).await;
                     worker.wake_after_lane(&lane);
-                });
+                }));
             }
             let until_due = next_due
                 .map(|d| Duration::from_millis((d - this.signal.clock.now()).max(1) as u64))

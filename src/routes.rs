@@ -5,9 +5,26 @@
 pub const ROUTE_ZALO_WEBHOOK: &str = "/webhooks/zalo";
 /// Freshchat's webhook.
 pub const ROUTE_FRESHCHAT_WEBHOOK: &str = "/webhooks/freshchat";
+/// Zalo's webhook of one pairing (`{pairing}` is its name; the plain route is `default`'s).
+pub const ROUTE_ZALO_WEBHOOK_PAIRING: &str = "/webhooks/zalo/{pairing}";
+/// Freshchat's webhook of one pairing.
+pub const ROUTE_FRESHCHAT_WEBHOOK_PAIRING: &str = "/webhooks/freshchat/{pairing}";
 /// Starts the Zalo OAuth flow (for operators).
 pub const ROUTE_OAUTH_START: &str = "/oauth/zalo/start";
 /// Where Zalo redirects after consent.
 pub const ROUTE_OAUTH_CALLBACK: &str = "/oauth/zalo/callback";
+/// Starts the Zalo OAuth flow of one pairing (the plain route is `default`'s).
+pub const ROUTE_OAUTH_START_PAIRING: &str = "/oauth/zalo/start/{pairing}";
+/// Where Zalo redirects after consent for one pairing.
+pub const ROUTE_OAUTH_CALLBACK_PAIRING: &str = "/oauth/zalo/callback/{pairing}";
+
+/// `route` (ending in `/{pairing}`) for the pairing `name`; `plain` for `default`.
+pub fn for_pairing(plain: &str, name: &str) -> String {
+    if name == crate::config::DEFAULT_PAIRING {
+        plain.to_string()
+    } else {
+        format!("{plain}/{name}")
+    }
+}
 /// Hosted files.
 pub const ROUTE_FILES: &str = "/files/{token}";

@@ -102,57 +102,104 @@ where
     }
 }
 
+/// One pairing's part in the deployment's jobs.
+#[derive(Clone)]
+pub struct ScheduledPairing {
+    /// Its name (the `pairing` label of what its work records).
+    pub name: std::sync::Arc<str>,
+    /// Its store handle and clients.
+    pub services: Services,
+    /// Its catch-up from both histories.
+    pub catch_up: CatchUp,
+}
+
+/// How many pairings a job works on at once (a slow platform of one never holds up the rest).
+const PAIRINGS_AT_ONCE: usize = 8;
+
+/// Runs `work` for every pairing, at most [`PAIRINGS_AT_ONCE`] at a time, each in its pairing.
+async fn for_each<F, Fut>(pairings: &[ScheduledPairing], work: F)
+where
+    F: Fn(ScheduledPairing) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    use futures::StreamExt as _;
+    futures::stream::iter(pairings.iter().cloned())
+        .map(|p| crate::telemetry::within(p.name.clone(), work(p)))
+        .buffer_unordered(PAIRINGS_AT_ONCE)
+        .collect::<Vec<()>>()
+        .await;
+}
+
 impl Scheduler {
-    /// Starts the jobs; they run until [`Scheduler::stop`] or `shutdown`.
+    /// Starts the deployment's jobs, one scheduler for every pairing (a job runs for each in
+    /// turn); they run until [`Scheduler::stop`] or `shutdown`. Retention runs once per pass: it
+    /// prunes every pairing's rows.
     pub async fn start(
         config: &SyncConfig,
-        services: Services,
-        catch_up: CatchUp,
+        pairings: Vec<ScheduledPairing>,
         shutdown: CancellationToken,
     ) -> Result<Scheduler, SchedulerError> {
         let inner = JobScheduler::new().await?;
-        let s = services.clone();
+        let pairings: Arc<[ScheduledPairing]> = pairings.into();
         // Once now, then on the schedule: a daemon started with an old token refreshes at once.
-        if let Err(e) = s.tokens().refresh_if_due().await {
-            tracing::warn!(error = %e, "Zalo token refresh at start-up failed");
-        }
+        for_each(&pairings, |p| async move {
+            if let Err(e) = p.services.tokens().refresh_if_due().await {
+                tracing::warn!(pairing = %p.name, error = %e, "Zalo token refresh at start-up failed");
+            }
+        })
+        .await;
+        let all = pairings.clone();
         let refresh = job(
             "token_refresh_cron",
             &config.token_refresh_cron,
             move || {
-                let s = s.clone();
+                let all = all.clone();
                 async move {
-                    if let Err(e) = s.tokens().refresh_if_due().await {
-                        tracing::warn!(error = %e, "scheduled Zalo token refresh failed");
-                    }
+                    for_each(&all, |p| async move {
+                        if let Err(e) = p.services.tokens().refresh_if_due().await {
+                            tracing::warn!(pairing = %p.name, error = %e, "scheduled Zalo token refresh failed");
+                        }
+                    })
+                    .await;
                 }
             },
         )?;
         // Start-up already caught up; the periodic pass catches what a running daemon never
         // received (a webhook Zalo disabled after its retry ladder, a delivery Freshchat gave up on).
-        let stop = shutdown.clone();
+        let (all, stop) = (pairings.clone(), shutdown.clone());
         let reconcile = job("reconcile_cron", &config.reconcile_cron, move || {
-            let (c, stop) = (catch_up.clone(), stop.clone());
+            let (all, stop) = (all.clone(), stop.clone());
             async move {
-                if !stop.is_cancelled() {
-                    c.pass(RECONCILE_WINDOW_MS, RECONCILE_ZALO_PAGES).await;
-                }
+                for_each(&all, |p| {
+                    let stop = stop.clone();
+                    async move {
+                        if !stop.is_cancelled() {
+                            p.catch_up
+                                .pass(RECONCILE_WINDOW_MS, RECONCILE_ZALO_PAGES)
+                                .await;
+                        }
+                    }
+                })
+                .await;
             }
         })?;
         let keep_ms = config.retention_days as i64 * 24 * 3600 * 1000;
-        let store = services.store.clone();
-        let retention = job("retention_cron", &config.retention_cron, move || {
-            let store = store.clone();
-            async move {
-                match store.prune(keep_ms).await {
-                    Ok(n) if n > 0 => {
-                        tracing::info!(rows = n, "pruned finished events and expired files")
+        let store = pairings.first().map(|p| p.services.store.clone());
+        let retention = match store {
+            Some(store) => job("retention_cron", &config.retention_cron, move || {
+                let store = store.clone();
+                async move {
+                    match store.prune(keep_ms).await {
+                        Ok(n) if n > 0 => {
+                            tracing::info!(rows = n, "pruned finished events and expired files")
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "pruning the store failed"),
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "pruning the store failed"),
                 }
-            }
-        })?;
+            })?,
+            None => None,
+        };
         for j in [refresh, reconcile, retention].into_iter().flatten() {
             inner.add(j).await?;
         }

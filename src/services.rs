@@ -59,7 +59,55 @@ pub struct Services {
     pub freshchat: FreshchatClient,
     /// Where media may be fetched from.
     pub egress: crate::egress::EgressPolicy,
+    /// The HTTP clients it shares with the deployment's other pairings.
+    pub http: SharedHttp,
 }
+
+/// The HTTP clients every pairing of one deployment shares: one for Zalo's API, one for
+/// Freshchat's, and one media client per download policy (pairings whose policies are equal share
+/// it). A pairing then costs no connection pool or TLS setup of its own; the keys and tokens are
+/// still each pairing's, sent per request.
+#[derive(Clone, Debug)]
+pub struct SharedHttp {
+    zalo: reqwest::Client,
+    freshchat: reqwest::Client,
+    media: Arc<std::sync::Mutex<Vec<(crate::egress::EgressPolicy, reqwest::Client)>>>,
+}
+
+impl SharedHttp {
+    /// The clients, with the connectors' own timeouts.
+    pub fn new() -> Result<SharedHttp, ServicesError> {
+        Ok(SharedHttp {
+            zalo: zfsync_zalo::client::api_http_client(API_TIMEOUT)
+                .map_err(ServicesError::ZaloClient)?,
+            freshchat: zfsync_freshchat::client::api_http_client(API_TIMEOUT)
+                .map_err(ServicesError::FreshchatClient)?,
+            media: Arc::default(),
+        })
+    }
+
+    /// The media client of `policy`: the one already built for an equal policy, else a new one.
+    fn media(
+        &self,
+        policy: &crate::egress::EgressPolicy,
+    ) -> Result<reqwest::Client, ServicesError> {
+        let mut known = self
+            .media
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, client)) = known.iter().find(|(p, _)| p == policy) {
+            return Ok(client.clone());
+        }
+        let client = policy
+            .client(MEDIA_TIMEOUT)
+            .map_err(|e| ServicesError::MediaClient(e.to_string()))?;
+        known.push((policy.clone(), client.clone()));
+        Ok(client)
+    }
+}
+
+/// How long one API call may take (the connectors' default).
+const API_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What tests and the sandbox set in-process, beyond the configuration: no configuration key,
 /// environment variable or flag reaches it.
@@ -92,16 +140,26 @@ impl Services {
         egress: crate::egress::EgressPolicy,
     ) -> Result<Services, ServicesError> {
         let store = open_store(config)?;
+        Services::on_store(config, store, egress, &SharedHttp::new()?).await
+    }
+
+    /// The services of one pairing: `config`'s Zalo and Freshchat settings over `store`, a handle
+    /// scoped to the pairing ([`Store::pairing`]) of a store already open.
+    pub async fn on_store(
+        config: &Config,
+        store: Store,
+        egress: crate::egress::EgressPolicy,
+        http: &SharedHttp,
+    ) -> Result<Services, ServicesError> {
         let mut zc =
             zfsync_zalo::ClientConfig::new(config.zalo.app_id.clone(), config.zalo_app_secret());
         zc.api_base = config.zalo.api_base.clone();
         zc.oauth_base = config.zalo.oauth_base.clone();
-        let media = egress
-            .client(MEDIA_TIMEOUT)
-            .map_err(|e| ServicesError::MediaClient(e.to_string()))?;
+        let media = http.media(&egress)?;
         let zalo = ZaloClient::new(
             zc.with_observer(Arc::new(crate::telemetry::ZaloCalls))
-                .with_download_client(media.clone()),
+                .with_download_client(media.clone())
+                .with_http_client(http.zalo.clone()),
         )
         .map_err(ServicesError::ZaloClient)?;
         let freshchat = FreshchatClient::new(
@@ -110,6 +168,7 @@ impl Services {
                 config.freshchat_api_key(),
             )
             .with_observer(Arc::new(crate::telemetry::FreshchatCalls))
+            .with_http_client(http.freshchat.clone())
             .with_download_client(media)
             .with_download_guard(Arc::new(egress.clone())),
         )
@@ -127,6 +186,7 @@ impl Services {
             zalo: ZaloSession::new(zalo, tokens, config.zalo.oa_id.clone()),
             freshchat,
             egress,
+            http: http.clone(),
         })
     }
 

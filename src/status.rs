@@ -144,3 +144,126 @@ pub async fn print_failed(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// One pairing's health at a glance: `zfsync pairing list` and the console's Pairings page.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PairingHealth {
+    /// Its name.
+    pub pairing: String,
+    /// Served (false: disabled).
+    pub enabled: bool,
+    /// Its OA (configured, else connected).
+    pub oa_id: Option<String>,
+    /// Its Freshchat API URL.
+    pub freshchat: String,
+    /// `connected`, `not connected` or `needs re-authorization`.
+    pub zalo: String,
+    /// Events waiting, both directions.
+    pub pending: i64,
+    /// Failed events, both directions.
+    pub failed: i64,
+    /// When the oldest waiting event was stored (unix ms).
+    pub oldest_pending_at: Option<i64>,
+    /// When the newest event of either side was stored (unix ms).
+    pub last_event_at: Option<i64>,
+    /// Why it cannot be served, when its stored settings do not validate.
+    pub problem: Option<String>,
+}
+
+impl PairingHealth {
+    /// A word for its state: `disabled`, `broken`, `needs re-authorization`, `not connected`,
+    /// `failures`, `ok`.
+    pub fn verdict(&self) -> &'static str {
+        if self.problem.is_some() {
+            "broken"
+        } else if !self.enabled {
+            "disabled"
+        } else if self.zalo == ZALO_NEEDS_REAUTH {
+            "needs re-authorization"
+        } else if self.zalo == ZALO_NOT_CONNECTED {
+            "not connected"
+        } else if self.failed > 0 {
+            "failures"
+        } else {
+            "ok"
+        }
+    }
+
+    /// The pairing `name` whose stored settings do not validate (`problem` says why).
+    pub fn broken(name: &str, enabled: bool, problem: String) -> PairingHealth {
+        PairingHealth {
+            pairing: name.into(),
+            enabled,
+            oa_id: None,
+            freshchat: String::new(),
+            zalo: String::new(),
+            pending: 0,
+            failed: 0,
+            oldest_pending_at: None,
+            last_event_at: None,
+            problem: Some(problem),
+        }
+    }
+}
+
+const ZALO_NEEDS_REAUTH: &str = "needs re-authorization";
+const ZALO_NOT_CONNECTED: &str = "not connected";
+
+/// The health of the pairing `store` is scoped to, run with `config`.
+pub async fn pairing_health(
+    store: &crate::store::Store,
+    config: &crate::config::Config,
+    enabled: bool,
+) -> PairingHealth {
+    let tokens = store.tokens().await.ok().flatten();
+    let zalo = match &tokens {
+        None => ZALO_NOT_CONNECTED,
+        Some(t) if t.needs_reauth.is_some() => ZALO_NEEDS_REAUTH,
+        Some(_) => "connected",
+    };
+    let stats = store.stats().await.unwrap_or_default();
+    let oldest = stats
+        .iter()
+        .filter_map(|(_, s)| s.oldest_pending_received_at)
+        .min();
+    let last = stats.iter().filter_map(|(_, s)| s.last_received_at).max();
+    PairingHealth {
+        pairing: store.pairing_name().to_string(),
+        enabled,
+        oa_id: config.zalo.oa_id.clone().or(tokens.and_then(|t| t.oa_id)),
+        freshchat: config
+            .freshchat
+            .api_base
+            .as_str()
+            .trim_end_matches('/')
+            .to_string(),
+        zalo: zalo.into(),
+        pending: stats.iter().map(|(_, s)| s.pending).sum(),
+        failed: stats.iter().map(|(_, s)| s.failed).sum(),
+        oldest_pending_at: oldest,
+        last_event_at: last,
+        problem: None,
+    }
+}
+
+/// The health of every pairing of the deployment whose file is `config`: `default`, then the
+/// registered ones in name order.
+pub async fn pairings_health(
+    config: &crate::config::Config,
+    store: &crate::store::Store,
+) -> Result<Vec<PairingHealth>, crate::store::StoreError> {
+    let default = store.pairing(crate::config::DEFAULT_PAIRING);
+    let mut rows = vec![pairing_health(&default, config, true).await];
+    for p in store.registered_pairings().await? {
+        let pconfig = serde_json::from_str(&p.settings)
+            .ok()
+            .zip(serde_json::from_str(&p.secrets).ok())
+            .ok_or_else(|| "its stored settings cannot be read: add it again".to_string())
+            .and_then(|(s, k)| config.for_pairing(&s, &k).map_err(|e| e.to_string()));
+        rows.push(match pconfig {
+            Ok(pconfig) => pairing_health(&store.pairing(&p.name), &pconfig, p.enabled).await,
+            Err(problem) => PairingHealth::broken(&p.name, p.enabled, problem),
+        });
+    }
+    Ok(rows)
+}

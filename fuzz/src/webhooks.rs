@@ -101,6 +101,7 @@ webhook_public_key = "{key}"
                 zalo_app_id: cases::ZALO_APP_ID.to_string(),
                 zalo_oa_secret: SecretString::from(cases::ZALO_OA_SECRET),
                 freshchat_key,
+                zalo_oa_id: None,
             },
             // The samples' own times are years old: a window that takes them keeps the store path
             // under test (only a time far in the future is still answered `ignored`).

@@ -230,3 +230,43 @@ fn debug_never_shows_secrets() {
         assert!(!shown.contains(secret), "{secret} in Debug");
     }
 }
+
+/// A pairing runs with the deployment's settings and its own Zalo, Freshchat and mapping ones,
+/// validated like the file's; names are checked before they reach a URL.
+#[test]
+fn a_pairing_replaces_the_platform_settings_and_is_validated() {
+    let base = Config::from_toml(&base()).unwrap();
+    let mut settings = PairingSettings::of(&base);
+    settings.zalo_app_id = "987".into();
+    settings.zalo_oa_id = Some("42".into());
+    settings.mapping_language = Some("en".into());
+    let secrets = PairingSecrets {
+        zalo_app_secret: "b-app".into(),
+        zalo_oa_secret_key: "b-oa".into(),
+        freshchat_api_key: "b-key".into(),
+        freshchat_webhook_public_key: format!(
+            "-----BEGIN RSA PUBLIC KEY----- {KEY} -----END RSA PUBLIC KEY-----"
+        ),
+    };
+    let b = base.for_pairing(&settings, &secrets).unwrap();
+    assert_eq!(
+        (b.zalo.app_id.as_str(), b.zalo.oa_id.as_deref()),
+        ("987", Some("42"))
+    );
+    assert_eq!(b.zalo_app_secret().expose_secret(), "b-app");
+    assert_eq!(b.mapping.language.as_deref(), Some("en"));
+    assert_eq!(b.server.public_url, base.server.public_url);
+    assert!(!format!("{secrets:?}").contains("b-app"));
+
+    settings.zalo_app_id = "not-a-number".into();
+    let e = base
+        .for_pairing(&settings, &secrets)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("zalo.app_id"), "{e}");
+
+    check_pairing_name("shop-hanoi").unwrap();
+    for bad in ["", "Shop", "-x", "a/b", "a b", &"x".repeat(41)] {
+        assert!(check_pairing_name(bad).is_err(), "{bad:?}");
+    }
+}

@@ -6,16 +6,27 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::{accept, freshchat_event, json_error, not_json, reject, unreadable, IngestState};
+use super::{
+    accept, freshchat_event, json_error, not_json, reject, unreadable, IngestState, PairingIngest,
+};
 use crate::store::Provenance;
 
 /// The handler.
 pub async fn handle(
     State(state): State<IngestState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let name = state.store.pairing_name().to_string();
+    crate::telemetry::in_pairing(&name, receive(state, headers, body)).await
+}
+
+async fn receive(
+    state: IngestState,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -58,4 +69,18 @@ pub async fn handle(
         started,
     )
     .await
+}
+
+/// `/webhooks/freshchat/<pairing>`: the same webhook, for the pairing named in the path (404 for a
+/// pairing this daemon does not serve).
+pub async fn handle_pairing(
+    State(pairings): State<PairingIngest>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match pairings.get(&name) {
+        Some(state) => handle(State(state), headers, body).await,
+        None => super::unknown_pairing("freshchat", &name),
+    }
 }

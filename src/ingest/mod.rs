@@ -39,11 +39,83 @@ pub struct IngestState {
     pub zalo_app_id: String,
     /// The OA Secret Key that signs Zalo webhooks.
     pub zalo_oa_secret: SecretString,
+    /// The OA this pairing serves (`zalo.oa_id`), when configured: events of another OA of the
+    /// same app that reach this pairing's URL go to the pairing that owns that OA.
+    pub zalo_oa_id: Option<String>,
     /// Freshchat's webhook public key.
     pub freshchat_key: WebhookKey,
     /// How old (ms) a signed event may be: older ones are answered 200 and ignored, so a captured
     /// delivery cannot be replayed once its dedupe key has been pruned (the retention).
     pub replay_window_ms: i64,
+}
+
+/// Each pairing's webhook state, by pairing name (the routes `/webhooks/<platform>/<pairing>`),
+/// and which pairing owns each configured OA of each Zalo app (one app linked to several OAs
+/// delivers all their events to one URL).
+#[derive(Clone, Debug, Default)]
+pub struct PairingIngest(std::sync::Arc<Served>);
+
+#[derive(Debug, Default)]
+struct Served {
+    by_name: std::collections::HashMap<String, IngestState>,
+    /// (Zalo app id, OA id) → pairing name.
+    by_oa: std::collections::HashMap<(String, String), String>,
+}
+
+impl PairingIngest {
+    /// The webhook state of each pairing.
+    pub fn new(pairings: impl IntoIterator<Item = (String, IngestState)>) -> PairingIngest {
+        let by_name: std::collections::HashMap<String, IngestState> =
+            pairings.into_iter().collect();
+        let by_oa = by_name
+            .iter()
+            .filter_map(|(name, s)| {
+                let oa = s.zalo_oa_id.clone().filter(|o| !o.is_empty())?;
+                Some(((s.zalo_app_id.clone(), oa), name.clone()))
+            })
+            .collect();
+        PairingIngest(std::sync::Arc::new(Served { by_name, by_oa }))
+    }
+
+    /// The pairing named `name`.
+    fn get(&self, name: &str) -> Option<IngestState> {
+        self.0.by_name.get(name).cloned()
+    }
+
+    /// The pairing that serves the OA `oa_id` of the Zalo app `app_id`.
+    fn owner_of(&self, app_id: &str, oa_id: &str) -> Option<IngestState> {
+        let name = self.0.by_oa.get(&(app_id.to_string(), oa_id.to_string()))?;
+        self.get(name)
+    }
+}
+
+/// The refusal to answer for a pairing this daemon does not serve (404, counted as
+/// `unknown_pairing`).
+fn unknown_pairing(source: &'static str, name: &str) -> Response {
+    reject(
+        source,
+        StatusCode::NOT_FOUND,
+        "unknown_pairing",
+        format!(
+            "this daemon serves no pairing named {:?}",
+            redact_name(name)
+        ),
+    )
+}
+
+/// A pairing name as a refusal may quote it: at most 64 characters of letters, digits, `-` and
+/// `_` (anything else is the caller's, not a name).
+fn redact_name(name: &str) -> String {
+    if !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        name.to_string()
+    } else {
+        "(not a pairing name)".to_string()
+    }
 }
 
 /// The refusal of a signed webhook whose own time cannot be read.

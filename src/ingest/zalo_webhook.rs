@@ -7,12 +7,14 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::{accept, json_error, not_json, reject, unreadable, zalo_event, IngestState};
+use super::{
+    accept, json_error, not_json, reject, unreadable, zalo_event, IngestState, PairingIngest,
+};
 use crate::store::Provenance;
 use crate::telemetry::events::{InternalEvent, WebhookUrlCheck};
 
@@ -27,9 +29,39 @@ fn is_url_check(body: &[u8]) -> bool {
     }
 }
 
-/// The handler.
+/// The handler of the plain route (the configuration file's pairing).
 pub async fn handle(
     State(state): State<IngestState>,
+    State(pairings): State<PairingIngest>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let name = state.store.pairing_name().to_string();
+    crate::telemetry::in_pairing(&name, receive(&pairings, state, headers, body)).await
+}
+
+/// `/webhooks/zalo/<pairing>`: the same webhook, for the pairing named in the path (404 for a
+/// pairing this daemon does not serve).
+pub async fn handle_pairing(
+    State(pairings): State<PairingIngest>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match pairings.get(&name) {
+        Some(state) => {
+            let name = state.store.pairing_name().to_string();
+            crate::telemetry::in_pairing(&name, receive(&pairings, state, headers, body)).await
+        }
+        None => super::unknown_pairing("zalo", &name),
+    }
+}
+
+/// A delivery to the URL of the pairing `state`: checked with its secrets, then stored for the
+/// pairing that owns the event's OA ([`route_by_oa`]).
+async fn receive(
+    pairings: &PairingIngest,
+    state: IngestState,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -75,13 +107,61 @@ pub async fn handle(
         Ok(ev) => ev,
         Err(e) => return reject(SOURCE, StatusCode::BAD_REQUEST, e.reason(), e.to_string()),
     };
+    let state = match route_by_oa(pairings, &state, ev.oa_id()) {
+        Some(state) => state,
+        None => return unknown_oa(&state, ev.oa_id().unwrap_or_default()),
+    };
     let time = ev.time_ms();
-    accept(
-        &state,
-        SOURCE,
-        zalo_event(&ev, body.to_vec(), Provenance::Webhook),
-        time,
-        started,
+    // The pairing that owns the OA, when it is not the URL's, records what follows.
+    crate::telemetry::in_pairing(
+        state.store.pairing_name(),
+        accept(
+            &state,
+            SOURCE,
+            zalo_event(&ev, body.to_vec(), Provenance::Webhook),
+            time,
+            started,
+        ),
     )
     .await
 }
+
+/// Which pairing a verified event is for. One Zalo app linked to several OAs delivers every OA's
+/// events to one URL: an event of the OA the URL's pairing serves (or naming no OA) stays with
+/// it; an event of another OA of the same app goes to the pairing that serves that OA. An OA no
+/// pairing serves is refused (404 `unknown_oa`, nothing stored), unless the URL's pairing names
+/// no OA of its own, which takes every event as before pairings existed.
+fn route_by_oa(
+    pairings: &PairingIngest,
+    state: &IngestState,
+    oa_id: Option<&str>,
+) -> Option<IngestState> {
+    let Some(oa_id) = oa_id else {
+        return Some(state.clone());
+    };
+    if state.zalo_oa_id.as_deref() == Some(oa_id) {
+        return Some(state.clone());
+    }
+    if let Some(owner) = pairings.owner_of(&state.zalo_app_id, oa_id) {
+        return Some(owner);
+    }
+    state.zalo_oa_id.is_none().then(|| state.clone())
+}
+
+/// The refusal of a verified event of the OA `oa_id`, which no pairing serves (404
+/// `unknown_oa`, nothing stored).
+fn unknown_oa(state: &IngestState, oa_id: &str) -> Response {
+    let oa = super::redact_name(oa_id);
+    reject(
+        "zalo",
+        StatusCode::NOT_FOUND,
+        UNKNOWN_OA,
+        format!(
+            "no pairing of this daemon serves the OA {oa:?} of the Zalo app {:?}: add one with 'zfsync pairing add NAME --oa-id {oa}' (or set zalo.oa_id), or unlink the OA from the app",
+            super::redact_name(&state.zalo_app_id),
+        ),
+    )
+}
+
+/// The refusal of a verified event of an OA no pairing serves.
+pub const UNKNOWN_OA: &str = "unknown_oa";

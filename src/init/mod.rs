@@ -32,7 +32,7 @@ use secrecy::SecretString;
 
 use crate::config::{Config, ConfigError};
 use args::Answers;
-pub use args::{InitArgs, Language};
+pub use args::{InitArgs, Language, SecretFlag};
 use ask::Ui;
 use files::{Generated, Paths, Setup, StoreKey};
 use wizard::Wizard;
@@ -177,6 +177,28 @@ pub async fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
 
 /// A replaced secrets file's store key is kept (the store was encrypted with it); a store with its
 /// own key file keeps that; otherwise a new key.
+/// The platform values of a pairing added beside the configuration file's (`zfsync pairing
+/// add`): taken as `init --non-interactive` takes them (flags, the environment, standard input for
+/// `-`) and checked live unless `args.skip_checks`. `args`' file, server and store flags are not
+/// read.
+pub async fn pairing_values(
+    args: &InitArgs,
+) -> Result<
+    (
+        crate::config::PairingSettings,
+        crate::config::PairingSecrets,
+    ),
+    InitError,
+> {
+    let answers = Answers::collect(args, false)?;
+    let mut wizard = Wizard {
+        ui: Ui::new(false),
+        answers,
+        checks: !args.skip_checks,
+    };
+    wizard.ask_platforms(args).await
+}
+
 fn store_key_plan(paths: &Paths, setup: &Setup, force: bool) -> StoreKey {
     if force && paths.secrets.exists() {
         if let Ok(old) = crate::config::read_secrets_file(&paths.secrets) {

@@ -16,6 +16,7 @@ use super::ask::{one_line, Field, Ui};
 use super::files::{self, Setup};
 use super::{InitError, Language};
 use crate::check::{self, Check, Level, ZaloAppFault};
+use crate::config::{PairingSecrets, PairingSettings};
 
 /// The questions, in onboarding order.
 pub(super) struct Wizard {
@@ -36,6 +37,42 @@ struct FreshchatAnswers {
 }
 
 impl Wizard {
+    /// Asks (or, non-interactively, takes and checks) only the platform values: what a pairing
+    /// added beside the configuration file's needs.
+    pub(super) async fn ask_platforms(
+        &mut self,
+        args: &InitArgs,
+    ) -> Result<(PairingSettings, PairingSecrets), InitError> {
+        let fc = self.freshchat().await?;
+        let oauth_base = args.zalo_oauth_base.clone().unwrap_or_else(|| {
+            Url::parse("https://oauth.zaloapp.com").unwrap_or_else(|_| unreachable!())
+        });
+        let (app_id, app_secret, oa_secret) = self.zalo(&oauth_base).await?;
+        let oa_id = self.oa_id()?;
+        let language = self.language()?;
+        let settings = PairingSettings {
+            zalo_app_id: app_id,
+            zalo_oa_id: Some(oa_id),
+            zalo_api_base: args.zalo_api_base.clone().unwrap_or_else(|| {
+                Url::parse("https://openapi.zalo.me").unwrap_or_else(|_| unreachable!())
+            }),
+            zalo_oauth_base: oauth_base,
+            freshchat_api_base: fc.base,
+            freshchat_app_id: fc.app_id,
+            freshchat_channel_id: fc.channel_id.map(|(id, _)| id),
+            freshchat_channel_name: fc.channel_name,
+            mapping_rules: None,
+            mapping_language: Some(language.as_str().to_string()),
+        };
+        let secrets = PairingSecrets {
+            zalo_app_secret: app_secret.expose_secret().to_string(),
+            zalo_oa_secret_key: oa_secret.expose_secret().to_string(),
+            freshchat_api_key: fc.key.expose_secret().to_string(),
+            freshchat_webhook_public_key: fc.webhook_key,
+        };
+        Ok((settings, secrets))
+    }
+
     /// Asks every question and returns what to write.
     pub async fn ask(&mut self, args: &InitArgs) -> Result<Setup, InitError> {
         let fc = self.freshchat().await?;

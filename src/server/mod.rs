@@ -27,14 +27,20 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::ingest::{self, IngestState};
+use crate::ingest::{self, IngestState, PairingIngest};
 
 pub use crate::routes::*;
-pub use state::{replay_window_ms, AppState, StateOptions, WebhookSecrets};
+pub use state::{replay_window_ms, AppState, PairingSession, StateOptions, WebhookSecrets};
 
 impl FromRef<AppState> for IngestState {
     fn from_ref(state: &AppState) -> IngestState {
         state.ingest.clone()
+    }
+}
+
+impl FromRef<AppState> for PairingIngest {
+    fn from_ref(state: &AppState) -> PairingIngest {
+        state.pairings.clone()
     }
 }
 
@@ -55,6 +61,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         Family::OAuth,
         Router::new()
             .route(ROUTE_OAUTH_START, get(pages::oauth_start))
+            .route(ROUTE_OAUTH_START_PAIRING, get(pages::oauth_start_pairing))
             .route_layer(from_fn_with_state(
                 state.clone(),
                 gate::require_operator_or_ticket,
@@ -62,7 +69,12 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     );
     let oauth_callback = limited(
         Family::OAuth,
-        Router::new().route(ROUTE_OAUTH_CALLBACK, get(pages::oauth_callback)),
+        Router::new()
+            .route(ROUTE_OAUTH_CALLBACK, get(pages::oauth_callback))
+            .route(
+                ROUTE_OAUTH_CALLBACK_PAIRING,
+                get(pages::oauth_callback_pairing),
+            ),
     );
     let files = limited(
         Family::Files,
@@ -86,6 +98,14 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route(
             ROUTE_FRESHCHAT_WEBHOOK,
             post(ingest::freshchat_webhook::handle),
+        )
+        .route(
+            ROUTE_ZALO_WEBHOOK_PAIRING,
+            post(ingest::zalo_webhook::handle_pairing),
+        )
+        .route(
+            ROUTE_FRESHCHAT_WEBHOOK_PAIRING,
+            post(ingest::freshchat_webhook::handle_pairing),
         )
         .merge(oauth_start)
         .merge(oauth_callback)

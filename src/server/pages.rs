@@ -6,7 +6,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{AppState, ROUTE_OAUTH_CALLBACK};
+use super::{AppState, PairingSession, ROUTE_OAUTH_CALLBACK};
 use crate::oauth::{CodeFrom, ConnectError, Echoed};
 
 /// The page and file Zalo reads to verify the webhook domain (`zalo.site_verification`).
@@ -49,24 +49,74 @@ pub struct StartQuery {
 }
 
 /// The OA a callback must be for: the configured `zalo.oa_id`, else the OA already connected.
-fn expected_oa(state: &AppState) -> Option<String> {
-    state.zalo.oa_id()
+fn expected_oa(session: &PairingSession) -> Option<String> {
+    session.zalo.oa_id()
+}
+
+/// The pairing `name`'s session, when this daemon serves it.
+fn session_of(state: &AppState, name: &str) -> Option<PairingSession> {
+    state.sessions.get(name).cloned()
+}
+
+/// The page for a pairing this daemon does not serve.
+fn no_such_pairing() -> Response {
+    page(
+        StatusCode::NOT_FOUND,
+        "No such pairing",
+        "This daemon serves no pairing by that name: check the link, or 'zfsync pairing list'.",
+    )
+}
+
+/// The session of the plain routes' pairing (`default`).
+fn default_session(state: &AppState) -> PairingSession {
+    state
+        .sessions
+        .get(state.store.pairing_name())
+        .cloned()
+        .unwrap_or_else(|| PairingSession {
+            store: state.store.clone(),
+            zalo: state.zalo.clone(),
+            freshchat: state.console.freshchat.clone(),
+            channel: state.console.channel.clone(),
+            lanes: state.ingest.lanes.clone(),
+        })
 }
 
 /// `/oauth/zalo/start` (operators, or a one-time link): redirects to Zalo's consent page for a new
 /// attempt. Refused while no OA is expected (none configured, connected or named): its callback
 /// could bind nothing.
 pub async fn oauth_start(State(state): State<AppState>, Query(q): Query<StartQuery>) -> Response {
+    let session = default_session(&state);
+    let name = session.store.pairing_name().to_string();
+    crate::telemetry::in_pairing(&name, start(&state, &name, session, q)).await
+}
+
+/// `/oauth/zalo/start/<pairing>`: the same, for the pairing named in the path; Zalo comes back
+/// to `/oauth/zalo/callback/<pairing>`.
+pub async fn oauth_start_pairing(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<StartQuery>,
+) -> Response {
+    match session_of(&state, &name) {
+        Some(session) => {
+            crate::telemetry::in_pairing(&name, start(&state, &name, session, q)).await
+        }
+        None => no_such_pairing(),
+    }
+}
+
+async fn start(state: &AppState, name: &str, session: PairingSession, q: StartQuery) -> Response {
     if q.from.as_deref() == Some("console") {
         state.console.oauth_started_here();
     }
     let redirect = format!(
         "{}{}",
         state.public_url.trim_end_matches('/'),
-        ROUTE_OAUTH_CALLBACK
+        crate::routes::for_pairing(ROUTE_OAUTH_CALLBACK, name)
     );
     let named = match q.ticket {
-        Some(t) => match crate::oauth::take_ticket(&state.store, &t).await {
+        Some(t) => match crate::oauth::take_ticket(&session.store, &t).await {
             Ok(named) => named,
             Err(e) => {
                 return page(
@@ -79,14 +129,14 @@ pub async fn oauth_start(State(state): State<AppState>, Query(q): Query<StartQue
         None => q.oa_id,
     };
     let named = named.filter(|o| !o.is_empty());
-    if expected_oa(&state).is_none() && named.is_none() {
+    if expected_oa(&session).is_none() && named.is_none() {
         return page(
             StatusCode::CONFLICT,
             "zfsync does not know which OA to connect",
             &ConnectError::NoExpectedOa { claimed: None }.to_string(),
         );
     }
-    match crate::oauth::start(&state.store, state.zalo.client(), &redirect, named).await {
+    match crate::oauth::start(&session.store, session.zalo.client(), &redirect, named).await {
         Ok(url) => Redirect::to(url.as_str()).into_response(),
         Err(e) => page(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -112,6 +162,24 @@ pub async fn oauth_callback(
     State(state): State<AppState>,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
+    let session = default_session(&state);
+    let name = session.store.pairing_name().to_string();
+    crate::telemetry::in_pairing(&name, callback(&state, session, q)).await
+}
+
+/// `/oauth/zalo/callback/<pairing>`: completes an attempt of the pairing named in the path.
+pub async fn oauth_callback_pairing(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    match session_of(&state, &name) {
+        Some(session) => crate::telemetry::in_pairing(&name, callback(&state, session, q)).await,
+        None => no_such_pairing(),
+    }
+}
+
+async fn callback(state: &AppState, session: PairingSession, q: CallbackQuery) -> Response {
     if let Some(err) = q.error {
         let detail = q.error_description.unwrap_or(err);
         tracing::info!("Zalo's consent page came back without access (the admin declined, or Zalo refused); nothing was changed");
@@ -138,10 +206,10 @@ pub async fn oauth_callback(
         code_challenge: q.code_challenge,
         oa_id: q.oa_id,
     };
-    let expected = expected_oa(&state);
+    let expected = expected_oa(&session);
     match crate::oauth::complete(
-        &state.store,
-        &state.zalo,
+        &session.store,
+        &session.zalo,
         &code,
         CodeFrom::Callback(echoed),
         expected,

@@ -15,7 +15,7 @@ use zfsync_freshchat::{KeyError, WebhookKey};
 use super::{auth, console, limits};
 use crate::config::Config;
 use crate::ingest::backfill::{Backfill, DEFAULT_PACE};
-use crate::ingest::IngestState;
+use crate::ingest::{IngestState, PairingIngest};
 use crate::lanes::LaneSignal;
 use crate::services::Services;
 use crate::store::Store;
@@ -27,8 +27,12 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 /// Everything the routes need.
 #[derive(Clone, Debug)]
 pub struct AppState {
-    /// The webhooks' part.
+    /// The webhooks' part (the default pairing's, on the plain routes).
     pub ingest: IngestState,
+    /// Each pairing's webhooks' part, by name (the routes that name a pairing).
+    pub pairings: PairingIngest,
+    /// Each pairing's store handle and Zalo session, by name (its OAuth routes).
+    pub sessions: Arc<std::collections::HashMap<String, PairingSession>>,
     /// The store.
     pub store: Store,
     /// Zalo with its tokens (OAuth, readiness).
@@ -47,6 +51,38 @@ pub struct AppState {
     pub console: Arc<console::Console>,
 }
 
+/// One pairing's parts that its OAuth routes and the console's pages need.
+#[derive(Clone, Debug)]
+pub struct PairingSession {
+    /// The store, scoped to the pairing.
+    pub store: Store,
+    /// Its Zalo client and tokens.
+    pub zalo: ZaloSession,
+    /// Its Freshchat client.
+    pub freshchat: zfsync_freshchat::FreshchatClient,
+    /// Its configured channel (id or name).
+    pub channel: Option<String>,
+    /// Wakes its lanes.
+    pub lanes: LaneSignal,
+}
+
+impl PairingSession {
+    /// The parts of the pairing run with `config` and `services`, whose lanes `lanes` wakes.
+    pub fn new(config: &Config, services: &Services, lanes: LaneSignal) -> PairingSession {
+        PairingSession {
+            store: services.store.clone(),
+            zalo: services.zalo.clone(),
+            freshchat: services.freshchat.clone(),
+            channel: config
+                .freshchat
+                .channel_id
+                .clone()
+                .or(config.freshchat.channel_name.clone()),
+            lanes,
+        }
+    }
+}
+
 /// The secrets the webhook routes check deliveries with.
 #[derive(Clone, Debug)]
 pub struct WebhookSecrets {
@@ -56,6 +92,8 @@ pub struct WebhookSecrets {
     pub zalo_oa_secret: SecretString,
     /// Freshchat's webhook public key.
     pub freshchat_key: WebhookKey,
+    /// The OA the pairing serves (`zalo.oa_id`), when configured.
+    pub zalo_oa_id: Option<String>,
 }
 
 impl WebhookSecrets {
@@ -67,6 +105,7 @@ impl WebhookSecrets {
             zalo_app_id: config.zalo.app_id.clone(),
             zalo_oa_secret: config.zalo_oa_secret_key(),
             freshchat_key: WebhookKey::parse(secrecy::ExposeSecret::expose_secret(&key))?,
+            zalo_oa_id: config.zalo.oa_id.clone(),
         })
     }
 }
@@ -112,7 +151,7 @@ impl AppState {
             &options.admin_token,
             config.server.public_url.scheme() == "https",
         ));
-        let console = Arc::new(console::Console::new(
+        let mut console = console::Console::new(
             services.freshchat.clone(),
             config
                 .freshchat
@@ -126,24 +165,40 @@ impl AppState {
                 zalo: services.zalo.clone(),
                 pace: DEFAULT_PACE,
             },
-        ));
+        );
+        console.config = Some(Box::new(config.clone()));
+        let console = Arc::new(console);
         let WebhookSecrets {
             zalo_app_id,
             zalo_oa_secret,
             freshchat_key,
+            zalo_oa_id,
         } = options.webhooks;
+        let ingest = IngestState {
+            store: services.store.clone(),
+            lanes,
+            zalo_app_id,
+            zalo_oa_secret,
+            zalo_oa_id,
+            freshchat_key,
+            replay_window_ms: options.replay_window_ms,
+        };
         AppState {
             auth,
             limits: Arc::new(limits::RateLimits::new(config.server.trusted_proxies())),
             console,
-            ingest: IngestState {
-                store: services.store.clone(),
-                lanes,
-                zalo_app_id,
-                zalo_oa_secret,
-                freshchat_key,
-                replay_window_ms: options.replay_window_ms,
-            },
+            pairings: PairingIngest::new([(
+                services.store.pairing_name().to_string(),
+                ingest.clone(),
+            )]),
+            sessions: Arc::new(
+                [(
+                    services.store.pairing_name().to_string(),
+                    PairingSession::new(config, services, ingest.lanes.clone()),
+                )]
+                .into(),
+            ),
+            ingest,
             store: services.store.clone(),
             zalo: services.zalo.clone(),
             public_url,

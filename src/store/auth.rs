@@ -105,13 +105,14 @@ impl Store {
     /// The stored token pair.
     pub async fn tokens(&self) -> Result<Option<StoredTokens>, StoreError> {
         let key = self.key();
-        let row = self.read(|c| {
+        let p = self.p();
+        let row = self.read(move |c| {
             Ok(c.prepare_cached(
                 "SELECT oa_id, access_token, refresh_token, access_expires_at, refresh_expires_at, updated_at, needs_reauth,
                         token_error, token_error_code, token_error_since, generation
-                 FROM tokens WHERE id = 1",
+                 FROM tokens WHERE pairing = ?1",
             )?
-            .query_row([], |r| {
+            .query_row([p], |r| {
                 let since: Option<i64> = r.get(9)?;
                 let reason: Option<String> = r.get(7)?;
                 Ok(StoredTokens {
@@ -150,17 +151,18 @@ impl Store {
         let key = self.key();
         let access = key.seal(COL_ACCESS, &t.access_token)?;
         let refresh = key.seal(COL_REFRESH, &t.refresh_token)?;
+        let p = self.p();
         self.write(move |c| {
             c.execute(
-                "INSERT INTO tokens (id, oa_id, access_token, refresh_token, access_expires_at, refresh_expires_at, updated_at, needs_reauth, generation)
-                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, NULL, 1)
-                 ON CONFLICT (id) DO UPDATE SET oa_id = COALESCE(excluded.oa_id, tokens.oa_id),
+                "INSERT INTO tokens (pairing, oa_id, access_token, refresh_token, access_expires_at, refresh_expires_at, updated_at, needs_reauth, generation)
+                 VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6, NULL, 1)
+                 ON CONFLICT (pairing) DO UPDATE SET oa_id = COALESCE(excluded.oa_id, tokens.oa_id),
                    access_token = excluded.access_token, refresh_token = excluded.refresh_token,
                    access_expires_at = excluded.access_expires_at, refresh_expires_at = excluded.refresh_expires_at,
                    updated_at = excluded.updated_at, needs_reauth = NULL,
                    generation = tokens.generation + 1,
                    token_error = NULL, token_error_code = NULL, token_error_since = NULL",
-                params![t.oa_id, access, refresh, t.access_expires_at, t.refresh_expires_at, t.updated_at],
+                params![t.oa_id, access, refresh, t.access_expires_at, t.refresh_expires_at, t.updated_at, p],
             )?;
             Ok(())
         })
@@ -175,11 +177,14 @@ impl Store {
         reason: String,
     ) -> Result<(), StoreError> {
         let key = self.key();
+        let p = self.p();
         self.write(move |c| {
             let stored: Option<String> = c
-                .query_row("SELECT refresh_token FROM tokens WHERE id = 1", [], |r| {
-                    r.get(0)
-                })
+                .query_row(
+                    "SELECT refresh_token FROM tokens WHERE pairing = ?1",
+                    [&p],
+                    |r| r.get(0),
+                )
                 .optional()?;
             let still = match stored {
                 Some(s) => key.open(COL_REFRESH, &s)? == rejected_refresh_token,
@@ -189,8 +194,8 @@ impl Store {
                 c.execute(
                     "UPDATE tokens SET needs_reauth = ?1,
                        token_error = NULL, token_error_code = NULL, token_error_since = NULL
-                     WHERE id = 1",
-                    params![reason],
+                     WHERE pairing = ?2",
+                    params![reason, p],
                 )?;
             }
             Ok(())
@@ -209,11 +214,12 @@ impl Store {
         reason: String,
     ) -> Result<Option<TokenEndpointError>, StoreError> {
         let key = self.key();
+        let p = self.p();
         self.write(move |c| {
             let stored: Option<(String, Option<i64>)> = c
                 .query_row(
-                    "SELECT refresh_token, token_error_since FROM tokens WHERE id = 1",
-                    [],
+                    "SELECT refresh_token, token_error_since FROM tokens WHERE pairing = ?1",
+                    [&p],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
@@ -226,8 +232,8 @@ impl Store {
             let since = since.unwrap_or_else(now_ms);
             c.execute(
                 "UPDATE tokens SET token_error = ?1, token_error_code = ?2, token_error_since = ?3
-                 WHERE id = 1",
-                params![reason, code, since],
+                 WHERE pairing = ?4",
+                params![reason, code, since, p],
             )?;
             Ok(Some(TokenEndpointError {
                 code,
@@ -251,6 +257,7 @@ impl Store {
         ttl_ms: i64,
     ) -> Result<(), StoreError> {
         let verifier = self.key().seal(COL_VERIFIER, &verifier)?;
+        let p = self.p();
         self.write(move |c| {
             let now = now_ms();
             c.prepare_cached(
@@ -258,10 +265,10 @@ impl Store {
             )?
             .execute([now])?;
             c.prepare_cached(
-                "INSERT INTO oauth_attempts (state, verifier, challenge, redirect_uri, created_at, expires_at, expected_oa)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO oauth_attempts (state, verifier, challenge, redirect_uri, created_at, expires_at, expected_oa, pairing)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
-            .execute(params![state, verifier, challenge, redirect_uri, now, now + ttl_ms, expected_oa])?;
+            .execute(params![state, verifier, challenge, redirect_uri, now, now + ttl_ms, expected_oa, p])?;
             Ok(())
         })
         .await
@@ -269,10 +276,11 @@ impl Store {
 
     /// How many started OAuth attempts have not expired yet.
     pub async fn pending_oauth_attempts(&self) -> Result<i64, StoreError> {
-        self.read(|c| {
+        let p = self.p();
+        self.read(move |c| {
             Ok(c.query_row(
-                "SELECT COUNT(*) FROM oauth_attempts WHERE expires_at >= ?1",
-                [now_ms()],
+                "SELECT COUNT(*) FROM oauth_attempts WHERE expires_at >= ?1 AND pairing = ?2",
+                params![now_ms(), p],
                 |r| r.get(0),
             )?)
         })
@@ -287,10 +295,11 @@ impl Store {
         key: AttemptKey,
     ) -> Result<Option<OAuthAttempt>, StoreError> {
         let sealing = self.key();
+        let p = self.p();
         let row = self
             .read(move |c| {
                 let now = now_ms();
-                let select = "SELECT state, challenge, verifier, redirect_uri, expected_oa FROM oauth_attempts WHERE expires_at >= ?1";
+                let select = "SELECT state, challenge, verifier, redirect_uri, expected_oa FROM oauth_attempts WHERE expires_at >= ?1 AND pairing = ?2";
                 let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<OAuthAttempt> {
                     Ok(OAuthAttempt {
                         state: r.get(0)?,
@@ -302,19 +311,19 @@ impl Store {
                 };
                 Ok(match &key {
                     AttemptKey::State(s) => c
-                        .query_row(&format!("{select} AND state = ?2"), params![now, s], read)
+                        .query_row(&format!("{select} AND state = ?3"), params![now, p, s], read)
                         .optional()?,
                     AttemptKey::Challenge(ch) => c
                         .query_row(
-                            &format!("{select} AND challenge = ?2"),
-                            params![now, ch],
+                            &format!("{select} AND challenge = ?3"),
+                            params![now, p, ch],
                             read,
                         )
                         .optional()?,
                     AttemptKey::OnlyOne => {
                         let mut stmt = c.prepare(&format!("{select} LIMIT 2"))?;
                         let rows = stmt
-                            .query_map(params![now], read)?
+                            .query_map(params![now, p], read)?
                             .collect::<Result<Vec<_>, _>>()?;
                         match <[_; 1]>::try_from(rows) {
                             Ok([one]) => Some(one),
@@ -334,10 +343,11 @@ impl Store {
     /// Notes that a callback for this attempt was refused; the attempt stays usable until the
     /// next one starts (see [`Store::put_oauth_attempt`]).
     pub async fn mark_oauth_attempt_refused(&self, state: String) -> Result<(), StoreError> {
+        let p = self.p();
         self.write(move |c| {
             c.execute(
-                "UPDATE oauth_attempts SET refused_at = ?1 WHERE state = ?2",
-                params![now_ms(), state],
+                "UPDATE oauth_attempts SET refused_at = ?1 WHERE state = ?2 AND pairing = ?3",
+                params![now_ms(), state, p],
             )?;
             Ok(())
         })
@@ -347,8 +357,12 @@ impl Store {
     /// Deletes an attempt once its connection succeeded (each attempt connects once). False when
     /// it was gone already.
     pub async fn consume_oauth_attempt(&self, state: String) -> Result<bool, StoreError> {
+        let p = self.p();
         self.write(move |c| {
-            Ok(c.execute("DELETE FROM oauth_attempts WHERE state = ?1", [state])? > 0)
+            Ok(c.execute(
+                "DELETE FROM oauth_attempts WHERE state = ?1 AND pairing = ?2",
+                [state, p],
+            )? > 0)
         })
         .await
     }
@@ -360,12 +374,13 @@ impl Store {
         expected_oa: Option<String>,
         ttl_ms: i64,
     ) -> Result<(), StoreError> {
+        let p = self.p();
         self.write(move |c| {
             let now = now_ms();
             c.execute("DELETE FROM oauth_tickets WHERE expires_at < ?1", [now])?;
             c.execute(
-                "INSERT INTO oauth_tickets (ticket_hash, expected_oa, expires_at) VALUES (?1, ?2, ?3)",
-                params![ticket_hash, expected_oa, now + ttl_ms],
+                "INSERT INTO oauth_tickets (ticket_hash, expected_oa, expires_at, pairing) VALUES (?1, ?2, ?3, ?4)",
+                params![ticket_hash, expected_oa, now + ttl_ms, p],
             )?;
             Ok(())
         })
@@ -377,11 +392,12 @@ impl Store {
         &self,
         ticket_hash: String,
     ) -> Result<Option<Option<String>>, StoreError> {
+        let p = self.p();
         self.write(move |c| {
             let found: Option<Option<String>> = c
                 .query_row(
-                    "SELECT expected_oa FROM oauth_tickets WHERE ticket_hash = ?1 AND expires_at >= ?2",
-                    params![ticket_hash, now_ms()],
+                    "SELECT expected_oa FROM oauth_tickets WHERE ticket_hash = ?1 AND expires_at >= ?2 AND pairing = ?3",
+                    params![ticket_hash, now_ms(), p],
                     |r| r.get(0),
                 )
                 .optional()?;

@@ -239,6 +239,10 @@ mod tests {
                 .set_secret_meta(sealed::META_ADMIN_TOKEN, "admin-secret".into())
                 .await
                 .unwrap();
+            store
+                .register_pairing("shop-b".into(), "{}".into(), "b-secret".into())
+                .await
+                .unwrap();
         }
         std::fs::remove_file(&key_file).unwrap();
         let e = Store::open(&path).unwrap_err();
@@ -254,6 +258,7 @@ mod tests {
         // Without --yes: only counted, nothing changed, still no key.
         let found = Store::forget_secrets(&path, None, &key_file, false).unwrap();
         assert!(found.tokens && found.meta == vec![sealed::META_ADMIN_TOKEN.to_string()]);
+        assert_eq!(found.pairings, vec!["shop-b".to_string()]);
         assert!(!key_file.exists());
         assert!(Store::open(&path).is_err());
 
@@ -269,6 +274,7 @@ mod tests {
             .await
             .unwrap()
             .is_none());
+        assert!(store.registered_pairings().await.unwrap().is_empty());
         // A new consent seals under the new key.
         store.save_tokens(tokens("at-new")).await.unwrap();
         assert_eq!(
@@ -286,11 +292,11 @@ mod tests {
         Connection::open(&path)
             .unwrap()
             .execute_batch(
-                "INSERT INTO tokens (id, oa_id, access_token, refresh_token, access_expires_at, refresh_expires_at, updated_at)
-                   VALUES (1, '1', 'at-plain', 'rt-plain', 9, 9, 1);
+                "INSERT INTO tokens (pairing, oa_id, access_token, refresh_token, access_expires_at, refresh_expires_at, updated_at)
+                   VALUES ('default', '1', 'at-plain', 'rt-plain', 9, 9, 1);
                  INSERT INTO oauth_attempts (state, verifier, redirect_uri, created_at, expires_at)
                    VALUES ('s', 'verifier-plain', 'r', 1, 9);
-                 INSERT INTO meta (key, value) VALUES ('admin_token', 'admin-plain');",
+                 INSERT INTO meta (pairing, key, value) VALUES ('default', 'admin_token', 'admin-plain');",
             )
             .unwrap();
         let store = Store::open(&path).unwrap();

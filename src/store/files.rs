@@ -41,12 +41,13 @@ impl Store {
         file: HostedFile,
         ttl_ms: i64,
     ) -> Result<(), StoreError> {
+        let p = self.p();
         self.write(move |c| {
             let now = now_ms();
             c.execute(
-                "INSERT INTO hosted_files (token, filename, content_type, body, created_at, expires_at, zalo_user_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![token, file.filename, file.content_type, file.body, now, now + ttl_ms, file.zalo_user_id],
+                "INSERT INTO hosted_files (token, filename, content_type, body, created_at, expires_at, zalo_user_id, pairing)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![token, file.filename, file.content_type, file.body, now, now + ttl_ms, file.zalo_user_id, p],
             )?;
             Ok(())
         })
@@ -113,11 +114,14 @@ impl Store {
 
     /// A small stored fact.
     pub async fn meta(&self, key: &'static str) -> Result<Option<String>, StoreError> {
+        let p = self.p();
         self.lookup(move |c| {
-            Ok(
-                c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-                    .optional()?,
+            Ok(c.query_row(
+                "SELECT value FROM meta WHERE pairing = ?1 AND key = ?2",
+                params![p, key],
+                |r| r.get(0),
             )
+            .optional()?)
         })
         .await
     }
@@ -144,10 +148,11 @@ impl Store {
 
     /// Stores a small fact.
     pub async fn set_meta(&self, key: &'static str, value: String) -> Result<(), StoreError> {
+        let p = self.p();
         self.write(move |c| {
             c.execute(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![key, value],
+                "INSERT INTO meta (pairing, key, value) VALUES (?3, ?1, ?2) ON CONFLICT (pairing, key) DO UPDATE SET value = excluded.value",
+                params![key, value, p],
             )?;
             Ok(())
         })

@@ -17,14 +17,15 @@ impl Store {
         user_id_by_app: String,
         zalo_user_id: String,
     ) -> Result<(), StoreError> {
+        let p = self.p();
         self.write(move |c| {
             c.prepare_cached(
-                "INSERT INTO zalo_identities (oa_id, user_id_by_app, zalo_user_id, updated_at)
-                 VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (oa_id, user_id_by_app)
+                "INSERT INTO zalo_identities (oa_id, user_id_by_app, zalo_user_id, updated_at, pairing)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (pairing, oa_id, user_id_by_app)
                  DO UPDATE SET zalo_user_id = excluded.zalo_user_id, updated_at = excluded.updated_at",
             )?
-            .execute(params![oa_id, user_id_by_app, zalo_user_id, now_ms()])?;
+            .execute(params![oa_id, user_id_by_app, zalo_user_id, now_ms(), p])?;
             Ok(())
         })
         .await
@@ -36,11 +37,12 @@ impl Store {
         oa_id: String,
         user_id_by_app: String,
     ) -> Result<Option<String>, StoreError> {
+        let p = self.p();
         self.lookup(move |c| {
             Ok(c.prepare_cached(
-                "SELECT zalo_user_id FROM zalo_identities WHERE oa_id = ?1 AND user_id_by_app = ?2",
+                "SELECT zalo_user_id FROM zalo_identities WHERE oa_id = ?1 AND user_id_by_app = ?2 AND pairing = ?3",
             )?
-            .query_row(params![oa_id, user_id_by_app], |r| r.get(0))
+            .query_row(params![oa_id, user_id_by_app, p], |r| r.get(0))
             .optional()?)
         })
         .await
@@ -48,11 +50,12 @@ impl Store {
 
     /// The Freshchat user ids refused for a customer whose admins' note is still due (comma-separated).
     pub async fn identity_clash(&self, zalo_user_id: String) -> Result<Option<String>, StoreError> {
+        let p = self.p();
         self.lookup(move |c| {
             Ok(c.prepare_cached(
-                "SELECT refused_users FROM identity_clashes WHERE zalo_user_id = ?1",
+                "SELECT refused_users FROM identity_clashes WHERE zalo_user_id = ?1 AND pairing = ?2",
             )?
-            .query_row([zalo_user_id], |r| r.get(0))
+            .query_row([zalo_user_id, p], |r| r.get(0))
             .optional()?)
         })
         .await
@@ -60,10 +63,11 @@ impl Store {
 
     /// The admins were told about a customer's identity clash: forget it.
     pub async fn identity_clash_told(&self, zalo_user_id: String) -> Result<(), StoreError> {
+        let p = self.p();
         self.write(move |c| {
             c.execute(
-                "DELETE FROM identity_clashes WHERE zalo_user_id = ?1",
-                [zalo_user_id],
+                "DELETE FROM identity_clashes WHERE zalo_user_id = ?1 AND pairing = ?2",
+                [zalo_user_id, p],
             )?;
             Ok(())
         })
@@ -75,15 +79,16 @@ impl Store {
 /// and created a new user (used inside the contact step's transaction).
 pub(super) fn put_identity_clash(
     c: &Connection,
+    pairing: &str,
     zalo_user_id: &str,
     refused_users: &str,
 ) -> Result<(), StoreError> {
     c.prepare_cached(
-        "INSERT INTO identity_clashes (zalo_user_id, refused_users, found_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (zalo_user_id) DO UPDATE SET refused_users = excluded.refused_users,
+        "INSERT INTO identity_clashes (zalo_user_id, refused_users, found_at, pairing) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (pairing, zalo_user_id) DO UPDATE SET refused_users = excluded.refused_users,
            found_at = excluded.found_at",
     )?
-    .execute(params![zalo_user_id, refused_users, now_ms()])?;
+    .execute(params![zalo_user_id, refused_users, now_ms(), pairing])?;
     Ok(())
 }
 
@@ -114,7 +119,7 @@ mod tests {
         let clash = |u: &str| store.identity_clash(u.into());
         for u in ["u1", "u2"] {
             store
-                .write(move |c| super::put_identity_clash(c, u, "fc-1,fc-2"))
+                .write(move |c| super::put_identity_clash(c, "default", u, "fc-1,fc-2"))
                 .await
                 .unwrap();
         }

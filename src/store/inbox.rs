@@ -115,11 +115,12 @@ pub(super) fn inbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
 /// Inserts an event once (inside a write); a second delivery of the same event is a no-op.
 pub(super) fn insert_event(
     c: &rusqlite::Connection,
+    pairing: &str,
     ev: &NewEvent,
 ) -> Result<Ingested, StoreError> {
     let mut stmt = c.prepare_cached(
-        "INSERT INTO inbox (source, dedupe_key, lane, event_name, body, event_time, received_at, provenance)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (source, dedupe_key) DO NOTHING",
+        "INSERT INTO inbox (source, dedupe_key, lane, event_name, body, event_time, received_at, provenance, pairing)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (pairing, source, dedupe_key) DO NOTHING",
     )?;
     let n = stmt.execute(params![
         ev.source,
@@ -129,7 +130,8 @@ pub(super) fn insert_event(
         ev.body,
         ev.event_time,
         now_ms(),
-        ev.provenance
+        ev.provenance,
+        pairing
     ])?;
     Ok(if n == 1 {
         Ingested::New(c.last_insert_rowid())
@@ -142,13 +144,15 @@ impl Store {
     /// Stores a verified webhook event once, ahead of other writes (the platform waits for the
     /// answer); a second delivery of the same event is a no-op.
     pub async fn ingest(&self, ev: NewEvent) -> Result<Ingested, StoreError> {
-        self.write_urgent_statement(move |c| insert_event(c, &ev))
+        let p = self.p();
+        self.write_urgent_statement(move |c| insert_event(c, &p, &ev))
             .await
     }
 
     /// Stores an event rebuilt from history once (no hurry: it waits behind webhooks).
     pub async fn ingest_history(&self, ev: NewEvent) -> Result<Ingested, StoreError> {
-        self.write(move |c| insert_event(c, &ev)).await
+        let p = self.p();
+        self.write(move |c| insert_event(c, &p, &ev)).await
     }
 
     /// The lanes whose oldest pending event is due now, oldest first, skipping `busy` lanes.
@@ -158,16 +162,17 @@ impl Store {
         limit: usize,
         busy: Vec<Lane>,
     ) -> Result<Vec<Lane>, StoreError> {
+        let p = self.p();
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT lane, next_attempt_at FROM (
                    SELECT lane, next_attempt_at, event_time, id,
                           ROW_NUMBER() OVER (PARTITION BY lane ORDER BY event_time, id) AS rn
-                   FROM inbox WHERE state = ?1)
+                   FROM inbox WHERE state = ?1 AND pairing = ?2)
                  WHERE rn = 1 ORDER BY event_time, id",
             )?;
             let mut out = Vec::new();
-            let rows = stmt.query_map([EventState::Pending], |r| {
+            let rows = stmt.query_map(params![EventState::Pending, p], |r| {
                 Ok((r.get::<_, Lane>(0)?, r.get::<_, i64>(1)?))
             })?;
             for row in rows {
@@ -191,14 +196,15 @@ impl Store {
         cursor: Option<(i64, i64)>,
         limit: usize,
     ) -> Result<Vec<InboxRow>, StoreError> {
+        let p = self.p();
         self.lookup(move |c| {
             let (t, id) = cursor.unwrap_or((i64::MIN, i64::MIN));
             let mut stmt = c.prepare_cached(&format!(
-                "SELECT {INBOX_COLUMNS} FROM inbox WHERE state = ?1 AND lane = ?2
+                "SELECT {INBOX_COLUMNS} FROM inbox WHERE state = ?1 AND pairing = ?6 AND lane = ?2
                  AND (event_time, id) > (?3, ?4) ORDER BY event_time, id LIMIT ?5"
             ))?;
             let rows = stmt.query_map(
-                params![EventState::Pending, lane, t, id, limit as i64],
+                params![EventState::Pending, lane, t, id, limit as i64, p],
                 inbox_row,
             )?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -260,13 +266,14 @@ impl Store {
         &self,
         classes: &'static [&'static str],
     ) -> Result<Vec<Lane>, StoreError> {
+        let p = self.p();
         self.write(move |c| {
             let mut lanes = Vec::new();
             for class in classes {
                 let mut stmt = c.prepare_cached(
-                    "UPDATE inbox SET next_attempt_at = 0 WHERE state = ?1 AND error_class = ?2 RETURNING lane",
+                    "UPDATE inbox SET next_attempt_at = 0 WHERE state = ?1 AND error_class = ?2 AND pairing = ?3 RETURNING lane",
                 )?;
-                let rows = stmt.query_map(params![EventState::Pending, class], |r| {
+                let rows = stmt.query_map(params![EventState::Pending, class, p], |r| {
                     r.get::<_, Lane>(0)
                 })?;
                 for lane in rows {
@@ -301,11 +308,12 @@ impl Store {
     /// Puts failed events back in their lanes (all of them when `id` is None). Steps already sent
     /// stay journalled, so a replay never repeats a delivered effect. Returns how many were queued.
     pub async fn replay_failed(&self, id: Option<i64>) -> Result<usize, StoreError> {
+        let p = self.p();
         self.write(move |c| {
             let n = c.execute(
                 "UPDATE inbox SET state = ?2, attempts = 0, next_attempt_at = 0, finished_at = NULL
-                 WHERE state = ?3 AND (?1 IS NULL OR id = ?1)",
-                params![id, EventState::Pending, EventState::Failed],
+                 WHERE state = ?3 AND pairing = ?4 AND (?1 IS NULL OR id = ?1)",
+                params![id, EventState::Pending, EventState::Failed, p],
             )?;
             Ok(n)
         })
@@ -314,11 +322,12 @@ impl Store {
 
     /// Failed events, newest first.
     pub async fn failed_events(&self, limit: usize) -> Result<Vec<InboxRow>, StoreError> {
+        let p = self.p();
         self.read(move |c| {
             let mut stmt = c.prepare(&format!(
-                "SELECT {INBOX_COLUMNS} FROM inbox WHERE state = ?1 ORDER BY id DESC LIMIT ?2"
+                "SELECT {INBOX_COLUMNS} FROM inbox WHERE state = ?1 AND pairing = ?3 ORDER BY id DESC LIMIT ?2"
             ))?;
-            let rows = stmt.query_map(params![EventState::Failed, limit as i64], inbox_row)?;
+            let rows = stmt.query_map(params![EventState::Failed, limit as i64, p], inbox_row)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
@@ -326,14 +335,15 @@ impl Store {
 
     /// Counts per source.
     pub async fn stats(&self) -> Result<Vec<(Source, SourceStats)>, StoreError> {
-        self.read(|c| {
+        let p = self.p();
+        self.read(move |c| {
             let mut out = Vec::new();
             for source in [Source::Zalo, Source::Freshchat] {
                 let mut s = SourceStats::default();
                 let mut stmt = c.prepare_cached(
-                    "SELECT state, COUNT(*) FROM inbox WHERE source = ?1 GROUP BY state",
+                    "SELECT state, COUNT(*) FROM inbox WHERE source = ?1 AND pairing = ?2 GROUP BY state",
                 )?;
-                let rows = stmt.query_map([source], |r| {
+                let rows = stmt.query_map(params![source, p], |r| {
                     Ok((r.get::<_, EventState>(0)?, r.get::<_, i64>(1)?))
                 })?;
                 for row in rows {
@@ -347,13 +357,13 @@ impl Store {
                     }
                 }
                 s.oldest_pending_received_at = c.query_row(
-                    "SELECT MIN(received_at) FROM inbox WHERE source = ?1 AND state = ?2",
-                    params![source, EventState::Pending],
+                    "SELECT MIN(received_at) FROM inbox WHERE source = ?1 AND state = ?2 AND pairing = ?3",
+                    params![source, EventState::Pending, p],
                     |r| r.get(0),
                 )?;
                 s.last_received_at = c.query_row(
-                    "SELECT MAX(received_at) FROM inbox WHERE source = ?1",
-                    [source],
+                    "SELECT MAX(received_at) FROM inbox WHERE source = ?1 AND pairing = ?2",
+                    params![source, p],
                     |r| r.get(0),
                 )?;
                 out.push((source, s));
@@ -370,10 +380,11 @@ impl Store {
         since_ms: i64,
         event_name: &'static str,
     ) -> Result<Vec<(Lane, i64)>, StoreError> {
+        let p = self.p();
         self.read(move |c| {
             let mut stmt = c.prepare(
                 "SELECT lane, MAX(event_time) FROM inbox
-                 WHERE source = ?1 AND event_name = ?2 AND received_at >= ?3 AND lane <> ?4
+                 WHERE source = ?1 AND event_name = ?2 AND received_at >= ?3 AND lane <> ?4 AND pairing = ?5
                  GROUP BY lane",
             )?;
             let rows = stmt.query_map(
@@ -381,7 +392,8 @@ impl Store {
                     Source::Freshchat,
                     event_name,
                     now_ms() - since_ms,
-                    Lane::freshchat_unknown()
+                    Lane::freshchat_unknown(),
+                    p
                 ],
                 |r| Ok((r.get::<_, Lane>(0)?, r.get::<_, i64>(1)?)),
             )?;
@@ -396,10 +408,11 @@ impl Store {
         &self,
         prefix: &'static str,
     ) -> Result<Option<i64>, StoreError> {
+        let p = self.p();
         self.read(move |c| {
             Ok(c.query_row(
-                "SELECT MAX(event_time) FROM inbox WHERE source = ?1 AND event_name LIKE ?2 || '%'",
-                params![Source::Zalo, prefix],
+                "SELECT MAX(event_time) FROM inbox WHERE source = ?1 AND event_name LIKE ?2 || '%' AND pairing = ?3",
+                params![Source::Zalo, prefix, p],
                 |r| r.get(0),
             )?)
         })
@@ -412,11 +425,12 @@ impl Store {
         &self,
         prefix: &'static str,
     ) -> Result<std::collections::HashMap<Lane, i64>, StoreError> {
+        let p = self.p();
         self.read(move |c| {
             let mut stmt = c.prepare(
-                "SELECT lane, MAX(event_time) FROM inbox WHERE source = ?1 AND event_name LIKE ?2 || '%' GROUP BY lane",
+                "SELECT lane, MAX(event_time) FROM inbox WHERE source = ?1 AND event_name LIKE ?2 || '%' AND pairing = ?3 GROUP BY lane",
             )?;
-            let rows = stmt.query_map(params![Source::Zalo, prefix], |r| {
+            let rows = stmt.query_map(params![Source::Zalo, prefix, p], |r| {
                 Ok((r.get::<_, Lane>(0)?, r.get::<_, i64>(1)?))
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -426,10 +440,11 @@ impl Store {
 
     /// Events waiting in their lanes.
     pub async fn pending_count(&self) -> Result<i64, StoreError> {
-        self.read(|c| {
+        let p = self.p();
+        self.read(move |c| {
             Ok(c.query_row(
-                "SELECT COUNT(*) FROM inbox WHERE state = ?1",
-                [EventState::Pending],
+                "SELECT COUNT(*) FROM inbox WHERE state = ?1 AND pairing = ?2",
+                params![EventState::Pending, p],
                 |r| r.get(0),
             )?)
         })
@@ -491,15 +506,16 @@ impl Store {
         customer: Option<String>,
         limit: usize,
     ) -> Result<Vec<ActivityRow>, StoreError> {
+        let p = self.p();
         self.read(move |c| {
             let select = |source: Source, join: &str| {
                 format!(
                     "SELECT i.id, m.direction, i.event_name, m.zalo_user_id, ct.display_name,
                             group_concat(m.zalo_msg_id, ' '), MAX(m.freshchat_message_id),
                             i.event_time, i.received_at, i.finished_at
-                     FROM inbox i JOIN messages m ON {join}
-                     LEFT JOIN contacts ct ON ct.zalo_user_id = m.zalo_user_id
-                     WHERE i.source = '{source}' AND i.state = 'done' AND i.finished_at IS NOT NULL
+                     FROM inbox i JOIN messages m ON m.pairing = i.pairing AND {join}
+                     LEFT JOIN contacts ct ON ct.pairing = i.pairing AND ct.zalo_user_id = m.zalo_user_id
+                     WHERE i.pairing = ?3 AND i.source = '{source}' AND i.state = 'done' AND i.finished_at IS NOT NULL
                        AND (?1 IS NULL OR m.zalo_user_id = ?1 OR ct.display_name LIKE '%' || ?1 || '%')
                      GROUP BY i.id"
                 )
@@ -517,7 +533,7 @@ impl Store {
             );
             let mut stmt = c.prepare(&sql)?;
             let customer = customer.filter(|s| !s.trim().is_empty());
-            let rows = stmt.query_map(params![customer, limit as i64], |r| {
+            let rows = stmt.query_map(params![customer, limit as i64, p], |r| {
                 let ids: Option<String> = r.get(5)?;
                 Ok(ActivityRow {
                     inbox_id: r.get(0)?,
@@ -544,18 +560,19 @@ impl Store {
     /// Messages synced and failed per hour over the last 24 hours, per source (Zalo: to Freshchat;
     /// Freshchat: to Zalo).
     pub async fn hourly_counts(&self, now: i64) -> Result<Vec<(Source, HourlyCounts)>, StoreError> {
+        let p = self.p();
         self.read(move |c| {
             const HOUR: i64 = 3600 * 1000;
             let first_hour = now / HOUR - 23;
             let mut stmt = c.prepare(&format!(
                 "SELECT source, state, finished_at / {HOUR}, COUNT(*) FROM inbox
-                 WHERE finished_at >= ?1 AND state IN (?2, ?3) AND {MESSAGE_EVENTS}
+                 WHERE finished_at >= ?1 AND state IN (?2, ?3) AND pairing = ?4 AND {MESSAGE_EVENTS}
                  GROUP BY 1, 2, 3"
             ))?;
             let mut zalo = HourlyCounts::default();
             let mut freshchat = HourlyCounts::default();
             let rows = stmt.query_map(
-                params![first_hour * HOUR, EventState::Done, EventState::Failed],
+                params![first_hour * HOUR, EventState::Done, EventState::Failed, p],
                 |r| {
                     Ok((
                         r.get::<_, Source>(0)?,

@@ -51,10 +51,11 @@ impl Journal<'_> {
     /// transaction.
     pub async fn sent(&self, remote_id: Option<String>, record: Record) -> Result<(), StoreError> {
         let key = self.key;
+        let pairing = self.store.p();
         self.store
             .write(move |c| {
                 mark_sent(c, key, remote_id.as_deref())?;
-                put_record(c, &record)
+                put_record(c, &pairing, &record)
             })
             .await
     }
@@ -114,12 +115,14 @@ impl Store {
 
     /// Whether a send to this Zalo user is journalled as in flight.
     pub async fn zalo_send_in_flight(&self, zalo_user_id: String) -> Result<bool, StoreError> {
+        let p = self.p();
         self.lookup(move |c| {
             Ok(c.prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM steps WHERE state = ?1 AND kind = ?2 AND target = ?3)",
+                "SELECT EXISTS (SELECT 1 FROM steps s JOIN inbox i ON i.id = s.inbox_id
+                                WHERE s.state = ?1 AND s.kind = ?2 AND s.target = ?3 AND i.pairing = ?4)",
             )?
             .query_row(
-                params![StepState::Sending, StepKind::SendZalo.as_str(), zalo_user_id],
+                params![StepState::Sending, StepKind::SendZalo.as_str(), zalo_user_id, p],
                 |r| r.get::<_, bool>(0),
             )?)
         })
@@ -128,15 +131,15 @@ impl Store {
 }
 
 /// Writes what a step pairs (inside the write that marks it sent).
-fn put_record(c: &Connection, record: &Record) -> Result<(), StoreError> {
+fn put_record(c: &Connection, pairing: &str, record: &Record) -> Result<(), StoreError> {
     match record {
         Record::Nothing => Ok(()),
-        Record::Message(m) => put_message(c, m),
+        Record::Message(m) => put_message(c, pairing, m),
         Record::Contact { contact, clash } => {
-            put_contact(c, contact)?;
+            put_contact(c, pairing, contact)?;
             match clash {
                 // The admins' note goes into the new conversation, with the first post.
-                Some(refused) => put_identity_clash(c, &contact.zalo_user_id, refused),
+                Some(refused) => put_identity_clash(c, pairing, &contact.zalo_user_id, refused),
                 None => Ok(()),
             }
         }
@@ -144,8 +147,8 @@ fn put_record(c: &Connection, record: &Record) -> Result<(), StoreError> {
             conversation_id,
             message,
         } => {
-            put_conversation_if_none(c, &message.zalo_user_id, conversation_id)?;
-            put_message(c, message)
+            put_conversation_if_none(c, pairing, &message.zalo_user_id, conversation_id)?;
+            put_message(c, pairing, message)
         }
     }
 }

@@ -38,6 +38,7 @@ pub mod model;
 mod pairings;
 mod quota;
 pub mod reads;
+mod registry;
 mod sealed;
 mod sql;
 
@@ -65,7 +66,11 @@ pub use model::{
     Source, StepKind, StepState,
 };
 pub use quota::QuotaState;
+pub use registry::RegisteredPairing;
 pub use sealed::META_ADMIN_TOKEN;
+
+/// The pairing of a store kept before pairings existed, and of the configuration file's settings.
+pub use crate::config::DEFAULT_PAIRING;
 
 /// Numbered migrations, applied in order. Never edit one that has shipped; add the next number.
 pub const MIGRATIONS: &[(&str, &str)] = &[
@@ -109,6 +114,14 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "011_inbox_provenance",
         include_str!("../../migrations/011_inbox_provenance.sql"),
+    ),
+    (
+        "012_pairings",
+        include_str!("../../migrations/012_pairings.sql"),
+    ),
+    (
+        "013_pairing_registry",
+        include_str!("../../migrations/013_pairing_registry.sql"),
     ),
 ];
 
@@ -261,6 +274,8 @@ struct Queued {
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
+    /// The pairing whose rows this handle reads and writes ([`Store::pairing`]).
+    pairing: Arc<str>,
 }
 
 struct Inner {
@@ -299,6 +314,7 @@ impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
             .field("path", &self.inner.path)
+            .field("pairing", &self.pairing)
             .finish()
     }
 }
@@ -335,17 +351,35 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             known,
         });
     }
+    // A migration that rebuilds a table (SQLite's way to change a key) drops the old one, which
+    // other tables reference: foreign keys are off while migrating (the pragma cannot change
+    // inside a transaction) and checked before each commit.
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
     for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let tx = conn
             .transaction()
             .map_err(|cause| StoreError::Migration { name, cause })?;
         tx.execute_batch(sql)
             .map_err(|cause| StoreError::Migration { name, cause })?;
+        let dangling = tx
+            .prepare("PRAGMA foreign_key_check")
+            .and_then(|mut st| st.exists([]))
+            .map_err(|cause| StoreError::Migration { name, cause })?;
+        if dangling {
+            return Err(StoreError::Migration {
+                name,
+                cause: rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                    Some("a row references one that the migration did not keep".into()),
+                ),
+            });
+        }
         tx.pragma_update(None, "user_version", (i + 1) as i64)
             .map_err(|cause| StoreError::Migration { name, cause })?;
         tx.commit()
             .map_err(|cause| StoreError::Migration { name, cause })?;
     }
+    conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())
 }
 
@@ -405,7 +439,27 @@ impl Store {
                 full,
                 commits,
             }),
+            pairing: Arc::from(DEFAULT_PAIRING),
         })
+    }
+
+    /// The same store, reading and writing the rows of pairing `name` (one Zalo OA ↔ one
+    /// Freshchat account). A store opened is the pairing [`DEFAULT_PAIRING`]'s.
+    pub fn pairing(&self, name: &str) -> Store {
+        Store {
+            inner: self.inner.clone(),
+            pairing: Arc::from(name),
+        }
+    }
+
+    /// The pairing this handle reads and writes.
+    pub fn pairing_name(&self) -> &str {
+        &self.pairing
+    }
+
+    /// The pairing's name, owned, for a closure run on the writer or a reader.
+    fn p(&self) -> String {
+        self.pairing.to_string()
     }
 
     /// The store file.

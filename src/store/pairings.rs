@@ -23,13 +23,14 @@ fn contact_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Contact> {
 impl Store {
     /// A Zalo user's contact.
     pub async fn contact(&self, zalo_user_id: String) -> Result<Option<Contact>, StoreError> {
+        let p = self.p();
         self.lookup(move |c| {
             Ok(c.prepare_cached(
                 "SELECT zalo_user_id, freshchat_user_id, display_name, avatar, profile_complete, following, first_seen_at,
                         profile_checked_at
-                 FROM contacts WHERE zalo_user_id = ?1",
+                 FROM contacts WHERE zalo_user_id = ?1 AND pairing = ?2",
             )?
-            .query_row([zalo_user_id], contact_row)
+            .query_row([zalo_user_id, p], contact_row)
             .optional()?)
         })
         .await
@@ -37,8 +38,15 @@ impl Store {
 
     /// How many Zalo users are paired.
     pub async fn contact_count(&self) -> Result<i64, StoreError> {
-        self.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM contacts", [], |r| r.get(0))?))
-            .await
+        let p = self.p();
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM contacts WHERE pairing = ?1",
+                [p],
+                |r| r.get(0),
+            )?)
+        })
+        .await
     }
 
     /// A Zalo user's current Freshchat conversation.
@@ -46,11 +54,12 @@ impl Store {
         &self,
         zalo_user_id: String,
     ) -> Result<Option<String>, StoreError> {
+        let p = self.p();
         self.lookup(move |c| {
             Ok(c.prepare_cached(
-                "SELECT freshchat_conversation_id FROM conversations WHERE zalo_user_id = ?1",
+                "SELECT freshchat_conversation_id FROM conversations WHERE zalo_user_id = ?1 AND pairing = ?2",
             )?
-            .query_row([zalo_user_id], |r| r.get(0))
+            .query_row([zalo_user_id, p], |r| r.get(0))
             .optional()?)
         })
         .await
@@ -61,11 +70,12 @@ impl Store {
         &self,
         conversation_id: String,
     ) -> Result<Option<String>, StoreError> {
+        let p = self.p();
         self.lookup(move |c| {
             Ok(c.prepare_cached(
-                "SELECT zalo_user_id FROM conversations WHERE freshchat_conversation_id = ?1",
+                "SELECT zalo_user_id FROM conversations WHERE freshchat_conversation_id = ?1 AND pairing = ?2",
             )?
-            .query_row([conversation_id], |r| r.get(0))
+            .query_row([conversation_id, p], |r| r.get(0))
             .optional()?)
         })
         .await
@@ -78,18 +88,26 @@ impl Store {
         conversation_id: String,
         internal_id: Option<String>,
     ) -> Result<(), StoreError> {
+        let p = self.p();
         self.write(move |c| {
-            put_conversation(c, &zalo_user_id, &conversation_id, internal_id.as_deref())
+            put_conversation(
+                c,
+                &p,
+                &zalo_user_id,
+                &conversation_id,
+                internal_id.as_deref(),
+            )
         })
         .await
     }
 
     /// Forgets a Zalo user's conversation (Freshchat no longer has it; the next message opens one).
     pub async fn forget_conversation(&self, zalo_user_id: String) -> Result<(), StoreError> {
+        let p = self.p();
         self.write(move |c| {
             c.execute(
-                "DELETE FROM conversations WHERE zalo_user_id = ?1",
-                [zalo_user_id],
+                "DELETE FROM conversations WHERE zalo_user_id = ?1 AND pairing = ?2",
+                [zalo_user_id, p],
             )?;
             Ok(())
         })
@@ -102,10 +120,11 @@ impl Store {
         zalo_user_id: String,
         following: bool,
     ) -> Result<bool, StoreError> {
+        let p = self.p();
         self.write(move |c| {
             let n = c.execute(
-                "UPDATE contacts SET following = ?2, updated_at = ?3 WHERE zalo_user_id = ?1",
-                params![zalo_user_id, following as i64, now_ms()],
+                "UPDATE contacts SET following = ?2, updated_at = ?3 WHERE zalo_user_id = ?1 AND pairing = ?4",
+                params![zalo_user_id, following as i64, now_ms(), p],
             )?;
             Ok(n == 1)
         })
@@ -114,10 +133,11 @@ impl Store {
 
     /// Records a failed attempt to complete a contact's profile (the next waits a while).
     pub async fn profile_check_failed(&self, zalo_user_id: String) -> Result<(), StoreError> {
+        let p = self.p();
         self.write(move |c| {
             c.execute(
-                "UPDATE contacts SET profile_checked_at = ?2 WHERE zalo_user_id = ?1",
-                params![zalo_user_id, now_ms()],
+                "UPDATE contacts SET profile_checked_at = ?2 WHERE zalo_user_id = ?1 AND pairing = ?3",
+                params![zalo_user_id, now_ms(), p],
             )?;
             Ok(())
         })
@@ -129,11 +149,12 @@ impl Store {
         &self,
         conversation_id: String,
     ) -> Result<Option<i64>, StoreError> {
+        let p = self.p();
         self.lookup(move |c| {
             Ok(c.prepare_cached(
-                "SELECT checked_at FROM unlinked_conversations WHERE freshchat_conversation_id = ?1",
+                "SELECT checked_at FROM unlinked_conversations WHERE freshchat_conversation_id = ?1 AND pairing = ?2",
             )?
-            .query_row([conversation_id], |r| r.get(0))
+            .query_row([conversation_id, p], |r| r.get(0))
             .optional()?)
         })
         .await
@@ -141,11 +162,12 @@ impl Store {
 
     /// Remembers that a conversation belongs to no Zalo user.
     pub async fn mark_unlinked(&self, conversation_id: String) -> Result<(), StoreError> {
+        let p = self.p();
         self.write(move |c| {
             c.execute(
-                "INSERT INTO unlinked_conversations (freshchat_conversation_id, checked_at) VALUES (?1, ?2)
-                 ON CONFLICT (freshchat_conversation_id) DO UPDATE SET checked_at = excluded.checked_at",
-                params![conversation_id, now_ms()],
+                "INSERT INTO unlinked_conversations (freshchat_conversation_id, checked_at, pairing) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (pairing, freshchat_conversation_id) DO UPDATE SET checked_at = excluded.checked_at",
+                params![conversation_id, now_ms(), p],
             )?;
             Ok(())
         })
@@ -159,11 +181,12 @@ impl Store {
         display_name: String,
         avatar: Option<String>,
     ) -> Result<(), StoreError> {
+        let p = self.p();
         self.write(move |c| {
             c.execute(
                 "UPDATE contacts SET display_name = ?2, avatar = ?3, profile_complete = 1, profile_checked_at = NULL,
-                   updated_at = ?4 WHERE zalo_user_id = ?1",
-                params![zalo_user_id, display_name, avatar, now_ms()],
+                   updated_at = ?4 WHERE zalo_user_id = ?1 AND pairing = ?5",
+                params![zalo_user_id, display_name, avatar, now_ms(), p],
             )?;
             Ok(())
         })
@@ -175,12 +198,13 @@ impl Store {
         &self,
         zalo_msg_id: String,
     ) -> Result<Option<Direction>, StoreError> {
+        let p = self.p();
         self.lookup(move |c| {
-            Ok(
-                c.prepare_cached("SELECT direction FROM messages WHERE zalo_msg_id = ?1")?
-                    .query_row([zalo_msg_id], |r| r.get(0))
-                    .optional()?,
-            )
+            Ok(c.prepare_cached(
+                "SELECT direction FROM messages WHERE zalo_msg_id = ?1 AND pairing = ?2",
+            )?
+            .query_row([zalo_msg_id, p], |r| r.get(0))
+            .optional()?)
         })
         .await
     }
@@ -190,24 +214,26 @@ impl Store {
         &self,
         zalo_msg_id: String,
     ) -> Result<Option<String>, StoreError> {
+        let p = self.p();
         self.lookup(move |c| {
-            Ok(
-                c.prepare_cached("SELECT preview FROM messages WHERE zalo_msg_id = ?1")?
-                    .query_row([zalo_msg_id], |r| r.get(0))
-                    .optional()?
-                    .flatten(),
-            )
+            Ok(c.prepare_cached(
+                "SELECT preview FROM messages WHERE zalo_msg_id = ?1 AND pairing = ?2",
+            )?
+            .query_row([zalo_msg_id, p], |r| r.get(0))
+            .optional()?
+            .flatten())
         })
         .await
     }
 
     /// Whether zfsync itself posted this Freshchat message.
     pub async fn own_freshchat_message(&self, message_id: String) -> Result<bool, StoreError> {
+        let p = self.p();
         self.lookup(move |c| {
             Ok(c.prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM messages WHERE direction = ?1 AND freshchat_message_id = ?2)",
+                "SELECT EXISTS (SELECT 1 FROM messages WHERE pairing = ?3 AND direction = ?1 AND freshchat_message_id = ?2)",
             )?
-            .query_row(params![Direction::ToFreshchat, message_id], |r| r.get(0))?)
+            .query_row(params![Direction::ToFreshchat, message_id, p], |r| r.get(0))?)
         })
         .await
     }
@@ -221,11 +247,12 @@ impl Store {
         zalo_user_id: String,
         keep_event: i64,
     ) -> Result<usize, StoreError> {
+        let p = self.p();
         self.write(move |c| {
             let conversation: Option<String> = c
                 .query_row(
-                    "SELECT freshchat_conversation_id FROM conversations WHERE zalo_user_id = ?1",
-                    [&zalo_user_id],
+                    "SELECT freshchat_conversation_id FROM conversations WHERE zalo_user_id = ?1 AND pairing = ?2",
+                    [&zalo_user_id, &p],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -236,25 +263,26 @@ impl Store {
             let mut n = 0;
             for lane in &lanes {
                 n += c.execute(
-                    "DELETE FROM steps WHERE inbox_id IN (SELECT id FROM inbox WHERE lane = ?1 AND id <> ?2)",
-                    params![lane, keep_event],
+                    "DELETE FROM steps WHERE inbox_id IN (SELECT id FROM inbox WHERE pairing = ?3 AND lane = ?1 AND id <> ?2)",
+                    params![lane, keep_event, p],
                 )?;
                 n += c.execute(
-                    "DELETE FROM inbox WHERE lane = ?1 AND id <> ?2",
-                    params![lane, keep_event],
+                    "DELETE FROM inbox WHERE pairing = ?3 AND lane = ?1 AND id <> ?2",
+                    params![lane, keep_event, p],
                 )?;
             }
             for sql in [
-                "DELETE FROM messages WHERE zalo_user_id = ?1",
-                "DELETE FROM hosted_files WHERE zalo_user_id = ?1",
-                "DELETE FROM quota WHERE zalo_user_id = ?1",
-                "DELETE FROM billed_messages WHERE zalo_user_id = ?1",
-                "DELETE FROM conversations WHERE zalo_user_id = ?1",
-                "DELETE FROM contacts WHERE zalo_user_id = ?1",
-                "DELETE FROM zalo_identities WHERE zalo_user_id = ?1",
-                "DELETE FROM identity_clashes WHERE zalo_user_id = ?1",
+                "DELETE FROM messages WHERE zalo_user_id = ?1 AND pairing = ?2",
+                "DELETE FROM hosted_files WHERE zalo_user_id = ?1 AND pairing = ?2",
+                "DELETE FROM quota WHERE zalo_user_id = ?1 AND pairing = ?2",
+                "DELETE FROM billed_messages WHERE zalo_user_id = ?1 AND pairing = ?2",
+                "DELETE FROM conversations WHERE zalo_user_id = ?1 AND pairing = ?2",
+                "DELETE FROM contacts WHERE zalo_user_id = ?1 AND pairing = ?2",
+                "DELETE FROM zalo_identities WHERE zalo_user_id = ?1 AND pairing = ?2",
+                "DELETE FROM identity_clashes WHERE zalo_user_id = ?1 AND pairing = ?2",
+                "DELETE FROM reply_windows WHERE zalo_user_id = ?1 AND pairing = ?2",
             ] {
-                n += c.execute(sql, [&zalo_user_id])?;
+                n += c.execute(sql, [&zalo_user_id, &p])?;
             }
             Ok(n)
         })
@@ -267,16 +295,17 @@ impl Store {
         msg_ids: Vec<String>,
         seen: bool,
     ) -> Result<usize, StoreError> {
+        let p = self.p();
         self.write(move |c| {
             let sql = if seen {
-                "UPDATE messages SET seen_at = COALESCE(seen_at, ?2) WHERE zalo_msg_id = ?1"
+                "UPDATE messages SET seen_at = COALESCE(seen_at, ?2) WHERE zalo_msg_id = ?1 AND pairing = ?3"
             } else {
-                "UPDATE messages SET delivered_at = COALESCE(delivered_at, ?2) WHERE zalo_msg_id = ?1"
+                "UPDATE messages SET delivered_at = COALESCE(delivered_at, ?2) WHERE zalo_msg_id = ?1 AND pairing = ?3"
             };
             let mut stmt = c.prepare_cached(sql)?;
             let mut n = 0;
             for id in msg_ids {
-                n += stmt.execute(params![id, now_ms()])?;
+                n += stmt.execute(params![id, now_ms(), p])?;
             }
             Ok(n)
         })
@@ -291,19 +320,21 @@ impl Store {
         contact: Contact,
         conversation_id: String,
     ) -> Result<(), StoreError> {
+        let p = self.p();
         self.write(move |c| {
-            put_contact(c, &contact)?;
-            put_conversation(c, &contact.zalo_user_id, &conversation_id, None)
+            put_contact(c, &p, &contact)?;
+            put_conversation(c, &p, &contact.zalo_user_id, &conversation_id, None)
         })
         .await
     }
 
     /// The Freshchat user of the newest customer, if any (`check` reads its properties).
     pub async fn newest_freshchat_user(&self) -> Result<Option<String>, StoreError> {
-        self.read(|c| {
+        let p = self.p();
+        self.read(move |c| {
             Ok(c.query_row(
-                "SELECT freshchat_user_id FROM contacts ORDER BY first_seen_at DESC, updated_at DESC LIMIT 1",
-                [],
+                "SELECT freshchat_user_id FROM contacts WHERE pairing = ?1 ORDER BY first_seen_at DESC, updated_at DESC LIMIT 1",
+                [p],
                 |r| r.get::<_, String>(0),
             )
             .optional()?)
@@ -313,11 +344,15 @@ impl Store {
 }
 
 /// Inserts or refreshes a contact (used inside a step's transaction).
-pub(super) fn put_contact(c: &Connection, contact: &Contact) -> Result<(), StoreError> {
+pub(super) fn put_contact(
+    c: &Connection,
+    pairing: &str,
+    contact: &Contact,
+) -> Result<(), StoreError> {
     c.prepare_cached(
-        "INSERT INTO contacts (zalo_user_id, freshchat_user_id, display_name, avatar, profile_complete, following, first_seen_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-         ON CONFLICT (zalo_user_id) DO UPDATE SET freshchat_user_id = excluded.freshchat_user_id,
+        "INSERT INTO contacts (zalo_user_id, freshchat_user_id, display_name, avatar, profile_complete, following, first_seen_at, updated_at, pairing)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (pairing, zalo_user_id) DO UPDATE SET freshchat_user_id = excluded.freshchat_user_id,
            display_name = excluded.display_name, avatar = excluded.avatar,
            profile_complete = excluded.profile_complete, updated_at = excluded.updated_at",
     )?
@@ -329,7 +364,8 @@ pub(super) fn put_contact(c: &Connection, contact: &Contact) -> Result<(), Store
         contact.profile_complete as i64,
         contact.following.map(|f| f as i64),
         contact.first_seen_at,
-        now_ms()
+        now_ms(),
+        pairing
     ])?;
     Ok(())
 }
@@ -337,47 +373,53 @@ pub(super) fn put_contact(c: &Connection, contact: &Contact) -> Result<(), Store
 /// Points a Zalo user at a conversation (used inside a step's transaction).
 pub(super) fn put_conversation(
     c: &Connection,
+    pairing: &str,
     zalo_user_id: &str,
     conversation_id: &str,
     internal_id: Option<&str>,
 ) -> Result<(), StoreError> {
     // A conversation id moves to the newest Zalo user claiming it (cannot normally happen).
     c.prepare_cached(
-        "DELETE FROM conversations WHERE freshchat_conversation_id = ?1 AND zalo_user_id <> ?2",
+        "DELETE FROM conversations WHERE pairing = ?3 AND freshchat_conversation_id = ?1 AND zalo_user_id <> ?2",
     )?
-    .execute(params![conversation_id, zalo_user_id])?;
+    .execute(params![conversation_id, zalo_user_id, pairing])?;
     c.prepare_cached(
-        "INSERT INTO conversations (zalo_user_id, freshchat_conversation_id, freshchat_internal_id, updated_at)
-         VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (zalo_user_id) DO UPDATE SET freshchat_conversation_id = excluded.freshchat_conversation_id,
+        "INSERT INTO conversations (zalo_user_id, freshchat_conversation_id, freshchat_internal_id, updated_at, pairing)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (pairing, zalo_user_id) DO UPDATE SET freshchat_conversation_id = excluded.freshchat_conversation_id,
            freshchat_internal_id = excluded.freshchat_internal_id, updated_at = excluded.updated_at",
     )?
-    .execute(params![zalo_user_id, conversation_id, internal_id, now_ms()])?;
+    .execute(params![zalo_user_id, conversation_id, internal_id, now_ms(), pairing])?;
     Ok(())
 }
 
 /// Points a Zalo user at a conversation unless it already has one (used inside a transaction).
 pub(super) fn put_conversation_if_none(
     c: &Connection,
+    pairing: &str,
     zalo_user_id: &str,
     conversation_id: &str,
 ) -> Result<(), StoreError> {
     let n: i64 = c.query_row(
-        "SELECT COUNT(*) FROM conversations WHERE zalo_user_id = ?1",
-        [zalo_user_id],
+        "SELECT COUNT(*) FROM conversations WHERE zalo_user_id = ?1 AND pairing = ?2",
+        [zalo_user_id, pairing],
         |r| r.get(0),
     )?;
     if n == 0 {
-        put_conversation(c, zalo_user_id, conversation_id, None)?;
+        put_conversation(c, pairing, zalo_user_id, conversation_id, None)?;
     }
     Ok(())
 }
 
 /// Records a Zalo ↔ Freshchat message pairing (idempotent on the Zalo id).
-pub(super) fn put_message(c: &Connection, m: &MessagePair) -> Result<(), StoreError> {
+pub(super) fn put_message(
+    c: &Connection,
+    pairing: &str,
+    m: &MessagePair,
+) -> Result<(), StoreError> {
     c.prepare_cached(
-        "INSERT INTO messages (direction, zalo_user_id, zalo_msg_id, freshchat_message_id, preview, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (zalo_msg_id) DO NOTHING",
+        "INSERT INTO messages (direction, zalo_user_id, zalo_msg_id, freshchat_message_id, preview, created_at, pairing)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (pairing, zalo_msg_id) DO NOTHING",
     )?
     .execute(params![
         m.direction,
@@ -385,7 +427,8 @@ pub(super) fn put_message(c: &Connection, m: &MessagePair) -> Result<(), StoreEr
         m.zalo_msg_id,
         m.freshchat_message_id,
         m.preview,
-        now_ms()
+        now_ms(),
+        pairing
     ])?;
     Ok(())
 }

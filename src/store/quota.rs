@@ -50,17 +50,18 @@ fn describe(q: &SendQuota) -> (&str, Option<u64>, Option<u64>, Option<&str>) {
 impl Store {
     /// What the current window of a customer already told the agents, and where it began.
     pub async fn quota_window(&self, zalo_user_id: String) -> Result<QuotaWindow, StoreError> {
+        let p = self.p();
         self.lookup(move |c| {
             let low = c
-                .prepare_cached("SELECT low_noted FROM quota WHERE zalo_user_id = ?1")?
-                .query_row([&zalo_user_id], |r| r.get::<_, i64>(0))
+                .prepare_cached("SELECT low_noted FROM quota WHERE zalo_user_id = ?1 AND pairing = ?2")?
+                .query_row([&zalo_user_id, &p], |r| r.get::<_, i64>(0))
                 .optional()?
                 .unwrap_or(0);
             let w = c
                 .prepare_cached(
-                    "SELECT billed_noted, last_interaction FROM reply_windows WHERE zalo_user_id = ?1",
+                    "SELECT billed_noted, last_interaction FROM reply_windows WHERE zalo_user_id = ?1 AND pairing = ?2",
                 )?
-                .query_row([&zalo_user_id], |r| {
+                .query_row([&zalo_user_id, &p], |r| {
                     Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?))
                 })
                 .optional()?;
@@ -75,11 +76,12 @@ impl Store {
 
     /// The customer's last interaction zfsync saw (unix ms), if any.
     pub async fn last_interaction(&self, zalo_user_id: String) -> Result<Option<i64>, StoreError> {
+        let p = self.p();
         self.lookup(move |c| {
             Ok(c.prepare_cached(
-                "SELECT last_interaction FROM reply_windows WHERE zalo_user_id = ?1",
+                "SELECT last_interaction FROM reply_windows WHERE zalo_user_id = ?1 AND pairing = ?2",
             )?
-            .query_row([zalo_user_id], |r| r.get::<_, Option<i64>>(0))
+            .query_row([zalo_user_id, p], |r| r.get::<_, Option<i64>>(0))
             .optional()?
             .flatten())
         })
@@ -94,7 +96,8 @@ impl Store {
         quota: SendQuota,
         window: QuotaWindow,
     ) -> Result<(), StoreError> {
-        self.write(move |c| put_quota(c, &zalo_user_id, &zalo_msg_id, &quota, window))
+        let p = self.p();
+        self.write(move |c| put_quota(c, &p, &zalo_user_id, &zalo_msg_id, &quota, window))
             .await
     }
 
@@ -102,18 +105,19 @@ impl Store {
     /// later interaction than any seen opens a new window (nothing is told; the notes may come
     /// again); an earlier one (a late delivery, history) changes nothing.
     pub async fn saw_interaction(&self, zalo_user_id: String, at: i64) -> Result<(), StoreError> {
+        let p = self.p();
         self.write(move |c| {
             c.prepare_cached(
-                "INSERT INTO reply_windows (zalo_user_id, last_interaction, billed_noted) VALUES (?1, ?2, 0)
-                 ON CONFLICT (zalo_user_id) DO UPDATE SET last_interaction = excluded.last_interaction, billed_noted = 0
+                "INSERT INTO reply_windows (zalo_user_id, last_interaction, billed_noted, pairing) VALUES (?1, ?2, 0, ?3)
+                 ON CONFLICT (pairing, zalo_user_id) DO UPDATE SET last_interaction = excluded.last_interaction, billed_noted = 0
                  WHERE COALESCE(reply_windows.last_interaction, 0) < excluded.last_interaction",
             )?
-            .execute(params![zalo_user_id, at])?;
+            .execute(params![zalo_user_id, at, p])?;
             c.prepare_cached(
                 "UPDATE quota SET window_start = MAX(COALESCE(window_start, 0), ?2), low_noted = 0, billed_noted = 0
-                 WHERE zalo_user_id = ?1 AND COALESCE(window_start, 0) < ?2",
+                 WHERE zalo_user_id = ?1 AND pairing = ?3 AND COALESCE(window_start, 0) < ?2",
             )?
-            .execute(params![zalo_user_id, at])?;
+            .execute(params![zalo_user_id, at, p])?;
             Ok(())
         })
         .await
@@ -127,19 +131,21 @@ impl Store {
         customer: Option<String>,
         limit: usize,
     ) -> Result<Vec<QuotaState>, StoreError> {
+        let p = self.p();
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT ids.zalo_user_id, ct.display_name, q.allowance, q.remaining, q.total, q.expires,
                         w.last_interaction, q.updated_at
-                 FROM (SELECT zalo_user_id FROM quota UNION SELECT zalo_user_id FROM reply_windows) ids
-                 LEFT JOIN quota q ON q.zalo_user_id = ids.zalo_user_id
-                 LEFT JOIN reply_windows w ON w.zalo_user_id = ids.zalo_user_id
-                 LEFT JOIN contacts ct ON ct.zalo_user_id = ids.zalo_user_id
+                 FROM (SELECT zalo_user_id FROM quota WHERE pairing = ?3
+                       UNION SELECT zalo_user_id FROM reply_windows WHERE pairing = ?3) ids
+                 LEFT JOIN quota q ON q.pairing = ?3 AND q.zalo_user_id = ids.zalo_user_id
+                 LEFT JOIN reply_windows w ON w.pairing = ?3 AND w.zalo_user_id = ids.zalo_user_id
+                 LEFT JOIN contacts ct ON ct.pairing = ?3 AND ct.zalo_user_id = ids.zalo_user_id
                  WHERE ?1 IS NULL OR ids.zalo_user_id = ?1 OR ct.display_name LIKE '%' || ?1 || '%'
                  ORDER BY MAX(COALESCE(q.updated_at, 0), COALESCE(w.last_interaction, 0)) DESC LIMIT ?2",
             )?;
             let customer = customer.filter(|s| !s.trim().is_empty());
-            let rows = stmt.query_map(params![customer, limit as i64], |r| {
+            let rows = stmt.query_map(params![customer, limit as i64, p], |r| {
                 Ok(QuotaState {
                     zalo_user_id: r.get(0)?,
                     display_name: r.get(1)?,
@@ -158,11 +164,12 @@ impl Store {
 
     /// Replies Zalo billed since `since_ms` (unix ms).
     pub async fn billed_since(&self, since_ms: i64) -> Result<i64, StoreError> {
+        let p = self.p();
         self.read(move |c| {
-            Ok(
-                c.prepare_cached("SELECT COUNT(*) FROM billed_messages WHERE at >= ?1")?
-                    .query_row([since_ms], |r| r.get(0))?,
-            )
+            Ok(c.prepare_cached(
+                "SELECT COUNT(*) FROM billed_messages WHERE at >= ?1 AND pairing = ?2",
+            )?
+            .query_row(params![since_ms, p], |r| r.get(0))?)
         })
         .await
     }
@@ -171,11 +178,12 @@ impl Store {
     /// to them are billed to the OA (as far as zfsync saw their interactions).
     pub async fn customers_in_billed_window(&self, now: i64) -> Result<i64, StoreError> {
         use zfsync_mappings::window::{FREE_MS, OPEN_MS};
+        let p = self.p();
         self.read(move |c| {
             Ok(c.prepare_cached(
-                "SELECT COUNT(*) FROM reply_windows WHERE last_interaction > ?1 AND last_interaction <= ?2",
+                "SELECT COUNT(*) FROM reply_windows WHERE last_interaction > ?1 AND last_interaction <= ?2 AND pairing = ?3",
             )?
-            .query_row([now - OPEN_MS, now - FREE_MS], |r| r.get(0))?)
+            .query_row(params![now - OPEN_MS, now - FREE_MS, p], |r| r.get(0))?)
         })
         .await
     }
@@ -184,6 +192,7 @@ impl Store {
 /// Writes a send's allowance (inside a write).
 fn put_quota(
     c: &Connection,
+    pairing: &str,
     zalo_user_id: &str,
     zalo_msg_id: &str,
     quota: &SendQuota,
@@ -192,9 +201,9 @@ fn put_quota(
     let (allowance, remaining, total, expires) = describe(quota);
     let now = now_ms();
     c.prepare_cached(
-        "INSERT INTO quota (zalo_user_id, allowance, remaining, total, expires, low_noted, billed_noted, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-         ON CONFLICT (zalo_user_id) DO UPDATE SET allowance = excluded.allowance,
+        "INSERT INTO quota (zalo_user_id, allowance, remaining, total, expires, low_noted, billed_noted, updated_at, pairing)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (pairing, zalo_user_id) DO UPDATE SET allowance = excluded.allowance,
            remaining = excluded.remaining, total = excluded.total, expires = excluded.expires,
            low_noted = excluded.low_noted, billed_noted = excluded.billed_noted, updated_at = excluded.updated_at",
     )?
@@ -206,19 +215,20 @@ fn put_quota(
         expires,
         window.low_noted as i64,
         window.billed_noted as i64,
-        now
+        now,
+        pairing
     ])?;
     c.prepare_cached(
-        "INSERT INTO reply_windows (zalo_user_id, last_interaction, billed_noted) VALUES (?1, NULL, ?2)
-         ON CONFLICT (zalo_user_id) DO UPDATE SET billed_noted = excluded.billed_noted",
+        "INSERT INTO reply_windows (zalo_user_id, last_interaction, billed_noted, pairing) VALUES (?1, NULL, ?2, ?3)
+         ON CONFLICT (pairing, zalo_user_id) DO UPDATE SET billed_noted = excluded.billed_noted",
     )?
-    .execute(params![zalo_user_id, window.billed_noted as i64])?;
+    .execute(params![zalo_user_id, window.billed_noted as i64, pairing])?;
     if matches!(quota, SendQuota::Billed) {
         c.prepare_cached(
-            "INSERT INTO billed_messages (zalo_msg_id, zalo_user_id, at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (zalo_msg_id) DO NOTHING",
+            "INSERT INTO billed_messages (zalo_msg_id, zalo_user_id, at, pairing) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (pairing, zalo_msg_id) DO NOTHING",
         )?
-        .execute(params![zalo_msg_id, zalo_user_id, now])?;
+        .execute(params![zalo_msg_id, zalo_user_id, now, pairing])?;
     }
     Ok(())
 }

@@ -70,10 +70,11 @@ pub struct KeptForUser {
 impl Store {
     /// The inbox events `query` matches, oldest first. Failure reasons are kept as stored.
     pub async fn inbox_events(&self, query: InboxQuery) -> Result<Vec<InboxRow>, StoreError> {
+        let p = self.p();
         self.read(move |c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {INBOX_COLUMNS} FROM inbox
-                 WHERE (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR state = ?2)
+                 WHERE pairing = ?6 AND (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR state = ?2)
                    AND (?3 IS NULL OR event_name = ?3) AND (?4 IS NULL OR lane = ?4)
                    AND (?5 IS NULL OR substr(dedupe_key, 1, length(?5)) = ?5)
                  ORDER BY id"
@@ -84,7 +85,8 @@ impl Store {
                     query.state,
                     query.event_name,
                     query.lane,
-                    query.dedupe_key_prefix
+                    query.dedupe_key_prefix,
+                    p
                 ],
                 inbox_row,
             )?;
@@ -95,10 +97,11 @@ impl Store {
 
     /// How many inbox events are in `state`.
     pub async fn count_inbox_in_state(&self, state: EventState) -> Result<i64, StoreError> {
+        let p = self.p();
         self.read(move |c| {
             Ok(c.query_row(
-                "SELECT COUNT(*) FROM inbox WHERE state = ?1",
-                [state],
+                "SELECT COUNT(*) FROM inbox WHERE state = ?1 AND pairing = ?2",
+                params![state, p],
                 |r| r.get(0),
             )?)
         })
@@ -115,11 +118,14 @@ impl Store {
         &self,
         zalo_user_id: String,
     ) -> Result<KeptForUser, StoreError> {
+        let p = self.p();
         self.read(move |c| {
             let n = |table: &str| -> rusqlite::Result<i64> {
                 c.query_row(
-                    &format!("SELECT COUNT(*) FROM {table} WHERE zalo_user_id = ?1"),
-                    [&zalo_user_id],
+                    &format!(
+                        "SELECT COUNT(*) FROM {table} WHERE zalo_user_id = ?1 AND pairing = ?2"
+                    ),
+                    [&zalo_user_id, &p],
                     |r| r.get(0),
                 )
             };

@@ -8,7 +8,7 @@
 //!
 //! Failure: a query failing is returned as is; nothing is decrypted wrongly.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use super::auth::{COL_ACCESS, COL_REFRESH, COL_VERIFIER};
 use super::crypto::{is_sealed, StoreKey};
@@ -34,7 +34,8 @@ pub(crate) fn holds_sealed(c: &Connection) -> Result<bool, StoreError> {
     Ok(c.query_row(
         "SELECT EXISTS (SELECT 1 FROM tokens WHERE access_token LIKE ?1 OR refresh_token LIKE ?1)
              OR EXISTS (SELECT 1 FROM oauth_attempts WHERE verifier LIKE ?1)
-             OR EXISTS (SELECT 1 FROM meta WHERE value LIKE ?1)",
+             OR EXISTS (SELECT 1 FROM meta WHERE value LIKE ?1)
+             OR EXISTS (SELECT 1 FROM pairing_registry WHERE secrets LIKE ?1)",
         [pattern],
         |r| r.get(0),
     )?)
@@ -44,20 +45,17 @@ pub(crate) fn holds_sealed(c: &Connection) -> Result<bool, StoreError> {
 /// Returns how many were sealed.
 pub(crate) fn seal_plain_values(c: &Connection, key: &StoreKey) -> Result<usize, StoreError> {
     let mut n = 0;
-    let tokens: Option<(String, String)> = c
-        .query_row(
-            "SELECT access_token, refresh_token FROM tokens WHERE id = 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    if let Some((access, refresh)) = tokens {
+    let tokens: Vec<(String, String, String)> = c
+        .prepare("SELECT pairing, access_token, refresh_token FROM tokens")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (pairing, access, refresh) in tokens {
         for (column, value) in [(COL_ACCESS, access), (COL_REFRESH, refresh)] {
             if needs_sealing(&value) {
                 let field = column.trim_start_matches("tokens.");
                 c.execute(
-                    &format!("UPDATE tokens SET {field} = ?1 WHERE id = 1"),
-                    [key.seal(column, &value)?],
+                    &format!("UPDATE tokens SET {field} = ?1 WHERE pairing = ?2"),
+                    params![key.seal(column, &value)?, pairing],
                 )?;
                 n += 1;
             }
@@ -77,17 +75,18 @@ pub(crate) fn seal_plain_values(c: &Connection, key: &StoreKey) -> Result<usize,
         }
     }
     for meta in SECRET_META {
-        let value: Option<String> = c
-            .query_row("SELECT value FROM meta WHERE key = ?1", [meta], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        if let Some(v) = value.filter(|v| needs_sealing(v)) {
-            c.execute(
-                "UPDATE meta SET value = ?1 WHERE key = ?2",
-                params![key.seal(&meta_column(meta), &v)?, meta],
-            )?;
-            n += 1;
+        let values: Vec<(String, String)> = c
+            .prepare("SELECT pairing, value FROM meta WHERE key = ?1")?
+            .query_map([meta], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (pairing, v) in values {
+            if needs_sealing(&v) {
+                c.execute(
+                    "UPDATE meta SET value = ?1 WHERE key = ?2 AND pairing = ?3",
+                    params![key.seal(&meta_column(meta), &v)?, meta, pairing],
+                )?;
+                n += 1;
+            }
         }
     }
     Ok(n)
@@ -108,12 +107,14 @@ pub struct Unreadable {
     pub attempts: usize,
     /// Secret `meta` facts that do not open (their keys).
     pub meta: Vec<String>,
+    /// Registered pairings whose secrets do not open (their names).
+    pub pairings: Vec<String>,
 }
 
 impl Unreadable {
     /// Whether nothing was found.
     pub fn is_empty(&self) -> bool {
-        !self.tokens && self.attempts == 0 && self.meta.is_empty()
+        !self.tokens && self.attempts == 0 && self.meta.is_empty() && self.pairings.is_empty()
     }
 }
 
@@ -129,20 +130,18 @@ pub(crate) fn forget_unreadable(
         !is_sealed(value) || key.is_some_and(|k| k.open(column, value).is_ok())
     };
     let mut found = Unreadable::default();
-    let tokens: Option<(String, String)> = c
-        .query_row(
-            "SELECT access_token, refresh_token FROM tokens WHERE id = 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    if let Some((access, refresh)) = tokens {
-        found.tokens = !opens(COL_ACCESS, &access) || !opens(COL_REFRESH, &refresh);
-        if found.tokens && discard {
+    let tokens: Vec<(String, String, String)> = c
+        .prepare("SELECT pairing, access_token, refresh_token FROM tokens")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (pairing, access, refresh) in tokens {
+        let unreadable = !opens(COL_ACCESS, &access) || !opens(COL_REFRESH, &refresh);
+        found.tokens |= unreadable;
+        if unreadable && discard {
             c.execute(
                 "UPDATE tokens SET access_token = '', refresh_token = '', access_expires_at = 0,
-                   refresh_expires_at = 0, updated_at = ?1, needs_reauth = ?2 WHERE id = 1",
-                params![now_ms(), FORGOTTEN_REASON],
+                   refresh_expires_at = 0, updated_at = ?1, needs_reauth = ?2 WHERE pairing = ?3",
+                params![now_ms(), FORGOTTEN_REASON, pairing],
             )?;
         }
     }
@@ -158,16 +157,31 @@ pub(crate) fn forget_unreadable(
             }
         }
     }
-    let metas: Vec<(String, String)> = c
-        .prepare("SELECT key, value FROM meta")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+    let metas: Vec<(String, String, String)> = c
+        .prepare("SELECT pairing, key, value FROM meta")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
-    for (k, value) in metas {
+    for (pairing, k, value) in metas {
         if !opens(&meta_column(&k), &value) {
             if discard {
-                c.execute("DELETE FROM meta WHERE key = ?1", [&k])?;
+                c.execute(
+                    "DELETE FROM meta WHERE key = ?1 AND pairing = ?2",
+                    [&k, &pairing],
+                )?;
             }
             found.meta.push(k);
+        }
+    }
+    let registered: Vec<(String, String)> = c
+        .prepare("SELECT name, secrets FROM pairing_registry")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (name, secrets) in registered {
+        if !opens(&super::registry::secrets_column(&name), &secrets) {
+            if discard {
+                c.execute("DELETE FROM pairing_registry WHERE name = ?1", [&name])?;
+            }
+            found.pairings.push(name);
         }
     }
     Ok(found)

@@ -18,7 +18,10 @@ fn migrations_apply_in_order_and_tables_are_strict() {
         .unwrap();
     assert_eq!(v, MIGRATIONS.len() as i64);
     // STRICT: a wrong type is refused rather than stored.
-    let e = conn.execute("INSERT INTO meta (key, value) VALUES ('k', x'00')", []);
+    let e = conn.execute(
+        "INSERT INTO meta (pairing, key, value) VALUES ('default', 'k', x'00')",
+        [],
+    );
     assert!(e.is_err(), "STRICT tables refuse a blob in a TEXT column");
     // Idempotent: a second run changes nothing.
     migrate(&mut conn).unwrap();
@@ -45,7 +48,7 @@ async fn a_failing_write_undoes_only_itself() {
         tasks.push(tokio::spawn(async move {
             s.write(move |c| {
                 c.execute(
-                    "INSERT INTO meta (key, value) VALUES (?1, 'v')",
+                    "INSERT INTO meta (pairing, key, value) VALUES ('default', ?1, 'v')",
                     [format!("k{i}")],
                 )?;
                 if i % 2 == 1 {
@@ -143,10 +146,10 @@ async fn expiry_scans_use_their_index_and_retention_reaches_every_table() {
     store
         .write(|c| {
             c.execute_batch(
-                "INSERT INTO messages (direction, zalo_user_id, zalo_msg_id, preview, created_at)
-                   VALUES ('to_zalo', 'u', 'm-old', 'an old preview', 1);
-                 INSERT INTO unlinked_conversations (freshchat_conversation_id, checked_at)
-                   VALUES ('c-old', 1);
+                "INSERT INTO messages (pairing, direction, zalo_user_id, zalo_msg_id, preview, created_at)
+                   VALUES ('default', 'to_zalo', 'u', 'm-old', 'an old preview', 1);
+                 INSERT INTO unlinked_conversations (pairing, freshchat_conversation_id, checked_at)
+                   VALUES ('default', 'c-old', 1);
                  INSERT INTO oauth_attempts (state, verifier, redirect_uri, created_at, expires_at)
                    VALUES ('s', 'v', 'r', 1, 2);
                  INSERT INTO oauth_tickets (ticket_hash, expires_at) VALUES ('h', 2);",
@@ -168,4 +171,113 @@ async fn expiry_scans_use_their_index_and_retention_reaches_every_table() {
         .await
         .unwrap();
     assert_eq!(left, 0);
+}
+
+/// Two pairings share one store and never see each other's rows: the same Zalo user id, message
+/// id and dedupe key are separate customers, events and pairings in each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pairings_share_a_store_and_nothing_else() {
+    let (_dir, store) = temp_store();
+    let (a, b) = (store.pairing("shop-a"), store.pairing("shop-b"));
+    assert_eq!(store.pairing_name(), DEFAULT_PAIRING);
+    let ev = || NewEvent {
+        source: Source::Zalo,
+        dedupe_key: "msg-1".into(),
+        lane: Lane::zalo(Some("42")),
+        event_name: "user_send_text".into(),
+        body: b"{}".to_vec(),
+        event_time: now_ms(),
+        provenance: Provenance::Webhook,
+    };
+    assert!(matches!(a.ingest(ev()).await.unwrap(), Ingested::New(_)));
+    assert!(matches!(b.ingest(ev()).await.unwrap(), Ingested::New(_)));
+    assert_eq!(a.ingest(ev()).await.unwrap(), Ingested::Duplicate);
+    assert_eq!(a.pending_count().await.unwrap(), 1);
+    assert_eq!(store.pending_count().await.unwrap(), 0);
+
+    a.set_conversation("42".into(), "conv-a".into(), None)
+        .await
+        .unwrap();
+    b.set_conversation("42".into(), "conv-b".into(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        a.conversation_of("42".into()).await.unwrap().as_deref(),
+        Some("conv-a")
+    );
+    assert_eq!(
+        b.conversation_of("42".into()).await.unwrap().as_deref(),
+        Some("conv-b")
+    );
+    assert_eq!(
+        b.zalo_user_of_conversation("conv-a".into()).await.unwrap(),
+        None
+    );
+    a.set_meta("k", "a".into()).await.unwrap();
+    assert_eq!(b.meta("k").await.unwrap(), None);
+    a.forget_user("42".into(), 0).await.unwrap();
+    assert_eq!(a.conversation_of("42".into()).await.unwrap(), None);
+    assert_eq!(
+        b.conversation_of("42".into()).await.unwrap().as_deref(),
+        Some("conv-b")
+    );
+    assert_eq!(b.pending_count().await.unwrap(), 1);
+}
+
+/// A store kept before pairings existed becomes the pairing `default`, every row kept, and its
+/// keys still refuse a second copy of an event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_from_before_pairings_is_the_default_pairing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let mut conn = Connection::open(&path).unwrap();
+        let before = MIGRATIONS
+            .iter()
+            .position(|(name, _)| *name == "012_pairings")
+            .unwrap();
+        for (_, sql) in MIGRATIONS.iter().take(before) {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", before as i64)
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO inbox (source, dedupe_key, lane, event_name, body, event_time, received_at)
+               VALUES ('zalo', 'm1', 'zalo:42', 'user_send_text', x'7b7d', 1, 1);
+             INSERT INTO steps (inbox_id, idx, kind, state, started_at) VALUES (1, 0, 'send_zalo', 'sent', 1);
+             INSERT INTO conversations (zalo_user_id, freshchat_conversation_id, updated_at)
+               VALUES ('42', 'conv-1', 1);
+             INSERT INTO meta (key, value) VALUES ('txt_upload', 'refused');",
+        )
+        .unwrap();
+        let _ = &mut conn;
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        store.conversation_of("42".into()).await.unwrap().as_deref(),
+        Some("conv-1")
+    );
+    assert_eq!(
+        store.meta("txt_upload").await.unwrap().as_deref(),
+        Some("refused")
+    );
+    let again = NewEvent {
+        source: Source::Zalo,
+        dedupe_key: "m1".into(),
+        lane: Lane::zalo(Some("42")),
+        event_name: "user_send_text".into(),
+        body: b"{}".to_vec(),
+        event_time: 1,
+        provenance: Provenance::Webhook,
+    };
+    assert_eq!(store.ingest(again).await.unwrap(), Ingested::Duplicate);
+    let step = store
+        .step(JournalKey {
+            inbox_id: 1,
+            idx: 0,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(step.state, StepState::Sent);
 }

@@ -152,7 +152,7 @@ impl InternalEvent for WebhookAcked {
             elapsed_ms = self.elapsed.as_millis() as u64,
             "answered a webhook"
         );
-        metrics::histogram!(WEBHOOK_ACK_SECONDS, "source" => self.source)
+        metrics::histogram!(WEBHOOK_ACK_SECONDS, "pairing" => crate::telemetry::pairing_label(), "source" => self.source)
             .record(self.elapsed.as_secs_f64());
     }
 }
@@ -169,7 +169,7 @@ pub struct WebhookStored {
 impl InternalEvent for WebhookStored {
     fn emit(&self) {
         tracing::debug!(source = self.source, result = self.result, "webhook stored");
-        metrics::counter!(WEBHOOKS, "source" => self.source, "result" => self.result).increment(1);
+        metrics::counter!(WEBHOOKS, "pairing" => crate::telemetry::pairing_label(), "source" => self.source, "result" => self.result).increment(1);
     }
 }
 
@@ -187,7 +187,7 @@ pub struct WebhookNotStored<'a> {
 impl InternalEvent for WebhookNotStored<'_> {
     fn emit(&self) {
         tracing::error!(error = %self.error, source = self.source, reason = self.reason, "cannot store a webhook");
-        metrics::counter!(WEBHOOKS, "source" => self.source, "result" => self.reason).increment(1);
+        metrics::counter!(WEBHOOKS, "pairing" => crate::telemetry::pairing_label(), "source" => self.source, "result" => self.reason).increment(1);
     }
 }
 
@@ -204,7 +204,7 @@ impl InternalEvent for WebhookUrlCheck {
         if self.first_of_kind {
             tracing::info!("answered Zalo's webhook URL check");
         }
-        metrics::counter!(WEBHOOKS, "source" => "zalo", "result" => "url_check").increment(1);
+        metrics::counter!(WEBHOOKS, "pairing" => crate::telemetry::pairing_label(), "source" => "zalo", "result" => "url_check").increment(1);
     }
 }
 
@@ -227,7 +227,7 @@ impl InternalEvent for WebhookRejected<'_> {
         if self.first_of_kind {
             tracing::warn!(source = self.source, reason = self.reason, detail = %self.detail, "webhook rejected (more of this kind are counted and summarised once a minute)");
         }
-        metrics::counter!(WEBHOOK_REJECTS, "source" => self.source, "reason" => self.reason)
+        metrics::counter!(WEBHOOK_REJECTS, "pairing" => crate::telemetry::pairing_label(), "source" => self.source, "reason" => self.reason)
             .increment(1);
     }
 }
@@ -251,7 +251,7 @@ impl InternalEvent for WebhookReplayIgnored<'_> {
             event_time = self.event_time,
             "ignored a signed webhook whose time is outside the replay window"
         );
-        metrics::counter!(WEBHOOK_REPLAYS, "source" => self.source).increment(1);
+        metrics::counter!(WEBHOOK_REPLAYS, "pairing" => crate::telemetry::pairing_label(), "source" => self.source).increment(1);
     }
 }
 
@@ -267,7 +267,8 @@ pub struct LanesActive {
 impl InternalEvent for LanesActive {
     fn emit(&self) {
         tracing::trace!(count = self.count, "lanes running");
-        metrics::gauge!(LANES_ACTIVE).set(self.count as f64);
+        metrics::gauge!(LANES_ACTIVE, "pairing" => crate::telemetry::pairing_label())
+            .set(self.count as f64);
     }
 }
 
@@ -287,7 +288,7 @@ impl InternalEvent for EventProcessed {
             elapsed_ms = self.elapsed.as_millis() as u64,
             "event attempt ended"
         );
-        metrics::histogram!(EVENT_PROCESSING_SECONDS, "direction" => self.direction)
+        metrics::histogram!(EVENT_PROCESSING_SECONDS, "pairing" => crate::telemetry::pairing_label(), "direction" => self.direction)
             .record(self.elapsed.as_secs_f64());
     }
 }
@@ -306,7 +307,7 @@ pub struct EventIgnored<'a> {
 impl InternalEvent for EventIgnored<'_> {
     fn emit(&self) {
         tracing::debug!(event = %self.event, reason = %self.reason, "event ignored");
-        metrics::counter!(EVENTS_IGNORED, "direction" => self.direction).increment(1);
+        metrics::counter!(EVENTS_IGNORED, "pairing" => crate::telemetry::pairing_label(), "direction" => self.direction).increment(1);
     }
 }
 
@@ -330,7 +331,7 @@ pub struct EventRetrying<'a> {
 impl InternalEvent for EventRetrying<'_> {
     fn emit(&self) {
         tracing::warn!(event = %self.event, attempts = self.attempts, delay_ms = self.delay_ms, error = %self.error, "transient failure; will retry");
-        metrics::counter!(RETRIES, "direction" => self.direction, "class" => self.class)
+        metrics::counter!(RETRIES, "pairing" => crate::telemetry::pairing_label(), "direction" => self.direction, "class" => self.class)
             .increment(1);
     }
 }
@@ -353,7 +354,7 @@ pub struct EventFailed<'a> {
 impl InternalEvent for EventFailed<'_> {
     fn emit(&self) {
         tracing::error!(event = %self.event, attempts = self.attempts, error = %self.error, "event failed; kept for replay ('zfsync failed list')");
-        metrics::counter!(FAILURES, "direction" => self.direction, "class" => self.class)
+        metrics::counter!(FAILURES, "pairing" => crate::telemetry::pairing_label(), "direction" => self.direction, "class" => self.class)
             .increment(1);
     }
 }

@@ -5,9 +5,55 @@
 
 pub(crate) mod events;
 
+use std::future::Future;
+use std::sync::Arc;
+
 use tracing_subscriber::EnvFilter;
 
 use events::{InternalEvent, UpstreamCall};
+
+tokio::task_local! {
+    /// The pairing whose work the current task does (see [`in_pairing`]).
+    static PAIRING: Arc<str>;
+}
+
+/// Runs `work` as work of the pairing `name`: the metrics its events record carry
+/// `pairing="<name>"` (a label bounded by the number of pairings). Work outside any pairing
+/// (the store's commits, the console's sign-ins, a webhook for no known pairing) records
+/// `pairing=""`, which Prometheus reads as no label.
+pub fn in_pairing<F: Future>(name: &str, work: F) -> impl Future<Output = F::Output> {
+    PAIRING.scope(Arc::from(name), work)
+}
+
+/// Runs `f` as work of the pairing `name`, outside any task (the events' tests).
+#[cfg(test)]
+pub(crate) fn in_pairing_sync<R>(name: &str, f: impl FnOnce() -> R) -> R {
+    PAIRING.sync_scope(Arc::from(name), f)
+}
+
+/// The pairing of the current task (empty outside any pairing).
+pub fn current_pairing() -> Arc<str> {
+    PAIRING
+        .try_with(Arc::clone)
+        .unwrap_or_else(|_| Arc::from(""))
+}
+
+/// `work` run as work of `pairing` (from [`current_pairing`]).
+pub fn within<F: Future>(pairing: Arc<str>, work: F) -> impl Future<Output = F::Output> {
+    PAIRING.scope(pairing, work)
+}
+
+/// `work` run in the pairing of the task that calls this (for a task it spawns).
+pub fn carry_pairing<F: Future>(work: F) -> impl Future<Output = F::Output> {
+    within(current_pairing(), work)
+}
+
+/// The `pairing` label of a metric recorded now.
+pub(crate) fn pairing_label() -> metrics::SharedString {
+    PAIRING
+        .try_with(|p| metrics::SharedString::from(String::from(&**p)))
+        .unwrap_or_else(|_| metrics::SharedString::const_str(""))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 /// How log lines are written.

@@ -383,7 +383,7 @@ async fn unsigned_webhooks_are_counted_not_each_logged() {
         .unwrap();
     assert!(
         metrics.contains(&format!(
-            "zfsync_webhook_rejects_total{{source=\"zalo\",reason=\"bad_signature\"}} {BAD}"
+            "zfsync_webhook_rejects_total{{pairing=\"default\",source=\"zalo\",reason=\"bad_signature\"}} {BAD}"
         )),
         "{metrics}"
     );

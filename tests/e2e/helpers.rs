@@ -157,6 +157,16 @@ pub fn store(env: &Env) -> Store {
     }
 }
 
+/// The daemon's `/metrics` text.
+pub async fn metrics(env: &Env) -> String {
+    reqwest::get(format!("{}/metrics", env.daemon_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// The store's file name in the environment's folder.
 pub const STORE_FILE: &str = "zfsync.db";
 

@@ -85,15 +85,6 @@ impl Attacker {
     }
 }
 
-async fn metrics(env: &Env) -> String {
-    reqwest::get(format!("{}/metrics", env.daemon_url()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 /// The conversation (on zfsync's channel) of a Freshchat user other than `planted` that holds
 /// `text` from the customer, once it exists.
 async fn new_conversation_with(env: &Env, planted: &str, text: &str) -> (String, String) {
@@ -186,7 +177,7 @@ async fn a_planted_website_user_never_captures_a_new_customer() {
     assert_eq!(sent_texts, vec!["cho chị Lan".to_string()], "{sent:?}");
     let m = metrics(&env).await;
     assert!(
-        m.contains("zfsync_identity_refusals_total{reason=\"other_channel\"}"),
+        m.contains("zfsync_identity_refusals_total{pairing=\"default\",reason=\"other_channel\"}"),
         "{m}"
     );
 
@@ -226,7 +217,9 @@ async fn a_planted_user_never_captures_an_anonymous_visitor() {
     );
     let m = metrics(&env).await;
     assert!(
-        m.contains("zfsync_identity_refusals_total{reason=\"not_zfsync_user\"}"),
+        m.contains(
+            "zfsync_identity_refusals_total{pairing=\"default\",reason=\"not_zfsync_user\"}"
+        ),
         "{m}"
     );
 }
@@ -295,7 +288,9 @@ async fn after_a_lost_store_only_the_user_zfsync_created_is_the_customer() {
     assert_eq!(claiming, 2, "zfsync's user was found again, not duplicated");
     let m = metrics(&env).await;
     assert!(
-        m.contains("zfsync_identity_refusals_total{reason=\"not_zfsync_user\"}"),
+        m.contains(
+            "zfsync_identity_refusals_total{pairing=\"default\",reason=\"not_zfsync_user\"}"
+        ),
         "{m}"
     );
 }

@@ -23,6 +23,7 @@ mod loadgen_soak;
 mod media_hosts;
 mod oauth_callback;
 mod ops;
+mod pairings;
 mod quota;
 mod reconnect;
 mod reliability;

@@ -102,7 +102,7 @@ pub async fn metric(env: &Env, series: &str) -> f64 {
 }
 
 fn callbacks(outcome: &str) -> String {
-    format!("zfsync_oauth_callbacks_total{{outcome=\"{outcome}\"}}")
+    format!("zfsync_oauth_callbacks_total{{pairing=\"default\",outcome=\"{outcome}\"}}")
 }
 
 /// A daemon that is not connected yet.

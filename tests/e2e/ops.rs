@@ -27,6 +27,50 @@ async fn run(args: &[&str], env: &Env) -> (bool, String, String) {
     )
 }
 
+/// `zfsync sandbox --pairings 3`: three customers in one daemon, each with its own OA and
+/// Freshchat account; each conversation goes both ways and none reaches another customer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_shows_three_customers_isolated() {
+    let out = tokio::time::timeout(
+        Duration::from_secs(90),
+        zfsync().args(["sandbox", "--pairings", "3"]).output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for shop in ["shop-2", "shop-3"] {
+        assert!(
+            stdout.contains(&format!("[{shop}] Freshchat agent sees")),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("[{shop}] Zalo customer receives: {shop} xin chào")),
+            "{stdout}"
+        );
+    }
+    assert!(stdout.contains("3 pairings checked"), "{stdout}");
+    assert!(!stdout.contains("!! MISSING"), "{stdout}");
+    let (ok, _, stderr) = {
+        let out = zfsync()
+            .args(["sandbox", "--pairings", "0"])
+            .output()
+            .await
+            .unwrap();
+        (
+            out.status.success(),
+            (),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    assert!(!ok && stderr.contains("--pairings"), "{stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_plays_both_directions() {
     let out = tokio::time::timeout(Duration::from_secs(60), zfsync().arg("sandbox").output())
@@ -224,7 +268,7 @@ async fn status_failed_list_and_metrics() {
         "zfsync_zalo_token_seconds_to_expiry",
         "zfsync_event_processing_seconds",
         "zfsync_upstream_call_seconds",
-        "zfsync_webhook_ack_seconds_bucket{source=\"zalo\"",
+        "zfsync_webhook_ack_seconds_bucket{pairing=\"default\",source=\"zalo\"",
     ] {
         assert!(
             metrics.contains(name),

@@ -35,7 +35,21 @@ async fn a_full_disk_refuses_webhooks_and_recovers_by_itself() {
         let text = format!("while full {:03}", sent.len());
         env.zalo.user_sends(U, UserAction::Text(text.clone())).await;
         sent.push(text);
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        // The next message only once this one was answered: one sent after a refusal could be
+        // stored (the refused write's pages are free again) ahead of the refused one's
+        // redelivery, an order the platform made, not the daemon.
+        let answered = wait_for(WAIT, || async {
+            let firsts = env
+                .zalo
+                .deliveries()
+                .iter()
+                .filter(|d| d.event_name == "user_send_text" && d.num_retry == 0)
+                .filter(|d| d.status.is_some())
+                .count();
+            (firsts > sent.len()).then_some(())
+        })
+        .await;
+        assert!(answered.is_some(), "the daemon answered each delivery");
     }
     let ready = http
         .get(format!("{}/readyz", env.daemon_url()))
@@ -148,7 +162,7 @@ async fn tokens_are_sealed_and_files_are_private() {
     let (access, refresh): (String, String) = rusqlite::Connection::open(&db)
         .unwrap()
         .query_row(
-            "SELECT access_token, refresh_token FROM tokens WHERE id = 1",
+            "SELECT access_token, refresh_token FROM tokens WHERE pairing = 'default'",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )

@@ -14,15 +14,6 @@ use crate::helpers::*;
 const U: &str = "5234000000000000888";
 const ATTACKER_OA: &str = "4999999999999999999";
 
-async fn metrics(env: &zfsync::tools::sandbox::Env) -> String {
-    reqwest::get(format!("{}/metrics", env.daemon_url()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 async fn stored_refresh_token(env: &zfsync::tools::sandbox::Env) -> String {
     let services = zfsync::services::Services::new(&env.config().unwrap())
         .await
@@ -62,7 +53,7 @@ async fn a_stranger_oa_never_replaces_the_customers_tokens() {
     for reason in ["unconfirmed", "wrong_oa"] {
         assert!(
             m.contains(&format!(
-                "zfsync_oauth_refusals_total{{reason=\"{reason}\"}}"
+                "zfsync_oauth_refusals_total{{pairing=\"default\",reason=\"{reason}\"}}"
             )),
             "{m}"
         );

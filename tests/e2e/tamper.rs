@@ -57,7 +57,10 @@ pub fn age_profile_checks_by_an_hour(env: &Env) {
 /// elsewhere, or three months old).
 pub fn replace_refresh_token(env: &Env, value: &str) {
     open(env)
-        .execute("UPDATE tokens SET refresh_token = ?1 WHERE id = 1", [value])
+        .execute(
+            "UPDATE tokens SET refresh_token = ?1 WHERE pairing = 'default'",
+            [value],
+        )
         .unwrap();
 }
 

@@ -23,15 +23,6 @@ fn user_detail_calls(env: &Env) -> Vec<String> {
         .collect()
 }
 
-async fn metrics(env: &Env) -> String {
-    reqwest::get(format!("{}/metrics", env.daemon_url()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 fn prop(user: &User, name: &str) -> Option<String> {
     user.properties
         .iter()
@@ -86,11 +77,11 @@ async fn group_and_call_events_make_no_customer_and_are_counted() {
     );
     let m = metrics(&env).await;
     assert!(
-        m.contains(r#"zfsync_zalo_events_ignored_total{kind="group"} 2"#),
+        m.contains(r#"zfsync_zalo_events_ignored_total{pairing="default",kind="group"} 2"#),
         "{m}"
     );
     assert!(
-        m.contains(r#"zfsync_zalo_events_ignored_total{kind="call"} 2"#),
+        m.contains(r#"zfsync_zalo_events_ignored_total{pairing="default",kind="call"} 2"#),
         "{m}"
     );
     // The same user writing one to one is a customer as ever.

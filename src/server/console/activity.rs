@@ -17,7 +17,7 @@ use futures::stream::{self, Stream, StreamExt};
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::{ago, csrf_field, layout, utc, Nav};
+use super::{ago, csrf_field, layout, utc, Nav, Scope};
 use crate::server::auth::Operator;
 use crate::server::AppState;
 use crate::store::{ActivityRow, Direction, EventState};
@@ -76,7 +76,8 @@ pub(super) const ACTIVITY_JS: &str = r#"
 (function(){
   if(!window.EventSource) return;
   var body=document.getElementById('activity-rows');
-  var es=new EventSource('/console/live/activity');
+  var m=location.search.match(/[?&](pairing=[^&]*)/);
+  var es=new EventSource('/console/live/activity'+(m?'?'+m[1]:''));
   es.addEventListener('changed',function(){
     var u=new URL(location.href); u.searchParams.set('fragment','1');
     fetch(u,{credentials:'same-origin'}).then(function(r){return r.ok?r.text():null}).then(function(t){if(t!==null){body.innerHTML=t;}});
@@ -86,12 +87,16 @@ pub(super) const ACTIVITY_JS: &str = r#"
 
 /// `GET /console/activity`.
 pub async fn activity(
-    State(state): State<AppState>,
     Extension(op): Extension<Operator>,
+    scope: Scope,
     Query(q): Query<ActivityQuery>,
 ) -> Response {
     let customer = q.customer.clone().filter(|c| !c.trim().is_empty());
-    let list = state.store.activity(customer.clone(), ACTIVITY_ROWS).await;
+    let list = scope
+        .session
+        .store
+        .activity(customer.clone(), ACTIVITY_ROWS)
+        .await;
     if q.fragment.is_some() {
         return match list {
             Ok(l) => (
@@ -102,12 +107,14 @@ pub async fn activity(
             Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
         };
     }
-    let quota = state
+    let quota = scope
+        .session
         .store
         .quota_states(customer.clone(), super::quota::QUOTA_ROWS)
         .await;
     let body = html! {
         form method="get" action="/console/activity" class="row" role="search" {
+            @if !scope.is_default() { input type="hidden" name="pairing" value=(scope.name); }
             div {
                 label for="customer" { "Customer (name or Zalo user id)" }
                 input id="customer" name="customer" type="search" value=(customer.clone().unwrap_or_default());
@@ -132,7 +139,7 @@ pub async fn activity(
         (super::quota::quota_section(&quota))
         script src=(super::ACTIVITY_SCRIPT) defer {}
     };
-    layout("Activity", Nav::Activity, &op, body)
+    layout("Activity", Nav::Activity, &op, &scope, body)
 }
 
 /// A stream that ends when the daemon stops, when the operator's session ends (sign-out or
@@ -163,8 +170,9 @@ where
 pub async fn live_activity(
     State(state): State<AppState>,
     Extension(op): Extension<Operator>,
+    scope: Scope,
 ) -> Response {
-    let store = state.store.clone();
+    let store = scope.session.store.clone();
     let s = stream::unfold((store, None::<(i64, i64)>), |(store, last)| async move {
         loop {
             let newest = store
@@ -210,15 +218,25 @@ fn state_label(s: EventState) -> (&'static str, &'static str) {
 }
 
 /// `GET /console/failed`.
-pub async fn failed(State(state): State<AppState>, Extension(op): Extension<Operator>) -> Response {
-    let failed = state.store.failed_events(FAILED_ROWS).await;
+pub async fn failed(
+    State(state): State<AppState>,
+    Extension(op): Extension<Operator>,
+    scope: Scope,
+) -> Response {
+    let failed = scope.session.store.failed_events(FAILED_ROWS).await;
+    let retry_action = scope.link("/console/failed/retry");
     let retried: Vec<i64> = state
         .console
         .retried
         .lock()
         .map(|r| r.iter().copied().collect())
         .unwrap_or_default();
-    let retried_states = state.store.event_states(retried).await.unwrap_or_default();
+    let retried_states = scope
+        .session
+        .store
+        .event_states(retried)
+        .await
+        .unwrap_or_default();
     let body = html! {
         @if !retried_states.is_empty() {
             section class="card mb1" aria-labelledby="retried-h" {
@@ -237,7 +255,7 @@ pub async fn failed(State(state): State<AppState>, Extension(op): Extension<Oper
         @match &failed {
             Ok(list) if list.is_empty() => p id="no-failed" class="ok" { "No failed events." },
             Ok(list) => {
-                form method="post" action="/console/failed/retry" {
+                form method="post" action=(retry_action) {
                     (csrf_field(&op))
                     button type="submit" id="retry-all" { "Retry all (" (list.len()) ")" }
                 }
@@ -257,7 +275,7 @@ pub async fn failed(State(state): State<AppState>, Extension(op): Extension<Oper
                                 td { (f.last_error.clone().unwrap_or_default()) }
                                 td { (f.attempts) }
                                 td {
-                                    form method="post" action="/console/failed/retry" class="inline" {
+                                    form method="post" action=(retry_action) class="inline" {
                                         (csrf_field(&op))
                                         input type="hidden" name="id" value=(f.id);
                                         button type="submit" id=(format!("retry-{}", f.id)) aria-label=(format!("Retry event {}", f.id)) { "Retry" }
@@ -272,7 +290,7 @@ pub async fn failed(State(state): State<AppState>, Extension(op): Extension<Oper
         }
         script src=(super::FAILED_SCRIPT) defer {}
     };
-    layout("Failed", Nav::Failed, &op, body)
+    layout("Failed", Nav::Failed, &op, &scope, body)
 }
 
 /// The retry button's form.
@@ -283,26 +301,29 @@ pub struct RetryForm {
 }
 
 /// `POST /console/failed/retry`: puts one failed event (or all) back in its lane.
-pub async fn retry(State(state): State<AppState>, Form(form): Form<RetryForm>) -> Response {
+pub async fn retry(
+    State(state): State<AppState>,
+    scope: Scope,
+    Form(form): Form<RetryForm>,
+) -> Response {
+    let store = &scope.session.store;
     let events: Vec<(i64, crate::store::Lane)> = match form.id {
-        Some(id) => state
-            .store
+        Some(id) => store
             .inbox_event(id)
             .await
             .ok()
             .flatten()
             .map(|r| vec![(r.id, r.lane)])
             .unwrap_or_default(),
-        None => state
-            .store
+        None => store
             .failed_events(FAILED_ROWS)
             .await
             .map(|l| l.into_iter().map(|f| (f.id, f.lane)).collect())
             .unwrap_or_default(),
     };
     let replayed = match form.id {
-        Some(id) => state.store.replay_failed(Some(id)).await,
-        None => state.store.replay_failed(None).await,
+        Some(id) => store.replay_failed(Some(id)).await,
+        None => store.replay_failed(None).await,
     };
     match replayed {
         Ok(n) => {
@@ -315,11 +336,11 @@ pub async fn retry(State(state): State<AppState>, Form(form): Form<RetryForm>) -
                 r.truncate(RETRIED_KEPT);
             }
             for (_, lane) in &events {
-                state.ingest.lanes.release(lane);
+                scope.session.lanes.release(lane);
             }
             (
                 StatusCode::SEE_OTHER,
-                [(header::LOCATION, "/console/failed")],
+                [(header::LOCATION, scope.link("/console/failed"))],
             )
                 .into_response()
         }

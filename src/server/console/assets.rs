@@ -25,6 +25,8 @@ header .brand{font-weight:700;margin-right:.5rem}
 header nav{display:flex;flex-wrap:wrap;gap:.25rem}
 header nav a{color:#fff;text-decoration:none;padding:.5rem .6rem;border-radius:6px}
 header nav a[aria-current=page]{background:#fff;color:#10294f;font-weight:600}
+header .pairing-switch{display:flex;gap:.35rem;align-items:center}
+header .pairing-switch label{color:#fff}
 header form{margin-left:auto}
 header form button{background:transparent;border-color:#fff}
 main{max-width:64rem;margin:0 auto;padding:1rem}

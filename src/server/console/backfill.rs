@@ -12,7 +12,7 @@ use futures::stream::{self, StreamExt};
 use maud::html;
 use serde::Deserialize;
 
-use super::{csrf_field, layout, Nav};
+use super::{csrf_field, layout, Nav, Scope};
 use crate::ingest::backfill::{Phase, Progress, DEFAULT_DAYS, MAX_DAYS};
 use crate::server::auth::Operator;
 use crate::server::AppState;
@@ -43,7 +43,20 @@ fn progress_json(p: &Progress) -> String {
 }
 
 /// `GET /console/backfill`.
-pub async fn page(State(state): State<AppState>, Extension(op): Extension<Operator>) -> Response {
+pub async fn page(
+    State(state): State<AppState>,
+    Extension(op): Extension<Operator>,
+    scope: Scope,
+) -> Response {
+    if !scope.is_default() {
+        let body = html! {
+            p id="backfill-elsewhere" {
+                "Backfill from the console runs for the pairing " code { (crate::config::DEFAULT_PAIRING) } ". For "
+                (scope.name) ", run " code { "zfsync backfill --config FILE --pairing " (scope.name) } " on the server; the daemon delivers what it queues."
+            }
+        };
+        return layout("Backfill", Nav::Backfill, &op, &scope, body);
+    }
     let p = state.console.backfill_progress.borrow().clone();
     let running = matches!(p.phase, Phase::Listing | Phase::Reading);
     let body = html! {
@@ -70,7 +83,7 @@ pub async fn page(State(state): State<AppState>, Extension(op): Extension<Operat
         }
         script src=(super::BACKFILL_SCRIPT) defer {}
     };
-    layout("Backfill", Nav::Backfill, &op, body)
+    layout("Backfill", Nav::Backfill, &op, &scope, body)
 }
 
 /// The backfill form: how many days back.

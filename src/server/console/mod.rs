@@ -17,6 +17,7 @@ pub mod activity;
 pub mod assets;
 pub mod backfill;
 pub mod overview;
+pub mod pairings;
 mod quota;
 
 use std::collections::VecDeque;
@@ -61,6 +62,8 @@ pub struct Console {
     pub channel: Option<String>,
     /// The configuration file, for "Run checks".
     pub config_file: Option<PathBuf>,
+    /// The deployment's configuration, for the Pairings page's health of each pairing.
+    pub config: Option<Box<crate::config::Config>>,
     /// Runs backfills started from the console.
     pub backfill: Backfill,
     /// The progress of the latest backfill started here.
@@ -72,7 +75,8 @@ pub struct Console {
     /// Cancelled when the daemon stops, so live streams end and the server can stop.
     pub stop: CancellationToken,
     /// The overview's platform details, cached briefly so reloading the page costs no API calls.
-    pub(crate) platform_cache: Mutex<Option<(std::time::Instant, overview::Platforms)>>,
+    pub(crate) platform_cache:
+        Mutex<std::collections::HashMap<String, (std::time::Instant, overview::Platforms)>>,
 }
 
 impl Console {
@@ -87,12 +91,13 @@ impl Console {
             freshchat,
             channel,
             config_file,
+            config: None,
             backfill,
             backfill_progress: watch::Sender::new(Progress::default()),
             retried: Mutex::new(VecDeque::new()),
             oauth_return_until: AtomicI64::new(0),
             stop: CancellationToken::new(),
-            platform_cache: Mutex::new(None),
+            platform_cache: Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -125,6 +130,7 @@ pub fn operator_routes() -> Router<AppState> {
             get(backfill::page).post(backfill::start),
         )
         .route("/console/live/backfill", get(backfill::live))
+        .route(pairings::ROUTE_PAIRINGS, get(pairings::page))
         .route(ROUTE_LOGOUT, post(logout))
 }
 
@@ -316,6 +322,8 @@ pub enum Nav {
     Failed,
     /// Backfill.
     Backfill,
+    /// Pairings.
+    Pairings,
 }
 
 const NAV: &[(Nav, &str, &str)] = &[
@@ -324,6 +332,7 @@ const NAV: &[(Nav, &str, &str)] = &[
     (Nav::Activity, "/console/activity", "Activity"),
     (Nav::Failed, "/console/failed", "Failed"),
     (Nav::Backfill, "/console/backfill", "Backfill"),
+    (Nav::Pairings, pairings::ROUTE_PAIRINGS, "Pairings"),
 ];
 
 /// A whole HTML document; `refresh` adds a same-site navigation to that path.
@@ -344,15 +353,88 @@ fn document(title: &str, refresh: Option<&str>, body: Markup) -> Markup {
     }
 }
 
-/// A console page: navigation, the page, and the sign-out form.
-pub fn layout(title: &str, current: Nav, op: &Operator, body: Markup) -> Response {
+/// The pairing a console page shows (`?pairing=NAME`; `default` without one), with its parts
+/// and the names of every pairing the daemon serves.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// The pairing's name.
+    pub name: String,
+    /// Its store handle, clients and lanes.
+    pub session: super::PairingSession,
+    /// Every served pairing, `default` first, then by name.
+    pub all: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PairingQuery {
+    pairing: Option<String>,
+}
+
+impl Scope {
+    /// Whether this is the configuration file's pairing.
+    pub fn is_default(&self) -> bool {
+        self.name == crate::config::DEFAULT_PAIRING
+    }
+
+    /// `path` of the console for this pairing (`?pairing=` added unless it is `default`).
+    pub fn link(&self, path: &str) -> String {
+        if self.is_default() {
+            return path.to_string();
+        }
+        let sep = if path.contains('?') { '&' } else { '?' };
+        format!("{path}{sep}pairing={}", self.name)
+    }
+}
+
+impl axum::extract::FromRequestParts<AppState> for Scope {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Scope, Response> {
+        let default = state.store.pairing_name().to_string();
+        let name = Query::<PairingQuery>::try_from_uri(&parts.uri)
+            .ok()
+            .and_then(|q| q.0.pairing)
+            .filter(|p| !p.is_empty())
+            .unwrap_or(default.clone());
+        let Some(session) = state.sessions.get(&name).cloned() else {
+            return Err((
+                StatusCode::NOT_FOUND,
+                "This daemon serves no pairing by that name: see /console/pairings.",
+            )
+                .into_response());
+        };
+        let mut all: Vec<String> = state.sessions.keys().cloned().collect();
+        all.sort_by_key(|n| (n != &default, n.clone()));
+        Ok(Scope { name, session, all })
+    }
+}
+
+/// A console page: navigation (every link keeps the pairing shown), the pairing switch when the
+/// daemon serves several, the page, and the sign-out form.
+pub fn layout(title: &str, current: Nav, op: &Operator, scope: &Scope, body: Markup) -> Response {
     let page = html! {
         header {
             span class="brand" { "zfsync" }
             nav aria-label="Console" {
                 @for (nav, href, label) in NAV {
+                    @let href = if *nav == Nav::Pairings { href.to_string() } else { scope.link(href) };
                     @if *nav == current { a href=(href) aria-current="page" { (label) } }
                     @else { a href=(href) { (label) } }
+                }
+            }
+            @if scope.all.len() > 1 {
+                form method="get" class="pairing-switch" {
+                    label for="pairing" { "Pairing" }
+                    select id="pairing" name="pairing" {
+                        @for p in &scope.all {
+                            @if *p == scope.name { option value=(p) selected { (p) } }
+                            @else { option value=(p) { (p) } }
+                        }
+                    }
+                    button type="submit" { "Show" }
                 }
             }
             form method="post" action=(ROUTE_LOGOUT) {
@@ -360,7 +442,10 @@ pub fn layout(title: &str, current: Nav, op: &Operator, body: Markup) -> Respons
                 button type="submit" { "Sign out" }
             }
         }
-        main id="main" { h1 { (title) } (body) }
+        main id="main" {
+            h1 { (title) @if scope.all.len() > 1 { " · " span id="shown-pairing" { (scope.name) } } }
+            (body)
+        }
     };
     let mut r = Html(document(title, None, page).into_string()).into_response();
     r.headers_mut().insert(

@@ -12,7 +12,7 @@ use axum::Extension;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::{ago, csrf_field, layout, Nav};
+use super::{ago, csrf_field, layout, Nav, Scope};
 use crate::check::Level;
 use crate::server::auth::Operator;
 use crate::server::AppState;
@@ -32,21 +32,22 @@ pub(crate) struct Platforms {
     freshchat: Result<(String, String), String>,
 }
 
-async fn probe(state: &AppState) -> Platforms {
+async fn probe(state: &AppState, scope: &Scope) -> Platforms {
     let c = &state.console;
+    let session = &scope.session;
     if let Ok(cache) = c.platform_cache.lock() {
-        if let Some((at, p)) = cache.as_ref() {
+        if let Some((at, p)) = cache.get(&scope.name) {
             if at.elapsed() < CACHE_FOR {
                 return p.clone();
             }
         }
     }
     let zalo = async {
-        if !state.zalo.tokens().status().connected {
+        if !session.zalo.tokens().status().connected {
             return Err("not connected".to_string());
         }
-        let client = state.zalo.client().clone();
-        let info = state
+        let client = session.zalo.client().clone();
+        let info = session
             .zalo
             .tokens()
             .call(|t| {
@@ -58,12 +59,12 @@ async fn probe(state: &AppState) -> Platforms {
         Ok((info.name, info.oa_id))
     };
     let freshchat = async {
-        let account = c
+        let account = session
             .freshchat
             .account_configuration()
             .await
             .map_err(|e| e.to_string())?;
-        let channels = c
+        let channels = session
             .freshchat
             .list_channels()
             .await
@@ -73,7 +74,7 @@ async fn probe(state: &AppState) -> Platforms {
             .clone()
             .or_else(|| account.account_id.as_ref().map(|v| v.to_string()))
             .unwrap_or_else(|| "(unnamed account)".into());
-        let channel = match &c.channel {
+        let channel = match &session.channel {
             Some(want) => channels
                 .iter()
                 .find(|ch| &ch.id == want || ch.name.as_deref() == Some(want.as_str()))
@@ -101,7 +102,7 @@ async fn probe(state: &AppState) -> Platforms {
         freshchat: freshchat.unwrap_or_else(|_| Err("Freshchat did not answer within 4 s".into())),
     };
     if let Ok(mut cache) = c.platform_cache.lock() {
-        *cache = Some((Instant::now(), p.clone()));
+        cache.insert(scope.name.clone(), (Instant::now(), p.clone()));
     }
     p
 }
@@ -140,17 +141,16 @@ fn chart(label: &str, c: &HourlyCounts) -> Markup {
 pub async fn overview(
     State(state): State<AppState>,
     Extension(op): Extension<Operator>,
+    scope: Scope,
 ) -> Response {
-    let platforms = probe(&state).await;
-    let tokens = state.zalo.tokens().status();
-    let stats = state.store.stats().await;
-    let hourly = state.store.hourly_counts(now_ms()).await;
+    let platforms = probe(&state, &scope).await;
+    let store = &scope.session.store;
+    let tokens = scope.session.zalo.tokens().status();
+    let stats = store.stats().await;
+    let hourly = store.hourly_counts(now_ms()).await;
     let ready = super::super::health::readiness(&state).await;
-    let billed = state
-        .store
-        .billed_since(now_ms() - crate::status::DAY_MS)
-        .await;
-    let in_billed = state.store.customers_in_billed_window(now_ms()).await;
+    let billed = store.billed_since(now_ms() - crate::status::DAY_MS).await;
+    let in_billed = store.customers_in_billed_window(now_ms()).await;
     let last = |src: Source| {
         stats
             .as_ref()
@@ -235,7 +235,7 @@ pub async fn overview(
         }
     };
     let _ = &op;
-    layout("Overview", Nav::Overview, &op, body)
+    layout("Overview", Nav::Overview, &op, &scope, body)
 }
 
 /// The Connect page's query: set after a successful consent.
@@ -246,11 +246,13 @@ pub struct ConnectQuery {
 
 fn connect_body(
     op: &Operator,
-    state: &AppState,
+    scope: &Scope,
     note: Option<Markup>,
     checks: Option<Markup>,
 ) -> Markup {
-    let tokens = state.zalo.tokens().status();
+    let zalo = &scope.session.zalo;
+    let tokens = zalo.tokens().status();
+    let start = crate::routes::for_pairing(crate::server::ROUTE_OAUTH_START, &scope.name);
     html! {
         @if let Some(n) = note { (n) }
         section class="card mb1" aria-labelledby="zc-h" {
@@ -262,12 +264,12 @@ fn connect_body(
                     span class="bad" { "Not connected." } " An admin of the OA signs in to Zalo and allows zfsync."
                 }
             }
-            @if state.zalo.oa_id().is_none() {
+            @if zalo.oa_id().is_none() {
                 p class="bad" id="no-oa-id" {
                     code { "zalo.oa_id" } " is not set, so zfsync does not know which OA to connect and refuses every consent. Set it to your OA's id (on the OA's page at oa.zalo.me) and restart zfsync."
                 }
             }
-            a class="button" id="connect-zalo" href=(format!("{}?from=console", crate::server::ROUTE_OAUTH_START)) { "Connect Zalo" }
+            a class="button" id="connect-zalo" href=(format!("{start}?from=console")) { "Connect Zalo" }
         }
         section class="card" aria-labelledby="ck-h" {
             h2 id="ck-h" { "Checks" }
@@ -283,25 +285,22 @@ fn connect_body(
 
 /// `GET /console/connect`.
 pub async fn connect(
-    State(state): State<AppState>,
     Extension(op): Extension<Operator>,
+    scope: Scope,
     Query(q): Query<ConnectQuery>,
 ) -> Response {
     let note = q.connected.map(|_| {
         html! { p class="ok" role="status" id="connected-note" { "Zalo is connected." } }
     });
-    layout(
-        "Connect",
-        Nav::Connect,
-        &op,
-        connect_body(&op, &state, note, None),
-    )
+    let body = connect_body(&op, &scope, note, None);
+    layout("Connect", Nav::Connect, &op, &scope, body)
 }
 
 /// `POST /console/connect/checks`: runs every check and shows them with their fixes.
 pub async fn run_checks(
     State(state): State<AppState>,
     Extension(op): Extension<Operator>,
+    scope: Scope,
 ) -> Response {
     let results = match &state.console.config_file {
         Some(path) => {
@@ -335,10 +334,6 @@ pub async fn run_checks(
             html! { p class="bad" { "This daemon was not started from a configuration file, so there is nothing to check." } }
         }
     };
-    layout(
-        "Connect",
-        Nav::Connect,
-        &op,
-        connect_body(&op, &state, None, Some(results)),
-    )
+    let body = connect_body(&op, &scope, None, Some(results));
+    layout("Connect", Nav::Connect, &op, &scope, body)
 }

@@ -15,7 +15,7 @@ pub struct OAuthCallback {
 impl InternalEvent for OAuthCallback {
     fn emit(&self) {
         tracing::debug!(outcome = self.outcome, "answered the OAuth callback");
-        metrics::counter!(OAUTH_CALLBACKS, "outcome" => self.outcome).increment(1);
+        metrics::counter!(OAUTH_CALLBACKS, "pairing" => crate::telemetry::pairing_label(), "outcome" => self.outcome).increment(1);
     }
 }
 
@@ -41,7 +41,7 @@ impl InternalEvent for OAuthRefused<'_> {
             error = %self.error,
             "refused a Zalo authorization: nothing was stored, and a pending attempt stays usable"
         );
-        metrics::counter!(OAUTH_REFUSALS, "reason" => self.reason).increment(1);
+        metrics::counter!(OAUTH_REFUSALS, "pairing" => crate::telemetry::pairing_label(), "reason" => self.reason).increment(1);
     }
 }
 
@@ -111,7 +111,7 @@ impl InternalEvent for TokenRefreshed {
             expires_in_secs = self.expires_in_secs,
             "zalo access token refreshed"
         );
-        metrics::counter!(TOKEN_REFRESHES, "result" => "ok").increment(1);
+        metrics::counter!(TOKEN_REFRESHES, "pairing" => crate::telemetry::pairing_label(), "result" => "ok").increment(1);
     }
 }
 
@@ -128,7 +128,7 @@ pub struct TokenRefreshRejected<'a> {
 impl InternalEvent for TokenRefreshRejected<'_> {
     fn emit(&self) {
         tracing::error!(code = ?self.code, error = %self.error, "Zalo rejected the refresh token; Zalo needs re-authorization: run 'zfsync connect zalo'");
-        metrics::counter!(TOKEN_REFRESHES, "result" => "rejected").increment(1);
+        metrics::counter!(TOKEN_REFRESHES, "pairing" => crate::telemetry::pairing_label(), "result" => "rejected").increment(1);
     }
 }
 
@@ -172,7 +172,7 @@ impl InternalEvent for TokenRefreshUnlisted<'_> {
                 "Zalo's token endpoint refused the refresh with an answer its documentation does not list; another process has stored a new pair meanwhile"
             ),
         }
-        metrics::counter!(TOKEN_REFRESHES, "result" => "unlisted").increment(1);
+        metrics::counter!(TOKEN_REFRESHES, "pairing" => crate::telemetry::pairing_label(), "result" => "unlisted").increment(1);
     }
 }
 
@@ -189,6 +189,6 @@ impl InternalEvent for TokenRefreshFailed<'_> {
     fn emit(&self) {
         // The caller gets the error and logs it with what it was doing.
         tracing::debug!(code = ?self.code, error = %self.error, "cannot refresh Zalo's access token now; it is tried again");
-        metrics::counter!(TOKEN_REFRESHES, "result" => "error").increment(1);
+        metrics::counter!(TOKEN_REFRESHES, "pairing" => crate::telemetry::pairing_label(), "result" => "error").increment(1);
     }
 }

@@ -19,7 +19,8 @@ pub struct QueueDepth {
 impl InternalEvent for QueueDepth {
     fn emit(&self) {
         tracing::trace!(depth = self.depth, "events waiting");
-        metrics::gauge!(QUEUE_DEPTH).set(self.depth as f64);
+        metrics::gauge!(QUEUE_DEPTH, "pairing" => crate::telemetry::pairing_label())
+            .set(self.depth as f64);
     }
 }
 
@@ -33,7 +34,7 @@ pub struct CustomersInBilledWindow {
 impl InternalEvent for CustomersInBilledWindow {
     fn emit(&self) {
         tracing::trace!(count = self.count, "customers in Zalo's billed window");
-        metrics::gauge!(ZALO_CUSTOMERS_IN_BILLED_WINDOW).set(self.count as f64);
+        metrics::gauge!(ZALO_CUSTOMERS_IN_BILLED_WINDOW, "pairing" => crate::telemetry::pairing_label()).set(self.count as f64);
     }
 }
 
@@ -47,7 +48,7 @@ pub struct TokenSecondsToExpiry {
 impl InternalEvent for TokenSecondsToExpiry {
     fn emit(&self) {
         tracing::trace!(seconds = self.seconds, "Zalo access token lifetime left");
-        metrics::gauge!(ZALO_TOKEN_SECONDS_TO_EXPIRY).set(self.seconds as f64);
+        metrics::gauge!(ZALO_TOKEN_SECONDS_TO_EXPIRY, "pairing" => crate::telemetry::pairing_label()).set(self.seconds as f64);
     }
 }
 
@@ -106,7 +107,7 @@ impl InternalEvent for UpstreamCall {
             elapsed_ms = self.elapsed.as_millis() as u64,
             "upstream call ended"
         );
-        metrics::histogram!(UPSTREAM_CALL_SECONDS, "platform" => self.platform, "op" => self.op, "outcome" => self.outcome)
+        metrics::histogram!(UPSTREAM_CALL_SECONDS, "pairing" => crate::telemetry::pairing_label(), "platform" => self.platform, "op" => self.op, "outcome" => self.outcome)
             .record(self.elapsed.as_secs_f64());
     }
 }

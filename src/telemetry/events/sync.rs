@@ -21,7 +21,7 @@ pub struct SyncedToFreshchat<'a> {
 impl InternalEvent for SyncedToFreshchat<'_> {
     fn emit(&self) {
         tracing::info!(zalo_msg_id = self.zalo_msg_id, freshchat_message_id = self.freshchat_message_id, conversation_id = %self.conversation_id, "synced Zalo → Freshchat");
-        metrics::counter!(MESSAGES_SYNCED, "direction" => TO_FRESHCHAT).increment(1);
+        metrics::counter!(MESSAGES_SYNCED, "pairing" => crate::telemetry::pairing_label(), "direction" => TO_FRESHCHAT).increment(1);
     }
 }
 
@@ -43,7 +43,7 @@ impl InternalEvent for SyncedToZalo<'_> {
         } else {
             tracing::info!(zalo_msg_id = %self.zalo_msg_id, freshchat_message_id = self.freshchat_message_id, "synced Freshchat → Zalo");
         }
-        metrics::counter!(MESSAGES_SYNCED, "direction" => TO_ZALO).increment(1);
+        metrics::counter!(MESSAGES_SYNCED, "pairing" => crate::telemetry::pairing_label(), "direction" => TO_ZALO).increment(1);
     }
 }
 
@@ -59,7 +59,7 @@ pub struct MediaNotTransferred<'a> {
 impl InternalEvent for MediaNotTransferred<'_> {
     fn emit(&self) {
         tracing::warn!(kind = self.kind, reason = %self.reason, "media not transferred; posting a text part instead");
-        metrics::counter!(MEDIA_FALLBACKS, "direction" => TO_FRESHCHAT).increment(1);
+        metrics::counter!(MEDIA_FALLBACKS, "pairing" => crate::telemetry::pairing_label(), "direction" => TO_FRESHCHAT).increment(1);
     }
 }
 
@@ -73,7 +73,7 @@ pub struct MediaHosted<'a> {
 impl InternalEvent for MediaHosted<'_> {
     fn emit(&self) {
         tracing::debug!(content_type = %self.content_type, "hosted an attachment Zalo cannot take; sending its link");
-        metrics::counter!(MEDIA_FALLBACKS, "direction" => TO_ZALO).increment(1);
+        metrics::counter!(MEDIA_FALLBACKS, "pairing" => crate::telemetry::pairing_label(), "direction" => TO_ZALO).increment(1);
     }
 }
 
@@ -87,7 +87,8 @@ pub struct MediaRefused<'a> {
 impl InternalEvent for MediaRefused<'_> {
     fn emit(&self) {
         tracing::warn!(reason = %self.reason, "refused to fetch an attachment");
-        metrics::counter!(MEDIA_REFUSED).increment(1);
+        metrics::counter!(MEDIA_REFUSED, "pairing" => crate::telemetry::pairing_label())
+            .increment(1);
     }
 }
 
@@ -110,7 +111,7 @@ impl InternalEvent for IdentityRefused<'_> {
             "a Freshchat user claims a Zalo customer's reference id but is not zfsync's own; {}",
             self.what
         );
-        metrics::counter!(IDENTITY_REFUSALS, "reason" => self.reason).increment(1);
+        metrics::counter!(IDENTITY_REFUSALS, "pairing" => crate::telemetry::pairing_label(), "reason" => self.reason).increment(1);
     }
 }
 
@@ -133,7 +134,7 @@ impl InternalEvent for IdentityOfOtherOa<'_> {
             oa_id = %self.oa_id,
             "a Freshchat user claims a Zalo user of another OA; ignored"
         );
-        metrics::counter!(IDENTITY_REFUSALS, "reason" => "other_oa").increment(1);
+        metrics::counter!(IDENTITY_REFUSALS, "pairing" => crate::telemetry::pairing_label(), "reason" => "other_oa").increment(1);
     }
 }
 
@@ -161,7 +162,7 @@ impl InternalEvent for ZaloEventOutOfScope<'_> {
         } else {
             tracing::debug!(event = self.event, kind = self.kind, "ignored a Zalo event");
         }
-        metrics::counter!(ZALO_EVENTS_IGNORED, "kind" => self.kind).increment(1);
+        metrics::counter!(ZALO_EVENTS_IGNORED, "pairing" => crate::telemetry::pairing_label(), "kind" => self.kind).increment(1);
     }
 }
 
@@ -175,6 +176,7 @@ pub struct ZaloMessageBilled<'a> {
 impl InternalEvent for ZaloMessageBilled<'_> {
     fn emit(&self) {
         tracing::debug!(zalo_msg_id = %self.zalo_msg_id, "Zalo billed this message to the OA");
-        metrics::counter!(ZALO_BILLED_MESSAGES).increment(1);
+        metrics::counter!(ZALO_BILLED_MESSAGES, "pairing" => crate::telemetry::pairing_label())
+            .increment(1);
     }
 }

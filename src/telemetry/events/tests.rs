@@ -127,7 +127,9 @@ fn emit(event: &dyn InternalEvent) -> (Vec<serde_json::Value>, Vec<Update>) {
     let capture = Capture::default();
     let seen = capture.0.clone();
     tracing::subscriber::with_default(subscriber, || {
-        metrics::with_local_recorder(&capture, || event.emit());
+        crate::telemetry::in_pairing_sync(TEST_PAIRING, || {
+            metrics::with_local_recorder(&capture, || event.emit())
+        });
     });
     let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
     let logged = text
@@ -222,16 +224,32 @@ fn every_event() -> Vec<Expect> {
     ]
 }
 
+/// The pairing the events are emitted in.
+const TEST_PAIRING: &str = "shop-t";
+
+/// The metrics of the whole deployment: every other carries the pairing whose work it records.
+const DEPLOYMENT_WIDE: &[&str] = &[
+    STORE_COMMITS,
+    STORE_FULL,
+    LOGIN_FAILURES,
+    LOGIN_LOCKOUTS,
+    RATE_LIMITED,
+];
+
 #[test]
 fn every_event_logs_its_line_and_updates_its_catalogued_metric() {
     let mut covered = BTreeSet::new();
     for (i, e) in every_event().into_iter().enumerate() {
         let (logged, updates) = emit(e.event.as_ref());
-        let labels: Vec<(String, String)> = e
+        let mut labels: Vec<(String, String)> = e
             .labels
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        if !DEPLOYMENT_WIDE.contains(&e.metric) {
+            labels.push(("pairing".into(), TEST_PAIRING.into()));
+            labels.sort();
+        }
         let kind = METRICS
             .iter()
             .find(|m| m.name == e.metric)

@@ -12,6 +12,9 @@
 //! - `soak` ([`soak`]): two-way traffic with a share of upstream calls failing (the simulators'
 //!   seeded fault mix) while the daemon process is SIGKILLed and restarted N times; then a history
 //!   check: lost, doubled, out of order.
+//! - `idle-pairings`, `pairings` ([`density`]): many customers in one daemon process: memory and
+//!   CPU of N idle pairings, and N pairings each with its own simulators and traffic both ways
+//!   (latency, memory, CPU, and every message in its own pairing only).
 //!
 //! Every mode takes `--pin` ([`process::Cores`]): the daemon on one CPU, the rest on the others.
 //!
@@ -26,6 +29,7 @@
 //! instead, and the command line fails when it is not clean).
 
 pub mod baseline;
+pub mod density;
 pub mod drive;
 pub mod flow;
 pub mod ingest;
@@ -40,6 +44,7 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub use density::DensityReport;
 pub use process::Cores;
 pub use report::{
     memory_kb, memory_kb_of, Backlog, Ingest, IngestReport, IngestRow, Report, SoakReport, Stats,
@@ -60,6 +65,11 @@ pub enum Mode {
     Ingest,
     /// Two-way traffic, upstream faults, the daemon SIGKILLed and restarted again and again.
     Soak,
+    /// `--pairings N` idle pairings in one daemon: its memory and CPU, and per pairing.
+    IdlePairings,
+    /// `--pairings N` pairings, each with its own simulators, `--rate` messages per second each
+    /// way in each: latency, memory and CPU.
+    Pairings,
 }
 
 impl fmt::Display for Mode {
@@ -71,6 +81,8 @@ impl fmt::Display for Mode {
             Mode::Slow => "slow",
             Mode::Ingest => "ingest",
             Mode::Soak => "soak",
+            Mode::IdlePairings => "idle-pairings",
+            Mode::Pairings => "pairings",
         })
     }
 }
@@ -120,6 +132,8 @@ pub struct Options {
     pub fault_rate: f64,
     /// Soak: seed of the faults, kill moments and traffic.
     pub seed: u64,
+    /// The density modes: pairings in the daemon.
+    pub pairings: usize,
 }
 
 impl Options {
@@ -147,6 +161,7 @@ impl Options {
             kill_every: (Duration::from_millis(500), Duration::from_millis(2500)),
             fault_rate: 0.2,
             seed: 1,
+            pairings: 1,
         };
         match mode {
             Mode::Steady => Options {
@@ -188,6 +203,18 @@ impl Options {
                 timeout: Duration::from_secs(300),
                 ..base
             },
+            Mode::IdlePairings => Options {
+                pairings: 1000,
+                ..base
+            },
+            Mode::Pairings => Options {
+                pairings: 200,
+                rate: 1.0,
+                duration: Duration::from_secs(30),
+                timeout: Duration::from_secs(60),
+                lanes: 8,
+                ..base
+            },
         }
     }
 }
@@ -201,6 +228,8 @@ pub enum Outcome {
     Ingest(IngestReport),
     /// soak.
     Soak(SoakReport),
+    /// idle-pairings, pairings.
+    Density(DensityReport),
 }
 
 impl Outcome {
@@ -210,6 +239,7 @@ impl Outcome {
     pub fn passed(&self) -> bool {
         match self {
             Outcome::Soak(s) => s.clean_but_platform_reordering(),
+            Outcome::Density(d) => d.problems.is_empty(),
             Outcome::Flow(_) | Outcome::Ingest(_) => true,
         }
     }
@@ -221,6 +251,7 @@ impl fmt::Display for Outcome {
             Outcome::Flow(r) => r.fmt(f),
             Outcome::Ingest(r) => r.fmt(f),
             Outcome::Soak(r) => r.fmt(f),
+            Outcome::Density(r) => r.fmt(f),
         }
     }
 }
@@ -233,6 +264,8 @@ pub async fn run(opts: Options) -> anyhow::Result<Outcome> {
         }
         Mode::Ingest => Outcome::Ingest(ingest::run(opts).await?),
         Mode::Soak => Outcome::Soak(soak::run(opts).await?),
+        Mode::IdlePairings => Outcome::Density(density::run_idle(opts).await?),
+        Mode::Pairings => Outcome::Density(density::run_busy(opts).await?),
     })
 }
 

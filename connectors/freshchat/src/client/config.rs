@@ -34,6 +34,10 @@ pub struct ClientConfig {
     pub download_guard: Option<Arc<dyn DownloadGuard>>,
     /// Told about every call.
     pub observer: Option<Arc<dyn CallObserver>>,
+    /// The HTTP client of API calls, when several clients share one (each pairing of a
+    /// deployment); built by [`crate::client::api_http_client`]. The API key is sent per request,
+    /// never stored in it. Without one, the client builds its own with `timeout`.
+    pub http_client: Option<reqwest::Client>,
 }
 
 impl fmt::Debug for ClientConfig {
@@ -45,6 +49,7 @@ impl fmt::Debug for ClientConfig {
             .field("download_client", &self.download_client.is_some())
             .field("download_guard", &self.download_guard.is_some())
             .field("observer", &self.observer.is_some())
+            .field("http_client", &self.http_client.is_some())
             .finish()
     }
 }
@@ -59,7 +64,15 @@ impl ClientConfig {
             download_client: None,
             download_guard: None,
             observer: None,
+            http_client: None,
         }
+    }
+
+    /// API calls go through `client` (from [`crate::client::api_http_client`]), shared with
+    /// other clients.
+    pub fn with_http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
     }
 
     /// Downloads off the API origin go through `client`.

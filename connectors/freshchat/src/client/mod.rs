@@ -77,6 +77,30 @@ impl fmt::Debug for FreshchatClient {
     }
 }
 
+/// The HTTP client of Freshchat's API calls, with `timeout` per request and no redirects
+/// followed (the key must not travel to another host): what a client builds for itself, or
+/// what several share ([`ClientConfig::with_http_client`]).
+pub fn api_http_client(timeout: std::time::Duration) -> Result<reqwest::Client, FreshchatError> {
+    http_client(timeout, reqwest::redirect::Policy::none())
+}
+
+fn http_client(
+    timeout: std::time::Duration,
+    redirect: reqwest::redirect::Policy,
+) -> Result<reqwest::Client, FreshchatError> {
+    let mut defaults = HeaderMap::new();
+    defaults.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(redirect)
+        .default_headers(defaults)
+        .user_agent(concat!("zfsync-freshchat/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| FreshchatError::HttpClient {
+            detail: e.to_string(),
+        })
+}
+
 impl FreshchatClient {
     /// Builds the client; fails on an unusable base URL or key.
     pub fn new(cfg: ClientConfig) -> Result<Self, FreshchatError> {
@@ -97,23 +121,13 @@ impl FreshchatClient {
             }
         })?;
         auth.set_sensitive(true);
-        let mut defaults = HeaderMap::new();
-        defaults.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        let build = |redirect| {
-            reqwest::Client::builder()
-                .timeout(cfg.timeout)
-                .redirect(redirect)
-                .default_headers(defaults.clone())
-                .user_agent(concat!("zfsync-freshchat/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| FreshchatError::HttpClient {
-                    detail: e.to_string(),
-                })
+        let http = match &cfg.http_client {
+            Some(shared) => shared.clone(),
+            None => api_http_client(cfg.timeout)?,
         };
-        let http = build(reqwest::redirect::Policy::none())?;
         let anon = match cfg.download_client {
             Some(c) => c,
-            None => build(reqwest::redirect::Policy::limited(5))?,
+            None => http_client(cfg.timeout, reqwest::redirect::Policy::limited(5))?,
         };
         Ok(Self {
             inner: Arc::new(Inner {

@@ -37,6 +37,10 @@ pub struct ClientConfig {
     /// policy: allowed hosts, no private addresses, each redirect checked). Without one, the client's
     /// own is used.
     pub download_client: Option<reqwest::Client>,
+    /// The HTTP client of API and token calls, when several clients share one (each pairing of a
+    /// deployment: one connection pool and TLS setup for all); built by
+    /// [`crate::client::api_http_client`]. Without one, the client builds its own with `timeout`.
+    pub http_client: Option<reqwest::Client>,
 }
 
 impl fmt::Debug for ClientConfig {
@@ -52,6 +56,7 @@ impl fmt::Debug for ClientConfig {
                 "download_client",
                 &self.download_client.as_ref().map(|_| "set"),
             )
+            .field("http_client", &self.http_client.as_ref().map(|_| "shared"))
             .finish()
     }
 }
@@ -67,6 +72,7 @@ impl ClientConfig {
             timeout: Duration::from_secs(15),
             observer: None,
             download_client: None,
+            http_client: None,
         }
     }
 
@@ -86,6 +92,13 @@ impl ClientConfig {
     /// Downloads media through `client` instead of the client's own.
     pub fn with_download_client(mut self, client: reqwest::Client) -> Self {
         self.download_client = Some(client);
+        self
+    }
+
+    /// Makes API and token calls through `client` (from [`crate::client::api_http_client`]),
+    /// shared with other clients.
+    pub fn with_http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
         self
     }
 

@@ -96,19 +96,28 @@ fn endpoint(base: &Url, path: &str) -> Url {
     u
 }
 
+/// The HTTP client of Zalo's API and token calls, with `timeout` per request: what a client
+/// builds for itself, or what several share ([`ClientConfig::with_http_client`]).
+pub fn api_http_client(timeout: Duration) -> Result<reqwest::Client, ZaloError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .user_agent(concat!("zfsync-zalo/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ZaloError::HttpClient {
+            detail: e.to_string(),
+        })
+}
+
 impl ZaloClient {
     /// Builds the client; fails if the bases cannot carry paths, the app id is empty or the HTTP stack
     /// cannot start.
     pub fn new(cfg: ClientConfig) -> Result<Self, ZaloError> {
         cfg.check()?;
-        let http = reqwest::Client::builder()
-            .timeout(cfg.timeout)
-            .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("zfsync-zalo/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ZaloError::HttpClient {
-                detail: e.to_string(),
-            })?;
+        let http = match &cfg.http_client {
+            Some(shared) => shared.clone(),
+            None => api_http_client(cfg.timeout)?,
+        };
         Ok(ZaloClient {
             inner: Arc::new(Inner { cfg, http }),
         })

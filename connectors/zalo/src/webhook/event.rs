@@ -526,6 +526,56 @@ impl ZaloEvent {
         Some(id).filter(|s| !s.is_empty())
     }
 
+    /// The OA the event belongs to, if the body names one: `recipient.id` of a customer's message,
+    /// `sender.id` of the OA's own, `oa_id` of the flat events (follow, tags, chat widget, ...).
+    /// One Zalo app linked to several OAs delivers all their events to one URL; this tells them
+    /// apart. None when the body names none (an app not linked to an OA sends `oa_id: ""`).
+    pub fn oa_id(&self) -> Option<&str> {
+        let id = match self {
+            ZaloEvent::UserMessage(m) => m.oa_id.as_str(),
+            ZaloEvent::OaMessage(m) => m.oa_id.as_str(),
+            ZaloEvent::UserReceived { oa_id, .. }
+            | ZaloEvent::UserSeen { oa_id, .. }
+            | ZaloEvent::UserReacted { oa_id, .. }
+            | ZaloEvent::OaReacted { oa_id, .. }
+            | ZaloEvent::Follow { oa_id, .. }
+            | ZaloEvent::Unfollow { oa_id, .. }
+            | ZaloEvent::UserClickChatNow { oa_id, .. }
+            | ZaloEvent::UserSubmitInfo { oa_id, .. }
+            | ZaloEvent::UpdateUserInfo { oa_id, .. }
+            | ZaloEvent::UserWithdraw { oa_id, .. } => oa_id.as_str(),
+            ZaloEvent::Tag(t) => t.oa_id.as_str(),
+            ZaloEvent::Widget(w) => w.oa_id.as_str(),
+            ZaloEvent::Anonymous(a) => a.oa_id.as_str(),
+            ZaloEvent::ZnsReceipt(z) => z.sender_id.as_str(),
+            ZaloEvent::OutOfScope {
+                kind: OutOfScope::Call,
+                event_name,
+                raw,
+            } => {
+                // The OA sends `oa_*` events (it is the sender); a user's are sent to it.
+                let side = if event_name.starts_with("oa_") {
+                    "/sender/id"
+                } else {
+                    "/recipient/id"
+                };
+                return raw
+                    .pointer(side)
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty());
+            }
+            // A group's id stands where the OA's would in a group message, and an unknown event's
+            // shape is unknown: only a flat `oa_id` names the OA there.
+            ZaloEvent::OutOfScope { raw, .. } | ZaloEvent::Unknown { raw, .. } => {
+                return raw
+                    .get("oa_id")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+            }
+        };
+        Some(id).filter(|s| !s.is_empty())
+    }
+
     /// The event's own `timestamp` (epoch milliseconds, as a string), if it has one.
     pub fn timestamp(&self) -> Option<&str> {
         let t = match self {

@@ -314,12 +314,13 @@ fn group_and_call_events_are_out_of_scope_by_name() {
         "event_name": "user_reply_consent", "timestamp": "1700000000003"});
     let joined =
         json!({"app_id": "a", "oa_id": "oa", "event_name": "user_join_group", "timestamp": "1"});
-    for (body, kind) in [
-        (group_from_user, OutOfScope::Group),
-        (group_from_oa, OutOfScope::Group),
-        (joined, OutOfScope::Group),
-        (consent, OutOfScope::Call),
-        (reply, OutOfScope::Call),
+    // The OA of each (routing one app's events among OAs): a group's id is never taken for it.
+    for (body, kind, oa) in [
+        (group_from_user, OutOfScope::Group, None),
+        (group_from_oa, OutOfScope::Group, None),
+        (joined, OutOfScope::Group, Some("oa")),
+        (consent, OutOfScope::Call, Some("oa")),
+        (reply, OutOfScope::Call, Some("oa")),
     ] {
         let name = body["event_name"].as_str().unwrap().to_string();
         let e = parse(body);
@@ -327,6 +328,7 @@ fn group_and_call_events_are_out_of_scope_by_name() {
             panic!("{name}: {e:?}")
         };
         assert_eq!(*k, kind, "{name}");
+        assert_eq!(e.oa_id(), oa, "{name}");
         assert_eq!(e.event_name(), name);
         assert_eq!(e.user_id(), None, "{name}: no customer lane");
     }

@@ -598,3 +598,39 @@ fn the_captured_follow_mac_is_refused() {
         );
     }
 }
+
+/// One app linked to several OAs delivers every OA's events to one URL: each sample must name its
+/// OA, one of the ids the body carries (`sender.id`, `recipient.id` or the flat `oa_id`, which
+/// side depends on the event: a delivery receipt is sent by the OA), and never the customer.
+#[test]
+fn every_oa_event_sample_names_its_oa() {
+    let Some(dir) = corpus() else { return };
+    let text = |v: &Value| match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let mut named = 0;
+    for (file, expect) in WEBHOOKS {
+        let Hook::Event(_) = expect else { continue };
+        let s = Sample::load(&dir, file);
+        let e = parse_sample(&s).unwrap_or_else(|e| panic!("{file}: refused: {e}"));
+        let body: Value = serde_json::from_slice(&s.raw()).unwrap();
+        let ids: Vec<String> = ["/sender/id", "/recipient/id", "/oa_id"]
+            .iter()
+            .filter_map(|p| body.pointer(p).and_then(text))
+            .collect();
+        match e.oa_id() {
+            Some(oa) => {
+                assert!(ids.iter().any(|i| i == oa), "{file}: {oa} not in {ids:?}");
+                assert_ne!(Some(oa), e.user_id(), "{file}: the customer is not the OA");
+                named += 1;
+            }
+            None => assert!(
+                body.get("oa_id").and_then(text).is_none(),
+                "{file}: names an OA that was not read"
+            ),
+        }
+    }
+    assert!(named > 10, "only {named} samples name an OA");
+}

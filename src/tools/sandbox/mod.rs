@@ -23,6 +23,9 @@ use zfsync_zalo::sim::{SimConfig as ZaloSimConfig, SimUser, UserAction, ZaloSim}
 use crate::app::Application;
 use crate::config::Config;
 
+mod pairings;
+pub use pairings::{own_app, register_in, ExtraPairing};
+
 /// A 1×1 PNG, the sandbox customer's "photo".
 pub const TINY_PNG: &[u8] = &[
     0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
@@ -532,8 +535,9 @@ async fn zalo_sent_since(env: &Env, before: usize) -> Option<Vec<zfsync_zalo::si
     .await
 }
 
-/// `zfsync sandbox`: the scripted conversation with a printed transcript.
-pub async fn run(keep_running: bool) -> anyhow::Result<ExitCode> {
+/// `zfsync sandbox`: the scripted conversation with a printed transcript; with `pairings` above
+/// 1, that many customers (pairings) in one daemon, each with its own pair of simulators.
+pub async fn run(keep_running: bool, pairings: usize) -> anyhow::Result<ExitCode> {
     let mut env = Env::new(EnvOptions {
         zalo_time_scale: 100.0,
         ..EnvOptions::default()
@@ -546,6 +550,17 @@ pub async fn run(keep_running: bool) -> anyhow::Result<ExitCode> {
         env.zalo.oauth_base()
     );
     println!("  Freshchat simulator: {}", env.freshchat.base_url());
+    let mut extra = Vec::new();
+    for n in 2..=pairings {
+        let p = env.add_pairing(&format!("shop-{n}"), own_app(n)).await?;
+        println!(
+            "  pairing {:<12} Zalo {}, Freshchat {}",
+            format!("{}:", p.name),
+            p.zalo.api_base(),
+            p.freshchat.base_url()
+        );
+        extra.push(p);
+    }
     println!("  zfsync daemon:       {}", env.daemon_url());
     println!("  config:              {}\n", env.config_file.display());
     let started = Instant::now();
@@ -735,6 +750,10 @@ pub async fn run(keep_running: bool) -> anyhow::Result<ExitCode> {
     );
     for s in &got {
         tr.line("Zalo customer receives", &describe_zalo(&s.message));
+    }
+
+    if !extra.is_empty() {
+        pairings::play(&env, &extra, &mut tr).await;
     }
 
     println!();

@@ -13,6 +13,10 @@ use crate::config::Config;
 use crate::services::Services;
 use crate::telemetry::LogFormat;
 
+mod pairing;
+
+pub use pairing::{PairingAddArgs, PairingArg, PairingCommand};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "zfsync",
@@ -74,6 +78,14 @@ pub enum Command {
     ///
     /// Example: zfsync run --config /etc/zfsync/zfsync.toml
     Run(ConfigArg),
+    /// Manage the pairings this deployment serves besides the configuration file's own.
+    ///
+    /// A pairing is one Zalo OA ↔ one Freshchat account, with its own webhook URLs
+    /// (/webhooks/zalo/NAME, /webhooks/freshchat/NAME), tokens, conversations and failures; the
+    /// configuration file's is 'default'. Added pairings are kept in the store, their secrets
+    /// sealed with the store key.
+    #[command(subcommand)]
+    Pairing(PairingCommand),
     /// Connect a platform account (for now: Zalo).
     #[command(subcommand)]
     Connect(ConnectCommand),
@@ -98,6 +110,9 @@ pub enum Command {
         /// The configuration file.
         #[command(flatten)]
         config: ConfigArg,
+        /// The pairing to show.
+        #[command(flatten)]
+        pairing: PairingArg,
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
@@ -143,6 +158,9 @@ pub enum Command {
         /// The configuration file.
         #[command(flatten)]
         config: ConfigArg,
+        /// The pairing whose OA's history to queue.
+        #[command(flatten)]
+        pairing: PairingArg,
         /// How many days back (1 to 90; Zalo's reply window is 7).
         #[arg(long, default_value_t = crate::ingest::backfill::DEFAULT_DAYS,
               value_parser = clap::value_parser!(u32).range(1..=crate::ingest::backfill::MAX_DAYS as i64))]
@@ -154,13 +172,18 @@ pub enum Command {
     /// Try zfsync with no accounts: both simulators and the daemon on loopback, a scripted
     /// conversation both ways, and a transcript of what each side saw.
     ///
-    /// Example: zfsync sandbox --keep-running
+    /// Examples: zfsync sandbox --keep-running   |   zfsync sandbox --pairings 3
     #[cfg(feature = "sim")]
     Sandbox {
         /// Leave everything running and print the URLs to drive it by hand, with a one-time link
         /// that opens the console signed in (Ctrl-C stops).
         #[arg(long)]
         keep_running: bool,
+        /// How many customers (pairings) the one daemon serves, each with its own Zalo OA and
+        /// Freshchat account (a pair of simulators): the first is 'default', the others
+        /// 'shop-2', 'shop-3', ...; each plays a conversation, and none may reach another's.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=20))]
+        pairings: u8,
     },
 }
 
@@ -182,10 +205,15 @@ pub enum ConnectCommand {
     /// it must be the configured zalo.oa_id, else the OA already connected, else the --oa-id named.
     /// The browser flow needs one of these (its callback is public); a --code or tokens pasted here
     /// without any connect the OA Zalo confirms, and the OA id to put in zalo.oa_id is printed.
+    /// With --pairing, the browser link is that pairing's (/oauth/zalo/start/<name>) and Zalo
+    /// comes back to /oauth/zalo/callback/<name>: the callback URL set in the Zalo app.
     Zalo {
         /// The configuration file.
         #[command(flatten)]
         config: ConfigArg,
+        /// The pairing whose OA to connect.
+        #[command(flatten)]
+        pairing: PairingArg,
         /// An authorization code copied from the callback URL by hand.
         #[arg(long, allow_hyphen_values = true, conflicts_with_all = ["access_token", "refresh_token"])]
         code: Option<String>,
@@ -227,6 +255,9 @@ pub enum FailedCommand {
         /// The configuration file.
         #[command(flatten)]
         config: ConfigArg,
+        /// The pairing whose failed events to list.
+        #[command(flatten)]
+        pairing: PairingArg,
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
@@ -241,6 +272,9 @@ pub enum FailedCommand {
         /// The configuration file.
         #[command(flatten)]
         config: ConfigArg,
+        /// The pairing whose failed events to put back (an id of another pairing is not found).
+        #[command(flatten)]
+        pairing: PairingArg,
         /// The event id from `failed list`.
         #[arg(required_unless_present = "all")]
         id: Option<i64>,
@@ -298,32 +332,52 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Connect(ConnectCommand::Zalo {
             config,
+            pairing,
             code,
             oa_id,
             access_token,
             refresh_token,
         }) => {
             let config = load(&config)?;
-            connect_zalo(config, code, oa_id, access_token, refresh_token).await
+            connect_zalo(
+                config,
+                &pairing.pairing,
+                code,
+                oa_id,
+                access_token,
+                refresh_token,
+            )
+            .await
         }
+        Command::Pairing(command) => pairing::run(command).await,
         Command::Check { config, json } => crate::check::run(&config.config, json).await,
-        Command::Status { config, json } => {
+        Command::Status {
+            config,
+            pairing,
+            json,
+        } => {
             let config = load(&config)?;
-            let services = Services::new(&config).await?;
+            let (_, services) = pairing::services_of(&config, &pairing.pairing).await?;
             crate::status::print_status(&services, json).await
         }
         Command::Failed(FailedCommand::List {
             config,
+            pairing,
             json,
             limit,
         }) => {
             let config = load(&config)?;
-            let services = Services::new(&config).await?;
+            let (_, services) = pairing::services_of(&config, &pairing.pairing).await?;
             crate::status::print_failed(&services, json, limit).await
         }
-        Command::Failed(FailedCommand::Retry { config, id, all }) => {
+        Command::Failed(FailedCommand::Retry {
+            config,
+            pairing,
+            id,
+            all,
+        }) => {
             let config = load(&config)?;
-            let services = Services::new(&config).await?;
+            let (_, services) = pairing::services_of(&config, &pairing.pairing).await?;
             let n = services
                 .store
                 .replay_failed(if all { None } else { id })
@@ -366,12 +420,21 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", secrecy::ExposeSecret::expose_secret(&token));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Backfill { config, days, json } => {
+        Command::Backfill {
+            config,
+            pairing,
+            days,
+            json,
+        } => {
             let config = load(&config)?;
-            backfill(config, days, json).await
+            let (_, services) = pairing::services_of(&config, &pairing.pairing).await?;
+            backfill(services, days, json).await
         }
         #[cfg(feature = "sim")]
-        Command::Sandbox { keep_running } => crate::tools::sandbox::run(keep_running).await,
+        Command::Sandbox {
+            keep_running,
+            pairings,
+        } => crate::tools::sandbox::run(keep_running, usize::from(pairings)).await,
     }
 }
 
@@ -399,6 +462,11 @@ fn forget_secrets(config: &Config, yes: bool) -> anyhow::Result<ExitCode> {
     for k in &found.meta {
         what.push(format!("the stored {}", k.replace('_', " ")));
     }
+    for name in &found.pairings {
+        what.push(format!(
+            "the settings of pairing {name} (add it again with 'zfsync pairing add {name}')"
+        ));
+    }
     let what = what.join(", ");
     if !yes {
         println!(
@@ -411,11 +479,10 @@ fn forget_secrets(config: &Config, yes: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// `zfsync backfill`: queues the history, with a progress bar on a terminal.
-async fn backfill(config: Config, days: u32, json: bool) -> anyhow::Result<ExitCode> {
+async fn backfill(services: Services, days: u32, json: bool) -> anyhow::Result<ExitCode> {
     use crate::ingest::backfill::{Backfill, Progress, DEFAULT_PACE};
     use std::io::IsTerminal as _;
 
-    let services = Services::new(&config).await?;
     let runner = Backfill {
         store: services.store.clone(),
         lanes: crate::lanes::LaneSignal::new(),
@@ -471,12 +538,14 @@ async fn backfill(config: Config, days: u32, json: bool) -> anyhow::Result<ExitC
 
 async fn connect_zalo(
     config: Config,
+    pairing: &str,
     code: Option<String>,
     oa_id: Option<String>,
     access_token: Option<String>,
     refresh_token: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let services = Services::new(&config).await?;
+    let deployment = config.clone();
+    let (config, services) = pairing::services_of(&config, pairing).await?;
     // The OA these tokens must be for: the configured one, else the one already connected, else the
     // one named with --oa-id. Zalo itself (getoa) must confirm it before anything is stored. A code
     // or tokens pasted here with none of these (the operator at the server) connect the OA Zalo
@@ -515,7 +584,7 @@ async fn connect_zalo(
             "{}",
             crate::oauth::ConnectError::NoExpectedOa { claimed: None }
         );
-        browser_flow(&config, &services, oa_id).await?
+        browser_flow(&deployment, pairing, &services, oa_id).await?
     };
     let name = connected
         .oa_name
@@ -542,14 +611,13 @@ async fn connect_zalo(
 /// (re-connecting an OA that is already connected must wait for the new consent).
 async fn browser_flow(
     config: &Config,
+    pairing: &str,
     services: &Services,
     named_oa: Option<String>,
 ) -> anyhow::Result<crate::oauth::Connected> {
     let ticket = crate::oauth::new_ticket(&services.store, named_oa).await?;
-    let link = format!(
-        "{}?ticket={ticket}",
-        config.public_url(crate::routes::ROUTE_OAUTH_START)
-    );
+    let start = crate::routes::for_pairing(crate::routes::ROUTE_OAUTH_START, pairing);
+    let link = format!("{}?ticket={ticket}", config.public_url(&start));
     // Serve the link and the callback ourselves unless the daemon already does.
     let app = match Application::build(config.clone()).await {
         Ok(app) => Some(app),

@@ -13,12 +13,18 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::ingest::catch_up::CatchUp;
+use crate::ingest::PairingIngest;
 use crate::lanes::{Dispatcher, LaneSignal, RetryPolicy};
 use crate::scheduler::{Scheduler, SchedulerError};
 use crate::server::{replay_window_ms, router, AppState, StateOptions, WebhookSecrets};
-use crate::services::{admin_token, load_rules, metrics_handle, Services, ServicesError};
-use crate::sync::{SyncContext, SyncSettings};
+use crate::services::{admin_token, metrics_handle, Services, ServicesError};
+
+mod pairing;
+
+use pairing::PairingRuntime;
+
+/// Media host names pinned to addresses (tests and the sandbox only; see `EgressPolicy::pinned`).
+type PinnedNames = std::collections::HashMap<String, std::net::IpAddr>;
 
 /// How far back start-up looks for conversations to catch up (active in the last 24 h).
 const CATCH_UP_WINDOW_MS: i64 = 24 * 3600 * 1000;
@@ -51,15 +57,22 @@ pub enum AppError {
     /// The lanes' runtime or thread could not start (out of memory or threads).
     #[error("cannot start the lanes' runtime: {0}")]
     Lanes(std::io::Error),
+    /// A registered pairing cannot run: its settings, secrets or services.
+    #[error("pairing {name:?}: {detail} (fix it with 'zfsync pairing add {name} …' or disable it with 'zfsync pairing disable {name}')")]
+    Pairing {
+        /// The pairing.
+        name: String,
+        /// What is wrong.
+        detail: String,
+    },
 }
 
 /// The daemon, built and ready to run.
 pub struct Application {
     listener: TcpListener,
-    services: Services,
     state: AppState,
-    sync: Arc<SyncContext>,
-    catch_up: CatchUp,
+    /// The configuration file's pairing first, then the registry's enabled ones.
+    pairings: Vec<PairingRuntime>,
     config: Config,
 }
 
@@ -87,7 +100,7 @@ impl Application {
         listener: TcpListener,
     ) -> Result<Application, AppError> {
         let services = Services::new(&config).await?;
-        Application::with_services(config, listener, services).await
+        Application::with_services(config, listener, services, None).await
     }
 
     /// [`Application::with_listener`] with the in-process options of tests and the sandbox (the
@@ -99,13 +112,14 @@ impl Application {
         options: &crate::services::InProcessOptions,
     ) -> Result<Application, AppError> {
         let services = Services::in_process(&config, options).await?;
-        Application::with_services(config, listener, services).await
+        Application::with_services(config, listener, services, Some(&options.media_names)).await
     }
 
     async fn with_services(
         config: Config,
         listener: TcpListener,
         services: Services,
+        pin: Option<&PinnedNames>,
     ) -> Result<Application, AppError> {
         let lanes = LaneSignal::new();
         // The key first: a config that cannot work is refused before a token is generated.
@@ -116,34 +130,55 @@ impl Application {
             replay_window_ms: replay_window_ms(&config),
             metrics: metrics_handle(),
         };
-        let state = AppState::build(&config, &services, lanes.clone(), options);
-        let public_url = state.public_url.clone();
-        let sync = Arc::new(SyncContext::new(
-            services.store.clone(),
-            services.zalo.clone(),
-            services.freshchat.clone(),
-            Arc::new(load_rules(&config)?),
-            SyncSettings {
-                freshchat_app_id: config.freshchat.app_id.clone(),
-                channel_id: config.freshchat.channel_id.clone(),
-                channel_name: config.freshchat.channel_name.clone(),
-                public_url,
-                hosted_file_ttl_ms: config.hosted_file_ttl().as_millis() as i64,
-                egress: services.egress.clone(),
-            },
-        ));
-        let catch_up = CatchUp {
-            store: services.store.clone(),
-            lanes,
-            zalo: services.zalo.clone(),
-            freshchat: services.freshchat.clone(),
-        };
+        let mut state = AppState::build(&config, &services, lanes, options);
+        let (store, http) = (services.store.clone(), services.http.clone());
+        let default = PairingRuntime::with_ingest(
+            services.store.pairing_name().to_string(),
+            config.clone(),
+            services,
+            state.ingest.clone(),
+        )?;
+        let mut pairings = vec![default];
+        for registered in store
+            .registered_pairings()
+            .await
+            .map_err(ServicesError::Store)?
+        {
+            if !registered.enabled {
+                tracing::info!(pairing = %registered.name, "pairing disabled; not served");
+                continue;
+            }
+            pairings.push(
+                PairingRuntime::registered(
+                    &config,
+                    &http,
+                    &store,
+                    &registered,
+                    replay_window_ms(&config),
+                    pin,
+                )
+                .await?,
+            );
+        }
+        state.pairings =
+            PairingIngest::new(pairings.iter().map(|p| (p.name.clone(), p.ingest.clone())));
+        state.sessions = std::sync::Arc::new(
+            pairings
+                .iter()
+                .map(|p| {
+                    let session = crate::server::PairingSession::new(
+                        &p.config,
+                        &p.services,
+                        p.ingest.lanes.clone(),
+                    );
+                    (p.name.clone(), session)
+                })
+                .collect(),
+        );
         Ok(Application {
             listener,
-            services,
             state,
-            sync,
-            catch_up,
+            pairings,
             config,
         })
     }
@@ -155,10 +190,11 @@ impl Application {
             .unwrap_or(self.config.server.listen)
     }
 
-    /// The store and clients the daemon runs with (the sandbox's view of its daemon).
+    /// The store and clients the daemon runs with for the configuration file's pairing (the
+    /// sandbox's view of its daemon).
     #[cfg(feature = "sim")]
     pub fn services(&self) -> &Services {
-        &self.services
+        &self.pairings[0].services
     }
 
     /// Operator access of this daemon (the sandbox makes one-time console login links with it).
@@ -175,26 +211,49 @@ impl Application {
             base_ms: self.config.sync.retry_base_ms,
             max_ms: self.config.sync.retry_max_ms,
         };
-        let dispatcher = Dispatcher::new(
-            self.services.store.clone(),
-            self.sync.clone(),
-            self.state.ingest.lanes.clone(),
-            self.config.sync.max_concurrent_lanes,
-            policy,
-        );
+        // One dispatcher per pairing, each with its own lanes and cap, all on the lanes' runtime.
+        let dispatchers: Vec<(String, Dispatcher, crate::ingest::catch_up::CatchUp)> = self
+            .pairings
+            .iter()
+            .map(|p| {
+                (
+                    p.name.clone(),
+                    Dispatcher::new(
+                        p.services.store.clone(),
+                        p.sync.clone(),
+                        p.ingest.lanes.clone(),
+                        self.config.sync.max_concurrent_lanes,
+                        policy.clone(),
+                    ),
+                    p.catch_up.clone(),
+                )
+            })
+            .collect();
         // Lanes start once messages missed while down are queued in their place (bounded, so a slow
         // platform never holds up the rest); webhooks are accepted meanwhile. They run on a runtime
         // of their own, so a busy lane never delays the answer to a webhook: the operating system
         // schedules the two runtimes' threads apart, and the listener's threads, idle between
         // requests, get the CPU as soon as a request comes.
-        let catch_up = self.catch_up.clone();
         // Stopped with the daemon, and also when this future is dropped without a shutdown: the
         // lanes' thread never outlives the daemon that started it.
         let lanes_stop = shutdown.child_token();
         let _lanes_guard = lanes_stop.clone().drop_guard();
         let lanes = run_lanes(async move {
-            catch_up.pass(CATCH_UP_WINDOW_MS, CATCH_UP_ZALO_PAGES).await;
-            dispatcher.run(lanes_stop, tracker.clone()).await;
+            // Polled together on this thread (the lanes' runtime's own), as one pairing's was:
+            // the workers are left to the lanes.
+            futures::future::join_all(dispatchers.into_iter().map(
+                |(name, dispatcher, catch_up)| {
+                    let (stop, tracker) = (lanes_stop.clone(), tracker.clone());
+                    async move {
+                        crate::telemetry::in_pairing(&name, async move {
+                            catch_up.pass(CATCH_UP_WINDOW_MS, CATCH_UP_ZALO_PAGES).await;
+                            dispatcher.run(stop, tracker).await;
+                        })
+                        .await
+                    }
+                },
+            ))
+            .await;
             // The steps in flight finish (or are left journalled) before the runtime goes.
             tracker.close();
             if tokio::time::timeout(LANES_DRAIN, tracker.wait())
@@ -206,16 +265,27 @@ impl Application {
         })?;
         let scheduler = Scheduler::start(
             &self.config.sync,
-            self.services.clone(),
-            self.catch_up.clone(),
+            self.pairings
+                .iter()
+                .map(|p| crate::scheduler::ScheduledPairing {
+                    name: p.name.as_str().into(),
+                    services: p.services.clone(),
+                    catch_up: p.catch_up.clone(),
+                })
+                .collect(),
             shutdown.clone(),
         )
         .await?;
-        let follow = tokio::spawn(follow_tokens(
-            self.services.clone(),
-            self.state.ingest.lanes.clone(),
-            shutdown.clone(),
-        ));
+        let followers: Vec<_> = self
+            .pairings
+            .iter()
+            .map(|p| {
+                tokio::spawn(crate::telemetry::in_pairing(
+                    &p.name,
+                    follow_tokens(p.services.clone(), p.ingest.lanes.clone(), shutdown.clone()),
+                ))
+            })
+            .collect();
         let summary = tokio::spawn(crate::ingest::refusals::summarise(shutdown.clone()));
         let app = router(self.state.clone(), self.config.server.max_body_bytes);
         tracing::info!(addr = %self.local_addr(), "zfsync listening");
@@ -235,7 +305,9 @@ impl Application {
         shutdown.cancel();
         let _ = lanes.await;
         scheduler.stop().await;
-        let _ = follow.await;
+        for follow in followers {
+            let _ = follow.await;
+        }
         let _ = summary.await;
         served.map_err(AppError::Serve)
     }

@@ -1,0 +1,320 @@
+//! `zfsync pairing …`: the pairings one deployment serves besides `default` (the configuration
+//! file's own Zalo OA ↔ Freshchat account), kept in the store with their secrets sealed; and
+//! `--pairing` for the commands that act on one pairing (`connect`, `status`, `failed`).
+//!
+//! Failure: a bad name, a value that fails its live check, or a pairing that does not exist is an
+//! error naming the pairing and the fix; nothing is stored then.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use url::Url;
+
+use super::{load, ConfigArg};
+use crate::config::{check_pairing_name, Config, DEFAULT_PAIRING};
+use crate::init::{InitArgs, Language, SecretFlag};
+use crate::services::{egress_policy, open_store, Services};
+
+/// Which pairing a command acts on.
+#[derive(Debug, Clone, Args)]
+pub struct PairingArg {
+    /// The pairing (one Zalo OA ↔ one Freshchat account): `default` is the configuration
+    /// file's; others are added with 'zfsync pairing add'.
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_PAIRING)]
+    pub pairing: String,
+}
+
+/// `zfsync pairing <action>`.
+#[derive(Debug, Subcommand)]
+pub enum PairingCommand {
+    /// Add a pairing (or replace its settings): one more Zalo OA ↔ Freshchat account served by
+    /// this deployment, on its own webhook URLs.
+    ///
+    /// Takes the values and flags of 'zfsync init --non-interactive' (secrets as '-' on standard
+    /// input or in the environment, never on the command line), checks them live (Freshchat's API
+    /// key and channel, Zalo's app) unless --skip-checks, seals the secrets in the store and prints
+    /// the URLs to paste in the platforms' dashboards. Restart the daemon to serve it, then connect
+    /// its OA: 'zfsync connect zalo --pairing NAME --code …' (or --access-token/--refresh-token).
+    ///
+    /// Example:
+    ///   printf '%s\n' "$FC_KEY" "$APP_SECRET" "$OA_SECRET" | zfsync pairing add shop-hanoi \
+    ///     --config /etc/zfsync/zfsync.toml --freshchat-api-url https://hanoi.freshchat.com \
+    ///     --freshchat-api-key - --freshchat-webhook-public-key "$FC_PUBLIC_KEY" \
+    ///     --zalo-app-id 1234567890123456789 --zalo-app-secret - --zalo-oa-secret-key - \
+    ///     --oa-id 4318848795011111111
+    Add(Box<PairingAddArgs>),
+    /// List the pairings: name, served or disabled, OA, Freshchat account, tokens.
+    ///
+    /// Example: zfsync pairing list --config zfsync.toml --json
+    List {
+        /// The configuration file.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop serving a pairing (its data stays; its webhook URLs answer 404 after a restart).
+    Disable {
+        /// The pairing.
+        name: String,
+        /// The configuration file.
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Serve a disabled pairing again (after a restart).
+    Enable {
+        /// The pairing.
+        name: String,
+        /// The configuration file.
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Forget a pairing's settings and secrets. Its conversations and pairings of ids stay in
+    /// the store, so adding it again under the same name resumes them.
+    Remove {
+        /// The pairing.
+        name: String,
+        /// The configuration file.
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+/// The flags of `zfsync pairing add`.
+// Doc comments here are --help text, where URLs stay plain.
+#[allow(rustdoc::bare_urls)]
+#[derive(Debug, Args)]
+pub struct PairingAddArgs {
+    /// The pairing's name: lower-case letters, digits and '-' (it is part of its webhook URLs).
+    pub name: String,
+    /// The deployment's configuration file (its store keeps the pairing).
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Do not contact Freshchat or Zalo; formats are still checked.
+    #[arg(long)]
+    pub skip_checks: bool,
+    /// Freshchat API URL, e.g. https://yourcompany.freshchat.com.
+    #[arg(long, value_name = "URL")]
+    pub freshchat_api_url: Option<String>,
+    /// Freshchat API key: '-' reads it from standard input; or set ZFSYNC_FRESHCHAT_API_KEY.
+    #[arg(long, value_name = "-", allow_hyphen_values = true)]
+    pub freshchat_api_key: Option<SecretFlag>,
+    /// Freshchat App ID. Default: the account's.
+    #[arg(long, value_name = "ID")]
+    pub freshchat_app_id: Option<String>,
+    /// The Freshchat channel new conversations go to, by id or exact name.
+    #[arg(long, value_name = "ID|NAME")]
+    pub freshchat_channel: Option<String>,
+    /// Freshchat webhook public key, one line; '-' reads it from standard input; or set
+    /// ZFSYNC_FRESHCHAT_WEBHOOK_PUBLIC_KEY.
+    #[arg(long, value_name = "KEY|-", allow_hyphen_values = true)]
+    pub freshchat_webhook_public_key: Option<String>,
+    /// Zalo App ID.
+    #[arg(long, value_name = "ID")]
+    pub zalo_app_id: Option<String>,
+    /// Zalo App Secret Key: '-' reads it from standard input; or set ZFSYNC_ZALO_APP_SECRET.
+    #[arg(long, value_name = "-", allow_hyphen_values = true)]
+    pub zalo_app_secret: Option<SecretFlag>,
+    /// Zalo OA Secret Key: '-' reads it from standard input; or set ZFSYNC_ZALO_OA_SECRET_KEY.
+    #[arg(long, value_name = "-", allow_hyphen_values = true)]
+    pub zalo_oa_secret_key: Option<SecretFlag>,
+    /// The id of the Zalo Official Account this pairing serves (required: only this OA can be
+    /// connected to it).
+    #[arg(long, value_name = "ID")]
+    pub oa_id: Option<String>,
+    /// The language of the texts its customers read. Default: vi.
+    #[arg(long, value_enum)]
+    pub language: Option<Language>,
+    /// Zalo OpenAPI base URL (only for a test double).
+    #[arg(long, value_name = "URL")]
+    pub zalo_api_base: Option<Url>,
+    /// Zalo OAuth base URL (only for a test double).
+    #[arg(long, value_name = "URL")]
+    pub zalo_oauth_base: Option<Url>,
+}
+
+impl PairingAddArgs {
+    /// The same values as `init --non-interactive` reads them.
+    fn as_init(&self) -> InitArgs {
+        InitArgs {
+            config: PathBuf::new(),
+            secrets_file: None,
+            force: false,
+            non_interactive: true,
+            skip_checks: self.skip_checks,
+            freshchat_api_url: self.freshchat_api_url.clone(),
+            freshchat_api_key: self.freshchat_api_key.clone(),
+            freshchat_app_id: self.freshchat_app_id.clone(),
+            freshchat_channel: self.freshchat_channel.clone(),
+            freshchat_webhook_public_key: self.freshchat_webhook_public_key.clone(),
+            zalo_app_id: self.zalo_app_id.clone(),
+            zalo_app_secret: self.zalo_app_secret.clone(),
+            zalo_oa_secret_key: self.zalo_oa_secret_key.clone(),
+            oa_id: self.oa_id.clone(),
+            public_url: None,
+            listen: None,
+            language: self.language,
+            store_path: None,
+            zalo_api_base: self.zalo_api_base.clone(),
+            zalo_oauth_base: self.zalo_oauth_base.clone(),
+        }
+    }
+}
+
+/// The configuration and services of one pairing: the file's for `default`, else the registered
+/// pairing's settings over the file's deployment settings and the shared store.
+pub async fn services_of(config: &Config, pairing: &str) -> anyhow::Result<(Config, Services)> {
+    if pairing == DEFAULT_PAIRING {
+        return Ok((config.clone(), Services::new(config).await?));
+    }
+    let store = open_store(config)?;
+    let registered = store
+        .registered_pairings()
+        .await?
+        .into_iter()
+        .find(|p| p.name == pairing)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no pairing named {pairing:?}: 'zfsync pairing list' shows them, 'zfsync pairing add' adds one"
+            )
+        })?;
+    let settings = serde_json::from_str(&registered.settings).map_err(|e| {
+        anyhow::anyhow!(
+            "pairing {pairing:?}: its stored settings cannot be read ({e}); add it again"
+        )
+    })?;
+    // serde's message may quote the value it met: a secret. Only where it failed is said.
+    let secrets = serde_json::from_str(&registered.secrets).map_err(|e| {
+        anyhow::anyhow!(
+            "pairing {pairing:?}: its stored secrets cannot be read (line {}, column {}); add it again",
+            e.line(),
+            e.column()
+        )
+    })?;
+    let pconfig = config.for_pairing(&settings, &secrets)?;
+    let egress = egress_policy(&pconfig);
+    let http = crate::services::SharedHttp::new()?;
+    let services = Services::on_store(&pconfig, store.pairing(pairing), egress, &http).await?;
+    Ok((pconfig, services))
+}
+
+/// Runs `zfsync pairing <action>`.
+pub async fn run(command: PairingCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        PairingCommand::Add(args) => add(*args).await,
+        PairingCommand::List { config, json } => list(&load(&config)?, json).await,
+        PairingCommand::Disable { name, config } => enable(&load(&config)?, &name, false).await,
+        PairingCommand::Enable { name, config } => enable(&load(&config)?, &name, true).await,
+        PairingCommand::Remove { name, config } => {
+            let config = load(&config)?;
+            refuse_default(&name)?;
+            let store = open_store(&config)?;
+            anyhow::ensure!(
+                store.unregister_pairing(name.clone()).await?,
+                "no pairing named {name:?} ('zfsync pairing list' shows them)"
+            );
+            println!("Pairing {name} removed; its conversations stay in the store (adding it again resumes them). Restart the daemon to stop serving it.");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn refuse_default(name: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        name != DEFAULT_PAIRING,
+        "'default' is the configuration file's pairing: change it in the file (or 'zfsync init --force')"
+    );
+    Ok(())
+}
+
+async fn add(args: PairingAddArgs) -> anyhow::Result<ExitCode> {
+    let config = load(&args.config)?;
+    check_pairing_name(&args.name)?;
+    refuse_default(&args.name)?;
+    anyhow::ensure!(
+        args.oa_id.is_some(),
+        "--oa-id is required: a pairing serves one Zalo OA, and only that OA can be connected to it"
+    );
+    let (settings, secrets) = crate::init::pairing_values(&args.as_init()).await?;
+    // Validated as the file's would be, before anything is stored.
+    config.for_pairing(&settings, &secrets)?;
+    let store = open_store(&config)?;
+    store
+        .register_pairing(
+            args.name.clone(),
+            serde_json::to_string(&settings)?,
+            serde_json::to_string(&secrets)?,
+        )
+        .await?;
+    let name = &args.name;
+    println!("Pairing {name} added (secrets sealed in the store).\n");
+    println!("Paste these in the platforms' dashboards:");
+    println!(
+        "  Zalo webhook URL:       {}",
+        config.public_url(&format!("/webhooks/zalo/{name}"))
+    );
+    println!(
+        "  Freshchat webhook URL:  {}",
+        config.public_url(&format!("/webhooks/freshchat/{name}"))
+    );
+    println!(
+        "  Zalo OAuth callback:    {}",
+        config.public_url(&crate::routes::for_pairing(
+            crate::routes::ROUTE_OAUTH_CALLBACK,
+            name
+        ))
+    );
+    println!("  (an app linked to several OAs delivers them all to one webhook URL: any pairing's");
+    println!("  URL then takes every OA of the app that a pairing serves)");
+    println!(
+        "\nNext: restart the daemon, then connect the OA (a browser link, or --code AUTH_CODE):"
+    );
+    println!(
+        "  zfsync connect zalo --config {} --pairing {name}",
+        args.config.config.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
+    let store = open_store(config)?;
+    let rows = crate::status::pairings_health(config, &store).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for r in &rows {
+        match &r.problem {
+            Some(problem) => println!("{:<20} {:<22} {problem}", r.pairing, r.verdict()),
+            None => println!(
+                "{:<20} {:<22} OA {:<20} Zalo {:<22} {} pending (oldest {}), {} failed, last event {}; Freshchat {}",
+                r.pairing,
+                r.verdict(),
+                r.oa_id.as_deref().unwrap_or("-"),
+                r.zalo,
+                r.pending,
+                crate::time::ago(r.oldest_pending_at),
+                r.failed,
+                crate::time::ago(r.last_event_at),
+                r.freshchat,
+            ),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn enable(config: &Config, name: &str, enabled: bool) -> anyhow::Result<ExitCode> {
+    refuse_default(name)?;
+    let store = open_store(config)?;
+    anyhow::ensure!(
+        store.set_pairing_enabled(name.to_string(), enabled).await?,
+        "no pairing named {name:?} ('zfsync pairing list' shows them)"
+    );
+    println!(
+        "Pairing {name} {}; restart the daemon for it to take effect.",
+        if enabled { "enabled" } else { "disabled" }
+    );
+    Ok(ExitCode::SUCCESS)
+}

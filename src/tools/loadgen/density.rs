@@ -1,0 +1,458 @@
+//! The density modes: many customers (pairings) in one daemon process.
+//!
+//! - `idle-pairings`: the daemon's memory and CPU with one pairing, then with `--pairings N`
+//!   registered and idle (all of them on one pair of simulators: nothing is sent, only their
+//!   start-up catch-up runs), and the cost of one more pairing.
+//! - `pairings`: `--pairings N`, each with its own Zalo OA and Freshchat account (a pair of
+//!   simulators), and one customer each writing `--rate` messages per second while an agent
+//!   answers at the same rate, for `--duration`. Latency is send → visible on the other side (the
+//!   Freshchat simulator's `created_time`, the Zalo simulator's send time); every message must
+//!   arrive exactly once, in order, in its own pairing's accounts only.
+//!
+//! Both run the daemon as its own process, so its memory and CPU are its own. Setting up fails
+//! with an error; a message lost, doubled or delivered to another pairing fails the run.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use zfsync_zalo::sim::{SimUser, UserAction};
+
+use super::process::DaemonProcess;
+use super::report::{cpu_secs_of, memory_kb_of, Stats};
+use super::{epoch_ms, lock, Options};
+use crate::tools::sandbox::{own_app, register_in, wait_for, Env, EnvOptions, ExtraPairing};
+
+/// The customer of every pairing (the same id in each OA: a different customer in each).
+const CUSTOMER: &str = "5234900000000000777";
+
+/// How long an idle daemon is watched for its CPU.
+const IDLE_WATCH: Duration = Duration::from_secs(10);
+
+/// What a density run measured.
+#[derive(Debug, Clone, Default)]
+pub struct DensityReport {
+    /// Pairings served.
+    pub pairings: usize,
+    /// Whether they were idle (no traffic).
+    pub idle: bool,
+    /// Spawn → `/healthz` answering, with every pairing.
+    pub start: Duration,
+    /// The daemon's resident memory with one pairing, idle (kB).
+    pub rss_one_kb: u64,
+    /// Its resident memory with every pairing, after the run (kB).
+    pub rss_all_kb: u64,
+    /// Its peak resident memory (kB).
+    pub hwm_kb: u64,
+    /// Its CPU while every pairing sat idle, in percent of one core.
+    pub idle_cpu_percent: f64,
+    /// Messages sent Zalo → Freshchat and Freshchat → Zalo (busy mode).
+    pub sent: (usize, usize),
+    /// Send → visible, Zalo → Freshchat.
+    pub to_freshchat: Stats,
+    /// Send → visible, Freshchat → Zalo.
+    pub to_zalo: Stats,
+    /// The daemon's CPU time during the traffic.
+    pub busy_cpu: Duration,
+    /// The daemon's CPU during the traffic, in percent of one core.
+    pub busy_cpu_percent: f64,
+    /// Messages lost, doubled, out of order or seen in another pairing's accounts.
+    pub problems: Vec<String>,
+}
+
+impl DensityReport {
+    /// Memory per pairing beyond the first (kB).
+    pub fn per_pairing_kb(&self) -> f64 {
+        if self.pairings <= 1 {
+            return 0.0;
+        }
+        (self.rss_all_kb as f64 - self.rss_one_kb as f64) / (self.pairings - 1) as f64
+    }
+}
+
+impl fmt::Display for DensityReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mb = |kb: u64| kb as f64 / 1024.0;
+        writeln!(
+            f,
+            "{} pairings in one daemon ({}), started in {} ms",
+            self.pairings,
+            if self.idle { "idle" } else { "busy" },
+            self.start.as_millis()
+        )?;
+        writeln!(
+            f,
+            "  memory: {:.1} MB with one pairing, {:.1} MB with {} (peak {:.1} MB): {:.0} kB per pairing",
+            mb(self.rss_one_kb),
+            mb(self.rss_all_kb),
+            self.pairings,
+            mb(self.hwm_kb),
+            self.per_pairing_kb()
+        )?;
+        writeln!(
+            f,
+            "  CPU while idle: {:.2} % of one core",
+            self.idle_cpu_percent
+        )?;
+        if !self.idle {
+            writeln!(
+                f,
+                "  sent: {} Zalo → Freshchat, {} Freshchat → Zalo; daemon CPU {:.0} % of one core ({:.2} ms per message)",
+                self.sent.0,
+                self.sent.1,
+                self.busy_cpu_percent,
+                self.cpu_ms_per_message()
+            )?;
+            writeln!(f, "  Zalo → Freshchat (ms): {}", self.to_freshchat)?;
+            writeln!(f, "  Freshchat → Zalo (ms): {}", self.to_zalo)?;
+        }
+        if self.problems.is_empty() {
+            write!(
+                f,
+                "  every message arrived once, in order, in its own pairing only"
+            )
+        } else {
+            write!(f, "  PROBLEMS:")?;
+            for p in &self.problems {
+                write!(f, "\n    {p}")?;
+            }
+            Ok(())
+        }
+    }
+}
+
+impl DensityReport {
+    /// Daemon CPU per message during the traffic, in ms.
+    pub fn cpu_ms_per_message(&self) -> f64 {
+        let n = (self.sent.0 + self.sent.1) as f64;
+        if n == 0.0 {
+            return 0.0;
+        }
+        self.busy_cpu.as_secs_f64() * 1000.0 / n
+    }
+}
+
+/// The environment of a density run: the default pairing's simulators, on loopback media.
+async fn environment(opts: &Options) -> anyhow::Result<Env> {
+    Env::new(
+        EnvOptions {
+            zalo_time_scale: 1000.0,
+            sync_toml: format!(
+                "retry_base_ms = 100\nretry_max_ms = 2000\nmax_concurrent_lanes = {}\n",
+                opts.lanes
+            ),
+            ..EnvOptions::default()
+        }
+        .loopback_media(),
+    )
+    .await
+}
+
+async fn start(env: &Env, opts: &Options, log: &str) -> anyhow::Result<DaemonProcess> {
+    let bin = opts
+        .daemon_binary
+        .clone()
+        .context("the density modes run the daemon as its own process: pass --daemon-binary")?;
+    env.release_port();
+    DaemonProcess::start(
+        &bin,
+        env.config_path(),
+        format!("{}/healthz", env.daemon_url()),
+        env.dir.path().join(log),
+        opts.pin.as_ref().map(|c| c.daemon),
+    )
+    .await
+}
+
+/// The daemon's CPU over `window`, in percent of one core.
+async fn cpu_percent(pid: Option<u32>, window: Duration) -> f64 {
+    let before = cpu_secs_of(pid).unwrap_or(0.0);
+    tokio::time::sleep(window).await;
+    let after = cpu_secs_of(pid).unwrap_or(0.0);
+    (after - before) / window.as_secs_f64() * 100.0
+}
+
+/// Memory with one pairing, then the daemon restarted with `more` pairings registered beside
+/// it (by `register`); returns the report's memory and start figures and the running daemon.
+async fn baseline_then(
+    env: &Env,
+    opts: &Options,
+    register: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<(DensityReport, DaemonProcess)> {
+    let mut one = start(env, opts, "daemon-one.log").await?;
+    env.connect_zalo().await?;
+    // Past start-up: its catch-up and first jobs are done.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (rss_one_kb, _) = memory_kb_of(one.pid());
+    one.kill().await?;
+    register.await?;
+    let daemon = start(env, opts, "daemon.log").await?;
+    Ok((
+        DensityReport {
+            pairings: opts.pairings,
+            start: daemon.last_start,
+            rss_one_kb,
+            ..DensityReport::default()
+        },
+        daemon,
+    ))
+}
+
+/// `idle-pairings`: N pairings registered on the default pairing's simulators, nothing sent.
+pub async fn run_idle(opts: Options) -> anyhow::Result<DensityReport> {
+    let env = environment(&opts).await?;
+    let register = async {
+        let store = crate::services::open_store(&env.config()?)?;
+        for i in 2..=opts.pairings {
+            register_in(&store, &format!("p{i}"), &env.zalo, &env.freshchat).await?;
+        }
+        Ok(())
+    };
+    let (mut report, mut daemon) = baseline_then(&env, &opts, register).await?;
+    report.idle = true;
+    // Every pairing's start-up catch-up has run once the daemon answers and a moment passed.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    report.idle_cpu_percent = cpu_percent(daemon.pid(), IDLE_WATCH).await;
+    (report.rss_all_kb, report.hwm_kb) = memory_kb_of(daemon.pid());
+    daemon.kill().await?;
+    Ok(report)
+}
+
+/// When each message was sent, per pairing and direction.
+#[derive(Debug, Default, Clone)]
+struct Sent {
+    to_freshchat: Vec<f64>,
+    to_zalo: Vec<f64>,
+}
+
+/// `pairings`: N pairings with their own simulators, traffic both ways in each.
+pub async fn run_busy(opts: Options) -> anyhow::Result<DensityReport> {
+    let env = environment(&opts).await?;
+    let mut extra: Vec<ExtraPairing> = Vec::with_capacity(opts.pairings.saturating_sub(1));
+    for i in 2..=opts.pairings {
+        extra.push(env.add_pairing(&format!("p{i}"), own_app(i)).await?);
+    }
+    let (mut report, mut daemon) = baseline_then(&env, &opts, async { Ok(()) }).await?;
+    report.idle_cpu_percent = cpu_percent(daemon.pid(), Duration::from_secs(3)).await;
+    // Every pairing's simulators, the default's first.
+    let sims: Vec<(
+        &zfsync_zalo::sim::ZaloSim,
+        &zfsync_freshchat::sim::FreshchatSim,
+    )> = std::iter::once((&env.zalo, &env.freshchat))
+        .chain(extra.iter().map(|p| (&p.zalo, &p.freshchat)))
+        .collect();
+    for (i, (zalo, _)) in sims.iter().enumerate() {
+        zalo.add_user(SimUser {
+            user_id: CUSTOMER.into(),
+            display_name: format!("Khách p{}", i + 1),
+            avatar: None,
+            follower: true,
+        });
+        zalo.user_sends(CUSTOMER, UserAction::Text(format!("dn {} hello", i + 1)))
+            .await;
+    }
+    let mut convs = Vec::with_capacity(sims.len());
+    for (i, (_, fc)) in sims.iter().enumerate() {
+        let conv = wait_for(Duration::from_secs(120), || async {
+            fc.conversations()
+                .into_iter()
+                .next()
+                .and_then(|c| c["conversation_id"].as_str().map(str::to_string))
+        })
+        .await
+        .with_context(|| format!("pairing {}'s first message opened no conversation", i + 1))?;
+        convs.push(conv);
+    }
+
+    let per_pairing = (opts.rate * opts.duration.as_secs_f64()).round() as usize;
+    let sent: Arc<Mutex<Vec<Sent>>> = Arc::new(Mutex::new(vec![Sent::default(); sims.len()]));
+    let cpu_before = cpu_secs_of(daemon.pid()).unwrap_or(0.0);
+    let t0 = Instant::now();
+    let period = Duration::from_secs_f64(1.0 / opts.rate.max(0.001));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, (zalo, fc)) in sims.iter().enumerate() {
+        // Spread over one period, so the pairings do not all send at the same instant.
+        let phase = period.mul_f64(i as f64 / sims.len() as f64);
+        let (zalo, fc, conv, sent) = (
+            (*zalo).clone(),
+            (*fc).clone(),
+            convs[i].clone(),
+            sent.clone(),
+        );
+        let agent = fc.default_agent_id();
+        tasks.spawn(async move {
+            for k in 0..per_pairing {
+                let at = t0 + phase + period.mul_f64(k as f64);
+                tokio::time::sleep_until(at.into()).await;
+                lock(&sent)[i].to_freshchat.push(epoch_ms());
+                zalo.user_sends(CUSTOMER, UserAction::Text(format!("dn {} z{k}", i + 1)))
+                    .await;
+                tokio::time::sleep_until((at + period / 2).into()).await;
+                lock(&sent)[i].to_zalo.push(epoch_ms());
+                let reply = serde_json::json!({"text": {"content": format!("dn {} f{k}", i + 1)}});
+                fc.agent_sends(&conv, &agent, vec![reply])
+                    .await
+                    .map_err(|e| anyhow::anyhow!("pairing {}'s agent reply {k}: {e:?}", i + 1))?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.context("a sender panicked")??;
+    }
+    report.sent = (per_pairing * sims.len(), per_pairing * sims.len());
+
+    // Wait until everything arrived (or the timeout), then read both sides' records.
+    let arrived = wait_for(opts.timeout, || {
+        let sims = &sims;
+        let convs = &convs;
+        async move {
+            sims.iter()
+                .enumerate()
+                .all(|(i, (zalo, fc))| {
+                    texts_in(&fc.messages(&convs[i]), &format!("dn {} z", i + 1)).len()
+                        >= per_pairing
+                        && zalo.sent_to(CUSTOMER).len() >= per_pairing
+                })
+                .then_some(())
+        }
+    })
+    .await;
+    let busy = t0.elapsed();
+    report.busy_cpu =
+        Duration::from_secs_f64((cpu_secs_of(daemon.pid()).unwrap_or(0.0) - cpu_before).max(0.0));
+    report.busy_cpu_percent = report.busy_cpu.as_secs_f64() / busy.as_secs_f64() * 100.0;
+    if arrived.is_none() {
+        report.problems.push(format!(
+            "not everything arrived within {:?} of the last send",
+            opts.timeout
+        ));
+    }
+    let sent = lock(&sent).clone();
+    let (mut to_fc, mut to_zalo) = (Vec::new(), Vec::new());
+    for (i, (zalo, fc)) in sims.iter().enumerate() {
+        let name = i + 1;
+        let fc_msgs = fc.messages(&convs[i]);
+        let got = texts_in(&fc_msgs, &format!("dn {name} z"));
+        check(
+            &mut report.problems,
+            name,
+            "to Freshchat",
+            per_pairing,
+            &got,
+        );
+        for (text, at) in &got {
+            if let Some(k) = text
+                .rsplit('z')
+                .next()
+                .and_then(|k| k.parse::<usize>().ok())
+            {
+                if let (Some(sent_at), Some(at)) = (sent[i].to_freshchat.get(k), at) {
+                    to_fc.push(at - sent_at);
+                }
+            }
+        }
+        let zalo_got: Vec<(String, Option<f64>)> = zalo
+            .sent_to(CUSTOMER)
+            .iter()
+            .filter_map(|r| {
+                let t = r.message.get("text")?.as_str()?.to_string();
+                Some((t, Some(r.sent_time_ms as f64)))
+            })
+            .collect();
+        check(
+            &mut report.problems,
+            name,
+            "to Zalo",
+            per_pairing,
+            &zalo_got,
+        );
+        for (text, at) in &zalo_got {
+            if let Some(k) = text
+                .rsplit('f')
+                .next()
+                .and_then(|k| k.parse::<usize>().ok())
+            {
+                if let (Some(sent_at), Some(at)) = (sent[i].to_zalo.get(k), at) {
+                    to_zalo.push(at - sent_at);
+                }
+            }
+        }
+        // Nothing of another pairing in this one's accounts.
+        let foreign = fc_msgs
+            .iter()
+            .filter_map(first_text)
+            .chain(zalo_got.iter().map(|(t, _)| t.clone()))
+            .filter(|t| t.starts_with("dn ") && !t.starts_with(&format!("dn {name} ")))
+            .count();
+        if foreign > 0 {
+            report.problems.push(format!(
+                "pairing {name}: {foreign} messages of another pairing"
+            ));
+        }
+    }
+    report.to_freshchat = Stats::of(to_fc);
+    report.to_zalo = Stats::of(to_zalo);
+    (report.rss_all_kb, report.hwm_kb) = memory_kb_of(daemon.pid());
+    daemon.kill().await?;
+    Ok(report)
+}
+
+/// The text of a Freshchat message (its first text part).
+fn first_text(m: &serde_json::Value) -> Option<String> {
+    m["message_parts"]
+        .as_array()?
+        .iter()
+        .find_map(|p| p["text"]["content"].as_str())
+        .map(str::to_string)
+}
+
+/// The texts starting with `prefix` among Freshchat messages, in order, with their
+/// `created_time` (unix ms).
+fn texts_in(msgs: &[serde_json::Value], prefix: &str) -> Vec<(String, Option<f64>)> {
+    msgs.iter()
+        .filter_map(|m| {
+            let text = first_text(m)?;
+            text.starts_with(prefix).then(|| {
+                let at = m["created_time"]
+                    .as_str()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    .map(|d| d.timestamp_millis() as f64);
+                (text, at)
+            })
+        })
+        .collect()
+}
+
+/// Each of `want` messages (`…<k>` for k in 0..want) exactly once and in order in `got`.
+fn check(
+    problems: &mut Vec<String>,
+    pairing: usize,
+    direction: &str,
+    want: usize,
+    got: &[(String, Option<f64>)],
+) {
+    let ks: Vec<usize> = got
+        .iter()
+        .filter_map(|(t, _)| t.rsplit(['z', 'f']).next().and_then(|k| k.parse().ok()))
+        .collect();
+    let expected: Vec<usize> = (0..want).collect();
+    if ks != expected {
+        let mut seen = std::collections::BTreeMap::new();
+        for k in &ks {
+            *seen.entry(*k).or_insert(0) += 1;
+        }
+        let lost = (0..want).filter(|k| !seen.contains_key(k)).count();
+        let doubled: usize = seen.values().map(|n| n - 1).sum();
+        problems.push(format!(
+            "pairing {pairing} {direction}: {lost} lost, {doubled} doubled, {} received, order {}",
+            ks.len(),
+            if ks.windows(2).all(|w| w[0] <= w[1]) {
+                "kept"
+            } else {
+                "broken"
+            }
+        ));
+    }
+}
