@@ -87,6 +87,10 @@ struct Cli {
     /// idle-pairings, pairings: pairings in the daemon (default 1000 idle, 200 busy).
     #[arg(long)]
     pairings: Option<usize>,
+    /// pairings: how many of them are broken (Zalo authorization expired, Freshchat key refused)
+    /// while their customers keep writing (default 0).
+    #[arg(long)]
+    broken: Option<usize>,
 }
 
 impl Cli {
@@ -116,6 +120,7 @@ impl Cli {
         o.fault_rate = self.fault_rate.unwrap_or(o.fault_rate);
         o.seed = self.seed.unwrap_or(o.seed);
         o.pairings = self.pairings.unwrap_or(o.pairings).max(1);
+        o.broken = self.broken.unwrap_or(o.broken);
         let needs_process = self.pin
             || matches!(
                 self.mode,

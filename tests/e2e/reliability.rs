@@ -1,8 +1,6 @@
 //! The store under trouble: a full disk, a damaged file, a backup restored, secrets at rest.
 #![allow(clippy::unwrap_used)]
 
-use std::time::Duration;
-
 use zfsync::tools::sandbox::wait_for;
 use zfsync_zalo::sim::UserAction;
 

@@ -57,6 +57,9 @@ pub struct DensityReport {
     pub busy_cpu: Duration,
     /// The daemon's CPU during the traffic, in percent of one core.
     pub busy_cpu_percent: f64,
+    /// Pairings broken on purpose beside the others (Zalo authorization expired, Freshchat key
+    /// refused), their customers still writing: the figures are the healthy pairings'.
+    pub broken: usize,
     /// Messages lost, doubled, out of order or seen in another pairing's accounts.
     pub problems: Vec<String>,
 }
@@ -95,6 +98,14 @@ impl fmt::Display for DensityReport {
             "  CPU while idle: {:.2} % of one core",
             self.idle_cpu_percent
         )?;
+        if self.broken > 0 {
+            writeln!(
+                f,
+                "  {} of them broken (Zalo authorization expired, Freshchat key refused), their customers still writing; figures below are the {} healthy ones'",
+                self.broken,
+                self.pairings - self.broken
+            )?;
+        }
         if !self.idle {
             writeln!(
                 f,
@@ -104,10 +115,12 @@ impl fmt::Display for DensityReport {
                 self.busy_cpu_percent,
                 self.cpu_ms_per_message()
             )?;
-            writeln!(f, "  Zalo → Freshchat (ms): {}", self.to_freshchat)?;
-            writeln!(f, "  Freshchat → Zalo (ms): {}", self.to_zalo)?;
+            writeln!(f, "  Zalo → Freshchat: {}", self.to_freshchat)?;
+            writeln!(f, "  Freshchat → Zalo: {}", self.to_zalo)?;
         }
-        if self.problems.is_empty() {
+        if self.idle {
+            Ok(())
+        } else if self.problems.is_empty() {
             write!(
                 f,
                 "  every message arrived once, in order, in its own pairing only"
@@ -236,13 +249,21 @@ pub async fn run_busy(opts: Options) -> anyhow::Result<DensityReport> {
     let (mut report, mut daemon) = baseline_then(&env, &opts, async { Ok(()) }).await?;
     report.idle_cpu_percent = cpu_percent(daemon.pid(), Duration::from_secs(3)).await;
     // Every pairing's simulators, the default's first.
-    let sims: Vec<(
+    let all: Vec<(
         &zfsync_zalo::sim::ZaloSim,
         &zfsync_freshchat::sim::FreshchatSim,
     )> = std::iter::once((&env.zalo, &env.freshchat))
         .chain(extra.iter().map(|p| (&p.zalo, &p.freshchat)))
         .collect();
-    for (i, (zalo, _)) in sims.iter().enumerate() {
+    // The last `broken` pairings lose their Zalo authorization and their Freshchat key.
+    report.broken = opts.broken.min(all.len().saturating_sub(1));
+    let (sims, broken) = all.split_at(all.len() - report.broken);
+    for (zalo, fc) in broken {
+        zalo.expire_access_tokens();
+        zalo.expire_refresh_tokens();
+        fc.fail_next("/v2", u32::MAX, 401);
+    }
+    for (i, (zalo, _)) in sims.iter().chain(broken.iter()).enumerate() {
         zalo.add_user(SimUser {
             user_id: CUSTOMER.into(),
             display_name: format!("Khách p{}", i + 1),
@@ -271,6 +292,19 @@ pub async fn run_busy(opts: Options) -> anyhow::Result<DensityReport> {
     let t0 = Instant::now();
     let period = Duration::from_secs_f64(1.0 / opts.rate.max(0.001));
     let mut tasks = tokio::task::JoinSet::new();
+    // The broken pairings' customers write all along: work that fails, beside the others'.
+    for (j, (zalo, _)) in broken.iter().enumerate() {
+        let zalo = (*zalo).clone();
+        let name = sims.len() + j + 1;
+        tasks.spawn(async move {
+            for k in 0..per_pairing {
+                tokio::time::sleep_until((t0 + period.mul_f64(k as f64)).into()).await;
+                zalo.user_sends(CUSTOMER, UserAction::Text(format!("dn {name} z{k}")))
+                    .await;
+            }
+            anyhow::Ok(())
+        });
+    }
     for (i, (zalo, fc)) in sims.iter().enumerate() {
         // Spread over one period, so the pairings do not all send at the same instant.
         let phase = period.mul_f64(i as f64 / sims.len() as f64);

@@ -134,6 +134,9 @@ pub struct Options {
     pub seed: u64,
     /// The density modes: pairings in the daemon.
     pub pairings: usize,
+    /// `pairings`: how many of them are broken (Zalo authorization expired, Freshchat key
+    /// refused) while their customers keep writing, beside the healthy ones.
+    pub broken: usize,
 }
 
 impl Options {
@@ -162,6 +165,7 @@ impl Options {
             fault_rate: 0.2,
             seed: 1,
             pairings: 1,
+            broken: 0,
         };
         match mode {
             Mode::Steady => Options {
