@@ -19,6 +19,8 @@ mod loadgen;
 #[cfg(feature = "loadgen")]
 mod loadgen_ingest;
 #[cfg(feature = "loadgen")]
+mod loadgen_pairings;
+#[cfg(feature = "loadgen")]
 mod loadgen_soak;
 mod media_hosts;
 mod oauth_callback;

@@ -33,8 +33,10 @@ const IDLE_WATCH: Duration = Duration::from_secs(10);
 /// What a density run measured.
 #[derive(Debug, Clone, Default)]
 pub struct DensityReport {
-    /// Pairings served.
+    /// Pairings registered.
     pub pairings: usize,
+    /// Pairings whose webhook route the daemon answers (a signature refusal, not 404).
+    pub served: usize,
     /// Whether they were idle (no traffic).
     pub idle: bool,
     /// Spawn → `/healthz` answering, with every pairing.
@@ -79,8 +81,13 @@ impl fmt::Display for DensityReport {
         let mb = |kb: u64| kb as f64 / 1024.0;
         writeln!(
             f,
-            "{} pairings in one daemon ({}), started in {} ms",
+            "{} pairings in one daemon ({}{}), started in {} ms",
             self.pairings,
+            if self.idle {
+                format!("{} served, ", self.served)
+            } else {
+                String::new()
+            },
             if self.idle { "idle" } else { "busy" },
             self.start.as_millis()
         )?;
@@ -224,12 +231,32 @@ pub async fn run_idle(opts: Options) -> anyhow::Result<DensityReport> {
     };
     let (mut report, mut daemon) = baseline_then(&env, &opts, register).await?;
     report.idle = true;
+    report.served = served(&env, opts.pairings).await;
     // Every pairing's start-up catch-up has run once the daemon answers and a moment passed.
     tokio::time::sleep(Duration::from_secs(5)).await;
     report.idle_cpu_percent = cpu_percent(daemon.pid(), IDLE_WATCH).await;
     (report.rss_all_kb, report.hwm_kb) = memory_kb_of(daemon.pid());
     daemon.kill().await?;
     Ok(report)
+}
+
+/// How many of the pairings `default`, `p2` … `p<n>` the daemon serves: an unsigned webhook on
+/// a served pairing's route is refused for its signature (401), on any other with 404.
+async fn served(env: &Env, n: usize) -> usize {
+    let http = reqwest::Client::new();
+    let base = env.daemon_url();
+    let mut served = 0;
+    for name in std::iter::once("default".to_string()).chain((2..=n).map(|i| format!("p{i}"))) {
+        let answer = http
+            .post(format!("{base}/webhooks/freshchat/{name}"))
+            .body("{}")
+            .send()
+            .await;
+        if answer.is_ok_and(|r| r.status() == reqwest::StatusCode::UNAUTHORIZED) {
+            served += 1;
+        }
+    }
+    served
 }
 
 /// When each message was sent, per pairing and direction.
