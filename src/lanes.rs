@@ -34,7 +34,7 @@ const DEFER_FIRST_MS: i64 = 20;
 /// The longest a deferred event waits before looking again.
 const DEFER_MS: i64 = 1_000;
 /// The safety sweep: how often the dispatcher asks the store for due lanes regardless of signals.
-const SWEEP_EVERY: Duration = Duration::from_secs(2);
+pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(2);
 
 /// How often and how late a transiently failing event is tried again (`[sync]` retry keys).
 #[derive(Debug, Clone)]
@@ -210,6 +210,7 @@ pub struct Dispatcher {
     runner: Arc<dyn LaneRunner>,
     signal: LaneSignal,
     max_lanes: usize,
+    sweep_every: Duration,
 }
 
 /// How many events a lane worker reads at once.
@@ -233,7 +234,15 @@ impl Dispatcher {
             runner,
             signal,
             max_lanes,
+            sweep_every: SWEEP_EVERY,
         }
+    }
+
+    /// Sweeps every `every` instead of every 2 s (a deployment of many pairings spaces the
+    /// sweeps of each out: they are a safety net, and each is a store read).
+    pub fn with_sweep_every(mut self, every: Duration) -> Self {
+        self.sweep_every = every.max(SWEEP_EVERY);
+        self
     }
 
     /// Queues every lane the store says is due (start-up, and a periodic safety sweep that also
@@ -260,7 +269,7 @@ impl Dispatcher {
     pub async fn run(self, shutdown: CancellationToken, tracker: TaskTracker) {
         let this = Arc::new(self);
         this.sweep().await;
-        let mut next_sweep = tokio::time::Instant::now() + SWEEP_EVERY;
+        let mut next_sweep = tokio::time::Instant::now() + this.sweep_every;
         loop {
             // Retries that came due join the ready queue.
             let now = this.signal.clock.now();
@@ -307,7 +316,7 @@ impl Dispatcher {
             }
             let until_due = next_due
                 .map(|d| Duration::from_millis((d - this.signal.clock.now()).max(1) as u64))
-                .unwrap_or(SWEEP_EVERY);
+                .unwrap_or(this.sweep_every);
             let sleep =
                 until_due.min(next_sweep.saturating_duration_since(tokio::time::Instant::now()));
             tokio::select! {
@@ -317,7 +326,7 @@ impl Dispatcher {
             }
             if tokio::time::Instant::now() >= next_sweep {
                 this.sweep().await;
-                next_sweep = tokio::time::Instant::now() + SWEEP_EVERY;
+                next_sweep = tokio::time::Instant::now() + this.sweep_every;
             }
         }
     }

@@ -14,7 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::ingest::PairingIngest;
-use crate::lanes::{Dispatcher, LaneSignal, RetryPolicy};
+use crate::lanes::{Dispatcher, LaneSignal, RetryPolicy, SWEEP_EVERY};
 use crate::scheduler::{Scheduler, SchedulerError};
 use crate::server::{replay_window_ms, router, AppState, StateOptions, WebhookSecrets};
 use crate::services::{admin_token, metrics_handle, Services, ServicesError};
@@ -224,7 +224,8 @@ impl Application {
                         p.ingest.lanes.clone(),
                         self.config.sync.max_concurrent_lanes,
                         policy.clone(),
-                    ),
+                    )
+                    .with_sweep_every(idle_every(SWEEP_EVERY, self.pairings.len())),
                     p.catch_up.clone(),
                 )
             })
@@ -282,7 +283,12 @@ impl Application {
             .map(|p| {
                 tokio::spawn(crate::telemetry::in_pairing(
                     &p.name,
-                    follow_tokens(p.services.clone(), p.ingest.lanes.clone(), shutdown.clone()),
+                    follow_tokens(
+                        p.services.clone(),
+                        p.ingest.lanes.clone(),
+                        idle_every(FOLLOW_TOKENS_EVERY, self.pairings.len()),
+                        shutdown.clone(),
+                    ),
                 ))
             })
             .collect();
@@ -343,15 +349,28 @@ where
 /// How often the daemon looks for token changes made by another process.
 const FOLLOW_TOKENS_EVERY: Duration = Duration::from_secs(1);
 
+/// A periodic check of each pairing (the lanes' safety sweep, the tokens' follower) spaced out
+/// with the deployment's size: every `base` up to 50 pairings, then proportionally longer, at
+/// most 30 s. Each check is a store read, so a deployment's idle cost stays flat as it grows;
+/// what they catch (work queued by another process) waits a little longer.
+fn idle_every(base: Duration, pairings: usize) -> Duration {
+    (base * (pairings / 50).max(1) as u32).min(Duration::from_secs(30).max(base))
+}
+
 /// Follows the stored tokens: a reconnect by any path (`zfsync connect zalo`, the callback, the
 /// console, in this process or another) or a refresh reaches the running daemon (within a second
 /// from another process, at once from this one), and whenever a usable pair of a new generation
 /// appears, the events that waited for Zalo's tokens are made due and their lanes woken at once.
 /// A new generation is enough: a "needs re-authorization" that lasted less than one look at the
 /// store is never seen here, and the reconnect that ended it must wake the lanes all the same.
-async fn follow_tokens(services: Services, lanes: LaneSignal, shutdown: CancellationToken) {
+async fn follow_tokens(
+    services: Services,
+    lanes: LaneSignal,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
     let tokens = services.tokens().clone();
-    let mut tick = tokio::time::interval(FOLLOW_TOKENS_EVERY);
+    let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {

@@ -189,6 +189,7 @@ impl Harness {
             runner: lanes.clone(),
             signal: signal.clone(),
             max_lanes,
+            sweep_every: super::SWEEP_EVERY,
         };
         let stop = CancellationToken::new();
         tokio::spawn(dispatcher.run(stop.clone(), TaskTracker::new()));

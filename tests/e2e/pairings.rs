@@ -578,3 +578,87 @@ async fn the_console_shows_each_pairing_on_its_own() {
     let (status, _) = get("/console/failed?pairing=nobody".into()).await;
     assert_eq!(status, 404);
 }
+
+/// One pairing's trouble stays its own: shop B's Zalo authorization expires for good and its
+/// Freshchat key is refused while its customer keeps writing; `default` syncs both ways as ever,
+/// and the health of each says which one needs the operator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_pairing_never_holds_up_another() {
+    use zfsync_zalo::sim::SimUser;
+
+    let mut env = zfsync::tools::sandbox::Env::new(zfsync::tools::sandbox::EnvOptions::default())
+        .await
+        .unwrap();
+    let shop_b = env
+        .add_pairing("shop-b", zfsync::tools::sandbox::own_app(2))
+        .await
+        .unwrap();
+    shop_b.zalo.expire_access_tokens();
+    shop_b.zalo.expire_refresh_tokens();
+    shop_b.freshchat.fail_next("/v2", u32::MAX, 401);
+    env.start_daemon().await.unwrap();
+    env.connect_zalo().await.unwrap();
+    shop_b.zalo.add_user(SimUser {
+        user_id: U.into(),
+        display_name: "Lan".into(),
+        avatar: None,
+        follower: true,
+    });
+    add_user(&env, U, "Minh");
+    for i in 0..5 {
+        shop_b
+            .zalo
+            .user_sends(U, UserAction::Text(format!("B {i}")))
+            .await;
+        env.zalo
+            .user_sends(U, UserAction::Text(format!("A {i}")))
+            .await;
+    }
+    let got = customer_messages(&env, U, 5).await;
+    assert_eq!(
+        got.iter().flat_map(texts).collect::<Vec<_>>(),
+        (0..5).map(|i| format!("A {i}")).collect::<Vec<_>>()
+    );
+    let conv = conversation(&env, U).unwrap();
+    env.agent_says(
+        &conv,
+        &env.freshchat.default_agent_id(),
+        &[MessagePart::Text {
+            content: "A's agent answers".into(),
+        }],
+    )
+    .await
+    .unwrap();
+    let sent = zalo_sent(&env, U, 1).await;
+    assert_eq!(zalo_text(&sent[0]).as_deref(), Some("A's agent answers"));
+    assert!(shop_b.freshchat.conversations().is_empty());
+
+    // What the operator sees: default healthy, shop B waiting for them.
+    let config = env.config_path().display().to_string();
+    let verdicts = || async {
+        let (ok, stdout, stderr) =
+            zfsync_with_stdin(&["pairing", "list", "--config", &config, "--json"], "").await;
+        assert!(ok, "{stderr}");
+        let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let zalo_of = |name: &str| {
+            rows.as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["pairing"] == name)
+                .map(|r| {
+                    (
+                        r["zalo"].as_str().unwrap_or("").to_string(),
+                        r["failed"].as_i64(),
+                    )
+                })
+        };
+        (zalo_of("default"), zalo_of("shop-b"))
+    };
+    let seen = zfsync::tools::sandbox::wait_for(WAIT, || async {
+        let (a, b) = verdicts().await;
+        (b.as_ref().map(|b| b.0.as_str()) == Some("needs re-authorization")).then_some((a, b))
+    })
+    .await;
+    let (a, _) = seen.expect("shop B's lost authorization shows in its health");
+    assert_eq!(a, Some(("connected".to_string(), Some(0))));
+}
