@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 use secrecy::SecretString;
 
+use super::db::Db;
 use super::sealed::{self, Unreadable};
-use super::{migrate, open_conn, Store, StoreError, StoreKey};
+use super::sqlite::{migrate, open_conn};
+use super::{Store, StoreError, StoreKey};
 
 /// Makes the store's folder (0700 when zfsync creates it, tightened to 0700 when it is zfsync's
 /// own) and file (0600) private to their owner; SQLite gives its -wal and -shm files the mode of the
@@ -168,9 +170,9 @@ impl Store {
     ) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
         let conn = prepare(&path)?;
-        let holds_sealed = sealed::holds_sealed(&conn)?;
+        let holds_sealed = sealed::holds_sealed(&Db::Sqlite(&conn))?;
         let key = StoreKey::resolve(given, key_file, !holds_sealed)?;
-        Store::start(path, conn, key)
+        Store::start_sqlite(path, conn, key)
     }
 
     /// `zfsync store forget-secrets`: finds the sealed values that do not open with the store's key
@@ -191,7 +193,7 @@ impl Store {
             Err(e) => return Err(e.into()),
         };
         let tx = conn.transaction()?;
-        let found = sealed::forget_unreadable(&tx, key.as_ref(), discard)?;
+        let found = sealed::forget_unreadable(&Db::Sqlite(&tx), key.as_ref(), discard)?;
         tx.commit()?;
         Ok(found)
     }

@@ -181,6 +181,37 @@ impl PgCluster {
         self.dir.path()
     }
 
+    /// Stops and removes the cluster when this process ends, even if it is never dropped (a
+    /// cluster shared by a test binary through a `static` is not): a small watchdog process
+    /// waits for this one to exit, then stops the server and removes its folder.
+    pub fn stop_when_this_process_ends(&self) -> Result<(), PgClusterError> {
+        let data = self.dir.path().join("data");
+        let pg_ctl = self.bin.join("pg_ctl");
+        let stop = match self.run_as {
+            Some(user) => format!(
+                "setpriv --reuid={user} --regid=nogroup --clear-groups -- \"$2\" stop -D \"$3\" -m immediate -w"
+            ),
+            None => "\"$2\" stop -D \"$3\" -m immediate -w".to_string(),
+        };
+        let script = format!(
+            "while kill -0 \"$1\" 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf \"$4\""
+        );
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg("zfsync-pg-watchdog")
+            .arg(std::process::id().to_string())
+            .arg(&pg_ctl)
+            .arg(&data)
+            .arg(self.dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map(|_| ())
+            .map_err(|e| io("cannot start the cluster's watchdog", e))
+    }
+
     /// Runs a PostgreSQL program of the cluster's installation, as the cluster's user.
     fn run(&self, program: &str, args: &[&std::ffi::OsStr]) -> Result<Output, PgClusterError> {
         let exe = self.bin.join(program);
