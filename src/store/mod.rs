@@ -53,6 +53,8 @@ mod disk;
 #[cfg(test)]
 mod provenance_tests;
 #[cfg(test)]
+mod surface_tests;
+#[cfg(test)]
 pub(crate) mod testing;
 
 use std::path::{Path, PathBuf};
