@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 use secrecy::SecretString;
 
+use super::crypto;
 use super::db::Db;
 use super::sealed::{self, Unreadable};
 use super::sqlite::{migrate, open_conn};
@@ -152,6 +153,42 @@ fn default_key_file(path: &Path) -> PathBuf {
 }
 
 impl Store {
+    /// Opens (creating if needed), checks and migrates the store with `key`, and starts its writer
+    /// thread. The daemon uses [`Store::open_keyed`], which finds the configured key.
+    pub fn open_with(path: impl AsRef<Path>, key: StoreKey) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let conn = prepare(&path)?;
+        Store::start_sqlite(path, conn, key)
+    }
+
+    /// Copies the store to `to` with SQLite's online backup, while the daemon runs. The copy holds
+    /// the sealed secrets, never the key. SQLite only: a PostgreSQL store is backed up with
+    /// `pg_dump`.
+    pub async fn backup(&self, to: PathBuf) -> Result<(), StoreError> {
+        self.sqlite_only("'zfsync backup'", "back the database up with pg_dump (for example 'pg_dump --format=custom --file=zfsync.dump <database>')")?;
+        let from = self.inner.location.clone();
+        tokio::task::spawn_blocking(move || {
+            let fail = |detail: String| StoreError::Backup {
+                path: to.clone(),
+                detail,
+            };
+            if to.exists() {
+                return Err(fail("the file exists; choose a new name".into()));
+            }
+            let src = open_conn(&from, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            crypto::write_private(&to, "").map_err(|e| fail(e.to_string()))?;
+            let mut dst = Connection::open(&to).map_err(|e| fail(e.to_string()))?;
+            let backup =
+                rusqlite::backup::Backup::new(&src, &mut dst).map_err(|e| fail(e.to_string()))?;
+            backup
+                .run_to_completion(256, std::time::Duration::from_millis(5), None)
+                .map_err(|e| fail(e.to_string()))?;
+            drop(backup);
+            quick_check(&dst, &to)
+        })
+        .await?
+    }
+
     /// Opens (creating if needed) and migrates the store with the key file kept beside it (the store
     /// path with `.key` added). The daemon uses [`Store::open_keyed`] and the configured key.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {

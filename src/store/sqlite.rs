@@ -1,7 +1,7 @@
 //! The SQLite backend: the embedded default, one file in WAL mode. Its connections (the writer's,
 //! the readers', the checkpointer's), its numbered migrations tracked by `PRAGMA user_version`,
-//! the checkpoint thread that keeps the WAL small beside the writer, and what only a file can do:
-//! an online backup, a page limit (to test a full disk).
+//! the checkpoint thread that keeps the WAL small beside the writer, and a page limit (to test a
+//! full disk). The file itself (its privacy, integrity check, key, backup) is [`super::disk`]'s.
 //!
 //! Failure: a file that cannot be opened, a migration that fails and a file newer than this build
 //! are [`StoreError`]s that name the file or the migration.
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use rusqlite::{Connection, OpenFlags};
 
 use super::writer::WriterConn;
-use super::{crypto, disk, Readers, Store, StoreError, StoreKey};
+use super::{Readers, Store, StoreError, StoreKey};
 
 /// Numbered migrations, applied in order. Never edit one that has shipped; add the next number.
 pub const MIGRATIONS: &[(&str, &str)] = &[
@@ -140,14 +140,6 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 impl Store {
-    /// Opens (creating if needed), checks and migrates the store with `key`, and starts its writer
-    /// thread. The daemon uses [`Store::open_keyed`], which finds the configured key.
-    pub fn open_with(path: impl AsRef<Path>, key: StoreKey) -> Result<Store, StoreError> {
-        let path = path.as_ref().to_path_buf();
-        let conn = disk::prepare(&path)?;
-        Store::start_sqlite(path, conn, key)
-    }
-
     /// Starts the store on its checked and migrated connection: seals what was stored before
     /// encryption, then starts the writer and checkpoint threads.
     pub(super) fn start_sqlite(
@@ -201,34 +193,6 @@ impl Store {
             )? as u64)
         })
         .await
-    }
-
-    /// Copies the store to `to` with SQLite's online backup, while the daemon runs. The copy holds
-    /// the sealed secrets, never the key. SQLite only: a PostgreSQL store is backed up with
-    /// `pg_dump`.
-    pub async fn backup(&self, to: PathBuf) -> Result<(), StoreError> {
-        self.sqlite_only("'zfsync backup'", "back the database up with pg_dump (for example 'pg_dump --format=custom --file=zfsync.dump <database>')")?;
-        let from = self.inner.location.clone();
-        tokio::task::spawn_blocking(move || {
-            let fail = |detail: String| StoreError::Backup {
-                path: to.clone(),
-                detail,
-            };
-            if to.exists() {
-                return Err(fail("the file exists; choose a new name".into()));
-            }
-            let src = open_conn(&from, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-            crypto::write_private(&to, "").map_err(|e| fail(e.to_string()))?;
-            let mut dst = Connection::open(&to).map_err(|e| fail(e.to_string()))?;
-            let backup =
-                rusqlite::backup::Backup::new(&src, &mut dst).map_err(|e| fail(e.to_string()))?;
-            backup
-                .run_to_completion(256, std::time::Duration::from_millis(5), None)
-                .map_err(|e| fail(e.to_string()))?;
-            drop(backup);
-            disk::quick_check(&dst, &to)
-        })
-        .await?
     }
 }
 
