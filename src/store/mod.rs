@@ -313,8 +313,16 @@ impl Inner {
                 };
                 let r = f(&Db::Pg(&conn));
                 if let Ok(mut pool) = pool.lock() {
-                    if pool.len() < READERS && !conn.is_closed() {
-                        pool.push(conn);
+                    if !conn.is_closed() {
+                        if pool.len() < READERS {
+                            pool.push(conn);
+                        }
+                    } else {
+                        // The server dropped this client, most likely all of them (a restart):
+                        // the next reads connect afresh rather than each failing once.
+                        let dropped = std::mem::take(&mut *pool);
+                        drop(pool);
+                        drop(dropped);
                     }
                 }
                 r

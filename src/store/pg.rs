@@ -38,6 +38,7 @@ pub(super) fn is_postgres_url(location: &str) -> bool {
 }
 
 /// Where the PostgreSQL store is, and how it is shown (never with the password).
+#[derive(Clone)]
 pub(super) struct PgTarget {
     config: postgres::Config,
     shown: String,
@@ -133,9 +134,13 @@ impl Store {
             })
         })?;
         let location = PathBuf::from(&target.shown);
+        let again = target.clone();
         Store::launch(
             location,
-            WriterConn::Pg(Box::new(conn)),
+            WriterConn::Pg {
+                conn: Box::new(conn),
+                reconnect: Box::new(move || again.connect()),
+            },
             Readers::Postgres {
                 target: Box::new(target),
                 pool: Mutex::new(Vec::new()),

@@ -380,3 +380,31 @@ async fn a_postgres_store_never_shows_its_password() {
     assert!(e.to_string().contains("pg_dump"), "{e}");
     store.ping().await.unwrap();
 }
+
+/// The server dropping the store's connections (a restart, a failover) costs at most one failed
+/// read: the writer connects again before its next batch, the readers after the read that found
+/// theirs gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_store_connects_again_when_the_server_drops_it() {
+    let Some(url) = testing::new_database() else {
+        return;
+    };
+    let store = Store::open_postgres(&url, testing::key()).unwrap();
+    store.set_meta("k", "1".into()).await.unwrap();
+    assert_eq!(store.meta("k").await.unwrap().as_deref(), Some("1"));
+    let name = url.rsplit('/').next().unwrap();
+    let terminated = testing::cluster()
+        .unwrap()
+        .psql(
+            name,
+            &format!(
+                "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = '{name}' AND pid <> pg_backend_pid()) AS t"
+            ),
+        )
+        .unwrap();
+    assert_eq!(terminated, "2", "the writer and one reader");
+    store.set_meta("k", "2".into()).await.unwrap();
+    let _ = store.meta("k").await;
+    assert_eq!(store.meta("k").await.unwrap().as_deref(), Some("2"));
+}

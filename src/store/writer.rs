@@ -107,27 +107,44 @@ fn aborted(db: &Db<'_>) -> bool {
     }
 }
 
+/// Connects a new PostgreSQL client for the writer (its server went away).
+pub(super) type Reconnect = Box<dyn Fn() -> Result<PgConn, StoreError> + Send>;
+
 /// The writer's own connection.
 pub(super) enum WriterConn {
     /// SQLite's write connection.
     Sqlite(rusqlite::Connection),
-    /// A PostgreSQL client.
-    Pg(Box<PgConn>),
+    /// A PostgreSQL client, and how to connect another when the server drops it.
+    Pg {
+        /// The client.
+        conn: Box<PgConn>,
+        /// Connects a new one.
+        reconnect: Reconnect,
+    },
 }
 
 impl WriterConn {
     fn db(&self) -> Db<'_> {
         match self {
             WriterConn::Sqlite(c) => Db::Sqlite(c),
-            WriterConn::Pg(c) => Db::Pg(c),
+            WriterConn::Pg { conn, .. } => Db::Pg(conn),
         }
     }
 
-    /// Begins a batch's transaction (SQLite: taking the write lock at once).
-    fn begin(&self) -> Result<(), StoreError> {
+    /// Begins a batch's transaction (SQLite: taking the write lock at once). A PostgreSQL
+    /// connection the server dropped (a restart, a failover) is replaced, and BEGIN tried again.
+    fn begin(&mut self) -> Result<(), StoreError> {
         match self {
             WriterConn::Sqlite(_) => self.db().run_cached("BEGIN IMMEDIATE"),
-            WriterConn::Pg(_) => self.db().run_cached("BEGIN"),
+            WriterConn::Pg { conn, reconnect } => match conn.batch("BEGIN") {
+                Ok(()) => Ok(()),
+                Err(e) if !conn.is_closed() => Err(e.into()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the PostgreSQL store dropped the writer's connection; connecting again");
+                    **conn = reconnect()?;
+                    Ok(conn.batch("BEGIN")?)
+                }
+            },
         }
     }
 
@@ -137,7 +154,7 @@ impl WriterConn {
             WriterConn::Sqlite(c) => c
                 .is_autocommit()
                 .then_some("the transaction was rolled back: database or disk is full"),
-            WriterConn::Pg(c) => c.aborted().then_some(
+            WriterConn::Pg { conn: c, .. } => c.aborted().then_some(
                 "the transaction was abandoned: a statement failed outside its savepoint",
             ),
         }
@@ -158,7 +175,7 @@ impl WriterConn {
 
     /// Ends a transaction the backend abandoned (SQLite already did).
     fn roll_back(&self) {
-        if let WriterConn::Pg(_) = self {
+        if let WriterConn::Pg { .. } = self {
             let _ = self.db().execute_batch("ROLLBACK");
         }
     }
@@ -166,7 +183,7 @@ impl WriterConn {
 
 /// Runs batches until every sender is gone.
 pub(super) fn writer_loop(
-    conn: WriterConn,
+    mut conn: WriterConn,
     mut rx: mpsc::UnboundedReceiver<Queued>,
     full: Arc<AtomicBool>,
     commits: Arc<AtomicU64>,
