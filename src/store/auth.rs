@@ -4,7 +4,7 @@
 //! fails (a junk code, another OA) leaves the operator's attempt pending. The tokens and verifiers
 //! are sealed with the store key ([`super::crypto`]).
 
-use rusqlite::{params, OptionalExtension};
+use super::db::{params, Row};
 
 use super::{now_ms, Store, StoreError};
 
@@ -107,12 +107,12 @@ impl Store {
         let key = self.key();
         let p = self.p();
         let row = self.read(move |c| {
-            Ok(c.prepare_cached(
+            c.query_opt(
                 "SELECT oa_id, access_token, refresh_token, access_expires_at, refresh_expires_at, updated_at, needs_reauth,
                         token_error, token_error_code, token_error_since, generation
                  FROM tokens WHERE pairing = ?1",
-            )?
-            .query_row([p], |r| {
+                params![p],
+                |r| {
                 let since: Option<i64> = r.get(9)?;
                 let reason: Option<String> = r.get(7)?;
                 Ok(StoredTokens {
@@ -133,8 +133,8 @@ impl Store {
                     },
                     generation: r.get(10)?,
                 })
-            })
-            .optional()?)
+            },
+            )
         })
         .await?;
         row.map(|mut t| {
@@ -179,13 +179,11 @@ impl Store {
         let key = self.key();
         let p = self.p();
         self.write(move |c| {
-            let stored: Option<String> = c
-                .query_row(
-                    "SELECT refresh_token FROM tokens WHERE pairing = ?1",
-                    [&p],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let stored: Option<String> = c.query_opt(
+                "SELECT refresh_token FROM tokens WHERE pairing = ?1",
+                params![&p],
+                |r| r.get(0),
+            )?;
             let still = match stored {
                 Some(s) => key.open(COL_REFRESH, &s)? == rejected_refresh_token,
                 None => false,
@@ -216,13 +214,11 @@ impl Store {
         let key = self.key();
         let p = self.p();
         self.write(move |c| {
-            let stored: Option<(String, Option<i64>)> = c
-                .query_row(
-                    "SELECT refresh_token, token_error_since FROM tokens WHERE pairing = ?1",
-                    [&p],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
+            let stored: Option<(String, Option<i64>)> = c.query_opt(
+                "SELECT refresh_token, token_error_since FROM tokens WHERE pairing = ?1",
+                params![&p],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             let Some((refresh, since)) = stored else {
                 return Ok(None);
             };
@@ -260,15 +256,15 @@ impl Store {
         let p = self.p();
         self.write(move |c| {
             let now = now_ms();
-            c.prepare_cached(
+            c.execute(
                 "DELETE FROM oauth_attempts WHERE expires_at < ?1 OR refused_at IS NOT NULL",
-            )?
-            .execute([now])?;
-            c.prepare_cached(
+                params![now],
+            )?;
+            c.execute(
                 "INSERT INTO oauth_attempts (state, verifier, challenge, redirect_uri, created_at, expires_at, expected_oa, pairing)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![state, verifier, challenge, redirect_uri, now, now + ttl_ms, expected_oa, p])?;
+                params![state, verifier, challenge, redirect_uri, now, now + ttl_ms, expected_oa, p],
+            )?;
             Ok(())
         })
         .await
@@ -278,11 +274,11 @@ impl Store {
     pub async fn pending_oauth_attempts(&self) -> Result<i64, StoreError> {
         let p = self.p();
         self.read(move |c| {
-            Ok(c.query_row(
+            c.query_row(
                 "SELECT COUNT(*) FROM oauth_attempts WHERE expires_at >= ?1 AND pairing = ?2",
                 params![now_ms(), p],
                 |r| r.get(0),
-            )?)
+            )
         })
         .await
     }
@@ -300,7 +296,7 @@ impl Store {
             .read(move |c| {
                 let now = now_ms();
                 let select = "SELECT state, challenge, verifier, redirect_uri, expected_oa FROM oauth_attempts WHERE expires_at >= ?1 AND pairing = ?2";
-                let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<OAuthAttempt> {
+                let read = |r: &Row<'_>| -> Result<OAuthAttempt, StoreError> {
                     Ok(OAuthAttempt {
                         state: r.get(0)?,
                         challenge: r.get(1)?,
@@ -310,21 +306,11 @@ impl Store {
                     })
                 };
                 Ok(match &key {
-                    AttemptKey::State(s) => c
-                        .query_row(&format!("{select} AND state = ?3"), params![now, p, s], read)
-                        .optional()?,
-                    AttemptKey::Challenge(ch) => c
-                        .query_row(
-                            &format!("{select} AND challenge = ?3"),
-                            params![now, p, ch],
-                            read,
-                        )
-                        .optional()?,
+                    AttemptKey::State(s) => c.query_opt(&format!("{select} AND state = ?3"), params![now, p, s], read)?,
+                    AttemptKey::Challenge(ch) => c.query_opt(&format!("{select} AND challenge = ?3"), params![now, p, ch], read)?,
                     AttemptKey::OnlyOne => {
-                        let mut stmt = c.prepare(&format!("{select} LIMIT 2"))?;
-                        let rows = stmt
-                            .query_map(params![now, p], read)?
-                            .collect::<Result<Vec<_>, _>>()?;
+                        let rows =
+                            c.query_map(&format!("{select} LIMIT 2"), params![now, p], read)?;
                         match <[_; 1]>::try_from(rows) {
                             Ok([one]) => Some(one),
                             Err(_) => None,
@@ -361,7 +347,7 @@ impl Store {
         self.write(move |c| {
             Ok(c.execute(
                 "DELETE FROM oauth_attempts WHERE state = ?1 AND pairing = ?2",
-                [state, p],
+                params![state, p],
             )? > 0)
         })
         .await
@@ -377,7 +363,10 @@ impl Store {
         let p = self.p();
         self.write(move |c| {
             let now = now_ms();
-            c.execute("DELETE FROM oauth_tickets WHERE expires_at < ?1", [now])?;
+            c.execute(
+                "DELETE FROM oauth_tickets WHERE expires_at < ?1",
+                params![now],
+            )?;
             c.execute(
                 "INSERT INTO oauth_tickets (ticket_hash, expected_oa, expires_at, pairing) VALUES (?1, ?2, ?3, ?4)",
                 params![ticket_hash, expected_oa, now + ttl_ms, p],
@@ -394,16 +383,14 @@ impl Store {
     ) -> Result<Option<Option<String>>, StoreError> {
         let p = self.p();
         self.write(move |c| {
-            let found: Option<Option<String>> = c
-                .query_row(
-                    "SELECT expected_oa FROM oauth_tickets WHERE ticket_hash = ?1 AND expires_at >= ?2 AND pairing = ?3",
-                    params![ticket_hash, now_ms(), p],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let found: Option<Option<String>> = c.query_opt(
+                "SELECT expected_oa FROM oauth_tickets WHERE ticket_hash = ?1 AND expires_at >= ?2 AND pairing = ?3",
+                params![ticket_hash, now_ms(), p],
+                |r| r.get(0),
+            )?;
             c.execute(
                 "DELETE FROM oauth_tickets WHERE ticket_hash = ?1",
-                [&ticket_hash],
+                params![&ticket_hash],
             )?;
             Ok(found)
         })

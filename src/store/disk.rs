@@ -11,8 +11,11 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 use secrecy::SecretString;
 
+use super::crypto;
+use super::db::Db;
 use super::sealed::{self, Unreadable};
-use super::{migrate, open_conn, Store, StoreError, StoreKey};
+use super::sqlite::{migrate, open_conn};
+use super::{Store, StoreError, StoreKey};
 
 /// Makes the store's folder (0700 when zfsync creates it, tightened to 0700 when it is zfsync's
 /// own) and file (0600) private to their owner; SQLite gives its -wal and -shm files the mode of the
@@ -150,6 +153,42 @@ fn default_key_file(path: &Path) -> PathBuf {
 }
 
 impl Store {
+    /// Opens (creating if needed), checks and migrates the store with `key`, and starts its writer
+    /// thread. The daemon uses [`Store::open_keyed`], which finds the configured key.
+    pub fn open_with(path: impl AsRef<Path>, key: StoreKey) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let conn = prepare(&path)?;
+        Store::start_sqlite(path, conn, key)
+    }
+
+    /// Copies the store to `to` with SQLite's online backup, while the daemon runs. The copy holds
+    /// the sealed secrets, never the key. SQLite only: a PostgreSQL store is backed up with
+    /// `pg_dump`.
+    pub async fn backup(&self, to: PathBuf) -> Result<(), StoreError> {
+        self.sqlite_only("'zfsync backup'", "back the database up with pg_dump (for example 'pg_dump --format=custom --file=zfsync.dump <database>')")?;
+        let from = self.inner.location.clone();
+        tokio::task::spawn_blocking(move || {
+            let fail = |detail: String| StoreError::Backup {
+                path: to.clone(),
+                detail,
+            };
+            if to.exists() {
+                return Err(fail("the file exists; choose a new name".into()));
+            }
+            let src = open_conn(&from, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            crypto::write_private(&to, "").map_err(|e| fail(e.to_string()))?;
+            let mut dst = Connection::open(&to).map_err(|e| fail(e.to_string()))?;
+            let backup =
+                rusqlite::backup::Backup::new(&src, &mut dst).map_err(|e| fail(e.to_string()))?;
+            backup
+                .run_to_completion(256, std::time::Duration::from_millis(5), None)
+                .map_err(|e| fail(e.to_string()))?;
+            drop(backup);
+            quick_check(&dst, &to)
+        })
+        .await?
+    }
+
     /// Opens (creating if needed) and migrates the store with the key file kept beside it (the store
     /// path with `.key` added). The daemon uses [`Store::open_keyed`] and the configured key.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
@@ -168,9 +207,9 @@ impl Store {
     ) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
         let conn = prepare(&path)?;
-        let holds_sealed = sealed::holds_sealed(&conn)?;
+        let holds_sealed = sealed::holds_sealed(&Db::Sqlite(&conn))?;
         let key = StoreKey::resolve(given, key_file, !holds_sealed)?;
-        Store::start(path, conn, key)
+        Store::start_sqlite(path, conn, key)
     }
 
     /// `zfsync store forget-secrets`: finds the sealed values that do not open with the store's key
@@ -191,7 +230,7 @@ impl Store {
             Err(e) => return Err(e.into()),
         };
         let tx = conn.transaction()?;
-        let found = sealed::forget_unreadable(&tx, key.as_ref(), discard)?;
+        let found = sealed::forget_unreadable(&Db::Sqlite(&tx), key.as_ref(), discard)?;
         tx.commit()?;
         Ok(found)
     }

@@ -1,7 +1,7 @@
 //! Files zfsync hosts itself (long replies and attachments Zalo cannot take), served at
 //! `/files/{token}` until they expire; small key/value facts (`meta`); and retention.
 
-use rusqlite::{params, OptionalExtension};
+use super::db::params;
 
 use super::model::EventState;
 use super::{now_ms, Store, StoreError};
@@ -57,7 +57,7 @@ impl Store {
     /// A hosted file that has not expired.
     pub async fn hosted_file(&self, token: String) -> Result<Option<HostedFile>, StoreError> {
         self.read(move |c| {
-            Ok(c.query_row(
+            c.query_opt(
                 "SELECT filename, content_type, body, zalo_user_id FROM hosted_files WHERE token = ?1 AND expires_at >= ?2",
                 params![token, now_ms()],
                 |r| {
@@ -69,7 +69,6 @@ impl Store {
                     })
                 },
             )
-            .optional()?)
         })
         .await
     }
@@ -81,20 +80,29 @@ impl Store {
     pub async fn prune(&self, keep_ms: i64) -> Result<usize, StoreError> {
         self.write(move |c| {
             let now = now_ms();
-            let mut n = c.execute("DELETE FROM hosted_files WHERE expires_at < ?1", [now])?;
-            n += c.execute("DELETE FROM oauth_attempts WHERE expires_at < ?1", [now])?;
-            n += c.execute("DELETE FROM oauth_tickets WHERE expires_at < ?1", [now])?;
+            let mut n = c.execute(
+                "DELETE FROM hosted_files WHERE expires_at < ?1",
+                params![now],
+            )?;
+            n += c.execute(
+                "DELETE FROM oauth_attempts WHERE expires_at < ?1",
+                params![now],
+            )?;
+            n += c.execute(
+                "DELETE FROM oauth_tickets WHERE expires_at < ?1",
+                params![now],
+            )?;
             n += c.execute(
                 "DELETE FROM messages WHERE created_at < ?1",
-                [now - keep_ms],
+                params![now - keep_ms],
             )?;
             n += c.execute(
                 "DELETE FROM billed_messages WHERE at < ?1",
-                [now - keep_ms],
+                params![now - keep_ms],
             )?;
             n += c.execute(
                 "DELETE FROM unlinked_conversations WHERE checked_at < ?1",
-                [now - UNLINKED_KEEP_MS],
+                params![now - UNLINKED_KEEP_MS],
             )?;
             // An event's dedupe row stays until both its end and its own time are older than
             // `keep_ms`: the replay window takes events up to a day ahead, and a signed delivery
@@ -116,12 +124,11 @@ impl Store {
     pub async fn meta(&self, key: &'static str) -> Result<Option<String>, StoreError> {
         let p = self.p();
         self.lookup(move |c| {
-            Ok(c.query_row(
+            c.query_opt(
                 "SELECT value FROM meta WHERE pairing = ?1 AND key = ?2",
                 params![p, key],
                 |r| r.get(0),
             )
-            .optional()?)
         })
         .await
     }
@@ -163,14 +170,15 @@ impl Store {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use crate::store::db::params;
+    use crate::store::testing::on_both_backends;
     use crate::store::{Ingested, Lane, NewEvent, Source, Store};
+
+    on_both_backends!(dedupe_rows_are_pruned_on_the_later_of_their_end_and_their_time);
 
     /// A finished event's dedupe row outlives the retention while its own time is within it (an
     /// event may be dated up to a day ahead): a replay of it is still a duplicate.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn dedupe_rows_are_pruned_on_the_later_of_their_end_and_their_time() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("r.db")).unwrap();
+    async fn dedupe_rows_are_pruned_on_the_later_of_their_end_and_their_time(store: Store) {
         let day = 24 * 3600 * 1000i64;
         let now = super::now_ms();
         let ev = |key: &str, event_time: i64| NewEvent {
@@ -191,7 +199,7 @@ mod tests {
         // Both finished 31 days ago, as far as the retention can tell.
         store
             .write(move |c| {
-                c.execute("UPDATE inbox SET finished_at = ?1", [now - 31 * day])?;
+                c.execute("UPDATE inbox SET finished_at = ?1", params![now - 31 * day])?;
                 Ok(())
             })
             .await

@@ -5,7 +5,7 @@
 //! Also the identity clashes: a customer for whom zfsync refused an existing Freshchat user claiming
 //! their `reference_id` and created a new one, until the admins have been told in a note.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use super::db::{params, Db};
 
 use super::{now_ms, Store, StoreError};
 
@@ -19,13 +19,13 @@ impl Store {
     ) -> Result<(), StoreError> {
         let p = self.p();
         self.write(move |c| {
-            c.prepare_cached(
+            c.execute(
                 "INSERT INTO zalo_identities (oa_id, user_id_by_app, zalo_user_id, updated_at, pairing)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (pairing, oa_id, user_id_by_app)
                  DO UPDATE SET zalo_user_id = excluded.zalo_user_id, updated_at = excluded.updated_at",
-            )?
-            .execute(params![oa_id, user_id_by_app, zalo_user_id, now_ms(), p])?;
+                params![oa_id, user_id_by_app, zalo_user_id, now_ms(), p],
+            )?;
             Ok(())
         })
         .await
@@ -39,11 +39,11 @@ impl Store {
     ) -> Result<Option<String>, StoreError> {
         let p = self.p();
         self.lookup(move |c| {
-            Ok(c.prepare_cached(
+            c.query_opt(
                 "SELECT zalo_user_id FROM zalo_identities WHERE oa_id = ?1 AND user_id_by_app = ?2 AND pairing = ?3",
-            )?
-            .query_row(params![oa_id, user_id_by_app, p], |r| r.get(0))
-            .optional()?)
+                params![oa_id, user_id_by_app, p],
+                |r| r.get(0),
+            )
         })
         .await
     }
@@ -52,11 +52,11 @@ impl Store {
     pub async fn identity_clash(&self, zalo_user_id: String) -> Result<Option<String>, StoreError> {
         let p = self.p();
         self.lookup(move |c| {
-            Ok(c.prepare_cached(
+            c.query_opt(
                 "SELECT refused_users FROM identity_clashes WHERE zalo_user_id = ?1 AND pairing = ?2",
-            )?
-            .query_row([zalo_user_id, p], |r| r.get(0))
-            .optional()?)
+                params![zalo_user_id, p],
+                |r| r.get(0),
+            )
         })
         .await
     }
@@ -67,7 +67,7 @@ impl Store {
         self.write(move |c| {
             c.execute(
                 "DELETE FROM identity_clashes WHERE zalo_user_id = ?1 AND pairing = ?2",
-                [zalo_user_id, p],
+                params![zalo_user_id, p],
             )?;
             Ok(())
         })
@@ -78,29 +78,32 @@ impl Store {
 /// Records that zfsync refused `refused_users` (comma-separated Freshchat user ids) for a customer
 /// and created a new user (used inside the contact step's transaction).
 pub(super) fn put_identity_clash(
-    c: &Connection,
+    c: &Db<'_>,
     pairing: &str,
     zalo_user_id: &str,
     refused_users: &str,
 ) -> Result<(), StoreError> {
-    c.prepare_cached(
+    c.execute(
         "INSERT INTO identity_clashes (zalo_user_id, refused_users, found_at, pairing) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (pairing, zalo_user_id) DO UPDATE SET refused_users = excluded.refused_users,
            found_at = excluded.found_at",
-    )?
-    .execute(params![zalo_user_id, refused_users, now_ms(), pairing])?;
+        params![zalo_user_id, refused_users, now_ms(), pairing],
+    )?;
     Ok(())
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use crate::store::testing::on_both_backends;
     use crate::store::Store;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn app_ids_resolve_per_oa_and_go_with_the_user() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("i.db")).unwrap();
+    on_both_backends!(
+        app_ids_resolve_per_oa_and_go_with_the_user,
+        a_clash_waits_for_its_note_and_goes_with_the_user,
+    );
+
+    async fn app_ids_resolve_per_oa_and_go_with_the_user(store: Store) {
         store
             .remember_app_user("oa".into(), "app-1".into(), "u1".into())
             .await
@@ -112,10 +115,7 @@ mod tests {
         assert_eq!(find("oa", "app-1").await.unwrap(), None);
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_clash_waits_for_its_note_and_goes_with_the_user() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("c.db")).unwrap();
+    async fn a_clash_waits_for_its_note_and_goes_with_the_user(store: Store) {
         let clash = |u: &str| store.identity_clash(u.into());
         for u in ["u1", "u2"] {
             store

@@ -1,7 +1,7 @@
 //! The inbox: verified events, stored before they are acknowledged, each in its lane, with its
 //! state, attempts and next due time. Deduplication is the `(source, dedupe_key)` unique constraint.
 
-use rusqlite::{params, OptionalExtension};
+use super::db::{params, Db, Row};
 
 use super::model::{EventState, Lane, Provenance, Source};
 use super::{now_ms, Store, StoreError};
@@ -85,8 +85,25 @@ pub struct SourceStats {
     pub last_received_at: Option<i64>,
 }
 
-pub(super) const INBOX_COLUMNS: &str =
-    "id, source, lane, event_name, body, received_at, state, attempts, next_attempt_at, last_error, error_class, event_time, provenance";
+/// The columns [`inbox_row`] reads, in its order.
+macro_rules! inbox_columns {
+    () => {
+        "id, source, lane, event_name, body, received_at, state, attempts, next_attempt_at, last_error, error_class, event_time, provenance"
+    };
+}
+pub(super) const INBOX_COLUMNS: &str = inbox_columns!();
+const LANE_NEXT: &str = concat!(
+    "SELECT ",
+    inbox_columns!(),
+    " FROM inbox WHERE state = ?1 AND pairing = ?6 AND lane = ?2
+     AND (event_time, id) > (?3, ?4) ORDER BY event_time, id LIMIT ?5"
+);
+const INBOX_EVENT: &str = concat!("SELECT ", inbox_columns!(), " FROM inbox WHERE id = ?1");
+const FAILED_EVENTS: &str = concat!(
+    "SELECT ",
+    inbox_columns!(),
+    " FROM inbox WHERE state = ?1 AND pairing = ?3 ORDER BY id DESC LIMIT ?2"
+);
 
 /// A stored failure reason as every reader gets it: no URL keeps its query string (reasons stored
 /// by a release that kept them still hold a signed link's credential).
@@ -94,7 +111,7 @@ fn shown_error(e: &str) -> String {
     zfsync_mappings::redact::urls_in(e)
 }
 
-pub(super) fn inbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
+pub(super) fn inbox_row(r: &Row<'_>) -> Result<InboxRow, StoreError> {
     Ok(InboxRow {
         id: r.get(0)?,
         source: r.get(1)?,
@@ -105,7 +122,7 @@ pub(super) fn inbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
         state: r.get(6)?,
         attempts: r.get(7)?,
         next_attempt_at: r.get(8)?,
-        last_error: r.get::<_, Option<String>>(9)?.map(|e| shown_error(&e)),
+        last_error: r.get::<Option<String>>(9)?.map(|e| shown_error(&e)),
         error_class: r.get(10)?,
         event_time: r.get(11)?,
         provenance: r.get(12)?,
@@ -114,15 +131,14 @@ pub(super) fn inbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
 
 /// Inserts an event once (inside a write); a second delivery of the same event is a no-op.
 pub(super) fn insert_event(
-    c: &rusqlite::Connection,
+    c: &Db<'_>,
     pairing: &str,
     ev: &NewEvent,
 ) -> Result<Ingested, StoreError> {
-    let mut stmt = c.prepare_cached(
+    let id = c.insert_id(
         "INSERT INTO inbox (source, dedupe_key, lane, event_name, body, event_time, received_at, provenance, pairing)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (pairing, source, dedupe_key) DO NOTHING",
-    )?;
-    let n = stmt.execute(params![
+        params![
         ev.source,
         ev.dedupe_key,
         ev.lane,
@@ -131,12 +147,12 @@ pub(super) fn insert_event(
         ev.event_time,
         now_ms(),
         ev.provenance,
-        pairing
-    ])?;
-    Ok(if n == 1 {
-        Ingested::New(c.last_insert_rowid())
-    } else {
-        Ingested::Duplicate
+            pairing
+        ],
+    )?;
+    Ok(match id {
+        Some(id) => Ingested::New(id),
+        None => Ingested::Duplicate,
     })
 }
 
@@ -164,26 +180,22 @@ impl Store {
     ) -> Result<Vec<Lane>, StoreError> {
         let p = self.p();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(
+            let mut out = Vec::new();
+            c.each(
                 "SELECT lane, next_attempt_at FROM (
                    SELECT lane, next_attempt_at, event_time, id,
                           ROW_NUMBER() OVER (PARTITION BY lane ORDER BY event_time, id) AS rn
-                   FROM inbox WHERE state = ?1 AND pairing = ?2)
+                   FROM inbox WHERE state = ?1 AND pairing = ?2) AS heads
                  WHERE rn = 1 ORDER BY event_time, id",
-            )?;
-            let mut out = Vec::new();
-            let rows = stmt.query_map(params![EventState::Pending, p], |r| {
-                Ok((r.get::<_, Lane>(0)?, r.get::<_, i64>(1)?))
-            })?;
-            for row in rows {
-                let (lane, next) = row?;
-                if next <= now && !busy.contains(&lane) {
-                    out.push(lane);
-                    if out.len() >= limit {
-                        break;
+                params![EventState::Pending, p],
+                |r| {
+                    let (lane, next) = (r.get::<Lane>(0)?, r.get::<i64>(1)?);
+                    if next <= now && !busy.contains(&lane) {
+                        out.push(lane);
                     }
-                }
-            }
+                    Ok(out.len() < limit)
+                },
+            )?;
             Ok(out)
         })
         .await
@@ -199,29 +211,19 @@ impl Store {
         let p = self.p();
         self.lookup(move |c| {
             let (t, id) = cursor.unwrap_or((i64::MIN, i64::MIN));
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {INBOX_COLUMNS} FROM inbox WHERE state = ?1 AND pairing = ?6 AND lane = ?2
-                 AND (event_time, id) > (?3, ?4) ORDER BY event_time, id LIMIT ?5"
-            ))?;
-            let rows = stmt.query_map(
+            c.query_map(
+                LANE_NEXT,
                 params![EventState::Pending, lane, t, id, limit as i64, p],
                 inbox_row,
-            )?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            )
         })
         .await
     }
 
     /// One event by id.
     pub async fn inbox_event(&self, id: i64) -> Result<Option<InboxRow>, StoreError> {
-        self.lookup(move |c| {
-            Ok(
-                c.prepare_cached(&format!("SELECT {INBOX_COLUMNS} FROM inbox WHERE id = ?1"))?
-                    .query_row([id], inbox_row)
-                    .optional()?,
-            )
-        })
-        .await
+        self.lookup(move |c| c.query_opt(INBOX_EVENT, params![id], inbox_row))
+            .await
     }
 
     /// Ends an event: `done`, or `ignored` with the reason.
@@ -232,10 +234,10 @@ impl Store {
             } else {
                 EventState::Done
             };
-            c.prepare_cached(
+            c.execute(
                 "UPDATE inbox SET state = ?2, last_error = ?3, error_class = NULL, finished_at = ?4 WHERE id = ?1",
-            )?
-            .execute(params![id, state, ignored, now_ms()])?;
+                params![id, state, ignored, now_ms()],
+            )?;
             Ok(())
         })
         .await
@@ -251,10 +253,10 @@ impl Store {
         class: String,
     ) -> Result<(), StoreError> {
         self.write(move |c| {
-            c.prepare_cached(
+            c.execute(
                 "UPDATE inbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4, error_class = ?5 WHERE id = ?1",
-            )?
-            .execute(params![id, attempts, next_at, error, class])?;
+                params![id, attempts, next_at, error, class],
+            )?;
             Ok(())
         })
         .await
@@ -270,15 +272,14 @@ impl Store {
         self.write(move |c| {
             let mut lanes = Vec::new();
             for class in classes {
-                let mut stmt = c.prepare_cached(
+                c.each(
                     "UPDATE inbox SET next_attempt_at = 0 WHERE state = ?1 AND error_class = ?2 AND pairing = ?3 RETURNING lane",
+                    params![EventState::Pending, class, p],
+                    |r| {
+                        lanes.push(r.get::<Lane>(0)?);
+                        Ok(true)
+                    },
                 )?;
-                let rows = stmt.query_map(params![EventState::Pending, class, p], |r| {
-                    r.get::<_, Lane>(0)
-                })?;
-                for lane in rows {
-                    lanes.push(lane?);
-                }
             }
             lanes.sort();
             lanes.dedup();
@@ -312,7 +313,7 @@ impl Store {
         self.write(move |c| {
             let n = c.execute(
                 "UPDATE inbox SET state = ?2, attempts = 0, next_attempt_at = 0, finished_at = NULL
-                 WHERE state = ?3 AND pairing = ?4 AND (?1 IS NULL OR id = ?1)",
+                 WHERE state = ?3 AND pairing = ?4 AND (CAST(?1 AS BIGINT) IS NULL OR id = ?1)",
                 params![id, EventState::Pending, EventState::Failed, p],
             )?;
             Ok(n)
@@ -324,11 +325,11 @@ impl Store {
     pub async fn failed_events(&self, limit: usize) -> Result<Vec<InboxRow>, StoreError> {
         let p = self.p();
         self.read(move |c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {INBOX_COLUMNS} FROM inbox WHERE state = ?1 AND pairing = ?3 ORDER BY id DESC LIMIT ?2"
-            ))?;
-            let rows = stmt.query_map(params![EventState::Failed, limit as i64, p], inbox_row)?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            c.query_map(
+                FAILED_EVENTS,
+                params![EventState::Failed, limit as i64, p],
+                inbox_row,
+            )
         })
         .await
     }
@@ -340,14 +341,12 @@ impl Store {
             let mut out = Vec::new();
             for source in [Source::Zalo, Source::Freshchat] {
                 let mut s = SourceStats::default();
-                let mut stmt = c.prepare_cached(
+                let rows = c.query_map(
                     "SELECT state, COUNT(*) FROM inbox WHERE source = ?1 AND pairing = ?2 GROUP BY state",
+                    params![source, p],
+                    |r| Ok((r.get::<EventState>(0)?, r.get::<i64>(1)?)),
                 )?;
-                let rows = stmt.query_map(params![source, p], |r| {
-                    Ok((r.get::<_, EventState>(0)?, r.get::<_, i64>(1)?))
-                })?;
-                for row in rows {
-                    let (state, n) = row?;
+                for (state, n) in rows {
                     s.received += n;
                     match state {
                         EventState::Done => s.synced = n,
@@ -382,12 +381,10 @@ impl Store {
     ) -> Result<Vec<(Lane, i64)>, StoreError> {
         let p = self.p();
         self.read(move |c| {
-            let mut stmt = c.prepare(
+            c.query_map(
                 "SELECT lane, MAX(event_time) FROM inbox
                  WHERE source = ?1 AND event_name = ?2 AND received_at >= ?3 AND lane <> ?4 AND pairing = ?5
                  GROUP BY lane",
-            )?;
-            let rows = stmt.query_map(
                 params![
                     Source::Freshchat,
                     event_name,
@@ -395,9 +392,8 @@ impl Store {
                     Lane::freshchat_unknown(),
                     p
                 ],
-                |r| Ok((r.get::<_, Lane>(0)?, r.get::<_, i64>(1)?)),
-            )?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+                |r| Ok((r.get::<Lane>(0)?, r.get::<i64>(1)?)),
+            )
         })
         .await
     }
@@ -410,11 +406,11 @@ impl Store {
     ) -> Result<Option<i64>, StoreError> {
         let p = self.p();
         self.read(move |c| {
-            Ok(c.query_row(
+            c.query_row(
                 "SELECT MAX(event_time) FROM inbox WHERE source = ?1 AND event_name LIKE ?2 || '%' AND pairing = ?3",
                 params![Source::Zalo, prefix, p],
                 |r| r.get(0),
-            )?)
+            )
         })
         .await
     }
@@ -427,13 +423,16 @@ impl Store {
     ) -> Result<std::collections::HashMap<Lane, i64>, StoreError> {
         let p = self.p();
         self.read(move |c| {
-            let mut stmt = c.prepare(
+            let mut out = std::collections::HashMap::new();
+            c.each(
                 "SELECT lane, MAX(event_time) FROM inbox WHERE source = ?1 AND event_name LIKE ?2 || '%' AND pairing = ?3 GROUP BY lane",
+                params![Source::Zalo, prefix, p],
+                |r| {
+                    out.insert(r.get::<Lane>(0)?, r.get::<i64>(1)?);
+                    Ok(true)
+                },
             )?;
-            let rows = stmt.query_map(params![Source::Zalo, prefix, p], |r| {
-                Ok((r.get::<_, Lane>(0)?, r.get::<_, i64>(1)?))
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            Ok(out)
         })
         .await
     }
@@ -442,11 +441,11 @@ impl Store {
     pub async fn pending_count(&self) -> Result<i64, StoreError> {
         let p = self.p();
         self.read(move |c| {
-            Ok(c.query_row(
+            c.query_row(
                 "SELECT COUNT(*) FROM inbox WHERE state = ?1 AND pairing = ?2",
                 params![EventState::Pending, p],
                 |r| r.get(0),
-            )?)
+            )
         })
         .await
     }
@@ -508,20 +507,23 @@ impl Store {
     ) -> Result<Vec<ActivityRow>, StoreError> {
         let p = self.p();
         self.read(move |c| {
+            let group_concat = c.dialect().group_concat;
+            // One message row per Zalo event, and every row of a Freshchat event's parts has
+            // the same direction and customer: MIN picks the value they share.
             let select = |source: Source, join: &str| {
                 format!(
-                    "SELECT i.id, m.direction, i.event_name, m.zalo_user_id, ct.display_name,
-                            group_concat(m.zalo_msg_id, ' '), MAX(m.freshchat_message_id),
+                    "SELECT i.id, MIN(m.direction), i.event_name, MIN(m.zalo_user_id), MIN(ct.display_name),
+                            {group_concat}(m.zalo_msg_id, ' '), MAX(m.freshchat_message_id),
                             i.event_time, i.received_at, i.finished_at
                      FROM inbox i JOIN messages m ON m.pairing = i.pairing AND {join}
                      LEFT JOIN contacts ct ON ct.pairing = i.pairing AND ct.zalo_user_id = m.zalo_user_id
                      WHERE i.pairing = ?3 AND i.source = '{source}' AND i.state = 'done' AND i.finished_at IS NOT NULL
-                       AND (?1 IS NULL OR m.zalo_user_id = ?1 OR ct.display_name LIKE '%' || ?1 || '%')
+                       AND (CAST(?1 AS TEXT) IS NULL OR m.zalo_user_id = ?1 OR ct.display_name LIKE '%' || ?1 || '%')
                      GROUP BY i.id"
                 )
             };
             let sql = format!(
-                "SELECT * FROM ({} UNION ALL {}) ORDER BY 10 DESC, 1 DESC LIMIT ?2",
+                "SELECT * FROM ({} UNION ALL {}) AS activity ORDER BY 10 DESC, 1 DESC LIMIT ?2",
                 select(
                     Source::Zalo,
                     "m.zalo_msg_id = i.dedupe_key AND m.direction = 'to_freshchat'"
@@ -531,9 +533,8 @@ impl Store {
                     "m.freshchat_message_id = i.dedupe_key AND m.direction = 'to_zalo'"
                 ),
             );
-            let mut stmt = c.prepare(&sql)?;
             let customer = customer.filter(|s| !s.trim().is_empty());
-            let rows = stmt.query_map(params![customer, limit as i64, p], |r| {
+            c.query_map(&sql, params![customer, limit as i64, p], |r| {
                 let ids: Option<String> = r.get(5)?;
                 Ok(ActivityRow {
                     inbox_id: r.get(0)?,
@@ -551,8 +552,7 @@ impl Store {
                     received_at: r.get(8)?,
                     finished_at: r.get(9)?,
                 })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            })
         })
         .await
     }
@@ -564,26 +564,25 @@ impl Store {
         self.read(move |c| {
             const HOUR: i64 = 3600 * 1000;
             let first_hour = now / HOUR - 23;
-            let mut stmt = c.prepare(&format!(
-                "SELECT source, state, finished_at / {HOUR}, COUNT(*) FROM inbox
-                 WHERE finished_at >= ?1 AND state IN (?2, ?3) AND pairing = ?4 AND {MESSAGE_EVENTS}
-                 GROUP BY 1, 2, 3"
-            ))?;
             let mut zalo = HourlyCounts::default();
             let mut freshchat = HourlyCounts::default();
-            let rows = stmt.query_map(
+            let rows = c.query_map(
+                &format!(
+                    "SELECT source, state, finished_at / {HOUR}, COUNT(*) FROM inbox
+                     WHERE finished_at >= ?1 AND state IN (?2, ?3) AND pairing = ?4 AND {MESSAGE_EVENTS}
+                     GROUP BY 1, 2, 3"
+                ),
                 params![first_hour * HOUR, EventState::Done, EventState::Failed, p],
                 |r| {
                     Ok((
-                        r.get::<_, Source>(0)?,
-                        r.get::<_, EventState>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, i64>(3)?,
+                        r.get::<Source>(0)?,
+                        r.get::<EventState>(1)?,
+                        r.get::<i64>(2)?,
+                        r.get::<i64>(3)?,
                     ))
                 },
             )?;
-            for row in rows {
-                let (source, state, hour, n) = row?;
+            for (source, state, hour, n) in rows {
                 let Ok(i) = usize::try_from(hour - first_hour) else {
                     continue;
                 };
@@ -610,13 +609,13 @@ impl Store {
         ids: Vec<i64>,
     ) -> Result<Vec<(i64, EventState, Option<String>)>, StoreError> {
         self.read(move |c| {
-            let mut stmt = c.prepare_cached("SELECT state, last_error FROM inbox WHERE id = ?1")?;
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
-                if let Some((state, err)) = stmt
-                    .query_row([id], |r| Ok((r.get(0)?, r.get::<_, Option<String>>(1)?)))
-                    .optional()?
-                {
+                if let Some((state, err)) = c.query_opt(
+                    "SELECT state, last_error FROM inbox WHERE id = ?1",
+                    params![id],
+                    |r| Ok((r.get(0)?, r.get::<Option<String>>(1)?)),
+                )? {
                     out.push((id, state, err.map(|e| shown_error(&e))));
                 }
             }

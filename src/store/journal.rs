@@ -3,7 +3,7 @@
 //! had an unknown outcome and is reconciled before it is tried again. A step writes its entry
 //! through a [`Journal`]; what it pairs is a [`Record`].
 
-use rusqlite::{params, Connection, OptionalExtension};
+use super::db::{params, Db};
 
 use super::identities::put_identity_clash;
 use super::model::{CallOutcome, JournalKey, Record, StepKind, StepState};
@@ -37,11 +37,11 @@ impl Journal<'_> {
         let (key, kind, target) = (self.key, self.kind, target.map(str::to_string));
         self.store
             .write(move |c| {
-                c.prepare_cached(
+                c.execute(
                     "INSERT INTO steps (inbox_id, idx, kind, target, state, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (inbox_id, idx) DO UPDATE SET state = excluded.state, started_at = excluded.started_at",
-                )?
-                .execute(params![key.inbox_id, key.idx, kind.as_str(), target, StepState::Sending, now_ms()])?;
+                    params![key.inbox_id, key.idx, kind.as_str(), target, StepState::Sending, now_ms()],
+                )?;
                 Ok(())
             })
             .await
@@ -98,17 +98,17 @@ impl Store {
     /// The journal entry of a step, if any.
     pub async fn step(&self, key: JournalKey) -> Result<Option<StepRow>, StoreError> {
         self.lookup(move |c| {
-            Ok(c.prepare_cached(
+            c.query_opt(
                 "SELECT state, remote_id, started_at FROM steps WHERE inbox_id = ?1 AND idx = ?2",
-            )?
-            .query_row(params![key.inbox_id, key.idx], |r| {
-                Ok(StepRow {
-                    state: r.get(0)?,
-                    remote_id: r.get(1)?,
-                    started_at: r.get(2)?,
-                })
-            })
-            .optional()?)
+                params![key.inbox_id, key.idx],
+                |r| {
+                    Ok(StepRow {
+                        state: r.get(0)?,
+                        remote_id: r.get(1)?,
+                        started_at: r.get(2)?,
+                    })
+                },
+            )
         })
         .await
     }
@@ -117,21 +117,19 @@ impl Store {
     pub async fn zalo_send_in_flight(&self, zalo_user_id: String) -> Result<bool, StoreError> {
         let p = self.p();
         self.lookup(move |c| {
-            Ok(c.prepare_cached(
+            c.query_row(
                 "SELECT EXISTS (SELECT 1 FROM steps s JOIN inbox i ON i.id = s.inbox_id
                                 WHERE s.state = ?1 AND s.kind = ?2 AND s.target = ?3 AND i.pairing = ?4)",
-            )?
-            .query_row(
                 params![StepState::Sending, StepKind::SendZalo.as_str(), zalo_user_id, p],
-                |r| r.get::<_, bool>(0),
-            )?)
+                |r| r.get::<bool>(0),
+            )
         })
         .await
     }
 }
 
 /// Writes what a step pairs (inside the write that marks it sent).
-fn put_record(c: &Connection, pairing: &str, record: &Record) -> Result<(), StoreError> {
+fn put_record(c: &Db<'_>, pairing: &str, record: &Record) -> Result<(), StoreError> {
     match record {
         Record::Nothing => Ok(()),
         Record::Message(m) => put_message(c, pairing, m),
@@ -154,11 +152,11 @@ fn put_record(c: &Connection, pairing: &str, record: &Record) -> Result<(), Stor
 }
 
 /// Marks a step `sent` (inside a write).
-fn mark_sent(c: &Connection, key: JournalKey, remote_id: Option<&str>) -> Result<(), StoreError> {
-    c.prepare_cached(
+fn mark_sent(c: &Db<'_>, key: JournalKey, remote_id: Option<&str>) -> Result<(), StoreError> {
+    c.execute(
         "UPDATE steps SET state = ?3, remote_id = ?4, finished_at = ?5 WHERE inbox_id = ?1 AND idx = ?2",
-    )?
-    .execute(params![key.inbox_id, key.idx, StepState::Sent, remote_id, now_ms()])?;
+        params![key.inbox_id, key.idx, StepState::Sent, remote_id, now_ms()],
+    )?;
     Ok(())
 }
 
@@ -166,8 +164,11 @@ fn mark_sent(c: &Connection, key: JournalKey, remote_id: Option<&str>) -> Result
 #[allow(clippy::unwrap_used)]
 mod tests {
     use crate::store::model::{Contact, Direction, MessagePair};
+    use crate::store::testing::on_both_backends;
     use crate::store::{CallOutcome, Ingested, JournalKey, Lane, NewEvent, Record, Source};
     use crate::store::{StepKind, StepState, Store};
+
+    on_both_backends!(a_journal_pairs_what_it_sent_and_keeps_only_unknown_outcomes);
 
     /// A call's error as the journal sees it.
     struct Failed {
@@ -208,10 +209,7 @@ mod tests {
 
     /// A step is `sending` from `begin`; `sent` writes the remote id and what the step pairs
     /// together; a refused call forgets `sending`, a call of unknown outcome keeps it.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_journal_pairs_what_it_sent_and_keeps_only_unknown_outcomes() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("j.db")).unwrap();
+    async fn a_journal_pairs_what_it_sent_and_keeps_only_unknown_outcomes(store: Store) {
         let id = event(&store).await;
         let key = |idx| JournalKey { inbox_id: id, idx };
 

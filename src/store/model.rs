@@ -6,12 +6,12 @@
 //! a journalled step pairs when it is sent (a message, a contact, a conversation, or nothing), and
 //! the [`Contact`] it reads. No backend type appears in them, so a second backend can take them.
 
-/// Implements `as_str`, `parse` and `Display` for a text-backed enum (the SQLite conversions are
-/// in `sql.rs`, on the backend's side).
+/// Implements `as_str`, `parse` and `Display` for a text-backed enum (the conversions to and from
+/// stored values are in `db.rs`, on the backends' side).
 macro_rules! text_enum {
     ($ty:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         impl $ty {
-            /// The text stored in SQLite (and shown in status output).
+            /// The text stored (and shown in status output).
             pub fn as_str(self) -> &'static str {
                 match self { $($ty::$variant => $text),+ }
             }

@@ -2,19 +2,19 @@
 //! conversation, Zalo message ↔ Freshchat message (both directions, with a short preview for
 //! quotes and reactions), and the Freshchat conversations known to belong to no Zalo user.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use super::db::{params, Db, Row};
 
 use super::model::{Contact, Direction, Lane, MessagePair};
 use super::{now_ms, Store, StoreError};
 
-fn contact_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Contact> {
+fn contact_row(r: &Row<'_>) -> Result<Contact, StoreError> {
     Ok(Contact {
         zalo_user_id: r.get(0)?,
         freshchat_user_id: r.get(1)?,
         display_name: r.get(2)?,
         avatar: r.get(3)?,
-        profile_complete: r.get::<_, i64>(4)? != 0,
-        following: r.get::<_, Option<i64>>(5)?.map(|v| v != 0),
+        profile_complete: r.get::<i64>(4)? != 0,
+        following: r.get::<Option<i64>>(5)?.map(|v| v != 0),
         first_seen_at: r.get(6)?,
         profile_checked_at: r.get(7)?,
     })
@@ -25,13 +25,13 @@ impl Store {
     pub async fn contact(&self, zalo_user_id: String) -> Result<Option<Contact>, StoreError> {
         let p = self.p();
         self.lookup(move |c| {
-            Ok(c.prepare_cached(
+            c.query_opt(
                 "SELECT zalo_user_id, freshchat_user_id, display_name, avatar, profile_complete, following, first_seen_at,
                         profile_checked_at
                  FROM contacts WHERE zalo_user_id = ?1 AND pairing = ?2",
-            )?
-            .query_row([zalo_user_id, p], contact_row)
-            .optional()?)
+                params![zalo_user_id, p],
+                contact_row,
+            )
         })
         .await
     }
@@ -40,11 +40,11 @@ impl Store {
     pub async fn contact_count(&self) -> Result<i64, StoreError> {
         let p = self.p();
         self.read(move |c| {
-            Ok(c.query_row(
+            c.query_row(
                 "SELECT COUNT(*) FROM contacts WHERE pairing = ?1",
-                [p],
+                params![p],
                 |r| r.get(0),
-            )?)
+            )
         })
         .await
     }
@@ -56,11 +56,11 @@ impl Store {
     ) -> Result<Option<String>, StoreError> {
         let p = self.p();
         self.lookup(move |c| {
-            Ok(c.prepare_cached(
+            c.query_opt(
                 "SELECT freshchat_conversation_id FROM conversations WHERE zalo_user_id = ?1 AND pairing = ?2",
-            )?
-            .query_row([zalo_user_id, p], |r| r.get(0))
-            .optional()?)
+                params![zalo_user_id, p],
+                |r| r.get(0),
+            )
         })
         .await
     }
@@ -72,11 +72,11 @@ impl Store {
     ) -> Result<Option<String>, StoreError> {
         let p = self.p();
         self.lookup(move |c| {
-            Ok(c.prepare_cached(
+            c.query_opt(
                 "SELECT zalo_user_id FROM conversations WHERE freshchat_conversation_id = ?1 AND pairing = ?2",
-            )?
-            .query_row([conversation_id, p], |r| r.get(0))
-            .optional()?)
+                params![conversation_id, p],
+                |r| r.get(0),
+            )
         })
         .await
     }
@@ -107,7 +107,7 @@ impl Store {
         self.write(move |c| {
             c.execute(
                 "DELETE FROM conversations WHERE zalo_user_id = ?1 AND pairing = ?2",
-                [zalo_user_id, p],
+                params![zalo_user_id, p],
             )?;
             Ok(())
         })
@@ -151,11 +151,11 @@ impl Store {
     ) -> Result<Option<i64>, StoreError> {
         let p = self.p();
         self.lookup(move |c| {
-            Ok(c.prepare_cached(
+            c.query_opt(
                 "SELECT checked_at FROM unlinked_conversations WHERE freshchat_conversation_id = ?1 AND pairing = ?2",
-            )?
-            .query_row([conversation_id, p], |r| r.get(0))
-            .optional()?)
+                params![conversation_id, p],
+                |r| r.get(0),
+            )
         })
         .await
     }
@@ -200,11 +200,11 @@ impl Store {
     ) -> Result<Option<Direction>, StoreError> {
         let p = self.p();
         self.lookup(move |c| {
-            Ok(c.prepare_cached(
+            c.query_opt(
                 "SELECT direction FROM messages WHERE zalo_msg_id = ?1 AND pairing = ?2",
-            )?
-            .query_row([zalo_msg_id, p], |r| r.get(0))
-            .optional()?)
+                params![zalo_msg_id, p],
+                |r| r.get(0),
+            )
         })
         .await
     }
@@ -216,11 +216,11 @@ impl Store {
     ) -> Result<Option<String>, StoreError> {
         let p = self.p();
         self.lookup(move |c| {
-            Ok(c.prepare_cached(
+            Ok(c.query_opt(
                 "SELECT preview FROM messages WHERE zalo_msg_id = ?1 AND pairing = ?2",
+                params![zalo_msg_id, p],
+                |r| r.get(0),
             )?
-            .query_row([zalo_msg_id, p], |r| r.get(0))
-            .optional()?
             .flatten())
         })
         .await
@@ -230,10 +230,11 @@ impl Store {
     pub async fn own_freshchat_message(&self, message_id: String) -> Result<bool, StoreError> {
         let p = self.p();
         self.lookup(move |c| {
-            Ok(c.prepare_cached(
+            c.query_row(
                 "SELECT EXISTS (SELECT 1 FROM messages WHERE pairing = ?3 AND direction = ?1 AND freshchat_message_id = ?2)",
-            )?
-            .query_row(params![Direction::ToFreshchat, message_id, p], |r| r.get(0))?)
+                params![Direction::ToFreshchat, message_id, p],
+                |r| r.get(0),
+            )
         })
         .await
     }
@@ -249,13 +250,11 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let p = self.p();
         self.write(move |c| {
-            let conversation: Option<String> = c
-                .query_row(
-                    "SELECT freshchat_conversation_id FROM conversations WHERE zalo_user_id = ?1 AND pairing = ?2",
-                    [&zalo_user_id, &p],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let conversation: Option<String> = c.query_opt(
+                "SELECT freshchat_conversation_id FROM conversations WHERE zalo_user_id = ?1 AND pairing = ?2",
+                params![&zalo_user_id, &p],
+                |r| r.get(0),
+            )?;
             let mut lanes = vec![Lane::zalo(Some(&zalo_user_id))];
             if let Some(conv) = &conversation {
                 lanes.push(Lane::freshchat(Some(conv)));
@@ -282,7 +281,7 @@ impl Store {
                 "DELETE FROM identity_clashes WHERE zalo_user_id = ?1 AND pairing = ?2",
                 "DELETE FROM reply_windows WHERE zalo_user_id = ?1 AND pairing = ?2",
             ] {
-                n += c.execute(sql, [&zalo_user_id, &p])?;
+                n += c.execute(sql, params![&zalo_user_id, &p])?;
             }
             Ok(n)
         })
@@ -302,10 +301,9 @@ impl Store {
             } else {
                 "UPDATE messages SET delivered_at = COALESCE(delivered_at, ?2) WHERE zalo_msg_id = ?1 AND pairing = ?3"
             };
-            let mut stmt = c.prepare_cached(sql)?;
             let mut n = 0;
             for id in msg_ids {
-                n += stmt.execute(params![id, now_ms(), p])?;
+                n += c.execute(sql, params![id, now_ms(), p])?;
             }
             Ok(n)
         })
@@ -332,31 +330,25 @@ impl Store {
     pub async fn newest_freshchat_user(&self) -> Result<Option<String>, StoreError> {
         let p = self.p();
         self.read(move |c| {
-            Ok(c.query_row(
+            c.query_opt(
                 "SELECT freshchat_user_id FROM contacts WHERE pairing = ?1 ORDER BY first_seen_at DESC, updated_at DESC LIMIT 1",
-                [p],
-                |r| r.get::<_, String>(0),
+                params![p],
+                |r| r.get::<String>(0),
             )
-            .optional()?)
         })
         .await
     }
 }
 
 /// Inserts or refreshes a contact (used inside a step's transaction).
-pub(super) fn put_contact(
-    c: &Connection,
-    pairing: &str,
-    contact: &Contact,
-) -> Result<(), StoreError> {
-    c.prepare_cached(
+pub(super) fn put_contact(c: &Db<'_>, pairing: &str, contact: &Contact) -> Result<(), StoreError> {
+    c.execute(
         "INSERT INTO contacts (zalo_user_id, freshchat_user_id, display_name, avatar, profile_complete, following, first_seen_at, updated_at, pairing)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT (pairing, zalo_user_id) DO UPDATE SET freshchat_user_id = excluded.freshchat_user_id,
            display_name = excluded.display_name, avatar = excluded.avatar,
            profile_complete = excluded.profile_complete, updated_at = excluded.updated_at",
-    )?
-    .execute(params![
+        params![
         contact.zalo_user_id,
         contact.freshchat_user_id,
         contact.display_name,
@@ -366,43 +358,44 @@ pub(super) fn put_contact(
         contact.first_seen_at,
         now_ms(),
         pairing
-    ])?;
+    ],
+    )?;
     Ok(())
 }
 
 /// Points a Zalo user at a conversation (used inside a step's transaction).
 pub(super) fn put_conversation(
-    c: &Connection,
+    c: &Db<'_>,
     pairing: &str,
     zalo_user_id: &str,
     conversation_id: &str,
     internal_id: Option<&str>,
 ) -> Result<(), StoreError> {
     // A conversation id moves to the newest Zalo user claiming it (cannot normally happen).
-    c.prepare_cached(
+    c.execute(
         "DELETE FROM conversations WHERE pairing = ?3 AND freshchat_conversation_id = ?1 AND zalo_user_id <> ?2",
-    )?
-    .execute(params![conversation_id, zalo_user_id, pairing])?;
-    c.prepare_cached(
+        params![conversation_id, zalo_user_id, pairing],
+    )?;
+    c.execute(
         "INSERT INTO conversations (zalo_user_id, freshchat_conversation_id, freshchat_internal_id, updated_at, pairing)
          VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (pairing, zalo_user_id) DO UPDATE SET freshchat_conversation_id = excluded.freshchat_conversation_id,
            freshchat_internal_id = excluded.freshchat_internal_id, updated_at = excluded.updated_at",
-    )?
-    .execute(params![zalo_user_id, conversation_id, internal_id, now_ms(), pairing])?;
+        params![zalo_user_id, conversation_id, internal_id, now_ms(), pairing],
+    )?;
     Ok(())
 }
 
 /// Points a Zalo user at a conversation unless it already has one (used inside a transaction).
 pub(super) fn put_conversation_if_none(
-    c: &Connection,
+    c: &Db<'_>,
     pairing: &str,
     zalo_user_id: &str,
     conversation_id: &str,
 ) -> Result<(), StoreError> {
     let n: i64 = c.query_row(
         "SELECT COUNT(*) FROM conversations WHERE zalo_user_id = ?1 AND pairing = ?2",
-        [zalo_user_id, pairing],
+        params![zalo_user_id, pairing],
         |r| r.get(0),
     )?;
     if n == 0 {
@@ -412,16 +405,11 @@ pub(super) fn put_conversation_if_none(
 }
 
 /// Records a Zalo ↔ Freshchat message pairing (idempotent on the Zalo id).
-pub(super) fn put_message(
-    c: &Connection,
-    pairing: &str,
-    m: &MessagePair,
-) -> Result<(), StoreError> {
-    c.prepare_cached(
+pub(super) fn put_message(c: &Db<'_>, pairing: &str, m: &MessagePair) -> Result<(), StoreError> {
+    c.execute(
         "INSERT INTO messages (direction, zalo_user_id, zalo_msg_id, freshchat_message_id, preview, created_at, pairing)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (pairing, zalo_msg_id) DO NOTHING",
-    )?
-    .execute(params![
+        params![
         m.direction,
         m.zalo_user_id,
         m.zalo_msg_id,
@@ -429,6 +417,7 @@ pub(super) fn put_message(
         m.preview,
         now_ms(),
         pairing
-    ])?;
+    ],
+    )?;
     Ok(())
 }

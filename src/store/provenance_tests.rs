@@ -5,7 +5,10 @@
 
 use rusqlite::Connection;
 
+use super::testing::on_both_backends;
 use super::{migrate, Ingested, Lane, NewEvent, Provenance, Source, Store, MIGRATIONS};
+
+on_both_backends!(a_backfilled_row_carries_its_provenance_and_the_body_as_given);
 
 /// A history copy as the connector rebuilds it: its own spacing and key order, kept byte for byte.
 const HISTORY_BODY: &str = r#"{"event_name": "user_send_text","app_id":"1","source":"zfsync_history_catch_up","message":{"msg_id":"m1","text":"xin chào"},"timestamp":"1704067200000"}"#;
@@ -22,10 +25,7 @@ fn event(key: &str, body: &str, provenance: Provenance) -> NewEvent {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backfilled_row_carries_its_provenance_and_the_body_as_given() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("p.db")).unwrap();
+async fn a_backfilled_row_carries_its_provenance_and_the_body_as_given(store: Store) {
     let mut ids = Vec::new();
     for (key, provenance) in [
         ("b", Provenance::Backfill),

@@ -2,7 +2,7 @@
 //! told in the current window, each customer's reply window (the last interaction zfsync saw, table
 //! `reply_windows`), and the replies Zalo billed.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use super::db::{params, Db};
 use zfsync_mappings::QuotaWindow;
 use zfsync_zalo::SendQuota;
 
@@ -52,19 +52,19 @@ impl Store {
     pub async fn quota_window(&self, zalo_user_id: String) -> Result<QuotaWindow, StoreError> {
         let p = self.p();
         self.lookup(move |c| {
-            let low = c
-                .prepare_cached("SELECT low_noted FROM quota WHERE zalo_user_id = ?1 AND pairing = ?2")?
-                .query_row([&zalo_user_id, &p], |r| r.get::<_, i64>(0))
-                .optional()?
+            let low = c.query_opt(
+                "SELECT low_noted FROM quota WHERE zalo_user_id = ?1 AND pairing = ?2",
+                params![&zalo_user_id, &p],
+                |r| r.get::<i64>(0),
+            )?
                 .unwrap_or(0);
-            let w = c
-                .prepare_cached(
-                    "SELECT billed_noted, last_interaction FROM reply_windows WHERE zalo_user_id = ?1 AND pairing = ?2",
-                )?
-                .query_row([&zalo_user_id, &p], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?))
-                })
-                .optional()?;
+            let w = c.query_opt(
+                "SELECT billed_noted, last_interaction FROM reply_windows WHERE zalo_user_id = ?1 AND pairing = ?2",
+                params![&zalo_user_id, &p],
+                |r| {
+                    Ok((r.get::<i64>(0)?, r.get::<Option<i64>>(1)?))
+                },
+            )?;
             Ok(QuotaWindow {
                 low_noted: low != 0,
                 billed_noted: w.is_some_and(|w| w.0 != 0),
@@ -78,11 +78,11 @@ impl Store {
     pub async fn last_interaction(&self, zalo_user_id: String) -> Result<Option<i64>, StoreError> {
         let p = self.p();
         self.lookup(move |c| {
-            Ok(c.prepare_cached(
+            Ok(c.query_opt(
                 "SELECT last_interaction FROM reply_windows WHERE zalo_user_id = ?1 AND pairing = ?2",
+                params![zalo_user_id, p],
+                |r| r.get::<Option<i64>>(0),
             )?
-            .query_row([zalo_user_id, p], |r| r.get::<_, Option<i64>>(0))
-            .optional()?
             .flatten())
         })
         .await
@@ -107,17 +107,18 @@ impl Store {
     pub async fn saw_interaction(&self, zalo_user_id: String, at: i64) -> Result<(), StoreError> {
         let p = self.p();
         self.write(move |c| {
-            c.prepare_cached(
+            c.execute(
                 "INSERT INTO reply_windows (zalo_user_id, last_interaction, billed_noted, pairing) VALUES (?1, ?2, 0, ?3)
                  ON CONFLICT (pairing, zalo_user_id) DO UPDATE SET last_interaction = excluded.last_interaction, billed_noted = 0
                  WHERE COALESCE(reply_windows.last_interaction, 0) < excluded.last_interaction",
-            )?
-            .execute(params![zalo_user_id, at, p])?;
-            c.prepare_cached(
-                "UPDATE quota SET window_start = MAX(COALESCE(window_start, 0), ?2), low_noted = 0, billed_noted = 0
+                params![zalo_user_id, at, p],
+            )?;
+            // Only an older window is replaced (the WHERE), so the new one starts at `at`.
+            c.execute(
+                "UPDATE quota SET window_start = ?2, low_noted = 0, billed_noted = 0
                  WHERE zalo_user_id = ?1 AND pairing = ?3 AND COALESCE(window_start, 0) < ?2",
-            )?
-            .execute(params![zalo_user_id, at, p])?;
+                params![zalo_user_id, at, p],
+            )?;
             Ok(())
         })
         .await
@@ -133,19 +134,21 @@ impl Store {
     ) -> Result<Vec<QuotaState>, StoreError> {
         let p = self.p();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(
+            let customer = customer.filter(|s| !s.trim().is_empty());
+            c.query_map(
                 "SELECT ids.zalo_user_id, ct.display_name, q.allowance, q.remaining, q.total, q.expires,
                         w.last_interaction, q.updated_at
                  FROM (SELECT zalo_user_id FROM quota WHERE pairing = ?3
-                       UNION SELECT zalo_user_id FROM reply_windows WHERE pairing = ?3) ids
+                       UNION SELECT zalo_user_id FROM reply_windows WHERE pairing = ?3) AS ids
                  LEFT JOIN quota q ON q.pairing = ?3 AND q.zalo_user_id = ids.zalo_user_id
                  LEFT JOIN reply_windows w ON w.pairing = ?3 AND w.zalo_user_id = ids.zalo_user_id
                  LEFT JOIN contacts ct ON ct.pairing = ?3 AND ct.zalo_user_id = ids.zalo_user_id
-                 WHERE ?1 IS NULL OR ids.zalo_user_id = ?1 OR ct.display_name LIKE '%' || ?1 || '%'
-                 ORDER BY MAX(COALESCE(q.updated_at, 0), COALESCE(w.last_interaction, 0)) DESC LIMIT ?2",
-            )?;
-            let customer = customer.filter(|s| !s.trim().is_empty());
-            let rows = stmt.query_map(params![customer, limit as i64, p], |r| {
+                 WHERE CAST(?1 AS TEXT) IS NULL OR ids.zalo_user_id = ?1 OR ct.display_name LIKE '%' || ?1 || '%'
+                 ORDER BY CASE WHEN COALESCE(q.updated_at, 0) > COALESCE(w.last_interaction, 0)
+                               THEN COALESCE(q.updated_at, 0) ELSE COALESCE(w.last_interaction, 0) END DESC
+                 LIMIT ?2",
+                params![customer, limit as i64, p],
+                |r| {
                 Ok(QuotaState {
                     zalo_user_id: r.get(0)?,
                     display_name: r.get(1)?,
@@ -156,8 +159,8 @@ impl Store {
                     window_start: r.get(6)?,
                     updated_at: r.get(7)?,
                 })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            },
+            )
         })
         .await
     }
@@ -166,10 +169,11 @@ impl Store {
     pub async fn billed_since(&self, since_ms: i64) -> Result<i64, StoreError> {
         let p = self.p();
         self.read(move |c| {
-            Ok(c.prepare_cached(
+            c.query_row(
                 "SELECT COUNT(*) FROM billed_messages WHERE at >= ?1 AND pairing = ?2",
-            )?
-            .query_row(params![since_ms, p], |r| r.get(0))?)
+                params![since_ms, p],
+                |r| r.get(0),
+            )
         })
         .await
     }
@@ -180,10 +184,11 @@ impl Store {
         use zfsync_mappings::window::{FREE_MS, OPEN_MS};
         let p = self.p();
         self.read(move |c| {
-            Ok(c.prepare_cached(
+            c.query_row(
                 "SELECT COUNT(*) FROM reply_windows WHERE last_interaction > ?1 AND last_interaction <= ?2 AND pairing = ?3",
-            )?
-            .query_row(params![now - OPEN_MS, now - FREE_MS, p], |r| r.get(0))?)
+                params![now - OPEN_MS, now - FREE_MS, p],
+                |r| r.get(0),
+            )
         })
         .await
     }
@@ -191,7 +196,7 @@ impl Store {
 
 /// Writes a send's allowance (inside a write).
 fn put_quota(
-    c: &Connection,
+    c: &Db<'_>,
     pairing: &str,
     zalo_user_id: &str,
     zalo_msg_id: &str,
@@ -200,14 +205,13 @@ fn put_quota(
 ) -> Result<(), StoreError> {
     let (allowance, remaining, total, expires) = describe(quota);
     let now = now_ms();
-    c.prepare_cached(
+    c.execute(
         "INSERT INTO quota (zalo_user_id, allowance, remaining, total, expires, low_noted, billed_noted, updated_at, pairing)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT (pairing, zalo_user_id) DO UPDATE SET allowance = excluded.allowance,
            remaining = excluded.remaining, total = excluded.total, expires = excluded.expires,
            low_noted = excluded.low_noted, billed_noted = excluded.billed_noted, updated_at = excluded.updated_at",
-    )?
-    .execute(params![
+        params![
         zalo_user_id,
         allowance,
         remaining.map(|v| v as i64),
@@ -217,18 +221,19 @@ fn put_quota(
         window.billed_noted as i64,
         now,
         pairing
-    ])?;
-    c.prepare_cached(
+    ],
+    )?;
+    c.execute(
         "INSERT INTO reply_windows (zalo_user_id, last_interaction, billed_noted, pairing) VALUES (?1, NULL, ?2, ?3)
          ON CONFLICT (pairing, zalo_user_id) DO UPDATE SET billed_noted = excluded.billed_noted",
-    )?
-    .execute(params![zalo_user_id, window.billed_noted as i64, pairing])?;
+        params![zalo_user_id, window.billed_noted as i64, pairing],
+    )?;
     if matches!(quota, SendQuota::Billed) {
-        c.prepare_cached(
+        c.execute(
             "INSERT INTO billed_messages (zalo_msg_id, zalo_user_id, at, pairing) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (pairing, zalo_msg_id) DO NOTHING",
-        )?
-        .execute(params![zalo_msg_id, zalo_user_id, now, pairing])?;
+            params![zalo_msg_id, zalo_user_id, now, pairing],
+        )?;
     }
     Ok(())
 }
@@ -237,13 +242,13 @@ fn put_quota(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::store::testing::on_both_backends;
 
     const H: i64 = 3600 * 1000;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_window_follows_the_latest_interaction_and_counts_billed_customers() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("w.db")).unwrap();
+    on_both_backends!(the_window_follows_the_latest_interaction_and_counts_billed_customers);
+
+    async fn the_window_follows_the_latest_interaction_and_counts_billed_customers(store: Store) {
         let now = 1_000 * H;
         store
             .saw_interaction("a".into(), now - 50 * H)
@@ -299,7 +304,7 @@ mod tests {
     #[test]
     fn the_windows_known_before_the_upgrade_are_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let mut conn = Connection::open(dir.path().join("u.db")).unwrap();
+        let mut conn = rusqlite::Connection::open(dir.path().join("u.db")).unwrap();
         // The store as release 004 left it, with one customer's window.
         for (_, sql) in super::super::MIGRATIONS.iter().take(4) {
             conn.execute_batch(sql).unwrap();

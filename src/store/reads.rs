@@ -3,7 +3,7 @@
 //! size. `zfsync status`, the console and the end-to-end tests ask these questions; none changes
 //! anything. Each runs on a read connection and fails only with the store ([`StoreError`]).
 
-use rusqlite::params;
+use super::db::params;
 
 use super::inbox::{inbox_row, InboxRow, INBOX_COLUMNS};
 use super::model::{EventState, Lane, Source, StepState};
@@ -72,14 +72,14 @@ impl Store {
     pub async fn inbox_events(&self, query: InboxQuery) -> Result<Vec<InboxRow>, StoreError> {
         let p = self.p();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {INBOX_COLUMNS} FROM inbox
-                 WHERE pairing = ?6 AND (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR state = ?2)
-                   AND (?3 IS NULL OR event_name = ?3) AND (?4 IS NULL OR lane = ?4)
-                   AND (?5 IS NULL OR substr(dedupe_key, 1, length(?5)) = ?5)
+            c.query_map(
+                &format!(
+                    "SELECT {INBOX_COLUMNS} FROM inbox
+                 WHERE pairing = ?6 AND (CAST(?1 AS TEXT) IS NULL OR source = ?1) AND (CAST(?2 AS TEXT) IS NULL OR state = ?2)
+                   AND (CAST(?3 AS TEXT) IS NULL OR event_name = ?3) AND (CAST(?4 AS TEXT) IS NULL OR lane = ?4)
+                   AND (CAST(?5 AS TEXT) IS NULL OR substr(dedupe_key, 1, length(?5)) = ?5)
                  ORDER BY id"
-            ))?;
-            let rows = stmt.query_map(
+                ),
                 params![
                     query.source,
                     query.state,
@@ -89,8 +89,7 @@ impl Store {
                     p
                 ],
                 inbox_row,
-            )?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            )
         })
         .await
     }
@@ -99,11 +98,11 @@ impl Store {
     pub async fn count_inbox_in_state(&self, state: EventState) -> Result<i64, StoreError> {
         let p = self.p();
         self.read(move |c| {
-            Ok(c.query_row(
+            c.query_row(
                 "SELECT COUNT(*) FROM inbox WHERE state = ?1 AND pairing = ?2",
                 params![state, p],
                 |r| r.get(0),
-            )?)
+            )
         })
         .await
     }
@@ -120,12 +119,12 @@ impl Store {
     ) -> Result<KeptForUser, StoreError> {
         let p = self.p();
         self.read(move |c| {
-            let n = |table: &str| -> rusqlite::Result<i64> {
+            let n = |table: &str| -> Result<i64, StoreError> {
                 c.query_row(
                     &format!(
                         "SELECT COUNT(*) FROM {table} WHERE zalo_user_id = ?1 AND pairing = ?2"
                     ),
-                    [&zalo_user_id, &p],
+                    params![&zalo_user_id, &p],
                     |r| r.get(0),
                 )
             };
@@ -154,11 +153,11 @@ impl Store {
     /// How many hosted files have the content type `content_type`.
     pub async fn hosted_file_count_of_type(&self, content_type: String) -> Result<i64, StoreError> {
         self.read(move |c| {
-            Ok(c.query_row(
+            c.query_row(
                 "SELECT COUNT(*) FROM hosted_files WHERE content_type = ?1",
-                [content_type],
+                params![content_type],
                 |r| r.get(0),
-            )?)
+            )
         })
         .await
     }
@@ -173,7 +172,7 @@ impl Store {
                     "SELECT COUNT(*) FROM steps
                      WHERE kind = ?1 AND state = ?2 AND remote_id IS NOT NULL",
                     params![kind, StepState::Sent],
-                    |r| r.get::<_, i64>(0),
+                    |r| r.get::<i64>(0),
                 )?;
             }
             Ok(n)
@@ -186,14 +185,22 @@ impl Store {
         self.count("SELECT COUNT(*) FROM oauth_attempts").await
     }
 
-    /// The store file's size in pages (what [`Store::limit_pages`] counts).
+    /// The store's size in pages (what [`Store::limit_pages`] counts): SQLite's pages; on
+    /// PostgreSQL, the database's size in its 8 kB pages.
     pub async fn page_count(&self) -> Result<u64, StoreError> {
-        self.read(|c| Ok(c.query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))? as u64))
-            .await
+        self.read(|c| {
+            let sql = if c.is_postgres() {
+                "SELECT pg_database_size(current_database()) / 8192"
+            } else {
+                "PRAGMA page_count"
+            };
+            Ok(c.query_row(sql, params![], |r| r.get::<i64>(0))? as u64)
+        })
+        .await
     }
 
     async fn count(&self, sql: &'static str) -> Result<i64, StoreError> {
-        self.read(move |c| Ok(c.query_row(sql, [], |r| r.get(0))?))
+        self.read(move |c| c.query_row(sql, params![], |r| r.get(0)))
             .await
     }
 }
@@ -202,6 +209,7 @@ impl Store {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::store::testing::on_both_backends;
     use crate::store::NewEvent;
 
     fn event(source: Source, key: &str, lane: Lane, name: &str) -> NewEvent {
@@ -216,10 +224,9 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn inbox_events_match_every_field_given_and_only_those() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("r.db")).unwrap();
+    on_both_backends!(inbox_events_match_every_field_given_and_only_those);
+
+    async fn inbox_events_match_every_field_given_and_only_those(store: Store) {
         let (zalo, fc) = (Lane::zalo(Some("u1")), Lane::freshchat(Some("c1")));
         for e in [
             event(Source::Zalo, "replay-1", zalo.clone(), "user_send_text"),

@@ -5,7 +5,7 @@
 //! Failure: store errors; a sealed value that does not open (another store key) is
 //! [`StoreError`]'s sealing error, naming the column.
 
-use rusqlite::{params, OptionalExtension};
+use super::db::params;
 
 use super::{now_ms, Store, StoreError};
 
@@ -66,13 +66,11 @@ impl Store {
         let key = self.key();
         let rows: Vec<(String, bool, String, String)> = self
             .read(|c| {
-                let mut stmt = c.prepare(
+                c.query_map(
                     "SELECT name, enabled, settings, secrets FROM pairing_registry ORDER BY name",
-                )?;
-                let rows = stmt.query_map([], |r| {
-                    Ok((r.get(0)?, r.get::<_, i64>(1)? != 0, r.get(2)?, r.get(3)?))
-                })?;
-                Ok(rows.collect::<Result<_, _>>()?)
+                    params![],
+                    |r| Ok((r.get(0)?, r.get::<i64>(1)? != 0, r.get(2)?, r.get(3)?)),
+                )
             })
             .await?;
         rows.into_iter()
@@ -107,7 +105,10 @@ impl Store {
     /// adding it again resumes them); false when there was none of that name.
     pub async fn unregister_pairing(&self, name: String) -> Result<bool, StoreError> {
         self.write(move |c| {
-            Ok(c.execute("DELETE FROM pairing_registry WHERE name = ?1", [name])? == 1)
+            Ok(c.execute(
+                "DELETE FROM pairing_registry WHERE name = ?1",
+                params![name],
+            )? == 1)
         })
         .await
     }
@@ -115,12 +116,11 @@ impl Store {
     /// Whether a pairing of that name is registered.
     pub async fn is_registered_pairing(&self, name: String) -> Result<bool, StoreError> {
         self.read(move |c| {
-            Ok(c.query_row(
+            Ok(c.query_opt(
                 "SELECT 1 FROM pairing_registry WHERE name = ?1",
-                [name],
+                params![name],
                 |_| Ok(()),
-            )
-            .optional()?
+            )?
             .is_some())
         })
         .await
@@ -130,14 +130,15 @@ impl Store {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use crate::store::db::params;
+    use crate::store::testing::on_both_backends;
     use crate::store::Store;
+
+    on_both_backends!(pairings_are_registered_sealed_and_forgotten);
 
     /// Registered pairings keep their settings, open their secrets, can be disabled and
     /// forgotten; the secrets are sealed in the file and never in `Debug`.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn pairings_are_registered_sealed_and_forgotten() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("r.db")).unwrap();
+    async fn pairings_are_registered_sealed_and_forgotten(store: Store) {
         store
             .register_pairing("shop-b".into(), r#"{"a":1}"#.into(), "top-secret".into())
             .await
@@ -150,7 +151,11 @@ mod tests {
         );
         assert!(!format!("{:?}", all[0]).contains("top-secret"));
         let raw: String = store
-            .read(|c| Ok(c.query_row("SELECT secrets FROM pairing_registry", [], |r| r.get(0))?))
+            .read(|c| {
+                c.query_row("SELECT secrets FROM pairing_registry", params![], |r| {
+                    r.get(0)
+                })
+            })
             .await
             .unwrap();
         assert!(!raw.contains("top-secret"), "{raw}");

@@ -8,7 +8,7 @@
 //!
 //! Failure: a query failing is returned as is; nothing is decrypted wrongly.
 
-use rusqlite::{params, Connection};
+use super::db::{params, Db};
 
 use super::auth::{COL_ACCESS, COL_REFRESH, COL_VERIFIER};
 use super::crypto::{is_sealed, StoreKey};
@@ -29,26 +29,27 @@ pub(crate) fn meta_column(key: &str) -> String {
 }
 
 /// Whether the store holds any sealed value.
-pub(crate) fn holds_sealed(c: &Connection) -> Result<bool, StoreError> {
+pub(crate) fn holds_sealed(c: &Db<'_>) -> Result<bool, StoreError> {
     let pattern = "enc1:%";
-    Ok(c.query_row(
+    c.query_row(
         "SELECT EXISTS (SELECT 1 FROM tokens WHERE access_token LIKE ?1 OR refresh_token LIKE ?1)
              OR EXISTS (SELECT 1 FROM oauth_attempts WHERE verifier LIKE ?1)
              OR EXISTS (SELECT 1 FROM meta WHERE value LIKE ?1)
              OR EXISTS (SELECT 1 FROM pairing_registry WHERE secrets LIKE ?1)",
-        [pattern],
+        params![pattern],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// Seals the secret values still stored in plain text (written before encryption existed).
 /// Returns how many were sealed.
-pub(crate) fn seal_plain_values(c: &Connection, key: &StoreKey) -> Result<usize, StoreError> {
+pub(crate) fn seal_plain_values(c: &Db<'_>, key: &StoreKey) -> Result<usize, StoreError> {
     let mut n = 0;
-    let tokens: Vec<(String, String, String)> = c
-        .prepare("SELECT pairing, access_token, refresh_token FROM tokens")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<Result<_, _>>()?;
+    let tokens: Vec<(String, String, String)> = c.query_map(
+        "SELECT pairing, access_token, refresh_token FROM tokens",
+        params![],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
     for (pairing, access, refresh) in tokens {
         for (column, value) in [(COL_ACCESS, access), (COL_REFRESH, refresh)] {
             if needs_sealing(&value) {
@@ -61,10 +62,11 @@ pub(crate) fn seal_plain_values(c: &Connection, key: &StoreKey) -> Result<usize,
             }
         }
     }
-    let attempts: Vec<(String, String)> = c
-        .prepare("SELECT state, verifier FROM oauth_attempts")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
+    let attempts: Vec<(String, String)> = c.query_map(
+        "SELECT state, verifier FROM oauth_attempts",
+        params![],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     for (state, verifier) in attempts {
         if needs_sealing(&verifier) {
             c.execute(
@@ -75,10 +77,11 @@ pub(crate) fn seal_plain_values(c: &Connection, key: &StoreKey) -> Result<usize,
         }
     }
     for meta in SECRET_META {
-        let values: Vec<(String, String)> = c
-            .prepare("SELECT pairing, value FROM meta WHERE key = ?1")?
-            .query_map([meta], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
+        let values: Vec<(String, String)> = c.query_map(
+            "SELECT pairing, value FROM meta WHERE key = ?1",
+            params![meta],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         for (pairing, v) in values {
             if needs_sealing(&v) {
                 c.execute(
@@ -122,7 +125,7 @@ impl Unreadable {
 /// with `discard`, removes them: the token pair is blanked and marked as needing a new consent (its
 /// OA is kept), attempts and `meta` facts are deleted.
 pub(crate) fn forget_unreadable(
-    c: &Connection,
+    c: &Db<'_>,
     key: Option<&StoreKey>,
     discard: bool,
 ) -> Result<Unreadable, StoreError> {
@@ -130,10 +133,11 @@ pub(crate) fn forget_unreadable(
         !is_sealed(value) || key.is_some_and(|k| k.open(column, value).is_ok())
     };
     let mut found = Unreadable::default();
-    let tokens: Vec<(String, String, String)> = c
-        .prepare("SELECT pairing, access_token, refresh_token FROM tokens")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<Result<_, _>>()?;
+    let tokens: Vec<(String, String, String)> = c.query_map(
+        "SELECT pairing, access_token, refresh_token FROM tokens",
+        params![],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
     for (pairing, access, refresh) in tokens {
         let unreadable = !opens(COL_ACCESS, &access) || !opens(COL_REFRESH, &refresh);
         found.tokens |= unreadable;
@@ -145,41 +149,49 @@ pub(crate) fn forget_unreadable(
             )?;
         }
     }
-    let attempts: Vec<(String, String)> = c
-        .prepare("SELECT state, verifier FROM oauth_attempts")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
+    let attempts: Vec<(String, String)> = c.query_map(
+        "SELECT state, verifier FROM oauth_attempts",
+        params![],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     for (state, verifier) in attempts {
         if !opens(COL_VERIFIER, &verifier) {
             found.attempts += 1;
             if discard {
-                c.execute("DELETE FROM oauth_attempts WHERE state = ?1", [state])?;
+                c.execute(
+                    "DELETE FROM oauth_attempts WHERE state = ?1",
+                    params![state],
+                )?;
             }
         }
     }
-    let metas: Vec<(String, String, String)> = c
-        .prepare("SELECT pairing, key, value FROM meta")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<Result<_, _>>()?;
+    let metas: Vec<(String, String, String)> =
+        c.query_map("SELECT pairing, key, value FROM meta", params![], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
     for (pairing, k, value) in metas {
         if !opens(&meta_column(&k), &value) {
             if discard {
                 c.execute(
                     "DELETE FROM meta WHERE key = ?1 AND pairing = ?2",
-                    [&k, &pairing],
+                    params![&k, &pairing],
                 )?;
             }
             found.meta.push(k);
         }
     }
-    let registered: Vec<(String, String)> = c
-        .prepare("SELECT name, secrets FROM pairing_registry")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
+    let registered: Vec<(String, String)> = c.query_map(
+        "SELECT name, secrets FROM pairing_registry",
+        params![],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     for (name, secrets) in registered {
         if !opens(&super::registry::secrets_column(&name), &secrets) {
             if discard {
-                c.execute("DELETE FROM pairing_registry WHERE name = ?1", [&name])?;
+                c.execute(
+                    "DELETE FROM pairing_registry WHERE name = ?1",
+                    params![&name],
+                )?;
             }
             found.pairings.push(name);
         }

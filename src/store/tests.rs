@@ -1,12 +1,19 @@
-//! Tests of the store as a whole: migrations, the writer's savepoints, ingest, redacted Debug, retention.
+//! Tests of the store as a whole: migrations, the writer's savepoints, ingest, redacted Debug,
+//! retention; on both backends where the behaviour is the store's (see [`testing`]).
 
+use rusqlite::Connection;
+
+use super::db::params;
+use super::testing::{self, on_both_backends};
 use super::*;
 
-fn temp_store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("t.db")).unwrap();
-    (dir, store)
-}
+on_both_backends!(
+    a_failing_write_undoes_only_itself,
+    ingest_is_idempotent_per_source_and_key,
+    retention_reaches_every_table,
+    pairings_share_a_store_and_nothing_else,
+    a_unique_key_refuses_a_second_row_and_the_batch_goes_on,
+);
 
 #[test]
 fn migrations_apply_in_order_and_tables_are_strict() {
@@ -39,9 +46,7 @@ fn a_store_from_a_newer_release_is_refused() {
     assert!(e.contains("newer zfsync"), "{e}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_write_undoes_only_itself() {
-    let (_dir, store) = temp_store();
+async fn a_failing_write_undoes_only_itself(store: Store) {
     let mut tasks = Vec::new();
     for i in 0..64i64 {
         let s = store.clone();
@@ -49,7 +54,7 @@ async fn a_failing_write_undoes_only_itself() {
             s.write(move |c| {
                 c.execute(
                     "INSERT INTO meta (pairing, key, value) VALUES ('default', ?1, 'v')",
-                    [format!("k{i}")],
+                    params![format!("k{i}")],
                 )?;
                 if i % 2 == 1 {
                     return Err(StoreError::Busy);
@@ -67,7 +72,7 @@ async fn a_failing_write_undoes_only_itself() {
     }
     assert_eq!(ok, 32);
     let n: i64 = store
-        .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM meta", [], |r| r.get(0))?))
+        .read(|c| c.query_row("SELECT COUNT(*) FROM meta", params![], |r| r.get(0)))
         .await
         .unwrap();
     assert_eq!(
@@ -76,9 +81,7 @@ async fn a_failing_write_undoes_only_itself() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ingest_is_idempotent_per_source_and_key() {
-    let (_dir, store) = temp_store();
+async fn ingest_is_idempotent_per_source_and_key(store: Store) {
     let ev = |source, key: &str| NewEvent {
         source,
         dedupe_key: key.into(),
@@ -130,19 +133,22 @@ fn secrets_never_show_in_debug() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn expiry_scans_use_their_index_and_retention_reaches_every_table() {
-    let (_dir, store) = temp_store();
+async fn expiry_scans_use_their_index() {
+    let store = testing::sqlite();
     let plan: String = store
         .read(|c| {
-            Ok(c.query_row(
+            c.query_row(
                 "EXPLAIN QUERY PLAN DELETE FROM oauth_attempts WHERE expires_at < 1",
-                [],
-                |r| r.get::<_, String>(3),
-            )?)
+                params![],
+                |r| r.get::<String>(3),
+            )
         })
         .await
         .unwrap();
     assert!(plan.contains("oauth_attempts_expiry"), "{plan}");
+}
+
+async fn retention_reaches_every_table(store: Store) {
     store
         .write(|c| {
             c.execute_batch(
@@ -161,12 +167,12 @@ async fn expiry_scans_use_their_index_and_retention_reaches_every_table() {
     assert!(store.prune(1000).await.unwrap() >= 4);
     let left: i64 = store
         .read(|c| {
-            Ok(c.query_row(
+            c.query_row(
                 "SELECT (SELECT COUNT(*) FROM messages) + (SELECT COUNT(*) FROM unlinked_conversations)
                   + (SELECT COUNT(*) FROM oauth_attempts) + (SELECT COUNT(*) FROM oauth_tickets)",
-                [],
+                params![],
                 |r| r.get(0),
-            )?)
+            )
         })
         .await
         .unwrap();
@@ -175,9 +181,7 @@ async fn expiry_scans_use_their_index_and_retention_reaches_every_table() {
 
 /// Two pairings share one store and never see each other's rows: the same Zalo user id, message
 /// id and dedupe key are separate customers, events and pairings in each.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pairings_share_a_store_and_nothing_else() {
-    let (_dir, store) = temp_store();
+async fn pairings_share_a_store_and_nothing_else(store: Store) {
     let (a, b) = (store.pairing("shop-a"), store.pairing("shop-b"));
     assert_eq!(store.pairing_name(), DEFAULT_PAIRING);
     let ev = || NewEvent {
@@ -280,4 +284,127 @@ async fn a_store_from_before_pairings_is_the_default_pairing() {
         .unwrap()
         .unwrap();
     assert_eq!(step.state, StepState::Sent);
+}
+
+/// A second row under a unique key is refused with the backend's error, and only that write
+/// fails: the others of its batch commit (PostgreSQL would otherwise abandon the whole
+/// transaction after the failed statement).
+async fn a_unique_key_refuses_a_second_row_and_the_batch_goes_on(store: Store) {
+    let attempt = |state: &str| {
+        store.put_oauth_attempt(
+            state.into(),
+            "verifier".into(),
+            "challenge".into(),
+            "https://x/cb".into(),
+            None,
+            60_000,
+        )
+    };
+    attempt("s1").await.unwrap();
+    let (again, other, meta) = tokio::join!(
+        attempt("s1"),
+        attempt("s2"),
+        store.set_meta("k", "v".into())
+    );
+    let e = again.unwrap_err();
+    assert!(
+        matches!(e, StoreError::Sql(_) | StoreError::Postgres(_)),
+        "{e:?}"
+    );
+    other.unwrap();
+    meta.unwrap();
+    assert_eq!(store.pending_oauth_attempts().await.unwrap(), 2);
+    assert_eq!(store.meta("k").await.unwrap().as_deref(), Some("v"));
+}
+
+/// A PostgreSQL database migrated by a newer release is refused, like a newer SQLite file.
+#[test]
+fn a_postgres_database_from_a_newer_release_is_refused() {
+    let Some(url) = testing::new_database() else {
+        return;
+    };
+    drop(Store::open_postgres(&url, testing::key()).unwrap());
+    let name = url.rsplit('/').next().unwrap();
+    testing::cluster()
+        .unwrap()
+        .psql(
+            name,
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)",
+        )
+        .unwrap();
+    let e = Store::open_postgres(&url, testing::key()).unwrap_err();
+    assert!(matches!(e, StoreError::TooNew { found: 99, .. }), "{e}");
+    assert!(e.to_string().contains("newer zfsync"), "{e}");
+}
+
+/// Processes starting together on one database migrate it once (the advisory lock), and each
+/// opens it.
+#[test]
+fn stores_opening_together_migrate_once() {
+    let Some(url) = testing::new_database() else {
+        return;
+    };
+    std::thread::scope(|s| {
+        let opening: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| Store::open_postgres(&url, testing::key()).map(drop)))
+            .collect();
+        for o in opening {
+            o.join().unwrap().unwrap();
+        }
+    });
+    let name = url.rsplit('/').next().unwrap();
+    let versions = testing::cluster()
+        .unwrap()
+        .psql(name, "SELECT COUNT(*) FROM schema_migrations")
+        .unwrap();
+    assert_eq!(versions, POSTGRES_MIGRATIONS.len().to_string());
+}
+
+/// The URL's password never shows in the store's `Debug`, its path or its errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_store_never_shows_its_password() {
+    let Some(url) = testing::new_database() else {
+        return;
+    };
+    let with_password = url.replacen("zfsync@", "zfsync:hunter2@", 1);
+    let store = Store::open_postgres(&with_password, testing::key()).unwrap();
+    let shown = format!("{store:?} {}", store.path().display());
+    assert!(
+        !shown.contains("hunter2") && shown.contains("zfsync@127.0.0.1"),
+        "{shown}"
+    );
+    let e = store
+        .backup("/nonexistent/copy.db".into())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("pg_dump"), "{e}");
+    store.ping().await.unwrap();
+}
+
+/// The server dropping the store's connections (a restart, a failover) costs at most one failed
+/// read: the writer connects again before its next batch, the readers after the read that found
+/// theirs gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_store_connects_again_when_the_server_drops_it() {
+    let Some(url) = testing::new_database() else {
+        return;
+    };
+    let store = Store::open_postgres(&url, testing::key()).unwrap();
+    store.set_meta("k", "1".into()).await.unwrap();
+    assert_eq!(store.meta("k").await.unwrap().as_deref(), Some("1"));
+    let name = url.rsplit('/').next().unwrap();
+    let terminated = testing::cluster()
+        .unwrap()
+        .psql(
+            name,
+            &format!(
+                "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = '{name}' AND pid <> pg_backend_pid()) AS t"
+            ),
+        )
+        .unwrap();
+    assert_eq!(terminated, "2", "the writer and one reader");
+    store.set_meta("k", "2".into()).await.unwrap();
+    let _ = store.meta("k").await;
+    assert_eq!(store.meta("k").await.unwrap().as_deref(), Some("2"));
 }

@@ -9,4 +9,6 @@
 #[cfg(feature = "loadgen")]
 pub mod loadgen;
 #[cfg(feature = "sim")]
+pub mod pg_cluster;
+#[cfg(feature = "sim")]
 pub mod sandbox;

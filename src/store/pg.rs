@@ -1,0 +1,242 @@
+//! The PostgreSQL backend: the shared store for many customers. The writer thread owns one client
+//! and runs the same batches as on SQLite (one transaction per batch, a savepoint per closure,
+//! answers after COMMIT); readers are a small pool of clients used on blocking threads. The
+//! schema is `migrations/postgres/` (the same tables, keys, checks and indexes as SQLite's after
+//! its last migration), tracked in `schema_migrations` and applied at open under an advisory lock,
+//! so two processes starting together do not both migrate.
+//!
+//! The sync client runs its own small runtime and may not be used inside the async runtime: the
+//! store opens it on a thread of its own and reads on blocking threads.
+//!
+//! Failure: a URL that cannot be read, a server that cannot be reached and a database newer than
+//! this build are [`StoreError`]s naming the host, port, database and user, never the password.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex};
+
+use super::db::{params, Db, PgConn};
+use super::writer::WriterConn;
+use super::{now_ms, seal_at_open, Readers, Store, StoreError, StoreKey};
+
+/// Numbered PostgreSQL migrations, applied in order. Never edit one that has shipped; add the next
+/// number. The first is the SQLite schema as its migration 013 left it.
+pub const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[(
+    "001_initial",
+    include_str!("../../migrations/postgres/001_initial.sql"),
+)];
+
+/// The advisory lock held while migrating ("zfsync" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7a66_7379_6e63;
+
+/// Whether `location` is a PostgreSQL URL rather than a file.
+pub(super) fn is_postgres_url(location: &str) -> bool {
+    let l = location.trim_start();
+    ["postgres://", "postgresql://"]
+        .iter()
+        .any(|p| l.len() >= p.len() && l[..p.len()].eq_ignore_ascii_case(p))
+}
+
+/// Where the PostgreSQL store is, and how it is shown (never with the password).
+#[derive(Clone)]
+pub(super) struct PgTarget {
+    config: postgres::Config,
+    shown: String,
+}
+
+impl PgTarget {
+    /// Reads a `postgres://` URL.
+    pub(super) fn parse(url: &str) -> Result<PgTarget, StoreError> {
+        let config: postgres::Config = url.parse().map_err(|cause| StoreError::PgUrl {
+            shown: redact_url(url),
+            cause,
+        })?;
+        let shown = show(&config);
+        Ok(PgTarget { config, shown })
+    }
+
+    /// Connects a new client. The connector (no TLS for now) is chosen here and nowhere else.
+    pub(super) fn connect(&self) -> Result<PgConn, StoreError> {
+        let client =
+            self.config
+                .connect(postgres::NoTls)
+                .map_err(|cause| StoreError::PgConnect {
+                    target: self.shown.clone(),
+                    cause,
+                })?;
+        Ok(PgConn::new(client))
+    }
+}
+
+/// `postgres://user@host:port/database`, without the password.
+fn show(config: &postgres::Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let host = match h {
+                postgres::config::Host::Tcp(name) => name.clone(),
+                #[cfg(unix)]
+                postgres::config::Host::Unix(path) => path.display().to_string(),
+            };
+            match config.get_ports().get(i).or(config.get_ports().first()) {
+                Some(port) => format!("{host}:{port}"),
+                None => format!("{host}:5432"),
+            }
+        })
+        .collect();
+    let user = config
+        .get_user()
+        .map(|u| format!("{u}@"))
+        .unwrap_or_default();
+    format!(
+        "postgres://{user}{}/{}",
+        hosts.join(","),
+        config.get_dbname().unwrap_or("")
+    )
+}
+
+/// A URL that did not parse, shown without anything between `://` and `@` (the credentials).
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "(not a URL)".into();
+    };
+    match rest.rsplit_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}@{host}")
+        }
+        None => url.to_string(),
+    }
+}
+
+impl Store {
+    /// Opens the PostgreSQL store at `url` (`postgres://USER:PASSWORD@HOST:PORT/DATABASE`) with
+    /// `key`: connects, applies the migrations this database has not seen (refusing a database
+    /// newer than this build), seals what was stored before encryption, and starts the writer.
+    pub fn open_postgres(url: &str, key: StoreKey) -> Result<Store, StoreError> {
+        let target = PgTarget::parse(url)?;
+        // The sync client blocks on a runtime of its own, which cannot start inside the async
+        // runtime that may be calling: the opening work runs on a thread of its own.
+        let (conn, key) = std::thread::scope(|s| {
+            s.spawn(|| -> Result<(PgConn, StoreKey), StoreError> {
+                let conn = target.connect()?;
+                migrate(&conn)?;
+                seal_at_open(&Db::Pg(&conn), &key)?;
+                Ok((conn, key))
+            })
+            .join()
+            .unwrap_or_else(|_| {
+                Err(StoreError::Commit(
+                    "the store's opening thread failed".into(),
+                ))
+            })
+        })?;
+        let location = PathBuf::from(&target.shown);
+        let again = target.clone();
+        Store::launch(
+            location,
+            WriterConn::Pg {
+                conn: Box::new(conn),
+                reconnect: Box::new(move || again.connect()),
+            },
+            Readers::Postgres {
+                target: Box::new(target),
+                pool: Mutex::new(Vec::new()),
+            },
+            key,
+            Arc::new(AtomicU64::new(0)),
+            Arc::new(AtomicBool::new(false)),
+        )
+    }
+}
+
+/// Applies the migrations the database has not seen, holding the migration lock.
+fn migrate(conn: &PgConn) -> Result<(), StoreError> {
+    conn.batch(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+    let migrated = migrate_locked(conn);
+    let unlocked = conn.batch(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+    migrated?;
+    Ok(unlocked?)
+}
+
+fn migrate_locked(conn: &PgConn) -> Result<(), StoreError> {
+    let db = Db::Pg(conn);
+    conn.batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    BIGINT PRIMARY KEY,
+             applied_at BIGINT NOT NULL
+         )",
+    )?;
+    let known = POSTGRES_MIGRATIONS.len() as i64;
+    let current: i64 = db.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        params![],
+        |r| r.get(0),
+    )?;
+    if current > known {
+        return Err(StoreError::TooNew {
+            found: current,
+            known,
+        });
+    }
+    for (i, (name, sql)) in POSTGRES_MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(current as usize)
+    {
+        let failed = |cause| StoreError::PgMigration { name, cause };
+        conn.batch("BEGIN").map_err(failed)?;
+        let applied = conn.batch(sql).map_err(failed).and_then(|()| {
+            db.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                params![(i + 1) as i64, now_ms()],
+            )
+            .map(|_| ())
+        });
+        if let Err(e) = applied {
+            let _ = conn.batch("ROLLBACK");
+            return Err(e);
+        }
+        conn.batch("COMMIT").map_err(failed)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_told_apart_from_files_and_shown_without_their_password() {
+        assert!(is_postgres_url("postgres://u@h/db"));
+        assert!(is_postgres_url("PostgreSQL://u@h/db"));
+        assert!(!is_postgres_url("/var/lib/zfsync/zfsync.db"));
+        let t = PgTarget::parse("postgres://zf:hunter2@db.example:6543/zfsync").unwrap();
+        assert_eq!(t.shown, "postgres://zf@db.example:6543/zfsync");
+        let e = PgTarget::parse("postgres://zf:hunter2@db.example:notaport/zfsync")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(!e.contains("hunter2") && e.contains("db.example"), "{e}");
+    }
+
+    #[test]
+    fn a_server_that_does_not_answer_is_named_without_the_password() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("postgres://zf:hunter2@127.0.0.1:{port}/zfsync?connect_timeout=5");
+        let e = Store::open_postgres(&url, StoreKey::from_bytes(&[7; 32]).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("127.0.0.1:{port}/zfsync")) && !e.contains("hunter2"),
+            "{e}"
+        );
+    }
+}
