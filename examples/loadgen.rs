@@ -10,7 +10,7 @@
 //! target/release/examples/loadgen --mode ingest --pin          # daemon: target/release/zfsync
 //! target/release/examples/loadgen --mode soak --kills 100
 //! target/release/examples/loadgen --mode idle-pairings --pairings 1000
-//! target/release/examples/loadgen --mode pairings --pairings 200 --rate 1 --duration 30
+//! target/release/examples/loadgen --mode pairings --pairings 200 --rate 1 --duration 30 --store postgres
 //! ```
 
 use std::process::ExitCode;
@@ -91,6 +91,10 @@ struct Cli {
     /// while their customers keep writing (default 0).
     #[arg(long)]
     broken: Option<usize>,
+    /// idle-pairings, pairings: the daemon's store, `sqlite` (default) or `postgres` (a
+    /// throwaway cluster on loopback; needs Debian's postgresql package).
+    #[arg(long, value_parser = ["sqlite", "postgres"])]
+    store: Option<String>,
 }
 
 impl Cli {
@@ -121,6 +125,13 @@ impl Cli {
         o.seed = self.seed.unwrap_or(o.seed);
         o.pairings = self.pairings.unwrap_or(o.pairings).max(1);
         o.broken = self.broken.unwrap_or(o.broken);
+        if let Some(store) = &self.store {
+            o.store = if store == "postgres" {
+                zfsync::tools::sandbox::StoreBackend::Postgres
+            } else {
+                zfsync::tools::sandbox::StoreBackend::Sqlite
+            };
+        }
         let needs_process = self.pin
             || matches!(
                 self.mode,

@@ -210,13 +210,21 @@ pub fn egress_policy(config: &Config) -> crate::egress::EgressPolicy {
 }
 
 /// Opens the configured store with its key (ZFSYNC_STORE_KEY, the systemd credential, or the key
-/// file; a missing key file is made only while the store holds nothing sealed).
+/// file; a missing key file is made only while the store holds nothing sealed): the PostgreSQL
+/// database of `store.url` when set, else the SQLite file `store.path`.
 pub fn open_store(config: &Config) -> Result<Store, crate::store::StoreError> {
-    Store::open_keyed(
-        &config.store.path,
-        config.store.key.as_ref(),
-        &config.store.key_path(),
-    )
+    match &config.store.url {
+        Some(url) => Store::open_postgres_keyed(
+            secrecy::ExposeSecret::expose_secret(url),
+            config.store.key.as_ref(),
+            &config.store.key_path(),
+        ),
+        None => Store::open_keyed(
+            &config.store.path,
+            config.store.key.as_ref(),
+            &config.store.key_path(),
+        ),
+    }
 }
 
 /// The mapping rules: the configured file or the built-in ones, in `mapping.language`.

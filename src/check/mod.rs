@@ -273,7 +273,10 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
 
     // ---------------------------------------------------------------- store, rules
     let parts = Parts::build(&config).await;
-    let store_path = config.store.path.display().to_string();
+    let store_path = match &parts.store {
+        Ok(store) => store.path().display().to_string(),
+        Err(_) => config.store.path.display().to_string(),
+    };
     match &parts.store {
         Ok(store) => out.push(probe_store(store, &store_path).await),
         Err(e) => out.push(Check::fail(

@@ -403,7 +403,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let size = std::fs::metadata(&to).map(|m| m.len()).unwrap_or(0);
             println!(
                 "Backed up {} to {} ({} KiB, checked). Keep the store key apart from it.",
-                config.store.path.display(),
+                store.path().display(),
                 to.display(),
                 size / 1024
             );
@@ -441,6 +441,10 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
 /// `zfsync store forget-secrets`: lists, and with `yes` discards, the sealed values that do not
 /// open with the store's key.
 fn forget_secrets(config: &Config, yes: bool) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        config.store.url.is_none(),
+        "'zfsync store forget-secrets' works on the SQLite file; with a PostgreSQL store (store.url), restore the store key (ZFSYNC_STORE_KEY) of the deployment instead"
+    );
     let key_file = config.store.key_path();
     let found = crate::store::Store::forget_secrets(
         &config.store.path,

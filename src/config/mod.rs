@@ -26,14 +26,17 @@ pub const ENV_ADMIN_TOKEN: &str = "ZFSYNC_ADMIN_TOKEN";
 pub const MIN_ADMIN_TOKEN_CHARS: usize = 24;
 /// The key that encrypts secrets in the store (instead of `store.key_file`).
 pub const ENV_STORE_KEY: &str = "ZFSYNC_STORE_KEY";
+/// A PostgreSQL store's URL (`store.url`), which may hold its password.
+pub const ENV_STORE_URL: &str = "ZFSYNC_STORE_URL";
 /// Every secret zfsync reads from the environment or the secrets file.
-pub const SECRET_NAMES: [&str; 6] = [
+pub const SECRET_NAMES: [&str; 7] = [
     ENV_ZALO_APP_SECRET,
     ENV_ZALO_OA_SECRET_KEY,
     ENV_FRESHCHAT_API_KEY,
     ENV_FRESHCHAT_WEBHOOK_PUBLIC_KEY,
     ENV_ADMIN_TOKEN,
     ENV_STORE_KEY,
+    ENV_STORE_URL,
 ];
 
 /// Why a configuration cannot be used; each names the file or key and what to do.
@@ -150,6 +153,11 @@ pub struct StoreConfig {
     /// The store key itself (from ZFSYNC_STORE_KEY or the secrets file; never in the TOML).
     #[serde(skip)]
     pub key: Option<SecretString>,
+    /// A PostgreSQL database instead of the SQLite file: `postgres://user@host:5432/zfsync`
+    /// (its password from ZFSYNC_STORE_URL or the secrets file rather than the TOML). Replicas of
+    /// one deployment all name the same database.
+    #[serde(default)]
+    pub url: Option<SecretString>,
 }
 
 impl StoreConfig {
@@ -440,6 +448,7 @@ impl Config {
                 path: default_store_path(),
                 key_file: None,
                 key: None,
+                url: None,
             }),
             zalo: raw.zalo,
             freshchat: raw.freshchat,
@@ -475,12 +484,24 @@ impl Config {
         if let Some(v) = secret(ENV_STORE_KEY) {
             config.store.key = Some(v);
         }
+        if let Some(v) = secret(ENV_STORE_URL) {
+            config.store.url = Some(v);
+        }
         config.validate()?;
         Ok(config)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
         check_base_url("server.public_url", &self.server.public_url)?;
+        if let Some(url) = &self.store.url {
+            let url = url.expose_secret();
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(ConfigError::Invalid {
+                    key: "store.url",
+                    detail: "must be a PostgreSQL URL (postgres://user@host:5432/database); leave it out to use the SQLite file store.path".into(),
+                });
+            }
+        }
         // The platforms call it and it carries the OAuth code and hosted files: https only, except
         // for a daemon that only this machine reaches (tests, the sandbox).
         if self.server.public_url.scheme() != "https" && !is_loopback(&self.server.public_url) {

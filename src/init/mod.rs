@@ -217,6 +217,7 @@ fn store_key_plan(paths: &Paths, setup: &Setup, force: bool) -> StoreKey {
         path: dir.join(&setup.store_path),
         key_file: None,
         key: None,
+        url: None,
     };
     let key_file = store.key_path();
     if key_file.exists() {

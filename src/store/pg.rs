@@ -11,13 +11,14 @@
 //! Failure: a URL that cannot be read, a server that cannot be reached and a database newer than
 //! this build are [`StoreError`]s naming the host, port, database and user, never the password.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 
 use super::db::{params, Db, PgConn};
 use super::writer::WriterConn;
 use super::{now_ms, seal_at_open, Readers, Store, StoreError, StoreKey};
+use secrecy::SecretString;
 
 /// Numbered PostgreSQL migrations, applied in order. Never edit one that has shipped; add the next
 /// number. The first is the SQLite schema as its migration 013 left it.
@@ -116,6 +117,28 @@ impl Store {
     /// `key`: connects, applies the migrations this database has not seen (refusing a database
     /// newer than this build), seals what was stored before encryption, and starts the writer.
     pub fn open_postgres(url: &str, key: StoreKey) -> Result<Store, StoreError> {
+        Store::open_postgres_with(url, |_| Ok(key))
+    }
+
+    /// Opens the PostgreSQL store at `url` with the key from `given` (ZFSYNC_STORE_KEY or the
+    /// secrets file), the systemd credential, or `key_file`, as [`Store::open_keyed`] does for a
+    /// file: a missing key file is created only while the database holds no sealed value (the
+    /// first replica of a deployment); every other replica needs the same key.
+    pub fn open_postgres_keyed(
+        url: &str,
+        given: Option<&SecretString>,
+        key_file: &Path,
+    ) -> Result<Store, StoreError> {
+        Store::open_postgres_with(url, |conn| {
+            let holds_sealed = super::sealed::holds_sealed(&Db::Pg(conn))?;
+            Ok(StoreKey::resolve(given, key_file, !holds_sealed)?)
+        })
+    }
+
+    fn open_postgres_with(
+        url: &str,
+        key: impl FnOnce(&PgConn) -> Result<StoreKey, StoreError> + Send,
+    ) -> Result<Store, StoreError> {
         let target = PgTarget::parse(url)?;
         // The sync client blocks on a runtime of its own, which cannot start inside the async
         // runtime that may be calling: the opening work runs on a thread of its own.
@@ -123,6 +146,7 @@ impl Store {
             s.spawn(|| -> Result<(PgConn, StoreKey), StoreError> {
                 let conn = target.connect()?;
                 migrate(&conn)?;
+                let key = key(&conn)?;
                 seal_at_open(&Db::Pg(&conn), &key)?;
                 Ok((conn, key))
             })

@@ -8,11 +8,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
-
 use super::{Store, StoreKey};
-use crate::tools::pg_cluster::PgCluster;
 
 /// The environment variable that skips the PostgreSQL variants when set to `skip`.
 pub(crate) const SKIP_VAR: &str = "ZFSYNC_TEST_POSTGRES";
@@ -48,37 +44,21 @@ pub(crate) fn sqlite() -> TestStore {
     }
 }
 
-/// The test binary's cluster, started once.
-pub(crate) fn cluster() -> Option<&'static PgCluster> {
-    static CLUSTER: OnceLock<Result<PgCluster, String>> = OnceLock::new();
+/// A fresh database in the test binary's cluster; its URL. None when the PostgreSQL tests are
+/// skipped.
+pub(crate) fn new_database() -> Option<String> {
     if std::env::var(SKIP_VAR).as_deref() == Ok("skip") {
         eprintln!("skipped: {SKIP_VAR}=skip");
         return None;
     }
-    let started = CLUSTER.get_or_init(|| {
-        let cluster = PgCluster::start().map_err(|e| e.to_string())?;
-        cluster
-            .stop_when_this_process_ends()
-            .map_err(|e| e.to_string())?;
-        Ok(cluster)
-    });
-    match started {
-        Ok(c) => Some(c),
+    match crate::tools::pg_cluster::fresh_database() {
+        Ok(url) => Some(url),
         Err(e) => panic!(
             "the PostgreSQL variants of the store's tests need PostgreSQL: install Debian's \
              `postgresql` package (apt-get install postgresql), or set {SKIP_VAR}=skip to skip \
              them. {e}"
         ),
     }
-}
-
-/// A fresh database in the test cluster; its URL.
-pub(crate) fn new_database() -> Option<String> {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let cluster = cluster()?;
-    let name = format!("t{}", NEXT.fetch_add(1, Ordering::Relaxed));
-    cluster.create_database(&name).unwrap();
-    Some(cluster.url(&name))
 }
 
 /// A new PostgreSQL store in a fresh database; None when the PostgreSQL tests are skipped.

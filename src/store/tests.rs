@@ -325,7 +325,7 @@ fn a_postgres_database_from_a_newer_release_is_refused() {
     };
     drop(Store::open_postgres(&url, testing::key()).unwrap());
     let name = url.rsplit('/').next().unwrap();
-    testing::cluster()
+    crate::tools::pg_cluster::shared()
         .unwrap()
         .psql(
             name,
@@ -353,7 +353,7 @@ fn stores_opening_together_migrate_once() {
         }
     });
     let name = url.rsplit('/').next().unwrap();
-    let versions = testing::cluster()
+    let versions = crate::tools::pg_cluster::shared()
         .unwrap()
         .psql(name, "SELECT COUNT(*) FROM schema_migrations")
         .unwrap();
@@ -393,7 +393,7 @@ async fn a_postgres_store_connects_again_when_the_server_drops_it() {
     store.set_meta("k", "1".into()).await.unwrap();
     assert_eq!(store.meta("k").await.unwrap().as_deref(), Some("1"));
     let name = url.rsplit('/').next().unwrap();
-    let terminated = testing::cluster()
+    let terminated = crate::tools::pg_cluster::shared()
         .unwrap()
         .psql(
             name,

@@ -343,6 +343,35 @@ fn display_args(args: &[&std::ffi::OsStr]) -> String {
         .join(" ")
 }
 
+/// This process's one throwaway cluster, started at the first call and stopped when the process
+/// ends: every sandbox of a test binary gets its own database in it.
+pub fn shared() -> Result<&'static PgCluster, String> {
+    static CLUSTER: std::sync::OnceLock<Result<PgCluster, String>> = std::sync::OnceLock::new();
+    CLUSTER
+        .get_or_init(|| {
+            let cluster = PgCluster::start().map_err(|e| e.to_string())?;
+            cluster
+                .stop_when_this_process_ends()
+                .map_err(|e| e.to_string())?;
+            Ok(cluster)
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// The URL of a new, empty database in this process's cluster ([`shared`]).
+pub fn fresh_database() -> Result<String, String> {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let cluster = shared()?;
+    let name = format!(
+        "zfsync_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    cluster.create_database(&name).map_err(|e| e.to_string())?;
+    Ok(cluster.url(&name))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -62,7 +62,7 @@ async fn oa_id(env: &zfsync::tools::sandbox::Env) -> String {
 /// the tokens; the daemon starts, a new consent connects the OA again, and messages flow.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_store_key_stops_the_daemon_until_forget_secrets_and_a_reconnect() {
-    let mut env = env().await;
+    let mut env = sqlite_env().await;
     start_conversation(&env, U).await;
     env.stop_daemon().await;
     let key_file = env.dir.path().join("zfsync.db.key");

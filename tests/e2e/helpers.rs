@@ -21,6 +21,16 @@ pub async fn env() -> Env {
     env_with(EnvOptions::default()).await
 }
 
+/// [`env`] on the SQLite file, whatever `ZFSYNC_TEST_STORE` says: for what only a file has
+/// (its backup, its damage, its size limit, its permissions, replacing it).
+pub async fn sqlite_env() -> Env {
+    env_with(EnvOptions {
+        store: zfsync::tools::sandbox::StoreBackend::Sqlite,
+        ..EnvOptions::default()
+    })
+    .await
+}
+
 pub async fn env_with(opts: EnvOptions) -> Env {
     let mut env = Env::new(opts).await.unwrap();
     env.start_daemon().await.unwrap();
@@ -153,7 +163,7 @@ pub async fn settle(env: &Env) {
 pub fn store(env: &Env) -> Store {
     match env.daemon_store() {
         Some(s) => s.clone(),
-        None => Store::open(env.dir.path().join(STORE_FILE)).unwrap(),
+        None => zfsync::services::open_store(&env.config().unwrap()).unwrap(),
     }
 }
 

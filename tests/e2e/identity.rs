@@ -230,7 +230,7 @@ async fn a_planted_user_never_captures_an_anonymous_visitor() {
 /// (a widget showing that channel), is not rebuilt into the customer: a reply there reaches nobody.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_lost_store_only_the_user_zfsync_created_is_the_customer() {
-    let mut env = env().await;
+    let mut env = sqlite_env().await;
     let old_conv = start_conversation(&env, VICTIM).await;
     let attacker = Attacker::new(&env).await;
     let planted = attacker.plant(VICTIM, false).await;
@@ -300,7 +300,7 @@ async fn after_a_lost_store_only_the_user_zfsync_created_is_the_customer() {
 /// another channel: the customer's next message goes to zfsync's conversation, not that one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_conversations_on_zfsyncs_channel_are_resumed() {
-    let env = env().await;
+    let env = sqlite_env().await;
     let zalo_conv = start_conversation(&env, VICTIM).await;
     let attacker = Attacker::new(&env).await;
     let user = fc_user(&env, VICTIM).unwrap().id;

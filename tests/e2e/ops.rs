@@ -303,6 +303,13 @@ async fn json_logs_carry_ids_but_never_secrets() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Read as it is written: a full pipe would stop the daemon at its next log line.
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = tokio::spawn(async move {
+        let mut all = Vec::new();
+        let _ = tokio::io::AsyncReadExt::read_to_end(&mut stderr, &mut all).await;
+        all
+    });
     zfsync::tools::sandbox::wait_http_ok(
         &format!("{}/healthz", env.daemon_url()),
         Duration::from_secs(20),
@@ -324,8 +331,9 @@ async fn json_logs_carry_ids_but_never_secrets() {
     zalo_sent(&env, u, 1).await;
     settle(&env).await;
     child.start_kill().unwrap();
-    let out = child.wait_with_output().await.unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
+    child.wait().await.unwrap();
+    let out = reader.await.unwrap();
+    let log = String::from_utf8_lossy(&out);
     let lines: Vec<serde_json::Value> = log
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())

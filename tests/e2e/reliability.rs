@@ -13,7 +13,7 @@ const U: &str = "5234000000000000777";
 /// returns everything arrives exactly once, in order, without anyone doing anything.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_refuses_webhooks_and_recovers_by_itself() {
-    let env = env().await;
+    let env = sqlite_env().await;
     start_conversation(&env, U).await;
     settle(&env).await;
     let store = env.daemon_store().unwrap().clone();
@@ -97,7 +97,7 @@ async fn a_full_disk_refuses_webhooks_and_recovers_by_itself() {
 /// pairing (the same Freshchat user and conversation), and its tokens open with the same key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_while_running_restores() {
-    let mut env = env().await;
+    let mut env = sqlite_env().await;
     let conv = start_conversation(&env, U).await;
     let backup = env.dir.path().join("backup.db");
     let to = backup.to_str().unwrap();
@@ -127,7 +127,7 @@ async fn a_backup_taken_while_running_restores() {
 /// A damaged store stops start-up with how to restore it, instead of running on a broken file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_store_stops_start_up_with_the_way_out() {
-    let mut env = env().await;
+    let mut env = sqlite_env().await;
     start_conversation(&env, U).await;
     env.stop_daemon().await;
     let db = env.dir.path().join("zfsync.db");
@@ -153,7 +153,7 @@ async fn a_damaged_store_stops_start_up_with_the_way_out() {
 /// private to their owner.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_are_sealed_and_files_are_private() {
-    let env = env().await;
+    let env = sqlite_env().await;
     let db = env.dir.path().join("zfsync.db");
     // The columns as they are at rest (the store's reads open them): the one read of the file
     // itself, because what is asserted is the file.

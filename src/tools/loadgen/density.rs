@@ -33,6 +33,8 @@ const IDLE_WATCH: Duration = Duration::from_secs(10);
 /// What a density run measured.
 #[derive(Debug, Clone, Default)]
 pub struct DensityReport {
+    /// The store: `SQLite` or `PostgreSQL`.
+    pub store: &'static str,
     /// Pairings registered.
     pub pairings: usize,
     /// Pairings whose webhook route the daemon answers (a signature refusal, not 404).
@@ -81,8 +83,9 @@ impl fmt::Display for DensityReport {
         let mb = |kb: u64| kb as f64 / 1024.0;
         writeln!(
             f,
-            "{} pairings in one daemon ({}{}), started in {} ms",
+            "{} pairings in one daemon on {} ({}{}), started in {} ms",
             self.pairings,
+            self.store,
             if self.idle {
                 format!("{} served, ", self.served)
             } else {
@@ -162,6 +165,7 @@ async fn environment(opts: &Options) -> anyhow::Result<Env> {
                 "retry_base_ms = 100\nretry_max_ms = 2000\nmax_concurrent_lanes = {}\n",
                 opts.lanes
             ),
+            store: opts.store,
             ..EnvOptions::default()
         }
         .loopback_media(),
@@ -210,6 +214,10 @@ async fn baseline_then(
     let daemon = start(env, opts, "daemon.log").await?;
     Ok((
         DensityReport {
+            store: match opts.store {
+                crate::tools::sandbox::StoreBackend::Sqlite => "SQLite",
+                crate::tools::sandbox::StoreBackend::Postgres => "PostgreSQL",
+            },
             pairings: opts.pairings,
             start: daemon.last_start,
             rss_one_kb,

@@ -44,6 +44,8 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
             "retry_base_ms = 100\nretry_max_ms = 2000\nmax_attempts = {max_attempts}\nmax_concurrent_lanes = {}\n",
             opts.lanes
         ),
+        // The SQLite path is what this mode measures (its file's size, its rows).
+        store: crate::tools::sandbox::StoreBackend::Sqlite,
         ..EnvOptions::default()
     };
     // A daemon of its own process cannot be given the simulators' media host names.

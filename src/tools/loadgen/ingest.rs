@@ -158,6 +158,8 @@ async fn daemon_row(
     let env = Env::new(
         EnvOptions {
             sync_toml: String::new(),
+            // The SQLite path is what this mode measures (its file's size, its rows).
+            store: crate::tools::sandbox::StoreBackend::Sqlite,
             ..EnvOptions::default()
         }
         // The daemon runs as its own process: media on loopback.

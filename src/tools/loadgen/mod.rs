@@ -137,6 +137,9 @@ pub struct Options {
     /// `pairings`: how many of them are broken (Zalo authorization expired, Freshchat key
     /// refused) while their customers keep writing, beside the healthy ones.
     pub broken: usize,
+    /// The density modes: the daemon's store (SQLite, or a database in a throwaway PostgreSQL
+    /// cluster). The other modes measure the SQLite path.
+    pub store: crate::tools::sandbox::StoreBackend,
 }
 
 impl Options {
@@ -166,6 +169,7 @@ impl Options {
             seed: 1,
             pairings: 1,
             broken: 0,
+            store: crate::tools::sandbox::StoreBackend::from_env(),
         };
         match mode {
             Mode::Steady => Options {

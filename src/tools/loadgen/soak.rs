@@ -107,6 +107,8 @@ pub async fn run(opts: Options) -> anyhow::Result<SoakReport> {
             "retry_base_ms = 100\nretry_max_ms = 2000\nmax_attempts = 1000000\nmax_concurrent_lanes = {}\n",
             opts.lanes
         ),
+        // The SQLite path is what this mode measures (its file's size, its rows).
+        store: crate::tools::sandbox::StoreBackend::Sqlite,
         ..EnvOptions::default()
     }
     // The daemon runs as its own process: media on loopback.

@@ -66,6 +66,31 @@ pub struct EnvOptions {
     pub media_names: Vec<String>,
     /// Extra `[server]` lines for the daemon's config (e.g. `trusted_proxies`).
     pub server_toml: String,
+    /// The store: the SQLite file in the environment's folder, or a new database in this
+    /// process's throwaway PostgreSQL cluster. Default: [`ENV_TEST_STORE`] says.
+    pub store: StoreBackend,
+}
+
+/// Which store an environment's daemon uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreBackend {
+    /// The SQLite file `zfsync.db` in the environment's folder.
+    Sqlite,
+    /// A new database in this process's throwaway PostgreSQL cluster (`store.url`).
+    Postgres,
+}
+
+/// Set to `postgres` to run environments (and so the end-to-end suite) on PostgreSQL.
+pub const ENV_TEST_STORE: &str = "ZFSYNC_TEST_STORE";
+
+impl StoreBackend {
+    /// The backend [`ENV_TEST_STORE`] names (SQLite unless it says `postgres`).
+    pub fn from_env() -> StoreBackend {
+        match std::env::var(ENV_TEST_STORE).as_deref() {
+            Ok("postgres") => StoreBackend::Postgres,
+            _ => StoreBackend::Sqlite,
+        }
+    }
 }
 
 impl EnvOptions {
@@ -96,6 +121,7 @@ impl Default for EnvOptions {
             named_media: true,
             media_names: Vec::new(),
             server_toml: String::new(),
+            store: StoreBackend::from_env(),
         }
     }
 }
@@ -189,6 +215,7 @@ admin_token = "{admin_token}"
 
 [store]
 path = "{store}"
+{store_url}
 
 [zalo]
 app_id = "{app_id}"
@@ -211,6 +238,13 @@ allow_private_addresses = {allow_private}
 [sync]
 {sync}"#,
             store = dir.path().join("zfsync.db").display(),
+            store_url = match opts.store {
+                StoreBackend::Sqlite => String::new(),
+                StoreBackend::Postgres => format!(
+                    "url = \"{}\"",
+                    crate::tools::pg_cluster::fresh_database().map_err(anyhow::Error::msg)?
+                ),
+            },
             app_id = zcfg.app_id,
             oa_id = zcfg.oa_id,
             app_secret = zcfg.app_secret,

@@ -258,7 +258,7 @@ async fn oa_staff_messages_become_private_notes_and_reactions_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_store_reuses_the_freshchat_user() {
-    let mut env = env().await;
+    let mut env = sqlite_env().await;
     add_user(&env, U1, "Minh");
     env.zalo
         .user_sends(U1, UserAction::Text("before".into()))
