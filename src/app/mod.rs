@@ -74,6 +74,8 @@ pub struct Application {
     /// The configuration file's pairing first, then the registry's enabled ones.
     pairings: Vec<PairingRuntime>,
     config: Config,
+    /// This daemon's claim on a PostgreSQL store, held until it stops.
+    _claim: crate::store::DaemonClaim,
 }
 
 impl std::fmt::Debug for Application {
@@ -121,6 +123,12 @@ impl Application {
         services: Services,
         pin: Option<&PinnedNames>,
     ) -> Result<Application, AppError> {
+        // One daemon per PostgreSQL database: a second would run the same lanes.
+        let claim = services
+            .store
+            .claim_for_daemon()
+            .await
+            .map_err(ServicesError::Store)?;
         let lanes = LaneSignal::new();
         // The key first: a config that cannot work is refused before a token is generated.
         let webhooks = WebhookSecrets::from_config(&config).map_err(AppError::WebhookKey)?;
@@ -180,6 +188,7 @@ impl Application {
             state,
             pairings,
             config,
+            _claim: claim,
         })
     }
 

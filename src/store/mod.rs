@@ -75,7 +75,7 @@ pub use model::{
     CallOutcome, Contact, Direction, EventState, JournalKey, Lane, MessagePair, Provenance, Record,
     Source, StepKind, StepState,
 };
-pub use pg::POSTGRES_MIGRATIONS;
+pub use pg::{DaemonClaim, POSTGRES_MIGRATIONS};
 pub use quota::QuotaState;
 pub use registry::RegisteredPairing;
 pub use sealed::META_ADMIN_TOKEN;
@@ -140,6 +140,12 @@ pub enum StoreError {
     /// Too many webhook inserts are waiting; the platform will deliver again.
     #[error("the store is busy; try again")]
     Busy,
+    /// Another daemon process serves this PostgreSQL database.
+    #[error("another zfsync daemon already serves the database {location}: run one daemon per database (replicas, with lanes leased between them, are not in this release); stop the other one, or point store.url at another database")]
+    Claimed {
+        /// The database, without its password.
+        location: String,
+    },
     /// The store's folder cannot be made.
     #[error("cannot create the store's folder {path}: {cause}")]
     CreateDir {
@@ -305,7 +311,7 @@ impl Inner {
                 }
                 r
             }
-            Readers::Postgres { target, pool } => {
+            Readers::Postgres { target, pool, .. } => {
                 let pooled = pool.lock().ok().and_then(|mut v| v.pop());
                 let conn = match pooled {
                     Some(c) if !c.is_closed() => c,

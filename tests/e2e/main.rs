@@ -26,6 +26,7 @@ mod media_hosts;
 mod oauth_callback;
 mod ops;
 mod pairings;
+mod postgres;
 mod quota;
 mod reconnect;
 mod reliability;
