@@ -90,6 +90,9 @@ pub use crate::config::DEFAULT_PAIRING;
 const READERS: usize = 8;
 /// Webhook inserts queued at most; past it a webhook is refused (503) and delivered again later.
 const MAX_URGENT: usize = 8192;
+/// Webhook inserts one pairing may have queued at most: a pairing flooded with webhooks is
+/// refused before it takes the whole queue, so the others' webhooks still get in.
+const MAX_URGENT_PER_PAIRING: usize = MAX_URGENT / 2;
 /// Other writes queued at most; past it their callers wait for a place.
 const MAX_QUEUED: usize = 4096;
 
@@ -263,6 +266,8 @@ pub struct Store {
     inner: Arc<Inner>,
     /// The pairing whose rows this handle reads and writes ([`Store::pairing`]).
     pairing: Arc<str>,
+    /// The pairing's own places in the webhook queue (shared by every handle of the pairing).
+    urgent_mine: Arc<Semaphore>,
 }
 
 struct Inner {
@@ -270,6 +275,8 @@ struct Inner {
     location: PathBuf,
     writer: mpsc::UnboundedSender<Queued>,
     urgent_places: Arc<Semaphore>,
+    /// Each pairing's places in the webhook queue, by name.
+    pairing_places: Mutex<std::collections::HashMap<Arc<str>, Arc<Semaphore>>>,
     places: Arc<Semaphore>,
     readers: Readers,
     key: Arc<StoreKey>,
@@ -407,6 +414,8 @@ impl Store {
         writer_gone: Arc<AtomicBool>,
     ) -> Result<Store, StoreError> {
         let (tx, rx) = mpsc::unbounded_channel();
+        let default_name: Arc<str> = Arc::from(DEFAULT_PAIRING);
+        let default_places = Arc::new(Semaphore::new(MAX_URGENT_PER_PAIRING));
         let full = Arc::new(AtomicBool::new(false));
         let (writer_full, writer_commits) = (full.clone(), commits.clone());
         std::thread::Builder::new()
@@ -421,22 +430,37 @@ impl Store {
                 location,
                 writer: tx,
                 urgent_places: Arc::new(Semaphore::new(MAX_URGENT)),
+                pairing_places: Mutex::new(std::collections::HashMap::from([(
+                    Arc::clone(&default_name),
+                    Arc::clone(&default_places),
+                )])),
                 places: Arc::new(Semaphore::new(MAX_QUEUED)),
                 readers,
                 key: Arc::new(key),
                 full,
                 commits,
             }),
-            pairing: Arc::from(DEFAULT_PAIRING),
+            pairing: default_name,
+            urgent_mine: default_places,
         })
     }
 
     /// The same store, reading and writing the rows of pairing `name` (one Zalo OA ↔ one
     /// Freshchat account). A store opened is the pairing [`DEFAULT_PAIRING`]'s.
     pub fn pairing(&self, name: &str) -> Store {
+        let pairing: Arc<str> = Arc::from(name);
+        let urgent_mine = self
+            .inner
+            .pairing_places
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(Arc::clone(&pairing))
+            .or_insert_with(|| Arc::new(Semaphore::new(MAX_URGENT_PER_PAIRING)))
+            .clone();
         Store {
             inner: self.inner.clone(),
-            pairing: Arc::from(name),
+            pairing,
+            urgent_mine,
         }
     }
 
@@ -511,13 +535,20 @@ impl Store {
         F: FnOnce(&Db<'_>) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
+        let mine = self
+            .urgent_mine
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| StoreError::Busy)?;
         let permit = self
             .inner
             .urgent_places
             .clone()
             .try_acquire_owned()
             .map_err(|_| StoreError::Busy)?;
-        self.submit(f, true, permit, false).await
+        let answer = self.submit(f, true, permit, false).await;
+        drop(mine);
+        answer
     }
 
     async fn submit<R, F>(

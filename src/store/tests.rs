@@ -408,3 +408,47 @@ async fn a_postgres_store_connects_again_when_the_server_drops_it() {
     let _ = store.meta("k").await;
     assert_eq!(store.meta("k").await.unwrap().as_deref(), Some("2"));
 }
+
+/// A pairing flooded with webhooks is refused (Busy, so its platform delivers again) once it
+/// holds its share of the webhook queue, while another pairing's webhooks still get in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_pairings_flood_never_takes_the_whole_webhook_queue() {
+    let t = testing::sqlite();
+    let (a, b) = (t.store.pairing("a"), t.store.pairing("b"));
+    // The writer is held on one write while the webhooks queue behind it.
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let blocker = {
+        let s = t.store.clone();
+        tokio::spawn(async move {
+            s.write(move |_| {
+                let _ = held.recv();
+                Ok(())
+            })
+            .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let mut queued = Vec::new();
+    for _ in 0..super::MAX_URGENT_PER_PAIRING {
+        let a = a.clone();
+        queued.push(tokio::spawn(async move {
+            a.write_urgent_statement(|_| Ok(())).await
+        }));
+    }
+    // Every one of them is in the queue before the next is tried.
+    while a.urgent_mine.available_permits() > 0 {
+        tokio::task::yield_now().await;
+    }
+    let refused = a.write_urgent_statement(|_| Ok(())).await;
+    assert!(matches!(refused, Err(StoreError::Busy)), "{refused:?}");
+    let other = {
+        let b = b.clone();
+        tokio::spawn(async move { b.write_urgent_statement(|_| Ok(())).await })
+    };
+    release.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    other.await.unwrap().unwrap();
+    for q in queued {
+        q.await.unwrap().unwrap();
+    }
+}
