@@ -88,6 +88,9 @@ pub use crate::config::DEFAULT_PAIRING;
 
 /// Read connections kept open between reads.
 const READERS: usize = 8;
+/// PostgreSQL reads at once, each on a pooled connection of its own (a connection is a server
+/// process: reads beyond this wait for one rather than connect and disconnect under load).
+const PG_READERS: usize = 32;
 /// Webhook inserts queued at most; past it a webhook is refused (503) and delivered again later.
 const MAX_URGENT: usize = 8192;
 /// Webhook inserts one pairing may have queued at most: a pairing flooded with webhooks is
@@ -293,6 +296,8 @@ enum Readers {
     Postgres {
         target: Box<pg::PgTarget>,
         pool: Mutex<Vec<PgConn>>,
+        /// One per read at once ([`PG_READERS`]).
+        slots: Arc<Semaphore>,
     },
 }
 
@@ -327,7 +332,7 @@ impl Inner {
                 let r = f(&Db::Pg(&conn));
                 if let Ok(mut pool) = pool.lock() {
                     if !conn.is_closed() {
-                        if pool.len() < READERS {
+                        if pool.len() < PG_READERS {
                             pool.push(conn);
                         }
                     } else {
@@ -588,7 +593,19 @@ impl Store {
         R: Send + 'static,
     {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || inner.with_reader(f)).await?
+        let slot = match &self.inner.readers {
+            Readers::Postgres { slots, .. } => Some(
+                slots
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| StoreError::Closed)?,
+            ),
+            Readers::Sqlite { .. } => None,
+        };
+        let read = tokio::task::spawn_blocking(move || inner.with_reader(f)).await?;
+        drop(slot);
+        read
     }
 
     /// Runs `f` on a read connection right here, on the caller's thread: for indexed point reads

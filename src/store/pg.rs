@@ -168,6 +168,7 @@ impl Store {
             Readers::Postgres {
                 target: Box::new(target),
                 pool: Mutex::new(Vec::new()),
+                slots: Arc::new(tokio::sync::Semaphore::new(super::PG_READERS)),
             },
             key,
             Arc::new(AtomicU64::new(0)),

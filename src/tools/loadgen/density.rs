@@ -279,9 +279,17 @@ pub async fn run_busy(opts: Options) -> anyhow::Result<DensityReport> {
     let env = environment(&opts).await?;
     let mut extra: Vec<ExtraPairing> = Vec::with_capacity(opts.pairings.saturating_sub(1));
     for i in 2..=opts.pairings {
-        extra.push(env.add_pairing(&format!("p{i}"), own_app(i)).await?);
+        extra.push(env.start_pairing(&format!("p{i}"), own_app(i)).await?);
     }
-    let (mut report, mut daemon) = baseline_then(&env, &opts, async { Ok(()) }).await?;
+    // Registered after the one-pairing baseline, so that it measures one pairing.
+    let register = async {
+        let store = crate::services::open_store(&env.config()?)?;
+        for p in &extra {
+            register_in(&store, &p.name, &p.zalo, &p.freshchat).await?;
+        }
+        Ok(())
+    };
+    let (mut report, mut daemon) = baseline_then(&env, &opts, register).await?;
     report.idle_cpu_percent = cpu_percent(daemon.pid(), Duration::from_secs(3)).await;
     // Every pairing's simulators, the default's first.
     let all: Vec<(

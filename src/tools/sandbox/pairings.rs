@@ -44,6 +44,17 @@ impl Env {
     pub async fn add_pairing(
         &self,
         name: &str,
+        zalo: ZaloSimConfig,
+    ) -> anyhow::Result<ExtraPairing> {
+        let p = self.start_pairing(name, zalo).await?;
+        self.register_pairing(name, &p.zalo, &p.freshchat).await?;
+        Ok(p)
+    }
+
+    /// The simulators of the pairing `name` ([`Env::add_pairing`] without registering it).
+    pub async fn start_pairing(
+        &self,
+        name: &str,
         mut zalo: ZaloSimConfig,
     ) -> anyhow::Result<ExtraPairing> {
         crate::config::check_pairing_name(name)?;
@@ -67,7 +78,6 @@ impl Env {
         )
         .await?;
         freshchat.set_cdn_host(FRESHCHAT_MEDIA_HOST)?;
-        self.register_pairing(name, &zalo_sim, &freshchat).await?;
         Ok(ExtraPairing {
             name: name.into(),
             zalo: zalo_sim,
