@@ -8,6 +8,7 @@
 //! target/release/examples/loadgen --mode steady --users 50 --messages 50 --rate 500
 //! target/release/examples/loadgen --mode flood
 //! target/release/examples/loadgen --mode ingest --pin          # daemon: target/release/zfsync
+//! target/release/examples/loadgen --mode ingest --store postgres
 //! target/release/examples/loadgen --mode soak --kills 100
 //! target/release/examples/loadgen --mode idle-pairings --pairings 1000
 //! target/release/examples/loadgen --mode pairings --pairings 200 --rate 1 --duration 30 --store postgres
@@ -91,8 +92,9 @@ struct Cli {
     /// while their customers keep writing (default 0).
     #[arg(long)]
     broken: Option<usize>,
-    /// idle-pairings, pairings: the daemon's store, `sqlite` (default) or `postgres` (a
-    /// throwaway cluster on loopback; needs Debian's postgresql package).
+    /// idle-pairings, pairings, ingest: the daemon's store, `sqlite` (default) or `postgres` (a
+    /// throwaway cluster on loopback; needs Debian's postgresql package; ingest compares it with
+    /// a naive PostgreSQL baseline on a cluster with fsync on).
     #[arg(long, value_parser = ["sqlite", "postgres"])]
     store: Option<String>,
 }

@@ -58,8 +58,13 @@ pub struct PgCluster {
 
 impl PgCluster {
     /// Creates and starts a cluster on a free loopback port (trying another port if one is taken
-    /// between choosing it and the server binding it).
+    /// between choosing it and the server binding it), with `fsync` off: for tests.
     pub fn start() -> Result<PgCluster, PgClusterError> {
+        PgCluster::start_with(false)
+    }
+
+    /// [`PgCluster::start`] with `fsync` on when `durable`: for figures whose cost is the commit.
+    pub fn start_with(durable: bool) -> Result<PgCluster, PgClusterError> {
         let bin = find_bin_dir().ok_or(PgClusterError::NotInstalled)?;
         let run_as = running_as_root().then_some("nobody");
         let dir = tempfile::Builder::new()
@@ -94,8 +99,9 @@ impl PgCluster {
         for _ in 0..5 {
             let port = free_port()?;
             let options = format!(
-                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
-                cluster.dir.path().display()
+                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync={} -c max_connections=200",
+                cluster.dir.path().display(),
+                if durable { "on" } else { "off" }
             );
             let log = cluster.dir.path().join("server.log");
             match cluster.run(
@@ -347,22 +353,42 @@ fn display_args(args: &[&std::ffi::OsStr]) -> String {
 /// ends: every sandbox of a test binary gets its own database in it.
 pub fn shared() -> Result<&'static PgCluster, String> {
     static CLUSTER: std::sync::OnceLock<Result<PgCluster, String>> = std::sync::OnceLock::new();
-    CLUSTER
-        .get_or_init(|| {
-            let cluster = PgCluster::start().map_err(|e| e.to_string())?;
-            cluster
-                .stop_when_this_process_ends()
-                .map_err(|e| e.to_string())?;
-            Ok(cluster)
-        })
-        .as_ref()
-        .map_err(Clone::clone)
+    started(&CLUSTER, false)
+}
+
+/// This process's one cluster with `fsync` on (benchmarks whose cost is the commit).
+pub fn shared_durable() -> Result<&'static PgCluster, String> {
+    static CLUSTER: std::sync::OnceLock<Result<PgCluster, String>> = std::sync::OnceLock::new();
+    started(&CLUSTER, true)
+}
+
+fn started(
+    cell: &'static std::sync::OnceLock<Result<PgCluster, String>>,
+    durable: bool,
+) -> Result<&'static PgCluster, String> {
+    cell.get_or_init(|| {
+        let cluster = PgCluster::start_with(durable).map_err(|e| e.to_string())?;
+        cluster
+            .stop_when_this_process_ends()
+            .map_err(|e| e.to_string())?;
+        Ok(cluster)
+    })
+    .as_ref()
+    .map_err(Clone::clone)
 }
 
 /// The URL of a new, empty database in this process's cluster ([`shared`]).
 pub fn fresh_database() -> Result<String, String> {
+    fresh_in(shared()?)
+}
+
+/// The URL of a new, empty database in this process's durable cluster ([`shared_durable`]).
+pub fn fresh_durable_database() -> Result<String, String> {
+    fresh_in(shared_durable()?)
+}
+
+fn fresh_in(cluster: &PgCluster) -> Result<String, String> {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let cluster = shared()?;
     let name = format!(
         "zfsync_{}_{}",
         std::process::id(),

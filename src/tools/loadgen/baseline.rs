@@ -1,7 +1,8 @@
 //! The naive ingest baseline the daemon is compared with: a bare axum handler that does one
 //! durable SQLite insert per request (WAL, `synchronous=FULL`, one connection behind a mutex,
 //! `spawn_blocking`), deduplicating on the event's `msg_id`. No signature check, no parsing
-//! beyond the id, no lanes.
+//! beyond the id, no lanes. Its PostgreSQL twin ([`BaselineServer::start_postgres`]) does one
+//! insert per request, each committed on its own, over one async connection.
 //!
 //! It runs on its own tokio runtime (two workers, as the daemon's runtime has on a 2-core
 //! machine), whose threads are recorded so that its CPU time can be read from
@@ -32,8 +33,15 @@ pub struct BaselineServer {
     runtime: Option<tokio::runtime::Runtime>,
     addr: SocketAddr,
     tids: Arc<Mutex<Vec<i32>>>,
-    db: PathBuf,
+    db: Db,
     _dir: tempfile::TempDir,
+}
+
+/// Where the baseline stores.
+#[derive(Debug, Clone)]
+enum Db {
+    Sqlite(PathBuf),
+    Postgres(String),
 }
 
 impl BaselineServer {
@@ -50,6 +58,57 @@ impl BaselineServer {
             "CREATE TABLE inbox (id INTEGER PRIMARY KEY, dedupe_key TEXT NOT NULL UNIQUE, body BLOB NOT NULL) STRICT",
         )?;
         let conn = Arc::new(Mutex::new(conn));
+        let app = axum::Router::new().route(
+            ROUTE,
+            axum::routing::post(move |body: Bytes| {
+                let conn = conn.clone();
+                async move { insert(conn, body).await }
+            }),
+        );
+        BaselineServer::serve_with(pin, Db::Sqlite(db), dir, move |_| Ok(app))
+    }
+
+    /// The PostgreSQL twin: one insert per request, each committed by itself, into a table of
+    /// the (empty) database at `url`, over one connection.
+    pub fn start_postgres(pin: Option<usize>, url: &str) -> anyhow::Result<BaselineServer> {
+        let dir = tempfile::tempdir()?;
+        let url = url.to_string();
+        let connect = url.clone();
+        BaselineServer::serve_with(pin, Db::Postgres(url), dir, move |runtime| {
+            runtime.block_on(async move {
+                let (client, connection) =
+                    tokio_postgres::connect(&connect, tokio_postgres::NoTls)
+                        .await
+                        .context("the PostgreSQL baseline cannot connect")?;
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::error!(error = %e, "the PostgreSQL baseline's connection ended");
+                    }
+                });
+                client
+                    .batch_execute(
+                        "CREATE TABLE inbox (id BIGSERIAL PRIMARY KEY, dedupe_key TEXT NOT NULL UNIQUE, body BYTEA NOT NULL)",
+                    )
+                    .await?;
+                let client = Arc::new(client);
+                Ok(axum::Router::new().route(
+                    ROUTE,
+                    axum::routing::post(move |body: Bytes| {
+                        let client = client.clone();
+                        async move { insert_postgres(&client, body).await }
+                    }),
+                ))
+            })
+        })
+    }
+
+    /// Starts the baseline's runtime, builds its router on it with `app`, and serves it.
+    fn serve_with(
+        pin: Option<usize>,
+        db: Db,
+        dir: tempfile::TempDir,
+        app: impl FnOnce(&tokio::runtime::Runtime) -> anyhow::Result<axum::Router>,
+    ) -> anyhow::Result<BaselineServer> {
         let tids: Arc<Mutex<Vec<i32>>> = Arc::default();
         let t = tids.clone();
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -69,16 +128,10 @@ impl BaselineServer {
             .enable_all()
             .build()
             .context("cannot start the baseline's runtime")?;
+        let app = app(&runtime)?;
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
-        let app = axum::Router::new().route(
-            ROUTE,
-            axum::routing::post(move |body: Bytes| {
-                let conn = conn.clone();
-                async move { insert(conn, body).await }
-            }),
-        );
         runtime.spawn(async move {
             match tokio::net::TcpListener::from_std(std_listener) {
                 Ok(l) => {
@@ -110,12 +163,17 @@ impl BaselineServer {
 
     /// The `msg_id`s stored (one row each: the column is unique).
     pub fn stored_ids(&self) -> anyhow::Result<Vec<String>> {
-        let conn = rusqlite::Connection::open(&self.db)?;
-        let mut stmt = conn.prepare("SELECT dedupe_key FROM inbox")?;
-        let ids = stmt
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(ids)
+        match &self.db {
+            Db::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path)?;
+                let mut stmt = conn.prepare("SELECT dedupe_key FROM inbox")?;
+                let ids = stmt
+                    .query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(ids)
+            }
+            Db::Postgres(url) => postgres_ids(url, "SELECT dedupe_key FROM inbox"),
+        }
     }
 }
 
@@ -154,6 +212,51 @@ async fn insert(
         ),
         _ => (http::StatusCode::SERVICE_UNAVAILABLE, "error"),
     }
+}
+
+/// The PostgreSQL twin's work: one insert, committed by itself, deduplicated on `message.msg_id`.
+async fn insert_postgres(
+    client: &tokio_postgres::Client,
+    body: Bytes,
+) -> (http::StatusCode, &'static str) {
+    let key = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/message/msg_id")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    let done = client
+        .execute(
+            "INSERT INTO inbox (dedupe_key, body) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&key, &&body[..]],
+        )
+        .await;
+    match done {
+        Ok(n) => (
+            http::StatusCode::OK,
+            if n == 1 { "stored" } else { "duplicate" },
+        ),
+        Err(_) => (http::StatusCode::SERVICE_UNAVAILABLE, "error"),
+    }
+}
+
+/// The first column (text) of every row `sql` returns from the database at `url`.
+pub(super) fn postgres_ids(url: &str, sql: &str) -> anyhow::Result<Vec<String>> {
+    let (url, sql) = (url.to_string(), sql.to_string());
+    // The blocking client runs a runtime of its own: on a thread of its own.
+    std::thread::spawn(move || -> anyhow::Result<Vec<String>> {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls)
+            .context("cannot read the stored ids back")?;
+        Ok(client
+            .query(sql.as_str(), &[])?
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect())
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("reading the stored ids panicked"))?
 }
 
 /// The flow modes' baseline load: the same signed Zalo bodies, users, pacing and duplicates as the

@@ -29,6 +29,7 @@ use super::process::DaemonProcess;
 use super::report::{cpu_secs_of, cpus_allowed, Ingest, IngestReport, IngestRow, Stats};
 use super::signer::ZaloSigner;
 use super::{add_users, user_id, Options};
+use crate::tools::sandbox::StoreBackend;
 use crate::tools::sandbox::{Env, EnvOptions};
 
 /// The Freshchat upstream while loading.
@@ -154,12 +155,19 @@ async fn daemon_row(
     kind: Upstream,
     bodies: Arc<Vec<Signed>>,
 ) -> anyhow::Result<IngestRow> {
-    // The daemon's own defaults for [sync]: this is the path a customer runs.
+    // The daemon's own defaults for [sync]: this is the path a customer runs. On PostgreSQL, a
+    // database of a cluster with fsync on, as the baseline's.
+    let postgres_url = match opts.store {
+        StoreBackend::Postgres => {
+            Some(crate::tools::pg_cluster::fresh_durable_database().map_err(anyhow::Error::msg)?)
+        }
+        StoreBackend::Sqlite => None,
+    };
     let env = Env::new(
         EnvOptions {
             sync_toml: String::new(),
-            // The SQLite path is what this mode measures (its file's size, its rows).
-            store: crate::tools::sandbox::StoreBackend::Sqlite,
+            store: opts.store,
+            postgres_url: postgres_url.clone(),
             ..EnvOptions::default()
         }
         // The daemon runs as its own process: media on loopback.
@@ -194,13 +202,35 @@ async fn daemon_row(
     let (d1, h1) = (cpu_secs_of(Some(pid)), cpu_secs_of(None));
     // No graceful shutdown: what was acknowledged must already be durable.
     daemon.kill().await?;
-    let stored = stored_ids(&env.dir.path().join("zfsync.db"))?;
-    let row = row(kind.name(), &load, delta(d0, d1), delta(h0, h1), cpus);
-    check_stored(kind.name(), &load, &stored).map(|n| IngestRow { stored: n, ..row })
+    let stored = match &postgres_url {
+        Some(url) => {
+            baseline::postgres_ids(url, "SELECT dedupe_key FROM inbox WHERE source = 'zalo'")?
+        }
+        None => stored_ids(&env.dir.path().join("zfsync.db"))?,
+    };
+    let name = match opts.store {
+        StoreBackend::Sqlite => kind.name().to_string(),
+        StoreBackend::Postgres => format!("{} (PostgreSQL)", kind.name()),
+    };
+    let row = row(&name, &load, delta(d0, d1), delta(h0, h1), cpus);
+    check_stored(&name, &load, &stored).map(|n| IngestRow { stored: n, ..row })
 }
 
 async fn baseline_row(opts: &Options, bodies: Arc<Vec<Signed>>) -> anyhow::Result<IngestRow> {
-    let server = BaselineServer::start(opts.pin.as_ref().map(|c| c.daemon))?;
+    let pin = opts.pin.as_ref().map(|c| c.daemon);
+    let (server, name) = match opts.store {
+        StoreBackend::Sqlite => (
+            BaselineServer::start(pin)?,
+            "baseline (axum + 1 SQLite insert)",
+        ),
+        StoreBackend::Postgres => (
+            BaselineServer::start_postgres(
+                pin,
+                &crate::tools::pg_cluster::fresh_durable_database().map_err(anyhow::Error::msg)?,
+            )?,
+            "baseline (axum + 1 PostgreSQL insert, committed)",
+        ),
+    };
     // Let the runtime start its threads before the first CPU reading.
     tokio::time::sleep(Duration::from_millis(50)).await;
     let (b0, h0) = (server.cpu_secs(), cpu_secs_of(None));
@@ -217,7 +247,6 @@ async fn baseline_row(opts: &Options, bodies: Arc<Vec<Signed>>) -> anyhow::Resul
         .pin
         .as_ref()
         .map(|c| format!("{} (its threads)", c.daemon));
-    let name = "baseline (axum + 1 SQLite insert)";
     // The baseline's threads live in this process: the load's own share is the rest.
     let row = row(
         name,

@@ -9,6 +9,8 @@
 //!   signed `user_send_text` bodies to the daemon **process** while its Freshchat upstream is
 //!   parked (accepts, never answers) and then failing fast (refuses connections), and to the
 //!   baseline; acks/s, ack p50/p99 and CPU per acknowledged webhook from `/proc/<pid>/stat`.
+//!   With `--store postgres`, the daemon and a naive PostgreSQL baseline (one insert per
+//!   request, each committed) on a throwaway cluster with fsync on.
 //! - `soak` ([`soak`]): two-way traffic with a share of upstream calls failing (the simulators'
 //!   seeded fault mix) while the daemon process is SIGKILLed and restarted N times; then a history
 //!   check: lost, doubled, out of order.
@@ -137,8 +139,8 @@ pub struct Options {
     /// `pairings`: how many of them are broken (Zalo authorization expired, Freshchat key
     /// refused) while their customers keep writing, beside the healthy ones.
     pub broken: usize,
-    /// The density modes: the daemon's store (SQLite, or a database in a throwaway PostgreSQL
-    /// cluster). The other modes measure the SQLite path.
+    /// The density and ingest modes: the daemon's store (SQLite, or a database in a throwaway
+    /// PostgreSQL cluster). The other modes measure the SQLite path.
     pub store: crate::tools::sandbox::StoreBackend,
 }
 

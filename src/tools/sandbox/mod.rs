@@ -69,6 +69,8 @@ pub struct EnvOptions {
     /// The store: the SQLite file in the environment's folder, or a new database in this
     /// process's throwaway PostgreSQL cluster. Default: [`ENV_TEST_STORE`] says.
     pub store: StoreBackend,
+    /// With [`StoreBackend::Postgres`]: this database instead of a new one in the shared cluster.
+    pub postgres_url: Option<String>,
 }
 
 /// Which store an environment's daemon uses.
@@ -122,6 +124,7 @@ impl Default for EnvOptions {
             media_names: Vec::new(),
             server_toml: String::new(),
             store: StoreBackend::from_env(),
+            postgres_url: None,
         }
     }
 }
@@ -242,7 +245,11 @@ allow_private_addresses = {allow_private}
                 StoreBackend::Sqlite => String::new(),
                 StoreBackend::Postgres => format!(
                     "url = \"{}\"",
-                    crate::tools::pg_cluster::fresh_database().map_err(anyhow::Error::msg)?
+                    match &opts.postgres_url {
+                        Some(url) => url.clone(),
+                        None => crate::tools::pg_cluster::fresh_database()
+                            .map_err(anyhow::Error::msg)?,
+                    }
                 ),
             },
             app_id = zcfg.app_id,
