@@ -75,7 +75,10 @@ impl BaselineServer {
         let url = url.to_string();
         let connect = url.clone();
         BaselineServer::serve_with(pin, Db::Postgres(url), dir, move |runtime| {
-            runtime.block_on(async move {
+            // Set up on a thread of its own: the caller may itself be inside a runtime.
+            let handle = runtime.handle().clone();
+            let setup = std::thread::spawn(move || {
+                handle.block_on(async move {
                 let (client, connection) =
                     tokio_postgres::connect(&connect, tokio_postgres::NoTls)
                         .await
@@ -91,7 +94,7 @@ impl BaselineServer {
                     )
                     .await?;
                 let client = Arc::new(client);
-                Ok(axum::Router::new().route(
+                anyhow::Ok(axum::Router::new().route(
                     ROUTE,
                     axum::routing::post(move |body: Bytes| {
                         let client = client.clone();
@@ -99,6 +102,10 @@ impl BaselineServer {
                     }),
                 ))
             })
+            });
+            setup
+                .join()
+                .map_err(|_| anyhow::anyhow!("the PostgreSQL baseline's set-up panicked"))?
         })
     }
 
