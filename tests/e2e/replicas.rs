@@ -274,6 +274,8 @@ async fn replicas_racing_a_token_refresh_spend_the_refresh_token_once() {
     let (before, refused_before) = env.zalo.token_refreshes();
     let generation = stored_tokens(&env).await.generation;
     let (mut child, second) = second_replica(&env, "refresh.log").await;
+    // A slow token endpoint: each refresh is in flight while the other replica looks.
+    env.zalo.set_latency(Duration::from_millis(300));
     let fan = FanOut::start(vec![env.daemon_url(), second]).await;
     deliver_through(&env, &fan);
     tokio::time::sleep(Duration::from_secs(6)).await;
