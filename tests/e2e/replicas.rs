@@ -213,6 +213,9 @@ async fn a_killed_replicas_lanes_are_taken_over_within_the_lease_time() {
                 .await;
         }
     }
+    // Every webhook stored before the kill: a delivery cut by the kill would be redelivered by
+    // Zalo after later ones, out of order by the platform's doing, not the daemon's.
+    assert!(env.zalo.wait_deliveries_idle(WAIT).await);
     let store = store(&env);
     let lanes: Vec<Lane> = users.iter().map(|u| Lane::zalo(Some(u))).collect();
     let mine = store.replica_id().to_string();
