@@ -8,9 +8,17 @@
 //! a retry, so a failing event blocks only its own lane. Transient failures retry with exponential backoff and jitter
 //! (honouring Retry-After); a permanent failure, or one that outlives the retry budget, leaves the
 //! event `failed` with its reason for an operator to list and replay.
+//!
+//! Replicas (several daemons on one PostgreSQL database): a worker drains a lane only while it
+//! holds the lane's lease in the store (`Store::take_lane_lease`), renewed every third of the lease
+//! time while it works and given up when it stops. A lane another replica holds is skipped and
+//! looked at again within a second (its events are in the store, and its holder drains them all);
+//! a lane whose holder died is taken over once its lease expires. A worker that cannot renew in
+//! time stops before its next event. On SQLite every lease is granted.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
-use crate::store::{now_ms, InboxRow, Lane, Store, StoreError};
+use crate::store::{now_ms, InboxRow, Lane, LaneLease, Store, StoreError};
 use crate::sync::{Outcome, SyncContext};
 use crate::telemetry::events::{
     EventFailed, EventIgnored, EventProcessed, EventRetrying, InternalEvent, LanesActive,
@@ -35,6 +43,11 @@ const DEFER_FIRST_MS: i64 = 20;
 const DEFER_MS: i64 = 1_000;
 /// The safety sweep: how often the dispatcher asks the store for due lanes regardless of signals.
 pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(2);
+/// How long a lane's lease lasts unless renewed (`sync.lane_lease_secs`'s default).
+pub(crate) const LANE_LEASE: Duration = Duration::from_secs(10);
+/// The longest a lane another replica holds waits before it is looked at again (sooner when the
+/// other's lease runs out sooner).
+const LEASED_ELSEWHERE_MS: i64 = 1_000;
 
 /// How often and how late a transiently failing event is tried again (`[sync]` retry keys).
 #[derive(Debug, Clone)]
@@ -175,6 +188,30 @@ trait LaneRunner: std::fmt::Debug + Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<Vec<InboxRow>, StoreError>>;
     /// Handles one event and records how it ended.
     fn process(&self, row: InboxRow) -> BoxFuture<'_, Finished>;
+    /// Takes the lane's lease for `lease` before draining it (granted where there is one process).
+    fn take_lease(
+        &self,
+        _lane: Lane,
+        _lease: Duration,
+    ) -> BoxFuture<'_, Result<LaneLease, StoreError>> {
+        Box::pin(async { Ok(LaneLease::Granted) })
+    }
+    /// Renews a held lease; false when it was lost to another replica.
+    fn renew_lease(
+        &self,
+        _lane: Lane,
+        _lease: Duration,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(async { Ok(true) })
+    }
+    /// Gives a held lease up.
+    fn release_lease(&self, _lane: Lane) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+    /// Whether leases are shared with other processes, so a held one must be renewed.
+    fn leases_are_shared(&self) -> bool {
+        false
+    }
 }
 
 /// The daemon's lanes: the inbox in the store, each event handled by the sync context.
@@ -202,6 +239,70 @@ impl LaneRunner for InboxRunner {
     fn process(&self, row: InboxRow) -> BoxFuture<'_, Finished> {
         Box::pin(process_event(&self.store, &self.sync, &self.policy, row))
     }
+
+    fn take_lease(
+        &self,
+        lane: Lane,
+        lease: Duration,
+    ) -> BoxFuture<'_, Result<LaneLease, StoreError>> {
+        Box::pin(async move { self.store.take_lane_lease(&lane, lease).await })
+    }
+
+    fn renew_lease(&self, lane: Lane, lease: Duration) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(async move { self.store.renew_lane_lease(&lane, lease).await })
+    }
+
+    fn release_lease(&self, lane: Lane) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move { self.store.release_lane_lease(&lane).await })
+    }
+
+    fn leases_are_shared(&self) -> bool {
+        self.store.is_postgres()
+    }
+}
+
+/// Renews a lane's lease while its worker drains it; stopped when dropped. Sets `lost` when the
+/// lease was taken by another replica, or could not be renewed before two thirds of it ran out.
+struct Renewer(tokio::task::JoinHandle<()>);
+
+impl Drop for Renewer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Renewer {
+    fn start(
+        runner: Arc<dyn LaneRunner>,
+        lane: Lane,
+        lease: Duration,
+        lost: Arc<AtomicBool>,
+    ) -> Renewer {
+        Renewer(tokio::spawn(crate::telemetry::carry_pairing(async move {
+            let every = lease / 3;
+            let mut held_until = tokio::time::Instant::now() + lease;
+            loop {
+                tokio::time::sleep(every).await;
+                let asked = tokio::time::Instant::now();
+                match runner.renew_lease(lane.clone(), lease).await {
+                    Ok(true) => held_until = asked + lease,
+                    Ok(false) => {
+                        tracing::warn!(%lane, "another replica took this lane's lease; this one stops after the event in hand");
+                        lost.store(true, Ordering::Release);
+                        return;
+                    }
+                    Err(e) if tokio::time::Instant::now() + every >= held_until => {
+                        tracing::warn!(%lane, error = %e, "cannot renew this lane's lease before it runs out; this one stops after the event in hand");
+                        lost.store(true, Ordering::Release);
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(%lane, error = %e, "cannot renew this lane's lease; trying again");
+                    }
+                }
+            }
+        })))
+    }
 }
 
 /// Runs lanes until cancelled.
@@ -211,6 +312,8 @@ pub struct Dispatcher {
     signal: LaneSignal,
     max_lanes: usize,
     sweep_every: Duration,
+    /// How long a lane's lease lasts unless renewed.
+    lease: Duration,
 }
 
 /// How many events a lane worker reads at once.
@@ -235,7 +338,14 @@ impl Dispatcher {
             signal,
             max_lanes,
             sweep_every: SWEEP_EVERY,
+            lease: LANE_LEASE,
         }
+    }
+
+    /// Holds each lane's lease for `lease` at a time (`sync.lane_lease_secs`) instead of 10 s.
+    pub fn with_lane_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
     }
 
     /// Sweeps every `every` instead of every 2 s (a deployment of many pairings spaces the
@@ -349,6 +459,29 @@ impl Dispatcher {
 
     /// Runs a lane's events in order until it is empty or its head must wait for a retry.
     async fn drain_lane(&self, lane: &Lane, stop: &CancellationToken) {
+        match self.runner.take_lease(lane.clone(), self.lease).await {
+            Ok(LaneLease::Granted) => {}
+            Ok(LaneLease::HeldElsewhere { remaining_ms }) => {
+                // Another replica drains it, new events included; look again in a while, in case
+                // it stops before they are done.
+                let wait = remaining_ms.clamp(50, LEASED_ELSEWHERE_MS) + fastrand::i64(0..100);
+                tracing::debug!(%lane, wait_ms = wait, "lane held by another replica");
+                self.signal
+                    .schedule_retry(lane, self.signal.clock.now() + wait);
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(%lane, error = %e, "cannot take this lane's lease; trying again");
+                self.signal
+                    .schedule_retry(lane, self.signal.clock.now() + LEASED_ELSEWHERE_MS);
+                return;
+            }
+        }
+        let lost = Arc::new(AtomicBool::new(false));
+        let renewer = self
+            .runner
+            .leases_are_shared()
+            .then(|| Renewer::start(self.runner.clone(), lane.clone(), self.lease, lost.clone()));
         // Where this worker is in the lane: events before it are finished (their final state is
         // being written), so reads need not wait for those writes to commit.
         let mut cursor: Option<(i64, i64)> = None;
@@ -382,7 +515,7 @@ impl Dispatcher {
                 break;
             }
             for row in rows {
-                if stop.is_cancelled() {
+                if stop.is_cancelled() || lost.load(Ordering::Acquire) {
                     break 'lane;
                 }
                 if row.next_attempt_at > self.signal.clock.now() {
@@ -406,6 +539,14 @@ impl Dispatcher {
         for w in writes {
             if let Ok(Err(e)) = w.await {
                 tracing::error!(error = %e, "cannot record the outcome of an event; it will be handled again");
+            }
+        }
+        // Given up only now, with the outcomes committed: the next holder starts where this one
+        // ended. The post-check below then sees whatever another replica stored meanwhile.
+        drop(renewer);
+        if !lost.load(Ordering::Acquire) {
+            if let Err(e) = self.runner.release_lease(lane.clone()).await {
+                tracing::warn!(%lane, error = %e, "cannot give up this lane's lease; it expires by itself");
             }
         }
         if stop.is_cancelled() {

@@ -341,6 +341,9 @@ impl TokenManager {
     /// Refreshes the pair unless another caller already did since `stale` was handed out.
     pub async fn refresh(&self, stale: Option<&SecretString>) -> Result<SecretString, SyncError> {
         let _guard = self.refresh_lock.lock().await;
+        // Across replicas too: the pair is read again only once no other process refreshes it,
+        // and the lock is held until the new pair is committed.
+        let _across = self.store.refresh_lock().await?;
         let current = self.reload().await?.ok_or(SyncError::NotConnected)?;
         if let Some(reason) = current.needs_reauth {
             return Err(SyncError::NeedsReauth(reason));
@@ -394,7 +397,7 @@ impl TokenManager {
                 }
                 .emit();
                 self.store
-                    .set_needs_reauth(current.refresh.expose_secret().to_string(), reason.clone())
+                    .set_needs_reauth(current.generation, reason.clone())
                     .await?;
                 self.reload().await?;
                 Err(SyncError::NeedsReauth(reason))
@@ -404,11 +407,7 @@ impl TokenManager {
             Err(e) if e.is_unlisted_refusal() => {
                 let stored = self
                     .store
-                    .set_token_error(
-                        current.refresh.expose_secret().to_string(),
-                        e.code(),
-                        e.to_string(),
-                    )
+                    .set_token_error(current.generation, e.code(), e.to_string())
                     .await?;
                 self.reload().await?;
                 let Some(err) = stored else {
@@ -500,7 +499,7 @@ impl TokenManager {
         }
         .emit();
         self.store
-            .set_needs_reauth(current.refresh.expose_secret().to_string(), reason.clone())
+            .set_needs_reauth(current.generation, reason.clone())
             .await?;
         self.reload().await?;
         Err(SyncError::NeedsReauth(reason))
@@ -518,6 +517,7 @@ impl TokenManager {
             return Ok(false);
         }
         let _guard = self.refresh_lock.lock().await;
+        let _across = self.store.refresh_lock().await?;
         let Some(current) = self.reload().await? else {
             return Ok(false);
         };
@@ -730,10 +730,7 @@ mod tests {
 
         // Zalo refuses the refresh token; a reconnect from another process (`zfsync connect zalo`)
         // stores a new pair before the daemon looks again.
-        store
-            .set_needs_reauth("refresh-1".into(), "-14014".into())
-            .await
-            .unwrap();
+        store.set_needs_reauth(1, "-14014".into()).await.unwrap();
         let before = daemon.generation();
         manager(&store)
             .await
@@ -748,10 +745,7 @@ mod tests {
         assert!(!daemon.follow_store().await.unwrap(), "once");
 
         // Seen unusable, then a new pair: wakes too.
-        store
-            .set_needs_reauth("refresh-2".into(), "-14014".into())
-            .await
-            .unwrap();
+        store.set_needs_reauth(2, "-14014".into()).await.unwrap();
         assert!(!daemon.follow_store().await.unwrap(), "unusable");
         let before = daemon.generation();
         assert!(!daemon.replaced_since(before), "same pair, still unusable");

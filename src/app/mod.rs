@@ -74,8 +74,6 @@ pub struct Application {
     /// The configuration file's pairing first, then the registry's enabled ones.
     pairings: Vec<PairingRuntime>,
     config: Config,
-    /// This daemon's claim on a PostgreSQL store, held until it stops.
-    _claim: crate::store::DaemonClaim,
 }
 
 impl std::fmt::Debug for Application {
@@ -123,12 +121,6 @@ impl Application {
         services: Services,
         pin: Option<&PinnedNames>,
     ) -> Result<Application, AppError> {
-        // One daemon per PostgreSQL database: a second would run the same lanes.
-        let claim = services
-            .store
-            .claim_for_daemon()
-            .await
-            .map_err(ServicesError::Store)?;
         let lanes = LaneSignal::new();
         // The key first: a config that cannot work is refused before a token is generated.
         let webhooks = WebhookSecrets::from_config(&config).map_err(AppError::WebhookKey)?;
@@ -188,7 +180,6 @@ impl Application {
             state,
             pairings,
             config,
-            _claim: claim,
         })
     }
 
@@ -234,7 +225,8 @@ impl Application {
                         self.config.sync.max_concurrent_lanes,
                         policy.clone(),
                     )
-                    .with_sweep_every(idle_every(SWEEP_EVERY, self.pairings.len())),
+                    .with_sweep_every(idle_every(SWEEP_EVERY, self.pairings.len()))
+                    .with_lane_lease(Duration::from_secs(self.config.sync.lane_lease_secs)),
                     p.catch_up.clone(),
                 )
             })
@@ -319,6 +311,12 @@ impl Application {
         .await;
         shutdown.cancel();
         let _ = lanes.await;
+        // The lanes this replica held go to the other replicas at once, not after the lease time.
+        if let Some(first) = self.pairings.first() {
+            if let Err(e) = first.services.store.release_all_lane_leases().await {
+                tracing::warn!(error = %e, "cannot give up this replica's lane leases; the other replicas take its lanes over when they expire");
+            }
+        }
         scheduler.stop().await;
         for follow in followers {
             let _ = follow.await;

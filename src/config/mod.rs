@@ -290,6 +290,12 @@ pub struct SyncConfig {
     /// When to prune finished events and expired files (cron).
     #[serde(default = "default_retention_cron")]
     pub retention_cron: String,
+    /// PostgreSQL with several replicas: how long a replica's hold on a conversation (its lane's
+    /// lease) lasts unless renewed, in seconds. A replica renews it every third of this while it
+    /// works on the lane; a replica that dies leaves its lanes to the others after at most this
+    /// long. Ignored on SQLite (one process).
+    #[serde(default = "default_lane_lease")]
+    pub lane_lease_secs: u64,
 }
 
 impl Default for SyncConfig {
@@ -306,9 +312,16 @@ impl Default for SyncConfig {
             token_refresh_cron: default_refresh_cron(),
             reconcile_cron: default_reconcile_cron(),
             retention_cron: default_retention_cron(),
+            lane_lease_secs: default_lane_lease(),
         }
     }
 }
+
+/// The shortest lane lease: a replica renews every third of it, so it must outlast a store round
+/// trip comfortably.
+const MIN_LANE_LEASE_SECS: u64 = 2;
+/// The longest lane lease (a dead replica's conversations wait this long at most).
+const MAX_LANE_LEASE_SECS: u64 = 600;
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
@@ -342,6 +355,9 @@ fn default_refresh_ahead() -> u64 {
 }
 fn default_token_error_reauth_after() -> u64 {
     3600
+}
+fn default_lane_lease() -> u64 {
+    10
 }
 fn default_hosted_ttl() -> u64 {
     24 * 30
@@ -530,6 +546,15 @@ impl Config {
                 detail,
             },
         )?;
+        if !(MIN_LANE_LEASE_SECS..=MAX_LANE_LEASE_SECS).contains(&self.sync.lane_lease_secs) {
+            return Err(ConfigError::Invalid {
+                key: "sync.lane_lease_secs",
+                detail: format!(
+                    "{} is out of range: between {MIN_LANE_LEASE_SECS} and {MAX_LANE_LEASE_SECS} seconds (10 is right for most deployments: longer delays the takeover of a dead replica's conversations, shorter costs more renewals)",
+                    self.sync.lane_lease_secs
+                ),
+            });
+        }
         check_base_url("zalo.api_base", &self.zalo.api_base)?;
         check_base_url("zalo.oauth_base", &self.zalo.oauth_base)?;
         check_base_url("freshchat.api_base", &self.freshchat.api_base)?;

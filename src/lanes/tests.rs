@@ -190,6 +190,7 @@ impl Harness {
             signal: signal.clone(),
             max_lanes,
             sweep_every: super::SWEEP_EVERY,
+            lease: super::LANE_LEASE,
         };
         let stop = CancellationToken::new();
         tokio::spawn(dispatcher.run(stop.clone(), TaskTracker::new()));

@@ -169,69 +169,49 @@ impl Store {
         .await
     }
 
-    /// Marks the pairing as needing re-authorization, only while the stored refresh token is still
-    /// the one Zalo rejected (a pair another process stored meanwhile is left alone).
+    /// Marks the pairing as needing re-authorization, only while the stored pair is still the one
+    /// Zalo rejected (`generation`; a pair another process stored meanwhile is left alone). One
+    /// conditional statement, so a pair stored by another replica at the same moment is never
+    /// marked.
     pub async fn set_needs_reauth(
         &self,
-        rejected_refresh_token: String,
+        generation: i64,
         reason: String,
     ) -> Result<(), StoreError> {
-        let key = self.key();
         let p = self.p();
         self.write(move |c| {
-            let stored: Option<String> = c.query_opt(
-                "SELECT refresh_token FROM tokens WHERE pairing = ?1",
-                params![&p],
-                |r| r.get(0),
+            c.execute(
+                "UPDATE tokens SET needs_reauth = ?1,
+                   token_error = NULL, token_error_code = NULL, token_error_since = NULL
+                 WHERE pairing = ?2 AND generation = ?3",
+                params![reason, p, generation],
             )?;
-            let still = match stored {
-                Some(s) => key.open(COL_REFRESH, &s)? == rejected_refresh_token,
-                None => false,
-            };
-            if still {
-                c.execute(
-                    "UPDATE tokens SET needs_reauth = ?1,
-                       token_error = NULL, token_error_code = NULL, token_error_since = NULL
-                     WHERE pairing = ?2",
-                    params![reason, p],
-                )?;
-            }
             Ok(())
         })
         .await
     }
 
     /// Records a refusal of the token endpoint that Zalo does not document, only while the stored
-    /// refresh token is still the one refused. The first refusal's time is kept across later ones
-    /// (and across restarts) until a new pair is stored; returns the record as stored, `None` when
-    /// the pair changed meanwhile.
+    /// pair is still the one refused (`generation`). The first refusal's time is kept across later
+    /// ones (and across restarts) until a new pair is stored; returns the record as stored, `None`
+    /// when the pair changed meanwhile. One conditional statement.
     pub async fn set_token_error(
         &self,
-        refused_refresh_token: String,
+        generation: i64,
         code: Option<i64>,
         reason: String,
     ) -> Result<Option<TokenEndpointError>, StoreError> {
-        let key = self.key();
         let p = self.p();
         self.write(move |c| {
-            let stored: Option<(String, Option<i64>)> = c.query_opt(
-                "SELECT refresh_token, token_error_since FROM tokens WHERE pairing = ?1",
-                params![&p],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+            let since: Option<i64> = c.query_opt(
+                "UPDATE tokens SET token_error = ?1, token_error_code = ?2,
+                   token_error_since = COALESCE(token_error_since, ?3)
+                 WHERE pairing = ?4 AND generation = ?5
+                 RETURNING token_error_since",
+                params![reason, code, now_ms(), p, generation],
+                |r| r.get(0),
             )?;
-            let Some((refresh, since)) = stored else {
-                return Ok(None);
-            };
-            if key.open(COL_REFRESH, &refresh)? != refused_refresh_token {
-                return Ok(None);
-            }
-            let since = since.unwrap_or_else(now_ms);
-            c.execute(
-                "UPDATE tokens SET token_error = ?1, token_error_code = ?2, token_error_since = ?3
-                 WHERE pairing = ?4",
-                params![reason, code, since, p],
-            )?;
-            Ok(Some(TokenEndpointError {
+            Ok(since.map(|since| TokenEndpointError {
                 code,
                 reason,
                 since,
@@ -376,23 +356,23 @@ impl Store {
         .await
     }
 
-    /// Takes (and deletes) an unexpired ticket: `Some(expected_oa)` when it was valid.
+    /// Takes (and deletes) an unexpired ticket: `Some(expected_oa)` when it was valid. One
+    /// statement: of two replicas taking the same ticket, only one gets it.
     pub async fn take_oauth_ticket(
         &self,
         ticket_hash: String,
     ) -> Result<Option<Option<String>>, StoreError> {
         let p = self.p();
         self.write(move |c| {
-            let found: Option<Option<String>> = c.query_opt(
-                "SELECT expected_oa FROM oauth_tickets WHERE ticket_hash = ?1 AND expires_at >= ?2 AND pairing = ?3",
-                params![ticket_hash, now_ms(), p],
-                |r| r.get(0),
+            let taken: Option<(Option<String>, i64, String)> = c.query_opt(
+                "DELETE FROM oauth_tickets WHERE ticket_hash = ?1
+                 RETURNING expected_oa, expires_at, pairing",
+                params![ticket_hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )?;
-            c.execute(
-                "DELETE FROM oauth_tickets WHERE ticket_hash = ?1",
-                params![&ticket_hash],
-            )?;
-            Ok(found)
+            Ok(taken
+                .filter(|(_, expires_at, pairing)| *expires_at >= now_ms() && *pairing == p)
+                .map(|(expected_oa, _, _)| expected_oa))
         })
         .await
     }

@@ -39,6 +39,7 @@ mod files;
 mod identities;
 mod inbox;
 mod journal;
+mod leases;
 pub mod model;
 mod pairings;
 mod pg;
@@ -50,6 +51,8 @@ mod sqlite;
 mod writer;
 
 mod disk;
+#[cfg(test)]
+mod lease_tests;
 #[cfg(test)]
 mod provenance_tests;
 #[cfg(test)]
@@ -71,11 +74,12 @@ pub use crypto::{KeyError, StoreKey};
 pub use files::HostedFile;
 pub use inbox::{ActivityRow, HourlyCounts, InboxRow, Ingested, NewEvent, SourceStats};
 pub use journal::{Journal, StepRow};
+pub use leases::{LaneLease, RefreshLock, REFRESH_LOCK_WAIT};
 pub use model::{
     CallOutcome, Contact, Direction, EventState, JournalKey, Lane, MessagePair, Provenance, Record,
     Source, StepKind, StepState,
 };
-pub use pg::{DaemonClaim, POSTGRES_MIGRATIONS};
+pub use pg::POSTGRES_MIGRATIONS;
 pub use quota::QuotaState;
 pub use registry::RegisteredPairing;
 pub use sealed::META_ADMIN_TOKEN;
@@ -146,11 +150,11 @@ pub enum StoreError {
     /// Too many webhook inserts are waiting; the platform will deliver again.
     #[error("the store is busy; try again")]
     Busy,
-    /// Another daemon process serves this PostgreSQL database.
-    #[error("another zfsync daemon already serves the database {location}: run one daemon per database (replicas, with lanes leased between them, are not in this release); stop the other one, or point store.url at another database")]
-    Claimed {
-        /// The database, without its password.
-        location: String,
+    /// Another replica's token refresh of this pairing did not end in time.
+    #[error("another zfsync replica has been refreshing this pairing's Zalo token for over {waited_secs} s; the refresh is tried again later (if it lasts, check that replica's connection to Zalo)")]
+    RefreshLockBusy {
+        /// How long this one waited.
+        waited_secs: u64,
     },
     /// The store's folder cannot be made.
     #[error("cannot create the store's folder {path}: {cause}")]
@@ -285,6 +289,8 @@ struct Inner {
     key: Arc<StoreKey>,
     full: Arc<AtomicBool>,
     commits: Arc<AtomicU64>,
+    /// This process's name in `lane_leases`: its id and random bits, new at every open.
+    holder: String,
 }
 
 /// The read connections of a backend, opened when none is free and kept up to [`READERS`].
@@ -444,6 +450,11 @@ impl Store {
                 key: Arc::new(key),
                 full,
                 commits,
+                holder: format!(
+                    "{}-{:012x}",
+                    std::process::id(),
+                    fastrand::u64(..) & 0xffff_ffff_ffff
+                ),
             }),
             pairing: default_name,
             urgent_mine: default_places,

@@ -387,19 +387,34 @@ pub(super) fn put_conversation(
 }
 
 /// Points a Zalo user at a conversation unless it already has one (used inside a transaction).
+/// The insert decides, not a count read before it: of two replicas pointing the same user at once,
+/// the second finds the first's row and changes nothing.
 pub(super) fn put_conversation_if_none(
     c: &Db<'_>,
     pairing: &str,
     zalo_user_id: &str,
     conversation_id: &str,
 ) -> Result<(), StoreError> {
-    let n: i64 = c.query_row(
-        "SELECT COUNT(*) FROM conversations WHERE zalo_user_id = ?1 AND pairing = ?2",
-        params![zalo_user_id, pairing],
+    let inserted: Option<i64> = c.query_opt(
+        "INSERT INTO conversations (zalo_user_id, freshchat_conversation_id, freshchat_internal_id, updated_at, pairing)
+         SELECT CAST(?1 AS TEXT), CAST(?2 AS TEXT), NULL, CAST(?3 AS BIGINT), CAST(?4 AS TEXT)
+         WHERE NOT EXISTS (SELECT 1 FROM conversations WHERE pairing = ?4 AND freshchat_conversation_id = ?2 AND zalo_user_id <> ?1)
+         ON CONFLICT (pairing, zalo_user_id) DO NOTHING
+         RETURNING 1",
+        params![zalo_user_id, conversation_id, now_ms(), pairing],
         |r| r.get(0),
     )?;
-    if n == 0 {
-        put_conversation(c, pairing, zalo_user_id, conversation_id, None)?;
+    if inserted.is_none() {
+        // Either the user has a conversation (nothing to do), or another user still holds this
+        // conversation id: it moves to this user, as `put_conversation` does.
+        let has_one: Option<i64> = c.query_opt(
+            "SELECT 1 FROM conversations WHERE zalo_user_id = ?1 AND pairing = ?2",
+            params![zalo_user_id, pairing],
+            |r| r.get(0),
+        )?;
+        if has_one.is_none() {
+            put_conversation(c, pairing, zalo_user_id, conversation_id, None)?;
+        }
     }
     Ok(())
 }

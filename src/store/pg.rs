@@ -22,10 +22,16 @@ use secrecy::SecretString;
 
 /// Numbered PostgreSQL migrations, applied in order. Never edit one that has shipped; add the next
 /// number. The first is the SQLite schema as its migration 013 left it.
-pub const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[(
-    "001_initial",
-    include_str!("../../migrations/postgres/001_initial.sql"),
-)];
+pub const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "001_initial",
+        include_str!("../../migrations/postgres/001_initial.sql"),
+    ),
+    (
+        "002_lane_leases",
+        include_str!("../../migrations/postgres/002_lane_leases.sql"),
+    ),
+];
 
 /// The advisory lock held while migrating ("zfsync" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7a66_7379_6e63;
@@ -174,63 +180,6 @@ impl Store {
             Arc::new(AtomicU64::new(0)),
             Arc::new(AtomicBool::new(false)),
         )
-    }
-}
-
-/// The advisory lock a daemon holds on its database for as long as it runs.
-const DAEMON_LOCK: i64 = 0x7a66_7379_6e64;
-
-/// A daemon's claim on its PostgreSQL database (see [`Store::claim_for_daemon`]): released when
-/// dropped (its connection closes).
-pub struct DaemonClaim(Option<PgConn>);
-
-impl std::fmt::Debug for DaemonClaim {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "DaemonClaim(held)"
-        } else {
-            "DaemonClaim(none)"
-        })
-    }
-}
-
-impl Drop for DaemonClaim {
-    fn drop(&mut self) {
-        // The blocking client cannot be dropped inside the async runtime: on a thread of its own.
-        if let Some(conn) = self.0.take() {
-            let _ = std::thread::Builder::new()
-                .name("zfsync-pg-claim".into())
-                .spawn(move || drop(conn));
-        }
-    }
-}
-
-impl Store {
-    /// Claims a PostgreSQL database for this daemon until the claim is dropped (a session-level
-    /// advisory lock on a connection of its own): a second daemon on the same database is
-    /// refused with [`StoreError::Claimed`], since two would run the same lanes at once.
-    /// Commands (`status`, `pairing list`, ...) do not claim. A SQLite store has nothing to claim.
-    pub async fn claim_for_daemon(&self) -> Result<DaemonClaim, StoreError> {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let Readers::Postgres { target, .. } = &inner.readers else {
-                return Ok(DaemonClaim(None));
-            };
-            let conn = target.connect()?;
-            let got: Result<i64, StoreError> = Db::Pg(&conn).query_row(
-                &format!("SELECT CASE WHEN pg_try_advisory_lock({DAEMON_LOCK}) THEN 1 ELSE 0 END"),
-                params![],
-                |r| r.get(0),
-            );
-            let claim = DaemonClaim(Some(conn));
-            if got? != 1 {
-                return Err(StoreError::Claimed {
-                    location: target.shown.clone(),
-                });
-            }
-            Ok(claim)
-        })
-        .await?
     }
 }
 

@@ -325,20 +325,29 @@ async fn tokens_attempts_files_and_quota_answer_alike(store: Store) {
     let t = store.tokens().await.unwrap().unwrap();
     assert_eq!((t.access_token.as_str(), t.generation), ("at", 2));
     let e = store
-        .set_token_error("rt".into(), Some(-1), "odd".into())
+        .set_token_error(2, Some(-1), "odd".into())
         .await
         .unwrap()
         .unwrap();
     assert_eq!(e.code, Some(-1));
+    let again = store
+        .set_token_error(2, Some(-2), "odder".into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (again.code, again.since),
+        (Some(-2), e.since),
+        "the first refusal's time stays"
+    );
     assert!(store
-        .set_token_error("other".into(), None, "x".into())
+        .set_token_error(1, None, "x".into())
         .await
         .unwrap()
         .is_none());
-    store
-        .set_needs_reauth("rt".into(), "rejected".into())
-        .await
-        .unwrap();
+    store.set_needs_reauth(1, "stale".into()).await.unwrap();
+    assert_eq!(store.tokens().await.unwrap().unwrap().needs_reauth, None);
+    store.set_needs_reauth(2, "rejected".into()).await.unwrap();
     let t = store.tokens().await.unwrap().unwrap();
     assert_eq!(
         (t.needs_reauth.as_deref(), t.token_error),

@@ -433,6 +433,14 @@ impl ZaloSim {
         }
     }
 
+    /// Refresh grants so far: (refresh tokens spent, refresh grants refused because their token
+    /// was unknown, expired or already spent).
+    pub fn token_refreshes(&self) -> (u64, u64) {
+        let st = self.st();
+        let spent = st.refresh.values().filter(|r| r.used).count() as u64;
+        (spent, st.refresh_refused)
+    }
+
     /// Expires every refresh token issued so far (-14014 afterwards).
     pub fn expire_refresh_tokens(&self) {
         let now = self.now_ms();

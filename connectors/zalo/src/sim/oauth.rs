@@ -127,6 +127,7 @@ impl ZaloSim {
                     .get_mut(field("refresh_token"))
                     .filter(|r| !r.used && r.expires_ms > now)
                 else {
+                    st.refresh_refused += 1;
                     return wire::oauth_error(
                         wire::OAUTH_INVALID_REFRESH,
                         "Invalid refresh token",

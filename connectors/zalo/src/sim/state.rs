@@ -202,6 +202,8 @@ pub(crate) struct St {
     pub rate_count: u32,
     /// Every OpenAPI call: path and `data` query.
     pub calls: Vec<String>,
+    /// Refresh grants the token endpoint refused (a refresh token unknown, expired or used).
+    pub refresh_refused: u64,
 }
 
 impl St {
