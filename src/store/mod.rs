@@ -337,7 +337,10 @@ impl Inner {
                 };
                 let r = f(&Db::Pg(&conn));
                 if let Ok(mut pool) = pool.lock() {
-                    if !conn.is_closed() {
+                    // A read that failed may have met a connection the server dropped before
+                    // the client noticed: it is not pooled again (nor are the others, which
+                    // most likely went with it).
+                    if !conn.is_closed() && r.is_ok() {
                         if pool.len() < PG_READERS {
                             pool.push(conn);
                         }
