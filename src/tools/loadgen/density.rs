@@ -21,8 +21,16 @@ use zfsync_zalo::sim::{SimUser, UserAction};
 
 use super::process::DaemonProcess;
 use super::report::{cpu_secs_of, memory_kb_of, Stats};
+use super::soak::tally;
+use super::verify::{fc_epoch, first_text, index, marker_with};
 use super::{epoch_ms, lock, Options};
-use crate::tools::sandbox::{own_app, register_in, wait_for, Env, EnvOptions, ExtraPairing};
+use crate::tools::sandbox::{
+    from_json, own_app, register_in, wait_for, Env, EnvOptions, ExtraPairing,
+};
+use zfsync_freshchat::Message;
+
+/// The marker of this mode's messages: `dn <pairing> <z|f><k>`.
+const PREFIX: &str = "dn";
 
 /// The customer of every pairing (the same id in each OA: a different customer in each).
 const CUSTOMER: &str = "5234900000000000777";
@@ -313,8 +321,11 @@ pub async fn run_busy(opts: Options) -> anyhow::Result<DensityReport> {
             avatar: None,
             follower: true,
         });
-        zalo.user_sends(CUSTOMER, UserAction::Text(format!("dn {} hello", i + 1)))
-            .await;
+        zalo.user_sends(
+            CUSTOMER,
+            UserAction::Text(format!("{PREFIX} {} hello", i + 1)),
+        )
+        .await;
     }
     let mut convs = Vec::with_capacity(sims.len());
     for (i, (_, fc)) in sims.iter().enumerate() {
@@ -342,7 +353,7 @@ pub async fn run_busy(opts: Options) -> anyhow::Result<DensityReport> {
         tasks.spawn(async move {
             for k in 0..per_pairing {
                 tokio::time::sleep_until((t0 + period.mul_f64(k as f64)).into()).await;
-                zalo.user_sends(CUSTOMER, UserAction::Text(format!("dn {name} z{k}")))
+                zalo.user_sends(CUSTOMER, UserAction::Text(format!("{PREFIX} {name} z{k}")))
                     .await;
             }
             anyhow::Ok(())
@@ -363,11 +374,15 @@ pub async fn run_busy(opts: Options) -> anyhow::Result<DensityReport> {
                 let at = t0 + phase + period.mul_f64(k as f64);
                 tokio::time::sleep_until(at.into()).await;
                 lock(&sent)[i].to_freshchat.push(epoch_ms());
-                zalo.user_sends(CUSTOMER, UserAction::Text(format!("dn {} z{k}", i + 1)))
-                    .await;
+                zalo.user_sends(
+                    CUSTOMER,
+                    UserAction::Text(format!("{PREFIX} {} z{k}", i + 1)),
+                )
+                .await;
                 tokio::time::sleep_until((at + period / 2).into()).await;
                 lock(&sent)[i].to_zalo.push(epoch_ms());
-                let reply = serde_json::json!({"text": {"content": format!("dn {} f{k}", i + 1)}});
+                let reply =
+                    serde_json::json!({"text": {"content": format!("{PREFIX} {} f{k}", i + 1)}});
                 fc.agent_sends(&conv, &agent, vec![reply])
                     .await
                     .map_err(|e| anyhow::anyhow!("pairing {}'s agent reply {k}: {e:?}", i + 1))?;
@@ -388,8 +403,7 @@ pub async fn run_busy(opts: Options) -> anyhow::Result<DensityReport> {
             sims.iter()
                 .enumerate()
                 .all(|(i, (zalo, fc))| {
-                    texts_in(&fc.messages(&convs[i]), &format!("dn {} z", i + 1)).len()
-                        >= per_pairing
+                    customer_texts(&from_json(fc.messages(&convs[i])), i + 1).len() >= per_pairing
                         && zalo.sent_to(CUSTOMER).len() >= per_pairing
                 })
                 .then_some(())
@@ -410,26 +424,17 @@ pub async fn run_busy(opts: Options) -> anyhow::Result<DensityReport> {
     let (mut to_fc, mut to_zalo) = (Vec::new(), Vec::new());
     for (i, (zalo, fc)) in sims.iter().enumerate() {
         let name = i + 1;
-        let fc_msgs = fc.messages(&convs[i]);
-        let got = texts_in(&fc_msgs, &format!("dn {name} z"));
+        let fc_msgs: Vec<Message> = from_json(fc.messages(&convs[i]));
+        let got = customer_texts(&fc_msgs, name);
         check(
             &mut report.problems,
             name,
             "to Freshchat",
+            'z',
             per_pairing,
             &got,
         );
-        for (text, at) in &got {
-            if let Some(k) = text
-                .rsplit('z')
-                .next()
-                .and_then(|k| k.parse::<usize>().ok())
-            {
-                if let (Some(sent_at), Some(at)) = (sent[i].to_freshchat.get(k), at) {
-                    to_fc.push(at - sent_at);
-                }
-            }
-        }
+        latencies(&mut to_fc, &got, 'z', &sent[i].to_freshchat);
         let zalo_got: Vec<(String, Option<f64>)> = zalo
             .sent_to(CUSTOMER)
             .iter()
@@ -442,26 +447,19 @@ pub async fn run_busy(opts: Options) -> anyhow::Result<DensityReport> {
             &mut report.problems,
             name,
             "to Zalo",
+            'f',
             per_pairing,
             &zalo_got,
         );
-        for (text, at) in &zalo_got {
-            if let Some(k) = text
-                .rsplit('f')
-                .next()
-                .and_then(|k| k.parse::<usize>().ok())
-            {
-                if let (Some(sent_at), Some(at)) = (sent[i].to_zalo.get(k), at) {
-                    to_zalo.push(at - sent_at);
-                }
-            }
-        }
+        latencies(&mut to_zalo, &zalo_got, 'f', &sent[i].to_zalo);
         // Nothing of another pairing in this one's accounts.
         let foreign = fc_msgs
             .iter()
             .filter_map(first_text)
-            .chain(zalo_got.iter().map(|(t, _)| t.clone()))
-            .filter(|t| t.starts_with("dn ") && !t.starts_with(&format!("dn {name} ")))
+            .chain(zalo_got.iter().map(|(t, _)| t.as_str()))
+            .filter(|t| {
+                t.starts_with(&format!("{PREFIX} ")) && marker_with(PREFIX, t, name).is_none()
+            })
             .count();
         if foreign > 0 {
             report.problems.push(format!(
@@ -476,60 +474,59 @@ pub async fn run_busy(opts: Options) -> anyhow::Result<DensityReport> {
     Ok(report)
 }
 
-/// The text of a Freshchat message (its first text part).
-fn first_text(m: &serde_json::Value) -> Option<String> {
-    m["message_parts"]
-        .as_array()?
-        .iter()
-        .find_map(|p| p["text"]["content"].as_str())
-        .map(str::to_string)
-}
-
-/// The texts starting with `prefix` among Freshchat messages, in order, with their
-/// `created_time` (unix ms).
-fn texts_in(msgs: &[serde_json::Value], prefix: &str) -> Vec<(String, Option<f64>)> {
+/// The customer messages (`dn <pairing> z<k>`) among a pairing's Freshchat messages, in order,
+/// with their `created_time` (unix ms).
+fn customer_texts(msgs: &[Message], pairing: usize) -> Vec<(String, Option<f64>)> {
     msgs.iter()
         .filter_map(|m| {
             let text = first_text(m)?;
-            text.starts_with(prefix).then(|| {
-                let at = m["created_time"]
-                    .as_str()
-                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                    .map(|d| d.timestamp_millis() as f64);
-                (text, at)
-            })
+            let tag = marker_with(PREFIX, text, pairing)?;
+            tag.starts_with('z')
+                .then(|| (text.to_string(), fc_epoch(m)))
         })
         .collect()
 }
 
-/// Each of `want` messages (`…<k>` for k in 0..want) exactly once and in order in `got`.
+/// Send → visible of each message of `got` (`dn <pairing> <kind><k>`), from when `k` was sent.
+fn latencies(out: &mut Vec<f64>, got: &[(String, Option<f64>)], kind: char, sent: &[f64]) {
+    for (text, at) in got {
+        let k = text
+            .split_whitespace()
+            .nth(2)
+            .and_then(|tag| index(tag, kind));
+        if let (Some(sent_at), Some(at)) = (k.and_then(|k| sent.get(k)), at) {
+            out.push(at - sent_at);
+        }
+    }
+}
+
+/// Each of the `want` messages `dn <pairing> <kind><k>` (k in 0..want) exactly once and in order
+/// in `got`, as the soak's history checker counts them.
 fn check(
     problems: &mut Vec<String>,
     pairing: usize,
     direction: &str,
+    kind: char,
     want: usize,
     got: &[(String, Option<f64>)],
 ) {
-    let ks: Vec<usize> = got
-        .iter()
-        .filter_map(|(t, _)| t.rsplit(['z', 'f']).next().and_then(|k| k.parse().ok()))
+    let want: Vec<String> = (0..want)
+        .map(|k| format!("{PREFIX} {pairing} {kind}{k}"))
         .collect();
-    let expected: Vec<usize> = (0..want).collect();
-    if ks != expected {
-        let mut seen = std::collections::BTreeMap::new();
-        for k in &ks {
-            *seen.entry(*k).or_insert(0) += 1;
-        }
-        let lost = (0..want).filter(|k| !seen.contains_key(k)).count();
-        let doubled: usize = seen.values().map(|n| n - 1).sum();
+    // Another pairing's messages here are counted apart (see `run_busy`).
+    let got: Vec<String> = got
+        .iter()
+        .filter(|(t, _)| marker_with(PREFIX, t, pairing).is_some())
+        .map(|(t, _)| t.clone())
+        .collect();
+    let t = tally(&want, &got);
+    if t.lost + t.doubled + t.out_of_order > 0 {
         problems.push(format!(
-            "pairing {pairing} {direction}: {lost} lost, {doubled} doubled, {} received, order {}",
-            ks.len(),
-            if ks.windows(2).all(|w| w[0] <= w[1]) {
-                "kept"
-            } else {
-                "broken"
-            }
+            "pairing {pairing} {direction}: {} lost, {} doubled, {} out of order, {} received",
+            t.lost,
+            t.doubled,
+            t.out_of_order,
+            got.len()
         ));
     }
 }

@@ -32,7 +32,7 @@ pub fn index(tag: &str, prefix: char) -> Option<usize> {
     tag.strip_prefix(prefix)?.parse().ok()
 }
 
-fn fc_epoch(m: &zfsync_freshchat::Message) -> Option<f64> {
+pub(super) fn fc_epoch(m: &zfsync_freshchat::Message) -> Option<f64> {
     let t = m.created_time.as_deref()?;
     chrono::DateTime::parse_from_rfc3339(t)
         .ok()

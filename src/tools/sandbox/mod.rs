@@ -442,7 +442,8 @@ impl Drop for Env {
 }
 
 /// Reads the simulator's JSON objects with the client's types (skipping any it cannot read).
-fn from_json<T: serde::de::DeserializeOwned>(values: Vec<serde_json::Value>) -> Vec<T> {
+/// The simulators' JSON records as typed values (a record that does not read is left out).
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(values: Vec<serde_json::Value>) -> Vec<T> {
     values
         .into_iter()
         .filter_map(|v| serde_json::from_value(v).ok())
