@@ -53,11 +53,6 @@ fn expected_oa(session: &PairingSession) -> Option<String> {
     session.zalo.oa_id()
 }
 
-/// The pairing `name`'s session, when this daemon serves it.
-fn session_of(state: &AppState, name: &str) -> Option<PairingSession> {
-    state.sessions.get(name).cloned()
-}
-
 /// The page for a pairing this daemon does not serve.
 fn no_such_pairing() -> Response {
     page(
@@ -67,28 +62,12 @@ fn no_such_pairing() -> Response {
     )
 }
 
-/// The session of the plain routes' pairing (`default`).
-fn default_session(state: &AppState) -> PairingSession {
-    state
-        .sessions
-        .get(state.store.pairing_name())
-        .cloned()
-        .unwrap_or_else(|| PairingSession {
-            store: state.store.clone(),
-            zalo: state.zalo.clone(),
-            freshchat: state.console.freshchat.clone(),
-            channel: state.console.channel.clone(),
-            lanes: state.ingest.lanes.clone(),
-        })
-}
-
 /// `/oauth/zalo/start` (operators, or a one-time link): redirects to Zalo's consent page for a new
 /// attempt. Refused while no OA is expected (none configured, connected or named): its callback
-/// could bind nothing.
+/// could bind nothing. The plain route is the configuration file's pairing's.
 pub async fn oauth_start(State(state): State<AppState>, Query(q): Query<StartQuery>) -> Response {
-    let session = default_session(&state);
-    let name = session.store.pairing_name().to_string();
-    crate::telemetry::in_pairing(&name, start(&state, &name, session, q)).await
+    let name = state.store.pairing_name().to_string();
+    oauth_start_pairing(State(state), Path(name), Query(q)).await
 }
 
 /// `/oauth/zalo/start/<pairing>`: the same, for the pairing named in the path; Zalo comes back
@@ -98,7 +77,7 @@ pub async fn oauth_start_pairing(
     Path(name): Path<String>,
     Query(q): Query<StartQuery>,
 ) -> Response {
-    match session_of(&state, &name) {
+    match state.sessions.get(&name).cloned() {
         Some(session) => {
             crate::telemetry::in_pairing(&name, start(&state, &name, session, q)).await
         }
@@ -162,9 +141,8 @@ pub async fn oauth_callback(
     State(state): State<AppState>,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
-    let session = default_session(&state);
-    let name = session.store.pairing_name().to_string();
-    crate::telemetry::in_pairing(&name, callback(&state, session, q)).await
+    let name = state.store.pairing_name().to_string();
+    oauth_callback_pairing(State(state), Path(name), Query(q)).await
 }
 
 /// `/oauth/zalo/callback/<pairing>`: completes an attempt of the pairing named in the path.
@@ -173,7 +151,7 @@ pub async fn oauth_callback_pairing(
     Path(name): Path<String>,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
-    match session_of(&state, &name) {
+    match state.sessions.get(&name).cloned() {
         Some(session) => crate::telemetry::in_pairing(&name, callback(&state, session, q)).await,
         None => no_such_pairing(),
     }
