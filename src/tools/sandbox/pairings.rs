@@ -1,16 +1,14 @@
 //! Several customers in one sandbox: pairings beside `default`, each a Zalo OA and a Freshchat
 //! account of its own (one more pair of simulators), registered in the store with tokens for its
-//! OA the way `zfsync pairing add` and `zfsync connect zalo --pairing` leave them.
-//! `zfsync sandbox --pairings N` plays one conversation per pairing and checks that none of them
-//! reaches another customer's accounts; the end-to-end tests use [`Env::add_pairing`] too.
-
-use std::time::Duration;
+//! OA the way `zfsync pairing add` and `zfsync connect zalo --pairing` leave them: what
+//! `zfsync sandbox --pairings N` ([`super::script`]), the density load and the end-to-end tests
+//! start.
 
 use tokio::net::TcpListener;
 use zfsync_freshchat::sim::{FreshchatSim, SimConfig as FreshchatSimConfig};
-use zfsync_zalo::sim::{SimConfig as ZaloSimConfig, SimUser, UserAction, ZaloSim};
+use zfsync_zalo::sim::{SimConfig as ZaloSimConfig, ZaloSim};
 
-use super::{wait_for, Env, Transcript, FRESHCHAT_MEDIA_HOST, SANDBOX_USER};
+use super::{Env, FRESHCHAT_MEDIA_HOST};
 use crate::config::{PairingSecrets, PairingSettings};
 use crate::store::StoredTokens;
 
@@ -156,98 +154,4 @@ pub async fn register_in(
         })
         .await?;
     Ok(())
-}
-
-/// The conversation of each extra pairing's customer (the same Zalo user id in every OA: each
-/// is a different customer), then the isolation checks: each Freshchat account holds its own
-/// customer only, and each OA sent only its own agent's reply.
-pub(super) async fn play(env: &Env, extra: &[ExtraPairing], tr: &mut Transcript) {
-    const WAIT: Duration = Duration::from_secs(10);
-    for (i, p) in extra.iter().enumerate() {
-        let customer = format!("Khách {}", i + 2);
-        p.zalo.add_user(SimUser {
-            user_id: SANDBOX_USER.into(),
-            display_name: customer.clone(),
-            avatar: None,
-            follower: true,
-        });
-        let text = format!("Chào {}, mình cần hỗ trợ", p.name);
-        tr.line(
-            &format!("[{}] Zalo customer", p.name),
-            &format!("sends: {text}"),
-        );
-        p.zalo
-            .user_sends(SANDBOX_USER, UserAction::Text(text.clone()))
-            .await;
-        let got = wait_for(WAIT, || async {
-            let conv = p.freshchat.conversations().into_iter().next()?;
-            let id = conv["conversation_id"].as_str()?.to_string();
-            let shown = serde_json::to_string(&p.freshchat.messages(&id)).ok()?;
-            shown.contains(&text).then_some(id)
-        })
-        .await;
-        tr.check(
-            got.is_some(),
-            &format!("{}'s customer did not reach {}'s Freshchat", p.name, p.name),
-        );
-        let Some(conv) = got else { continue };
-        tr.line(
-            &format!("[{}] Freshchat agent", p.name),
-            &format!("sees {customer} Zalo: {text}"),
-        );
-        let reply = format!("{} xin chào {customer}", p.name);
-        tr.line(
-            &format!("[{}] Freshchat agent", p.name),
-            &format!("replies: {reply}"),
-        );
-        let agent = p.freshchat.default_agent_id();
-        let sent = p
-            .freshchat
-            .agent_sends(
-                &conv,
-                &agent,
-                vec![serde_json::json!({"text": {"content": reply}})],
-            )
-            .await;
-        tr.check(sent.is_ok(), &format!("{}'s agent could not reply", p.name));
-        let received = wait_for(WAIT, || async {
-            let sent = p.zalo.sent_to(SANDBOX_USER);
-            (!sent.is_empty()).then_some(sent)
-        })
-        .await
-        .unwrap_or_default();
-        tr.check(
-            received.len() == 1,
-            &format!("{}'s reply did not reach {}'s OA once", p.name, p.name),
-        );
-        for s in &received {
-            tr.line(
-                &format!("[{}] Zalo customer", p.name),
-                &format!("receives: {}", super::describe_zalo(&s.message)),
-            );
-        }
-    }
-    // Isolation: every account holds its own customer and nobody else's.
-    let default_users = serde_json::to_string(&env.fc_users()).unwrap_or_default();
-    for (i, p) in extra.iter().enumerate() {
-        let customer = format!("Khách {}", i + 2);
-        tr.check(
-            !default_users.contains(&customer),
-            &format!("default's Freshchat holds {}'s customer", p.name),
-        );
-        for other in extra.iter().filter(|o| o.name != p.name) {
-            let users = serde_json::to_string(&other.freshchat.users()).unwrap_or_default();
-            tr.check(
-                !users.contains(&customer),
-                &format!("{}'s Freshchat holds {}'s customer", other.name, p.name),
-            );
-        }
-    }
-    tr.line(
-        "isolation",
-        &format!(
-            "{} pairings checked: each Freshchat account holds its own customer only, each OA sent its own agent's reply only",
-            extra.len() + 1
-        ),
-    );
 }
