@@ -26,5 +26,29 @@ pub fn for_pairing(plain: &str, name: &str) -> String {
         format!("{plain}/{name}")
     }
 }
+
+/// The public addresses of one pairing that go in the platforms' dashboards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairingUrls {
+    /// Zalo app → Webhook page.
+    pub zalo_webhook: String,
+    /// Freshchat Admin → Webhooks.
+    pub freshchat_webhook: String,
+    /// Zalo app → Official Account → Callback URL.
+    pub oauth_callback: String,
+}
+
+impl PairingUrls {
+    /// The pairing `name`'s addresses under the deployment's public URL.
+    pub fn of(config: &crate::config::Config, name: &str) -> PairingUrls {
+        let at = |plain: &str| config.public_url(&for_pairing(plain, name));
+        PairingUrls {
+            zalo_webhook: at(ROUTE_ZALO_WEBHOOK),
+            freshchat_webhook: at(ROUTE_FRESHCHAT_WEBHOOK),
+            oauth_callback: at(ROUTE_OAUTH_CALLBACK),
+        }
+    }
+}
+
 /// Hosted files.
 pub const ROUTE_FILES: &str = "/files/{token}";

@@ -20,6 +20,7 @@ use crate::server::{replay_window_ms, router, AppState, StateOptions, WebhookSec
 use crate::services::{admin_token, metrics_handle, Services, ServicesError};
 
 mod pairing;
+pub mod registry;
 
 use pairing::PairingRuntime;
 

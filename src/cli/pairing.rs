@@ -12,7 +12,8 @@ use clap::{Args, Subcommand};
 use url::Url;
 
 use super::{load, ConfigArg};
-use crate::config::{check_pairing_name, Config, DEFAULT_PAIRING};
+use crate::app::registry::add_pairing;
+use crate::config::{check_new_pairing, Config, DEFAULT_PAIRING};
 use crate::init::{InitArgs, Language, SecretFlag};
 use crate::services::{egress_policy, open_store, Services};
 
@@ -231,41 +232,17 @@ fn refuse_default(name: &str) -> anyhow::Result<()> {
 
 async fn add(args: PairingAddArgs) -> anyhow::Result<ExitCode> {
     let config = load(&args.config)?;
-    check_pairing_name(&args.name)?;
-    refuse_default(&args.name)?;
-    anyhow::ensure!(
-        args.oa_id.is_some(),
-        "--oa-id is required: a pairing serves one Zalo OA, and only that OA can be connected to it"
-    );
+    // The name and the OA first: no live check runs for values that cannot be added.
+    check_new_pairing(&args.name, args.oa_id.as_deref())?;
     let (settings, secrets) = crate::init::pairing_values(&args.as_init()).await?;
-    // Validated as the file's would be, before anything is stored.
-    config.for_pairing(&settings, &secrets)?;
     let store = open_store(&config)?;
-    store
-        .register_pairing(
-            args.name.clone(),
-            serde_json::to_string(&settings)?,
-            serde_json::to_string(&secrets)?,
-        )
-        .await?;
+    let urls = add_pairing(&config, &store, &args.name, &settings, &secrets, true).await?;
     let name = &args.name;
     println!("Pairing {name} added (secrets sealed in the store).\n");
     println!("Paste these in the platforms' dashboards:");
-    println!(
-        "  Zalo webhook URL:       {}",
-        config.public_url(&format!("/webhooks/zalo/{name}"))
-    );
-    println!(
-        "  Freshchat webhook URL:  {}",
-        config.public_url(&format!("/webhooks/freshchat/{name}"))
-    );
-    println!(
-        "  Zalo OAuth callback:    {}",
-        config.public_url(&crate::routes::for_pairing(
-            crate::routes::ROUTE_OAUTH_CALLBACK,
-            name
-        ))
-    );
+    println!("  Zalo webhook URL:       {}", urls.zalo_webhook);
+    println!("  Freshchat webhook URL:  {}", urls.freshchat_webhook);
+    println!("  Zalo OAuth callback:    {}", urls.oauth_callback);
     println!("  (an app linked to several OAs delivers them all to one webhook URL: any pairing's");
     println!("  URL then takes every OA of the app that a pairing serves)");
     println!(

@@ -777,7 +777,9 @@ fn check_base_url(key: &'static str, url: &Url) -> Result<(), ConfigError> {
 mod pairing;
 mod secrets_file;
 
-pub use pairing::{check_pairing_name, PairingSecrets, PairingSettings, DEFAULT_PAIRING};
+pub use pairing::{
+    check_new_pairing, check_pairing_name, PairingSecrets, PairingSettings, DEFAULT_PAIRING,
+};
 pub use secrets_file::{read_secrets_file, MAX_SECRETS_FILE_BYTES};
 
 #[cfg(test)]

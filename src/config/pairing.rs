@@ -85,6 +85,25 @@ pub fn check_pairing_name(name: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// A pairing about to be added (`zfsync pairing add`, the console's form): its name is valid
+/// and not `default` (the file's), and it names the one OA it serves.
+pub fn check_new_pairing(name: &str, oa_id: Option<&str>) -> Result<(), ConfigError> {
+    check_pairing_name(name)?;
+    if name == DEFAULT_PAIRING {
+        return Err(ConfigError::Invalid {
+            key: "pairing name",
+            detail: "'default' is the configuration file's pairing: change it in the file (or 'zfsync init --force')".into(),
+        });
+    }
+    if oa_id.is_none_or(|id| id.trim().is_empty()) {
+        return Err(ConfigError::Invalid {
+            key: "zalo.oa_id",
+            detail: "a pairing serves one Zalo OA, and only that OA can be connected to it: give its OA id (--oa-id)".into(),
+        });
+    }
+    Ok(())
+}
+
 impl PairingSettings {
     /// The configuration file's own pairing, as settings (what `pairing add` starts from).
     pub fn of(config: &Config) -> PairingSettings {

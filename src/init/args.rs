@@ -269,6 +269,31 @@ fn env_value(field: &Field) -> Option<Given<String>> {
         })
 }
 
+/// Every field, to name one by its flag where there are no flags (the console's form).
+const FIELDS: [Field; 12] = [
+    FRESHCHAT_API_URL,
+    FRESHCHAT_API_KEY,
+    FRESHCHAT_APP_ID,
+    FRESHCHAT_WEBHOOK_KEY,
+    FRESHCHAT_CHANNEL,
+    ZALO_APP_ID,
+    ZALO_APP_SECRET,
+    ZALO_OAUTH_BASE,
+    ZALO_OA_SECRET,
+    ZALO_OA_ID,
+    PUBLIC_URL,
+    LISTEN,
+];
+
+/// The label of the field a flag gives (the flag itself when none matches).
+pub(super) fn label_of(flag: &'static str) -> &'static str {
+    FIELDS
+        .iter()
+        .find(|f| f.flag == flag)
+        .map(|f| f.label)
+        .unwrap_or(flag)
+}
+
 impl Answers {
     /// Collects what the flags, the environment and standard input give. Secrets given as `-` are
     /// read from standard input now, in onboarding order; on a terminal they are asked later.
@@ -321,6 +346,41 @@ impl Answers {
     }
 }
 
+impl Answers {
+    /// The values of a form: only what was typed in it (blank fields are not given), never the
+    /// environment or standard input.
+    pub(super) fn from_form(form: &super::PairingForm) -> Answers {
+        fn typed(value: &str) -> Option<Given<String>> {
+            let value = value.trim();
+            (!value.is_empty()).then(|| Given {
+                value: value.to_string(),
+                from: "the form".into(),
+            })
+        }
+        fn typed_secret(value: &SecretString) -> Option<Given<SecretString>> {
+            use secrecy::ExposeSecret as _;
+            typed(value.expose_secret()).map(|g| Given {
+                value: SecretString::from(g.value),
+                from: g.from,
+            })
+        }
+        Answers {
+            freshchat_api_url: typed(&form.freshchat_api_url),
+            freshchat_api_key: typed_secret(&form.freshchat_api_key),
+            freshchat_app_id: typed(&form.freshchat_app_id),
+            freshchat_channel: typed(&form.freshchat_channel).map(|g| g.value),
+            freshchat_webhook_key: typed(&form.freshchat_webhook_public_key),
+            zalo_app_id: typed(&form.zalo_app_id),
+            zalo_app_secret: typed_secret(&form.zalo_app_secret),
+            zalo_oa_secret: typed_secret(&form.zalo_oa_secret_key),
+            zalo_oa_id: typed(&form.oa_id),
+            public_url: None,
+            listen: None,
+            language: form.language,
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -332,5 +392,56 @@ mod tests {
         assert!(!format!("{f:?}").contains("s3cret"));
         assert!(!f.is_stdin());
         assert!("-".parse::<SecretFlag>().unwrap().is_stdin());
+    }
+
+    #[test]
+    fn a_forms_errors_name_the_field_not_the_flag() {
+        let missing = InitError::Missing {
+            flag: FRESHCHAT_API_KEY.flag,
+            env: FRESHCHAT_API_KEY.env,
+        };
+        assert_eq!(missing.for_form(), "Freshchat API key is required");
+        let failed = InitError::Check {
+            flag: ZALO_OA_ID.flag,
+            key: ZALO_OA_ID.key,
+            detail: "not a number".into(),
+            fix: "copy it from oa.zalo.me".into(),
+        };
+        assert_eq!(
+            failed.for_form(),
+            "Zalo OA ID: not a number; fix: copy it from oa.zalo.me"
+        );
+        assert_eq!(label_of("--no-such-flag"), "--no-such-flag");
+    }
+
+    #[test]
+    fn a_form_gives_only_what_was_typed() {
+        let form = super::super::PairingForm {
+            freshchat_api_url: " https://a.freshchat.com ".into(),
+            freshchat_api_key: SecretString::from("  ".to_string()),
+            freshchat_app_id: String::new(),
+            freshchat_channel: "Support".into(),
+            freshchat_webhook_public_key: String::new(),
+            zalo_app_id: "1".into(),
+            zalo_app_secret: SecretString::from("s".to_string()),
+            zalo_oa_secret_key: SecretString::from(String::new()),
+            oa_id: "2".into(),
+            language: None,
+            zalo_api_base: None,
+            zalo_oauth_base: None,
+            skip_checks: true,
+        };
+        let a = Answers::from_form(&form);
+        assert_eq!(
+            a.freshchat_api_url.map(|g| g.value).as_deref(),
+            Some("https://a.freshchat.com")
+        );
+        assert!(a.freshchat_api_key.is_none(), "blank is not given");
+        assert!(a.freshchat_webhook_key.is_none());
+        assert!(a.zalo_oa_secret.is_none());
+        assert_eq!(
+            a.zalo_app_secret.map(|g| g.from).as_deref(),
+            Some("the form")
+        );
     }
 }

@@ -44,6 +44,8 @@ pub(super) struct Given<T> {
 /// The wizard's side of the conversation.
 pub(super) struct Ui {
     interactive: bool,
+    /// Nothing is printed; checks are kept for the caller (the console's form shows them).
+    quiet: Option<std::sync::Mutex<Vec<Check>>>,
     theme: SimpleTheme,
 }
 
@@ -51,6 +53,7 @@ impl std::fmt::Debug for Ui {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ui")
             .field("interactive", &self.interactive)
+            .field("quiet", &self.quiet.is_some())
             .finish()
     }
 }
@@ -59,8 +62,27 @@ impl Ui {
     pub fn new(interactive: bool) -> Ui {
         Ui {
             interactive,
+            quiet: None,
             theme: SimpleTheme,
         }
+    }
+
+    /// A script's side that prints nothing and keeps the checks it would have shown (for a
+    /// form, where a terminal's lines would only reach the daemon's log).
+    pub fn quiet() -> Ui {
+        Ui {
+            interactive: false,
+            quiet: Some(std::sync::Mutex::new(Vec::new())),
+            theme: SimpleTheme,
+        }
+    }
+
+    /// The checks kept by a [`Ui::quiet`], in the order they ran.
+    pub fn take_checks(&self) -> Vec<Check> {
+        self.quiet
+            .as_ref()
+            .map(|q| std::mem::take(&mut *q.lock().unwrap_or_else(|p| p.into_inner())))
+            .unwrap_or_default()
     }
 
     pub fn interactive(&self) -> bool {
@@ -69,16 +91,28 @@ impl Ui {
 
     /// A section title.
     pub fn heading(&self, text: &str) {
+        if self.quiet.is_some() {
+            return;
+        }
         eprintln!("\n{text}");
     }
 
     /// A line of explanation.
     pub fn note(&self, text: &str) {
+        if self.quiet.is_some() {
+            return;
+        }
         eprintln!("  {text}");
     }
 
     /// A check result, with its fix when it has one.
     pub fn show(&self, check: &Check) {
+        if let Some(q) = &self.quiet {
+            q.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(check.clone());
+            return;
+        }
         let tag = match check.level {
             Level::Ok => "OK  ",
             Level::Warn => "WARN",

@@ -196,7 +196,103 @@ pub async fn pairing_values(
         answers,
         checks: !args.skip_checks,
     };
-    wizard.ask_platforms(args).await
+    wizard
+        .ask_platforms(args.zalo_api_base.as_ref(), args.zalo_oauth_base.as_ref())
+        .await
+}
+
+/// The values of the console's "Add a pairing" form. A blank field is not given (never filled
+/// from the environment, unlike `zfsync pairing add`). `Debug` shows no secret.
+pub struct PairingForm {
+    /// Freshchat API URL.
+    pub freshchat_api_url: String,
+    /// Freshchat API key.
+    pub freshchat_api_key: SecretString,
+    /// Freshchat App ID (blank: the account's).
+    pub freshchat_app_id: String,
+    /// Freshchat channel, id or name (blank: the wizard's choice).
+    pub freshchat_channel: String,
+    /// Freshchat webhook public key (PEM).
+    pub freshchat_webhook_public_key: String,
+    /// Zalo App ID.
+    pub zalo_app_id: String,
+    /// Zalo App Secret Key.
+    pub zalo_app_secret: SecretString,
+    /// Zalo OA Secret Key.
+    pub zalo_oa_secret_key: SecretString,
+    /// The OA the pairing serves.
+    pub oa_id: String,
+    /// The customers' language.
+    pub language: Option<Language>,
+    /// Zalo's API base (the deployment's).
+    pub zalo_api_base: Option<url::Url>,
+    /// Zalo's OAuth base (the deployment's).
+    pub zalo_oauth_base: Option<url::Url>,
+    /// Only formats are checked; Freshchat and Zalo are not contacted.
+    pub skip_checks: bool,
+}
+
+impl std::fmt::Debug for PairingForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PairingForm")
+            .field("freshchat_api_url", &self.freshchat_api_url)
+            .field("zalo_app_id", &self.zalo_app_id)
+            .field("oa_id", &self.oa_id)
+            .field("skip_checks", &self.skip_checks)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the form's values gave: the pairing's settings and secrets, or why not; and the checks
+/// that ran (each with its fix), for the page to show.
+pub struct FormOutcome {
+    /// The values, checked.
+    pub result: Result<
+        (
+            crate::config::PairingSettings,
+            crate::config::PairingSecrets,
+        ),
+        InitError,
+    >,
+    /// The checks, in the order they ran.
+    pub checks: Vec<crate::check::Check>,
+}
+
+/// The platform values of a pairing added from the console: the same questions and live checks
+/// as `zfsync pairing add`, answered by the form only, printing nothing.
+pub async fn pairing_from_form(form: &PairingForm) -> FormOutcome {
+    let mut wizard = Wizard {
+        ui: Ui::quiet(),
+        answers: Answers::from_form(form),
+        checks: !form.skip_checks,
+    };
+    let result = wizard
+        .ask_platforms(form.zalo_api_base.as_ref(), form.zalo_oauth_base.as_ref())
+        .await;
+    FormOutcome {
+        result,
+        checks: wizard.ui.take_checks(),
+    }
+}
+
+impl InitError {
+    /// The message for a form, where fields have labels rather than flags.
+    pub fn for_form(&self) -> String {
+        match self {
+            InitError::Missing { flag, .. } => format!("{} is required", args::label_of(flag)),
+            InitError::Check {
+                flag, detail, fix, ..
+            } => {
+                let fix = if fix.is_empty() {
+                    String::new()
+                } else {
+                    format!("; fix: {fix}")
+                };
+                format!("{}: {detail}{fix}", args::label_of(flag))
+            }
+            other => other.to_string(),
+        }
+    }
 }
 
 fn store_key_plan(paths: &Paths, setup: &Setup, force: bool) -> StoreKey {

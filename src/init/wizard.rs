@@ -41,10 +41,11 @@ impl Wizard {
     /// added beside the configuration file's needs.
     pub(super) async fn ask_platforms(
         &mut self,
-        args: &InitArgs,
+        zalo_api_base: Option<&Url>,
+        zalo_oauth_base: Option<&Url>,
     ) -> Result<(PairingSettings, PairingSecrets), InitError> {
         let fc = self.freshchat().await?;
-        let oauth_base = args.zalo_oauth_base.clone().unwrap_or_else(|| {
+        let oauth_base = zalo_oauth_base.cloned().unwrap_or_else(|| {
             Url::parse("https://oauth.zaloapp.com").unwrap_or_else(|_| unreachable!())
         });
         let (app_id, app_secret, oa_secret) = self.zalo(&oauth_base).await?;
@@ -53,7 +54,7 @@ impl Wizard {
         let settings = PairingSettings {
             zalo_app_id: app_id,
             zalo_oa_id: Some(oa_id),
-            zalo_api_base: args.zalo_api_base.clone().unwrap_or_else(|| {
+            zalo_api_base: zalo_api_base.cloned().unwrap_or_else(|| {
                 Url::parse("https://openapi.zalo.me").unwrap_or_else(|_| unreachable!())
             }),
             zalo_oauth_base: oauth_base,

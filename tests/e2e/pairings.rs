@@ -662,3 +662,151 @@ async fn a_broken_pairing_never_holds_up_another() {
     let (a, _) = seen.expect("shop B's lost authorization shows in its health");
     assert_eq!(a, Some(("connected".to_string(), Some(0))));
 }
+
+/// An operator adds a pairing from the console's Pairings page: the values are checked live as
+/// the wizard checks them (a wrong Freshchat key fails its check and nothing is stored), an OA
+/// another pairing serves and a name already taken are refused, and a good form stores the
+/// pairing with its secrets sealed and shows the URLs to paste, never a secret. After a restart
+/// the daemon serves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pairing_is_added_from_the_console_with_the_wizards_checks() {
+    use zfsync_zalo::sim::SimConfig;
+
+    let mut env = zfsync::tools::sandbox::Env::new(zfsync::tools::sandbox::EnvOptions::default())
+        .await
+        .unwrap();
+    env.start_daemon().await.unwrap();
+    let base = env.daemon_url();
+    // The deployment's Zalo app, linked to a second OA; a second Freshchat account.
+    let app = env.zalo.config();
+    let (_zalo_c, fc_c) = second_pair_with(
+        &base,
+        SimConfig {
+            app_id: app.app_id.clone(),
+            app_secret: app.app_secret.clone(),
+            oa_secret_key: app.oa_secret_key.clone(),
+            oa_id: "6666666666666666666".into(),
+            ..SimConfig::default()
+        },
+    )
+    .await;
+    let fc_url = fc_c.base_url().to_string();
+    let fc_public_key = fc_c.public_key_pem_one_line();
+    let fc_key = fc_c.api_key().to_string();
+    let form = |name: &str, api_key: &str, oa_id: &str| {
+        vec![
+            ("name", name.to_string()),
+            ("freshchat_api_url", fc_url.clone()),
+            ("freshchat_api_key", api_key.to_string()),
+            ("freshchat_webhook_public_key", fc_public_key.clone()),
+            ("zalo_app_id", app.app_id.clone()),
+            ("zalo_app_secret", app.app_secret.clone()),
+            ("zalo_oa_secret_key", app.oa_secret_key.clone()),
+            ("oa_id", oa_id.to_string()),
+            ("language", "en".to_string()),
+        ]
+    };
+    let post = |fields: Vec<(&'static str, String)>| {
+        let (url, token) = (
+            format!("{base}/console/pairings/add"),
+            env.admin_token.clone(),
+        );
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .form(&fields)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let registered = |env: &zfsync::tools::sandbox::Env| {
+        let store = store(env);
+        async move {
+            store
+                .registered_pairings()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|p| p.name)
+                .collect::<Vec<_>>()
+        }
+    };
+
+    let page = operator_page(&env, "/console/pairings").await;
+    assert!(page.contains("id=\"add-pairing\""), "{page}");
+
+    // A wrong API key fails Freshchat's check: the form comes back with why, nothing is stored.
+    let (status, page) = post(form(
+        "shop-c",
+        "not-the-key-0123456789",
+        "6666666666666666666",
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"add-error\""), "{page}");
+    assert!(page.contains("Freshchat API key: Access denied"), "{page}");
+    assert!(!page.contains("not-the-key-0123456789"));
+    assert!(
+        page.contains("value=\"shop-c\""),
+        "the plain values are kept"
+    );
+    assert!(registered(&env).await.is_empty());
+
+    // The default pairing's OA cannot be served twice.
+    let (_, page) = post(form("shop-c", &fc_key, &app.oa_id)).await;
+    assert!(
+        page.contains("is served by the pairing &quot;default&quot;"),
+        "{page}"
+    );
+    assert!(registered(&env).await.is_empty());
+
+    // A good form: stored, sealed, the URLs shown, no secret on the page.
+    let (status, page) = post(form("shop-c", &fc_key, "6666666666666666666")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"pairing-added\""), "{page}");
+    assert!(
+        page.contains(&format!("{base}/webhooks/zalo/shop-c")),
+        "{page}"
+    );
+    assert!(page.contains(&format!("{base}/webhooks/freshchat/shop-c")));
+    assert!(page.contains(&format!("{base}/oauth/zalo/callback/shop-c")));
+    for secret in [&fc_key, &app.app_secret, &app.oa_secret_key] {
+        assert!(!page.contains(secret.as_str()), "a secret on the page");
+    }
+    let stored = store(&env)
+        .registered_pairings()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == "shop-c")
+        .expect("shop-c stored");
+    assert!(
+        stored.secrets.contains(&fc_key),
+        "the secrets open with the store key"
+    );
+    assert!(stored.settings.contains("6666666666666666666"));
+    assert!(
+        !stored.settings.contains(&fc_key),
+        "no secret among the settings"
+    );
+
+    // The same name again is refused unless replacing is asked for.
+    let (_, page) = post(form("shop-c", &fc_key, "6666666666666666666")).await;
+    assert!(
+        page.contains("a pairing named &quot;shop-c&quot; exists"),
+        "{page}"
+    );
+    let mut again = form("shop-c", &fc_key, "6666666666666666666");
+    again.push(("replace", "1".into()));
+    let (_, page) = post(again).await;
+    assert!(page.contains("id=\"pairing-added\""), "{page}");
+
+    // Served after a restart: its row links to its own pages.
+    env.stop_daemon().await;
+    env.start_daemon().await.unwrap();
+    let page = operator_page(&env, "/console/pairings").await;
+    assert!(page.contains("href=\"/console?pairing=shop-c\""), "{page}");
+}

@@ -131,6 +131,7 @@ pub fn operator_routes() -> Router<AppState> {
         )
         .route("/console/live/backfill", get(backfill::live))
         .route(pairings::ROUTE_PAIRINGS, get(pairings::page))
+        .route(pairings::ROUTE_ADD_PAIRING, post(pairings::add))
         .route(ROUTE_LOGOUT, post(logout))
 }
 
