@@ -5,16 +5,14 @@
 //! Failure: a bad name, a value that fails its live check, or a pairing that does not exist is an
 //! error naming the pairing and the fix; nothing is stored then.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use url::Url;
 
 use super::{load, ConfigArg};
 use crate::app::registry::add_pairing;
 use crate::config::{check_new_pairing, Config, DEFAULT_PAIRING};
-use crate::init::{InitArgs, Language, SecretFlag};
+use crate::init::PlatformFlags;
 use crate::services::{egress_policy, open_store, Services};
 
 /// Which pairing a command acts on.
@@ -34,9 +32,10 @@ pub enum PairingCommand {
     ///
     /// Takes the values and flags of 'zfsync init --non-interactive' (secrets as '-' on standard
     /// input or in the environment, never on the command line), checks them live (Freshchat's API
-    /// key and channel, Zalo's app) unless --skip-checks, seals the secrets in the store and prints
-    /// the URLs to paste in the platforms' dashboards. Restart the daemon to serve it, then connect
-    /// its OA: 'zfsync connect zalo --pairing NAME --code …' (or --access-token/--refresh-token).
+    /// key and channel, Zalo's app) unless --skip-checks, refuses an OA another pairing serves,
+    /// seals the secrets in the store and prints the URLs to paste in the platforms' dashboards.
+    /// Restart the daemon to serve it, then connect its OA: 'zfsync connect zalo --pairing NAME
+    /// --code …' (or --access-token/--refresh-token). The console's Pairings page adds one too.
     ///
     /// Example:
     ///   printf '%s\n' "$FC_KEY" "$APP_SECRET" "$OA_SECRET" | zfsync pairing add shop-hanoi \
@@ -44,6 +43,7 @@ pub enum PairingCommand {
     ///     --freshchat-api-key - --freshchat-webhook-public-key "$FC_PUBLIC_KEY" \
     ///     --zalo-app-id 1234567890123456789 --zalo-app-secret - --zalo-oa-secret-key - \
     ///     --oa-id 4318848795011111111
+    #[command(verbatim_doc_comment)]
     Add(Box<PairingAddArgs>),
     /// List the pairings: name, served or disabled, OA, Freshchat account, tokens.
     ///
@@ -96,72 +96,9 @@ pub struct PairingAddArgs {
     /// Do not contact Freshchat or Zalo; formats are still checked.
     #[arg(long)]
     pub skip_checks: bool,
-    /// Freshchat API URL, e.g. https://yourcompany.freshchat.com.
-    #[arg(long, value_name = "URL")]
-    pub freshchat_api_url: Option<String>,
-    /// Freshchat API key: '-' reads it from standard input; or set ZFSYNC_FRESHCHAT_API_KEY.
-    #[arg(long, value_name = "-", allow_hyphen_values = true)]
-    pub freshchat_api_key: Option<SecretFlag>,
-    /// Freshchat App ID. Default: the account's.
-    #[arg(long, value_name = "ID")]
-    pub freshchat_app_id: Option<String>,
-    /// The Freshchat channel new conversations go to, by id or exact name.
-    #[arg(long, value_name = "ID|NAME")]
-    pub freshchat_channel: Option<String>,
-    /// Freshchat webhook public key, one line; '-' reads it from standard input; or set
-    /// ZFSYNC_FRESHCHAT_WEBHOOK_PUBLIC_KEY.
-    #[arg(long, value_name = "KEY|-", allow_hyphen_values = true)]
-    pub freshchat_webhook_public_key: Option<String>,
-    /// Zalo App ID.
-    #[arg(long, value_name = "ID")]
-    pub zalo_app_id: Option<String>,
-    /// Zalo App Secret Key: '-' reads it from standard input; or set ZFSYNC_ZALO_APP_SECRET.
-    #[arg(long, value_name = "-", allow_hyphen_values = true)]
-    pub zalo_app_secret: Option<SecretFlag>,
-    /// Zalo OA Secret Key: '-' reads it from standard input; or set ZFSYNC_ZALO_OA_SECRET_KEY.
-    #[arg(long, value_name = "-", allow_hyphen_values = true)]
-    pub zalo_oa_secret_key: Option<SecretFlag>,
-    /// The id of the Zalo Official Account this pairing serves (required: only this OA can be
-    /// connected to it).
-    #[arg(long, value_name = "ID")]
-    pub oa_id: Option<String>,
-    /// The language of the texts its customers read. Default: vi.
-    #[arg(long, value_enum)]
-    pub language: Option<Language>,
-    /// Zalo OpenAPI base URL (only for a test double).
-    #[arg(long, value_name = "URL")]
-    pub zalo_api_base: Option<Url>,
-    /// Zalo OAuth base URL (only for a test double).
-    #[arg(long, value_name = "URL")]
-    pub zalo_oauth_base: Option<Url>,
-}
-
-impl PairingAddArgs {
-    /// The same values as `init --non-interactive` reads them.
-    fn as_init(&self) -> InitArgs {
-        InitArgs {
-            config: PathBuf::new(),
-            secrets_file: None,
-            force: false,
-            non_interactive: true,
-            skip_checks: self.skip_checks,
-            freshchat_api_url: self.freshchat_api_url.clone(),
-            freshchat_api_key: self.freshchat_api_key.clone(),
-            freshchat_app_id: self.freshchat_app_id.clone(),
-            freshchat_channel: self.freshchat_channel.clone(),
-            freshchat_webhook_public_key: self.freshchat_webhook_public_key.clone(),
-            zalo_app_id: self.zalo_app_id.clone(),
-            zalo_app_secret: self.zalo_app_secret.clone(),
-            zalo_oa_secret_key: self.zalo_oa_secret_key.clone(),
-            oa_id: self.oa_id.clone(),
-            public_url: None,
-            listen: None,
-            language: self.language,
-            store_path: None,
-            zalo_api_base: self.zalo_api_base.clone(),
-            zalo_oauth_base: self.zalo_oauth_base.clone(),
-        }
-    }
+    /// The Freshchat account and the Zalo app and OA.
+    #[command(flatten)]
+    pub platform: PlatformFlags,
 }
 
 /// The configuration and services of one pairing: the file's for `default`, else the registered
@@ -233,8 +170,8 @@ fn refuse_default(name: &str) -> anyhow::Result<()> {
 async fn add(args: PairingAddArgs) -> anyhow::Result<ExitCode> {
     let config = load(&args.config)?;
     // The name and the OA first: no live check runs for values that cannot be added.
-    check_new_pairing(&args.name, args.oa_id.as_deref())?;
-    let (settings, secrets) = crate::init::pairing_values(&args.as_init()).await?;
+    check_new_pairing(&args.name, args.platform.oa_id.as_deref())?;
+    let (settings, secrets) = crate::init::pairing_values(&args.platform, args.skip_checks).await?;
     let store = open_store(&config)?;
     let urls = add_pairing(&config, &store, &args.name, &settings, &secrets, true).await?;
     let name = &args.name;

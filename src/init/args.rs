@@ -66,6 +66,56 @@ impl std::str::FromStr for SecretFlag {
     }
 }
 
+/// The values of one Zalo OA ↔ Freshchat account: the flags `zfsync init` and `zfsync pairing
+/// add` share.
+// Doc comments here are --help text, where URLs stay plain.
+#[allow(rustdoc::bare_urls)]
+#[derive(Debug, Clone, Default, Args)]
+pub struct PlatformFlags {
+    /// Freshchat API URL (Admin → APIs for chat), e.g. https://yourcompany.freshchat.com.
+    #[arg(long, value_name = "URL")]
+    pub freshchat_api_url: Option<String>,
+    /// Freshchat API key: '-' reads it from standard input; or set ZFSYNC_FRESHCHAT_API_KEY.
+    #[arg(long, value_name = "-", allow_hyphen_values = true)]
+    pub freshchat_api_key: Option<SecretFlag>,
+    /// Freshchat App ID (Admin → Integration Settings). Default: the account's.
+    #[arg(long, value_name = "ID")]
+    pub freshchat_app_id: Option<String>,
+    /// The Freshchat channel (topic) new conversations go to, by id or exact name. Default: the
+    /// channel named "Zalo", else the first enabled one.
+    #[arg(long, value_name = "ID|NAME")]
+    pub freshchat_channel: Option<String>,
+    /// Freshchat webhook public key (Admin → Webhooks), one line; '-' reads it from standard input
+    /// (several lines allowed); or set ZFSYNC_FRESHCHAT_WEBHOOK_PUBLIC_KEY.
+    #[arg(long, value_name = "KEY|-", allow_hyphen_values = true)]
+    pub freshchat_webhook_public_key: Option<String>,
+    /// Zalo App ID (developers.zalo.me → your app → Settings).
+    #[arg(long, value_name = "ID")]
+    pub zalo_app_id: Option<String>,
+    /// Zalo App Secret Key: '-' reads it from standard input; or set ZFSYNC_ZALO_APP_SECRET.
+    #[arg(long, value_name = "-", allow_hyphen_values = true)]
+    pub zalo_app_secret: Option<SecretFlag>,
+    /// Zalo OA Secret Key (the app's Webhook page): '-' reads it from standard input; or set
+    /// ZFSYNC_ZALO_OA_SECRET_KEY.
+    #[arg(long, value_name = "-", allow_hyphen_values = true)]
+    pub zalo_oa_secret_key: Option<SecretFlag>,
+    /// The id of the Zalo Official Account served (a number: on the OA's page at oa.zalo.me, and
+    /// on Zalo's consent screen). Zalo's OAuth callback then connects this OA only, and refuses a
+    /// consent for any other. Required by 'pairing add'.
+    #[arg(long, value_name = "ID")]
+    pub oa_id: Option<String>,
+    /// The language of the texts customers read on Zalo (resolve notice, long-text and link
+    /// notices). Default: vi.
+    #[arg(long, value_enum)]
+    pub language: Option<Language>,
+    /// Zalo OpenAPI base URL (only for a test double).
+    #[arg(long, value_name = "URL")]
+    pub zalo_api_base: Option<Url>,
+    /// Zalo OAuth base URL (only for a test double).
+    #[arg(long, value_name = "URL")]
+    pub zalo_oauth_base: Option<Url>,
+}
+
 /// The flags of `zfsync init`.
 // Doc comments here are --help text, where URLs stay plain.
 #[allow(rustdoc::bare_urls)]
@@ -95,38 +145,9 @@ pub struct InitArgs {
     /// checked. Run 'zfsync check' once online.
     #[arg(long)]
     pub skip_checks: bool,
-    /// Freshchat API URL (Admin → APIs for chat), e.g. https://yourcompany.freshchat.com.
-    #[arg(long, value_name = "URL")]
-    pub freshchat_api_url: Option<String>,
-    /// Freshchat API key: '-' reads it from standard input; or set ZFSYNC_FRESHCHAT_API_KEY.
-    #[arg(long, value_name = "-", allow_hyphen_values = true)]
-    pub freshchat_api_key: Option<SecretFlag>,
-    /// Freshchat App ID (Admin → Integration Settings). Default: the account's.
-    #[arg(long, value_name = "ID")]
-    pub freshchat_app_id: Option<String>,
-    /// The Freshchat channel (topic) new conversations go to, by id or exact name. Default: the
-    /// channel named "Zalo", else the first enabled one.
-    #[arg(long, value_name = "ID|NAME")]
-    pub freshchat_channel: Option<String>,
-    /// Freshchat webhook public key (Admin → Webhooks), one line; '-' reads it from standard input
-    /// (several lines allowed); or set ZFSYNC_FRESHCHAT_WEBHOOK_PUBLIC_KEY.
-    #[arg(long, value_name = "KEY|-", allow_hyphen_values = true)]
-    pub freshchat_webhook_public_key: Option<String>,
-    /// Zalo App ID (developers.zalo.me → your app → Settings).
-    #[arg(long, value_name = "ID")]
-    pub zalo_app_id: Option<String>,
-    /// Zalo App Secret Key: '-' reads it from standard input; or set ZFSYNC_ZALO_APP_SECRET.
-    #[arg(long, value_name = "-", allow_hyphen_values = true)]
-    pub zalo_app_secret: Option<SecretFlag>,
-    /// Zalo OA Secret Key (the app's Webhook page): '-' reads it from standard input; or set
-    /// ZFSYNC_ZALO_OA_SECRET_KEY.
-    #[arg(long, value_name = "-", allow_hyphen_values = true)]
-    pub zalo_oa_secret_key: Option<SecretFlag>,
-    /// The id of the Zalo Official Account zfsync serves (a number: on the OA's page at
-    /// oa.zalo.me, and on Zalo's consent screen). Written as zalo.oa_id: Zalo's OAuth callback
-    /// then connects this OA only, and refuses a consent for any other.
-    #[arg(long, value_name = "ID")]
-    pub oa_id: Option<String>,
+    /// The Freshchat account and the Zalo app and OA.
+    #[command(flatten)]
+    pub platform: PlatformFlags,
     /// The public https URL that reaches this server through your TLS proxy.
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
@@ -134,19 +155,9 @@ pub struct InitArgs {
     /// URL's own address when it is a loopback one).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
-    /// The language of the texts customers read on Zalo (resolve notice, long-text and link
-    /// notices). Default: vi.
-    #[arg(long, value_enum)]
-    pub language: Option<Language>,
     /// The SQLite store, relative to the config's directory. Default: zfsync.db.
     #[arg(long, value_name = "FILE")]
     pub store_path: Option<PathBuf>,
-    /// Zalo OpenAPI base URL (only for a test double).
-    #[arg(long, value_name = "URL")]
-    pub zalo_api_base: Option<Url>,
-    /// Zalo OAuth base URL (only for a test double).
-    #[arg(long, value_name = "URL")]
-    pub zalo_oauth_base: Option<Url>,
 }
 
 pub(super) const FRESHCHAT_API_URL: Field = Field {
@@ -297,7 +308,11 @@ pub(super) fn label_of(flag: &'static str) -> &'static str {
 impl Answers {
     /// Collects what the flags, the environment and standard input give. Secrets given as `-` are
     /// read from standard input now, in onboarding order; on a terminal they are asked later.
-    pub(super) fn collect(args: &InitArgs, interactive: bool) -> Result<Answers, InitError> {
+    pub(super) fn collect(
+        args: &PlatformFlags,
+        server: Option<&InitArgs>,
+        interactive: bool,
+    ) -> Result<Answers, InitError> {
         let stdin = Stdin::new();
         let secret = |value: &Option<SecretFlag>, field: &Field| match value {
             Some(v) if v.is_stdin() && interactive => Ok(None),
@@ -339,8 +354,8 @@ impl Answers {
             zalo_app_secret: secret(&args.zalo_app_secret, &ZALO_APP_SECRET)?,
             zalo_oa_secret: secret(&args.zalo_oa_secret_key, &ZALO_OA_SECRET)?,
             zalo_oa_id: flag(&args.oa_id, &ZALO_OA_ID),
-            public_url: flag(&args.public_url, &PUBLIC_URL),
-            listen: args.listen,
+            public_url: server.and_then(|s| flag(&s.public_url, &PUBLIC_URL)),
+            listen: server.and_then(|s| s.listen),
             language: args.language,
         })
     }

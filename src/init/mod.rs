@@ -32,7 +32,7 @@ use secrecy::SecretString;
 
 use crate::config::{Config, ConfigError};
 use args::Answers;
-pub use args::{InitArgs, Language, SecretFlag};
+pub use args::{InitArgs, Language, PlatformFlags};
 use ask::Ui;
 use files::{Generated, Paths, Setup, StoreKey};
 use wizard::Wizard;
@@ -132,7 +132,7 @@ pub async fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
         return Err(InitError::NotATerminal.into());
     }
     let paths = Paths::resolve(&args.config, args.secrets_file.as_deref(), args.force)?;
-    let answers = Answers::collect(&args, interactive)?;
+    let answers = Answers::collect(&args.platform, Some(&args), interactive)?;
     let ui = Ui::new(interactive);
     if interactive {
         eprintln!(
@@ -175,14 +175,12 @@ pub async fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A replaced secrets file's store key is kept (the store was encrypted with it); a store with its
-/// own key file keeps that; otherwise a new key.
 /// The platform values of a pairing added beside the configuration file's (`zfsync pairing
 /// add`): taken as `init --non-interactive` takes them (flags, the environment, standard input for
-/// `-`) and checked live unless `args.skip_checks`. `args`' file, server and store flags are not
-/// read.
+/// `-`) and checked live unless `skip_checks`.
 pub async fn pairing_values(
-    args: &InitArgs,
+    flags: &PlatformFlags,
+    skip_checks: bool,
 ) -> Result<
     (
         crate::config::PairingSettings,
@@ -190,14 +188,14 @@ pub async fn pairing_values(
     ),
     InitError,
 > {
-    let answers = Answers::collect(args, false)?;
+    let answers = Answers::collect(flags, None, false)?;
     let mut wizard = Wizard {
         ui: Ui::new(false),
         answers,
-        checks: !args.skip_checks,
+        checks: !skip_checks,
     };
     wizard
-        .ask_platforms(args.zalo_api_base.as_ref(), args.zalo_oauth_base.as_ref())
+        .ask_platforms(flags.zalo_api_base.as_ref(), flags.zalo_oauth_base.as_ref())
         .await
 }
 
@@ -295,6 +293,8 @@ impl InitError {
     }
 }
 
+/// A replaced secrets file's store key is kept (the store was encrypted with it); a store with its
+/// own key file keeps that; otherwise a new key.
 fn store_key_plan(paths: &Paths, setup: &Setup, force: bool) -> StoreKey {
     if force && paths.secrets.exists() {
         if let Ok(old) = crate::config::read_secrets_file(&paths.secrets) {

@@ -77,7 +77,7 @@ impl Wizard {
     /// Asks every question and returns what to write.
     pub async fn ask(&mut self, args: &InitArgs) -> Result<Setup, InitError> {
         let fc = self.freshchat().await?;
-        let oauth_base = args.zalo_oauth_base.clone().unwrap_or_else(|| {
+        let oauth_base = args.platform.zalo_oauth_base.clone().unwrap_or_else(|| {
             Url::parse("https://oauth.zaloapp.com").unwrap_or_else(|_| unreachable!())
         });
         let (app_id, app_secret, oa_secret) = self.zalo(&oauth_base).await?;
@@ -95,8 +95,8 @@ impl Wizard {
             zalo_app_secret: app_secret,
             zalo_oa_secret_key: oa_secret,
             zalo_oa_id: oa_id,
-            zalo_api_base: args.zalo_api_base.clone(),
-            zalo_oauth_base: args.zalo_oauth_base.clone(),
+            zalo_api_base: args.platform.zalo_api_base.clone(),
+            zalo_oauth_base: args.platform.zalo_oauth_base.clone(),
             public_url,
             listen,
             language,

@@ -264,7 +264,7 @@ fn add_form(op: &Operator, outcome: &Outcome) -> Markup {
                 (text("freshchat_api_url", "Freshchat API URL", &t.freshchat_api_url, true, "Freshchat Admin → APIs for chat, e.g. https://yourcompany.freshchat.com"))
                 (secret("freshchat_api_key", "Freshchat API key", "Freshchat Admin → APIs for chat → API key"))
                 (text("freshchat_app_id", "Freshchat App ID", &t.freshchat_app_id, false, "blank: the account's"))
-                (text("freshchat_channel", "Freshchat channel, by id or exact name", &t.freshchat_channel, false, "where new Zalo conversations go; blank: the account's only (or first) channel"))
+                (text("freshchat_channel", "Freshchat channel, by id or exact name", &t.freshchat_channel, false, "where new Zalo conversations go; blank: the channel named \"Zalo\", else the first enabled one"))
                 label for="freshchat_webhook_public_key" { "Freshchat webhook public key" }
                 p class="muted" id="freshchat_webhook_public_key-hint" { "Freshchat Admin → Webhooks: the RSA public key, BEGIN and END lines included" }
                 textarea id="freshchat_webhook_public_key" name="freshchat_webhook_public_key" rows="5" required aria-describedby="freshchat_webhook_public_key-hint" { (t.freshchat_webhook_public_key) }
