@@ -68,6 +68,8 @@ pub struct Takeover {
     /// From the lease's expiry (or the lane's next event, when later) to the takeover, ms: the
     /// replicas' own delay once the lease let them.
     pub after_expiry: Stats,
+    /// The longest waits, described (lane, who held it, when, who took it).
+    pub slowest: Vec<String>,
 }
 
 impl Takeover {
@@ -106,7 +108,11 @@ impl fmt::Display for Takeover {
             self.after_expiry.p50,
             self.after_expiry.max,
             POLL.as_millis()
-        )
+        )?;
+        for w in &self.slowest {
+            write!(f, "\n  slowest: {w}")?;
+        }
+        Ok(())
     }
 }
 
@@ -134,6 +140,8 @@ struct State {
     /// Process id → replica position, of every process the soak started.
     replicas: HashMap<u32, usize>,
     error: Option<String>,
+    /// When the watch started (unix ms).
+    t0: f64,
 }
 
 /// Watches the leases of one database while replicas are killed; see the module's text.
@@ -161,7 +169,10 @@ const LOOK: &str = "SELECT l.pairing, l.lane, l.holder, EXISTS (SELECT 1 FROM in
 impl LeaseWatch {
     /// Starts looking, for replicas whose leases last `lease`.
     pub fn start(client: Arc<tokio_postgres::Client>, lease: Duration) -> LeaseWatch {
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Mutex::new(State {
+            t0: epoch_ms(),
+            ..State::default()
+        }));
         let (c, st) = (client.clone(), state.clone());
         let task = tokio::spawn(async move {
             loop {
@@ -236,13 +247,14 @@ impl LeaseWatch {
             held: st.held.len(),
             ..Takeover::default()
         };
-        let (mut wait, mut after) = (Vec::new(), Vec::new());
+        let (mut wait, mut after, mut slowest) = (Vec::new(), Vec::new(), Vec::new());
         for h in &st.held {
             match (h.taken, h.since) {
                 (Some((at, by)), since) => {
                     let since = since.unwrap_or(h.last_idle);
                     wait.push(at - since);
                     after.push((at - since.max(h.expires_at as f64)).max(0.0));
+                    slowest.push((at - since, h, at, by));
                     match by {
                         Some(r) if r == h.replica => t.by_restarted += 1,
                         Some(_) => t.by_other_replica += 1,
@@ -253,6 +265,26 @@ impl LeaseWatch {
                 (None, None) => t.idle += 1,
             }
         }
+        slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let name = |r: Option<usize>| match r {
+            Some(r) => format!("replica {r}"),
+            None => "unseen".to_string(),
+        };
+        t.slowest = slowest
+            .into_iter()
+            .take(5)
+            .map(|(w, h, at, by)| {
+                format!(
+                    "{} held by replica {} (pid {}) waited {w:.0} ms from {:.1} s into the watch, lease expired {:.0} ms after, taken by {}",
+                    h.lane,
+                    h.replica,
+                    h.pid,
+                    (at - w - st.t0) / 1000.0,
+                    h.expires_at as f64 - (at - w),
+                    name(by)
+                )
+            })
+            .collect();
         t.wait = Stats::of(wait);
         t.after_expiry = Stats::of(after);
         Ok(t)
@@ -339,7 +371,7 @@ mod tests {
         let mut st = State {
             held: vec![held(7, 0, Some(1_000.0))],
             replicas: HashMap::from([(7, 0), (8, 1)]),
-            error: None,
+            ..State::default()
         };
         update(&mut st, &rows(Some(7), true), 5_000.0);
         assert_eq!(st.held[0].taken, None);
