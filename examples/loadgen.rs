@@ -10,6 +10,7 @@
 //! target/release/examples/loadgen --mode ingest --pin          # daemon: target/release/zfsync
 //! target/release/examples/loadgen --mode ingest --store postgres
 //! target/release/examples/loadgen --mode soak --kills 100
+//! target/release/examples/loadgen --mode soak --kills 50 --replicas 2 --store postgres
 //! target/release/examples/loadgen --mode idle-pairings --pairings 1000
 //! target/release/examples/loadgen --mode pairings --pairings 200 --rate 1 --duration 30 --store postgres
 //! ```
@@ -73,9 +74,15 @@ struct Cli {
     /// Ingest: unique bodies signed before each load (default 250000).
     #[arg(long)]
     bodies: Option<usize>,
-    /// Soak: SIGKILLs of the daemon, each followed by a restart (default 100).
+    /// Soak: SIGKILLs of the daemon (with replicas, of the first), each followed by a restart
+    /// (default 100).
     #[arg(long)]
     kills: Option<usize>,
+    /// Soak: daemon processes on one PostgreSQL database (needs --store postgres), webhooks
+    /// round-robin across them; the others are killed in turn at every tenth kill of the first
+    /// (default 1).
+    #[arg(long)]
+    replicas: Option<usize>,
     /// Soak: shortest and longest wait before a kill, in seconds (default 0.5 2.5).
     #[arg(long, num_args = 2, value_names = ["MIN", "MAX"])]
     kill_every: Option<Vec<f64>>,
@@ -92,9 +99,10 @@ struct Cli {
     /// while their customers keep writing (default 0).
     #[arg(long)]
     broken: Option<usize>,
-    /// idle-pairings, pairings, ingest: the daemon's store, `sqlite` (default) or `postgres` (a
-    /// throwaway cluster on loopback; needs Debian's postgresql package; ingest compares it with
-    /// a naive PostgreSQL baseline on a cluster with fsync on).
+    /// idle-pairings, pairings, ingest, soak: the daemon's store, `sqlite` (default) or
+    /// `postgres` (a throwaway cluster on loopback; needs Debian's postgresql package; ingest
+    /// compares it with a naive PostgreSQL baseline on a cluster with fsync on; the soak's has
+    /// fsync on and times the takeover of a killed daemon's lanes).
     #[arg(long, value_parser = ["sqlite", "postgres"])]
     store: Option<String>,
 }
@@ -116,6 +124,7 @@ impl Cli {
         o.connections = self.connections.unwrap_or(o.connections);
         o.bodies = self.bodies.unwrap_or(o.bodies);
         o.kills = self.kills.unwrap_or(o.kills);
+        o.replicas = self.replicas.unwrap_or(o.replicas);
         if let Some(k) = self.kill_every {
             anyhow::ensure!(
                 k.len() == 2 && k[0] >= 0.0 && k[0] <= k[1],

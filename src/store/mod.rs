@@ -289,7 +289,8 @@ struct Inner {
     key: Arc<StoreKey>,
     full: Arc<AtomicBool>,
     commits: Arc<AtomicU64>,
-    /// This process's name in `lane_leases`: its id and random bits, new at every open.
+    /// This process's name in `lane_leases`: its id and random bits (`<pid>-<hex>`), new at every
+    /// open. The replica soak tells the processes it killed apart by the id.
     holder: String,
 }
 

@@ -1,84 +1,20 @@
 //! Replicas: several daemons on one PostgreSQL database (whatever `ZFSYNC_TEST_STORE` says), each
 //! taking a conversation's lane only under its lease. The daemon of the environment runs in this
-//! process; the other is `zfsync run` on the same configuration, another port. A small fan-out in
-//! front of both hands every webhook to both at once (as two load-balanced replicas behind
-//! platforms that redeliver would see them), answering 200 once either stored it.
+//! process; the other is `zfsync run` on the same configuration, another port. The sandbox's
+//! spreader in front of both hands every webhook to both at once ([`Spread::All`]: the store's
+//! deduplication, not the balancer, keeps one copy), answering 200 once either stored it.
 #![allow(clippy::unwrap_used)]
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use zfsync::routes::{ROUTE_FRESHCHAT_WEBHOOK, ROUTE_ZALO_WEBHOOK};
-use zfsync::tools::sandbox::{wait_for, wait_http_ok, Env, EnvOptions, StoreBackend};
+use zfsync::tools::sandbox::{
+    wait_for, wait_http_ok, Env, EnvOptions, Spread, Spreader, StoreBackend,
+};
 use zfsync_freshchat::MessagePart;
 use zfsync_zalo::sim::UserAction;
 
 use crate::helpers::*;
-
-/// Where webhooks go: every target at once; 200 when any stored it, else the first answer.
-struct FanOut {
-    url: String,
-    targets: Arc<Mutex<Vec<String>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FanOut {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl FanOut {
-    async fn start(targets: Vec<String>) -> FanOut {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let targets = Arc::new(Mutex::new(targets));
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .unwrap();
-        let to = targets.clone();
-        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
-            let (client, to) = (client.clone(), to.lock().unwrap().clone());
-            async move {
-                let (parts, body) = req.into_parts();
-                let body = axum::body::to_bytes(body, 4 << 20).await.unwrap();
-                let path = parts.uri.path_and_query().map(|p| p.to_string()).unwrap();
-                let mut headers = parts.headers.clone();
-                headers.remove(axum::http::header::HOST);
-                headers.remove(axum::http::header::CONTENT_LENGTH);
-                let sends = to.iter().map(|base| {
-                    client
-                        .post(format!("{base}{path}"))
-                        .headers(headers.clone())
-                        .body(body.clone())
-                        .send()
-                });
-                let answers = futures::future::join_all(sends).await;
-                let statuses: Vec<u16> = answers
-                    .into_iter()
-                    .map(|a| a.map(|r| r.status().as_u16()).unwrap_or(502))
-                    .collect();
-                let status = statuses
-                    .iter()
-                    .copied()
-                    .find(|s| (200..300).contains(s))
-                    .or(statuses.first().copied())
-                    .unwrap_or(502);
-                axum::http::StatusCode::from_u16(status).unwrap()
-            }
-        });
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        FanOut { url, targets, task }
-    }
-
-    fn send_to(&self, targets: Vec<String>) {
-        *self.targets.lock().unwrap() = targets;
-    }
-}
 
 /// The environment's daemon (in this process) with `sync` lines, on PostgreSQL, Zalo connected.
 async fn replicated_env(sync: &str) -> Env {
@@ -92,13 +28,7 @@ async fn replicated_env(sync: &str) -> Env {
 
 /// `zfsync run` on the environment's configuration, on another port; its URL once it answers.
 async fn second_replica(env: &Env, log: &str) -> (tokio::process::Child, String) {
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = free.local_addr().unwrap().port();
-    drop(free);
-    let text = std::fs::read_to_string(env.config_path()).unwrap();
-    let mine = env.daemon_addr.port().to_string();
-    let config = env.dir.path().join(format!("{log}.toml"));
-    std::fs::write(&config, text.replace(&mine, &port.to_string())).unwrap();
+    let (config, url) = env.replica_config(log).unwrap();
     let log = std::fs::File::create(env.dir.path().join(log)).unwrap();
     let child = zfsync()
         .args(["run", "--config"])
@@ -109,7 +39,6 @@ async fn second_replica(env: &Env, log: &str) -> (tokio::process::Child, String)
         .stderr(log)
         .spawn()
         .unwrap();
-    let url = format!("http://{}", SocketAddr::from(([127, 0, 0, 1], port)));
     wait_http_ok(&format!("{url}/healthz"), Duration::from_secs(30))
         .await
         .unwrap();
@@ -117,7 +46,7 @@ async fn second_replica(env: &Env, log: &str) -> (tokio::process::Child, String)
 }
 
 /// Both simulators deliver their webhooks through `fan`.
-fn deliver_through(env: &Env, fan: &FanOut) {
+fn deliver_through(env: &Env, fan: &Spreader) {
     env.zalo
         .set_webhook_url(Some(format!("{}{ROUTE_ZALO_WEBHOOK}", fan.url)));
     env.freshchat
@@ -160,7 +89,9 @@ fn agent_text(content: String) -> Vec<MessagePart> {
 async fn two_replicas_given_every_webhook_deliver_each_message_once_and_in_order() {
     let env = replicated_env("").await;
     let (mut child, second) = second_replica(&env, "second.log").await;
-    let fan = FanOut::start(vec![env.daemon_url(), second]).await;
+    let fan = Spreader::start(vec![env.daemon_url(), second], Spread::All)
+        .await
+        .unwrap();
     deliver_through(&env, &fan);
 
     let users: Vec<String> = (0..4).map(|i| format!("52340000000000012{i:02}")).collect();
@@ -199,7 +130,9 @@ async fn a_killed_replicas_lanes_are_taken_over_within_the_lease_time() {
     let (mut child, second) = second_replica(&env, "killed.log").await;
     // Only the second replica hears the webhooks, and Freshchat answers slowly: it holds the
     // lanes, mid-step, when it is killed.
-    let fan = FanOut::start(vec![second.clone()]).await;
+    let fan = Spreader::start(vec![second.clone()], Spread::All)
+        .await
+        .unwrap();
     deliver_through(&env, &fan);
     let users: Vec<String> = (0..3).map(|i| format!("52340000000000013{i:02}")).collect();
     for u in &users {
@@ -279,7 +212,9 @@ async fn replicas_racing_a_token_refresh_spend_the_refresh_token_once() {
     let (mut child, second) = second_replica(&env, "refresh.log").await;
     // A slow token endpoint: each refresh is in flight while the other replica looks.
     env.zalo.set_latency(Duration::from_millis(300));
-    let fan = FanOut::start(vec![env.daemon_url(), second]).await;
+    let fan = Spreader::start(vec![env.daemon_url(), second], Spread::All)
+        .await
+        .unwrap();
     deliver_through(&env, &fan);
     tokio::time::sleep(Duration::from_secs(6)).await;
     child.start_kill().unwrap();

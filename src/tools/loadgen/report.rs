@@ -405,8 +405,21 @@ impl fmt::Display for IngestReport {
 /// The soak's tally, from the simulators' records.
 #[derive(Debug, Clone, Default)]
 pub struct SoakReport {
-    /// SIGKILLs of the daemon process (each followed by a restart on the same store).
+    /// SIGKILLs of the daemon process (each followed by a restart on the same store); with
+    /// replicas, of the first one.
     pub kills: usize,
+    /// Daemon processes on the one store (webhooks spread round-robin across them when more
+    /// than one).
+    pub replicas: usize,
+    /// SIGKILLs of the other replicas, together.
+    pub other_kills: usize,
+    /// "SQLite" or "PostgreSQL".
+    pub store: &'static str,
+    /// With replicas: webhooks each one answered, those passed on because the replica in turn was
+    /// down, and those answered 502 (the platform delivered them again).
+    pub spread: Option<SpreadFigures>,
+    /// On PostgreSQL: how the lanes of killed processes were taken over.
+    pub takeover: Option<super::takeover::Takeover>,
     /// Zalo users (conversations).
     pub users: usize,
     /// Customer messages sent through the Zalo simulator.
@@ -441,7 +454,28 @@ pub struct SoakReport {
     pub problems: Vec<String>,
 }
 
+/// What the replicas' load balancer did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpreadFigures {
+    /// Webhooks each replica answered, by position.
+    pub answered: Vec<u64>,
+    /// Connections refused by a replica that was down (the webhook went to the next one).
+    pub refused: u64,
+    /// Webhooks answered 502: the replica died with the request in hand.
+    pub bad_gateway: u64,
+}
+
 impl SoakReport {
+    /// Nothing lost or doubled, nothing out of order that the platforms delivered in order, and
+    /// every lane a killed process held taken over within the bound: what the soak proves.
+    pub fn passed(&self) -> bool {
+        self.clean_but_platform_reordering()
+            && self
+                .takeover
+                .as_ref()
+                .is_none_or(super::takeover::Takeover::within_bound)
+    }
+
     /// Nothing lost, doubled or out of order.
     pub fn clean(&self) -> bool {
         self.lost == 0 && self.doubled == 0 && self.out_of_order == 0
@@ -455,17 +489,45 @@ impl SoakReport {
 
 impl fmt::Display for SoakReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "mode soak: {} users, {:.0} % of upstream calls failing (seed {}), daemon SIGKILLed and restarted on the same store",
-            self.users,
-            self.fault_rate * 100.0,
-            self.seed
-        )?;
+        if self.replicas > 1 {
+            writeln!(
+                f,
+                "mode soak: {} users, {:.0} % of upstream calls failing (seed {}), {} daemon replicas on one {} database, webhooks round-robin, each SIGKILLed and restarted",
+                self.users,
+                self.fault_rate * 100.0,
+                self.seed,
+                self.replicas,
+                self.store
+            )?;
+        } else {
+            writeln!(
+                f,
+                "mode soak: {} users, {:.0} % of upstream calls failing (seed {}), daemon on {} SIGKILLed and restarted on the same store",
+                self.users,
+                self.fault_rate * 100.0,
+                self.seed,
+                self.store
+            )?;
+        }
         if let Some(cpus) = &self.daemon_cpus {
             writeln!(f, "daemon CPUs         {cpus}")?;
         }
-        writeln!(f, "kills               {}", self.kills)?;
+        if self.replicas > 1 {
+            writeln!(
+                f,
+                "kills               {} of the first replica, {} of the others",
+                self.kills, self.other_kills
+            )?;
+        } else {
+            writeln!(f, "kills               {}", self.kills)?;
+        }
+        if let Some(s) = &self.spread {
+            writeln!(
+                f,
+                "webhooks            answered {:?} by replica; {} refused by a replica that was down (went to the next), {} answered 502 (delivered again)",
+                s.answered, s.refused, s.bad_gateway
+            )?;
+        }
         writeln!(
             f,
             "messages            {} ({} Zalo → Freshchat, {} Freshchat → Zalo)",
@@ -486,6 +548,9 @@ impl fmt::Display for SoakReport {
             self.freshchat_faults, self.webhook_reenabled
         )?;
         writeln!(f, "restart             {}", self.restart)?;
+        if let Some(t) = &self.takeover {
+            writeln!(f, "{t}")?;
+        }
         write!(f, "wall                {:.1} s", self.wall_secs)?;
         for p in &self.problems {
             write!(f, "\n  {p}")?;

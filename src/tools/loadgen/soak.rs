@@ -15,6 +15,18 @@
 //! When Zalo gives up on a webhook after its whole retry ladder it disables the webhook, as the
 //! platform does; an operator then saves the URL again. The soak does the same, counts it, and
 //! relies on the daemon's reconcile (at every start-up) for what was missed.
+//!
+//! On PostgreSQL (`store`, a throwaway cluster with fsync on) the soak may run several **replicas**
+//! (`replicas`), daemon processes on the one database, each on its own port behind a round-robin
+//! balancer ([`Spreader`]): the webhooks of one conversation alternate between them, so every lane
+//! is contested and its lease decides who drains it. A replica that is down refuses the
+//! connection and the balancer hands the webhook to the next, as one that health-checks does; a
+//! webhook in the hands of a replica that dies is answered 502 and the platform delivers it again.
+//! The first replica is killed `kills` times, the others in turn one at a random moment of every
+//! tenth wait (so with two, the second once every ten kills of the first). On PostgreSQL a
+//! [`LeaseWatch`] also times how long each lane a killed process held waits before another
+//! process takes it; the run passes only when every one was taken within the lease and the
+//! dispatcher's next looks ([`takeover`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,10 +37,11 @@ use zfsync_freshchat::{ActorType, MessagePart};
 use zfsync_zalo::sim::UserAction;
 
 use super::process::DaemonProcess;
-use super::report::{cpus_allowed, SoakReport, Stats};
+use super::report::{cpus_allowed, SoakReport, SpreadFigures, Stats};
+use super::takeover::{self, LeaseWatch};
 use super::verify::{conversations, describe_diff, first_text, marker_with};
-use super::{add_users, lock, user_id, Options};
-use crate::tools::sandbox::{wait_for, Env, EnvOptions};
+use super::{add_users, epoch_ms, lock, user_id, Options};
+use crate::tools::sandbox::{wait_for, Env, EnvOptions, Spread, Spreader, StoreBackend};
 
 /// The marker prefix of soak messages: `sk <user> <tag>`.
 const PREFIX: &str = "sk";
@@ -82,6 +95,12 @@ struct Sent {
     zalo_ids: Vec<String>,
 }
 
+/// One daemon process of the soak.
+struct Replica {
+    process: DaemonProcess,
+    log: std::path::PathBuf,
+}
+
 /// Runs the soak.
 pub async fn run(opts: Options) -> anyhow::Result<SoakReport> {
     let bin = opts
@@ -92,6 +111,18 @@ pub async fn run(opts: Options) -> anyhow::Result<SoakReport> {
         opts.users > 0 && opts.rate > 0.0 && opts.kill_every.0 <= opts.kill_every.1,
         "--users and --rate must be positive and the shortest kill interval at most the longest"
     );
+    anyhow::ensure!(
+        opts.replicas == 1 || (opts.replicas > 1 && opts.store == StoreBackend::Postgres),
+        "--replicas {} : replicas share one PostgreSQL database (pass --store postgres), and there is at least one",
+        opts.replicas
+    );
+    // The daemon is what gets killed, not the database: fsync on all the same, as in production.
+    let postgres_url = match opts.store {
+        StoreBackend::Postgres => {
+            Some(crate::tools::pg_cluster::fresh_durable_database().map_err(anyhow::Error::msg)?)
+        }
+        StoreBackend::Sqlite => None,
+    };
     let env = Env::new(EnvOptions {
         // Zalo's retry ladder (30 s … 1 h) a thousand times faster: about 6.6 s in all, longer
         // than a restart. Freshchat redelivers for about 9 s.
@@ -107,23 +138,59 @@ pub async fn run(opts: Options) -> anyhow::Result<SoakReport> {
             "retry_base_ms = 100\nretry_max_ms = 2000\nmax_attempts = 1000000\nmax_concurrent_lanes = {}\n",
             opts.lanes
         ),
-        // The SQLite path is what this mode measures (its file's size, its rows).
-        store: crate::tools::sandbox::StoreBackend::Sqlite,
+        store: opts.store,
+        postgres_url: postgres_url.clone(),
         ..EnvOptions::default()
     }
     // The daemon runs as its own process: media on loopback.
     .loopback_media())
     .await?;
-    let log = env.dir.path().join("daemon.log");
-    let mut daemon = DaemonProcess::start(
-        &bin,
-        env.config_path(),
-        format!("{}/healthz", env.daemon_url()),
-        log.clone(),
-        opts.pin.as_ref().map(|c| c.daemon),
-    )
-    .await?;
-    let daemon_cpus = opts.pin.as_ref().and(daemon.pid()).and_then(cpus_allowed);
+    let lease = Duration::from_secs(env.config()?.sync.lane_lease_secs);
+    let pin = opts.pin.as_ref().map(|c| c.daemon);
+    let mut replicas = Vec::new();
+    let mut urls = Vec::new();
+    for r in 0..opts.replicas {
+        // The first on the environment's own configuration (its OAuth redirect comes back to
+        // it); the others on copies listening elsewhere.
+        let (config, url) = if r == 0 {
+            (env.config_path().to_path_buf(), env.daemon_url())
+        } else {
+            env.replica_config(&format!("replica-{}", replica_name(r)))?
+        };
+        let log = env.dir.path().join(if opts.replicas == 1 {
+            "daemon.log".to_string()
+        } else {
+            format!("replica-{}.log", replica_name(r))
+        });
+        let process =
+            DaemonProcess::start(&bin, &config, format!("{url}/healthz"), log.clone(), pin).await?;
+        replicas.push(Replica { process, log });
+        urls.push(url);
+    }
+    let daemon_cpus = pin.and(replicas[0].process.pid()).and_then(cpus_allowed);
+    // Several replicas: the platforms deliver to a round-robin balancer in front of them.
+    let spreader = match opts.replicas {
+        1 => None,
+        _ => Some(Spreader::start(urls, Spread::RoundRobin).await?),
+    };
+    let front = spreader
+        .as_ref()
+        .map_or_else(|| env.daemon_url(), |s| s.url.clone());
+    let webhook = format!("{front}{}", crate::routes::ROUTE_ZALO_WEBHOOK);
+    env.zalo.set_webhook_url(Some(webhook.clone()));
+    env.freshchat.set_webhook_url(Some(format!(
+        "{front}{}",
+        crate::routes::ROUTE_FRESHCHAT_WEBHOOK
+    )));
+    let watch = match &postgres_url {
+        Some(url) => Some(LeaseWatch::start(takeover::connect(url).await?, lease)),
+        None => None,
+    };
+    if let Some(w) = &watch {
+        for (r, rep) in replicas.iter().enumerate() {
+            w.started(r, rep.process.pid());
+        }
+    }
     env.connect_zalo().await?;
     add_users(&env, opts.users, false);
     for u in 0..opts.users {
@@ -164,18 +231,28 @@ pub async fn run(opts: Options) -> anyhow::Result<SoakReport> {
     let mut rng = fastrand::Rng::with_seed(opts.seed);
     let mut restarts = Vec::new();
     let mut reenabled = 0;
-    let webhook = format!("{}{}", env.daemon_url(), crate::routes::ROUTE_ZALO_WEBHOOK);
     let (lo, hi) = (opts.kill_every.0.as_millis(), opts.kill_every.1.as_millis());
-    let mut kills = 0;
+    let (mut kills, mut other_kills) = (0, 0);
     let killed: anyhow::Result<()> = async {
-        for _ in 0..opts.kills {
-            let wait = lo + rng.u128(0..=hi - lo);
-            tokio::time::sleep(Duration::from_millis(wait as u64)).await;
-            daemon.kill().await?;
+        for k in 0..opts.kills {
+            let wait = Duration::from_millis((lo + rng.u128(0..=hi - lo)) as u64);
+            // The other replicas in turn, one at a random moment of every tenth wait.
+            let other = (opts.replicas > 1 && (k + 1) % 10 == 0)
+                .then(|| 1 + (k / 10) % (opts.replicas - 1));
+            match other {
+                Some(r) => {
+                    let before = wait.mul_f64(rng.f64());
+                    tokio::time::sleep(before).await;
+                    let took = kill_and_restart(&mut replicas[r], r, watch.as_ref(), &mut rng);
+                    restarts.push(took.await?);
+                    other_kills += 1;
+                    tokio::time::sleep(wait.saturating_sub(before)).await;
+                }
+                None => tokio::time::sleep(wait).await,
+            }
+            let took = kill_and_restart(&mut replicas[0], 0, watch.as_ref(), &mut rng);
+            restarts.push(took.await?);
             kills += 1;
-            tokio::time::sleep(Duration::from_millis(rng.u64(0..=200))).await;
-            daemon.restart().await?;
-            restarts.push(daemon.last_start.as_secs_f64() * 1000.0);
             reenabled += reenable_webhook(&env, &webhook);
         }
         Ok(())
@@ -201,6 +278,20 @@ pub async fn run(opts: Options) -> anyhow::Result<SoakReport> {
 
     let mut report = SoakReport {
         kills,
+        replicas: opts.replicas,
+        other_kills,
+        store: match opts.store {
+            StoreBackend::Sqlite => "SQLite",
+            StoreBackend::Postgres => "PostgreSQL",
+        },
+        spread: spreader.as_ref().map(|s| {
+            let c = s.counts();
+            SpreadFigures {
+                answered: lock(&c.answered).clone(),
+                refused: c.refused.load(Ordering::Relaxed),
+                bad_gateway: c.bad_gateway.load(Ordering::Relaxed),
+            }
+        }),
         users: opts.users,
         sent_zalo: sent.iter().map(|s| s.zalo).sum(),
         sent_freshchat: sent.iter().map(|s| s.freshchat).sum(),
@@ -216,7 +307,16 @@ pub async fn run(opts: Options) -> anyhow::Result<SoakReport> {
         daemon_cpus,
         ..SoakReport::default()
     };
-    daemon.kill().await?;
+    // Taken over by now, or never: read before the last kill, which nobody takes over.
+    if let Some(w) = &watch {
+        report.takeover = Some(w.finish().await?);
+        report
+            .problems
+            .extend(w.describe_stranded().into_iter().take(4));
+    }
+    for rep in &mut replicas {
+        rep.process.kill().await?;
+    }
     // Zalo webhooks the simulator had to deliver again (num_retry > 0): meanwhile it delivered
     // the user's later events, as Zalo does, so such a message can reach the daemon after a later
     // one that was already synced.
@@ -227,7 +327,10 @@ pub async fn run(opts: Options) -> anyhow::Result<SoakReport> {
         .filter(|d| d.num_retry > 0)
         .filter_map(|d| d.msg_id)
         .collect();
-    let db = env.dir.path().join("zfsync.db");
+    let inbox = match &watch {
+        Some(w) => Inbox::Postgres(w.client()),
+        None => Inbox::Sqlite(env.dir.path().join("zfsync.db")),
+    };
     for (u, s) in sent.iter().enumerate() {
         for (zalo_dir, want, got) in [
             (true, want_zalo(s), got_freshchat(&env, &convs[u], u)),
@@ -268,21 +371,52 @@ pub async fn run(opts: Options) -> anyhow::Result<SoakReport> {
                         "user {u} {} arrived late (Zalo {}); inbox (msg_id, event_time, received_at, id): {}",
                         want[i],
                         if late_redelivered { "redelivered it" } else { "delivered it once" },
-                        inbox_rows(&db, &ids)
+                        inbox.rows(&ids).await
                     ));
                 }
             }
         }
     }
-    if !report.clean() {
-        let keep = std::env::temp_dir().join(format!("zfsync-soak-{}.log", opts.seed));
-        if std::fs::copy(&log, &keep).is_ok() {
-            report
-                .problems
-                .push(format!("the daemon's log is kept at {}", keep.display()));
+    if !report.passed() {
+        for (r, rep) in replicas.iter().enumerate() {
+            let keep = std::env::temp_dir().join(match opts.replicas {
+                1 => format!("zfsync-soak-{}.log", opts.seed),
+                _ => format!("zfsync-soak-{}-{}.log", opts.seed, replica_name(r)),
+            });
+            if std::fs::copy(&rep.log, &keep).is_ok() {
+                report
+                    .problems
+                    .push(format!("the daemon's log is kept at {}", keep.display()));
+            }
         }
     }
     Ok(report)
+}
+
+/// "a", "b", … for replica 0, 1, …
+fn replica_name(r: usize) -> char {
+    char::from(b'a' + (r % 26) as u8)
+}
+
+/// SIGKILLs a replica, tells the lease watch which lanes it held, waits 0–200 ms and starts it
+/// again on the same configuration; the restart's time (spawn to `/healthz`), ms.
+async fn kill_and_restart(
+    rep: &mut Replica,
+    r: usize,
+    watch: Option<&LeaseWatch>,
+    rng: &mut fastrand::Rng,
+) -> anyhow::Result<f64> {
+    let (pid, at) = (rep.process.pid(), epoch_ms());
+    rep.process.kill().await?;
+    if let (Some(w), Some(pid)) = (watch, pid) {
+        w.killed(pid, at).await?;
+    }
+    tokio::time::sleep(Duration::from_millis(rng.u64(0..=200))).await;
+    rep.process.restart().await?;
+    if let Some(w) = watch {
+        w.started(r, rep.process.pid());
+    }
+    Ok(rep.process.last_start.as_secs_f64() * 1000.0)
 }
 
 /// Customers and agents write at `rate` messages per second in all, to random users and
@@ -328,22 +462,47 @@ async fn traffic(
     Ok(())
 }
 
-/// The inbox rows of these Zalo msg_ids, for a report (the daemon must be stopped).
-fn inbox_rows(db: &std::path::Path, ids: &[&String]) -> String {
-    let read = || -> rusqlite::Result<Vec<String>> {
-        let conn = rusqlite::Connection::open(db)?;
+/// Where the daemons' inbox is read for a report (their processes stopped, or not writing).
+enum Inbox<'a> {
+    /// The SQLite file.
+    Sqlite(std::path::PathBuf),
+    /// The harness's connection to the PostgreSQL database.
+    Postgres(&'a tokio_postgres::Client),
+}
+
+impl Inbox<'_> {
+    /// The inbox rows of these Zalo msg_ids: (msg_id, event_time, received_at, id) each.
+    async fn rows(&self, ids: &[&String]) -> String {
+        const SQL: &str =
+            "SELECT event_time, received_at, id FROM inbox WHERE source = 'zalo' AND dedupe_key = ";
         let mut out = Vec::new();
         for id in ids {
-            let row = conn.query_row(
-                "SELECT event_time, received_at, id FROM inbox WHERE source = 'zalo' AND dedupe_key = ?1",
-                [id.as_str()],
-                |r| Ok(format!("({id}, {}, {}, {})", r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)),
-            );
-            out.push(row.unwrap_or_else(|_| format!("({id}: not in the inbox)")));
+            let row: Result<Option<(i64, i64, i64)>, String> = match self {
+                Inbox::Sqlite(db) => rusqlite::Connection::open(db)
+                    .and_then(|c| {
+                        c.query_row(&format!("{SQL}?1"), [id.as_str()], |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                        })
+                    })
+                    .map(Some)
+                    .or_else(|e| match e {
+                        rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                        e => Err(e.to_string()),
+                    }),
+                Inbox::Postgres(c) => c
+                    .query_opt(&format!("{SQL}$1"), &[id])
+                    .await
+                    .map(|r| r.map(|r| (r.get(0), r.get(1), r.get(2))))
+                    .map_err(|e| e.to_string()),
+            };
+            out.push(match row {
+                Ok(Some((t, rx, n))) => format!("({id}, {t}, {rx}, {n})"),
+                Ok(None) => format!("({id}: not in the inbox)"),
+                Err(e) => return format!("cannot read the store: {e}"),
+            });
         }
-        Ok(out)
-    };
-    read().map_or_else(|e| format!("cannot read the store: {e}"), |v| v.join(" "))
+        out.join(" ")
+    }
 }
 
 /// Sets the Zalo webhook URL again when the simulator disabled it; 1 when it did.

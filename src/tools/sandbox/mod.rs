@@ -1,7 +1,8 @@
 //! The sandbox: both simulators and the daemon on loopback, with a temporary store and generated
 //! keys, connected through the real OAuth flow. `zfsync sandbox` plays a scripted conversation both
 //! ways and prints what each side saw ([`script`]); the end-to-end tests drive the same [`Env`],
-//! with more pairings beside `default` when they need them ([`pairings`]).
+//! with more pairings beside `default` when they need them ([`pairings`]); several replicas of
+//! the daemon sit behind a [`Spreader`], as behind a load balancer ([`spread`]).
 //!
 //! The simulators serve media under real host names (Freshchat's US storage bucket, a Zalo photo
 //! host) with private addresses refused, as in production: the in-process daemon's media client
@@ -24,8 +25,10 @@ use crate::config::Config;
 
 mod pairings;
 mod script;
+mod spread;
 pub use pairings::{own_app, register_in, ExtraPairing};
 pub use script::{run, SANDBOX_USER};
+pub use spread::{Spread, SpreadCounts, Spreader, FORWARD_TIMEOUT};
 
 /// A 1×1 PNG, the sandbox customer's "photo".
 pub const TINY_PNG: &[u8] = &[
@@ -341,6 +344,22 @@ allow_private_addresses = {allow_private}
     pub fn config_path(&self) -> &std::path::Path {
         self.release_port();
         &self.config_file
+    }
+
+    /// The configuration of another replica of the daemon on the same store: a copy of the
+    /// daemon's file (`<name>.toml` in the environment's folder) whose `[server]` listens on a
+    /// loopback port of its own, free now; its path and that replica's base URL.
+    pub fn replica_config(&self, name: &str) -> anyhow::Result<(PathBuf, String)> {
+        let free = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let addr = free.local_addr()?;
+        drop(free);
+        let text = std::fs::read_to_string(&self.config_file)?;
+        let path = self.dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &path,
+            text.replace(&self.daemon_addr.to_string(), &addr.to_string()),
+        )?;
+        Ok((path, format!("http://{addr}")))
     }
 
     /// Frees the daemon's port for a `zfsync run` child process to bind (the environment holds
