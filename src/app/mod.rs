@@ -233,12 +233,20 @@ impl Application {
             })
             .collect();
         // Lanes start once messages missed while down are queued in their place (bounded, so a slow
-        // platform never holds up the rest); webhooks are accepted meanwhile. They run on a runtime
+        // platform never holds up the rest); webhooks are accepted meanwhile. With replicas (a
+        // shared store) they wait at most a third of the lease: the other replicas' conversations
+        // whose holder died wait for someone to take them, and a live replica kept delivering in
+        // order anyway, so the wait would protect only a deployment-wide outage's order. They run on a runtime
         // of their own, so a busy lane never delays the answer to a webhook: the operating system
         // schedules the two runtimes' threads apart, and the listener's threads, idle between
         // requests, get the CPU as soon as a request comes.
         // Stopped with the daemon, and also when this future is dropped without a shutdown: the
         // lanes' thread never outlives the daemon that started it.
+        let catch_up_gate = self
+            .state
+            .store
+            .is_postgres()
+            .then(|| Duration::from_secs(self.config.sync.lane_lease_secs) / 3);
         let lanes_stop = shutdown.child_token();
         let _lanes_guard = lanes_stop.clone().drop_guard();
         let lanes = run_lanes(async move {
@@ -249,8 +257,23 @@ impl Application {
                     let (stop, tracker) = (lanes_stop.clone(), tracker.clone());
                     async move {
                         crate::telemetry::in_pairing(&name, async move {
-                            catch_up.pass(CATCH_UP_WINDOW_MS, CATCH_UP_ZALO_PAGES).await;
-                            dispatcher.run(stop, tracker).await;
+                            let pass = catch_up.pass(CATCH_UP_WINDOW_MS, CATCH_UP_ZALO_PAGES);
+                            match catch_up_gate {
+                                None => {
+                                    pass.await;
+                                    dispatcher.run(stop, tracker).await;
+                                }
+                                Some(gate) => {
+                                    tokio::pin!(pass);
+                                    if tokio::time::timeout(gate, &mut pass).await.is_ok() {
+                                        dispatcher.run(stop, tracker).await;
+                                    } else {
+                                        tracing::info!("start-up catch-up still reading history; lanes start meanwhile (other replicas may hold conversations that are waiting)");
+                                        futures::future::join(pass, dispatcher.run(stop, tracker))
+                                            .await;
+                                    }
+                                }
+                            }
                         })
                         .await
                     }
