@@ -48,6 +48,14 @@ pub struct Rules {
     /// built-in rules so that older customer copies still load.
     #[serde(default = "default_identity")]
     pub identity: IdentityRules,
+    /// Which Freshchat group a new conversation goes to (table `[routing]`). Added in a later
+    /// release: absent, nothing is routed.
+    #[serde(default)]
+    pub routing: crate::routing::RoutingRules,
+    /// Zalo tags ↔ Freshchat (table `[tags]`). Added in a later release: defaulted from the
+    /// built-in rules so that older customer copies still load.
+    #[serde(default = "crate::tags::default_tags")]
+    pub tags: crate::tags::TagRules,
 }
 
 /// Private notes about Zalo's reply allowance (table `[quota]`).
@@ -543,6 +551,8 @@ impl Rules {
             ));
         }
         self.freshchat_to_zalo.validate()?;
+        self.routing.validate().map_err(RulesError::Invalid)?;
+        self.tags.validate().map_err(RulesError::Invalid)?;
         Ok(())
     }
 
