@@ -44,36 +44,7 @@ pub struct TagTexts {
     pub commands_off: String,
 }
 
-/// The `[tags]` table of the built-in rules, for customer copies that predate it.
-pub(crate) fn default_tags() -> TagRules {
-    #[derive(Deserialize)]
-    struct Only {
-        tags: TagRules,
-    }
-    // The embedded file is checked by a unit test; parsing it cannot fail at run time.
-    match toml::from_str::<Only>(crate::rules::DEFAULT_RULES) {
-        Ok(only) => only.tags,
-        Err(e) => panic!("built-in default.toml has no valid [tags]: {e}"),
-    }
-}
-
 impl TagRules {
-    /// The texts in `language`: this file's, else the built-in ones, else the built-in Vietnamese.
-    pub fn texts(&self, language: &str) -> TagTexts {
-        let builtin = default_tags();
-        self.texts
-            .get(language)
-            .or_else(|| builtin.texts.get(language))
-            .or_else(|| builtin.texts.get("vi"))
-            .cloned()
-            .unwrap_or(TagTexts {
-                tagged: "+ {tag}".into(),
-                untagged: "- {tag}".into(),
-                failed: "{tag}: {reason}".into(),
-                commands_off: "off".into(),
-            })
-    }
-
     pub(crate) fn validate(&self) -> Result<(), String> {
         if self.property.trim().is_empty() {
             return Err(
@@ -161,21 +132,5 @@ mod tests {
         assert_eq!(parse_property(" vip ,, shop,vip "), list(&["vip", "shop"]));
         assert_eq!(format_property(&list(&["vip", "shop"])), "vip, shop");
         assert!(parse_property("").is_empty());
-    }
-
-    #[test]
-    fn texts_exist_in_both_languages() {
-        let rules = default_tags();
-        assert!(rules.sync && !rules.agent_commands);
-        assert_eq!(rules.property, "zalo_tags");
-        for lang in ["vi", "en"] {
-            let t = rules.texts(lang);
-            assert!(
-                t.tagged.contains("{tag}") && t.failed.contains("{reason}"),
-                "{lang}"
-            );
-        }
-        assert_ne!(rules.texts("vi"), rules.texts("en"));
-        assert_eq!(rules.texts("fr"), rules.texts("vi"));
     }
 }

@@ -243,7 +243,7 @@ pub fn tag_answer(
     add: bool,
     outcome: &Result<(), TagCommandError>,
 ) -> String {
-    let texts = rules.tags.texts(language);
+    let texts = rules.tag_texts(language);
     let fill = zfsync_mappings::template::fill;
     match outcome {
         Ok(()) if add => fill(&texts.tagged, &[("tag", tag)]),
