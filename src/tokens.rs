@@ -660,6 +660,20 @@ impl ZaloSession {
             .await
     }
 
+    /// Puts a user in an OA tag (created when missing).
+    pub async fn tag_user(&self, user_id: &str, tag: &str) -> Result<(), SyncError> {
+        self.tokens
+            .call(|t| async move { self.client.tag_user(&t, user_id, tag).await })
+            .await
+    }
+
+    /// Takes a user out of an OA tag.
+    pub async fn untag_user(&self, user_id: &str, tag: &str) -> Result<(), SyncError> {
+        self.tokens
+            .call(|t| async move { self.client.untag_user(&t, user_id, tag).await })
+            .await
+    }
+
     /// Recent messages across conversations, newest first.
     pub async fn recent_chats(
         &self,

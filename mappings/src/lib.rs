@@ -13,6 +13,8 @@
 //! - [`template`]: `{placeholder}` filling.
 //! - [`quota`], [`window`]: what agents are told about Zalo's reply allowance and reply window.
 //! - [`redact`]: URLs as logs and notes show them (no query string, no fragment).
+//! - [`routing`]: which Freshchat group a new conversation goes to.
+//! - [`tags`]: Zalo tags as a Freshchat user property, and the tag commands' wording.
 //! - [`identity`]: the admins' note when a Freshchat user's claim on a customer is refused.
 //! - [`html`]: agent HTML to the plain text Zalo shows (links kept, entities decoded).
 //!
@@ -26,7 +28,9 @@ pub mod identity;
 pub mod plan;
 pub mod quota;
 pub mod redact;
+pub mod routing;
 pub mod rules;
+pub mod tags;
 pub mod template;
 pub mod window;
 pub mod zalo_in;
@@ -34,7 +38,8 @@ pub mod zalo_in;
 pub use freshchat_in::{plan_freshchat, FreshchatKnowledge};
 pub use plan::{
     Attachment, EnsureContact, ForgetUser, MediaKind, OutPart, Plan, PostToFreshchat, RecordFollow,
-    RecordReceipt, RefreshContact, SendToZalo, Step, StepKind, Visibility, ZaloSend,
+    RecordReceipt, RefreshContact, SendToZalo, Step, StepKind, SyncZaloTags, TagChange, Visibility,
+    ZaloSend,
 };
 pub use quota::{closed_note, quota_note, QuotaWindow};
 pub use rules::{Rules, RulesError};

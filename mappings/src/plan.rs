@@ -262,6 +262,37 @@ pub struct ForgetUser {
     pub note: String,
 }
 
+/// A change of the OA's Zalo tags (`add_user_to_tag`, `remove_user_from_tag`, `remove_tag`), to
+/// carry into the customers' Freshchat tag property (`[tags]`). Only customers zfsync knows are
+/// touched; a customer it meets later gets their tags from `user/detail`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncZaloTags {
+    /// The customers the event names (none for a deleted tag: every customer who had it).
+    pub zalo_user_ids: Vec<String>,
+    /// What changed.
+    pub change: TagChange,
+}
+
+/// What changed in the OA's tags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TagChange {
+    /// The customers got this tag.
+    Added(String),
+    /// The customers lost this tag.
+    Removed(String),
+    /// The OA deleted this tag: every customer lost it.
+    Deleted(String),
+}
+
+impl TagChange {
+    /// The tag's name.
+    pub fn tag(&self) -> &str {
+        match self {
+            TagChange::Added(t) | TagChange::Removed(t) | TagChange::Deleted(t) => t,
+        }
+    }
+}
+
 /// One effect of a plan; each kind is its own struct, so the daemon runs and reconciles each
 /// kind in its own code.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -280,6 +311,8 @@ pub enum Step {
     RefreshContact(RefreshContact),
     /// See [`ForgetUser`].
     ForgetUser(ForgetUser),
+    /// See [`SyncZaloTags`].
+    SyncZaloTags(SyncZaloTags),
 }
 
 /// The kind of a step: its short, stable name in the journal and logs, spelled here only.
@@ -301,6 +334,8 @@ pub enum StepKind {
     RefreshContact,
     /// [`ForgetUser`].
     ForgetUser,
+    /// [`SyncZaloTags`].
+    SyncZaloTags,
 }
 
 impl StepKind {
@@ -315,6 +350,7 @@ impl StepKind {
             StepKind::RecordReceipt => "record_receipt",
             StepKind::RefreshContact => "refresh_contact",
             StepKind::ForgetUser => "forget_user",
+            StepKind::SyncZaloTags => "sync_zalo_tags",
         }
     }
 }
@@ -339,6 +375,7 @@ impl Step {
             Step::RecordReceipt(_) => StepKind::RecordReceipt,
             Step::RefreshContact(_) => StepKind::RefreshContact,
             Step::ForgetUser(_) => StepKind::ForgetUser,
+            Step::SyncZaloTags(_) => StepKind::SyncZaloTags,
         }
     }
 

@@ -48,6 +48,14 @@ pub struct Rules {
     /// built-in rules so that older customer copies still load.
     #[serde(default = "default_identity")]
     pub identity: IdentityRules,
+    /// Which Freshchat group a new conversation goes to (table `[routing]`). Added in a later
+    /// release: absent, nothing is routed.
+    #[serde(default)]
+    pub routing: crate::routing::RoutingRules,
+    /// Zalo tags ↔ Freshchat (table `[tags]`). Added in a later release: defaulted from the
+    /// built-in rules so that older customer copies still load.
+    #[serde(default = "default_tags")]
+    pub tags: crate::tags::TagRules,
 }
 
 /// Private notes about Zalo's reply allowance (table `[quota]`).
@@ -477,7 +485,38 @@ pub(crate) fn default_identity() -> IdentityRules {
     }
 }
 
+/// The `[tags]` table of the built-in rules, for customer copies that predate it.
+pub(crate) fn default_tags() -> crate::tags::TagRules {
+    #[derive(Deserialize)]
+    struct Only {
+        tags: crate::tags::TagRules,
+    }
+    // The embedded file is checked by a unit test; parsing it cannot fail at run time.
+    match toml::from_str::<Only>(DEFAULT_RULES) {
+        Ok(only) => only.tags,
+        Err(e) => panic!("built-in default.toml has no valid [tags]: {e}"),
+    }
+}
+
 impl Rules {
+    /// The tag texts agents read in `language`: this file's, else the built-in ones, else the
+    /// built-in Vietnamese.
+    pub fn tag_texts(&self, language: &str) -> crate::tags::TagTexts {
+        let builtin = default_tags();
+        self.tags
+            .texts
+            .get(language)
+            .or_else(|| builtin.texts.get(language))
+            .or_else(|| builtin.texts.get(&default_language()))
+            .cloned()
+            .unwrap_or(crate::tags::TagTexts {
+                tagged: "+ {tag}".into(),
+                untagged: "- {tag}".into(),
+                failed: "{tag}: {reason}".into(),
+                commands_off: "off".into(),
+            })
+    }
+
     /// The anonymous-visitor texts in the rules' language: this file's, else the built-in ones,
     /// else the built-in Vietnamese.
     pub fn anonymous_texts(&self) -> AnonymousTexts {
@@ -543,6 +582,8 @@ impl Rules {
             ));
         }
         self.freshchat_to_zalo.validate()?;
+        self.routing.validate().map_err(RulesError::Invalid)?;
+        self.tags.validate().map_err(RulesError::Invalid)?;
         Ok(())
     }
 
@@ -680,6 +721,25 @@ mod tests {
         let bad = DEFAULT_RULES.replace("[zalo_events]\n", "[zalo_events]\nwithdraw_nte = \"x\"\n");
         let err = Rules::from_toml(&bad).expect_err("unknown key").to_string();
         assert!(err.contains("withdraw_nte"), "{err}");
+    }
+
+    #[test]
+    fn tag_texts_exist_in_both_languages() {
+        let rules = Rules::default();
+        assert!(rules.tags.sync && !rules.tags.agent_commands);
+        assert_eq!(rules.tags.property, "zalo_tags");
+        for lang in ["vi", "en"] {
+            let t = rules.tag_texts(lang);
+            assert!(
+                t.tagged.contains("{tag}") && t.failed.contains("{reason}"),
+                "{lang}"
+            );
+        }
+        assert_ne!(rules.tag_texts("vi"), rules.tag_texts("en"));
+        assert_eq!(rules.tag_texts("fr"), rules.tag_texts("vi"));
+        let start = DEFAULT_RULES.find("[tags]").unwrap();
+        let older = &DEFAULT_RULES[..start];
+        assert_eq!(Rules::from_toml(older).unwrap().tags, rules.tags);
     }
 
     #[test]

@@ -17,15 +17,19 @@
 //!   its own (one per visitor conversation, see `zfsync_zalo::visitor_key`) named by the rules
 //!   (`[anonymous]`), without a Zalo profile; the OA's echoes to them are recognised like others.
 //! - Group (GMF) and call events are ignored by name, never read as a customer's message.
-//! - ZNS receipts, tag and widget events and unknown events are ignored with a named reason.
+//! - Tag events (`add_user_to_tag`, `remove_user_from_tag`, `remove_tag`) update the customers'
+//!   Freshchat tag property (`[tags]`, unless `sync = false`); a tag created with nobody in it
+//!   changes nothing.
+//! - ZNS receipts, widget events and unknown events are ignored with a named reason.
 
 use zfsync_zalo::{
-    AnonymousMessage, Attachment, OutOfScope, UserMessage, UserMessageKind, ZaloEvent,
+    AnonymousMessage, Attachment, OutOfScope, TagEvent, TagEventKind, UserMessage, UserMessageKind,
+    ZaloEvent,
 };
 
 use crate::plan::{
     EnsureContact, ForgetUser, MediaKind, OutPart, Plan, PostToFreshchat, RecordFollow,
-    RecordReceipt, RefreshContact, Step, Visibility,
+    RecordReceipt, RefreshContact, Step, SyncZaloTags, TagChange, Visibility,
 };
 use crate::rules::Rules;
 use crate::template::fill;
@@ -236,7 +240,7 @@ fn plan_management(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan 
                 )),
             }
         }
-        ZaloEvent::Tag(_) => Plan::ignore(format!("Zalo tag changes stay in Zalo ({name})")),
+        ZaloEvent::Tag(t) => plan_tag(t, k, rules),
         ZaloEvent::Widget(_) => {
             Plan::ignore(format!("Zalo chat-widget events are not synced ({name})"))
         }
@@ -245,6 +249,48 @@ fn plan_management(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan 
         ),
         _ => Plan::ignore(format!("no rule for Zalo event {name}")),
     }
+}
+
+/// A tag event: the change, for the customers it names.
+fn plan_tag(t: &TagEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan {
+    let name = t.kind.event_name();
+    if !rules.tags.sync {
+        return Plan::ignore(format!(
+            "Zalo tag changes stay in Zalo ({name}; tags.sync is off)"
+        ));
+    }
+    if !same_oa(&t.oa_id, &k.oa_id) {
+        return Plan::ignore(format!("tag change for another OA ({})", t.oa_id));
+    }
+    if t.tag_name.trim().is_empty() {
+        return Plan::ignore(format!("{name} without a tag name"));
+    }
+    let tag = t.tag_name.clone();
+    let users: Vec<String> = t
+        .user_ids
+        .iter()
+        .filter(|u| !u.is_empty())
+        .cloned()
+        .collect();
+    let change = match t.kind {
+        TagEventKind::TagRemoved => TagChange::Deleted(tag),
+        // Zalo documents the creation of a tag under this name, without users.
+        TagEventKind::UserAdded if users.is_empty() => {
+            return Plan::ignore(format!(
+                "Zalo tag {:?} created; no customer has it yet",
+                t.tag_name
+            ))
+        }
+        TagEventKind::UserAdded => TagChange::Added(tag),
+        TagEventKind::UserRemoved if users.is_empty() => {
+            return Plan::ignore(format!("{name} names no customer"))
+        }
+        TagEventKind::UserRemoved => TagChange::Removed(tag),
+    };
+    Plan::steps(vec![Step::SyncZaloTags(SyncZaloTags {
+        zalo_user_ids: users,
+        change,
+    })])
 }
 
 /// The OA user a management event is about: its `user_id`, else the user the store knows for its

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use zfsync_mappings::{
-    plan_zalo, MediaKind, OutPart, Plan, Rules, Step, Visibility, ZaloKnowledge,
+    plan_zalo, MediaKind, OutPart, Plan, Rules, Step, SyncZaloTags, TagChange, Visibility,
+    ZaloKnowledge,
 };
 use zfsync_zalo::{parse_webhook, ZaloEvent};
 
@@ -79,10 +80,16 @@ enum Want {
     Receipt(bool),
     /// Forget the user, with the withdrawal note.
     Forget,
+    /// Carry a tag change into Freshchat: the change and the customers it names.
+    Tags(fn(String) -> TagChange, &'static [&'static str]),
 }
 
 const TABLE: &[(&str, Body, Want)] = &[
-    ("zalo-webhook-add_user_to_tag.json", Body::AsFound, Want::Ignored("tag")),
+    (
+        "zalo-webhook-add_user_to_tag.json",
+        Body::AsFound,
+        Want::Tags(TagChange::Added, &["246845883296197922"]),
+    ),
     (
         "zalo-webhook-anonymous_send_image.json",
         Body::InEnvelope(ANON_ENV, "anonymous_send_image"),
@@ -118,12 +125,16 @@ const TABLE: &[(&str, Body, Want)] = &[
     ),
     ("zalo-webhook-oa_send_template.json", Body::AsFound, Want::Refused("not_json")),
     ("zalo-webhook-oa_send_text.json", Body::AsFound, Want::Note(&["OA staff", "message"])),
-    ("zalo-webhook-remove_tag.json", Body::AsFound, Want::Ignored("tag")),
-    ("zalo-webhook-remove_user_from_tag.json", Body::AsFound, Want::Ignored("tag")),
+    ("zalo-webhook-remove_tag.json", Body::AsFound, Want::Tags(TagChange::Deleted, &[])),
+    (
+        "zalo-webhook-remove_user_from_tag.json",
+        Body::AsFound,
+        Want::Tags(TagChange::Removed, &["246845883296197922"]),
+    ),
     (
         "zalo-webhook-tag_created-doc-says-add_user_to_tag.json",
         Body::AsFound,
-        Want::Ignored("tag"),
+        Want::Ignored("no customer has it yet"),
     ),
     ("zalo-webhook-update_user_info.json", Body::AsFound, Want::Refused("not_json")),
     ("zalo-webhook-user_click_chatnow.json", Body::AsFound, Want::Ignored("opened the chat")),
@@ -339,6 +350,14 @@ fn check(file: &str, got: Result<(ZaloEvent, Plan), &'static str>, want: Want) {
             assert_eq!(zalo_user_id, &user, "{file}");
             assert_eq!(note, &Rules::default().zalo_events.withdraw_note);
         }
+        Want::Tags(change, users) => assert_eq!(
+            plan.steps,
+            vec![Step::SyncZaloTags(SyncZaloTags {
+                zalo_user_ids: users.iter().map(|u| u.to_string()).collect(),
+                change: change("example".into()),
+            })],
+            "{file}"
+        ),
     }
 }
 

@@ -701,3 +701,27 @@ fn a_reply_to_a_visitor_names_what_their_chat_cannot_take() {
         "{plan:?}"
     );
 }
+
+#[test]
+fn tag_events_follow_the_tag_rules() {
+    let tagged = |oa: &str| {
+        zalo(serde_json::json!({
+            "app_id": "1", "oa_id": oa, "user_id_by_app": "9", "event_name": "add_user_to_tag",
+            "tag": {"user_ids": ["777"], "name": "vip"}, "timestamp": "1700000000000"
+        }))
+    };
+    let plan = plan_zalo(&tagged(OA), &k(), &Rules::default());
+    assert_eq!(
+        plan.steps,
+        vec![Step::SyncZaloTags(zfsync_mappings::SyncZaloTags {
+            zalo_user_ids: vec!["777".into()],
+            change: zfsync_mappings::TagChange::Added("vip".into()),
+        })]
+    );
+    let other = plan_zalo(&tagged("1234"), &k(), &Rules::default());
+    assert!(other.steps.is_empty() && other.ignored.unwrap().contains("another OA"));
+    let mut off = Rules::default();
+    off.tags.sync = false;
+    let plan = plan_zalo(&tagged(OA), &k(), &off);
+    assert!(plan.steps.is_empty() && plan.ignored.unwrap().contains("tags.sync is off"));
+}

@@ -2,7 +2,7 @@
 //! per check (OK, WARN or FAIL, with the fix in plain words) or, with `--json`, one JSON document.
 //!
 //! The checks run in a fixed order: config, public URL, store, mapping rules, Freshchat (API key and
-//! host, channel, webhook key, App ID, custom user properties), Zalo (tokens, OA info, OA id). Each check stands on its own:
+//! host, channel, routing groups, webhook key, App ID, custom user properties), Zalo (tokens, OA info, OA id). Each check stands on its own:
 //! a failure is reported and the next checks still run where they can. A check that cannot run
 //! because an earlier one failed is reported as FAIL "not checked", so the list of names is the
 //! same on every run (scripts can rely on it). Only a config that does not load stops everything.
@@ -13,7 +13,7 @@
 //! line (which could hold a secret).
 //!
 //! The checks live by what they probe: `local` (config, public URL, store, rules),
-//! `freshchat` and `zalo`; this module runs them in order and reports. The checks of single
+//! `freshchat`, `routing` (the groups the routing rules name) and `zalo`; this module runs them in order and reports. The checks of single
 //! values take only those values and are public ([`freshchat_host`], [`freshchat_api`],
 //! [`freshchat_channel`], [`freshchat_webhook_key`], [`freshchat_app_id`], [`zalo_app`],
 //! [`public_url`], [`public_url_reachable`]), so each also runs on its own: `zfsync init` checks
@@ -25,6 +25,7 @@
 
 mod freshchat;
 mod local;
+mod routing;
 mod zalo;
 
 use freshchat::user_properties_check;
@@ -67,6 +68,8 @@ pub const CHECK_MAPPING_RULES: &str = "mapping_rules";
 pub const CHECK_FRESHCHAT_API: &str = "freshchat_api";
 /// The configured Freshchat channel exists and is enabled.
 pub const CHECK_FRESHCHAT_CHANNEL: &str = "freshchat_channel";
+/// Every Freshchat group the routing rules name exists.
+pub const CHECK_FRESHCHAT_GROUPS: &str = "freshchat_groups";
 /// The webhook public key parses and matches the account's, when Freshchat shows it.
 pub const CHECK_FRESHCHAT_WEBHOOK_KEY: &str = "freshchat_webhook_key";
 /// The Freshchat App ID matches the account.
@@ -285,7 +288,8 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
             store_fix(e, &config),
         )),
     }
-    out.push(match crate::services::load_rules(&config) {
+    let rules = crate::services::load_rules(&config);
+    out.push(match &rules {
         Ok(_) => Check::ok(
             CHECK_MAPPING_RULES,
             match &config.mapping.rules {
@@ -332,6 +336,21 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
         ),
         _ => out.push(Check::not_checked(
             CHECK_FRESHCHAT_CHANNEL,
+            CHECK_FRESHCHAT_API,
+            "fix freshchat_api above",
+        )),
+    }
+    match (freshchat, &account, &rules) {
+        (Ok(client), Some(_), Ok(rules)) => {
+            out.push(routing::freshchat_groups(client, base, rules).await)
+        }
+        (_, _, Err(_)) => out.push(Check::not_checked(
+            CHECK_FRESHCHAT_GROUPS,
+            CHECK_MAPPING_RULES,
+            "fix mapping_rules above",
+        )),
+        _ => out.push(Check::not_checked(
+            CHECK_FRESHCHAT_GROUPS,
             CHECK_FRESHCHAT_API,
             "fix freshchat_api above",
         )),

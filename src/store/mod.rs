@@ -1,6 +1,6 @@
 //! The store: every ID pairing, the inbox of verified events, the journal of external effects,
 //! tokens, hosted files. One file per table family: [`inbox`], [`journal`], [`pairings`], [`auth`],
-//! [`files`], [`identities`]; the states and the lane newtype in [`model`]; secrets sealed at rest by
+//! [`files`], [`identities`], [`tags`]; the states and the lane newtype in [`model`]; secrets sealed at rest by
 //! [`crypto`]. Two backends behind one surface: SQLite ([`sqlite`], the embedded default, one file)
 //! and PostgreSQL ([`pg`], the shared store for many customers). The table modules write their SQL
 //! once, against [`db::Db`], which runs it on either.
@@ -48,6 +48,7 @@ pub mod reads;
 mod registry;
 mod sealed;
 mod sqlite;
+mod tags;
 mod writer;
 
 mod disk;

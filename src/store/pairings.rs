@@ -280,6 +280,7 @@ impl Store {
                 "DELETE FROM zalo_identities WHERE zalo_user_id = ?1 AND pairing = ?2",
                 "DELETE FROM identity_clashes WHERE zalo_user_id = ?1 AND pairing = ?2",
                 "DELETE FROM reply_windows WHERE zalo_user_id = ?1 AND pairing = ?2",
+                "DELETE FROM zalo_tags WHERE zalo_user_id = ?1 AND pairing = ?2",
             ] {
                 n += c.execute(sql, params![&zalo_user_id, &p])?;
             }

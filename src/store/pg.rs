@@ -31,6 +31,10 @@ pub const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
         "002_lane_leases",
         include_str!("../../migrations/postgres/002_lane_leases.sql"),
     ),
+    (
+        "003_zalo_tags",
+        include_str!("../../migrations/postgres/003_zalo_tags.sql"),
+    ),
 ];
 
 /// The advisory lock held while migrating ("zfsync" in ASCII).

@@ -66,6 +66,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "013_pairing_registry",
         include_str!("../../migrations/013_pairing_registry.sql"),
     ),
+    (
+        "014_zalo_tags",
+        include_str!("../../migrations/014_zalo_tags.sql"),
+    ),
 ];
 
 /// How often the checkpoint thread looks for new commits.

@@ -139,11 +139,15 @@ async fn create_user(
     {
         // The profile is optional: the message still goes through under a fallback name. An
         // anonymous visitor has none: they keep the name the rules give them.
+        let mut tags = None;
         let (name, avatar, complete) = if step.anonymous {
             (step.fallback_display_name.clone(), None, true)
         } else {
             match profile_of(cx, &step.zalo_user_id).await {
-                Some((name, avatar)) => (name, avatar, true),
+                Some(p) => {
+                    tags = p.tags;
+                    (p.name, p.avatar, true)
+                }
                 None => (step.fallback_display_name.clone(), None, false),
             }
         };
@@ -160,6 +164,7 @@ async fn create_user(
                 value: true.to_string(),
             });
         }
+        properties.extend(super::tags::first_property(&cx.rules, tags.as_deref()));
         let new_user = NewUser {
             first_name: Some(zfsync_mappings::template::fill(
                 &step.first_name,
@@ -190,6 +195,7 @@ async fn create_user(
             }
             Err(e) => return Err(e.into()),
         };
+        super::tags::remember_first(cx, &step.zalo_user_id, tags.as_deref()).await?;
         tracing::info!(freshchat_user_id = %user.id, "created Freshchat user for a Zalo sender");
         Ok(Contact {
             zalo_user_id: step.zalo_user_id.clone(),
@@ -211,7 +217,11 @@ fn first_seen_iso(job: Job<'_>) -> String {
 
 /// Best effort: a contact created under a fallback name gets its Zalo profile once Zalo gives it.
 async fn complete_profile(cx: &SyncContext, c: &Contact, first_name: &str, last_name: &str) {
-    let (display_name, avatar) = match profile_of(cx, &c.zalo_user_id).await {
+    let Profile {
+        name: display_name,
+        avatar,
+        ..
+    } = match profile_of(cx, &c.zalo_user_id).await {
         Some(p) => p,
         None => {
             // Not a follower, or no permission: try again after PROFILE_RETRY_MS rather than
@@ -252,10 +262,18 @@ async fn update_profile(
     Ok(())
 }
 
-/// A Zalo user's display name and avatar: from `user/detail`, or, when Zalo refuses it (not a
-/// follower, no permission), from the names the conversation history carries. None when neither
-/// has a name.
-async fn profile_of(cx: &SyncContext, zalo_user_id: &str) -> Option<(String, Option<String>)> {
+/// What zfsync takes from a Zalo profile.
+struct Profile {
+    name: String,
+    avatar: Option<String>,
+    /// The OA's tags on the user (`user/detail` only; None from the history).
+    tags: Option<Vec<String>>,
+}
+
+/// A Zalo user's display name and avatar (and tags): from `user/detail`, or, when Zalo refuses it
+/// (not a follower, no permission), from the names the conversation history carries. None when
+/// neither has a name.
+async fn profile_of(cx: &SyncContext, zalo_user_id: &str) -> Option<Profile> {
     match cx.zalo.user_detail(zalo_user_id).await {
         Ok(p) => {
             // The answer carries the app-scoped id: kept, so that events naming the customer by
@@ -266,7 +284,11 @@ async fn profile_of(cx: &SyncContext, zalo_user_id: &str) -> Option<(String, Opt
                 }
             }
             if !p.display_name.trim().is_empty() {
-                return Some((p.display_name, p.avatar));
+                return Some(Profile {
+                    name: p.display_name,
+                    avatar: p.avatar,
+                    tags: p.tag_names,
+                });
             }
         }
         Err(e) => {
@@ -278,7 +300,11 @@ async fn profile_of(cx: &SyncContext, zalo_user_id: &str) -> Option<(String, Opt
         let name = h
             .from_display_name
             .filter(|n| h.from_user && !n.trim().is_empty())?;
-        Some((name, h.from_avatar))
+        Some(Profile {
+            name,
+            avatar: h.from_avatar,
+            tags: None,
+        })
     })
 }
 
@@ -290,22 +316,26 @@ impl Run for RefreshContact {
         let Some(c) = cx.store.contact(self.zalo_user_id.clone()).await? else {
             return Ok(());
         };
-        let Some((name, avatar)) = profile_of(cx, &self.zalo_user_id).await else {
+        let Some(profile) = profile_of(cx, &self.zalo_user_id).await else {
             return Ok(());
         };
         let journal = job.journal(&cx.store);
         journal.begin(None).await?;
         let c_rules = &cx.rules.contact;
-        if let Err(e) = update_profile(
+        let updated = match update_profile(
             cx,
             &c,
             &c_rules.first_name,
             &c_rules.last_name,
-            name,
-            avatar,
+            profile.name,
+            profile.avatar,
         )
         .await
         {
+            Ok(()) => super::tags::profile_tags(cx, &c, profile.tags.as_deref()).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = updated {
             journal.abandon_unless_unknown(&e).await;
             return Err(e);
         }

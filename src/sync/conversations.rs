@@ -1,6 +1,7 @@
-//! The customer's current Freshchat conversation: posting into it (created when there is none,
-//! followed to the latest when Freshchat says "not the latest conversation"), and zfsync's channel,
-//! the only one whose conversations are ever resumed.
+//! The customer's current Freshchat conversation: posting into it (created when there is none, in
+//! the group the routing rules choose, see [`super::routing`]; followed to the latest when
+//! Freshchat says "not the latest conversation"), and zfsync's channel, the only one whose
+//! conversations are ever resumed.
 //!
 //! Failure: Freshchat and store errors are returned as [`SyncError`]; no channel to post in is
 //! [`SyncError::NoChannel`], naming the setting to fix.
@@ -8,10 +9,23 @@
 use std::sync::Arc;
 
 use tokio::sync::OnceCell;
-use zfsync_freshchat::{FreshchatClient, FreshchatError, NewConversation, NewMessage, UserRef};
+use zfsync_freshchat::{
+    FreshchatClient, FreshchatError, MessagePart, NewConversation, NewMessage, UserRef,
+};
+use zfsync_mappings::routing::RouteFacts;
 
+use super::routing::Router;
 use crate::error::SyncError;
 use crate::store::{Contact, Store};
+
+/// What routing needs to know of the event that may open a conversation.
+#[derive(Debug, Clone, Copy)]
+pub struct Opening<'a> {
+    /// The OA the customer wrote to.
+    pub oa_id: &'a str,
+    /// The event's own time (unix ms): business hours are read at it.
+    pub at_ms: i64,
+}
 
 /// Where new conversations go: the channel (by id or by name) and the Freshchat App ID.
 #[derive(Debug, Clone, Default)]
@@ -32,6 +46,7 @@ pub struct Conversations {
     freshchat: FreshchatClient,
     settings: ChannelSettings,
     resolved_channel: Arc<OnceCell<String>>,
+    router: Router,
 }
 
 impl Conversations {
@@ -40,12 +55,14 @@ impl Conversations {
         store: Store,
         freshchat: FreshchatClient,
         settings: ChannelSettings,
+        router: Router,
     ) -> Conversations {
         Conversations {
             store,
             freshchat,
             settings,
             resolved_channel: Arc::default(),
+            router,
         }
     }
 
@@ -85,6 +102,7 @@ impl Conversations {
         contact: &Contact,
         zalo_user_id: &str,
         message: &NewMessage,
+        opening: Opening<'_>,
     ) -> Result<(String, Option<String>), SyncError> {
         let mut may_resume = true;
         for _ in 0..3 {
@@ -103,18 +121,7 @@ impl Conversations {
                 }
             }
             let Some(conversation_id) = current else {
-                let conv = self
-                    .freshchat
-                    .create_conversation(&NewConversation {
-                        channel_id: self.channel().await?,
-                        users: vec![UserRef {
-                            id: contact.freshchat_user_id.clone(),
-                        }],
-                        messages: vec![message.clone()],
-                        app_id: self.settings.app_id.clone(),
-                        status: Some("new".into()),
-                    })
-                    .await?;
+                let conv = self.create(contact, zalo_user_id, message, opening).await?;
                 let internal = conv
                     .conversation_internal_id
                     .as_ref()
@@ -156,6 +163,55 @@ impl Conversations {
         Err(SyncError::ConversationMoving)
     }
 
+    /// Creates the customer's conversation with the message, in the group routing chooses. When
+    /// Freshchat refuses that group (deleted since it was listed), the conversation is created
+    /// unassigned rather than holding the message back.
+    async fn create(
+        &self,
+        contact: &Contact,
+        zalo_user_id: &str,
+        message: &NewMessage,
+        opening: Opening<'_>,
+    ) -> Result<zfsync_freshchat::Conversation, SyncError> {
+        let tags = self
+            .store
+            .zalo_tags(zalo_user_id.to_string())
+            .await?
+            .unwrap_or_default();
+        let first_text = text_of(message);
+        let group = self
+            .router
+            .group_for(&RouteFacts {
+                pairing: self.store.pairing_name(),
+                oa_id: opening.oa_id,
+                first_text: &first_text,
+                at_ms: opening.at_ms,
+                tags: &tags,
+            })
+            .await?;
+        let mut new = NewConversation {
+            channel_id: self.channel().await?,
+            users: vec![UserRef {
+                id: contact.freshchat_user_id.clone(),
+            }],
+            messages: vec![message.clone()],
+            app_id: self.settings.app_id.clone(),
+            status: Some("new".into()),
+            assigned_group_id: group,
+        };
+        match self.freshchat.create_conversation(&new).await {
+            Err(FreshchatError::NotFound { .. }) if new.assigned_group_id.is_some() => {
+                tracing::warn!(
+                    "Freshchat refused the routed group; creating the conversation unassigned"
+                );
+                self.router.forget_groups().await;
+                new.assigned_group_id = None;
+                Ok(self.freshchat.create_conversation(&new).await?)
+            }
+            created => Ok(created?),
+        }
+    }
+
     async fn first_message_id(&self, conversation_id: &str) -> Option<String> {
         let page = self
             .freshchat
@@ -189,4 +245,17 @@ impl Conversations {
         }
         Ok(None)
     }
+}
+
+/// The text parts of a message, one per line (what routing's keywords are looked for in).
+fn text_of(message: &NewMessage) -> String {
+    message
+        .message_parts
+        .iter()
+        .filter_map(|p| match p {
+            MessagePart::Text { content } => Some(content.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }

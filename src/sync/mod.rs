@@ -7,7 +7,8 @@
 //! remote side answered with an error the call certainly did not take effect, and the journal entry
 //! is dropped so the retry needs no reconciliation.
 //!
-//! One file per kind of effect: [`contact`] (Freshchat users), [`to_freshchat`] (posting),
+//! One file per kind of effect: [`contact`] (Freshchat users), [`tags`] (Zalo tags as a user
+//! property, and agents' tagging), [`routing`] (a new conversation's group), [`to_freshchat`] (posting),
 //! [`to_zalo`] (sending), with [`media`] and [`hosted`] as the dependencies of the messages that
 //! carry attachments or long text; [`identity`] decides whether a Freshchat user claiming a customer
 //! is zfsync's own.
@@ -26,6 +27,8 @@ pub mod knowledge;
 pub mod media;
 pub mod notes;
 pub mod quota;
+pub mod routing;
+pub mod tags;
 pub mod to_freshchat;
 pub mod to_zalo;
 
@@ -38,6 +41,7 @@ use crate::error::SyncError;
 use crate::store::{InboxRow, Journal, JournalKey, Source, StepKind, StepState, Store};
 use crate::telemetry::events::{InternalEvent, ZaloEventOutOfScope};
 use crate::tokens::ZaloSession;
+use routing::Router;
 
 pub use conversations::{ChannelSettings, Conversations};
 pub use hosted::Hosted;
@@ -156,6 +160,7 @@ impl SyncContext {
                 channel_name: settings.channel_name.clone(),
                 app_id: settings.freshchat_app_id.clone(),
             },
+            Router::new(freshchat.clone(), rules.clone()),
         );
         let notes = AgentNotes::new(freshchat.clone(), store.clone(), rules.clone());
         let hosted = Hosted::new(
@@ -279,6 +284,7 @@ impl SyncContext {
             Step::RecordReceipt(s) => s.run(self, job).await,
             Step::RefreshContact(s) => s.run(self, job).await,
             Step::ForgetUser(s) => s.run(self, job).await,
+            Step::SyncZaloTags(s) => s.run(self, job).await,
         }
     }
 
@@ -297,7 +303,8 @@ impl SyncContext {
             | Step::RecordFollow(_)
             | Step::RecordReceipt(_)
             | Step::RefreshContact(_)
-            | Step::ForgetUser(_) => Ok(false),
+            | Step::ForgetUser(_)
+            | Step::SyncZaloTags(_) => Ok(false),
             Step::PostToFreshchat(s) => s.reconcile(self, job, since).await,
             Step::SendToZalo(s) => s.reconcile(self, job, since).await,
         }

@@ -7,7 +7,7 @@
 use zfsync_freshchat::{ActorType, FreshchatError, MessagePart, MessageType, NewMessage};
 use zfsync_mappings::{OutPart, PostToFreshchat, Visibility};
 
-use super::conversations::Conversations;
+use super::conversations::{Conversations, Opening};
 use super::media::Media;
 use super::{parse_iso_ms, preview_text, Job, Reconcile, Run, SyncContext};
 use crate::error::SyncError;
@@ -31,7 +31,19 @@ impl Run for PostToFreshchat {
         let preview = preview_of(&message.message_parts);
         let journal = job.journal(&cx.store);
         journal.begin(None).await?;
-        let posted = post(self, &cx.conversations, &contact, &message, &mut notes).await;
+        let opening = Opening {
+            oa_id: &cx.oa_id(),
+            at_ms: job.row.event_time,
+        };
+        let posted = post(
+            self,
+            &cx.conversations,
+            &contact,
+            &message,
+            &mut notes,
+            opening,
+        )
+        .await;
         let (conversation_id, message_id) = match posted {
             Ok(v) => v,
             Err(e) => {
@@ -129,9 +141,10 @@ async fn post(
     contact: &Contact,
     message: &NewMessage,
     notes: &mut Vec<String>,
+    opening: Opening<'_>,
 ) -> Result<(String, Option<String>), SyncError> {
     let posted = conversations
-        .post_in_current(contact, &step.zalo_user_id, message)
+        .post_in_current(contact, &step.zalo_user_id, message, opening)
         .await;
     let Err(SyncError::Freshchat(FreshchatError::Invalid { message: why, .. })) = &posted else {
         return posted;
@@ -165,7 +178,7 @@ async fn post(
         })
         .collect();
     conversations
-        .post_in_current(contact, &step.zalo_user_id, &text_only)
+        .post_in_current(contact, &step.zalo_user_id, &text_only, opening)
         .await
 }
 

@@ -111,6 +111,7 @@ async fn every_check_passes_once_zalo_is_connected() {
         "mapping_rules",
         "freshchat_api",
         "freshchat_channel",
+        "freshchat_groups",
         "freshchat_webhook_key",
         "freshchat_app_id",
         "freshchat_properties",

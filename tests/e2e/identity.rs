@@ -78,6 +78,7 @@ impl Attacker {
                 messages: vec![NewMessage::from_user(user, vec![MessagePart::text("hi")])],
                 app_id: None,
                 status: Some("new".into()),
+                assigned_group_id: None,
             })
             .await
             .unwrap()

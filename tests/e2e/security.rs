@@ -121,6 +121,7 @@ async fn a_reference_id_on_another_channel_is_not_an_identity() {
             )],
             app_id: None,
             status: Some("new".into()),
+            assigned_group_id: None,
         })
         .await
         .unwrap();

@@ -145,6 +145,21 @@ pub struct Channel {
     pub public: Option<bool>,
 }
 
+/// An agent group (`GET /v2/groups`): what routing assigns a new conversation to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Group {
+    /// Group id.
+    #[serde(deserialize_with = "lenient::string")]
+    pub id: String,
+    /// Display name.
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub name: Option<String>,
+}
+
 /// A custom user property.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Property {
@@ -364,6 +379,9 @@ pub struct NewConversation {
     /// Initial status, usually `"new"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// The group the conversation is assigned to (routing), when any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned_group_id: Option<String>,
 }
 
 /// Body of `PUT /v2/conversations/{id}`.

@@ -133,6 +133,7 @@ async fn open_conversation(app: &App, user: &User, text: &str) -> Conversation {
                 vec![MessagePart::text(text)],
             )],
             status: Some("new".into()),
+            assigned_group_id: None,
             ..NewConversation::default()
         })
         .await

@@ -322,6 +322,10 @@ pub struct UserProfile {
     pub is_sensitive: Option<bool>,
     /// What the user shared through a request-info template (`shared_info`), when any.
     pub shared_info: Option<SharedInfo>,
+    /// The OA's tags on the user (`tags_and_notes_info.tag_names`); None when the answer has no
+    /// such list.
+    #[serde(default)]
+    pub tag_names: Option<Vec<String>>,
 }
 
 /// Details a user chose to share with the OA. Every field is text, also where Zalo sends a number
@@ -465,6 +469,16 @@ impl UserProfile {
             last_interaction_date: nonempty("user_last_interaction_date"),
             is_sensitive: bool_of(d.get("is_sensitive")),
             shared_info: d.get("shared_info").and_then(SharedInfo::from_json),
+            tag_names: d
+                .pointer("/tags_and_notes_info/tag_names")
+                .and_then(Value::as_array)
+                .map(|names| {
+                    names
+                        .iter()
+                        .filter_map(|n| str_of(Some(n)))
+                        .filter(|n| !n.is_empty())
+                        .collect()
+                }),
         })
     }
 }

@@ -402,6 +402,7 @@ async fn agent_messages_in_other_channels_are_looked_up_once() {
             messages: vec![first],
             app_id: None,
             status: None,
+            assigned_group_id: None,
         })
         .await
         .unwrap()

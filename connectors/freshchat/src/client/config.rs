@@ -101,6 +101,8 @@ pub enum Op {
     Account,
     /// `GET /v2/channels`.
     Channels,
+    /// `GET /v2/groups`.
+    Groups,
     /// `POST /v2/users`.
     UserCreate,
     /// `GET /v2/users/{id}`.
@@ -131,9 +133,10 @@ pub enum Op {
 
 impl Op {
     /// Every operation.
-    pub const ALL: [Op; 15] = [
+    pub const ALL: [Op; 16] = [
         Op::Account,
         Op::Channels,
+        Op::Groups,
         Op::UserCreate,
         Op::UserGet,
         Op::UserUpdate,
@@ -149,13 +152,14 @@ impl Op {
         Op::Download,
     ];
 
-    /// `account`, `channels`, `user_create`, `user_get`, `user_update`, `user_search`,
+    /// `account`, `channels`, `groups`, `user_create`, `user_get`, `user_update`, `user_search`,
     /// `user_conversations`, `conversation_create`, `conversation_get`, `conversation_update`,
     /// `message_post`, `messages_list`, `upload_image`, `upload_file` or `download`.
     pub fn as_str(self) -> &'static str {
         match self {
             Op::Account => "account",
             Op::Channels => "channels",
+            Op::Groups => "groups",
             Op::UserCreate => "user_create",
             Op::UserGet => "user_get",
             Op::UserUpdate => "user_update",

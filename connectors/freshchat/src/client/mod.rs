@@ -42,8 +42,8 @@ pub use transport::{
 
 use crate::error::FreshchatError;
 use crate::types::{
-    AccountConfiguration, Channel, Conversation, ConversationUpdate, FileUpload, ImageUpload,
-    Message, MessagePage, NewConversation, NewMessage, NewUser, User, UserUpdate,
+    AccountConfiguration, Channel, Conversation, ConversationUpdate, FileUpload, Group,
+    ImageUpload, Message, MessagePage, NewConversation, NewMessage, NewUser, User, UserUpdate,
 };
 use transport::{decode, decode_err, json_of, Body, Request};
 
@@ -200,28 +200,38 @@ impl FreshchatClient {
 
     /// `GET /v2/channels`, following every page.
     pub async fn list_channels(&self) -> Result<Vec<Channel>, FreshchatError> {
-        #[derive(Deserialize)]
-        struct Page {
-            #[serde(default, deserialize_with = "crate::lenient::vec_skip")]
-            channels: Vec<Channel>,
-            #[serde(default)]
-            pagination: Option<Pagination>,
-        }
-        #[derive(Deserialize)]
-        struct Pagination {
-            #[serde(default)]
-            total_pages: Option<u64>,
-        }
+        self.list_all(Op::Channels, "channels", "channel list")
+            .await
+    }
+
+    /// `GET /v2/groups`, following every page.
+    pub async fn list_groups(&self) -> Result<Vec<Group>, FreshchatError> {
+        self.list_all(Op::Groups, "groups", "group list").await
+    }
+
+    /// A paged list (`{<key>: [...], pagination: {total_pages}}`), every page; items that do not
+    /// read are skipped rather than failing the list.
+    async fn list_all<T: serde::de::DeserializeOwned>(
+        &self,
+        op: Op,
+        key: &str,
+        what: &'static str,
+    ) -> Result<Vec<T>, FreshchatError> {
         let mut out = Vec::new();
         for page in 1..=1000u64 {
-            let mut url = self.endpoint(&["channels"]);
+            let mut url = self.endpoint(&[key]);
             url.query_pairs_mut()
                 .append_pair("page", &page.to_string())
                 .append_pair("items_per_page", "100");
-            let p: Page = self.get_json(Op::Channels, url, "channel list").await?;
-            let n = p.channels.len();
-            out.extend(p.channels);
-            let total = p.pagination.and_then(|p| p.total_pages).unwrap_or(page);
+            let v: Value = self.get_json(op, url, what).await?;
+            let items: Vec<T> = crate::lenient::vec_skip(v.get(key).cloned().unwrap_or_default())
+                .map_err(|e| decode_err(what, &e))?;
+            let n = items.len();
+            out.extend(items);
+            let total = v
+                .pointer("/pagination/total_pages")
+                .and_then(Value::as_u64)
+                .unwrap_or(page);
             if n == 0 || page >= total {
                 break;
             }

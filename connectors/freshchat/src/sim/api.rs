@@ -5,7 +5,9 @@
 //! creates, user `properties` as an array of `{name,value}` (and, on an account that defines its
 //! properties, only defined names), conversation `properties` as an object, message parts with one
 //! known key each, posts only into the user's latest conversation on its channel
-//! (400 `INVALID_VALUE` "not the latest conversation"), a users search with at least one filter,
+//! (400 `INVALID_VALUE` "not the latest conversation"), conversations created or updated in a
+//! group only when the account has it (404 `GROUP_NOT_FOUND` otherwise: the reference is silent
+//! on this; §8.2's `AGENT_NOT_FOUND` shape), a users search with at least one filter,
 //! messages newest first paged by a single root-relative `link.href` carrying `from_time`.
 //! Every refusal is a 4xx naming what to fix; nothing here panics on input.
 
@@ -550,6 +552,9 @@ async fn create_conversation(State(inner): State<Arc<Inner>>, body: Bytes) -> Ap
         Some(_) => return Err(ApiErr::invalid("messages must be an array")),
     };
     let agent = opt_str(&o, "assigned_agent_id")?.filter(|a| !a.trim().is_empty());
+    let group = opt_str(&o, "assigned_group_id")?
+        .map(str::trim)
+        .filter(|g| !g.is_empty());
     let answer = {
         let mut st = inner.lock();
         if st.channel(&channel_id).is_none() {
@@ -569,6 +574,13 @@ async fn create_conversation(State(inner): State<Arc<Inner>>, body: Bytes) -> Ap
                 "assigned_agent_id is required when status is assigned",
             ));
         }
+        // An unknown group is refused as an update refuses it (the reference is silent on
+        // creation; §8.2's `*_NOT_FOUND` shape).
+        if let Some(g) = group {
+            if !st.groups.iter().any(|(gid, _)| gid == g) {
+                return Err(ApiErr::not_found("GROUP_NOT_FOUND", "group not found"));
+            }
+        }
         let mut new_msgs = Vec::with_capacity(messages.len());
         for m in &messages {
             let m = m
@@ -582,6 +594,10 @@ async fn create_conversation(State(inner): State<Arc<Inner>>, body: Bytes) -> Ap
             p
         });
         let id = st.open_conversation(&user_id, &channel_id, "new", props);
+        if let Some(g) = group {
+            // Created in the group: no assignment took place, so no `conversation_assignment`.
+            st.conv_mut(&id)?.assigned_group_id = Some(g.to_owned());
+        }
         if let Some(a) = agent {
             let actor = Actor::new("system", st.service_account_id.clone());
             st.assign(&id, Some(a.to_owned()), None, &actor)?;

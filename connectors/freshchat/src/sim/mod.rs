@@ -106,6 +106,9 @@ pub struct SimConfig {
     pub random_faults: Option<RandomFaults>,
     /// How long a hanging call ([`Fault::Hang`]) waits before answering 504 (default 60 s).
     pub hang_for: Duration,
+    /// Agent groups as (id, name), listed by `GET /v2/groups` and accepted as
+    /// `assigned_group_id` (default one group, "Support").
+    pub groups: Vec<(String, String)>,
 }
 
 impl fmt::Debug for SimConfig {
@@ -150,6 +153,10 @@ impl Default for SimConfig {
             defined_user_properties: None,
             random_faults: None,
             hang_for: Duration::from_secs(60),
+            groups: vec![(
+                "f8552a49-e96d-400f-bea0-add54b5ba6fc".into(),
+                "Support".into(),
+            )],
         }
     }
 }
@@ -329,6 +336,7 @@ impl FreshchatSim {
             base.as_str().trim_end_matches('/').to_owned(),
             cdn_base.as_str().trim_end_matches('/').to_owned(),
             &cfg.channels,
+            &cfg.groups,
             knobs,
             outbox,
         );
@@ -459,6 +467,11 @@ impl FreshchatSim {
     /// `Some(names)`: only these custom user properties exist (others are refused); `None`: any.
     pub fn set_defined_user_properties(&self, names: Option<Vec<String>>) {
         self.inner.lock().knobs.defined_properties = names.map(|v| v.into_iter().collect());
+    }
+
+    /// Replaces the account's agent groups, as (id, name).
+    pub fn set_groups(&self, groups: Vec<(String, String)>) {
+        self.inner.lock().groups = groups;
     }
 
     /// All users as `GET /v2/users/{id}` returns them, in creation order.

@@ -213,6 +213,7 @@ impl SimState {
         api_base: String,
         cdn_base: String,
         channels: &[(String, String)],
+        groups: &[(String, String)],
         knobs: Knobs,
         outbox: Outbox,
     ) -> Self {
@@ -234,10 +235,7 @@ impl SimState {
                     numeric_id: (854_617 + i as u64).to_string(),
                 })
                 .collect(),
-            groups: vec![(
-                "f8552a49-e96d-400f-bea0-add54b5ba6fc".into(),
-                "Support".into(),
-            )],
+            groups: groups.to_vec(),
             agents: Vec::new(),
             users: HashMap::new(),
             user_order: Vec::new(),

@@ -149,13 +149,15 @@ pub enum Op {
     Conversation,
     /// `/v3.0/oa/quota/message`.
     Quota,
+    /// The tag API (`/v2.0/oa/tag/...`: tag, untag, delete a tag, list the OA's tags).
+    Tags,
     /// A media download.
     Download,
 }
 
 impl Op {
     /// Every operation.
-    pub const ALL: [Op; 11] = [
+    pub const ALL: [Op; 12] = [
         Op::Token,
         Op::Send,
         Op::UploadImage,
@@ -166,11 +168,12 @@ impl Op {
         Op::RecentChat,
         Op::Conversation,
         Op::Quota,
+        Op::Tags,
         Op::Download,
     ];
 
     /// `token`, `send`, `upload_image`, `upload_gif`, `upload_file`, `user_detail`, `getoa`,
-    /// `recent_chat`, `conversation`, `quota` or `download`.
+    /// `recent_chat`, `conversation`, `quota`, `tags` or `download`.
     pub fn as_str(self) -> &'static str {
         match self {
             Op::Token => "token",
@@ -183,6 +186,7 @@ impl Op {
             Op::RecentChat => "recent_chat",
             Op::Conversation => "conversation",
             Op::Quota => "quota",
+            Op::Tags => "tags",
             Op::Download => "download",
         }
     }
@@ -200,6 +204,7 @@ impl Op {
             Op::RecentChat => "recent chats",
             Op::Conversation => "conversation",
             Op::Quota => "message quota",
+            Op::Tags => "tags",
             Op::Download => "download",
         }
     }

@@ -61,6 +61,14 @@ pub const PATH_RECENT_CHAT: &str = "/v2.0/oa/listrecentchat";
 pub const PATH_CONVERSATION: &str = "/v2.0/oa/conversation";
 /// Message quota of one user.
 pub const PATH_QUOTA_MESSAGE: &str = "/v3.0/oa/quota/message";
+/// Puts a user in a tag (created when missing).
+pub const PATH_TAG_FOLLOWER: &str = "/v2.0/oa/tag/tagfollower";
+/// Takes a user out of a tag.
+pub const PATH_RM_FOLLOWER_FROM_TAG: &str = "/v2.0/oa/tag/rmfollowerfromtag";
+/// Deletes a tag from the OA.
+pub const PATH_RM_TAG: &str = "/v2.0/oa/tag/rmtag";
+/// The OA's tags.
+pub const PATH_TAGS_OF_OA: &str = "/v2.0/oa/tag/gettagsofoa";
 
 /// Largest `count` the history endpoints accept.
 pub const MAX_HISTORY_COUNT: u32 = 10;
@@ -398,6 +406,64 @@ impl ZaloClient {
         })
     }
 
+    /// Puts a user in a tag (`/v2.0/oa/tag/tagfollower`); Zalo creates the tag when the OA has
+    /// none of that name.
+    pub async fn tag_user(
+        &self,
+        access_token: &SecretString,
+        user_id: &str,
+        tag: &str,
+    ) -> Result<(), ZaloError> {
+        let body = json!({"user_id": numeric_id(user_id), "tag_name": tag});
+        self.post_tags(access_token, PATH_TAG_FOLLOWER, &body).await
+    }
+
+    /// Takes a user out of a tag (`/v2.0/oa/tag/rmfollowerfromtag`).
+    pub async fn untag_user(
+        &self,
+        access_token: &SecretString,
+        user_id: &str,
+        tag: &str,
+    ) -> Result<(), ZaloError> {
+        let body = json!({"user_id": numeric_id(user_id), "tag_name": tag});
+        self.post_tags(access_token, PATH_RM_FOLLOWER_FROM_TAG, &body)
+            .await
+    }
+
+    /// Deletes a tag from the OA (`/v2.0/oa/tag/rmtag`).
+    pub async fn remove_tag(
+        &self,
+        access_token: &SecretString,
+        tag: &str,
+    ) -> Result<(), ZaloError> {
+        self.post_tags(access_token, PATH_RM_TAG, &json!({"tag_name": tag}))
+            .await
+    }
+
+    /// The OA's tags (`/v2.0/oa/tag/gettagsofoa`): `data` is a flat array of names.
+    pub async fn tags_of_oa(&self, access_token: &SecretString) -> Result<Vec<String>, ZaloError> {
+        let req = self.inner.http.get(self.api(PATH_TAGS_OF_OA));
+        let data = self.call(Op::Tags, req, access_token).await?;
+        match data {
+            Value::Array(items) => Ok(items.iter().filter_map(|t| str_of(Some(t))).collect()),
+            Value::Null => Ok(Vec::new()),
+            _ => Err(ZaloError::Decode {
+                what: Op::Tags.what(),
+                detail: "data is not a list of tag names".into(),
+            }),
+        }
+    }
+
+    async fn post_tags(
+        &self,
+        access_token: &SecretString,
+        path: &str,
+        body: &Value,
+    ) -> Result<(), ZaloError> {
+        let req = self.inner.http.post(self.api(path)).json(body);
+        self.call(Op::Tags, req, access_token).await.map(|_| ())
+    }
+
     /// Downloads media a user sent (a webhook attachment URL), refusing more than `max_bytes`. Goes
     /// through the configuration's `download_client` when there is one.
     pub async fn download(&self, url: &str, max_bytes: u64) -> Result<Downloaded, ZaloError> {
@@ -493,6 +559,15 @@ fn history(data: &Value, op: Op) -> Result<Vec<HistoryMessage>, ZaloError> {
         }
     };
     Ok(items.iter().filter_map(HistoryMessage::from_json).collect())
+}
+
+/// A user id as the tag API documents it, a JSON number (a 64-bit id fits an unsigned integer
+/// exactly); an id that is not one is sent as it is.
+fn numeric_id(user_id: &str) -> Value {
+    user_id
+        .parse::<u64>()
+        .map(Value::from)
+        .unwrap_or_else(|_| Value::String(user_id.to_owned()))
 }
 
 #[cfg(test)]

@@ -296,6 +296,36 @@ pub(crate) fn submit_info(ctx: &Ctx, user_id: &str, info: Value) -> Event {
     flat(body, "user_submit_info", user_id)
 }
 
+/// A tag event as the documented examples show it (`zalo-webhook-*tag*`): flat `oa_id` and
+/// `user_id_by_app`, then `tag` with `user_ids` (strings; absent for `remove_tag` and for the
+/// creation of a tag, which Zalo documents under the name `add_user_to_tag`) and `name`.
+pub(crate) fn tag(
+    ctx: &Ctx,
+    name: &str,
+    by_app: &str,
+    tag_name: &str,
+    user_ids: Option<&[String]>,
+    lane: &str,
+) -> Event {
+    let mut t = Map::new();
+    if let Some(ids) = user_ids {
+        t.insert(
+            "user_ids".into(),
+            Value::Array(ids.iter().map(|i| Value::String(i.clone())).collect()),
+        );
+    }
+    t.insert("name".into(), Value::String(tag_name.to_owned()));
+    let body = obj(vec![
+        ("app_id", Value::String(ctx.app_id.clone())),
+        ("oa_id", Value::String(ctx.oa_id.clone())),
+        ("user_id_by_app", Value::String(by_app.to_owned())),
+        ("event_name", Value::String(name.to_owned())),
+        ("tag", Value::Object(t)),
+        ("timestamp", Value::String(ctx.ts.clone())),
+    ]);
+    flat(body, name, lane)
+}
+
 /// Whom a management event names, as Zalo's examples show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Naming {

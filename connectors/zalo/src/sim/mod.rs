@@ -18,6 +18,7 @@
 //! - `openapi` (dispatch and reads), `messages` (sends), `uploads`; `oauth` (the OAuth host).
 //! - `anonymous` (sends to chat-widget visitors), `groups` (group-chat and call events).
 //! - `events` (webhook bodies), `webhooks` (signing and delivery), `users` (people's actions).
+//! - `tags` (the OA's tags, their calls and events, and the OA console's tagging).
 //! - `faults` (injected failures), `control` (`/sim/...` routes).
 //!
 //! Failure behaviour: every request gets Zalo's answer (malformed ones a Zalo-style error), except
@@ -36,6 +37,7 @@ mod oauth;
 mod openapi;
 mod quota;
 mod state;
+mod tags;
 mod uploads;
 mod users;
 mod webhooks;

@@ -3,7 +3,7 @@
 //! (-32, `X-RateLimit-Limit` / `X-RateLimit-Remain` on every answer), injected and random faults, the
 //! `access_token` header (-216 invalid or expired, -220 retired by a refresh) — then the endpoint.
 //! Reads live here (`user/detail`, `getoa`, `listrecentchat`, `conversation`, `quota/message`);
-//! sends are in `messages`, uploads in `uploads`. Served media and the `/sim` control routes share
+//! sends are in `messages`, uploads in `uploads`, the tag calls in `tags`. Served media and the `/sim` control routes share
 //! this listener.
 //!
 //! Every application error is HTTP 200 `{"error": <negative>, "message": ...}`.
@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 use super::config::Fault;
 use super::state::{history_json, AssetKind};
+use super::tags::TagCall;
 use super::wire::{self, ApiError, ApiResult};
 use super::{control, faults, lock, quota, ZaloSim};
 
@@ -33,6 +34,8 @@ enum Endpoint {
     RecentChat,
     Conversation,
     Quota,
+    Tag(TagCall),
+    TagsOfOa,
 }
 
 impl Endpoint {
@@ -50,6 +53,10 @@ impl Endpoint {
             wire::API_RECENT_CHAT if get => Endpoint::RecentChat,
             wire::API_CONVERSATION if get => Endpoint::Conversation,
             wire::API_QUOTA if post => Endpoint::Quota,
+            wire::API_TAG_FOLLOWER if post => Endpoint::Tag(TagCall::TagFollower),
+            wire::API_RM_FOLLOWER_FROM_TAG if post => Endpoint::Tag(TagCall::RmFollowerFromTag),
+            wire::API_RM_TAG if post => Endpoint::Tag(TagCall::RmTag),
+            wire::API_TAGS_OF_OA if get => Endpoint::TagsOfOa,
             _ => return None,
         })
     }
@@ -137,7 +144,7 @@ impl ZaloSim {
             "user_is_follower": u.user.follower,
             "avatar": avatar, "avatars": {"120": avatar, "240": avatar},
             "dynamic_param": "",
-            "tags_and_notes_info": {"notes": [], "tag_names": []},
+            "tags_and_notes_info": {"notes": [], "tag_names": u.tags},
         });
         if let (Some(info), Some(obj)) = (&u.shared_info, d.as_object_mut()) {
             obj.insert("shared_info".into(), info.clone());
@@ -286,7 +293,8 @@ async fn dispatch(State(sim): State<ZaloSim>, req: Request) -> Response {
         Endpoint::GetOa => answer(sim.getoa(&oa)),
         Endpoint::RecentChat => answer(sim.history(&oa, query.as_deref(), false)),
         Endpoint::Conversation => answer(sim.history(&oa, query.as_deref(), true)),
-        Endpoint::MessageCs | Endpoint::MessageV2 | Endpoint::Quota => {
+        Endpoint::TagsOfOa => answer(sim.tags_of_oa(&oa)),
+        Endpoint::MessageCs | Endpoint::MessageV2 | Endpoint::Quota | Endpoint::Tag(_) => {
             let body = match axum::body::to_bytes(req.into_body(), 16 * wire::MB).await {
                 Ok(b) => b,
                 Err(_) => return finish(wire::failure(&ApiError::invalid("body"))),
@@ -294,6 +302,7 @@ async fn dispatch(State(sim): State<ZaloSim>, req: Request) -> Response {
             match ep {
                 Endpoint::MessageCs => sim.send_cs(&oa, &body).await,
                 Endpoint::MessageV2 => sim.send_v2(&oa, &body).await,
+                Endpoint::Tag(call) => answer(sim.tag_call(&oa, call, &body).await),
                 _ => answer(sim.quota_call(&oa, &body)),
             }
         }

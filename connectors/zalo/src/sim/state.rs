@@ -59,6 +59,8 @@ pub(crate) struct UserState {
     pub shared_info: Option<Value>,
     /// OA messages with a sequence number up to this one have been reported seen.
     pub seen_upto: u64,
+    /// The OA's tags on the user (`tags_and_notes_info.tag_names`), in the order given.
+    pub tags: Vec<String>,
 }
 
 impl UserState {
@@ -76,6 +78,7 @@ impl UserState {
             welcome_used: 0,
             shared_info: None,
             seen_upto: 0,
+            tags: Vec::new(),
         }
     }
 
@@ -204,6 +207,8 @@ pub(crate) struct St {
     pub calls: Vec<String>,
     /// Refresh grants the token endpoint refused (a refresh token unknown, expired or used).
     pub refresh_refused: u64,
+    /// The OA's tags (`gettagsofoa`), in the order they were created.
+    pub oa_tags: Vec<String>,
 }
 
 impl St {

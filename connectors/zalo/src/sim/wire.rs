@@ -41,6 +41,14 @@ pub const API_RECENT_CHAT: &str = "/v2.0/oa/listrecentchat";
 pub const API_CONVERSATION: &str = "/v2.0/oa/conversation";
 /// OpenAPI: quota of one user (or the OA's quota assets).
 pub const API_QUOTA: &str = "/v3.0/oa/quota/message";
+/// OpenAPI: put a follower in a tag (the tag is created when missing).
+pub const API_TAG_FOLLOWER: &str = "/v2.0/oa/tag/tagfollower";
+/// OpenAPI: take a follower out of a tag.
+pub const API_RM_FOLLOWER_FROM_TAG: &str = "/v2.0/oa/tag/rmfollowerfromtag";
+/// OpenAPI: delete a tag.
+pub const API_RM_TAG: &str = "/v2.0/oa/tag/rmtag";
+/// OpenAPI: the OA's tags (a flat array of names).
+pub const API_TAGS_OF_OA: &str = "/v2.0/oa/tag/gettagsofoa";
 /// Served media (user media, uploads, stickers) on the API listener.
 pub const MEDIA_PREFIX: &str = "/sim/media";
 

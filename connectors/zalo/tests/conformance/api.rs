@@ -158,6 +158,7 @@ async fn run(op: Op, raw: Vec<u8>, calls: &Arc<Calls>) -> (Result<Value, ZaloErr
         Op::RecentChat => c.recent_chats(&t, 0, 5).await.map(|h| serde_json::to_value(h).unwrap()),
         Op::Conversation => c.conversation(&t, "2512523625412515", 0, 5).await.map(|h| serde_json::to_value(h).unwrap()),
         Op::Quota => c.message_quota(&t, "2512523625412515").await.map(|q| serde_json::to_value(q).unwrap()),
+        Op::Tags => c.tags_of_oa(&t).await.map(|t| json!(t)),
         Op::Download => unreachable!("downloads are tested on their own"),
     };
     (out, server.requests())
