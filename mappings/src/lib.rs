@@ -7,6 +7,9 @@
 //!
 //! # Layout
 //! - [`rules`]: the rules file and its validation.
+//! - [`agents`]: what agents read, in their own language (`[agents] language`).
+//! - [`commands`]: `/zalo` commands agents type in private notes, and their answers.
+//! - [`zbs`]: the ZBS template messages the operator lists (`[[templates]]`).
 //! - [`plan`]: the vocabulary of plans and steps the executor understands.
 //! - [`zalo_in`]: Zalo events → steps towards Freshchat.
 //! - [`freshchat_in`]: Freshchat events → steps towards Zalo.
@@ -20,6 +23,8 @@
 //! and an `ignored` reason, which the daemon records instead of dropping silently.
 
 #![warn(missing_docs)]
+pub mod agents;
+pub mod commands;
 pub mod freshchat_in;
 pub mod html;
 pub mod identity;
@@ -30,11 +35,14 @@ pub mod rules;
 pub mod template;
 pub mod window;
 pub mod zalo_in;
+pub mod zbs;
 
+pub use agents::AgentText;
 pub use freshchat_in::{plan_freshchat, FreshchatKnowledge};
 pub use plan::{
     Attachment, EnsureContact, ForgetUser, MediaKind, OutPart, Plan, PostToFreshchat, RecordFollow,
-    RecordReceipt, RefreshContact, SendToZalo, Step, StepKind, Visibility, ZaloSend,
+    RecordReceipt, RefreshContact, SendTemplate, SendToZalo, Step, StepKind, TemplateValue,
+    Visibility, ZaloSend,
 };
 pub use quota::{closed_note, quota_note, QuotaWindow};
 pub use rules::{Rules, RulesError};

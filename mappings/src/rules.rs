@@ -5,6 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::agents::{
+    AgentRules, FreshchatToZaloNotes, ZaloErrors, ZaloEventsTexts, ZaloToFreshchatTexts,
+};
+
 /// The built-in rules, the documented behaviour of zfsync.
 pub const DEFAULT_RULES: &str = include_str!("../default.toml");
 
@@ -20,6 +24,10 @@ pub enum RulesError {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Rules {
+    /// The language agents read (table `[agents]`). Added in a later release: older customer
+    /// copies get Vietnamese.
+    #[serde(default)]
+    pub agents: AgentRules,
     /// How a Zalo sender appears in Freshchat (table `[contact]`).
     pub contact: ContactRules,
     /// How customer messages appear in Freshchat (table `[zalo_to_freshchat]`).
@@ -27,7 +35,8 @@ pub struct Rules {
     /// How agent messages reach Zalo (table `[freshchat_to_zalo]`).
     pub freshchat_to_zalo: FreshchatToZalo,
     /// Private notes explaining Zalo error codes; key "default" for the rest.
-    pub zalo_errors: BTreeMap<String, String>,
+    #[serde(default)]
+    pub zalo_errors: ZaloErrors,
     /// Wording for Zalo events other than customer messages. Added in a later release: defaulted
     /// from the built-in rules so that older customer copies still load.
     #[serde(default = "default_zalo_events")]
@@ -48,6 +57,13 @@ pub struct Rules {
     /// built-in rules so that older customer copies still load.
     #[serde(default = "default_identity")]
     pub identity: IdentityRules,
+    /// `/zalo` commands agents type in private notes (table `[commands]`). Added in a later
+    /// release: older customer copies get the built-in answers.
+    #[serde(default)]
+    pub commands: crate::commands::CommandRules,
+    /// The approved ZBS template messages agents may send (`[[templates]]`); none by default.
+    #[serde(default)]
+    pub templates: Vec<crate::zbs::ZbsTemplate>,
 }
 
 /// Private notes about Zalo's reply allowance (table `[quota]`).
@@ -58,11 +74,12 @@ pub struct QuotaRules {
     pub notes: bool,
     /// The "last free reply" note comes when this many free replies are left (or fewer).
     pub low_threshold: u64,
-    /// Posted once per window when free replies run low: `{remain}`, `{total}`.
-    pub last_free_reply_note: String,
-    /// Posted once per window when a reply was billed and zfsync saw none of the customer's
-    /// interactions (so it cannot say until when).
-    pub billed_note: String,
+    /// Single text, whatever the language, of `texts.<language>.last_free_reply_note`.
+    #[serde(default)]
+    pub last_free_reply_note: Option<String>,
+    /// Single text, whatever the language, of `texts.<language>.billed_unknown_note`.
+    #[serde(default)]
+    pub billed_note: Option<String>,
     /// The reply-window notes per language (`[quota.texts.vi]`, `[quota.texts.en]`); languages
     /// missing here come from the built-in rules.
     #[serde(default)]
@@ -106,30 +123,44 @@ pub struct ZaloToFreshchat {
     /// Added in a later release: defaulted so that older customer copies of the rules still load.
     #[serde(default = "default_reply_quote")]
     pub reply_quote: String,
-    /// A shared location: `{latitude}`, `{longitude}`.
-    pub location: String,
-    /// A shared location with a name: `{title}`, `{latitude}`, `{longitude}`.
-    pub location_with_title: String,
     /// A shared link: `{url}`.
     pub link: String,
     /// A shared link with a title: `{title}`, `{url}`.
     pub link_with_title: String,
-    /// A shared business card: `{name}`.
-    pub business_card: String,
-    /// Posted in place of media that could not be copied: `{kind}`, `{reason}`.
-    pub media_failed: String,
-    /// The private note beside it: `{kind}`, `{reason}`, `{url}`.
-    pub media_failed_note: String,
-    /// A customer's reaction to a known message: `{icon}`, `{quoted}`.
-    pub reaction_note: String,
-    /// A reaction to a message zfsync does not know: `{icon}`.
-    pub reaction_note_unknown: String,
-    /// Text OA staff sent from Zalo's own chat tool: `{text}`.
-    pub staff_note: String,
-    /// Media OA staff sent from Zalo's own chat tool: `{kind}`, `{url}`.
-    pub staff_media_note: String,
-    /// Text another app sent to the customer through the OA: `{text}`.
-    pub other_app_note: String,
+    /// Single texts, whatever the agents' language, of the keys of `texts.<language>`.
+    #[serde(default)]
+    pub location: Option<String>,
+    /// See `location`.
+    #[serde(default)]
+    pub location_with_title: Option<String>,
+    /// See `location`.
+    #[serde(default)]
+    pub business_card: Option<String>,
+    /// See `location`.
+    #[serde(default)]
+    pub media_failed: Option<String>,
+    /// See `location`.
+    #[serde(default)]
+    pub media_failed_note: Option<String>,
+    /// See `location`.
+    #[serde(default)]
+    pub reaction_note: Option<String>,
+    /// See `location`.
+    #[serde(default)]
+    pub reaction_note_unknown: Option<String>,
+    /// See `location`.
+    #[serde(default)]
+    pub staff_note: Option<String>,
+    /// See `location`.
+    #[serde(default)]
+    pub staff_media_note: Option<String>,
+    /// See `location`.
+    #[serde(default)]
+    pub other_app_note: Option<String>,
+    /// What agents read around a customer's message, per language; languages and keys missing
+    /// here come from the built-in rules.
+    #[serde(default)]
+    pub texts: BTreeMap<String, ZaloToFreshchatTexts>,
     /// Zalo's reaction codes and the emoji agents read for them.
     #[serde(default)]
     pub reaction_icons: BTreeMap<String, String>,
@@ -189,9 +220,12 @@ pub struct FreshchatToZalo {
     /// Override of `texts.<language>.options_hint`.
     #[serde(default)]
     pub options_hint: Option<String>,
-    /// Private note to the agent naming what Zalo could not show (template with `{parts}`).
-    #[serde(default = "default_undelivered_note")]
-    pub undelivered_note: String,
+    /// Single text, whatever the agents' language, of `notes.<language>.undelivered_note`.
+    #[serde(default)]
+    pub undelivered_note: Option<String>,
+    /// The agents' notes per language (`[freshchat_to_zalo.notes.<language>]`).
+    #[serde(default)]
+    pub notes: BTreeMap<String, FreshchatToZaloNotes>,
     /// The customer-visible texts per language; languages missing here come from the built-in rules.
     #[serde(default)]
     pub texts: BTreeMap<String, CustomerTexts>,
@@ -250,10 +284,6 @@ fn default_language() -> String {
 
 fn default_resolve_notice_resolvers() -> Vec<String> {
     vec!["agent".into()]
-}
-
-fn default_undelivered_note() -> String {
-    "Zalo cannot show part of this message, so the customer did not receive: {parts}.".into()
 }
 
 /// The texts of the built-in rules, for languages a customer's rules file does not define.
@@ -336,16 +366,22 @@ impl FreshchatToZalo {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ZaloEvents {
-    /// `user_withdraw`: the private note posted before zfsync forgets the user.
-    pub withdraw_note: String,
     /// An item of a list the OA sent from Zalo (`oa_send_list`), with `{title}`.
     pub list_item: String,
     /// The same with a link, with `{title}` and `{url}`.
     pub list_item_with_url: String,
-    /// A template message the OA sent from Zalo (`oa_send_template`), with `{text}`.
-    pub template: String,
-    /// The same with its link, with `{text}` and `{url}`.
-    pub template_with_url: String,
+    /// Single texts, whatever the agents' language, of the keys of `texts.<language>`.
+    #[serde(default)]
+    pub withdraw_note: Option<String>,
+    /// See `withdraw_note`.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// See `withdraw_note`.
+    #[serde(default)]
+    pub template_with_url: Option<String>,
+    /// The agent texts per language; languages and keys missing here come from the built-in rules.
+    #[serde(default)]
+    pub texts: BTreeMap<String, ZaloEventsTexts>,
 }
 
 /// The `[zalo_events]` table of the built-in rules, for customer copies that predate it.
@@ -362,7 +398,7 @@ fn default_zalo_events() -> ZaloEvents {
 }
 
 /// How messages brought in from Zalo's history by `zfsync backfill` read in Freshchat (table
-/// `[backfill]`), per language; the language is `freshchat_to_zalo.language`.
+/// `[backfill]`), per language; the language is the agents' (`agents.language`).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BackfillRules {
@@ -395,10 +431,10 @@ fn default_backfill() -> BackfillRules {
 }
 
 impl Rules {
-    /// The backfill texts in the rules' language: this file's, else the built-in ones, else the
+    /// The backfill texts in the agents' language: this file's, else the built-in ones, else the
     /// built-in Vietnamese.
     pub fn backfill_texts(&self) -> BackfillTexts {
-        let lang = &self.freshchat_to_zalo.language;
+        let lang = &self.agents.language;
         let builtin = default_backfill();
         self.backfill
             .texts
@@ -478,10 +514,10 @@ pub(crate) fn default_identity() -> IdentityRules {
 }
 
 impl Rules {
-    /// The anonymous-visitor texts in the rules' language: this file's, else the built-in ones,
+    /// The anonymous-visitor texts in the agents' language: this file's, else the built-in ones,
     /// else the built-in Vietnamese.
     pub fn anonymous_texts(&self) -> AnonymousTexts {
-        let lang = &self.freshchat_to_zalo.language;
+        let lang = &self.agents.language;
         let builtin = default_anonymous();
         self.anonymous
             .texts
@@ -532,33 +568,16 @@ impl Rules {
                 "freshchat_to_zalo.text_limit is {limit}; it must be between 1 and 2000 (Zalo's limit)"
             )));
         }
-        if !self.zalo_errors.contains_key("default") {
-            return Err(RulesError::Invalid(
-                "zalo_errors needs a \"default\" entry for codes without their own text".into(),
-            ));
-        }
         if self.contact.reference_id.trim().is_empty() {
             return Err(RulesError::Invalid(
                 "contact.reference_id must not be empty".into(),
             ));
         }
         self.freshchat_to_zalo.validate()?;
+        crate::agents::validate(self)?;
+        crate::commands::validate(self)?;
+        crate::zbs::validate(&self.templates)?;
         Ok(())
-    }
-
-    /// The private note for a Zalo error: the code's own text, else the default, with `{code}` and
-    /// `{message}` filled in.
-    pub fn zalo_error_note(&self, code: Option<i64>, message: &str) -> String {
-        let code_text = code
-            .map(|c| c.to_string())
-            .unwrap_or_else(|| "error".into());
-        let template = self
-            .zalo_errors
-            .get(&code_text)
-            .or_else(|| self.zalo_errors.get("default"))
-            .map(String::as_str)
-            .unwrap_or("Not delivered to Zalo ({code}: {message}).");
-        crate::template::fill(template, &[("code", &code_text), ("message", message)])
     }
 
     /// The emoji for a Zalo reaction code, or the code itself.
@@ -670,7 +689,9 @@ mod tests {
     #[test]
     fn zalo_events_default_for_older_copies() {
         let rules = Rules::default();
-        assert!(rules.zalo_events.withdraw_note.contains("Freshchat"));
+        assert!(rules
+            .agent_text(crate::agents::AgentText::WithdrawNote)
+            .contains("Freshchat"));
         let start = DEFAULT_RULES
             .find("[zalo_events]")
             .expect("default.toml has [zalo_events]");
@@ -680,20 +701,5 @@ mod tests {
         let bad = DEFAULT_RULES.replace("[zalo_events]\n", "[zalo_events]\nwithdraw_nte = \"x\"\n");
         let err = Rules::from_toml(&bad).expect_err("unknown key").to_string();
         assert!(err.contains("withdraw_nte"), "{err}");
-    }
-
-    #[test]
-    fn error_notes() {
-        let rules = Rules::default();
-        assert!(rules
-            .zalo_error_note(Some(-213), "x")
-            .contains("Zalo mobile app"));
-        assert!(rules
-            .zalo_error_note(Some(-320), "x")
-            .contains("Zalo Cloud"));
-        assert_eq!(
-            rules.zalo_error_note(Some(-999), "odd"),
-            "Not delivered to Zalo (-999: odd)."
-        );
     }
 }

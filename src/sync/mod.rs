@@ -8,7 +8,7 @@
 //! is dropped so the retry needs no reconciliation.
 //!
 //! One file per kind of effect: [`contact`] (Freshchat users), [`to_freshchat`] (posting),
-//! [`to_zalo`] (sending), with [`media`] and [`hosted`] as the dependencies of the messages that
+//! [`to_zalo`] (sending), [`commands`] (agents' `/zalo` commands that act, the template send), with [`media`] and [`hosted`] as the dependencies of the messages that
 //! carry attachments or long text; [`identity`] decides whether a Freshchat user claiming a customer
 //! is zfsync's own.
 //!
@@ -18,6 +18,7 @@
 //! (the 2026 reply window and its notes), [`Hosted`] (inside `Media`) and [`Identities`]. Only
 //! handling an event (`handle`, `plan`, `run_step`, `reconcile`) is a method of the context.
 
+pub mod commands;
 pub mod contact;
 pub mod conversations;
 pub mod hosted;
@@ -279,6 +280,7 @@ impl SyncContext {
             Step::RecordReceipt(s) => s.run(self, job).await,
             Step::RefreshContact(s) => s.run(self, job).await,
             Step::ForgetUser(s) => s.run(self, job).await,
+            Step::SendTemplate(s) => s.run(self, job).await,
         }
     }
 
@@ -300,6 +302,7 @@ impl SyncContext {
             | Step::ForgetUser(_) => Ok(false),
             Step::PostToFreshchat(s) => s.reconcile(self, job, since).await,
             Step::SendToZalo(s) => s.reconcile(self, job, since).await,
+            Step::SendTemplate(s) => s.reconcile(self, job, since).await,
         }
     }
 
