@@ -29,7 +29,8 @@ use zfsync_freshchat::{
 
 use crate::agents::AgentText;
 use crate::char_count;
-use crate::commands::{self, Command, CommandContext};
+use crate::command_plan::{plan_command, CommandContext};
+use crate::commands::{self, Command};
 use crate::html::plain_text;
 use crate::plan::{
     Attachment, MediaKind, OutPart, Plan, PostToFreshchat, SendToZalo, Step, Visibility, ZaloSend,
@@ -154,7 +155,7 @@ fn plan_message(m: &Message, k: &FreshchatKnowledge, rules: &Rules) -> Plan {
             conversation_id: conv,
             message_id: &m.id,
         };
-        return commands::plan_command(&command, &cx, rules);
+        return plan_command(&command, &cx, rules);
     }
     // A bot's note is private whatever message_type says (the 2022 payload has none).
     if m.bots_private_note == Some(true) {

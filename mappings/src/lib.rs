@@ -7,8 +7,10 @@
 //!
 //! # Layout
 //! - [`rules`]: the rules file and its validation.
-//! - [`agents`]: what agents read, in their own language (`[agents] language`).
-//! - [`commands`]: `/zalo` commands agents type in private notes, and their answers.
+//! - [`load`]: parsing and validating a rules file.
+//! - [`agents`], [`agent_text`]: what agents read, in their own language (`[agents] language`).
+//! - [`commands`], [`command_plan`]: `/zalo` commands agents type in private notes, and their
+//!   answers.
 //! - [`zbs`]: the ZBS template messages the operator lists (`[[templates]]`).
 //! - [`plan`]: the vocabulary of plans and steps the executor understands.
 //! - [`zalo_in`]: Zalo events → steps towards Freshchat.
@@ -23,11 +25,14 @@
 //! and an `ignored` reason, which the daemon records instead of dropping silently.
 
 #![warn(missing_docs)]
+pub mod agent_text;
 pub mod agents;
+pub mod command_plan;
 pub mod commands;
 pub mod freshchat_in;
 pub mod html;
 pub mod identity;
+pub mod load;
 pub mod plan;
 pub mod quota;
 pub mod redact;

@@ -8,6 +8,8 @@ use serde::Deserialize;
 use crate::agents::{
     AgentRules, FreshchatToZaloNotes, ZaloErrors, ZaloEventsTexts, ZaloToFreshchatTexts,
 };
+use crate::commands::CommandRules;
+use crate::zbs::ZbsTemplate;
 
 /// The built-in rules, the documented behaviour of zfsync.
 pub const DEFAULT_RULES: &str = include_str!("../default.toml");
@@ -60,10 +62,10 @@ pub struct Rules {
     /// `/zalo` commands agents type in private notes (table `[commands]`). Added in a later
     /// release: older customer copies get the built-in answers.
     #[serde(default)]
-    pub commands: crate::commands::CommandRules,
+    pub commands: CommandRules,
     /// The approved ZBS template messages agents may send (`[[templates]]`); none by default.
     #[serde(default)]
-    pub templates: Vec<crate::zbs::ZbsTemplate>,
+    pub templates: Vec<ZbsTemplate>,
 }
 
 /// Private notes about Zalo's reply allowance (table `[quota]`).
@@ -344,7 +346,7 @@ impl FreshchatToZalo {
         }
     }
 
-    fn validate(&self) -> Result<(), RulesError> {
+    pub(crate) fn validate(&self) -> Result<(), RulesError> {
         if !self.texts.contains_key(&self.language) && !builtin_texts().contains_key(&self.language)
         {
             let mut known: Vec<&str> = builtin_texts().keys().map(String::as_str).collect();
@@ -536,50 +538,7 @@ fn default_reply_quote() -> String {
     "↪ “{quoted}”".into()
 }
 
-impl Default for Rules {
-    fn default() -> Self {
-        // The embedded file is checked by a unit test; parsing it cannot fail at run time.
-        match Rules::from_toml(DEFAULT_RULES) {
-            Ok(rules) => rules,
-            Err(e) => panic!("built-in default.toml is invalid: {e}"),
-        }
-    }
-}
-
 impl Rules {
-    /// The same rules with customer texts in `language` (`vi`, `en`, or one the file defines).
-    pub fn with_language(mut self, language: &str) -> Result<Rules, RulesError> {
-        self.freshchat_to_zalo.language = language.to_string();
-        self.validate()?;
-        Ok(self)
-    }
-
-    /// Parses and validates a rules file.
-    pub fn from_toml(text: &str) -> Result<Rules, RulesError> {
-        let rules: Rules = toml::from_str(text).map_err(|e| RulesError::Invalid(e.to_string()))?;
-        rules.validate()?;
-        Ok(rules)
-    }
-
-    fn validate(&self) -> Result<(), RulesError> {
-        let limit = self.freshchat_to_zalo.text_limit;
-        if limit == 0 || limit > 2000 {
-            return Err(RulesError::Invalid(format!(
-                "freshchat_to_zalo.text_limit is {limit}; it must be between 1 and 2000 (Zalo's limit)"
-            )));
-        }
-        if self.contact.reference_id.trim().is_empty() {
-            return Err(RulesError::Invalid(
-                "contact.reference_id must not be empty".into(),
-            ));
-        }
-        self.freshchat_to_zalo.validate()?;
-        crate::agents::validate(self)?;
-        crate::commands::validate(self)?;
-        crate::zbs::validate(&self.templates)?;
-        Ok(())
-    }
-
     /// The emoji for a Zalo reaction code, or the code itself.
     pub fn reaction_icon<'a>(&'a self, icon: &'a str) -> &'a str {
         self.zalo_to_freshchat

@@ -8,8 +8,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::rules::RulesError;
-
 /// One approved template (an entry of `[[templates]]`).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -80,12 +78,9 @@ impl ZbsTemplate {
 
 /// Every template well-formed, names unique, each parameter with a source and each placeholder
 /// of the text a parameter.
-pub(crate) fn validate(templates: &[ZbsTemplate]) -> Result<(), RulesError> {
-    let bad = |name: &str, why: String| {
-        Err(RulesError::Invalid(format!(
-            "[[templates]] {name:?}: {why}"
-        )))
-    };
+/// `Err` names the template and the fix.
+pub(crate) fn validate(templates: &[ZbsTemplate]) -> Result<(), String> {
+    let bad = |name: &str, why: String| Err(format!("[[templates]] {name:?}: {why}"));
     let mut seen = std::collections::BTreeSet::new();
     for t in templates {
         if !is_name(&t.name) {

@@ -244,8 +244,6 @@ allow_private_addresses = {allow_private}
 
 [sync]
 {sync}
-
-[mapping]
 {mapping}"#,
             store = dir.path().join("zfsync.db").display(),
             store_url = match opts.store {
@@ -271,7 +269,11 @@ allow_private_addresses = {allow_private}
             fc_pub = freshchat.public_key_pem_one_line(),
             sync = opts.sync_toml,
             server = opts.server_toml,
-            mapping = opts.mapping_toml,
+            mapping = if opts.mapping_toml.is_empty() {
+                String::new()
+            } else {
+                format!("\n[mapping]\n{}", opts.mapping_toml)
+            },
             allow_private = opts.allow_private_media,
         );
         std::fs::write(&config_path, toml)?;
