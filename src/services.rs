@@ -227,7 +227,8 @@ pub fn open_store(config: &Config) -> Result<Store, crate::store::StoreError> {
     }
 }
 
-/// The mapping rules: the configured file or the built-in ones, in `mapping.language`.
+/// The mapping rules: the configured file or the built-in ones, in `mapping.language` for
+/// customers and `mapping.agent_language` for agents.
 pub fn load_rules(config: &Config) -> Result<Rules, ServicesError> {
     let (rules, shown) = match &config.mapping.rules {
         None => (Rules::default(), "the built-in rules".to_string()),
@@ -244,11 +245,22 @@ pub fn load_rules(config: &Config) -> Result<Rules, ServicesError> {
             (rules, shown)
         }
     };
-    match &config.mapping.language {
-        Some(lang) => rules.with_language(lang).map_err(|e| ServicesError::Rules {
-            path: format!("{shown} (mapping.language)"),
-            detail: e.to_string(),
-        }),
+    let rules = match &config.mapping.language {
+        Some(lang) => rules
+            .with_language(lang)
+            .map_err(|e| ServicesError::Rules {
+                path: format!("{shown} (mapping.language)"),
+                detail: e.to_string(),
+            })?,
+        None => rules,
+    };
+    match &config.mapping.agent_language {
+        Some(lang) => rules
+            .with_agent_language(lang)
+            .map_err(|e| ServicesError::Rules {
+                path: format!("{shown} (mapping.agent_language)"),
+                detail: e.to_string(),
+            }),
         None => Ok(rules),
     }
 }

@@ -1,6 +1,9 @@
 //! Planning for Freshchat events (agent → Zalo).
 //!
-//! Only a `message_create` whose message is normal (`message_type: normal`, or absent as in the 2022
+//! An agent's private note beginning with `/zalo` is a command ([`crate::commands`]): it is run and
+//! answered in a private note, never sent to the customer.
+//!
+//! Otherwise only a `message_create` whose message is normal (`message_type: normal`, or absent as in the 2022
 //! payload), is not a bot's private note (`botsPrivateNote: true`), comes from an agent or a bot, is
 //! in a conversation linked to a Zalo user and was not posted by zfsync itself reaches Zalo. Private
 //! notes, bot notes, system messages and customer messages are ignored with a named reason.
@@ -24,7 +27,10 @@ use zfsync_freshchat::{
     template_types, ActorType, FilePart, Message, MessagePart, MessageType, Template, WebhookEvent,
 };
 
+use crate::agents::AgentText;
 use crate::char_count;
+use crate::command_plan::{plan_command, CommandContext};
+use crate::commands::{self, Command};
 use crate::html::plain_text;
 use crate::plan::{
     Attachment, MediaKind, OutPart, Plan, PostToFreshchat, SendToZalo, Step, Visibility, ZaloSend,
@@ -115,7 +121,42 @@ fn plan_resolution(resolver: &ActorType, k: &FreshchatKnowledge, rules: &Rules) 
     })])
 }
 
+/// The `/zalo` command of an agent's own private note, if it is one (and commands are on). Never
+/// a bot's note (zfsync's own answers come back as those), never a normal message.
+pub fn command_of(m: &Message, rules: &Rules) -> Option<Command> {
+    if !rules.commands.enabled
+        || m.bots_private_note == Some(true)
+        || m.effective_type() != MessageType::Private
+        || m.actor_type != ActorType::Agent
+    {
+        return None;
+    }
+    let text: Vec<String> = m
+        .message_parts
+        .iter()
+        .filter_map(|p| match p {
+            MessagePart::Text { content } => Some(plain_text(content)),
+            _ => None,
+        })
+        .collect();
+    commands::parse(&text.join("\n"))
+}
+
 fn plan_message(m: &Message, k: &FreshchatKnowledge, rules: &Rules) -> Plan {
+    if let Some(command) = command_of(m, rules) {
+        if k.own_message {
+            return Plan::ignore("posted by zfsync");
+        }
+        let (Some(user), Some(conv)) = (&k.zalo_user_id, m.conversation_id.as_deref()) else {
+            return Plan::ignore("command in a conversation not linked to a Zalo user");
+        };
+        let cx = CommandContext {
+            zalo_user_id: user,
+            conversation_id: conv,
+            message_id: &m.id,
+        };
+        return plan_command(&command, &cx, rules);
+    }
     // A bot's note is private whatever message_type says (the 2022 payload has none).
     if m.bots_private_note == Some(true) {
         return Plan::ignore("bot private note");
@@ -184,7 +225,7 @@ fn plan_message(m: &Message, k: &FreshchatKnowledge, rules: &Rules) -> Plan {
         .collect();
     if !r.undelivered.is_empty() {
         let note = fill(
-            &rules.freshchat_to_zalo.undelivered_note,
+            rules.agent_text(AgentText::UndeliveredNote),
             &[("parts", &r.undelivered.join("; "))],
         );
         steps.push(Step::PostToFreshchat(PostToFreshchat {

@@ -1,6 +1,6 @@
 //! Wording for identity clashes (table `[identity]`): the private note that tells the admins zfsync
 //! refused an existing Freshchat user claiming a customer's `reference_id` and created a new one.
-//! Per language; the language is `freshchat_to_zalo.language`. The table's types and its built-in
+//! Per language; the language is the agents' (`agents.language`). The table's types and its built-in
 //! default sit with the other tables in [`crate::rules`]; here is how a text is chosen.
 
 use crate::rules::{default_identity, Rules};
@@ -10,10 +10,10 @@ pub use crate::rules::{IdentityRules, IdentityTexts};
 const FALLBACK_LANGUAGE: &str = "vi";
 
 impl Rules {
-    /// The identity texts in the rules' language: this file's, else the built-in ones, else the
+    /// The identity texts in the agents' language: this file's, else the built-in ones, else the
     /// built-in Vietnamese.
     pub fn identity_texts(&self) -> IdentityTexts {
-        let lang = &self.freshchat_to_zalo.language;
+        let lang = &self.agents.language;
         let builtin = default_identity();
         self.identity
             .texts
@@ -37,7 +37,7 @@ mod tests {
     fn the_clash_note_exists_in_both_languages_and_defaults_for_older_copies() {
         let vi = Rules::default();
         assert!(vi.identity_texts().clash_note.contains("{users}"));
-        let en = vi.clone().with_language("en").unwrap();
+        let en = vi.clone().with_agent_language("en").unwrap();
         let note = en.identity_texts().clash_note;
         assert!(note.contains("{users}") && note.contains("{reference_id}"));
         assert_ne!(note, vi.identity_texts().clash_note);

@@ -7,6 +7,11 @@
 //!
 //! # Layout
 //! - [`rules`]: the rules file and its validation.
+//! - [`load`]: parsing and validating a rules file.
+//! - [`agents`], [`agent_text`]: what agents read, in their own language (`[agents] language`).
+//! - [`commands`], [`command_plan`]: `/zalo` commands agents type in private notes, and their
+//!   answers.
+//! - [`zbs`]: the ZBS template messages the operator lists (`[[templates]]`).
 //! - [`plan`]: the vocabulary of plans and steps the executor understands.
 //! - [`zalo_in`]: Zalo events → steps towards Freshchat.
 //! - [`freshchat_in`]: Freshchat events → steps towards Zalo.
@@ -22,9 +27,14 @@
 //! and an `ignored` reason, which the daemon records instead of dropping silently.
 
 #![warn(missing_docs)]
+pub mod agent_text;
+pub mod agents;
+pub mod command_plan;
+pub mod commands;
 pub mod freshchat_in;
 pub mod html;
 pub mod identity;
+pub mod load;
 pub mod plan;
 pub mod quota;
 pub mod redact;
@@ -34,12 +44,14 @@ pub mod tags;
 pub mod template;
 pub mod window;
 pub mod zalo_in;
+pub mod zbs;
 
+pub use agents::AgentText;
 pub use freshchat_in::{plan_freshchat, FreshchatKnowledge};
 pub use plan::{
     Attachment, EnsureContact, ForgetUser, MediaKind, OutPart, Plan, PostToFreshchat, RecordFollow,
-    RecordReceipt, RefreshContact, SendToZalo, Step, StepKind, SyncZaloTags, TagChange, Visibility,
-    ZaloSend,
+    RecordReceipt, RefreshContact, SendTemplate, SendToZalo, Step, StepKind, SyncZaloTags,
+    TagChange, TemplateValue, Visibility, ZaloSend,
 };
 pub use quota::{closed_note, quota_note, QuotaWindow};
 pub use rules::{Rules, RulesError};

@@ -293,6 +293,43 @@ impl TagChange {
     }
 }
 
+/// A value of a ZBS template parameter, as the plan knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TemplateValue {
+    /// Known now (typed by the agent, or fixed in the rules).
+    Text(String),
+    /// A property of the customer's Freshchat user, read when the step runs: `first_name`,
+    /// `last_name`, or a user property's name.
+    UserProperty(String),
+}
+
+/// Send an approved ZBS template message to a Zalo user (an agent's `/zalo template` command),
+/// then answer the agent in the conversation the command was typed in: sent (with the text the
+/// customer reads), a parameter without a value, or Zalo's refusal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendTemplate {
+    /// The recipient.
+    pub zalo_user_id: String,
+    /// Where the command was typed (the answer goes there).
+    pub conversation_id: String,
+    /// The command note's Freshchat message id.
+    pub freshchat_message_id: String,
+    /// The template's name in the rules.
+    pub name: String,
+    /// Zalo's template id.
+    pub template_id: String,
+    /// `template_data`: parameter → value.
+    pub values: std::collections::BTreeMap<String, TemplateValue>,
+    /// The text as the customer reads it, with `{parameter}` placeholders.
+    pub text: String,
+    /// The answer when sent: a template with `{text}`.
+    pub sent_note: String,
+    /// The answer when a user property has no value: a template with `{params}`.
+    pub missing_note: String,
+    /// The answer when Zalo refused: a template with `{reason}`.
+    pub failed_note: String,
+}
+
 /// One effect of a plan; each kind is its own struct, so the daemon runs and reconciles each
 /// kind in its own code.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -313,6 +350,8 @@ pub enum Step {
     ForgetUser(ForgetUser),
     /// See [`SyncZaloTags`].
     SyncZaloTags(SyncZaloTags),
+    /// See [`SendTemplate`].
+    SendTemplate(SendTemplate),
 }
 
 /// The kind of a step: its short, stable name in the journal and logs, spelled here only.
@@ -336,6 +375,8 @@ pub enum StepKind {
     ForgetUser,
     /// [`SyncZaloTags`].
     SyncZaloTags,
+    /// [`SendTemplate`].
+    SendTemplate,
 }
 
 impl StepKind {
@@ -351,6 +392,7 @@ impl StepKind {
             StepKind::RefreshContact => "refresh_contact",
             StepKind::ForgetUser => "forget_user",
             StepKind::SyncZaloTags => "sync_zalo_tags",
+            StepKind::SendTemplate => "send_zalo_template",
         }
     }
 }
@@ -376,6 +418,7 @@ impl Step {
             Step::RefreshContact(_) => StepKind::RefreshContact,
             Step::ForgetUser(_) => StepKind::ForgetUser,
             Step::SyncZaloTags(_) => StepKind::SyncZaloTags,
+            Step::SendTemplate(_) => StepKind::SendTemplate,
         }
     }
 

@@ -10,6 +10,7 @@
 
 use zfsync_zalo::SendQuota;
 
+use crate::agents::AgentText;
 use crate::rules::Rules;
 use crate::template::fill;
 use crate::window::{display_time, ReplyWindow, WindowTexts, OPEN_MS};
@@ -43,7 +44,7 @@ pub fn quota_note(
                     &rules.window_texts().billed_note,
                     &[("date", &display_time(last.saturating_add(OPEN_MS)))],
                 ),
-                None => r.billed_note.clone(),
+                None => rules.agent_text(AgentText::BilledUnknownNote).to_owned(),
             };
             (
                 Some(note),
@@ -60,7 +61,7 @@ pub fn quota_note(
             let total = total.map(|t| t.to_string()).unwrap_or_else(|| "?".into());
             (
                 Some(fill(
-                    &r.last_free_reply_note,
+                    rules.agent_text(AgentText::LastFreeReplyNote),
                     &[("remain", &remain.to_string()), ("total", &total)],
                 )),
                 QuotaWindow {
@@ -86,10 +87,10 @@ pub fn closed_note(last_interaction: Option<i64>, now: i64, rules: &Rules) -> Op
 }
 
 impl Rules {
-    /// The reply-window notes in the rules' language: this file's, else the built-in ones, else
+    /// The reply-window notes in the agents' language: this file's, else the built-in ones, else
     /// the built-in Vietnamese.
     pub fn window_texts(&self) -> WindowTexts {
-        let lang = &self.freshchat_to_zalo.language;
+        let lang = &self.agents.language;
         let builtin = crate::rules::default_quota().texts;
         self.quota
             .texts
@@ -102,6 +103,8 @@ impl Rules {
                 closed_note: "Not delivered to Zalo (-230): the customer's reply window closed on {date}.".into(),
                 resolve_held_billed_note: "The resolve notice was not sent: it would be billed to the OA (free until {date}).".into(),
                 resolve_held_closed_note: "The resolve notice was not sent: Zalo refuses replies since {date}.".into(),
+                last_free_reply_note: None,
+                billed_unknown_note: None,
             })
     }
 }
@@ -133,13 +136,17 @@ mod tests {
             w = next;
         }
         assert_eq!(notes.len(), 2, "{notes:?}");
-        assert!(notes[0].contains("1 free reply left of 8"), "{}", notes[0]);
-        assert!(notes[1].contains("billed"), "{}", notes[1]);
+        assert!(
+            notes[0].contains("còn 1/8 tin trả lời miễn phí"),
+            "{}",
+            notes[0]
+        );
+        assert!(notes[1].contains("bị tính phí"), "{}", notes[1]);
     }
 
     #[test]
     fn uncounted_free_replies_say_nothing_and_the_first_billed_one_names_the_date() {
-        let rules = Rules::default().with_language("en").unwrap();
+        let rules = Rules::default().with_agent_language("en").unwrap();
         let free = SendQuota::Reply {
             remain: None,
             total: None,
@@ -162,7 +169,7 @@ mod tests {
 
     #[test]
     fn a_refusal_names_when_the_window_closed() {
-        let rules = Rules::default().with_language("en").unwrap();
+        let rules = Rules::default().with_agent_language("en").unwrap();
         let day = 24 * 3600 * 1000;
         let note = closed_note(Some(1_704_067_200_000), 1_704_067_200_000 + 8 * day, &rules);
         assert!(note.unwrap().contains("closed on 2024-01-08 07:00 (UTC+7)"));
@@ -181,7 +188,10 @@ mod tests {
     #[test]
     fn notes_follow_the_language() {
         let vi = Rules::default().window_texts();
-        let en = Rules::default().with_language("en").unwrap().window_texts();
+        let en = Rules::default()
+            .with_agent_language("en")
+            .unwrap()
+            .window_texts();
         assert_ne!(vi.billed_note, en.billed_note);
         assert!(en.billed_note.contains("{date}"), "{}", en.billed_note);
         assert!(vi.closed_note.contains("{date}"), "{}", vi.closed_note);

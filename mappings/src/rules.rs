@@ -5,6 +5,12 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::agents::{
+    AgentRules, FreshchatToZaloNotes, ZaloErrors, ZaloEventsTexts, ZaloToFreshchatTexts,
+};
+use crate::commands::CommandRules;
+use crate::zbs::ZbsTemplate;
+
 /// The built-in rules, the documented behaviour of zfsync.
 pub const DEFAULT_RULES: &str = include_str!("../default.toml");
 
@@ -20,6 +26,10 @@ pub enum RulesError {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Rules {
+    /// The language agents read (table `[agents]`). Added in a later release: older customer
+    /// copies get Vietnamese.
+    #[serde(default)]
+    pub agents: AgentRules,
     /// How a Zalo sender appears in Freshchat (table `[contact]`).
     pub contact: ContactRules,
     /// How customer messages appear in Freshchat (table `[zalo_to_freshchat]`).
@@ -27,7 +37,8 @@ pub struct Rules {
     /// How agent messages reach Zalo (table `[freshchat_to_zalo]`).
     pub freshchat_to_zalo: FreshchatToZalo,
     /// Private notes explaining Zalo error codes; key "default" for the rest.
-    pub zalo_errors: BTreeMap<String, String>,
+    #[serde(default)]
+    pub zalo_errors: ZaloErrors,
     /// Wording for Zalo events other than customer messages. Added in a later release: defaulted
     /// from the built-in rules so that older customer copies still load.
     #[serde(default = "default_zalo_events")]
@@ -48,6 +59,13 @@ pub struct Rules {
     /// built-in rules so that older customer copies still load.
     #[serde(default = "default_identity")]
     pub identity: IdentityRules,
+    /// `/zalo` commands agents type in private notes (table `[commands]`). Added in a later
+    /// release: older customer copies get the built-in answers.
+    #[serde(default)]
+    pub commands: CommandRules,
+    /// The approved ZBS template messages agents may send (`[[templates]]`); none by default.
+    #[serde(default)]
+    pub templates: Vec<ZbsTemplate>,
     /// Which Freshchat group a new conversation goes to (table `[routing]`). Added in a later
     /// release: absent, nothing is routed.
     #[serde(default)]
@@ -66,11 +84,12 @@ pub struct QuotaRules {
     pub notes: bool,
     /// The "last free reply" note comes when this many free replies are left (or fewer).
     pub low_threshold: u64,
-    /// Posted once per window when free replies run low: `{remain}`, `{total}`.
-    pub last_free_reply_note: String,
-    /// Posted once per window when a reply was billed and zfsync saw none of the customer's
-    /// interactions (so it cannot say until when).
-    pub billed_note: String,
+    /// Single text, whatever the language, of `texts.<language>.last_free_reply_note`.
+    #[serde(default)]
+    pub last_free_reply_note: Option<String>,
+    /// Single text, whatever the language, of `texts.<language>.billed_unknown_note`.
+    #[serde(default)]
+    pub billed_note: Option<String>,
     /// The reply-window notes per language (`[quota.texts.vi]`, `[quota.texts.en]`); languages
     /// missing here come from the built-in rules.
     #[serde(default)]
@@ -114,30 +133,44 @@ pub struct ZaloToFreshchat {
     /// Added in a later release: defaulted so that older customer copies of the rules still load.
     #[serde(default = "default_reply_quote")]
     pub reply_quote: String,
-    /// A shared location: `{latitude}`, `{longitude}`.
-    pub location: String,
-    /// A shared location with a name: `{title}`, `{latitude}`, `{longitude}`.
-    pub location_with_title: String,
     /// A shared link: `{url}`.
     pub link: String,
     /// A shared link with a title: `{title}`, `{url}`.
     pub link_with_title: String,
-    /// A shared business card: `{name}`.
-    pub business_card: String,
-    /// Posted in place of media that could not be copied: `{kind}`, `{reason}`.
-    pub media_failed: String,
-    /// The private note beside it: `{kind}`, `{reason}`, `{url}`.
-    pub media_failed_note: String,
-    /// A customer's reaction to a known message: `{icon}`, `{quoted}`.
-    pub reaction_note: String,
-    /// A reaction to a message zfsync does not know: `{icon}`.
-    pub reaction_note_unknown: String,
-    /// Text OA staff sent from Zalo's own chat tool: `{text}`.
-    pub staff_note: String,
-    /// Media OA staff sent from Zalo's own chat tool: `{kind}`, `{url}`.
-    pub staff_media_note: String,
-    /// Text another app sent to the customer through the OA: `{text}`.
-    pub other_app_note: String,
+    /// Single texts, whatever the agents' language, of the keys of `texts.<language>`.
+    #[serde(default)]
+    pub location: Option<String>,
+    /// See `location`.
+    #[serde(default)]
+    pub location_with_title: Option<String>,
+    /// See `location`.
+    #[serde(default)]
+    pub business_card: Option<String>,
+    /// See `location`.
+    #[serde(default)]
+    pub media_failed: Option<String>,
+    /// See `location`.
+    #[serde(default)]
+    pub media_failed_note: Option<String>,
+    /// See `location`.
+    #[serde(default)]
+    pub reaction_note: Option<String>,
+    /// See `location`.
+    #[serde(default)]
+    pub reaction_note_unknown: Option<String>,
+    /// See `location`.
+    #[serde(default)]
+    pub staff_note: Option<String>,
+    /// See `location`.
+    #[serde(default)]
+    pub staff_media_note: Option<String>,
+    /// See `location`.
+    #[serde(default)]
+    pub other_app_note: Option<String>,
+    /// What agents read around a customer's message, per language; languages and keys missing
+    /// here come from the built-in rules.
+    #[serde(default)]
+    pub texts: BTreeMap<String, ZaloToFreshchatTexts>,
     /// Zalo's reaction codes and the emoji agents read for them.
     #[serde(default)]
     pub reaction_icons: BTreeMap<String, String>,
@@ -197,9 +230,12 @@ pub struct FreshchatToZalo {
     /// Override of `texts.<language>.options_hint`.
     #[serde(default)]
     pub options_hint: Option<String>,
-    /// Private note to the agent naming what Zalo could not show (template with `{parts}`).
-    #[serde(default = "default_undelivered_note")]
-    pub undelivered_note: String,
+    /// Single text, whatever the agents' language, of `notes.<language>.undelivered_note`.
+    #[serde(default)]
+    pub undelivered_note: Option<String>,
+    /// The agents' notes per language (`[freshchat_to_zalo.notes.<language>]`).
+    #[serde(default)]
+    pub notes: BTreeMap<String, FreshchatToZaloNotes>,
     /// The customer-visible texts per language; languages missing here come from the built-in rules.
     #[serde(default)]
     pub texts: BTreeMap<String, CustomerTexts>,
@@ -260,10 +296,6 @@ fn default_resolve_notice_resolvers() -> Vec<String> {
     vec!["agent".into()]
 }
 
-fn default_undelivered_note() -> String {
-    "Zalo cannot show part of this message, so the customer did not receive: {parts}.".into()
-}
-
 /// The texts of the built-in rules, for languages a customer's rules file does not define.
 fn builtin_texts() -> &'static BTreeMap<String, CustomerTexts> {
     static BUILTIN: std::sync::OnceLock<BTreeMap<String, CustomerTexts>> =
@@ -322,7 +354,7 @@ impl FreshchatToZalo {
         }
     }
 
-    fn validate(&self) -> Result<(), RulesError> {
+    pub(crate) fn validate(&self) -> Result<(), RulesError> {
         if !self.texts.contains_key(&self.language) && !builtin_texts().contains_key(&self.language)
         {
             let mut known: Vec<&str> = builtin_texts().keys().map(String::as_str).collect();
@@ -344,16 +376,22 @@ impl FreshchatToZalo {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ZaloEvents {
-    /// `user_withdraw`: the private note posted before zfsync forgets the user.
-    pub withdraw_note: String,
     /// An item of a list the OA sent from Zalo (`oa_send_list`), with `{title}`.
     pub list_item: String,
     /// The same with a link, with `{title}` and `{url}`.
     pub list_item_with_url: String,
-    /// A template message the OA sent from Zalo (`oa_send_template`), with `{text}`.
-    pub template: String,
-    /// The same with its link, with `{text}` and `{url}`.
-    pub template_with_url: String,
+    /// Single texts, whatever the agents' language, of the keys of `texts.<language>`.
+    #[serde(default)]
+    pub withdraw_note: Option<String>,
+    /// See `withdraw_note`.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// See `withdraw_note`.
+    #[serde(default)]
+    pub template_with_url: Option<String>,
+    /// The agent texts per language; languages and keys missing here come from the built-in rules.
+    #[serde(default)]
+    pub texts: BTreeMap<String, ZaloEventsTexts>,
 }
 
 /// The `[zalo_events]` table of the built-in rules, for customer copies that predate it.
@@ -370,7 +408,7 @@ fn default_zalo_events() -> ZaloEvents {
 }
 
 /// How messages brought in from Zalo's history by `zfsync backfill` read in Freshchat (table
-/// `[backfill]`), per language; the language is `freshchat_to_zalo.language`.
+/// `[backfill]`), per language; the language is the agents' (`agents.language`).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BackfillRules {
@@ -403,10 +441,10 @@ fn default_backfill() -> BackfillRules {
 }
 
 impl Rules {
-    /// The backfill texts in the rules' language: this file's, else the built-in ones, else the
+    /// The backfill texts in the agents' language: this file's, else the built-in ones, else the
     /// built-in Vietnamese.
     pub fn backfill_texts(&self) -> BackfillTexts {
-        let lang = &self.freshchat_to_zalo.language;
+        let lang = &self.agents.language;
         let builtin = default_backfill();
         self.backfill
             .texts
@@ -485,6 +523,25 @@ pub(crate) fn default_identity() -> IdentityRules {
     }
 }
 
+impl Rules {
+    /// The anonymous-visitor texts in the agents' language: this file's, else the built-in ones,
+    /// else the built-in Vietnamese.
+    pub fn anonymous_texts(&self) -> AnonymousTexts {
+        let lang = &self.agents.language;
+        let builtin = default_anonymous();
+        self.anonymous
+            .texts
+            .get(lang)
+            .or_else(|| builtin.texts.get(lang))
+            .or_else(|| builtin.texts.get(&default_language()))
+            .cloned()
+            .unwrap_or(AnonymousTexts {
+                display_name: "Zalo {short_id}".into(),
+                unsupported_note: "{kind} {name}".into(),
+            })
+    }
+}
+
 /// The `[tags]` table of the built-in rules, for customer copies that predate it.
 pub(crate) fn default_tags() -> crate::tags::TagRules {
     #[derive(Deserialize)]
@@ -516,92 +573,13 @@ impl Rules {
                 commands_off: "off".into(),
             })
     }
-
-    /// The anonymous-visitor texts in the rules' language: this file's, else the built-in ones,
-    /// else the built-in Vietnamese.
-    pub fn anonymous_texts(&self) -> AnonymousTexts {
-        let lang = &self.freshchat_to_zalo.language;
-        let builtin = default_anonymous();
-        self.anonymous
-            .texts
-            .get(lang)
-            .or_else(|| builtin.texts.get(lang))
-            .or_else(|| builtin.texts.get(&default_language()))
-            .cloned()
-            .unwrap_or(AnonymousTexts {
-                display_name: "Zalo {short_id}".into(),
-                unsupported_note: "{kind} {name}".into(),
-            })
-    }
 }
 
 fn default_reply_quote() -> String {
     "↪ “{quoted}”".into()
 }
 
-impl Default for Rules {
-    fn default() -> Self {
-        // The embedded file is checked by a unit test; parsing it cannot fail at run time.
-        match Rules::from_toml(DEFAULT_RULES) {
-            Ok(rules) => rules,
-            Err(e) => panic!("built-in default.toml is invalid: {e}"),
-        }
-    }
-}
-
 impl Rules {
-    /// The same rules with customer texts in `language` (`vi`, `en`, or one the file defines).
-    pub fn with_language(mut self, language: &str) -> Result<Rules, RulesError> {
-        self.freshchat_to_zalo.language = language.to_string();
-        self.validate()?;
-        Ok(self)
-    }
-
-    /// Parses and validates a rules file.
-    pub fn from_toml(text: &str) -> Result<Rules, RulesError> {
-        let rules: Rules = toml::from_str(text).map_err(|e| RulesError::Invalid(e.to_string()))?;
-        rules.validate()?;
-        Ok(rules)
-    }
-
-    fn validate(&self) -> Result<(), RulesError> {
-        let limit = self.freshchat_to_zalo.text_limit;
-        if limit == 0 || limit > 2000 {
-            return Err(RulesError::Invalid(format!(
-                "freshchat_to_zalo.text_limit is {limit}; it must be between 1 and 2000 (Zalo's limit)"
-            )));
-        }
-        if !self.zalo_errors.contains_key("default") {
-            return Err(RulesError::Invalid(
-                "zalo_errors needs a \"default\" entry for codes without their own text".into(),
-            ));
-        }
-        if self.contact.reference_id.trim().is_empty() {
-            return Err(RulesError::Invalid(
-                "contact.reference_id must not be empty".into(),
-            ));
-        }
-        self.freshchat_to_zalo.validate()?;
-        self.routing.validate().map_err(RulesError::Invalid)?;
-        self.tags.validate().map_err(RulesError::Invalid)?;
-        Ok(())
-    }
-
-    /// The private note for a Zalo error: the code's own text, else the default, with `{code}` and
-    /// `{message}` filled in.
-    pub fn zalo_error_note(&self, code: Option<i64>, message: &str) -> String {
-        let code_text = code
-            .map(|c| c.to_string())
-            .unwrap_or_else(|| "error".into());
-        let template = self
-            .zalo_errors
-            .get(&code_text)
-            .or_else(|| self.zalo_errors.get("default"))
-            .map(String::as_str)
-            .unwrap_or("Not delivered to Zalo ({code}: {message}).");
-        crate::template::fill(template, &[("code", &code_text), ("message", message)])
-    }
-
     /// The emoji for a Zalo reaction code, or the code itself.
     pub fn reaction_icon<'a>(&'a self, icon: &'a str) -> &'a str {
         self.zalo_to_freshchat
@@ -616,6 +594,25 @@ impl Rules {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tag_texts_exist_in_both_languages() {
+        let rules = Rules::default();
+        assert!(rules.tags.sync && !rules.tags.agent_commands);
+        assert_eq!(rules.tags.property, "zalo_tags");
+        for lang in ["vi", "en"] {
+            let t = rules.tag_texts(lang);
+            assert!(
+                t.tagged.contains("{tag}") && t.failed.contains("{reason}"),
+                "{lang}"
+            );
+        }
+        assert_ne!(rules.tag_texts("vi"), rules.tag_texts("en"));
+        assert_eq!(rules.tag_texts("fr"), rules.tag_texts("vi"));
+        let start = DEFAULT_RULES.find("[tags]").unwrap();
+        let older = &DEFAULT_RULES[..start];
+        assert_eq!(Rules::from_toml(older).unwrap().tags, rules.tags);
+    }
 
     #[test]
     fn default_rules_parse() {
@@ -711,7 +708,9 @@ mod tests {
     #[test]
     fn zalo_events_default_for_older_copies() {
         let rules = Rules::default();
-        assert!(rules.zalo_events.withdraw_note.contains("Freshchat"));
+        assert!(rules
+            .agent_text(crate::agents::AgentText::WithdrawNote)
+            .contains("Freshchat"));
         let start = DEFAULT_RULES
             .find("[zalo_events]")
             .expect("default.toml has [zalo_events]");
@@ -721,39 +720,5 @@ mod tests {
         let bad = DEFAULT_RULES.replace("[zalo_events]\n", "[zalo_events]\nwithdraw_nte = \"x\"\n");
         let err = Rules::from_toml(&bad).expect_err("unknown key").to_string();
         assert!(err.contains("withdraw_nte"), "{err}");
-    }
-
-    #[test]
-    fn tag_texts_exist_in_both_languages() {
-        let rules = Rules::default();
-        assert!(rules.tags.sync && !rules.tags.agent_commands);
-        assert_eq!(rules.tags.property, "zalo_tags");
-        for lang in ["vi", "en"] {
-            let t = rules.tag_texts(lang);
-            assert!(
-                t.tagged.contains("{tag}") && t.failed.contains("{reason}"),
-                "{lang}"
-            );
-        }
-        assert_ne!(rules.tag_texts("vi"), rules.tag_texts("en"));
-        assert_eq!(rules.tag_texts("fr"), rules.tag_texts("vi"));
-        let start = DEFAULT_RULES.find("[tags]").unwrap();
-        let older = &DEFAULT_RULES[..start];
-        assert_eq!(Rules::from_toml(older).unwrap().tags, rules.tags);
-    }
-
-    #[test]
-    fn error_notes() {
-        let rules = Rules::default();
-        assert!(rules
-            .zalo_error_note(Some(-213), "x")
-            .contains("Zalo mobile app"));
-        assert!(rules
-            .zalo_error_note(Some(-320), "x")
-            .contains("Zalo Cloud"));
-        assert_eq!(
-            rules.zalo_error_note(Some(-999), "odd"),
-            "Not delivered to Zalo (-999: odd)."
-        );
     }
 }

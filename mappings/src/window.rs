@@ -92,7 +92,7 @@ pub fn display_time(ms: i64) -> String {
 }
 
 /// The private notes about the reply window, in one language (`[quota.texts.<language>]`; the
-/// language is `freshchat_to_zalo.language`).
+/// language is the agents', `agents.language`).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct WindowTexts {
@@ -104,6 +104,14 @@ pub struct WindowTexts {
     pub resolve_held_billed_note: String,
     /// The resolve notice held back because Zalo would refuse it: `{date}`, when the window closed.
     pub resolve_held_closed_note: String,
+    /// When Zalo still counts free replies, the "last free reply" note: `{remain}`, `{total}`.
+    /// Added in a later release (older copies get the built-in text).
+    #[serde(default)]
+    pub last_free_reply_note: Option<String>,
+    /// A billed reply when zfsync saw none of the customer's interactions (no date to give).
+    /// Added in a later release (older copies get the built-in text).
+    #[serde(default)]
+    pub billed_unknown_note: Option<String>,
 }
 
 #[cfg(test)]

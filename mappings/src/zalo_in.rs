@@ -27,6 +27,7 @@ use zfsync_zalo::{
     ZaloEvent,
 };
 
+use crate::agents::AgentText as A;
 use crate::plan::{
     EnsureContact, ForgetUser, MediaKind, OutPart, Plan, PostToFreshchat, RecordFollow,
     RecordReceipt, RefreshContact, Step, SyncZaloTags, TagChange, Visibility,
@@ -117,7 +118,7 @@ pub fn plan_zalo(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan {
                 Some(_) => staff_note(m.text.as_deref(), &m.attachments, rules),
                 None if k.own_send_in_flight => return Plan::defer(),
                 None => fill(
-                    &rules.zalo_to_freshchat.other_app_note,
+                    rules.agent_text(A::OtherAppNote),
                     &[("text", &describe(m.text.as_deref(), &m.attachments, rules))],
                 ),
             };
@@ -136,11 +137,11 @@ pub fn plan_zalo(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan {
             let icon = rules.reaction_icon(react_icon);
             let note = match &k.reacted_text {
                 Some(quoted) => fill(
-                    &rules.zalo_to_freshchat.reaction_note,
+                    rules.agent_text(A::ReactionNote),
                     &[("icon", icon), ("quoted", &preview(quoted, 200))],
                 ),
                 None => fill(
-                    &rules.zalo_to_freshchat.reaction_note_unknown,
+                    rules.agent_text(A::ReactionNoteUnknown),
                     &[("icon", icon)],
                 ),
             };
@@ -233,7 +234,7 @@ fn plan_management(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan 
             match resolve_user(user_id, user_id_by_app.as_deref(), k) {
                 Ok(user) => Plan::steps(vec![Step::ForgetUser(ForgetUser {
                     zalo_user_id: user,
-                    note: rules.zalo_events.withdraw_note.clone(),
+                    note: rules.agent_text(A::WithdrawNote).to_owned(),
                 })]),
                 Err(why) => Plan::ignore(format!(
                     "user_withdraw {why}: zfsync holds nothing about this customer"
@@ -332,7 +333,7 @@ fn plan_anonymous(a: &AnonymousMessage, k: &ZaloKnowledge, rules: &Rules) -> Pla
             return Plan::defer();
         }
         let note = fill(
-            &rules.zalo_to_freshchat.other_app_note,
+            rules.agent_text(A::OtherAppNote),
             &[("text", &describe(a.text.as_deref(), &a.attachments, rules))],
         );
         return Plan::steps(vec![
@@ -432,7 +433,6 @@ fn short_id(user_id: &str) -> String {
 }
 
 fn customer_parts(m: &UserMessage, rules: &Rules) -> Vec<OutPart> {
-    let r = &rules.zalo_to_freshchat;
     let text = m.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let mut parts = Vec::new();
     match m.kind {
@@ -454,17 +454,20 @@ fn customer_parts(m: &UserMessage, rules: &Rules) -> Vec<OutPart> {
                     ];
                     parts.push(OutPart::Text(match text {
                         Some(title) => fill(
-                            &r.location_with_title,
+                            rules.agent_text(A::LocationWithTitle),
                             &[vars[0], vars[1], ("title", title)],
                         ),
-                        None => fill(&r.location, &vars),
+                        None => fill(rules.agent_text(A::Location), &vars),
                     }));
                 }
             }
         }
         UserMessageKind::BusinessCard => {
             let name = text.unwrap_or("");
-            parts.push(OutPart::Text(fill(&r.business_card, &[("name", name)])));
+            parts.push(OutPart::Text(fill(
+                rules.agent_text(A::BusinessCard),
+                &[("name", name)],
+            )));
         }
         _ => {
             // A shared link's text is usually the URL itself, which the link part shows anyway.
@@ -501,10 +504,10 @@ fn media(
         filename: filename.map(str::to_string),
         size,
         max_bytes: r.max_media_bytes,
-        fallback_text: fill(&r.media_failed, &[("kind", label)]),
+        fallback_text: fill(rules.agent_text(A::MediaFailed), &[("kind", label)]),
         // The note stays in Freshchat: the link without its query (often a signed credential).
         failure_note: fill(
-            &r.media_failed_note,
+            rules.agent_text(A::MediaFailedNote),
             &[("kind", label), ("url", &crate::redact::url(url))],
         ),
     }
@@ -547,7 +550,7 @@ fn attachment_part(a: &Attachment, rules: &Rules) -> Option<OutPart> {
             latitude,
             longitude,
         } => OutPart::Text(fill(
-            &r.location,
+            rules.agent_text(A::Location),
             &[("latitude", latitude), ("longitude", longitude)],
         )),
         Attachment::Other { .. } => return None,
@@ -555,18 +558,23 @@ fn attachment_part(a: &Attachment, rules: &Rules) -> Option<OutPart> {
 }
 
 fn staff_note(text: Option<&str>, attachments: &[Attachment], rules: &Rules) -> String {
-    let r = &rules.zalo_to_freshchat;
     let mut lines = Vec::new();
     if let Some(t) = readable(text, attachments, rules) {
-        lines.push(fill(&r.staff_note, &[("text", &t)]));
+        lines.push(fill(rules.agent_text(A::StaffNote), &[("text", &t)]));
     }
     for a in attachments {
         if let Some((kind, url)) = attachment_url(a) {
-            lines.push(fill(&r.staff_media_note, &[("kind", kind), ("url", &url)]));
+            lines.push(fill(
+                rules.agent_text(A::StaffMediaNote),
+                &[("kind", kind), ("url", &url)],
+            ));
         }
     }
     if lines.is_empty() {
-        lines.push(fill(&r.staff_note, &[("text", "(no text)")]));
+        lines.push(fill(
+            rules.agent_text(A::StaffNote),
+            &[("text", "(no text)")],
+        ));
     }
     lines.join("\n")
 }
@@ -610,8 +618,11 @@ fn readable_item(a: &Attachment, rules: &Rules) -> Option<String> {
         } => {
             let t = nonempty(text).unwrap_or_else(|| zinstant_id.clone());
             Some(match link_url {
-                Some(u) => fill(&r.template_with_url, &[("text", &t), ("url", u)]),
-                None => fill(&r.template, &[("text", &t)]),
+                Some(u) => fill(
+                    rules.agent_text(A::EventTemplateWithUrl),
+                    &[("text", &t), ("url", u)],
+                ),
+                None => fill(rules.agent_text(A::EventTemplate), &[("text", &t)]),
             })
         }
         _ => None,

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use zfsync_mappings::{
-    plan_zalo, MediaKind, OutPart, Plan, Rules, Step, SyncZaloTags, TagChange, Visibility,
-    ZaloKnowledge,
+    plan_zalo, AgentText, MediaKind, OutPart, Plan, Rules, Step, SyncZaloTags, TagChange,
+    Visibility, ZaloKnowledge,
 };
 use zfsync_zalo::{parse_webhook, ZaloEvent};
 
@@ -253,8 +253,13 @@ fn plan_bytes(bytes: &[u8], server: Option<&str>) -> Result<(ZaloEvent, Plan), &
         oa_id: oa_of(&event),
         ..Default::default()
     };
-    let plan = plan_zalo(&event, &k, &Rules::default());
+    let plan = plan_zalo(&event, &k, &english());
     Ok((event, plan))
+}
+
+/// The rules with the agents' texts in English, the words the table looks for.
+fn english() -> Rules {
+    Rules::default().with_agent_language("en").unwrap()
 }
 
 fn part_matches(part: &OutPart, want: &str) -> bool {
@@ -348,7 +353,7 @@ fn check(file: &str, got: Result<(ZaloEvent, Plan), &'static str>, want: Want) {
                 panic!("{file}: {plan:?}")
             };
             assert_eq!(zalo_user_id, &user, "{file}");
-            assert_eq!(note, &Rules::default().zalo_events.withdraw_note);
+            assert_eq!(note, english().agent_text(AgentText::WithdrawNote));
         }
         Want::Tags(change, users) => assert_eq!(
             plan.steps,
@@ -492,7 +497,7 @@ fn withdrawal_for_another_oa_or_without_a_user_is_not_acted_on() {
         plan_zalo(&event, &known, &rules).steps,
         vec![Step::ForgetUser(zfsync_mappings::ForgetUser {
             zalo_user_id: "4558424660619243532".into(),
-            note: rules.zalo_events.withdraw_note.clone(),
+            note: rules.agent_text(AgentText::WithdrawNote).to_owned(),
         })]
     );
 }

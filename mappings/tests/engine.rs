@@ -369,7 +369,11 @@ fn outside_the_free_window_the_notice_becomes_a_private_note() {
     let h = 3600 * 1000;
     // 2024-01-01 00:00 UTC, 07:00 in Vietnam.
     let last = 1_704_067_200_000_i64;
-    let mut rules = Rules::default().with_language("en").unwrap();
+    let mut rules = Rules::default()
+        .with_language("en")
+        .unwrap()
+        .with_agent_language("en")
+        .unwrap();
     let at = |now: i64| FreshchatKnowledge {
         reply_window: ReplyWindow::at(Some(last), now),
         ..linked()
@@ -532,7 +536,7 @@ fn backfilled_history_carries_its_time() {
         "app_id": "1", "event_name": "oa_send_text", "sender": {"id": OA}, "recipient": {"id": "777"},
         "message": {"msg_id": "m2", "text": "shop chào bạn"}, "timestamp": "1700000000000"
     }));
-    let en = Rules::default().with_language("en").unwrap();
+    let en = Rules::default().with_agent_language("en").unwrap();
     let plan = plan_zalo(&oa, &backfilled, &en);
     assert!(!plan.defer, "old history never waits for an in-flight send");
     let Some(Step::PostToFreshchat(p)) = plan.steps.last() else {
@@ -610,7 +614,7 @@ fn an_anonymous_visitor_gets_a_contact_of_their_own_named_by_the_rules() {
         ("vi", "Khách ẩn danh cf06"),
         ("en", "Anonymous visitor cf06"),
     ] {
-        let rules = Rules::default().with_language(lang).unwrap();
+        let rules = Rules::default().with_agent_language(lang).unwrap();
         let plan = plan_zalo(&ev, &k(), &rules);
         let [Step::EnsureContact(c), Step::PostToFreshchat(p)] = plan.steps.as_slice() else {
             panic!("{plan:?}")
@@ -663,7 +667,11 @@ fn a_reply_to_a_visitor_names_what_their_chat_cannot_take() {
         ActorType::Agent,
         MessageType::Normal,
     );
-    let rules = Rules::default().with_language("en").unwrap();
+    let rules = Rules::default()
+        .with_language("en")
+        .unwrap()
+        .with_agent_language("en")
+        .unwrap();
     let plan = plan_freshchat(&ev, &visitor, &rules);
     let sends: Vec<&ZaloSend> = plan
         .steps

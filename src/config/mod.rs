@@ -246,6 +246,11 @@ pub struct MappingConfig {
     /// `vi` or `en`; overrides the rules' own `language`.
     #[serde(default)]
     pub language: Option<String>,
+    /// The language of every note zfsync writes to agents in Freshchat (Zalo errors, reply costs,
+    /// consent withdrawal, attachment notes, command answers): `vi` (the default) or `en`;
+    /// overrides the rules' own `[agents] language`.
+    #[serde(default)]
+    pub agent_language: Option<String>,
 }
 
 /// `[sync]`.

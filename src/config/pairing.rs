@@ -41,6 +41,9 @@ pub struct PairingSettings {
     pub mapping_rules: Option<PathBuf>,
     /// `mapping.language`.
     pub mapping_language: Option<String>,
+    /// `mapping.agent_language` (absent in pairings added before it existed).
+    #[serde(default)]
+    pub mapping_agent_language: Option<String>,
 }
 
 /// The secrets of one pairing (sealed in the store; never in `Debug`).
@@ -118,6 +121,7 @@ impl PairingSettings {
             freshchat_channel_name: config.freshchat.channel_name.clone(),
             mapping_rules: config.mapping.rules.clone(),
             mapping_language: config.mapping.language.clone(),
+            mapping_agent_language: config.mapping.agent_language.clone(),
         }
     }
 }
@@ -153,6 +157,7 @@ impl Config {
         c.mapping = MappingConfig {
             rules: settings.mapping_rules.clone(),
             language: settings.mapping_language.clone(),
+            agent_language: settings.mapping_agent_language.clone(),
         };
         c.validate()?;
         Ok(c)

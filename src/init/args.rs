@@ -19,7 +19,8 @@ use crate::config::{
     ENV_ZALO_OA_SECRET_KEY,
 };
 
-/// The language of the texts customers read on Zalo.
+/// A language zfsync writes in: of the texts customers read on Zalo, or of the notes agents read
+/// in Freshchat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Language {
     /// Vietnamese (the default: Zalo OAs speak to Vietnamese customers).
@@ -29,7 +30,7 @@ pub enum Language {
 }
 
 impl Language {
-    /// The `mapping.language` value.
+    /// The `mapping.language` (or `mapping.agent_language`) value.
     pub fn as_str(self) -> &'static str {
         match self {
             Language::Vi => "vi",
@@ -108,6 +109,10 @@ pub struct PlatformFlags {
     /// notices). Default: vi.
     #[arg(long, value_enum)]
     pub language: Option<Language>,
+    /// The language of the notes agents read in Freshchat (Zalo errors, reply costs, attachment
+    /// notes, answers to /zalo commands), apart from the customers'. Default: vi.
+    #[arg(long, value_enum)]
+    pub agent_language: Option<Language>,
     /// Zalo OpenAPI base URL (only for a test double).
     #[arg(long, value_name = "URL")]
     pub zalo_api_base: Option<Url>,
@@ -260,6 +265,7 @@ pub(super) struct Answers {
     pub public_url: Option<Given<String>>,
     pub listen: Option<SocketAddr>,
     pub language: Option<Language>,
+    pub agent_language: Option<Language>,
 }
 
 fn flag(value: &Option<String>, field: &Field) -> Option<Given<String>> {
@@ -357,6 +363,7 @@ impl Answers {
             public_url: server.and_then(|s| flag(&s.public_url, &PUBLIC_URL)),
             listen: server.and_then(|s| s.listen),
             language: args.language,
+            agent_language: args.agent_language,
         })
     }
 }
@@ -392,6 +399,7 @@ impl Answers {
             public_url: None,
             listen: None,
             language: form.language,
+            agent_language: form.agent_language,
         }
     }
 }
@@ -442,6 +450,7 @@ mod tests {
             zalo_oa_secret_key: SecretString::from(String::new()),
             oa_id: "2".into(),
             language: None,
+            agent_language: None,
             zalo_api_base: None,
             zalo_oauth_base: None,
             skip_checks: true,

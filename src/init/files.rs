@@ -111,6 +111,7 @@ pub(super) struct Setup {
     pub public_url: Url,
     pub listen: SocketAddr,
     pub language: Language,
+    pub agent_language: Language,
     pub store_path: PathBuf,
 }
 
@@ -194,6 +195,11 @@ pub(super) fn render_config(setup: &Setup, paths: &Paths) -> String {
     line("[mapping]".into());
     line("# The language of the texts customers read on Zalo: \"vi\" or \"en\".".into());
     line(format!("language = {}", q(setup.language.as_str())));
+    line("# The language of the notes agents read in Freshchat: \"vi\" or \"en\".".into());
+    line(format!(
+        "agent_language = {}",
+        q(setup.agent_language.as_str())
+    ));
     out
 }
 

@@ -222,6 +222,8 @@ pub struct PairingForm {
     pub oa_id: String,
     /// The customers' language.
     pub language: Option<Language>,
+    /// The agents' language.
+    pub agent_language: Option<Language>,
     /// Zalo's API base (the deployment's).
     pub zalo_api_base: Option<url::Url>,
     /// Zalo's OAuth base (the deployment's).

@@ -51,6 +51,7 @@ impl Wizard {
         let (app_id, app_secret, oa_secret) = self.zalo(&oauth_base).await?;
         let oa_id = self.oa_id()?;
         let language = self.language()?;
+        let agent_language = self.agent_language()?;
         let settings = PairingSettings {
             zalo_app_id: app_id,
             zalo_oa_id: Some(oa_id),
@@ -64,6 +65,7 @@ impl Wizard {
             freshchat_channel_name: fc.channel_name,
             mapping_rules: None,
             mapping_language: Some(language.as_str().to_string()),
+            mapping_agent_language: Some(agent_language.as_str().to_string()),
         };
         let secrets = PairingSecrets {
             zalo_app_secret: app_secret.expose_secret().to_string(),
@@ -84,6 +86,7 @@ impl Wizard {
         let oa_id = self.oa_id()?;
         let (public_url, listen) = self.public_url().await?;
         let language = self.language()?;
+        let agent_language = self.agent_language()?;
         Ok(Setup {
             freshchat_api_base: fc.base,
             freshchat_api_key: fc.key,
@@ -100,6 +103,7 @@ impl Wizard {
             public_url,
             listen,
             language,
+            agent_language,
             store_path: args
                 .store_path
                 .clone()
@@ -494,19 +498,45 @@ impl Wizard {
     }
 
     fn language(&mut self) -> Result<Language, InitError> {
-        if let Some(l) = self.answers.language {
+        let given = self.answers.language;
+        self.pick_language(
+            given,
+            "Customers",
+            "Language of the texts customers read on Zalo (resolve notice, long-text and link notices)",
+            "Tiếng Việt (vi): for a Vietnamese OA",
+        )
+    }
+
+    /// The language of the notes agents read, asked apart from the customers': a Vietnamese team
+    /// may serve English-speaking customers, and the other way round.
+    fn agent_language(&mut self) -> Result<Language, InitError> {
+        let given = self.answers.agent_language;
+        self.pick_language(
+            given,
+            "Agents",
+            "Language of the notes agents read in Freshchat (Zalo errors, reply costs, answers to /zalo commands)",
+            "Tiếng Việt (vi): for a Vietnamese support team",
+        )
+    }
+
+    /// The given language, else Vietnamese when nobody can be asked, else the operator's pick.
+    fn pick_language(
+        &mut self,
+        given: Option<Language>,
+        heading: &str,
+        question: &str,
+        vietnamese: &str,
+    ) -> Result<Language, InitError> {
+        if let Some(l) = given {
             return Ok(l);
         }
         if !self.ui.interactive() {
             return Ok(Language::Vi);
         }
-        self.ui.heading("Customers");
+        self.ui.heading(heading);
         let pick = self.ui.choose(
-            "Language of the texts customers read on Zalo (resolve notice, long-text and link notices)",
-            &[
-                "Tiếng Việt (vi): for a Vietnamese OA".to_string(),
-                "English (en)".to_string(),
-            ],
+            question,
+            &[vietnamese.to_string(), "English (en)".to_string()],
             0,
         )?;
         Ok(if pick == 0 {

@@ -119,8 +119,14 @@ impl Store {
         self.lookup(move |c| {
             c.query_row(
                 "SELECT EXISTS (SELECT 1 FROM steps s JOIN inbox i ON i.id = s.inbox_id
-                                WHERE s.state = ?1 AND s.kind = ?2 AND s.target = ?3 AND i.pairing = ?4)",
-                params![StepState::Sending, StepKind::SendZalo.as_str(), zalo_user_id, p],
+                                WHERE s.state = ?1 AND s.kind IN (?2, ?5) AND s.target = ?3 AND i.pairing = ?4)",
+                params![
+                    StepState::Sending,
+                    StepKind::SendZalo.as_str(),
+                    zalo_user_id,
+                    p,
+                    StepKind::SendTemplate.as_str()
+                ],
                 |r| r.get::<bool>(0),
             )
         })

@@ -136,9 +136,11 @@ pub(crate) async fn freshchat_knowledge(
     let mut k = FreshchatKnowledge::default();
     if let WebhookEvent::MessageCreate { message, .. } = ev {
         k.own_message = cx.store.own_freshchat_message(message.id.clone()).await?;
-        // Only agent/bot normal messages need the Zalo side; skip the lookups for the rest.
-        let relevant = !message.is_private_note()
-            && matches!(message.actor_type, ActorType::Agent | ActorType::Bot);
+        // Only agent/bot normal messages and agents' commands need the Zalo side; skip the
+        // lookups for the rest.
+        let relevant = (!message.is_private_note()
+            && matches!(message.actor_type, ActorType::Agent | ActorType::Bot))
+            || zfsync_mappings::freshchat_in::command_of(message, &cx.rules).is_some();
         if !relevant {
             return Ok(k);
         }

@@ -8,8 +8,9 @@
 //! is dropped so the retry needs no reconciliation.
 //!
 //! One file per kind of effect: [`contact`] (Freshchat users), [`tags`] (Zalo tags as a user
-//! property, and agents' tagging), [`routing`] (a new conversation's group), [`to_freshchat`] (posting),
-//! [`to_zalo`] (sending), with [`media`] and [`hosted`] as the dependencies of the messages that
+//! property, and agents' tagging), [`routing`] (a new conversation's group), [`to_freshchat`]
+//! (posting), [`to_zalo`] (sending), [`commands`] (agents' `/zalo` commands that act, the template
+//! send), with [`media`] and [`hosted`] as the dependencies of the messages that
 //! carry attachments or long text; [`identity`] decides whether a Freshchat user claiming a customer
 //! is zfsync's own.
 //!
@@ -19,6 +20,7 @@
 //! (the 2026 reply window and its notes), [`Hosted`] (inside `Media`) and [`Identities`]. Only
 //! handling an event (`handle`, `plan`, `run_step`, `reconcile`) is a method of the context.
 
+pub mod commands;
 pub mod contact;
 pub mod conversations;
 pub mod hosted;
@@ -285,6 +287,7 @@ impl SyncContext {
             Step::RefreshContact(s) => s.run(self, job).await,
             Step::ForgetUser(s) => s.run(self, job).await,
             Step::SyncZaloTags(s) => s.run(self, job).await,
+            Step::SendTemplate(s) => s.run(self, job).await,
         }
     }
 
@@ -307,6 +310,7 @@ impl SyncContext {
             | Step::SyncZaloTags(_) => Ok(false),
             Step::PostToFreshchat(s) => s.reconcile(self, job, since).await,
             Step::SendToZalo(s) => s.reconcile(self, job, since).await,
+            Step::SendTemplate(s) => s.reconcile(self, job, since).await,
         }
     }
 

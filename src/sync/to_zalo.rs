@@ -172,14 +172,21 @@ pub(crate) async fn explain_failure(cx: &SyncContext, row: &InboxRow, err: &Sync
         }
         _ => None,
     };
-    let text = match (closed, err) {
+    let mut text = match (closed, err) {
         (Some(closed), _) => closed,
         (None, SyncError::Zalo(e)) => match e {
             ZaloError::Api { code, message } => cx.rules.zalo_error_note(Some(*code), message),
             other => cx.rules.zalo_error_note(other.code(), &other.to_string()),
         },
-        (None, other) => format!("Not delivered to Zalo: {other}"),
+        (None, other) => cx.rules.zalo_error_note(None, &other.to_string()),
     };
+    // Past the window only an approved template reaches the customer: name the ones agents can
+    // send, and how.
+    if matches!(err, SyncError::Zalo(ZaloError::Api { code, .. }) if *code == WINDOW_CLOSED) {
+        if let Some(templates) = cx.rules.window_closed_templates() {
+            text = format!("{text}\n{templates}");
+        }
+    }
     cx.notes.post(conv, text).await;
 }
 

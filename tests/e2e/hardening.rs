@@ -236,6 +236,6 @@ async fn a_media_links_query_never_reaches_the_console_or_the_agents() {
     assert!(page.contains("127.0.0.1:9/bucket/price-list.bin"), "{page}");
     assert!(!page.contains("X-Amz"), "{page}");
     let notes = notes(&env, U, 1).await.join("\n");
-    assert!(notes.contains("Not delivered to Zalo"), "{notes}");
+    assert!(notes.contains("Không gửi được qua Zalo"), "{notes}");
     assert!(!notes.contains("X-Amz"), "{notes}");
 }

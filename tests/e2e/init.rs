@@ -187,6 +187,10 @@ fn type_answers(v: &Values, config: &Path, html_url: &str) -> String {
     expect(&mut p, "English (en)");
     press(&mut p, "\x1b[B");
     press(&mut p, "\r");
+    // The agents' language, asked apart: Vietnamese, the first choice.
+    expect(&mut p, "Language of the notes agents read in Freshchat");
+    expect(&mut p, "English (en)");
+    press(&mut p, "\r");
 
     expect(&mut p, "Paste these URLs:");
     expect(&mut p, "Next: zfsync connect zalo --config");
@@ -227,6 +231,7 @@ async fn the_wizard_asks_again_and_writes_a_setup_that_connects_and_checks() {
     // What was written: a config that loads, and a private secrets file with every secret.
     let config = Config::load(&config_path).unwrap();
     assert_eq!(config.mapping.language.as_deref(), Some("en"));
+    assert_eq!(config.mapping.agent_language.as_deref(), Some("vi"));
     assert_eq!(config.zalo.oa_id.as_deref(), Some(v.zalo_oa_id.as_str()));
     assert_eq!(
         config.freshchat.app_id.as_deref(),

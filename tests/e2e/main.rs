@@ -4,6 +4,7 @@
 mod access;
 mod backfill;
 mod check;
+mod commands;
 mod conformance;
 mod console;
 mod console_browser;

@@ -38,7 +38,11 @@ async fn agents_are_told_once_per_window_what_replies_cost() {
     zalo_sent(&env, U, 9).await;
     settle(&env).await;
     let all = notes(&env, U, 2).await;
-    assert_eq!(count(&all, "free reply left"), 1, "{all:?}");
+    assert_eq!(
+        count(&all, "tin trả lời miễn phí trong 48 giờ"),
+        1,
+        "{all:?}"
+    );
     assert_eq!(count(&all, "tính phí cho OA"), 1, "{all:?}");
     assert_eq!(env.zalo.sent_to(U).len(), 9, "the notes never reach Zalo");
     let status = zfsync_stdout(&env, &["status"]).await;
@@ -90,7 +94,11 @@ async fn agents_are_told_once_per_window_what_replies_cost() {
     zalo_sent(&env, U, 17).await;
     settle(&env).await;
     let all = notes(&env, U, 3).await;
-    assert_eq!(count(&all, "free reply left"), 2, "{all:?}");
+    assert_eq!(
+        count(&all, "tin trả lời miễn phí trong 48 giờ"),
+        2,
+        "{all:?}"
+    );
     assert_eq!(count(&all, "tính phí cho OA"), 1, "{all:?}");
     assert_eq!(env.zalo.sent_to(U).len(), 17);
     // The new window's eighth reply was its last free one: none left of eight, not billed.

@@ -171,7 +171,7 @@ async fn user_withdraw_without_user_id_erases_through_user_id_by_app() {
     let told = zfsync::tools::sandbox::wait_for(WAIT, || async {
         env.fc_messages(&conv)
             .iter()
-            .any(|m| m.is_private_note() && texts(m).join(" ").contains("withdrew their consent"))
+            .any(|m| m.is_private_note() && texts(m).join(" ").contains("rút lại sự đồng ý"))
             .then_some(())
     })
     .await;
@@ -316,7 +316,7 @@ async fn anonymous_visitors_get_a_conversation_and_replies_through_the_anonymous
     let others = env
         .fc_messages(&conv)
         .iter()
-        .filter(|m| m.is_private_note() && texts(m).join(" ").contains("another app"))
+        .filter(|m| m.is_private_note() && texts(m).join(" ").contains("Một ứng dụng khác"))
         .count();
     assert_eq!(others, 0);
     let echoes = ignored_events(&env)

@@ -63,6 +63,8 @@ pub struct AddForm {
     oa_id: String,
     #[serde(default)]
     language: String,
+    #[serde(default)]
+    agent_language: String,
     /// A checkbox: present when ticked.
     skip_checks: Option<String>,
     /// A checkbox: replace a pairing of that name.
@@ -97,6 +99,7 @@ struct Typed {
     zalo_app_id: String,
     oa_id: String,
     language: String,
+    agent_language: String,
 }
 
 /// `POST /console/pairings/add`: checks the values as `zfsync pairing add` does and stores the
@@ -118,6 +121,7 @@ pub async fn add(
             zalo_app_id: form.zalo_app_id.clone(),
             oa_id: form.oa_id.clone(),
             language: form.language.clone(),
+            agent_language: form.agent_language.clone(),
         },
         ..Outcome::default()
     };
@@ -142,6 +146,10 @@ pub async fn add(
         zalo_oa_secret_key: form.zalo_oa_secret_key,
         oa_id: form.oa_id,
         language: match form.language.as_str() {
+            "en" => Some(Language::En),
+            _ => Some(Language::Vi),
+        },
+        agent_language: match form.agent_language.as_str() {
             "en" => Some(Language::En),
             _ => Some(Language::Vi),
         },
@@ -277,6 +285,11 @@ fn add_form(op: &Operator, outcome: &Outcome) -> Markup {
                 select id="language" name="language" {
                     option value="vi" selected[t.language != "en"] { "Vietnamese" }
                     option value="en" selected[t.language == "en"] { "English" }
+                }
+                label for="agent_language" { "Language of the agents' notes (Zalo errors, reply costs, /zalo command answers)" }
+                select id="agent_language" name="agent_language" {
+                    option value="vi" selected[t.agent_language != "en"] { "Vietnamese" }
+                    option value="en" selected[t.agent_language == "en"] { "English" }
                 }
                 label { input type="checkbox" name="skip_checks" value="1"; " Only check formats (do not contact Freshchat and Zalo)" }
                 label { input type="checkbox" name="replace" value="1"; " Replace the settings of a pairing of this name" }

@@ -70,6 +70,8 @@ pub struct EnvOptions {
     pub media_names: Vec<String>,
     /// Extra `[server]` lines for the daemon's config (e.g. `trusted_proxies`).
     pub server_toml: String,
+    /// `[mapping]` lines for the daemon's config (e.g. `agent_language`, `rules`).
+    pub mapping_toml: String,
     /// The store: the SQLite file in the environment's folder, or a new database in this
     /// process's throwaway PostgreSQL cluster. Default: [`ENV_TEST_STORE`] says.
     pub store: StoreBackend,
@@ -127,6 +129,7 @@ impl Default for EnvOptions {
             named_media: true,
             media_names: Vec::new(),
             server_toml: String::new(),
+            mapping_toml: String::new(),
             store: StoreBackend::from_env(),
             postgres_url: None,
         }
@@ -244,7 +247,8 @@ webhook_public_key = "{fc_pub}"
 allow_private_addresses = {allow_private}
 
 [sync]
-{sync}"#,
+{sync}
+{mapping}"#,
             store = dir.path().join("zfsync.db").display(),
             store_url = match opts.store {
                 StoreBackend::Sqlite => String::new(),
@@ -269,6 +273,11 @@ allow_private_addresses = {allow_private}
             fc_pub = freshchat.public_key_pem_one_line(),
             sync = opts.sync_toml,
             server = opts.server_toml,
+            mapping = if opts.mapping_toml.is_empty() {
+                String::new()
+            } else {
+                format!("\n[mapping]\n{}", opts.mapping_toml)
+            },
             allow_private = opts.allow_private_media,
         );
         std::fs::write(&config_path, toml)?;

@@ -123,6 +123,7 @@ pub async fn register_in(
         freshchat_channel_name: None,
         mapping_rules: None,
         mapping_language: Some("en".into()),
+        mapping_agent_language: None,
     };
     let secrets = PairingSecrets {
         zalo_app_secret: z.app_secret.clone(),

@@ -299,7 +299,7 @@ async fn a_withdrawal_deletes_what_zfsync_holds_and_tells_the_agents() {
     .await
     .expect("the agents are told");
     assert!(
-        notes[0].contains("withdrew their consent") && notes[0].contains("delete this user"),
+        notes[0].contains("rút lại sự đồng ý") && notes[0].contains("xóa người dùng này"),
         "{notes:?}"
     );
     wait_for(WAIT, || async {
@@ -451,7 +451,7 @@ async fn lists_and_templates_from_zalos_chat_tool_become_readable_notes() {
             && n[0].contains("• Áo thun đen"),
         "{n:?}"
     );
-    assert!(n[1].contains("[template] Cảm ơn bạn đã mua hàng!"), "{n:?}");
+    assert!(n[1].contains("[tin mẫu] Cảm ơn bạn đã mua hàng!"), "{n:?}");
     settle(&env).await;
     assert_eq!(conversation_notes(&env, &conv).len(), 2);
     assert!(env.zalo.sent_to(U1).is_empty(), "nothing went back to Zalo");

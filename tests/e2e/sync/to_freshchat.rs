@@ -370,12 +370,12 @@ async fn media_that_cannot_be_copied_becomes_text_and_a_note() {
     let t = texts(&msgs[0]);
     assert_eq!(t[0], "xem ảnh");
     assert!(
-        t[1].contains("image from Zalo could not be transferred") && t[1].contains("limit"),
+        t[1].contains("Không chuyển được image từ Zalo") && t[1].contains("limit"),
         "{t:?}"
     );
     let n = notes(&env, U1, 1).await;
     assert!(
-        n[0].contains("could not copy the image the customer sent"),
+        n[0].contains("không sao chép được image khách gửi"),
         "{n:?}"
     );
     assert!(
@@ -443,7 +443,7 @@ async fn a_message_freshchat_refuses_arrives_as_text() {
     let t = texts(&msgs[1]);
     assert_eq!(t[0], "ảnh đây", "the caption");
     assert!(
-        t[1].contains("could not be transferred") && t[1].contains("refused"),
+        t[1].contains("Không chuyển được") && t[1].contains("refused"),
         "{t:?}"
     );
     assert!(msgs[1]

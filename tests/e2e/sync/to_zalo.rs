@@ -323,7 +323,12 @@ async fn reply_fails_with(code: i64, message: &str, expect_in_note: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zalo_minus_213_is_explained_to_the_agent() {
-    reply_fails_with(-213, "User has not followed OA", "Zalo mobile app").await;
+    reply_fails_with(
+        -213,
+        "User has not followed OA",
+        "ứng dụng Zalo trên điện thoại",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -357,7 +362,7 @@ async fn zalo_minus_230_when_the_window_is_closed() {
     .await
     .unwrap();
     let n = notes(&env, U1, 1).await;
-    assert!(n[0].contains("-230") && n[0].contains("7 days"), "{n:?}");
+    assert!(n[0].contains("-230") && n[0].contains("7 ngày"), "{n:?}");
     assert!(env.zalo.sent_to(U1).is_empty());
 }
 

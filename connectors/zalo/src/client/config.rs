@@ -133,6 +133,8 @@ pub enum Op {
     Token,
     /// `/v3.0/oa/message/cs`.
     Send,
+    /// `/v3.0/oa/message/template` (ZBS template message).
+    SendTemplate,
     /// `/v2.0/oa/upload/image`.
     UploadImage,
     /// `/v2.0/oa/upload/gif`.
@@ -157,9 +159,10 @@ pub enum Op {
 
 impl Op {
     /// Every operation.
-    pub const ALL: [Op; 12] = [
+    pub const ALL: [Op; 13] = [
         Op::Token,
         Op::Send,
+        Op::SendTemplate,
         Op::UploadImage,
         Op::UploadGif,
         Op::UploadFile,
@@ -172,12 +175,13 @@ impl Op {
         Op::Download,
     ];
 
-    /// `token`, `send`, `upload_image`, `upload_gif`, `upload_file`, `user_detail`, `getoa`,
-    /// `recent_chat`, `conversation`, `quota`, `tags` or `download`.
+    /// `token`, `send`, `send_template`, `upload_image`, `upload_gif`, `upload_file`,
+    /// `user_detail`, `getoa`, `recent_chat`, `conversation`, `quota`, `tags` or `download`.
     pub fn as_str(self) -> &'static str {
         match self {
             Op::Token => "token",
             Op::Send => "send",
+            Op::SendTemplate => "send_template",
             Op::UploadImage => "upload_image",
             Op::UploadGif => "upload_gif",
             Op::UploadFile => "upload_file",
@@ -196,6 +200,7 @@ impl Op {
         match self {
             Op::Token => "OAuth token response",
             Op::Send => "send message",
+            Op::SendTemplate => "send template message",
             Op::UploadImage => "upload image",
             Op::UploadGif => "upload gif",
             Op::UploadFile => "upload file",

@@ -43,6 +43,9 @@ pub const PATH_PERMISSION: &str = "/v4/oa/permission";
 pub const PATH_ACCESS_TOKEN: &str = "/v4/oa/access_token";
 /// Consultation message send.
 pub const PATH_MESSAGE_CS: &str = "/v3.0/oa/message/cs";
+/// ZBS template message send: the one message that reaches a user after the 7-day window
+/// (reference §2.2).
+pub const PATH_MESSAGE_TEMPLATE: &str = "/v3.0/oa/message/template";
 /// The legacy send, still the one for anonymous (chat-widget) visitors (reference §2.3).
 pub const PATH_MESSAGE_V2: &str = "/v2.0/oa/message";
 /// Image upload (jpg/png ≤ 1 MB).
@@ -72,6 +75,21 @@ pub const PATH_TAGS_OF_OA: &str = "/v2.0/oa/tag/gettagsofoa";
 
 /// Largest `count` the history endpoints accept.
 pub const MAX_HISTORY_COUNT: u32 = 10;
+
+/// The `data` of a send (`message_id`, `user_id`, `sent_time`, `quota`), for `user_id`.
+fn sent_message(op: Op, data: &Value, user_id: &str) -> Result<SentMessage, ZaloError> {
+    Ok(SentMessage {
+        message_id: str_of(data.get("message_id"))
+            .filter(|s| !s.is_empty())
+            .ok_or(ZaloError::Decode {
+                what: op.what(),
+                detail: "no data.message_id".into(),
+            })?,
+        user_id: str_of(data.get("user_id")).unwrap_or_else(|| user_id.to_owned()),
+        sent_time: str_of(data.get("sent_time")).filter(|s| !s.is_empty()),
+        quota: SendQuota::from_json(data.get("quota")),
+    })
+}
 
 /// A media file fetched with [`ZaloClient::download`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,17 +228,33 @@ impl ZaloClient {
         let body = json!({"recipient": {"user_id": user_id}, "message": message.to_json()});
         let req = self.inner.http.post(self.api(PATH_MESSAGE_CS)).json(&body);
         let data = self.call(Op::Send, req, access_token).await?;
-        Ok(SentMessage {
-            message_id: str_of(data.get("message_id"))
-                .filter(|s| !s.is_empty())
-                .ok_or(ZaloError::Decode {
-                    what: Op::Send.what(),
-                    detail: "no data.message_id".into(),
-                })?,
-            user_id: str_of(data.get("user_id")).unwrap_or_else(|| user_id.to_owned()),
-            sent_time: str_of(data.get("sent_time")).filter(|s| !s.is_empty()),
-            quota: SendQuota::from_json(data.get("quota")),
-        })
+        sent_message(Op::Send, &data, user_id)
+    }
+
+    /// Sends an approved ZBS template message to a user (`/v3.0/oa/message/template` with
+    /// `user_id`, `template_id`, `template_data`, reference §2.2): the only message Zalo takes
+    /// after the customer's 7-day window. The answer has the shape of a consultation send's
+    /// (`message_id`, `sent_time`, `quota`); Zalo's refusals (-201 for a parameter, -249 for a
+    /// template not sendable by user id, …) are [`ZaloError::Api`] like any other.
+    pub async fn send_template(
+        &self,
+        access_token: &SecretString,
+        user_id: &str,
+        template_id: &str,
+        template_data: &std::collections::BTreeMap<String, String>,
+    ) -> Result<SentMessage, ZaloError> {
+        let body = json!({
+            "user_id": user_id,
+            "template_id": template_id,
+            "template_data": template_data,
+        });
+        let req = self
+            .inner
+            .http
+            .post(self.api(PATH_MESSAGE_TEMPLATE))
+            .json(&body);
+        let data = self.call(Op::SendTemplate, req, access_token).await?;
+        sent_message(Op::SendTemplate, &data, user_id)
     }
 
     /// Sends a message to an anonymous chat-widget visitor (`/v2.0/oa/message` with

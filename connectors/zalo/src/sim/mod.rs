@@ -15,7 +15,8 @@
 //! - `config` / `actions`: public settings, faults, records; what people do.
 //! - `wire`: paths, headers, codes, limits, envelopes, strict readers, ids, signature, PKCE.
 //! - `state`: users, history and its indexes, tokens, assets; `quota`: which allowance pays.
-//! - `openapi` (dispatch and reads), `messages` (sends), `uploads`; `oauth` (the OAuth host).
+//! - `openapi` (dispatch and reads), `messages` (sends), `templates` (ZBS template sends),
+//!   `uploads`; `oauth` (the OAuth host).
 //! - `anonymous` (sends to chat-widget visitors), `groups` (group-chat and call events).
 //! - `events` (webhook bodies), `webhooks` (signing and delivery), `users` (people's actions).
 //! - `tags` (the OA's tags, their calls and events, and the OA console's tagging).
@@ -38,6 +39,7 @@ mod openapi;
 mod quota;
 mod state;
 mod tags;
+mod templates;
 mod uploads;
 mod users;
 mod webhooks;
@@ -58,6 +60,7 @@ pub use config::{
     SentRecord, SimConfig, SubQuota, WebhookMode,
 };
 pub use groups::{CallEvent, GroupSender};
+pub use templates::SimTemplate;
 pub use webhooks::{DELIVERY_CONCURRENCY, QUEUE_CAPACITY, REORDER_HOLD};
 pub use wire::RETRY_LADDER;
 

@@ -27,6 +27,7 @@ pub(crate) const OA_AVATAR: &str = "oa-avatar";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Endpoint {
     MessageCs,
+    MessageTemplate,
     MessageV2,
     Upload(AssetKind),
     UserDetail,
@@ -44,6 +45,7 @@ impl Endpoint {
         let get = *method == Method::GET;
         Some(match path {
             wire::API_MESSAGE_CS if post => Endpoint::MessageCs,
+            wire::API_MESSAGE_TEMPLATE if post => Endpoint::MessageTemplate,
             wire::API_MESSAGE_V2 if post => Endpoint::MessageV2,
             wire::API_UPLOAD_IMAGE if post => Endpoint::Upload(AssetKind::Image),
             wire::API_UPLOAD_GIF if post => Endpoint::Upload(AssetKind::Gif),
@@ -294,13 +296,18 @@ async fn dispatch(State(sim): State<ZaloSim>, req: Request) -> Response {
         Endpoint::RecentChat => answer(sim.history(&oa, query.as_deref(), false)),
         Endpoint::Conversation => answer(sim.history(&oa, query.as_deref(), true)),
         Endpoint::TagsOfOa => answer(sim.tags_of_oa(&oa)),
-        Endpoint::MessageCs | Endpoint::MessageV2 | Endpoint::Quota | Endpoint::Tag(_) => {
+        Endpoint::MessageCs
+        | Endpoint::MessageTemplate
+        | Endpoint::MessageV2
+        | Endpoint::Quota
+        | Endpoint::Tag(_) => {
             let body = match axum::body::to_bytes(req.into_body(), 16 * wire::MB).await {
                 Ok(b) => b,
                 Err(_) => return finish(wire::failure(&ApiError::invalid("body"))),
             };
             match ep {
                 Endpoint::MessageCs => sim.send_cs(&oa, &body).await,
+                Endpoint::MessageTemplate => sim.send_template(&oa, &body).await,
                 Endpoint::MessageV2 => sim.send_v2(&oa, &body).await,
                 Endpoint::Tag(call) => answer(sim.tag_call(&oa, call, &body).await),
                 _ => answer(sim.quota_call(&oa, &body)),

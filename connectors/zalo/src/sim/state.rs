@@ -194,6 +194,8 @@ pub(crate) struct St {
     pub refresh: HashMap<String, RefreshState>,
     pub assets: HashMap<String, Asset>,
     pub sent: HashMap<String, Vec<SentRecord>>,
+    /// Approved ZBS templates by id.
+    pub templates: HashMap<String, super::SimTemplate>,
     /// Messages of the OA package used so far.
     pub sub_quota_used: u32,
     pub faults: HashMap<String, VecDeque<Fault>>,

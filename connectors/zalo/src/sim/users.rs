@@ -69,7 +69,14 @@ impl ZaloSim {
         format!("{}?eid={clean}&amp;size=130", self.media_url(&id))
     }
 
-    fn serve(&self, st: &mut St, name: &str, content_type: &str, bytes: Bytes, now: i64) -> String {
+    pub(crate) fn serve(
+        &self,
+        st: &mut St,
+        name: &str,
+        content_type: &str,
+        bytes: Bytes,
+        now: i64,
+    ) -> String {
         let id = st.store_asset(AssetKind::Media, name, content_type, bytes, now);
         self.media_url(&id)
     }
@@ -513,23 +520,7 @@ impl ZaloSim {
                 ("oa_send_list", None, att, h)
             }
             StaffAction::Template { template_id, text } => {
-                let page = format!("<html><body>{text}</body></html>");
-                let link = self.serve(
-                    &mut st,
-                    "template.html",
-                    "text/html",
-                    Bytes::from(page),
-                    now,
-                );
-                let checksum = wire::derived_hex(&format!("template:{template_id}:{text}"));
-                let att = events::att_template(
-                    &format!("templateId={template_id}"),
-                    &text,
-                    &link,
-                    &checksum,
-                );
-                let mut h = HistItem::media(false, now, "link", &text, &link, &msg_id);
-                h.thumb = None;
+                let (att, h) = self.template_message(&mut st, &template_id, &text, &msg_id, now);
                 ("oa_send_template", None, vec![att], h)
             }
         };

@@ -23,6 +23,8 @@ pub const OAUTH_PERMISSION: &str = "/v4/oa/permission";
 pub const OAUTH_ACCESS_TOKEN: &str = "/v4/oa/access_token";
 /// OpenAPI: consultation message.
 pub const API_MESSAGE_CS: &str = "/v3.0/oa/message/cs";
+/// OpenAPI: ZBS template message (reference §2.2).
+pub const API_MESSAGE_TEMPLATE: &str = "/v3.0/oa/message/template";
 /// OpenAPI: the legacy v2 message endpoint (anonymous users, reactions; other sends are shut down).
 pub const API_MESSAGE_V2: &str = "/v2.0/oa/message";
 /// OpenAPI: image upload.

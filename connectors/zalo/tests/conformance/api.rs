@@ -150,6 +150,12 @@ async fn run(op: Op, raw: Vec<u8>, calls: &Arc<Calls>) -> (Result<Value, ZaloErr
             .send_message(&t, "2512523625412515", &OutboundMessage::Text { text: "Xin chào".into(), quote_message_id: None })
             .await
             .map(|s| json!({"message_id": s.message_id, "user_id": s.user_id, "quota": s.quota.kind(), "q": serde_json::to_value(&s.quota).unwrap()})),
+        Op::SendTemplate => {
+            let data = std::collections::BTreeMap::from([("order".to_string(), "DH123".to_string())]);
+            c.send_template(&t, "2512523625412515", "12056", &data)
+                .await
+                .map(|s| json!({"message_id": s.message_id, "user_id": s.user_id}))
+        }
         Op::UploadImage => debug(c.upload_image(&t, "a.png", file).await),
         Op::UploadGif => debug(c.upload_gif(&t, "a.gif", file).await),
         Op::UploadFile => debug(c.upload_file(&t, "a.pdf", file).await),

@@ -1,0 +1,255 @@
+//! Answering `/zalo` commands ([`crate::commands`] parses them): the answers' wording in the
+//! agents' language, the help, and the plan of each command (an answer note, or a step that acts).
+//! Pure, like all planning; it never fails.
+
+use std::collections::BTreeMap;
+
+use crate::commands::{Command, CommandText, Verb};
+use crate::plan::{OutPart, Plan, PostToFreshchat, SendTemplate, Step, TemplateValue, Visibility};
+use crate::rules::{Rules, RulesError};
+use crate::template::fill;
+use crate::zbs::{ParamSource, ZbsTemplate};
+
+impl Rules {
+    /// An answer text in the agents' language (the file's, else the built-in one).
+    pub fn command_text(&self, which: CommandText) -> &str {
+        let b = crate::agent_text::builtin();
+        let lang = self.agents.language.as_str();
+        let own = &self.commands.texts;
+        let vi = crate::agents::default_agent_language();
+        [
+            own.get(lang),
+            b.commands.texts.get(lang),
+            b.commands.texts.get(&vi),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|t| which.of(t))
+        .map(String::as_str)
+        .unwrap_or("")
+    }
+
+    /// A command's usage line in the agents' language.
+    pub fn command_usage(&self, verb: Verb) -> &str {
+        let b = crate::agent_text::builtin();
+        let lang = self.agents.language.as_str();
+        let vi = crate::agents::default_agent_language();
+        [
+            self.commands.texts.get(lang),
+            b.commands.texts.get(lang),
+            b.commands.texts.get(&vi),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|t| t.usage.get(verb.word()))
+        .map(String::as_str)
+        .unwrap_or(verb.word())
+    }
+
+    /// The help note: every command's usage line.
+    pub fn command_help(&self) -> String {
+        let lines: Vec<&str> = Verb::ALL.iter().map(|v| self.command_usage(*v)).collect();
+        fill(
+            self.command_text(CommandText::Help),
+            &[("commands", &lines.join("\n"))],
+        )
+    }
+
+    /// The templates agents can send, as one line ("order_update (/zalo template order_update
+    /// order=…), …"), or the "none" text.
+    pub fn templates_line(&self) -> String {
+        if self.templates.is_empty() {
+            return self.command_text(CommandText::NoTemplates).to_owned();
+        }
+        let list: Vec<String> = self.templates.iter().map(ZbsTemplate::usage).collect();
+        fill(
+            self.command_text(CommandText::TemplatesList),
+            &[("templates", &list.join("; "))],
+        )
+    }
+
+    /// What to add to the note of a reply refused because the window closed: the templates
+    /// that can still reach the customer; `None` when the rules list none.
+    pub fn window_closed_templates(&self) -> Option<String> {
+        if self.templates.is_empty() {
+            return None;
+        }
+        let list: Vec<String> = self.templates.iter().map(ZbsTemplate::usage).collect();
+        Some(fill(
+            self.command_text(CommandText::WindowClosedTemplates),
+            &[
+                ("templates", &list.join("; ")),
+                ("usage", self.command_usage(Verb::Template)),
+            ],
+        ))
+    }
+}
+
+/// Every command has a usage line and every answer a text in the agents' language.
+pub(crate) fn validate(rules: &Rules) -> Result<(), RulesError> {
+    let lang = &rules.agents.language;
+    for v in Verb::ALL {
+        if rules.command_usage(v) == v.word() {
+            return Err(RulesError::Invalid(format!(
+                "the command /zalo {} has no usage line; add it under [commands.texts.{lang}.usage]",
+                v.word()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What the executor needs to answer: where the note was typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandContext<'a> {
+    /// The Zalo user of the conversation.
+    pub zalo_user_id: &'a str,
+    /// The Freshchat conversation the note was typed in.
+    pub conversation_id: &'a str,
+    /// The note's Freshchat message id.
+    pub message_id: &'a str,
+}
+
+fn answer(user: &str, text: String) -> Plan {
+    Plan::steps(vec![Step::PostToFreshchat(PostToFreshchat {
+        zalo_user_id: user.to_string(),
+        zalo_msg_id: None,
+        visibility: Visibility::PrivateNote,
+        parts: vec![OutPart::Text(text)],
+    })])
+}
+
+/// The plan for a command: an answer note, or the template send (whose step answers itself).
+pub fn plan_command(command: &Command, cx: &CommandContext<'_>, rules: &Rules) -> Plan {
+    use CommandText as C;
+    let user = cx.zalo_user_id;
+    match command {
+        Command::Help => answer(user, rules.command_help()),
+        Command::Unknown(word) => answer(
+            user,
+            fill(
+                rules.command_text(C::Unknown),
+                &[("command", word), ("help", &rules.command_help())],
+            ),
+        ),
+        Command::BadArgument { verb, argument } => answer(
+            user,
+            fill(
+                rules.command_text(C::BadArgument),
+                &[
+                    ("argument", argument),
+                    ("usage", rules.command_usage(*verb)),
+                ],
+            ),
+        ),
+        Command::Template { name, args } => plan_template(name, args, cx, rules),
+    }
+}
+
+fn plan_template(
+    name: &str,
+    args: &[(String, String)],
+    cx: &CommandContext<'_>,
+    rules: &Rules,
+) -> Plan {
+    use CommandText as C;
+    let user = cx.zalo_user_id;
+    let Some(t) = rules
+        .templates
+        .iter()
+        .find(|t| t.name.eq_ignore_ascii_case(name))
+    else {
+        return answer(
+            user,
+            fill(
+                rules.command_text(C::TemplateUnknown),
+                &[("name", name), ("templates", &rules.templates_line())],
+            ),
+        );
+    };
+    let takes = t.arguments();
+    let unexpected: Vec<&str> = args
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| !takes.contains(k))
+        .collect();
+    if !unexpected.is_empty() {
+        return answer(
+            user,
+            fill(
+                rules.command_text(C::TemplateUnexpected),
+                &[
+                    ("name", &t.name),
+                    ("params", &unexpected.join(", ")),
+                    ("usage", &t.usage()),
+                ],
+            ),
+        );
+    }
+    let mut values = BTreeMap::new();
+    let mut missing = Vec::new();
+    for (key, source) in &t.params {
+        let value = match source {
+            ParamSource::Value(v) => TemplateValue::Text(v.clone()),
+            ParamSource::UserProperty(p) => TemplateValue::UserProperty(p.clone()),
+            ParamSource::Argument(a) => match args.iter().rev().find(|(k, _)| k == a) {
+                Some((_, v)) if !v.trim().is_empty() => TemplateValue::Text(v.clone()),
+                _ => {
+                    missing.push(a.as_str());
+                    continue;
+                }
+            },
+        };
+        values.insert(key.clone(), value);
+    }
+    if !missing.is_empty() {
+        return answer(
+            user,
+            fill(
+                rules.command_text(C::TemplateMissing),
+                &[
+                    ("name", &t.name),
+                    ("params", &missing.join(", ")),
+                    ("usage", &t.usage()),
+                ],
+            ),
+        );
+    }
+    let vars = [("name", t.name.as_str())];
+    Plan::steps(vec![Step::SendTemplate(SendTemplate {
+        zalo_user_id: user.to_string(),
+        conversation_id: cx.conversation_id.to_string(),
+        freshchat_message_id: cx.message_id.to_string(),
+        name: t.name.clone(),
+        template_id: t.template_id.clone(),
+        values,
+        text: t.text.clone(),
+        sent_note: fill(rules.command_text(C::TemplateSent), &vars),
+        missing_note: fill(
+            rules.command_text(C::TemplateMissing),
+            &[("name", &t.name), ("usage", &t.usage())],
+        ),
+        failed_note: fill(rules.command_text(C::TemplateFailed), &vars),
+    })])
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_has_help_in_both_languages() {
+        let vi = Rules::default();
+        let en = vi.clone().with_agent_language("en").unwrap();
+        for v in Verb::ALL {
+            assert_ne!(vi.command_usage(v), v.word());
+            assert_ne!(vi.command_usage(v), en.command_usage(v), "{v:?}");
+        }
+        for t in CommandText::ALL {
+            assert!(!vi.command_text(t).is_empty(), "{t:?}");
+            assert_ne!(vi.command_text(t), en.command_text(t), "{t:?}");
+        }
+        assert!(vi.command_help().contains("/zalo template"));
+    }
+}

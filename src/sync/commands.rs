@@ -1,0 +1,194 @@
+//! Running agents' `/zalo` commands (parsed and planned in `zfsync_mappings::commands`): most
+//! answer with a private note, planned as an ordinary [`zfsync_mappings::PostToFreshchat`]; the
+//! template command is the [`SendTemplate`] step here.
+//!
+//! A template send is journalled like every Zalo send: `sending` before the call, `sent` with
+//! Zalo's message id and the id pairing after it, so a redelivered command webhook (the inbox
+//! drops it) or a retry after a crash never sends twice; a step found `sending` is reconciled
+//! from the conversation's history first. The pairing also marks Zalo's `oa_send_template` echo
+//! as zfsync's own, so it is not shown to agents again as a staff message.
+//!
+//! Failure: a parameter without a value and Zalo's permanent refusals are answered in the
+//! conversation (the command is then done); transient failures return the error, so the event
+//! is retried. The answer note itself is logged when it cannot be posted, never returned.
+
+use std::collections::BTreeMap;
+
+use zfsync_freshchat::User;
+use zfsync_mappings::template::fill;
+use zfsync_mappings::{SendTemplate, TemplateValue};
+use zfsync_zalo::ZaloError;
+
+use super::{Job, Reconcile, Run, SyncContext};
+use crate::error::SyncError;
+use crate::store::{Direction, MessagePair, Record};
+
+/// A user property's value: the user's own `first_name`/`last_name`, else the property of that
+/// name; `None` when empty or absent.
+fn property(user: &User, name: &str) -> Option<String> {
+    let v = match name {
+        "first_name" => user.first_name.clone(),
+        "last_name" => user.last_name.clone(),
+        _ => user
+            .properties
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.value.clone()),
+    };
+    v.filter(|v| !v.trim().is_empty())
+}
+
+/// The parameters' values, reading the customer's Freshchat user when a parameter needs it;
+/// `Err` with the parameters that have no value.
+async fn resolve(
+    step: &SendTemplate,
+    cx: &SyncContext,
+) -> Result<Result<BTreeMap<String, String>, Vec<String>>, SyncError> {
+    let needs_user = step
+        .values
+        .values()
+        .any(|v| matches!(v, TemplateValue::UserProperty(_)));
+    let user = match needs_user {
+        false => None,
+        true => match cx.store.contact(step.zalo_user_id.clone()).await? {
+            Some(c) => Some(cx.freshchat.get_user(&c.freshchat_user_id).await?),
+            None => None,
+        },
+    };
+    let mut data = BTreeMap::new();
+    let mut missing = Vec::new();
+    for (key, value) in &step.values {
+        let v = match value {
+            TemplateValue::Text(t) => Some(t.clone()),
+            TemplateValue::UserProperty(p) => user.as_ref().and_then(|u| property(u, p)),
+        };
+        match v {
+            Some(v) => {
+                data.insert(key.clone(), v);
+            }
+            None => missing.push(key.clone()),
+        }
+    }
+    Ok(if missing.is_empty() {
+        Ok(data)
+    } else {
+        Err(missing)
+    })
+}
+
+impl Run for SendTemplate {
+    type Output = ();
+
+    async fn run(&self, cx: &SyncContext, job: Job<'_>) -> Result<(), SyncError> {
+        let data = match resolve(self, cx).await? {
+            Ok(data) => data,
+            Err(missing) => {
+                let note = fill(&self.missing_note, &[("params", &missing.join(", "))]);
+                cx.notes.post(&self.conversation_id, note).await;
+                return Ok(());
+            }
+        };
+        let vars: Vec<(&str, &str)> = data.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let text = fill(&self.text, &vars);
+        let journal = job.journal(&cx.store);
+        journal.begin(Some(&self.zalo_user_id)).await?;
+        let client = cx.zalo.client();
+        let sent = cx
+            .zalo
+            .tokens()
+            .call(|t| {
+                let data = &data;
+                async move {
+                    client
+                        .send_template(&t, &self.zalo_user_id, &self.template_id, data)
+                        .await
+                }
+            })
+            .await;
+        let sent = match sent {
+            Ok(s) => s,
+            Err(e) => {
+                journal.abandon_unless_unknown(&e).await;
+                if e.is_transient() {
+                    return Err(e);
+                }
+                let reason = match &e {
+                    SyncError::Zalo(ZaloError::Api { code, message }) => {
+                        cx.rules.zalo_error_note(Some(*code), message)
+                    }
+                    SyncError::Zalo(other) => {
+                        cx.rules.zalo_error_note(other.code(), &other.to_string())
+                    }
+                    other => other.to_string(),
+                };
+                tracing::warn!(error = %e, template = %self.name, "Zalo refused a template message");
+                let note = fill(&self.failed_note, &[("reason", &reason)]);
+                cx.notes.post(&self.conversation_id, note).await;
+                return Ok(());
+            }
+        };
+        journal
+            .sent(
+                Some(sent.message_id.clone()),
+                Record::Message(self.pair(&sent.message_id, &text)),
+            )
+            .await?;
+        tracing::info!(zalo_msg_id = %sent.message_id, template = %self.name, "template message sent to Zalo");
+        let note = fill(&self.sent_note, &[("text", &text)]);
+        cx.notes.post(&self.conversation_id, note).await;
+        Ok(())
+    }
+}
+
+trait Pair {
+    fn pair(&self, zalo_msg_id: &str, text: &str) -> MessagePair;
+}
+
+impl Pair for SendTemplate {
+    /// The pairing of the template message with the command note that sent it.
+    fn pair(&self, zalo_msg_id: &str, text: &str) -> MessagePair {
+        MessagePair {
+            direction: Direction::ToZalo,
+            zalo_user_id: self.zalo_user_id.clone(),
+            zalo_msg_id: Some(zalo_msg_id.to_string()),
+            freshchat_message_id: Some(self.freshchat_message_id.clone()),
+            preview: Some(super::preview_text(text)),
+        }
+    }
+}
+
+impl Reconcile for SendTemplate {
+    /// A send left `sending` (a crash, a timeout): the template is in the conversation's history
+    /// when an OA message newer than the attempt is there that zfsync has not paired yet.
+    async fn reconcile(
+        &self,
+        cx: &SyncContext,
+        job: Job<'_>,
+        since: i64,
+    ) -> Result<bool, SyncError> {
+        let history = cx.zalo.conversation(&self.zalo_user_id, 0, 10).await?;
+        for h in history
+            .iter()
+            .filter(|h| !h.from_user && h.time_ms >= since)
+        {
+            if cx
+                .store
+                .known_zalo_message(h.message_id.clone())
+                .await?
+                .is_some()
+            {
+                continue;
+            }
+            tracing::info!(zalo_msg_id = %h.message_id, "reconciled: the template message had reached Zalo before the interruption");
+            let text = h.text.clone().unwrap_or_default();
+            job.journal(&cx.store)
+                .sent(
+                    Some(h.message_id.clone()),
+                    Record::Message(self.pair(&h.message_id, &text)),
+                )
+                .await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+}

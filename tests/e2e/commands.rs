@@ -1,0 +1,224 @@
+//! Agents' `/zalo` commands and ZBS template messages through both simulators: a private note
+//! beginning with `/zalo` is run and answered by zfsync's bot in a private note, in the agents'
+//! language; nothing of it reaches the customer, and an ordinary private note is never sent. A
+//! template goes out once (even when Freshchat delivers the command twice), its answer shows what
+//! the customer read, and its echo from Zalo is not shown again; an unknown template, a missing
+//! parameter and Zalo's refusal are answered; a reply refused after 7 days names the templates.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use zfsync::tools::sandbox::{wait_for, Env, EnvOptions};
+use zfsync_freshchat::sim::WebhookMode as FcWebhookMode;
+use zfsync_freshchat::{ActorType, MessagePart};
+use zfsync_mappings::rules::DEFAULT_RULES;
+use zfsync_zalo::sim::{SimTemplate, UserAction};
+
+use crate::helpers::*;
+
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+/// Two templates: one the agent fills (`order`) with the customer's first name from Freshchat,
+/// and one Zalo approved for phone-number sends only.
+const TEMPLATES: &str = r#"
+[[templates]]
+name = "order_update"
+template_id = "12056"
+text = "Chào {customer}, đơn hàng {order} đã được giao."
+[templates.params]
+order = { argument = "order" }
+customer = { user_property = "first_name" }
+
+[[templates]]
+name = "otp"
+template_id = "777"
+text = "Mã xác nhận của bạn"
+"#;
+
+/// An environment whose agents read `agent_language`, with [`TEMPLATES`] in its rules and in
+/// the Zalo simulator.
+async fn env_reading(agent_language: &str, dir: &tempfile::TempDir) -> Env {
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(&rules, format!("{DEFAULT_RULES}\n{TEMPLATES}")).unwrap();
+    let env = env_with(EnvOptions {
+        mapping_toml: format!(
+            "rules = {}\nagent_language = \"{agent_language}\"\n",
+            toml_string(&rules.display().to_string())
+        ),
+        ..EnvOptions::default()
+    })
+    .await;
+    env.zalo.approve_template(SimTemplate {
+        template_id: "12056".into(),
+        params: vec!["order".into(), "customer".into()],
+        text: "Chào <customer>, đơn hàng <order> đã được giao.".into(),
+        by_uid: true,
+    });
+    env.zalo.approve_template(SimTemplate {
+        template_id: "777".into(),
+        params: vec![],
+        text: "Mã xác nhận của bạn".into(),
+        by_uid: false,
+    });
+    env
+}
+
+fn toml_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// zfsync's own notes (its bot's private notes) in the user's conversation, once `n` exist.
+async fn bot_notes(env: &Env, user: &str, n: usize) -> Vec<String> {
+    let got = wait_for(WAIT, || async {
+        let notes = bot_notes_now(env, user);
+        (notes.len() >= n).then_some(notes)
+    })
+    .await;
+    got.unwrap_or_else(|| {
+        panic!(
+            "expected {n} notes from zfsync for {user}; have {:?}",
+            bot_notes_now(env, user)
+        )
+    })
+}
+
+fn bot_notes_now(env: &Env, user: &str) -> Vec<String> {
+    let Some(conv) = conversation(env, user) else {
+        return Vec::new();
+    };
+    env.fc_messages(&conv)
+        .into_iter()
+        .filter(|m| m.is_private_note() && m.actor_type == ActorType::Bot)
+        .map(|m| texts(&m).join("\n"))
+        .collect()
+}
+
+async fn agent_note(env: &Env, conv: &str, text: &str) {
+    let agent = env.freshchat.default_agent_id();
+    env.freshchat.agent_note(conv, &agent, text).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_answer_in_vietnamese_and_plain_notes_stay_in_freshchat() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_reading("vi", &dir).await;
+    let user = "5234000000000000701";
+    let conv = start_conversation(&env, user).await;
+
+    agent_note(&env, &conv, "/zalo help").await;
+    let help = bot_notes(&env, user, 1).await;
+    assert!(help[0].starts_with("Lệnh zfsync"), "{help:?}");
+    assert!(
+        help[0].contains("/zalo help") && help[0].contains("/zalo template <tên>"),
+        "{help:?}"
+    );
+
+    // An unknown command answers with help.
+    agent_note(&env, &conv, "/zalo frobnicate now").await;
+    let unknown = bot_notes(&env, user, 2).await;
+    assert!(
+        unknown[1].contains("không có lệnh \"frobnicate\"") && unknown[1].contains("/zalo help"),
+        "{unknown:?}"
+    );
+
+    // An ordinary note: not sent, not answered.
+    agent_note(&env, &conv, "Khách VIP, ưu tiên giao nhanh").await;
+    settle(&env).await;
+    assert_eq!(bot_notes_now(&env, user).len(), 2);
+    assert!(
+        env.zalo.sent_to(user).is_empty(),
+        "nothing reaches the customer"
+    );
+    assert!(env
+        .zalo
+        .sent_to(user)
+        .iter()
+        .all(|s| zalo_text(s).is_none_or(|t| !t.contains("/zalo"))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_goes_out_once_and_every_refusal_is_answered_in_english() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_reading("en", &dir).await;
+    // Freshchat delivers every webhook twice: a command must still run once.
+    env.freshchat.set_webhook_mode(FcWebhookMode::Duplicate);
+    let user = "5234000000000000702";
+    add_user(&env, user, "Lan");
+    env.zalo.rewind_clock(8 * DAY);
+    env.zalo
+        .user_sends(user, UserAction::Text("cho em hỏi".into()))
+        .await;
+    env.zalo.advance_clock(8 * DAY);
+    customer_messages(&env, user, 1).await;
+    let conv = conversation(&env, user).unwrap();
+
+    // Eight days on, Zalo refuses a reply; the note names the templates and how to send one.
+    let agent = env.freshchat.default_agent_id();
+    env.agent_says(&conv, &agent, &[MessagePart::text("chào chị")])
+        .await
+        .unwrap();
+    let refused = bot_notes(&env, user, 1).await;
+    assert!(refused[0].contains("-230"), "{refused:?}");
+    assert!(
+        refused[0].contains("/zalo template order_update order=…")
+            && refused[0].contains("/zalo template otp"),
+        "{refused:?}"
+    );
+
+    // The template: sent once, to the customer, with the agent's argument and the customer's
+    // first name from Freshchat; the answer shows what the customer read.
+    agent_note(&env, &conv, "/zalo template order_update order=DH123").await;
+    let sent = zalo_sent(&env, user, 1).await;
+    assert_eq!(sent[0].message["template_id"], "12056");
+    assert_eq!(sent[0].message["template_data"]["order"], "DH123");
+    assert_eq!(
+        sent[0].message["text"],
+        "Chào Lan, đơn hàng DH123 đã được giao."
+    );
+    let answers = bot_notes(&env, user, 2).await;
+    assert!(
+        answers[1].starts_with("Template \"order_update\" sent")
+            && answers[1].contains("Chào Lan, đơn hàng DH123 đã được giao."),
+        "{answers:?}"
+    );
+
+    // Unknown template, a missing argument, an argument it does not take, Zalo's refusal.
+    agent_note(&env, &conv, "/zalo template welcome").await;
+    let n = bot_notes(&env, user, 3).await;
+    assert!(
+        n[2].contains("no template \"welcome\"") && n[2].contains("order_update"),
+        "{n:?}"
+    );
+    agent_note(&env, &conv, "/zalo template order_update").await;
+    let n = bot_notes(&env, user, 4).await;
+    assert!(
+        n[3].contains("no value for order") && n[3].contains("order=…"),
+        "{n:?}"
+    );
+    agent_note(
+        &env,
+        &conv,
+        "/zalo template order_update order=1 colour=red",
+    )
+    .await;
+    let n = bot_notes(&env, user, 5).await;
+    assert!(n[4].contains("no parameter colour"), "{n:?}");
+    agent_note(&env, &conv, "/zalo template otp").await;
+    let n = bot_notes(&env, user, 6).await;
+    assert!(
+        n[5].starts_with("Template \"otp\" not sent") && n[5].contains("-249"),
+        "{n:?}"
+    );
+
+    // Everything settled: one template reached Zalo, its echo was not shown again as a message
+    // from OA staff or another app, and no command text reached the customer.
+    settle(&env).await;
+    let sent = env.zalo.sent_to(user);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let all = bot_notes_now(&env, user);
+    assert_eq!(all.len(), 6, "{all:?}");
+    assert!(
+        all.iter().all(|n| !n.contains("[template]")),
+        "the echo is zfsync's own: {all:?}"
+    );
+}
