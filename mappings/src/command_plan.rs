@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use crate::commands::{Command, CommandText, Verb};
-use crate::plan::{OutPart, Plan, PostToFreshchat, SendTemplate, Step, TemplateValue, Visibility};
+use crate::plan::{
+    OutPart, Plan, PostToFreshchat, SendTemplate, Step, TagCustomer, TemplateValue, Visibility,
+};
 use crate::rules::{Rules, RulesError};
 use crate::template::fill;
 use crate::zbs::{ParamSource, ZbsTemplate};
@@ -143,6 +145,22 @@ pub fn plan_command(command: &Command, cx: &CommandContext<'_>, rules: &Rules) -
             ),
         ),
         Command::Template { name, args } => plan_template(name, args, cx, rules),
+        Command::Tag { tag, add } => {
+            let verb = if *add { Verb::Tag } else { Verb::Untag };
+            if !rules.tags.agent_commands {
+                answer(user, rules.tag_texts(&rules.agents.language).commands_off)
+            } else if tag.trim().is_empty() {
+                // No tag typed: how to use it is the whole answer.
+                answer(user, rules.command_usage(verb).to_string())
+            } else {
+                Plan::steps(vec![Step::TagCustomer(TagCustomer {
+                    zalo_user_id: user.to_string(),
+                    conversation_id: cx.conversation_id.to_string(),
+                    tag: tag.trim().to_string(),
+                    add: *add,
+                })])
+            }
+        }
     }
 }
 

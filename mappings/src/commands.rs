@@ -29,17 +29,23 @@ pub enum Verb {
     Help,
     /// `/zalo template <name> key=value …`: send an approved ZBS template message.
     Template,
+    /// `/zalo tag <name>`: tag the customer on Zalo (when `tags.agent_commands`).
+    Tag,
+    /// `/zalo untag <name>`: remove a Zalo tag from the customer.
+    Untag,
 }
 
 impl Verb {
     /// Every command, in the order `/zalo help` lists them.
-    pub const ALL: [Verb; 2] = [Verb::Help, Verb::Template];
+    pub const ALL: [Verb; 4] = [Verb::Help, Verb::Template, Verb::Tag, Verb::Untag];
 
     /// The word typed after `/zalo` (and the key of its usage line in the rules).
     pub fn word(self) -> &'static str {
         match self {
             Verb::Help => "help",
             Verb::Template => "template",
+            Verb::Tag => "tag",
+            Verb::Untag => "untag",
         }
     }
 
@@ -61,6 +67,13 @@ pub enum Command {
         name: String,
         /// The arguments, in the order typed.
         args: Vec<(String, String)>,
+    },
+    /// `/zalo tag <name>` (`add`) or `/zalo untag <name>`; `tag` is empty when none was typed.
+    Tag {
+        /// The tag's name (the rest of the note, quotes removed).
+        tag: String,
+        /// Tag (true) or untag.
+        add: bool,
     },
     /// A word after `/zalo` that is no command.
     Unknown(String),
@@ -141,6 +154,13 @@ pub fn parse(text: &str) -> Option<Command> {
             }
             Some(Command::Template { name, args })
         }
+        Verb::Tag | Verb::Untag => match words(tail) {
+            Ok(w) => Some(Command::Tag {
+                tag: w.join(" "),
+                add: verb == Verb::Tag,
+            }),
+            Err(argument) => Some(Command::BadArgument { verb, argument }),
+        },
     }
 }
 
@@ -266,6 +286,22 @@ impl CommandText {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tag_commands_take_the_rest_of_the_note_as_the_tag() {
+        let tag = |t: &str, add| Some(Command::Tag { tag: t.into(), add });
+        assert_eq!(parse("/zalo tag vip"), tag("vip", true));
+        assert_eq!(parse("/zalo UNTAG khách sỉ"), tag("khách sỉ", false));
+        assert_eq!(parse("/zalo tag \"hà nội\""), tag("hà nội", true));
+        assert_eq!(parse("/zalo tag"), tag("", true));
+        assert!(matches!(
+            parse("/zalo tag \"open"),
+            Some(Command::BadArgument {
+                verb: Verb::Tag,
+                ..
+            })
+        ));
+    }
 
     #[test]
     fn parses_commands_and_leaves_other_notes_alone() {

@@ -51,7 +51,7 @@ pub use freshchat_in::{plan_freshchat, FreshchatKnowledge};
 pub use plan::{
     Attachment, EnsureContact, ForgetUser, MediaKind, OutPart, Plan, PostToFreshchat, RecordFollow,
     RecordReceipt, RefreshContact, SendTemplate, SendToZalo, Step, StepKind, SyncZaloTags,
-    TagChange, TemplateValue, Visibility, ZaloSend,
+    TagChange, TagCustomer, TemplateValue, Visibility, ZaloSend,
 };
 pub use quota::{closed_note, quota_note, QuotaWindow};
 pub use rules::{Rules, RulesError};

@@ -293,6 +293,21 @@ impl TagChange {
     }
 }
 
+/// Tag (`add`) or untag a customer on Zalo for an agent (`/zalo tag|untag <name>`), then answer
+/// the agent in the conversation the command was typed in. Tagging is idempotent on Zalo, so a
+/// retry needs no reconciling.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagCustomer {
+    /// The customer.
+    pub zalo_user_id: String,
+    /// Where the command was typed (the answer goes there).
+    pub conversation_id: String,
+    /// The tag.
+    pub tag: String,
+    /// Tag (true) or untag.
+    pub add: bool,
+}
+
 /// A value of a ZBS template parameter, as the plan knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TemplateValue {
@@ -352,6 +367,8 @@ pub enum Step {
     SyncZaloTags(SyncZaloTags),
     /// See [`SendTemplate`].
     SendTemplate(SendTemplate),
+    /// See [`TagCustomer`].
+    TagCustomer(TagCustomer),
 }
 
 /// The kind of a step: its short, stable name in the journal and logs, spelled here only.
@@ -377,6 +394,8 @@ pub enum StepKind {
     SyncZaloTags,
     /// [`SendTemplate`].
     SendTemplate,
+    /// [`TagCustomer`].
+    TagCustomer,
 }
 
 impl StepKind {
@@ -393,6 +412,7 @@ impl StepKind {
             StepKind::ForgetUser => "forget_user",
             StepKind::SyncZaloTags => "sync_zalo_tags",
             StepKind::SendTemplate => "send_zalo_template",
+            StepKind::TagCustomer => "tag_customer",
         }
     }
 }
@@ -419,6 +439,7 @@ impl Step {
             Step::ForgetUser(_) => StepKind::ForgetUser,
             Step::SyncZaloTags(_) => StepKind::SyncZaloTags,
             Step::SendTemplate(_) => StepKind::SendTemplate,
+            Step::TagCustomer(_) => StepKind::TagCustomer,
         }
     }
 

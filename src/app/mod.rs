@@ -198,12 +198,6 @@ impl Application {
         &self.pairings[0].services
     }
 
-    /// The configuration file's pairing's sync context (the sandbox runs agents' actions with it).
-    #[cfg(feature = "sim")]
-    pub(crate) fn sync(&self) -> std::sync::Arc<crate::sync::SyncContext> {
-        self.pairings[0].sync.clone()
-    }
-
     /// Operator access of this daemon (the sandbox makes one-time console login links with it).
     #[cfg(feature = "sim")]
     pub fn auth(&self) -> Arc<crate::server::auth::Auth> {

@@ -288,6 +288,7 @@ impl SyncContext {
             Step::ForgetUser(s) => s.run(self, job).await,
             Step::SyncZaloTags(s) => s.run(self, job).await,
             Step::SendTemplate(s) => s.run(self, job).await,
+            Step::TagCustomer(s) => s.run(self, job).await,
         }
     }
 
@@ -307,7 +308,8 @@ impl SyncContext {
             | Step::RecordReceipt(_)
             | Step::RefreshContact(_)
             | Step::ForgetUser(_)
-            | Step::SyncZaloTags(_) => Ok(false),
+            | Step::SyncZaloTags(_)
+            | Step::TagCustomer(_) => Ok(false),
             Step::PostToFreshchat(s) => s.reconcile(self, job, since).await,
             Step::SendToZalo(s) => s.reconcile(self, job, since).await,
             Step::SendTemplate(s) => s.reconcile(self, job, since).await,

@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 
 use zfsync_freshchat::{FreshchatError, Property, UserUpdate};
 use zfsync_mappings::tags::{format_property, merge, parse_property};
-use zfsync_mappings::{Rules, SyncZaloTags, TagChange};
+use zfsync_mappings::{Rules, SyncZaloTags, TagChange, TagCustomer};
 
 use super::{Job, Run, SyncContext};
 use crate::error::SyncError;
@@ -233,6 +233,29 @@ pub async fn tag_customer(
     }
     zalo_tags_now(cx, &contact, &seen, &now).await?;
     Ok(())
+}
+
+impl Run for TagCustomer {
+    type Output = ();
+
+    /// Runs an agent's `/zalo tag|untag` and answers in the conversation it was typed in, in the
+    /// agents' language. A transient failure is returned so the event is retried (tagging is
+    /// idempotent on Zalo); any other is the answer.
+    async fn run(&self, cx: &SyncContext, _job: Job<'_>) -> Result<(), SyncError> {
+        let outcome = match tag_customer(cx, &self.zalo_user_id, &self.tag, self.add).await {
+            Err(TagCommandError::Sync(e)) if e.is_transient() => return Err(e),
+            other => other,
+        };
+        let note = tag_answer(
+            &cx.rules,
+            &cx.rules.agents.language,
+            &self.tag,
+            self.add,
+            &outcome,
+        );
+        cx.notes.post(&self.conversation_id, note).await;
+        Ok(())
+    }
 }
 
 /// The private-note answer to a tag command, in `language` (the agents' language).

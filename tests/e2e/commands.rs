@@ -8,9 +8,9 @@
 
 use std::time::Duration;
 
-use zfsync::tools::sandbox::{wait_for, Env, EnvOptions};
+use zfsync::tools::sandbox::{Env, EnvOptions};
 use zfsync_freshchat::sim::WebhookMode as FcWebhookMode;
-use zfsync_freshchat::{ActorType, MessagePart};
+use zfsync_freshchat::MessagePart;
 use zfsync_mappings::rules::DEFAULT_RULES;
 use zfsync_zalo::sim::{SimTemplate, UserAction};
 
@@ -65,37 +65,6 @@ async fn env_reading(agent_language: &str, dir: &tempfile::TempDir) -> Env {
 
 fn toml_string(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-/// zfsync's own notes (its bot's private notes) in the user's conversation, once `n` exist.
-async fn bot_notes(env: &Env, user: &str, n: usize) -> Vec<String> {
-    let got = wait_for(WAIT, || async {
-        let notes = bot_notes_now(env, user);
-        (notes.len() >= n).then_some(notes)
-    })
-    .await;
-    got.unwrap_or_else(|| {
-        panic!(
-            "expected {n} notes from zfsync for {user}; have {:?}",
-            bot_notes_now(env, user)
-        )
-    })
-}
-
-fn bot_notes_now(env: &Env, user: &str) -> Vec<String> {
-    let Some(conv) = conversation(env, user) else {
-        return Vec::new();
-    };
-    env.fc_messages(&conv)
-        .into_iter()
-        .filter(|m| m.is_private_note() && m.actor_type == ActorType::Bot)
-        .map(|m| texts(&m).join("\n"))
-        .collect()
-}
-
-async fn agent_note(env: &Env, conv: &str, text: &str) {
-    let agent = env.freshchat.default_agent_id();
-    env.freshchat.agent_note(conv, &agent, text).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

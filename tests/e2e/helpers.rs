@@ -11,7 +11,7 @@ use zfsync::tools::sandbox::{wait_for, Env, EnvOptions};
 pub use zfsync::store::reads::{InboxQuery, KeptForUser};
 pub use zfsync::store::{EventState, InboxRow, Lane, Source};
 use zfsync::store::{Store, StoredTokens};
-use zfsync_freshchat::{Message, MessagePart, User};
+use zfsync_freshchat::{ActorType, Message, MessagePart, User};
 use zfsync_zalo::sim::{SentRecord, SimUser};
 
 pub const WAIT: Duration = Duration::from_secs(15);
@@ -336,4 +336,36 @@ pub fn sigterm(child: &tokio::process::Child) {
         .status()
         .unwrap();
     assert!(status.success(), "kill -TERM {pid}");
+}
+
+/// zfsync's own notes (its bot's private notes) in the user's conversation, once `n` exist.
+pub async fn bot_notes(env: &Env, user: &str, n: usize) -> Vec<String> {
+    let got = wait_for(WAIT, || async {
+        let notes = bot_notes_now(env, user);
+        (notes.len() >= n).then_some(notes)
+    })
+    .await;
+    got.unwrap_or_else(|| {
+        panic!(
+            "expected {n} notes from zfsync for {user}; have {:?}",
+            bot_notes_now(env, user)
+        )
+    })
+}
+
+pub fn bot_notes_now(env: &Env, user: &str) -> Vec<String> {
+    let Some(conv) = conversation(env, user) else {
+        return Vec::new();
+    };
+    env.fc_messages(&conv)
+        .into_iter()
+        .filter(|m| m.is_private_note() && m.actor_type == ActorType::Bot)
+        .map(|m| texts(&m).join("\n"))
+        .collect()
+}
+
+/// An agent of the Freshchat account writes a private note in the conversation.
+pub async fn agent_note(env: &Env, conv: &str, text: &str) {
+    let agent = env.freshchat.default_agent_id();
+    env.freshchat.agent_note(conv, &agent, text).await.unwrap();
 }

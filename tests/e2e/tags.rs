@@ -9,7 +9,9 @@ use zfsync::tools::sandbox::{wait_for, Env};
 use zfsync_freshchat::{FreshchatClient, UserUpdate};
 use zfsync_zalo::sim::UserAction;
 
-use crate::helpers::{add_user, customer_messages, env, fc_user, settle, WAIT};
+use crate::helpers::{
+    add_user, agent_note, bot_notes, conversation, customer_messages, env, fc_user, settle, WAIT,
+};
 use crate::routing::{env_with_rules, group_of_first, rules_with, VIP};
 
 const U1: &str = "4100000000000000001";
@@ -173,13 +175,18 @@ async fn tag_sync_switched_off_leaves_freshchat_alone() {
     assert_eq!(property(&env, U1), "");
 }
 
+/// `/zalo tag <name>` and `/zalo untag <name>` typed as private notes in Freshchat: answered
+/// "switched off" by default (nothing reaches Zalo); with `tags.agent_commands` they tag the
+/// customer through Zalo's tag API, the property follows at once, and Zalo's returning event
+/// changes nothing more. The answers come in the agents' language (Vietnamese by default).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_tag_through_zalo_when_the_rules_allow_it() {
-    // Off by default: nothing reaches Zalo.
     let env = env().await;
     first_message(&env, U1).await;
-    let answer = env.agent_tags(U1, "vip", true).await;
-    assert!(answer.contains("switched off"), "{answer}");
+    let conv = conversation(&env, U1).unwrap();
+    agent_note(&env, &conv, "/zalo tag vip").await;
+    let answer = bot_notes(&env, U1, 1).await.pop().unwrap();
+    assert!(answer.contains("đang tắt"), "{answer}");
     assert!(env.zalo.user_tags(U1).is_empty());
     drop(env);
 
@@ -189,23 +196,32 @@ async fn agents_tag_through_zalo_when_the_rules_allow_it() {
     ))
     .await;
     first_message(&env, U1).await;
-    let answer = env.agent_tags(U1, "vip", true).await;
+    let conv = conversation(&env, U1).unwrap();
+    agent_note(&env, &conv, "/zalo tag \"khách vip\"").await;
+    let answer = bot_notes(&env, U1, 1).await.pop().unwrap();
     assert!(
-        answer.contains("Tagged") && answer.contains("vip"),
+        answer.contains("Đã gắn nhãn") && answer.contains("khách vip"),
         "{answer}"
     );
-    assert_eq!(env.zalo.user_tags(U1), ["vip"]);
-    assert_eq!(property(&env, U1), "vip", "written before the answer");
+    assert_eq!(env.zalo.user_tags(U1), ["khách vip"]);
+    assert_eq!(property(&env, U1), "khách vip", "written before the answer");
     // Zalo's add_user_to_tag comes back and changes nothing more.
     settle(&env).await;
-    assert_eq!(property(&env, U1), "vip");
+    assert_eq!(property(&env, U1), "khách vip");
 
-    let answer = env.agent_tags(U1, "vip", false).await;
-    assert!(answer.contains("Removed"), "{answer}");
+    agent_note(&env, &conv, "/zalo untag khách vip").await;
+    let answer = bot_notes(&env, U1, 2).await.pop().unwrap();
+    assert!(answer.contains("Đã gỡ nhãn"), "{answer}");
     assert!(env.zalo.user_tags(U1).is_empty());
     settle(&env).await;
     assert_eq!(property(&env, U1), "");
 
-    let answer = env.agent_tags("4199999999999999999", "vip", true).await;
-    assert!(answer.contains("does not know"), "{answer}");
+    // No tag: how to use it. Nothing of the commands reached the customer.
+    agent_note(&env, &conv, "/zalo tag").await;
+    let answer = bot_notes(&env, U1, 3).await.pop().unwrap();
+    assert!(answer.starts_with("/zalo tag <nhãn>"), "{answer}");
+    assert!(
+        env.zalo.sent_to(U1).is_empty(),
+        "no command reaches the customer"
+    );
 }

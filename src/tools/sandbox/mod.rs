@@ -157,7 +157,6 @@ pub struct Env {
     auth: Option<std::sync::Arc<crate::server::auth::Auth>>,
     daemon: Option<(CancellationToken, JoinHandle<()>)>,
     daemon_store: Option<crate::store::Store>,
-    daemon_sync: Option<std::sync::Arc<crate::sync::SyncContext>>,
     /// The daemon's port, held open from the start so that nothing else on the machine (the
     /// simulators' own listeners, a parallel test) is given it; the in-process daemon takes it
     /// over, and [`Env::release_port`] frees it for a daemon run as its own process.
@@ -293,7 +292,6 @@ allow_private_addresses = {allow_private}
             auth: None,
             daemon: None,
             daemon_store: None,
-            daemon_sync: None,
         })
     }
 
@@ -397,7 +395,6 @@ allow_private_addresses = {allow_private}
         };
         let app = Application::in_process(self.config()?, listener, &options).await?;
         self.daemon_store = Some(app.services().store.clone());
-        self.daemon_sync = Some(app.sync());
         self.auth = Some(app.auth());
         let stop = CancellationToken::new();
         let s = stop.clone();
@@ -417,17 +414,6 @@ allow_private_addresses = {allow_private}
     /// The running daemon's own store handle (its writer), e.g. to limit the store's size.
     pub fn daemon_store(&self) -> Option<&crate::store::Store> {
         self.daemon_store.as_ref()
-    }
-
-    /// An agent tags (`add`) or untags a customer on Zalo from Freshchat, as `/zalo tag <name>` /
-    /// `/zalo untag <name>` does, through the running daemon; the answer the agent reads, in
-    /// English.
-    pub async fn agent_tags(&self, zalo_user_id: &str, tag: &str, add: bool) -> String {
-        let Some(cx) = &self.daemon_sync else {
-            return "the daemon is not running in this process".into();
-        };
-        let outcome = crate::sync::tags::tag_customer(cx, zalo_user_id, tag, add).await;
-        crate::sync::tags::tag_answer(&cx.rules, "en", tag, add, &outcome)
     }
 
     /// Stops the in-process daemon gracefully.
