@@ -29,6 +29,7 @@ mod pairings;
 mod quota;
 mod reconnect;
 mod reliability;
+mod replica_wake;
 mod replicas;
 mod reply_window;
 mod security;
