@@ -43,6 +43,9 @@ const DEFER_FIRST_MS: i64 = 20;
 const DEFER_MS: i64 = 1_000;
 /// The safety sweep: how often the dispatcher asks the store for due lanes regardless of signals.
 pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(2);
+/// The least time between two sweeps asked for by other replicas' work ([`LaneSignal::sweep_soon`]):
+/// a replica busy storing webhooks does not make the others sweep more often than this.
+const SWEEP_SOON_GAP: Duration = Duration::from_millis(50);
 /// How long a lane's lease lasts unless renewed (`sync.lane_lease_secs`'s default).
 pub(crate) const LANE_LEASE: Duration = Duration::from_secs(10);
 /// The longest a lane another replica holds waits before it is looked at again (sooner when the
@@ -92,6 +95,8 @@ struct LaneState {
     busy: HashSet<Lane>,
     /// Busy lanes that got a new event while running (the worker looks again before it stops).
     dirty: HashSet<Lane>,
+    /// Another replica stored work for this pairing: sweep the store soon (not only periodically).
+    sweep_asked: bool,
 }
 
 /// The clock due times are compared with (unix ms). The daemon's reads the system clock, as the
@@ -161,6 +166,16 @@ impl LaneSignal {
             if st.queued.insert(lane.clone()) {
                 st.ready.push_back(lane.clone());
             }
+        }
+        self.wake.notify_one();
+    }
+
+    /// Another process stored work for this pairing (or gave up a lane that still has some): the
+    /// dispatcher sweeps the store for lanes it can take, soon rather than at its next periodic
+    /// sweep. Many calls close together make one sweep.
+    pub fn sweep_soon(&self) {
+        if let Ok(mut st) = self.state.lock() {
+            st.sweep_asked = true;
         }
         self.wake.notify_one();
     }
@@ -379,7 +394,8 @@ impl Dispatcher {
     pub async fn run(self, shutdown: CancellationToken, tracker: TaskTracker) {
         let this = Arc::new(self);
         this.sweep().await;
-        let mut next_sweep = tokio::time::Instant::now() + this.sweep_every;
+        let mut last_sweep = tokio::time::Instant::now();
+        let mut next_sweep = last_sweep + this.sweep_every;
         loop {
             // Retries that came due join the ready queue.
             let now = this.signal.clock.now();
@@ -434,9 +450,19 @@ impl Dispatcher {
                 _ = this.signal.wake.notified() => {}
                 _ = tokio::time::sleep(sleep) => {}
             }
+            let asked = this
+                .signal
+                .state
+                .lock()
+                .map(|mut st| std::mem::take(&mut st.sweep_asked))
+                .unwrap_or(false);
+            if asked {
+                next_sweep = next_sweep.min(last_sweep + SWEEP_SOON_GAP);
+            }
             if tokio::time::Instant::now() >= next_sweep {
                 this.sweep().await;
-                next_sweep = tokio::time::Instant::now() + this.sweep_every;
+                last_sweep = tokio::time::Instant::now();
+                next_sweep = last_sweep + this.sweep_every;
             }
         }
     }

@@ -14,10 +14,11 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::ingest::PairingIngest;
-use crate::lanes::{Dispatcher, LaneSignal, RetryPolicy, SWEEP_EVERY};
+use crate::lanes::{Dispatcher, LaneSignal, RetryPolicy};
 use crate::scheduler::{Scheduler, SchedulerError};
 use crate::server::{replay_window_ms, router, AppState, StateOptions, WebhookSecrets};
 use crate::services::{admin_token, metrics_handle, Services, ServicesError};
+use crate::store::Wake;
 
 mod pairing;
 pub mod registry;
@@ -226,7 +227,10 @@ impl Application {
                         self.config.sync.max_concurrent_lanes,
                         policy.clone(),
                     )
-                    .with_sweep_every(idle_every(SWEEP_EVERY, self.pairings.len()))
+                    .with_sweep_every(idle_every(
+                        Duration::from_secs(self.config.sync.lane_sweep_secs),
+                        self.pairings.len(),
+                    ))
                     .with_lane_lease(Duration::from_secs(self.config.sync.lane_lease_secs)),
                     p.catch_up.clone(),
                 )
@@ -317,6 +321,25 @@ impl Application {
                 ))
             })
             .collect();
+        // On PostgreSQL, other replicas' new work wakes the pairing's dispatcher at once.
+        let listener = self.pairings.first().and_then(|first| {
+            let signals: std::collections::HashMap<String, LaneSignal> = self
+                .pairings
+                .iter()
+                .map(|p| (p.name.clone(), p.ingest.lanes.clone()))
+                .collect();
+            first.services.store.listen_for_work(
+                move |wake| match wake {
+                    Wake::Pairing(name) => {
+                        if let Some(signal) = signals.get(&name) {
+                            signal.sweep_soon();
+                        }
+                    }
+                    Wake::All => signals.values().for_each(LaneSignal::sweep_soon),
+                },
+                shutdown.clone(),
+            )
+        });
         let summary = tokio::spawn(crate::ingest::refusals::summarise(shutdown.clone()));
         let app = router(self.state.clone(), self.config.server.max_body_bytes);
         tracing::info!(addr = %self.local_addr(), "zfsync listening");
@@ -346,6 +369,10 @@ impl Application {
             let _ = follow.await;
         }
         let _ = summary.await;
+        if let Some(listener) = listener {
+            // It looks at the shutdown four times a second.
+            let _ = tokio::task::spawn_blocking(move || listener.join()).await;
+        }
         served.map_err(AppError::Serve)
     }
 }

@@ -301,6 +301,11 @@ pub struct SyncConfig {
     /// long. Ignored on SQLite (one process).
     #[serde(default = "default_lane_lease")]
     pub lane_lease_secs: u64,
+    /// How often each pairing's lanes are looked for in the store regardless of signals, in
+    /// seconds (the safety sweep: it catches work queued by another process, such as `zfsync
+    /// failed retry`; on PostgreSQL other replicas' new work also wakes it at once).
+    #[serde(default = "default_lane_sweep")]
+    pub lane_sweep_secs: u64,
 }
 
 impl Default for SyncConfig {
@@ -318,6 +323,7 @@ impl Default for SyncConfig {
             reconcile_cron: default_reconcile_cron(),
             retention_cron: default_retention_cron(),
             lane_lease_secs: default_lane_lease(),
+            lane_sweep_secs: default_lane_sweep(),
         }
     }
 }
@@ -327,6 +333,8 @@ impl Default for SyncConfig {
 const MIN_LANE_LEASE_SECS: u64 = 2;
 /// The longest lane lease (a dead replica's conversations wait this long at most).
 const MAX_LANE_LEASE_SECS: u64 = 600;
+/// The shortest and longest safety sweep of the lanes.
+const LANE_SWEEP_SECS: std::ops::RangeInclusive<u64> = 2..=3600;
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
@@ -363,6 +371,9 @@ fn default_token_error_reauth_after() -> u64 {
 }
 fn default_lane_lease() -> u64 {
     10
+}
+fn default_lane_sweep() -> u64 {
+    2
 }
 fn default_hosted_ttl() -> u64 {
     24 * 30
@@ -557,6 +568,17 @@ impl Config {
                 detail: format!(
                     "{} is out of range: between {MIN_LANE_LEASE_SECS} and {MAX_LANE_LEASE_SECS} seconds (10 is right for most deployments: longer delays the takeover of a dead replica's conversations, shorter costs more renewals)",
                     self.sync.lane_lease_secs
+                ),
+            });
+        }
+        if !LANE_SWEEP_SECS.contains(&self.sync.lane_sweep_secs) {
+            return Err(ConfigError::Invalid {
+                key: "sync.lane_sweep_secs",
+                detail: format!(
+                    "{} is out of range: between {} and {} seconds (2 is right for most deployments: work another process queued waits for it at most)",
+                    self.sync.lane_sweep_secs,
+                    LANE_SWEEP_SECS.start(),
+                    LANE_SWEEP_SECS.end()
                 ),
             });
         }

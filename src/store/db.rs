@@ -17,7 +17,7 @@
 //! a value of the wrong kind is [`StoreError::Value`], naming the column and what was found.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use postgres::fallible_iterator::FallibleIterator as _;
 use postgres_types::{private::BytesMut, to_sql_checked, FromSql, IsNull, ToSql, Type};
@@ -339,6 +339,10 @@ pub(crate) struct PgConn {
     client: RefCell<postgres::Client>,
     statements: RefCell<HashMap<String, postgres::Statement>>,
     returning: RefCell<HashMap<String, postgres::Statement>>,
+    /// PostgreSQL's own statements ([`PgConn::query_native`]), by their text.
+    native: RefCell<HashMap<&'static str, postgres::Statement>>,
+    /// The pairings that got new work in the open transaction: told at its COMMIT.
+    wakes: RefCell<BTreeSet<String>>,
     aborted: Cell<bool>,
 }
 
@@ -357,8 +361,62 @@ impl PgConn {
             client: RefCell::new(client),
             statements: RefCell::new(HashMap::new()),
             returning: RefCell::new(HashMap::new()),
+            native: RefCell::new(HashMap::new()),
+            wakes: RefCell::new(BTreeSet::new()),
             aborted: Cell::new(false),
         }
+    }
+
+    /// Runs a statement written for PostgreSQL alone (no translation; typed parameters such as
+    /// arrays), kept prepared; returns its rows. For the few paths where one PostgreSQL statement
+    /// does the work of many (a batch of webhook inserts).
+    pub(crate) fn query_native(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<postgres::Row>, StoreError> {
+        let cached = self.native.borrow().get(sql).cloned();
+        let result = (|| {
+            let st = match cached {
+                Some(st) => st,
+                None => {
+                    let st = self.client.borrow_mut().prepare(sql)?;
+                    self.native.borrow_mut().insert(sql, st.clone());
+                    st
+                }
+            };
+            self.client.borrow_mut().query(&st, params)
+        })();
+        result.map_err(|e| {
+            self.aborted.set(true);
+            StoreError::Postgres(e)
+        })
+    }
+
+    /// Remembers that `pairing` got new work in the open transaction (told at COMMIT).
+    pub(crate) fn wake(&self, pairing: &str) {
+        if !self.wakes.borrow().contains(pairing) {
+            self.wakes.borrow_mut().insert(pairing.to_owned());
+        }
+    }
+
+    /// The pairings to tell of new work at this COMMIT, forgotten here (each once).
+    pub(crate) fn take_wakes(&self) -> BTreeSet<String> {
+        std::mem::take(&mut *self.wakes.borrow_mut())
+    }
+
+    /// The server process serving this client (what a notification it sends is signed with).
+    pub(crate) fn backend_pid(&self) -> Result<i32, StoreError> {
+        let row = self
+            .client
+            .borrow_mut()
+            .query_one("SELECT pg_backend_pid()", &[])?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// The client itself (the listener for new work, which needs its notifications).
+    pub(crate) fn into_client(self) -> postgres::Client {
+        self.client.into_inner()
     }
 
     /// Whether a statement failed since the last successful `ROLLBACK TO`, `BEGIN` or `COMMIT`.
@@ -473,6 +531,14 @@ impl Db<'_> {
         match self {
             Db::Sqlite(_) => &SQLITE,
             Db::Pg(_) => &POSTGRES,
+        }
+    }
+
+    /// Says that `pairing` got new work in this transaction: on PostgreSQL the writer notifies the
+    /// other replicas at COMMIT (once per pairing and batch); on SQLite there are none.
+    pub(crate) fn wake(&self, pairing: &str) {
+        if let Db::Pg(c) = self {
+            c.wake(pairing);
         }
     }
 

@@ -1,7 +1,9 @@
 //! The inbox: verified events, stored before they are acknowledged, each in its lane, with its
 //! state, attempts and next due time. Deduplication is the `(source, dedupe_key)` unique constraint.
 
-use super::db::{params, Db, Row};
+use std::collections::HashMap;
+
+use super::db::{params, Db, PgConn, Row};
 
 use super::model::{EventState, Lane, Provenance, Source};
 use super::{now_ms, Store, StoreError};
@@ -151,18 +153,82 @@ pub(super) fn insert_event(
         ],
     )?;
     Ok(match id {
-        Some(id) => Ingested::New(id),
+        Some(id) => {
+            c.wake(pairing);
+            Ingested::New(id)
+        }
         None => Ingested::Duplicate,
     })
+}
+
+/// A batch of webhook events inserted at once on PostgreSQL (one statement, one round trip):
+/// what [`insert_event`] does for each, in order. Either every row is handled (inserted or found a
+/// duplicate) or the statement failed as a whole and left the transaction aborted; the writer then
+/// inserts them again one by one, each in a savepoint, so a bad row fails only its own webhook.
+pub(super) fn insert_events_pg(
+    c: &PgConn,
+    events: &[(&str, &NewEvent)],
+) -> Result<Vec<Ingested>, StoreError> {
+    const INSERT_MANY: &str = "INSERT INTO inbox
+         (pairing, source, dedupe_key, lane, event_name, body, event_time, received_at, provenance)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                              $6::bytea[], $7::bigint[], $8::bigint[], $9::text[])
+         ON CONFLICT (pairing, source, dedupe_key) DO NOTHING
+         RETURNING id, pairing, source, dedupe_key";
+    let now = now_ms();
+    let pairing: Vec<&str> = events.iter().map(|e| e.0).collect();
+    let source: Vec<&str> = events.iter().map(|e| e.1.source.as_str()).collect();
+    let key: Vec<&str> = events.iter().map(|e| e.1.dedupe_key.as_str()).collect();
+    let lane: Vec<&str> = events.iter().map(|e| e.1.lane.as_str()).collect();
+    let name: Vec<&str> = events.iter().map(|e| e.1.event_name.as_str()).collect();
+    let provenance: Vec<&str> = events.iter().map(|e| e.1.provenance.as_str()).collect();
+    let body: Vec<&[u8]> = events.iter().map(|e| &e.1.body[..]).collect();
+    let time: Vec<i64> = events.iter().map(|e| e.1.event_time).collect();
+    let received = vec![now; events.len()];
+    let rows = c.query_native(
+        INSERT_MANY,
+        &[
+            &pairing,
+            &source,
+            &key,
+            &lane,
+            &name,
+            &body,
+            &time,
+            &received,
+            &provenance,
+        ],
+    )?;
+    // A row is returned for each event inserted; the same event twice in one batch is inserted
+    // once, and its first request gets the id (the second is a duplicate, as it would be later).
+    let mut inserted: HashMap<(String, String, String), i64> = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        inserted.insert((r.try_get(1)?, r.try_get(2)?, r.try_get(3)?), r.try_get(0)?);
+    }
+    Ok(events
+        .iter()
+        .map(|(p, ev)| {
+            let k = (
+                (*p).to_owned(),
+                ev.source.as_str().to_owned(),
+                ev.dedupe_key.clone(),
+            );
+            match inserted.remove(&k) {
+                Some(id) => {
+                    c.wake(p);
+                    Ingested::New(id)
+                }
+                None => Ingested::Duplicate,
+            }
+        })
+        .collect())
 }
 
 impl Store {
     /// Stores a verified webhook event once, ahead of other writes (the platform waits for the
     /// answer); a second delivery of the same event is a no-op.
     pub async fn ingest(&self, ev: NewEvent) -> Result<Ingested, StoreError> {
-        let p = self.p();
-        self.write_urgent_statement(move |c| insert_event(c, &p, &ev))
-            .await
+        self.write_urgent_insert(ev).await
     }
 
     /// Stores an event rebuilt from history once (no hurry: it waits behind webhooks).

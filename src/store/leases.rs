@@ -15,10 +15,16 @@
 use std::time::Duration;
 
 use super::db::{params, PgConn};
+use super::writer::WORK_CHANNEL;
 use super::{Lane, Readers, Store, StoreError};
 
 /// The database server's clock in unix milliseconds, as the lease statements read it.
 const DB_NOW: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
+
+/// Whether the lane `g.lane` of pairing `g.pairing` still has pending events (the lease statements'
+/// condition for waking the other replicas).
+const PENDING_IN_LANE: &str = "EXISTS (SELECT 1 FROM inbox i
+     WHERE i.state = 'pending' AND i.pairing = g.pairing AND i.lane = g.lane)";
 
 /// The advisory lock class of token refreshes (the second key is the pairing's hash).
 const REFRESH_LOCK_CLASS: i64 = 0x7a66;
@@ -110,7 +116,8 @@ impl Store {
     }
 
     /// Gives up this replica's lease of `lane` (the lane is empty, or waits for a retry); another
-    /// replica's lease is left alone.
+    /// replica's lease is left alone. A lane that still has pending events wakes the replicas
+    /// ([`WORK_CHANNEL`]): one of them may take it now.
     pub async fn release_lane_lease(&self, lane: &Lane) -> Result<(), StoreError> {
         if !self.is_postgres() {
             return Ok(());
@@ -118,7 +125,12 @@ impl Store {
         let (p, lane, me) = (self.p(), lane.clone(), self.inner.holder.clone());
         self.read(move |c| {
             c.execute(
-                "DELETE FROM lane_leases WHERE pairing = ?1 AND lane = ?2 AND holder = ?3",
+                &format!(
+                    "WITH gone AS (DELETE FROM lane_leases WHERE pairing = ?1 AND lane = ?2 AND holder = ?3
+                                   RETURNING pairing, lane)
+                     SELECT pg_notify('{WORK_CHANNEL}', g.pairing) FROM gone g
+                     WHERE {PENDING_IN_LANE}"
+                ),
                 params![p, lane, me],
             )?;
             Ok(())
@@ -133,8 +145,26 @@ impl Store {
             return Ok(0);
         }
         let me = self.inner.holder.clone();
-        self.read(move |c| c.execute("DELETE FROM lane_leases WHERE holder = ?1", params![me]))
-            .await
+        self.read(move |c| {
+            let gone = c.query_map(
+                "DELETE FROM lane_leases WHERE holder = ?1 RETURNING pairing, lane",
+                params![me],
+                |r| Ok((r.get::<String>(0)?, r.get::<Lane>(1)?)),
+            )?;
+            // The lanes with events left wake the other replicas, which take them at once.
+            for (p, lane) in &gone {
+                c.execute(
+                    &format!(
+                        "SELECT pg_notify('{WORK_CHANNEL}', g.pairing)
+                         FROM (SELECT CAST(?1 AS TEXT) AS pairing, CAST(?2 AS TEXT) AS lane) g
+                         WHERE {PENDING_IN_LANE}"
+                    ),
+                    params![p, lane],
+                )?;
+            }
+            Ok(gone.len())
+        })
+        .await
     }
 
     /// Who holds the lease of `lane` now (an expired lease counts as none); always none on SQLite.

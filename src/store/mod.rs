@@ -41,6 +41,7 @@ mod inbox;
 mod journal;
 mod leases;
 pub mod model;
+mod notify;
 mod pairings;
 mod pg;
 mod quota;
@@ -52,6 +53,8 @@ mod tags;
 mod writer;
 
 mod disk;
+#[cfg(test)]
+mod ingest_batch_tests;
 #[cfg(test)]
 mod lease_tests;
 #[cfg(test)]
@@ -80,6 +83,7 @@ pub use model::{
     CallOutcome, Contact, Direction, EventState, JournalKey, Lane, MessagePair, Provenance, Record,
     Source, StepKind, StepState,
 };
+pub use notify::Wake;
 pub use pg::POSTGRES_MIGRATIONS;
 pub use quota::QuotaState;
 pub use registry::RegisteredPairing;
@@ -293,6 +297,8 @@ struct Inner {
     /// This process's name in `lane_leases`: its id and random bits (`<pid>-<hex>`), new at every
     /// open. The replica soak tells the processes it killed apart by the id.
     holder: String,
+    /// The writer's PostgreSQL server process (its notifications are this process's own).
+    writer_pid: writer::WriterPid,
 }
 
 /// The read connections of a backend, opened when none is free and kept up to [`READERS`].
@@ -434,6 +440,10 @@ impl Store {
         let default_places = Arc::new(Semaphore::new(MAX_URGENT_PER_PAIRING));
         let full = Arc::new(AtomicBool::new(false));
         let (writer_full, writer_commits) = (full.clone(), commits.clone());
+        let writer_pid = match &conn {
+            WriterConn::Pg { pid, .. } => pid.clone(),
+            WriterConn::Sqlite(_) => writer::WriterPid::default(),
+        };
         std::thread::Builder::new()
             .name("zfsync-store-writer".into())
             .spawn(move || {
@@ -460,6 +470,7 @@ impl Store {
                     std::process::id(),
                     fastrand::u64(..) & 0xffff_ffff_ffff
                 ),
+                writer_pid,
             }),
             pairing: default_name,
             urgent_mine: default_places,
@@ -549,13 +560,37 @@ impl Store {
 
     /// Stores a webhook's event ahead of every other write in the next batch (the platform waits
     /// for the answer), refused with [`StoreError::Busy`] rather than queued when too many are
-    /// waiting. One statement, which SQLite keeps atomic by itself (no savepoint of its own;
-    /// PostgreSQL gets one all the same, see [`writer::job`]).
+    /// waiting. On PostgreSQL the batch's events are inserted in one statement.
+    async fn write_urgent_insert(&self, event: inbox::NewEvent) -> Result<Ingested, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        let work = writer::Work::Insert(writer::EventInsert {
+            pairing: self.p(),
+            event,
+            tx,
+        });
+        self.queue_urgent(work, rx).await
+    }
+
+    /// Runs `f` ahead of every other write in the next batch, as [`Store::write_urgent_insert`]
+    /// does a webhook's insert. One statement, which SQLite keeps atomic by itself (no savepoint
+    /// of its own; PostgreSQL gets one all the same, see [`writer::job`]).
+    #[cfg(test)]
     async fn write_urgent_statement<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         F: FnOnce(&Db<'_>) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
+        let (tx, rx) = oneshot::channel();
+        self.queue_urgent(writer::Work::Run(writer::job(f, false, tx)), rx)
+            .await
+    }
+
+    /// Queues an urgent write, holding a place of the pairing's and one of the whole queue's.
+    async fn queue_urgent<R>(
+        &self,
+        work: writer::Work,
+        rx: oneshot::Receiver<Result<R, StoreError>>,
+    ) -> Result<R, StoreError> {
         let mine = self
             .urgent_mine
             .clone()
@@ -567,7 +602,15 @@ impl Store {
             .clone()
             .try_acquire_owned()
             .map_err(|_| StoreError::Busy)?;
-        let answer = self.submit(f, true, permit, false).await;
+        self.inner
+            .writer
+            .send(Queued {
+                work,
+                urgent: true,
+                _permit: permit,
+            })
+            .map_err(|_| StoreError::Closed)?;
+        let answer = rx.await.map_err(|_| StoreError::Closed)?;
         drop(mine);
         answer
     }
@@ -587,7 +630,7 @@ impl Store {
         self.inner
             .writer
             .send(Queued {
-                job: writer::job(f, savepoint, tx),
+                work: writer::Work::Run(writer::job(f, savepoint, tx)),
                 urgent,
                 _permit: permit,
             })

@@ -152,13 +152,14 @@ impl Store {
         let target = PgTarget::parse(url)?;
         // The sync client blocks on a runtime of its own, which cannot start inside the async
         // runtime that may be calling: the opening work runs on a thread of its own.
-        let (conn, key) = std::thread::scope(|s| {
-            s.spawn(|| -> Result<(PgConn, StoreKey), StoreError> {
+        let (conn, key, writer_pid) = std::thread::scope(|s| {
+            s.spawn(|| -> Result<(PgConn, StoreKey, i32), StoreError> {
                 let conn = target.connect()?;
                 migrate(&conn)?;
                 let key = key(&conn)?;
                 seal_at_open(&Db::Pg(&conn), &key)?;
-                Ok((conn, key))
+                let pid = conn.backend_pid()?;
+                Ok((conn, key, pid))
             })
             .join()
             .unwrap_or_else(|_| {
@@ -169,11 +170,14 @@ impl Store {
         })?;
         let location = PathBuf::from(&target.shown);
         let again = target.clone();
+        let pid = super::writer::WriterPid::default();
+        pid.set(writer_pid);
         Store::launch(
             location,
             WriterConn::Pg {
                 conn: Box::new(conn),
                 reconnect: Box::new(move || again.connect()),
+                pid,
             },
             Readers::Postgres {
                 target: Box::new(target),

@@ -8,14 +8,33 @@
 //! in it, and the closures that had not run yet wait for the next batch.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 
 use super::db::{Db, PgConn};
+use super::inbox::{insert_event, insert_events_pg, Ingested, NewEvent};
 use super::StoreError;
 use crate::telemetry::events::{InternalEvent, StoreCommitted, StoreFullChanged};
+
+/// The channel the writer notifies (at COMMIT) with the name of each pairing that got new work,
+/// and every process on the database listens on (`Store::listen_for_work`).
+pub(crate) const WORK_CHANNEL: &str = "zfsync_work";
+
+/// The writer's server process, whose notifications its own process skips (0: none yet).
+#[derive(Debug, Clone, Default)]
+pub(super) struct WriterPid(Arc<AtomicI32>);
+
+impl WriterPid {
+    pub(super) fn set(&self, pid: i32) {
+        self.0.store(pid, Ordering::Relaxed);
+    }
+
+    pub(super) fn get(&self) -> i32 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
 
 /// Most write closures one transaction takes; the rest wait for the next batch.
 const MAX_BATCH: usize = 256;
@@ -36,9 +55,73 @@ pub(super) type WriteJob = Box<dyn FnOnce(Option<&Db<'_>>) -> (Completion, Ran) 
 
 /// A queued write and its place in the queue.
 pub(super) struct Queued {
-    pub(super) job: WriteJob,
+    pub(super) work: Work,
     pub(super) urgent: bool,
     pub(super) _permit: OwnedSemaphorePermit,
+}
+
+/// What a queued write does.
+pub(super) enum Work {
+    /// Runs a closure in the batch's transaction.
+    Run(WriteJob),
+    /// Stores a webhook's event. Kept as data so that on PostgreSQL the batch's events go in one
+    /// statement ([`insert_events_pg`]), and can be inserted again one by one if it fails.
+    Insert(EventInsert),
+}
+
+/// A webhook's event for the inbox, and who waits for it.
+pub(super) struct EventInsert {
+    pub(super) pairing: String,
+    pub(super) event: NewEvent,
+    pub(super) tx: oneshot::Sender<Result<Ingested, StoreError>>,
+}
+
+impl EventInsert {
+    /// The same insert as a job of its own: one statement, which SQLite keeps atomic by itself
+    /// (PostgreSQL runs it in a savepoint all the same).
+    fn into_job(self) -> WriteJob {
+        let EventInsert { pairing, event, tx } = self;
+        job(move |c| insert_event(c, &pairing, &event), false, tx)
+    }
+}
+
+/// Inserts a batch's webhook events on PostgreSQL in one statement, first in the transaction;
+/// returns what answers each once the batch's fate is known. If the statement fails (a bad row),
+/// the transaction is begun afresh and the events come back to be run one by one, each in its own
+/// savepoint, so that only the bad one fails.
+fn insert_batch_pg(
+    pg: &PgConn,
+    inserts: Vec<EventInsert>,
+) -> Result<Vec<(Completion, Ran)>, Vec<EventInsert>> {
+    let events: Vec<(&str, &NewEvent)> = inserts
+        .iter()
+        .map(|i| (i.pairing.as_str(), &i.event))
+        .collect();
+    match insert_events_pg(pg, &events) {
+        Ok(outcomes) => Ok(inserts
+            .into_iter()
+            .zip(outcomes)
+            .map(|(i, outcome)| {
+                let tx = i.tx;
+                let done: Completion = Box::new(move |commit: Result<(), String>| {
+                    let _ = tx.send(commit.map(|()| outcome).map_err(StoreError::Commit));
+                });
+                let ran = Ran {
+                    full: false,
+                    ok: true,
+                };
+                (done, ran)
+            })
+            .collect()),
+        Err(e) => {
+            tracing::debug!(error = %e, "a batch of webhook inserts failed; inserting them one by one");
+            drop(pg.take_wakes());
+            // Nothing else ran in this transaction yet: it starts again. Should that fail too,
+            // the connection counts as aborted and the batch fails as any other would.
+            let _ = pg.batch("ROLLBACK; BEGIN");
+            Err(inserts)
+        }
+    }
 }
 
 /// Makes the job that runs `f` in the writer's transaction and answers `tx`. `savepoint`: inside a
@@ -120,6 +203,8 @@ pub(super) enum WriterConn {
         conn: Box<PgConn>,
         /// Connects a new one.
         reconnect: Reconnect,
+        /// The server process serving it (kept up to date across reconnections).
+        pid: WriterPid,
     },
 }
 
@@ -136,12 +221,17 @@ impl WriterConn {
     fn begin(&mut self) -> Result<(), StoreError> {
         match self {
             WriterConn::Sqlite(_) => self.db().run_cached("BEGIN IMMEDIATE"),
-            WriterConn::Pg { conn, reconnect } => match conn.batch("BEGIN") {
+            WriterConn::Pg {
+                conn,
+                reconnect,
+                pid,
+            } => match conn.batch("BEGIN") {
                 Ok(()) => Ok(()),
                 Err(e) if !conn.is_closed() => Err(e.into()),
                 Err(e) => {
                     tracing::warn!(error = %e, "the PostgreSQL store dropped the writer's connection; connecting again");
                     **conn = reconnect()?;
+                    pid.set(conn.backend_pid()?);
                     Ok(conn.batch("BEGIN")?)
                 }
             },
@@ -160,9 +250,15 @@ impl WriterConn {
         }
     }
 
-    /// Commits; on failure rolls back and says why.
+    /// Commits; on failure rolls back and says why. On PostgreSQL the pairings that got new work
+    /// in the transaction are notified on [`WORK_CHANNEL`] in the same round trip as the COMMIT
+    /// (a notification goes out only if the transaction commits).
     fn commit(&self) -> Result<(), (String, bool)> {
-        self.db().run_cached("COMMIT").map_err(|e| {
+        let committed = match self {
+            WriterConn::Pg { conn, .. } => commit_notifying(conn),
+            WriterConn::Sqlite(_) => self.db().run_cached("COMMIT"),
+        };
+        committed.map_err(|e| {
             let _ = self.db().execute_batch("ROLLBACK");
             let shown = match &e {
                 StoreError::Sql(cause) => cause.to_string(),
@@ -175,10 +271,38 @@ impl WriterConn {
 
     /// Ends a transaction the backend abandoned (SQLite already did).
     fn roll_back(&self) {
-        if let WriterConn::Pg { .. } = self {
+        if let WriterConn::Pg { conn, .. } = self {
+            drop(conn.take_wakes());
             let _ = self.db().execute_batch("ROLLBACK");
         }
     }
+}
+
+/// COMMITs the writer's PostgreSQL transaction, notifying each pairing that got new work once.
+/// Names of plain characters are written into the COMMIT's own round trip; any other name is
+/// passed as a parameter, in a statement of its own.
+fn commit_notifying(conn: &PgConn) -> Result<(), StoreError> {
+    let wakes = conn.take_wakes();
+    let plain = |p: &String| {
+        p.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    };
+    let (inline, odd): (Vec<String>, Vec<String>) = wakes.into_iter().partition(plain);
+    if !odd.is_empty() {
+        let odd: Vec<&str> = odd.iter().map(String::as_str).collect();
+        conn.query_native(
+            "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p",
+            &[&WORK_CHANNEL, &odd],
+        )?;
+    }
+    if inline.is_empty() {
+        return Ok(conn.batch("COMMIT")?);
+    }
+    let notifies: Vec<String> = inline
+        .iter()
+        .map(|p| format!("pg_notify('{WORK_CHANNEL}', '{p}')"))
+        .collect();
+    Ok(conn.batch(&format!("SELECT {}; COMMIT", notifies.join(", ")))?)
 }
 
 /// Runs batches until every sender is gone.
@@ -222,7 +346,11 @@ pub(super) fn writer_loop(
             tracing::error!(error = %msg, "store write failed");
             full.store(e.is_full(), Ordering::Relaxed);
             for q in batch {
-                let (done, _) = (q.job)(None);
+                let job = match q.work {
+                    Work::Run(job) => job,
+                    Work::Insert(i) => i.into_job(),
+                };
+                let (done, _) = job(None);
                 done(Err(msg.clone()));
             }
             continue;
@@ -231,11 +359,51 @@ pub(super) fn writer_loop(
         // The store counts as taking writes again once a webhook insert commits.
         let mut urgent_ok = false;
         let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
-        let mut jobs = batch.into_iter();
+        // On PostgreSQL the batch's webhook inserts go first, in one statement; what is left (and,
+        // should that statement fail, the inserts one by one) runs as jobs.
+        let mut jobs: VecDeque<Queued> = VecDeque::with_capacity(batch.len());
+        let mut inserts = Vec::new();
+        let pg = match &conn {
+            WriterConn::Pg { conn, .. } => Some(&**conn),
+            WriterConn::Sqlite(_) => None,
+        };
+        for q in batch {
+            match q.work {
+                Work::Insert(i) if pg.is_some() => inserts.push((i, q._permit)),
+                work => jobs.push_back(Queued { work, ..q }),
+            }
+        }
+        let mut permits = Vec::with_capacity(inserts.len());
+        if let (Some(pg), false) = (pg, inserts.is_empty()) {
+            let (inserts, held): (Vec<EventInsert>, Vec<_>) = inserts.into_iter().unzip();
+            match insert_batch_pg(pg, inserts) {
+                Ok(done) => {
+                    permits = held;
+                    for (done, ran) in done {
+                        urgent_ok |= ran.ok;
+                        completions.push(done);
+                    }
+                }
+                Err(back) => {
+                    for (i, permit) in back.into_iter().zip(held).rev() {
+                        jobs.push_front(Queued {
+                            work: Work::Insert(i),
+                            urgent: true,
+                            _permit: permit,
+                        });
+                    }
+                }
+            }
+        }
+        let mut jobs = jobs.into_iter();
         let mut abandoned = None;
         let db = conn.db();
         for q in jobs.by_ref() {
-            let (done, ran) = (q.job)(Some(&db));
+            let job = match q.work {
+                Work::Run(job) => job,
+                Work::Insert(i) => i.into_job(),
+            };
+            let (done, ran) = job(Some(&db));
             hit_full |= ran.full;
             urgent_ok |= q.urgent && ran.ok;
             completions.push(done);
@@ -270,5 +438,6 @@ pub(super) fn writer_loop(
         for done in completions {
             done(commit.clone());
         }
+        drop(permits);
     }
 }

@@ -102,6 +102,8 @@ catalogue! {
     QUEUE_DEPTH = "zfsync_queue_depth", Gauge;
     /// Store transactions, by result.
     STORE_COMMITS = "zfsync_store_commits_total", Counter;
+    /// Notifications of new work stored by another replica (PostgreSQL), each waking its pairing.
+    WORK_NOTIFIED = "zfsync_work_notified_total", Counter;
     /// 1 while the store's disk is full (webhooks are answered 503).
     STORE_FULL = "zfsync_store_full", Gauge;
     /// Every call to either platform, by platform, operation and outcome.

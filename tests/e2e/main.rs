@@ -30,6 +30,7 @@ mod pairings;
 mod quota;
 mod reconnect;
 mod reliability;
+mod replica_wake;
 mod replicas;
 mod reply_window;
 mod routing;

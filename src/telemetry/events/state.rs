@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::names::{
-    QUEUE_DEPTH, STORE_COMMITS, STORE_FULL, UPSTREAM_CALL_SECONDS, ZALO_CUSTOMERS_IN_BILLED_WINDOW,
-    ZALO_TOKEN_SECONDS_TO_EXPIRY,
+    QUEUE_DEPTH, STORE_COMMITS, STORE_FULL, UPSTREAM_CALL_SECONDS, WORK_NOTIFIED,
+    ZALO_CUSTOMERS_IN_BILLED_WINDOW, ZALO_TOKEN_SECONDS_TO_EXPIRY,
 };
 use super::InternalEvent;
 
@@ -64,6 +64,20 @@ impl InternalEvent for StoreCommitted {
         let result = if self.ok { "ok" } else { "error" };
         tracing::trace!(result, "store transaction ended");
         metrics::counter!(STORE_COMMITS, "result" => result).increment(1);
+    }
+}
+
+/// Another replica stored new work for a pairing (a PostgreSQL notification woke it here).
+#[derive(Debug)]
+pub struct WorkNotified<'a> {
+    /// The pairing named.
+    pub pairing: &'a str,
+}
+
+impl InternalEvent for WorkNotified<'_> {
+    fn emit(&self) {
+        tracing::trace!(pairing = self.pairing, "another replica stored new work");
+        metrics::counter!(WORK_NOTIFIED, "pairing" => self.pairing.to_owned()).increment(1);
     }
 }
 

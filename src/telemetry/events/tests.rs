@@ -218,6 +218,7 @@ fn every_event() -> Vec<Expect> {
         expect(CustomersInBilledWindow { count: 4 }, ZALO_CUSTOMERS_IN_BILLED_WINDOW, &[], 4.0, Some(("TRACE", "customers in Zalo's billed window", ("count", json!(4))))),
         expect(TokenSecondsToExpiry { seconds: -5 }, ZALO_TOKEN_SECONDS_TO_EXPIRY, &[], -5.0, Some(("TRACE", "Zalo access token lifetime left", ("seconds", json!(-5))))),
         expect(StoreCommitted { ok: false }, STORE_COMMITS, &[("result", "error")], 1.0, Some(("TRACE", "store transaction ended", ("result", json!("error"))))),
+        expect(WorkNotified { pairing: TEST_PAIRING }, WORK_NOTIFIED, &[], 1.0, Some(("TRACE", "another replica stored new work", ("pairing", json!(TEST_PAIRING))))),
         expect(StoreFullChanged { full: true }, STORE_FULL, &[], 1.0, Some(("ERROR", "the store is full", ("level", json!("ERROR"))))),
         expect(StoreFullChanged { full: false }, STORE_FULL, &[], 0.0, Some(("INFO", "the store takes writes again", ("level", json!("INFO"))))),
         expect(UpstreamCall { platform: "zalo", op: "send_message", outcome: "ok", elapsed: ms }, UPSTREAM_CALL_SECONDS, &[("op", "send_message"), ("outcome", "ok"), ("platform", "zalo")], 0.25, Some(("TRACE", "upstream call ended", ("op", json!("send_message"))))),

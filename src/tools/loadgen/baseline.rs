@@ -2,7 +2,7 @@
 //! durable SQLite insert per request (WAL, `synchronous=FULL`, one connection behind a mutex,
 //! `spawn_blocking`), deduplicating on the event's `msg_id`. No signature check, no parsing
 //! beyond the id, no lanes. Its PostgreSQL twin ([`BaselineServer::start_postgres`]) does one
-//! insert per request, each committed on its own, over one async connection.
+//! insert per request, each committed on its own, over a small pool of async connections.
 //!
 //! It runs on its own tokio runtime (two workers, as the daemon's runtime has on a 2-core
 //! machine), whose threads are recorded so that its CPU time can be read from
@@ -12,6 +12,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,10 @@ use super::report::{thread_cpu_secs, Ingest, Stats};
 use super::shared::{is_dup, is_image, Plan};
 use super::signer::ZaloSigner;
 use super::{lock, user_id, Options};
+
+/// The PostgreSQL baseline's connections: four per core of this 2-core machine, as
+/// deadpool-postgres sizes its pools by default.
+pub const POSTGRES_POOL: usize = 8;
 
 /// The route the baseline answers, the same path as the daemon's.
 pub const ROUTE: &str = "/webhooks/zalo";
@@ -69,7 +74,9 @@ impl BaselineServer {
     }
 
     /// The PostgreSQL twin: one insert per request, each committed by itself, into a table of
-    /// the (empty) database at `url`, over one connection.
+    /// the (empty) database at `url`, over a pool of [`POSTGRES_POOL`] connections taken in turn
+    /// (each pipelined, so a request never waits for a free one; concurrent commits on separate
+    /// connections share the server's WAL flushes).
     pub fn start_postgres(pin: Option<usize>, url: &str) -> anyhow::Result<BaselineServer> {
         let dir = tempfile::tempdir()?;
         let url = url.to_string();
@@ -79,29 +86,36 @@ impl BaselineServer {
             let handle = runtime.handle().clone();
             let setup = std::thread::spawn(move || {
                 handle.block_on(async move {
-                let (client, connection) =
-                    tokio_postgres::connect(&connect, tokio_postgres::NoTls)
-                        .await
-                        .context("the PostgreSQL baseline cannot connect")?;
-                tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::error!(error = %e, "the PostgreSQL baseline's connection ended");
+                    let mut clients = Vec::with_capacity(POSTGRES_POOL);
+                    for _ in 0..POSTGRES_POOL {
+                        let (client, connection) =
+                            tokio_postgres::connect(&connect, tokio_postgres::NoTls)
+                                .await
+                                .context("the PostgreSQL baseline cannot connect")?;
+                        tokio::spawn(async move {
+                            if let Err(e) = connection.await {
+                                tracing::error!(error = %e, "the PostgreSQL baseline's connection ended");
+                            }
+                        });
+                        clients.push(client);
                     }
-                });
-                client
-                    .batch_execute(
-                        "CREATE TABLE inbox (id BIGSERIAL PRIMARY KEY, dedupe_key TEXT NOT NULL UNIQUE, body BYTEA NOT NULL)",
-                    )
-                    .await?;
-                let client = Arc::new(client);
-                anyhow::Ok(axum::Router::new().route(
-                    ROUTE,
-                    axum::routing::post(move |body: Bytes| {
-                        let client = client.clone();
-                        async move { insert_postgres(&client, body).await }
-                    }),
-                ))
-            })
+                    clients[0]
+                        .batch_execute(
+                            "CREATE TABLE inbox (id BIGSERIAL PRIMARY KEY, dedupe_key TEXT NOT NULL UNIQUE, body BYTEA NOT NULL)",
+                        )
+                        .await?;
+                    let pool = Arc::new((clients, AtomicUsize::new(0)));
+                    anyhow::Ok(axum::Router::new().route(
+                        ROUTE,
+                        axum::routing::post(move |body: Bytes| {
+                            let pool = pool.clone();
+                            async move {
+                                let next = pool.1.fetch_add(1, Ordering::Relaxed) % pool.0.len();
+                                insert_postgres(&pool.0[next], body).await
+                            }
+                        }),
+                    ))
+                })
             });
             setup
                 .join()
