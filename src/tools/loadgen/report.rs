@@ -444,6 +444,10 @@ pub struct SoakReport {
     pub freshchat_faults: u64,
     /// Times the Zalo simulator disabled the webhook after its retry ladder and it was set again.
     pub webhook_reenabled: usize,
+    /// Times the daemon said Zalo needs re-authorization and the OA was connected again, as an
+    /// operator would: a process killed after Zalo answered a token refresh but before the new
+    /// pair was committed spent the single-use refresh token and lost its successor.
+    pub zalo_reauthorized: usize,
     /// Median and worst restart (spawn to `/healthz`), ms.
     pub restart: Stats,
     /// First send to the last check.
@@ -544,8 +548,8 @@ impl fmt::Display for SoakReport {
         )?;
         writeln!(
             f,
-            "faults injected     Freshchat {}; Zalo webhook re-enabled {} times",
-            self.freshchat_faults, self.webhook_reenabled
+            "faults injected     Freshchat {}; Zalo webhook re-enabled {} times; Zalo re-authorized {} times",
+            self.freshchat_faults, self.webhook_reenabled, self.zalo_reauthorized
         )?;
         writeln!(f, "restart             {}", self.restart)?;
         if let Some(t) = &self.takeover {

@@ -231,6 +231,7 @@ pub async fn run(opts: Options) -> anyhow::Result<SoakReport> {
     let mut rng = fastrand::Rng::with_seed(opts.seed);
     let mut restarts = Vec::new();
     let mut reenabled = 0;
+    let mut reauthorized = 0;
     let (lo, hi) = (opts.kill_every.0.as_millis(), opts.kill_every.1.as_millis());
     let (mut kills, mut other_kills) = (0, 0);
     let killed: anyhow::Result<()> = async {
@@ -254,6 +255,7 @@ pub async fn run(opts: Options) -> anyhow::Result<SoakReport> {
             restarts.push(took.await?);
             kills += 1;
             reenabled += reenable_webhook(&env, &webhook);
+            reauthorized += reauthorize_if_needed(&env).await;
         }
         Ok(())
     }
@@ -267,6 +269,7 @@ pub async fn run(opts: Options) -> anyhow::Result<SoakReport> {
     let deadline = Instant::now() + opts.timeout;
     while Instant::now() < deadline && !all_arrived(&env, &convs, &sent) {
         reenabled += reenable_webhook(&env, &webhook);
+        reauthorized += reauthorize_if_needed(&env).await;
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     // Late copies would show up now.
@@ -302,6 +305,7 @@ pub async fn run(opts: Options) -> anyhow::Result<SoakReport> {
             f.server_errors + f.rate_limited + f.hangs
         },
         webhook_reenabled: reenabled,
+        zalo_reauthorized: reauthorized,
         restart: Stats::of(restarts),
         wall_secs: t0.elapsed().as_secs_f64(),
         daemon_cpus,
@@ -512,6 +516,34 @@ fn reenable_webhook(env: &Env, url: &str) -> usize {
         1
     } else {
         0
+    }
+}
+
+/// When the daemon says Zalo needs re-authorization, an OA admin connects it again (the OAuth
+/// flow, as `zfsync connect zalo` starts it). Zalo's refresh token is single-use: a process killed
+/// after Zalo answered a refresh but before the new pair was committed spent the token and lost its
+/// successor, and no lock can cover that instant. The daemon holds the work meanwhile and says so
+/// on `/readyz`; what waited goes out once connected. 1 when it connected the OA.
+async fn reauthorize_if_needed(env: &Env) -> usize {
+    let ready = async {
+        let r = reqwest::Client::new()
+            .get(format!("{}/readyz", env.daemon_url()))
+            .bearer_auth(&env.admin_token)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .ok()?;
+        r.text().await.ok()
+    };
+    match ready.await {
+        Some(body) if body.contains("needs re-authorization") => match env.connect_zalo().await {
+            Ok(_) => 1,
+            Err(e) => {
+                eprintln!("  re-authorizing Zalo failed: {e:#}");
+                0
+            }
+        },
+        _ => 0,
     }
 }
 
