@@ -76,9 +76,11 @@ impl Store {
     /// Retention, over every table: expired hosted files, OAuth attempts and start links;
     /// finished events (and their journal) whose end and own time are both older than `keep_ms`;
     /// message pairings with their previews older than `keep_ms`; conversations found not to be
-    /// Zalo's, after a day. Failed events stay until an operator replays them. Returns rows removed.
+    /// Zalo's, after a day; lane leases that ran out an hour ago (PostgreSQL). Failed events stay
+    /// until an operator replays them. Returns rows removed.
     pub async fn prune(&self, keep_ms: i64) -> Result<usize, StoreError> {
-        self.write(move |c| {
+        let leases = self.prune_expired_lane_leases().await?;
+        let rows = self.write(move |c| {
             let now = now_ms();
             let mut n = c.execute(
                 "DELETE FROM hosted_files WHERE expires_at < ?1",
@@ -117,7 +119,8 @@ impl Store {
             )?;
             Ok(n)
         })
-        .await
+        .await?;
+        Ok(rows + leases)
     }
 
     /// A small stored fact.

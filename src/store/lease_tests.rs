@@ -233,3 +233,35 @@ on_both_backends!(
     one_process_always_holds_its_lanes,
     a_conversation_is_pointed_at_once
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_run_out_an_hour_ago_are_forgotten_by_retention_and_live_ones_stay() {
+    let Some(r) = replicas(1) else {
+        return;
+    };
+    let a = &r[0];
+    let (dead, live) = (Lane::zalo(Some("u1")), Lane::zalo(Some("u2")));
+    a.take_lane_lease(&dead, LEASE).await.unwrap();
+    a.take_lane_lease(&live, LEASE).await.unwrap();
+    // The first one's holder died two hours ago.
+    let name = dead.to_string();
+    a.write(move |c| {
+        c.execute(
+            "UPDATE lane_leases SET expires_at = expires_at - 7200000 WHERE lane = ?1",
+            super::db::params![name],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(a.prune_expired_lane_leases().await.unwrap(), 1);
+    assert_eq!(a.lane_lease_holder(&dead).await.unwrap(), None);
+    assert_eq!(
+        a.lane_lease_holder(&live).await.unwrap().as_deref(),
+        Some(a.replica_id())
+    );
+    assert_eq!(
+        a.prune(7 * 24 * 3600 * 1000).await.unwrap(),
+        0,
+        "nothing else to prune"
+    );
+}

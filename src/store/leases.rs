@@ -138,6 +138,22 @@ impl Store {
         .await
     }
 
+    /// Forgets leases that ran out more than an hour ago (their holder died, and the lane had
+    /// nothing left, so nobody took it over): retention, so the table holds only live lanes; how
+    /// many. A lane that gets work again is leased afresh.
+    pub async fn prune_expired_lane_leases(&self) -> Result<usize, StoreError> {
+        if !self.is_postgres() {
+            return Ok(0);
+        }
+        self.write(move |c| {
+            c.execute(
+                &format!("DELETE FROM lane_leases WHERE expires_at < {DB_NOW} - 3600000"),
+                params![],
+            )
+        })
+        .await
+    }
+
     /// Gives up every lease this replica holds, of every pairing (at shutdown, so the other
     /// replicas take the lanes over at once rather than after the lease time); how many.
     pub async fn release_all_lane_leases(&self) -> Result<usize, StoreError> {
