@@ -419,7 +419,7 @@ pub struct SoakReport {
     /// down, and those answered 502 (the platform delivered them again).
     pub spread: Option<SpreadFigures>,
     /// On PostgreSQL: how the lanes of killed processes were taken over.
-    pub takeover: Option<super::takeover::Takeover>,
+    pub takeover: Option<Takeover>,
     /// Zalo users (conversations).
     pub users: usize,
     /// Customer messages sent through the Zalo simulator.
@@ -474,10 +474,7 @@ impl SoakReport {
     /// every lane a killed process held taken over within the bound: what the soak proves.
     pub fn passed(&self) -> bool {
         self.clean_but_platform_reordering()
-            && self
-                .takeover
-                .as_ref()
-                .is_none_or(super::takeover::Takeover::within_bound)
+            && self.takeover.as_ref().is_none_or(Takeover::within_bound)
     }
 
     /// Nothing lost, doubled or out of order.
@@ -692,5 +689,78 @@ mod tests {
             assert!(memory_kb().0 > 0);
             assert!(cpus_allowed(std::process::id()).is_some());
         }
+    }
+}
+
+/// How the lanes of killed processes were taken over.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Takeover {
+    /// `sync.lane_lease_secs`, in ms.
+    pub lease_ms: f64,
+    /// The longest a lane may wait: the lease, then the dispatcher's sweep (which finds a lane no
+    /// webhook pointed at) and its next look at a lane leased elsewhere (at most a second).
+    pub bound_ms: f64,
+    /// Lanes a killed process held when it died.
+    pub held: usize,
+    /// Of those, taken by another replica.
+    pub by_other_replica: usize,
+    /// Of those, taken by the killed replica once restarted (a new process, a new holder).
+    pub by_restarted: usize,
+    /// Of those, taken and given back between two looks (by whom is not seen).
+    pub between_looks: usize,
+    /// Held with no event pending, and none came before the end: nothing to take over.
+    pub idle: usize,
+    /// Held with events pending and never taken over before the end.
+    pub stranded: usize,
+    /// Waiting time of each lane taken over (from the kill, or from its next event), ms.
+    pub wait: Stats,
+    /// From the lease's expiry (or the lane's next event, when later) to the takeover, ms: the
+    /// replicas' own delay once the lease let them.
+    pub after_expiry: Stats,
+    /// The longest waits, described (lane, who held it, when, who took it).
+    pub slowest: Vec<String>,
+    /// How often the store was looked at, ms (each figure is late by up to one look).
+    pub look_every_ms: u128,
+}
+
+impl Takeover {
+    /// Every lane with work was taken over, none later than the bound.
+    pub fn within_bound(&self) -> bool {
+        self.stranded == 0 && self.wait.max <= self.bound_ms
+    }
+}
+
+impl fmt::Display for Takeover {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "lanes held at a kill {} (taken by another replica {}, by the killed one restarted {}, between two looks {}; nothing left to do {}; never taken {})",
+            self.held,
+            self.by_other_replica,
+            self.by_restarted,
+            self.between_looks,
+            self.idle,
+            self.stranded
+        )?;
+        writeln!(
+            f,
+            "takeover wait       p50 {:.0} ms, p90 {:.0} ms, max {:.0} ms (n={}); lease {:.0} ms, bound {:.0} ms: {}",
+            self.wait.p50,
+            self.wait.p90,
+            self.wait.max,
+            self.wait.n,
+            self.lease_ms,
+            self.bound_ms,
+            if self.within_bound() { "within" } else { "EXCEEDED" }
+        )?;
+        write!(
+            f,
+            "  after lease expiry p50 {:.0} ms, max {:.0} ms (looks every {} ms)",
+            self.after_expiry.p50, self.after_expiry.max, self.look_every_ms
+        )?;
+        for w in &self.slowest {
+            write!(f, "\n  slowest: {w}")?;
+        }
+        Ok(())
     }
 }

@@ -18,13 +18,13 @@
 //! soak then fails to report rather than report a takeover it did not see).
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 
 use super::report::Stats;
+pub use super::report::Takeover;
 use super::{epoch_ms, lock};
 
 /// How often the store is read.
@@ -41,79 +41,6 @@ pub async fn connect(url: &str) -> anyhow::Result<Arc<tokio_postgres::Client>> {
         }
     });
     Ok(Arc::new(client))
-}
-
-/// How the lanes of killed processes were taken over.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Takeover {
-    /// `sync.lane_lease_secs`, in ms.
-    pub lease_ms: f64,
-    /// The longest a lane may wait: the lease, then the dispatcher's sweep (which finds a lane no
-    /// webhook pointed at) and its next look at a lane leased elsewhere (at most a second).
-    pub bound_ms: f64,
-    /// Lanes a killed process held when it died.
-    pub held: usize,
-    /// Of those, taken by another replica.
-    pub by_other_replica: usize,
-    /// Of those, taken by the killed replica once restarted (a new process, a new holder).
-    pub by_restarted: usize,
-    /// Of those, taken and given back between two looks (by whom is not seen).
-    pub between_looks: usize,
-    /// Held with no event pending, and none came before the end: nothing to take over.
-    pub idle: usize,
-    /// Held with events pending and never taken over before the end.
-    pub stranded: usize,
-    /// Waiting time of each lane taken over (from the kill, or from its next event), ms.
-    pub wait: Stats,
-    /// From the lease's expiry (or the lane's next event, when later) to the takeover, ms: the
-    /// replicas' own delay once the lease let them.
-    pub after_expiry: Stats,
-    /// The longest waits, described (lane, who held it, when, who took it).
-    pub slowest: Vec<String>,
-}
-
-impl Takeover {
-    /// Every lane with work was taken over, none later than the bound.
-    pub fn within_bound(&self) -> bool {
-        self.stranded == 0 && self.wait.max <= self.bound_ms
-    }
-}
-
-impl fmt::Display for Takeover {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "lanes held at a kill {} (taken by another replica {}, by the killed one restarted {}, between two looks {}; nothing left to do {}; never taken {})",
-            self.held,
-            self.by_other_replica,
-            self.by_restarted,
-            self.between_looks,
-            self.idle,
-            self.stranded
-        )?;
-        writeln!(
-            f,
-            "takeover wait       p50 {:.0} ms, p90 {:.0} ms, max {:.0} ms (n={}); lease {:.0} ms, bound {:.0} ms: {}",
-            self.wait.p50,
-            self.wait.p90,
-            self.wait.max,
-            self.wait.n,
-            self.lease_ms,
-            self.bound_ms,
-            if self.within_bound() { "within" } else { "EXCEEDED" }
-        )?;
-        write!(
-            f,
-            "  after lease expiry p50 {:.0} ms, max {:.0} ms (looks every {} ms)",
-            self.after_expiry.p50,
-            self.after_expiry.max,
-            POLL.as_millis()
-        )?;
-        for w in &self.slowest {
-            write!(f, "\n  slowest: {w}")?;
-        }
-        Ok(())
-    }
 }
 
 /// One lane a killed process held.
@@ -242,6 +169,7 @@ impl LeaseWatch {
         let lease_ms = self.lease.as_secs_f64() * 1000.0;
         let slack = crate::lanes::SWEEP_EVERY + Duration::from_secs(1);
         let mut t = Takeover {
+            look_every_ms: POLL.as_millis(),
             lease_ms,
             bound_ms: lease_ms + slack.as_secs_f64() * 1000.0,
             held: st.held.len(),
