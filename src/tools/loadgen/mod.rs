@@ -248,7 +248,7 @@ pub enum Outcome {
     /// ingest.
     Ingest(IngestReport),
     /// soak.
-    Soak(SoakReport),
+    Soak(Box<SoakReport>),
     /// idle-pairings, pairings.
     Density(DensityReport),
 }
@@ -285,7 +285,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Outcome> {
             Outcome::Flow(Box::new(flow::run(opts).await?))
         }
         Mode::Ingest => Outcome::Ingest(ingest::run(opts).await?),
-        Mode::Soak => Outcome::Soak(soak::run(opts).await?),
+        Mode::Soak => Outcome::Soak(Box::new(soak::run(opts).await?)),
         Mode::IdlePairings => Outcome::Density(density::run_idle(opts).await?),
         Mode::Pairings => Outcome::Density(density::run_busy(opts).await?),
     })
