@@ -54,6 +54,8 @@ impl Rules {
         crate::zbs::validate(&self.templates).map_err(RulesError::Invalid)?;
         self.routing.validate().map_err(RulesError::Invalid)?;
         self.tags.validate().map_err(RulesError::Invalid)?;
+        self.csat.validate().map_err(RulesError::Invalid)?;
+        self.contact_info.validate().map_err(RulesError::Invalid)?;
         Ok(())
     }
 }

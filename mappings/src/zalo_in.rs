@@ -30,7 +30,7 @@ use zfsync_zalo::{
 use crate::agents::AgentText as A;
 use crate::plan::{
     EnsureContact, ForgetUser, MediaKind, OutPart, Plan, PostToFreshchat, RecordFollow,
-    RecordReceipt, RefreshContact, Step, SyncZaloTags, TagChange, Visibility,
+    RecordRating, RecordReceipt, RefreshContact, Step, SyncZaloTags, TagChange, Visibility,
 };
 use crate::rules::Rules;
 use crate::template::fill;
@@ -54,6 +54,9 @@ pub struct ZaloKnowledge {
     /// For `update_user_info` / `user_withdraw` with an empty `user_id`: the OA user the store
     /// knows for the event's `user_id_by_app`.
     pub app_user: Option<String>,
+    /// For a customer's message: the conversation whose resolve notice asked them for a rating,
+    /// when that question is unanswered and younger than `csat.window_hours`.
+    pub rating_asked_in: Option<String>,
 }
 
 /// Plans one Zalo event.
@@ -62,6 +65,9 @@ pub fn plan_zalo(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan {
         ZaloEvent::UserMessage(m) => {
             if !same_oa(&m.oa_id, &k.oa_id) {
                 return Plan::ignore(format!("message for another OA ({})", m.oa_id));
+            }
+            if let Some(step) = rating(m, k, rules) {
+                return Plan::steps(vec![step]);
             }
             let mut parts = customer_parts(m, rules);
             if let Some(quoted) = k
@@ -176,8 +182,16 @@ pub fn plan_zalo(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan {
         ZaloEvent::UserClickChatNow { .. } => Plan::ignore(
             "the customer opened the chat; the conversation starts with their first message",
         ),
-        ZaloEvent::UserSubmitInfo { .. } => {
-            Plan::ignore("shared personal details are not synced (Zalo privacy policy)")
+        ZaloEvent::UserSubmitInfo {
+            oa_id,
+            user_id,
+            info,
+            ..
+        } => {
+            if !same_oa(oa_id, &k.oa_id) {
+                return Plan::ignore(format!("contact details for another OA ({oa_id})"));
+            }
+            crate::contact_info::plan_submitted(user_id, info, rules)
         }
         ZaloEvent::Anonymous(a) => plan_anonymous(a, k, rules),
         ZaloEvent::OutOfScope {
@@ -200,6 +214,26 @@ pub fn plan_zalo(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan {
             event_name.as_deref().unwrap_or("without a name")
         )),
     }
+}
+
+/// A customer's lone digit answering a rating question in time: the rating, instead of a message.
+fn rating(m: &UserMessage, k: &ZaloKnowledge, rules: &Rules) -> Option<Step> {
+    let conversation = k.rating_asked_in.as_ref()?;
+    if k.backfilled_at.is_some() || m.kind != UserMessageKind::Text || !m.attachments.is_empty() {
+        return None;
+    }
+    let score = crate::csat::rating_of(m.text.as_deref()?)?;
+    let note = fill(
+        &rules.csat_texts(&rules.agents.language).rated_note,
+        &[("score", &score.to_string())],
+    );
+    Some(Step::RecordRating(RecordRating {
+        zalo_user_id: m.user_id.clone(),
+        conversation_id: conversation.clone(),
+        score,
+        note,
+        property: rules.csat.property.clone(),
+    }))
 }
 
 /// User-management events, ZNS receipts, tag and widget events.

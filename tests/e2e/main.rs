@@ -9,6 +9,7 @@ mod conformance;
 mod console;
 mod console_browser;
 mod crash;
+mod csat;
 mod hardening;
 mod helpers;
 mod identity;
