@@ -9,11 +9,6 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use zfsync_zalo::SubmittedInfo;
-
-use crate::plan::{Plan, SaveContactInfo, Step};
-use crate::rules::Rules;
-use crate::template::fill;
 
 /// Zalo's limit on the template's title (characters).
 pub const TITLE_MAX: usize = 100;
@@ -98,82 +93,5 @@ impl ContactInfoRules {
             }
         }
         Ok(())
-    }
-}
-
-/// The plan for a customer's `user_submit_info`: fill what the rules switch on, and a note naming
-/// what the customer gave (`{fields}` is filled when Freshchat took it).
-pub fn plan_submitted(user_id: &str, info: &SubmittedInfo, rules: &Rules) -> Plan {
-    if user_id.is_empty() {
-        return Plan::ignore("user_submit_info without a user");
-    }
-    let r = &rules.contact_info;
-    let t = rules.contact_info_texts(&rules.agents.language);
-    let label = |k: &str| t.labels.get(k).cloned().unwrap_or_else(|| k.to_string());
-    let address = [&info.address, &info.ward, &info.district, &info.city]
-        .into_iter()
-        .flatten()
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let address = Some(address).filter(|a| !a.is_empty());
-    let mut details = Vec::new();
-    for (key, value) in [
-        ("name", &info.name),
-        ("phone", &info.phone),
-        ("email", &info.email),
-        ("address", &address),
-    ] {
-        if let Some(v) = value {
-            details.push(format!("{}: {v}", label(key)));
-        }
-    }
-    if details.is_empty() {
-        return Plan::ignore("user_submit_info with no details");
-    }
-    let note = fill(&t.submitted_note, &[("details", &details.join("\n"))]);
-    Plan::steps(vec![Step::SaveContactInfo(SaveContactInfo {
-        zalo_user_id: user_id.to_string(),
-        name: info.name.clone().filter(|_| r.fill_name),
-        phone: info.phone.clone().filter(|_| r.fill_phone),
-        email: info.email.clone().filter(|_| r.fill_email),
-        address: address.filter(|_| !r.address_property.is_empty()),
-        address_property: r.address_property.clone(),
-        note,
-    })])
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn submitted_details_fill_what_is_switched_on() {
-        let mut rules = Rules::default().with_agent_language("en").unwrap();
-        let info = SubmittedInfo {
-            name: Some("Tò Trần".into()),
-            phone: Some("841213333111".into()),
-            address: Some("Aaaaaass".into()),
-            city: Some("Vĩnh Long".into()),
-            ..Default::default()
-        };
-        let Step::SaveContactInfo(s) = &plan_submitted("u1", &info, &rules).steps[0] else {
-            panic!("not saved")
-        };
-        assert_eq!(s.name.as_deref(), Some("Tò Trần"));
-        assert_eq!(s.phone.as_deref(), Some("841213333111"));
-        assert_eq!(s.address.as_deref(), Some("Aaaaaass, Vĩnh Long"));
-        assert!(s.note.contains("Phone: 841213333111"), "{}", s.note);
-        rules.contact_info.fill_phone = false;
-        rules.contact_info.address_property.clear();
-        let Step::SaveContactInfo(s) = &plan_submitted("u1", &info, &rules).steps[0] else {
-            panic!("not saved")
-        };
-        assert_eq!((s.phone.as_deref(), s.address.as_deref()), (None, None));
-        assert!(plan_submitted("u1", &SubmittedInfo::default(), &rules)
-            .steps
-            .is_empty());
     }
 }

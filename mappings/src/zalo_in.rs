@@ -20,17 +20,22 @@
 //! - Tag events (`add_user_to_tag`, `remove_user_from_tag`, `remove_tag`) update the customers'
 //!   Freshchat tag property (`[tags]`, unless `sync = false`); a tag created with nobody in it
 //!   changes nothing.
+//! - A customer's lone digit from 1 to 5 answering the rating question of a resolve notice in time
+//!   is recorded as their rating (`[csat]`), never posted as a message.
+//! - `user_submit_info` (contact details the customer chose to give) fills the Freshchat user's
+//!   fields `[contact_info]` switches on.
 //! - ZNS receipts, widget events and unknown events are ignored with a named reason.
 
 use zfsync_zalo::{
-    AnonymousMessage, Attachment, OutOfScope, TagEvent, TagEventKind, UserMessage, UserMessageKind,
-    ZaloEvent,
+    AnonymousMessage, Attachment, OutOfScope, SubmittedInfo, TagEvent, TagEventKind, UserMessage,
+    UserMessageKind, ZaloEvent,
 };
 
 use crate::agents::AgentText as A;
 use crate::plan::{
     EnsureContact, ForgetUser, MediaKind, OutPart, Plan, PostToFreshchat, RecordFollow,
-    RecordRating, RecordReceipt, RefreshContact, Step, SyncZaloTags, TagChange, Visibility,
+    RecordRating, RecordReceipt, RefreshContact, SaveContactInfo, Step, SyncZaloTags, TagChange,
+    Visibility,
 };
 use crate::rules::Rules;
 use crate::template::fill;
@@ -191,7 +196,7 @@ pub fn plan_zalo(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan {
             if !same_oa(oa_id, &k.oa_id) {
                 return Plan::ignore(format!("contact details for another OA ({oa_id})"));
             }
-            crate::contact_info::plan_submitted(user_id, info, rules)
+            plan_submitted(user_id, info, rules)
         }
         ZaloEvent::Anonymous(a) => plan_anonymous(a, k, rules),
         ZaloEvent::OutOfScope {
@@ -234,6 +239,49 @@ fn rating(m: &UserMessage, k: &ZaloKnowledge, rules: &Rules) -> Option<Step> {
         note,
         property: rules.csat.property.clone(),
     }))
+}
+
+/// The plan for a customer's `user_submit_info`: fill what the rules switch on, and a note naming
+/// what the customer gave (`{fields}` is filled when Freshchat took it).
+fn plan_submitted(user_id: &str, info: &SubmittedInfo, rules: &Rules) -> Plan {
+    if user_id.is_empty() {
+        return Plan::ignore("user_submit_info without a user");
+    }
+    let r = &rules.contact_info;
+    let t = rules.contact_info_texts(&rules.agents.language);
+    let label = |k: &str| t.labels.get(k).cloned().unwrap_or_else(|| k.to_string());
+    let address = [&info.address, &info.ward, &info.district, &info.city]
+        .into_iter()
+        .flatten()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let address = Some(address).filter(|a| !a.is_empty());
+    let mut details = Vec::new();
+    for (key, value) in [
+        ("name", &info.name),
+        ("phone", &info.phone),
+        ("email", &info.email),
+        ("address", &address),
+    ] {
+        if let Some(v) = value {
+            details.push(format!("{}: {v}", label(key)));
+        }
+    }
+    if details.is_empty() {
+        return Plan::ignore("user_submit_info with no details");
+    }
+    let note = fill(&t.submitted_note, &[("details", &details.join("\n"))]);
+    Plan::steps(vec![Step::SaveContactInfo(SaveContactInfo {
+        zalo_user_id: user_id.to_string(),
+        name: info.name.clone().filter(|_| r.fill_name),
+        phone: info.phone.clone().filter(|_| r.fill_phone),
+        email: info.email.clone().filter(|_| r.fill_email),
+        address: address.filter(|_| !r.address_property.is_empty()),
+        address_property: r.address_property.clone(),
+        note,
+    })])
 }
 
 /// User-management events, ZNS receipts, tag and widget events.
@@ -702,5 +750,39 @@ fn preview(text: &str, max_chars: usize) -> String {
         let mut s: String = text.chars().take(max_chars).collect();
         s.push('…');
         s
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn submitted_details_fill_what_is_switched_on() {
+        let mut rules = Rules::default().with_agent_language("en").unwrap();
+        let info = SubmittedInfo {
+            name: Some("Tò Trần".into()),
+            phone: Some("841213333111".into()),
+            address: Some("Aaaaaass".into()),
+            city: Some("Vĩnh Long".into()),
+            ..Default::default()
+        };
+        let Step::SaveContactInfo(s) = &plan_submitted("u1", &info, &rules).steps[0] else {
+            panic!("not saved")
+        };
+        assert_eq!(s.name.as_deref(), Some("Tò Trần"));
+        assert_eq!(s.phone.as_deref(), Some("841213333111"));
+        assert_eq!(s.address.as_deref(), Some("Aaaaaass, Vĩnh Long"));
+        assert!(s.note.contains("Phone: 841213333111"), "{}", s.note);
+        rules.contact_info.fill_phone = false;
+        rules.contact_info.address_property.clear();
+        let Step::SaveContactInfo(s) = &plan_submitted("u1", &info, &rules).steps[0] else {
+            panic!("not saved")
+        };
+        assert_eq!((s.phone.as_deref(), s.address.as_deref()), (None, None));
+        assert!(plan_submitted("u1", &SubmittedInfo::default(), &rules)
+            .steps
+            .is_empty());
     }
 }
