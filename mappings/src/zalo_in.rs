@@ -493,7 +493,6 @@ fn note_plan(user_id: &str, msg_id: &str, oa_id: &str, note: String, rules: &Rul
 /// The step that makes sure a Zalo user has a Freshchat user, with the naming rules filled in.
 pub fn ensure_contact(user_id: &str, oa_id: &str, rules: &Rules) -> Step {
     let c = &rules.contact;
-    let short_id = short_id(user_id);
     Step::EnsureContact(EnsureContact {
         zalo_user_id: user_id.to_string(),
         oa_id: oa_id.to_string(),
@@ -503,10 +502,19 @@ pub fn ensure_contact(user_id: &str, oa_id: &str, rules: &Rules) -> Step {
         ),
         first_name: c.first_name.clone(),
         last_name: c.last_name.clone(),
-        fallback_display_name: fill(&c.fallback_display_name, &[("short_id", &short_id)]),
+        fallback_display_name: fallback_display_name(user_id, rules),
         provider: c.provider.clone(),
         anonymous: false,
     })
+}
+
+/// The name a customer's Freshchat user has while Zalo's profile is not known (or after the
+/// details they gave were erased): `contact.fallback_display_name` filled in.
+pub fn fallback_display_name(user_id: &str, rules: &Rules) -> String {
+    fill(
+        &rules.contact.fallback_display_name,
+        &[("short_id", &short_id(user_id))],
+    )
 }
 
 fn short_id(user_id: &str) -> String {

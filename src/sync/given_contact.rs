@@ -190,7 +190,8 @@ pub(crate) async fn erase(
     };
     let has = |f: &str| fields.iter().any(|x| x == f);
     let update = UserUpdate {
-        first_name: has(FIRST_NAME).then(|| cx.rules.contact.fallback_display_name.clone()),
+        first_name: has(FIRST_NAME)
+            .then(|| zfsync_mappings::zalo_in::fallback_display_name(zalo_user_id, &cx.rules)),
         last_name: has(FIRST_NAME).then(|| cx.rules.contact.last_name.clone()),
         phone: has(PHONE).then(String::new),
         email: has(EMAIL).then(String::new),
