@@ -59,6 +59,7 @@ pub fn zalo(ev: &ZaloEvent, rules: &[Rules]) -> (u64, Vec<Problem>) {
             quoted_text: Some(odd_quote()),
             backfilled_at: Some(odd_quote()),
             app_user: Some(odd_quote()),
+            rating_asked_in: Some(odd_quote()),
         },
         ZaloKnowledge {
             oa_id: String::new(),
@@ -68,6 +69,7 @@ pub fn zalo(ev: &ZaloEvent, rules: &[Rules]) -> (u64, Vec<Problem>) {
             quoted_text: Some(String::new()),
             backfilled_at: Some(String::new()),
             app_user: Some(String::new()),
+            rating_asked_in: Some(String::new()),
         },
     ];
     let mut n = 0;

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use crate::commands::{Command, CommandText, Verb};
 use crate::plan::{
-    OutPart, Plan, PostToFreshchat, SendTemplate, Step, TagCustomer, TemplateValue, Visibility,
+    AskContactInfo, OutPart, Plan, PostToFreshchat, SendTemplate, Step, TagCustomer, TemplateValue,
+    Visibility,
 };
 use crate::rules::{Rules, RulesError};
 use crate::template::fill;
@@ -145,6 +146,23 @@ pub fn plan_command(command: &Command, cx: &CommandContext<'_>, rules: &Rules) -
             ),
         ),
         Command::Template { name, args } => plan_template(name, args, cx, rules),
+        Command::AskInfo => {
+            let agents = rules.contact_info_texts(&rules.agents.language);
+            if !rules.contact_info.ask_command {
+                return answer(user, agents.ask_off_note);
+            }
+            let customer = rules.contact_info_texts(&rules.freshchat_to_zalo.language);
+            Plan::steps(vec![Step::AskContactInfo(AskContactInfo {
+                zalo_user_id: user.to_string(),
+                conversation_id: cx.conversation_id.to_string(),
+                freshchat_message_id: cx.message_id.to_string(),
+                title: customer.title,
+                subtitle: customer.subtitle,
+                image_url: customer.image_url,
+                asked_note: agents.asked_note,
+                failed_note: agents.ask_failed_note,
+            })])
+        }
         Command::Tag { tag, add } => {
             let verb = if *add { Verb::Tag } else { Verb::Untag };
             if !rules.tags.agent_commands {

@@ -33,11 +33,19 @@ pub enum Verb {
     Tag,
     /// `/zalo untag <name>`: remove a Zalo tag from the customer.
     Untag,
+    /// `/zalo ask-info`: send Zalo's request-user-info template (when `contact_info.ask_command`).
+    AskInfo,
 }
 
 impl Verb {
     /// Every command, in the order `/zalo help` lists them.
-    pub const ALL: [Verb; 4] = [Verb::Help, Verb::Template, Verb::Tag, Verb::Untag];
+    pub const ALL: [Verb; 5] = [
+        Verb::Help,
+        Verb::Template,
+        Verb::Tag,
+        Verb::Untag,
+        Verb::AskInfo,
+    ];
 
     /// The word typed after `/zalo` (and the key of its usage line in the rules).
     pub fn word(self) -> &'static str {
@@ -46,6 +54,7 @@ impl Verb {
             Verb::Template => "template",
             Verb::Tag => "tag",
             Verb::Untag => "untag",
+            Verb::AskInfo => "ask-info",
         }
     }
 
@@ -75,6 +84,8 @@ pub enum Command {
         /// Tag (true) or untag.
         add: bool,
     },
+    /// `/zalo ask-info` (anything after it is ignored).
+    AskInfo,
     /// A word after `/zalo` that is no command.
     Unknown(String),
     /// An argument that is not `key=value` (or an unclosed quote).
@@ -138,6 +149,7 @@ pub fn parse(text: &str) -> Option<Command> {
     };
     match verb {
         Verb::Help => Some(Command::Help),
+        Verb::AskInfo => Some(Command::AskInfo),
         Verb::Template => {
             let words = match words(tail) {
                 Ok(w) => w,

@@ -33,7 +33,8 @@ use crate::command_plan::{plan_command, CommandContext};
 use crate::commands::{self, Command};
 use crate::html::plain_text;
 use crate::plan::{
-    Attachment, MediaKind, OutPart, Plan, PostToFreshchat, SendToZalo, Step, Visibility, ZaloSend,
+    AskedRating, Attachment, MediaKind, OutPart, Plan, PostToFreshchat, SendToZalo, Step,
+    Visibility, ZaloSend,
 };
 use crate::rules::{CustomerText, Rules};
 use crate::template::fill;
@@ -58,7 +59,7 @@ pub fn plan_freshchat(event: &WebhookEvent, k: &FreshchatKnowledge, rules: &Rule
     match event {
         WebhookEvent::MessageCreate { message, .. } => plan_message(message, k, rules),
         WebhookEvent::ConversationResolution { resolver, .. } => {
-            plan_resolution(resolver, k, rules)
+            plan_resolution(resolver, event.conversation_id(), k, rules)
         }
         WebhookEvent::ConversationAssignment { .. } => {
             Plan::ignore("assignment stays in Freshchat")
@@ -73,7 +74,12 @@ pub fn plan_freshchat(event: &WebhookEvent, k: &FreshchatKnowledge, rules: &Rule
 
 /// The resolve notice: only for the resolvers the rules name, and (unless the rules allow it) only
 /// while the customer's replies are free; otherwise the agents get a private note saying why not.
-fn plan_resolution(resolver: &ActorType, k: &FreshchatKnowledge, rules: &Rules) -> Plan {
+fn plan_resolution(
+    resolver: &ActorType,
+    conversation_id: Option<&str>,
+    k: &FreshchatKnowledge,
+    rules: &Rules,
+) -> Plan {
     let r = &rules.freshchat_to_zalo;
     if !r.send_resolve_notice {
         return Plan::ignore("resolve notice switched off in the rules");
@@ -114,11 +120,28 @@ fn plan_resolution(resolver: &ActorType, k: &FreshchatKnowledge, rules: &Rules) 
             parts: vec![OutPart::Text(fill(&note, &[("date", &display_time(at))]))],
         })]);
     }
-    Plan::steps(vec![Step::SendToZalo(SendToZalo {
+    let mut text = r.text(CustomerText::ResolveNotice).to_owned();
+    // The rating question goes with the notice (never alone: a customer who was not told the
+    // conversation ended is not asked to rate it).
+    let question = conversation_id
+        .filter(|_| rules.csat.ask)
+        .map(|c| (c, rules.csat_texts(&r.language).question))
+        .filter(|(_, q)| !q.trim().is_empty());
+    if let Some((_, q)) = &question {
+        text = format!("{text}\n\n{q}");
+    }
+    let mut steps = vec![Step::SendToZalo(SendToZalo {
         zalo_user_id: user.clone(),
         freshchat_message_id: None,
-        message: ZaloSend::Text(r.text(CustomerText::ResolveNotice).to_owned()),
-    })])
+        message: ZaloSend::Text(text),
+    })];
+    if let Some((conversation, _)) = question {
+        steps.push(Step::AskedRating(AskedRating {
+            zalo_user_id: user.clone(),
+            conversation_id: conversation.to_string(),
+        }));
+    }
+    Plan::steps(steps)
 }
 
 /// The `/zalo` command of an agent's own private note, if it is one (and commands are on). Never

@@ -20,6 +20,8 @@
 //! - [`redact`]: URLs as logs and notes show them (no query string, no fragment).
 //! - [`routing`]: which Freshchat group a new conversation goes to.
 //! - [`tags`]: Zalo tags as a Freshchat user property, and the tag commands' wording.
+//! - [`csat`]: ratings after resolve.
+//! - [`contact_info`]: contact details a customer chose to give (`/zalo ask-info`).
 //! - [`identity`]: the admins' note when a Freshchat user's claim on a customer is refused.
 //! - [`html`]: agent HTML to the plain text Zalo shows (links kept, entities decoded).
 //!
@@ -31,6 +33,8 @@ pub mod agent_text;
 pub mod agents;
 pub mod command_plan;
 pub mod commands;
+pub mod contact_info;
+pub mod csat;
 pub mod freshchat_in;
 pub mod html;
 pub mod identity;
@@ -49,9 +53,10 @@ pub mod zbs;
 pub use agents::AgentText;
 pub use freshchat_in::{plan_freshchat, FreshchatKnowledge};
 pub use plan::{
-    Attachment, EnsureContact, ForgetUser, MediaKind, OutPart, Plan, PostToFreshchat, RecordFollow,
-    RecordReceipt, RefreshContact, SendTemplate, SendToZalo, Step, StepKind, SyncZaloTags,
-    TagChange, TagCustomer, TemplateValue, Visibility, ZaloSend,
+    AskContactInfo, AskedRating, Attachment, EnsureContact, ForgetUser, MediaKind, OutPart, Plan,
+    PostToFreshchat, RecordFollow, RecordRating, RecordReceipt, RefreshContact, SaveContactInfo,
+    SendTemplate, SendToZalo, Step, StepKind, SyncZaloTags, TagChange, TagCustomer, TemplateValue,
+    Visibility, ZaloSend,
 };
 pub use quota::{closed_note, quota_note, QuotaWindow};
 pub use rules::{Rules, RulesError};

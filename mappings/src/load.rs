@@ -54,6 +54,8 @@ impl Rules {
         crate::zbs::validate(&self.templates).map_err(RulesError::Invalid)?;
         self.routing.validate().map_err(RulesError::Invalid)?;
         self.tags.validate().map_err(RulesError::Invalid)?;
+        self.csat.validate().map_err(RulesError::Invalid)?;
+        self.contact_info.validate().map_err(RulesError::Invalid)?;
         Ok(())
     }
 }
@@ -76,6 +78,56 @@ shop = { value = "Cửa hàng ABC" }
 
     fn load(extra: &str) -> Result<Rules, String> {
         Rules::from_toml(&format!("{DEFAULT_RULES}\n{extra}")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn ratings_and_contact_details_are_checked_with_their_fix() {
+        let rules = Rules::default();
+        assert!(!rules.csat.ask && rules.csat.window_hours == 24);
+        assert!(rules.contact_info.ask_command);
+        let edit = |from: &str, to: &str| {
+            assert!(DEFAULT_RULES.contains(from), "{from}");
+            Rules::from_toml(&DEFAULT_RULES.replacen(from, to, 1)).map_err(|e| e.to_string())
+        };
+        let err = edit("window_hours = 24", "window_hours = 0").unwrap_err();
+        assert!(err.contains("csat.window_hours"), "{err}");
+        let err = edit(
+            "rated_note = \"Customer rated {score}/5.\"",
+            "rated_note = \"Rated.\"",
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("csat.texts.en.rated_note") && err.contains("{score}"),
+            "{err}"
+        );
+        let long = format!("title = \"{}\"", "x".repeat(101));
+        let err = edit("title = \"Share your contact details\"", &long).unwrap_err();
+        assert!(
+            err.contains("contact_info.texts.en.title") && err.contains("100"),
+            "{err}"
+        );
+        let err = edit(
+            "image_url = \"\"",
+            "image_url = \"http://shop.example/a.png\"",
+        )
+        .unwrap_err();
+        assert!(err.contains("https"), "{err}");
+        assert_ne!(rules.csat_texts("vi"), rules.csat_texts("en"));
+        assert_ne!(
+            rules.contact_info_texts("vi"),
+            rules.contact_info_texts("en")
+        );
+        // Copies that predate the tables load with the built-in ones.
+        let older = &DEFAULT_RULES[..DEFAULT_RULES.find("\n# Ratings after resolve").unwrap()];
+        let older = format!(
+            "{older}\n{}",
+            &DEFAULT_RULES[DEFAULT_RULES.find("# /zalo commands.").unwrap()..]
+        );
+        let loaded = Rules::from_toml(&older).unwrap();
+        assert_eq!(
+            (loaded.csat, loaded.contact_info),
+            (rules.csat, rules.contact_info)
+        );
     }
 
     #[test]

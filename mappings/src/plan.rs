@@ -308,6 +308,75 @@ pub struct TagCustomer {
     pub add: bool,
 }
 
+/// Remember that the customer was just asked for a rating (after the resolve notice carrying the
+/// question was sent): a lone digit from them within `csat.window_hours` is then the rating.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AskedRating {
+    /// The customer.
+    pub zalo_user_id: String,
+    /// The conversation that was resolved (the rating's note goes there).
+    pub conversation_id: String,
+}
+
+/// Record a customer's rating (`[csat]`): a private note in the resolved conversation, the
+/// Freshchat user property, the store (for the console's daily average), the metric. No
+/// conversation is opened for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordRating {
+    /// The customer.
+    pub zalo_user_id: String,
+    /// The conversation the question was asked in.
+    pub conversation_id: String,
+    /// 1 to 5.
+    pub score: u8,
+    /// The private note, filled.
+    pub note: String,
+    /// The Freshchat user property to set ("" for none).
+    pub property: String,
+}
+
+/// Send Zalo's request-user-info template (an agent's `/zalo ask-info`), then answer the agent in
+/// the conversation the command was typed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AskContactInfo {
+    /// The recipient.
+    pub zalo_user_id: String,
+    /// Where the command was typed (the answer goes there).
+    pub conversation_id: String,
+    /// The command note's Freshchat message id.
+    pub freshchat_message_id: String,
+    /// The template's title (≤ 100 characters).
+    pub title: String,
+    /// The template's subtitle (≤ 500 characters).
+    pub subtitle: String,
+    /// The template's image ("" for none).
+    pub image_url: String,
+    /// The answer when sent.
+    pub asked_note: String,
+    /// The answer when not sent: a template with `{reason}`.
+    pub failed_note: String,
+}
+
+/// The contact details a customer chose to give (`user_submit_info`): fill the Freshchat user's
+/// fields the rules switch on, remember which (so a withdrawal erases them), and tell the agents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaveContactInfo {
+    /// The customer.
+    pub zalo_user_id: String,
+    /// The name to set as the user's first name, when given and switched on.
+    pub name: Option<String>,
+    /// The phone, when given and switched on.
+    pub phone: Option<String>,
+    /// The email, when given and switched on.
+    pub email: Option<String>,
+    /// The address, when given and a property is named.
+    pub address: Option<String>,
+    /// The property for the address.
+    pub address_property: String,
+    /// The private note, with `{fields}` still to fill (what Freshchat took).
+    pub note: String,
+}
+
 /// A value of a ZBS template parameter, as the plan knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TemplateValue {
@@ -369,6 +438,14 @@ pub enum Step {
     SendTemplate(SendTemplate),
     /// See [`TagCustomer`].
     TagCustomer(TagCustomer),
+    /// See [`AskedRating`].
+    AskedRating(AskedRating),
+    /// See [`RecordRating`].
+    RecordRating(RecordRating),
+    /// See [`AskContactInfo`].
+    AskContactInfo(AskContactInfo),
+    /// See [`SaveContactInfo`].
+    SaveContactInfo(SaveContactInfo),
 }
 
 /// The kind of a step: its short, stable name in the journal and logs, spelled here only.
@@ -396,6 +473,14 @@ pub enum StepKind {
     SendTemplate,
     /// [`TagCustomer`].
     TagCustomer,
+    /// [`AskedRating`].
+    AskedRating,
+    /// [`RecordRating`].
+    RecordRating,
+    /// [`AskContactInfo`].
+    AskContactInfo,
+    /// [`SaveContactInfo`].
+    SaveContactInfo,
 }
 
 impl StepKind {
@@ -413,6 +498,10 @@ impl StepKind {
             StepKind::SyncZaloTags => "sync_zalo_tags",
             StepKind::SendTemplate => "send_zalo_template",
             StepKind::TagCustomer => "tag_customer",
+            StepKind::AskedRating => "asked_rating",
+            StepKind::RecordRating => "record_rating",
+            StepKind::AskContactInfo => "ask_contact_info",
+            StepKind::SaveContactInfo => "save_contact_info",
         }
     }
 }
@@ -440,11 +529,15 @@ impl Step {
             Step::SyncZaloTags(_) => StepKind::SyncZaloTags,
             Step::SendTemplate(_) => StepKind::SendTemplate,
             Step::TagCustomer(_) => StepKind::TagCustomer,
+            Step::AskedRating(_) => StepKind::AskedRating,
+            Step::RecordRating(_) => StepKind::RecordRating,
+            Step::AskContactInfo(_) => StepKind::AskContactInfo,
+            Step::SaveContactInfo(_) => StepKind::SaveContactInfo,
         }
     }
 
     /// Whether the step has an effect outside the store (and so is journalled as sending/sent).
     pub fn is_external(&self) -> bool {
-        !matches!(self, Step::RecordReceipt(_))
+        !matches!(self, Step::RecordReceipt(_) | Step::AskedRating(_))
     }
 }

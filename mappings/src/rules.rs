@@ -74,6 +74,14 @@ pub struct Rules {
     /// built-in rules so that older customer copies still load.
     #[serde(default = "default_tags")]
     pub tags: crate::tags::TagRules,
+    /// Ratings after resolve (table `[csat]`). Added in a later release: defaulted from the
+    /// built-in rules so that older customer copies still load.
+    #[serde(default = "default_csat")]
+    pub csat: crate::csat::CsatRules,
+    /// Contact details the customer chose to give (table `[contact_info]`). Added in a later
+    /// release: defaulted from the built-in rules so that older customer copies still load.
+    #[serde(default = "default_contact_info")]
+    pub contact_info: crate::contact_info::ContactInfoRules,
 }
 
 /// Private notes about Zalo's reply allowance (table `[quota]`).
@@ -555,7 +563,60 @@ pub(crate) fn default_tags() -> crate::tags::TagRules {
     }
 }
 
+/// A table of the built-in rules, for customer copies that predate it.
+fn builtin_table<T: serde::de::DeserializeOwned>(name: &str) -> T {
+    // The embedded file is checked by a unit test; parsing it cannot fail at run time.
+    let table = toml::from_str::<toml::Table>(DEFAULT_RULES)
+        .ok()
+        .and_then(|t| t.get(name).cloned())
+        .map(T::deserialize);
+    match table {
+        Some(Ok(t)) => t,
+        Some(Err(e)) => panic!("built-in default.toml has no valid [{name}]: {e}"),
+        None => panic!("built-in default.toml has no [{name}]"),
+    }
+}
+
+/// The `[csat]` table of the built-in rules.
+pub(crate) fn default_csat() -> crate::csat::CsatRules {
+    builtin_table("csat")
+}
+
+/// The `[contact_info]` table of the built-in rules.
+pub(crate) fn default_contact_info() -> crate::contact_info::ContactInfoRules {
+    builtin_table("contact_info")
+}
+
 impl Rules {
+    /// The rating texts in `language`: this file's, else the built-in ones, else the built-in
+    /// Vietnamese.
+    pub fn csat_texts(&self, language: &str) -> crate::csat::CsatTexts {
+        let builtin = default_csat();
+        self.csat
+            .texts
+            .get(language)
+            .or_else(|| builtin.texts.get(language))
+            .or_else(|| builtin.texts.get(&default_language()))
+            .cloned()
+            .unwrap_or(crate::csat::CsatTexts {
+                question: "1 2 3 4 5".into(),
+                rated_note: "{score}/5".into(),
+            })
+    }
+
+    /// The contact-details texts in `language`: this file's, else the built-in ones, else the
+    /// built-in Vietnamese.
+    pub fn contact_info_texts(&self, language: &str) -> crate::contact_info::ContactInfoTexts {
+        let builtin = default_contact_info();
+        self.contact_info
+            .texts
+            .get(language)
+            .or_else(|| builtin.texts.get(language))
+            .or_else(|| builtin.texts.get(&default_language()))
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// The tag texts agents read in `language`: this file's, else the built-in ones, else the
     /// built-in Vietnamese.
     pub fn tag_texts(&self, language: &str) -> crate::tags::TagTexts {

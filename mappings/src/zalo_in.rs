@@ -20,17 +20,22 @@
 //! - Tag events (`add_user_to_tag`, `remove_user_from_tag`, `remove_tag`) update the customers'
 //!   Freshchat tag property (`[tags]`, unless `sync = false`); a tag created with nobody in it
 //!   changes nothing.
+//! - A customer's lone digit from 1 to 5 answering the rating question of a resolve notice in time
+//!   is recorded as their rating (`[csat]`), never posted as a message.
+//! - `user_submit_info` (contact details the customer chose to give) fills the Freshchat user's
+//!   fields `[contact_info]` switches on.
 //! - ZNS receipts, widget events and unknown events are ignored with a named reason.
 
 use zfsync_zalo::{
-    AnonymousMessage, Attachment, OutOfScope, TagEvent, TagEventKind, UserMessage, UserMessageKind,
-    ZaloEvent,
+    AnonymousMessage, Attachment, OutOfScope, SubmittedInfo, TagEvent, TagEventKind, UserMessage,
+    UserMessageKind, ZaloEvent,
 };
 
 use crate::agents::AgentText as A;
 use crate::plan::{
     EnsureContact, ForgetUser, MediaKind, OutPart, Plan, PostToFreshchat, RecordFollow,
-    RecordReceipt, RefreshContact, Step, SyncZaloTags, TagChange, Visibility,
+    RecordRating, RecordReceipt, RefreshContact, SaveContactInfo, Step, SyncZaloTags, TagChange,
+    Visibility,
 };
 use crate::rules::Rules;
 use crate::template::fill;
@@ -54,6 +59,9 @@ pub struct ZaloKnowledge {
     /// For `update_user_info` / `user_withdraw` with an empty `user_id`: the OA user the store
     /// knows for the event's `user_id_by_app`.
     pub app_user: Option<String>,
+    /// For a customer's message: the conversation whose resolve notice asked them for a rating,
+    /// when that question is unanswered and younger than `csat.window_hours`.
+    pub rating_asked_in: Option<String>,
 }
 
 /// Plans one Zalo event.
@@ -62,6 +70,9 @@ pub fn plan_zalo(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan {
         ZaloEvent::UserMessage(m) => {
             if !same_oa(&m.oa_id, &k.oa_id) {
                 return Plan::ignore(format!("message for another OA ({})", m.oa_id));
+            }
+            if let Some(step) = rating(m, k, rules) {
+                return Plan::steps(vec![step]);
             }
             let mut parts = customer_parts(m, rules);
             if let Some(quoted) = k
@@ -176,8 +187,16 @@ pub fn plan_zalo(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan {
         ZaloEvent::UserClickChatNow { .. } => Plan::ignore(
             "the customer opened the chat; the conversation starts with their first message",
         ),
-        ZaloEvent::UserSubmitInfo { .. } => {
-            Plan::ignore("shared personal details are not synced (Zalo privacy policy)")
+        ZaloEvent::UserSubmitInfo {
+            oa_id,
+            user_id,
+            info,
+            ..
+        } => {
+            if !same_oa(oa_id, &k.oa_id) {
+                return Plan::ignore(format!("contact details for another OA ({oa_id})"));
+            }
+            plan_submitted(user_id, info, rules)
         }
         ZaloEvent::Anonymous(a) => plan_anonymous(a, k, rules),
         ZaloEvent::OutOfScope {
@@ -200,6 +219,69 @@ pub fn plan_zalo(event: &ZaloEvent, k: &ZaloKnowledge, rules: &Rules) -> Plan {
             event_name.as_deref().unwrap_or("without a name")
         )),
     }
+}
+
+/// A customer's lone digit answering a rating question in time: the rating, instead of a message.
+fn rating(m: &UserMessage, k: &ZaloKnowledge, rules: &Rules) -> Option<Step> {
+    let conversation = k.rating_asked_in.as_ref()?;
+    if k.backfilled_at.is_some() || m.kind != UserMessageKind::Text || !m.attachments.is_empty() {
+        return None;
+    }
+    let score = crate::csat::rating_of(m.text.as_deref()?)?;
+    let note = fill(
+        &rules.csat_texts(&rules.agents.language).rated_note,
+        &[("score", &score.to_string())],
+    );
+    Some(Step::RecordRating(RecordRating {
+        zalo_user_id: m.user_id.clone(),
+        conversation_id: conversation.clone(),
+        score,
+        note,
+        property: rules.csat.property.clone(),
+    }))
+}
+
+/// The plan for a customer's `user_submit_info`: fill what the rules switch on, and a note naming
+/// what the customer gave (`{fields}` is filled when Freshchat took it).
+fn plan_submitted(user_id: &str, info: &SubmittedInfo, rules: &Rules) -> Plan {
+    if user_id.is_empty() {
+        return Plan::ignore("user_submit_info without a user");
+    }
+    let r = &rules.contact_info;
+    let t = rules.contact_info_texts(&rules.agents.language);
+    let label = |k: &str| t.labels.get(k).cloned().unwrap_or_else(|| k.to_string());
+    let address = [&info.address, &info.ward, &info.district, &info.city]
+        .into_iter()
+        .flatten()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let address = Some(address).filter(|a| !a.is_empty());
+    let mut details = Vec::new();
+    for (key, value) in [
+        ("name", &info.name),
+        ("phone", &info.phone),
+        ("email", &info.email),
+        ("address", &address),
+    ] {
+        if let Some(v) = value {
+            details.push(format!("{}: {v}", label(key)));
+        }
+    }
+    if details.is_empty() {
+        return Plan::ignore("user_submit_info with no details");
+    }
+    let note = fill(&t.submitted_note, &[("details", &details.join("\n"))]);
+    Plan::steps(vec![Step::SaveContactInfo(SaveContactInfo {
+        zalo_user_id: user_id.to_string(),
+        name: info.name.clone().filter(|_| r.fill_name),
+        phone: info.phone.clone().filter(|_| r.fill_phone),
+        email: info.email.clone().filter(|_| r.fill_email),
+        address: address.filter(|_| !r.address_property.is_empty()),
+        address_property: r.address_property.clone(),
+        note,
+    })])
 }
 
 /// User-management events, ZNS receipts, tag and widget events.
@@ -411,7 +493,6 @@ fn note_plan(user_id: &str, msg_id: &str, oa_id: &str, note: String, rules: &Rul
 /// The step that makes sure a Zalo user has a Freshchat user, with the naming rules filled in.
 pub fn ensure_contact(user_id: &str, oa_id: &str, rules: &Rules) -> Step {
     let c = &rules.contact;
-    let short_id = short_id(user_id);
     Step::EnsureContact(EnsureContact {
         zalo_user_id: user_id.to_string(),
         oa_id: oa_id.to_string(),
@@ -421,10 +502,19 @@ pub fn ensure_contact(user_id: &str, oa_id: &str, rules: &Rules) -> Step {
         ),
         first_name: c.first_name.clone(),
         last_name: c.last_name.clone(),
-        fallback_display_name: fill(&c.fallback_display_name, &[("short_id", &short_id)]),
+        fallback_display_name: fallback_display_name(user_id, rules),
         provider: c.provider.clone(),
         anonymous: false,
     })
+}
+
+/// The name a customer's Freshchat user has while Zalo's profile is not known (or after the
+/// details they gave were erased): `contact.fallback_display_name` filled in.
+pub fn fallback_display_name(user_id: &str, rules: &Rules) -> String {
+    fill(
+        &rules.contact.fallback_display_name,
+        &[("short_id", &short_id(user_id))],
+    )
 }
 
 fn short_id(user_id: &str) -> String {
@@ -668,5 +758,39 @@ fn preview(text: &str, max_chars: usize) -> String {
         let mut s: String = text.chars().take(max_chars).collect();
         s.push('…');
         s
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn submitted_details_fill_what_is_switched_on() {
+        let mut rules = Rules::default().with_agent_language("en").unwrap();
+        let info = SubmittedInfo {
+            name: Some("Tò Trần".into()),
+            phone: Some("841213333111".into()),
+            address: Some("Aaaaaass".into()),
+            city: Some("Vĩnh Long".into()),
+            ..Default::default()
+        };
+        let Step::SaveContactInfo(s) = &plan_submitted("u1", &info, &rules).steps[0] else {
+            panic!("not saved")
+        };
+        assert_eq!(s.name.as_deref(), Some("Tò Trần"));
+        assert_eq!(s.phone.as_deref(), Some("841213333111"));
+        assert_eq!(s.address.as_deref(), Some("Aaaaaass, Vĩnh Long"));
+        assert!(s.note.contains("Phone: 841213333111"), "{}", s.note);
+        rules.contact_info.fill_phone = false;
+        rules.contact_info.address_property.clear();
+        let Step::SaveContactInfo(s) = &plan_submitted("u1", &info, &rules).steps[0] else {
+            panic!("not saved")
+        };
+        assert_eq!((s.phone.as_deref(), s.address.as_deref()), (None, None));
+        assert!(plan_submitted("u1", &SubmittedInfo::default(), &rules)
+            .steps
+            .is_empty());
     }
 }

@@ -82,6 +82,9 @@ enum Want {
     Forget,
     /// Carry a tag change into Freshchat: the change and the customers it names.
     Tags(fn(String) -> TagChange, &'static [&'static str]),
+    /// Save the contact details the customer gave: name and phone as they are (the phone a
+    /// JSON number in the sample).
+    Submitted(&'static str, &'static str),
 }
 
 const TABLE: &[(&str, Body, Want)] = &[
@@ -190,7 +193,11 @@ const TABLE: &[(&str, Body, Want)] = &[
         Body::InEnvelope(USER_ENV, "user_send_video"),
         Want::Customer(&["M:video"]),
     ),
-    ("zalo-webhook-user_submit_info.json", Body::AsFound, Want::Ignored("personal details")),
+    (
+        "zalo-webhook-user_submit_info.json",
+        Body::AsFound,
+        Want::Submitted("Tò Trần", "841213333111"),
+    ),
     ("zalo-webhook-user_withdraw.json", Body::AsFound, Want::Forget),
     (
         "zalo-webhook-widget_failed_to_sync_user_external_id.json",
@@ -345,6 +352,17 @@ fn check(file: &str, got: Result<(ZaloEvent, Plan), &'static str>, want: Want) {
             };
             assert_eq!((zalo_user_id, *s), (&user, seen), "{file}");
             assert_eq!(msg_ids.len(), 1, "{file}");
+        }
+        Want::Submitted(name, phone) => {
+            let [Step::SaveContactInfo(s)] = plan.steps.as_slice() else {
+                panic!("{file}: {plan:?}")
+            };
+            assert_eq!(s.zalo_user_id, user, "{file}");
+            assert_eq!(
+                (s.name.as_deref(), s.phone.as_deref()),
+                (Some(name), Some(phone))
+            );
+            assert!(s.note.contains(phone), "{file}: {}", s.note);
         }
         Want::Forget => {
             let [Step::ForgetUser(zfsync_mappings::ForgetUser { zalo_user_id, note })] =

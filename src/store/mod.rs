@@ -1,9 +1,9 @@
 //! The store: every ID pairing, the inbox of verified events, the journal of external effects,
 //! tokens, hosted files. One file per table family: [`inbox`], [`journal`], [`pairings`], [`auth`],
-//! [`files`], [`identities`], [`tags`]; the states and the lane newtype in [`model`]; secrets sealed at rest by
-//! [`crypto`]. Two backends behind one surface: SQLite ([`sqlite`], the embedded default, one file)
-//! and PostgreSQL ([`pg`], the shared store for many customers). The table modules write their SQL
-//! once, against [`db::Db`], which runs it on either.
+//! [`files`], [`identities`], [`tags`], [`csat`]; the states and the lane newtype in [`model`];
+//! secrets sealed at rest by [`crypto`]. Two backends behind one surface: SQLite ([`sqlite`], the
+//! embedded default, one file) and PostgreSQL ([`pg`], the shared store for many customers). The
+//! table modules write their SQL once, against [`db::Db`], which runs it on either.
 //!
 //! One writer thread owns the write connection ([`writer`]). Writes are closures sent to it; the
 //! thread runs all the closures that are waiting in ONE transaction (each inside its own savepoint,
@@ -34,6 +34,7 @@
 
 mod auth;
 mod crypto;
+mod csat;
 mod db;
 mod files;
 mod identities;
@@ -75,6 +76,7 @@ use writer::{Queued, WriterConn};
 
 pub use auth::{AttemptKey, OAuthAttempt, StoredTokens, TokenEndpointError};
 pub use crypto::{KeyError, StoreKey};
+pub use csat::RatingsDay;
 pub use files::HostedFile;
 pub use inbox::{ActivityRow, HourlyCounts, InboxRow, Ingested, NewEvent, SourceStats};
 pub use journal::{Journal, StepRow};

@@ -281,6 +281,9 @@ impl Store {
                 "DELETE FROM identity_clashes WHERE zalo_user_id = ?1 AND pairing = ?2",
                 "DELETE FROM reply_windows WHERE zalo_user_id = ?1 AND pairing = ?2",
                 "DELETE FROM zalo_tags WHERE zalo_user_id = ?1 AND pairing = ?2",
+                "DELETE FROM csat_asks WHERE zalo_user_id = ?1 AND pairing = ?2",
+                "DELETE FROM csat_ratings WHERE zalo_user_id = ?1 AND pairing = ?2",
+                "DELETE FROM given_contact WHERE zalo_user_id = ?1 AND pairing = ?2",
             ] {
                 n += c.execute(sql, params![&zalo_user_id, &p])?;
             }

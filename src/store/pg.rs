@@ -35,6 +35,10 @@ pub const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
         "003_zalo_tags",
         include_str!("../../migrations/postgres/003_zalo_tags.sql"),
     ),
+    (
+        "004_csat_and_given_contact",
+        include_str!("../../migrations/postgres/004_csat_and_given_contact.sql"),
+    ),
 ];
 
 /// The advisory lock held while migrating ("zfsync" in ASCII).

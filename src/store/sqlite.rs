@@ -70,6 +70,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "014_zalo_tags",
         include_str!("../../migrations/014_zalo_tags.sql"),
     ),
+    (
+        "015_csat_and_given_contact",
+        include_str!("../../migrations/015_csat_and_given_contact.sql"),
+    ),
 ];
 
 /// How often the checkpoint thread looks for new commits.

@@ -112,15 +112,7 @@ impl Run for SendTemplate {
                 if e.is_transient() {
                     return Err(e);
                 }
-                let reason = match &e {
-                    SyncError::Zalo(ZaloError::Api { code, message }) => {
-                        cx.rules.zalo_error_note(Some(*code), message)
-                    }
-                    SyncError::Zalo(other) => {
-                        cx.rules.zalo_error_note(other.code(), &other.to_string())
-                    }
-                    other => other.to_string(),
-                };
+                let reason = refusal(cx, &e);
                 tracing::warn!(error = %e, template = %self.name, "Zalo refused a template message");
                 let note = fill(&self.failed_note, &[("reason", &reason)]);
                 cx.notes.post(&self.conversation_id, note).await;
@@ -137,6 +129,17 @@ impl Run for SendTemplate {
         let note = fill(&self.sent_note, &[("text", &text)]);
         cx.notes.post(&self.conversation_id, note).await;
         Ok(())
+    }
+}
+
+/// Why Zalo refused a send, as the agents read it (the rules' note for its code).
+pub(crate) fn refusal(cx: &SyncContext, e: &SyncError) -> String {
+    match e {
+        SyncError::Zalo(ZaloError::Api { code, message }) => {
+            cx.rules.zalo_error_note(Some(*code), message)
+        }
+        SyncError::Zalo(other) => cx.rules.zalo_error_note(other.code(), &other.to_string()),
+        other => other.to_string(),
     }
 }
 

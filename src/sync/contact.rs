@@ -243,6 +243,8 @@ async fn update_profile(
     avatar: Option<String>,
 ) -> Result<(), SyncError> {
     let update = UserUpdate {
+        email: None,
+        phone: None,
         first_name: Some(zfsync_mappings::template::fill(
             first_name,
             &[("display_name", &display_name)],
@@ -350,8 +352,14 @@ impl Run for ForgetUser {
         let journal = job.journal(&cx.store);
         journal.begin(None).await?;
         // The note goes into a conversation zfsync already knows; none is created for it.
-        if let Some(conv) = cx.store.conversation_of(self.zalo_user_id.clone()).await? {
-            cx.notes.post(&conv, self.note.clone()).await;
+        let conv = cx.store.conversation_of(self.zalo_user_id.clone()).await?;
+        if let Some(conv) = &conv {
+            cx.notes.post(conv, self.note.clone()).await;
+        }
+        // What the customer once gave leaves their Freshchat user too.
+        if let Err(e) = super::given_contact::erase(cx, &self.zalo_user_id, conv.as_deref()).await {
+            journal.abandon_unless_unknown(&e).await;
+            return Err(e);
         }
         let rows = cx
             .store
@@ -415,6 +423,8 @@ async fn write_follow(cx: &SyncContext, c: &Contact, following: bool) -> Result<
         Some(following),
     );
     let update = UserUpdate {
+        email: None,
+        phone: None,
         first_name: None,
         last_name: None,
         avatar: None,

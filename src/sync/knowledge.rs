@@ -66,6 +66,15 @@ pub(crate) async fn zalo_knowledge(
             if let Some(q) = &m.quote_msg_id {
                 k.quoted_text = cx.store.zalo_message_preview(q.clone()).await?;
             }
+            // Only a lone digit can answer a rating question: look for one only then.
+            if m.text
+                .as_deref()
+                .and_then(zfsync_mappings::csat::rating_of)
+                .is_some()
+            {
+                let since = now_ms() - cx.rules.csat.window_ms();
+                k.rating_asked_in = cx.store.rating_asked_in(m.user_id.clone(), since).await?;
+            }
         }
         ZaloEvent::UserReacted { msg_id, .. } => {
             k.reacted_text = cx.store.zalo_message_preview(msg_id.clone()).await?;

@@ -10,7 +10,7 @@
 //! One file per kind of effect: [`contact`] (Freshchat users), [`tags`] (Zalo tags as a user
 //! property, and agents' tagging), [`routing`] (a new conversation's group), [`to_freshchat`]
 //! (posting), [`to_zalo`] (sending), [`commands`] (agents' `/zalo` commands that act, the template
-//! send), with [`media`] and [`hosted`] as the dependencies of the messages that
+//! send), [`csat`] (ratings after resolve), [`given_contact`] (contact details a customer gave), with [`media`] and [`hosted`] as the dependencies of the messages that
 //! carry attachments or long text; [`identity`] decides whether a Freshchat user claiming a customer
 //! is zfsync's own.
 //!
@@ -23,6 +23,8 @@
 pub mod commands;
 pub mod contact;
 pub mod conversations;
+pub mod csat;
+pub mod given_contact;
 pub mod hosted;
 pub mod identity;
 pub mod knowledge;
@@ -289,6 +291,10 @@ impl SyncContext {
             Step::SyncZaloTags(s) => s.run(self, job).await,
             Step::SendTemplate(s) => s.run(self, job).await,
             Step::TagCustomer(s) => s.run(self, job).await,
+            Step::AskedRating(s) => s.run(self, job).await,
+            Step::RecordRating(s) => s.run(self, job).await,
+            Step::AskContactInfo(s) => s.run(self, job).await,
+            Step::SaveContactInfo(s) => s.run(self, job).await,
         }
     }
 
@@ -309,7 +315,13 @@ impl SyncContext {
             | Step::RefreshContact(_)
             | Step::ForgetUser(_)
             | Step::SyncZaloTags(_)
-            | Step::TagCustomer(_) => Ok(false),
+            | Step::TagCustomer(_)
+            | Step::AskedRating(_)
+            | Step::RecordRating(_)
+            | Step::SaveContactInfo(_) => Ok(false),
+            // The request's echo would be paired had it been sent; sending it again is harmless
+            // (the customer sees the form twice at worst).
+            Step::AskContactInfo(_) => Ok(false),
             Step::PostToFreshchat(s) => s.reconcile(self, job, since).await,
             Step::SendToZalo(s) => s.reconcile(self, job, since).await,
             Step::SendTemplate(s) => s.reconcile(self, job, since).await,

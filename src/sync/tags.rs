@@ -17,7 +17,7 @@
 
 use std::collections::BTreeSet;
 
-use zfsync_freshchat::{FreshchatError, Property, UserUpdate};
+use zfsync_freshchat::Property;
 use zfsync_mappings::tags::{format_property, merge, parse_property};
 use zfsync_mappings::{Rules, SyncZaloTags, TagChange, TagCustomer};
 
@@ -155,28 +155,7 @@ async fn write_property(
             value,
         }),
     }
-    let update = UserUpdate {
-        first_name: None,
-        last_name: None,
-        avatar: None,
-        properties: Some(properties),
-    };
-    match cx
-        .freshchat
-        .update_user(&contact.freshchat_user_id, &update)
-        .await
-    {
-        Ok(()) => Ok(()),
-        Err(FreshchatError::Invalid { message, .. }) => {
-            tracing::warn!(
-                property = %name,
-                reason = %message,
-                "Freshchat refused the Zalo tag property; create it in Freshchat Admin → Contacts → Custom fields"
-            );
-            Ok(())
-        }
-        Err(e) => Err(e.into()),
-    }
+    super::csat::write_properties(cx, contact, name, properties).await
 }
 
 /// Why an agent's tag command did nothing.

@@ -82,6 +82,8 @@ catalogue! {
     ZALO_EVENTS_IGNORED = "zfsync_zalo_events_ignored_total", Counter;
     /// Messages Zalo billed to the OA.
     ZALO_BILLED_MESSAGES = "zfsync_zalo_billed_messages_total", Counter;
+    /// Customers' ratings after resolve, by score (1 to 5).
+    CSAT_RATINGS = "zfsync_csat_ratings_total", Counter;
     /// Customers whose free 48 h are over and whose 7 days are not (a lower bound).
     ZALO_CUSTOMERS_IN_BILLED_WINDOW = "zfsync_zalo_customers_in_billed_window", Gauge;
     /// Seconds until Zalo's access token expires.

@@ -108,6 +108,8 @@ async fn a_tag_typed_in_freshchat_stays_unless_zalo_removed_it() {
     fc.update_user(
         &user.id,
         &UserUpdate {
+            email: None,
+            phone: None,
             first_name: None,
             last_name: None,
             avatar: None,

@@ -220,6 +220,20 @@ pub struct User {
         skip_serializing_if = "Option::is_none"
     )]
     pub reference_id: Option<String>,
+    /// Email.
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub email: Option<String>,
+    /// Phone.
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub phone: Option<String>,
     /// Avatar.
     #[serde(
         default,
@@ -274,6 +288,12 @@ pub struct UserUpdate {
     /// Custom properties (the whole list).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub properties: Option<Vec<Property>>,
+    /// Email ("" erases it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Phone ("" erases it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
 }
 
 /// A conversation.

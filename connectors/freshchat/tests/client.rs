@@ -174,6 +174,8 @@ async fn account_channels_and_users() {
         .is_empty());
 
     let update = UserUpdate {
+        email: None,
+        phone: None,
         first_name: Some("Khánh".into()),
         properties: Some(vec![
             Property::new("zalo_user_id", "1"),

@@ -54,6 +54,16 @@ pub enum OutboundMessage {
         /// The `token` from the upload.
         token: String,
     },
+    /// The request-user-info template (one element; title ≤ 100, subtitle ≤ 500 characters):
+    /// the customer's answer arrives as the webhook `user_submit_info`.
+    RequestUserInfo {
+        /// The title.
+        title: String,
+        /// The subtitle.
+        subtitle: String,
+        /// The image shown above the form ("" for none: the key is left out).
+        image_url: String,
+    },
 }
 
 impl OutboundMessage {
@@ -97,6 +107,19 @@ impl OutboundMessage {
                 json!({"media_type": "gif", "attachment_id": attachment_id, "width": width, "height": height}),
                 caption,
             ),
+            OutboundMessage::RequestUserInfo {
+                title,
+                subtitle,
+                image_url,
+            } => {
+                let mut element = json!({"title": title, "subtitle": subtitle});
+                if let (false, Some(obj)) = (image_url.is_empty(), element.as_object_mut()) {
+                    obj.insert("image_url".into(), Value::String(image_url.clone()));
+                }
+                json!({"attachment": {"type": "template", "payload": {
+                    "template_type": "request_user_info", "elements": [element]
+                }}})
+            }
             OutboundMessage::Sticker { sticker_id } => media(
                 json!({"media_type": "sticker", "attachment_id": sticker_id}),
                 &None,

@@ -151,6 +151,7 @@ pub async fn overview(
     let ready = super::super::health::readiness(&state).await;
     let billed = store.billed_since(now_ms() - crate::status::DAY_MS).await;
     let in_billed = store.customers_in_billed_window(now_ms()).await;
+    let ratings = store.ratings_per_day(now_ms() - RATING_DAYS * DAY_MS).await;
     let last = |src: Source| {
         stats
             .as_ref()
@@ -219,6 +220,7 @@ pub async fn overview(
                 }
             }
             (super::quota::billed_card(&billed, &in_billed))
+            (ratings_card(&ratings))
         }
         section class="mt1" aria-labelledby="charts-h" {
             h2 id="charts-h" { "Last 24 hours" }
@@ -236,6 +238,31 @@ pub async fn overview(
     };
     let _ = &op;
     layout("Overview", Nav::Overview, &op, &scope, body)
+}
+
+/// How many days of ratings the overview shows.
+const RATING_DAYS: i64 = 7;
+const DAY_MS: i64 = 24 * 3_600_000;
+
+/// The customers' ratings after resolve (`[csat]`): the average of each of the last days.
+fn ratings_card(days: &Result<Vec<crate::store::RatingsDay>, crate::store::StoreError>) -> Markup {
+    html! {
+        section class="card" aria-labelledby="csat-h" {
+            h2 id="csat-h" { "Ratings (last 7 days)" }
+            @match days {
+                Ok(days) if days.is_empty() => p id="csat-none" { "No ratings yet." },
+                Ok(days) => table id="csat-days" {
+                    thead { tr { th { "Day" } th { "Ratings" } th { "Average" } } }
+                    tbody {
+                        @for d in days.iter().rev() {
+                            tr { td { (d.day) } td { (d.count) } td class="csat-average" { (format!("{:.1}/5", d.average)) } }
+                        }
+                    }
+                },
+                Err(e) => p class="bad" { "Cannot read the ratings: " (e.to_string()) },
+            }
+        }
+    }
 }
 
 /// The Connect page's query: set after a successful consent.

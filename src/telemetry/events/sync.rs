@@ -2,8 +2,8 @@
 //! refused, Zalo events out of scope, billed sends.
 
 use super::names::{
-    IDENTITY_REFUSALS, MEDIA_FALLBACKS, MEDIA_REFUSED, MESSAGES_SYNCED, ZALO_BILLED_MESSAGES,
-    ZALO_EVENTS_IGNORED,
+    CSAT_RATINGS, IDENTITY_REFUSALS, MEDIA_FALLBACKS, MEDIA_REFUSED, MESSAGES_SYNCED,
+    ZALO_BILLED_MESSAGES, ZALO_EVENTS_IGNORED,
 };
 use super::{InternalEvent, TO_FRESHCHAT, TO_ZALO};
 
@@ -177,6 +177,30 @@ impl InternalEvent for ZaloMessageBilled<'_> {
     fn emit(&self) {
         tracing::debug!(zalo_msg_id = %self.zalo_msg_id, "Zalo billed this message to the OA");
         metrics::counter!(ZALO_BILLED_MESSAGES, "pairing" => crate::telemetry::pairing_label())
+            .increment(1);
+    }
+}
+
+/// A customer rated the help after a resolve (`[csat]`).
+#[derive(Debug)]
+pub struct CustomerRated<'a> {
+    /// 1 to 5.
+    pub score: u8,
+    /// The resolved conversation.
+    pub conversation_id: &'a str,
+}
+
+impl InternalEvent for CustomerRated<'_> {
+    fn emit(&self) {
+        tracing::info!(score = self.score, conversation_id = %self.conversation_id, "the customer rated the help");
+        let score = match self.score {
+            1 => "1",
+            2 => "2",
+            3 => "3",
+            4 => "4",
+            _ => "5",
+        };
+        metrics::counter!(CSAT_RATINGS, "pairing" => crate::telemetry::pairing_label(), "score" => score)
             .increment(1);
     }
 }

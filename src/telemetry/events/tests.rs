@@ -214,6 +214,7 @@ fn every_event() -> Vec<Expect> {
         expect(ZaloEventOutOfScope { kind: "group", event: "user_send_group_text", first_of_kind: true }, ZALO_EVENTS_IGNORED, &[("kind", "group")], 1.0, Some(("INFO", "ignoring Zalo group events", ("kind", json!("group"))))),
         expect(ZaloEventOutOfScope { kind: "call", event: "oa_call_user", first_of_kind: false }, ZALO_EVENTS_IGNORED, &[("kind", "call")], 1.0, Some(("DEBUG", "ignored a Zalo event", ("kind", json!("call"))))),
         expect(ZaloMessageBilled { zalo_msg_id: "z9" }, ZALO_BILLED_MESSAGES, &[], 1.0, Some(("DEBUG", "Zalo billed this message", ("zalo_msg_id", json!("z9"))))),
+        expect(CustomerRated { score: 4, conversation_id: "c1" }, CSAT_RATINGS, &[("score", "4")], 1.0, Some(("INFO", "the customer rated the help", ("score", json!(4))))),
         expect(QueueDepth { depth: 12 }, QUEUE_DEPTH, &[], 12.0, Some(("TRACE", "events waiting", ("depth", json!(12))))),
         expect(CustomersInBilledWindow { count: 4 }, ZALO_CUSTOMERS_IN_BILLED_WINDOW, &[], 4.0, Some(("TRACE", "customers in Zalo's billed window", ("count", json!(4))))),
         expect(TokenSecondsToExpiry { seconds: -5 }, ZALO_TOKEN_SECONDS_TO_EXPIRY, &[], -5.0, Some(("TRACE", "Zalo access token lifetime left", ("seconds", json!(-5))))),

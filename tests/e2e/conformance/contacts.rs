@@ -91,6 +91,8 @@ async fn follow_updates_merge_into_the_users_properties() {
     fc.update_user(
         &user.id,
         &UserUpdate {
+            email: None,
+            phone: None,
             properties: Some(props),
             ..UserUpdate::default()
         },
@@ -228,6 +230,8 @@ async fn the_check_reads_a_user_zfsync_created_when_nothing_was_remembered() {
     fc.update_user(
         &user.id,
         &UserUpdate {
+            email: None,
+            phone: None,
             properties: Some(Vec::new()),
             ..UserUpdate::default()
         },

@@ -141,6 +141,8 @@ pub struct SubmittedInfo {
     pub dob: Option<String>,
     /// Gender as sent.
     pub gender: Option<String>,
+    /// Email, when the form asked for one (Zalo's documented forms do not).
+    pub email: Option<String>,
 }
 
 /// Which tag event.

@@ -283,6 +283,7 @@ fn submitted_info(v: Option<&Value>) -> SubmittedInfo {
         city: s("/city").or_else(|| s("/full_address/user_city")),
         dob: s("/user_dob").or_else(|| s("/dob")),
         gender: s("/gender"),
+        email: s("/email"),
     }
 }
 

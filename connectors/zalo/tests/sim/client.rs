@@ -148,6 +148,56 @@ async fn sends_every_message_kind() {
     assert_eq!((e.code(), e.class()), (Some(-210), ErrorClass::BadRequest));
 }
 
+/// The request-user-info template as the reference shows it (one element; title ≤ 100, subtitle ≤
+/// 500 characters), built by the client and checked by the simulator.
+#[tokio::test]
+async fn request_user_info_takes_the_documented_limits() {
+    let (sim, client) = spawn(SimConfig::default()).await;
+    add_user(&sim, USER);
+    sim.user_sends(USER, UserAction::Text("chào shop".into()))
+        .await;
+    let tok = tokens(&sim);
+    let ask = |title: String, subtitle: String, image_url: &str| OutboundMessage::RequestUserInfo {
+        title,
+        subtitle,
+        image_url: image_url.into(),
+    };
+    let ok = ask(
+        "Chia sẻ".repeat(14) + "xx",
+        "ư".repeat(500),
+        "https://example.com/a.png",
+    );
+    let sent = client.send_message(&tok, USER, &ok).await.unwrap();
+    assert!(!sent.message_id.is_empty());
+    let body = &sim.sent_to(USER)[0].message;
+    let payload = &body["attachment"]["payload"];
+    assert_eq!(payload["template_type"], "request_user_info");
+    assert_eq!(
+        payload["elements"][0]["image_url"],
+        "https://example.com/a.png"
+    );
+    // Without an image the key is left out.
+    let plain = ask("Chia sẻ".into(), String::new(), "");
+    client.send_message(&tok, USER, &plain).await.unwrap();
+    assert!(
+        sim.sent_to(USER)[1].message["attachment"]["payload"]["elements"][0]
+            .get("image_url")
+            .is_none()
+    );
+    for too_long in [
+        ask("x".repeat(101), String::new(), ""),
+        ask("x".into(), "x".repeat(501), ""),
+        ask(String::new(), "x".into(), ""),
+    ] {
+        assert!(client.send_message(&tok, USER, &too_long).await.is_err());
+    }
+    assert_eq!(
+        sim.sent_to(USER).len(),
+        2,
+        "refused sends are not delivered"
+    );
+}
+
 #[tokio::test]
 async fn recipient_and_asset_errors() {
     let (sim, client) = spawn(SimConfig::default()).await;
