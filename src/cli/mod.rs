@@ -32,9 +32,10 @@ Run it:                    zfsync run --config zfsync.toml",
 )]
 /// The command line (see `zfsync --help`).
 pub struct Cli {
-    /// Log format on stderr.
-    #[arg(long, value_enum, default_value = "text", global = true)]
-    pub log_format: LogFormat,
+    /// Log format on stderr. Default: json under systemd (JOURNAL_STREAM set and stderr not a
+    /// terminal), text elsewhere; text is coloured only on a terminal and never with NO_COLOR set.
+    #[arg(long, value_enum, global = true)]
+    pub log_format: Option<LogFormat>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -64,16 +64,70 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the global subscriber (a second call is a no-op).
-pub fn init(format: LogFormat) {
+impl LogFormat {
+    /// The format when `--log-format` was not given: JSON under systemd (which sets
+    /// `JOURNAL_STREAM` when stderr goes to the journal, and the journal keeps JSON lines whole),
+    /// text elsewhere.
+    pub fn default_for(journal_stream: bool, stderr_is_terminal: bool) -> LogFormat {
+        if journal_stream && !stderr_is_terminal {
+            LogFormat::Json
+        } else {
+            LogFormat::Text
+        }
+    }
+}
+
+/// Whether text logs are coloured: only on a terminal, and never when `NO_COLOR` is set to
+/// anything (no-color.org), so a journal or a file never stores escape codes.
+pub fn colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+/// Installs the global subscriber (a second call is a no-op). `format`: `--log-format`, or
+/// [`LogFormat::default_for`] the process's surroundings when not given.
+pub fn init(format: Option<LogFormat>) {
+    use std::io::IsTerminal as _;
+    let terminal = std::io::stderr().is_terminal();
+    let format = format.unwrap_or_else(|| {
+        LogFormat::default_for(std::env::var_os("JOURNAL_STREAM").is_some(), terminal)
+    });
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(colour(terminal, std::env::var_os("NO_COLOR").as_deref()));
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::*;
+
+    #[test]
+    fn json_under_systemd_text_elsewhere() {
+        assert_eq!(LogFormat::default_for(true, false), LogFormat::Json);
+        assert_eq!(LogFormat::default_for(false, false), LogFormat::Text);
+        assert_eq!(
+            LogFormat::default_for(true, true),
+            LogFormat::Text,
+            "a person at a terminal under a systemd session reads text"
+        );
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(colour(true, None));
+        assert!(!colour(false, None));
+        assert!(!colour(true, Some(OsStr::new("1"))));
+        assert!(
+            colour(true, Some(OsStr::new(""))),
+            "an empty NO_COLOR is unset"
+        );
+    }
 }
 
 /// Records every Zalo call the client makes as `zfsync_upstream_call_seconds{platform="zalo", op,

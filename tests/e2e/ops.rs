@@ -278,6 +278,61 @@ async fn status_failed_list_and_metrics() {
     assert!(!metrics.contains(u), "no user ids in metric labels");
 }
 
+/// The daemon's stderr as a service manager or a file sees it: the first lines it writes until it
+/// answers `/healthz`, with `vars` set.
+async fn first_log_lines(env: &Env, vars: &[(&str, &str)]) -> String {
+    let mut cmd = zfsync();
+    cmd.args(["run", "--config"])
+        .arg(env.config_path())
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = tokio::spawn(async move {
+        let mut all = Vec::new();
+        let _ = tokio::io::AsyncReadExt::read_to_end(&mut stderr, &mut all).await;
+        all
+    });
+    zfsync::tools::sandbox::wait_http_ok(
+        &format!("{}/healthz", env.daemon_url()),
+        Duration::from_secs(20),
+    )
+    .await
+    .unwrap();
+    sigterm(&child);
+    child.wait().await.unwrap();
+    String::from_utf8_lossy(&reader.await.unwrap()).into_owned()
+}
+
+/// Logs carry no colour codes when stderr is not a terminal (a file, a pipe, the journal), and
+/// under systemd (`JOURNAL_STREAM` set) they are JSON lines unless `--log-format` says otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_are_plain_off_a_terminal_and_json_under_systemd() {
+    let env = Env::new(EnvOptions::default()).await.unwrap();
+    let plain = first_log_lines(&env, &[]).await;
+    assert!(plain.contains("zfsync listening"), "{plain}");
+    assert!(
+        !plain.contains('\u{1b}'),
+        "escape codes in a piped log: {plain:?}"
+    );
+    assert!(serde_json::from_str::<serde_json::Value>(plain.lines().next().unwrap()).is_err());
+
+    let journal = first_log_lines(&env, &[("JOURNAL_STREAM", "8:12345")]).await;
+    let lines: Vec<serde_json::Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["message"] == "zfsync listening"),
+        "{journal}"
+    );
+    assert!(!journal.contains('\u{1b}'));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_carry_ids_but_never_secrets() {
     let env = Env::new(EnvOptions::default()).await.unwrap();
