@@ -17,10 +17,13 @@ mod pairing;
 
 pub use pairing::{PairingAddArgs, PairingArg, PairingCommand};
 
+/// `zfsync --version`: the release and the commit it was built from.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("ZFSYNC_COMMIT"), ")");
+
 #[derive(Debug, Parser)]
 #[command(
     name = "zfsync",
-    version,
+    version = VERSION,
     about = "Keeps a Zalo Official Account and a Freshchat inbox in sync, both ways.",
     long_about = "Keeps a Zalo Official Account and a Freshchat inbox in sync, both ways.\n\n\
 Customers write to the OA on Zalo; each conversation appears in Freshchat as \"<name> Zalo\"; agents' \

@@ -278,6 +278,25 @@ async fn status_failed_list_and_metrics() {
     assert!(!metrics.contains(u), "no user ids in metric labels");
 }
 
+/// `zfsync --version` names the release (the workspace's version, as CHANGELOG.md has it) and the
+/// commit it was built from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_version_names_the_release_and_the_commit() {
+    let out = zfsync().arg("--version").output().await.unwrap();
+    assert!(out.status.success());
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(line.starts_with(&format!("zfsync {version} (")), "{line}");
+    let commit = line.trim_end_matches(')').rsplit('(').next().unwrap();
+    assert!(!commit.is_empty(), "{line}");
+    let changelog =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/CHANGELOG.md")).unwrap();
+    assert!(
+        changelog.contains(&format!("## [{version}]")),
+        "CHANGELOG.md has a section for {version}"
+    );
+}
+
 /// The daemon's stderr as a service manager or a file sees it: the first lines it writes until it
 /// answers `/healthz`, with `vars` set.
 async fn first_log_lines(env: &Env, vars: &[(&str, &str)]) -> String {
