@@ -90,46 +90,95 @@ impl Run for SendTemplate {
         };
         let vars: Vec<(&str, &str)> = data.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let text = fill(&self.text, &vars);
-        let journal = job.journal(&cx.store);
-        journal.begin(Some(&self.zalo_user_id)).await?;
         let client = cx.zalo.client();
-        let sent = cx
-            .zalo
-            .tokens()
-            .call(|t| {
+        let sent = send_for_command(
+            cx,
+            job,
+            CommandSend {
+                zalo_user_id: &self.zalo_user_id,
+                conversation_id: &self.conversation_id,
+                freshchat_message_id: &self.freshchat_message_id,
+                preview: &text,
+                failed_note: &self.failed_note,
+                what: "a template message",
+            },
+            |t| {
                 let data = &data;
                 async move {
                     client
                         .send_template(&t, &self.zalo_user_id, &self.template_id, data)
                         .await
                 }
-            })
-            .await;
-        let sent = match sent {
-            Ok(s) => s,
-            Err(e) => {
-                journal.abandon_unless_unknown(&e).await;
-                if e.is_transient() {
-                    return Err(e);
-                }
-                let reason = refusal(cx, &e);
-                tracing::warn!(error = %e, template = %self.name, "Zalo refused a template message");
-                let note = fill(&self.failed_note, &[("reason", &reason)]);
-                cx.notes.post(&self.conversation_id, note).await;
-                return Ok(());
-            }
+            },
+        )
+        .await?;
+        let Some(sent) = sent else {
+            return Ok(());
         };
-        journal
-            .sent(
-                Some(sent.message_id.clone()),
-                Record::Message(self.pair(&sent.message_id, &text)),
-            )
-            .await?;
         tracing::info!(zalo_msg_id = %sent.message_id, template = %self.name, "template message sent to Zalo");
         let note = fill(&self.sent_note, &[("text", &text)]);
         cx.notes.post(&self.conversation_id, note).await;
         Ok(())
     }
+}
+
+/// One message an agent's command sends to Zalo, and where its answers go.
+pub(crate) struct CommandSend<'a> {
+    /// The recipient.
+    pub zalo_user_id: &'a str,
+    /// Where the command was typed (a refusal is answered there).
+    pub conversation_id: &'a str,
+    /// The command note, paired with the message sent.
+    pub freshchat_message_id: &'a str,
+    /// The pairing's preview.
+    pub preview: &'a str,
+    /// The answer when Zalo refused: a template with `{reason}`.
+    pub failed_note: &'a str,
+    /// What is sent, for the log.
+    pub what: &'a str,
+}
+
+/// Sends what an agent's command asks for (a template, the request for contact details),
+/// journalled like every Zalo send: `sending` before the call, `sent` with Zalo's message id and
+/// its pairing with the command note after it, so a retry or a crash never sends twice. A
+/// transient failure is returned (the event is retried); a refusal is answered in the
+/// conversation with the rules' note for Zalo's code and gives `None`.
+pub(crate) async fn send_for_command<F, Fut>(
+    cx: &SyncContext,
+    job: Job<'_>,
+    m: CommandSend<'_>,
+    send: F,
+) -> Result<Option<zfsync_zalo::SentMessage>, SyncError>
+where
+    F: Fn(secrecy::SecretString) -> Fut,
+    Fut: std::future::Future<Output = Result<zfsync_zalo::SentMessage, ZaloError>>,
+{
+    let journal = job.journal(&cx.store);
+    journal.begin(Some(m.zalo_user_id)).await?;
+    let sent = match cx.zalo.tokens().call(send).await {
+        Ok(s) => s,
+        Err(e) => {
+            journal.abandon_unless_unknown(&e).await;
+            if e.is_transient() {
+                return Err(e);
+            }
+            tracing::warn!(error = %e, what = m.what, "Zalo refused what an agent's command sent");
+            let note = fill(m.failed_note, &[("reason", &refusal(cx, &e))]);
+            cx.notes.post(m.conversation_id, note).await;
+            return Ok(None);
+        }
+    };
+    let pair = MessagePair {
+        direction: Direction::ToZalo,
+        zalo_user_id: m.zalo_user_id.to_string(),
+        zalo_msg_id: Some(sent.message_id.clone()),
+        freshchat_message_id: Some(m.freshchat_message_id.to_string()),
+        preview: Some(super::preview_text(m.preview)),
+    };
+    journal
+        .sent(Some(sent.message_id.clone()), Record::Message(pair))
+        .await?;
+    Ok(Some(sent))
 }
 
 /// Why Zalo refused a send, as the agents read it (the rules' note for its code).

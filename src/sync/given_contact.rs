@@ -17,7 +17,7 @@ use zfsync_zalo::OutboundMessage;
 use super::csat::set_property;
 use super::{Job, Run, SyncContext};
 use crate::error::SyncError;
-use crate::store::{Contact, Direction, MessagePair, Record};
+use crate::store::{Contact, Record};
 
 /// The names zfsync remembers for the fields it filled.
 const FIRST_NAME: &str = "first_name";
@@ -33,41 +33,27 @@ impl Run for AskContactInfo {
             subtitle: self.subtitle.clone(),
             image_url: self.image_url.clone(),
         };
-        let journal = job.journal(&cx.store);
-        journal.begin(Some(&self.zalo_user_id)).await?;
         let client = cx.zalo.client();
-        let sent = cx
-            .zalo
-            .tokens()
-            .call(|t| {
+        let sent = super::commands::send_for_command(
+            cx,
+            job,
+            super::commands::CommandSend {
+                zalo_user_id: &self.zalo_user_id,
+                conversation_id: &self.conversation_id,
+                freshchat_message_id: &self.freshchat_message_id,
+                preview: &self.title,
+                failed_note: &self.failed_note,
+                what: "the request for contact details",
+            },
+            |t| {
                 let message = &message;
                 async move { client.send_message(&t, &self.zalo_user_id, message).await }
-            })
-            .await;
-        let sent = match sent {
-            Ok(s) => s,
-            Err(e) => {
-                journal.abandon_unless_unknown(&e).await;
-                if e.is_transient() {
-                    return Err(e);
-                }
-                let reason = super::commands::refusal(cx, &e);
-                tracing::warn!(error = %e, "Zalo refused the request for contact details");
-                let note = fill(&self.failed_note, &[("reason", &reason)]);
-                cx.notes.post(&self.conversation_id, note).await;
-                return Ok(());
-            }
+            },
+        )
+        .await?;
+        let Some(sent) = sent else {
+            return Ok(());
         };
-        let pair = MessagePair {
-            direction: Direction::ToZalo,
-            zalo_user_id: self.zalo_user_id.clone(),
-            zalo_msg_id: Some(sent.message_id.clone()),
-            freshchat_message_id: Some(self.freshchat_message_id.clone()),
-            preview: Some(super::preview_text(&self.title)),
-        };
-        journal
-            .sent(Some(sent.message_id.clone()), Record::Message(pair))
-            .await?;
         tracing::info!(zalo_msg_id = %sent.message_id, "asked the customer for their contact details");
         cx.notes
             .post(&self.conversation_id, self.asked_note.clone())
