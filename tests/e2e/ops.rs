@@ -297,13 +297,18 @@ async fn the_version_names_the_release_and_the_commit() {
     );
 }
 
-/// The daemon's stderr as a service manager or a file sees it: the first lines it writes until it
-/// answers `/healthz`, with `vars` set.
-async fn first_log_lines(env: &Env, vars: &[(&str, &str)]) -> String {
+/// `zfsync <args> run` on the environment's configuration with `vars` set, its stderr read as it
+/// is written (a full pipe would stop the daemon at its next log line), once it answers
+/// `/healthz`; the reader gives everything written until the daemon ends.
+async fn daemon_logging(
+    env: &Env,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> (tokio::process::Child, tokio::task::JoinHandle<Vec<u8>>) {
     let mut cmd = zfsync();
-    cmd.args(["run", "--config"])
+    cmd.args(args)
+        .args(["run", "--config"])
         .arg(env.config_path())
-        .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     for (k, v) in vars {
@@ -322,6 +327,15 @@ async fn first_log_lines(env: &Env, vars: &[(&str, &str)]) -> String {
     )
     .await
     .unwrap();
+    (child, reader)
+}
+
+/// The daemon's stderr as a service manager or a file sees it: the first lines it writes until it
+/// answers `/healthz`, with `vars` set.
+async fn first_log_lines(env: &Env, vars: &[(&str, &str)]) -> String {
+    let mut vars = vars.to_vec();
+    vars.push(("RUST_LOG", "info"));
+    let (mut child, reader) = daemon_logging(env, &[], &vars).await;
     sigterm(&child);
     child.wait().await.unwrap();
     String::from_utf8_lossy(&reader.await.unwrap()).into_owned()
@@ -369,27 +383,8 @@ async fn json_logs_carry_ids_but_never_secrets() {
         secret("oa_secret_key"),
         secret("api_key"),
     ];
-    let mut child = zfsync()
-        .args(["--log-format", "json", "run", "--config"])
-        .arg(env.config_path())
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Read as it is written: a full pipe would stop the daemon at its next log line.
-    let mut stderr = child.stderr.take().unwrap();
-    let reader = tokio::spawn(async move {
-        let mut all = Vec::new();
-        let _ = tokio::io::AsyncReadExt::read_to_end(&mut stderr, &mut all).await;
-        all
-    });
-    zfsync::tools::sandbox::wait_http_ok(
-        &format!("{}/healthz", env.daemon_url()),
-        Duration::from_secs(20),
-    )
-    .await
-    .unwrap();
+    let (mut child, reader) =
+        daemon_logging(&env, &["--log-format", "json"], &[("RUST_LOG", "debug")]).await;
     env.connect_zalo().await.unwrap();
     let u = "5234000000000000778";
     let conv = start_conversation(&env, u).await;
