@@ -288,8 +288,13 @@ async fn failed_events_can_be_replayed_without_doubling() {
     .await
     .unwrap();
     zalo_sent(&env, U1, 1).await;
-    // Make the store say the event failed after its first step, then replay it.
-    assert_eq!(crate::tamper::fail_the_last_reply_after_its_send(&env), 1);
+    // Make the store say the event failed after its first step, then replay it. Zalo has the
+    // message a moment before the event is marked done, so wait for the done state to tamper with.
+    let tampered = wait_for(WAIT, || async {
+        (crate::tamper::fail_the_last_reply_after_its_send(&env) == 1).then_some(())
+    })
+    .await;
+    assert!(tampered.is_some(), "the reply's event was never marked done");
     zfsync_stdout(&env, &["failed", "retry", "--all"]).await;
     let done = wait_for(WAIT, || async {
         (count_in_state(&env, EventState::Failed).await == 0).then_some(())
