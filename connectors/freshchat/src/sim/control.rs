@@ -25,6 +25,7 @@ use super::{
 
 pub(crate) fn router(_inner: Arc<Inner>) -> Router<Arc<Inner>> {
     Router::new()
+        .route("/sim", get(index))
         .route("/sim/state", get(state))
         .route("/sim/public-key", get(public_key))
         .route("/sim/agents", post(add_agent))
@@ -43,6 +44,41 @@ pub(crate) fn router(_inner: Arc<Inner>) -> Router<Arc<Inner>> {
         .route("/sim/conversations/{id}/note", post(note))
         .route("/sim/conversations/{id}/bot", post(bot))
         .route("/sim/conversations/{id}/{op}", post(conversation_op))
+}
+
+/// What `GET /sim` lists: each control route's method, path and what it does (with its body).
+pub const ROUTES: &[(&str, &str, &str)] = &[
+    ("GET", "/sim", "this list"),
+    ("GET", "/sim/state", "users, conversations, agents, channels, faults and the delivery count"),
+    ("GET", "/sim/public-key", "the webhook signing key (PEM on one line), for the daemon's config"),
+    ("POST", "/sim/agents", "add an agent: {\"first_name\":\"Lan\"}"),
+    ("PUT", "/sim/webhook", "where webhooks go: {\"url\":\"http://…/webhooks/freshchat\"} (null stops them)"),
+    ("PUT", "/sim/webhook-mode", "how webhooks are delivered: {\"mode\":\"normal\"} (or duplicate, reorder)"),
+    ("PUT", "/sim/webhook-shape", "which payload generation webhooks use: {\"shape\":\"2022\"} (or 2021)"),
+    ("PUT", "/sim/file-links", "how file parts link their content: {\"mode\":\"url\"} (or download_url_only)"),
+    ("PUT", "/sim/user-properties", "the user properties the account defines: {\"defined\":[\"zalo_tags\"]} (null: any)"),
+    ("POST", "/sim/faults", "fail calls: {\"path_prefix\":\"/v2/conversations\",\"n\":3,\"status\":503} (kind: status, after_effect, hang, delay)"),
+    ("GET", "/sim/faults", "how many injected faults each path met"),
+    ("PUT", "/sim/faults/random", "fail a share of calls: {\"rate\":0.1,\"seed\":7}"),
+    ("PUT", "/sim/latency", "delay every answer: {\"ms\":200}"),
+    ("PUT", "/sim/rate-limit", "answer 429 past a rate: {\"per_minute\":60} (null: none)"),
+    ("GET", "/sim/deliveries", "every webhook delivered, with the receiver's answer"),
+    ("GET", "/sim/conversations/{id}/messages", "a conversation's messages, oldest first"),
+    ("POST", "/sim/conversations/{id}/reply", "an agent replies: {\"text\":\"Chào anh\"} (or long_text, image, file, quick_replies; agent_id optional)"),
+    ("POST", "/sim/conversations/{id}/note", "an agent writes a private note: {\"text\":\"/zalo help\"}"),
+    ("POST", "/sim/conversations/{id}/bot", "the bot says something: {\"text\":\"…\"} (note: true for a bot note)"),
+    ("POST", "/sim/conversations/{id}/resolve", "an agent resolves the conversation: {}"),
+    ("POST", "/sim/conversations/{id}/auto_resolve", "the system resolves it (no agent): {}"),
+    ("POST", "/sim/conversations/{id}/reopen", "an agent reopens it: {}"),
+    ("POST", "/sim/conversations/{id}/assign", "assign it: {\"agent_id\":\"…\"}"),
+];
+
+async fn index() -> Response {
+    let routes: Vec<Value> = ROUTES
+        .iter()
+        .map(|(method, path, does)| json!({"method": method, "path": path, "does": does}))
+        .collect();
+    ok(json!({"simulator": "freshchat", "routes": routes}))
 }
 
 fn sim(inner: Arc<Inner>) -> FreshchatSim {

@@ -533,3 +533,45 @@ async fn control_routes_drive_agents_and_bots() {
         "three messages and the resolution notice"
     );
 }
+
+/// `GET /sim` lists the control routes, and every route it lists is served (an unknown path
+/// would answer axum's bare 404, a wrong method 405).
+#[tokio::test]
+async fn the_sim_index_lists_routes_that_exist() {
+    let env = start(SimConfig::default()).await;
+    let uid = env.user(9).await;
+    let cid = id(&env.conversation(&uid, "hi").await["conversation_id"]);
+    let index: Value = env
+        .http
+        .get(env.url("/sim"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(index["simulator"], "freshchat");
+    let routes = index["routes"].as_array().unwrap();
+    assert!(routes.len() > 15, "{index}");
+    let listed = |m: &str, p: &str| routes.iter().any(|r| r["method"] == m && r["path"] == p);
+    assert!(listed("POST", "/sim/conversations/{id}/reply"));
+    for r in routes {
+        let (method, path) = (r["method"].as_str().unwrap(), r["path"].as_str().unwrap());
+        assert!(!r["does"].as_str().unwrap().is_empty(), "{r}");
+        let url = env.url(&path.replace("{id}", &cid));
+        let req = match method {
+            "GET" => env.http.get(url),
+            "POST" => env.http.post(url).json(&json!({})),
+            "PUT" => env.http.put(url).json(&json!({})),
+            other => panic!("unexpected method {other}"),
+        };
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await.unwrap();
+        assert_ne!(status, 405, "{method} {path} is listed but not served");
+        assert!(
+            !(status == 404 && body.is_empty()),
+            "{method} {path} is listed but not served"
+        );
+    }
+}

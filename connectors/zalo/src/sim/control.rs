@@ -23,6 +23,7 @@ use super::{lock, ZaloSim};
 /// The control routes (state: the simulator).
 pub(crate) fn routes() -> Router<ZaloSim> {
     Router::new()
+        .route("/sim", get(index))
         .route("/sim/config", get(config))
         .route("/sim/users", post(add_user))
         .route("/sim/users/{id}/send", post(user_send))
@@ -53,6 +54,50 @@ pub(crate) fn routes() -> Router<ZaloSim> {
         .route("/sim/webhook", post(webhook))
         .route("/sim/deliveries", get(deliveries))
         .route("/sim/deliveries/wait", post(wait))
+}
+
+/// What `GET /sim` lists: each control route's method, path and what it does (with its body).
+/// `{id}` is a Zalo user id (digits).
+pub const ROUTES: &[(&str, &str, &str)] = &[
+    ("GET", "/sim", "this list"),
+    ("GET", "/sim/config", "the OA id, app id and the secrets a receiver needs"),
+    ("POST", "/sim/users", "add a user: {\"user_id\":\"5234000000000000002\",\"display_name\":\"Lan\",\"follower\":true}"),
+    ("POST", "/sim/users/{id}/send", "the user writes to the OA: {\"type\":\"text\",\"text\":\"Xin chào\"} (types: text, reply, image, gif, sticker, file, audio, video, location, place, link, business_card, reaction, follow, unfollow, click_chat_now, submit_info, update_info, withdraw, seen, received)"),
+    ("POST", "/sim/users/{id}/staff_send", "OA staff write from the OA console: {\"admin_id\":\"1\",\"text\":\"…\"}"),
+    ("GET", "/sim/users/{id}/sent", "what the OA sent this user, oldest first"),
+    ("GET", "/sim/users/{id}/quota", "the user's reply window and quota"),
+    ("POST", "/sim/users/{id}/history", "seed conversation history: {\"messages\":[{\"from_user\":true,\"text\":\"…\",\"time_ms\":1765000000000}]}"),
+    ("POST", "/sim/users/{id}/last_interaction", "move the user's last interaction: {\"at_ms\":1765000000000}"),
+    ("POST", "/sim/users/{id}/blocked", "the user blocks the OA: {\"blocked\":true}"),
+    ("POST", "/sim/users/{id}/profile", "refuse the user's profile with a Zalo error: {\"refuse\":-201} (null: answer again)"),
+    ("POST", "/sim/users/{id}/call", "a call event: {\"event\":\"oa_send_consent\"} (or user_reply_consent)"),
+    ("POST", "/sim/anonymous/{id}/send", "an anonymous visitor writes: {\"type\":\"text\",\"text\":\"…\"}"),
+    ("POST", "/sim/groups/{id}/send", "a group message: {\"text\":\"…\",\"from\":\"<user id>\"} (no from: the OA)"),
+    ("GET", "/sim/calls", "every OpenAPI call the simulator answered"),
+    ("POST", "/sim/oauth/code", "an authorization code, as the consent page would give: {\"code_challenge\":\"…\"}"),
+    ("POST", "/sim/oauth/approve_as", "the next consent approves as this OA: {\"oa_id\":\"…\"}"),
+    ("GET", "/sim/oauth/requests", "the permission requests the consent page saw"),
+    ("POST", "/sim/tokens", "a fresh token pair, without the consent page"),
+    ("POST", "/sim/tokens/expire", "every access token expires now"),
+    ("POST", "/sim/tokens/expire_refresh", "every refresh token expires now (re-authorization needed)"),
+    ("POST", "/sim/assets/{id}/expire", "an uploaded attachment's token expires"),
+    ("POST", "/sim/faults", "fail calls: {\"path\":\"/v3.0/oa/message/cs\",\"n\":1,\"fault\":{\"api\":{\"code\":-213,\"message\":\"User has not followed OA\"}}} (fault also: {\"http_status\":503}, \"hang\", \"disconnect\", \"lose_response\")"),
+    ("POST", "/sim/faults/random", "fail a share of calls: {\"rate\":0.1,\"seed\":7}"),
+    ("POST", "/sim/latency", "delay every answer: {\"ms\":200}"),
+    ("POST", "/sim/clock/advance", "move Zalo's clock forward (reply windows): {\"ms\":172800000}"),
+    ("POST", "/sim/clock/rewind", "move Zalo's clock back: {\"ms\":3600000}"),
+    ("POST", "/sim/reply_model", "how replies are priced: {\"model\":\"unlimited2026\"} (or counted)"),
+    ("POST", "/sim/webhook", "where and how webhooks go: {\"url\":\"http://…/webhooks/zalo\",\"retry\":true} (url null stops them)"),
+    ("GET", "/sim/deliveries", "every webhook delivered, with the receiver's answer"),
+    ("POST", "/sim/deliveries/wait", "wait until the webhooks sent so far were answered"),
+];
+
+async fn index() -> Response {
+    let routes: Vec<Value> = ROUTES
+        .iter()
+        .map(|(method, path, does)| json!({"method": method, "path": path, "does": does}))
+        .collect();
+    Json(json!({"simulator": "zalo", "routes": routes})).into_response()
 }
 
 fn ok() -> Response {

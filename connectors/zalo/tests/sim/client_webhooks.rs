@@ -14,7 +14,7 @@ use zfsync_zalo::{
     Attachment, MediaSource, OutboundMessage, UserMessageKind, ZaloError, ZaloEvent,
 };
 
-use super::{active_user, add_user, idle, with_receiver, Receiver, USER};
+use super::{active_user, add_user, idle, start, with_receiver, Receiver, USER};
 
 fn tokens(sim: &ZaloSim) -> SecretString {
     SecretString::from(sim.issue_tokens().0)
@@ -794,5 +794,46 @@ async fn the_client_verifies_and_types_every_event_the_simulator_sends() {
         assert!(e.timestamp().is_some(), "{e:?}");
         let by_app_only = matches!(e, ZaloEvent::UpdateUserInfo { .. });
         assert_eq!(e.user_id().is_some(), !by_app_only, "{e:?}");
+    }
+}
+
+/// `GET /sim` lists the control routes, and every route it lists is served (an unknown path
+/// would answer axum's bare 404, a wrong method 405).
+#[tokio::test]
+async fn the_sim_index_lists_routes_that_exist() {
+    let sim = start(SimConfig::default()).await;
+    add_user(&sim, "55");
+    let http = reqwest::Client::new();
+    let index: Value = http
+        .get(sim.api_base().join("/sim").unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(index["simulator"], "zalo");
+    let routes = index["routes"].as_array().unwrap();
+    assert!(routes.len() > 20, "{index}");
+    let listed = |m: &str, p: &str| routes.iter().any(|r| r["method"] == m && r["path"] == p);
+    assert!(listed("POST", "/sim/users/{id}/send"));
+    assert!(listed("POST", "/sim/faults"));
+    for r in routes {
+        let (method, path) = (r["method"].as_str().unwrap(), r["path"].as_str().unwrap());
+        assert!(!r["does"].as_str().unwrap().is_empty(), "{r}");
+        let url = sim.api_base().join(&path.replace("{id}", "55")).unwrap();
+        let req = match method {
+            "GET" => http.get(url),
+            "POST" => http.post(url).json(&json!({})),
+            other => panic!("unexpected method {other}"),
+        };
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await.unwrap();
+        assert_ne!(status, 405, "{method} {path} is listed but not served");
+        assert!(
+            !(status == 404 && body.is_empty()),
+            "{method} {path} is listed but not served"
+        );
     }
 }
