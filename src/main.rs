@@ -7,7 +7,9 @@ use zfsync::cli::{execute, Cli};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    zfsync::telemetry::init(cli.log_format);
+    if cli.logs_on_stderr() {
+        zfsync::telemetry::init(cli.log_format);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

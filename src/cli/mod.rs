@@ -44,6 +44,18 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Whether the log lines go to stderr, installed before the command runs. The sandbox's go
+    /// to a file it opens itself unless `--show-logs`.
+    pub fn logs_on_stderr(&self) -> bool {
+        match &self.command {
+            #[cfg(feature = "sim")]
+            Command::Sandbox { show_logs, .. } => *show_logs,
+            _ => true,
+        }
+    }
+}
+
 /// `--config`, shared by every command that reads the configuration.
 #[derive(Debug, Args)]
 pub struct ConfigArg {
@@ -176,13 +188,29 @@ pub enum Command {
     /// Try zfsync with no accounts: both simulators and the daemon on loopback, a scripted
     /// conversation both ways, and a transcript of what each side saw.
     ///
-    /// Examples: zfsync sandbox --keep-running   |   zfsync sandbox --pairings 3
+    /// The transcript has the terminal to itself: the daemon's log lines go to a file (zfsync.log
+    /// in the sandbox's folder, removed at exit, unless --log-file names another), and the
+    /// warnings among them are shown if something does not arrive.
+    ///
+    /// Examples:
+    ///   zfsync sandbox
+    ///   zfsync sandbox --keep-running               (then drive it by hand; Ctrl-C stops)
+    ///   zfsync sandbox --pairings 3                 (three customers in one daemon)
+    ///   zfsync sandbox --log-file sandbox.log       (keep the daemon's log)
+    #[command(verbatim_doc_comment)]
     #[cfg(feature = "sim")]
     Sandbox {
         /// Leave everything running and print the URLs to drive it by hand, with a one-time link
         /// that opens the console signed in (Ctrl-C stops).
         #[arg(long)]
         keep_running: bool,
+        /// Write the daemon's log lines to this file (kept after the sandbox stops) instead of
+        /// zfsync.log in the sandbox's folder.
+        #[arg(long, value_name = "FILE", conflicts_with = "show_logs")]
+        log_file: Option<PathBuf>,
+        /// Print the daemon's log lines on standard error, between the transcript's lines.
+        #[arg(long)]
+        show_logs: bool,
         /// How many customers (pairings) the one daemon serves, each with its own Zalo OA and
         /// Freshchat account (a pair of simulators): the first is 'default', the others
         /// 'shop-2', 'shop-3', ...; each plays a conversation, and none may reach another's.
@@ -317,6 +345,8 @@ fn load(c: &ConfigArg) -> anyhow::Result<Config> {
 
 /// Runs a parsed command.
 pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
+    #[cfg(feature = "sim")]
+    let cli_log_format = cli.log_format;
     match cli.command {
         Command::Init(args) => crate::init::run(*args).await,
         Command::Run(c) => {
@@ -437,8 +467,23 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         #[cfg(feature = "sim")]
         Command::Sandbox {
             keep_running,
+            log_file,
+            show_logs,
             pairings,
-        } => crate::tools::sandbox::run(keep_running, usize::from(pairings)).await,
+        } => {
+            let logs = match (show_logs, log_file) {
+                (true, _) => crate::tools::sandbox::Logs::Stderr,
+                (false, Some(path)) => crate::tools::sandbox::Logs::File(path),
+                (false, None) => crate::tools::sandbox::Logs::InFolder,
+            };
+            crate::tools::sandbox::run(crate::tools::sandbox::Options {
+                keep_running,
+                pairings: usize::from(pairings),
+                logs,
+                log_format: cli_log_format,
+            })
+            .await
+        }
     }
 }
 

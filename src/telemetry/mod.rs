@@ -1,5 +1,5 @@
 //! Logging: human-readable by default, JSON with `--log-format json`; filtered by `RUST_LOG`
-//! (default `info`). Secrets never reach a log line: they are `SecretString`s everywhere.
+//! (default [`DEFAULT_FILTER`]). Secrets never reach a log line: they are `SecretString`s everywhere.
 //!
 //! [`events`] holds every occurrence the daemon logs and counts together, with the metric names.
 
@@ -83,23 +83,43 @@ pub fn colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> b
     stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
-/// Installs the global subscriber (a second call is a no-op). `format`: `--log-format`, or
-/// [`LogFormat::default_for`] the process's surroundings when not given.
+/// The filter when `RUST_LOG` is not set: zfsync's own lines from `info`, its libraries' only from
+/// `warn` (the cron scheduler, for one, greets every start with "Uninited" and "Job creator created").
+pub const DEFAULT_FILTER: &str = "info,tokio_cron_scheduler=warn";
+
+/// Installs the global subscriber on stderr (a second call is a no-op). `format`: `--log-format`,
+/// or [`LogFormat::default_for`] the process's surroundings when not given.
 pub fn init(format: Option<LogFormat>) {
     use std::io::IsTerminal as _;
     let terminal = std::io::stderr().is_terminal();
     let format = format.unwrap_or_else(|| {
         LogFormat::default_for(std::env::var_os("JOURNAL_STREAM").is_some(), terminal)
     });
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(filter())
         .with_writer(std::io::stderr)
         .with_ansi(colour(terminal, std::env::var_os("NO_COLOR").as_deref()));
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// Installs the global subscriber on `file` (a second call is a no-op): text lines without colour
+/// unless `format` says JSON. The sandbox keeps its transcript alone on the terminal this way.
+pub fn init_to_file(format: Option<LogFormat>, file: std::fs::File) {
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter())
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false);
+    let _ = match format.unwrap_or(LogFormat::Text) {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+fn filter() -> EnvFilter {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER))
 }
 
 #[cfg(test)]

@@ -99,6 +99,100 @@ async fn sandbox_plays_both_directions() {
     assert!(stdout.contains("đã giải quyết"), "{stdout}");
     assert!(stdout.contains("Both directions work"), "{stdout}");
     assert!(!stdout.contains("!! MISSING"), "{stdout}");
+    // The story has the terminal to itself and ends with what to try next.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.trim().is_empty(),
+        "log lines among the story: {stderr}"
+    );
+    assert!(stdout.contains("daemon's log:"), "{stdout}");
+    let next = stdout.split("\nNext:").nth(1).expect("next steps");
+    assert!(next.contains("sandbox --keep-running"), "{stdout}");
+    assert!(next.contains(" init "), "{stdout}");
+}
+
+/// `--log-file` keeps the daemon's log lines, without colour codes; the story stays alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_log_file_keeps_the_daemons_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("sandbox.log");
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        zfsync().args(["sandbox", "--log-file"]).arg(&log).output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).trim().is_empty());
+    let lines = std::fs::read_to_string(&log).unwrap();
+    assert!(lines.contains("zfsync listening"), "{lines}");
+    assert!(lines.contains("synced Freshchat → Zalo"), "{lines}");
+    assert!(
+        !lines.contains('\u{1b}'),
+        "colour codes in the file: {lines}"
+    );
+    assert!(
+        !lines.contains("Job creator created"),
+        "library chatter: {lines}"
+    );
+}
+
+/// `--keep-running` prints commands that work as printed: the agent's reply reaches the
+/// customer on Zalo, and `/sim` lists each simulator's routes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_kept_running_gives_commands_that_work() {
+    let mut child = zfsync()
+        .args(["sandbox", "--keep-running"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = std::collections::HashMap::new();
+    let read = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some((label, rest)) = line.trim_start().split_once(": ") {
+                printed.insert(label.trim().to_string(), rest.trim().to_string());
+            }
+            if line.contains("media links:") {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), read)
+        .await
+        .expect("the sandbox printed its commands");
+    // `curl -s -X POST URL -H '…' -d 'BODY'`, as printed.
+    let reply = printed
+        .get("agent replies")
+        .expect("an agent-reply command");
+    let url = reply.split_whitespace().nth(4).unwrap();
+    let body = reply.split("-d '").nth(1).unwrap().trim_end_matches('\'');
+    let http = reqwest::Client::new();
+    let r = http
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{reply}: {}", r.status());
+    let text: serde_json::Value = serde_json::from_str(body).unwrap();
+    let text = text["text"].as_str().unwrap().to_string();
+    let sent_url = printed["what Zalo sent"].split_whitespace().nth(2).unwrap();
+    let arrived = wait_for(Duration::from_secs(20), || async {
+        let sent = http.get(sent_url).send().await.ok()?.text().await.ok()?;
+        sent.contains(&text).then_some(())
+    })
+    .await;
+    assert!(arrived.is_some(), "the agent's reply never reached Zalo");
+    let routes = &printed["every sim route"];
+    for url in routes.split_whitespace().filter(|w| w.starts_with("http")) {
+        let index: serde_json::Value = http.get(url).send().await.unwrap().json().await.unwrap();
+        assert!(index["routes"].as_array().unwrap().len() > 10, "{index}");
+    }
+    child.kill().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -27,7 +27,7 @@ mod pairings;
 mod script;
 mod spread;
 pub use pairings::{own_app, register_in, ExtraPairing};
-pub use script::{run, SANDBOX_USER};
+pub use script::{run, Logs, Options, SANDBOX_USER};
 pub use spread::{Spread, SpreadCounts, Spreader, FORWARD_TIMEOUT};
 
 /// A 1×1 PNG, the sandbox customer's "photo".

@@ -4,7 +4,10 @@
 //! own simulators, and the checks that none reached another. A message that does not arrive is marked in the transcript and fails
 //! the command.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context as _;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -92,14 +95,52 @@ async fn zalo_sent_since(env: &Env, before: usize) -> Option<Vec<zfsync_zalo::si
     .await
 }
 
+/// Where the sandbox's daemon writes its log lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Logs {
+    /// `zfsync.log` in the sandbox's folder (removed when the sandbox stops).
+    InFolder,
+    /// This file, kept afterwards (`--log-file`).
+    File(PathBuf),
+    /// Standard error, between the transcript's lines (`--show-logs`; the caller installed it).
+    Stderr,
+}
+
+/// What `zfsync sandbox` was asked for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Leave everything running afterwards, with the commands to drive it by hand.
+    pub keep_running: bool,
+    /// How many pairings the daemon serves (1: the default one only).
+    pub pairings: usize,
+    /// Where the log lines go.
+    pub logs: Logs,
+    /// `--log-format`, for a log file.
+    pub log_format: Option<crate::telemetry::LogFormat>,
+}
+
 /// `zfsync sandbox`: the scripted conversation with a printed transcript; with `pairings` above
 /// 1, that many customers (pairings) in one daemon, each with its own pair of simulators.
-pub async fn run(keep_running: bool, pairings: usize) -> anyhow::Result<ExitCode> {
+pub async fn run(opts: Options) -> anyhow::Result<ExitCode> {
+    let pairings = opts.pairings;
     let mut env = Env::new(EnvOptions {
         zalo_time_scale: 100.0,
         ..EnvOptions::default()
     })
     .await?;
+    let log_path = match &opts.logs {
+        Logs::Stderr => None,
+        Logs::File(p) => Some(p.clone()),
+        Logs::InFolder => env.config_file.parent().map(|d| d.join("zfsync.log")),
+    };
+    if let Some(path) = &log_path {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot write the log file {}", path.display()))?;
+        crate::telemetry::init_to_file(opts.log_format, file);
+    }
     println!("zfsync sandbox — no accounts needed; everything runs on loopback.\n");
     println!(
         "  Zalo simulator:      {} (OAuth: {})",
@@ -119,7 +160,16 @@ pub async fn run(keep_running: bool, pairings: usize) -> anyhow::Result<ExitCode
         extra.push(p);
     }
     println!("  zfsync daemon:       {}", env.daemon_url());
-    println!("  config:              {}\n", env.config_file.display());
+    println!("  config:              {}", env.config_file.display());
+    match (&opts.logs, &log_path) {
+        (Logs::File(p), _) => println!("  daemon's log:        {}", p.display()),
+        (Logs::InFolder, Some(p)) => println!(
+            "  daemon's log:        {} (removed when the sandbox stops; --log-file keeps one)",
+            p.display()
+        ),
+        _ => {}
+    }
+    println!();
     let started = Instant::now();
     env.start_daemon().await?;
     println!("daemon up in {} ms", started.elapsed().as_millis());
@@ -216,7 +266,8 @@ pub async fn run(keep_running: bool, pairings: usize) -> anyhow::Result<ExitCode
         .next()
         .map(|c| c.conversation_id))
     else {
-        anyhow::bail!("no Freshchat conversation was created; see the log above");
+        show_warnings(log_path.as_deref());
+        anyhow::bail!("no Freshchat conversation was created");
     };
     if let Some(u) = env.fc_users().first() {
         let props: Vec<String> = u
@@ -318,33 +369,64 @@ pub async fn run(keep_running: bool, pairings: usize) -> anyhow::Result<ExitCode
         println!("Both directions work: every message arrived once, in order; the private note stayed in Freshchat.");
     } else {
         println!("Something did not arrive; the lines marked !! say what.");
+        show_warnings(log_path.as_deref());
     }
-    if keep_running {
-        println!("\nStill running. Drive it by hand (Ctrl-C stops):");
-        println!("  customer sends:   curl -X POST {}sim/users/{SANDBOX_USER}/send -H 'content-type: application/json' -d '{{\"type\":\"text\",\"text\":\"hello\"}}'", env.zalo.api_base());
+    let cmd = command_form();
+    if opts.keep_running {
+        let config = env.config_file.display();
+        let (zalo, fc) = (env.zalo.api_base(), env.freshchat.base_url());
+        let json = "-H 'content-type: application/json'";
+        println!("\nStill running: each command below works until Ctrl-C stops the sandbox.");
+        println!("  customer writes:    curl -s -X POST {zalo}sim/users/{SANDBOX_USER}/send {json} -d '{{\"type\":\"text\",\"text\":\"Shop ơi, còn hàng không?\"}}'");
+        println!("  agent replies:      curl -s -X POST {fc}sim/conversations/{conv}/reply {json} -d '{{\"text\":\"Dạ còn hàng ạ\"}}'");
+        println!("  agent's command:    curl -s -X POST {fc}sim/conversations/{conv}/note {json} -d '{{\"text\":\"/zalo help\"}}'");
+        println!("  what Zalo sent:     curl -s {zalo}sim/users/{SANDBOX_USER}/sent");
+        println!("  what Freshchat has: curl -s {fc}sim/conversations/{conv}/messages");
+        println!("  every sim route:    curl -s {zalo}sim   and   curl -s {fc}sim");
+        println!("  daemon status:      {cmd} status --config {config}");
+        println!("  failed events:      {cmd} failed list --config {config}");
+        println!("  metrics:            curl -s {}/metrics", env.daemon_url());
         println!(
-            "  agent replies:    see the Freshchat simulator's /sim routes at {}sim",
-            env.freshchat.base_url()
-        );
-        println!(
-            "  daemon status:    zfsync status --config {}",
-            env.config_file.display()
-        );
-        println!(
-            "  media links:      name {FRESHCHAT_MEDIA_HOST} and {ZALO_MEDIA_HOST}, which only the \
-             daemon resolves to 127.0.0.1; open one with curl --resolve NAME:PORT:127.0.0.1 URL"
-        );
-        println!("  metrics:          {}/metrics", env.daemon_url());
-        println!(
-            "  console:          {}   (signed in; the link works once, for 15 min)",
+            "  console:            {}   (signed in; the link works once, for 15 min)",
             env.console_login_link()?
         );
         println!(
-            "                    or sign in at {}/console with the token {}",
+            "                      or sign in at {}/console with the token {}",
             env.daemon_url(),
             env.admin_token
         );
+        if let Some(p) = &log_path {
+            println!("  daemon's log:       tail -f {}", p.display());
+        }
+        println!(
+            "  media links:        name {FRESHCHAT_MEDIA_HOST} and {ZALO_MEDIA_HOST}, which only \
+             the daemon resolves to 127.0.0.1; open one with curl --resolve NAME:PORT:127.0.0.1 URL"
+        );
         let _ = tokio::signal::ctrl_c().await;
+    } else {
+        println!("\nNext:");
+        let next = [
+            (
+                format!("{cmd} sandbox --keep-running"),
+                "the same sandbox, left running to drive by hand (customer, agent, console)",
+            ),
+            (
+                format!("{cmd} init"),
+                "set up a real customer: asks each value and checks it live",
+            ),
+            (
+                "README.md".to_string(),
+                "\"Onboarding a customer\", then \"Install\"",
+            ),
+        ];
+        let width = next
+            .iter()
+            .map(|(c, _)| c.chars().count())
+            .max()
+            .unwrap_or(0);
+        for (c, what) in next {
+            println!("  {c:<width$}   {what}");
+        }
     }
     env.stop_daemon().await;
     Ok(if tr.ok {
@@ -352,6 +434,44 @@ pub async fn run(keep_running: bool, pairings: usize) -> anyhow::Result<ExitCode
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// How to run zfsync again the way this process was started: `cargo run --` under cargo, the
+/// path typed when it has one (`./target/debug/zfsync`), else `zfsync` from the PATH.
+fn command_form() -> String {
+    if std::env::var_os("CARGO_MANIFEST_DIR").is_some() {
+        return "cargo run --".into();
+    }
+    match std::env::args_os().next() {
+        Some(arg0) if std::path::Path::new(&arg0).components().count() > 1 => {
+            arg0.to_string_lossy().into_owned()
+        }
+        _ => "zfsync".into(),
+    }
+}
+
+/// The warnings and errors of the daemon's log (the last 20), shown when something did not
+/// arrive: the log file may be removed with the sandbox's folder.
+fn show_warnings(log_path: Option<&std::path::Path>) {
+    let Some(text) = log_path.and_then(|p| std::fs::read_to_string(p).ok()) else {
+        return;
+    };
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            l.contains(" WARN ")
+                || l.contains(" ERROR ")
+                || l.contains("\"level\":\"WARN\"")
+                || l.contains("\"level\":\"ERROR\"")
+        })
+        .collect();
+    if lines.is_empty() {
+        return;
+    }
+    println!("\nThe daemon's warnings:");
+    for l in &lines[lines.len().saturating_sub(20)..] {
+        println!("  {l}");
+    }
 }
 
 fn action_text(a: &UserAction) -> String {
