@@ -117,17 +117,20 @@ pub(super) fn freshchat_failure(name: &'static str, e: &FreshchatError, base: &U
                 if *timeout { " (timed out)" } else { "" }
             ),
             "check freshchat.api_base, DNS, and any firewall or proxy between this machine and Freshchat",
-        ),
+        )
+        .unanswered(),
         FreshchatError::RateLimited { .. } => Check::fail(
             name,
             e.to_string(),
             "another client is using up the account's API limit; wait a minute and run check again",
-        ),
+        )
+        .unanswered(),
         FreshchatError::Server { .. } => Check::fail(
             name,
             e.to_string(),
             "Freshchat is having trouble; run check again in a few minutes",
-        ),
+        )
+        .unanswered(),
         _ => Check::fail(
             name,
             e.to_string(),

@@ -131,6 +131,10 @@ pub struct Check {
     pub detail: String,
     /// What to do about it (always present on WARN and FAIL).
     pub fix: Option<String>,
+    /// The platform gave no answer about the value (no connection, a timeout, its own trouble):
+    /// the value may well be right, and the same check may pass later.
+    #[serde(skip)]
+    pub unreachable: bool,
 }
 
 impl Check {
@@ -142,6 +146,7 @@ impl Check {
             level: Level::Ok,
             detail: detail.into(),
             fix: None,
+            unreachable: false,
         }
     }
 
@@ -153,6 +158,7 @@ impl Check {
             level: Level::Warn,
             detail: detail.into(),
             fix: Some(fix.into()),
+            unreachable: false,
         }
     }
 
@@ -164,7 +170,14 @@ impl Check {
             level: Level::Fail,
             detail: detail.into(),
             fix: Some(fix.into()),
+            unreachable: false,
         }
+    }
+
+    /// This check, marked as one the platform could not answer (see [`Check::unreachable`]).
+    pub fn unanswered(mut self) -> Check {
+        self.unreachable = true;
+        self
     }
 
     /// A check that could not run because `after` failed.

@@ -100,11 +100,15 @@ pub async fn zalo_app(app_id: &str, app_secret: &SecretString, oauth_base: &Url)
             ),
             fault: None,
         },
-        _ if e.class() == ErrorClass::Transport => fail(
-            ZaloAppFault::OAuthHost,
-            format!("cannot reach Zalo at {shown}: {e}"),
-            "check the network, DNS and any firewall or proxy between this machine and Zalo (zalo.oauth_base)".into(),
-        ),
+        _ if e.class() == ErrorClass::Transport => {
+            let mut unanswered = fail(
+                ZaloAppFault::OAuthHost,
+                format!("cannot reach Zalo at {shown}: {e}"),
+                "check the network, DNS and any firewall or proxy between this machine and Zalo (zalo.oauth_base)".into(),
+            );
+            unanswered.check = unanswered.check.unanswered();
+            unanswered
+        }
         _ => fail(
             ZaloAppFault::OAuthHost,
             format!("{shown} did not answer as Zalo's OAuth host does: {e}"),

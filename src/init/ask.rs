@@ -11,7 +11,7 @@
 use std::io::{BufRead as _, IsTerminal as _};
 
 use dialoguer::theme::SimpleTheme;
-use dialoguer::{Confirm, Input, Password, Select};
+use dialoguer::Password;
 use secrecy::SecretString;
 
 use super::InitError;
@@ -46,7 +46,6 @@ pub(super) struct Ui {
     interactive: bool,
     /// Nothing is printed; checks are kept for the caller (the console's form shows them).
     quiet: Option<std::sync::Mutex<Vec<Check>>>,
-    theme: SimpleTheme,
 }
 
 impl std::fmt::Debug for Ui {
@@ -63,7 +62,6 @@ impl Ui {
         Ui {
             interactive,
             quiet: None,
-            theme: SimpleTheme,
         }
     }
 
@@ -73,7 +71,6 @@ impl Ui {
         Ui {
             interactive: false,
             quiet: Some(std::sync::Mutex::new(Vec::new())),
-            theme: SimpleTheme,
         }
     }
 
@@ -132,12 +129,44 @@ impl Ui {
             eprintln!("  Enter {} again.", field.label);
             Ok(())
         } else {
+            let mut fix = check.fix.clone().unwrap_or_default();
+            if check.unreachable {
+                fix.push_str("; or pass --skip-checks to write the files without contacting the platforms (then run zfsync check)");
+            }
             Err(InitError::Check {
                 flag: field.flag,
                 key: field.key,
                 detail: check.detail.clone(),
-                fix: check.fix.clone().unwrap_or_default(),
+                fix,
             })
+        }
+    }
+
+    /// A platform could not answer a check of `field` (see [`Check::unreachable`]). On a terminal:
+    /// the failure, then a choice of trying again, going on without live checks (as
+    /// `--skip-checks`), or stopping; in a script, the error that also names `--skip-checks`.
+    pub fn unreachable(
+        &self,
+        platform: &'static str,
+        field: &Field,
+        check: &Check,
+    ) -> Result<Unreachable, InitError> {
+        if !self.interactive {
+            self.reject(field, check)?;
+            return Err(InitError::Unreachable { platform });
+        }
+        self.show(check);
+        let items = [
+            format!("Try {platform} again"),
+            "Go on without live checks, as --skip-checks does (values are only checked for their form; run 'zfsync check' later)".to_string(),
+            format!("Enter {} again", field.label),
+            "Quit (nothing is written)".to_string(),
+        ];
+        match self.choose(&format!("{platform} did not answer. What now?"), &items, 0)? {
+            0 => Ok(Unreachable::Retry),
+            1 => Ok(Unreachable::SkipChecks),
+            2 => Ok(Unreachable::AskAgain),
+            _ => Err(InitError::Unreachable { platform }),
         }
     }
 
@@ -164,14 +193,19 @@ impl Ui {
             };
         }
         self.hint(field);
-        let mut input = Input::<String>::with_theme(&self.theme)
-            .with_prompt(field.label)
-            .allow_empty(optional);
-        if let Some(d) = default {
-            input = input.default(d);
+        let prompt = match &default {
+            Some(d) => format!("{} [{d}]: ", field.label),
+            None => format!("{}: ", field.label),
+        };
+        loop {
+            let answer = read_answer(&prompt, field.label)?;
+            match (answer.trim(), &default) {
+                ("", Some(d)) => return Ok(d.clone()),
+                ("", None) if optional => return Ok(String::new()),
+                ("", None) => eprintln!("  (an answer is needed here; Ctrl-C stops)"),
+                (a, _) => return Ok(a.to_string()),
+            }
         }
-        let answer = blocking(|| input.interact_text()).map_err(prompt_error)?;
-        Ok(answer.trim().to_string())
     }
 
     /// A secret: the given one, else a password prompt (nothing echoed), else an error.
@@ -183,9 +217,7 @@ impl Ui {
         if let Some(value) = self.given_unechoed(field, given)? {
             return Ok(value);
         }
-        let prompt = Password::with_theme(&self.theme).with_prompt(field.label);
-        let answer = blocking(|| prompt.interact()).map_err(prompt_error)?;
-        Ok(SecretString::from(answer.trim().to_string()))
+        hidden_answer(field.label)
     }
 
     /// A PEM key pasted on one line or on several (read until the END line), echoed: it is public.
@@ -200,29 +232,52 @@ impl Ui {
         eprint!("{} (paste it, then Enter): ", field.label);
         blocking(|| read_key_lines(&mut std::io::stdin().lock()))
             .map_err(|e| InitError::Prompt(e.to_string()))?
-            .ok_or(InitError::Interrupted)
+            .ok_or_else(|| InitError::EndOfInput {
+                question: field.label.to_string(),
+            })
     }
 
     /// One of `items`; `default` is preselected.
+    /// Numbered, answered with its number (Enter takes the default); read as a line, so it works
+    /// in any terminal and ends cleanly at the end of input.
     pub fn choose(
         &self,
         prompt: &str,
         items: &[String],
         default: usize,
     ) -> Result<usize, InitError> {
-        let select = Select::with_theme(&self.theme)
-            .with_prompt(prompt)
-            .items(items)
-            .default(default);
-        blocking(|| select.interact()).map_err(prompt_error)
+        eprintln!("{prompt}");
+        for (i, item) in items.iter().enumerate() {
+            eprintln!("  {}) {item}", i + 1);
+        }
+        let ask = format!("Choose 1-{} [{}]: ", items.len(), default + 1);
+        loop {
+            let answer = read_answer(&ask, prompt)?;
+            match answer.trim() {
+                "" => return Ok(default),
+                a => match a.parse::<usize>() {
+                    Ok(n) if (1..=items.len()).contains(&n) => return Ok(n - 1),
+                    _ => eprintln!("  (a number from 1 to {})", items.len()),
+                },
+            }
+        }
     }
 
-    /// Yes or no.
+    /// Yes or no, as a line (`y`, `n`, or Enter for `default`).
     pub fn confirm(&self, prompt: &str, default: bool) -> Result<bool, InitError> {
-        let confirm = Confirm::with_theme(&self.theme)
-            .with_prompt(prompt)
-            .default(default);
-        blocking(|| confirm.interact()).map_err(prompt_error)
+        let ask = format!("{prompt} [{}]: ", if default { "Y/n" } else { "y/N" });
+        loop {
+            match read_answer(&ask, prompt)?
+                .trim()
+                .to_ascii_lowercase()
+                .as_str()
+            {
+                "" => return Ok(default),
+                "y" | "yes" | "có" | "co" => return Ok(true),
+                "n" | "no" | "không" | "khong" => return Ok(false),
+                _ => eprintln!("  (y or n)"),
+            }
+        }
     }
 
     /// A value that is not shown: the given one (only where it came from is said), else an error
@@ -255,6 +310,53 @@ fn missing(field: &Field) -> InitError {
         flag: field.flag,
         env: field.env,
     }
+}
+
+/// What to do after a platform could not answer a check ([`Ui::unreachable`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unreachable {
+    /// Check the same value again.
+    Retry,
+    /// Take the value as it is and check nothing live from here on.
+    SkipChecks,
+    /// Ask for the value again.
+    AskAgain,
+}
+
+/// One answer typed at a terminal, after `prompt` on stderr; the end of input stops the wizard
+/// ([`InitError::EndOfInput`], naming `question`) instead of asking again for ever.
+fn read_answer(prompt: &str, question: &str) -> Result<String, InitError> {
+    use std::io::Write as _;
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    let n = blocking(|| std::io::stdin().lock().read_line(&mut line))
+        .map_err(|e| InitError::Prompt(e.to_string()))?;
+    if n == 0 {
+        eprintln!();
+        return Err(InitError::EndOfInput {
+            question: question.to_string(),
+        });
+    }
+    Ok(line)
+}
+
+/// A secret typed without echo. The terminal's reader gives an empty line at the end of input,
+/// as for Enter alone: three empty answers in a row stop the wizard instead of asking for ever.
+fn hidden_answer(label: &str) -> Result<SecretString, InitError> {
+    for _ in 0..3 {
+        let prompt = Password::with_theme(&SimpleTheme)
+            .with_prompt(label)
+            .allow_empty_password(true);
+        let answer = blocking(|| prompt.interact()).map_err(prompt_error)?;
+        if !answer.trim().is_empty() {
+            return Ok(SecretString::from(answer.trim().to_string()));
+        }
+        eprintln!("  (nothing typed; Ctrl-C stops)");
+    }
+    Err(InitError::EndOfInput {
+        question: label.to_string(),
+    })
 }
 
 fn prompt_error(e: dialoguer::Error) -> InitError {
@@ -357,11 +459,7 @@ impl Stdin {
     /// One secret line.
     pub fn secret(&self, field: &Field) -> Result<SecretString, InitError> {
         if self.terminal {
-            let prompt = Password::new().with_prompt(field.label);
-            return prompt
-                .interact()
-                .map(|s| SecretString::from(s.trim().to_string()))
-                .map_err(prompt_error);
+            return hidden_answer(field.label);
         }
         let mut line = String::new();
         let n = std::io::stdin()

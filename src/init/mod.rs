@@ -95,9 +95,21 @@ pub enum InitError {
     /// The terminal could not be read.
     #[error("cannot read the answer from the terminal: {0}")]
     Prompt(String),
-    /// Ctrl-C (or the end of input) at a question.
+    /// Ctrl-C at a question.
     #[error("stopped before the end; nothing was written")]
     Interrupted,
+    /// Standard input ended (Ctrl-D, a closed pipe or terminal) at a question.
+    #[error("standard input ended at \"{question}\"; nothing was written. Run zfsync init again in a terminal, or script it with --non-interactive (zfsync init --help)")]
+    EndOfInput {
+        /// The question that got no answer.
+        question: String,
+    },
+    /// The operator chose to stop when a platform could not be reached.
+    #[error("stopped: {platform} could not be reached, and nothing was written. Run zfsync init again once it answers, or with --skip-checks to write the files without contacting Freshchat or Zalo (then run zfsync check)")]
+    Unreachable {
+        /// Freshchat or Zalo.
+        platform: &'static str,
+    },
     /// A secret the secrets file cannot hold.
     #[error("the value for {name} has a line break, a quote or a backslash, which the secrets file cannot hold (Zalo and Freshchat keys have none): copy it again")]
     SecretValue {
@@ -135,8 +147,13 @@ pub async fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
     let answers = Answers::collect(&args.platform, Some(&args), interactive)?;
     let ui = Ui::new(interactive);
     if interactive {
+        let checked = if args.skip_checks {
+            "Answers are checked for their form only (--skip-checks): run zfsync check once the machine reaches Freshchat and Zalo"
+        } else {
+            "Each answer is checked live with Freshchat and Zalo as you go (--skip-checks works offline)"
+        };
         eprintln!(
-            "zfsync init writes {} and {} (mode 600). Each answer is checked as you go; Ctrl-C stops without writing anything.",
+            "zfsync init writes {} and {} (mode 600). {checked}; Ctrl-C stops without writing anything.",
             paths.config.display(),
             paths.secrets.display()
         );

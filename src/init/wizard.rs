@@ -12,7 +12,7 @@ use url::Url;
 use zfsync_freshchat::{AccountConfiguration, Channel, FreshchatClient};
 
 use super::args::*;
-use super::ask::{one_line, Field, Ui};
+use super::ask::{one_line, Field, Given, Ui, Unreachable};
 use super::files::{self, Setup};
 use super::{InitError, Language};
 use crate::check::{self, Check, Level, ZaloAppFault};
@@ -128,6 +128,17 @@ impl Wizard {
             };
             if self.checks {
                 let c = check::freshchat_host(&base).await;
+                if c.unreachable {
+                    match self.ui.unreachable("Freshchat", &FRESHCHAT_API_URL, &c)? {
+                        Unreachable::Retry => given = Some(again(raw)),
+                        Unreachable::SkipChecks => {
+                            self.checks = false;
+                            break base;
+                        }
+                        Unreachable::AskAgain => {}
+                    }
+                    continue;
+                }
                 if !c.ok {
                     self.ui.reject(&FRESHCHAT_API_URL, &c)?;
                     continue;
@@ -158,6 +169,16 @@ impl Wizard {
                 (c, Some(account)) => {
                     self.ui.show(&c);
                     break (key, Some(client), Some(account));
+                }
+                (c, None) if c.unreachable => {
+                    match self.ui.unreachable("Freshchat", &FRESHCHAT_API_KEY, &c)? {
+                        Unreachable::Retry => given = Some(again(key)),
+                        Unreachable::SkipChecks => {
+                            self.checks = false;
+                            break (key, None, None);
+                        }
+                        Unreachable::AskAgain => {}
+                    }
                 }
                 (c, None) => self.ui.reject(&FRESHCHAT_API_KEY, &c)?,
             }
@@ -356,6 +377,16 @@ impl Wizard {
                 Some(ZaloAppFault::AppSecret) => {
                     app_id = Some(id);
                     self.ui.reject(&ZALO_APP_SECRET, &probe.check)?;
+                }
+                Some(ZaloAppFault::OAuthHost) if probe.check.unreachable => {
+                    match self.ui.unreachable("Zalo", &ZALO_APP_ID, &probe.check)? {
+                        Unreachable::Retry => (app_id, secret) = (Some(id), Some(s)),
+                        Unreachable::SkipChecks => {
+                            self.checks = false;
+                            break (id, s);
+                        }
+                        Unreachable::AskAgain => {}
+                    }
                 }
                 Some(ZaloAppFault::OAuthHost) => {
                     if !self.ui.interactive() {
@@ -613,6 +644,14 @@ fn default_listen(url: &Url) -> SocketAddr {
 /// A Freshchat channel id (a UUID), as opposed to a name.
 fn looks_like_id(v: &str) -> bool {
     v.len() == 36 && v.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+}
+
+/// The last answer, given again for another try of its check.
+fn again<T>(value: T) -> Given<T> {
+    Given {
+        value,
+        from: "your last answer".into(),
+    }
 }
 
 #[cfg(test)]

@@ -86,116 +86,133 @@ async fn html_server() -> (String, tokio::task::JoinHandle<()>) {
     (url, server)
 }
 
-/// Sends keys without a line end (a selection prompt reads them one by one).
-fn press(p: &mut rexpect::session::PtySession, keys: &str) {
-    p.send(keys).unwrap();
-    p.flush().unwrap();
+/// `zfsync init <args>` on a pseudo-terminal, with echo on and a real size as in a terminal window
+/// (a secret that a prompt echoed would show), and everything it showed so far.
+struct Terminal {
+    p: rexpect::session::PtySession,
+    seen: String,
+}
+
+impl Terminal {
+    fn start(args: &str) -> Terminal {
+        let script = format!("stty echo rows 50 cols 200; exec \"$0\" init {args}");
+        let mut sh = std::process::Command::new("sh");
+        sh.arg("-c")
+            .arg(script)
+            .arg(ZFSYNC_BIN)
+            .env("TERM", "xterm");
+        clean_env(&mut sh);
+        Terminal {
+            p: rexpect::session::spawn_command(sh, Some(60_000)).unwrap(),
+            seen: String::new(),
+        }
+    }
+
+    /// Waits for `needle` (ASCII: rexpect reads the output byte by byte as Latin-1).
+    fn expect(&mut self, needle: &str) {
+        let before = self
+            .p
+            .exp_string(needle)
+            .unwrap_or_else(|e| panic!("waiting for {needle:?}: {e}\nso far:\n{}", self.seen));
+        self.seen.push_str(&before);
+        self.seen.push_str(needle);
+    }
+
+    /// Waits for the end, and returns what was shown and how the wizard ended.
+    fn end(mut self) -> (String, rexpect::process::WaitStatus) {
+        self.seen.push_str(&self.p.exp_eof().unwrap());
+        let status = self.p.process().wait().unwrap();
+        (self.seen, status)
+    }
 }
 
 /// Drives the wizard on a pseudo-terminal and returns everything it showed.
 fn type_answers(v: &Values, config: &Path, html_url: &str) -> String {
-    // Echo on and a real size, as in a terminal window: a secret that a prompt echoed would show.
-    let script = format!(
-        "stty echo rows 50 cols 200; exec \"$0\" init --config '{}' --listen {} --zalo-api-base {} --zalo-oauth-base {}",
+    let mut t = Terminal::start(&format!(
+        "--config '{}' --listen {} --zalo-api-base {} --zalo-oauth-base {}",
         config.display(),
         v.listen,
         v.zalo_api,
         v.zalo_oauth
-    );
-    let mut sh = std::process::Command::new("sh");
-    sh.arg("-c")
-        .arg(script)
-        .arg(ZFSYNC_BIN)
-        .env("TERM", "xterm");
-    clean_env(&mut sh);
-    let mut p = rexpect::session::spawn_command(sh, Some(60_000)).unwrap();
-    let mut seen = String::new();
-    let mut expect = |p: &mut rexpect::session::PtySession, needle: &str| {
-        let before = p
-            .exp_string(needle)
-            .unwrap_or_else(|e| panic!("waiting for {needle:?}: {e}\nso far:\n{seen}"));
-        seen.push_str(&before);
-        seen.push_str(needle);
-    };
+    ));
+    let p = &mut t;
 
     // Freshchat: the helpdesk's web address first, then the API.
-    expect(&mut p, "Freshchat API URL: ");
-    p.send_line(html_url).unwrap();
-    expect(&mut p, "it answered HTML");
-    expect(&mut p, "Enter Freshchat API URL again.");
-    expect(&mut p, "Freshchat API URL: ");
-    p.send_line(&v.fc_base).unwrap();
-    expect(&mut p, "the Freshchat API answers at");
+    p.expect("Freshchat API URL: ");
+    p.p.send_line(html_url).unwrap();
+    p.expect("it answered HTML");
+    p.expect("Enter Freshchat API URL again.");
+    p.expect("Freshchat API URL: ");
+    p.p.send_line(&v.fc_base).unwrap();
+    p.expect("the Freshchat API answers at");
     // A key that is not the account's, then the right one.
-    expect(&mut p, "Freshchat API key: ");
-    p.send_line("not-the-account-key").unwrap();
-    expect(&mut p, "Access denied: the API key was refused");
+    p.expect("Freshchat API key: ");
+    p.p.send_line("not-the-account-key").unwrap();
+    p.expect("Access denied: the API key was refused");
     // rexpect reads the output byte by byte as Latin-1: needles stay ASCII.
-    expect(&mut p, "fix: generate a new one in Freshchat Admin");
-    expect(&mut p, "Enter Freshchat API key again.");
-    expect(&mut p, "Freshchat API key: ");
-    p.send_line(&v.fc_key).unwrap();
-    expect(&mut p, "API key accepted");
+    p.expect("fix: generate a new one in Freshchat Admin");
+    p.expect("Enter Freshchat API key again.");
+    p.expect("Freshchat API key: ");
+    p.p.send_line(&v.fc_key).unwrap();
+    p.expect("API key accepted");
     // The account's App ID is offered; Enter takes it.
-    expect(&mut p, &format!("Freshchat App ID [{}]: ", v.fc_app_id));
-    p.send_line("").unwrap();
-    expect(&mut p, "matches the account's App ID");
+    p.expect(&format!("Freshchat App ID [{}]: ", v.fc_app_id));
+    p.p.send_line("").unwrap();
+    p.expect("matches the account's App ID");
     // The key as Freshchat shows it, on several lines.
-    expect(
-        &mut p,
-        "Freshchat webhook public key (paste it, then Enter): ",
-    );
+    p.expect("Freshchat webhook public key (paste it, then Enter): ");
     for line in v.fc_pem.lines() {
-        p.send_line(line).unwrap();
+        p.p.send_line(line).unwrap();
     }
-    expect(&mut p, "RSA public key parsed");
+    p.expect("RSA public key parsed");
     // Two channels: "Zalo" is preselected; Enter takes it.
-    expect(&mut p, "Freshchat channel for new Zalo conversations");
-    expect(&mut p, "Website");
-    press(&mut p, "\r");
-    expect(&mut p, "new conversations go to \"Zalo\"");
+    p.expect("Freshchat channel for new Zalo conversations");
+    p.expect("Website");
+    p.expect("Choose 1-2");
+    p.p.send_line("").unwrap();
+    p.expect("new conversations go to \"Zalo\"");
 
     // Zalo: the OA Secret Key typed where the App Secret Key belongs, then the right one.
-    expect(&mut p, "Zalo App ID: ");
-    p.send_line(&v.zalo_app_id).unwrap();
-    expect(&mut p, "Zalo App Secret Key: ");
-    p.send_line(&v.zalo_oa_secret).unwrap();
-    expect(&mut p, "Zalo refused the App Secret Key");
-    expect(&mut p, "Enter Zalo App Secret Key again.");
-    expect(&mut p, "Zalo App Secret Key: ");
-    p.send_line(&v.zalo_app_secret).unwrap();
-    expect(&mut p, "accepts App ID");
-    expect(&mut p, "Zalo OA Secret Key: ");
-    p.send_line(&v.zalo_oa_secret).unwrap();
+    p.expect("Zalo App ID: ");
+    p.p.send_line(&v.zalo_app_id).unwrap();
+    p.expect("Zalo App Secret Key: ");
+    p.p.send_line(&v.zalo_oa_secret).unwrap();
+    p.expect("Zalo refused the App Secret Key");
+    p.expect("Enter Zalo App Secret Key again.");
+    p.expect("Zalo App Secret Key: ");
+    p.p.send_line(&v.zalo_app_secret).unwrap();
+    p.expect("accepts App ID");
+    p.expect("Zalo OA Secret Key: ");
+    p.p.send_line(&v.zalo_oa_secret).unwrap();
     // The OA's id, explained; its name typed first, then the number.
-    expect(&mut p, "a consent given for any other OA is refused");
-    expect(&mut p, "oa.zalo.me");
-    expect(&mut p, "Zalo OA ID: ");
-    p.send_line("zfsync Sandbox OA").unwrap();
-    expect(&mut p, "is not an OA ID: it is a number");
-    expect(&mut p, "Enter Zalo OA ID again.");
-    expect(&mut p, "Zalo OA ID: ");
-    p.send_line(&v.zalo_oa_id).unwrap();
+    p.expect("a consent given for any other OA is refused");
+    p.expect("oa.zalo.me");
+    p.expect("Zalo OA ID: ");
+    p.p.send_line("zfsync Sandbox OA").unwrap();
+    p.expect("is not an OA ID: it is a number");
+    p.expect("Enter Zalo OA ID again.");
+    p.expect("Zalo OA ID: ");
+    p.p.send_line(&v.zalo_oa_id).unwrap();
 
     // This server: reachable through the public URL (the one-off probe answers on --listen).
-    expect(&mut p, "Public URL of this server: ");
-    p.send_line(&v.public_url).unwrap();
-    expect(&mut p, "reaches this machine");
+    p.expect("Public URL of this server: ");
+    p.p.send_line(&v.public_url).unwrap();
+    p.expect("reaches this machine");
 
     // The customers' language: English, one down from Vietnamese.
-    expect(&mut p, "Language of the texts customers read on Zalo");
-    expect(&mut p, "English (en)");
-    press(&mut p, "\x1b[B");
-    press(&mut p, "\r");
-    // The agents' language, asked apart: Vietnamese, the first choice.
-    expect(&mut p, "Language of the notes agents read in Freshchat");
-    expect(&mut p, "English (en)");
-    press(&mut p, "\r");
+    p.expect("Language of the texts customers read on Zalo");
+    p.expect("2) English (en)");
+    p.expect("Choose 1-2 [1]: ");
+    p.p.send_line("2").unwrap();
+    // The agents' language, asked apart: Vietnamese, the first choice, taken with Enter.
+    p.expect("Language of the notes agents read in Freshchat");
+    p.expect("English (en)");
+    p.expect("Choose 1-2 [1]: ");
+    p.p.send_line("").unwrap();
 
-    expect(&mut p, "Paste these URLs:");
-    expect(&mut p, "Next: zfsync connect zalo --config");
-    seen.push_str(&p.exp_eof().unwrap());
-    let status = p.process().wait().unwrap();
+    p.expect("Paste these URLs:");
+    p.expect("Next: zfsync connect zalo --config");
+    let (seen, status) = t.end();
     assert!(
         matches!(status, rexpect::process::WaitStatus::Exited(_, 0)),
         "{status:?}\n{seen}"
@@ -607,4 +624,61 @@ async fn without_a_terminal_it_says_to_use_flags() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("not a terminal"), "{stderr}");
     assert!(stderr.contains("--non-interactive"), "{stderr}");
+}
+
+/// Offline: a platform that does not answer gets a choice (try again, go on as --skip-checks,
+/// enter the value again, quit) instead of the same question for ever, and the end of input
+/// stops the wizard with nothing written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_the_wizard_offers_retry_skip_or_quit_and_stops_at_end_of_input() {
+    let site = tempfile::tempdir().unwrap();
+    let config = site.path().join("zfsync.toml");
+    // A loopback port nobody listens on: the connection is refused, as offline.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let seen = tokio::task::spawn_blocking(move || {
+        let mut t = Terminal::start(&format!("--config '{}'", config.display()));
+        t.expect("--skip-checks");
+        t.expect("Freshchat API URL: ");
+        t.p.send_line(&format!("http://{closed}")).unwrap();
+        t.expect("cannot reach Freshchat");
+        t.expect("Freshchat did not answer. What now?");
+        t.expect("as --skip-checks does");
+        t.expect("Quit (nothing is written)");
+        t.expect("Choose 1-4 [1]: ");
+        // Try again: the same URL is checked again, without asking.
+        t.p.send_line("1").unwrap();
+        t.expect("(from your last answer)");
+        t.expect("Freshchat did not answer. What now?");
+        t.expect("Choose 1-4 [1]: ");
+        // Go on without live checks: the next question comes.
+        t.p.send_line("2").unwrap();
+        t.expect("Freshchat API key: ");
+        t.p.send_line("a-key-that-nobody-checks-0123456789")
+            .unwrap();
+        t.expect("Freshchat App ID");
+        // The end of input (Ctrl-D) stops, once, naming the question.
+        t.p.send_control('d').unwrap();
+        t.expect("standard input ended at");
+        t.end()
+    })
+    .await
+    .unwrap();
+    let (seen, status) = seen;
+    assert!(
+        matches!(status, rexpect::process::WaitStatus::Exited(_, code) if code != 0),
+        "{status:?}\n{seen}"
+    );
+    assert_eq!(
+        seen.matches("Freshchat did not answer").count(),
+        2,
+        "one choice per failed try:\n{seen}"
+    );
+    assert!(seen.contains("nothing was written"), "{seen}");
+    assert!(
+        std::fs::read_dir(site.path()).unwrap().next().is_none(),
+        "nothing is written"
+    );
 }
