@@ -185,6 +185,22 @@ impl Application {
         })
     }
 
+    /// The pairings whose Zalo side cannot work yet: no token pair stored (never connected), or
+    /// one Zalo will not refresh (needs re-authorization, with the reason).
+    pub fn zalo_not_ready(&self) -> Vec<(String, Option<String>)> {
+        self.pairings
+            .iter()
+            .filter_map(|p| {
+                let status = p.services.zalo.tokens().status();
+                match (status.connected, status.needs_reauth) {
+                    (false, _) => Some((p.name.clone(), None)),
+                    (true, Some(why)) => Some((p.name.clone(), Some(why))),
+                    (true, None) => None,
+                }
+            })
+            .collect()
+    }
+
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.listener

@@ -69,7 +69,7 @@ pub struct ConfigArg {
 #[allow(rustdoc::bare_urls)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Set up for a customer: ask each value, check it live, write the config and secrets.
+    /// Set up for a customer: ask each value, check it live, write the config and secrets
     ///
     /// Asks for each value in onboarding order (a wrong one is asked again, with the fix), writes
     /// the config and a private secrets file (with a new admin token and store key), and prints
@@ -186,7 +186,7 @@ pub enum Command {
         json: bool,
     },
     /// Try zfsync with no accounts: both simulators and the daemon on loopback, a scripted
-    /// conversation both ways, and a transcript of what each side saw.
+    /// conversation both ways, and a transcript of what each side saw
     ///
     /// The transcript has the terminal to itself: the daemon's log lines go to a file (zfsync.log
     /// in the sandbox's folder, removed at exit, unless --log-file names another), and the
@@ -222,7 +222,7 @@ pub enum Command {
 /// `zfsync connect <platform>`.
 #[derive(Debug, Subcommand)]
 pub enum ConnectCommand {
-    /// Authorize zfsync on a Zalo Official Account (OAuth v4 with PKCE) and store the tokens.
+    /// Authorize zfsync on a Zalo Official Account (OAuth v4 with PKCE) and store the tokens
     ///
     /// Without flags: prints a one-time link (15 minutes) that starts the consent, and waits for the
     /// new tokens: this process serves the link and Zalo's redirect on the configured listener, or
@@ -231,7 +231,8 @@ pub enum ConnectCommand {
     /// Examples:
     ///   zfsync connect zalo --config zfsync.toml
     ///   zfsync connect zalo --config zfsync.toml --code AUTH_CODE --oa-id 4318848795011111111
-    ///   printf '%s\n%s\n' "$AT" "$RT" | zfsync connect zalo --config zfsync.toml --access-token - --refresh-token -
+    ///   printf '%s\n%s\n' "$AT" "$RT" | zfsync connect zalo --config zfsync.toml \
+    ///     --access-token - --refresh-token -
     ///
     /// Zalo itself must confirm which OA the tokens belong to (getoa) before anything is stored, and
     /// it must be the configured zalo.oa_id, else the OA already connected, else the --oa-id named.
@@ -239,6 +240,7 @@ pub enum ConnectCommand {
     /// without any connect the OA Zalo confirms, and the OA id to put in zalo.oa_id is printed.
     /// With --pairing, the browser link is that pairing's (/oauth/zalo/start/<name>) and Zalo
     /// comes back to /oauth/zalo/callback/<name>: the callback URL set in the Zalo app.
+    #[command(verbatim_doc_comment)]
     Zalo {
         /// The configuration file.
         #[command(flatten)]
@@ -297,9 +299,12 @@ pub enum FailedCommand {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
-    /// Put failed events back in their lanes. Steps already delivered are not repeated.
+    /// Put failed events back in their lanes; steps already delivered are not repeated
     ///
-    /// Examples: zfsync failed retry --config zfsync.toml 42   |   zfsync failed retry --config zfsync.toml --all
+    /// Examples:
+    ///   zfsync failed retry --config zfsync.toml 42
+    ///   zfsync failed retry --config zfsync.toml --all
+    #[command(verbatim_doc_comment)]
     Retry {
         /// The configuration file.
         #[command(flatten)]
@@ -339,6 +344,29 @@ pub enum StoreCommand {
     },
 }
 
+/// Says at start-up which pairings cannot reach Zalo yet, with the command that fixes it: the
+/// daemon still runs (webhooks are stored, Freshchat's side works, replies wait for the tokens).
+fn warn_zalo_not_ready(app: &Application, config: &std::path::Path) {
+    for (pairing, why) in app.zalo_not_ready() {
+        let flag = if pairing == crate::config::DEFAULT_PAIRING {
+            String::new()
+        } else {
+            format!(" --pairing {pairing}")
+        };
+        let command = format!("zfsync connect zalo --config {}{flag}", config.display());
+        match why {
+            None => tracing::warn!(
+                pairing = %pairing,
+                "Zalo is not connected yet: replies to Zalo wait until the OA is connected; run '{command}' (or open /oauth/zalo/start with the admin token)"
+            ),
+            Some(why) => tracing::warn!(
+                pairing = %pairing,
+                "Zalo needs re-authorization ({why}): replies to Zalo wait until the OA is connected again; run '{command}'"
+            ),
+        }
+    }
+}
+
 fn load(c: &ConfigArg) -> anyhow::Result<Config> {
     Config::load(&c.config).with_context(|| format!("configuration {}", c.config.display()))
 }
@@ -352,6 +380,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(c) => {
             let config = load(&c)?;
             let app = Application::build(config).await?;
+            warn_zalo_not_ready(&app, &c.config);
             let shutdown = CancellationToken::new();
             let s = shutdown.clone();
             tokio::spawn(async move {
@@ -766,6 +795,37 @@ async fn wait_for_signal() {
 mod tests {
     use super::*;
     use clap::CommandFactory as _;
+
+    /// Every command's long help keeps its example commands one per line: two commands on one
+    /// line (as prose wrapping makes of consecutive example lines) cannot be copied.
+    #[test]
+    fn help_examples_are_one_command_per_line() {
+        fn walk(cmd: &mut clap::Command, path: &str, out: &mut Vec<String>) {
+            let help = cmd.render_long_help().to_string();
+            for line in help.lines() {
+                let commands = line
+                    .match_indices("zfsync ")
+                    .filter(|(i, _)| {
+                        let next = line[i + 7..].chars().next();
+                        next.is_some_and(|c| c.is_ascii_lowercase())
+                            && !line[..*i].trim_end().ends_with('|')
+                    })
+                    .count();
+                if commands > 1 && !line.contains(" then ") {
+                    out.push(format!("{path}: {line}"));
+                }
+            }
+            for sub in cmd.get_subcommands_mut() {
+                let name = format!("{path} {}", sub.get_name());
+                walk(sub, &name, out);
+            }
+        }
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut run_together = Vec::new();
+        walk(&mut cmd, "zfsync", &mut run_together);
+        assert!(run_together.is_empty(), "{run_together:#?}");
+    }
 
     /// Zalo codes and tokens are base64url and may start with '-'.
     #[test]

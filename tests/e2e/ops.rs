@@ -460,6 +460,39 @@ async fn logs_are_plain_off_a_terminal_and_json_under_systemd() {
     assert!(!journal.contains('\u{1b}'));
 }
 
+/// `zfsync run` before the OA is connected says so as it starts, with the command that connects
+/// it; once connected, it says nothing of the kind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_warns_until_zalo_is_connected() {
+    let env = Env::new(EnvOptions::default()).await.unwrap();
+    let log = first_log_lines(&env, &[]).await;
+    assert!(log.contains("Zalo is not connected yet"), "{log}");
+    assert!(
+        log.contains(&format!(
+            "run 'zfsync connect zalo --config {}'",
+            env.config_path().display()
+        )),
+        "{log}"
+    );
+    let code = env.zalo.issue_code(None);
+    let (ok, stdout, stderr) = run(
+        &[
+            "connect",
+            "zalo",
+            "--code",
+            &code,
+            "--oa-id",
+            "4318848795011111111",
+        ],
+        &env,
+    )
+    .await;
+    assert!(ok, "{stdout}{stderr}");
+    let log = first_log_lines(&env, &[]).await;
+    assert!(log.contains("zfsync listening"), "{log}");
+    assert!(!log.contains("not connected"), "{log}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_carry_ids_but_never_secrets() {
     let env = Env::new(EnvOptions::default()).await.unwrap();

@@ -32,8 +32,8 @@ pub enum KeyError {
     /// The key body is not base64.
     #[error("the Freshchat webhook public key is not base64 (copy the whole key, armour lines included)")]
     NotBase64,
-    /// The bytes are not an RSA public key (SPKI or PKCS#1).
-    #[error("the Freshchat webhook public key is not an RSA public key: {0}")]
+    /// The bytes are not a usable RSA public key (SPKI or PKCS#1); the text says why, in words.
+    #[error("the Freshchat webhook public key is not a usable RSA public key: {0}; copy the whole key again from Freshchat Admin > Webhooks (from -----BEGIN to -----END)")]
     NotRsaKey(String),
 }
 
@@ -87,8 +87,13 @@ impl WebhookKey {
 
     /// Reads SPKI or PKCS#1 DER.
     pub fn from_der(der: &[u8]) -> Result<WebhookKey, KeyError> {
-        let key = aws_lc_rs::rsa::PublicKey::from_der(der)
-            .map_err(|e| KeyError::NotRsaKey(e.to_string()))?;
+        // The library's own reason ("InvalidEncoding") tells an operator nothing.
+        let key = aws_lc_rs::rsa::PublicKey::from_der(der).map_err(|_| {
+            KeyError::NotRsaKey(format!(
+                "its {} bytes do not read as an RSA public key (a key cut short, a private key, a certificate or another kind of key)",
+                der.len()
+            ))
+        })?;
         let bits = key.modulus_len() * 8;
         if !(2048..=8192).contains(&bits) {
             return Err(KeyError::NotRsaKey(format!(
@@ -101,7 +106,7 @@ impl WebhookKey {
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, spki.as_ref());
         let fingerprint = to_hex(&digest.as_ref()[..8]);
         let parsed = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, key.as_ref())
-            .map_err(|e| KeyError::NotRsaKey(e.to_string()))?;
+            .map_err(|_| KeyError::NotRsaKey("it cannot verify RSA-SHA256 signatures".into()))?;
         Ok(WebhookKey {
             parsed: Arc::new(parsed),
             fingerprint,
@@ -274,10 +279,16 @@ pub(crate) mod tests {
             KeyError::Empty
         );
         assert_eq!(WebhookKey::parse("%%%").unwrap_err(), KeyError::NotBase64);
-        assert!(matches!(
-            WebhookKey::parse("aGVsbG8gd29ybGQ=").unwrap_err(),
-            KeyError::NotRsaKey(_)
-        ));
+        let e = WebhookKey::parse("aGVsbG8gd29ybGQ=").unwrap_err();
+        assert!(matches!(e, KeyError::NotRsaKey(_)));
+        // Words an operator can act on, not the library's reason.
+        let said = e.to_string();
+        assert!(!said.contains("InvalidEncoding"), "{said}");
+        assert!(
+            said.contains("11 bytes do not read as an RSA public key"),
+            "{said}"
+        );
+        assert!(said.contains("copy the whole key again"), "{said}");
     }
 
     mod props {
