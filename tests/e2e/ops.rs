@@ -27,6 +27,26 @@ async fn run(args: &[&str], env: &Env) -> (bool, String, String) {
     )
 }
 
+/// `zfsync connect zalo --code` with a code the simulator issued, for the sandbox OA: the code
+/// and what the command printed.
+async fn connect_with_a_code(env: &Env) -> (String, String) {
+    let code = env.zalo.issue_code(None);
+    let (ok, stdout, stderr) = run(
+        &[
+            "connect",
+            "zalo",
+            "--code",
+            &code,
+            "--oa-id",
+            "4318848795011111111",
+        ],
+        env,
+    )
+    .await;
+    assert!(ok, "{stdout}{stderr}");
+    (code, stdout)
+}
+
 /// `zfsync sandbox --pairings 3`: three customers in one daemon, each with its own OA and
 /// Freshchat account; each conversation goes both ways and none reaches another customer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,20 +219,7 @@ async fn sandbox_kept_running_gives_commands_that_work() {
 async fn connect_with_a_code_with_tokens_and_in_the_browser() {
     let env = Env::new(EnvOptions::default()).await.unwrap();
     // 1. A code copied by hand.
-    let code = env.zalo.issue_code(None);
-    let (ok, stdout, stderr) = run(
-        &[
-            "connect",
-            "zalo",
-            "--code",
-            &code,
-            "--oa-id",
-            "4318848795011111111",
-        ],
-        &env,
-    )
-    .await;
-    assert!(ok, "{stdout}{stderr}");
+    let (code, stdout) = connect_with_a_code(&env).await;
     assert!(
         stdout.contains("Connected to zfsync Sandbox OA (OA id 4318848795011111111)"),
         "{stdout}"
@@ -474,20 +481,7 @@ async fn run_warns_until_zalo_is_connected() {
         )),
         "{log}"
     );
-    let code = env.zalo.issue_code(None);
-    let (ok, stdout, stderr) = run(
-        &[
-            "connect",
-            "zalo",
-            "--code",
-            &code,
-            "--oa-id",
-            "4318848795011111111",
-        ],
-        &env,
-    )
-    .await;
-    assert!(ok, "{stdout}{stderr}");
+    connect_with_a_code(&env).await;
     let log = first_log_lines(&env, &[]).await;
     assert!(log.contains("zfsync listening"), "{log}");
     assert!(!log.contains("not connected"), "{log}");
