@@ -53,6 +53,9 @@ pub(crate) mod ingest;
 pub(crate) mod init;
 pub(crate) mod lanes;
 pub mod oauth;
+#[cfg(test)]
+#[path = "../tests/prerequisites.rs"]
+mod prerequisites;
 pub mod routes;
 pub(crate) mod scheduler;
 pub mod server;

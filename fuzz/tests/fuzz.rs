@@ -1,28 +1,23 @@
 //! The fuzzer, run briefly: 10⁴ inputs per target (the 10⁶ runs are a command, see
 //! RELIABILITY.md), each of which must break no promise. Then the bugs it found, each pinned by a
 //! delivery through the daemon's router over a real store. Without the real-world corpus the
-//! fuzzing tests print one line and return; the pinned bugs need no corpus.
+//! fuzzing tests fail, naming it, unless `ZFSYNC_TEST_SKIP=realworld`; the pinned bugs need no corpus.
 #![allow(clippy::unwrap_used)]
+
+#[path = "../../tests/prerequisites.rs"]
+mod prerequisites;
 
 use axum::http::HeaderValue;
 use zfsync::routes::{ROUTE_FRESHCHAT_WEBHOOK, ROUTE_ZALO_WEBHOOK};
 use zfsync::testing::Source;
 use zfsync_fuzz::cases::{self, Case, FreshchatSigner, Sig};
-use zfsync_fuzz::corpus::Corpus;
 use zfsync_fuzz::webhooks::{Answer, Harness, BODY_LIMIT};
 use zfsync_fuzz::{run, Options, Target};
 
 const CI_INPUTS: u64 = 10_000;
 
 fn corpus_present() -> bool {
-    let dir = Corpus::default_dir();
-    if !dir.is_dir() {
-        println!(
-            "real-world corpus absent at {}; skipping this test",
-            dir.display()
-        );
-    }
-    dir.is_dir()
+    prerequisites::realworld(env!("CARGO_MANIFEST_DIR")).is_some()
 }
 
 async fn fuzz(target: Target) {

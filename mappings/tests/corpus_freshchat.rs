@@ -6,8 +6,6 @@
 //! one line and return; the fixture tests still run.
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
-
 use serde_json::{json, Value};
 use zfsync_freshchat::{parse_event, WebhookEvent};
 use zfsync_mappings::plan::Attachment;
@@ -16,17 +14,10 @@ use zfsync_mappings::{
     plan_freshchat, FreshchatKnowledge, MediaKind, OutPart, Plan, Rules, Step, Visibility, ZaloSend,
 };
 
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/realworld");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        println!(
-            "real-world corpus absent at {}; skipping the corpus tests",
-            dir.display()
-        );
-        None
-    }
+/// `../shared/realworld` beside the workspace; a missing one fails the test unless
+/// `ZFSYNC_TEST_SKIP` names `realworld` (then `None`).
+fn corpus_dir() -> Option<std::path::PathBuf> {
+    crate::prerequisites::realworld(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The raw body of a sample: `body_text` verbatim when present, else `body` serialised.

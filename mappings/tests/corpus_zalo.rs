@@ -3,11 +3,11 @@
 //! real engine with the default rules, and the table names the plan it must give. Samples that only
 //! document `message.attachments` are planned inside their documented envelope.
 //!
-//! Without the corpus the tests print one line and return.
+//! Without the corpus the tests fail, naming it, unless `ZFSYNC_TEST_SKIP=realworld`.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{json, Value};
 use zfsync_mappings::{
@@ -16,17 +16,10 @@ use zfsync_mappings::{
 };
 use zfsync_zalo::{parse_webhook, ZaloEvent};
 
-fn corpus() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/realworld");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        println!(
-            "real-world corpus absent at {}; skipping this test",
-            dir.display()
-        );
-        None
-    }
+/// `../shared/realworld` beside the workspace; a missing one fails the test unless
+/// `ZFSYNC_TEST_SKIP` names `realworld` (then `None`).
+fn corpus() -> Option<std::path::PathBuf> {
+    crate::prerequisites::realworld(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn load(dir: &Path, file: &str) -> Value {

@@ -6,3 +6,5 @@
 mod corpus_freshchat;
 mod corpus_zalo;
 mod engine;
+#[path = "../../tests/prerequisites.rs"]
+mod prerequisites;

@@ -4,14 +4,11 @@
 //! against each.
 //!
 //! Failure: without PostgreSQL installed the PostgreSQL variants fail, saying what to install,
-//! unless `ZFSYNC_TEST_POSTGRES=skip` is set (then they pass without running).
+//! unless `ZFSYNC_TEST_SKIP` names `postgres` (then they pass without running).
 
 #![allow(clippy::unwrap_used)]
 
 use super::{Store, StoreKey};
-
-/// The environment variable that skips the PostgreSQL variants when set to `skip`.
-pub(crate) const SKIP_VAR: &str = "ZFSYNC_TEST_POSTGRES";
 
 /// A store of either backend and what keeps it (its folder).
 #[derive(Debug)]
@@ -47,16 +44,18 @@ pub(crate) fn sqlite() -> TestStore {
 /// A fresh database in the test binary's cluster; its URL. None when the PostgreSQL tests are
 /// skipped.
 pub(crate) fn new_database() -> Option<String> {
-    if std::env::var(SKIP_VAR).as_deref() == Ok("skip") {
-        eprintln!("skipped: {SKIP_VAR}=skip");
+    if crate::prerequisites::skipped("postgres") {
+        eprintln!("skipped: ZFSYNC_TEST_SKIP names postgres");
         return None;
     }
     match crate::tools::pg_cluster::fresh_database() {
         Ok(url) => Some(url),
-        Err(e) => panic!(
-            "the PostgreSQL variants of the store's tests need PostgreSQL: install Debian's \
-             `postgresql` package (apt-get install postgresql), or set {SKIP_VAR}=skip to skip \
-             them. {e}"
+        Err(e) => crate::prerequisites::missing(
+            "postgres",
+            &format!(
+                "the PostgreSQL variants of the store's tests need PostgreSQL: install Debian's \
+                 `postgresql` package (apt-get install postgresql). {e}"
+            ),
         ),
     }
 }

@@ -409,8 +409,8 @@ mod tests {
     #[test]
     fn a_cluster_starts_answers_and_is_removed() {
         if find_bin_dir().is_none() {
-            eprintln!("skipped: PostgreSQL is not installed");
-            return;
+            let why = PgClusterError::NotInstalled.to_string();
+            return crate::prerequisites::missing("postgres", &why).unwrap_or(());
         }
         let cluster = PgCluster::start().unwrap();
         cluster.create_database("t1").unwrap();

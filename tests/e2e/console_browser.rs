@@ -2,8 +2,8 @@
 //! driven over WebDriver. A stranger sees only the login page; the operator signs in, sees both
 //! connections, runs the checks, watches Activity update live, retries a failed event and sees it
 //! delivered, and runs a backfill whose progress bar reaches 100 %. Each page is saved as a
-//! screenshot under `target/console-screenshots/`. Without Chromium the test says so and skips (CI
-//! installs it).
+//! screenshot under `target/console-screenshots/`. Without Chromium the test fails naming it, unless
+//! `ZFSYNC_TEST_SKIP=chromium` (CI installs it).
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
@@ -49,13 +49,17 @@ fn find(names: &[&str]) -> Option<PathBuf> {
 }
 
 impl Browser {
-    /// None (with a line saying why) when Chromium or its driver is not installed.
+    /// Fails when Chromium or its driver is not installed, unless `ZFSYNC_TEST_SKIP` names
+    /// `chromium` (then None).
     async fn start() -> Option<Browser> {
         let chromium = find(&["chromium", "chromium-browser", "google-chrome"]);
         let driver = find(&["chromedriver", "/usr/lib/chromium/chromedriver"]);
         let (Some(chromium), Some(driver)) = (chromium, driver) else {
-            eprintln!("skipping the browser test: Chromium or chromedriver is not installed (apt-get install chromium chromium-driver; .ci/run does)");
-            return None;
+            return crate::prerequisites::missing(
+                "chromium",
+                "Chromium or chromedriver is not installed: apt-get install chromium \
+                 chromium-driver (.ci/run does)",
+            );
         };
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()

@@ -29,6 +29,8 @@ mod media_hosts;
 mod oauth_callback;
 mod ops;
 mod pairings;
+#[path = "../prerequisites.rs"]
+mod prerequisites;
 mod quota;
 mod reconnect;
 mod reliability;

@@ -11,7 +11,6 @@
 //! corpus tests print one line and return.
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,17 +28,10 @@ mod robustness;
 
 // ------------------------------------------------------------------ the corpus
 
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/realworld");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        println!(
-            "real-world corpus absent at {}; skipping the corpus tests",
-            dir.display()
-        );
-        None
-    }
+/// `../shared/realworld` beside the workspace; a missing one fails the test unless
+/// `ZFSYNC_TEST_SKIP` names `realworld` (then `None`).
+fn corpus_dir() -> Option<std::path::PathBuf> {
+    crate::prerequisites::realworld(env!("CARGO_MANIFEST_DIR"))
 }
 
 struct Sample {

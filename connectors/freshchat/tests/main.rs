@@ -8,5 +8,7 @@
 #[cfg(feature = "sim")]
 mod client;
 mod conformance;
+#[path = "../../../tests/prerequisites.rs"]
+mod prerequisites;
 #[cfg(feature = "sim")]
 mod sim;

@@ -20,6 +20,9 @@
 pub mod client;
 pub mod error;
 pub mod oauth;
+#[cfg(test)]
+#[path = "../../../tests/prerequisites.rs"]
+mod prerequisites;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod types;

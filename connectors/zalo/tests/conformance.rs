@@ -4,7 +4,7 @@
 //! the right error class, and both signature vector sets are checked. The tables in `webhooks` and
 //! `api` name each sample's expected classification; a sample missing from them fails the test.
 //!
-//! Without the corpus the tests print one line and return.
+//! Without the corpus the tests fail, naming it, unless `ZFSYNC_TEST_SKIP=realworld`.
 #![allow(clippy::unwrap_used)]
 
 mod api;
@@ -12,21 +12,14 @@ mod replay;
 mod webhooks;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
-fn corpus() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/realworld");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        println!(
-            "real-world corpus absent at {}; skipping this test",
-            dir.display()
-        );
-        None
-    }
+/// `../shared/realworld` beside the workspace; a missing one fails the test unless
+/// `ZFSYNC_TEST_SKIP` names `realworld` (then `None`).
+fn corpus() -> Option<std::path::PathBuf> {
+    crate::prerequisites::realworld(env!("CARGO_MANIFEST_DIR"))
 }
 
 struct Sample {

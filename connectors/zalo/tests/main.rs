@@ -5,5 +5,7 @@
 //!   over real HTTP on loopback.
 
 mod conformance;
+#[path = "../../../tests/prerequisites.rs"]
+mod prerequisites;
 #[cfg(feature = "sim")]
 mod sim;

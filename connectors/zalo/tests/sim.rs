@@ -20,7 +20,6 @@ mod openapi;
 mod people;
 mod quota;
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -88,18 +87,10 @@ pub async fn idle(sim: &ZaloSim) {
     );
 }
 
-/// `<workspace>/../shared/realworld`, or `None` (after saying so) when the corpus is absent.
-pub fn corpus_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/realworld");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        println!(
-            "real-world corpus absent ({}); skipping this test",
-            dir.display()
-        );
-        None
-    }
+/// `../shared/realworld` beside the workspace; a missing one fails the test unless
+/// `ZFSYNC_TEST_SKIP` names `realworld` (then `None`).
+pub fn corpus_dir() -> Option<std::path::PathBuf> {
+    crate::prerequisites::realworld(env!("CARGO_MANIFEST_DIR"))
 }
 
 // ------------------------------------------------------------------ raw HTTP

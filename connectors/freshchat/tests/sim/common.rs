@@ -240,15 +240,10 @@ pub fn pem_der(pem: &str) -> Vec<u8> {
         .unwrap()
 }
 
-/// `<workspace>/../shared/realworld`, or `None` (with one line said) when absent.
+/// `../shared/realworld` beside the workspace; a missing one fails the test unless
+/// `ZFSYNC_TEST_SKIP` names `realworld` (then `None`).
 pub fn corpus_dir() -> Option<std::path::PathBuf> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/realworld");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        println!("real-world corpus absent at {}; skipping", dir.display());
-        None
-    }
+    crate::prerequisites::realworld(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// One sample file of the corpus.
