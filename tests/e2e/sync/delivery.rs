@@ -294,7 +294,10 @@ async fn failed_events_can_be_replayed_without_doubling() {
         (crate::tamper::fail_the_last_reply_after_its_send(&env) == 1).then_some(())
     })
     .await;
-    assert!(tampered.is_some(), "the reply's event was never marked done");
+    assert!(
+        tampered.is_some(),
+        "the reply's event was never marked done"
+    );
     zfsync_stdout(&env, &["failed", "retry", "--all"]).await;
     let done = wait_for(WAIT, || async {
         (count_in_state(&env, EventState::Failed).await == 0).then_some(())
