@@ -1,9 +1,9 @@
 //! The console in a real browser: headless Chromium (Debian's `chromium` and `chromium-driver`)
 //! driven over WebDriver. A stranger sees only the login page; the operator signs in, sees both
 //! connections, runs the checks, watches Activity update live, retries a failed event and sees it
-//! delivered, and runs a backfill whose progress bar reaches 100 %. Each page is saved as a
-//! screenshot under `target/console-screenshots/`. Without Chromium the test says so and skips (CI
-//! installs it).
+//! fail again (still listed) and then delivered, and runs a backfill whose progress bar reaches
+//! 100 %. Each page is saved as a screenshot under `target/console-screenshots/`. Without Chromium
+//! the test says so and skips (CI installs it).
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
@@ -13,10 +13,10 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use tokio::process::{Child, Command};
-use zfsync::tools::sandbox::{wait_for, Env};
-use zfsync_freshchat::MessagePart;
-use zfsync_zalo::sim::{Fault, UserAction};
+use zfsync::tools::sandbox::wait_for;
+use zfsync_zalo::sim::UserAction;
 
+use crate::console_pages::{failed_reply, refuse_next_reply};
 use crate::helpers::*;
 
 const CUSTOMER: &str = "5234000000000000801";
@@ -152,35 +152,6 @@ impl Browser {
     }
 }
 
-/// An agent reply that Zalo refuses for good (-320), so its event ends failed; returns its id.
-async fn failed_reply(env: &Env) -> i64 {
-    env.zalo.fail_next(
-        "/v3.0/oa/message/cs",
-        1,
-        Fault::Api {
-            code: -320,
-            message: "Your app needs to connect with Zalo Cloud Account to use paid features"
-                .into(),
-        },
-    );
-    let conv = conversation(env, CUSTOMER).unwrap();
-    env.agent_says(
-        &conv,
-        &env.freshchat.default_agent_id(),
-        &[MessagePart::Text {
-            content: "Đơn hàng đã được gửi".into(),
-        }],
-    )
-    .await
-    .unwrap();
-    wait_for(WAIT, || async {
-        let failed = inbox(env, InboxQuery::in_state(EventState::Failed)).await;
-        (failed.len() == 1).then(|| failed[0].id)
-    })
-    .await
-    .expect("the reply fails")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_in_a_real_browser() {
     let Some(b) = Browser::start().await else {
@@ -189,7 +160,7 @@ async fn the_console_in_a_real_browser() {
     let env = env().await;
     let base = env.daemon_url();
     start_conversation(&env, CUSTOMER).await;
-    let failed_id = failed_reply(&env).await;
+    let failed_id = failed_reply(&env, CUSTOMER, "Đơn hàng đã được gửi").await;
 
     // A stranger gets the login page, and a wrong token is refused.
     b.client.goto(&format!("{base}/console")).await.unwrap();
@@ -254,16 +225,30 @@ async fn the_console_in_a_real_browser() {
         .expect("the new message appears live in Activity");
     b.shot("activity").await;
 
-    // Failed: retry the event; the outcome turns to delivered live.
+    // Failed: a retry that Zalo refuses again turns, live, into "failed again" with the event
+    // still listed; the next one into "delivered" with nothing listed.
     b.click("nav a[href='/console/failed']").await;
     b.wait_text("tbody", |t| t.contains("zalo_paid_feature"))
         .await;
     b.shot("failed").await;
+    refuse_next_reply(&env);
     b.click(&format!("#retry-{failed_id}")).await;
-    b.wait_text(&format!("[data-event-state='{failed_id}']"), |t| {
-        t == "delivered"
-    })
-    .await;
+    b.wait_text("#retry-outcome", |t| t.contains("failed again"))
+        .await;
+    assert!(b
+        .client
+        .find(Locator::Css(&format!("#retry-{failed_id}")))
+        .await
+        .is_ok());
+    assert!(b.client.find(Locator::Css("#no-failed")).await.is_err());
+    b.shot("failed-again").await;
+    b.click(&format!("#retry-{failed_id}")).await;
+    let line = b
+        .wait_text("#retry-outcome", |t| t.contains("delivered"))
+        .await;
+    assert!(!line.contains("failed again"), "{line}");
+    b.wait_text("#no-failed", |t| t == "No failed events.")
+        .await;
     b.shot("failed-retried").await;
     let sent = zalo_sent(&env, CUSTOMER, 1).await;
     assert!(sent

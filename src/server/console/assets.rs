@@ -61,12 +61,28 @@ figure{margin:0}
 .mt1{margin-top:1rem}.mb1{margin-bottom:1rem}.mt15{margin-top:1.5rem}
 "#;
 
+/// The live part of a page (Activity's rows, Failed's line and list): the element marked
+/// `data-live` names its stream (the page's pairing added); on each `changed` the element's content
+/// is fetched again from the page's own URL with `fragment=1`, rendered by the same code as the page.
+const LIVE_JS: &str = r#"
+(function(){
+  if(!window.EventSource) return;
+  var box=document.querySelector('[data-live]');
+  if(!box) return;
+  var m=location.search.match(/[?&](pairing=[^&]*)/);
+  var es=new EventSource(box.getAttribute('data-live')+(m?'?'+m[1]:''));
+  es.addEventListener('changed',function(){
+    var u=new URL(location.href); u.searchParams.set('fragment','1');
+    fetch(u,{credentials:'same-origin'}).then(function(r){return r.ok?r.text():null}).then(function(t){if(t!==null){box.innerHTML=t;}});
+  });
+})();
+"#;
+
 /// `GET /console/assets/{file}`.
 pub async fn asset(Path(file): Path<String>) -> Response {
     let (body, kind) = match file.as_str() {
         "console.css" => (STYLE, CSS),
-        "activity.js" => (super::activity::ACTIVITY_JS, JS),
-        "failed.js" => (super::activity::FAILED_JS, JS),
+        "live.js" => (LIVE_JS, JS),
         "backfill.js" => (super::backfill::BACKFILL_JS, JS),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };

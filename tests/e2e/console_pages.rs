@@ -1,0 +1,162 @@
+//! What the console's pages say, over HTTP against the running daemon: the Failed page's line
+//! about a retry agrees with its list.
+#![allow(clippy::unwrap_used)]
+
+use futures::StreamExt;
+use reqwest::redirect::Policy;
+use zfsync::tools::sandbox::{wait_for, Env};
+use zfsync_freshchat::MessagePart;
+use zfsync_zalo::sim::Fault;
+
+use crate::helpers::*;
+
+const CUSTOMER: &str = "5234000000000000901";
+
+/// Zalo refuses the next agent reply for good (-320, a paid feature), so its event ends failed.
+pub(crate) fn refuse_next_reply(env: &Env) {
+    env.zalo.fail_next(
+        "/v3.0/oa/message/cs",
+        1,
+        Fault::Api {
+            code: -320,
+            message: "Your app needs to connect with Zalo Cloud Account to use paid features"
+                .into(),
+        },
+    );
+}
+
+/// An agent reply to `customer` that Zalo refuses for good; returns its event's id once failed.
+pub(crate) async fn failed_reply(env: &Env, customer: &str, text: &str) -> i64 {
+    refuse_next_reply(env);
+    let conv = conversation(env, customer).unwrap();
+    env.agent_says(
+        &conv,
+        &env.freshchat.default_agent_id(),
+        &[MessagePart::Text {
+            content: text.into(),
+        }],
+    )
+    .await
+    .unwrap();
+    wait_for(WAIT, || async {
+        let failed = inbox(env, InboxQuery::in_state(EventState::Failed)).await;
+        (failed.len() == 1).then(|| failed[0].id)
+    })
+    .await
+    .expect("the reply fails")
+}
+
+/// A form posted as the operator (Bearer: no CSRF field needed); returns the status.
+async fn post(env: &Env, path: &str, form: &[(&str, String)]) -> u16 {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}{path}", env.daemon_url()))
+        .bearer_auth(&env.admin_token)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// The Failed page once `ok` accepts it; every page fetched meanwhile must not contradict itself.
+async fn failed_page_when(env: &Env, id: i64, ok: impl Fn(&str) -> bool) -> String {
+    let got = wait_for(WAIT, || async {
+        let page = operator_page(env, "/console/failed").await;
+        assert!(
+            !(page.contains("failed again") && page.contains("No failed events")),
+            "the line and the list disagree: {page}"
+        );
+        if page.contains("failed again") {
+            assert!(
+                page.contains(&format!("id=\"retry-{id}\"")),
+                "said to have failed again, but not listed: {page}"
+            );
+        }
+        ok(&page).then_some(page)
+    })
+    .await;
+    got.unwrap_or_else(|| panic!("the Failed page never showed what was expected"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_failed_page_says_what_a_retry_did_and_lists_what_failed_again() {
+    let env = env().await;
+    start_conversation(&env, CUSTOMER).await;
+    let id = failed_reply(&env, CUSTOMER, "Đơn hàng đã được gửi").await;
+    let page = operator_page(&env, "/console/failed").await;
+    assert!(page.contains(&format!("id=\"retry-{id}\"")), "{page}");
+    assert!(!page.contains("replayed"), "no retry yet: {page}");
+
+    // The live stream says "changed" at once, and again when the retry moves the event.
+    let live = reqwest::Client::new()
+        .get(format!("{}/console/live/failed", env.daemon_url()))
+        .bearer_auth(&env.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    let mut live = live.bytes_stream();
+    let first = live.next().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("event: changed"));
+
+    // Retried while Zalo still refuses it: the line says it failed again, and the list has it.
+    refuse_next_reply(&env);
+    assert_eq!(
+        post(&env, "/console/failed/retry", &[("id", id.to_string())]).await,
+        303
+    );
+    let next = tokio::time::timeout(WAIT, live.next()).await.unwrap();
+    assert!(String::from_utf8_lossy(&next.unwrap().unwrap()).contains("event: changed"));
+    let page = failed_page_when(&env, id, |p| p.contains("failed again")).await;
+    assert!(
+        page.contains(&format!("Event #{id} replayed"))
+            && page.contains("failed again, listed below.")
+            && page.contains("failed again after the retry"),
+        "{page}"
+    );
+    assert!(!page.contains("No failed events"), "{page}");
+    // The part the live update fetches says the same, line and list together.
+    let fragment = operator_page(&env, "/console/failed?fragment=1").await;
+    assert!(!fragment.contains("<html"), "{fragment}");
+    assert!(
+        fragment.contains("failed again, listed below.")
+            && fragment.contains(&format!("id=\"retry-{id}\"")),
+        "{fragment}"
+    );
+
+    // Retry all, once Zalo accepts: delivered, nothing listed, no word of failing again.
+    assert_eq!(post(&env, "/console/failed/retry", &[]).await, 303);
+    let page = failed_page_when(&env, id, |p| p.contains("delivered")).await;
+    assert!(
+        page.contains(&format!("Event #{id} replayed")) && page.contains(": delivered."),
+        "{page}"
+    );
+    assert!(
+        page.contains("No failed events.") && !page.contains("failed again"),
+        "{page}"
+    );
+    let sent = zalo_sent(&env, CUSTOMER, 1).await;
+    assert!(sent
+        .iter()
+        .any(|s| zalo_text(s).as_deref() == Some("Đơn hàng đã được gửi")));
+
+    // Retrying an event that is no longer failed replays nothing, and says so (no "0 events").
+    assert_eq!(
+        post(&env, "/console/failed/retry", &[("id", id.to_string())]).await,
+        303
+    );
+    let page = operator_page(&env, "/console/failed").await;
+    assert!(
+        page.contains("Nothing was replayed")
+            && page.contains(&format!("event #{id} was no longer failed")),
+        "{page}"
+    );
+    assert!(
+        !page.contains("0 events") && !page.contains("delivered"),
+        "{page}"
+    );
+}
