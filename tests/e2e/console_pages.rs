@@ -1,5 +1,6 @@
-//! What the console's pages say, over HTTP against the running daemon: the Failed page's line
-//! about a retry agrees with its list.
+//! What the console's pages say, over HTTP against the running daemon, with an empty store and a
+//! busy one: the Failed page's line about a retry agrees with its list, and an Activity filter
+//! that matches nothing says so.
 #![allow(clippy::unwrap_used)]
 
 use futures::StreamExt;
@@ -157,6 +158,41 @@ async fn the_failed_page_says_what_a_retry_did_and_lists_what_failed_again() {
     );
     assert!(
         !page.contains("0 events") && !page.contains("delivered"),
+        "{page}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_activity_filter_that_matches_nothing_says_so() {
+    let env = env().await;
+    let page = operator_page(&env, "/console/activity").await;
+    assert!(page.contains("No synced messages yet."), "{page}");
+    assert!(!page.contains("matches"), "{page}");
+
+    start_conversation(&env, CUSTOMER).await;
+    settle(&env).await;
+    let page = operator_page(&env, "/console/activity?customer=Lan").await;
+    assert!(
+        page.contains("No synced message matches “Lan”.")
+            && page.contains("<a href=\"/console/activity\">Show all messages</a>")
+            && page.contains("No customer matches “Lan”."),
+        "{page}"
+    );
+    assert!(
+        !page.contains("No synced messages yet")
+            && !page.contains("No customer interaction or reply seen yet"),
+        "{page}"
+    );
+    // The rows the live update fetches say the same.
+    let rows = operator_page(&env, "/console/activity?customer=Lan&fragment=1").await;
+    assert!(
+        rows.contains("No synced message matches “Lan”.") && !rows.contains("yet"),
+        "{rows}"
+    );
+    // A filter that matches shows the customer's messages and no such line.
+    let page = operator_page(&env, "/console/activity?customer=Minh").await;
+    assert!(
+        page.contains("data-inbox-id=") && !page.contains("matches"),
         "{page}"
     );
 }

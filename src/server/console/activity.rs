@@ -48,10 +48,17 @@ fn kind(event: &str) -> String {
         })
 }
 
-fn rows(list: &[ActivityRow]) -> Markup {
+/// The table's rows; when there are none, why: nothing synced yet, or nothing matching the filter
+/// (with the way back to every message).
+fn rows(list: &[ActivityRow], customer: Option<&str>, show_all: &str) -> Markup {
     html! {
         @if list.is_empty() {
-            tr { td colspan="7" class="muted" { "No synced messages yet." } }
+            tr { td colspan="7" class="muted" id="activity-none" {
+                @match customer {
+                    Some(c) => { "No synced message matches “" (c) "”. " a href=(show_all) { "Show all messages" } },
+                    None => "No synced messages yet.",
+                }
+            } }
         }
         @for r in list {
             tr data-inbox-id=(r.inbox_id) {
@@ -74,6 +81,7 @@ pub async fn activity(
     Query(q): Query<ActivityQuery>,
 ) -> Response {
     let customer = q.customer.clone().filter(|c| !c.trim().is_empty());
+    let show_all = scope.link("/console/activity");
     let list = scope
         .session
         .store
@@ -83,7 +91,7 @@ pub async fn activity(
         return match list {
             Ok(l) => (
                 [(header::CACHE_CONTROL, "no-store")],
-                rows(&l).into_string(),
+                rows(&l, customer.as_deref(), &show_all).into_string(),
             )
                 .into_response(),
             Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
@@ -102,7 +110,7 @@ pub async fn activity(
                 input id="customer" name="customer" type="search" value=(customer.clone().unwrap_or_default());
             }
             button type="submit" { "Filter" }
-            @if customer.is_some() { a class="button secondary" href="/console/activity" { "Show all" } }
+            @if customer.is_some() { a class="button secondary" href=(show_all) { "Show all" } }
         }
         p class="muted" { "Newest first. Message text is not shown: it belongs to the customer. New messages appear here as they are synced." }
         @match &list {
@@ -113,12 +121,12 @@ pub async fn activity(
                         th scope="col" { "Synced" } th scope="col" { "Direction" } th scope="col" { "Customer" }
                         th scope="col" { "Kind" } th scope="col" { "Zalo id" } th scope="col" { "Freshchat id" } th scope="col" { "Latency" }
                     } }
-                    tbody id="activity-rows" data-live="/console/live/activity" aria-live="polite" { (rows(l)) }
+                    tbody id="activity-rows" data-live="/console/live/activity" aria-live="polite" { (rows(l, customer.as_deref(), &show_all)) }
                 }
             },
             Err(e) => p class="bad" { "Cannot read the activity: " (e.to_string()) },
         }
-        (super::quota::quota_section(&quota))
+        (super::quota::quota_section(&quota, customer.as_deref()))
         script src=(super::LIVE_SCRIPT) defer {}
     };
     layout("Activity", Nav::Activity, &op, &scope, body)

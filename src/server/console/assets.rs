@@ -46,7 +46,7 @@ th,td{text-align:left;padding:.45rem .5rem;border-bottom:1px solid var(--line);v
 th{background:var(--soft)}
 td.id{font-family:ui-monospace,monospace;font-size:.85rem;overflow-wrap:anywhere}
 button,.button{display:inline-block;font:inherit;min-height:44px;padding:.5rem 1rem;border-radius:8px;border:2px solid var(--accent);background:var(--accent);color:#fff;cursor:pointer;text-decoration:none}
-button.secondary{background:#fff;color:var(--accent)}
+button.secondary,.button.secondary{background:#fff;color:var(--accent)}
 label{display:block;font-weight:600;margin:.75rem 0 .25rem}
 input,select,textarea{font:inherit;padding:.5rem;border:2px solid #767676;border-radius:6px;min-height:44px;width:100%;max-width:24rem}
 textarea{max-width:40rem;font-family:ui-monospace,monospace;font-size:.85rem}

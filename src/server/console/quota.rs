@@ -99,7 +99,10 @@ fn window(q: &QuotaState, now: i64) -> (Markup, &'static str, &'static str) {
 }
 
 /// The reply-window table of the Activity page.
-pub(super) fn quota_section(list: &Result<Vec<QuotaState>, StoreError>) -> Markup {
+pub(super) fn quota_section(
+    list: &Result<Vec<QuotaState>, StoreError>,
+    customer: Option<&str>,
+) -> Markup {
     let now = now_ms();
     html! {
         section class="mt15" aria-labelledby="quota-h" {
@@ -123,7 +126,12 @@ pub(super) fn quota_section(list: &Result<Vec<QuotaState>, StoreError>) -> Marku
                         } }
                         tbody {
                             @if l.is_empty() {
-                                tr { td colspan="5" class="muted" { "No customer interaction or reply seen yet." } }
+                                tr { td colspan="5" class="muted" id="quota-none" {
+                                    @match customer {
+                                        Some(c) => { "No customer matches “" (c) "”." }
+                                        None => "No customer interaction or reply seen yet.",
+                                    }
+                                } }
                             }
                             @for q in l {
                                 @let (w, w_class, w_state) = window(q, now);
