@@ -261,10 +261,32 @@ async fn the_console_in_a_real_browser() {
     env.zalo
         .seed_history(OLD_CUSTOMER, &[(true, "hỏi hôm kia", now - 2 * 86_400_000)]);
     b.click("nav a[href='/console/backfill']").await;
+    // Before any run, once the live stream has spoken, the page still says plainly that none ran.
+    b.client
+        .wait()
+        .for_element(Locator::Css("#backfill-status[data-phase='idle']"))
+        .await
+        .unwrap();
+    b.wait_text("#backfill-status", |t| {
+        t.starts_with("No backfill has run") && !t.contains("0 of 0")
+    })
+    .await;
     b.type_into("#days", "7").await;
     b.click("#start-backfill").await;
-    b.wait_text("#backfill-status", |t| t.starts_with("100 %"))
-        .await;
+    b.wait_text("#backfill-status", |t| {
+        t.starts_with("Done: 2 conversations")
+    })
+    .await;
+    // Finished: the button starts another.
+    let enabled = b
+        .client
+        .execute(
+            "return !document.getElementById('start-backfill').disabled;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(enabled, json!(true));
     let value = b
         .client
         .execute(

@@ -1,6 +1,6 @@
 //! What the console's pages say, over HTTP against the running daemon, with an empty store and a
-//! busy one: the Failed page's line about a retry agrees with its list, and an Activity filter
-//! that matches nothing says so.
+//! busy one: the Failed page's line about a retry agrees with its list, the idle Backfill page
+//! says that nothing ran (never "0 of 0"), and an Activity filter that matches nothing says so.
 #![allow(clippy::unwrap_used)]
 
 use futures::StreamExt;
@@ -12,6 +12,7 @@ use zfsync_zalo::sim::Fault;
 use crate::helpers::*;
 
 const CUSTOMER: &str = "5234000000000000901";
+const OLD_CUSTOMER: &str = "5234000000000000902";
 
 /// Zalo refuses the next agent reply for good (-320, a paid feature), so its event ends failed.
 pub(crate) fn refuse_next_reply(env: &Env) {
@@ -193,6 +194,75 @@ async fn an_activity_filter_that_matches_nothing_says_so() {
     let page = operator_page(&env, "/console/activity?customer=Minh").await;
     assert!(
         page.contains("data-inbox-id=") && !page.contains("matches"),
+        "{page}"
+    );
+}
+
+/// Starts a backfill of `days` from the console; the Backfill page once it shows `done`.
+async fn backfill(env: &Env, days: u32, done: &str) -> String {
+    assert_eq!(
+        post(env, "/console/backfill", &[("days", days.to_string())]).await,
+        303
+    );
+    wait_for(WAIT, || async {
+        let p = operator_page(env, "/console/backfill").await;
+        p.contains(done).then_some(p)
+    })
+    .await
+    .unwrap_or_else(|| panic!("the backfill never showed {done:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backfill_page_says_plainly_whether_and_what_ran() {
+    let env = env().await;
+    let page = operator_page(&env, "/console/backfill").await;
+    assert!(
+        page.contains("No backfill has run since the daemon started.")
+            && page.contains("<strong>Start backfill</strong>")
+            && page.contains("zfsync backfill --config FILE --days N"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("0 of 0") && !page.contains("0 messages") && !page.contains("0 days"),
+        "{page}"
+    );
+    let bar = &page[page.find("id=\"backfill-bar\"").unwrap()..];
+    assert!(
+        bar[..bar.find('>').unwrap()].contains("hidden"),
+        "no empty bar before a run: {page}"
+    );
+    // The live stream's first word before any run is no result either.
+    let live = reqwest::Client::new()
+        .get(format!("{}/console/live/backfill", env.daemon_url()))
+        .bearer_auth(&env.admin_token)
+        .send()
+        .await
+        .unwrap();
+    let first = live.bytes_stream().next().await.unwrap().unwrap();
+    let first = String::from_utf8_lossy(&first);
+    assert!(
+        first.contains("\"phase\":\"idle\"") && !first.contains("0 of 0"),
+        "{first}"
+    );
+
+    // A run over an OA with no conversation in the window says so, not "0 of 0".
+    let page = backfill(&env, 7, "Done:").await;
+    assert!(
+        page.contains(
+            "Done: Zalo has no conversation of the last 7 days, so there was nothing to bring in."
+        ),
+        "{page}"
+    );
+    assert!(!page.contains("0 of 0"), "{page}");
+
+    // A run that finds a conversation gives its numbers.
+    add_user(&env, OLD_CUSTOMER, "Tuấn");
+    let now = env.zalo.now_ms();
+    env.zalo
+        .seed_history(OLD_CUSTOMER, &[(true, "hỏi hôm kia", now - 2 * 86_400_000)]);
+    let page = backfill(&env, 3, "Done: 1").await;
+    assert!(
+        page.contains("Done: 1 conversation of the last 3 days read; 1 message found: 1 queued for delivery, 0 already in Freshchat."),
         "{page}"
     );
 }
