@@ -1,15 +1,17 @@
 //! What the console's pages say, over HTTP against the running daemon, with an empty store and a
 //! busy one: the Failed page's line about a retry agrees with its list, the idle Backfill page
-//! says that nothing ran (never "0 of 0"), and an Activity filter that matches nothing says so.
+//! says that nothing ran (never "0 of 0"), an Activity filter that matches nothing says so, and
+//! the Overview's charts have a title, labelled axes with ticks and a text alternative.
 #![allow(clippy::unwrap_used)]
 
 use futures::StreamExt;
 use reqwest::redirect::Policy;
 use zfsync::tools::sandbox::{wait_for, Env};
 use zfsync_freshchat::MessagePart;
-use zfsync_zalo::sim::Fault;
+use zfsync_zalo::sim::{Fault, UserAction};
 
 use crate::helpers::*;
+use crate::tamper;
 
 const CUSTOMER: &str = "5234000000000000901";
 const OLD_CUSTOMER: &str = "5234000000000000902";
@@ -264,5 +266,116 @@ async fn the_backfill_page_says_plainly_whether_and_what_ran() {
     assert!(
         page.contains("Done: 1 conversation of the last 3 days read; 1 message found: 1 queued for delivery, 0 already in Freshchat."),
         "{page}"
+    );
+}
+
+/// The `<figure>` of one chart in a page.
+fn figure<'a>(page: &'a str, id: &str) -> &'a str {
+    let at = page
+        .find(&format!("<figure id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no chart {id}: {page}"));
+    &page[at..at + page[at..].find("</figure>").unwrap()]
+}
+
+/// "14:00" for the hour `hours_ago` before the current one (UTC).
+fn hour_label(hours_ago: i64) -> String {
+    (chrono::Utc::now() - chrono::Duration::hours(hours_ago))
+        .format("%H:00")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_charts_have_a_title_labelled_axes_ticks_and_a_text_alternative() {
+    let env = env().await;
+    let page = operator_page(&env, "/console").await;
+    for (id, label) in [
+        ("chart-to-freshchat", "Zalo → Freshchat"),
+        ("chart-to-zalo", "Freshchat → Zalo"),
+    ] {
+        let chart = figure(&page, id);
+        assert!(
+            chart.contains(&format!("aria-labelledby=\"{id}-title {id}-desc\""))
+                && chart.contains(&format!(
+                    "<title id=\"{id}-title\">{label}: messages per hour, last 24 hours</title>"
+                ))
+                && chart.contains(&format!("<desc id=\"{id}-desc\">Bar chart"))
+                && chart.contains(&format!(
+                    "<text class=\"title\" x=\"0\" y=\"13\">{label}</text>"
+                )),
+            "{chart}"
+        );
+        assert!(
+            chart.contains(">messages per hour</text>") && chart.contains(">hour (UTC);"),
+            "both axes are labelled with their units: {chart}"
+        );
+        assert!(
+            chart.contains("class=\"tick y\"") && chart.contains("class=\"tick x\""),
+            "{chart}"
+        );
+        assert!(
+            chart.contains(&format!("{label}: no messages in the last 24 hours.")),
+            "an empty chart says so: {chart}"
+        );
+        assert_eq!(
+            chart.matches("<rect class=").count(),
+            2,
+            "the legend's two keys, no bars: {chart}"
+        );
+    }
+
+    // Two messages five hours ago, one now, and a reply that failed.
+    start_conversation(&env, CUSTOMER).await;
+    env.zalo
+        .user_sends(CUSTOMER, UserAction::Text("còn hàng không?".into()))
+        .await;
+    customer_messages(&env, CUSTOMER, 2).await;
+    settle(&env).await;
+    assert!(tamper::age_finished_events_by_hours(&env, 5) >= 2);
+    env.zalo
+        .user_sends(CUSTOMER, UserAction::Text("alo".into()))
+        .await;
+    customer_messages(&env, CUSTOMER, 3).await;
+    failed_reply(&env, CUSTOMER, "Đơn hàng đã được gửi").await;
+    settle(&env).await;
+
+    let before = (hour_label(5), hour_label(0));
+    let page = operator_page(&env, "/console").await;
+    let after = (hour_label(5), hour_label(0));
+    let to_freshchat = figure(&page, "chart-to-freshchat");
+    assert!(
+        to_freshchat.contains("Zalo → Freshchat: 3 synced, 0 failed in the last 24 hours."),
+        "{to_freshchat}"
+    );
+    // The value axis goes 0, 1, 2 (the busiest hour had two).
+    for v in ["0", "1", "2"] {
+        assert!(
+            to_freshchat.contains(&format!("text-anchor=\"end\">{v}</text>")),
+            "tick {v}: {to_freshchat}"
+        );
+    }
+    assert!(
+        !to_freshchat.contains("text-anchor=\"end\">3</text>"),
+        "{to_freshchat}"
+    );
+    // Each hour's bar and its row in the numbers, under the hour axis's labels.
+    let has_hours = |(five_ago, now): &(String, String)| {
+        to_freshchat.contains(&format!("<td>{five_ago}</td><td>2</td><td>0</td>"))
+            && to_freshchat.contains(&format!("<td>{now}</td><td>1</td><td>0</td>"))
+            && to_freshchat.contains(&format!("text-anchor=\"middle\">{now}</text>"))
+            && to_freshchat.contains(&format!("<title>{five_ago}–"))
+    };
+    assert!(
+        has_hours(&before) || has_hours(&after),
+        "{before:?} {to_freshchat}"
+    );
+    assert!(
+        to_freshchat.contains("the busiest hour,"),
+        "the description names the busiest hour: {to_freshchat}"
+    );
+    let to_zalo = figure(&page, "chart-to-zalo");
+    assert!(
+        to_zalo.contains("Freshchat → Zalo: 0 synced, 1 failed in the last 24 hours.")
+            && to_zalo.contains("<rect class=\"f\""),
+        "{to_zalo}"
     );
 }

@@ -577,6 +577,12 @@ async fn the_console_shows_each_pairing_on_its_own() {
     );
     let (status, _) = get("/console/failed?pairing=nobody".into()).await;
     assert_eq!(status, 404);
+    // The overview's links stay on the pairing shown.
+    let (_, overview_b) = get("/console?pairing=shop-b".into()).await;
+    assert!(
+        overview_b.contains("href=\"/console/activity?pairing=shop-b#quota-h\""),
+        "{overview_b}"
+    );
     // A retry made on shop B's Failed page is told there, and only there.
     let r = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

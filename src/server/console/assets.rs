@@ -55,7 +55,11 @@ form.inline{display:inline}
 .row{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}
 progress{width:100%;height:1.6rem}
 figure{margin:0}
-.chart rect.s{fill:#1f6fd6}.chart rect.f{fill:#c62828}.chart line{stroke:#8a8a8a}
+.chart{display:block;width:100%;height:auto;overflow:visible}
+.chart text{font-size:10px;fill:var(--fg)}.chart text.title{font-size:12px;font-weight:600}
+.chart rect.s{fill:#1f6fd6}.chart rect.f{fill:#c62828}.chart line.axis{stroke:#4a4a4a}.chart line.grid{stroke:#dcdcdc}
+figcaption{margin-top:.25rem}
+details{margin-top:.25rem}summary{cursor:pointer;color:var(--accent)}
 .skip{position:absolute;left:-9999px}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem;z-index:2}
 .muted{color:var(--muted)}
 .mt1{margin-top:1rem}.mb1{margin-bottom:1rem}.mt15{margin-top:1.5rem}

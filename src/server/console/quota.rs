@@ -156,6 +156,7 @@ pub(super) fn quota_section(
 pub(super) fn billed_card(
     billed_24h: &Result<i64, StoreError>,
     in_billed: &Result<i64, StoreError>,
+    activity: &str,
 ) -> Markup {
     let figure = |r: &Result<i64, StoreError>| match r {
         Ok(n) => html! { (n) },
@@ -168,7 +169,7 @@ pub(super) fn billed_card(
                 dt { "Billed to the OA, last 24 h" }
                 dd id="billed-24h" class=(if matches!(billed_24h, Ok(n) if *n > 0) { "warn" } else { "" }) { (figure(billed_24h)) }
                 dt { "Customers whose replies are billed now (free 48 h over; at least)" }
-                dd id="in-billed-window" { a href="/console/activity#quota-h" { (figure(in_billed)) } }
+                dd id="in-billed-window" { a href=(format!("{activity}#quota-h")) { (figure(in_billed)) } }
             }
         }
     }
