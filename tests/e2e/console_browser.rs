@@ -51,6 +51,11 @@ fn find(names: &[&str]) -> Option<PathBuf> {
 impl Browser {
     /// None (with a line saying why) when Chromium or its driver is not installed.
     async fn start() -> Option<Browser> {
+        Browser::start_sized(1280, 1000).await
+    }
+
+    /// As `start`, with a window of this size (also the largest it can be made later).
+    async fn start_sized(width: u32, height: u32) -> Option<Browser> {
         let chromium = find(&["chromium", "chromium-browser", "google-chrome"]);
         let driver = find(&["chromedriver", "/usr/lib/chromium/chromedriver"]);
         let (Some(chromium), Some(driver)) = (chromium, driver) else {
@@ -84,7 +89,7 @@ impl Browser {
                 "args": [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage", "--window-size=1280,1000",
+                    "--disable-dev-shm-usage", format!("--window-size={width},{height}"),
                     format!("--user-data-dir={}", profile.path().display()),
                 ],
             }),
@@ -314,5 +319,124 @@ async fn the_console_in_a_real_browser() {
         .unwrap();
     assert_eq!(fits, json!(true), "the overview fits a phone's width");
     b.shot("overview-phone").await;
+    b.client.clone().close().await.unwrap();
+}
+
+/// The console's pages and the names of their screenshots.
+const PAGES: [(&str, &str); 6] = [
+    ("/console", "overview"),
+    ("/console/connect", "connect"),
+    ("/console/activity", "activity"),
+    ("/console/failed", "failed"),
+    ("/console/backfill", "backfill"),
+    ("/console/pairings", "pairings"),
+];
+
+/// Writes the README's picture of the console, `docs/console-overview.png`, from a console with a
+/// day of traffic (customers writing and agents replying at several hours, one reply Zalo refused),
+/// and every page, empty and busy, into `target/console-screenshots/`. Run it when the console's look
+/// changes: `cargo test -p zfsync --all-features --test e2e console_screenshots -- --ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes docs/console-overview.png: run it on purpose when the console changes"]
+async fn console_screenshots() {
+    let Some(b) = Browser::start_sized(1280, 3000).await else {
+        panic!("the screenshots need Chromium and chromedriver (apt-get install chromium chromium-driver)");
+    };
+    let env = env().await;
+    let base = env.daemon_url();
+    b.client.goto(&format!("{base}/console")).await.unwrap();
+    b.type_into("#token", &env.admin_token).await;
+    b.click("button[type=submit]").await;
+    b.wait_text("#readiness", |t| t.starts_with("Ready")).await;
+    // Every page with an empty store, as a new operator first sees them.
+    for (path, name) in PAGES {
+        b.client.goto(&format!("{base}{path}")).await.unwrap();
+        b.wait_text("h1", |t| !t.is_empty()).await;
+        b.shot(&format!("empty-{name}")).await;
+    }
+    let customers = [
+        ("5234000000000000811", "Minh Khánh"),
+        ("5234000000000000812", "Lan Anh"),
+        ("5234000000000000813", "Tuấn"),
+    ];
+    for (id, name) in customers {
+        add_user(&env, id, name);
+    }
+    let agent = env.freshchat.default_agent_id();
+    // Each round's messages, then the hours until the next round: the bars spread over the day.
+    let rounds: [(usize, u32); 8] = [
+        (2, 4),
+        (4, 3),
+        (1, 4),
+        (3, 2),
+        (5, 3),
+        (2, 1),
+        (3, 2),
+        (2, 0),
+    ];
+    let mut sent = std::collections::HashMap::new();
+    for (n, then_hours) in rounds {
+        for (k, (id, _)) in customers.iter().enumerate().take(n.min(customers.len())) {
+            let count = sent.entry(*id).or_insert(0usize);
+            for _ in 0..(n / customers.len() + 1) {
+                env.zalo
+                    .user_sends(id, UserAction::Text("còn hàng không ạ?".into()))
+                    .await;
+                *count += 1;
+            }
+            customer_messages(&env, id, *count).await;
+            if k % 2 == 0 {
+                let conv = conversation(&env, id).unwrap();
+                env.agent_says(
+                    &conv,
+                    &agent,
+                    &[zfsync_freshchat::MessagePart::Text {
+                        content: "Dạ còn ạ, shop gửi anh/chị ngay.".into(),
+                    }],
+                )
+                .await
+                .unwrap();
+            }
+        }
+        settle(&env).await;
+        wait_for(WAIT, || async {
+            (count_in_state(&env, EventState::Pending).await == 0).then_some(())
+        })
+        .await
+        .expect("the round is delivered");
+        if then_hours > 0 {
+            crate::tamper::age_finished_events_by_hours(&env, then_hours);
+        }
+    }
+    failed_reply(&env, customers[1].0, "Đơn hàng đã được gửi").await;
+
+    b.client.goto(&format!("{base}/console")).await.unwrap();
+    b.wait_text("#readiness", |t| t.starts_with("Ready")).await;
+    // The whole page and no more: the window's height is the page's plus the window's own frame.
+    let height = b
+        .client
+        .execute(
+            "return Math.ceil(document.body.getBoundingClientRect().bottom) + window.outerHeight - window.innerHeight;",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap();
+    b.client
+        .set_window_size(1280, u32::try_from(height).unwrap())
+        .await
+        .unwrap();
+    b.wait_text("#readiness", |t| t.starts_with("Ready")).await;
+    let png = b.client.screenshot().await.unwrap();
+    let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/console-overview.png");
+    std::fs::write(&docs, &png).unwrap();
+    std::fs::write(b.shots.join("readme-overview.png"), &png).unwrap();
+    for (path, name) in PAGES {
+        b.client.goto(&format!("{base}{path}")).await.unwrap();
+        b.wait_text("h1", |t| !t.is_empty()).await;
+        b.shot(&format!("busy-{name}")).await;
+    }
+    println!("wrote {}", docs.display());
     b.client.clone().close().await.unwrap();
 }
