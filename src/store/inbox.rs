@@ -387,6 +387,39 @@ impl Store {
         .await
     }
 
+    /// Puts failed events back in their lanes as [`Store::replay_failed`] does, and says which it
+    /// put back (id and lane of each): the console follows exactly those.
+    pub async fn replay_failed_listed(
+        &self,
+        id: Option<i64>,
+    ) -> Result<Vec<(i64, Lane)>, StoreError> {
+        let p = self.p();
+        self.write(move |c| {
+            c.query_map(
+                "UPDATE inbox SET state = ?2, attempts = 0, next_attempt_at = 0, finished_at = NULL
+                 WHERE state = ?3 AND pairing = ?4 AND (CAST(?1 AS BIGINT) IS NULL OR id = ?1)
+                 RETURNING id, lane",
+                params![id, EventState::Pending, EventState::Failed, p],
+                |r| Ok((r.get::<i64>(0)?, r.get::<Lane>(1)?)),
+            )
+        })
+        .await
+    }
+
+    /// This pairing's failed events: how many, and the newest one's id (what the console's Failed
+    /// page watches to know its list changed).
+    pub async fn failed_summary(&self) -> Result<(i64, Option<i64>), StoreError> {
+        let p = self.p();
+        self.read(move |c| {
+            c.query_row(
+                "SELECT COUNT(*), MAX(id) FROM inbox WHERE state = ?1 AND pairing = ?2",
+                params![EventState::Failed, p],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+        })
+        .await
+    }
+
     /// Failed events, newest first.
     pub async fn failed_events(&self, limit: usize) -> Result<Vec<InboxRow>, StoreError> {
         let p = self.p();
@@ -560,6 +593,19 @@ pub struct HourlyCounts {
     pub failed: [i64; 24],
 }
 
+/// How many events of a set are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateCounts {
+    /// Waiting in their lanes (possibly for a retry time).
+    pub pending: i64,
+    /// Delivered.
+    pub done: i64,
+    /// Ended with nothing to do.
+    pub ignored: i64,
+    /// Failed.
+    pub failed: i64,
+}
+
 /// Events that carry a message (not receipts, follows or profile changes).
 const MESSAGE_EVENTS: &str = "(event_name LIKE 'user_send_%' OR event_name LIKE 'oa_send_%' OR event_name = 'message_create')";
 
@@ -669,21 +715,36 @@ impl Store {
         .await
     }
 
-    /// The state of some events (id, state, last error), for the console's live retry outcome.
-    pub async fn event_states(
-        &self,
-        ids: Vec<i64>,
-    ) -> Result<Vec<(i64, EventState, Option<String>)>, StoreError> {
+    /// How many of these events (this pairing's) are in each state now, for the outcome of a retry
+    /// from the console. Ids no longer in the store (retention) are not counted.
+    pub async fn state_counts(&self, ids: Vec<i64>) -> Result<StateCounts, StoreError> {
+        let p = self.p();
         self.read(move |c| {
-            let mut out = Vec::with_capacity(ids.len());
-            for id in ids {
-                if let Some((state, err)) = c.query_opt(
-                    "SELECT state, last_error FROM inbox WHERE id = ?1",
-                    params![id],
-                    |r| Ok((r.get(0)?, r.get::<Option<String>>(1)?)),
-                )? {
-                    out.push((id, state, err.map(|e| shown_error(&e))));
-                }
+            let mut out = StateCounts::default();
+            // The ids are integers written by this process, so they go into the statement as
+            // text; a chunk keeps each statement short.
+            for chunk in ids.chunks(500) {
+                let list = chunk
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",");
+                c.each(
+                    &format!(
+                        "SELECT state, COUNT(*) FROM inbox WHERE pairing = ?1 AND id IN ({list}) GROUP BY state"
+                    ),
+                    params![p],
+                    |r| {
+                        let n: i64 = r.get(1)?;
+                        match r.get::<EventState>(0)? {
+                            EventState::Pending => out.pending += n,
+                            EventState::Done => out.done += n,
+                            EventState::Ignored => out.ignored += n,
+                            EventState::Failed => out.failed += n,
+                        }
+                        Ok(true)
+                    },
+                )?;
             }
             Ok(out)
         })

@@ -78,7 +78,9 @@ pub use auth::{AttemptKey, OAuthAttempt, StoredTokens, TokenEndpointError};
 pub use crypto::{KeyError, StoreKey};
 pub use csat::RatingsDay;
 pub use files::HostedFile;
-pub use inbox::{ActivityRow, HourlyCounts, InboxRow, Ingested, NewEvent, SourceStats};
+pub use inbox::{
+    ActivityRow, HourlyCounts, InboxRow, Ingested, NewEvent, SourceStats, StateCounts,
+};
 pub use journal::{Journal, StepRow};
 pub use leases::{LaneLease, RefreshLock, REFRESH_LOCK_WAIT};
 pub use model::{

@@ -91,20 +91,38 @@ async fn the_inbox_lanes_and_retries_answer_alike(store: Store) {
         (failed.len(), failed[0].state, failed[0].attempts),
         (1, EventState::Failed, 3)
     );
+    assert_eq!(store.failed_summary().await.unwrap(), (1, Some(b1)));
     assert_eq!(store.replay_failed(Some(b1)).await.unwrap(), 1);
     assert_eq!(store.replay_failed(None).await.unwrap(), 0);
+    assert_eq!(store.failed_summary().await.unwrap(), (0, None));
+    // Replayed through the console: the events put back, with their lanes.
+    store
+        .fail_event(b1, 3, "refused".into(), "permanent".into())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.replay_failed_listed(None).await.unwrap(),
+        vec![(b1, b.clone())]
+    );
+    assert!(store
+        .replay_failed_listed(Some(b1))
+        .await
+        .unwrap()
+        .is_empty());
     store.finish_event(a2, None).await.unwrap();
     store
         .finish_event(a1, Some("nothing".into()))
         .await
         .unwrap();
-    let states = store.event_states(vec![a1, a2, 999_999]).await.unwrap();
+    let counts = store.state_counts(vec![a1, a2, b1, 999_999]).await.unwrap();
     assert_eq!(
-        states,
-        vec![
-            (a1, EventState::Ignored, Some("nothing".into())),
-            (a2, EventState::Done, None)
-        ]
+        counts,
+        StateCounts {
+            pending: 1,
+            done: 1,
+            ignored: 1,
+            failed: 0
+        }
     );
     assert_eq!(store.pending_count().await.unwrap(), 1);
     assert_eq!(store.inbox_count().await.unwrap(), 3);

@@ -272,8 +272,7 @@ async fn console_responses_carry_security_headers() {
     }
     for (asset, kind) in [
         ("console.css", "text/css"),
-        ("activity.js", "text/javascript"),
-        ("failed.js", "text/javascript"),
+        ("live.js", "text/javascript"),
         ("backfill.js", "text/javascript"),
     ] {
         let r = c

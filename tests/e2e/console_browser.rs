@@ -1,9 +1,9 @@
 //! The console in a real browser: headless Chromium (Debian's `chromium` and `chromium-driver`)
 //! driven over WebDriver. A stranger sees only the login page; the operator signs in, sees both
 //! connections, runs the checks, watches Activity update live, retries a failed event and sees it
-//! delivered, and runs a backfill whose progress bar reaches 100 %. Each page is saved as a
-//! screenshot under `target/console-screenshots/`. Without Chromium the test fails naming it, unless
-//! `ZFSYNC_TEST_SKIP=chromium` (CI installs it).
+//! fail again (still listed) and then delivered, and runs a backfill whose progress bar reaches
+//! 100 %. Each page is saved as a screenshot under `target/console-screenshots/`. Without Chromium
+//! the test fails naming it, unless `ZFSYNC_TEST_SKIP=chromium` (CI installs it).
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
@@ -13,10 +13,10 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use tokio::process::{Child, Command};
-use zfsync::tools::sandbox::{wait_for, Env};
-use zfsync_freshchat::MessagePart;
-use zfsync_zalo::sim::{Fault, UserAction};
+use zfsync::tools::sandbox::wait_for;
+use zfsync_zalo::sim::UserAction;
 
+use crate::console_pages::{failed_reply, refuse_next_reply};
 use crate::helpers::*;
 
 const CUSTOMER: &str = "5234000000000000801";
@@ -52,6 +52,11 @@ impl Browser {
     /// Fails when Chromium or its driver is not installed, unless `ZFSYNC_TEST_SKIP` names
     /// `chromium` (then None).
     async fn start() -> Option<Browser> {
+        Browser::start_sized(1280, 1000).await
+    }
+
+    /// As `start`, with a window of this size (also the largest it can be made later).
+    async fn start_sized(width: u32, height: u32) -> Option<Browser> {
         let chromium = find(&["chromium", "chromium-browser", "google-chrome"]);
         let driver = find(&["chromedriver", "/usr/lib/chromium/chromedriver"]);
         let (Some(chromium), Some(driver)) = (chromium, driver) else {
@@ -88,7 +93,7 @@ impl Browser {
                 "args": [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage", "--window-size=1280,1000",
+                    "--disable-dev-shm-usage", format!("--window-size={width},{height}"),
                     format!("--user-data-dir={}", profile.path().display()),
                 ],
             }),
@@ -156,35 +161,6 @@ impl Browser {
     }
 }
 
-/// An agent reply that Zalo refuses for good (-320), so its event ends failed; returns its id.
-async fn failed_reply(env: &Env) -> i64 {
-    env.zalo.fail_next(
-        "/v3.0/oa/message/cs",
-        1,
-        Fault::Api {
-            code: -320,
-            message: "Your app needs to connect with Zalo Cloud Account to use paid features"
-                .into(),
-        },
-    );
-    let conv = conversation(env, CUSTOMER).unwrap();
-    env.agent_says(
-        &conv,
-        &env.freshchat.default_agent_id(),
-        &[MessagePart::Text {
-            content: "Đơn hàng đã được gửi".into(),
-        }],
-    )
-    .await
-    .unwrap();
-    wait_for(WAIT, || async {
-        let failed = inbox(env, InboxQuery::in_state(EventState::Failed)).await;
-        (failed.len() == 1).then(|| failed[0].id)
-    })
-    .await
-    .expect("the reply fails")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_in_a_real_browser() {
     let Some(b) = Browser::start().await else {
@@ -193,7 +169,7 @@ async fn the_console_in_a_real_browser() {
     let env = env().await;
     let base = env.daemon_url();
     start_conversation(&env, CUSTOMER).await;
-    let failed_id = failed_reply(&env).await;
+    let failed_id = failed_reply(&env, CUSTOMER, "Đơn hàng đã được gửi").await;
 
     // A stranger gets the login page, and a wrong token is refused.
     b.client.goto(&format!("{base}/console")).await.unwrap();
@@ -258,16 +234,30 @@ async fn the_console_in_a_real_browser() {
         .expect("the new message appears live in Activity");
     b.shot("activity").await;
 
-    // Failed: retry the event; the outcome turns to delivered live.
+    // Failed: a retry that Zalo refuses again turns, live, into "failed again" with the event
+    // still listed; the next one into "delivered" with nothing listed.
     b.click("nav a[href='/console/failed']").await;
     b.wait_text("tbody", |t| t.contains("zalo_paid_feature"))
         .await;
     b.shot("failed").await;
+    refuse_next_reply(&env);
     b.click(&format!("#retry-{failed_id}")).await;
-    b.wait_text(&format!("[data-event-state='{failed_id}']"), |t| {
-        t == "delivered"
-    })
-    .await;
+    b.wait_text("#retry-outcome", |t| t.contains("failed again"))
+        .await;
+    assert!(b
+        .client
+        .find(Locator::Css(&format!("#retry-{failed_id}")))
+        .await
+        .is_ok());
+    assert!(b.client.find(Locator::Css("#no-failed")).await.is_err());
+    b.shot("failed-again").await;
+    b.click(&format!("#retry-{failed_id}")).await;
+    let line = b
+        .wait_text("#retry-outcome", |t| t.contains("delivered"))
+        .await;
+    assert!(!line.contains("failed again"), "{line}");
+    b.wait_text("#no-failed", |t| t == "No failed events.")
+        .await;
     b.shot("failed-retried").await;
     let sent = zalo_sent(&env, CUSTOMER, 1).await;
     assert!(sent
@@ -280,10 +270,32 @@ async fn the_console_in_a_real_browser() {
     env.zalo
         .seed_history(OLD_CUSTOMER, &[(true, "hỏi hôm kia", now - 2 * 86_400_000)]);
     b.click("nav a[href='/console/backfill']").await;
+    // Before any run, once the live stream has spoken, the page still says plainly that none ran.
+    b.client
+        .wait()
+        .for_element(Locator::Css("#backfill-status[data-phase='idle']"))
+        .await
+        .unwrap();
+    b.wait_text("#backfill-status", |t| {
+        t.starts_with("No backfill has run") && !t.contains("0 of 0")
+    })
+    .await;
     b.type_into("#days", "7").await;
     b.click("#start-backfill").await;
-    b.wait_text("#backfill-status", |t| t.starts_with("100 %"))
-        .await;
+    b.wait_text("#backfill-status", |t| {
+        t.starts_with("Done: 2 conversations")
+    })
+    .await;
+    // Finished: the button starts another.
+    let enabled = b
+        .client
+        .execute(
+            "return !document.getElementById('start-backfill').disabled;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(enabled, json!(true));
     let value = b
         .client
         .execute(
@@ -311,5 +323,124 @@ async fn the_console_in_a_real_browser() {
         .unwrap();
     assert_eq!(fits, json!(true), "the overview fits a phone's width");
     b.shot("overview-phone").await;
+    b.client.clone().close().await.unwrap();
+}
+
+/// The console's pages and the names of their screenshots.
+const PAGES: [(&str, &str); 6] = [
+    ("/console", "overview"),
+    ("/console/connect", "connect"),
+    ("/console/activity", "activity"),
+    ("/console/failed", "failed"),
+    ("/console/backfill", "backfill"),
+    ("/console/pairings", "pairings"),
+];
+
+/// Writes the README's picture of the console, `docs/console-overview.png`, from a console with a
+/// day of traffic (customers writing and agents replying at several hours, one reply Zalo refused),
+/// and every page, empty and busy, into `target/console-screenshots/`. Run it when the console's look
+/// changes: `cargo test -p zfsync --all-features --test e2e console_screenshots -- --ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes docs/console-overview.png: run it on purpose when the console changes"]
+async fn console_screenshots() {
+    let Some(b) = Browser::start_sized(1280, 3000).await else {
+        panic!("the screenshots need Chromium and chromedriver (apt-get install chromium chromium-driver)");
+    };
+    let env = env().await;
+    let base = env.daemon_url();
+    b.client.goto(&format!("{base}/console")).await.unwrap();
+    b.type_into("#token", &env.admin_token).await;
+    b.click("button[type=submit]").await;
+    b.wait_text("#readiness", |t| t.starts_with("Ready")).await;
+    // Every page with an empty store, as a new operator first sees them.
+    for (path, name) in PAGES {
+        b.client.goto(&format!("{base}{path}")).await.unwrap();
+        b.wait_text("h1", |t| !t.is_empty()).await;
+        b.shot(&format!("empty-{name}")).await;
+    }
+    let customers = [
+        ("5234000000000000811", "Minh Khánh"),
+        ("5234000000000000812", "Lan Anh"),
+        ("5234000000000000813", "Tuấn"),
+    ];
+    for (id, name) in customers {
+        add_user(&env, id, name);
+    }
+    let agent = env.freshchat.default_agent_id();
+    // Each round's messages, then the hours until the next round: the bars spread over the day.
+    let rounds: [(usize, u32); 8] = [
+        (2, 4),
+        (4, 3),
+        (1, 4),
+        (3, 2),
+        (5, 3),
+        (2, 1),
+        (3, 2),
+        (2, 0),
+    ];
+    let mut sent = std::collections::HashMap::new();
+    for (n, then_hours) in rounds {
+        for (k, (id, _)) in customers.iter().enumerate().take(n.min(customers.len())) {
+            let count = sent.entry(*id).or_insert(0usize);
+            for _ in 0..(n / customers.len() + 1) {
+                env.zalo
+                    .user_sends(id, UserAction::Text("còn hàng không ạ?".into()))
+                    .await;
+                *count += 1;
+            }
+            customer_messages(&env, id, *count).await;
+            if k % 2 == 0 {
+                let conv = conversation(&env, id).unwrap();
+                env.agent_says(
+                    &conv,
+                    &agent,
+                    &[zfsync_freshchat::MessagePart::Text {
+                        content: "Dạ còn ạ, shop gửi anh/chị ngay.".into(),
+                    }],
+                )
+                .await
+                .unwrap();
+            }
+        }
+        settle(&env).await;
+        wait_for(WAIT, || async {
+            (count_in_state(&env, EventState::Pending).await == 0).then_some(())
+        })
+        .await
+        .expect("the round is delivered");
+        if then_hours > 0 {
+            crate::tamper::age_finished_events_by_hours(&env, then_hours);
+        }
+    }
+    failed_reply(&env, customers[1].0, "Đơn hàng đã được gửi").await;
+
+    b.client.goto(&format!("{base}/console")).await.unwrap();
+    b.wait_text("#readiness", |t| t.starts_with("Ready")).await;
+    // The whole page and no more: the window's height is the page's plus the window's own frame.
+    let height = b
+        .client
+        .execute(
+            "return Math.ceil(document.body.getBoundingClientRect().bottom) + window.outerHeight - window.innerHeight;",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap();
+    b.client
+        .set_window_size(1280, u32::try_from(height).unwrap())
+        .await
+        .unwrap();
+    b.wait_text("#readiness", |t| t.starts_with("Ready")).await;
+    let png = b.client.screenshot().await.unwrap();
+    let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/console-overview.png");
+    std::fs::write(&docs, &png).unwrap();
+    std::fs::write(b.shots.join("readme-overview.png"), &png).unwrap();
+    for (path, name) in PAGES {
+        b.client.goto(&format!("{base}{path}")).await.unwrap();
+        b.wait_text("h1", |t| !t.is_empty()).await;
+        b.shot(&format!("busy-{name}")).await;
+    }
+    println!("wrote {}", docs.display());
     b.client.clone().close().await.unwrap();
 }

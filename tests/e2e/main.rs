@@ -8,6 +8,7 @@ mod commands;
 mod conformance;
 mod console;
 mod console_browser;
+mod console_pages;
 mod contact_info;
 mod crash;
 mod csat;

@@ -577,6 +577,36 @@ async fn the_console_shows_each_pairing_on_its_own() {
     );
     let (status, _) = get("/console/failed?pairing=nobody".into()).await;
     assert_eq!(status, 404);
+    // The overview's links stay on the pairing shown.
+    let (_, overview_b) = get("/console?pairing=shop-b".into()).await;
+    assert!(
+        overview_b.contains("href=\"/console/activity?pairing=shop-b#quota-h\""),
+        "{overview_b}"
+    );
+    // A retry made on shop B's Failed page is told there, and only there.
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{base}/console/failed/retry?pairing=shop-b"))
+        .bearer_auth(&env.admin_token)
+        .form(&[("all", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(r.headers()["location"], "/console/failed?pairing=shop-b");
+    let (_, failed_b) = get("/console/failed?pairing=shop-b".into()).await;
+    assert!(
+        failed_b.contains("Nothing was replayed")
+            && failed_b.contains("there were no failed events"),
+        "{failed_b}"
+    );
+    let (_, failed_default) = get("/console/failed".into()).await;
+    assert!(
+        !failed_default.contains("replayed") && failed_default.contains("No failed events."),
+        "{failed_default}"
+    );
 }
 
 /// One pairing's trouble stays its own: shop B's Zalo authorization expires for good and its

@@ -93,3 +93,13 @@ pub fn expire_hosted_file(env: &Env, token: &str) -> usize {
         &[token],
     )
 }
+
+/// Every finished event (synced, ignored or failed) was received and finished `hours` earlier
+/// than recorded, as if that much time had passed since. Returns how many events changed.
+pub fn age_finished_events_by_hours(env: &Env, hours: u32) -> usize {
+    exec(
+        env,
+        "UPDATE inbox SET received_at = received_at - CAST(CAST(?1 AS TEXT) AS BIGINT) * 3600000, finished_at = finished_at - CAST(CAST(?1 AS TEXT) AS BIGINT) * 3600000 WHERE finished_at IS NOT NULL",
+        &[&hours.to_string()],
+    )
+}

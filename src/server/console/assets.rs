@@ -46,7 +46,7 @@ th,td{text-align:left;padding:.45rem .5rem;border-bottom:1px solid var(--line);v
 th{background:var(--soft)}
 td.id{font-family:ui-monospace,monospace;font-size:.85rem;overflow-wrap:anywhere}
 button,.button{display:inline-block;font:inherit;min-height:44px;padding:.5rem 1rem;border-radius:8px;border:2px solid var(--accent);background:var(--accent);color:#fff;cursor:pointer;text-decoration:none}
-button.secondary{background:#fff;color:var(--accent)}
+button.secondary,.button.secondary{background:#fff;color:var(--accent)}
 label{display:block;font-weight:600;margin:.75rem 0 .25rem}
 input,select,textarea{font:inherit;padding:.5rem;border:2px solid #767676;border-radius:6px;min-height:44px;width:100%;max-width:24rem}
 textarea{max-width:40rem;font-family:ui-monospace,monospace;font-size:.85rem}
@@ -55,18 +55,38 @@ form.inline{display:inline}
 .row{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}
 progress{width:100%;height:1.6rem}
 figure{margin:0}
-.chart rect.s{fill:#1f6fd6}.chart rect.f{fill:#c62828}.chart line{stroke:#8a8a8a}
+.chart{display:block;width:100%;height:auto;overflow:visible}
+.chart text{font-size:10px;fill:var(--fg)}.chart text.title{font-size:12px;font-weight:600}
+.chart rect.s{fill:#1f6fd6}.chart rect.f{fill:#c62828}.chart line.axis{stroke:#4a4a4a}.chart line.grid{stroke:#dcdcdc}
+figcaption{margin-top:.25rem}
+details{margin-top:.25rem}summary{cursor:pointer;color:var(--accent)}
 .skip{position:absolute;left:-9999px}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem;z-index:2}
 .muted{color:var(--muted)}
 .mt1{margin-top:1rem}.mb1{margin-bottom:1rem}.mt15{margin-top:1.5rem}
+"#;
+
+/// The live part of a page (Activity's rows, Failed's line and list): the element marked
+/// `data-live` names its stream (the page's pairing added); on each `changed` the element's content
+/// is fetched again from the page's own URL with `fragment=1`, rendered by the same code as the page.
+const LIVE_JS: &str = r#"
+(function(){
+  if(!window.EventSource) return;
+  var box=document.querySelector('[data-live]');
+  if(!box) return;
+  var m=location.search.match(/[?&](pairing=[^&]*)/);
+  var es=new EventSource(box.getAttribute('data-live')+(m?'?'+m[1]:''));
+  es.addEventListener('changed',function(){
+    var u=new URL(location.href); u.searchParams.set('fragment','1');
+    fetch(u,{credentials:'same-origin'}).then(function(r){return r.ok?r.text():null}).then(function(t){if(t!==null){box.innerHTML=t;}});
+  });
+})();
 "#;
 
 /// `GET /console/assets/{file}`.
 pub async fn asset(Path(file): Path<String>) -> Response {
     let (body, kind) = match file.as_str() {
         "console.css" => (STYLE, CSS),
-        "activity.js" => (super::activity::ACTIVITY_JS, JS),
-        "failed.js" => (super::activity::FAILED_JS, JS),
+        "live.js" => (LIVE_JS, JS),
         "backfill.js" => (super::backfill::BACKFILL_JS, JS),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };

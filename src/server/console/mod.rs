@@ -5,8 +5,9 @@
 //! are served from [`assets`], never inline. Live streams end with the session that opened them.
 //!
 //! Pages: [`overview`] (connections, last events, queue, 24-hour charts, readiness) and the Connect
-//! page (Zalo OAuth, `check` results); [`activity`] (recent synced messages, no bodies) and the
-//! Failed page (retry one or all, outcome live); [`backfill`] (start one, live progress bar).
+//! page (Zalo OAuth, `check` results); [`activity`] (recent synced messages, no bodies);
+//! [`failed`] (retry one or all, what the retry did, live); [`backfill`] (start one, live progress
+//! bar).
 //! Every route here is behind [`super::gate::require_operator`], except the login page and the
 //! one-time login link, which are rate limited per address.
 //!
@@ -16,11 +17,11 @@
 pub mod activity;
 pub mod assets;
 pub mod backfill;
+pub mod failed;
 pub mod overview;
 pub mod pairings;
 mod quota;
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
@@ -68,8 +69,8 @@ pub struct Console {
     pub backfill: Backfill,
     /// The progress of the latest backfill started here.
     pub backfill_progress: watch::Sender<Progress>,
-    /// Events retried from the console, newest first (their outcome is shown live).
-    pub retried: Mutex<VecDeque<i64>>,
+    /// The last retry made from the console, per pairing (its outcome is shown live).
+    pub retries: Mutex<std::collections::HashMap<String, failed::RetryBatch>>,
     /// Until when (unix ms) a finished OAuth flow returns to the console.
     pub oauth_return_until: AtomicI64,
     /// Cancelled when the daemon stops, so live streams end and the server can stop.
@@ -94,7 +95,7 @@ impl Console {
             config: None,
             backfill,
             backfill_progress: watch::Sender::new(Progress::default()),
-            retried: Mutex::new(VecDeque::new()),
+            retries: Mutex::new(std::collections::HashMap::new()),
             oauth_return_until: AtomicI64::new(0),
             stop: CancellationToken::new(),
             platform_cache: Mutex::new(std::collections::HashMap::new()),
@@ -122,9 +123,9 @@ pub fn operator_routes() -> Router<AppState> {
         .route("/console/connect/checks", post(overview::run_checks))
         .route("/console/activity", get(activity::activity))
         .route("/console/live/activity", get(activity::live_activity))
-        .route("/console/failed", get(activity::failed))
-        .route("/console/failed/retry", post(activity::retry))
-        .route("/console/live/events", get(activity::live_events))
+        .route("/console/failed", get(failed::failed))
+        .route("/console/failed/retry", post(failed::retry))
+        .route("/console/live/failed", get(failed::live))
         .route(
             "/console/backfill",
             get(backfill::page).post(backfill::start),
@@ -463,10 +464,8 @@ pub fn csrf_field(op: &Operator) -> Markup {
 
 // The pages' scripts, served by `assets` and named by the pages that load them (here, so that
 // neither names the other).
-/// The Activity page's script.
-pub const ACTIVITY_SCRIPT: &str = "/console/assets/activity.js";
-/// The Failed page's script.
-pub const FAILED_SCRIPT: &str = "/console/assets/failed.js";
+/// The live part of the Activity and Failed pages.
+pub const LIVE_SCRIPT: &str = "/console/assets/live.js";
 /// The Backfill page's script.
 pub const BACKFILL_SCRIPT: &str = "/console/assets/backfill.js";
 

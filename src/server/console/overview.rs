@@ -107,32 +107,137 @@ async fn probe(state: &AppState, scope: &Scope) -> Platforms {
     p
 }
 
-/// A small bar chart of one direction's last 24 hours: synced in blue, failed in red.
-fn chart(label: &str, c: &HourlyCounts) -> Markup {
+/// One hour in milliseconds.
+const HOUR_MS: i64 = 3_600_000;
+
+/// The value axis of a chart: its top and the step between ticks (1, 2 or 5 × 10ⁿ, at most four
+/// steps), so every tick is a whole number of messages.
+fn value_scale(max: i64) -> (i64, i64) {
+    let max = max.max(1);
+    let mut power = 1_i64;
+    loop {
+        for m in [1, 2, 5] {
+            let step = power.saturating_mul(m);
+            let steps = (max - 1) / step + 1;
+            if steps <= 4 {
+                return (steps.saturating_mul(step), step);
+            }
+        }
+        power = power.saturating_mul(10);
+    }
+}
+
+/// "14:00" for the hour that starts at `ms` (UTC).
+fn hour_label(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%H:00").to_string())
+        .unwrap_or_default()
+}
+
+/// A bar chart of one direction's last 24 hours, one bar per hour (synced in blue, failed in red
+/// above it), drawn on the server as SVG: a title, a legend, a value axis in messages per hour
+/// with its ticks, an hour axis in UTC, and a text alternative (the SVG's title and description,
+/// the caption, and the numbers per hour in a table under a disclosure).
+fn chart(id: &str, label: &str, c: &HourlyCounts, now: i64) -> Markup {
+    // The plot's box in the viewBox (360 × 186).
+    const LEFT: f64 = 44.0;
+    const RIGHT: f64 = 352.0;
+    const TOP: f64 = 30.0;
+    const BOTTOM: f64 = 150.0;
+    let slot = (RIGHT - LEFT) / 24.0;
     let synced: i64 = c.synced.iter().sum();
     let failed: i64 = c.failed.iter().sum();
-    let max = c
-        .synced
+    let per_hour: Vec<i64> = (0..24).map(|i| c.synced[i] + c.failed[i]).collect();
+    let max = per_hour.iter().copied().max().unwrap_or(0);
+    let (top, step) = value_scale(max);
+    let y = |v: i64| BOTTOM - v as f64 / top as f64 * (BOTTOM - TOP);
+    let first_hour = (now / HOUR_MS - 23) * HOUR_MS;
+    let hour_at = |i: usize| first_hour + i as i64 * HOUR_MS;
+    let title = format!("{label}: messages per hour, last 24 hours");
+    let busiest = per_hour
         .iter()
-        .zip(c.failed.iter())
-        .map(|(s, f)| s + f)
-        .max()
-        .unwrap_or(0)
-        .max(1);
-    let h = 60.0_f64;
-    let summary = format!("{label}: {synced} synced, {failed} failed in the last 24 hours");
+        .enumerate()
+        .max_by_key(|(i, n)| (**n, *i))
+        .filter(|(_, n)| **n > 0)
+        .map(|(i, n)| {
+            format!(
+                "; the busiest hour, {} UTC, had {n}",
+                hour_label(hour_at(i))
+            )
+        });
+    let desc = format!(
+        "Bar chart, one bar per hour from {} to {} UTC (the current hour): {synced} synced, {failed} failed{}.",
+        hour_label(hour_at(0)),
+        hour_label(hour_at(23)),
+        busiest.unwrap_or_default()
+    );
+    let caption = if synced + failed == 0 {
+        format!("{label}: no messages in the last 24 hours.")
+    } else {
+        format!("{label}: {synced} synced, {failed} failed in the last 24 hours.")
+    };
+    let ticks: Vec<i64> = (0..=top / step).map(|k| k * step).collect();
     html! {
-        figure {
-            svg class="chart" role="img" aria-label=(summary) viewBox="0 0 240 64" width="100%" height="64" preserveAspectRatio="none" {
-                @for i in 0..24 {
-                    @let s = c.synced[i] as f64 / max as f64 * h;
-                    @let f = c.failed[i] as f64 / max as f64 * h;
-                    @if s > 0.0 { rect class="s" x=(i * 10 + 1) y=(format!("{:.1}", h - s)) width="8" height=(format!("{s:.1}")) {} }
-                    @if f > 0.0 { rect class="f" x=(i * 10 + 1) y=(format!("{:.1}", h - s - f)) width="8" height=(format!("{f:.1}")) {} }
+        figure id=(id) {
+            svg class="chart" role="img" aria-labelledby=(format!("{id}-title {id}-desc")) viewBox="0 0 360 186" width="100%" {
+                title id=(format!("{id}-title")) { (title) }
+                desc id=(format!("{id}-desc")) { (desc) }
+                text class="title" x="0" y="13" { (label) }
+                rect class="s" x="250" y="5" width="9" height="9" {}
+                text x="262" y="13" { "synced" }
+                rect class="f" x="306" y="5" width="9" height="9" {}
+                text x="318" y="13" { "failed" }
+                // The value axis: gridlines, ticks and their values, and its unit.
+                @for v in &ticks {
+                    @let ty = format!("{:.1}", y(*v));
+                    line class="grid" x1=(LEFT) y1=(ty) x2=(RIGHT) y2=(ty) {}
+                    line class="axis" x1=(LEFT - 4.0) y1=(ty) x2=(LEFT) y2=(ty) {}
+                    text class="tick y" x=(LEFT - 6.0) y=(format!("{:.1}", y(*v) + 3.5)) text-anchor="end" { (v) }
                 }
-                line x1="0" y1="60.5" x2="240" y2="60.5" {}
+                text class="axis-label" x="10" y="90" text-anchor="middle" transform="rotate(-90 10 90)" { "messages per hour" }
+                // The bars.
+                @for i in 0..24 {
+                    @let x = format!("{:.1}", LEFT + i as f64 * slot + 1.5);
+                    @let w = format!("{:.1}", slot - 3.0);
+                    @let hours = format!("{}–{} UTC", hour_label(hour_at(i)), hour_label(hour_at(i + 1)));
+                    @if c.synced[i] > 0 {
+                        rect class="s" x=(x) y=(format!("{:.1}", y(c.synced[i]))) width=(w) height=(format!("{:.1}", BOTTOM - y(c.synced[i]))) {
+                            title { (hours) ": " (c.synced[i]) " synced" }
+                        }
+                    }
+                    @if c.failed[i] > 0 {
+                        rect class="f" x=(x) y=(format!("{:.1}", y(per_hour[i]))) width=(w) height=(format!("{:.1}", y(c.synced[i]) - y(per_hour[i]))) {
+                            title { (hours) ": " (c.failed[i]) " failed" }
+                        }
+                    }
+                }
+                // The hour axis: its line, a tick every six hours and at the current hour, its unit.
+                line class="axis" x1=(LEFT) y1=(BOTTOM) x2=(RIGHT) y2=(BOTTOM) {}
+                line class="axis" x1=(LEFT) y1=(TOP) x2=(LEFT) y2=(BOTTOM) {}
+                @for i in [0_usize, 6, 12, 18, 23] {
+                    @let tx = format!("{:.1}", LEFT + i as f64 * slot);
+                    line class="axis" x1=(tx) y1=(BOTTOM) x2=(tx) y2=(BOTTOM + 4.0) {}
+                    text class="tick x" x=(tx) y=(BOTTOM + 15.0) text-anchor="middle" { (hour_label(hour_at(i))) }
+                }
+                text class="axis-label" x=((LEFT + RIGHT) / 2.0) y="182" text-anchor="middle" { "hour (UTC); the last bar is the current hour" }
             }
-            figcaption { (summary) }
+            figcaption { (caption) }
+            details {
+                summary { "Numbers per hour" }
+                @if synced + failed == 0 {
+                    p class="muted" { "No messages in the last 24 hours." }
+                } @else {
+                    table {
+                        caption class="skip" { (title) }
+                        thead { tr { th scope="col" { "Hour (UTC)" } th scope="col" { "Synced" } th scope="col" { "Failed" } } }
+                        tbody {
+                            @for i in (0..24).filter(|i| per_hour[*i] > 0) {
+                                tr { td { (hour_label(hour_at(i))) } td { (c.synced[i]) } td { (c.failed[i]) } }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -147,7 +252,8 @@ pub async fn overview(
     let store = &scope.session.store;
     let tokens = scope.session.zalo.tokens().status();
     let stats = store.stats().await;
-    let hourly = store.hourly_counts(now_ms()).await;
+    let now = now_ms();
+    let hourly = store.hourly_counts(now).await;
     let ready = super::super::health::readiness(&state).await;
     let billed = store.billed_since(now_ms() - crate::status::DAY_MS).await;
     let in_billed = store.customers_in_billed_window(now_ms()).await;
@@ -188,10 +294,10 @@ pub async fn overview(
                     }
                     dt { "Authorization" }
                     @match &tokens.needs_reauth {
-                        Some(r) => dd class="bad" { "needs re-authorization: " (r) " — " a href="/console/connect" { "connect again" } },
+                        Some(r) => dd class="bad" { "needs re-authorization: " (r) " — " a href=(scope.link("/console/connect")) { "connect again" } },
                         None if tokens.token_error.is_some() => dd class="warn" { (tokens.token_error_text().unwrap_or_default()) },
                         None if tokens.connected => dd class="ok" { "valid" },
-                        None => dd class="bad" { a href="/console/connect" { "Connect Zalo" } },
+                        None => dd class="bad" { a href=(scope.link("/console/connect")) { "Connect Zalo" } },
                     }
                     dt { "Last event" }
                     dd { (ago(zs.as_ref().and_then(|s| s.last_received_at))) }
@@ -216,10 +322,10 @@ pub async fn overview(
                 h2 id="queue-h" { "Queue" }
                 dl {
                     dt { "Waiting" } dd id="queue-depth" { (pending) }
-                    dt { "Failed" } dd { a href="/console/failed" { (zs.as_ref().map(|s| s.failed).unwrap_or(0) + fs.as_ref().map(|s| s.failed).unwrap_or(0)) } }
+                    dt { "Failed" } dd { a href=(scope.link("/console/failed")) { (zs.as_ref().map(|s| s.failed).unwrap_or(0) + fs.as_ref().map(|s| s.failed).unwrap_or(0)) } }
                 }
             }
-            (super::quota::billed_card(&billed, &in_billed))
+            (super::quota::billed_card(&billed, &in_billed, &scope.link("/console/activity")))
             (ratings_card(&ratings))
         }
         section class="mt1" aria-labelledby="charts-h" {
@@ -228,7 +334,10 @@ pub async fn overview(
                 Ok(h) => div class="cards" {
                     @for (src, counts) in h {
                         div class="card" {
-                            (chart(match src { Source::Zalo => "Zalo → Freshchat", Source::Freshchat => "Freshchat → Zalo" }, counts))
+                            @match src {
+                                Source::Zalo => (chart("chart-to-freshchat", "Zalo → Freshchat", counts, now)),
+                                Source::Freshchat => (chart("chart-to-zalo", "Freshchat → Zalo", counts, now)),
+                            }
                         }
                     }
                 },
@@ -363,4 +472,20 @@ pub async fn run_checks(
     };
     let body = connect_body(&op, &scope, None, Some(results));
     layout("Connect", Nav::Connect, &op, &scope, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::value_scale;
+
+    #[test]
+    fn the_value_axis_has_whole_ticks_and_at_most_four_steps() {
+        assert_eq!(value_scale(0), (1, 1));
+        assert_eq!(value_scale(3), (3, 1));
+        assert_eq!(value_scale(7), (8, 2));
+        assert_eq!(value_scale(19), (20, 5));
+        assert_eq!(value_scale(31), (40, 10));
+        assert_eq!(value_scale(1234), (1500, 500));
+        assert!(value_scale(i64::MAX).1 > 0);
+    }
 }

@@ -99,7 +99,10 @@ fn window(q: &QuotaState, now: i64) -> (Markup, &'static str, &'static str) {
 }
 
 /// The reply-window table of the Activity page.
-pub(super) fn quota_section(list: &Result<Vec<QuotaState>, StoreError>) -> Markup {
+pub(super) fn quota_section(
+    list: &Result<Vec<QuotaState>, StoreError>,
+    customer: Option<&str>,
+) -> Markup {
     let now = now_ms();
     html! {
         section class="mt15" aria-labelledby="quota-h" {
@@ -123,7 +126,12 @@ pub(super) fn quota_section(list: &Result<Vec<QuotaState>, StoreError>) -> Marku
                         } }
                         tbody {
                             @if l.is_empty() {
-                                tr { td colspan="5" class="muted" { "No customer interaction or reply seen yet." } }
+                                tr { td colspan="5" class="muted" id="quota-none" {
+                                    @match customer {
+                                        Some(c) => { "No customer matches “" (c) "”." }
+                                        None => "No customer interaction or reply seen yet.",
+                                    }
+                                } }
                             }
                             @for q in l {
                                 @let (w, w_class, w_state) = window(q, now);
@@ -148,6 +156,7 @@ pub(super) fn quota_section(list: &Result<Vec<QuotaState>, StoreError>) -> Marku
 pub(super) fn billed_card(
     billed_24h: &Result<i64, StoreError>,
     in_billed: &Result<i64, StoreError>,
+    activity: &str,
 ) -> Markup {
     let figure = |r: &Result<i64, StoreError>| match r {
         Ok(n) => html! { (n) },
@@ -160,7 +169,7 @@ pub(super) fn billed_card(
                 dt { "Billed to the OA, last 24 h" }
                 dd id="billed-24h" class=(if matches!(billed_24h, Ok(n) if *n > 0) { "warn" } else { "" }) { (figure(billed_24h)) }
                 dt { "Customers whose replies are billed now (free 48 h over; at least)" }
-                dd id="in-billed-window" { a href="/console/activity#quota-h" { (figure(in_billed)) } }
+                dd id="in-billed-window" { a href=(format!("{activity}#quota-h")) { (figure(in_billed)) } }
             }
         }
     }
