@@ -103,6 +103,11 @@ impl Progress {
                 "backfill stopped: {}",
                 self.error.as_deref().unwrap_or("unknown error")
             ),
+            _ if self.conversations == 0 && self.failed_conversations == 0 => format!(
+                "Zalo has no conversation of the last {} day{}, so there was nothing to bring in",
+                self.days,
+                if self.days == 1 { "" } else { "s" }
+            ),
             _ => format!(
                 "{} of {} conversations read; {} messages in the last {} days: {} queued, {} already in Freshchat{}",
                 self.conversations_done,

@@ -120,3 +120,17 @@ async fn backfill_brings_the_last_days_once() {
     settle(&env).await;
     assert_eq!(env.fc_messages(&conv_before).len(), lan_count);
 }
+
+/// With nothing in Zalo's history, `zfsync backfill` says so, not "0 of 0 conversations read".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_with_nothing_to_bring_says_so() {
+    let env = env().await;
+    let out = zfsync_stdout(&env, &["backfill", "--days", "3"]).await;
+    assert!(
+        out.contains(
+            "Zalo has no conversation of the last 3 days, so there was nothing to bring in"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("0 of 0"), "{out}");
+}
