@@ -27,6 +27,7 @@
 //! - `shapes`: the JSON of answers and webhook bodies; [`parts`]: message-part builders and checks.
 //! - `delivery`: signing and webhook delivery; `gate`: auth, faults, rate limit, latency.
 //! - `agents`: what simulated agents and bots do; `control`: the `/sim` routes.
+//! - `restore`: an earlier run's users and conversations put back (a store kept across an upgrade).
 //! - `wire`: the simulator's own header, path and event names.
 
 mod agents;
@@ -35,6 +36,7 @@ mod control;
 mod delivery;
 mod gate;
 pub mod parts;
+mod restore;
 mod rules;
 mod shapes;
 mod state;

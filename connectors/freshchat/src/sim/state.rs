@@ -331,6 +331,10 @@ impl SimState {
     }
 
     pub(crate) fn insert_user(&mut self, u: UserRec) {
+        // A user restored from an earlier run keeps its id: new ones are numbered after it.
+        if let Ok(n) = u.org_contact_id.parse::<u64>() {
+            self.next_org = self.next_org.max(n);
+        }
         if let Some(r) = u.reference_id() {
             self.by_reference
                 .entry(r.to_owned())
@@ -402,6 +406,21 @@ impl SimState {
         self.latest
             .insert((user_id.to_owned(), channel_id.to_owned()), id.clone());
         id
+    }
+
+    /// Puts back a conversation of an earlier run with its own ids, times and messages; it
+    /// becomes its user's latest on its channel, and new conversations are numbered after it.
+    pub(crate) fn insert_restored_conversation(&mut self, c: ConvRec) {
+        self.next_internal = self.next_internal.max(c.internal);
+        self.conv_order.push(c.id.clone());
+        self.by_internal.insert(c.internal, c.id.clone());
+        self.user_convs
+            .entry(c.user_id.clone())
+            .or_default()
+            .push(c.id.clone());
+        self.latest
+            .insert((c.user_id.clone(), c.channel_id.clone()), c.id.clone());
+        self.convs.insert(c.id.clone(), c);
     }
 
     /// Stores bytes to be served on `host`; answers (token, URL).

@@ -652,3 +652,61 @@ async fn message_listing_is_newest_first_with_a_single_link() {
         .await;
     assert_eq!(a.status, 400);
 }
+
+/// An earlier run's users and conversations, restored into a new simulator, answer as they did
+/// (ids, times, messages), take new messages, and send no webhook of their own; new ids never
+/// meet restored ones, and nothing is restored twice.
+#[tokio::test]
+async fn an_earlier_runs_account_can_be_restored() {
+    let before = start(SimConfig::default()).await;
+    let uid = before.user(1).await;
+    let conv = before.conversation(&uid, "xin chào").await;
+    let cid = id(&conv["conversation_id"]);
+    let agent = before.sim.default_agent_id();
+    before
+        .sim
+        .agent_sends(&cid, &agent, vec![parts::text("chào anh")])
+        .await
+        .unwrap();
+    let (users, convs, msgs) = (
+        before.sim.users(),
+        before.sim.conversations(),
+        before.sim.messages(&cid),
+    );
+    assert_eq!(msgs.len(), 2);
+    before.sim.shutdown();
+
+    let after = start(SimConfig::default()).await;
+    assert!(
+        after.sim.restore_conversation(&convs[0], &msgs).is_err(),
+        "its user first"
+    );
+    after.sim.restore_user(&users[0]).unwrap();
+    after.sim.restore_conversation(&convs[0], &msgs).unwrap();
+    assert!(after.sim.restore_user(&users[0]).is_err());
+    assert!(after.sim.restore_conversation(&convs[0], &msgs).is_err());
+    assert_eq!(after.get(&format!("/v2/users/{uid}")).await.body, users[0]);
+    let mut got = after.get(&format!("/v2/conversations/{cid}")).await.body;
+    let mut want = convs[0].clone();
+    for c in [&mut got, &mut want] {
+        c.as_object_mut().unwrap().remove("url"); // names the simulator's own address
+    }
+    assert_eq!(got, want);
+    assert_eq!(after.sim.messages(&cid), msgs);
+
+    assert_eq!(
+        after.user_says(&cid, &uid, "còn hàng không?").await.status,
+        201
+    );
+    assert_eq!(after.sim.messages(&cid).len(), 3);
+    let hooks = after.settled().await;
+    assert_eq!(hooks.len(), 1, "only the new message: {hooks:?}");
+    let other = after.user(2).await;
+    let fresh = after.conversation(&other, "hi").await;
+    assert!(
+        fresh["conversation_internal_id"].as_u64().unwrap()
+            > convs[0]["conversation_internal_id"].as_u64().unwrap()
+    );
+    let new_user = after.get(&format!("/v2/users/{other}")).await.body;
+    assert_ne!(new_user["org_contact_id"], users[0]["org_contact_id"]);
+}

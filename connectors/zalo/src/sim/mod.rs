@@ -430,6 +430,19 @@ impl ZaloSim {
         self.st().issue_pair(&oa, ttl, now)
     }
 
+    /// Takes back a pair this Zalo issued in an earlier run (a store kept across an upgrade holds
+    /// it): valid from now as a fresh pair is, the access token for the configured TTL and the
+    /// refresh token, single use, for three months.
+    pub fn restore_tokens(&self, access_token: &str, refresh_token: &str) {
+        let (oa, ttl) = {
+            let c = lock(&self.core.cfg);
+            (c.oa_id.clone(), c.access_token_ttl)
+        };
+        let now = self.now_ms();
+        self.st()
+            .keep_pair(&oa, access_token, refresh_token, ttl, now);
+    }
+
     /// Expires every access token issued so far (-216 "Access token has expired" afterwards).
     pub fn expire_access_tokens(&self) {
         let now = self.now_ms();

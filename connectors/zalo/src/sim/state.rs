@@ -336,6 +336,21 @@ impl St {
     pub fn issue_pair(&mut self, oa_id: &str, ttl: Duration, now_ms: i64) -> (String, String) {
         let access = wire::new_token(48);
         let refresh = wire::new_token(48);
+        self.keep_pair(oa_id, &access, &refresh, ttl, now_ms);
+        (access, refresh)
+    }
+
+    /// Keeps a pair as issued at `now_ms`: the access token for `ttl`, the refresh token for
+    /// Zalo's three months, single use.
+    pub fn keep_pair(
+        &mut self,
+        oa_id: &str,
+        access: &str,
+        refresh: &str,
+        ttl: Duration,
+        now_ms: i64,
+    ) {
+        let (access, refresh) = (access.to_owned(), refresh.to_owned());
         let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 4);
         self.access.insert(
             access.clone(),
@@ -354,7 +369,6 @@ impl St {
                 expires_ms: now_ms.saturating_add(wire::REFRESH_TTL_MS),
             },
         );
-        (access, refresh)
     }
 }
 

@@ -248,6 +248,36 @@ async fn refresh_rotates_once_and_retires_the_old_access_token() {
     );
 }
 
+/// A pair issued by an earlier run, taken back (a store kept across an upgrade holds it), works
+/// like a fresh one: the access token calls the API, the refresh token rotates once. Tokens this
+/// Zalo never issued stay refused.
+#[tokio::test]
+async fn a_pair_from_an_earlier_run_can_be_taken_back() {
+    let earlier = start(SimConfig::default()).await;
+    let (access, rt) = earlier.issue_tokens();
+    earlier.shutdown();
+    let sim = start(SimConfig::default()).await;
+    assert_eq!(
+        api_get(&sim, "/v2.0/oa/getoa", &access, None).await.1["error"],
+        -216,
+        "a token this run never issued"
+    );
+    sim.restore_tokens(&access, &rt);
+    assert_eq!(
+        api_get(&sim, "/v2.0/oa/getoa", &access, None).await.1["error"],
+        0
+    );
+    let next = refresh(&sim, &rt).await;
+    assert_eq!(
+        api_get(&sim, "/v2.0/oa/getoa", s(&next, "access_token"), None)
+            .await
+            .1["error"],
+        0
+    );
+    assert_eq!(refresh(&sim, &rt).await["error"], -14014);
+    assert_eq!(sim.token_refreshes(), (1, 1));
+}
+
 #[tokio::test]
 async fn access_tokens_live_25_hours() {
     let sim = start(SimConfig::default()).await;
