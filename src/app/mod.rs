@@ -517,6 +517,7 @@ mod tests {
         prints_cause_once(
             store(StoreError::Migration {
                 name: "001_init",
+                from: 0,
                 cause: sql("migration-cause"),
             }),
             "migration-cause",

@@ -202,11 +202,18 @@ pub(super) fn store_fix(e: &ServicesError, config: &Config) -> String {
         .unwrap_or_else(|| ".".into());
     match store {
         Some(StoreError::TooNew { .. }) => {
-            "install the zfsync version that wrote this store (or a newer one)".into()
+            "run the zfsync release that migrated this store (or a newer one); to go back to this one, restore the copy or backup taken before the upgrade (RELIABILITY.md, Upgrades)".into()
         }
-        Some(StoreError::Migration { .. }) => format!(
-            "{} is not a zfsync store or is damaged: restore it from a backup, or point store.path at a new file and run 'zfsync connect zalo' again",
+        Some(StoreError::Migration { from, .. }) => format!(
+            "nothing was migrated: {} is still at schema version {from} and the release that wrote it still runs on it. If it is not a zfsync store or is damaged, restore it from a backup, or point store.path at a new file and run 'zfsync connect zalo' again",
             config.store.path.display()
+        ),
+        Some(StoreError::PgMigration { from, .. }) => format!(
+            "nothing was migrated: the database is still at schema version {from} and the release that wrote it still runs on it; the message above names the statement that failed"
+        ),
+        Some(StoreError::PreMigrationBackup { path, .. }) => format!(
+            "free disk space for {} (a copy as large as the store) and run again",
+            path.display()
         ),
         _ => format!(
             "make sure {dir} exists and the zfsync user may write it (SQLite also creates -wal and -shm files beside {}), and that the disk is not full",

@@ -14,7 +14,9 @@ use secrecy::SecretString;
 use super::crypto;
 use super::db::Db;
 use super::sealed::{self, Unreadable};
-use super::sqlite::{migrate, open_conn};
+use super::sqlite::{
+    copy_before_migrating, migrate, open_conn, schema_version, too_new, MIGRATIONS,
+};
 use super::{Store, StoreError, StoreKey};
 
 /// Makes the store's folder (0700 when zfsync creates it, tightened to 0700 when it is zfsync's
@@ -126,9 +128,77 @@ pub(super) fn quick_check(conn: &Connection, path: &Path) -> Result<(), StoreErr
     })
 }
 
-/// Makes the store private, opens it (creating it if needed), checks an existing file and applies
-/// the migrations: the writer's connection.
+/// The schema version an existing store records, read without writing to it or making any file
+/// beside it: from the file's header (SQLite keeps `user_version` at byte 60, big-endian), or,
+/// when a `-wal` file holds commits the file may not have yet, through a read-only connection.
+/// None for a missing, empty or foreign file (opening it says what is wrong).
+fn recorded_version(path: &Path) -> Result<Option<i64>, StoreError> {
+    use std::io::Read as _;
+    let mut header = [0u8; 100];
+    let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut header));
+    if read.is_err() || !header.starts_with(b"SQLite format 3\0") {
+        return Ok(None);
+    }
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    if std::fs::metadata(PathBuf::from(wal)).is_ok_and(|m| m.len() > 0) {
+        let conn = open_read_only(path)?;
+        return Ok(Some(schema_version(&conn)?));
+    }
+    Ok(Some(i64::from(i32::from_be_bytes([
+        header[60], header[61], header[62], header[63],
+    ]))))
+}
+
+fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+    Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|cause| {
+        StoreError::Open {
+            path: path.to_path_buf(),
+            cause,
+        }
+    })
+}
+
+/// Copies a store about to be migrated from schema `version` to
+/// [`copy_before_migrating`]`(path, version)`, with SQLite's backup (the WAL's commits included),
+/// private to its owner. A copy already there is kept: it was made before an earlier attempt at the
+/// same upgrade, from the same version, and may be the only one.
+fn copy_before_migration(conn: &Connection, path: &Path, version: i64) -> Result<(), StoreError> {
+    let to = copy_before_migrating(path, version);
+    if to.exists() {
+        tracing::info!(copy = %to.display(), schema_version = version, "the store's copy from before this upgrade is already there (an earlier attempt made it); kept as it is");
+        return Ok(());
+    }
+    let fail = |detail: String| StoreError::PreMigrationBackup {
+        path: to.clone(),
+        detail,
+    };
+    let copied = (|| -> Result<(), String> {
+        crypto::write_private(&to, "").map_err(|e| e.to_string())?;
+        let mut dst = Connection::open(&to).map_err(|e| e.to_string())?;
+        let backup = rusqlite::backup::Backup::new(conn, &mut dst).map_err(|e| e.to_string())?;
+        backup
+            .run_to_completion(1024, std::time::Duration::ZERO, None)
+            .map_err(|e| e.to_string())
+    })();
+    if let Err(detail) = copied {
+        // A partial copy is no backup: it goes, so that the next attempt makes a whole one.
+        let _ = std::fs::remove_file(&to);
+        return Err(fail(detail));
+    }
+    tracing::info!(copy = %to.display(), from = version, to = MIGRATIONS.len(), "copied the store before migrating it to this release's schema; keep the copy until this release has run well (going back to the previous release means restoring it), then delete it");
+    Ok(())
+}
+
+/// Makes the store private, opens it (creating it if needed), checks an existing file, copies it
+/// when it is about to be migrated, and applies the migrations: the writer's connection. A store
+/// newer than this build is refused before anything is written or made beside it.
 pub(super) fn prepare(path: &Path) -> Result<Connection, StoreError> {
+    if let Some(found) = recorded_version(path)? {
+        if found > MIGRATIONS.len() as i64 {
+            return Err(too_new(path, found));
+        }
+    }
     let existed = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
     make_private(path)?;
     let mut conn = open_conn(path, OpenFlags::default()).map_err(|e| match e {
@@ -140,6 +210,10 @@ pub(super) fn prepare(path: &Path) -> Result<Connection, StoreError> {
     })?;
     if existed {
         quick_check(&conn, path)?;
+        let version = schema_version(&conn)?;
+        if (1..MIGRATIONS.len() as i64).contains(&version) {
+            copy_before_migration(&conn, path, version)?;
+        }
     }
     migrate(&mut conn)?;
     Ok(conn)

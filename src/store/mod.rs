@@ -64,6 +64,8 @@ mod provenance_tests;
 mod surface_tests;
 #[cfg(test)]
 pub(crate) mod testing;
+#[cfg(test)]
+mod upgrade_tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -99,6 +101,18 @@ pub use sqlite::MIGRATIONS;
 /// The pairing of a store kept before pairings existed, and of the configuration file's settings.
 pub use crate::config::DEFAULT_PAIRING;
 
+/// This build, as the store's messages name it.
+const RELEASE: &str = concat!("zfsync ", env!("CARGO_PKG_VERSION"));
+
+/// The name of the first of `migrations` a store at schema `current` has not seen (for the error
+/// of a failing BEGIN or COMMIT, which belongs to no one migration).
+fn first_pending(migrations: &[(&'static str, &'static str)], current: i64) -> &'static str {
+    usize::try_from(current)
+        .ok()
+        .and_then(|i| migrations.get(i))
+        .map_or("(none)", |(name, _)| *name)
+}
+
 /// Read connections kept open between reads.
 const READERS: usize = 8;
 /// PostgreSQL reads at once, each on a pooled connection of its own (a connection is a server
@@ -123,21 +137,37 @@ pub enum StoreError {
         /// Why.
         cause: rusqlite::Error,
     },
-    /// A migration failed.
-    #[error("store migration {name} failed: {cause}")]
+    /// A migration failed; none of the upgrade's migrations was applied.
+    #[error("store migration {name} failed: {cause}. Nothing of this upgrade was applied: the store is still at schema version {from}, as the release that wrote it left it, and that release still opens it")]
     Migration {
         /// The migration.
         name: &'static str,
+        /// The schema version the store stays at.
+        from: i64,
         /// Why.
         cause: rusqlite::Error,
     },
-    /// The file is newer than this build.
-    #[error("the store was created by a newer zfsync (schema version {found}, this build knows {known}); upgrade zfsync")]
+    /// The store was migrated by a newer release than this build; nothing was changed.
+    #[error("{location} was migrated by a newer zfsync: its schema version is {found}, and this zfsync ({release}) knows versions up to {known}. Nothing was changed. Run the newer zfsync again, or, to go back to this one, {way_back}")]
     TooNew {
+        /// The SQLite file, or the PostgreSQL database without its password.
+        location: String,
         /// Its schema version.
         found: i64,
         /// The newest this build knows.
         known: i64,
+        /// This build's version.
+        release: &'static str,
+        /// How to go back to this release.
+        way_back: String,
+    },
+    /// The copy made before migrating a SQLite store failed; nothing was migrated.
+    #[error("before migrating the store to this release's schema, zfsync copies it to {path}, and the copy failed ({detail}). Nothing was changed: free disk space beside the store (the copy is as large as the store) and start again")]
+    PreMigrationBackup {
+        /// The copy.
+        path: PathBuf,
+        /// Why.
+        detail: String,
     },
     /// The file is damaged.
     #[error("the store {path} is damaged ({detail}). Stop zfsync, keep the damaged file aside, copy your latest backup ('zfsync backup') in its place, and start again; messages after the backup are caught up from the platforms' history")]
@@ -207,11 +237,13 @@ pub enum StoreError {
         /// Why.
         cause: postgres::Error,
     },
-    /// A PostgreSQL migration failed.
-    #[error("store migration postgres/{name} failed: {cause}")]
+    /// A PostgreSQL migration failed; none of the upgrade's migrations was applied.
+    #[error("store migration postgres/{name} failed: {cause}. Nothing of this upgrade was applied: the database is still at schema version {from}, and the release that wrote it still opens it")]
     PgMigration {
         /// The migration.
         name: &'static str,
+        /// The schema version the database stays at.
+        from: i64,
         /// Why.
         cause: postgres::Error,
     },

@@ -159,7 +159,7 @@ impl Store {
         let (conn, key, writer_pid) = std::thread::scope(|s| {
             s.spawn(|| -> Result<(PgConn, StoreKey, i32), StoreError> {
                 let conn = target.connect()?;
-                migrate(&conn)?;
+                migrate(&conn, &target.shown)?;
                 let key = key(&conn)?;
                 seal_at_open(&Db::Pg(&conn), &key)?;
                 let pid = conn.backend_pid()?;
@@ -196,15 +196,31 @@ impl Store {
 }
 
 /// Applies the migrations the database has not seen, holding the migration lock.
-fn migrate(conn: &PgConn) -> Result<(), StoreError> {
+fn migrate(conn: &PgConn, shown: &str) -> Result<(), StoreError> {
+    migrate_with(conn, shown, POSTGRES_MIGRATIONS)
+}
+
+/// [`migrate`] with these `migrations`.
+pub(super) fn migrate_with(
+    conn: &PgConn,
+    shown: &str,
+    migrations: &[(&'static str, &'static str)],
+) -> Result<(), StoreError> {
     conn.batch(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
-    let migrated = migrate_locked(conn);
+    let migrated = migrate_locked(conn, shown, migrations);
     let unlocked = conn.batch(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
     migrated?;
     Ok(unlocked?)
 }
 
-fn migrate_locked(conn: &PgConn) -> Result<(), StoreError> {
+/// The pending migrations in ONE transaction: should any fail, none is applied and the database
+/// stays at the version it had, never between two. A database newer than this build is refused
+/// before anything is written (`schema_migrations` is only created when missing).
+fn migrate_locked(
+    conn: &PgConn,
+    shown: &str,
+    migrations: &[(&'static str, &'static str)],
+) -> Result<(), StoreError> {
     let db = Db::Pg(conn);
     conn.batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -212,7 +228,7 @@ fn migrate_locked(conn: &PgConn) -> Result<(), StoreError> {
              applied_at BIGINT NOT NULL
          )",
     )?;
-    let known = POSTGRES_MIGRATIONS.len() as i64;
+    let known = migrations.len() as i64;
     let current: i64 = db.query_row(
         "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
         params![],
@@ -220,31 +236,39 @@ fn migrate_locked(conn: &PgConn) -> Result<(), StoreError> {
     )?;
     if current > known {
         return Err(StoreError::TooNew {
+            location: shown.to_string(),
             found: current,
             known,
+            release: super::RELEASE,
+            way_back: "restore the dump taken before the upgrade (pg_restore of the pg_dump file) into an empty database; see RELIABILITY.md, Upgrades".into(),
         });
     }
-    for (i, (name, sql)) in POSTGRES_MIGRATIONS
-        .iter()
-        .enumerate()
-        .skip(current as usize)
-    {
-        let failed = |cause| StoreError::PgMigration { name, cause };
-        conn.batch("BEGIN").map_err(failed)?;
-        let applied = conn.batch(sql).map_err(failed).and_then(|()| {
+    if current == known {
+        return Ok(());
+    }
+    let first = super::first_pending(migrations, current);
+    let failed = |name: &'static str| {
+        move |cause| StoreError::PgMigration {
+            name,
+            from: current,
+            cause,
+        }
+    };
+    conn.batch("BEGIN").map_err(failed(first))?;
+    let applied = (|| {
+        for (i, (name, sql)) in migrations.iter().enumerate().skip(current as usize) {
+            conn.batch(sql).map_err(failed(name))?;
             db.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
                 params![(i + 1) as i64, now_ms()],
-            )
-            .map(|_| ())
-        });
-        if let Err(e) = applied {
-            let _ = conn.batch("ROLLBACK");
-            return Err(e);
+            )?;
         }
-        conn.batch("COMMIT").map_err(failed)?;
+        conn.batch("COMMIT").map_err(failed(first))
+    })();
+    if applied.is_err() {
+        let _ = conn.batch("ROLLBACK");
     }
-    Ok(())
+    applied
 }
 
 #[cfg(test)]

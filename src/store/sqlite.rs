@@ -105,45 +105,102 @@ pub(super) fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection, Sto
     Ok(conn)
 }
 
+/// The schema version recorded in an open store.
+pub(super) fn schema_version(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+}
+
+/// The copy of a store made before migrating it from schema `version`:
+/// `<store>.schema-<version>.bak`, beside it (named like the store, so its folder stays zfsync's
+/// own). A newer release names the copy it makes of this release's store the same way, which is
+/// how [`too_new`] finds the way back.
+pub(super) fn copy_before_migrating(path: &Path, version: i64) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".schema-{version}.bak"));
+    PathBuf::from(name)
+}
+
+/// A store whose schema is newer than this build's: refused, with the way back to this release.
+pub(super) fn too_new(path: &Path, found: i64) -> StoreError {
+    let known = MIGRATIONS.len() as i64;
+    let copy = copy_before_migrating(path, known);
+    let way_back = if copy.exists() {
+        format!(
+            "stop zfsync, move {store} and its -wal and -shm files aside, and copy {copy} (made by the newer release before it migrated) in its place; messages since then are caught up from the platforms' history",
+            store = path.display(),
+            copy = copy.display()
+        )
+    } else {
+        "restore the backup taken before the upgrade ('zfsync backup' makes one); see RELIABILITY.md, Upgrades".into()
+    };
+    StoreError::TooNew {
+        location: path.display().to_string(),
+        found,
+        known,
+        release: super::RELEASE,
+        way_back,
+    }
+}
+
 /// Applies the embedded migrations that `conn` has not seen yet.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let known = MIGRATIONS.len() as i64;
-    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    migrate_with(conn, MIGRATIONS)
+}
+
+/// Applies the `migrations` that `conn` has not seen yet, all in ONE transaction: should any fail,
+/// none is applied and the store stays at the version it had (which the release that wrote it
+/// still opens), never between two versions. A store at the last version is left untouched.
+pub(super) fn migrate_with(
+    conn: &mut Connection,
+    migrations: &[(&'static str, &'static str)],
+) -> Result<(), StoreError> {
+    let known = migrations.len() as i64;
+    let current = schema_version(conn)?;
     if current > known {
-        return Err(StoreError::TooNew {
-            found: current,
-            known,
-        });
+        return Err(too_new(Path::new(conn.path().unwrap_or_default()), current));
+    }
+    if current == known {
+        return Ok(());
     }
     // A migration that rebuilds a table (SQLite's way to change a key) drops the old one, which
     // other tables reference: foreign keys are off while migrating (the pragma cannot change
-    // inside a transaction) and checked before each commit.
+    // inside a transaction) and checked after each migration.
     conn.pragma_update(None, "foreign_keys", "OFF")?;
-    for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let tx = conn
-            .transaction()
-            .map_err(|cause| StoreError::Migration { name, cause })?;
-        tx.execute_batch(sql)
-            .map_err(|cause| StoreError::Migration { name, cause })?;
+    let applied = apply(conn, current, migrations);
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    applied
+}
+
+fn apply(
+    conn: &mut Connection,
+    current: i64,
+    migrations: &[(&'static str, &'static str)],
+) -> Result<(), StoreError> {
+    let first = super::first_pending(migrations, current);
+    let failed = |name: &'static str| {
+        move |cause| StoreError::Migration {
+            name,
+            from: current,
+            cause,
+        }
+    };
+    let tx = conn.transaction().map_err(failed(first))?;
+    for (name, sql) in migrations.iter().skip(current as usize) {
+        tx.execute_batch(sql).map_err(failed(name))?;
         let dangling = tx
             .prepare("PRAGMA foreign_key_check")
             .and_then(|mut st| st.exists([]))
-            .map_err(|cause| StoreError::Migration { name, cause })?;
+            .map_err(failed(name))?;
         if dangling {
-            return Err(StoreError::Migration {
-                name,
-                cause: rusqlite::Error::SqliteFailure(
-                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
-                    Some("a row references one that the migration did not keep".into()),
-                ),
-            });
+            return Err(failed(name)(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                Some("a row references one that the migration did not keep".into()),
+            )));
         }
-        tx.pragma_update(None, "user_version", (i + 1) as i64)
-            .map_err(|cause| StoreError::Migration { name, cause })?;
-        tx.commit()
-            .map_err(|cause| StoreError::Migration { name, cause })?;
     }
-    conn.pragma_update(None, "foreign_keys", "ON")?;
+    tx.pragma_update(None, "user_version", migrations.len() as i64)
+        .map_err(failed(first))?;
+    tx.commit().map_err(failed(first))?;
     Ok(())
 }
 

@@ -34,18 +34,6 @@ fn migrations_apply_in_order_and_tables_are_strict() {
     migrate(&mut conn).unwrap();
 }
 
-#[test]
-fn a_store_from_a_newer_release_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("n.db");
-    Connection::open(&path)
-        .unwrap()
-        .pragma_update(None, "user_version", 99)
-        .unwrap();
-    let e = Store::open(&path).unwrap_err().to_string();
-    assert!(e.contains("newer zfsync"), "{e}");
-}
-
 async fn a_failing_write_undoes_only_itself(store: Store) {
     let mut tasks = Vec::new();
     for i in 0..64i64 {
@@ -315,26 +303,6 @@ async fn a_unique_key_refuses_a_second_row_and_the_batch_goes_on(store: Store) {
     meta.unwrap();
     assert_eq!(store.pending_oauth_attempts().await.unwrap(), 2);
     assert_eq!(store.meta("k").await.unwrap().as_deref(), Some("v"));
-}
-
-/// A PostgreSQL database migrated by a newer release is refused, like a newer SQLite file.
-#[test]
-fn a_postgres_database_from_a_newer_release_is_refused() {
-    let Some(url) = testing::new_database() else {
-        return;
-    };
-    drop(Store::open_postgres(&url, testing::key()).unwrap());
-    let name = url.rsplit('/').next().unwrap();
-    crate::tools::pg_cluster::shared()
-        .unwrap()
-        .psql(
-            name,
-            "INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)",
-        )
-        .unwrap();
-    let e = Store::open_postgres(&url, testing::key()).unwrap_err();
-    assert!(matches!(e, StoreError::TooNew { found: 99, .. }), "{e}");
-    assert!(e.to_string().contains("newer zfsync"), "{e}");
 }
 
 /// Processes starting together on one database migrate it once (the advisory lock), and each

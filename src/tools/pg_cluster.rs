@@ -139,26 +139,12 @@ impl PgCluster {
 
     /// Creates a database (e.g. one per test).
     pub fn create_database(&self, name: &str) -> Result<(), PgClusterError> {
-        let port = self.port.to_string();
-        self.run(
-            "createdb",
-            &[
-                "-h".as_ref(),
-                "127.0.0.1".as_ref(),
-                "-p".as_ref(),
-                port.as_ref(),
-                "-U".as_ref(),
-                ROLE.as_ref(),
-                name.as_ref(),
-            ],
-        )
-        .map(|_| ())
+        self.client("createdb", &[name.as_ref()]).map(|_| ())
     }
 
     /// Runs one SQL command through `psql` and returns what it printed (unaligned, tuples only).
     pub fn psql(&self, database: &str, sql: &str) -> Result<String, PgClusterError> {
-        let port = self.port.to_string();
-        let out = self.run(
+        let out = self.client(
             "psql",
             &[
                 "-X".as_ref(),
@@ -167,12 +153,6 @@ impl PgCluster {
                 "-t".as_ref(),
                 "-v".as_ref(),
                 "ON_ERROR_STOP=1".as_ref(),
-                "-h".as_ref(),
-                "127.0.0.1".as_ref(),
-                "-p".as_ref(),
-                port.as_ref(),
-                "-U".as_ref(),
-                ROLE.as_ref(),
                 "-d".as_ref(),
                 database.as_ref(),
                 "-c".as_ref(),
@@ -180,6 +160,34 @@ impl PgCluster {
             ],
         )?;
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// The whole database as `pg_dump` writes it (plain SQL: schema and rows), to tell whether
+    /// anything in it changed.
+    pub fn dump(&self, database: &str) -> Result<String, PgClusterError> {
+        let out = self.client("pg_dump", &["--no-owner".as_ref(), database.as_ref()])?;
+        // pg_dump 15.14 and later fence the dump with a random key (`\restrict KEY`), new at
+        // every run: those lines say nothing of the database.
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.starts_with("\\restrict ") && !l.starts_with("\\unrestrict "))
+            .collect::<Vec<_>>()
+            .join("\n"))
+    }
+
+    /// Runs a client program (`createdb`, `psql`, `pg_dump`) against the server, as its role.
+    fn client(&self, program: &str, args: &[&std::ffi::OsStr]) -> Result<Output, PgClusterError> {
+        let port = self.port.to_string();
+        let mut all: Vec<&std::ffi::OsStr> = vec![
+            "-h".as_ref(),
+            "127.0.0.1".as_ref(),
+            "-p".as_ref(),
+            port.as_ref(),
+            "-U".as_ref(),
+            ROLE.as_ref(),
+        ];
+        all.extend_from_slice(args);
+        self.run(program, &all)
     }
 
     /// The folder holding the cluster (removed on drop).
