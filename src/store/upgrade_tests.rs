@@ -67,6 +67,16 @@ fn content(path: &Path) -> Vec<String> {
     out
 }
 
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
 fn version(path: &Path) -> i64 {
     Connection::open(path)
         .unwrap()
@@ -122,12 +132,7 @@ async fn an_older_store_is_copied_beside_itself_then_migrated_once() {
     assert_eq!(version(&copy), PREVIOUS as i64);
     assert_eq!(content(&copy), before, "the copy is the store as it was");
     assert!(before.iter().any(|row| row.contains("conv-1")));
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(&copy).unwrap().permissions().mode();
-        assert_eq!(mode & 0o077, 0, "the copy holds sealed tokens: {mode:o}");
-    }
+    assert_eq!(mode(&copy), 0o600, "the copy holds sealed tokens");
 
     // A second open: the schema is current, so nothing is copied or migrated.
     let listed = files(dir.path());
@@ -221,6 +226,10 @@ fn a_store_from_a_newer_release_is_refused_and_left_as_it_was() {
         migrate_with(&mut conn, MIGRATIONS).unwrap();
         conn.pragma_update(None, "user_version", newer).unwrap();
     }
+    // Modes zfsync tightens on a store it opens (a 0600 file, a 0700 folder of its own): a
+    // refusal leaves them too.
+    set_mode(&path, 0o644);
+    set_mode(dir.path(), 0o755);
     let (before, listed) = (hash(&path), files(dir.path()));
     assert_eq!(listed, vec!["zfsync.db".to_string()]);
 
@@ -245,6 +254,7 @@ fn a_store_from_a_newer_release_is_refused_and_left_as_it_was() {
     assert!(matches!(e, StoreError::TooNew { .. }), "{e:?}");
     assert_eq!(hash(&path), before);
     assert_eq!(files(dir.path()), listed);
+    assert_eq!((mode(&path), mode(dir.path())), (0o644, 0o755));
 
     let copy = copy_before_migrating(&path, newer - 1);
     std::fs::write(&copy, "the newer release's copy").unwrap();

@@ -44,4 +44,5 @@ mod structure;
 mod sync;
 mod tags;
 mod tamper;
+mod upgrade;
 mod zalo_events;
