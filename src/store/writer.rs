@@ -208,6 +208,16 @@ pub(super) enum WriterConn {
     },
 }
 
+/// Whether a failed statement says the server ended the session: SQLSTATE class 08 (connection
+/// exception) or 57 (operator intervention: a terminated backend, a shutdown). The client learns
+/// of it from the failed statement a moment before it marks itself closed, so BEGIN sees this
+/// first; nothing was written, and the batch can run on a new connection.
+fn connection_gone(e: &postgres::Error) -> bool {
+    e.code()
+        .map(|c| c.code())
+        .is_some_and(|c| c.starts_with("08") || c.starts_with("57"))
+}
+
 impl WriterConn {
     fn db(&self) -> Db<'_> {
         match self {
@@ -227,7 +237,7 @@ impl WriterConn {
                 pid,
             } => match conn.batch("BEGIN") {
                 Ok(()) => Ok(()),
-                Err(e) if !conn.is_closed() => Err(e.into()),
+                Err(e) if !conn.is_closed() && !connection_gone(&e) => Err(e.into()),
                 Err(e) => {
                     tracing::warn!(error = %e, "the PostgreSQL store dropped the writer's connection; connecting again");
                     **conn = reconnect()?;
