@@ -13,8 +13,10 @@ use crate::config::Config;
 use crate::services::Services;
 use crate::telemetry::LogFormat;
 
+mod docs;
 mod pairing;
 
+pub use docs::DocsError;
 pub use pairing::{PairingAddArgs, PairingArg, PairingCommand};
 
 /// `zfsync --version`: the release and the commit it was built from.
@@ -184,6 +186,36 @@ pub enum Command {
         /// Print the final report as JSON for scripts (no progress bar).
         #[arg(long)]
         json: bool,
+    },
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
+    ///
+    /// The Debian package installs bash, zsh and fish completions already. Elsewhere, write the
+    /// script where your shell looks for completions, then open a new shell:
+    ///
+    /// Examples:
+    ///   zfsync completions bash > ~/.local/share/bash-completion/completions/zfsync
+    ///   zfsync completions zsh > ~/.zfunc/_zfsync      (with fpath+=~/.zfunc before compinit)
+    ///   zfsync completions fish > ~/.config/fish/completions/zfsync.fish
+    #[command(verbatim_doc_comment)]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the zfsync(1) man page, or write it and one page per subcommand into a folder.
+    ///
+    /// The pages are made from the same text as --help (the Debian package installs them). With
+    /// --out, the folder gets zfsync.1 and one page per subcommand (zfsync-run.1,
+    /// zfsync-connect-zalo.1, ...), and is made when missing.
+    ///
+    /// Examples:
+    ///   zfsync man | man -l -
+    ///   zfsync man --out ~/.local/share/man/man1      (then: man zfsync-connect-zalo)
+    #[command(verbatim_doc_comment)]
+    Man {
+        /// Write every page into this folder instead of printing zfsync(1).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
     /// Try zfsync with no accounts: both simulators and the daemon on loopback, a scripted
     /// conversation both ways, and a transcript of what each side saw
@@ -492,6 +524,32 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load(&config)?;
             let (_, services) = pairing::services_of(&config, &pairing.pairing).await?;
             backfill(services, days, json).await
+        }
+        Command::Completions { shell } => {
+            docs::print(|out| {
+                docs::completions(shell, out);
+                Ok(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { out: None } => {
+            docs::print(docs::main_page)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { out: Some(dir) } => {
+            let written = docs::write_pages(&dir)?;
+            let names: Vec<String> = written
+                .iter()
+                .filter_map(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .collect();
+            println!(
+                "Wrote {} man pages to {}: {}",
+                names.len(),
+                dir.display(),
+                names.join(", ")
+            );
+            Ok(ExitCode::SUCCESS)
         }
         #[cfg(feature = "sim")]
         Command::Sandbox {

@@ -29,6 +29,7 @@ mod loadgen_soak;
 mod media_hosts;
 mod oauth_callback;
 mod ops;
+mod packaging;
 mod pairings;
 #[path = "../prerequisites.rs"]
 mod prerequisites;
