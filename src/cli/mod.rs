@@ -14,9 +14,11 @@ use crate::services::Services;
 use crate::telemetry::LogFormat;
 
 mod docs;
+mod health;
 mod pairing;
 
 pub use docs::DocsError;
+pub use health::HealthError;
 pub use pairing::{PairingAddArgs, PairingArg, PairingCommand};
 
 /// `zfsync --version`: the release and the commit it was built from.
@@ -186,6 +188,26 @@ pub enum Command {
         /// Print the final report as JSON for scripts (no progress bar).
         #[arg(long)]
         json: bool,
+    },
+    /// Ask the running daemon whether it is up (/healthz) or ready (/readyz); exit code 0 or 1.
+    ///
+    /// For container health checks (the image has no curl) and scripts. It asks on the address
+    /// the configuration listens on (server.listen, or ZFSYNC_LISTEN; a wildcard address such as
+    /// 0.0.0.0 is asked on loopback), with the configured admin token when there is one, so that
+    /// --ready prints why the daemon is not ready. Kubernetes probes ask GET /healthz and GET
+    /// /readyz themselves: both answer a stranger 200 or 503 without any token.
+    ///
+    /// Examples:
+    ///   zfsync health --config /etc/zfsync/zfsync.toml
+    ///   zfsync health --ready        (in the container image, where ZFSYNC_CONFIG is set)
+    #[command(verbatim_doc_comment)]
+    Health {
+        /// The configuration file.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Ask /readyz (store writable, Zalo connected) instead of /healthz (the process answers).
+        #[arg(long)]
+        ready: bool,
     },
     /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
     ///
@@ -524,6 +546,17 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load(&config)?;
             let (_, services) = pairing::services_of(&config, &pairing.pairing).await?;
             backfill(services, days, json).await
+        }
+        Command::Health { config, ready } => {
+            let config = load(&config)?;
+            let answer = health::ask(&config, ready).await?;
+            if answer.status == 200 {
+                println!("{}", answer.text);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let route = if ready { "/readyz" } else { "/healthz" };
+            println!("{route} answered {}: {}", answer.status, answer.text);
+            Ok(ExitCode::from(1))
         }
         Command::Completions { shell } => {
             docs::print(|out| {

@@ -28,6 +28,10 @@ pub const MIN_ADMIN_TOKEN_CHARS: usize = 24;
 pub const ENV_STORE_KEY: &str = "ZFSYNC_STORE_KEY";
 /// A PostgreSQL store's URL (`store.url`), which may hold its password.
 pub const ENV_STORE_URL: &str = "ZFSYNC_STORE_URL";
+/// The address to listen on (`server.listen`), not a secret: a container image sets it to
+/// `0.0.0.0:8080`, since a mounted configuration's loopback address is out of reach from outside
+/// the container.
+pub const ENV_LISTEN: &str = "ZFSYNC_LISTEN";
 /// Every secret zfsync reads from the environment or the secrets file.
 pub const SECRET_NAMES: [&str; 7] = [
     ENV_ZALO_APP_SECRET,
@@ -287,6 +291,16 @@ struct RawConfig {
     media: MediaConfig,
 }
 
+/// `ZFSYNC_LISTEN`'s value as an address and port.
+fn parse_listen(value: &str) -> Result<SocketAddr, ConfigError> {
+    value.trim().parse().map_err(|_| ConfigError::Invalid {
+        key: "server.listen",
+        detail: format!(
+            "{ENV_LISTEN}={value:?} is not an address and port: write e.g. 0.0.0.0:8080 (every IPv4 address), [::]:8080 or 127.0.0.1:8080"
+        ),
+    })
+}
+
 /// Reads an environment variable as a secret (empty counts as unset).
 fn env_secret(name: &str) -> Option<SecretString> {
     std::env::var(name)
@@ -396,6 +410,12 @@ impl Config {
         }
         if let Some(v) = secret(ENV_STORE_URL) {
             config.store.url = Some(v);
+        }
+        if let Some(listen) = std::env::var(ENV_LISTEN)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
+            config.server.listen = parse_listen(&listen)?;
         }
         config.validate()?;
         Ok(config)

@@ -270,3 +270,26 @@ fn a_pairing_replaces_the_platform_settings_and_is_validated() {
         assert!(check_pairing_name(bad).is_err(), "{bad:?}");
     }
 }
+
+/// `ZFSYNC_LISTEN` (set by the container image) takes an address and port; anything else names
+/// the variable and shows the form.
+#[test]
+fn listen_from_the_environment_is_an_address_and_port() {
+    assert_eq!(
+        parse_listen("0.0.0.0:8080").unwrap().to_string(),
+        "0.0.0.0:8080"
+    );
+    assert_eq!(
+        parse_listen(" [::]:9000 ").unwrap().to_string(),
+        "[::]:9000"
+    );
+    for bad in ["8080", "localhost:8080", "0.0.0.0", "http://0.0.0.0:8080"] {
+        let e = parse_listen(bad).unwrap_err().to_string();
+        assert!(
+            e.contains("server.listen")
+                && e.contains("ZFSYNC_LISTEN")
+                && e.contains("0.0.0.0:8080"),
+            "{e}"
+        );
+    }
+}

@@ -253,6 +253,7 @@ pub const ZFSYNC_ENV: &[&str] = &[
     "ZFSYNC_ZALO_REFRESH_TOKEN",
     "ZFSYNC_FRESHCHAT_API_KEY",
     "ZFSYNC_FRESHCHAT_WEBHOOK_PUBLIC_KEY",
+    "ZFSYNC_LISTEN",
     // How logs are written: JSON under systemd, colour only on a terminal without NO_COLOR.
     "JOURNAL_STREAM",
     "NO_COLOR",

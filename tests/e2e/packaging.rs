@@ -1,10 +1,14 @@
-//! What the packages take from the binary: shell completions and man pages made by
-//! `zfsync completions` and `zfsync man`.
+//! What the packages and the container image take from the binary: shell completions and man
+//! pages made by `zfsync completions` and `zfsync man`, and `zfsync health`, the image's health
+//! check, asking the daemon on the address `ZFSYNC_LISTEN` (which the image sets) names.
 #![allow(clippy::unwrap_used)]
 
 use std::process::Stdio;
+use std::time::Duration;
 
-use crate::helpers::{zfsync, COMMAND_TIMEOUT};
+use zfsync::tools::sandbox::{wait_http_ok, Env, EnvOptions, StoreBackend};
+
+use crate::helpers::{sigterm, zfsync, COMMAND_TIMEOUT};
 
 /// Runs `zfsync <args>` with `vars` set; (success, stdout, stderr).
 async fn run(args: &[&str], vars: &[(&str, &str)]) -> (bool, String, String) {
@@ -177,4 +181,80 @@ async fn man_pages_render_for_every_subcommand() {
         !ok && err.contains("a-file") && err.contains("--out"),
         "{err}"
     );
+}
+
+/// A free loopback port, released for the daemon to take.
+fn free_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn health_asks_the_daemon_where_zfsync_listen_says() {
+    let env = Env::new(EnvOptions {
+        store: StoreBackend::Sqlite,
+        ..EnvOptions::default()
+    })
+    .await
+    .unwrap();
+    let config = env.config_path().to_str().unwrap().to_string();
+    let listen = free_port();
+    let vars = [("ZFSYNC_LISTEN", listen.as_str())];
+    let mut daemon = zfsync()
+        .args(["run", "--config", &config])
+        .env("ZFSYNC_LISTEN", &listen)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_http_ok(&format!("http://{listen}/healthz"), Duration::from_secs(20))
+        .await
+        .unwrap();
+    // The configured address is not where the daemon listens.
+    assert!(std::net::TcpStream::connect(env.daemon_url().trim_start_matches("http://")).is_err());
+
+    let (ok, said, err) = run(&["health", "--config", &config], &vars).await;
+    assert!(ok, "{said}{err}");
+    assert_eq!(said.trim(), "ok");
+    // Zalo is not connected: not ready, and (with the configured admin token) why.
+    let (ok, said, _) = run(&["health", "--ready", "--config", &config], &vars).await;
+    assert!(!ok);
+    assert!(
+        said.contains("/readyz answered 503") && said.contains("Zalo is not connected"),
+        "{said}"
+    );
+    // ZFSYNC_CONFIG alone, as in the container image.
+    let (ok, said, _) = run(
+        &["health"],
+        &[("ZFSYNC_LISTEN", &listen), ("ZFSYNC_CONFIG", &config)],
+    )
+    .await;
+    assert!(ok && said.trim() == "ok", "{said}");
+
+    // Without ZFSYNC_LISTEN it asks the configured address, where nothing listens.
+    let (ok, _, err) = run(&["health", "--config", &config], &[]).await;
+    assert!(!ok);
+    assert!(
+        err.contains("nothing answers on") && err.contains("is zfsync running"),
+        "{err}"
+    );
+    let (ok, _, err) = run(
+        &["health", "--config", &config],
+        &[("ZFSYNC_LISTEN", "8080")],
+    )
+    .await;
+    assert!(
+        !ok && err.contains("ZFSYNC_LISTEN=\"8080\"") && err.contains("server.listen"),
+        "{err}"
+    );
+
+    sigterm(&daemon);
+    let status = tokio::time::timeout(COMMAND_TIMEOUT, daemon.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let (ok, _, _) = run(&["health", "--config", &config], &vars).await;
+    assert!(!ok, "health passes with the daemon stopped");
 }
