@@ -535,6 +535,13 @@ mod tests {
             "mkdir-cause",
         );
         prints_cause_once(
+            store(StoreError::OpenFile {
+                path: path.clone(),
+                cause: io("open-file-cause"),
+            }),
+            "open-file-cause",
+        );
+        prints_cause_once(
             store(StoreError::WriterThread(io("thread-cause"))),
             "thread-cause",
         );

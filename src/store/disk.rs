@@ -44,7 +44,7 @@ fn make_private(path: &Path) -> Result<(), StoreError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-        let open_err = |e: std::io::Error| StoreError::CreateDir {
+        let open_err = |e: std::io::Error| StoreError::OpenFile {
             path: path.to_path_buf(),
             cause: e,
         };

@@ -203,6 +203,15 @@ pub enum StoreError {
         /// Why.
         cause: std::io::Error,
     },
+    /// The store's file (or its -wal/-shm) cannot be opened or made private: most often it
+    /// belongs to another user than the one zfsync runs as.
+    #[error("cannot open the store file {path}: {cause}; it must belong to the user zfsync runs as (a command run as root may have created it: give the store's folder back to the service's user, e.g. chown -R zfsync: {folder})", folder = .path.parent().map(|p| p.display().to_string()).unwrap_or_else(|| ".".into()))]
+    OpenFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        cause: std::io::Error,
+    },
     /// The writer thread cannot start.
     #[error("cannot start the store writer thread: {0}")]
     WriterThread(std::io::Error),
