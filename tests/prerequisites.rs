@@ -6,8 +6,8 @@
 //!
 //! The names: `realworld` (the samples in `../shared/realworld` beside the workspace), `chromium`
 //! (Chromium and chromedriver, for the console's browser test), `postgres` (Debian's
-//! `postgresql`, for the PostgreSQL store's tests). `ZFSYNC_TEST_SKIP=realworld,chromium` skips
-//! two; `all` skips every one.
+//! `postgresql`, for the PostgreSQL store's tests), `groff` (Debian's `groff-base`, to render the
+//! man pages). `ZFSYNC_TEST_SKIP=realworld,chromium` skips two; `all` skips every one.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
