@@ -212,13 +212,22 @@ impl Conversations {
         }
     }
 
+    /// The id of the message the new conversation was created with: the earliest customer
+    /// message of the page, by its time (whatever order the page comes in). Agents may have
+    /// answered already (a quick agent, a slow store), so the page's last message is not always
+    /// it; taking an agent's reply for zfsync's own would keep that reply from Zalo ("posted by
+    /// zfsync"), so when no customer message is on the page the id stays unknown.
     async fn first_message_id(&self, conversation_id: &str) -> Option<String> {
         let page = self
             .freshchat
-            .list_messages(conversation_id, None, 10)
+            .list_messages(conversation_id, None, 50)
             .await
             .ok()?;
-        page.messages.last().map(|m| m.id.clone())
+        page.messages
+            .iter()
+            .filter(|m| m.actor_type == zfsync_freshchat::ActorType::User)
+            .min_by(|a, b| a.created_time.cmp(&b.created_time))
+            .map(|m| m.id.clone())
     }
 
     /// The user's latest conversation on zfsync's channel (conversations elsewhere are never
