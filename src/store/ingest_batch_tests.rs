@@ -147,3 +147,60 @@ async fn work_stored_by_another_process_wakes_the_listener_and_its_own_does_not(
         "no other wake: not the own ingest, not the duplicate"
     );
 }
+
+/// The CPU time (user + system, in clock ticks) of this process's threads named `name` (Linux's
+/// `comm` keeps 15 bytes of a thread's name).
+fn thread_cpu_ticks(name: &str) -> Option<u64> {
+    let short: String = name.chars().take(15).collect();
+    let mut found = None;
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() != short {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+        // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        found = Some(found.unwrap_or(0) + ticks);
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_listener_waits_without_spinning() {
+    let Some(url) = testing::new_database() else {
+        return;
+    };
+    let here = Store::open_postgres(&url, testing::key()).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let listener = here
+        .listen_for_work(move |w| drop(tx.send(w)), stop.clone())
+        .unwrap();
+    assert_eq!(next(&mut rx).await, Wake::All);
+    let before = thread_cpu_ticks("zfsync-store-listen").expect("the listener's thread");
+    let started = std::time::Instant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let used = thread_cpu_ticks("zfsync-store-listen").unwrap() - before;
+    // Clock ticks are 1/100 s on Linux: a thread busy-looping takes close to 300 ticks in 3 s
+    // (more than 100 even on a machine shared with a build); waiting on its socket, about none.
+    let elapsed = started.elapsed().as_secs_f64();
+    assert!(
+        (used as f64) < elapsed * 100.0 * 0.2,
+        "the idle listener used {used} ticks of CPU in {elapsed:.1} s"
+    );
+    // It still hears the next notification after idling past its poll interval.
+    let there = Store::open_postgres(&url, testing::key()).unwrap();
+    there
+        .pairing("other")
+        .ingest(event("late", "u2"))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut rx).await, Wake::Pairing("other".into()));
+    stop.cancel();
+    tokio::task::spawn_blocking(move || listener.join().unwrap())
+        .await
+        .unwrap();
+}

@@ -92,13 +92,14 @@ fn listen(
     tracing::debug!("listening for new work of other replicas");
     wake(Wake::All);
     let mut notifications = client.notifications();
-    let mut each = notifications.timeout_iter(POLL);
     loop {
         if stop.is_cancelled() {
             return Ok(());
         }
+        // A wait of its own each time: one iterator's timer is reset only by a notification, so
+        // once it has run out every later call returns at once and the thread spins a core.
         // None: nothing within POLL (a dropped connection is an error).
-        if let Some(n) = each.next()? {
+        if let Some(n) = notifications.timeout_iter(POLL).next()? {
             if n.channel() == WORK_CHANNEL && n.process_id() != own.get() {
                 WorkNotified {
                     pairing: n.payload(),
