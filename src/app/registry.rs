@@ -20,8 +20,18 @@ pub enum AddError {
     #[error(transparent)]
     Invalid(#[from] ConfigError),
     /// The name is taken and replacing was not asked for.
-    #[error("a pairing named {0:?} exists: choose another name, or replace its settings on purpose ('zfsync pairing add' replaces; the console asks)")]
+    #[error("a pairing named {0:?} exists: choose another name, or replace its settings on purpose ('zfsync pairing add --replace', or tick \"Replace\" in the console)")]
     Exists(String),
+    /// A replacement names another OA than the pairing's.
+    #[error("the pairing {name:?} serves the OA {was}: a pairing keeps its OA (its customers' ids, conversations and tokens belong to it); add another pairing for the OA {now}")]
+    OaChanged {
+        /// The pairing.
+        name: String,
+        /// Its OA.
+        was: String,
+        /// The OA asked for.
+        now: String,
+    },
     /// Another pairing serves this OA (its events would go to one of them only).
     #[error("the OA {oa_id} of the Zalo app {app_id} is served by the pairing {by:?}: one OA is served by one pairing (remove that one first, or give this one another OA)")]
     OaTaken {
@@ -40,6 +50,15 @@ pub enum AddError {
     Encode(String),
 }
 
+/// What [`add_pairing`] did.
+#[derive(Debug, Clone)]
+pub struct Added {
+    /// The pairing's URLs to paste in the platforms' dashboards.
+    pub urls: PairingUrls,
+    /// A pairing of that name existed and its settings were replaced.
+    pub replaced: bool,
+}
+
 /// Adds (or, with `replace`, replaces) the pairing `name` and returns the URLs to paste.
 pub async fn add_pairing(
     config: &Config,
@@ -48,7 +67,7 @@ pub async fn add_pairing(
     settings: &PairingSettings,
     secrets: &PairingSecrets,
     replace: bool,
-) -> Result<PairingUrls, AddError> {
+) -> Result<Added, AddError> {
     check_new_pairing(name, settings.zalo_oa_id.as_deref())?;
     // Validated as the file's would be, before anything is stored.
     config.for_pairing(settings, secrets)?;
@@ -67,6 +86,16 @@ pub async fn add_pairing(
         if other.name == name {
             if !replace {
                 return Err(AddError::Exists(name.to_string()));
+            }
+            let was = serde_json::from_str::<PairingSettings>(&other.settings)
+                .ok()
+                .and_then(|s| s.zalo_oa_id);
+            if let Some(was) = was.filter(|was| *was != oa_id) {
+                return Err(AddError::OaChanged {
+                    name: name.to_string(),
+                    was,
+                    now: oa_id,
+                });
             }
             existed = true;
             continue;
@@ -92,5 +121,8 @@ pub async fn add_pairing(
         )
         .await?;
     tracing::info!(pairing = %name, replaced = existed, "pairing added; served after a restart");
-    Ok(PairingUrls::of(config, name))
+    Ok(Added {
+        urls: PairingUrls::of(config, name),
+        replaced: existed,
+    })
 }

@@ -27,8 +27,8 @@ pub struct PairingArg {
 /// `zfsync pairing <action>`.
 #[derive(Debug, Subcommand)]
 pub enum PairingCommand {
-    /// Add a pairing (or replace its settings): one more Zalo OA ↔ Freshchat account served by
-    /// this deployment, on its own webhook URLs.
+    /// Add a pairing: one more Zalo OA ↔ Freshchat account served by this deployment, on its own
+    /// webhook URLs (with --replace, new settings and secrets for an existing one).
     ///
     /// Takes the values and flags of 'zfsync init --non-interactive' (secrets as '-' on standard
     /// input or in the environment, never on the command line), checks them live (Freshchat's API
@@ -96,6 +96,11 @@ pub struct PairingAddArgs {
     /// Do not contact Freshchat or Zalo; formats are still checked.
     #[arg(long)]
     pub skip_checks: bool,
+    /// Replace the settings and secrets of an existing pairing of this name (a new Freshchat
+    /// key, a new app secret, ...). Without it an existing name is refused. The pairing keeps its
+    /// OA: its customers' ids, conversations and tokens belong to that OA.
+    #[arg(long)]
+    pub replace: bool,
     /// The Freshchat account and the Zalo app and OA.
     #[command(flatten)]
     pub platform: PlatformFlags,
@@ -171,11 +176,29 @@ async fn add(args: PairingAddArgs) -> anyhow::Result<ExitCode> {
     let config = load(&args.config)?;
     // The name and the OA first: no live check runs for values that cannot be added.
     check_new_pairing(&args.name, args.platform.oa_id.as_deref())?;
-    let (settings, secrets) = crate::init::pairing_values(&args.platform, args.skip_checks).await?;
     let store = open_store(&config)?;
-    let urls = add_pairing(&config, &store, &args.name, &settings, &secrets, true).await?;
+    let exists = (store.registered_pairings().await?)
+        .iter()
+        .any(|p| p.name == args.name);
+    if exists && !args.replace {
+        return Err(crate::app::registry::AddError::Exists(args.name.clone()).into());
+    }
+    let (settings, secrets) = crate::init::pairing_values(&args.platform, args.skip_checks).await?;
+    let added = add_pairing(
+        &config,
+        &store,
+        &args.name,
+        &settings,
+        &secrets,
+        args.replace,
+    )
+    .await?;
     let name = &args.name;
-    println!("Pairing {name} added (secrets sealed in the store).\n");
+    let urls = added.urls;
+    match added.replaced {
+        true => println!("Pairing {name} replaced (secrets sealed in the store).\n"),
+        false => println!("Pairing {name} added (secrets sealed in the store).\n"),
+    }
     println!("Paste these in the platforms' dashboards:");
     println!("  Zalo webhook URL:       {}", urls.zalo_webhook);
     println!("  Freshchat webhook URL:  {}", urls.freshchat_webhook);

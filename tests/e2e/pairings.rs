@@ -400,6 +400,28 @@ async fn pairings_are_added_listed_connected_and_disabled_from_the_command_line(
         "{stdout}"
     );
     assert!(!stdout.contains(&z.app_secret) && !stderr.contains(&z.app_secret));
+    // The name is taken: another customer's settings are never replaced by a typo.
+    let (ok, _, stderr) = zfsync_with_stdin(&add("shop-b"), &secrets).await;
+    assert!(
+        !ok && stderr.contains("exists") && stderr.contains("--replace"),
+        "{stderr}"
+    );
+    // Replacing on purpose keeps the pairing's OA...
+    let mut again = add("shop-b");
+    again.push("--replace");
+    let (ok, stdout, stderr) = zfsync_with_stdin(&again, &secrets).await;
+    assert!(ok && stdout.contains("Pairing shop-b replaced"), "{stdout}\n{stderr}");
+    // ...and cannot move it to another OA (its customers and tokens belong to this one).
+    let other_oa = "6000000000000000004";
+    let moved: Vec<&str> = again
+        .iter()
+        .map(|a| if *a == z.oa_id { other_oa } else { a })
+        .collect();
+    let (ok, _, stderr) = zfsync_with_stdin(&moved, &secrets).await;
+    assert!(
+        !ok && stderr.contains("keeps its OA") && stderr.contains(other_oa),
+        "{stderr}"
+    );
 
     let list = |json: bool| {
         let config = config.clone();

@@ -164,8 +164,8 @@ pub async fn add(
         Err(e) => outcome.error = Some(e.for_form()),
         Ok((settings, secrets)) => {
             match add_pairing(config, &state.store, &name, &settings, &secrets, replace).await {
-                Ok(urls) => {
-                    outcome.added = Some((name, urls));
+                Ok(added) => {
+                    outcome.added = Some((name, added.urls));
                     outcome.typed = Typed::default();
                 }
                 Err(e) => outcome.error = Some(e.to_string()),
