@@ -14,7 +14,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::client::ClientAddr;
-use super::AppState;
+use super::{AppState, PairingSession};
 use crate::telemetry::events::{
     CustomersInBilledWindow, InternalEvent, QueueDepth, TokenSecondsToExpiry,
 };
@@ -67,18 +67,11 @@ pub async fn readyz(
 
 /// `/metrics`.
 pub async fn metrics_text(State(state): State<AppState>) -> Response {
-    if let Ok(depth) = state.store.pending_count().await {
-        QueueDepth { depth }.emit();
-    }
-    if let Ok(n) = state
-        .store
-        .customers_in_billed_window(crate::store::now_ms())
-        .await
-    {
-        CustomersInBilledWindow { count: n }.emit();
-    }
-    if let Some(s) = state.zalo.tokens().status().seconds_to_expiry {
-        TokenSecondsToExpiry { seconds: s }.emit();
+    // The gauges read at scrape time, one series per pairing served (each labelled with it).
+    let mut served: Vec<(&String, &PairingSession)> = state.sessions.iter().collect();
+    served.sort_by(|a, b| a.0.cmp(b.0));
+    for (name, session) in served {
+        crate::telemetry::in_pairing(name, scrape_gauges(session)).await;
     }
     match &state.metrics {
         Some(h) => (
@@ -91,5 +84,23 @@ pub async fn metrics_text(State(state): State<AppState>) -> Response {
             "metrics are not enabled in this process",
         )
             .into_response(),
+    }
+}
+
+/// The gauges of one pairing that are read when scraped: its queue, its customers in Zalo's
+/// billed window and its access token's lifetime.
+async fn scrape_gauges(session: &PairingSession) {
+    if let Ok(depth) = session.store.pending_count().await {
+        QueueDepth { depth }.emit();
+    }
+    if let Ok(n) = session
+        .store
+        .customers_in_billed_window(crate::store::now_ms())
+        .await
+    {
+        CustomersInBilledWindow { count: n }.emit();
+    }
+    if let Some(s) = session.zalo.tokens().status().seconds_to_expiry {
+        TokenSecondsToExpiry { seconds: s }.emit();
     }
 }

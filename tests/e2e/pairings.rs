@@ -167,8 +167,24 @@ async fn a_registered_pairing_runs_beside_default_and_neither_sees_the_other() {
         r#"zfsync_messages_synced_total{pairing="shop-b",direction="to_zalo"}"#,
         r#"zfsync_messages_synced_total{pairing="default",direction="to_freshchat"}"#,
         r#"zfsync_webhooks_total{pairing="shop-b",source="zalo""#,
+        // The gauges read at scrape time: one series per pairing, none without one.
+        r#"zfsync_queue_depth{pairing="default"}"#,
+        r#"zfsync_queue_depth{pairing="shop-b"}"#,
+        r#"zfsync_zalo_token_seconds_to_expiry{pairing="default"}"#,
+        r#"zfsync_zalo_token_seconds_to_expiry{pairing="shop-b"}"#,
+        r#"zfsync_zalo_customers_in_billed_window{pairing="shop-b"}"#,
     ] {
         assert!(m.contains(series), "{series} missing:\n{m}");
+    }
+    for gauge in [
+        "zfsync_queue_depth",
+        "zfsync_zalo_token_seconds_to_expiry",
+        "zfsync_zalo_customers_in_billed_window",
+    ] {
+        assert!(
+            !m.contains(&format!("{gauge}{{pairing=\"\"}}")),
+            "{gauge} without a pairing:\n{m}"
+        );
     }
 }
 
@@ -410,7 +426,10 @@ async fn pairings_are_added_listed_connected_and_disabled_from_the_command_line(
     let mut again = add("shop-b");
     again.push("--replace");
     let (ok, stdout, stderr) = zfsync_with_stdin(&again, &secrets).await;
-    assert!(ok && stdout.contains("Pairing shop-b replaced"), "{stdout}\n{stderr}");
+    assert!(
+        ok && stdout.contains("Pairing shop-b replaced"),
+        "{stdout}\n{stderr}"
+    );
     // ...and cannot move it to another OA (its customers and tokens belong to this one).
     let other_oa = "6000000000000000004";
     let moved: Vec<&str> = again
