@@ -215,6 +215,9 @@ pub(super) fn store_fix(e: &ServicesError, config: &Config) -> String {
             "free disk space for {} (a copy as large as the store) and run again",
             path.display()
         ),
+        Some(StoreError::PgUrl { .. } | StoreError::PgConnect { .. } | StoreError::Postgres(_)) => {
+            "the message above is PostgreSQL's own; the database needs a login role that owns it (CREATE ROLE zfsync LOGIN PASSWORD '…'; CREATE DATABASE zfsync OWNER zfsync), and the URL with its password in ZFSYNC_STORE_URL (README, 'Setting PostgreSQL up')".into()
+        }
         _ => format!(
             "make sure {dir} exists and the zfsync user may write it (SQLite also creates -wal and -shm files beside {}), and that the disk is not full",
             config.store.path.display()

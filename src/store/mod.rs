@@ -228,10 +228,10 @@ pub enum StoreError {
     #[error("the value of {0} in the store does not open with this store key: was ZFSYNC_STORE_KEY or the key file changed? Restore the key; if it is lost, run '{forget}' to discard the sealed values, then 'zfsync connect zalo'", forget = crypto::FORGET_SECRETS)]
     Unseal(String),
     /// A PostgreSQL statement failed.
-    #[error("store query failed: {0}")]
+    #[error("store query failed: {}", pg::cause(.0))]
     Postgres(postgres::Error),
     /// The PostgreSQL store's URL cannot be read.
-    #[error("the PostgreSQL store URL {shown} is not valid ({cause}); write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE")]
+    #[error("the PostgreSQL store URL {shown} is not valid ({cause}); write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE", cause = pg::cause(.cause))]
     PgUrl {
         /// The URL without its password.
         shown: String,
@@ -239,7 +239,7 @@ pub enum StoreError {
         cause: postgres::Error,
     },
     /// The PostgreSQL server cannot be reached or refused the connection.
-    #[error("cannot connect to the PostgreSQL store at {target}: {cause}. Check that the server runs and listens there, that the database exists and that the user and password in the URL are right")]
+    #[error("cannot connect to the PostgreSQL store at {target}: {}. Check that the server runs and listens there, that the database exists and that the user and password in the URL are right", pg::cause(.cause))]
     PgConnect {
         /// Host, port, database and user (never the password).
         target: String,
@@ -247,7 +247,7 @@ pub enum StoreError {
         cause: postgres::Error,
     },
     /// A PostgreSQL migration failed; none of the upgrade's migrations was applied.
-    #[error("store migration postgres/{name} failed: {cause}. Nothing of this upgrade was applied: the database is still at schema version {from}, and the release that wrote it still opens it")]
+    #[error("store migration postgres/{name} failed: {}. Nothing of this upgrade was applied: the database is still at schema version {from}, and the release that wrote it still opens it", pg::cause(.cause))]
     PgMigration {
         /// The migration.
         name: &'static str,

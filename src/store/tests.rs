@@ -420,3 +420,40 @@ async fn one_pairings_flood_never_takes_the_whole_webhook_queue() {
         q.await.unwrap().unwrap();
     }
 }
+
+/// PostgreSQL's refusals met when setting a store up read as the server's own message with what
+/// to do, never as the client's bare "db error".
+#[tokio::test]
+async fn a_postgres_store_refused_by_the_server_says_why_and_what_to_do() {
+    let Some(url) = testing::new_database() else {
+        return;
+    };
+    let cluster = crate::tools::pg_cluster::shared().unwrap();
+    // A database that does not exist.
+    let missing = format!("{}/zfsync_missing", url.rsplit_once('/').unwrap().0);
+    let e = Store::open_postgres(&missing, testing::key())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("3D000") && e.contains("zfsync_missing") && e.contains("CREATE DATABASE"),
+        "{e}"
+    );
+    assert!(!e.contains("db error"), "{e}");
+    // A role that may log in but not create tables in a database it does not own (PostgreSQL 15
+    // no longer lets everyone create in the schema public).
+    let database = url.rsplit_once('/').unwrap().1.to_string();
+    cluster
+        .psql(&database, "CREATE ROLE zfsync_weak LOGIN")
+        .unwrap();
+    let weak = format!(
+        "postgres://zfsync_weak@127.0.0.1:{}/{database}",
+        cluster.port()
+    );
+    let e = Store::open_postgres(&weak, testing::key())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("42501") && e.contains("permission denied") && e.contains("OWNER"),
+        "{e}"
+    );
+}
