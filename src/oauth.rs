@@ -54,7 +54,7 @@ pub enum ConnectError {
         claimed: Option<String>,
     },
     /// The tokens are for another OA than the one this daemon serves.
-    #[error("this authorization is for OA {got}, but zfsync serves OA {expected}; sign in as an admin of OA {expected}, or set zalo.oa_id to {got} to switch this daemon to that OA. Nothing was changed.")]
+    #[error("this authorization is for OA {got}, but this pairing serves OA {expected}; sign in as an admin of OA {expected}. To serve OA {got} instead: for the configuration file's pairing set zalo.oa_id to {got}; otherwise add a pairing for it ('zfsync pairing add NAME --oa-id {got}'). Nothing was changed.")]
     WrongOa {
         /// The OA the tokens belong to.
         got: String,

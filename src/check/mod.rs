@@ -91,7 +91,7 @@ const META_LAST_CHECK: &str = "last_check_at";
 
 /// Where Freshchat shows the API key, for fixes.
 const FRESHCHAT_KEY_FIX: &str =
-    "generate a new one in Freshchat Admin → APIs for chat and set freshchat.api_key";
+    "generate a new one in Freshchat Admin → APIs for chat and give it to zfsync (freshchat.api_key for the configuration file's pairing; 'zfsync pairing add NAME --replace' for an added one)";
 /// The shape of a correct Freshchat API base, for fixes.
 const FRESHCHAT_HOST_FIX: &str =
     "use https://<account>.freshchat.com (the chat API URL shown in Freshchat Admin → APIs for chat)";

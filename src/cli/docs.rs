@@ -39,9 +39,15 @@ pub enum DocsError {
     },
 }
 
-/// Writes the completion script for `shell` to `out`.
-pub fn completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
-    clap_complete::generate(shell, &mut Cli::command(), BIN, out);
+/// Writes the completion script for `shell` to `out` (rendered first: clap_complete panics on a
+/// failed write, such as a reader that went away).
+pub fn completions(
+    shell: clap_complete::Shell,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), BIN, &mut script);
+    out.write_all(&script)
 }
 
 /// Renders the main page, `zfsync(1)`, to `out`.

@@ -408,10 +408,11 @@ fn warn_zalo_not_ready(app: &Application, config: &std::path::Path) {
             format!(" --pairing {pairing}")
         };
         let command = format!("zfsync connect zalo --config {}{flag}", config.display());
+        let start = crate::routes::for_pairing(crate::routes::ROUTE_OAUTH_START, &pairing);
         match why {
             None => tracing::warn!(
                 pairing = %pairing,
-                "Zalo is not connected yet: replies to Zalo wait until the OA is connected; run '{command}' (or open /oauth/zalo/start with the admin token)"
+                "Zalo is not connected yet: replies to Zalo wait until the OA is connected; run '{command}' (or open {start} with the admin token)"
             ),
             Some(why) => tracing::warn!(
                 pairing = %pairing,
@@ -559,10 +560,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
         Command::Completions { shell } => {
-            docs::print(|out| {
-                docs::completions(shell, out);
-                Ok(())
-            })?;
+            docs::print(|out| docs::completions(shell, out))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Man { out: None } => {

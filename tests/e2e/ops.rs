@@ -632,3 +632,35 @@ async fn zalo_can_verify_the_domain_and_check_the_webhook_url() {
     assert_eq!(r.status(), 401);
     assert_eq!(store(&env).inbox_count().await.unwrap(), 0);
 }
+
+/// A reader that stops early (`zfsync status | head -1`) ends the command quietly: no panic
+/// message, no backtrace, success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_end_quietly_when_their_reader_goes_away() {
+    let env = Env::new(EnvOptions::default()).await.unwrap();
+    let config = env.config_path().display().to_string();
+    for args in [
+        vec!["status", "--config", &config],
+        vec!["pairing", "list", "--config", &config],
+        vec!["failed", "list", "--config", &config],
+        vec!["completions", "bash"],
+    ] {
+        let mut child = zfsync()
+            .args(&args)
+            .env("RUST_BACKTRACE", "1")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader is gone before the command writes its first line.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && !stderr.contains("panicked"),
+            "zfsync {args:?}: {:?}\n{stderr}",
+            out.status
+        );
+    }
+}
