@@ -571,7 +571,7 @@ async fn oauth_callback_refuses_another_oa() {
     env.start_daemon().await.unwrap();
     let err = env.connect_zalo().await.unwrap_err().to_string();
     assert!(
-        err.contains("zfsync serves OA 999") && err.contains("Nothing was changed"),
+        err.contains("this pairing serves OA 999") && err.contains("Nothing was changed"),
         "{err}"
     );
     let after = stored_tokens(&env).await.access_token;
