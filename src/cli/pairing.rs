@@ -239,6 +239,7 @@ async fn list(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
             ),
         }
     }
+    println!("(what the store holds: an addition, enable, disable or removal is served from the daemon's next restart)");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -648,6 +648,27 @@ async fn the_console_shows_each_pairing_on_its_own() {
         !failed_default.contains("replayed") && failed_default.contains("No failed events."),
         "{failed_default}"
     );
+    // A change made on the server shows as such until the daemon restarts: the store says what
+    // will be served, the daemon serves what it read at start.
+    let config = env.config_path().display().to_string();
+    let (ok, _, stderr) =
+        zfsync_with_stdin(&["pairing", "disable", "shop-b", "--config", &config], "").await;
+    assert!(ok, "{stderr}");
+    let (_, page) = get("/console/pairings".into()).await;
+    let at = page.find("data-pairing=\"shop-b\"").unwrap();
+    let row = &page[at..at + page[at..].find("</tr>").unwrap()];
+    assert!(
+        row.contains("disabled") && row.contains("still served until the daemon restarts"),
+        "{row}"
+    );
+    let (ok, _, stderr) =
+        zfsync_with_stdin(&["pairing", "remove", "shop-b", "--config", &config], "").await;
+    assert!(ok, "{stderr}");
+    let (_, page) = get("/console/pairings".into()).await;
+    assert!(
+        page.contains("removed; still served until the daemon restarts"),
+        "{page}"
+    );
 }
 
 /// One pairing's trouble stays its own: shop B's Zalo authorization expires for good and its

@@ -196,6 +196,12 @@ async fn render(state: &AppState, op: &Operator, scope: &Scope, outcome: &Outcom
                     } }
                     tbody {
                         @for r in rows { (row(r, scope)) }
+                        @for name in removed_but_served(rows, scope) {
+                            tr data-pairing=(name) {
+                                td { (name) }
+                                td colspan="7" { span class="warn" data-restart="stop" { "removed; still served until the daemon restarts" } }
+                            }
+                        }
                     }
                 } }
             }
@@ -300,6 +306,15 @@ fn add_form(op: &Operator, outcome: &Outcome) -> Markup {
     }
 }
 
+/// The pairings this daemon serves that the store no longer lists (removed since its start).
+fn removed_but_served<'a>(rows: &[PairingHealth], scope: &'a Scope) -> Vec<&'a String> {
+    scope
+        .all
+        .iter()
+        .filter(|name| !rows.iter().any(|r| &r.pairing == *name))
+        .collect()
+}
+
 fn row(r: &PairingHealth, scope: &Scope) -> maud::Markup {
     let served = scope.all.contains(&r.pairing);
     let class = match r.verdict() {
@@ -313,7 +328,16 @@ fn row(r: &PairingHealth, scope: &Scope) -> maud::Markup {
                 @if served { a href=(format!("/console?pairing={}", r.pairing)) { (r.pairing) } }
                 @else { (r.pairing) }
             }
-            td { span class=(class) { (r.verdict()) } @if let Some(p) = &r.problem { br; span class="muted" { (p) } } }
+            td {
+                span class=(class) { (r.verdict()) }
+                @if let Some(p) = &r.problem { br; span class="muted" { (p) } }
+                // The store says what will be served; this daemon serves what it read at start.
+                @if r.enabled && r.problem.is_none() && !served {
+                    br; span class="warn" data-restart="serve" { "not served yet: restart the daemon" }
+                } @else if !r.enabled && served {
+                    br; span class="warn" data-restart="stop" { "still served until the daemon restarts" }
+                }
+            }
             td { (r.oa_id.as_deref().unwrap_or("—")) }
             td { (r.zalo) }
             td { (r.pending) @if r.pending > 0 { " (oldest " (ago(r.oldest_pending_at)) ")" } }
