@@ -222,12 +222,21 @@ fn migrate_locked(
     migrations: &[(&'static str, &'static str)],
 ) -> Result<(), StoreError> {
     let db = Db::Pg(conn);
-    conn.batch(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-             version    BIGINT PRIMARY KEY,
-             applied_at BIGINT NOT NULL
-         )",
+    // Created only when missing, and without the server's NOTICE that it exists (which the
+    // client would log at every start).
+    let exists: bool = db.query_row(
+        "SELECT to_regclass('schema_migrations') IS NOT NULL",
+        params![],
+        |r| r.get(0),
     )?;
+    if !exists {
+        conn.batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version    BIGINT PRIMARY KEY,
+                 applied_at BIGINT NOT NULL
+             )",
+        )?;
+    }
     let known = migrations.len() as i64;
     let current: i64 = db.query_row(
         "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
