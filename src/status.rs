@@ -29,6 +29,7 @@ pub async fn print_status(services: &Services, json: bool) -> anyhow::Result<Exi
             })
             .collect();
         let out = serde_json::json!({
+            "pairing": services.store.pairing_name(),
             "directions": per,
             "zalo_token": tokens,
             "contacts": services.store.contact_count().await?,
@@ -42,7 +43,11 @@ pub async fn print_status(services: &Services, json: bool) -> anyhow::Result<Exi
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("zfsync status ({})", services.store.path().display());
+    println!(
+        "zfsync status of the pairing {} ({})",
+        services.store.pairing_name(),
+        services.store.path().display()
+    );
     for (source, s) in &stats {
         let dir = match source {
             Source::Zalo => "Zalo → Freshchat",
