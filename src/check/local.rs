@@ -39,6 +39,11 @@ pub(super) fn config_failure(path: &Path, e: &ConfigError) -> Check {
             e.to_string(),
             format!("correct `{key}` (config.example.toml documents it)"),
         ),
+        ConfigError::PairingName(_) => Check::fail(
+            CHECK_CONFIG,
+            e.to_string(),
+            "give the pairing a name of lower-case letters, digits and '-'",
+        ),
         ConfigError::Secrets { path, .. } => Check::fail(
             CHECK_CONFIG,
             e.to_string(),

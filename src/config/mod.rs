@@ -70,6 +70,9 @@ pub enum ConfigError {
         /// Where its value comes from.
         hint: &'static str,
     },
+    /// A pairing's name cannot be used (given on the command line or in the console's form).
+    #[error("pairing name not valid: {0}")]
+    PairingName(String),
     /// A key's value cannot be used.
     #[error("config key `{key}` is not valid: {detail}")]
     Invalid {

@@ -78,13 +78,10 @@ pub fn check_pairing_name(name: &str) -> Result<(), ConfigError> {
     if ok {
         Ok(())
     } else {
-        Err(ConfigError::Invalid {
-            key: "pairing name",
-            detail: format!(
-                "{:?} cannot name a pairing: use 1–40 lower-case letters, digits and '-' (it becomes part of the webhook URLs, e.g. shop-hanoi)",
-                name.chars().take(60).collect::<String>()
-            ),
-        })
+        Err(ConfigError::PairingName(format!(
+            "{:?} cannot name a pairing: use 1–40 lower-case letters, digits and '-' (it becomes part of the webhook URLs, e.g. shop-hanoi)",
+            name.chars().take(60).collect::<String>()
+        )))
     }
 }
 
@@ -93,10 +90,9 @@ pub fn check_pairing_name(name: &str) -> Result<(), ConfigError> {
 pub fn check_new_pairing(name: &str, oa_id: Option<&str>) -> Result<(), ConfigError> {
     check_pairing_name(name)?;
     if name == DEFAULT_PAIRING {
-        return Err(ConfigError::Invalid {
-            key: "pairing name",
-            detail: "'default' is the configuration file's pairing: change it in the file (or 'zfsync init --force')".into(),
-        });
+        return Err(ConfigError::PairingName(
+            "'default' is the configuration file's pairing: change it in the file (or 'zfsync init --force')".into(),
+        ));
     }
     if oa_id.is_none_or(|id| id.trim().is_empty()) {
         return Err(ConfigError::Invalid {
