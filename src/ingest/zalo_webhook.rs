@@ -97,6 +97,17 @@ async fn receive(
             S::MalformedHeader => (StatusCode::UNAUTHORIZED, "malformed_signature"),
             S::Mismatch => (StatusCode::UNAUTHORIZED, "bad_signature"),
         };
+        // The signature covers the app id, so another app's event never verifies here: say so
+        // rather than blame the OA Secret Key.
+        if matches!(e, S::Mismatch) {
+            if let Some(other) = other_app(&body, &state.zalo_app_id) {
+                let detail = format!(
+                    "the event is of the Zalo app {other}, which no pairing on this URL serves (this URL's pairing uses the app {}): set the webhook URL of the pairing that uses app {other} in that app's settings, or add a pairing for it",
+                    state.zalo_app_id
+                );
+                return reject(SOURCE, status, "other_app", detail);
+            }
+        }
         return reject(SOURCE, status, reason, e.to_string());
     }
     // The server header tells Zalo's notification service (ZNS) apart from the OA's own events.
@@ -124,6 +135,18 @@ async fn receive(
         ),
     )
     .await
+}
+
+/// The body's `app_id` when it names another app than `ours` (read only to explain a refusal).
+fn other_app(body: &[u8], ours: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let app = match v.get("app_id")? {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    let plausible = !app.is_empty() && app.len() <= 32 && app.chars().all(|c| c.is_ascii_digit());
+    (plausible && app != ours).then_some(app)
 }
 
 /// Which pairing a verified event is for. One Zalo app linked to several OAs delivers every OA's

@@ -330,6 +330,39 @@ async fn one_zalo_app_for_two_oas_routes_each_event_to_the_pairing_of_its_oa() {
         stored.iter().all(|e| e.event_name != "user_send_text"),
         "{stored:?}"
     );
+
+    // An OA of another app, whose webhook URL was set to this one by mistake: its signature
+    // cannot verify (it covers the app id), and the refusal names the app, not the OA Secret Key.
+    let other_app = SimConfig {
+        webhook_url: Some(format!("{base}/webhooks/zalo/shop-b")),
+        ..zfsync::tools::sandbox::own_app(9)
+    };
+    let (zalo_d, _fc_d) = second_pair_with(&base, other_app).await;
+    zalo_d.add_user(SimUser {
+        user_id: U.into(),
+        display_name: "Other app's".into(),
+        avatar: None,
+        follower: true,
+    });
+    zalo_d
+        .user_sends(U, UserAction::Text("from another app".into()))
+        .await;
+    let refused = zfsync::tools::sandbox::wait_for(WAIT, || async {
+        zalo_d
+            .deliveries()
+            .into_iter()
+            .find(|d| d.event_name == "user_send_text" && d.status.is_some())
+    })
+    .await
+    .expect("the other app's event was delivered");
+    assert_eq!(refused.status, Some(401), "{refused:?}");
+    let m = metrics(&env).await;
+    assert!(
+        m.lines()
+            .any(|l| l.starts_with("zfsync_webhook_rejects_total")
+                && l.contains("reason=\"other_app\"")),
+        "{m}"
+    );
 }
 
 /// Runs `zfsync <args>` with `stdin` on its standard input; (success, stdout, stderr).
