@@ -31,7 +31,8 @@ use tracing::Instrument as _;
 use crate::store::{now_ms, InboxRow, Lane, LaneLease, Store, StoreError};
 use crate::sync::{Outcome, SyncContext};
 use crate::telemetry::events::{
-    EventFailed, EventIgnored, EventProcessed, EventRetrying, InternalEvent, LanesActive,
+    EventFailed, EventIgnored, EventProcessed, EventRetrying, InternalEvent, LaneLeaseEvent,
+    LanesActive,
 };
 
 /// How often an event that waits for a Zalo reconnect looks again (a reconnect wakes it at once).
@@ -302,18 +303,29 @@ impl Renewer {
                 match runner.renew_lease(lane.clone(), lease).await {
                     Ok(true) => held_until = asked + lease,
                     Ok(false) => {
-                        tracing::warn!(%lane, "another replica took this lane's lease; this one stops after the event in hand");
+                        LaneLeaseEvent::Lost {
+                            lane: &lane.to_string(),
+                        }
+                        .emit();
                         lost.store(true, Ordering::Release);
                         return;
                     }
                     Err(e) if tokio::time::Instant::now() + every >= held_until => {
-                        tracing::warn!(%lane, error = %e, "cannot renew this lane's lease before it runs out; this one stops after the event in hand");
+                        LaneLeaseEvent::RenewFailed {
+                            lane: &lane.to_string(),
+                            error: &e.to_string(),
+                            expiring: true,
+                        }
+                        .emit();
                         lost.store(true, Ordering::Release);
                         return;
                     }
-                    Err(e) => {
-                        tracing::warn!(%lane, error = %e, "cannot renew this lane's lease; trying again");
+                    Err(e) => LaneLeaseEvent::RenewFailed {
+                        lane: &lane.to_string(),
+                        error: &e.to_string(),
+                        expiring: false,
                     }
+                    .emit(),
                 }
             }
         })))
@@ -491,13 +503,21 @@ impl Dispatcher {
                 // Another replica drains it, new events included; look again in a while, in case
                 // it stops before they are done.
                 let wait = remaining_ms.clamp(50, LEASED_ELSEWHERE_MS) + fastrand::i64(0..100);
-                tracing::debug!(%lane, wait_ms = wait, "lane held by another replica");
+                LaneLeaseEvent::HeldElsewhere {
+                    lane: &lane.to_string(),
+                    wait_ms: wait,
+                }
+                .emit();
                 self.signal
                     .schedule_retry(lane, self.signal.clock.now() + wait);
                 return;
             }
             Err(e) => {
-                tracing::warn!(%lane, error = %e, "cannot take this lane's lease; trying again");
+                LaneLeaseEvent::TakeFailed {
+                    lane: &lane.to_string(),
+                    error: &e.to_string(),
+                }
+                .emit();
                 self.signal
                     .schedule_retry(lane, self.signal.clock.now() + LEASED_ELSEWHERE_MS);
                 return;
@@ -572,7 +592,11 @@ impl Dispatcher {
         drop(renewer);
         if !lost.load(Ordering::Acquire) {
             if let Err(e) = self.runner.release_lease(lane.clone()).await {
-                tracing::warn!(%lane, error = %e, "cannot give up this lane's lease; it expires by itself");
+                LaneLeaseEvent::ReleaseFailed {
+                    lane: &lane.to_string(),
+                    error: &e.to_string(),
+                }
+                .emit();
             }
         }
         if stop.is_cancelled() {

@@ -106,6 +106,8 @@ catalogue! {
     STORE_COMMITS = "zfsync_store_commits_total", Counter;
     /// Notifications of new work stored by another replica (PostgreSQL), each waking its pairing.
     WORK_NOTIFIED = "zfsync_work_notified_total", Counter;
+    /// Lane leases between replicas (PostgreSQL), by outcome (`held_elsewhere`, `lost`, `renew_failed`, `take_failed`, `release_failed`).
+    LANE_LEASES = "zfsync_lane_leases_total", Counter;
     /// 1 while the store's disk is full (webhooks are answered 503).
     STORE_FULL = "zfsync_store_full", Gauge;
     /// Every call to either platform, by platform, operation and outcome.

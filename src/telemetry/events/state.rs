@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::names::{
-    QUEUE_DEPTH, STORE_COMMITS, STORE_FULL, UPSTREAM_CALL_SECONDS, WORK_NOTIFIED,
+    LANE_LEASES, QUEUE_DEPTH, STORE_COMMITS, STORE_FULL, UPSTREAM_CALL_SECONDS, WORK_NOTIFIED,
     ZALO_CUSTOMERS_IN_BILLED_WINDOW, ZALO_TOKEN_SECONDS_TO_EXPIRY,
 };
 use super::InternalEvent;
@@ -78,6 +78,90 @@ impl InternalEvent for WorkNotified<'_> {
     fn emit(&self) {
         tracing::trace!(pairing = self.pairing, "another replica stored new work");
         metrics::counter!(WORK_NOTIFIED, "pairing" => self.pairing.to_owned()).increment(1);
+    }
+}
+
+/// What happened to a lane's lease between replicas (PostgreSQL; on SQLite there is one
+/// process and leases are always granted, so nothing is emitted).
+#[derive(Debug)]
+pub enum LaneLeaseEvent<'a> {
+    /// Another replica holds it: this one looks again after `wait_ms`.
+    HeldElsewhere {
+        /// The lane.
+        lane: &'a str,
+        /// When this replica looks again.
+        wait_ms: i64,
+    },
+    /// Another replica took it (this one's lease ran out): this one stops after the event in
+    /// hand.
+    Lost {
+        /// The lane.
+        lane: &'a str,
+    },
+    /// It could not be renewed; `expiring` when it runs out before the next try (then this one
+    /// stops after the event in hand).
+    RenewFailed {
+        /// The lane.
+        lane: &'a str,
+        /// Why.
+        error: &'a str,
+        /// The lease runs out before the next try.
+        expiring: bool,
+    },
+    /// It could not be taken: this one tries again.
+    TakeFailed {
+        /// The lane.
+        lane: &'a str,
+        /// Why.
+        error: &'a str,
+    },
+    /// It could not be given up: it expires by itself.
+    ReleaseFailed {
+        /// The lane.
+        lane: &'a str,
+        /// Why.
+        error: &'a str,
+    },
+}
+
+impl InternalEvent for LaneLeaseEvent<'_> {
+    fn emit(&self) {
+        let outcome = match self {
+            LaneLeaseEvent::HeldElsewhere { lane, wait_ms } => {
+                tracing::debug!(%lane, wait_ms, "lane held by another replica");
+                "held_elsewhere"
+            }
+            LaneLeaseEvent::Lost { lane } => {
+                tracing::warn!(%lane, "another replica took this lane's lease; this one stops after the event in hand");
+                "lost"
+            }
+            LaneLeaseEvent::RenewFailed {
+                lane,
+                error,
+                expiring: true,
+            } => {
+                tracing::warn!(%lane, %error, "cannot renew this lane's lease before it runs out; this one stops after the event in hand");
+                "renew_failed"
+            }
+            LaneLeaseEvent::RenewFailed {
+                lane,
+                error,
+                expiring: false,
+            } => {
+                tracing::warn!(%lane, %error, "cannot renew this lane's lease; trying again");
+                "renew_failed"
+            }
+            LaneLeaseEvent::TakeFailed { lane, error } => {
+                tracing::warn!(%lane, %error, "cannot take this lane's lease; trying again");
+                "take_failed"
+            }
+            LaneLeaseEvent::ReleaseFailed { lane, error } => {
+                tracing::warn!(%lane, %error, "cannot give up this lane's lease; it expires by itself");
+                "release_failed"
+            }
+        };
+        metrics::counter!(LANE_LEASES, "pairing" => crate::telemetry::pairing_label(), "outcome" => outcome)
+            .increment(1);
     }
 }
 
