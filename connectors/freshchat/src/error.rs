@@ -62,7 +62,7 @@ impl ErrorClass {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FreshchatError {
     /// 401/403: the API key is missing, wrong, revoked or lacks a scope.
-    #[error("Freshchat rejected the API key (HTTP {status}: {message}); generate a new token under Admin > API settings and update the configuration")]
+    #[error("Freshchat rejected the API key (HTTP {status}: {message}); generate a new token under Admin > API settings and give zfsync the new key (the pairing's Freshchat API key)")]
     Unauthorized {
         /// HTTP status (401 or 403).
         status: u16,
