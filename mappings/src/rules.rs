@@ -82,6 +82,11 @@ pub struct Rules {
     /// release: defaulted from the built-in rules so that older customer copies still load.
     #[serde(default = "default_contact_info")]
     pub contact_info: crate::contact_info::ContactInfoRules,
+    /// The admins' note when Freshchat refuses a feature's user property (table `[properties]`).
+    /// Added in a later release: defaulted from the built-in rules so that older customer copies
+    /// still load.
+    #[serde(default = "default_properties")]
+    pub properties: PropertiesRules,
 }
 
 /// Private notes about Zalo's reply allowance (table `[quota]`).
@@ -575,6 +580,29 @@ fn builtin_table<T: serde::de::DeserializeOwned>(name: &str) -> T {
         Some(Err(e)) => panic!("built-in default.toml has no valid [{name}]: {e}"),
         None => panic!("built-in default.toml has no [{name}]"),
     }
+}
+
+/// The admins' note about a refused property (table `[properties]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PropertiesRules {
+    /// The texts per language; languages missing here come from the built-in rules.
+    #[serde(default)]
+    pub texts: BTreeMap<String, PropertiesTexts>,
+}
+
+/// The property texts in one language.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PropertiesTexts {
+    /// The admins' private note, once per property: `{property}`, `{feature}` (the rules' setting
+    /// that names it), `{reason}` (what Freshchat said).
+    pub refused_note: String,
+}
+
+/// The `[properties]` table of the built-in rules, for customer copies that predate it.
+pub(crate) fn default_properties() -> PropertiesRules {
+    builtin_table("properties")
 }
 
 /// The `[csat]` table of the built-in rules.

@@ -25,16 +25,17 @@
 
 mod freshchat;
 mod local;
+mod properties;
 mod routing;
 mod zalo;
 
-use freshchat::user_properties_check;
 pub use freshchat::{
     freshchat_api, freshchat_app_id, freshchat_channel, freshchat_client, freshchat_host,
     freshchat_webhook_key,
 };
 use local::{config_failure, probe_store, store_fix};
 pub use local::{public_url, public_url_reachable};
+use properties::user_properties_check;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -382,7 +383,7 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
     });
     match (freshchat, &account, &parts.store) {
         (Ok(client), Some(_), Ok(store)) => {
-            out.push(user_properties_check(client, store, &config).await)
+            out.push(user_properties_check(client, store, &config, rules.as_ref().ok()).await)
         }
         (_, _, Err(_)) => out.push(Check::not_checked(
             CHECK_FRESHCHAT_PROPERTIES,

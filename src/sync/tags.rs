@@ -12,8 +12,9 @@
 //! API, then the property and the store, so that the event Zalo sends back changes nothing more.
 //!
 //! Failure: Freshchat, Zalo and store errors are returned as [`SyncError`] (transient ones retry
-//! the event). Freshchat refusing the property (an account that has not defined it) is logged and
-//! not an error: the tags stay in the store and in Zalo.
+//! the event). Freshchat refusing the property (an account that has not defined it) is not an
+//! error: the tags stay in the store and in Zalo, and the admins are told once
+//! ([`super::properties`]).
 
 use std::collections::BTreeSet;
 
@@ -155,7 +156,8 @@ async fn write_property(
             value,
         }),
     }
-    super::csat::write_properties(cx, contact, name, properties).await
+    super::properties::write_properties(cx, contact, name, properties, "tags").await?;
+    Ok(())
 }
 
 /// Why an agent's tag command did nothing.
