@@ -20,7 +20,7 @@ use crate::error::SyncError;
 use crate::store::{Contact, Record};
 
 /// The names zfsync remembers for the fields it filled.
-const FIRST_NAME: &str = "first_name";
+pub(crate) const FIRST_NAME: &str = "first_name";
 const PHONE: &str = "phone";
 const EMAIL: &str = "email";
 /// The rules' table these fields belong to (for the log).
