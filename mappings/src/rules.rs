@@ -649,18 +649,29 @@ impl Rules {
     /// built-in Vietnamese.
     pub fn tag_texts(&self, language: &str) -> crate::tags::TagTexts {
         let builtin = default_tags();
-        self.tags
+        let in_builtin = || {
+            builtin
+                .texts
+                .get(language)
+                .or_else(|| builtin.texts.get(&default_language()))
+        };
+        let mut texts = self
+            .tags
             .texts
             .get(language)
-            .or_else(|| builtin.texts.get(language))
-            .or_else(|| builtin.texts.get(&default_language()))
+            .or_else(in_builtin)
             .cloned()
             .unwrap_or(crate::tags::TagTexts {
                 tagged: "+ {tag}".into(),
                 untagged: "- {tag}".into(),
                 failed: "{tag}: {reason}".into(),
                 commands_off: "off".into(),
-            })
+                not_tagged: None,
+            });
+        if texts.not_tagged.is_none() {
+            texts.not_tagged = in_builtin().and_then(|t| t.not_tagged.clone());
+        }
+        texts
     }
 }
 
