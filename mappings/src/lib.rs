@@ -22,6 +22,8 @@
 //! - [`tags`]: Zalo tags as a Freshchat user property, and the tag commands' wording.
 //! - [`csat`]: ratings after resolve.
 //! - [`contact_info`]: contact details a customer chose to give (`/zalo ask-info`).
+//! - [`properties`]: the user properties the features write, and the admins' note when Freshchat
+//!   refuses one.
 //! - [`identity`]: the admins' note when a Freshchat user's claim on a customer is refused.
 //! - [`html`]: agent HTML to the plain text Zalo shows (links kept, entities decoded).
 //!
@@ -40,6 +42,7 @@ pub mod html;
 pub mod identity;
 pub mod load;
 pub mod plan;
+pub mod properties;
 pub mod quota;
 pub mod redact;
 pub mod routing;

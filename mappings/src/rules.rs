@@ -82,6 +82,11 @@ pub struct Rules {
     /// release: defaulted from the built-in rules so that older customer copies still load.
     #[serde(default = "default_contact_info")]
     pub contact_info: crate::contact_info::ContactInfoRules,
+    /// The admins' note when Freshchat refuses a feature's user property (table `[properties]`).
+    /// Added in a later release: defaulted from the built-in rules so that older customer copies
+    /// still load.
+    #[serde(default = "default_properties")]
+    pub properties: PropertiesRules,
 }
 
 /// Private notes about Zalo's reply allowance (table `[quota]`).
@@ -577,6 +582,29 @@ fn builtin_table<T: serde::de::DeserializeOwned>(name: &str) -> T {
     }
 }
 
+/// The admins' note about a refused property (table `[properties]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PropertiesRules {
+    /// The texts per language; languages missing here come from the built-in rules.
+    #[serde(default)]
+    pub texts: BTreeMap<String, PropertiesTexts>,
+}
+
+/// The property texts in one language.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PropertiesTexts {
+    /// The admins' private note, once per property: `{property}`, `{feature}` (the rules' setting
+    /// that names it), `{reason}` (what Freshchat said).
+    pub refused_note: String,
+}
+
+/// The `[properties]` table of the built-in rules, for customer copies that predate it.
+pub(crate) fn default_properties() -> PropertiesRules {
+    builtin_table("properties")
+}
+
 /// The `[csat]` table of the built-in rules.
 pub(crate) fn default_csat() -> crate::csat::CsatRules {
     builtin_table("csat")
@@ -621,18 +649,29 @@ impl Rules {
     /// built-in Vietnamese.
     pub fn tag_texts(&self, language: &str) -> crate::tags::TagTexts {
         let builtin = default_tags();
-        self.tags
+        let in_builtin = || {
+            builtin
+                .texts
+                .get(language)
+                .or_else(|| builtin.texts.get(&default_language()))
+        };
+        let mut texts = self
+            .tags
             .texts
             .get(language)
-            .or_else(|| builtin.texts.get(language))
-            .or_else(|| builtin.texts.get(&default_language()))
+            .or_else(in_builtin)
             .cloned()
             .unwrap_or(crate::tags::TagTexts {
                 tagged: "+ {tag}".into(),
                 untagged: "- {tag}".into(),
                 failed: "{tag}: {reason}".into(),
                 commands_off: "off".into(),
-            })
+                not_tagged: None,
+            });
+        if texts.not_tagged.is_none() {
+            texts.not_tagged = in_builtin().and_then(|t| t.not_tagged.clone());
+        }
+        texts
     }
 }
 

@@ -42,6 +42,10 @@ pub struct TagTexts {
     pub failed: String,
     /// The commands are switched off in the rules.
     pub commands_off: String,
+    /// `/zalo untag` of a tag the customer does not have on Zalo (as zfsync last saw their
+    /// tags): `{tag}`. Added in a later release: older copies get the built-in text.
+    #[serde(default)]
+    pub not_tagged: Option<String>,
 }
 
 impl TagRules {

@@ -287,7 +287,7 @@ pub fn freshchat_app_id(ours: Option<&str>, account: &AccountConfiguration) -> C
 /// Whether the account takes zfsync's custom user properties: by the refusal the daemon
 /// remembered, else by reading the Freshchat user zfsync created last. Missing properties are a
 /// warning (messages still go through) whose fix names the properties to create.
-pub(super) async fn user_properties_check(
+pub(super) async fn core_properties_check(
     client: &FreshchatClient,
     store: &Store,
     config: &Config,

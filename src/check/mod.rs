@@ -25,16 +25,17 @@
 
 mod freshchat;
 mod local;
+mod properties;
 mod routing;
 mod zalo;
 
-use freshchat::user_properties_check;
 pub use freshchat::{
     freshchat_api, freshchat_app_id, freshchat_channel, freshchat_client, freshchat_host,
     freshchat_webhook_key,
 };
 use local::{config_failure, probe_store, store_fix};
 pub use local::{public_url, public_url_reachable};
+use properties::user_properties_check;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -302,14 +303,32 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
         )),
     }
     let rules = crate::services::load_rules(&config);
+    let unknown_pairings = match (&rules, &parts.store) {
+        (Ok(r), Ok(store)) => routing::unknown_pairings(store, r)
+            .await
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let loaded = match &config.mapping.rules {
+        Some(p) => format!("{} loaded", p.display()),
+        None => "built-in rules (mappings/default.toml)".to_string(),
+    };
     out.push(match &rules {
-        Ok(_) => Check::ok(
-            CHECK_MAPPING_RULES,
-            match &config.mapping.rules {
-                Some(p) => format!("{} loaded", p.display()),
-                None => "built-in rules (mappings/default.toml)".to_string(),
-            },
-        ),
+        Ok(_) if !unknown_pairings.is_empty() => {
+            let named: Vec<String> = unknown_pairings
+                .iter()
+                .map(|(rule, p)| format!("routing rule {rule:?} names pairing {p:?}"))
+                .collect();
+            Check::warn(
+                CHECK_MAPPING_RULES,
+                format!(
+                    "{loaded}; {}, which this deployment does not have: the rule matches no conversation of it",
+                    named.join("; ")
+                ),
+                "in the rule's pairings, use the names 'zfsync pairing list' shows (\"default\" is the configuration file's), or add the pairing with 'zfsync pairing add'",
+            )
+        }
+        Ok(_) => Check::ok(CHECK_MAPPING_RULES, loaded),
         Err(e) => Check::fail(
             CHECK_MAPPING_RULES,
             e.to_string(),
@@ -382,7 +401,7 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
     });
     match (freshchat, &account, &parts.store) {
         (Ok(client), Some(_), Ok(store)) => {
-            out.push(user_properties_check(client, store, &config).await)
+            out.push(user_properties_check(client, store, &config, rules.as_ref().ok()).await)
         }
         (_, _, Err(_)) => out.push(Check::not_checked(
             CHECK_FRESHCHAT_PROPERTIES,

@@ -1,7 +1,8 @@
 //! The routing check: every Freshchat group the routing rules name (`[routing]`, by id or by
 //! name) exists in the account (`GET /v2/groups`). A group Freshchat does not have would leave the
 //! conversations its rule matches unassigned, so it is a FAIL naming the rule and the groups there
-//! are. A failed probe is a [`Check`] at FAIL with the fix, never an error.
+//! are. A failed probe is a [`Check`] at FAIL with the fix, never an error. Also the pairings the
+//! rules name ([`unknown_pairings`]), which the `mapping_rules` check reports.
 
 use super::freshchat::freshchat_failure;
 use super::*;
@@ -57,4 +58,25 @@ pub async fn freshchat_groups(client: &FreshchatClient, base: &Url, rules: &Rule
             "create the group in Freshchat Admin → Groups, or set the rule's group to a group's id or name ({there}) in the mapping rules ([routing])"
         ),
     )
+}
+
+/// The routing rules' `pairings` that this deployment does not have (`default`, the configuration
+/// file's, and those `zfsync pairing add` registered), each with the rule naming it. A rule naming
+/// only such pairings never matches.
+pub(super) async fn unknown_pairings(
+    store: &Store,
+    rules: &Rules,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let mut unknown = Vec::new();
+    for rule in &rules.routing.rules {
+        for pairing in &rule.pairings {
+            if pairing == crate::store::DEFAULT_PAIRING {
+                continue;
+            }
+            if !store.is_registered_pairing(pairing.clone()).await? {
+                unknown.push((rule.name.clone(), pairing.clone()));
+            }
+        }
+    }
+    Ok(unknown)
 }

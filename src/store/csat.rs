@@ -1,7 +1,8 @@
 //! Ratings after resolve and the contact details customers chose to give (migration 015).
 //!
 //! - `csat_asks`: one open rating question per customer (the conversation whose resolve notice
-//!   asked, and when); answered or replaced by the next question.
+//!   asked, and when); closed by the rating, by any other message of the customer (recorded with
+//!   the message's pairing, `put_message`), or replaced by the next question.
 //! - `csat_ratings`: the ratings given, for the console's daily average.
 //! - `given_contact`: which Freshchat user fields zfsync filled from a customer's
 //!   `user_submit_info` (a JSON array of names), so that a withdrawal erases exactly those.

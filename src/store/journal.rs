@@ -210,6 +210,7 @@ mod tests {
             zalo_msg_id: Some(zalo_msg_id.into()),
             freshchat_message_id: Some(format!("fc-{zalo_msg_id}")),
             preview: None,
+            from_customer: true,
         }
     }
 

@@ -190,6 +190,9 @@ pub struct MessagePair {
     pub freshchat_message_id: Option<String>,
     /// The first characters of its text, kept for quotes and reactions.
     pub preview: Option<String>,
+    /// The customer's own message (posted as the customer): recording it answers their open
+    /// rating question, so that a later lone digit is a message again.
+    pub from_customer: bool,
 }
 
 /// What a journalled step pairs, written in the same transaction that marks it sent.

@@ -423,8 +423,16 @@ pub(super) fn put_conversation_if_none(
     Ok(())
 }
 
-/// Records a Zalo ↔ Freshchat message pairing (idempotent on the Zalo id).
+/// Records a Zalo ↔ Freshchat message pairing (idempotent on the Zalo id). A customer's own
+/// message also closes their open rating question, in the same write (no write of its own on the
+/// path every message takes): whatever they wrote answered it.
 pub(super) fn put_message(c: &Db<'_>, pairing: &str, m: &MessagePair) -> Result<(), StoreError> {
+    if m.from_customer {
+        c.execute(
+            "DELETE FROM csat_asks WHERE pairing = ?1 AND zalo_user_id = ?2",
+            params![pairing, m.zalo_user_id],
+        )?;
+    }
     c.execute(
         "INSERT INTO messages (direction, zalo_user_id, zalo_msg_id, freshchat_message_id, preview, created_at, pairing)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (pairing, zalo_msg_id) DO NOTHING",

@@ -245,6 +245,7 @@ async fn contacts_messages_and_activity_answer_alike(store: Store) {
         zalo_msg_id: Some(zalo.into()),
         freshchat_message_id: Some(fc.into()),
         preview: Some(format!("preview {zalo}")),
+        from_customer: direction == Direction::ToFreshchat,
     };
     journal
         .sent(

@@ -174,6 +174,7 @@ where
         zalo_msg_id: Some(sent.message_id.clone()),
         freshchat_message_id: Some(m.freshchat_message_id.to_string()),
         preview: Some(super::preview_text(m.preview)),
+        from_customer: false,
     };
     journal
         .sent(Some(sent.message_id.clone()), Record::Message(pair))
@@ -205,6 +206,7 @@ impl Pair for SendTemplate {
             zalo_msg_id: Some(zalo_msg_id.to_string()),
             freshchat_message_id: Some(self.freshchat_message_id.clone()),
             preview: Some(super::preview_text(text)),
+            from_customer: false,
         }
     }
 }

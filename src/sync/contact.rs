@@ -7,7 +7,8 @@
 //! for. [`RecordFollow`] keeps the
 //! follow state in the store and in the Freshchat user's properties: it reads the user, merges by
 //! name and writes the whole list back (Freshchat replaces the list on update), so no other
-//! property is ever erased. [`RefreshContact`] follows a profile change; [`ForgetUser`] deletes
+//! property is ever erased. [`RefreshContact`] follows a profile change (a name the customer gave
+//! stays until they withdraw consent); [`ForgetUser`] deletes
 //! what zfsync holds about a user who withdrew consent and tells the agents.
 //!
 //! An account may refuse custom user properties it does not define (a 400 naming the property).
@@ -233,7 +234,9 @@ async fn complete_profile(cx: &SyncContext, c: &Contact, first_name: &str, last_
     let _ = update_profile(cx, c, first_name, last_name, display_name, avatar).await;
 }
 
-/// Writes a Zalo profile to the contact's Freshchat user and to the store.
+/// Writes a Zalo profile to the contact's Freshchat user and to the store. A name the customer
+/// gave (`user_submit_info`) wins over their Zalo display name until they withdraw consent: the
+/// Freshchat name is then left as it is.
 async fn update_profile(
     cx: &SyncContext,
     c: &Contact,
@@ -242,14 +245,19 @@ async fn update_profile(
     display_name: String,
     avatar: Option<String>,
 ) -> Result<(), SyncError> {
+    let given_name = cx
+        .store
+        .given_contact(c.zalo_user_id.clone())
+        .await?
+        .iter()
+        .any(|f| f == super::given_contact::FIRST_NAME);
     let update = UserUpdate {
         email: None,
         phone: None,
-        first_name: Some(zfsync_mappings::template::fill(
-            first_name,
-            &[("display_name", &display_name)],
-        )),
-        last_name: Some(last_name.to_string()),
+        first_name: (!given_name).then(|| {
+            zfsync_mappings::template::fill(first_name, &[("display_name", &display_name)])
+        }),
+        last_name: (!given_name).then(|| last_name.to_string()),
         avatar: avatar
             .clone()
             .map(|url| zfsync_freshchat::Avatar { url: Some(url) }),

@@ -4,19 +4,17 @@
 //! private note in the resolved conversation, the Freshchat user property, the store (for the
 //! console's daily average), the metric `zfsync_csat_ratings_total{pairing,score}`.
 //!
-//! Also [`set_property`], the read-change-write of one Freshchat user property (Freshchat replaces
-//! the list on update), shared with the contact details.
-//!
 //! Failure: Freshchat and store errors are returned as [`SyncError`] (transient ones retry the
 //! event; a retry after the note was posted may post it again). Freshchat refusing the property
-//! (an account that has not defined it) is logged and not an error.
+//! (an account that has not defined it) is not an error: the admins are told once
+//! ([`super::properties`]).
 
-use zfsync_freshchat::{FreshchatError, Property, UserUpdate};
 use zfsync_mappings::{AskedRating, RecordRating};
 
+use super::properties::set_property;
 use super::{Job, Run, SyncContext};
 use crate::error::SyncError;
-use crate::store::{Contact, Record};
+use crate::store::Record;
 use crate::telemetry::events::{CustomerRated, InternalEvent};
 
 impl Run for AskedRating {
@@ -46,10 +44,15 @@ impl Run for RecordRating {
         if !self.property.is_empty() {
             if let Some(contact) = cx.store.contact(self.zalo_user_id.clone()).await? {
                 let value = self.score.to_string();
-                if let Err(e) = set_property(cx, &contact, &self.property, Some(&value)).await {
+                let set = set_property(cx, &contact, &self.property, Some(&value), "csat").await;
+                if let Err(e) = set {
                     journal.abandon_unless_unknown(&e).await;
                     return Err(e);
                 }
+                // A refused property: the admins' note goes where the rating's note went.
+                cx.notes
+                    .post_properties_note_if_due(&self.conversation_id)
+                    .await;
             }
         }
         cx.store
@@ -65,60 +68,5 @@ impl Run for RecordRating {
         }
         .emit();
         Ok(journal.sent(None, Record::Nothing).await?)
-    }
-}
-
-/// Sets (`Some`) or removes (`None`) one property of the customer's Freshchat user, every other
-/// property kept. Freshchat refusing it is logged, not returned.
-pub(crate) async fn set_property(
-    cx: &SyncContext,
-    contact: &Contact,
-    name: &str,
-    value: Option<&str>,
-) -> Result<(), SyncError> {
-    let user = cx.freshchat.get_user(&contact.freshchat_user_id).await?;
-    let mut properties = user.properties;
-    let before = properties.clone();
-    match (properties.iter_mut().find(|p| p.name == name), value) {
-        (Some(p), Some(v)) => p.value = v.to_string(),
-        (None, Some(v)) => properties.push(Property {
-            name: name.to_string(),
-            value: v.to_string(),
-        }),
-        (_, None) => properties.retain(|p| p.name != name),
-    }
-    if properties == before {
-        return Ok(());
-    }
-    write_properties(cx, contact, name, properties).await
-}
-
-/// Writes the whole property list of the customer's Freshchat user. Freshchat refusing it (an
-/// account that has not defined the property `name`) is logged, not returned.
-pub(crate) async fn write_properties(
-    cx: &SyncContext,
-    contact: &Contact,
-    name: &str,
-    properties: Vec<Property>,
-) -> Result<(), SyncError> {
-    let update = UserUpdate {
-        properties: Some(properties),
-        ..UserUpdate::default()
-    };
-    match cx
-        .freshchat
-        .update_user(&contact.freshchat_user_id, &update)
-        .await
-    {
-        Ok(()) => Ok(()),
-        Err(FreshchatError::Invalid { message, .. }) => {
-            tracing::warn!(
-                property = %name,
-                reason = %message,
-                "Freshchat refused a user property; create it in Freshchat Admin → Contacts → Custom fields"
-            );
-            Ok(())
-        }
-        Err(e) => Err(e.into()),
     }
 }

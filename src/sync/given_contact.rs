@@ -14,15 +14,17 @@ use zfsync_mappings::template::fill;
 use zfsync_mappings::{AskContactInfo, SaveContactInfo};
 use zfsync_zalo::OutboundMessage;
 
-use super::csat::set_property;
+use super::properties::set_property;
 use super::{Job, Run, SyncContext};
 use crate::error::SyncError;
 use crate::store::{Contact, Record};
 
 /// The names zfsync remembers for the fields it filled.
-const FIRST_NAME: &str = "first_name";
+pub(crate) const FIRST_NAME: &str = "first_name";
 const PHONE: &str = "phone";
 const EMAIL: &str = "email";
+/// The rules' table these fields belong to (for the log).
+const FEATURE: &str = "contact_info";
 
 impl Run for AskContactInfo {
     type Output = ();
@@ -112,6 +114,8 @@ impl Run for SaveContactInfo {
             cx.notes
                 .post(&conv, fill(&self.note, &[("fields", &fields)]))
                 .await;
+            // A refused property: the admins' note goes beside it.
+            cx.notes.post_properties_note_if_due(&conv).await;
         }
         Ok(journal.sent(None, Record::Nothing).await?)
     }
@@ -151,9 +155,11 @@ async fn fill_user(
             Err(e) => return Err(e.into()),
         }
     }
+    // Only a property Freshchat took is filled (and named in the agents' note).
     if let Some(address) = &s.address {
-        set_property(cx, contact, &s.address_property, Some(address)).await?;
-        filled.push(format!("property:{}", s.address_property));
+        if set_property(cx, contact, &s.address_property, Some(address), FEATURE).await? {
+            filled.push(format!("property:{}", s.address_property));
+        }
     }
     Ok(filled)
 }
@@ -189,7 +195,7 @@ pub(crate) async fn erase(
             .await?;
     }
     for property in fields.iter().filter_map(|f| f.strip_prefix("property:")) {
-        set_property(cx, &contact, property, None).await?;
+        set_property(cx, &contact, property, None, FEATURE).await?;
     }
     if let Some(conv) = conversation {
         let note = cx

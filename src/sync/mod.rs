@@ -30,6 +30,7 @@ pub mod identity;
 pub mod knowledge;
 pub mod media;
 pub mod notes;
+pub mod properties;
 pub mod quota;
 pub mod routing;
 pub mod tags;

@@ -12,8 +12,9 @@
 //! API, then the property and the store, so that the event Zalo sends back changes nothing more.
 //!
 //! Failure: Freshchat, Zalo and store errors are returned as [`SyncError`] (transient ones retry
-//! the event). Freshchat refusing the property (an account that has not defined it) is logged and
-//! not an error: the tags stay in the store and in Zalo.
+//! the event). Freshchat refusing the property (an account that has not defined it) is not an
+//! error: the tags stay in the store and in Zalo, and the admins are told once
+//! ([`super::properties`]).
 
 use std::collections::BTreeSet;
 
@@ -155,7 +156,8 @@ async fn write_property(
             value,
         }),
     }
-    super::csat::write_properties(cx, contact, name, properties).await
+    super::properties::write_properties(cx, contact, name, properties, "tags").await?;
+    Ok(())
 }
 
 /// Why an agent's tag command did nothing.
@@ -175,6 +177,16 @@ pub enum TagCommandError {
     Sync(#[from] SyncError),
 }
 
+/// What an agent's tag command did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tagged {
+    /// Zalo tagged or untagged the customer.
+    Done,
+    /// An untag of a tag the customer does not have (as zfsync last saw their Zalo tags): Zalo
+    /// was asked anyway (zfsync's view may be behind), and had nothing to remove.
+    NotTagged,
+}
+
 /// Tags (`add`) or untags a customer on Zalo on an agent's behalf (`/zalo tag <name>`,
 /// `/zalo untag <name>`): Zalo's tag API, then the Freshchat property and the tags zfsync saw, so
 /// that the event Zalo sends back changes nothing more. The answer for the agent is
@@ -184,7 +196,7 @@ pub async fn tag_customer(
     zalo_user_id: &str,
     tag: &str,
     add: bool,
-) -> Result<(), TagCommandError> {
+) -> Result<Tagged, TagCommandError> {
     if !cx.rules.tags.agent_commands {
         return Err(TagCommandError::Off);
     }
@@ -198,12 +210,19 @@ pub async fn tag_customer(
         .await
         .map_err(SyncError::from)?
         .ok_or_else(|| TagCommandError::UnknownCustomer(zalo_user_id.to_string()))?;
+    // Whether the customer had the tag, by the tags zfsync last saw (unknown when it never
+    // looked, e.g. with tag sync off).
+    let known = cx
+        .store
+        .zalo_tags(zalo_user_id.to_string())
+        .await
+        .map_err(SyncError::from)?;
     if add {
         cx.zalo.tag_user(zalo_user_id, tag).await?;
     } else {
         cx.zalo.untag_user(zalo_user_id, tag).await?;
     }
-    let seen = seen_tags(cx, zalo_user_id).await?;
+    let seen: BTreeSet<String> = known.clone().unwrap_or_default().into_iter().collect();
     let mut now = seen.clone();
     if add {
         now.insert(tag.to_string());
@@ -211,7 +230,12 @@ pub async fn tag_customer(
         now.remove(tag);
     }
     zalo_tags_now(cx, &contact, &seen, &now).await?;
-    Ok(())
+    let had = known.is_none_or(|k| k.iter().any(|t| t == tag));
+    Ok(if add || had {
+        Tagged::Done
+    } else {
+        Tagged::NotTagged
+    })
 }
 
 impl Run for TagCustomer {
@@ -243,13 +267,16 @@ pub fn tag_answer(
     language: &str,
     tag: &str,
     add: bool,
-    outcome: &Result<(), TagCommandError>,
+    outcome: &Result<Tagged, TagCommandError>,
 ) -> String {
     let texts = rules.tag_texts(language);
     let fill = zfsync_mappings::template::fill;
     match outcome {
-        Ok(()) if add => fill(&texts.tagged, &[("tag", tag)]),
-        Ok(()) => fill(&texts.untagged, &[("tag", tag)]),
+        Ok(Tagged::Done) if add => fill(&texts.tagged, &[("tag", tag)]),
+        Ok(Tagged::NotTagged) if !add => {
+            fill(texts.not_tagged.as_deref().unwrap_or(""), &[("tag", tag)])
+        }
+        Ok(_) => fill(&texts.untagged, &[("tag", tag)]),
         Err(TagCommandError::Off) => texts.commands_off,
         Err(e) => fill(&texts.failed, &[("tag", tag), ("reason", &e.to_string())]),
     }
@@ -263,10 +290,20 @@ mod tests {
     #[test]
     fn answers_follow_the_outcome_and_the_language() {
         let rules = Rules::default();
-        let ok = tag_answer(&rules, "en", "vip", true, &Ok(()));
+        let ok = tag_answer(&rules, "en", "vip", true, &Ok(Tagged::Done));
         assert!(ok.contains("Tagged") && ok.contains("vip"), "{ok}");
-        let ok = tag_answer(&rules, "vi", "vip", false, &Ok(()));
+        let ok = tag_answer(&rules, "vi", "vip", false, &Ok(Tagged::Done));
         assert!(ok.contains("gỡ") && ok.contains("vip"), "{ok}");
+        let none = tag_answer(&rules, "en", "vip", false, &Ok(Tagged::NotTagged));
+        assert_eq!(
+            none,
+            "The customer has no Zalo tag “vip”; nothing to remove."
+        );
+        let none = tag_answer(&rules, "vi", "vip", false, &Ok(Tagged::NotTagged));
+        assert!(
+            none.contains("không có nhãn") && none.contains("vip"),
+            "{none}"
+        );
         let off = tag_answer(&rules, "en", "vip", true, &Err(TagCommandError::Off));
         assert!(off.contains("switched off"), "{off}");
         let failed = tag_answer(

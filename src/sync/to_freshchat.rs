@@ -57,6 +57,7 @@ impl Run for PostToFreshchat {
             zalo_msg_id: self.zalo_msg_id.clone(),
             freshchat_message_id: message_id.clone(),
             preview: Some(preview),
+            from_customer: self.visibility == Visibility::Customer,
         };
         journal
             .sent(
@@ -258,6 +259,7 @@ impl Reconcile for PostToFreshchat {
                     zalo_msg_id: self.zalo_msg_id.clone(),
                     freshchat_message_id: Some(m.id.clone()),
                     preview: None,
+                    from_customer: self.visibility == Visibility::Customer,
                 };
                 let record = Record::Conversation {
                     conversation_id: conv.clone(),

@@ -203,5 +203,6 @@ fn sent_pair(
         zalo_msg_id: Some(zalo_msg_id.to_string()),
         freshchat_message_id: step.freshchat_message_id.clone(),
         preview,
+        from_customer: false,
     }
 }

@@ -105,3 +105,51 @@ async fn with_the_command_off_nothing_is_sent() {
     settle(&env).await;
     assert!(env.zalo.sent_to(user).is_empty(), "nothing reached Zalo");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_given_name_wins_over_a_zalo_profile_change() {
+    let env = env().await;
+    let user = "5400000000000000003";
+    start_conversation(&env, user).await;
+    env.zalo
+        .user_sends(
+            user,
+            UserAction::SubmitInfo(SubmittedInfo {
+                name: "Ngô Mười".into(),
+                phone: "84912000111".into(),
+                address: String::new(),
+                city: String::new(),
+                district: String::new(),
+                ward: String::new(),
+            }),
+        )
+        .await;
+    user_becomes(&env, user, "filled", |u| {
+        u.first_name.as_deref() == Some("Ngô Mười")
+    })
+    .await;
+
+    // The customer renames themselves on Zalo and changes their picture: the picture follows,
+    // the name they gave stays.
+    let avatar = format!("{}sim/avatar/muoi-moi.png", env.zalo.api_base());
+    env.zalo.add_user(zfsync_zalo::sim::SimUser {
+        user_id: user.into(),
+        display_name: "Mười Renamed".into(),
+        avatar: Some(avatar.clone()),
+        follower: true,
+    });
+    env.zalo
+        .user_sends(
+            user,
+            UserAction::UpdateInfo {
+                method: "dynamic_url".into(),
+            },
+        )
+        .await;
+    let u = user_becomes(&env, user, "new picture", |u| {
+        u.avatar.as_ref().and_then(|a| a.url.as_deref()) == Some(avatar.as_str())
+    })
+    .await;
+    assert_eq!(u.first_name.as_deref(), Some("Ngô Mười"), "{u:?}");
+    assert_ne!(u.last_name.as_deref(), Some("Zalo"), "{u:?}");
+}

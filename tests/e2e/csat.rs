@@ -1,7 +1,8 @@
 //! Ratings after resolve, end to end through both simulators: with `csat.ask` on, an agent's
 //! resolve sends the notice with the question; the customer's lone digit becomes a private note, the
 //! `zalo_last_rating` property, the metric and the console's daily average, and opens no
-//! conversation; any other reply, and a digit after the window, are normal messages.
+//! conversation; any other reply is a normal message and answers the question (a later digit is a
+//! message too), and so is a digit after the window.
 #![allow(clippy::unwrap_used)]
 
 use zfsync::tools::sandbox::{wait_for, Env};
@@ -147,7 +148,7 @@ async fn a_lone_digit_after_the_question_is_a_rating_and_opens_no_conversation()
 async fn other_replies_and_late_digits_are_normal_messages() {
     let env = env_with_rules(&rules_asking()).await;
 
-    // Words, not a lone digit: a message like any other; the question stays open.
+    // Words, not a lone digit: a message like any other, and it answers the question.
     let wordy = "5300000000000000002";
     resolved_and_asked(&env, wordy).await;
     env.zalo
@@ -155,6 +156,11 @@ async fn other_replies_and_late_digits_are_normal_messages() {
         .await;
     customer_message_arrives(&env, wordy, "5 sao, cảm ơn").await;
     assert_eq!(rating_property(&env, wordy), "");
+    assert_eq!(
+        store(&env).rating_asked_in(wordy.into(), 0).await.unwrap(),
+        None,
+        "the reply closed the question"
+    );
 
     // A digit a day and more after the question (asked 25 h ago): a normal message.
     let late = "5300000000000000003";
@@ -178,6 +184,56 @@ async fn other_replies_and_late_digits_are_normal_messages() {
         .rated_note
         .replace("{score}", "3");
     assert!(!crate::helpers::bot_notes_now(&env, late).contains(&rated));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digit_answering_an_agent_after_another_reply_is_a_message() {
+    let env = env_with_rules(&rules_asking()).await;
+    let user = "5300000000000000005";
+    resolved_and_asked(&env, user).await;
+
+    // The customer answers with words: the conversation is active again.
+    env.zalo
+        .user_sends(user, UserAction::Text("4 thanks".into()))
+        .await;
+    customer_message_arrives(&env, user, "4 thanks").await;
+    settle(&env).await;
+
+    // The agent asks how many; the customer's "2" is the answer, not a rating.
+    let conv = crate::helpers::conversation(&env, user).unwrap();
+    let agent = env.freshchat.default_agent_id();
+    env.agent_says(
+        &conv,
+        &agent,
+        &[zfsync_freshchat::MessagePart::text(
+            "Anh muốn mua mấy cái ạ?",
+        )],
+    )
+    .await
+    .unwrap();
+    let sent = zalo_sent(&env, user, 2).await;
+    assert_eq!(
+        zalo_text(&sent[1]).as_deref(),
+        Some("Anh muốn mua mấy cái ạ?")
+    );
+    env.zalo
+        .user_sends(user, UserAction::Text("2".into()))
+        .await;
+    customer_message_arrives(&env, user, "2").await;
+    settle(&env).await;
+
+    assert_eq!(rating_property(&env, user), "");
+    let rated = Rules::default()
+        .csat_texts("vi")
+        .rated_note
+        .replace("{score}", "2");
+    assert!(!crate::helpers::bot_notes_now(&env, user).contains(&rated));
+    let m = metrics(&env).await;
+    assert!(
+        !m.lines()
+            .any(|l| l.starts_with("zfsync_csat_ratings_total") && l.contains("score=\"2\"")),
+        "{m}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,6 +12,7 @@ mod console_pages;
 mod contact_info;
 mod crash;
 mod csat;
+mod feature_properties;
 mod hardening;
 mod helpers;
 mod identity;

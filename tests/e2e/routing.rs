@@ -290,3 +290,39 @@ fn groups_check(stdout: &[u8]) -> serde_json::Value {
         .cloned()
         .unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_names_a_rule_whose_pairing_does_not_exist() {
+    let mut env = env_with_rules(&rules_with(
+        r#"
+[routing]
+[[routing.rules]]
+name = "shop two"
+group = "Sales"
+pairings = ["default", "shop-2"]
+"#,
+        None,
+    ))
+    .await;
+    env.stop_daemon().await;
+    let out = zfsync_output(&env, &["check", "--json"]).await;
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "mapping_rules")
+        .cloned()
+        .unwrap();
+    assert_eq!(c["level"], "warn", "{c:#}");
+    let detail = c["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("\"shop two\"") && detail.contains("\"shop-2\""),
+        "{detail}"
+    );
+    assert!(!detail.contains("\"default\""), "default exists: {detail}");
+    assert!(
+        c["fix"].as_str().unwrap().contains("zfsync pairing list"),
+        "{c:#}"
+    );
+}

@@ -218,9 +218,24 @@ async fn agents_tag_through_zalo_when_the_rules_allow_it() {
     settle(&env).await;
     assert_eq!(property(&env, U1), "");
 
+    // A tag the customer no longer has: Zalo has nothing to remove, and the answer says so.
+    agent_note(&env, &conv, "/zalo untag khách vip").await;
+    let answer = bot_notes(&env, U1, 3).await.pop().unwrap();
+    assert!(
+        answer.contains("không có nhãn") && answer.contains("khách vip"),
+        "{answer}"
+    );
+    // A tag the OA does not have at all: Zalo refuses it, and the answer is the refusal.
+    agent_note(&env, &conv, "/zalo untag notatag").await;
+    let answer = bot_notes(&env, U1, 4).await.pop().unwrap();
+    assert!(
+        answer.contains("Không đổi được nhãn Zalo") && answer.contains("notatag"),
+        "{answer}"
+    );
+
     // No tag: how to use it. Nothing of the commands reached the customer.
     agent_note(&env, &conv, "/zalo tag").await;
-    let answer = bot_notes(&env, U1, 3).await.pop().unwrap();
+    let answer = bot_notes(&env, U1, 5).await.pop().unwrap();
     assert!(answer.starts_with("/zalo tag <nhãn>"), "{answer}");
     assert!(
         env.zalo.sent_to(U1).is_empty(),

@@ -353,15 +353,17 @@ pub async fn overview(
 const RATING_DAYS: i64 = 7;
 const DAY_MS: i64 = 24 * 3_600_000;
 
-/// The customers' ratings after resolve (`[csat]`): the average of each of the last days.
+/// The customers' ratings after resolve (`[csat]`): the average of each of the last days. The
+/// days are Vietnam's (UTC+7, as agents read times), not the charts' UTC hours: both say so.
 fn ratings_card(days: &Result<Vec<crate::store::RatingsDay>, crate::store::StoreError>) -> Markup {
     html! {
         section class="card" aria-labelledby="csat-h" {
             h2 id="csat-h" { "Ratings (last 7 days)" }
+            p class="muted" id="csat-zone" { "Days in Vietnam time (UTC+7), as agents read times; the charts above count hours in UTC." }
             @match days {
                 Ok(days) if days.is_empty() => p id="csat-none" { "No ratings yet." },
                 Ok(days) => table id="csat-days" {
-                    thead { tr { th { "Day" } th { "Ratings" } th { "Average" } } }
+                    thead { tr { th scope="col" { "Day (UTC+7)" } th scope="col" { "Ratings" } th scope="col" { "Average" } } }
                     tbody {
                         @for d in days.iter().rev() {
                             tr { td { (d.day) } td { (d.count) } td class="csat-average" { (format!("{:.1}/5", d.average)) } }
@@ -476,7 +478,29 @@ pub async fn run_checks(
 
 #[cfg(test)]
 mod tests {
-    use super::value_scale;
+    use super::{ratings_card, value_scale};
+    use crate::store::RatingsDay;
+
+    #[test]
+    fn rating_days_say_they_are_vietnam_days() {
+        let day = RatingsDay {
+            day: "2026-12-08".into(),
+            count: 2,
+            average: 4.5,
+        };
+        let html = ratings_card(&Ok(vec![day])).into_string();
+        assert!(html.contains("Day (UTC+7)"), "{html}");
+        assert!(html.contains("Vietnam time (UTC+7)"), "{html}");
+        assert!(
+            html.contains("2026-12-08") && html.contains("4.5/5"),
+            "{html}"
+        );
+        let none = ratings_card(&Ok(Vec::new())).into_string();
+        assert!(
+            none.contains("UTC+7") && none.contains("No ratings yet."),
+            "{none}"
+        );
+    }
 
     #[test]
     fn the_value_axis_has_whole_ticks_and_at_most_four_steps() {

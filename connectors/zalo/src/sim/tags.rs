@@ -9,9 +9,11 @@
 //! siblings, for tests). A change that changes nothing (a user tagged twice) sends nothing.
 //!
 //! Where the reference is silent, this simulator chooses: a user the OA has never met is refused
-//! like `user/detail` refuses them (-213); an empty `tag_name` and removing a tag the OA does not
-//! have are -201 (invalid parameter); the events' `user_id_by_app` is the tagged user's, or for
-//! OA-wide changes the acting admin's (a stable derived id).
+//! like `user/detail` refuses them (-213); an empty `tag_name`, and a `tag_name` the OA does not
+//! have in `rmfollowerfromtag` or `rmtag`, are -201 (invalid parameter), while taking a user out
+//! of a tag the OA has but the user lacks answers 0 and sends nothing; the events'
+//! `user_id_by_app` is the tagged user's, or for OA-wide changes the acting admin's (a stable
+//! derived id).
 
 use serde_json::Value;
 
@@ -164,6 +166,9 @@ impl ZaloSim {
                     )
                 }
                 Change::Untag { user_id, tag } => {
+                    if !st.oa_tags.contains(&tag) {
+                        return Err(ApiError::invalid("tag_name"));
+                    }
                     let u = st.users.get_mut(&user_id).ok_or_else(|| {
                         ApiError::new(wire::E_NOT_FOLLOWER, wire::MSG_NOT_FOLLOWER)
                     })?;
