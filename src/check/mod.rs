@@ -26,6 +26,7 @@
 mod freshchat;
 mod local;
 mod routing;
+mod templates;
 mod zalo;
 
 use freshchat::user_properties_check;
@@ -303,12 +304,15 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
     }
     let rules = crate::services::load_rules(&config);
     out.push(match &rules {
-        Ok(_) => Check::ok(
+        Ok(rules) => rules_check(rules, &config, &parts).await,
+        Err(e @ ServicesError::AgentLanguage { known, .. }) => Check::fail(
             CHECK_MAPPING_RULES,
-            match &config.mapping.rules {
-                Some(p) => format!("{} loaded", p.display()),
-                None => "built-in rules (mappings/default.toml)".to_string(),
-            },
+            e.to_string(),
+            format!(
+                "set agent_language under [mapping] in {} to one of {} (any case), or remove it to use the rules' own [agents] language",
+                config_path.display(),
+                known.join(", ")
+            ),
         ),
         Err(e) => Check::fail(
             CHECK_MAPPING_RULES,
@@ -500,6 +504,41 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
 
 /// The store, clients and tokens, each on its own: one part failing to build must not hide the
 /// checks of the others.
+/// The `mapping_rules` line of rules that load: which file, the templates checked, and what in
+/// them would fail at run time ([`templates`]).
+async fn rules_check(rules: &zfsync_mappings::Rules, config: &Config, parts: &Parts) -> Check {
+    let loaded = match &config.mapping.rules {
+        Some(p) => format!("{} loaded", p.display()),
+        None => "built-in rules (mappings/default.toml)".to_string(),
+    };
+    let mut found = templates::template_rule_findings(rules);
+    templates::template_property_findings(
+        rules,
+        parts.freshchat.as_ref().ok(),
+        parts.store.as_ref().ok(),
+        &mut found,
+    )
+    .await;
+    let detail = format!("{loaded}{}", found.summary);
+    let fix = "correct [[templates]] in the rules (mapping.rules), then run zfsync check again";
+    if !found.failures.is_empty() {
+        let all: Vec<String> = found.failures.into_iter().chain(found.warnings).collect();
+        Check::fail(
+            CHECK_MAPPING_RULES,
+            format!("{detail}: {}", all.join("; ")),
+            fix,
+        )
+    } else if !found.warnings.is_empty() {
+        Check::warn(
+            CHECK_MAPPING_RULES,
+            format!("{detail}: {}", found.warnings.join("; ")),
+            fix,
+        )
+    } else {
+        Check::ok(CHECK_MAPPING_RULES, detail)
+    }
+}
+
 struct Parts {
     store: Result<Store, ServicesError>,
     freshchat: Result<FreshchatClient, FreshchatError>,
