@@ -27,6 +27,14 @@ pub enum ServicesError {
         /// Why.
         detail: String,
     },
+    /// `[mapping] agent_language` names a language the rules have no texts in.
+    #[error("[mapping] agent_language is {value:?}, which zfsync has no agent texts in; use one of {}", known.join(", "))]
+    AgentLanguage {
+        /// The configured value.
+        value: String,
+        /// The languages there are texts in.
+        known: Vec<String>,
+    },
     /// The store cannot be opened.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
@@ -255,6 +263,16 @@ pub fn load_rules(config: &Config) -> Result<Rules, ServicesError> {
         None => rules,
     };
     match &config.mapping.agent_language {
+        Some(lang)
+            if !rules
+                .agent_languages()
+                .contains(&lang.trim().to_lowercase()) =>
+        {
+            Err(ServicesError::AgentLanguage {
+                value: lang.clone(),
+                known: rules.agent_languages(),
+            })
+        }
         Some(lang) => rules
             .with_agent_language(lang)
             .map_err(|e| ServicesError::Rules {

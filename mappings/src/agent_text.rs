@@ -125,7 +125,15 @@ impl Rules {
         let template = find(&code_text)
             .or_else(|| find("default"))
             .unwrap_or("Not delivered to Zalo ({code}: {message}).");
+        // Zalo's messages end in "!" ("template_id is invalid!"); the texts put their own stop.
+        let message = message.trim_end_matches(['!', '.', ' ']);
         crate::template::fill(template, &[("code", &code_text), ("message", message)])
+    }
+
+    /// The languages agent texts exist in (built in, or given texts in these rules), the values
+    /// `[mapping] agent_language` may take.
+    pub fn agent_languages(&self) -> Vec<String> {
+        known_languages(self)
     }
 }
 
@@ -213,6 +221,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("\"fr\"") && err.contains("en, vi"), "{err}");
+        let en = Rules::default().with_agent_language("EN").unwrap();
+        assert_eq!(en.agents.language, "en");
+        assert_eq!(en.agent_languages(), ["en", "vi"]);
+        // Zalo's own "!" does not run into the text's full stop.
+        assert_eq!(
+            en.zalo_error_note(Some(-201), "template_id is invalid!"),
+            "Not delivered to Zalo (-201: Zalo rejected a parameter: template_id is invalid)."
+        );
     }
 
     /// A copy written before agent texts had languages: English single strings in each section.

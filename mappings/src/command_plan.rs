@@ -49,9 +49,23 @@ impl Rules {
         .unwrap_or(verb.word())
     }
 
-    /// The help note: every command's usage line.
+    /// Whether a command is switched on in these rules (tag commands and ask-info have their own
+    /// switches; the others are on whenever commands are).
+    pub fn command_on(&self, verb: Verb) -> bool {
+        match verb {
+            Verb::Help | Verb::Template => true,
+            Verb::Tag | Verb::Untag => self.tags.agent_commands,
+            Verb::AskInfo => self.contact_info.ask_command,
+        }
+    }
+
+    /// The help note: the usage line of every command that is switched on.
     pub fn command_help(&self) -> String {
-        let lines: Vec<&str> = Verb::ALL.iter().map(|v| self.command_usage(*v)).collect();
+        let lines: Vec<&str> = Verb::ALL
+            .iter()
+            .filter(|v| self.command_on(**v))
+            .map(|v| self.command_usage(*v))
+            .collect();
         fill(
             self.command_text(CommandText::Help),
             &[("commands", &lines.join("\n"))],
@@ -72,9 +86,10 @@ impl Rules {
     }
 
     /// What to add to the note of a reply refused because the window closed: the templates
-    /// that can still reach the customer; `None` when the rules list none.
+    /// that can still reach the customer; `None` when the rules list none, or when commands are
+    /// off (agents could not send them).
     pub fn window_closed_templates(&self) -> Option<String> {
-        if self.templates.is_empty() {
+        if self.templates.is_empty() || !self.commands.enabled {
             return None;
         }
         let list: Vec<String> = self.templates.iter().map(ZbsTemplate::usage).collect();
@@ -135,16 +150,26 @@ pub fn plan_command(command: &Command, cx: &CommandContext<'_>, rules: &Rules) -
                 &[("command", word), ("help", &rules.command_help())],
             ),
         ),
-        Command::BadArgument { verb, argument } => answer(
-            user,
-            fill(
-                rules.command_text(C::BadArgument),
-                &[
-                    ("argument", argument),
-                    ("usage", rules.command_usage(*verb)),
-                ],
-            ),
-        ),
+        Command::BadArgument {
+            verb,
+            name,
+            argument,
+        } => {
+            // A known template's own usage says which arguments it takes.
+            let own = rules
+                .templates
+                .iter()
+                .find(|t| *verb == Verb::Template && t.name.eq_ignore_ascii_case(name))
+                .map(ZbsTemplate::usage);
+            let usage = own.as_deref().unwrap_or(rules.command_usage(*verb));
+            answer(
+                user,
+                fill(
+                    rules.command_text(C::BadArgument),
+                    &[("argument", argument), ("usage", usage)],
+                ),
+            )
+        }
         Command::Template { name, args } => plan_template(name, args, cx, rules),
         Command::AskInfo => {
             let agents = rules.contact_info_texts(&rules.agents.language);
@@ -190,6 +215,18 @@ fn plan_template(
 ) -> Plan {
     use CommandText as C;
     let user = cx.zalo_user_id;
+    if name.is_empty() {
+        return answer(
+            user,
+            fill(
+                rules.command_text(C::TemplateNoName),
+                &[
+                    ("usage", rules.command_usage(Verb::Template)),
+                    ("templates", &rules.templates_line()),
+                ],
+            ),
+        );
+    }
     let Some(t) = rules
         .templates
         .iter()
@@ -222,13 +259,35 @@ fn plan_template(
             ),
         );
     }
+    // The same argument twice: which value was meant is a guess, and a sent template cannot be
+    // taken back.
+    let mut repeated: Vec<&str> = args
+        .iter()
+        .enumerate()
+        .filter(|(i, (k, _))| args[..*i].iter().any(|(seen, _)| seen == k))
+        .map(|(_, (k, _))| k.as_str())
+        .collect();
+    repeated.dedup();
+    if !repeated.is_empty() {
+        return answer(
+            user,
+            fill(
+                rules.command_text(C::TemplateRepeated),
+                &[
+                    ("name", &t.name),
+                    ("params", &repeated.join(", ")),
+                    ("usage", &t.usage()),
+                ],
+            ),
+        );
+    }
     let mut values = BTreeMap::new();
     let mut missing = Vec::new();
     for (key, source) in &t.params {
         let value = match source {
             ParamSource::Value(v) => TemplateValue::Text(v.clone()),
             ParamSource::UserProperty(p) => TemplateValue::UserProperty(p.clone()),
-            ParamSource::Argument(a) => match args.iter().rev().find(|(k, _)| k == a) {
+            ParamSource::Argument(a) => match args.iter().find(|(k, _)| k == a) {
                 Some((_, v)) if !v.trim().is_empty() => TemplateValue::Text(v.clone()),
                 _ => {
                     missing.push(a.as_str());
@@ -261,11 +320,13 @@ fn plan_template(
         values,
         text: t.text.clone(),
         sent_note: fill(rules.command_text(C::TemplateSent), &vars),
-        missing_note: fill(
-            rules.command_text(C::TemplateMissing),
-            &[("name", &t.name), ("usage", &t.usage())],
-        ),
+        missing_note: fill(rules.command_text(C::TemplatePropertyEmpty), &vars),
         failed_note: fill(rules.command_text(C::TemplateFailed), &vars),
+        id_refused_note: fill(
+            rules.command_text(C::TemplateIdRefused),
+            &[("name", &t.name), ("template_id", &t.template_id)],
+        ),
+        param_refused_note: fill(rules.command_text(C::TemplateParamRefused), &vars),
     })])
 }
 

@@ -92,13 +92,22 @@ pub enum Command {
     BadArgument {
         /// The command.
         verb: Verb,
+        /// The template's name (`/zalo template <name> …`), so the answer shows its own usage;
+        /// empty for other commands or when none was typed.
+        name: String,
         /// The argument as typed.
         argument: String,
     },
 }
 
-/// Splits on whitespace, keeping `"…"` together (quotes removed); `Err` with the rest of the text
-/// when a quote is not closed.
+/// Quote marks around a value: straight, and the typographic ones editors put in place of
+/// straight quotes (“…”, „…“).
+fn is_quote(c: char) -> bool {
+    matches!(c, '"' | '“' | '”' | '„')
+}
+
+/// Splits on whitespace, keeping `"…"` (or `“…”`) together (quotes removed); `Err` with the rest
+/// of the text when a quote is not closed.
 fn words(text: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut cur = String::new();
@@ -106,7 +115,7 @@ fn words(text: &str) -> Result<Vec<String>, String> {
     let mut started = false;
     for c in text.chars() {
         match c {
-            '"' => {
+            c if is_quote(c) => {
                 in_quote = !in_quote;
                 started = true;
             }
@@ -132,9 +141,13 @@ fn words(text: &str) -> Result<Vec<String>, String> {
 }
 
 /// The command in a note's plain text, or `None` when the note is not a command (it does not
-/// begin with `/zalo` as a word of its own).
+/// begin with `/zalo`, in any case, as a word of its own).
 pub fn parse(text: &str) -> Option<Command> {
-    let rest = text.trim_start().strip_prefix(PREFIX)?;
+    let text = text.trim_start();
+    let rest = text
+        .get(..PREFIX.len())
+        .filter(|p| p.eq_ignore_ascii_case(PREFIX))
+        .and_then(|_| text.get(PREFIX.len()..))?;
     if rest.chars().next().is_some_and(|c| !c.is_whitespace()) {
         return None;
     }
@@ -151,9 +164,17 @@ pub fn parse(text: &str) -> Option<Command> {
         Verb::Help => Some(Command::Help),
         Verb::AskInfo => Some(Command::AskInfo),
         Verb::Template => {
+            let first = tail.split_whitespace().next().unwrap_or_default();
+            let bad = |argument| {
+                Some(Command::BadArgument {
+                    verb,
+                    name: first.to_string(),
+                    argument,
+                })
+            };
             let words = match words(tail) {
                 Ok(w) => w,
-                Err(argument) => return Some(Command::BadArgument { verb, argument }),
+                Err(argument) => return bad(argument),
             };
             let mut it = words.into_iter();
             let name = it.next().unwrap_or_default();
@@ -161,7 +182,7 @@ pub fn parse(text: &str) -> Option<Command> {
             for w in it {
                 match w.split_once('=') {
                     Some((k, v)) if !k.is_empty() => args.push((k.to_string(), v.to_string())),
-                    _ => return Some(Command::BadArgument { verb, argument: w }),
+                    _ => return bad(w),
                 }
             }
             Some(Command::Template { name, args })
@@ -171,7 +192,11 @@ pub fn parse(text: &str) -> Option<Command> {
                 tag: w.join(" "),
                 add: verb == Verb::Tag,
             }),
-            Err(argument) => Some(Command::BadArgument { verb, argument }),
+            Err(argument) => Some(Command::BadArgument {
+                verb,
+                name: String::new(),
+                argument,
+            }),
         },
     }
 }
@@ -217,6 +242,17 @@ pub struct CommandTexts {
     pub template_missing: Option<String>,
     /// Arguments the template does not take: `{name}`, `{params}`, `{usage}`.
     pub template_unexpected: Option<String>,
+    /// An argument typed more than once: `{name}`, `{params}`, `{usage}`.
+    pub template_repeated: Option<String>,
+    /// Parameters read from the customer's Freshchat user, who has no value for them:
+    /// `{name}`, `{params}`, `{properties}`.
+    pub template_property_empty: Option<String>,
+    /// Zalo refused the template's id (-201 "template_id is invalid!"): `{name}`, `{template_id}`.
+    pub template_id_refused: Option<String>,
+    /// Zalo refused one parameter (-201 "template_data.<key> is invalid!"): `{name}`, `{param}`.
+    pub template_param_refused: Option<String>,
+    /// `/zalo template` without a name: `{usage}`, `{templates}`.
+    pub template_no_name: Option<String>,
     /// Sent: `{name}`, `{text}` (what the customer reads).
     pub template_sent: Option<String>,
     /// Zalo refused it: `{name}`, `{reason}` (the Zalo error note).
@@ -248,6 +284,16 @@ pub enum CommandText {
     TemplateMissing,
     /// [`CommandTexts::template_unexpected`].
     TemplateUnexpected,
+    /// [`CommandTexts::template_repeated`].
+    TemplateRepeated,
+    /// [`CommandTexts::template_property_empty`].
+    TemplatePropertyEmpty,
+    /// [`CommandTexts::template_id_refused`].
+    TemplateIdRefused,
+    /// [`CommandTexts::template_param_refused`].
+    TemplateParamRefused,
+    /// [`CommandTexts::template_no_name`].
+    TemplateNoName,
     /// [`CommandTexts::template_sent`].
     TemplateSent,
     /// [`CommandTexts::template_failed`].
@@ -262,13 +308,18 @@ pub enum CommandText {
 
 impl CommandText {
     /// Every answer text.
-    pub const ALL: [CommandText; 11] = [
+    pub const ALL: [CommandText; 16] = [
         CommandText::Help,
         CommandText::Unknown,
         CommandText::BadArgument,
         CommandText::TemplateUnknown,
         CommandText::TemplateMissing,
         CommandText::TemplateUnexpected,
+        CommandText::TemplateRepeated,
+        CommandText::TemplatePropertyEmpty,
+        CommandText::TemplateIdRefused,
+        CommandText::TemplateParamRefused,
+        CommandText::TemplateNoName,
         CommandText::TemplateSent,
         CommandText::TemplateFailed,
         CommandText::TemplatesList,
@@ -285,6 +336,11 @@ impl CommandText {
             C::TemplateUnknown => t.template_unknown.as_ref(),
             C::TemplateMissing => t.template_missing.as_ref(),
             C::TemplateUnexpected => t.template_unexpected.as_ref(),
+            C::TemplateRepeated => t.template_repeated.as_ref(),
+            C::TemplatePropertyEmpty => t.template_property_empty.as_ref(),
+            C::TemplateIdRefused => t.template_id_refused.as_ref(),
+            C::TemplateParamRefused => t.template_param_refused.as_ref(),
+            C::TemplateNoName => t.template_no_name.as_ref(),
             C::TemplateSent => t.template_sent.as_ref(),
             C::TemplateFailed => t.template_failed.as_ref(),
             C::TemplatesList => t.templates_list.as_ref(),
@@ -320,6 +376,10 @@ mod tests {
         assert_eq!(parse("/zalo help"), Some(Command::Help));
         assert_eq!(parse("  /zalo"), Some(Command::Help));
         assert_eq!(parse("/zalo HELP"), Some(Command::Help));
+        assert_eq!(parse("/Zalo HELP"), Some(Command::Help));
+        assert_eq!(parse("/ZALO"), Some(Command::Help));
+        assert_eq!(parse("/Zalofoo"), None);
+        assert_eq!(parse("/zal"), None);
         assert_eq!(parse("/zalofoo"), None);
         assert_eq!(parse("please /zalo help"), None);
         assert_eq!(parse("an ordinary note"), None);
@@ -348,7 +408,19 @@ mod tests {
             parse("/zalo template t DH123"),
             Some(Command::BadArgument {
                 verb: Verb::Template,
+                name: "t".into(),
                 argument: "DH123".into()
+            })
+        );
+        // Typographic quotes, as editors and phones type them, hold a value like straight ones.
+        assert_eq!(
+            parse("/zalo template t order=“X12 A” note=„b“"),
+            Some(Command::Template {
+                name: "t".into(),
+                args: vec![
+                    ("order".into(), "X12 A".into()),
+                    ("note".into(), "b".into())
+                ]
             })
         );
         assert!(matches!(

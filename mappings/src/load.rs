@@ -24,7 +24,8 @@ impl Rules {
 
     /// The same rules with agent texts in `language` (`vi`, `en`, or one the file gives texts for).
     pub fn with_agent_language(mut self, language: &str) -> Result<Rules, RulesError> {
-        self.agents.language = language.to_string();
+        // Language codes are matched without regard to case ("EN" is "en").
+        self.agents.language = language.trim().to_lowercase();
         self.validate()?;
         Ok(self)
     }

@@ -408,10 +408,18 @@ pub struct SendTemplate {
     pub text: String,
     /// The answer when sent: a template with `{text}`.
     pub sent_note: String,
-    /// The answer when a user property has no value: a template with `{params}`.
+    /// The answer when a user property has no value: a template with `{params}` and
+    /// `{properties}` (the empty properties of the customer's Freshchat user).
     pub missing_note: String,
     /// The answer when Zalo refused: a template with `{reason}`.
     pub failed_note: String,
+    /// The `{reason}` when Zalo refused the template's id (-201 "template_id is invalid!").
+    #[serde(default)]
+    pub id_refused_note: String,
+    /// The `{reason}` when Zalo refused a parameter (-201 "template_data.<key> is invalid!"): a
+    /// template with `{param}`.
+    #[serde(default)]
+    pub param_refused_note: String,
 }
 
 /// One effect of a plan; each kind is its own struct, so the daemon runs and reconciles each

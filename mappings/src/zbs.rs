@@ -42,7 +42,7 @@ fn is_name(s: &str) -> bool {
 }
 
 /// The `{placeholders}` of a text.
-pub(crate) fn placeholders(text: &str) -> Vec<&str> {
+pub fn placeholders(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find('{') {

@@ -27,6 +27,7 @@ mod freshchat;
 mod local;
 mod properties;
 mod routing;
+mod templates;
 mod zalo;
 
 pub use freshchat::{
@@ -309,26 +310,17 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
             .unwrap_or_default(),
         _ => Vec::new(),
     };
-    let loaded = match &config.mapping.rules {
-        Some(p) => format!("{} loaded", p.display()),
-        None => "built-in rules (mappings/default.toml)".to_string(),
-    };
     out.push(match &rules {
-        Ok(_) if !unknown_pairings.is_empty() => {
-            let named: Vec<String> = unknown_pairings
-                .iter()
-                .map(|(rule, p)| format!("routing rule {rule:?} names pairing {p:?}"))
-                .collect();
-            Check::warn(
-                CHECK_MAPPING_RULES,
-                format!(
-                    "{loaded}; {}, which this deployment does not have: the rule matches no conversation of it",
-                    named.join("; ")
-                ),
-                "in the rule's pairings, use the names 'zfsync pairing list' shows (\"default\" is the configuration file's), or add the pairing with 'zfsync pairing add'",
-            )
-        }
-        Ok(_) => Check::ok(CHECK_MAPPING_RULES, loaded),
+        Ok(rules) => rules_check(rules, &config, &parts, &unknown_pairings).await,
+        Err(e @ ServicesError::AgentLanguage { known, .. }) => Check::fail(
+            CHECK_MAPPING_RULES,
+            e.to_string(),
+            format!(
+                "set agent_language under [mapping] in {} to one of {} (any case), or remove it to use the rules' own [agents] language",
+                config_path.display(),
+                known.join(", ")
+            ),
+        ),
         Err(e) => Check::fail(
             CHECK_MAPPING_RULES,
             e.to_string(),
@@ -519,6 +511,59 @@ pub async fn run_checks(config_path: &Path, print: bool) -> Report {
 
 /// The store, clients and tokens, each on its own: one part failing to build must not hide the
 /// checks of the others.
+/// The `mapping_rules` line of rules that load: which file, the templates checked, and what in
+/// them would fail at run time ([`templates`]).
+/// The rules' check: what the templates and the routing rules would break.
+async fn rules_check(
+    rules: &zfsync_mappings::Rules,
+    config: &Config,
+    parts: &Parts,
+    unknown_pairings: &[(String, String)],
+) -> Check {
+    let loaded = match &config.mapping.rules {
+        Some(p) => format!("{} loaded", p.display()),
+        None => "built-in rules (mappings/default.toml)".to_string(),
+    };
+    let mut found = templates::template_rule_findings(rules);
+    templates::template_property_findings(
+        rules,
+        parts.freshchat.as_ref().ok(),
+        parts.store.as_ref().ok(),
+        &mut found,
+    )
+    .await;
+    let detail = format!("{loaded}{}", found.summary);
+    let mut fix =
+        "correct [[templates]] in the rules (mapping.rules), then run zfsync check again".to_string();
+    if !unknown_pairings.is_empty() {
+        found.warnings.extend(unknown_pairings.iter().map(|(rule, p)| {
+            format!("routing rule {rule:?} names pairing {p:?}, which this deployment does not have: the rule matches no conversation of it")
+        }));
+        let pairing_fix = "in a routing rule's pairings, use the names 'zfsync pairing list' shows (\"default\" is the configuration file's), or add the pairing with 'zfsync pairing add'";
+        fix = if found.warnings.len() + found.failures.len() > unknown_pairings.len() {
+            format!("{fix}; {pairing_fix}")
+        } else {
+            pairing_fix.to_string()
+        };
+    }
+    if !found.failures.is_empty() {
+        let all: Vec<String> = found.failures.into_iter().chain(found.warnings).collect();
+        Check::fail(
+            CHECK_MAPPING_RULES,
+            format!("{detail}: {}", all.join("; ")),
+            fix,
+        )
+    } else if !found.warnings.is_empty() {
+        Check::warn(
+            CHECK_MAPPING_RULES,
+            format!("{detail}: {}", found.warnings.join("; ")),
+            fix,
+        )
+    } else {
+        Check::ok(CHECK_MAPPING_RULES, detail)
+    }
+}
+
 struct Parts {
     store: Result<Store, ServicesError>,
     freshchat: Result<FreshchatClient, FreshchatError>,

@@ -83,7 +83,22 @@ impl Run for SendTemplate {
         let data = match resolve(self, cx).await? {
             Ok(data) => data,
             Err(missing) => {
-                let note = fill(&self.missing_note, &[("params", &missing.join(", "))]);
+                // Only a user property can be empty here (arguments were checked when the
+                // command was planned): name the properties, which agents can fill in.
+                let properties: Vec<&str> = missing
+                    .iter()
+                    .filter_map(|k| match self.values.get(k) {
+                        Some(TemplateValue::UserProperty(p)) => Some(p.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                let note = fill(
+                    &self.missing_note,
+                    &[
+                        ("params", &missing.join(", ")),
+                        ("properties", &properties.join(", ")),
+                    ],
+                );
                 cx.notes.post(&self.conversation_id, note).await;
                 return Ok(());
             }
@@ -91,7 +106,8 @@ impl Run for SendTemplate {
         let vars: Vec<(&str, &str)> = data.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let text = fill(&self.text, &vars);
         let client = cx.zalo.client();
-        let sent = send_for_command(
+        let explain = |e: &SyncError| refused_template(self, e);
+        let sent = send_explained(
             cx,
             job,
             CommandSend {
@@ -102,6 +118,7 @@ impl Run for SendTemplate {
                 failed_note: &self.failed_note,
                 what: "a template message",
             },
+            &explain,
             |t| {
                 let data = &data;
                 async move {
@@ -120,6 +137,28 @@ impl Run for SendTemplate {
         cx.notes.post(&self.conversation_id, note).await;
         Ok(())
     }
+}
+
+/// Zalo's -201 on a template names what it refused (`template_id is invalid!`,
+/// `template_data.<key> is invalid!`): both are mistakes in the rules' `[[templates]]`, so the
+/// note says which, and that an admin must correct it; `None` for any other refusal.
+fn refused_template(step: &SendTemplate, e: &SyncError) -> Option<String> {
+    let SyncError::Zalo(ZaloError::Api {
+        code: -201,
+        message,
+    }) = e
+    else {
+        return None;
+    };
+    let field = message.trim().strip_suffix("is invalid!")?.trim();
+    if field == "template_id" && !step.id_refused_note.is_empty() {
+        return Some(step.id_refused_note.clone());
+    }
+    let param = field.strip_prefix("template_data.")?;
+    if step.param_refused_note.is_empty() {
+        return None;
+    }
+    Some(fill(&step.param_refused_note, &[("param", param)]))
 }
 
 /// One message an agent's command sends to Zalo, and where its answers go.
@@ -153,6 +192,22 @@ where
     F: Fn(secrecy::SecretString) -> Fut,
     Fut: std::future::Future<Output = Result<zfsync_zalo::SentMessage, ZaloError>>,
 {
+    send_explained(cx, job, m, &|_| None, send).await
+}
+
+/// [`send_for_command`], with `explain` giving the refusal's `{reason}` when it knows better than
+/// the rules' note for Zalo's code.
+async fn send_explained<F, Fut>(
+    cx: &SyncContext,
+    job: Job<'_>,
+    m: CommandSend<'_>,
+    explain: &(dyn Fn(&SyncError) -> Option<String> + Sync),
+    send: F,
+) -> Result<Option<zfsync_zalo::SentMessage>, SyncError>
+where
+    F: Fn(secrecy::SecretString) -> Fut,
+    Fut: std::future::Future<Output = Result<zfsync_zalo::SentMessage, ZaloError>>,
+{
     let journal = job.journal(&cx.store);
     journal.begin(Some(m.zalo_user_id)).await?;
     let sent = match cx.zalo.tokens().call(send).await {
@@ -163,7 +218,8 @@ where
                 return Err(e);
             }
             tracing::warn!(error = %e, what = m.what, "Zalo refused what an agent's command sent");
-            let note = fill(m.failed_note, &[("reason", &refusal(cx, &e))]);
+            let reason = explain(&e).unwrap_or_else(|| refusal(cx, &e));
+            let note = fill(m.failed_note, &[("reason", &reason)]);
             cx.notes.post(m.conversation_id, note).await;
             return Ok(None);
         }

@@ -191,3 +191,156 @@ async fn a_template_goes_out_once_and_every_refusal_is_answered_in_english() {
         "the echo is zfsync's own: {all:?}"
     );
 }
+
+/// Templates whose sends go wrong in the ways an operator's rules can: a user property the
+/// customer lacks, an id Zalo never approved, a parameter Zalo's template does not have.
+const FAULTY_TEMPLATES: &str = r#"
+[[templates]]
+name = "vip"
+template_id = "12057"
+text = "Hạng thành viên của bạn: {tier}"
+[templates.params]
+tier = { user_property = "loyalty_tier" }
+
+[[templates]]
+name = "badid"
+template_id = "99999"
+text = "Xin chào"
+
+[[templates]]
+name = "code"
+template_id = "778"
+text = "Mã của bạn: {code}"
+[templates.params]
+code = { value = "123456" }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn template_mistakes_are_answered_with_who_must_fix_what() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        format!("{DEFAULT_RULES}\n{TEMPLATES}\n{FAULTY_TEMPLATES}"),
+    )
+    .unwrap();
+    let env = env_with(EnvOptions {
+        mapping_toml: format!(
+            "rules = {}\nagent_language = \"vi\"\n",
+            toml_string(&rules.display().to_string())
+        ),
+        ..EnvOptions::default()
+    })
+    .await;
+    // Approved the way an integrator does it by hand: the simulator's control route.
+    let http = reqwest::Client::new();
+    for body in [
+        serde_json::json!({"template_id": "12056", "text": "Chào <customer>, đơn hàng <order> đã được giao."}),
+        serde_json::json!({"template_id": "12057", "text": "Hạng thành viên của bạn: <tier>"}),
+        // Zalo's template takes `otp`, not the rules' `code`.
+        serde_json::json!({"template_id": "778", "text": "Mã của bạn: <otp>"}),
+    ] {
+        let r = http
+            .post(env.zalo.api_base().join("/sim/templates").unwrap())
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let user = "5234000000000000703";
+    let conv = start_conversation(&env, user).await;
+    let mut seen = 0;
+    let mut ask = |text: &'static str| {
+        seen += 1;
+        let (env, conv, n) = (&env, conv.clone(), seen);
+        async move {
+            agent_note(env, &conv, text).await;
+            bot_notes(env, user, n).await.remove(n - 1)
+        }
+    };
+
+    // The property the template reads is empty on the customer's Freshchat user.
+    let n = ask("/zalo template vip").await;
+    assert!(
+        n.contains("loyalty_tier") && n.contains("Freshchat") && !n.contains("Cách dùng"),
+        "{n}"
+    );
+    // Zalo does not know the id: the admin must correct the rules.
+    let n = ask("/zalo template badid").await;
+    assert!(
+        n.contains("99999") && n.contains("[[templates]]") && !n.contains("!."),
+        "{n}"
+    );
+    // Zalo's template has no parameter `code`.
+    let n = ask("/zalo template code").await;
+    assert!(
+        n.contains("code") && n.contains("[templates.params]") && !n.contains("!."),
+        "{n}"
+    );
+    // An argument typed twice is not guessed at.
+    let n = ask("/zalo template order_update order=1 order=2").await;
+    assert!(n.contains("hai lần") && n.contains("order=…"), "{n}");
+    // No name: how to use it, and the templates there are.
+    let n = ask("/zalo template").await;
+    assert!(
+        n.contains("/zalo template <tên>") && n.contains("order_update"),
+        "{n}"
+    );
+    // The command word in any case; help lists only the commands that are on.
+    let n = ask("/Zalo HELP").await;
+    assert!(n.starts_with("Lệnh zfsync"), "{n}");
+    assert!(
+        !n.contains("/zalo tag") && !n.contains("/zalo untag") && n.contains("/zalo ask-info"),
+        "tag commands are off, ask-info on: {n}"
+    );
+    // A bad argument shows the template's own usage.
+    let n = ask("/zalo template order_update DH1").await;
+    assert!(n.contains("/zalo template order_update order=…"), "{n}");
+    assert!(env.zalo.sent_to(user).is_empty(), "nothing was sent so far");
+    // Typographic quotes hold a value like straight ones and never reach the customer.
+    let n = ask("/zalo template order_update order=“X 12”").await;
+    assert!(n.starts_with("Đã gửi mẫu tin"), "{n}");
+    let sent = zalo_sent(&env, user, 1).await;
+    assert_eq!(sent[0].message["template_data"]["order"], "X 12");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_commands_off_a_refused_reply_offers_no_template() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    let off = DEFAULT_RULES.replacen(
+        "[commands]\nenabled = true",
+        "[commands]\nenabled = false",
+        1,
+    );
+    assert_ne!(off, DEFAULT_RULES);
+    std::fs::write(&rules, format!("{off}\n{TEMPLATES}")).unwrap();
+    let env = env_with(EnvOptions {
+        mapping_toml: format!(
+            "rules = {}\nagent_language = \"en\"\n",
+            toml_string(&rules.display().to_string())
+        ),
+        ..EnvOptions::default()
+    })
+    .await;
+    let user = "5234000000000000704";
+    add_user(&env, user, "Lan");
+    env.zalo.rewind_clock(8 * DAY);
+    env.zalo
+        .user_sends(user, UserAction::Text("cho em hỏi".into()))
+        .await;
+    env.zalo.advance_clock(8 * DAY);
+    customer_messages(&env, user, 1).await;
+    let conv = conversation(&env, user).unwrap();
+    let agent = env.freshchat.default_agent_id();
+    env.agent_says(&conv, &agent, &[MessagePart::text("chào chị")])
+        .await
+        .unwrap();
+    let refused = bot_notes(&env, user, 1).await;
+    assert!(refused[0].contains("-230"), "{refused:?}");
+    assert!(
+        !refused[0].contains("/zalo") && !refused[0].contains("template"),
+        "commands are off: {refused:?}"
+    );
+}

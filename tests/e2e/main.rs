@@ -4,6 +4,7 @@
 mod access;
 mod backfill;
 mod check;
+mod check_templates;
 mod commands;
 mod conformance;
 mod console;

@@ -19,6 +19,7 @@ mod oauth;
 mod openapi;
 mod people;
 mod quota;
+mod templates;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

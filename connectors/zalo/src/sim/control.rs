@@ -33,6 +33,7 @@ pub(crate) fn routes() -> Router<ZaloSim> {
         .route("/sim/users/{id}/history", post(seed_history))
         .route("/sim/users/{id}/last_interaction", post(last_interaction))
         .route("/sim/users/{id}/blocked", post(blocked))
+        .route("/sim/templates", get(templates).post(approve_template))
         .route("/sim/users/{id}/profile", post(profile))
         .route("/sim/anonymous/{id}/send", post(anonymous_send))
         .route("/sim/groups/{id}/send", post(group_send))
@@ -69,6 +70,8 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/sim/users/{id}/history", "seed conversation history: {\"messages\":[{\"from_user\":true,\"text\":\"…\",\"time_ms\":1765000000000}]}"),
     ("POST", "/sim/users/{id}/last_interaction", "move the user's last interaction: {\"at_ms\":1765000000000}"),
     ("POST", "/sim/users/{id}/blocked", "the user blocks the OA: {\"blocked\":true}"),
+    ("POST", "/sim/templates", "approve a ZBS template for the OA (what Zalo's console does): {\"template_id\":\"12056\",\"text\":\"Chào <customer>, đơn hàng <order> đã được giao.\"} (params: the <key>s of the text unless given as \"params\":[…]; \"by_uid\":false allows phone-number sends only)"),
+    ("GET", "/sim/templates", "the approved ZBS templates"),
     ("POST", "/sim/users/{id}/profile", "refuse the user's profile with a Zalo error: {\"refuse\":-201} (null: answer again)"),
     ("POST", "/sim/users/{id}/call", "a call event: {\"event\":\"oa_send_consent\"} (or user_reply_consent)"),
     ("POST", "/sim/anonymous/{id}/send", "an anonymous visitor writes: {\"type\":\"text\",\"text\":\"…\"}"),
@@ -404,6 +407,57 @@ async fn last_interaction(
 ) -> Response {
     sim.set_last_interaction(&id, a.at_ms);
     ok()
+}
+
+/// Body of `POST /sim/templates`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TemplateDto {
+    template_id: String,
+    text: String,
+    params: Option<Vec<String>>,
+    #[serde(default = "yes")]
+    by_uid: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The `<key>` placeholders of a template text (ZBS's spelling), each once, in order.
+fn angle_placeholders(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('<') {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('>') else { break };
+        let key = &after[..end];
+        if !key.is_empty() && !out.iter().any(|k| k == key) {
+            out.push(key.to_string());
+        }
+        rest = &after[end + 1..];
+    }
+    out
+}
+
+async fn approve_template(State(sim): State<ZaloSim>, Json(t): Json<TemplateDto>) -> Response {
+    if t.template_id.trim().is_empty() || t.text.trim().is_empty() {
+        return bad_request("template_id and text must not be empty");
+    }
+    let params = t.params.unwrap_or_else(|| angle_placeholders(&t.text));
+    let template = super::SimTemplate {
+        template_id: t.template_id,
+        params,
+        text: t.text,
+        by_uid: t.by_uid,
+    };
+    let answer = json!(template);
+    sim.approve_template(template);
+    Json(answer).into_response()
+}
+
+async fn templates(State(sim): State<ZaloSim>) -> Response {
+    Json(json!({"templates": sim.approved_templates()})).into_response()
 }
 
 #[derive(Debug, Deserialize)]

@@ -196,6 +196,8 @@ pub(crate) struct St {
     pub sent: HashMap<String, Vec<SentRecord>>,
     /// Approved ZBS templates by id.
     pub templates: HashMap<String, super::SimTemplate>,
+    /// Templates sent so far (the allowance's `remain` counts them).
+    pub templates_sent: u32,
     /// Messages of the OA package used so far.
     pub sub_quota_used: u32,
     pub faults: HashMap<String, VecDeque<Fault>>,

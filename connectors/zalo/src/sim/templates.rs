@@ -1,6 +1,8 @@
 //! ZBS template messages: `POST /v3.0/oa/message/template` with `{"user_id", "template_id",
 //! "template_data"}` (reference §2.2), the one message Zalo takes after a user's 7-day window.
-//! The approved templates are the simulator's configuration ([`ZaloSim::approve_template`]).
+//! The approved templates are the simulator's configuration ([`ZaloSim::approve_template`], or
+//! `POST /sim/templates` over HTTP; [`ZaloSim::approved_templates`] / `GET /sim/templates` list
+//! them).
 //!
 //! Checks, in order (codes from the reference's error table §6, where it names no code for a case
 //! the closest one is chosen): the body's shape and a string `user_id` (-201 "user_id is invalid!"),
@@ -8,13 +10,17 @@
 //! approved only for phone-number sends (-249 "Template does not support send via UID"),
 //! `template_data` an object of strings with exactly the template's parameters (a missing or an
 //! unknown one: -201 "template_data.<key> is invalid!"), then the recipient: unknown or not of this
-//! OA (-213), blocked (-217). No 7-day window applies. A sent template is recorded (what the
+//! OA (-213), blocked (-217), last interaction more than a year ago (-232: the reference's §7 says
+//! ZBS needs an interaction within 1 year and names no code; -232 is the OA table's "last
+//! interaction has expired"), then the OA's template allowance (-211 "Out of quota" once
+//! [`TEMPLATE_QUOTA`] templates were sent). No 7-day window applies. A sent template is recorded (what the
 //! customer got: the template's text with its parameters filled), added to the history and echoed
 //! as `oa_send_template` with the documented payload `{zinstant_id, text, link_url, checksum}`
 //! (realworld `zalo-webhook-oa_send_template.json`, §5.5) and the send's `message_id` as `msg_id`.
 //! The answer is the consultation send's shape: `message_id`, `user_id`, `sent_time`, and
-//! `quota {quota_type: "template"}` (the reference gives `data.quota{quota_type, remain}` without
-//! values; the simulator names the type only).
+//! `quota {quota_type: "template", remain}` (reference §2.2 `data.quota{quota_type, remain}`,
+//! without values; `remain` is a string, as in the consultation quota, counting the simulator's
+//! own allowance down).
 
 use std::collections::BTreeMap;
 
@@ -31,6 +37,16 @@ use super::{SentRecord, ZaloSim};
 const E_TEMPLATE_UID: i64 = -249;
 /// Its message, Zalo's spelling.
 const MSG_TEMPLATE_UID: &str = "Template does not support send via UID";
+/// The OA table's code for an interaction that expired (used for the 1-year rule).
+const E_EXPIRED: i64 = -232;
+/// Its message, the OA table's spelling.
+const MSG_EXPIRED: &str =
+    "User has not interacted with the OA, or the last interaction has expired";
+/// How long after a user's last interaction a template still reaches them (reference §7).
+const INTERACTION_YEAR_MS: i64 = 365 * 24 * 3600 * 1000;
+/// The templates a simulated OA may send in all (the reference gives no number): `remain` counts
+/// down from it, and a send past it gets -211.
+pub const TEMPLATE_QUOTA: u32 = 10_000;
 
 /// A template the OA had approved on Zalo's side.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,7 +59,12 @@ pub struct SimTemplate {
     /// `template_data`.
     pub text: String,
     /// Whether it may be sent to a user id (false: phone-number sends only, -249).
+    #[serde(default = "yes")]
     pub by_uid: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl SimTemplate {
@@ -82,6 +103,13 @@ impl ZaloSim {
         self.st()
             .templates
             .insert(template.template_id.clone(), template);
+    }
+
+    /// The approved templates, by id.
+    pub fn approved_templates(&self) -> Vec<SimTemplate> {
+        let mut all: Vec<SimTemplate> = self.st().templates.values().cloned().collect();
+        all.sort_by(|a, b| a.template_id.cmp(&b.template_id));
+        all
     }
 
     fn prepare_template(&self, oa: &str, body: &[u8]) -> Result<(Value, events::Event), ApiError> {
@@ -129,12 +157,22 @@ impl ZaloSim {
         if u.blocked {
             return Err(ApiError::new(wire::E_BLOCKED, wire::MSG_BLOCKED));
         }
+        if u.last_interaction_ms
+            .is_some_and(|t| now - t > INTERACTION_YEAR_MS)
+        {
+            return Err(ApiError::new(E_EXPIRED, MSG_EXPIRED));
+        }
+        if st.templates_sent >= TEMPLATE_QUOTA {
+            return Err(ApiError::new(wire::E_QUOTA, wire::MSG_QUOTA));
+        }
         let by_app = u.by_app.clone();
         let text = template.render(&data);
         let message_id = wire::new_msg_id();
         let (attachment, hist) =
             self.template_message(&mut st, &template_id, &text, &message_id, now);
-        let quota = json!({"quota_type": "template"});
+        st.templates_sent += 1;
+        let remain = TEMPLATE_QUOTA - st.templates_sent;
+        let quota = json!({"quota_type": "template", "remain": remain.to_string()});
         st.sent
             .entry(user_id.clone())
             .or_default()
