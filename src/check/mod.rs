@@ -533,8 +533,8 @@ async fn rules_check(
     )
     .await;
     let detail = format!("{loaded}{}", found.summary);
-    let mut fix =
-        "correct [[templates]] in the rules (mapping.rules), then run zfsync check again".to_string();
+    let mut fix = "correct [[templates]] in the rules (mapping.rules), then run zfsync check again"
+        .to_string();
     if !unknown_pairings.is_empty() {
         found.warnings.extend(unknown_pairings.iter().map(|(rule, p)| {
             format!("routing rule {rule:?} names pairing {p:?}, which this deployment does not have: the rule matches no conversation of it")

@@ -251,6 +251,7 @@ pub enum Command {
     ///   zfsync sandbox --keep-running               (then drive it by hand; Ctrl-C stops)
     ///   zfsync sandbox --pairings 3                 (three customers in one daemon)
     ///   zfsync sandbox --log-file sandbox.log       (keep the daemon's log)
+    ///   zfsync sandbox --rules my-rules.toml --keep-running   (try ratings, commands, templates)
     #[command(verbatim_doc_comment)]
     #[cfg(feature = "sim")]
     Sandbox {
@@ -270,6 +271,12 @@ pub enum Command {
         /// 'shop-2', 'shop-3', ...; each plays a conversation, and none may reach another's.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=20))]
         pairings: u8,
+        /// Run the daemon with these mapping rules instead of the built-in ones (a copy of
+        /// mappings/default.toml with, say, [csat] ask = true, [commands] or [[templates]]), to
+        /// try the features that are off by default; with --keep-running, approve a template in
+        /// the Zalo simulator with POST /sim/templates.
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
     },
 }
 
@@ -588,6 +595,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             log_file,
             show_logs,
             pairings,
+            rules,
         } => {
             let logs = match (show_logs, log_file) {
                 (true, _) => crate::tools::sandbox::Logs::Stderr,
@@ -599,6 +607,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 pairings: usize::from(pairings),
                 logs,
                 log_format: cli_log_format,
+                rules,
             })
             .await
         }

@@ -91,6 +91,49 @@ async fn sandbox_shows_three_customers_isolated() {
     assert!(!ok && stderr.contains("--pairings"), "{stderr}");
 }
 
+/// `zfsync sandbox --rules FILE` runs the daemon with the operator's rules: a copy of the built-in
+/// rules with ratings switched on makes the resolve notice ask for one; a file that does not
+/// load is refused before anything starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_runs_with_the_rules_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    let built_in = include_str!("../../mappings/default.toml");
+    let with_ratings = built_in.replacen("[csat]\nask = false", "[csat]\nask = true", 1);
+    assert_ne!(
+        with_ratings, built_in,
+        "the built-in rules have [csat] ask = false"
+    );
+    std::fs::write(&rules, with_ratings).unwrap();
+    let out = tokio::time::timeout(
+        Duration::from_secs(90),
+        zfsync().arg("sandbox").arg("--rules").arg(&rules).output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("5. Rất tốt"), "{stdout}");
+    std::fs::write(&rules, "[csat\nask = 1").unwrap();
+    let out = zfsync()
+        .arg("sandbox")
+        .arg("--rules")
+        .arg(&rules)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("--rules"),
+        "{stderr}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_plays_both_directions() {
     let out = tokio::time::timeout(Duration::from_secs(60), zfsync().arg("sandbox").output())

@@ -117,14 +117,29 @@ pub struct Options {
     pub logs: Logs,
     /// `--log-format`, for a log file.
     pub log_format: Option<crate::telemetry::LogFormat>,
+    /// `--rules`: the daemon's mapping rules instead of the built-in ones.
+    pub rules: Option<std::path::PathBuf>,
 }
 
 /// `zfsync sandbox`: the scripted conversation with a printed transcript; with `pairings` above
 /// 1, that many customers (pairings) in one daemon, each with its own pair of simulators.
 pub async fn run(opts: Options) -> anyhow::Result<ExitCode> {
     let pairings = opts.pairings;
+    let mapping_toml = match &opts.rules {
+        Some(path) => {
+            let path = std::path::absolute(path)?;
+            // Read here first, so a mistake is told before anything starts.
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| anyhow::anyhow!("--rules {}: {e}", path.display()))?;
+            zfsync_mappings::Rules::from_toml(&text)
+                .map_err(|e| anyhow::anyhow!("--rules {}: {e}", path.display()))?;
+            format!("rules = {}", toml_string(&path.display().to_string()))
+        }
+        None => String::new(),
+    };
     let mut env = Env::new(EnvOptions {
         zalo_time_scale: 100.0,
+        mapping_toml,
         ..EnvOptions::default()
     })
     .await?;
@@ -577,4 +592,9 @@ async fn play_pairings(env: &Env, extra: &[ExtraPairing], tr: &mut Transcript) {
             extra.len() + 1
         ),
     );
+}
+
+/// `text` as a TOML basic string.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
 }
