@@ -637,6 +637,7 @@ fn label(e: &ConfigError) -> String {
         ConfigError::Missing { key, .. } => format!("missing {key}"),
         ConfigError::Invalid { key, .. } => format!("invalid {key}"),
         ConfigError::Secrets { .. } => "secrets file refused".into(),
+        ConfigError::PairingName(_) => "invalid pairing name".into(),
     }
 }
 

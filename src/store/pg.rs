@@ -280,6 +280,36 @@ fn migrate_locked(
     applied
 }
 
+/// A PostgreSQL error as an operator can act on it: the server's own message (its severity,
+/// SQLSTATE, message, detail and hint) instead of the client's bare "db error", the client's
+/// cause after its kind otherwise, and what to do for the refusals met when setting a store up.
+pub(crate) fn cause(e: &postgres::Error) -> String {
+    use std::error::Error as _;
+    let Some(db) = e.as_db_error() else {
+        return match e.source() {
+            Some(source) => format!("{e}: {source}"),
+            None => e.to_string(),
+        };
+    };
+    let mut text = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
+    if let Some(detail) = db.detail() {
+        text.push_str(&format!(" ({detail})"));
+    }
+    if let Some(hint) = db.hint() {
+        text.push_str(&format!("; hint: {hint}"));
+    }
+    let fix = match db.code().code() {
+        "42501" => Some("the user needs to own the database: CREATE DATABASE zfsync OWNER zfsync (or ALTER DATABASE zfsync OWNER TO zfsync, and GRANT CREATE ON SCHEMA public TO zfsync)"),
+        "28P01" | "28000" => Some("check the user and password of store.url (or ZFSYNC_STORE_URL in the secrets file) against the server's roles and pg_hba.conf"),
+        "3D000" => Some("create it: CREATE DATABASE zfsync OWNER zfsync"),
+        _ => None,
+    };
+    if let Some(fix) = fix {
+        text.push_str(&format!("; {fix}"));
+    }
+    text
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -315,34 +345,4 @@ mod tests {
             "{e}"
         );
     }
-}
-
-/// A PostgreSQL error as an operator can act on it: the server's own message (its severity,
-/// SQLSTATE, message, detail and hint) instead of the client's bare "db error", the client's
-/// cause after its kind otherwise, and what to do for the refusals met when setting a store up.
-pub(crate) fn cause(e: &postgres::Error) -> String {
-    use std::error::Error as _;
-    let Some(db) = e.as_db_error() else {
-        return match e.source() {
-            Some(source) => format!("{e}: {source}"),
-            None => e.to_string(),
-        };
-    };
-    let mut text = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
-    if let Some(detail) = db.detail() {
-        text.push_str(&format!(" ({detail})"));
-    }
-    if let Some(hint) = db.hint() {
-        text.push_str(&format!("; hint: {hint}"));
-    }
-    let fix = match db.code().code() {
-        "42501" => Some("the user needs to own the database: CREATE DATABASE zfsync OWNER zfsync (or ALTER DATABASE zfsync OWNER TO zfsync, and GRANT CREATE ON SCHEMA public TO zfsync)"),
-        "28P01" | "28000" => Some("check the user and password of store.url (or ZFSYNC_STORE_URL in the secrets file) against the server's roles and pg_hba.conf"),
-        "3D000" => Some("create it: CREATE DATABASE zfsync OWNER zfsync"),
-        _ => None,
-    };
-    if let Some(fix) = fix {
-        text.push_str(&format!("; {fix}"));
-    }
-    text
 }
