@@ -33,6 +33,7 @@ mod oauth_callback;
 mod ops;
 mod packaging;
 mod pairings;
+mod pairings_console;
 #[path = "../prerequisites.rs"]
 mod prerequisites;
 mod quota;
