@@ -34,6 +34,7 @@ pub(crate) fn router(_inner: Arc<Inner>) -> Router<Arc<Inner>> {
         .route("/sim/webhook-shape", put(set_shape))
         .route("/sim/file-links", put(set_file_links))
         .route("/sim/user-properties", put(set_user_properties))
+        .route("/sim/groups", put(set_groups))
         .route("/sim/faults", post(add_fault).get(fault_stats))
         .route("/sim/faults/random", put(set_random_faults))
         .route("/sim/latency", put(set_latency))
@@ -57,6 +58,7 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("PUT", "/sim/webhook-shape", "which payload generation webhooks use: {\"shape\":\"2022\"} (or 2021)"),
     ("PUT", "/sim/file-links", "how file parts link their content: {\"mode\":\"url\"} (or download_url_only)"),
     ("PUT", "/sim/user-properties", "the user properties the account defines: {\"defined\":[\"zalo_tags\"]} (null: any)"),
+    ("PUT", "/sim/groups", "the account's agent groups (GET /v2/groups): {\"groups\":[{\"name\":\"Sales\"},{\"id\":\"…\",\"name\":\"Support\"}]} (an id is made when none is given)"),
     ("POST", "/sim/faults", "fail calls: {\"path_prefix\":\"/v2/conversations\",\"n\":3,\"status\":503} (kind: status, after_effect, hang, delay)"),
     ("GET", "/sim/faults", "how many injected faults each path met"),
     ("PUT", "/sim/faults/random", "fail a share of calls: {\"rate\":0.1,\"seed\":7}"),
@@ -183,6 +185,29 @@ async fn set_user_properties(State(inner): State<Arc<Inner>>, body: Bytes) -> Ap
     }
     let b: B = parse(&body)?;
     sim(inner).set_defined_user_properties(b.defined);
+    Ok(done())
+}
+
+async fn set_groups(State(inner): State<Arc<Inner>>, body: Bytes) -> ApiResult {
+    #[derive(Deserialize)]
+    struct G {
+        id: Option<String>,
+        name: String,
+    }
+    #[derive(Deserialize)]
+    struct B {
+        groups: Vec<G>,
+    }
+    let b: B = parse(&body)?;
+    let groups = b
+        .groups
+        .into_iter()
+        .map(|g| {
+            let id = g.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            (id, g.name)
+        })
+        .collect();
+    sim(inner).set_groups(groups);
     Ok(done())
 }
 

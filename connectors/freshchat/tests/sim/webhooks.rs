@@ -575,3 +575,28 @@ async fn the_sim_index_lists_routes_that_exist() {
         );
     }
 }
+
+/// `PUT /sim/groups` sets the account's agent groups: `GET /v2/groups` lists them (an id is made
+/// for a group given by name only), and a conversation may then be created in one of them.
+#[tokio::test]
+async fn the_account_groups_are_set_over_http() {
+    let env = start(SimConfig::default()).await;
+    let set = env
+        .put(
+            "/sim/groups",
+            json!({"groups": [{"name": "Sales"}, {"id": "g-support", "name": "Support"}]}),
+        )
+        .await;
+    assert_eq!(set.status, 204, "{}", set.body);
+    let listed = env.get("/v2/groups").await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let groups = listed.body["groups"].as_array().unwrap();
+    let names: Vec<&str> = groups.iter().map(|g| g["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Sales", "Support"], "{}", listed.body);
+    assert!(!groups[0]["id"].as_str().unwrap().is_empty());
+    assert_eq!(groups[1]["id"], "g-support");
+    let refused = env
+        .put("/sim/groups", json!({"groups": [{"id": "x"}]}))
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+}
