@@ -420,9 +420,17 @@ pub async fn run(opts: Options) -> anyhow::Result<ExitCode> {
         let _ = tokio::signal::ctrl_c().await;
     } else {
         println!("\nNext:");
+        // The same sandbox again: its customers and its rules.
+        let mut again = String::new();
+        if pairings > 1 {
+            again.push_str(&format!(" --pairings {pairings}"));
+        }
+        if let Some(rules) = &opts.rules {
+            again.push_str(&format!(" --rules {}", rules.display()));
+        }
         let next = [
             (
-                format!("{cmd} sandbox --keep-running"),
+                format!("{cmd} sandbox{again} --keep-running"),
                 "the same sandbox, left running to drive by hand (customer, agent, console)",
             ),
             (
