@@ -33,6 +33,8 @@ pub(crate) fn routes() -> Router<ZaloSim> {
         .route("/sim/users/{id}/history", post(seed_history))
         .route("/sim/users/{id}/last_interaction", post(last_interaction))
         .route("/sim/users/{id}/blocked", post(blocked))
+        .route("/sim/users/{id}/tags", post(console_tag))
+        .route("/sim/tags/remove", post(console_remove_tag))
         .route("/sim/templates", get(templates).post(approve_template))
         .route("/sim/users/{id}/profile", post(profile))
         .route("/sim/anonymous/{id}/send", post(anonymous_send))
@@ -70,6 +72,8 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/sim/users/{id}/history", "seed conversation history: {\"messages\":[{\"from_user\":true,\"text\":\"…\",\"time_ms\":1765000000000}]}"),
     ("POST", "/sim/users/{id}/last_interaction", "move the user's last interaction: {\"at_ms\":1765000000000}"),
     ("POST", "/sim/users/{id}/blocked", "the user blocks the OA: {\"blocked\":true}"),
+    ("POST", "/sim/users/{id}/tags", "someone tags (or untags) the user in the OA's console, and the app gets add_user_to_tag (remove_user_from_tag): {\"tag\":\"vip\"} (\"remove\":true to untag)"),
+    ("POST", "/sim/tags/remove", "someone deletes a tag in the OA's console (every user loses it; the app gets remove_tag): {\"tag\":\"vip\"}"),
     ("POST", "/sim/templates", "approve a ZBS template for the OA (what Zalo's console does): {\"template_id\":\"12056\",\"text\":\"Chào <customer>, đơn hàng <order> đã được giao.\"} (params: the <key>s of the text unless given as \"params\":[…]; \"by_uid\":false allows phone-number sends only)"),
     ("GET", "/sim/templates", "the approved ZBS templates"),
     ("POST", "/sim/users/{id}/profile", "refuse the user's profile with a Zalo error: {\"refuse\":-201} (null: answer again)"),
@@ -472,6 +476,41 @@ async fn blocked(
 ) -> Response {
     sim.set_blocked(&id, b.blocked);
     ok()
+}
+
+#[derive(Debug, Deserialize)]
+struct TagDto {
+    tag: Option<String>,
+    #[serde(default)]
+    remove: bool,
+}
+
+async fn console_tag(
+    State(sim): State<ZaloSim>,
+    Path(id): Path<String>,
+    Json(b): Json<TagDto>,
+) -> Response {
+    let Some(tag) = b.tag.filter(|t| !t.trim().is_empty()) else {
+        return bad_request("give the tag: {\"tag\":\"vip\"}");
+    };
+    let done = match b.remove {
+        false => sim.console_tag_user(&id, &tag).await,
+        true => sim.console_untag_user(&id, &tag).await,
+    };
+    match done {
+        Ok(()) => ok(),
+        Err(e) => bad_request(e),
+    }
+}
+
+async fn console_remove_tag(State(sim): State<ZaloSim>, Json(b): Json<TagDto>) -> Response {
+    let Some(tag) = b.tag.filter(|t| !t.trim().is_empty()) else {
+        return bad_request("give the tag: {\"tag\":\"vip\"}");
+    };
+    match sim.console_remove_tag(&tag).await {
+        Ok(()) => ok(),
+        Err(e) => bad_request(e),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -837,3 +837,49 @@ async fn the_sim_index_lists_routes_that_exist() {
         );
     }
 }
+
+/// The OA console's tagging over HTTP (`POST /sim/users/{id}/tags`, `POST /sim/tags/remove`): the
+/// app gets `add_user_to_tag`, `remove_user_from_tag` and `remove_tag` as the reference shows
+/// them, and the user's tags follow.
+#[tokio::test]
+async fn the_oa_consoles_tagging_is_driven_over_http() {
+    let (sim, _client, recv) = with_receiver(SimConfig::default()).await;
+    add_user(&sim, USER);
+    let http = reqwest::Client::new();
+    let post = |path: String, body: Value| {
+        let (http, url) = (http.clone(), sim.api_base().join(&path).unwrap());
+        async move { http.post(url).json(&body).send().await.unwrap().status() }
+    };
+    let tags = format!("/sim/users/{USER}/tags");
+    assert_eq!(post(tags.clone(), json!({"tag": "vip"})).await, 200);
+    assert_eq!(post(tags.clone(), json!({"tag": "sỉ"})).await, 200);
+    assert_eq!(sim.user_tags(USER), ["vip", "sỉ"]);
+    assert_eq!(
+        post(tags.clone(), json!({"tag": "sỉ", "remove": true})).await,
+        200
+    );
+    assert_eq!(
+        post("/sim/tags/remove".into(), json!({"tag": "vip"})).await,
+        200
+    );
+    assert!(sim.user_tags(USER).is_empty());
+    assert_eq!(post(tags, json!({})).await, 400);
+    idle(&sim).await;
+    let names: Vec<String> = recv
+        .bodies()
+        .iter()
+        .map(|b| b["event_name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "add_user_to_tag",
+            "add_user_to_tag",
+            "remove_user_from_tag",
+            "remove_tag"
+        ]
+    );
+    let first = &recv.bodies()[0];
+    assert_eq!(first["tag"]["name"], "vip");
+    assert_eq!(first["tag"]["user_ids"][0], USER);
+}
