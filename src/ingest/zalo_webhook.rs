@@ -137,7 +137,8 @@ async fn receive(
     .await
 }
 
-/// The body's `app_id` when it names another app than `ours` (read only to explain a refusal).
+/// The body's `app_id` when it names another app than `ours` and looks like Zalo's (read only to
+/// explain a refusal; a forged body keeps `bad_signature`).
 fn other_app(body: &[u8], ours: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let app = match v.get("app_id")? {
@@ -145,7 +146,8 @@ fn other_app(body: &[u8], ours: &str) -> Option<String> {
         serde_json::Value::Number(n) => n.to_string(),
         _ => return None,
     };
-    let plausible = !app.is_empty() && app.len() <= 32 && app.chars().all(|c| c.is_ascii_digit());
+    // Zalo's app ids are long numbers (16 to 19 digits seen); anything else is a forgery's.
+    let plausible = (10..=20).contains(&app.len()) && app.chars().all(|c| c.is_ascii_digit());
     (plausible && app != ours).then_some(app)
 }
 
