@@ -116,7 +116,7 @@ pub(super) struct Setup {
 }
 
 /// A TOML string literal.
-fn q(s: &str) -> String {
+pub(crate) fn q(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 

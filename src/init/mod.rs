@@ -34,6 +34,8 @@ use crate::config::{Config, ConfigError};
 use args::Answers;
 pub use args::{InitArgs, Language, PlatformFlags};
 use ask::Ui;
+/// A TOML string literal (for configuration text written by zfsync).
+pub(crate) use files::q as toml_string;
 use files::{Generated, Paths, Setup, StoreKey};
 use wizard::Wizard;
 

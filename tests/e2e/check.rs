@@ -9,7 +9,7 @@ use std::process::Output;
 use serde_json::Value;
 use zfsync::tools::sandbox::{Env, EnvOptions};
 
-use crate::helpers::{stored_tokens, zfsync, COMMAND_TIMEOUT};
+use crate::helpers::{named_check, stored_tokens, zfsync, COMMAND_TIMEOUT};
 
 /// What one run of `zfsync check` produced.
 struct Run {
@@ -26,14 +26,7 @@ impl Run {
 
     /// The named check of a `--json` run.
     fn check(&self, name: &str) -> Value {
-        let report = self.json();
-        report["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == name)
-            .cloned()
-            .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
+        named_check(self.stdout.as_bytes(), name)
     }
 }
 

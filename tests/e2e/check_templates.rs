@@ -25,15 +25,7 @@ async fn mapping_rules(env: &Env) -> Value {
     .await
     .expect("zfsync check did not finish")
     .unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "mapping_rules")
-        .cloned()
-        .unwrap()
+    named_check(&out.stdout, "mapping_rules")
 }
 
 fn mapping_lines(rules: &std::path::Path) -> String {

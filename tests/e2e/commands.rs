@@ -63,6 +63,18 @@ async fn env_reading(agent_language: &str, dir: &tempfile::TempDir) -> Env {
     env
 }
 
+/// The customer `user` last wrote eight days ago (past Zalo's 7-day window); their conversation.
+async fn wrote_eight_days_ago(env: &Env, user: &str) -> String {
+    add_user(env, user, "Lan");
+    env.zalo.rewind_clock(8 * DAY);
+    env.zalo
+        .user_sends(user, UserAction::Text("cho em hỏi".into()))
+        .await;
+    env.zalo.advance_clock(8 * DAY);
+    customer_messages(env, user, 1).await;
+    conversation(env, user).unwrap()
+}
+
 fn toml_string(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
@@ -112,14 +124,7 @@ async fn a_template_goes_out_once_and_every_refusal_is_answered_in_english() {
     // Freshchat delivers every webhook twice: a command must still run once.
     env.freshchat.set_webhook_mode(FcWebhookMode::Duplicate);
     let user = "5234000000000000702";
-    add_user(&env, user, "Lan");
-    env.zalo.rewind_clock(8 * DAY);
-    env.zalo
-        .user_sends(user, UserAction::Text("cho em hỏi".into()))
-        .await;
-    env.zalo.advance_clock(8 * DAY);
-    customer_messages(&env, user, 1).await;
-    let conv = conversation(&env, user).unwrap();
+    let conv = wrote_eight_days_ago(&env, user).await;
 
     // Eight days on, Zalo refuses a reply; the note names the templates and how to send one.
     let agent = env.freshchat.default_agent_id();
@@ -325,14 +330,7 @@ async fn with_commands_off_a_refused_reply_offers_no_template() {
     })
     .await;
     let user = "5234000000000000704";
-    add_user(&env, user, "Lan");
-    env.zalo.rewind_clock(8 * DAY);
-    env.zalo
-        .user_sends(user, UserAction::Text("cho em hỏi".into()))
-        .await;
-    env.zalo.advance_clock(8 * DAY);
-    customer_messages(&env, user, 1).await;
-    let conv = conversation(&env, user).unwrap();
+    let conv = wrote_eight_days_ago(&env, user).await;
     let agent = env.freshchat.default_agent_id();
     env.agent_says(&conv, &agent, &[MessagePart::text("chào chị")])
         .await

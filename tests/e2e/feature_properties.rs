@@ -9,8 +9,8 @@ use zfsync_mappings::Rules;
 use zfsync_zalo::sim::{SubmittedInfo, UserAction};
 
 use crate::helpers::{
-    bot_notes_now, customer_messages, settle, start_conversation, store, zalo_sent, zfsync_output,
-    WAIT,
+    bot_notes_now, customer_messages, named_check, settle, start_conversation, store, zalo_sent,
+    zfsync_output, WAIT,
 };
 use crate::routing::env_with_rules;
 
@@ -126,14 +126,7 @@ async fn refused_feature_properties_are_told_once_and_named_by_check() {
     // `zfsync check` names them, with the fix.
     env.stop_daemon().await;
     let out = zfsync_output(&env, &["check", "--json"]).await;
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let c = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "freshchat_properties")
-        .cloned()
-        .unwrap();
+    let c = named_check(&out.stdout, "freshchat_properties");
     assert_eq!(c["level"], "warn", "{c:#}");
     let (detail, fix) = (c["detail"].as_str().unwrap(), c["fix"].as_str().unwrap());
     for p in ["zalo_tags", "zalo_last_rating", "zalo_address"] {
@@ -151,14 +144,7 @@ async fn check_names_a_property_name_freshchat_cannot_have() {
     let mut env = env_with_rules(&rules).await;
     env.stop_daemon().await;
     let out = zfsync_output(&env, &["check", "--json"]).await;
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let c = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "freshchat_properties")
-        .cloned()
-        .unwrap();
+    let c = named_check(&out.stdout, "freshchat_properties");
     assert_eq!(c["level"], "warn", "{c:#}");
     let detail = c["detail"].as_str().unwrap();
     assert!(

@@ -373,3 +373,16 @@ pub async fn agent_note(env: &Env, conv: &str, text: &str) {
     let agent = env.freshchat.default_agent_id();
     env.freshchat.agent_note(conv, &agent, text).await.unwrap();
 }
+
+/// The check named `name` in the output of `zfsync check --json`.
+pub fn named_check(stdout: &[u8], name: &str) -> serde_json::Value {
+    let report: serde_json::Value = serde_json::from_slice(stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(stdout)));
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
+}

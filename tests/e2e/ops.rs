@@ -49,21 +49,26 @@ async fn connect_with_a_code(env: &Env) -> (String, String) {
 
 /// `zfsync sandbox --pairings 3`: three customers in one daemon, each with its own OA and
 /// Freshchat account; each conversation goes both ways and none reaches another customer.
+/// Runs `zfsync sandbox <args>` within `limit`, asserts that it succeeded (printing both streams
+/// when not) and returns its standard output and error.
+async fn sandbox_succeeds(args: &[&std::ffi::OsStr], limit: Duration) -> (String, String) {
+    let out = tokio::time::timeout(limit, zfsync().arg("sandbox").args(args).output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_shows_three_customers_isolated() {
-    let out = tokio::time::timeout(
+    let (stdout, _) = sandbox_succeeds(
+        &["--pairings".as_ref(), "3".as_ref()],
         Duration::from_secs(90),
-        zfsync().args(["sandbox", "--pairings", "3"]).output(),
     )
-    .await
-    .unwrap()
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    .await;
     for shop in ["shop-2", "shop-3"] {
         assert!(
             stdout.contains(&format!("[{shop}] Freshchat agent sees")),
@@ -105,19 +110,11 @@ async fn sandbox_runs_with_the_rules_given() {
         "the built-in rules have [csat] ask = false"
     );
     std::fs::write(&rules, with_ratings).unwrap();
-    let out = tokio::time::timeout(
+    let (stdout, _) = sandbox_succeeds(
+        &["--rules".as_ref(), rules.as_os_str()],
         Duration::from_secs(90),
-        zfsync().arg("sandbox").arg("--rules").arg(&rules).output(),
     )
-    .await
-    .unwrap()
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    .await;
     assert!(stdout.contains("5. Rất tốt"), "{stdout}");
     std::fs::write(&rules, "[csat\nask = 1").unwrap();
     let out = zfsync()
@@ -136,16 +133,7 @@ async fn sandbox_runs_with_the_rules_given() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_plays_both_directions() {
-    let out = tokio::time::timeout(Duration::from_secs(60), zfsync().arg("sandbox").output())
-        .await
-        .unwrap()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (stdout, stderr) = sandbox_succeeds(&[], Duration::from_secs(60)).await;
     assert!(
         stdout.contains("Freshchat agent sees   Minh Khánh Zalo: Xin chào"),
         "{stdout}"
@@ -163,7 +151,6 @@ async fn sandbox_plays_both_directions() {
     assert!(stdout.contains("Both directions work"), "{stdout}");
     assert!(!stdout.contains("!! MISSING"), "{stdout}");
     // The story has the terminal to itself and ends with what to try next.
-    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.trim().is_empty(),
         "log lines among the story: {stderr}"

@@ -68,10 +68,7 @@ async fn the_console_shows_each_pairing_on_its_own() {
     let (status, page) = get("/console/pairings".into()).await;
     assert_eq!(status, 200, "{page}");
     for name in ["default", "shop-b"] {
-        let at = page
-            .find(&format!("data-pairing=\"{name}\""))
-            .unwrap_or_else(|| panic!("{name} listed: {page}"));
-        let row = &page[at..at + page[at..].find("</tr>").unwrap()];
+        let row = pairing_row(&page, name);
         assert!(row.contains(">ok<") && row.contains("connected"), "{row}");
     }
 
@@ -134,8 +131,7 @@ async fn the_console_shows_each_pairing_on_its_own() {
         zfsync_with_stdin(&["pairing", "disable", "shop-b", "--config", &config], "").await;
     assert!(ok, "{stderr}");
     let (_, page) = get("/console/pairings".into()).await;
-    let at = page.find("data-pairing=\"shop-b\"").unwrap();
-    let row = &page[at..at + page[at..].find("</tr>").unwrap()];
+    let row = pairing_row(&page, "shop-b");
     assert!(
         row.contains("disabled") && row.contains("still served until the daemon restarts"),
         "{row}"
@@ -148,6 +144,14 @@ async fn the_console_shows_each_pairing_on_its_own() {
         page.contains("removed; still served until the daemon restarts"),
         "{page}"
     );
+}
+
+/// The Pairings page's row of the pairing `name`.
+fn pairing_row<'a>(page: &'a str, name: &str) -> &'a str {
+    let at = page
+        .find(&format!("data-pairing=\"{name}\""))
+        .unwrap_or_else(|| panic!("{name} listed: {page}"));
+    &page[at..at + page[at..].find("</tr>").unwrap()]
 }
 
 /// An operator adds a pairing from the console's Pairings page: the values are checked live as

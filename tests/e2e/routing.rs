@@ -8,7 +8,7 @@ use chrono::Timelike;
 use zfsync::tools::sandbox::{Env, EnvOptions};
 use zfsync_zalo::sim::UserAction;
 
-use crate::helpers::{add_user, customer_messages, fc_user, zfsync_output};
+use crate::helpers::{add_user, customer_messages, fc_user, named_check, zfsync_output};
 
 pub const SALES: &str = "5b1c7a1e-0000-4000-8000-000000000001";
 pub const NIGHT: &str = "5b1c7a1e-0000-4000-8000-000000000002";
@@ -281,14 +281,7 @@ keywords = ["sỉ"]
 
 /// The `freshchat_groups` check of a `zfsync check --json` output.
 fn groups_check(stdout: &[u8]) -> serde_json::Value {
-    let report: serde_json::Value = serde_json::from_slice(stdout).unwrap();
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "freshchat_groups")
-        .cloned()
-        .unwrap()
+    named_check(stdout, "freshchat_groups")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -306,14 +299,7 @@ pairings = ["default", "shop-2"]
     .await;
     env.stop_daemon().await;
     let out = zfsync_output(&env, &["check", "--json"]).await;
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let c = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "mapping_rules")
-        .cloned()
-        .unwrap();
+    let c = named_check(&out.stdout, "mapping_rules");
     assert_eq!(c["level"], "warn", "{c:#}");
     let detail = c["detail"].as_str().unwrap();
     assert!(

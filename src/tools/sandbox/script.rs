@@ -133,7 +133,10 @@ pub async fn run(opts: Options) -> anyhow::Result<ExitCode> {
                 .map_err(|e| anyhow::anyhow!("--rules {}: {e}", path.display()))?;
             zfsync_mappings::Rules::from_toml(&text)
                 .map_err(|e| anyhow::anyhow!("--rules {}: {e}", path.display()))?;
-            format!("rules = {}", toml_string(&path.display().to_string()))
+            format!(
+                "rules = {}",
+                crate::init::toml_string(&path.display().to_string())
+            )
         }
         None => String::new(),
     };
@@ -600,9 +603,4 @@ async fn play_pairings(env: &Env, extra: &[ExtraPairing], tr: &mut Transcript) {
             extra.len() + 1
         ),
     );
-}
-
-/// `text` as a TOML basic string.
-fn toml_string(text: &str) -> String {
-    toml::Value::String(text.to_string()).to_string()
 }
